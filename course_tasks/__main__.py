@@ -1,0 +1,72 @@
+"""``python -m course_tasks COMMAND``: the course's command line.
+
+* ``doctor`` — can the course run here? (exit 0 yes, 1 no, with the fix)
+* ``worker [celery worker options]`` — a real worker for redis mode, the same as
+  ``celery -A course_tasks worker --loglevel=INFO [options]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from course_tasks.errors import CourseError
+
+USAGE = """\
+usage: python -m course_tasks COMMAND [options]
+
+commands:
+  doctor                 check versions, mode, Redis and workers; exit 1 with a fix if the course cannot run
+  worker [OPTIONS...]    start a Celery worker for redis mode (options go to `celery worker`)
+"""
+
+
+def _worker(argv: list[str]) -> int:
+    from course_tasks import settings
+
+    try:
+        cfg = settings.from_env()
+    except settings.SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if cfg.mode != settings.REDIS:
+        print(
+            f"error: COURSE_BROKER selects {cfg.mode} mode, where the worker runs inside the "
+            "notebook kernel (runtime.start()). A separate worker needs Redis: set "
+            "COURSE_BROKER=redis://localhost:6379/0 first.",
+            file=sys.stderr,
+        )
+        return 2
+    from course_tasks.app import app
+
+    if not any(a.startswith(("-l", "--loglevel")) for a in argv):
+        argv = ["--loglevel=INFO", *argv]
+    app.worker_main(argv=["worker", *argv])
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m course_tasks", usage=USAGE, add_help=False)
+    parser.add_argument("command", nargs="?")
+    ns, rest = parser.parse_known_args(args[:1])
+    rest = args[1:]
+    try:
+        if ns.command == "doctor":
+            from course_tasks import doctor
+
+            return doctor.main()
+        if ns.command == "worker":
+            return _worker(rest)
+    except CourseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if ns.command in (None, "-h", "--help", "help"):
+        print(USAGE)
+        return 0
+    print(f"error: unknown command {ns.command!r}\n\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,18 @@
+"""The course's Celery app: created here, imported everywhere else.
+
+``celery -A course_tasks worker`` finds it as ``course_tasks.app``; the settings come from
+:mod:`course_tasks.celeryconfig`, which reads the mode switch ``COURSE_BROKER``.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+#: The task modules, one per domain of the guides' examples (guide 000 §4 ``include=``).
+TASK_MODULES = [
+    "course_tasks.tasks.basics",
+    "course_tasks.tasks.email",
+]
+
+app = Celery("course_tasks", include=TASK_MODULES)
+app.config_from_object("course_tasks.celeryconfig")

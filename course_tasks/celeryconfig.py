@@ -1,0 +1,50 @@
+"""The course app's Celery configuration, loaded with ``app.config_from_object``.
+
+Every name in lower case is a Celery setting. The values that depend on the mode
+(``COURSE_BROKER``, see :mod:`course_tasks.settings`) are computed once at import.
+"""
+
+from __future__ import annotations
+
+from course_tasks import settings as _settings
+
+_course = _settings.from_env()
+
+# Where messages and results go.
+broker_url = _course.broker_url
+result_backend = _course.backend_url
+if _course.mode in (_settings.EMBEDDED, _settings.EAGER):
+    # memory:// with consumers that are woken instead of polling, and Celery's Redis
+    # result backend on an in-process fakeredis server (see course_tasks.embedded).
+    broker_transport = "course_tasks.embedded.transport:Transport"
+    override_backends = {"fakeredis": "course_tasks.embedded.backend:FakeRedisBackend"}
+
+# json only: a worker never unpickles what a producer sent (guide 001 §12).
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_accept_content = ["json"]
+
+timezone = "UTC"
+enable_utc = True
+
+# Report STARTED when a worker begins a task, so every state in guide 000 §7 can be seen.
+task_track_started = True
+result_extended = True
+result_expires = 24 * 3600
+
+# An unreachable Redis fails within seconds instead of retrying for minutes.
+broker_connection_retry_on_startup = True
+broker_connection_timeout = 2.0
+broker_transport_options = {"socket_connect_timeout": 2, "socket_timeout": 5}
+task_publish_retry_policy = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.25,
+    "interval_max": 0.5,
+}
+redis_socket_connect_timeout = 2
+redis_backend_health_check_interval = 10
+
+# eager mode is a lesson of its own (chapter 11): tasks run inline when called.
+task_always_eager = _course.mode == _settings.EAGER

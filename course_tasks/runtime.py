@@ -1,0 +1,209 @@
+"""Start, stop and report on the workers a chapter needs, in whichever mode is selected.
+
+A chapter's first code cell is ``runtime.start()`` and its last ``runtime.stop()``:
+
+* **embedded** (default): ``start()`` runs a real Celery worker (solo pool) in a thread of
+  this process, with Celery's own :func:`celery.contrib.testing.worker.start_worker`;
+  ``stop()`` shuts it down in milliseconds. Worker logs go to a file, not into cells.
+* **redis**: workers are separate ``celery -A course_tasks worker`` processes;
+  ``start()`` checks that Redis answers and waits a few seconds for a worker to answer a
+  ping, and says how to start one if none does.
+* **eager**: nothing to start; tasks run inline when called.
+
+Both functions are idempotent; :func:`running` is the context-manager form, and whatever
+was started is stopped at interpreter exit as well.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from celery import signals
+from celery.contrib.testing.worker import start_worker
+from celery.utils.nodenames import default_nodename
+
+from course_tasks import probe, settings
+from course_tasks.app import app
+from course_tasks.embedded import transport
+from course_tasks.errors import CourseError, NoWorker
+
+#: How long ``start()`` waits for a separate worker to answer in redis mode.
+WORKER_WAIT_SECONDS = float(os.environ.get("COURSE_WORKER_WAIT", "4"))
+#: How long ``stop()`` waits for a task that is still running in the embedded worker.
+SHUTDOWN_SECONDS = 5.0
+EMBEDDED_NODENAME = default_nodename("embedded")
+LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(threadName)s] %(name)s: %(message)s"
+
+
+@dataclass
+class Status:
+    """What :func:`start` found or started."""
+
+    mode: str
+    description: str
+    workers: list[str] = field(default_factory=list)
+    log_path: Path | None = None
+
+    def banner(self) -> str:
+        workers = ", ".join(self.workers) if self.workers else "none needed"
+        return f"Course mode: {self.description}\nWorkers: {workers}"
+
+
+_lock = threading.RLock()
+_stack: ExitStack | None = None
+_worker: Any = None
+_log_path: Path | None = None
+
+
+def mode() -> str:
+    """``"embedded"``, ``"redis"`` or ``"eager"``, as selected by ``COURSE_BROKER``."""
+    return _settings().mode
+
+
+def _settings() -> settings.Settings:
+    try:
+        return settings.from_env()
+    except settings.SettingsError as exc:
+        raise CourseError(str(exc), "fix or unset COURSE_BROKER, then restart the kernel.") from None
+
+
+def log_path() -> Path:
+    """The file the embedded worker writes its log to."""
+    return _settings().log_dir / "embedded-worker.log"
+
+
+def start(*, quiet: bool = False) -> Status:
+    """Make sure tasks sent now will run; print the mode unless ``quiet``. Idempotent."""
+    cfg = _settings()
+    with _lock:
+        if cfg.mode == settings.EMBEDDED:
+            status = _start_embedded(cfg)
+        elif cfg.mode == settings.REDIS:
+            status = _check_redis(cfg)
+        else:
+            status = Status(cfg.mode, cfg.describe())
+    if not quiet:
+        print(status.banner())
+    return status
+
+
+def stop() -> None:
+    """Stop the embedded worker if this process started one. Idempotent."""
+    global _stack, _worker
+    with _lock:
+        stack, _stack, _worker = _stack, None, None
+        if stack is None:
+            return
+        transport.set_stopping(True)
+        try:
+            stack.close()
+        except RuntimeError as exc:  # a task still running after SHUTDOWN_SECONDS
+            raise CourseError(
+                f"The embedded worker did not stop: {exc}",
+                "a task is still running; wait for it (result.get(timeout=...)) or "
+                "restart the kernel.",
+            ) from None
+        finally:
+            transport.set_stopping(False)
+
+
+def is_running() -> bool:
+    """Whether this process runs an embedded worker now."""
+    return _worker is not None
+
+
+@contextmanager
+def running(*, quiet: bool = True) -> Iterator[Status]:
+    """``with running():`` starts what the mode needs and stops it afterwards."""
+    status = start(quiet=quiet)
+    try:
+        yield status
+    finally:
+        stop()
+
+
+def wait_for_workers(timeout: float = WORKER_WAIT_SECONDS) -> list[str]:
+    """Ping until at least one worker answers or ``timeout`` passes; return their names."""
+    deadline = time.monotonic() + timeout
+    while True:
+        names = probe.ping_workers(app, timeout=min(0.5, max(timeout, 0.1)))
+        if names or time.monotonic() >= deadline:
+            return names
+
+
+def _start_embedded(cfg: settings.Settings) -> Status:
+    global _stack, _worker, _log_path
+    if _worker is None:
+        _log_path = cfg.log_dir / "embedded-worker.log"
+        _route_worker_logs(_log_path)
+        transport.set_stopping(False)
+        stack = ExitStack()
+        _worker = stack.enter_context(
+            start_worker(
+                app,
+                pool="solo",
+                concurrency=1,
+                loglevel="INFO",
+                logfile=str(_log_path),
+                perform_ping_check=False,
+                shutdown_timeout=SHUTDOWN_SECONDS,
+                hostname=EMBEDDED_NODENAME,
+            )
+        )
+        _stack = stack
+        # app.log.setup() publishes these for child processes; this kernel has none.
+        for name in ("CELERY_LOG_FILE", "CELERY_LOG_LEVEL"):
+            os.environ.pop(name, None)
+    return Status(cfg.mode, cfg.describe(), [EMBEDDED_NODENAME], _log_path)
+
+
+def _check_redis(cfg: settings.Settings) -> Status:
+    probe.ping_redis(cfg.broker_url, role="broker")
+    probe.ping_redis(cfg.backend_url, role="result backend")
+    workers = wait_for_workers()
+    if not workers:
+        raise NoWorker(
+            f"No Celery worker answered within {WORKER_WAIT_SECONDS:g} s on "
+            f"{settings.redact(cfg.broker_url)}.",
+            "start one in a terminal with the same COURSE_BROKER: "
+            "`python -m course_tasks worker` (or `docker compose up -d worker`), then run "
+            "this cell again.",
+        )
+    return Status(cfg.mode, cfg.describe(), workers)
+
+
+def _route_worker_logs(path: Path) -> None:
+    """Send the embedded worker's log to ``path`` and keep it out of notebook cells.
+
+    Celery calls the ``setup_logging`` signal instead of configuring logging itself when
+    a receiver is connected; this one gives the ``celery`` loggers a file handler and
+    stops them from reaching the kernel's root logger, whose output lands in cells.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def configure(**_: Any) -> None:
+        celery_logger = logging.getLogger("celery")
+        for handler in list(celery_logger.handlers):
+            if getattr(handler, "_course_embedded", False):
+                celery_logger.removeHandler(handler)
+                handler.close()
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler._course_embedded = True  # type: ignore[attr-defined]
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        celery_logger.addHandler(handler)
+        celery_logger.setLevel(logging.INFO)
+        celery_logger.propagate = False
+
+    signals.setup_logging.connect(configure, weak=False, dispatch_uid="course_tasks.embedded")
+
+
+atexit.register(stop)
