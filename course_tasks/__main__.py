@@ -16,7 +16,7 @@ USAGE = """\
 usage: python -m course_tasks COMMAND [options]
 
 commands:
-  doctor                 check versions, mode, Redis and workers; exit 1 with a fix if the course cannot run
+  doctor                 check versions, mode, Redis and workers (exit 1 and a fix if not ok)
   worker [OPTIONS...]    start a Celery worker for redis mode (options go to `celery worker`)
 """
 
@@ -37,11 +37,14 @@ def _worker(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    from course_tasks.app import app
-
     if not any(a.startswith(("-l", "--loglevel")) for a in argv):
         argv = ["--loglevel=INFO", *argv]
-    app.worker_main(argv=["worker", *argv])
+    # Celery's own command line, exactly as `celery -A course_tasks worker ...`; going
+    # through it (not app.worker_main) keeps `-A` in sys.argv, which --detach re-executes.
+    from celery.bin.celery import main as celery_main
+
+    sys.argv = ["celery", "-A", "course_tasks", "worker", *argv]
+    celery_main()
     return 0
 
 

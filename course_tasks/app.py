@@ -12,6 +12,7 @@ from celery import Celery
 TASK_MODULES = [
     "course_tasks.tasks.basics",
     "course_tasks.tasks.email",
+    "course_tasks.tasks.maintenance",
 ]
 
 app = Celery("course_tasks", include=TASK_MODULES)

@@ -6,6 +6,8 @@ Every name in lower case is a Celery setting. The values that depend on the mode
 
 from __future__ import annotations
 
+from celery.schedules import crontab as _crontab
+
 from course_tasks import settings as _settings
 
 _course = _settings.from_env()
@@ -45,6 +47,18 @@ task_publish_retry_policy = {
 }
 redis_socket_connect_timeout = 2
 redis_backend_health_check_interval = 10
+
+# What `celery -A course_tasks beat` sends (guide 000 §8). Chapter 06 builds its own.
+beat_schedule = {
+    "cleanup-daily": {
+        "task": "course_tasks.tasks.maintenance.cleanup_expired_data",
+        "schedule": _crontab(hour=2, minute=0),
+    },
+    "heartbeat-every-30s": {
+        "task": "course_tasks.tasks.maintenance.heartbeat",
+        "schedule": 30.0,
+    },
+}
 
 # eager mode is a lesson of its own (chapter 11): tasks run inline when called.
 task_always_eager = _course.mode == _settings.EAGER

@@ -50,6 +50,10 @@ def _version(name: str) -> str:
         return "missing"
 
 
+def _switch_value(cfg: settings.Settings) -> str:
+    return settings.redact(cfg.broker_url) if cfg.mode == settings.REDIS else cfg.mode
+
+
 def diagnose() -> Report:
     report = Report()
     report.add("python", platform.python_version())
@@ -59,15 +63,18 @@ def diagnose() -> Report:
     except settings.SettingsError as exc:
         report.problems.append(CourseError(str(exc), "fix or unset COURSE_BROKER."))
         return report
-    report.add("mode", f"{cfg.mode} (COURSE_BROKER={'unset' if cfg.mode == settings.EMBEDDED else repr(settings.redact(cfg.broker_url) if cfg.mode == settings.REDIS else cfg.mode)})")
+    switch = "unset" if cfg.mode == settings.EMBEDDED else repr(_switch_value(cfg))
+    report.add("mode", f"{cfg.mode} (COURSE_BROKER {switch})")
     report.add("broker", settings.redact(cfg.broker_url))
     report.add("results", settings.redact(cfg.backend_url))
     report.add("app data", settings.redact(cfg.store_url))
     if _version("lupa") == "missing" and cfg.mode != settings.REDIS:
-        report.problems.append(CourseError(
-            "lupa is not installed, so chords cannot be counted in the in-process Redis.",
-            "pip install 'fakeredis[lua]' (or `make install`).",
-        ))
+        report.problems.append(
+            CourseError(
+                "lupa is not installed, so chords cannot be counted in the in-process Redis.",
+                "pip install 'fakeredis[lua]' (or `make install`).",
+            )
+        )
     try:
         if cfg.mode == settings.REDIS:
             _check_redis(cfg, report)
@@ -84,17 +91,23 @@ def _check_redis(cfg: settings.Settings, report: Report) -> None:
     from course_tasks import probe, runtime
     from course_tasks.app import app
 
-    for url, role in ((cfg.broker_url, "broker"), (cfg.backend_url, "result backend"),
-                      (cfg.store_url, "app data")):
+    for url, role in (
+        (cfg.broker_url, "broker"),
+        (cfg.backend_url, "result backend"),
+        (cfg.store_url, "app data"),
+    ):
         seconds = probe.ping_redis(url, role=role)
         report.add("reachable", f"{role}: yes ({seconds * 1000:.1f} ms)")
     workers = runtime.wait_for_workers(timeout=2.0)
-    report.add("workers", f"{len(workers)} answered ping" + (f": {', '.join(workers)}" if workers else ""))
+    names = f": {', '.join(workers)}" if workers else ""
+    report.add("workers", f"{len(workers)} answered ping{names}")
     if not workers:
-        report.problems.append(CourseError(
-            f"No worker answered on {settings.redact(cfg.broker_url)}.",
-            "start one with the same COURSE_BROKER: `python -m course_tasks worker`.",
-        ))
+        report.problems.append(
+            CourseError(
+                f"No worker answered on {settings.redact(cfg.broker_url)}.",
+                "start one with the same COURSE_BROKER: `python -m course_tasks worker`.",
+            )
+        )
     del app
 
 
@@ -109,10 +122,12 @@ def _check_embedded(report: Report) -> None:
     report.add("workers", f"{len(workers)} answered ping ({how})")
     report.add("log", str(runtime.log_path()))
     if not workers:
-        report.problems.append(CourseError(
-            "The embedded worker started but did not answer a ping.",
-            f"look at its log, {runtime.log_path()}, and report it.",
-        ))
+        report.problems.append(
+            CourseError(
+                "The embedded worker started but did not answer a ping.",
+                f"look at its log, {runtime.log_path()}, and report it.",
+            )
+        )
 
 
 class _nothing:

@@ -29,18 +29,19 @@ from typing import Any
 
 from celery import signals
 from celery.contrib.testing.worker import start_worker
-from celery.utils.nodenames import default_nodename
+from celery.utils.nodenames import gethostname, nodename
 
 from course_tasks import probe, settings
 from course_tasks.app import app
 from course_tasks.embedded import transport
+from course_tasks.embedded.consumer import EmbeddedConsumer
 from course_tasks.errors import CourseError, NoWorker
 
 #: How long ``start()`` waits for a separate worker to answer in redis mode.
 WORKER_WAIT_SECONDS = float(os.environ.get("COURSE_WORKER_WAIT", "4"))
 #: How long ``stop()`` waits for a task that is still running in the embedded worker.
 SHUTDOWN_SECONDS = 5.0
-EMBEDDED_NODENAME = default_nodename("embedded")
+EMBEDDED_NODENAME = nodename("embedded", gethostname())
 LOG_FORMAT = "[%(asctime)s: %(levelname)s/%(threadName)s] %(name)s: %(message)s"
 
 
@@ -73,7 +74,8 @@ def _settings() -> settings.Settings:
     try:
         return settings.from_env()
     except settings.SettingsError as exc:
-        raise CourseError(str(exc), "fix or unset COURSE_BROKER, then restart the kernel.") from None
+        fix = "fix or unset COURSE_BROKER, then restart the kernel."
+        raise CourseError(str(exc), fix) from None
 
 
 def log_path() -> Path:
@@ -157,6 +159,7 @@ def _start_embedded(cfg: settings.Settings) -> Status:
                 perform_ping_check=False,
                 shutdown_timeout=SHUTDOWN_SECONDS,
                 hostname=EMBEDDED_NODENAME,
+                consumer_cls=EmbeddedConsumer,
             )
         )
         _stack = stack

@@ -91,10 +91,11 @@ def from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> Settin
     env = os.environ if environ is None else environ
     home = Path(env.get("COURSE_HOME") or Path.home() / ".course_tasks").expanduser()
     raw = (env.get("COURSE_BROKER") or "").strip()
+    in_process = (EMBEDDED_BROKER_URL, EMBEDDED_BACKEND_URL, EMBEDDED_STORE_URL)
     if raw in ("", EMBEDDED):
-        return Settings(EMBEDDED, EMBEDDED_BROKER_URL, EMBEDDED_BACKEND_URL, EMBEDDED_STORE_URL, home)
+        return Settings(EMBEDDED, *in_process, home)
     if raw == EAGER:
-        return Settings(EAGER, EMBEDDED_BROKER_URL, EMBEDDED_BACKEND_URL, EMBEDDED_STORE_URL, home)
+        return Settings(EAGER, *in_process, home)
     scheme = urlsplit(raw).scheme
     if scheme not in ("redis", "rediss"):
         raise SettingsError(

@@ -11,14 +11,14 @@ keeps that data in Redis so that a notebook and a worker see the same thing:
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import redis
 
 from course_tasks import settings
 
 
-@lru_cache(maxsize=None)
+@cache
 def _client(store_url: str, mode: str) -> redis.Redis:
     if mode == settings.REDIS:
         return redis.Redis.from_url(

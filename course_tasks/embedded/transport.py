@@ -12,7 +12,6 @@ Like ``memory://``, it only carries messages between threads of one process.
 
 from __future__ import annotations
 
-import socket
 import threading
 from typing import Any
 
@@ -47,8 +46,9 @@ class Channel(memory.Channel):
         super()._put(queue, message, **kwargs)
         _notify()
 
-    def _put_fanout(self, exchange: str, message: Any, routing_key: str | None = None,
-                    **kwargs: Any) -> None:
+    def _put_fanout(
+        self, exchange: str, message: Any, routing_key: str | None = None, **kwargs: Any
+    ) -> None:
         super()._put_fanout(exchange, message, routing_key, **kwargs)
         _notify()
 
@@ -70,7 +70,7 @@ class Transport(memory.Transport):
             if _generation == seen and not _stopping:
                 _wakeup.wait(timeout)
         if not self._deliver_one(timeout):
-            raise socket.timeout()
+            raise TimeoutError()  # socket.timeout: what the worker loop expects
 
     def _deliver_one(self, timeout: float | None) -> bool:
         try:
