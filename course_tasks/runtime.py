@@ -63,6 +63,7 @@ _lock = threading.RLock()
 _stack: ExitStack | None = None
 _worker: Any = None
 _log_path: Path | None = None
+_status: Status | None = None
 
 
 def mode() -> str:
@@ -83,39 +84,67 @@ def log_path() -> Path:
     return _settings().log_dir / "embedded-worker.log"
 
 
-def start(*, quiet: bool = False) -> Status:
-    """Make sure tasks sent now will run; print the mode unless ``quiet``. Idempotent."""
+def start(*, quiet: bool = False) -> None:
+    """Make sure tasks sent now will run; print the mode unless ``quiet``. Idempotent.
+
+    Raises :class:`~course_tasks.errors.CourseError` with a fix when that is not possible
+    (Redis unreachable, no worker answering). :func:`status` tells what was found.
+    """
+    global _status
     cfg = _settings()
     with _lock:
         if cfg.mode == settings.EMBEDDED:
-            status = _start_embedded(cfg)
+            _status = _start_embedded(cfg)
         elif cfg.mode == settings.REDIS:
-            status = _check_redis(cfg)
+            _status = _check_redis(cfg)
         else:
-            status = Status(cfg.mode, cfg.describe())
+            _status = Status(cfg.mode, cfg.describe())
     if not quiet:
-        print(status.banner())
-    return status
+        print(_status.banner())
 
 
-def stop() -> None:
-    """Stop the embedded worker if this process started one. Idempotent."""
+def status() -> Status | None:
+    """What the last :func:`start` found or started (``None`` before any start)."""
+    return _status
+
+
+def stop(*, quiet: bool = False) -> None:
+    """Stop what this process started, and say whether anything is still running.
+
+    Idempotent. :func:`leftover_threads` lists what did not stop (nothing, normally).
+    """
     global _stack, _worker
     with _lock:
         stack, _stack, _worker = _stack, None, None
-        if stack is None:
-            return
-        transport.set_stopping(True)
-        try:
-            stack.close()
-        except RuntimeError as exc:  # a task still running after SHUTDOWN_SECONDS
-            raise CourseError(
-                f"The embedded worker did not stop: {exc}",
-                "a task is still running; wait for it (result.get(timeout=...)) or "
-                "restart the kernel.",
-            ) from None
-        finally:
-            transport.set_stopping(False)
+        if stack is not None:
+            transport.set_stopping(True)
+            try:
+                stack.close()
+            except RuntimeError as exc:  # a task still running after SHUTDOWN_SECONDS
+                raise CourseError(
+                    f"The embedded worker did not stop: {exc}",
+                    "a task is still running; wait for it (result.get(timeout=...)) or "
+                    "restart the kernel.",
+                ) from None
+            finally:
+                transport.set_stopping(False)
+    left = leftover_threads()
+    if not quiet:
+        if left:
+            print(f"Course runtime stopped, but still running: {', '.join(left)}")
+        else:
+            print("Course runtime stopped: no worker left running.")
+
+
+def leftover_threads() -> list[str]:
+    """Names of live threads that run Celery or kombu code (a worker that did not stop)."""
+    names = []
+    for thread in threading.enumerate():
+        target = getattr(thread, "_target", None)
+        module = getattr(target, "__module__", None) or type(thread).__module__
+        if thread.is_alive() and module.split(".")[0] in ("celery", "kombu", "billiard"):
+            names.append(thread.name)
+    return sorted(names)
 
 
 def is_running() -> bool:
@@ -126,11 +155,11 @@ def is_running() -> bool:
 @contextmanager
 def running(*, quiet: bool = True) -> Iterator[Status]:
     """``with running():`` starts what the mode needs and stops it afterwards."""
-    status = start(quiet=quiet)
+    start(quiet=quiet)
     try:
-        yield status
+        yield _status  # type: ignore[misc]
     finally:
-        stop()
+        stop(quiet=quiet)
 
 
 def wait_for_workers(timeout: float = WORKER_WAIT_SECONDS) -> list[str]:
@@ -209,4 +238,4 @@ def _route_worker_logs(path: Path) -> None:
     signals.setup_logging.connect(configure, weak=False, dispatch_uid="course_tasks.embedded")
 
 
-atexit.register(stop)
+atexit.register(stop, quiet=True)

@@ -8,9 +8,16 @@ notebook and the embedded worker thread see the same data because they share the
 
 from __future__ import annotations
 
+import threading
+
 import fakeredis
 
 SERVER = fakeredis.FakeServer()
+# Re-entrant: garbage collection can run ``AsyncResult.__del__`` in the middle of a
+# fakeredis command, and that unsubscribes from the result channel, another command on
+# the same server from the same thread. With fakeredis's plain Lock that deadlocks.
+# Replaced before any database exists, so every database's Condition uses it.
+SERVER.lock = threading.RLock()  # type: ignore[assignment]
 
 
 def client(db: int, *, decode_responses: bool = False) -> fakeredis.FakeRedis:

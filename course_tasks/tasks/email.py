@@ -25,11 +25,26 @@ logger = get_task_logger(__name__)
 #: How long the simulated mail server takes to accept a message (guide 000: "2-3 s").
 SMTP_SECONDS = float(os.environ.get("COURSE_SMTP_SECONDS", "2.0"))
 OUTBOX_KEY = "outbox"
+OUTAGE_KEY = "smtp:failures-left"
+
+
+class SMTPUnavailable(ConnectionError):
+    """The simulated mail server refused the connection (see :func:`fail_next`)."""
+
+
+def fail_next(attempts: int) -> None:
+    """Make the simulated mail server refuse the next ``attempts`` deliveries."""
+    store().set(OUTAGE_KEY, attempts)
 
 
 def deliver(to: str, subject: str, body: str) -> dict[str, str]:
-    """Hand a message to the (simulated) mail server: slow, like the real thing."""
+    """Hand a message to the (simulated) mail server: slow, like the real thing.
+
+    Raises :class:`SMTPUnavailable` while an outage set with :func:`fail_next` lasts.
+    """
     time.sleep(SMTP_SECONDS)
+    if int(store().get(OUTAGE_KEY) or 0) > 0 and store().decr(OUTAGE_KEY) >= 0:
+        raise SMTPUnavailable(f"mail server unavailable, {to} not sent")
     message = {"to": to, "subject": subject, "body": body}
     store().rpush(OUTBOX_KEY, json.dumps(message))
     return message
@@ -41,9 +56,9 @@ def outbox() -> list[dict[str, str]]:
 
 
 def clear_outbox() -> int:
-    """Empty the outbox; return how many messages it held."""
+    """Empty the outbox and end any outage; return how many messages the outbox held."""
     n = store().llen(OUTBOX_KEY)
-    store().delete(OUTBOX_KEY)
+    store().delete(OUTBOX_KEY, OUTAGE_KEY)
     return int(n)
 
 
