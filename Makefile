@@ -1,0 +1,67 @@
+# The course's two commands: `make lab` (open the course) and `make test` (run every test).
+# Both create .venv on first use and install the course into it, pinned by constraints.txt.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Strict nbval: every cell's output is compared, after nbval_sanitize.cfg.
+NBVAL  := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-current-env \
+          --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=60
+NOTEBOOK_DIRS := notebooks solutions exercises
+
+.PHONY: help install lab test lint unit exercises-check nbval notebooks exercises doctor bench constraints clean
+
+help:
+	@echo "make lab      set up .venv and open the course in JupyterLab (embedded mode)"
+	@echo "make test     set up .venv and run lint, unit tests and strict nbval on every notebook"
+	@echo "make nbval    strict nbval in the mode COURSE_BROKER selects (CI uses it for redis mode)"
+	@echo "make notebooks  re-execute the chapters and solutions in place (authors)"
+	@echo "make exercises  rebuild exercises/ from solutions/ (authors)"
+	@echo "make doctor   check the set-up;  make bench  run benchmarks/roundtrip.py"
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab,test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: install
+	env -u COURSE_BROKER $(BIN)/jupyter lab notebooks/00_setup.ipynb
+
+test: install
+	$(MAKE) --no-print-directory lint unit exercises-check
+	env -u COURSE_BROKER $(MAKE) --no-print-directory nbval
+
+lint: install
+	$(BIN)/ruff check course_tasks tests benchmarks
+
+unit: install
+	env -u COURSE_BROKER $(BIN)/pytest -p no:cacheprovider tests
+
+exercises-check: install
+	$(BIN)/python -m course_tasks build-exercises --check
+
+nbval: install
+	$(NBVAL) $(wildcard $(addsuffix /*.ipynb,$(NOTEBOOK_DIRS)))
+
+notebooks: install
+	cd notebooks && env -u COURSE_BROKER ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace *.ipynb
+	@if ls solutions/*.ipynb >/dev/null 2>&1; then cd solutions && env -u COURSE_BROKER ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace *.ipynb; fi
+
+exercises: install
+	$(BIN)/python -m course_tasks build-exercises
+
+doctor: install
+	$(BIN)/python -m course_tasks doctor
+
+bench: install
+	$(BIN)/python benchmarks/roundtrip.py --redis-url auto
+
+constraints: install
+	$(BIN)/python -m pip freeze --exclude-editable | { echo "# Exact versions the course is tested with (make install uses them as pip constraints)."; echo "# Regenerate with: make constraints"; cat; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) .course .pytest_cache
