@@ -61,8 +61,19 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     workdir = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -92,7 +103,9 @@ def course_env(**overrides: str | None) -> dict[str, str]:
     return env
 
 
-def run_course(*args: str, timeout: float = 30, **env: str | None) -> subprocess.CompletedProcess[str]:
+def run_course(
+    *args: str, timeout: float = 30, **env: str | None
+) -> subprocess.CompletedProcess[str]:
     """Run ``python -m course_tasks ARGS`` with the given environment changes."""
     return subprocess.run(
         [sys.executable, "-m", "course_tasks", *args],
@@ -104,7 +117,9 @@ def run_course(*args: str, timeout: float = 30, **env: str | None) -> subprocess
     )
 
 
-def run_python(code: str, timeout: float = 30, **env: str | None) -> subprocess.CompletedProcess[str]:
+def run_python(
+    code: str, timeout: float = 30, **env: str | None
+) -> subprocess.CompletedProcess[str]:
     """Run a snippet of Python in a fresh interpreter with the given environment changes."""
     return subprocess.run(
         [sys.executable, "-c", code],
@@ -121,8 +136,18 @@ def redis_worker(redis_url: str, tmp_path: Path) -> Iterator[str]:
     """A real ``python -m course_tasks worker`` process on the test Redis; stopped after."""
     log = tmp_path / "worker.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "course_tasks", "worker", "--pool=solo", "-n", "testworker@%h",
-         "--without-mingle", "--without-gossip", f"--logfile={log}"],
+        [
+            sys.executable,
+            "-m",
+            "course_tasks",
+            "worker",
+            "--pool=solo",
+            "-n",
+            "testworker@%h",
+            "--without-mingle",
+            "--without-gossip",
+            f"--logfile={log}",
+        ],
         env=course_env(COURSE_BROKER=redis_url),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

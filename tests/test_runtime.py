@@ -6,7 +6,6 @@ import threading
 import time
 
 import pytest
-
 from conftest import run_python
 
 from course_tasks import runtime
@@ -76,8 +75,9 @@ def test_waiting_consumer_is_woken_by_stopping_flag() -> None:
 
     from course_tasks import app
 
-    with app.connection_for_read() as conn, conn.Consumer(
-        Queue("nobody-sends-here"), callbacks=[lambda body, message: None]
+    with (
+        app.connection_for_read() as conn,
+        conn.Consumer(Queue("nobody-sends-here"), callbacks=[lambda body, message: None]),
     ):
         timer = threading.Timer(0.05, transport.set_stopping, args=(True,))
         timer.start()

@@ -36,15 +36,20 @@ def test_redis_url_derives_results_and_app_data_databases() -> None:
 
 def test_redis_url_without_db_starts_at_zero() -> None:
     cfg = settings.from_env({"COURSE_BROKER": "redis://localhost:6379"})
-    assert (cfg.backend_url, cfg.store_url) == ("redis://localhost:6379/1", "redis://localhost:6379/2")
+    assert (cfg.backend_url, cfg.store_url) == (
+        "redis://localhost:6379/1",
+        "redis://localhost:6379/2",
+    )
 
 
 def test_overrides_win() -> None:
-    cfg = settings.from_env({
-        "COURSE_BROKER": "redis://a/0",
-        "COURSE_BACKEND": "redis://b/3",
-        "COURSE_STORE": "redis://c/9",
-    })
+    cfg = settings.from_env(
+        {
+            "COURSE_BROKER": "redis://a/0",
+            "COURSE_BACKEND": "redis://b/3",
+            "COURSE_STORE": "redis://c/9",
+        }
+    )
     assert (cfg.backend_url, cfg.store_url) == ("redis://b/3", "redis://c/9")
 
 

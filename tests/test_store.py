@@ -14,7 +14,11 @@ def test_worker_writes_what_the_notebook_reads(fast_smtp: None) -> None:
     result = email.send_welcome_email.delay("ada@example.com", "Ada")
     assert result.get(timeout=5)["subject"] == "Welcome!"
     assert email.outbox() == [
-        {"to": "ada@example.com", "subject": "Welcome!", "body": "Hello Ada, thanks for signing up."}
+        {
+            "to": "ada@example.com",
+            "subject": "Welcome!",
+            "body": "Hello Ada, thanks for signing up.",
+        }
     ]
 
 
