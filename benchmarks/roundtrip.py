@@ -23,7 +23,6 @@ import json
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,10 +44,7 @@ START_STOP_REPEATS = 10
 GET_TIMEOUT = 10.0
 WORKER_NAME = "bench@%h"
 WORKER_READY_SECONDS = 30.0
-REDIS_READY_SECONDS = 5.0
-STOP_GRACE_SECONDS = 10.0
 #: Ports another engineer's redis-server may use on this machine; never picked by ``auto``.
-RESERVED_PORTS = frozenset({6379, 6390, 6391})
 
 #: (figure key, limit in ms, label): the spec's targets, all for embedded mode.
 TARGETS: tuple[tuple[str, float, str], ...] = (
@@ -177,90 +173,29 @@ def _one_line(text: str) -> str:
     return " ".join(part.strip() for part in text.strip().splitlines() if part.strip())
 
 
-def _stop_process(proc: subprocess.Popen[bytes], *, group: bool) -> float:
-    """Terminate ``proc`` (and its process group if it leads one), kill it if it hangs."""
-    started = time.perf_counter()
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        try:
-            proc.wait(timeout=STOP_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                if group:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                else:
-                    proc.kill()
-            proc.wait(timeout=STOP_GRACE_SECONDS)
-    elapsed = time.perf_counter() - started
-    if group:  # prefork children left behind by a main process that died early
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    return elapsed
-
-
-def _free_port() -> int:
-    for _ in range(20):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in RESERVED_PORTS:
-            return port
-    raise BenchError("could not find a free TCP port for redis-server")
-
-
 def _redis_client(url: str) -> Any:
     import redis
 
     return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
 
 
+def _stop_process(proc: subprocess.Popen[bytes], *, group: bool) -> float:
+    from course_tasks import services
+
+    return services.stop_process(proc, group=group)
+
+
 @contextlib.contextmanager
 def throwaway_redis(workdir: Path) -> Iterator[str]:
     """A redis-server on a free port with no persistence, stopped on exit."""
-    port = _free_port()
-    data = workdir / "redis"
-    data.mkdir()
-    log = data / "redis-server.log"
-    cmd = [
-        "redis-server",
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        str(data),
-        "--daemonize",
-        "no",
-    ]
+    from course_tasks import services
+    from course_tasks.errors import CourseError
+
     try:
-        with log.open("wb") as fh:
-            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=data)
-    except FileNotFoundError:
-        raise BenchError("--redis-url auto needs redis-server on PATH") from None
-    url = f"redis://127.0.0.1:{port}/0"
-    try:
-        deadline = time.monotonic() + REDIS_READY_SECONDS
-        while True:
-            if proc.poll() is not None:
-                raise BenchError(f"redis-server exited at start: {_one_line(_tail(log, 3))}")
-            try:
-                _redis_client(url).ping()
-                break
-            except Exception:
-                if time.monotonic() >= deadline:
-                    raise BenchError(
-                        f"redis-server on port {port} did not answer within "
-                        f"{REDIS_READY_SECONDS:g} s"
-                    ) from None
-                time.sleep(0.05)
-        yield url
-    finally:
-        _stop_process(proc, group=False)
+        with services.throwaway_redis(workdir) as url:
+            yield url
+    except CourseError as exc:
+        raise BenchError(_one_line(str(exc))) from None
 
 
 def _redis_urls(env: dict[str, str]) -> list[str]:
