@@ -65,6 +65,15 @@ def diagnose() -> Report:
         return report
     switch = "unset" if cfg.mode == settings.EMBEDDED else repr(_switch_value(cfg))
     report.add("mode", f"{cfg.mode} (COURSE_BROKER {switch})")
+    overrides = settings.celery_overrides()
+    if overrides:
+        report.problems.append(
+            CourseError(
+                f"{' and '.join(overrides)} is set: Celery uses it instead of the course's URLs.",
+                f"unset {' '.join(overrides)}; COURSE_BROKER alone selects the mode.",
+            )
+        )
+        return report
     report.add("broker", settings.redact(cfg.broker_url))
     report.add("results", settings.redact(cfg.backend_url))
     report.add("app data", settings.redact(cfg.store_url))

@@ -72,6 +72,14 @@ def mode() -> str:
 
 
 def _settings() -> settings.Settings:
+    overrides = settings.celery_overrides()
+    if overrides:
+        raise CourseError(
+            f"{' and '.join(overrides)} set in the environment: Celery would use it instead of "
+            "the course's broker and results, so tasks would go somewhere else.",
+            f"unset {' '.join(overrides)} and select the mode with COURSE_BROKER, then "
+            "restart the kernel.",
+        )
     try:
         return settings.from_env()
     except settings.SettingsError as exc:

@@ -86,6 +86,17 @@ def _redis_db_url(url: str, offset: int) -> str:
     return urlunsplit(parts._replace(path=f"/{db + offset}"))
 
 
+#: Environment variables Celery itself reads, which would override the course's URLs.
+CELERY_OVERRIDES = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CELERY_BROKER_READ_URL",
+                    "CELERY_BROKER_WRITE_URL")  # fmt: skip
+
+
+def celery_overrides(environ: os._Environ[str] | dict[str, str] | None = None) -> list[str]:
+    """The variables in :data:`CELERY_OVERRIDES` that are set (Celery would obey them)."""
+    env = os.environ if environ is None else environ
+    return [name for name in CELERY_OVERRIDES if env.get(name)]
+
+
 def from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> Settings:
     """Read the course settings from the environment (``os.environ`` by default)."""
     env = os.environ if environ is None else environ

@@ -47,6 +47,13 @@ def test_doctor_rejects_an_unknown_broker() -> None:
     assert "not a mode the course knows" in proc.stdout
 
 
+def test_doctor_flags_celery_env_overrides() -> None:
+    proc = run_course("doctor", CELERY_BROKER_URL="redis://elsewhere:6379/0")
+    assert proc.returncode == 1
+    assert "CELERY_BROKER_URL is set: Celery uses it instead" in proc.stdout
+    assert "Fix: unset CELERY_BROKER_URL" in proc.stdout
+
+
 def test_worker_command_refuses_embedded_mode_with_a_reason() -> None:
     proc = run_course("worker", COURSE_BROKER=None)
     assert proc.returncode == 2

@@ -119,6 +119,19 @@ def test_unreachable_redis_is_a_clear_error_within_seconds() -> None:
     assert int(seconds) < 10
 
 
+def test_start_refuses_a_celery_broker_override() -> None:
+    proc = run_python(
+        "from course_tasks import runtime\n"
+        "try:\n"
+        "    runtime.start()\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n",
+        CELERY_RESULT_BACKEND="redis://elsewhere/1",
+    )
+    assert proc.stdout.startswith("CourseError CELERY_RESULT_BACKEND set in the environment")
+    assert "unset CELERY_RESULT_BACKEND" in proc.stdout
+
+
 def test_course_error_renders_without_a_traceback_in_ipython() -> None:
     from course_tasks.errors import BrokerUnreachable
 
