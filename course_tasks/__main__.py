@@ -3,6 +3,10 @@
 * ``doctor`` — can the course run here? (exit 0 yes, 1 no, with the fix)
 * ``worker [celery worker options]`` — a real worker for redis mode, the same as
   ``celery -A course_tasks worker --loglevel=INFO [options]``
+* ``build-exercises [--check] [NAMES...]`` — write ``exercises/`` from ``solutions/``
+  (:mod:`course_tasks.authoring`)
+* ``grade PATH... [--json] [--timeout SECONDS]`` — run notebooks in fresh kernels and total
+  their check verdicts (:mod:`course_tasks.grading`)
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ usage: python -m course_tasks COMMAND [options]
 commands:
   doctor                 check versions, mode, Redis and workers (exit 1 and a fix if not ok)
   worker [OPTIONS...]    start a Celery worker for redis mode (options go to `celery worker`)
+  build-exercises [--check] [NAMES...]
+                         write exercises/NN_*.ipynb from solutions/ (--check: only compare)
+  grade PATH... [--json] [--timeout SECONDS]
+                         run notebooks (or folders of them) in fresh kernels and grade them
 """
 
 
@@ -48,6 +56,20 @@ def _worker(argv: list[str]) -> int:
     return 0
 
 
+def _exercises_command(command: str, argv: list[str]) -> int:
+    try:
+        if command == "build-exercises":
+            from course_tasks import authoring
+
+            return authoring.main(argv)
+        from course_tasks import grading
+
+        return grading.main(argv)
+    except KeyboardInterrupt:  # grading handles its own; this is Ctrl-C while importing
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m course_tasks", usage=USAGE, add_help=False)
@@ -61,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             return doctor.main()
         if ns.command == "worker":
             return _worker(rest)
+        if ns.command in ("build-exercises", "grade"):
+            return _exercises_command(ns.command, rest)
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
