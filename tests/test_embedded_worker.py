@@ -113,3 +113,19 @@ def test_worker_logs_go_to_the_log_file_not_the_cell(capfd: pytest.CaptureFixtur
     assert "Received" not in out + err and "unknown_for_log" not in out + err
     log = runtime.log_path().read_text()
     assert "succeeded" in log and "unknown_for_log" in log
+
+
+def test_results_are_awaited_without_polling_a_file_descriptor(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # fakeredis sockets have made-up descriptor numbers; in a kernel one can be a real
+    # ZeroMQ socket, and poll() on it made get() return a second late. The embedded
+    # consumer waits on fakeredis's own event instead, and never polls.
+    import celery.backends.redis as redis_backend
+
+    def no_poll(sock: object, timeout: float) -> bool:
+        raise AssertionError("the embedded result consumer polled a socket")
+
+    monkeypatch.setattr(redis_backend, "_socket_readable", no_poll)
+    assert sleepy_add.delay(2, 2, seconds=0.1).get(timeout=5) == 4
+    assert add.apply_async((3, 3), countdown=0.1).get(timeout=5) == 6

@@ -4,19 +4,42 @@ Everything about results (keys named ``celery-task-meta-<id>``, pub/sub notifica
 state changes, ``result_expires``, chord counting in Lua) is Celery's ``RedisBackend``
 unchanged; only the client is swapped for one on :data:`course_tasks.embedded.server.SERVER`.
 Selected with ``result_backend = "fakeredis://localhost/1"`` (see ``course_tasks.app``).
+
+One more change, in the result consumer: Celery's waits for pub/sub messages by ``poll()``
+on the connection's socket file descriptor. A fakeredis socket has no real descriptor, only
+a counter that *looks* like one; in a Jupyter kernel, full of ZeroMQ sockets, that number
+can belong to a real, unrelated socket, and ``get()`` then waits its whole 1-second
+interval after the task has finished. The consumer below waits on fakeredis's own
+"response ready" event instead.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from celery.backends.redis import RedisBackend
+from celery.backends.redis import RedisBackend, ResultConsumer
 
 from . import server
 
 
+class FakeRedisResultConsumer(ResultConsumer):
+    """Celery's Redis result consumer, waiting on fakeredis's event instead of ``poll()``."""
+
+    def _wait_for_pubsub(self, pubsub: Any, timeout: float | None) -> bool:
+        wait = 1.0 if timeout is None else min(timeout, 1.0)
+        if not pubsub.subscribed:
+            return bool(pubsub.subscribed_event.wait(wait))
+        connection = pubsub.connection
+        if connection is None:
+            return True  # disconnected: let the locked read reconnect
+        # Only waits for fakeredis's response queue to be non-empty; reads nothing.
+        return bool(connection.can_read(timeout=wait))
+
+
 class FakeRedisBackend(RedisBackend):
     """A Redis result backend whose Redis lives in this process."""
+
+    ResultConsumer = FakeRedisResultConsumer
 
     def _create_client(self, **params: Any) -> Any:
         return server.client(int(params.get("db") or 0))
