@@ -197,6 +197,11 @@ def _start_embedded(cfg: settings.Settings) -> Status:
                 shutdown_timeout=SHUTDOWN_SECONDS,
                 hostname=EMBEDDED_NODENAME,
                 consumer_cls=EmbeddedConsumer,
+                # worker_timer_precision: how long the ETA timer thread may sleep before
+                # it looks at its schedule again (1 s by default). The embedded worker has
+                # no event loop, so a short countdown queued behind a long one would
+                # otherwise start up to a second late.
+                timer_precision=0.05,
             )
         )
         _stack = stack
