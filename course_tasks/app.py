@@ -13,6 +13,11 @@ TASK_MODULES = [
     "course_tasks.tasks.basics",
     "course_tasks.tasks.email",
     "course_tasks.tasks.maintenance",
+    "course_tasks.tasks.users",
+    "course_tasks.tasks.reports",
+    "course_tasks.tasks.crawler",
+    "course_tasks.tasks.factcheck",
+    "course_tasks.tasks.hooks",
 ]
 
 app = Celery("course_tasks", include=TASK_MODULES)

@@ -4,5 +4,11 @@ Side effects are simulated (an outbox in the app-data store instead of SMTP), so
 example runs on a laptop with no network. Modules:
 
 * :mod:`course_tasks.tasks.basics` — ``add``, ``multiply``, ``xsum``, slow and progress tasks
-* :mod:`course_tasks.tasks.email` — mail sending into a simulated outbox
+* :mod:`course_tasks.tasks.email` — mail sending into a simulated outbox (outages on demand)
+* :mod:`course_tasks.tasks.maintenance` — periodic housekeeping that beat sends
+* :mod:`course_tasks.tasks.users` — a users table; pass ids, not objects (chapter 04)
+* :mod:`course_tasks.tasks.crawler` — a flaky site and retries with backoff (chapter 03)
+* :mod:`course_tasks.tasks.factcheck` — guide 002's async fact-checking (chapter 03)
+* :mod:`course_tasks.tasks.hooks` — class-based tasks with handlers, task options (chapter 03)
+* :mod:`course_tasks.tasks.reports` — CSV export with progress, failing reports (chapter 05)
 """

@@ -1,0 +1,662 @@
+"""Checks of chapter 05's exercises (``solutions/05_states_and_results.ipynb``).
+
+Every check runs the learner's code on real results of the course's tasks, in every mode,
+and bounds every wait (a learner's function that blocks is run in a helper thread):
+
+* 05.1 ``check("05.1", status)``: ``status(task_id)`` answers guide 000's status endpoint as
+  a json-ready dict for tasks in six states (PENDING, STARTED, PROGRESS, SUCCESS, FAILURE,
+  REVOKED), without waiting for the task;
+* 05.2 ``check("05.2", collect)``: ``collect(result, timeout)`` waits at most ``timeout``
+  seconds and never raises: ``("SUCCESS", value)``, ``("FAILURE", "Name: message")`` or
+  ``("TIMEOUT", None)``;
+* 05.3 ``check("05.3", tally)``: ``tally(self, words)``, the body of a bound task, reports
+  ``PROGRESS`` with ``{"current": i, "total": n}`` after each word. The check makes it a
+  task under a fresh name each time (so a fixed version is never shadowed by an old one):
+  the embedded worker runs it; in redis mode, where a separate worker cannot import a
+  notebook's code, ``.apply()`` runs it here, with the same states and meta;
+* 05.4 ``check("05.4", lookup)``: ``lookup(task_id)`` tells an id the app never issued
+  (``"unknown"``) from an issued task still waiting in its queue (``"waiting"``); both read
+  PENDING. Issued ids are in the app-data set :data:`ISSUED_KEY`.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import textwrap
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
+
+from celery.app.task import Task
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from celery.result import AsyncResult
+
+from course_tasks import settings
+from course_tasks.app import app
+from course_tasks.checks import Fail, NotYet, exercise
+from course_tasks.store import store
+from course_tasks.tasks.basics import add, process_items, sleepy_add
+from course_tasks.tasks.reports import ReportError, monthly_sales_report
+
+#: How long a check waits for a course task that should finish quickly.
+WAIT_SECONDS = 5.0
+#: How long a status function may take before it counts as waiting for the task.
+STATUS_SECONDS = 1.0
+#: A queue that no worker consumes: a task sent there stays PENDING until released.
+PARKING_QUEUE = "course-check-parked-05"
+#: The app-data set of task ids the app has handed out (exercise 05.4).
+ISSUED_KEY = "issued-tasks"
+#: The words exercise 05.3 counts, and the letters in them.
+TALLY_WORDS = ["celery", "redis", "worker", "beat"]
+BAD_MONTH = "2024-13"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _kind(value: Any) -> str:
+    """``a dict``, ``an AsyncResult``, ``None``: the type of ``value`` in words."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
+
+
+def _is_stub(fn: Callable[..., Any]) -> bool:
+    """Whether ``fn``'s body is still the stub: ``...`` or ``pass`` (after a docstring)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return True  # the source cannot be read: treat "returned None" as not started
+    node = next(
+        (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)),
+        None,
+    )
+    if node is None:
+        return True
+    body = list(node.body)
+    first = body[0] if body else None
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+        body = body[1:] if isinstance(first.value.value, str) else body
+    return all(
+        isinstance(stmt, ast.Pass)
+        or (
+            isinstance(stmt, ast.Expr)
+            and isinstance(stmt.value, ast.Constant)
+            and stmt.value.value is Ellipsis
+        )
+        for stmt in body
+    )
+
+
+def _need_function(value: Any, name: str, signature: str) -> Callable[..., Any]:
+    if isinstance(value, Task):
+        raise Fail(
+            f"{name} is a Celery task",
+            hint=f"keep {name} a plain function (def {signature}:) that reads results",
+        )
+    if not callable(value):
+        raise Fail(f"got {_kind(value)}, not a function", hint=f"define def {signature}: ...")
+    return value
+
+
+class _StillRunning:
+    """What :func:`_call_bounded` returns when the call has not finished in time."""
+
+    def __init__(self, thread: threading.Thread, seconds: float) -> None:
+        self.thread = thread
+        self.seconds = seconds
+
+
+def _call_bounded(fn: Callable[..., Any], *args: Any, seconds: float) -> Any:
+    """``fn(*args)`` in a helper thread; a :class:`_StillRunning` if it takes over ``seconds``."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="course-check-05", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        return _StillRunning(thread, seconds)
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _wait_for_state(result: AsyncResult, state: str, seconds: float = WAIT_SECONDS) -> None:
+    deadline = time.monotonic() + seconds
+    while result.state != state:
+        if time.monotonic() > deadline:
+            raise Fail(
+                f"a {result.name or 'course'} task did not reach {state} within {seconds:g} s",
+                hint="is the worker running? Run the set-up cell at the top again",
+            )
+        time.sleep(0.005)
+
+
+def _finish(result: AsyncResult) -> None:
+    with suppress(CeleryTimeoutError):
+        result.get(timeout=WAIT_SECONDS, propagate=False)
+
+
+@contextmanager
+def _parked(*args: Any) -> Iterator[AsyncResult]:
+    """An ``add`` task waiting in a queue no worker reads; released (and purged) after."""
+    result = add.apply_async(args or (1, 1), queue=PARKING_QUEUE)
+    try:
+        yield result
+    finally:
+        # A learner's get() still blocked on it returns once the id is REVOKED.
+        app.backend.mark_as_revoked(result.id, reason="check finished")
+        with app.connection_for_write() as conn:
+            queue = app.amqp.queues[PARKING_QUEUE].bind(conn.default_channel)
+            queue.declare()
+            queue.purge()
+            queue.delete()
+        app.AsyncResult(result.id).forget()
+
+
+def _exception_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+# --------------------------------------------------------------------------- 05.1
+
+
+def _status_of(status: Callable[..., Any], task_id: str, case: str) -> dict[str, Any]:
+    """Call the learner's ``status`` (bounded) and check that the answer is json-ready."""
+    started = time.monotonic()
+    answer = _call_bounded(status, task_id, seconds=STATUS_SECONDS + 1.0)
+    took = time.monotonic() - started
+    if isinstance(answer, _StillRunning):
+        raise Fail(
+            f"for {case}, status() did not answer within {answer.seconds:g} s",
+            hint="an endpoint must answer at once: read result.state and result.info, "
+            "never get(), which waits for the task",
+        )
+    if answer is None:
+        if _is_stub(status):
+            raise NotYet("write the body of status")
+        raise Fail(
+            f"for {case}, status() returned None",
+            hint="the guide's if/elif chain has no branch for some states: end it with a "
+            'fallback such as {"status": state.lower()}',
+        )
+    if isinstance(answer, AsyncResult):
+        raise Fail(
+            f"for {case}, status() returned the AsyncResult itself",
+            hint="an endpoint answers with json: return a dict such as "
+            '{"status": "success", "result": ...}',
+        )
+    if not isinstance(answer, dict):
+        raise Fail(
+            f"for {case}, status() returned {_kind(answer)}, not a dict",
+            hint='return a dict with a "status" key, e.g. {"status": "pending"}',
+        )
+    try:
+        json.dumps(answer)
+    except (TypeError, ValueError):
+        bad = ", ".join(
+            f"{key!r} holds {_kind(value)}" for key, value in answer.items() if not _json_ok(value)
+        )
+        raise Fail(
+            f"for {case}, the dict cannot be sent as json ({bad})",
+            hint="for a failed task, result.result (and .info) is the exception the task "
+            "raised: send its text, str(...)",
+        ) from None
+    if "status" not in answer:
+        raise Fail(
+            f"for {case}, the dict has no 'status' key (keys: {', '.join(map(str, answer))})",
+            hint='put the state, in lower case, under "status"',
+        )
+    if took > STATUS_SECONDS:
+        raise Fail(
+            f"for {case}, status() took {took:.1f} s to answer",
+            hint="it waited for the task: read result.state, never get()",
+        )
+    return answer
+
+
+def _json_ok(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _expect_status(answer: dict[str, Any], expected: str, case: str) -> None:
+    got = answer.get("status")
+    if got == expected:
+        return
+    if isinstance(got, str) and got.lower() == expected:
+        raise Fail(
+            f"for {case}, status() said status={got!r}",
+            hint=f'use lower case, as the guide does: "{expected}"',
+        )
+    hint = f'for this state the endpoint answers {{"status": "{expected}", ...}}'
+    if expected == "started" and got == "success":
+        hint = "it waited until the task finished: read result.state, never get()"
+    raise Fail(f"for {case}, status() said status={got!r}", hint=hint)
+
+
+@exercise("05.1", "the status endpoint", points=3)
+def _status(status: Any) -> str:
+    status = _need_function(status, "status", "status(task_id)")
+
+    # SUCCESS
+    done = add.delay(20, 22)
+    done.get(timeout=WAIT_SECONDS)
+    case = "a finished add(20, 22)"
+    try:
+        answer = _status_of(status, done.id, case)
+    except AttributeError as exc:
+        if "'str' object" not in str(exc):
+            raise
+        raise Fail(
+            f"status() raised AttributeError: {exc}",
+            hint="task_id is a plain str: make a handle with app.AsyncResult(task_id) first",
+        ) from None
+    _expect_status(answer, "success", case)
+    if answer.get("result") != 42:
+        raise Fail(
+            f"for {case}, status() said result={answer.get('result')!r:.60}",
+            hint='put the task\'s return value (result.result) under "result"',
+        )
+
+    # FAILURE
+    failed = monthly_sales_report.delay(BAD_MONTH)
+    _finish(failed)
+    case = "a failed report"
+    try:
+        answer = _status_of(status, failed.id, case)
+    except ReportError:
+        raise Fail(
+            "for a failed report, status() raised the task's ReportError",
+            hint="did you call get()? It re-raises the task's exception (and waits): read "
+            "result.state and result.info instead",
+        ) from None
+    except (TypeError, KeyError, AttributeError) as exc:
+        raise Fail(
+            f"for a failed report, status() raised {type(exc).__name__}: {exc}",
+            hint="for a failed task result.result (and .info) is the exception the task "
+            "raised, not a value: send its text, str(...)",
+        ) from None
+    _expect_status(answer, "failure", case)
+    error = answer.get("error")
+    message = f"no sales data for month {BAD_MONTH!r}"
+    if not isinstance(error, str) or message not in error:
+        raise Fail(
+            f"for {case}, status() said error={error!r:.80}",
+            hint='put the exception\'s text under "error": str(result.info)',
+        )
+
+    # STARTED
+    running = sleepy_add.delay(1, 2, seconds=0.6)
+    try:
+        _wait_for_state(running, "STARTED")
+        case = "a running task (STARTED)"
+        try:
+            answer = _status_of(status, running.id, case)
+        except UnboundLocalError as exc:
+            raise Fail(
+                f"for a running task, status() raised UnboundLocalError: {exc}",
+                hint="the guide's if/elif chain has no branch for STARTED (nor RETRY, "
+                'REVOKED): end it with a fallback such as {"status": state.lower()}',
+            ) from None
+        _expect_status(answer, "started", case)
+    finally:
+        _finish(running)
+
+    # PROGRESS
+    busy = process_items.delay(list(range(4)), seconds_per_item=0.3)
+    try:
+        _wait_for_state(busy, "PROGRESS")
+        case = "a task half-way (PROGRESS 1/4)"
+        answer = _status_of(status, busy.id, case)
+        _expect_status(answer, "in_progress", case)
+        percent = answer.get("percent")
+        if "percent" not in answer:
+            raise Fail(
+                f"for {case}, the dict has no 'percent' (keys: {', '.join(map(str, answer))})",
+                hint="the front end wants a number for its bar: 100 * current / total, "
+                "from result.info",
+            )
+        if not isinstance(percent, int | float) or isinstance(percent, bool):
+            raise Fail(
+                f"for {case}, percent is {_kind(percent)} ({percent!r:.60})",
+                hint="a number from 0 to 100: round(100 * info['current'] / info['total'])",
+            )
+        if percent not in (25, 50, 75, 100):
+            hint = "round(100 * info['current'] / info['total'])"
+            if percent in (0.25, 0.5, 0.75, 1):
+                hint = f"that is a fraction; multiply by 100: {hint}"
+            raise Fail(f"for 1, 2 or 3 items of 4, percent was {percent!r}", hint=hint)
+    finally:
+        _finish(busy)
+
+    # PENDING
+    case = "an id no worker has reported on"
+    with _parked() as waiting:
+        answer = _status_of(status, waiting.id, case)
+        _expect_status(answer, "pending", case)
+
+        # REVOKED
+        waiting.revoke()
+        _wait_for_state(waiting, "REVOKED")
+        case = "a revoked task"
+        answer = _status_of(status, waiting.id, case)
+        _expect_status(answer, "revoked", case)
+    return "json for PENDING, STARTED, PROGRESS, SUCCESS, FAILURE and REVOKED, at once"
+
+
+# --------------------------------------------------------------------------- 05.2
+
+
+def _collect(collect: Callable[..., Any], result: AsyncResult, timeout: float, case: str) -> Any:
+    try:
+        answer = _call_bounded(collect, result, timeout, seconds=timeout + 1.5)
+    except ReportError:
+        raise Fail(
+            "collect() let the failed task's ReportError escape",
+            hint="get() re-raises a failed task's exception: pass propagate=False and look "
+            "at what it returns",
+        ) from None
+    except CeleryTimeoutError:
+        raise Fail(
+            f"collect() let celery.exceptions.TimeoutError escape ({case})",
+            hint="catch it: from celery.exceptions import TimeoutError (Python's built-in "
+            "TimeoutError is another class, and does not catch it)",
+        ) from None
+    if isinstance(answer, _StillRunning):
+        raise Fail(
+            f"collect(result, {timeout:g}) was still waiting after {answer.seconds:g} s ({case})",
+            hint="wait no longer than you are told: get(timeout=timeout)",
+        )
+    if answer is None and _is_stub(collect):
+        raise NotYet("write the body of collect")
+    if not isinstance(answer, tuple) or len(answer) != 2:
+        raise Fail(
+            f"for {case}, collect() returned {_kind(answer)} ({answer!r:.60})",
+            hint='return a pair: ("SUCCESS", value), ("FAILURE", text) or ("TIMEOUT", None)',
+        )
+    return answer
+
+
+@exercise("05.2", "wait safely", points=2)
+def _wait(collect: Any) -> str:
+    collect = _need_function(collect, "collect", "collect(result, timeout)")
+
+    case = "a task that takes 0.3 s"
+    slow = sleepy_add.delay(1, 2, seconds=0.3)
+    answer = _collect(collect, slow, 3.0, case)
+    if answer != ("SUCCESS", 3):
+        hint = 'for a task that succeeds: ("SUCCESS", the value)'
+        if answer[0] in ("PENDING", "STARTED") or answer[1] is None:
+            hint = "it answered before the task finished: wait with get(timeout=timeout)"
+        raise Fail(f"for {case} returning 3, collect() returned {answer!r:.80}", hint=hint)
+
+    case = "a failed report"
+    failed = monthly_sales_report.delay(BAD_MONTH)
+    answer = _collect(collect, failed, 3.0, case)
+    expected = f"ReportError: no sales data for month {BAD_MONTH!r}"
+    if answer[0] != "FAILURE":
+        hint = 'for a task that fails: ("FAILURE", "ExceptionName: message")'
+        if isinstance(answer[1], BaseException):
+            hint = (
+                "with propagate=False get() returns the exception instead of raising it: "
+                "ask result.failed() before calling it a success"
+            )
+        raise Fail(f"for {case}, collect() said {answer[0]!r}", hint=hint)
+    if isinstance(answer[1], BaseException):
+        raise Fail(
+            f"for {case}, the second item is the exception object itself",
+            hint='make it text: f"{type(exc).__name__}: {exc}"',
+        )
+    if answer[1] != expected:
+        raise Fail(
+            f"for {case}, collect() said {answer[1]!r:.80}",
+            hint=f"name the exception, then its message: {expected[:13]}...",
+        )
+
+    case = "a task no worker will run"
+    with _parked() as parked:
+        started = time.monotonic()
+        answer = _collect(collect, parked, 0.5, case)
+        took = time.monotonic() - started
+    if answer != ("TIMEOUT", None):
+        raise Fail(
+            f"for {case}, collect(result, 0.5) returned {answer!r:.80}",
+            hint='when get(timeout=...) raises TimeoutError, return ("TIMEOUT", None)',
+        )
+    if took < 0.4:
+        raise Fail(
+            f"for {case}, collect(result, 0.5) gave up after {took:.2f} s",
+            hint="wait the whole timeout: get(timeout=timeout)",
+        )
+    return "SUCCESS with its value, FAILURE as text, TIMEOUT after 0.5 s; nothing raised"
+
+
+# --------------------------------------------------------------------------- 05.3
+
+
+def _as_body(tally: Any) -> Callable[..., Any]:
+    """The function to run as a bound task: ``tally`` itself, or a task's function."""
+    if isinstance(tally, Task):
+        fun = getattr(tally, "_decorated_fun", None)
+        if fun is None:
+            raise Fail(
+                "tally is a task the check cannot read", hint="define def tally(self, words)"
+            )
+        return fun
+    if not callable(tally):
+        raise Fail(f"got {_kind(tally)}, not a function", hint="define def tally(self, words): ...")
+    return tally
+
+
+def _run_as_task(body: Callable[..., Any], words: list[str]) -> tuple[list[dict[str, Any]], Any]:
+    """Run ``body`` as a fresh bound task; return the metas it published and the result."""
+    name = f"course_tasks.checks.ch05.tally_{uuid.uuid4().hex[:12]}"
+    task = app.task(bind=True, name=name)(body)
+    task_id = str(uuid.uuid4())
+    pubsub = app.backend.client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(app.backend.get_key_for_task(task_id))
+    metas: list[dict[str, Any]] = []
+    try:
+        if settings.from_env().mode == settings.EMBEDDED:
+            result: Any = task.apply_async((words,), task_id=task_id)
+            try:
+                result.get(timeout=WAIT_SECONDS, propagate=False)
+            except CeleryTimeoutError:
+                raise Fail(
+                    f"tally did not finish within {WAIT_SECONDS:g} s",
+                    hint="count the letters of a few words: it takes no time",
+                ) from None
+        else:  # a separate worker cannot import this notebook's function: run it here
+            result = task.apply(args=(words,), task_id=task_id)
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0.05)
+            if message is None:
+                continue
+            meta = app.backend.decode_result(message["data"])
+            if meta.get("status") in ("SUCCESS", "FAILURE"):
+                break
+            metas.append(meta)
+    finally:
+        pubsub.close()
+        app.tasks.pop(name, None)
+    updates = [m for m in metas if m.get("status") != "STARTED"]
+    return updates, result
+
+
+@exercise("05.3", "report progress from a loop", points=2)
+def _progress(tally: Any) -> str:
+    body = _as_body(tally)
+    try:
+        params = list(inspect.signature(body).parameters)
+    except (TypeError, ValueError):
+        params = ["self", "words"]
+    if len(params) != 2:
+        raise Fail(
+            f"tally takes {len(params)} parameter(s) ({', '.join(params)})",
+            hint="a bound task's function takes the task first: def tally(self, words)",
+        )
+    updates, result = _run_as_task(body, TALLY_WORDS)
+    n = len(TALLY_WORDS)
+    if result.failed():
+        exc = result.result
+        raise Fail(
+            f"tally failed: {_exception_text(exc)}",
+            hint="self is the task: report with self.update_state(state=..., meta=...)"
+            if isinstance(exc, AttributeError)
+            else "run your function on a short list of words to see the error",
+        )
+    value = result.result
+    if not updates and value is None and _is_stub(body):
+        raise NotYet("write the body of tally")
+    if not updates:
+        raise Fail(
+            "tally reported no progress",
+            hint='call self.update_state(state="PROGRESS", meta=...) inside the loop',
+        )
+    states_seen = sorted({str(m.get("status")) for m in updates})
+    if states_seen != ["PROGRESS"]:
+        raise Fail(
+            f"tally reported the state(s) {', '.join(states_seen)}",
+            hint='the custom state of guide 000 is spelt state="PROGRESS", in capitals',
+        )
+    metas = [m.get("result") for m in updates]
+    if not all(isinstance(m, dict) and {"current", "total"} <= set(m) for m in metas):
+        keys = next((sorted(m) for m in metas if isinstance(m, dict)), None)
+        raise Fail(
+            f"the PROGRESS meta is {metas[0]!r:.60}" + (f" (keys {keys})" if keys else ""),
+            hint='use the keys a progress bar reads: meta={"current": i, "total": n}',
+        )
+    pairs = [(m["current"], m["total"]) for m in metas]
+    if len(pairs) != n:
+        raise Fail(
+            f"tally reported {len(pairs)} update(s) for {n} words",
+            hint="report once after each word, inside the loop",
+        )
+    if pairs == [(i, n) for i in range(n)]:
+        raise Fail(
+            f"the updates go from 0/{n} to {n - 1}/{n}",
+            hint="report after each word, counting from 1: enumerate(words, start=1)",
+        )
+    if pairs != [(i, n) for i in range(1, n + 1)]:
+        shown = ", ".join(f"{c}/{t}" for c, t in pairs)
+        raise Fail(
+            f"the updates say {shown}",
+            hint=f"after word i of {n}: current=i, total=len(words) (1/{n} ... {n}/{n})",
+        )
+    letters = sum(map(len, TALLY_WORDS))
+    if value != letters:
+        raise Fail(
+            f"tally returned {value!r:.60}, not the number of letters ({letters})",
+            hint="add up len(word) and return the total after the loop",
+        )
+    return f"PROGRESS 1/{n} … {n}/{n}, then SUCCESS with {letters}"
+
+
+# --------------------------------------------------------------------------- 05.4
+
+
+def _lookup(lookup: Callable[..., Any], task_id: str, case: str) -> Any:
+    answer = _call_bounded(lookup, task_id, seconds=STATUS_SECONDS + 1.0)
+    if isinstance(answer, _StillRunning):
+        raise Fail(
+            f"for {case}, lookup() did not answer within {answer.seconds:g} s",
+            hint="read result.state and the issued set: never get(), which waits",
+        )
+    if answer is None and _is_stub(lookup):
+        raise NotYet("write the body of lookup")
+    if isinstance(answer, AsyncResult):
+        raise Fail(
+            f"for {case}, lookup() returned the AsyncResult itself",
+            hint='return a str: "unknown", "waiting" or the state',
+        )
+    if not isinstance(answer, str):
+        raise Fail(
+            f"for {case}, lookup() returned {_kind(answer)}",
+            hint='return a str: "unknown", "waiting" or the state',
+        )
+    return answer
+
+
+@exercise("05.4", "an unknown id or a waiting task?", points=2)
+def _unknown(lookup: Any) -> str:
+    lookup = _need_function(lookup, "lookup", "lookup(task_id)")
+    issued: list[str] = []
+
+    def issue(result: AsyncResult) -> AsyncResult:
+        store().sadd(ISSUED_KEY, result.id)
+        issued.append(result.id)
+        return result
+
+    try:
+        done = issue(add.delay(2, 2))
+        done.get(timeout=WAIT_SECONDS)
+        case = "an issued task that finished"
+        answer = _lookup(lookup, done.id, case)
+        if answer != "SUCCESS":
+            hint = "for an issued id, answer the state the backend stores (result.state)"
+            if answer == "unknown":
+                hint = (
+                    f"the app's issued ids are in the set {ISSUED_KEY!r} of the app-data "
+                    f"store: store().sismember({ISSUED_KEY!r}, task_id)"
+                )
+            raise Fail(f"for {case}, lookup() said {answer!r:.40}", hint=hint)
+
+        failed = issue(monthly_sales_report.delay(BAD_MONTH))
+        _finish(failed)
+        case = "an issued task that failed"
+        answer = _lookup(lookup, failed.id, case)
+        if answer != "FAILURE":
+            raise Fail(
+                f"for {case}, lookup() said {answer!r:.40}",
+                hint="for an issued id, answer the state the backend stores (result.state)",
+            )
+
+        case = "an id the app never issued"
+        for task_id in (str(uuid.uuid4()), done.id[:-1] + ("0" if done.id[-1] != "0" else "1")):
+            answer = _lookup(lookup, task_id, case)
+            if answer != "unknown":
+                hint = 'an id nobody issued should read "unknown"'
+                if answer == "PENDING":
+                    hint = (
+                        "Celery says PENDING for any id it has nothing on: check the issued "
+                        "set first"
+                    )
+                elif answer == "waiting":
+                    hint = "PENDING alone cannot tell: look the id up in the issued set first"
+                raise Fail(
+                    f"for {case} (a typo or made up), lookup() said {answer!r:.40}", hint=hint
+                )
+
+        case = "an issued task still waiting in its queue"
+        with _parked() as parked:
+            issue(parked)
+            answer = _lookup(lookup, parked.id, case)
+        if answer != "waiting":
+            hint = 'an issued id that reads PENDING is "waiting"'
+            if answer == "unknown":
+                hint = (
+                    "a task waiting in its queue has nothing in the result backend either: "
+                    "the issued set is what tells it from a typo"
+                )
+            raise Fail(f"for {case}, lookup() said {answer!r:.40}", hint=hint)
+    finally:
+        if issued:
+            store().srem(ISSUED_KEY, *issued)
+    return "unknown for ids never issued, waiting for a queued task, else the state"

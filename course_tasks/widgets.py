@@ -1,0 +1,361 @@
+"""Widgets that watch a task: a live progress bar and a timeline of its states.
+
+Chapter 05 (states and results)::
+
+    from course_tasks import widgets
+
+    widgets.progress(export_users_csv.delay(42), timeout=10)   # a bar driven by PROGRESS
+    widgets.timeline(export_users_csv.delay(42), timeout=10)   # every state, with offsets
+
+Both follow one ``AsyncResult`` with Celery's own ``AsyncResult.get(on_message=...)``: the
+Redis result backend publishes every state a worker stores on the channel
+``celery-task-meta-<id>``, and a producer subscribes to that channel *before* it sends the
+task, so nothing is missed for a task this kernel has just sent: STARTED, each PROGRESS,
+RETRY, and the final SUCCESS, FAILURE or REVOKED. (Watch a task right after sending it: a
+``get()`` on another result in between may consume its messages.) Waiting is bounded by
+``timeout``; the task itself is not touched, so the worker does exactly the same thing as
+without a widget, in every mode.
+
+In JupyterLab the widgets (ipywidgets 8) move while the task runs. Each then prints a
+text summary that is the same on every run (``PROGRESS 1/5 … 5/5``, offsets as
+``+0.21 s``, which the course's nbval sanitizer replaces), and the widget's own output
+carries a fixed ``text/plain``: nbval ignores the ``widget-view+json`` part, whose
+``model_id`` changes every run, and compares the rest. Outside a kernel only the summary
+is printed.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from celery import states
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+
+#: Background colours of the states in the timeline (unknown custom states are grey).
+COLOURS = {
+    states.PENDING: "#9e9e9e",
+    states.STARTED: "#1e88e5",
+    "PROGRESS": "#3949ab",
+    states.RETRY: "#fb8c00",
+    states.SUCCESS: "#43a047",
+    states.FAILURE: "#e53935",
+    states.REVOKED: "#6d4c41",
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One state of a task, as the notebook learned it ``offset`` seconds after watching."""
+
+    offset: float
+    state: str
+    info: Any = None
+
+    @property
+    def progress(self) -> tuple[int, int] | None:
+        """``(current, total)`` for a PROGRESS state whose meta has both, else ``None``."""
+        info = self.info
+        if isinstance(info, dict) and "current" in info and "total" in info:
+            try:
+                return int(info["current"]), int(info["total"])
+            except (TypeError, ValueError):
+                return None
+        return None
+
+    def label(self) -> str:
+        """``PROGRESS 2/5``, ``RETRY (UploadUnavailable)``, ``SUCCESS``..."""
+        if self.progress is not None:
+            current, total = self.progress
+            return f"{self.state} {current}/{total}"
+        if self.state in (states.RETRY, states.FAILURE) and isinstance(self.info, BaseException):
+            return f"{self.state} ({type(self.info).__name__})"
+        return self.state
+
+
+@dataclass
+class Watch:
+    """What :func:`follow` saw: the events in order, and whether the wait timed out."""
+
+    events: list[Event]
+    timed_out: bool
+    timeout: float
+
+    @property
+    def final(self) -> str:
+        return self.events[-1].state if self.events else states.PENDING
+
+    def compact(self) -> list[tuple[float, str]]:
+        """The events with each run of PROGRESS updates folded into one ``a … b`` entry.
+
+        A run ends at any other state, or when the total changes or the count goes back.
+        """
+        rows: list[tuple[float, str]] = []
+        run: list[Event] = []
+
+        def flush() -> None:
+            if run:
+                first, last = run[0], run[-1]
+                text = first.label()
+                if len(run) > 1:
+                    text += " … " + last.label().removeprefix(f"{last.state} ")
+                rows.append((first.offset, text))
+                run.clear()
+
+        for event in self.events:
+            if event.progress is not None:
+                last = run[-1].progress if run else None
+                if last is not None and (
+                    event.progress[1] != last[1] or event.progress[0] < last[0]
+                ):
+                    flush()  # another total, or counting again from the start
+                run.append(event)
+                continue
+            flush()
+            rows.append((event.offset, event.label()))
+        flush()
+        if self.timed_out:
+            rows.append((self.timeout, f"still {self.final} when the {self.timeout:g} s ran out"))
+        return rows
+
+    def summary(self) -> str:
+        """One line: ``PENDING → STARTED → PROGRESS 1/5 … 5/5 → SUCCESS``."""
+        return " → ".join(text for _, text in self.compact())
+
+
+def follow(
+    result: Any, timeout: float = 30.0, on_event: Callable[[Event], None] | None = None
+) -> Watch:
+    """Wait (at most ``timeout`` s) for ``result`` to be ready, recording each state.
+
+    The first event is PENDING for a task this process sent (the backend has been
+    listening since the send), otherwise the state stored when the watch began.
+    ``on_event`` is called with every new :class:`Event` as it arrives. Never raises for
+    the task's own failure or for the timeout: :attr:`Watch.timed_out` says.
+    """
+    started = time.monotonic()
+    events: list[Event] = []
+
+    def record(state: str, info: Any) -> None:
+        event = Event(round(time.monotonic() - started, 3), state, info)
+        if events and _same(events[-1], event):
+            return  # the same state stored twice (a revoke, say): one event
+        events.append(event)
+        if on_event is not None:
+            on_event(event)
+
+    def on_message(meta: dict[str, Any]) -> None:
+        if meta.get("task_id") == result.id:
+            record(meta["status"], meta.get("result"))
+
+    if _listening_since_send(result):
+        record(states.PENDING, None)
+        _drain_buffered(result, on_message)
+    else:
+        record(result.state, result.info)
+
+    timed_out = False
+    try:
+        result.get(timeout=timeout, propagate=False, on_message=on_message)
+    except CeleryTimeoutError:
+        timed_out = True
+    if not timed_out and events[-1].state != result.state:
+        record(result.state, result.info)  # finished before the watch could see the steps
+    return Watch(events, timed_out, timeout)
+
+
+def _same(a: Event, b: Event) -> bool:
+    """Whether two events say the same thing (exceptions compare by class and text)."""
+
+    def key(info: Any) -> Any:
+        if isinstance(info, BaseException):
+            return (type(info), str(info))
+        return info
+
+    return a.state == b.state and key(a.info) == key(b.info)
+
+
+def _listening_since_send(result: Any) -> bool:
+    """Whether the backend subscribed to ``result``'s state channel when it was sent."""
+    consumer = getattr(result.backend, "result_consumer", None)
+    key_for = getattr(consumer, "_get_key_for_task", None)
+    if consumer is None or key_for is None or getattr(result, "_cache", None):
+        return False
+    return key_for(result.id) in getattr(consumer, "subscribed_to", ())
+
+
+def _drain_buffered(result: Any, on_message: Callable[[dict[str, Any]], None]) -> None:
+    """Hand ``on_message`` the state messages already waiting for this process.
+
+    ``get()`` first reads the stored state, and returns at once if the task has already
+    finished, without delivering the messages received since the send. Reading those
+    first keeps the steps of a quick task (or of one watched a little late).
+    """
+    consumer = result.backend.result_consumer
+
+    def waiting() -> bool:  # data on the pub/sub connection (messages, subscribe replies)
+        connection = getattr(getattr(consumer, "_pubsub", None), "connection", None)
+        try:
+            return connection is not None and bool(connection.can_read(timeout=0))
+        except Exception:  # closed or reconnecting: get() will deal with it
+            return False
+
+    previous, consumer.on_message = consumer.on_message, on_message
+    try:
+        for _ in range(10_000):  # a bound, far above any task's number of states
+            if not waiting():
+                return
+            consumer.drain_events(timeout=0)
+    finally:
+        consumer.on_message = previous
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+class _Shown:
+    """A widget displayed with a fixed ``text/plain``, so that its output is the same every run."""
+
+    def __init__(self, widget: Any, text: str) -> None:
+        self.widget = widget
+        self.text = text
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
+        bundle = dict(self.widget._repr_mimebundle_())
+        bundle["text/plain"] = self.text
+        return bundle
+
+
+def _show(widget: Any, text: str) -> None:
+    from IPython.display import display
+
+    display(_Shown(widget, text))
+
+
+def _task_name(result: Any, description: str | None) -> str:
+    """``description``, else the task's short name once the backend has it (result_extended)."""
+    if description:
+        return description
+    try:
+        name = result.name
+    except Exception:  # a backend without extended results
+        name = None
+    return str(name).rsplit(".", 1)[-1] if name else "task"
+
+
+def progress(result: Any, timeout: float = 30.0, description: str | None = None) -> None:
+    """Show a progress bar for ``result``, moved by its PROGRESS meta, until it is ready.
+
+    The bar follows ``{"current": i, "total": n}`` (guide 000 §5); its colour turns green
+    on SUCCESS and red on FAILURE or REVOKED. Waits at most ``timeout`` seconds, then
+    prints one stable line such as ``export_users_csv: 5 PROGRESS updates (1/5 … 5/5),
+    then SUCCESS``.
+    """
+    on_event: Callable[[Event], None] | None = None
+    if _in_kernel():
+        import ipywidgets as w
+
+        bar = w.IntProgress(value=0, min=0, max=1, description=(description or "")[:20])
+        label = w.Label(value=states.PENDING)
+        bar_styles = {
+            states.SUCCESS: "success",
+            states.FAILURE: "danger",
+            states.REVOKED: "danger",
+            states.RETRY: "warning",
+        }
+
+        def on_event(event: Event) -> None:
+            if event.progress is not None:
+                current, total = event.progress
+                bar.max = max(total, 1)
+                bar.value = min(current, bar.max)
+                percent = round(100 * current / total) if total else 100
+                label.value = f"{current}/{total} ({percent}%)"
+                bar.bar_style = ""
+                return
+            if event.state == states.SUCCESS:
+                bar.value = bar.max
+            bar.bar_style = bar_styles.get(event.state, "")
+            label.value = event.label()
+
+        _show(
+            w.HBox([bar, label]),
+            f"[progress bar: {description}]" if description else "[progress bar]",
+        )
+
+    watch = follow(result, timeout, on_event)
+    name = _task_name(result, description)
+    updates = [e.progress for e in watch.events if e.progress is not None]
+    if updates:
+        first, last = updates[0], updates[-1]
+        seen = f"{len(updates)} PROGRESS update{'s' if len(updates) != 1 else ''}"
+        span = f"{first[0]}/{first[1]}"
+        if len(updates) > 1:
+            span += f" … {last[0]}/{last[1]}"
+        line = f"{name}: {seen} ({span})"
+    else:
+        line = f"{name}: no PROGRESS update"
+    if watch.timed_out:
+        line += f", still {watch.final} when the {timeout:g} s ran out"
+    else:
+        line += f", then {watch.events[-1].label()}"
+    if on_event is not None and watch.timed_out:
+        label.value = f"{watch.final} (stopped watching after {timeout:g} s)"
+    print(line)
+
+
+def timeline(result: Any, timeout: float = 30.0, *, offsets: bool = True) -> None:
+    """Show every state ``result`` goes through until it is ready, with time offsets.
+
+    Offsets count from the call (``+0.00 s`` is "sent, waiting"); runs of PROGRESS
+    updates are folded into ``PROGRESS 1/5 … 5/5``. Waits at most ``timeout`` seconds.
+    Prints one line per state (``+0.21 s  STARTED``), or with ``offsets=False`` a single
+    line ``PENDING → STARTED → ... → SUCCESS``.
+    """
+    on_event: Callable[[Event], None] | None = None
+    if _in_kernel():
+        import ipywidgets as w
+
+        box = w.HTML()
+        seen: list[Event] = []
+
+        def on_event(event: Event) -> None:
+            seen.append(event)
+            box.value = _timeline_html(Watch(list(seen), False, timeout))
+
+        _show(box, "[state timeline]")
+
+    watch = follow(result, timeout, on_event)
+    if on_event is not None and watch.timed_out:
+        box.value = _timeline_html(watch)
+    if offsets:
+        for offset, text in watch.compact():
+            print(f"+{offset:.2f} s  {text}")
+    else:
+        print(watch.summary())
+
+
+def _timeline_html(watch: Watch) -> str:
+    chips = []
+    for offset, text in watch.compact():
+        state = text.split(" ", 1)[0]
+        colour = COLOURS.get(state, "#757575")
+        chips.append(
+            f'<span style="display:inline-block;margin:2px 0;padding:2px 8px;'
+            f'border-radius:10px;background:{colour};color:white;font-family:monospace">'
+            f"{html.escape(text)}</span>"
+            f'<span style="color:#757575;font-size:85%"> +{offset:.2f} s</span>'
+        )
+    return '<div style="line-height:2">' + " → ".join(chips) + "</div>"
+
+
+__all__ = ["Event", "Watch", "follow", "progress", "timeline"]
