@@ -230,3 +230,24 @@ def _children(pid: int) -> list[str]:
         if fields[1] == str(pid):
             found.append(stat.parent.name)
     return found
+
+
+def test_every_chapter_solution_full_marks_and_every_exercise_zero() -> None:
+    """The issue's acceptance run: grade solutions/ and exercises/ for every chapter."""
+    proc = run_course("grade", "--json", "solutions", "exercises", timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    by_folder: dict[str, list[dict[str, Any]]] = {"solutions": [], "exercises": []}
+    for nb in report["notebooks"]:
+        by_folder[Path(nb["path"]).parent.name].append(nb)
+    solutions = sorted(p.name for p in (ROOT / "solutions").glob("*.ipynb"))
+    assert sorted(Path(nb["path"]).name for nb in by_folder["solutions"]) == solutions
+    assert sorted(Path(nb["path"]).name for nb in by_folder["exercises"]) == solutions
+    for nb in by_folder["solutions"]:
+        assert len(nb["exercises"]) >= 3, nb["path"]
+        wrong = [ex for ex in nb["exercises"] if ex["points"] != ex["max_points"]]
+        assert not wrong, f"{nb['path']}: {wrong}"
+    for nb in by_folder["exercises"]:
+        assert nb["points"] == 0, nb["path"]
+        for ex in nb["exercises"]:
+            assert ex["feedback"].startswith("not yet"), f"{nb['path']} {ex['id']}: {ex}"
