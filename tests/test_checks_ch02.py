@@ -8,32 +8,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from celery import Celery
+from checkhelpers import assert_fails, assert_passed, verdict
 
-from course_tasks.checks import Outcome, evaluate
+from course_tasks.checks import evaluate
 
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-def verdict(id: str, *args: Any) -> Outcome:
-    outcome = evaluate(id, *args)
-    assert outcome.title != "unknown exercise", outcome.feedback
-    return outcome
-
-
-def assert_passed(outcome: Outcome, detail: str = "") -> None:
-    assert outcome.passed, outcome.feedback
-    assert outcome.points == outcome.max_points > 0
-    assert detail in outcome.feedback
-
-
-def assert_fails(outcome: Outcome, problem: str, hint: str | None = None) -> None:
-    assert not outcome.passed, outcome.feedback
-    assert outcome.points == 0
-    assert problem in outcome.feedback, outcome.feedback
-    if hint is None:
-        assert "Hint:" not in outcome.feedback, outcome.feedback
-    else:
-        assert f"Hint: {hint}" in outcome.feedback, outcome.feedback
 
 
 def test_stubs_are_not_yet() -> None:

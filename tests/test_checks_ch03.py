@@ -14,10 +14,11 @@ from typing import Any
 import pytest
 from celery import Task, shared_task
 from celery.utils import uuid
+from checkhelpers import assert_fails, assert_passed, verdict
 
 from course_tasks.app import app
-from course_tasks.checks import Outcome, evaluate
 from course_tasks.checks import ch03_defining_tasks as ch03
+from course_tasks.checks import evaluate
 from course_tasks.tasks.crawler import SiteUnavailable, fetch
 from course_tasks.tasks.hooks import record
 
@@ -32,28 +33,6 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Ite
     else:
         assert ch03.on_worker()
     yield request.param
-
-
-def verdict(id: str, *args: Any) -> Outcome:
-    outcome = evaluate(id, *args)
-    assert outcome.title != "unknown exercise", outcome.feedback
-    return outcome
-
-
-def assert_passed(outcome: Outcome, detail: str = "") -> None:
-    assert outcome.passed, outcome.feedback
-    assert outcome.points == outcome.max_points > 0
-    assert detail in outcome.feedback
-
-
-def assert_fails(outcome: Outcome, problem: str, hint: str | None = None) -> None:
-    assert not outcome.passed, outcome.feedback
-    assert outcome.points == 0
-    assert problem in outcome.feedback, outcome.feedback
-    if hint is None:
-        assert "Hint:" not in outcome.feedback, outcome.feedback
-    else:
-        assert f"Hint: {hint}" in outcome.feedback, outcome.feedback
 
 
 def test_stubs_are_not_yet() -> None:

@@ -16,9 +16,7 @@ objects and bounds every wait:
 
 from __future__ import annotations
 
-import ast
 import inspect
-import textwrap
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +30,17 @@ from kombu.exceptions import EncodeError
 
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
+from course_tasks.checks.support import (
+    StillRunning,
+    call_bounded,
+    delete_queue,
+    failure_text,
+    finished,
+    is_stub_body,
+    kind,
+    need_function,
+    short,
+)
 from course_tasks.tasks import email
 from course_tasks.tasks.basics import add
 from course_tasks.tasks.email import send_welcome_email
@@ -60,105 +69,17 @@ class User:
 # --------------------------------------------------------------------------- helpers
 
 
-def _kind(value: Any) -> str:
-    """``a dict``, ``an int``, ``None``: the type of ``value`` in words."""
-    if value is None:
-        return "None"
-    name = type(value).__name__
-    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
-
-
-def _short(task_name: str | None) -> str:
-    return (task_name or "an unknown task").rsplit(".", 1)[-1]
-
-
-def _is_stub_body(fn: Callable[..., Any], unknown: bool = True) -> bool:
-    """Whether ``fn``'s body is still the stub (``...`` or ``pass``, after a docstring).
-
-    ``unknown`` is the answer when the source cannot be read or is not a ``def``.
-    """
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return unknown
-    node = tree.body[0] if tree.body else None
-    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-        return unknown
-    body = list(node.body)
-    first = body[0] if body else None
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-        body = body[1:] if isinstance(first.value.value, str) else body
-    return all(
-        isinstance(stmt, ast.Pass)
-        or (
-            isinstance(stmt, ast.Expr)
-            and isinstance(stmt.value, ast.Constant)
-            and stmt.value.value is Ellipsis
-        )
-        for stmt in body
-    )
-
-
 def _returned_none(fn: Callable[..., Any], name: str, what: str) -> Fail:
-    if _is_stub_body(fn):
+    if is_stub_body(fn):
         return NotYet(f"write the body of {name}")
     return Fail(f"{name} returned None", hint=f"end it with a return statement: return {what}")
 
 
 def _need_function(value: Any, name: str, signature: str) -> None:
     """A Fail unless ``value`` is a plain function; NotYet if its body is still the stub."""
-    if isinstance(value, Task):
-        raise Fail(
-            f"{name} is a Celery task",
-            hint=f"keep {name} a plain function (def {signature}:) that sends the course's task",
-        )
-    if not callable(value):
-        raise Fail(
-            f"got {_kind(value)}, not a function", hint=f"write it as a function: def {signature}:"
-        )
-    if _is_stub_body(value, unknown=False):
+    need_function(value, name, signature, hint=f"write it as a function: def {signature}:")
+    if is_stub_body(value, unknown=False):
         raise NotYet(f"write the body of {name}")
-
-
-def _finished(result: AsyncResult, what: str, hint: str) -> Any:
-    """Wait (bounded) for ``result``; raise a Fail naming ``what`` if it does not finish."""
-    try:
-        return result.get(timeout=WAIT_SECONDS, propagate=False, disable_sync_subtasks=False)
-    except CeleryTimeoutError:
-        raise Fail(f"{what} is still {result.state} after {WAIT_SECONDS:g} s", hint=hint) from None
-
-
-def _failure(result: AsyncResult) -> str:
-    exc = result.result
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
-class _StillRunning:
-    """What :func:`_call_bounded` returns when the call has not finished in time."""
-
-    def __init__(self, thread: threading.Thread) -> None:
-        self.thread = thread
-
-
-def _call_bounded(fn: Callable[..., Any], *args: Any, seconds: float) -> Any:
-    """``fn(*args)`` in a helper thread; a :class:`_StillRunning` if it takes over ``seconds``."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="course-check-call", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        return _StillRunning(thread)
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def _as_sent(answer: Any, what: str, hint: str) -> AsyncResult:
@@ -170,16 +91,16 @@ def _as_sent(answer: Any, what: str, hint: str) -> AsyncResult:
         )
     if isinstance(answer, Task):
         raise Fail(
-            f"{what} is the task {_short(answer.name)} itself, not a result",
+            f"{what} is the task {short(answer.name)} itself, not a result",
             hint="send it to the worker with its arguments and keep what that returns",
         )
     if not isinstance(answer, AsyncResult):
         if callable(answer):
             raise Fail(
-                f"{what} is {_kind(answer)}, not the result of calling it",
+                f"{what} is {kind(answer)}, not the result of calling it",
                 hint="call it (with the task's arguments) and keep what it returns",
             )
-        raise Fail(f"{what} is {_kind(answer)}, not an AsyncResult", hint=hint)
+        raise Fail(f"{what} is {kind(answer)}, not an AsyncResult", hint=hint)
     return answer
 
 
@@ -200,20 +121,21 @@ def _send(result: Any) -> str:
             hint="keep the whole handle that sending returns: it has .get() and .state",
         )
     result = _as_sent(result, "result", hint="keep what sending add to the worker returns")
-    value = _finished(
+    value = finished(
         result,
+        WAIT_SECONDS,
         "the task",
         hint="no worker took it: did you send it to a queue that no worker reads "
         "(queue=...)? Is the worker running (the set-up cell)?",
     )
     if result.name and result.name != add.name:
         raise Fail(
-            f"the worker ran {_short(result.name)}, not add",
+            f"the worker ran {short(result.name)}, not add",
             hint="send the course's add task (from course_tasks.tasks.basics)",
         )
     if result.failed():
         raise Fail(
-            f"the task failed on the worker ({_failure(result)})",
+            f"the task failed on the worker ({failure_text(result)})",
             hint="send add two numbers, 2 and 3",
         )
     args, kwargs = result.args, result.kwargs or {}
@@ -257,7 +179,7 @@ def _signup(signup: Any) -> str:
         )
     if not isinstance(answer, str):
         raise Fail(
-            f"signup returned {_kind(answer)}, not a task id (a str)",
+            f"signup returned {kind(answer)}, not a task id (a str)",
             hint="return the id of the task you queued",
         )
     if took >= SIGNUP_SECONDS:
@@ -266,19 +188,20 @@ def _signup(signup: Any) -> str:
             hint="queue the mail and return; do not wait for the task to finish",
         )
     task = app.AsyncResult(answer)
-    _finished(
+    finished(
         task,
+        WAIT_SECONDS,
         f"the task with the id signup returned ({answer[:40]!r})",
         hint="return the id of the task you queued (its .id)",
     )
     if task.name and task.name != send_welcome_email.name:
         raise Fail(
-            f"that id belongs to the task {_short(task.name)}, not send_welcome_email",
+            f"that id belongs to the task {short(task.name)}, not send_welcome_email",
             hint="queue the course's send_welcome_email task",
         )
     if task.failed():
         raise Fail(
-            f"the mail task failed on the worker ({_failure(task)})",
+            f"the mail task failed on the worker ({failure_text(task)})",
             hint="send_welcome_email takes two arguments: the address and the user's name",
         )
     message = task.result if isinstance(task.result, dict) else {}
@@ -312,7 +235,7 @@ def _status_answer(answer: Any, status_of: Callable[..., Any], case: str) -> dic
         )
     if not isinstance(answer, dict):
         raise Fail(
-            f"for {case}, status_of returned {_kind(answer)} ({answer!r:.40}), not a dict",
+            f"for {case}, status_of returned {kind(answer)} ({answer!r:.40}), not a dict",
             hint='return both the state and the result, as {"state": ..., "result": ...}',
         )
     if set(answer) != {"state", "result"}:
@@ -330,11 +253,7 @@ def _release(task_id: str, thread: threading.Thread | None) -> None:
         if thread is not None:
             app.backend.mark_as_revoked(task_id, reason="check finished")
             thread.join(3.0)
-        with app.connection_for_write() as conn:
-            queue = app.amqp.queues[PARKING_QUEUE].bind(conn.default_channel)
-            queue.declare()  # so that this channel knows the bindings it deletes
-            queue.purge()
-            queue.delete()
+        delete_queue(PARKING_QUEUE)
     finally:
         app.AsyncResult(task_id).forget()
 
@@ -345,7 +264,7 @@ def _status(status_of: Any) -> str:
     done = add.delay(20, 22)
     done.get(timeout=WAIT_SECONDS)
     try:
-        answer = _call_bounded(status_of, done.id, seconds=WAIT_SECONDS)
+        answer = call_bounded(status_of, done.id, seconds=WAIT_SECONDS)
     except AttributeError as exc:
         if "'str' object" in str(exc):
             raise Fail(
@@ -354,7 +273,7 @@ def _status(status_of: Any) -> str:
             ) from None
         raise
     case = "a task that finished"
-    if isinstance(answer, _StillRunning):
+    if isinstance(answer, StillRunning):
         raise Fail(
             f"for {case}, status_of did not return within {WAIT_SECONDS:g} s",
             hint="read the state and result, which never wait",
@@ -377,14 +296,14 @@ def _status(status_of: Any) -> str:
     blocked: threading.Thread | None = None
     try:
         try:
-            answer = _call_bounded(status_of, parked.id, seconds=STATUS_SECONDS)
+            answer = call_bounded(status_of, parked.id, seconds=STATUS_SECONDS)
         except CeleryTimeoutError:
             raise Fail(
                 f"for {case}, status_of raised TimeoutError",
                 hint="did you call .get(timeout=...)? It waits for the task to finish; "
                 "read the state and result, which never wait",
             ) from None
-        if isinstance(answer, _StillRunning):
+        if isinstance(answer, StillRunning):
             blocked = answer.thread
             raise Fail(
                 f"for {case}, status_of did not return within {STATUS_SECONDS:g} s",
@@ -432,15 +351,15 @@ def _welcome(welcome: Any) -> str:
             hint="send the task to the worker and return what that returns",
         )
     result = _as_sent(answer, "what welcome returned", hint="return what sending the task returns")
-    _finished(result, "the mail task", hint="send it to the worker's default queue")
+    finished(result, WAIT_SECONDS, "the mail task", hint="send it to the worker's default queue")
     if result.name and result.name != send_welcome_email.name:
         raise Fail(
-            f"welcome sent {_short(result.name)}, not send_welcome_email",
+            f"welcome sent {short(result.name)}, not send_welcome_email",
             hint="send the course's send_welcome_email task",
         )
     if result.failed():
         raise Fail(
-            f"the mail task failed on the worker ({_failure(result)})",
+            f"the mail task failed on the worker ({failure_text(result)})",
             hint="send_welcome_email takes two plain values: the address and the name",
         )
     message = result.result if isinstance(result.result, dict) else {}

@@ -45,6 +45,7 @@ from celery.utils import uuid
 from course_tasks import settings
 from course_tasks.app import app
 from course_tasks.checks import Fail, exercise
+from course_tasks.checks.support import error_text
 from course_tasks.tasks import crawler, hooks
 
 #: How long a check waits for one run of the learner's task on the worker.
@@ -221,11 +222,6 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
-def _error(value: Any) -> str:
-    message = str(value).strip().splitlines()[0] if str(value).strip() else ""
-    return f"{type(value).__name__}: {message}" if message else type(value).__name__
-
-
 def _failed(run: Run, name: str, hint: str) -> Fail:
     """The Fail for a run that ended in FAILURE, with a hint for the usual causes."""
     exc = run.value
@@ -236,7 +232,7 @@ def _failed(run: Run, name: str, hint: str) -> Fail:
         hint = f"check {name}'s parameters: with bind=True, self comes first"
     elif isinstance(exc, AttributeError) and "request" not in text and "object has no" in text:
         hint = "what Celery knows about the running call is in self.request (id, retries, ...)"
-    return Fail(f"{name} failed ({_error(exc)})", hint=hint)
+    return Fail(f"{name} failed ({error_text(exc)})", hint=hint)
 
 
 # --------------------------------------------------------------------------- 03.1

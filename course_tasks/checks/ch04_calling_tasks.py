@@ -17,19 +17,14 @@ Every check calls the learner's function for real, records the task messages it 
 
 from __future__ import annotations
 
-import ast
-import dis
-import inspect
-import textwrap
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from celery import Signature
-from celery.app.task import Task
 from celery.exceptions import NotRegistered
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, EagerResult
@@ -38,6 +33,14 @@ from kombu.exceptions import EncodeError
 
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
+from course_tasks.checks.support import (
+    failure_text,
+    finished,
+    is_stub_body,
+    kind,
+    need_function,
+    short,
+)
 from course_tasks.tasks import users
 from course_tasks.tasks.basics import add, multiply
 from course_tasks.tasks.email import outbox, send_email
@@ -92,70 +95,14 @@ def published() -> Iterator[list[Sent]]:
         before_task_publish.disconnect(remember)
 
 
-def _kind(value: Any) -> str:
-    """``a dict``, ``an int``, ``None``: the type of ``value`` in words."""
-    if value is None:
-        return "None"
-    name = type(value).__name__
-    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
-
-
-def _short(task_name: str | None) -> str:
-    return (task_name or "an unknown task").rsplit(".", 1)[-1]
-
-
-def _is_stub_body(fn: Callable[..., Any]) -> bool:
-    """Whether ``fn``'s body is still the stub (``...`` or ``pass``, after a docstring)."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        code = getattr(fn, "__code__", None)
-        if code is None:
-            return False
-        ops = [i.opname for i in dis.get_instructions(code) if i.opname not in ("RESUME", "NOP")]
-        return ops in (["LOAD_CONST", "RETURN_VALUE"], ["RETURN_CONST"]) and not code.co_names
-    node = tree.body[0] if tree.body else None
-    if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-        return False
-    body = list(node.body)
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:] if isinstance(body[0].value.value, str) else body
-    return all(
-        isinstance(stmt, ast.Pass)
-        or (
-            isinstance(stmt, ast.Expr)
-            and isinstance(stmt.value, ast.Constant)
-            and stmt.value.value is Ellipsis
-        )
-        for stmt in body
-    )
-
-
-def _need_function(value: Any, name: str, signature: str) -> None:
-    if isinstance(value, Task):
-        raise Fail(
-            f"{name} is a Celery task",
-            hint=f"keep {name} a plain function (def {signature}:) that sends the course's task",
-        )
-    if not callable(value):
-        raise Fail(f"got {_kind(value)}, not a function", hint=f"define def {signature}: ...")
-
-
-def _failure(result: AsyncResult) -> str:
-    exc = result.result
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-
-
 def _wait(result: AsyncResult, seconds: float, what: str) -> Any:
     """The task's value (or its exception, not raised); a Fail if it does not finish in time."""
-    try:
-        return result.get(timeout=seconds, propagate=False, disable_sync_subtasks=False)
-    except CeleryTimeoutError:
-        raise Fail(
-            f"{what} is still {result.state} after {seconds:g} s",
-            hint="is the worker running (the set-up cell)? Did you send it to another queue?",
-        ) from None
+    return finished(
+        result,
+        seconds,
+        what,
+        hint="is the worker running (the set-up cell)? Did you send it to another queue?",
+    )
 
 
 def _settle(sent: list[Sent], seconds: float) -> None:
@@ -205,7 +152,7 @@ def _local_call(answer: Any, name: str, verb: str) -> Fail | None:
 
 @exercise("04.1", "a reminder at an aware eta", points=2)
 def _remind(remind: Any) -> str:
-    _need_function(remind, "remind", "remind(to)")
+    need_function(remind, "remind", "remind(to)")
     before = sum(1 for mail in outbox() if mail.get("to") == REMINDER_ADDRESS)
     try:
         with published() as sent:
@@ -235,7 +182,7 @@ def _judge_reminder(
     if not mails:
         if others:
             raise Fail(
-                f"remind sent {_short(others[0].task)}, not send_email",
+                f"remind sent {short(others[0].task)}, not send_email",
                 hint="the reminder is a mail: send it with send_email(to, subject, body) from "
                 "course_tasks.tasks.email",
             )
@@ -248,10 +195,10 @@ def _judge_reminder(
                 hint="schedule it on the worker: send_email.apply_async((to, subject, body), "
                 "eta=...)",
             )
-        if answer is None and _is_stub_body(remind):
+        if answer is None and is_stub_body(remind, unknown=False, bytecode=True):
             raise NotYet("write the body of remind")
         raise Fail(
-            f"remind sent nothing (it returned {_kind(answer)})",
+            f"remind sent nothing (it returned {kind(answer)})",
             hint="call send_email.apply_async((to, subject, body), eta=...) and return "
             "what it returns",
         )
@@ -298,13 +245,13 @@ def _judge_reminder(
         )
     if not isinstance(answer, AsyncResult) or answer.id != mail.id:
         raise Fail(
-            f"remind returned {_kind(answer)}, not the AsyncResult of the reminder",
+            f"remind returned {kind(answer)}, not the AsyncResult of the reminder",
             hint="return what send_email.apply_async(...) returns",
         )
     value = _wait(answer, MAIL_WAIT_SECONDS, "the reminder")
     if answer.failed():
         raise Fail(
-            f"the reminder failed on the worker ({_failure(answer)})",
+            f"the reminder failed on the worker ({failure_text(answer)})",
             hint="send_email takes three arguments: to, subject and body",
         )
     if not isinstance(value, dict) or value.get("to") != REMINDER_ADDRESS:
@@ -328,7 +275,7 @@ def _by_name(call_by_name: Any, name: str, *args: Any) -> tuple[Any, list[Sent]]
             answer = call_by_name(name, *args)
     except NotRegistered:
         raise Fail(
-            f"call_by_name raised NotRegistered here, in the caller, for {_short(name)}",
+            f"call_by_name raised NotRegistered here, in the caller, for {short(name)}",
             hint="you looked the task up in this process (app.tasks[name]); a separate "
             "service does not have the task's code: app.send_task(name, ...) sends just the "
             "name and lets the worker decide",
@@ -346,11 +293,11 @@ def _by_name(call_by_name: Any, name: str, *args: Any) -> tuple[Any, list[Sent]]
 
 @exercise("04.2", "call a task by name", points=2)
 def _call_by_name(call_by_name: Any) -> str:
-    _need_function(call_by_name, "call_by_name", "call_by_name(name, *args)")
+    need_function(call_by_name, "call_by_name", "call_by_name(name, *args)")
     values = []
     for task, args in ((add, (20, 22)), (multiply, (6, 7))):
         answer, sent = _by_name(call_by_name, task.name, *args)
-        shown = f"call_by_name({_short(task.name)!r}, {', '.join(map(repr, args))})"
+        shown = f"call_by_name({short(task.name)!r}, {', '.join(map(repr, args))})"
         if isinstance(answer, int | float) and not isinstance(answer, bool) and not sent:
             raise Fail(
                 f"{shown} returned a plain {type(answer).__name__}: the task ran here",
@@ -361,7 +308,7 @@ def _call_by_name(call_by_name: Any) -> str:
         if local is not None:
             raise local
         if answer is None:
-            if not sent and _is_stub_body(call_by_name):
+            if not sent and is_stub_body(call_by_name, unknown=False, bytecode=True):
                 raise NotYet("write the body of call_by_name")
             raise Fail(
                 f"{shown} returned None",
@@ -373,17 +320,17 @@ def _call_by_name(call_by_name: Any) -> str:
                 hint = "that looks like the task id: return the whole AsyncResult (it has .id)"
             elif sent:
                 hint = "do not wait for the value: " + hint
-            raise Fail(f"{shown} returned {_kind(answer)}, not an AsyncResult", hint=hint)
+            raise Fail(f"{shown} returned {kind(answer)}, not an AsyncResult", hint=hint)
         names = {s.task for s in sent}
         if names and task.name not in names:
             raise Fail(
-                f"{shown} sent {_short(sorted(names)[0])}, not {_short(task.name)}",
+                f"{shown} sent {short(sorted(names)[0])}, not {short(task.name)}",
                 hint="send the task whose name you are given, not a fixed one",
             )
         value = _wait(answer, WAIT_SECONDS, f"the task {shown} sent")
         if answer.failed():
             raise Fail(
-                f"{shown} failed on the worker ({_failure(answer)})",
+                f"{shown} failed on the worker ({failure_text(answer)})",
                 hint="pass the arguments on as they are: args=args (not args=[args])",
             )
         if value != 42:
@@ -396,7 +343,7 @@ def _call_by_name(call_by_name: Any) -> str:
     answer, _ = _by_name(call_by_name, UNKNOWN_TASK, 1, 2)
     if not isinstance(answer, AsyncResult):
         raise Fail(
-            f"for an unknown name, call_by_name returned {_kind(answer)}, not an AsyncResult",
+            f"for an unknown name, call_by_name returned {kind(answer)}, not an AsyncResult",
             hint="send every name with app.send_task; the worker decides whether it knows it",
         )
     _wait(answer, WAIT_SECONDS, "the task with an unknown name")
@@ -413,7 +360,7 @@ def _call_by_name(call_by_name: Any) -> str:
 
 @exercise("04.3", "pass ids, not objects", points=2)
 def _register(register: Any) -> str:
-    _need_function(register, "register", "register(name, email)")
+    need_function(register, "register", "register(name, email)")
     name, email = NEW_USER
     try:
         with published() as sent:
@@ -448,17 +395,17 @@ def _judge_register(register: Any, answer: Any, sent: list[Sent], name: str, ema
     if not welcome:
         if sent:
             raise Fail(
-                f"register sent {_short(sent[0].task)}, not users.send_welcome",
+                f"register sent {short(sent[0].task)}, not users.send_welcome",
                 hint="use send_welcome(user_id) from course_tasks.tasks.users: it takes the "
                 "id and loads the user",
             )
         local = _local_call(answer, "register", "queue it with send_welcome.delay(user.id)")
         if local is not None:
             raise local
-        if answer is None and _is_stub_body(register):
+        if answer is None and is_stub_body(register, unknown=False, bytecode=True):
             raise NotYet("write the body of register")
         raise Fail(
-            f"register queued nothing (it returned {_kind(answer)})",
+            f"register queued nothing (it returned {kind(answer)})",
             hint="create the user, then send_welcome.delay(user.id), and return what it returns",
         )
     if answer is None:
@@ -468,7 +415,7 @@ def _judge_register(register: Any, answer: Any, sent: list[Sent], name: str, ema
         )
     if not isinstance(answer, AsyncResult) or answer.id != welcome[0].id:
         raise Fail(
-            f"register returned {_kind(answer)}, not the AsyncResult of the welcome mail",
+            f"register returned {kind(answer)}, not the AsyncResult of the welcome mail",
             hint="return what send_welcome.delay(user.id) returns",
         )
     value = _wait(answer, MAIL_WAIT_SECONDS, "the welcome mail")
@@ -511,7 +458,7 @@ def _welcome_failed(answer: AsyncResult) -> Fail:
             hint="create the user first with create_user(name, email) and pass its .id",
         )
     return Fail(
-        f"the welcome mail failed on the worker ({_failure(answer)})",
+        f"the welcome mail failed on the worker ({failure_text(answer)})",
         hint="pass send_welcome the id of the user you created",
     )
 
@@ -532,10 +479,10 @@ def _ten_plus(ten_plus: Any) -> str:
             hint="build a signature with add.s(...) instead of calling add",
         )
     if not isinstance(ten_plus, Signature):
-        raise Fail(f"ten_plus is {_kind(ten_plus)}, not a signature", hint="use add.s(...)")
+        raise Fail(f"ten_plus is {kind(ten_plus)}, not a signature", hint="use add.s(...)")
     if ten_plus.task != add.name:
         raise Fail(
-            f"ten_plus is a signature of {_short(ten_plus.task)}, not add",
+            f"ten_plus is a signature of {short(ten_plus.task)}, not add",
             hint="use the course's add task: add.s(...)",
         )
     if "countdown" in (ten_plus.kwargs or {}):

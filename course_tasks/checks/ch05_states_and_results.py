@@ -21,11 +21,8 @@ and bounds every wait (a learner's function that blocks is run in a helper threa
 
 from __future__ import annotations
 
-import ast
 import inspect
 import json
-import textwrap
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,6 +36,14 @@ from celery.result import AsyncResult
 from course_tasks import settings
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
+from course_tasks.checks.support import (
+    StillRunning,
+    call_bounded,
+    delete_queue,
+    is_stub_body,
+    kind,
+    need_function,
+)
 from course_tasks.store import store
 from course_tasks.tasks.basics import add, process_items, sleepy_add
 from course_tasks.tasks.reports import ReportError, monthly_sales_report
@@ -54,83 +59,11 @@ ISSUED_KEY = "issued-tasks"
 #: The words exercise 05.3 counts, and the letters in them.
 TALLY_WORDS = ["celery", "redis", "worker", "beat"]
 BAD_MONTH = "2024-13"
+#: The name of the helper thread that runs a learner's function with a time limit.
+THREAD_NAME = "course-check-05"
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _kind(value: Any) -> str:
-    """``a dict``, ``an AsyncResult``, ``None``: the type of ``value`` in words."""
-    if value is None:
-        return "None"
-    name = type(value).__name__
-    return f"{'an' if name[0].lower() in 'aeiou' else 'a'} {name}"
-
-
-def _is_stub(fn: Callable[..., Any]) -> bool:
-    """Whether ``fn``'s body is still the stub: ``...`` or ``pass`` (after a docstring)."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
-    except (OSError, TypeError, SyntaxError):
-        return True  # the source cannot be read: treat "returned None" as not started
-    node = next(
-        (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)),
-        None,
-    )
-    if node is None:
-        return True
-    body = list(node.body)
-    first = body[0] if body else None
-    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
-        body = body[1:] if isinstance(first.value.value, str) else body
-    return all(
-        isinstance(stmt, ast.Pass)
-        or (
-            isinstance(stmt, ast.Expr)
-            and isinstance(stmt.value, ast.Constant)
-            and stmt.value.value is Ellipsis
-        )
-        for stmt in body
-    )
-
-
-def _need_function(value: Any, name: str, signature: str) -> Callable[..., Any]:
-    if isinstance(value, Task):
-        raise Fail(
-            f"{name} is a Celery task",
-            hint=f"keep {name} a plain function (def {signature}:) that reads results",
-        )
-    if not callable(value):
-        raise Fail(f"got {_kind(value)}, not a function", hint=f"define def {signature}: ...")
-    return value
-
-
-class _StillRunning:
-    """What :func:`_call_bounded` returns when the call has not finished in time."""
-
-    def __init__(self, thread: threading.Thread, seconds: float) -> None:
-        self.thread = thread
-        self.seconds = seconds
-
-
-def _call_bounded(fn: Callable[..., Any], *args: Any, seconds: float) -> Any:
-    """``fn(*args)`` in a helper thread; a :class:`_StillRunning` if it takes over ``seconds``."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = fn(*args)
-        except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name="course-check-05", daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        return _StillRunning(thread, seconds)
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def _wait_for_state(result: AsyncResult, state: str, seconds: float = WAIT_SECONDS) -> None:
@@ -158,11 +91,7 @@ def _parked(*args: Any) -> Iterator[AsyncResult]:
     finally:
         # A learner's get() still blocked on it returns once the id is REVOKED.
         app.backend.mark_as_revoked(result.id, reason="check finished")
-        with app.connection_for_write() as conn:
-            queue = app.amqp.queues[PARKING_QUEUE].bind(conn.default_channel)
-            queue.declare()
-            queue.purge()
-            queue.delete()
+        delete_queue(PARKING_QUEUE)
         app.AsyncResult(result.id).forget()
 
 
@@ -176,16 +105,16 @@ def _exception_text(exc: BaseException) -> str:
 def _status_of(status: Callable[..., Any], task_id: str, case: str) -> dict[str, Any]:
     """Call the learner's ``status`` (bounded) and check that the answer is json-ready."""
     started = time.monotonic()
-    answer = _call_bounded(status, task_id, seconds=STATUS_SECONDS + 1.0)
+    answer = call_bounded(status, task_id, seconds=STATUS_SECONDS + 1.0, thread_name=THREAD_NAME)
     took = time.monotonic() - started
-    if isinstance(answer, _StillRunning):
+    if isinstance(answer, StillRunning):
         raise Fail(
             f"for {case}, status() did not answer within {answer.seconds:g} s",
             hint="an endpoint must answer at once: read result.state and result.info, "
             "never get(), which waits for the task",
         )
     if answer is None:
-        if _is_stub(status):
+        if is_stub_body(status, anywhere=True):
             raise NotYet("write the body of status")
         raise Fail(
             f"for {case}, status() returned None",
@@ -200,14 +129,14 @@ def _status_of(status: Callable[..., Any], task_id: str, case: str) -> dict[str,
         )
     if not isinstance(answer, dict):
         raise Fail(
-            f"for {case}, status() returned {_kind(answer)}, not a dict",
+            f"for {case}, status() returned {kind(answer)}, not a dict",
             hint='return a dict with a "status" key, e.g. {"status": "pending"}',
         )
     try:
         json.dumps(answer)
     except (TypeError, ValueError):
         bad = ", ".join(
-            f"{key!r} holds {_kind(value)}" for key, value in answer.items() if not _json_ok(value)
+            f"{key!r} holds {kind(value)}" for key, value in answer.items() if not _json_ok(value)
         )
         raise Fail(
             f"for {case}, the dict cannot be sent as json ({bad})",
@@ -252,7 +181,7 @@ def _expect_status(answer: dict[str, Any], expected: str, case: str) -> None:
 
 @exercise("05.1", "the status endpoint", points=3)
 def _status(status: Any) -> str:
-    status = _need_function(status, "status", "status(task_id)")
+    status = need_function(status, "status", "status(task_id)", purpose="reads results")
 
     # SUCCESS
     done = add.delay(20, 22)
@@ -334,7 +263,7 @@ def _status(status: Any) -> str:
             )
         if not isinstance(percent, int | float) or isinstance(percent, bool):
             raise Fail(
-                f"for {case}, percent is {_kind(percent)} ({percent!r:.60})",
+                f"for {case}, percent is {kind(percent)} ({percent!r:.60})",
                 hint="a number from 0 to 100: round(100 * info['current'] / info['total'])",
             )
         if percent not in (25, 50, 75, 100):
@@ -365,7 +294,9 @@ def _status(status: Any) -> str:
 
 def _collect(collect: Callable[..., Any], result: AsyncResult, timeout: float, case: str) -> Any:
     try:
-        answer = _call_bounded(collect, result, timeout, seconds=timeout + 1.5)
+        answer = call_bounded(
+            collect, result, timeout, seconds=timeout + 1.5, thread_name=THREAD_NAME
+        )
     except ReportError:
         raise Fail(
             "collect() let the failed task's ReportError escape",
@@ -378,16 +309,16 @@ def _collect(collect: Callable[..., Any], result: AsyncResult, timeout: float, c
             hint="catch it: from celery.exceptions import TimeoutError (Python's built-in "
             "TimeoutError is another class, and does not catch it)",
         ) from None
-    if isinstance(answer, _StillRunning):
+    if isinstance(answer, StillRunning):
         raise Fail(
             f"collect(result, {timeout:g}) was still waiting after {answer.seconds:g} s ({case})",
             hint="wait no longer than you are told: get(timeout=timeout)",
         )
-    if answer is None and _is_stub(collect):
+    if answer is None and is_stub_body(collect, anywhere=True):
         raise NotYet("write the body of collect")
     if not isinstance(answer, tuple) or len(answer) != 2:
         raise Fail(
-            f"for {case}, collect() returned {_kind(answer)} ({answer!r:.60})",
+            f"for {case}, collect() returned {kind(answer)} ({answer!r:.60})",
             hint='return a pair: ("SUCCESS", value), ("FAILURE", text) or ("TIMEOUT", None)',
         )
     return answer
@@ -395,7 +326,7 @@ def _collect(collect: Callable[..., Any], result: AsyncResult, timeout: float, c
 
 @exercise("05.2", "wait safely", points=2)
 def _wait(collect: Any) -> str:
-    collect = _need_function(collect, "collect", "collect(result, timeout)")
+    collect = need_function(collect, "collect", "collect(result, timeout)", purpose="reads results")
 
     case = "a task that takes 0.3 s"
     slow = sleepy_add.delay(1, 2, seconds=0.3)
@@ -460,7 +391,7 @@ def _as_body(tally: Any) -> Callable[..., Any]:
             )
         return fun
     if not callable(tally):
-        raise Fail(f"got {_kind(tally)}, not a function", hint="define def tally(self, words): ...")
+        raise Fail(f"got {kind(tally)}, not a function", hint="define def tally(self, words): ...")
     return tally
 
 
@@ -523,7 +454,7 @@ def _progress(tally: Any) -> str:
             else "run your function on a short list of words to see the error",
         )
     value = result.result
-    if not updates and value is None and _is_stub(body):
+    if not updates and value is None and is_stub_body(body, anywhere=True):
         raise NotYet("write the body of tally")
     if not updates:
         raise Fail(
@@ -573,13 +504,13 @@ def _progress(tally: Any) -> str:
 
 
 def _lookup(lookup: Callable[..., Any], task_id: str, case: str) -> Any:
-    answer = _call_bounded(lookup, task_id, seconds=STATUS_SECONDS + 1.0)
-    if isinstance(answer, _StillRunning):
+    answer = call_bounded(lookup, task_id, seconds=STATUS_SECONDS + 1.0, thread_name=THREAD_NAME)
+    if isinstance(answer, StillRunning):
         raise Fail(
             f"for {case}, lookup() did not answer within {answer.seconds:g} s",
             hint="read result.state and the issued set: never get(), which waits",
         )
-    if answer is None and _is_stub(lookup):
+    if answer is None and is_stub_body(lookup, anywhere=True):
         raise NotYet("write the body of lookup")
     if isinstance(answer, AsyncResult):
         raise Fail(
@@ -588,7 +519,7 @@ def _lookup(lookup: Callable[..., Any], task_id: str, case: str) -> Any:
         )
     if not isinstance(answer, str):
         raise Fail(
-            f"for {case}, lookup() returned {_kind(answer)}",
+            f"for {case}, lookup() returned {kind(answer)}",
             hint='return a str: "unknown", "waiting" or the state',
         )
     return answer
@@ -596,7 +527,7 @@ def _lookup(lookup: Callable[..., Any], task_id: str, case: str) -> Any:
 
 @exercise("05.4", "an unknown id or a waiting task?", points=2)
 def _unknown(lookup: Any) -> str:
-    lookup = _need_function(lookup, "lookup", "lookup(task_id)")
+    lookup = need_function(lookup, "lookup", "lookup(task_id)", purpose="reads results")
     issued: list[str] = []
 
     def issue(result: AsyncResult) -> AsyncResult:
