@@ -36,7 +36,7 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-from course_tasks.checks import MIME_TYPE
+from course_tasks.checks import MIME_TYPE, Outcome
 
 DEFAULT_TIMEOUT = 30.0
 #: How long an interrupted cell gets to stop before its kernel is killed.
@@ -50,26 +50,11 @@ _CHECK_CALL_RE = re.compile(r"""\bcheck\(\s*(?P<q>["'])(?P<id>\d{2}\.\d+)(?P=q)"
 
 
 @dataclass
-class Row:
-    """One exercise of one notebook, as graded."""
-
-    id: str
-    title: str
-    points: int
-    max_points: int
-    feedback: str
-
-    @property
-    def passed(self) -> bool:
-        return self.max_points > 0 and self.points == self.max_points
-
-
-@dataclass
 class Graded:
     """One notebook (or a path that was meant to be one), as graded."""
 
     path: str
-    exercises: list[Row] = field(default_factory=list)
+    exercises: list[Outcome] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
 
@@ -419,7 +404,7 @@ def _not_run_reason(exercise_id: str, check_cell: int | None, run: Run) -> str:
     return lead or f"its check (cell {check_cell}) showed no verdict"
 
 
-def _rows(expected: dict[str, Any], nb: Any, run: Run, registry: dict[str, Any]) -> list[Row]:
+def _rows(expected: dict[str, Any], nb: Any, run: Run, registry: dict[str, Any]) -> list[Outcome]:
     verdicts = _verdicts(nb)
     checks = _check_cells(nb)
     if not expected:  # a file name without NN: grade the exercises it checked
@@ -429,19 +414,19 @@ def _rows(expected: dict[str, Any], nb: Any, run: Run, registry: dict[str, Any])
         verdict = verdicts.get(key)
         if verdict is None:
             reason = _not_run_reason(key, checks.get(key), run)
-            rows.append(Row(key, ex.title, 0, ex.points, f"not run: {reason}"))
+            rows.append(Outcome(key, ex.title, 0, ex.points, f"not run: {reason}"))
             continue
         try:
             points = max(0, min(int(verdict.get("points", 0)), ex.points))
         except (TypeError, ValueError):
             points = 0
         feedback = str(verdict.get("feedback", "")) or "no feedback"
-        rows.append(Row(key, ex.title, points, ex.points, feedback))
+        rows.append(Outcome(key, ex.title, points, ex.points, feedback))
     return rows
 
 
-def _not_run_rows(expected: dict[str, Any], why: str) -> list[Row]:
-    return [Row(k, ex.title, 0, ex.points, f"not run: {why}") for k, ex in expected.items()]
+def _not_run_rows(expected: dict[str, Any], why: str) -> list[Outcome]:
+    return [Outcome(k, ex.title, 0, ex.points, f"not run: {why}") for k, ex in expected.items()]
 
 
 async def grade_notebook(
