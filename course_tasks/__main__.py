@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from course_tasks.errors import CourseError
@@ -72,26 +71,23 @@ def _exercises_command(command: str, argv: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="python -m course_tasks", usage=USAGE, add_help=False)
-    parser.add_argument("command", nargs="?")
-    ns, rest = parser.parse_known_args(args[:1])
-    rest = args[1:]
+    command, rest = (args[0], args[1:]) if args else (None, [])
     try:
-        if ns.command == "doctor":
+        if command == "doctor":
             from course_tasks import doctor
 
             return doctor.main()
-        if ns.command == "worker":
+        if command == "worker":
             return _worker(rest)
-        if ns.command in ("build-exercises", "grade"):
-            return _exercises_command(ns.command, rest)
+        if command in ("build-exercises", "grade"):
+            return _exercises_command(command, rest)
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if ns.command in (None, "-h", "--help", "help"):
+    if command in (None, "-h", "--help", "help"):
         print(USAGE)
         return 0
-    print(f"error: unknown command {ns.command!r}\n\n{USAGE}", file=sys.stderr)
+    print(f"error: unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 
 

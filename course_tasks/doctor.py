@@ -8,6 +8,7 @@ reported within a few seconds.
 
 from __future__ import annotations
 
+import contextlib
 import platform
 import sys
 from dataclasses import dataclass, field
@@ -98,7 +99,6 @@ def diagnose() -> Report:
 
 def _check_redis(cfg: settings.Settings, report: Report) -> None:
     from course_tasks import probe, runtime
-    from course_tasks.app import app
 
     for url, role in (
         (cfg.broker_url, "broker"),
@@ -117,7 +117,6 @@ def _check_redis(cfg: settings.Settings, report: Report) -> None:
                 "start one with the same COURSE_BROKER: `python -m course_tasks worker`.",
             )
         )
-    del app
 
 
 def _check_embedded(report: Report) -> None:
@@ -125,7 +124,7 @@ def _check_embedded(report: Report) -> None:
     from course_tasks.app import app
 
     started_here = not runtime.is_running()
-    with runtime.running() if started_here else _nothing():
+    with runtime.running() if started_here else contextlib.nullcontext():
         workers = probe.ping_workers(app, timeout=0.5)
     how = "started for this check, then stopped" if started_here else "running in this process"
     report.add("workers", f"{len(workers)} answered ping ({how})")
@@ -137,14 +136,6 @@ def _check_embedded(report: Report) -> None:
                 f"look at its log, {runtime.log_path()}, and report it.",
             )
         )
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def main() -> int:
