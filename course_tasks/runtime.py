@@ -62,7 +62,6 @@ class Status:
 _lock = threading.RLock()
 _stack: ExitStack | None = None
 _worker: Any = None
-_log_path: Path | None = None
 _status: Status | None = None
 
 
@@ -180,10 +179,10 @@ def wait_for_workers(timeout: float = WORKER_WAIT_SECONDS) -> list[str]:
 
 
 def _start_embedded(cfg: settings.Settings) -> Status:
-    global _stack, _worker, _log_path
+    global _stack, _worker
+    path = log_path()
     if _worker is None:
-        _log_path = cfg.log_dir / "embedded-worker.log"
-        _route_worker_logs(_log_path)
+        _route_worker_logs(path)
         transport.set_stopping(False)
         stack = ExitStack()
         _worker = stack.enter_context(
@@ -192,7 +191,7 @@ def _start_embedded(cfg: settings.Settings) -> Status:
                 pool="solo",
                 concurrency=1,
                 loglevel="INFO",
-                logfile=str(_log_path),
+                logfile=str(path),
                 perform_ping_check=False,
                 shutdown_timeout=SHUTDOWN_SECONDS,
                 hostname=EMBEDDED_NODENAME,
@@ -208,7 +207,7 @@ def _start_embedded(cfg: settings.Settings) -> Status:
         # app.log.setup() publishes these for child processes; this kernel has none.
         for name in ("CELERY_LOG_FILE", "CELERY_LOG_LEVEL"):
             os.environ.pop(name, None)
-    return Status(cfg.mode, cfg.describe(), [EMBEDDED_NODENAME], _log_path)
+    return Status(cfg.mode, cfg.describe(), [EMBEDDED_NODENAME], path)
 
 
 def _check_redis(cfg: settings.Settings) -> Status:
