@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +63,41 @@ _lock = threading.RLock()
 _stack: ExitStack | None = None
 _worker: Any = None
 _status: Status | None = None
+
+
+@dataclass
+class _Service:
+    stop: Callable[[], None]
+    alive: Callable[[], bool]
+
+
+#: Services a chapter started besides the worker (beat, a second worker, Flower, a worker
+#: process), in the order they started; :func:`stop` stops them newest first.
+_services: dict[str, _Service] = {}
+
+
+def track(name: str, stop: Callable[[], None], alive: Callable[[], bool]) -> None:
+    """Have :func:`stop` (and interpreter exit) stop a service a chapter started.
+
+    ``stop`` must be idempotent and must not raise when the service already ended;
+    ``alive`` says whether it still runs, so that :func:`stop` can report one that did
+    not stop. Tracking a name again replaces the earlier entry.
+    """
+    with _lock:
+        _services.pop(name, None)
+        _services[name] = _Service(stop, alive)
+
+
+def untrack(name: str) -> None:
+    """Forget a service that its owner stopped itself."""
+    with _lock:
+        _services.pop(name, None)
+
+
+def services() -> list[str]:
+    """Names of the tracked services that are still running."""
+    with _lock:
+        return [name for name, service in _services.items() if service.alive()]
 
 
 def mode() -> str:
@@ -122,6 +157,7 @@ def stop(*, quiet: bool = False) -> None:
     """
     global _stack, _worker
     with _lock:
+        failed = _stop_services()
         stack, _stack, _worker = _stack, None, None
         if stack is not None:
             transport.set_stopping(True)
@@ -135,12 +171,26 @@ def stop(*, quiet: bool = False) -> None:
                 ) from None
             finally:
                 transport.set_stopping(False)
-    left = leftover_threads()
+    left = leftover_threads() + failed
     if not quiet:
         if left:
             print(f"Course runtime stopped, but still running: {', '.join(left)}")
         else:
             print("Course runtime stopped: no worker left running.")
+
+
+def _stop_services() -> list[str]:
+    """Stop every tracked service, newest first; return the names that still run."""
+    left = []
+    for name in reversed(list(_services)):
+        service = _services.pop(name)
+        try:
+            service.stop()
+        except Exception as exc:  # one service must not keep the others running
+            logging.getLogger(__name__).warning("stopping %s failed: %r", name, exc)
+        if service.alive():
+            left.append(name)
+    return left
 
 
 def leftover_threads() -> list[str]:

@@ -139,3 +139,37 @@ def test_course_error_renders_without_a_traceback_in_ipython() -> None:
     assert exc._render_traceback_() == [
         "BrokerUnreachable: Cannot reach Redis at redis://x/0.\nFix: start Redis."
     ]
+
+
+def test_stop_stops_tracked_services_newest_first_and_names_survivors(capsys) -> None:
+    order: list[str] = []
+    state = {"beat": True, "flower": True, "stubborn": True}
+
+    def stopper(name: str):
+        def stop() -> None:
+            order.append(name)
+            if name != "stubborn":
+                state[name] = False
+
+        return stop
+
+    runtime.start(quiet=True)
+    for name in ("beat", "stubborn", "flower"):
+        runtime.track(name, stopper(name), lambda name=name: state[name])
+    assert runtime.services() == ["beat", "stubborn", "flower"]
+    runtime.stop()
+    assert order == ["flower", "stubborn", "beat"]
+    assert capsys.readouterr().out == "Course runtime stopped, but still running: stubborn\n"
+    assert runtime.services() == []  # forgotten once stopped (or given up on)
+
+
+def test_a_service_whose_stop_raises_does_not_keep_the_others_running() -> None:
+    stopped: list[str] = []
+
+    def broken() -> None:
+        raise OSError("already gone")
+
+    runtime.track("first", lambda: stopped.append("first"), lambda: "first" not in stopped)
+    runtime.track("broken", broken, lambda: False)
+    runtime.stop(quiet=True)
+    assert stopped == ["first"] and runtime.services() == []
