@@ -20,16 +20,23 @@ help:
 	@echo "make exercises  rebuild exercises/ from solutions/ (authors)"
 	@echo "make doctor   check the set-up;  make bench  run benchmarks/roundtrip.py"
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt jupyter/overrides.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[lab,test]"
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	cp jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 install: $(STAMP)
 
+# The server's root is the course (chapters, exercises, solutions, docs); the first page is
+# chapter 00. --allow-root only where the learner is root (root containers, classroom VMs).
+LAB_ARGS := --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks/00_setup.ipynb \
+            $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: install
-	env -u COURSE_BROKER $(BIN)/jupyter lab notebooks/00_setup.ipynb
+	env -u COURSE_BROKER $(BIN)/jupyter lab $(LAB_ARGS) $(LAB_EXTRA)
 
 test: install
 	$(MAKE) --no-print-directory lint unit exercises-check
