@@ -18,6 +18,7 @@ TASK_MODULES = [
     "course_tasks.tasks.crawler",
     "course_tasks.tasks.factcheck",
     "course_tasks.tasks.hooks",
+    "course_tasks.tasks.signup",
 ]
 
 app = Celery("course_tasks", include=TASK_MODULES)
