@@ -29,7 +29,7 @@ from __future__ import annotations
 import html
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import states
@@ -358,4 +358,154 @@ def _timeline_html(watch: Watch) -> str:
     return '<div style="line-height:2">' + " → ".join(chips) + "</div>"
 
 
-__all__ = ["Event", "Watch", "follow", "progress", "timeline"]
+# --------------------------------------------------------------------------- canvas graph
+
+
+@dataclass
+class Step:
+    """One task of a canvas: its short name, its result handle and the states seen."""
+
+    name: str
+    result: Any
+    seen: list[str] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        return self.seen[-1] if self.seen else states.PENDING
+
+    def label(self) -> str:
+        """``add: SUCCESS``, ``xsum: FAILURE (ChordError)``."""
+        text = f"{self.name}: {self.state}"
+        if self.state in (states.FAILURE, states.RETRY):
+            error = self.result.result
+            if isinstance(error, BaseException):
+                text += f" ({type(error).__name__})"
+        return text
+
+
+def stages(result: Any, signature: Any = None) -> list[list[Step]]:
+    """The steps of a canvas's result, in the order they run: one list per stage.
+
+    A chain gives one stage per task, a group one stage of parallel tasks, a chord its
+    header's stage then its callback. ``result`` is what ``apply_async()`` returned; the
+    names come from ``signature`` (the canvas that was sent) or, without it, from the
+    backend (``result_extended``), ``?`` for a task that has not started.
+    """
+    handles: list[list[Any]] = []
+    node = result
+    while node is not None:
+        children = getattr(node, "results", None)
+        handles.insert(0, list(children) if children is not None else [node])
+        node = getattr(node, "parent", None)
+    names = _signature_names(signature) if signature is not None else []
+    if [len(stage) for stage in names] != [len(stage) for stage in handles]:
+        names = [[_short_name(r) for r in stage] for stage in handles]
+    return [
+        [Step(name, handle) for name, handle in zip(stage_names, stage, strict=True)]
+        for stage_names, stage in zip(names, handles, strict=True)
+    ]
+
+
+def _signature_names(signature: Any) -> list[list[str]]:
+    from celery.canvas import _chain, chord, group
+
+    if isinstance(signature, _chain):
+        return [stage for task in signature.tasks for stage in _signature_names(task)]
+    if isinstance(signature, chord):
+        header = [_signature_names(task)[-1][-1] for task in signature.tasks]
+        return [header, *_signature_names(signature.body)]
+    if isinstance(signature, group):
+        return [[_signature_names(task)[-1][-1] for task in signature.tasks]]
+    return [[str(signature.task).rsplit(".", 1)[-1]]]
+
+
+def _short_name(result: Any) -> str:
+    try:
+        name = result.name
+    except Exception:  # a backend without extended results
+        name = None
+    return str(name).rsplit(".", 1)[-1] if name else "?"
+
+
+def watch_canvas(
+    result: Any,
+    signature: Any = None,
+    timeout: float = 10.0,
+    on_change: Callable[[list[list[Step]]], None] | None = None,
+    interval: float = 0.02,
+) -> tuple[list[list[Step]], bool]:
+    """Poll every step's state until all are ready or ``timeout`` passes.
+
+    Returns the stages (each step with the states seen, in order) and whether the wait
+    timed out. ``on_change`` is called with the stages whenever a state changes. Only
+    reads the backend: the tasks run exactly as without a watcher.
+    """
+    graph = stages(result, signature)
+    steps = [step for stage in graph for step in stage]
+    deadline = time.monotonic() + timeout
+    while True:
+        changed = False
+        for step in steps:
+            state = step.result.state
+            if state != step.state or not step.seen:
+                step.seen.append(state)
+                changed = True
+        if changed and on_change is not None:
+            on_change(graph)
+        if all(step.state in states.READY_STATES for step in steps):
+            return graph, False
+        if time.monotonic() >= deadline:
+            return graph, True
+        time.sleep(interval)
+
+
+def canvas_text(graph: list[list[Step]]) -> str:
+    """The final picture as text: one line per stage, parallel steps in brackets."""
+    lines = []
+    for number, stage in enumerate(graph, start=1):
+        if len(stage) == 1:
+            lines.append(f"{number}. {stage[0].label()}")
+        else:
+            lines.append(f"{number}. [{' | '.join(step.label() for step in stage)}]")
+    return "\n".join(lines)
+
+
+def canvas(result: Any, signature: Any = None, timeout: float = 10.0) -> None:
+    """Draw a chain, group or chord as a graph of its steps, coloured by state as it runs.
+
+    Waits at most ``timeout`` seconds for every step to be ready, then prints the final
+    picture as text (``1. add: SUCCESS`` / ``2. [add: SUCCESS | add: FAILURE (TypeError)]``),
+    the same on every run. Pass the canvas that was sent as ``signature`` for the names
+    of steps that never ran.
+    """
+    on_change: Callable[[list[list[Step]]], None] | None = None
+    if _in_kernel():
+        import ipywidgets as w
+
+        box = w.HTML()
+
+        def on_change(graph: list[list[Step]]) -> None:
+            box.value = _canvas_html(graph)
+
+        _show(box, "[canvas graph]")
+    graph, timed_out = watch_canvas(result, signature, timeout, on_change)
+    print(canvas_text(graph))
+    if timed_out:
+        print(f"(still running when the {timeout:g} s ran out)")
+
+
+def _canvas_html(graph: list[list[Step]]) -> str:
+    columns = []
+    for stage in graph:
+        boxes = "".join(
+            f'<div style="margin:3px 0;padding:3px 10px;border-radius:6px;'
+            f"background:{COLOURS.get(step.state, '#757575')};color:white;"
+            f'font-family:monospace">{html.escape(step.label())}</div>'
+            for step in stage
+        )
+        columns.append(f'<div style="display:flex;flex-direction:column">{boxes}</div>')
+    arrow = '<div style="align-self:center;padding:0 6px;color:#757575">&#10140;</div>'
+    return '<div style="display:flex;align-items:center">' + arrow.join(columns) + "</div>"
+
+
+__all__ = ["Event", "Step", "Watch", "canvas", "follow", "progress", "stages", "timeline"]

@@ -54,3 +54,23 @@ def process_items(self: Any, items: list[Any], seconds_per_item: float = 0.1) ->
         self.update_state(state="PROGRESS", meta={"current": i, "total": total})
     logger.info("processed %d items", total)
     return {"processed": total}
+
+
+@app.task
+def subtract(x: float, y: float) -> float:
+    """Return ``x - y``: argument order matters, so a partial signature's prepended value shows.
+
+    Chapter 07_canvas: ``subtract.s(2)`` in a chain after a task returning 10 computes
+    ``subtract(10, 2)``: the previous result comes first.
+    """
+    return x - y
+
+
+@app.task
+def add_and_wait(x: float, y: float) -> float:
+    """The anti-pattern of chapter 07_canvas: send ``add`` and wait for it inside a task.
+
+    A worker refuses: ``get()`` raises ``RuntimeError: Never call result.get() within a
+    task!`` (``celery.result.assert_will_not_block``). Use a chain or a chord instead.
+    """
+    return add.delay(x, y).get(timeout=2)
