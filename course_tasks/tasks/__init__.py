@@ -6,19 +6,13 @@ example runs on a laptop with no network. Modules:
 * :mod:`course_tasks.tasks.basics` — ``add``, ``multiply``, ``xsum``, slow and progress tasks
 * :mod:`course_tasks.tasks.email` — mail sending into a simulated outbox (outages on demand)
 * :mod:`course_tasks.tasks.maintenance` — periodic housekeeping that beat sends
-* :mod:`course_tasks.tasks.periodic` — guide 004's periodic jobs, named ``platform.*`` (chapter 06)
 * :mod:`course_tasks.tasks.users` — a users table; pass ids, not objects (chapter 04)
 * :mod:`course_tasks.tasks.crawler` — a flaky site and retries with backoff (chapter 03)
 * :mod:`course_tasks.tasks.factcheck` — guide 002's async fact-checking (chapter 03)
 * :mod:`course_tasks.tasks.hooks` — class-based tasks with handlers, task options (chapter 03)
 * :mod:`course_tasks.tasks.reports` — CSV export with progress, failing reports (chapter 05)
-* :mod:`course_tasks.tasks.troubles` — reports on a queue nobody reads, refunds, charges (chapter 13)
-* :mod:`course_tasks.tasks.demo` — guide 003's quick calculations, and the runs they record (chapter 08)
-* :mod:`course_tasks.tasks.ai` — guide 003's slow "AI" tasks for a queue of their own (chapter 08)
 * :mod:`course_tasks.tasks.signup` — a sign-up service, the code chapter 11 tests (shared tasks)
-* :mod:`course_tasks.tasks.workload` — CPU-bound and I/O-bound work for choosing a pool (chapter 12)
 * :mod:`course_tasks.tasks.events` — guide 002's pub/sub, user-registered and post-liked
   events (chapter 07)
 * :mod:`course_tasks.tasks.media` — guide 002's five-step image pipeline (chapter 07)
-* :mod:`course_tasks.tasks.payments` — card charges that log and can be declined (chapter 09)
 """
