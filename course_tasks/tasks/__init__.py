@@ -6,7 +6,7 @@ example runs on a laptop with no network. Modules:
 * :mod:`course_tasks.tasks.basics` — ``add``, ``multiply``, ``xsum``, slow and progress tasks
 * :mod:`course_tasks.tasks.email` — mail sending into a simulated outbox (outages on demand)
 * :mod:`course_tasks.tasks.maintenance` — periodic housekeeping that beat sends
-* :mod:`course_tasks.tasks.periodic` — guide 004's periodic jobs, named ``platform.*`` (chapter 06)
+* :mod:`course_tasks.tasks.periodic` — guide 004's periodic jobs, ``platform.*`` (chapter 06)
 * :mod:`course_tasks.tasks.users` — a users table; pass ids, not objects (chapter 04)
 * :mod:`course_tasks.tasks.crawler` — a flaky site and retries with backoff (chapter 03)
 * :mod:`course_tasks.tasks.factcheck` — guide 002's async fact-checking (chapter 03)
