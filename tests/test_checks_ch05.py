@@ -104,13 +104,39 @@ def status_no_fallback(task_id):
     return None
 
 
+def status_six_states_no_fallback(task_id):
+    # a branch for every state the chapter's first sections showed, and none for RETRY
+    result = app.AsyncResult(task_id)
+    if result.state in ("PENDING", "STARTED", "REVOKED"):
+        return {"status": result.state.lower()}
+    if result.state in ("PROGRESS", "SUCCESS", "FAILURE"):
+        return status(task_id)
+
+
+def status_info_always_a_dict(task_id):
+    # treats every unfinished state like PROGRESS: for RETRY, info is the exception
+    result = app.AsyncResult(task_id)
+    if result.state in ("SUCCESS", "FAILURE", "PENDING", "STARTED", "REVOKED"):
+        return status(task_id)
+    info = result.info
+    return {"status": "in_progress", "percent": round(100 * info["current"] / info["total"])}
+
+
+def status_repr_of_the_error(task_id):
+    result = app.AsyncResult(task_id)
+    if result.state == "FAILURE":
+        return {"status": "failure", "error": repr(result.info)}
+    return status(task_id)
+
+
 def status_from_str(task_id):
     return {"status": task_id.state.lower()}
 
 
 def test_05_1_right_answer() -> None:
     assert verdict("05.1", status) == (
-        "PASS passed (json for PENDING, STARTED, PROGRESS, SUCCESS, FAILURE and REVOKED, at once)"
+        "PASS passed (json for PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY and REVOKED, "
+        "at once)"
     )
 
 
@@ -128,6 +154,13 @@ def test_05_1_right_answer() -> None:
         (status_upper, "said status='SUCCESS'. Hint: use lower case"),
         (status_no_fallback, "returned None. Hint: the guide's if/elif chain"),
         (status_from_str, "raised AttributeError"),
+        (status_six_states_no_fallback, "for a task waiting for its retry (RETRY), status() "
+         "returned None. Hint: the guide's if/elif chain"),
+        (status_info_always_a_dict, "(RETRY), status() raised TypeError: 'ConnectionError' "
+         "object is not subscriptable. Hint: for RETRY, result.info is the exception"),
+        (status_repr_of_the_error, "said error='ReportError(\"no sales data for month "
+         "\\'2024-13\\'\")'. Hint: that is the exception's repr(), for programmers: "
+         "send str(result.info)"),
         (42, "got an int, not a function"),
     ],
 )
@@ -238,82 +271,79 @@ def test_05_2_wrong_answers(answer: Any, expected: str) -> None:
 # --------------------------------------------------------------------------- 05.3 answers
 
 
-def tally(self, words):
-    total = len(words)
-    letters = 0
-    for i, word in enumerate(words, start=1):
-        letters += len(word)
-        self.update_state(state="PROGRESS", meta={"current": i, "total": total})
-    return letters
+def cancel(task_id):
+    result = app.AsyncResult(task_id)
+    if result.state != "PENDING":
+        return "too late"
+    result.revoke()
+    return "cancelled"
 
 
-def tally_stub(self, words): ...
+def cancel_stub(task_id): ...
 
 
-def tally_no_progress(self, words):
-    return sum(len(word) for word in words)
+def cancel_always(task_id):
+    app.AsyncResult(task_id).revoke()
+    return "cancelled"
 
 
-def tally_from_zero(self, words):
-    for i, _word in enumerate(words):
-        self.update_state(state="PROGRESS", meta={"current": i, "total": len(words)})
-    return sum(len(word) for word in words)
+def cancel_not_ready(task_id):
+    # ready() is False for a running task too
+    result = app.AsyncResult(task_id)
+    if result.ready():
+        return "too late"
+    result.revoke()
+    return "cancelled"
 
 
-def tally_once(self, words):
-    self.update_state(state="PROGRESS", meta={"current": len(words), "total": len(words)})
-    return sum(len(word) for word in words)
+def cancel_terminates(task_id):
+    result = app.AsyncResult(task_id)
+    if result.ready():
+        return "too late"
+    result.revoke(terminate=True)
+    return "cancelled" if result.state == "PENDING" else "too late"
 
 
-def tally_wrong_keys(self, words):
-    for i, _word in enumerate(words, start=1):
-        self.update_state(state="PROGRESS", meta={"done": i, "of": len(words)})
-    return sum(len(word) for word in words)
+def cancel_without_revoking(task_id):
+    return "cancelled" if app.AsyncResult(task_id).state == "PENDING" else "too late"
 
 
-def tally_lower_state(self, words):
-    for i, _word in enumerate(words, start=1):
-        self.update_state(state="progress", meta={"current": i, "total": len(words)})
-    return sum(len(word) for word in words)
+def cancel_waits(task_id):
+    result = app.AsyncResult(task_id)
+    result.get(timeout=10, propagate=False)
+    return "too late"
 
 
-def tally_no_return(self, words):
-    for i, _word in enumerate(words, start=1):
-        self.update_state(state="PROGRESS", meta={"current": i, "total": len(words)})
-
-
-def tally_unbound(words):
-    return len(words)
-
-
-def tally_self_misused(self, words):
-    for i, _word in enumerate(words, start=1):
-        self.update(state="PROGRESS", meta={"current": i, "total": len(words)})
-    return 0
+def cancel_booleans(task_id):
+    result = app.AsyncResult(task_id)
+    if result.state != "PENDING":
+        return False
+    result.revoke()
+    return True
 
 
 def test_05_3_right_answer() -> None:
-    assert verdict("05.3", tally) == "PASS passed (PROGRESS 1/4 … 4/4, then SUCCESS with 21)"
-
-
-def test_05_3_accepts_a_decorated_task() -> None:
-    task = app.task(bind=True, name="tests.ch05.tally_decorated")(tally)
-    assert verdict("05.3", task).startswith("PASS")
+    assert verdict("05.3", cancel) == (
+        "PASS passed (too late for a finished and a running task, a waiting one revoked)"
+    )
 
 
 @pytest.mark.parametrize(
     ("answer", "expected"),
     [
-        (tally_stub, "FAIL not yet: write the body of tally"),
-        (tally_no_progress, "tally reported no progress"),
-        (tally_from_zero, "the updates go from 0/4 to 3/4"),
-        (tally_once, "tally reported 1 update(s) for 4 words"),
-        (tally_wrong_keys, "(keys ['done', 'of'])"),
-        (tally_lower_state, "reported the state(s) progress"),
-        (tally_no_return, "tally returned None, not the number of letters (21)"),
-        (tally_unbound, "tally takes 1 parameter(s) (words)"),
-        (tally_self_misused, "tally failed: AttributeError"),
-        ("tally", "got a str, not a function"),
+        (cancel_stub, "FAIL not yet: write the body of cancel, run that cell, then this one"),
+        (cancel_always, "FAIL for a finished task, cancel() said 'cancelled'. Hint: revoke() "
+         "cannot undo a task that already ran"),
+        (cancel_not_ready, "FAIL for a running task (STARTED), cancel() said 'cancelled'. Hint: "
+         "revoke() does not stop a task that has started"),
+        (cancel_terminates, "FAIL cancel() revoked a running task with terminate=True. Hint: "
+         "terminate kills the process"),
+        (cancel_without_revoking, "FAIL cancel() said \"cancelled\" but never revoked the task"),
+        (cancel_waits, "FAIL for a task waiting in its queue, cancel() did not answer within 2 s. "
+         "Hint: read result.state and revoke at once: never get()"),
+        (cancel_booleans, "FAIL for a finished task, cancel() returned False. Hint: return "
+         "\"cancelled\""),
+        ("cancel", "got a str, not a function"),
     ],
 )
 def test_05_3_wrong_answers(answer: Any, expected: str) -> None:

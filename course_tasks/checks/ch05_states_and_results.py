@@ -4,16 +4,14 @@ Every check runs the learner's code on real results of the course's tasks, in ev
 and bounds every wait (a learner's function that blocks is run in a helper thread):
 
 * 05.1 ``check("05.1", status)``: ``status(task_id)`` answers guide 000's status endpoint as
-  a json-ready dict for tasks in six states (PENDING, STARTED, PROGRESS, SUCCESS, FAILURE,
-  REVOKED), without waiting for the task;
+  a json-ready dict for tasks in seven states (PENDING, STARTED, PROGRESS, SUCCESS, FAILURE,
+  RETRY, REVOKED), without waiting for the task;
 * 05.2 ``check("05.2", collect)``: ``collect(result, timeout)`` waits at most ``timeout``
   seconds and never raises: ``("SUCCESS", value)``, ``("FAILURE", "Name: message")`` or
   ``("TIMEOUT", None)``;
-* 05.3 ``check("05.3", tally)``: ``tally(self, words)``, the body of a bound task, reports
-  ``PROGRESS`` with ``{"current": i, "total": n}`` after each word. The check makes it a
-  task under a fresh name each time (so a fixed version is never shadowed by an old one):
-  the embedded worker runs it; in redis mode, where a separate worker cannot import a
-  notebook's code, ``.apply()`` runs it here, with the same states and meta;
+* 05.3 ``check("05.3", cancel)``: ``cancel(task_id)`` revokes a task that has not started
+  and answers ``"cancelled"``, and answers ``"too late"`` for a running or finished task,
+  which it leaves alone (no ``terminate=True``); the check watches ``app.control.revoke``;
 * 05.4 ``check("05.4", lookup)``: ``lookup(task_id)`` tells an id the app never issued
   (``"unknown"``) from an issued task still waiting in its queue (``"waiting"``); both read
   PENDING. Issued ids are in the app-data set :data:`ISSUED_KEY`.
@@ -21,7 +19,6 @@ and bounds every wait (a learner's function that blocks is run in a helper threa
 
 from __future__ import annotations
 
-import inspect
 import json
 import time
 import uuid
@@ -29,11 +26,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from celery.app.task import Task
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 
-from course_tasks import settings
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
@@ -56,8 +51,8 @@ STATUS_SECONDS = 1.0
 PARKING_QUEUE = "course-check-parked-05"
 #: The app-data set of task ids the app has handed out (exercise 05.4).
 ISSUED_KEY = "issued-tasks"
-#: The words exercise 05.3 counts, and the letters in them.
-TALLY_WORDS = ["celery", "redis", "worker", "beat"]
+#: What exercise 05.3's ``cancel`` may answer.
+CANCEL_ANSWERS = ("cancelled", "too late")
 BAD_MONTH = "2024-13"
 #: The name of the helper thread that runs a learner's function with a time limit.
 THREAD_NAME = "course-check-05"
@@ -224,11 +219,11 @@ def _status(status: Any) -> str:
     _expect_status(answer, "failure", case)
     error = answer.get("error")
     message = f"no sales data for month {BAD_MONTH!r}"
-    if not isinstance(error, str) or message not in error:
-        raise Fail(
-            f"for {case}, status() said error={error!r:.80}",
-            hint='put the exception\'s text under "error": str(result.info)',
-        )
+    if error not in (message, f"ReportError: {message}"):
+        hint = 'put the exception\'s text under "error": str(result.info)'
+        if error == repr(ReportError(message)):
+            hint = "that is the exception's repr(), for programmers: send str(result.info)"
+        raise Fail(f"for {case}, status() said error={error!r:.80}", hint=hint)
 
     # STARTED
     running = sleepy_add.delay(1, 2, seconds=0.6)
@@ -286,7 +281,29 @@ def _status(status: Any) -> str:
         case = "a revoked task"
         answer = _status_of(status, waiting.id, case)
         _expect_status(answer, "revoked", case)
-    return "json for PENDING, STARTED, PROGRESS, SUCCESS, FAILURE and REVOKED, at once"
+
+    # RETRY: the state a worker stores when the task raised self.retry(); the check stores it
+    # for a parked task, so that it lasts as long as the learner's function needs to read it.
+    case = "a task waiting for its retry (RETRY)"
+    with _parked() as retrying:
+        app.backend.mark_as_retry(retrying.id, ConnectionError("mail server down"))
+        _wait_for_state(retrying, "RETRY")
+        try:
+            answer = _status_of(status, retrying.id, case)
+        except UnboundLocalError as exc:
+            raise Fail(
+                f"for {case}, status() raised UnboundLocalError: {exc}",
+                hint="there is no branch for RETRY: end the if/elif chain with a fallback "
+                'such as {"status": state.lower()}',
+            ) from None
+        except (TypeError, KeyError) as exc:
+            raise Fail(
+                f"for {case}, status() raised {type(exc).__name__}: {exc}",
+                hint="for RETRY, result.info is the exception that caused the retry, not a "
+                "dict: only PROGRESS has current/total",
+            ) from None
+        _expect_status(answer, "retry", case)
+    return "json for PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY and REVOKED, at once"
 
 
 # --------------------------------------------------------------------------- 05.2
@@ -381,123 +398,99 @@ def _wait(collect: Any) -> str:
 # --------------------------------------------------------------------------- 05.3
 
 
-def _as_body(tally: Any) -> Callable[..., Any]:
-    """The function to run as a bound task: ``tally`` itself, or a task's function."""
-    if isinstance(tally, Task):
-        fun = getattr(tally, "_decorated_fun", None)
-        if fun is None:
-            raise Fail(
-                "tally is a task the check cannot read", hint="define def tally(self, words)"
-            )
-        return fun
-    if not callable(tally):
-        raise Fail(f"got {kind(tally)}, not a function", hint="define def tally(self, words): ...")
-    return tally
+@contextmanager
+def _revoke_calls() -> Iterator[list[dict[str, Any]]]:
+    """Record every ``app.control.revoke`` call (``AsyncResult.revoke`` goes through it)."""
+    calls: list[dict[str, Any]] = []
+    original = app.control.revoke
 
+    def spy(task_id: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append({"task_id": task_id, "terminate": bool(kwargs.get("terminate"))})
+        return original(task_id, *args, **kwargs)
 
-def _run_as_task(body: Callable[..., Any], words: list[str]) -> tuple[list[dict[str, Any]], Any]:
-    """Run ``body`` as a fresh bound task; return the metas it published and the result."""
-    name = f"course_tasks.checks.ch05.tally_{uuid.uuid4().hex[:12]}"
-    task = app.task(bind=True, name=name)(body)
-    task_id = str(uuid.uuid4())
-    pubsub = app.backend.client.pubsub(ignore_subscribe_messages=True)
-    pubsub.subscribe(app.backend.get_key_for_task(task_id))
-    metas: list[dict[str, Any]] = []
+    app.control.revoke = spy  # type: ignore[method-assign]
     try:
-        if settings.from_env().mode == settings.EMBEDDED:
-            result: Any = task.apply_async((words,), task_id=task_id)
-            try:
-                result.get(timeout=WAIT_SECONDS, propagate=False)
-            except CeleryTimeoutError:
-                raise Fail(
-                    f"tally did not finish within {WAIT_SECONDS:g} s",
-                    hint="count the letters of a few words: it takes no time",
-                ) from None
-        else:  # a separate worker cannot import this notebook's function: run it here
-            result = task.apply(args=(words,), task_id=task_id)
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
-            message = pubsub.get_message(timeout=0.05)
-            if message is None:
-                continue
-            meta = app.backend.decode_result(message["data"])
-            if meta.get("status") in ("SUCCESS", "FAILURE"):
-                break
-            metas.append(meta)
+        yield calls
     finally:
-        pubsub.close()
-        app.tasks.pop(name, None)
-    updates = [m for m in metas if m.get("status") != "STARTED"]
-    return updates, result
+        del app.control.revoke  # back to the class's method
 
 
-@exercise("05.3", "report progress from a loop", points=2)
-def _progress(tally: Any) -> str:
-    body = _as_body(tally)
+def _cancel(cancel: Callable[..., Any], task_id: str, case: str) -> Any:
+    answer = call_bounded(cancel, task_id, seconds=STATUS_SECONDS + 1.0, thread_name=THREAD_NAME)
+    if isinstance(answer, StillRunning):
+        raise Fail(
+            f"for {case}, cancel() did not answer within {answer.seconds:g} s",
+            hint="read result.state and revoke at once: never get(), which waits for the task",
+        )
+    if answer is None and is_stub_body(cancel, anywhere=True):
+        raise NotYet("write the body of cancel")
+    if answer not in CANCEL_ANSWERS:
+        raise Fail(
+            f"for {case}, cancel() returned {answer!r:.60}",
+            hint='return "cancelled" for a task that had not started, "too late" otherwise',
+        )
+    return answer
+
+
+@exercise("05.3", "cancel a task that has not started", points=2)
+def _cancel_check(cancel: Any) -> str:
+    cancel = need_function(cancel, "cancel", "cancel(task_id)", purpose="revokes tasks")
+
+    # A finished task: nothing to cancel, and nothing may change.
+    done = add.delay(2, 2)
+    done.get(timeout=WAIT_SECONDS)
+    with _revoke_calls() as calls:
+        answer = _cancel(cancel, done.id, "a finished task")
+    if answer != "too late":
+        raise Fail(
+            f"for a finished task, cancel() said {answer!r}",
+            hint="revoke() cannot undo a task that already ran: look at result.state first "
+            "and answer \"too late\" unless it is PENDING",
+        )
+    if done.state != "SUCCESS":
+        raise Fail(f"the finished task now reads {done.state}", hint="leave finished tasks alone")
+
+    # A running task: revoke() without terminate would not stop it; terminate kills it.
+    running = sleepy_add.delay(1, 2, seconds=0.6)
     try:
-        params = list(inspect.signature(body).parameters)
-    except (TypeError, ValueError):
-        params = ["self", "words"]
-    if len(params) != 2:
+        _wait_for_state(running, "STARTED")
+        with _revoke_calls() as calls:
+            answer = _cancel(cancel, running.id, "a running task (STARTED)")
+        if any(call["terminate"] for call in calls):
+            raise Fail(
+                "cancel() revoked a running task with terminate=True",
+                hint="terminate kills the process running the task wherever it is (and the "
+                "solo and threads pools cannot do it at all): cancel only what has not started",
+            )
+        if answer != "too late":
+            raise Fail(
+                f"for a running task (STARTED), cancel() said {answer!r}",
+                hint="revoke() does not stop a task that has started: only PENDING is still "
+                "waiting (ready() is False for STARTED too)",
+            )
+    finally:
+        _finish(running)
+    if running.state != "SUCCESS":
         raise Fail(
-            f"tally takes {len(params)} parameter(s) ({', '.join(params)})",
-            hint="a bound task's function takes the task first: def tally(self, words)",
+            f"the running task ended {running.state}",
+            hint="let a task that has started finish: answer \"too late\"",
         )
-    updates, result = _run_as_task(body, TALLY_WORDS)
-    n = len(TALLY_WORDS)
-    if result.failed():
-        exc = result.result
-        raise Fail(
-            f"tally failed: {_exception_text(exc)}",
-            hint="self is the task: report with self.update_state(state=..., meta=...)"
-            if isinstance(exc, AttributeError)
-            else "run your function on a short list of words to see the error",
-        )
-    value = result.result
-    if not updates and value is None and is_stub_body(body, anywhere=True):
-        raise NotYet("write the body of tally")
-    if not updates:
-        raise Fail(
-            "tally reported no progress",
-            hint='call self.update_state(state="PROGRESS", meta=...) inside the loop',
-        )
-    states_seen = sorted({str(m.get("status")) for m in updates})
-    if states_seen != ["PROGRESS"]:
-        raise Fail(
-            f"tally reported the state(s) {', '.join(states_seen)}",
-            hint='the custom state of guide 000 is spelt state="PROGRESS", in capitals',
-        )
-    metas = [m.get("result") for m in updates]
-    if not all(isinstance(m, dict) and {"current", "total"} <= set(m) for m in metas):
-        keys = next((sorted(m) for m in metas if isinstance(m, dict)), None)
-        raise Fail(
-            f"the PROGRESS meta is {metas[0]!r:.60}" + (f" (keys {keys})" if keys else ""),
-            hint='use the keys a progress bar reads: meta={"current": i, "total": n}',
-        )
-    pairs = [(m["current"], m["total"]) for m in metas]
-    if len(pairs) != n:
-        raise Fail(
-            f"tally reported {len(pairs)} update(s) for {n} words",
-            hint="report once after each word, inside the loop",
-        )
-    if pairs == [(i, n) for i in range(n)]:
-        raise Fail(
-            f"the updates go from 0/{n} to {n - 1}/{n}",
-            hint="report after each word, counting from 1: enumerate(words, start=1)",
-        )
-    if pairs != [(i, n) for i in range(1, n + 1)]:
-        shown = ", ".join(f"{c}/{t}" for c, t in pairs)
-        raise Fail(
-            f"the updates say {shown}",
-            hint=f"after word i of {n}: current=i, total=len(words) (1/{n} ... {n}/{n})",
-        )
-    letters = sum(map(len, TALLY_WORDS))
-    if value != letters:
-        raise Fail(
-            f"tally returned {value!r:.60}, not the number of letters ({letters})",
-            hint="add up len(word) and return the total after the loop",
-        )
-    return f"PROGRESS 1/{n} … {n}/{n}, then SUCCESS with {letters}"
+
+    # A task still waiting in its queue: revoke it, so that it will never run.
+    with _parked(3, 4) as waiting, _revoke_calls() as calls:
+        answer = _cancel(cancel, waiting.id, "a task waiting in its queue")
+        if answer != "cancelled":
+            raise Fail(
+                f"for a task waiting in its queue, cancel() said {answer!r}",
+                hint="a PENDING task has not started: revoke it and answer \"cancelled\"",
+            )
+        if not any(call["task_id"] == waiting.id for call in calls):
+            raise Fail(
+                "cancel() said \"cancelled\" but never revoked the task",
+                hint="call app.AsyncResult(task_id).revoke(): that is what stops it running",
+            )
+        _wait_for_state(waiting, "REVOKED")
+    return "too late for a finished and a running task, a waiting one revoked"
 
 
 # --------------------------------------------------------------------------- 05.4
