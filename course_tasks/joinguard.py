@@ -16,6 +16,8 @@ Celery's chord code needs), every other thread reads Celery's own flag, as befor
 replaces the two functions ``celery.result`` and the Redis backend imported from
 ``celery._state`` (``task_join_will_block`` and ``_set_task_join_will_block``); nothing
 else changes. :func:`install` is idempotent; :func:`uninstall` restores Celery's functions.
+:mod:`course_tasks.runtime` installs it when it starts the embedded worker and uninstalls it
+when it stops the worker.
 """
 
 from __future__ import annotations
@@ -85,24 +87,6 @@ def uninstall() -> None:
         _threads.clear()
         for module, name in _PATCHED:
             setattr(module, name, getattr(_state, name))
-
-
-def guard_embedded_worker() -> bool:
-    """Guard the embedded worker that :mod:`course_tasks.runtime` runs, if any.
-
-    Returns whether there was one (in redis mode the workers are processes that guard
-    themselves). ``runtime.stop()`` undoes it. Until the runtime does this itself when it
-    starts the worker, chapter 07 calls it in its set-up cell.
-    """
-    from course_tasks import runtime
-
-    worker = runtime._worker
-    thread = worker_thread(worker) if worker is not None else None
-    if thread is None:
-        return False
-    install(thread)
-    runtime.track("join guard", uninstall, installed)
-    return True
 
 
 def installed() -> bool:

@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from celery import signals
 from celery.contrib.testing.worker import start_worker
 from celery.utils.nodenames import gethostname, nodename
 
-from course_tasks import probe, settings
+from course_tasks import joinguard, probe, settings
 from course_tasks.app import app
 from course_tasks.embedded import transport
 from course_tasks.embedded.consumer import EmbeddedConsumer
@@ -253,6 +254,13 @@ def _start_embedded(cfg: settings.Settings) -> Status:
                 timer_precision=0.05,
             )
         )
+        # As in a worker process, a task may not wait on another task's result: the
+        # refusal is per thread here, so the notebook itself can still call get().
+        thread = joinguard.worker_thread(_worker)
+        if thread is not None:
+            joinguard.install(thread)
+            stack.callback(joinguard.uninstall)
+            _route_worker_warnings(thread)
         _stack = stack
         # app.log.setup() publishes these for child processes; this kernel has none.
         for name in ("CELERY_LOG_FILE", "CELERY_LOG_LEVEL"):
@@ -273,6 +281,30 @@ def _check_redis(cfg: settings.Settings) -> Status:
             "this cell again.",
         )
     return Status(cfg.mode, cfg.describe(), workers)
+
+
+_show_warning = warnings.showwarning
+_warning_threads: set[int] = set()
+
+
+def _route_worker_warnings(thread: threading.Thread) -> None:
+    """Send warnings raised in the worker thread to its log, not into the running cell.
+
+    A worker process writes them to its own stderr (the worker log in redis mode); the
+    embedded worker shares the kernel's stderr, which lands in whichever cell runs. Warnings
+    raised by the notebook's own code are shown as before.
+    """
+    _warning_threads.intersection_update(t.ident for t in threading.enumerate())
+    _warning_threads.add(thread.ident)  # type: ignore[arg-type]
+
+    def show(message: Any, category: Any, filename: str, lineno: int, *rest: Any) -> None:
+        if threading.get_ident() in _warning_threads:
+            text = warnings.formatwarning(message, category, filename, lineno).rstrip()
+            logging.getLogger("celery.worker").warning("%s", text)
+        else:
+            _show_warning(message, category, filename, lineno, *rest)
+
+    warnings.showwarning = show
 
 
 def _route_worker_logs(path: Path) -> None:

@@ -293,35 +293,28 @@ def test_canvas_watch_sees_states_in_order_and_times_out() -> None:
 # --------------------------------------------------------------------------- join guard
 
 
-def test_the_embedded_worker_refuses_get_in_a_task_only_with_the_guard() -> None:
+def test_the_embedded_worker_refuses_get_in_a_task_at_once() -> None:
+    # runtime.start() guards the worker thread as a worker process guards itself
+    assert joinguard.installed()
     started = time.monotonic()
-    blocked = add_and_wait.delay(1, 2).get(timeout=5, propagate=False)
-    assert type(blocked).__name__ == "TimeoutError"  # start_worker turned the flag off
-    assert time.monotonic() - started > 1.5
-    assert joinguard.guard_embedded_worker()
-    try:
-        refused = add_and_wait.delay(1, 2).get(timeout=5, propagate=False)
-        assert isinstance(refused, RuntimeError)
-        assert str(refused).startswith("Never call result.get() within a task!")
-        # the notebook's thread may still wait, and chords (allow_join_result) still work
-        assert add.delay(1, 1).get(timeout=5) == 2
-        assert chord([add.s(1, 1), add.s(2, 2)])(xsum.s()).get(timeout=5) == 6
-        assert not joinguard.task_join_will_block()
-    finally:
-        joinguard.uninstall()
-    assert not joinguard.installed()
+    refused = add_and_wait.delay(1, 2).get(timeout=5, propagate=False)
+    assert isinstance(refused, RuntimeError)
+    assert str(refused).startswith("Never call result.get() within a task!")
+    assert time.monotonic() - started < 1.5
+    # the notebook's thread may still wait, and chords (allow_join_result) still work
+    assert add.delay(1, 1).get(timeout=5) == 2
+    assert chord([add.s(1, 1), add.s(2, 2)])(xsum.s()).get(timeout=5) == 6
+    assert not joinguard.task_join_will_block()
+
+
+def test_stop_undoes_the_guard_and_start_puts_it_back() -> None:
     import celery.result
     from celery import _state
 
-    assert celery.result.task_join_will_block is _state.task_join_will_block
-
-
-def test_stop_undoes_the_guard() -> None:
-    assert joinguard.guard_embedded_worker()
-    assert "join guard" in runtime.services()
     runtime.stop(quiet=True)
     assert not joinguard.installed() and runtime.leftover_threads() == []
+    assert celery.result.task_join_will_block is _state.task_join_will_block
     runtime.start(quiet=True)
-    assert not joinguard.guard_embedded_worker() or joinguard.installed()
-    joinguard.uninstall()
+    assert joinguard.installed()
+    assert isinstance(add_and_wait.delay(1, 2).get(timeout=5, propagate=False), RuntimeError)
     assert threading.main_thread().is_alive()
