@@ -18,6 +18,7 @@ TASK_MODULES = [
     "course_tasks.tasks.crawler",
     "course_tasks.tasks.factcheck",
     "course_tasks.tasks.hooks",
+    "course_tasks.tasks.troubles",
     "course_tasks.tasks.periodic",
     "course_tasks.tasks.signup",
     "course_tasks.tasks.events",
