@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
@@ -72,6 +73,29 @@ def test_04_1_naive_eta() -> None:
         "the eta is a naive datetime (no time zone)",
         "datetime.utcnow() is deprecated",
     )
+
+
+def test_04_1_local_time_labelled_as_utc() -> None:
+    # passes on a machine whose clock is UTC; the check runs it under Asia/Shanghai
+    def remind(to: str) -> Any:
+        eta = datetime.now().replace(tzinfo=timezone.utc) + timedelta(seconds=0.5)
+        return send_email.apply_async((to, *MAIL), eta=eta)
+
+    assert_fails(
+        verdict("04.1", remind),
+        "the eta is +8.0 h away: it is the local time (Asia/Shanghai here) labelled as UTC",
+        "Take the time in UTC: datetime.now(timezone.utc)",
+    )
+
+
+def test_04_1_aware_local_time_is_right_too() -> None:
+    def remind(to: str) -> Any:
+        eta = datetime.now().astimezone() + timedelta(seconds=0.5)  # aware, +08:00 in the check
+        return send_email.apply_async((to, *MAIL), eta=eta)
+
+    before = os.environ.get("TZ")
+    assert_passed(verdict("04.1", remind))
+    assert os.environ.get("TZ") == before  # the check put the machine's zone back
 
 
 def test_04_1_eta_in_the_past_or_off() -> None:

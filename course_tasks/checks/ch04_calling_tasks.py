@@ -34,10 +34,12 @@ from kombu.exceptions import EncodeError
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
+    NON_UTC_ZONE,
     failure_text,
     finished,
     is_stub_body,
     kind,
+    local_zone,
     need_function,
     short,
 )
@@ -155,7 +157,7 @@ def _remind(remind: Any) -> str:
     need_function(remind, "remind", "remind(to)")
     before = sum(1 for mail in outbox() if mail.get("to") == REMINDER_ADDRESS)
     try:
-        with published() as sent:
+        with published() as sent, local_zone():  # local time is not UTC here
             answer = remind(REMINDER_ADDRESS)
     except TypeError as exc:
         if "unexpected keyword argument" in str(exc) and (
@@ -221,6 +223,15 @@ def _judge_reminder(
         )
     ahead = (eta - mail.at).total_seconds()
     low, high = REMINDER_WINDOW
+    with local_zone():
+        offset = datetime.now().astimezone().utcoffset()
+    if offset and abs(ahead - offset.total_seconds()) <= high:
+        raise Fail(
+            f"the eta is {ahead / 3600:+.1f} h away: it is the local time ({NON_UTC_ZONE} "
+            "here) labelled as UTC",
+            hint="datetime.now() is the machine's local time; .replace(tzinfo=timezone.utc) "
+            "only relabels it. Take the time in UTC: datetime.now(timezone.utc)",
+        )
     if ahead < 0:
         raise Fail(
             "the eta is in the past: the worker runs the reminder at once",

@@ -10,9 +10,12 @@ from __future__ import annotations
 import ast
 import dis
 import inspect
+import os
 import textwrap
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from celery.app.task import Task
@@ -21,6 +24,30 @@ from celery.result import AsyncResult
 
 from course_tasks.app import app
 from course_tasks.checks import Fail
+
+# --------------------------------------------------------------------------- time zones
+
+#: A local time zone that is not UTC and has no daylight saving: a check runs the learner's
+#: code under it, so that local time passed off as UTC shows on every machine (CI, Docker
+#: and Binder run in UTC, where the two are the same).
+NON_UTC_ZONE = "Asia/Shanghai"
+
+
+@contextmanager
+def local_zone(zone: str = NON_UTC_ZONE) -> Iterator[None]:
+    """Run the body with the process's local time zone set to ``zone`` (``TZ`` + tzset)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = zone
+    time.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+
 
 # --------------------------------------------------------------------------- words
 
