@@ -293,7 +293,7 @@ def answer_tag_post_good(tag_post):
 
 
 def answer_tag_post_eager(tag_post):
-    """Guide 002's eager testing, without touching the course app: delay() runs apply()."""
+    """A mocked delay that runs the task with apply(): no message, so nothing is serialized."""
     with mock.patch.object(sut.index_tags, "delay", lambda *args: sut.index_tags.apply(args=args)):
         result = tag_post(7, ["Redis", "celery", "redis"])
     assert result.get(timeout=5) == ["celery", "redis"]
@@ -323,7 +323,7 @@ def test_11_4_accepts_a_test_against_the_worker() -> None:
 def test_11_4_rejects_each_weak_test_with_its_own_hint() -> None:
     assert_fails(
         verdict("11.4", answer_tag_post_eager),
-        "sends the tags as a set (fine in eager mode, EncodeError with a broker)",
+        "sends the tags as a set (fine with apply(), EncodeError when sent)",
         "run it for real, through the worker",
     )
     assert_fails(

@@ -16,7 +16,7 @@ passes on a buggy version gets the hint for the bug it missed. Every call is bou
   :func:`~course_tasks.tasks.signup.onboarding`; bugs: ``.s`` instead of ``.si`` (guide 002),
   steps out of order, a step missing, a group instead of a chain;
 * 11.4 ``check("11.4", test_tag_post)``: :func:`~course_tasks.tasks.signup.tag_post` against
-  the real worker; bugs: tags sent as a set (fine in eager mode, ``EncodeError`` on a broker),
+  the real worker; bugs: tags sent as a set (fine with ``apply()``, ``EncodeError`` when sent),
   the task run inline with ``apply()``, tags dropped.
 """
 
@@ -76,11 +76,24 @@ def _need_test(test: Any, param: str) -> Callable[..., Any]:
 _never_stored: list[str] = []
 
 
+def _as_current(test: Callable[..., Any], subject: Any) -> Any:
+    """``test(subject)`` with the course app current in this thread, as in the notebook.
+
+    The code under test uses shared tasks, which resolve to the *current* app: a
+    thread-local. A new thread falls back to the default app, which, when no embedded
+    worker made the course app the default (redis mode), is Celery's own fallback app.
+    """
+    app.set_current()
+    return test(subject)
+
+
 def _run(test: Callable[..., Any], subject: Any, label: str) -> str | None:
     """Run ``test(subject)``: None if it passed, else the error it raised, as text."""
     _never_stored.clear()
     try:
-        outcome = call_bounded(test, subject, seconds=TEST_SECONDS, thread_name=THREAD_NAME)
+        outcome = call_bounded(
+            _as_current, test, subject, seconds=TEST_SECONDS, thread_name=THREAD_NAME
+        )
     except Exception as exc:  # the test failed: that is its job on a buggy version
         return error_text(exc)
     finally:
@@ -315,9 +328,9 @@ def _tag_post_first_only(post_id: int, tags: list[str]) -> Any:
 TAG_BUGS = [
     Bug(
         _tag_post_set,
-        "sends the tags as a set (fine in eager mode, EncodeError with a broker)",
-        "run it for real, through the worker: call tag_post(...) and get(timeout=5); an "
-        "eager run (apply(), task_always_eager) never serializes the arguments",
+        "sends the tags as a set (fine with apply(), EncodeError when sent)",
+        "run it for real, through the worker: call tag_post(...) and get(timeout=5); "
+        "apply(), a direct call or a mocked delay never serialize the arguments",
     ),
     Bug(
         _tag_post_inline,

@@ -9,6 +9,7 @@ in the app-data store:
   (:mod:`course_tasks.tasks.users`), queues :func:`welcome` with the user's id and answers
   with the task id at once;
 * :func:`tag_post` queues :func:`index_tags` with a post's tags, as a json list;
+  :func:`merge_tags` merges several posts' tags (a chord callback);
 * :func:`charge` charges an order through a simulated payment gateway
   (:func:`gateway_charge`) that can be down (retried) or decline the card (not retried);
 * :func:`onboarding` is guide 002's "user registered" event as a chain of three
@@ -81,6 +82,12 @@ def index_tags(post_id: int, tags: list[str]) -> list[str]:
     clean = sorted({tag.lower() for tag in tags})
     store().hset("post-tags", str(post_id), json.dumps(clean))
     return clean
+
+
+@shared_task
+def merge_tags(tag_lists: list[list[str]]) -> list[str]:
+    """Merge the tag lists of several posts (a chord's callback): sorted, no duplicates."""
+    return sorted({tag for tags in tag_lists for tag in tags})
 
 
 def tag_post(post_id: int, tags: list[str]) -> AsyncResult:
