@@ -1,0 +1,23 @@
+"""Django settings of the example project: only what Django and Celery need.
+
+The Celery settings are the ones with the ``CELERY_`` prefix (guide 001 §9). The broker is
+the in-process ``memory://`` transport, so the example needs no Redis.
+"""
+
+SECRET_KEY = "example-only-not-a-secret"  # a real project reads it from the environment
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+INSTALLED_APPS = ["course_tasks.examples.djangoproj.shop"]
+DATABASES: dict = {}
+
+CELERY_BROKER_URL = "memory://localhost/"
+CELERY_RESULT_BACKEND = "cache+memory://"
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_DEFAULT_QUEUE = "djangoproj"
+CELERY_TASK_ROUTES = {"course_tasks.examples.djangoproj.shop.tasks.*": {"queue": "shop"}}
+# Not a Celery setting: no CELERY_ prefix, so config_from_object(namespace=...) skips it.
+MAIL_SENDER = "shop@example.com"

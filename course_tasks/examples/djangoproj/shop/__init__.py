@@ -1,0 +1,1 @@
+"""The project's one Django app: ``autodiscover_tasks`` finds its ``tasks`` module."""
