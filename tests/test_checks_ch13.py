@@ -267,3 +267,30 @@ def test_runtime_stop_stops_lab_workers() -> None:
     assert not [t for t in threading.enumerate() if t.name == f"course-{label}"]
     assert runtime.leftover_threads() == []
     runtime.start(quiet=True)
+
+
+def test_fake_redis_transport_redelivers_after_the_visibility_timeout() -> None:
+    import time
+
+    shop = lab.make_app("test-shop", broker_url="redis://localhost/4",
+                        broker_transport_options={"visibility_timeout": 0.2})
+    shop.conf.broker_transport = lab.FakeRedisTransport
+
+    @shop.task(name="shop.charge")
+    def charge(order_id):
+        return order_id
+
+    with shop.connection_for_read() as conn:
+        channel = conn.default_channel
+        channel.queue_purge("celery")
+        sent = charge.apply_async((7,), countdown=3600)
+        first = channel.basic_get("celery")
+        channel.qos.restore_visible(interval=1)      # too early: nothing comes back
+        assert channel.basic_get("celery") is None
+        time.sleep(0.3)
+        channel.qos.restore_visible(interval=1)
+        second = channel.basic_get("celery")
+        assert first.headers["id"] == second.headers["id"] == sent.id
+        first.ack()
+        second.ack()
+    assert lab.results_client().exists(shop.backend.get_key_for_task(sent.id)) == 0
