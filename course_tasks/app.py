@@ -15,19 +15,15 @@ TASK_MODULES = [
     "course_tasks.tasks.maintenance",
     "course_tasks.tasks.users",
     "course_tasks.tasks.reports",
-    "course_tasks.tasks.demo",
-    "course_tasks.tasks.ai",
     "course_tasks.tasks.crawler",
     "course_tasks.tasks.factcheck",
     "course_tasks.tasks.hooks",
-    "course_tasks.tasks.practices",
     "course_tasks.tasks.troubles",
-    "course_tasks.tasks.signup",
     "course_tasks.tasks.periodic",
     "course_tasks.tasks.workload",
+    "course_tasks.tasks.signup",
     "course_tasks.tasks.events",
     "course_tasks.tasks.media",
-    "course_tasks.tasks.payments",
 ]
 
 app = Celery("course_tasks", include=TASK_MODULES)
