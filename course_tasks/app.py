@@ -15,6 +15,8 @@ TASK_MODULES = [
     "course_tasks.tasks.maintenance",
     "course_tasks.tasks.users",
     "course_tasks.tasks.reports",
+    "course_tasks.tasks.demo",
+    "course_tasks.tasks.ai",
     "course_tasks.tasks.crawler",
     "course_tasks.tasks.factcheck",
     "course_tasks.tasks.hooks",

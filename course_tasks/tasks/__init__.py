@@ -12,6 +12,8 @@ example runs on a laptop with no network. Modules:
 * :mod:`course_tasks.tasks.factcheck` — guide 002's async fact-checking (chapter 03)
 * :mod:`course_tasks.tasks.hooks` — class-based tasks with handlers, task options (chapter 03)
 * :mod:`course_tasks.tasks.reports` — CSV export with progress, failing reports (chapter 05)
+* :mod:`course_tasks.tasks.demo` — guide 003's quick calculations, runs recorded (chapter 08)
+* :mod:`course_tasks.tasks.ai` — guide 003's slow "AI" tasks, for a queue of their own (chapter 08)
 * :mod:`course_tasks.tasks.troubles` — stuck reports, refunds, double charges (chapter 13)
 * :mod:`course_tasks.tasks.signup` — a sign-up service, the code chapter 11 tests (shared tasks)
 * :mod:`course_tasks.tasks.events` — guide 002's pub/sub, user-registered and post-liked
