@@ -35,7 +35,7 @@ SECRET_NAME_RE = re.compile(r"pass|token|secret|auth|key", re.IGNORECASE)
 SECRET_OPTIONS = ("--requirepass", "--basic-auth", "--IdentityProvider.token", "--ServerApp.token")
 #: Services that publish a port, and the container port each must publish.
 PUBLISHED = {"redis": 6379, "flower": 5555, "jupyter": 8888}
-COURSE_SERVICES = ("worker", "beat", "flower", "jupyter")
+COURSE_SERVICES = ("worker", "worker-ai", "worker-demo", "beat", "flower", "jupyter")
 
 
 def _load_compose() -> dict:
@@ -438,3 +438,22 @@ def test_environment_yml_installs_redis_and_the_course_from_conda_forge():
     assert "-e .[lab,test]" in pip, "environment.yml does not pip install -e .[lab,test]"
     extras = set(metadata.metadata("course-tasks").get_all("Provides-Extra") or [])
     assert {"lab", "test"} <= extras, f"course-tasks has the extras {extras}, not lab and test"
+
+
+def test_guide_003_queues_each_have_a_dedicated_worker():
+    """Chapter 08: ``-Q ai_processing -c 1`` and ``-Q demo_tasks -c 4``, each a named worker."""
+    celery, obj = _celery_cli()
+    found = {}
+    for service in SERVICES:
+        argv = _command(service)
+        if argv[0] != "celery":
+            continue
+        global_args, sub, sub_args = _split_celery_argv(celery, argv[1:])
+        if sub != "worker":
+            continue
+        parent = celery.make_context("celery", [*global_args, sub], obj=obj)
+        params = celery.commands["worker"].make_context(sub, list(sub_args), parent=parent).params
+        for queue in params.get("queues") or []:
+            found[queue] = (params["concurrency"], "-n" in sub_args)
+    assert found.get("ai_processing") == (1, True), found
+    assert found.get("demo_tasks") == (4, True), found
