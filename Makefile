@@ -9,6 +9,12 @@ STAMP  := $(VENV)/.installed
 NBVAL  := $(BIN)/pytest -p no:cacheprovider --nbval --nbval-current-env \
           --nbval-sanitize-with nbval_sanitize.cfg --nbval-cell-timeout=60
 NOTEBOOK_DIRS := notebooks solutions exercises
+# Parallel runs (pytest-xdist): one kernel or test module per process, a notebook's cells and a
+# module's tests stay together. Embedded mode only: every kernel has its own broker and worker.
+# In redis mode notebooks share one Redis and one worker, so `make nbval` runs them one by one.
+JOBS   ?= 2
+NBVAL_JOBS ?= 0
+XDIST   = $(if $(filter-out 0,$(1)),-n $(1) --dist loadfile)
 
 .PHONY: help install lab test lint unit exercises-check nbval notebooks exercises doctor bench constraints clean
 
@@ -40,19 +46,19 @@ lab: install
 
 test: install
 	$(MAKE) --no-print-directory lint unit exercises-check
-	env -u COURSE_BROKER $(MAKE) --no-print-directory nbval
+	env -u COURSE_BROKER $(MAKE) --no-print-directory nbval NBVAL_JOBS=$(JOBS)
 
 lint: install
 	$(BIN)/ruff check course_tasks tests benchmarks
 
 unit: install
-	env -u COURSE_BROKER $(BIN)/pytest -p no:cacheprovider tests
+	env -u COURSE_BROKER $(BIN)/pytest -p no:cacheprovider $(call XDIST,$(JOBS)) tests
 
 exercises-check: install
 	$(BIN)/python -m course_tasks build-exercises --check
 
 nbval: install
-	$(NBVAL) $(wildcard $(addsuffix /*.ipynb,$(NOTEBOOK_DIRS)))
+	$(NBVAL) $(call XDIST,$(NBVAL_JOBS)) $(wildcard $(addsuffix /*.ipynb,$(NOTEBOOK_DIRS)))
 
 notebooks: install
 	cd notebooks && env -u COURSE_BROKER ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace *.ipynb
