@@ -252,12 +252,20 @@ class LabWorker:
         """The pid of the pool child running ``task_id`` (asks the worker), or ``None``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            reply = self.app.control.inspect([self.nodename], timeout=0.5).active() or {}
+            inspect = self.app.control.inspect([self.nodename], timeout=0.5, limit=1)
+            reply = inspect.active() or {}
             for request in reply.get(self.nodename, []):
                 if request.get("id") == task_id and request.get("worker_pid"):
                     return int(request["worker_pid"])
             time.sleep(0.05)
         return None
+
+    def wait_for_pool(self, seconds: float = 4.0) -> bool:
+        """Wait until the pool has its ``concurrency`` processes again (after a kill)."""
+        deadline = time.monotonic() + seconds
+        while len(self.child_pids()) < int(self.spec[1]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return len(self.child_pids()) >= int(self.spec[1])
 
     def kill_child(self, sig: int = signal.SIGKILL, *, task_id: str | None = None) -> int:
         """Send ``sig`` to one pool child: the one running ``task_id``, or the first one.
