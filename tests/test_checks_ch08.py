@@ -282,3 +282,55 @@ def test_starting_a_worker_leaves_the_others_running() -> None:
     workers.stop("t-first")
     assert workers.running() == [second.node]
     workers.stop()
+
+
+# --------------------------------------------------------------------------- redis mode
+
+_REDIS_SNIPPET = """
+import os, sys
+from course_tasks import runtime, workers
+runtime.start(quiet=True)
+ai, demo = workers.start(workers.Spec("t-ai", ("t_ai",), 1), workers.Spec("t-demo", ("t_demo",), 2))
+from course_tasks.tasks.demo import simple_calculation
+print(simple_calculation.apply_async((2, 3, 0), queue="t_demo").get(timeout=10))
+print(ai._process.pid, demo._process.pid, flush=True)
+if sys.argv[-1] == "die":
+    os._exit(0)          # the kernel dies: no atexit, no runtime.stop()
+runtime.stop(quiet=True)
+print(runtime.services())
+"""
+
+
+def _gone(pid: int, seconds: float = 10.0) -> bool:
+    import os
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.parametrize("how", ["stop", "die"])
+def test_worker_processes_in_redis_mode_never_outlive_their_starter(
+    redis_worker: str, how: str
+) -> None:
+    import subprocess
+    import sys
+
+    from conftest import ROOT, course_env
+
+    done = subprocess.run(
+        [sys.executable, "-c", _REDIS_SNIPPET, how],
+        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        env=course_env(COURSE_BROKER=redis_worker),
+    )  # fmt: skip
+    lines = done.stdout.split("\n")
+    assert lines[0] == "5", done.stdout + done.stderr
+    pids = [int(p) for p in lines[1].split()]
+    if how == "stop":
+        assert lines[2] == "[]"
+    assert all(_gone(pid) for pid in pids), f"worker process groups {pids} still run"
