@@ -25,3 +25,7 @@ class BrokerUnreachable(CourseError):
 
 class NoWorker(CourseError):
     """No Celery worker answered a ping."""
+
+
+class WorkerStopped(NoWorker):
+    """Embedded mode: ``get()`` on a task while the runtime's worker is not running."""

@@ -173,3 +173,23 @@ def test_a_service_whose_stop_raises_does_not_keep_the_others_running() -> None:
     runtime.track("broken", broken, lambda: False)
     runtime.stop(quiet=True)
     assert stopped == ["first"] and runtime.services() == []
+
+
+def test_get_after_stop_says_so_at_once_with_the_fix() -> None:
+    from course_tasks.errors import WorkerStopped
+
+    runtime.start(quiet=True)
+    done = add.delay(1, 1)
+    assert done.get(timeout=5) == 2
+    runtime.stop(quiet=True)
+    assert done.get(timeout=5) == 2  # a finished task is still there to read
+    waiting = add.delay(2, 3)
+    started = time.monotonic()
+    with pytest.raises(WorkerStopped) as caught:
+        waiting.get(timeout=5)
+    assert time.monotonic() - started < 0.5
+    assert "No worker is running in this kernel" in str(caught.value)
+    assert "Fix: run `runtime.start()`" in str(caught.value)
+    runtime.start(quiet=True)
+    assert waiting.get(timeout=5) == 5  # the message waited in its queue
+    runtime.stop(quiet=True)

@@ -11,6 +11,12 @@ a counter that *looks* like one; in a Jupyter kernel, full of ZeroMQ sockets, th
 can belong to a real, unrelated socket, and ``get()`` then waits its whole 1-second
 interval after the task has finished. The consumer below waits on fakeredis's own
 "response ready" event instead.
+
+And one guard, for the course's app only: in embedded mode the only worker is the one the
+runtime runs in this kernel. Once ``runtime.stop()`` has stopped it (a chapter's last cell),
+a ``get()`` on a task that is not ready would wait its whole timeout and end in
+``TimeoutError`` on a PENDING task, without a word about why. It raises
+:class:`~course_tasks.errors.WorkerStopped` at once instead, with the fix.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from celery.backends.redis import RedisBackend, ResultConsumer
+
+from course_tasks.errors import WorkerStopped
 
 from . import server
 
@@ -43,3 +51,27 @@ class FakeRedisBackend(RedisBackend):
 
     def _create_client(self, **params: Any) -> Any:
         return server.client(int(params.get("db") or 0))
+
+    def wait_for_pending(self, result: Any, *args: Any, **kwargs: Any) -> Any:
+        self._refuse_without_worker(result)
+        return super().wait_for_pending(result, *args, **kwargs)
+
+    def iter_native(self, result: Any, *args: Any, **kwargs: Any) -> Any:
+        self._refuse_without_worker(result)
+        return super().iter_native(result, *args, **kwargs)
+
+    def _refuse_without_worker(self, result: Any) -> None:
+        """Raise :class:`WorkerStopped` if nobody will ever run what ``result`` waits for."""
+        from course_tasks import runtime
+        from course_tasks.app import app as course_app
+
+        if self.app is not course_app or runtime.is_running() or runtime.mode() != "embedded":
+            return
+        if result.ready():
+            return
+        raise WorkerStopped(
+            "No worker is running in this kernel (embedded mode), so this task stays PENDING: "
+            "get() would only wait for its timeout.",
+            "run `runtime.start()` (the set-up cell at the top of the notebook), then call "
+            "get() again: the task is still in its queue and runs as soon as the worker starts.",
+        )
