@@ -26,6 +26,7 @@ TASK_MODULES = [
     "course_tasks.tasks.signup",
     "course_tasks.tasks.events",
     "course_tasks.tasks.media",
+    "course_tasks.tasks.payments",
 ]
 
 app = Celery("course_tasks", include=TASK_MODULES)
