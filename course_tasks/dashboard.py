@@ -185,7 +185,8 @@ class Dashboard:
         with _lock:
             if _current is self:
                 _current = None
-        runtime.untrack(SERVICE) if not self.alive() else None
+        if not self.alive():
+            runtime.untrack(SERVICE)
 
     def _shutdown_in_loop(self) -> None:
         if self._server is not None:
@@ -298,10 +299,12 @@ def _serve(dash: Dashboard, capp: Any, ready: threading.Event) -> None:
     from tornado.netutil import bind_sockets
 
     _route_logs()
-    options.basic_auth = [f"{dash.user}:{dash.password}"]
-    options.address = "127.0.0.1"
-    options.port = 0
-    options.inspect_timeout = INSPECT_TIMEOUT_MS
+    # Flower reads tornado's global options; set them for this run, put them back at the end.
+    ours = {"basic_auth": [f"{dash.user}:{dash.password}"], "address": "127.0.0.1", "port": 0,
+            "inspect_timeout": INSPECT_TIMEOUT_MS}  # fmt: skip
+    before = {name: getattr(options, name) for name in ours}
+    for name, value in ours.items():
+        setattr(options, name, value)
     # Flower's Prometheus metrics live in prometheus_client's global registry: start each
     # Flower from zero, so that /metrics counts what this Flower saw.
     metrics = get_prometheus_metrics()
@@ -355,3 +358,5 @@ def _serve(dash: Dashboard, capp: Any, ready: threading.Event) -> None:
             sock.close()
         flower_app.executor.shutdown(wait=True)
         flower_app.events.join(START_SECONDS)
+        for name, value in before.items():
+            setattr(options, name, value)

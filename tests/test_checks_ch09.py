@@ -361,6 +361,9 @@ def test_flower_auth_api_and_stop_leaves_nothing() -> None:
     assert "flower" not in runtime.services()
     assert [n for n in _course_threads() if n.startswith(("course-flower", "ThreadPool"))] == []
     assert dashboard.current() is None
+    from flower.options import options
+
+    assert not options.basic_auth  # Flower's global options are put back
 
 
 def test_health_server_serves_and_stop_leaves_nothing() -> None:
