@@ -19,19 +19,28 @@ and a notebook's check cell is one call, ``check("03.2", send_with_retry)``. It 
     ✗ 03.2 retries: not yet: replace the ... with your code, run that cell, then this one.
 
 and nothing else: an exception in the learner's code becomes a one-line ✗ naming it, never
-a traceback. The line is a display whose ``application/vnd.celery-course.check+json`` part
-carries the same verdict for the grader (``python -m course_tasks grade``).
+a traceback. The line is one display with three parts: ``text/plain`` (the line above, what
+nbval compares and a terminal shows), ``text/html`` (the same line, the mark green or red)
+and ``application/vnd.celery-course.check+json`` (the verdict as data, for the grader,
+``python -m course_tasks grade``). The display's metadata says where the verdict was made:
+the mode the kernel's app ran in and the grading run's token (``COURSE_GRADING_RUN``), so
+that the grader can refuse a verdict made in another mode or outside its own run.
 """
 
 from __future__ import annotations
 
+import html
 import importlib
+import os
 import pkgutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
 MIME_TYPE = "application/vnd.celery-course.check+json"
+#: Set by the grader in each kernel it starts; copied into every verdict's metadata.
+RUN_VARIABLE = "COURSE_GRADING_RUN"
+_COLOURS = {True: "#1a7f37", False: "#cf222e"}  # GitHub's green and red: readable on both themes
 
 
 class Fail(Exception):
@@ -79,8 +88,48 @@ class Outcome:
     def __repr__(self) -> str:
         return self.line()
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        return {"text/plain": self.line(), MIME_TYPE: {**asdict(self), "passed": self.passed}}
+    def html(self) -> str:
+        """The line as HTML: the mark in green or red, the rest as text (deterministic)."""
+        mark = "✓" if self.passed else "✗"
+        colour = _COLOURS[self.passed]
+        rest = html.escape(f"{self.id} {self.title}: {self.feedback}", quote=False)
+        return (
+            f'<div class="course-check"><span style="color:{colour};font-weight:bold">'
+            f"{mark}</span> {rest}</div>"
+        )
+
+    def _repr_mimebundle_(
+        self, include: Any = None, exclude: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        data = {
+            "text/plain": self.line(),
+            "text/html": self.html(),
+            MIME_TYPE: {**asdict(self), "passed": self.passed},
+        }
+        return data, {MIME_TYPE: provenance()}
+
+
+def provenance() -> dict[str, str]:
+    """Where a verdict is being made: the app's mode now, and the grading run's token.
+
+    The mode is read from the app's configuration at this moment (``task_always_eager``
+    switched on in a cell counts as eager), and also from ``COURSE_BROKER`` as it is now.
+    """
+    from course_tasks import settings
+    from course_tasks.app import app
+
+    conf = app.conf
+    if conf.task_always_eager:
+        mode = settings.EAGER
+    elif str(conf.broker_url or "").startswith(("redis://", "rediss://")):
+        mode = settings.REDIS
+    else:
+        mode = settings.EMBEDDED
+    try:
+        env_mode = settings.from_env().mode
+    except settings.SettingsError:
+        env_mode = "invalid"
+    return {"mode": mode, "env_mode": env_mode, "run": os.environ.get(RUN_VARIABLE, "")}
 
 
 REGISTRY: dict[str, Exercise] = {}
@@ -147,4 +196,7 @@ def check(id: str, *args: Any, **kwargs: Any) -> None:
         display(outcome)
 
 
-__all__ = ["Fail", "NotYet", "Outcome", "check", "evaluate", "exercise", "is_stub", "load_all"]
+__all__ = [
+    "Fail", "NotYet", "Outcome", "check", "evaluate", "exercise", "is_stub", "load_all",
+    "provenance",
+]  # fmt: skip
