@@ -27,6 +27,7 @@ TASK_MODULES = [
     "course_tasks.tasks.events",
     "course_tasks.tasks.media",
     "course_tasks.tasks.payments",
+    "course_tasks.tasks.practices",
 ]
 
 app = Celery("course_tasks", include=TASK_MODULES)

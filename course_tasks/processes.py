@@ -216,9 +216,21 @@ def _children(pid: int) -> list[int]:
     import psutil
 
     try:
-        return sorted(child.pid for child in psutil.Process(pid).children())
+        children = psutil.Process(pid).children()
     except psutil.NoSuchProcess:
         return []
+    # A killed pool child stays a zombie until the pool reaps it (asynpool's maintain_pool,
+    # on the child's exit or every 5 s): it is no longer a pool process.
+    return sorted(child.pid for child in children if _alive(child))
+
+
+def _alive(process: Any) -> bool:
+    import psutil
+
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 @dataclass

@@ -97,6 +97,18 @@ def test_kill_child_mid_task_gives_worker_lost_error(lab: processes.LabWorker) -
     assert lab.app.send_task(ADD, args=(1, 1)).get(timeout=10) == 2
 
 
+def test_a_killed_child_is_no_pool_process_and_wait_for_pool_waits(
+    lab: processes.LabWorker,
+) -> None:
+    assert lab.wait_for_pool(seconds=8)
+    victim = lab.child_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    _wait_gone([victim])  # dead (a zombie until the pool reaps it)
+    assert victim not in lab.child_pids()
+    assert lab.wait_for_pool(seconds=8)  # the pool's replacement, within its 5 s timer
+    assert victim not in lab.child_pids() and len(lab.child_pids()) == 2
+
+
 def test_stop_all_leaves_no_process_thread_or_port() -> None:
     lab = processes.start(pool="prefork", concurrency=2, queues=("lab-stop",), name="labstop")
     pids = [lab.pid, *lab.child_pids()]

@@ -20,5 +20,7 @@ example runs on a laptop with no network. Modules:
   events (chapter 07)
 * :mod:`course_tasks.tasks.media` — guide 002's five-step image pipeline (chapter 07)
 * :mod:`course_tasks.tasks.payments` — card charges that log and can be declined (chapter 09)
+* :mod:`course_tasks.tasks.practices` — idempotency, locks, retries, time limits, lost tasks
+  (chapter 10)
 * :mod:`course_tasks.tasks.workload` — CPU-bound and I/O-bound work for choosing a pool (chapter 12)
 """
