@@ -97,3 +97,6 @@ def test_every_exercise_named_is_a_registered_exercise_of_that_notebook() -> Non
 
 def test_the_readme_and_the_chapters_point_here() -> None:
     assert "docs/guides.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        first = nbformat.read(path, as_version=4).cells[0].source
+        assert "](../docs/guides.md)" in first, f"{path.name}: its first cell does not link here"
