@@ -5,8 +5,10 @@
   ``celery -A course_tasks worker --loglevel=INFO [options]``
 * ``build-exercises [--check] [NAMES...]`` — write ``exercises/`` from ``solutions/``
   (:mod:`course_tasks.authoring`)
-* ``grade PATH... [--json] [--timeout SECONDS]`` — run notebooks in fresh kernels and total
-  their check verdicts (:mod:`course_tasks.grading`)
+* ``grade PATH... [options]`` — run the learners' answers in the released exercises in fresh
+  kernels and total the check verdicts (:mod:`course_tasks.grading`)
+* ``export-nbgrader DIR [NAMES...]`` — the exercises as an nbgrader course folder
+  (:mod:`course_tasks.grading.nbgrader`)
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ commands:
   worker [OPTIONS...]    start a Celery worker for redis mode (options go to `celery worker`)
   build-exercises [--check] [NAMES...]
                          write exercises/NN_*.ipynb from solutions/ (--check: only compare)
-  grade PATH... [--json] [--timeout SECONDS]
-                         run notebooks (or folders of them) in fresh kernels and grade them
+  grade PATH... [--json] [--csv FILE] [--feedback DIR] [--jobs N] [--timeout SECONDS]
+                         grade notebooks (or folders of them) in fresh kernels
+  export-nbgrader DIR [NAMES...]
+                         write the exercises as an nbgrader course folder
 """
 
 
@@ -61,6 +65,10 @@ def _exercises_command(command: str, argv: list[str]) -> int:
             from course_tasks import authoring
 
             return authoring.main(argv)
+        if command == "export-nbgrader":
+            from course_tasks.grading import nbgrader
+
+            return nbgrader.main(argv)
         from course_tasks import grading
 
         return grading.main(argv)
@@ -79,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
             return doctor.main()
         if command == "worker":
             return _worker(rest)
-        if command in ("build-exercises", "grade"):
+        if command in ("build-exercises", "grade", "export-nbgrader"):
             return _exercises_command(command, rest)
     except CourseError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -189,8 +189,10 @@ def test_csv_gradebook_has_a_row_per_notebook_and_a_column_per_exercise(
     with open(paths["csv"], encoding="utf-8", newline="") as stream:
         table = list(csv.DictReader(stream))
     header = list(table[0])
-    assert header == ["learner", "notebook", "chapter", "points", "max_points",
-                      "01.1", "01.2", "01.3", "01.4", "error", "grading_problem", "flags"]  # fmt: skip
+    assert header == [
+        "learner", "notebook", "chapter", "points", "max_points",
+        "01.1", "01.2", "01.3", "01.4", "error", "grading_problem", "flags",
+    ]  # fmt: skip
     assert sorted(r["notebook"] for r in table) == sorted(nb["path"] for nb in graded["notebooks"])
     bob = next(r for r in table if r["notebook"] == paths["wrong"])
     assert (bob["learner"], bob["chapter"], bob["points"], bob["max_points"]) == (

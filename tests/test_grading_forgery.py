@@ -289,3 +289,21 @@ def test_a_notebook_has_an_overall_time_limit(package: Path, tmp_path: Path) -> 
     last = rows(nb)["01.4"]
     assert last[0] == 0 and "the notebook's time limit (6 s) ran out" in last[1]
     assert os.path.exists(path)
+
+
+@pytest.mark.redis
+def test_a_submission_that_stops_the_worker_is_a_grading_problem_not_the_next_learners(
+    package: Path, redis_worker: str, tmp_path: Path
+) -> None:
+    stop = "from course_tasks import app\napp.control.shutdown()\n" + RIGHT[3]
+    spoiler = write(tmp_path / "01_concepts (mallory).ipynb", notebook({4: stop}, solved=True))
+    victim = write(tmp_path / "01_concepts (victor).ipynb", notebook(solved=True))
+    proc = grade(package, "--json", "--timeout", "10", spoiler, victim,
+                 COURSE_BROKER=redis_worker, COURSE_SMTP_SECONDS="0.2")  # fmt: skip
+    assert proc.returncode == 3, proc.stderr  # a grading problem: grade those again
+    report = by_path(json.loads(proc.stdout))
+    assert "stopped answering while this notebook ran" in report[spoiler]["problem"]
+    assert "01.4 (cell 14): shuts workers down (app.control.shutdown)" in report[spoiler]["flags"]
+    assert report[victim]["problem"].startswith("no worker answered a ping in redis mode")
+    assert all(ex["feedback"] == "not run: not graded (grading problem)"
+               for ex in report[victim]["exercises"])  # fmt: skip

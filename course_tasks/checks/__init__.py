@@ -185,9 +185,7 @@ def evaluate(id: str, *args: Any, **kwargs: Any) -> Outcome:
     return Outcome(id, ex.title, ex.points, ex.points, f"passed ({detail})" if detail else "passed")
 
 
-def check(id: str, *args: Any, **kwargs: Any) -> None:
-    """Check exercise ``id`` and display the one-line verdict (for a notebook's check cell)."""
-    outcome = evaluate(id, *args, **kwargs)
+def _show(outcome: Outcome) -> None:
     try:
         from IPython.display import display
     except ImportError:  # plain Python: print the line
@@ -196,7 +194,31 @@ def check(id: str, *args: Any, **kwargs: Any) -> None:
         display(outcome)
 
 
+def check(id: str, *args: Any, **kwargs: Any) -> None:
+    """Check exercise ``id`` and display the one-line verdict (for a notebook's check cell)."""
+    _show(evaluate(id, *args, **kwargs))
+
+
+class CheckFailed(AssertionError):
+    """Raised by :func:`require` when the exercise did not pass; shown as its one line."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
+
+
+def require(id: str, *args: Any, **kwargs: Any) -> None:
+    """:func:`check`, then raise :class:`CheckFailed` unless the exercise passed.
+
+    For graders that score a test cell by whether it raises (nbgrader's autograde): the
+    check cells of ``python -m course_tasks export-nbgrader`` call this.
+    """
+    outcome = evaluate(id, *args, **kwargs)
+    _show(outcome)
+    if not outcome.passed:
+        raise CheckFailed(outcome.line())
+
+
 __all__ = [
-    "Fail", "NotYet", "Outcome", "check", "evaluate", "exercise", "is_stub", "load_all",
-    "provenance",
+    "CheckFailed", "Fail", "NotYet", "Outcome", "check", "evaluate", "exercise", "is_stub",
+    "load_all", "provenance", "require",
 ]  # fmt: skip

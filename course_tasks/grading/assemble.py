@@ -264,12 +264,13 @@ _REACH_NAMES = {
     "display": "displays objects itself",
     "publish_display_data": "publishes display data itself",
     "task_always_eager": "switches task_always_eager",
-    "control": "uses the app's remote control (app.control: shutdown, broadcast, ...)",
-    "settings": "uses course_tasks.settings",
+    "shutdown": "shuts workers down (app.control.shutdown)",
+    "broadcast": "broadcasts to workers (app.control.broadcast)",
 }
 _REACH_TEXT = {
     "course_tasks.checks": "imports course_tasks.checks",
     "course_tasks.grading": "imports course_tasks.grading",
+    "course_tasks.settings": "uses course_tasks.settings",
     "COURSE_": "names a COURSE_ variable",
     "vnd.celery-course": "writes the checker's MIME type",
 }
@@ -304,6 +305,9 @@ def reaches_in(source: str) -> list[str]:
                 for part in node.module.split("."):
                     if part in _REACH_NAMES:
                         found.append(_REACH_NAMES[part])
+                if node.module == "course_tasks":
+                    found += [f"imports course_tasks.{a.name}" for a in node.names
+                              if a.name in ("checks", "grading", "settings")]  # fmt: skip
         elif isinstance(node, ast.Global):
             found += [_REACH_NAMES[n] for n in node.names if n in _REACH_NAMES]
         if name in _REACH_NAMES:
