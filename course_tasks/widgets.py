@@ -16,12 +16,23 @@ RETRY, and the final SUCCESS, FAILURE or REVOKED. (Watch a task right after send
 ``timeout``; the task itself is not touched, so the worker does exactly the same thing as
 without a widget, in every mode.
 
-In JupyterLab the widgets (ipywidgets 8) move while the task runs. Each then prints a
-text summary that is the same on every run (``PROGRESS 1/5 … 5/5``, offsets as
-``+0.21 s``, which the course's nbval sanitizer replaces), and the widget's own output
-carries a fixed ``text/plain``: nbval ignores the ``widget-view+json`` part, whose
-``model_id`` changes every run, and compares the rest. Outside a kernel only the summary
-is printed.
+In a notebook each function shows one output, whose bundle holds three renderings of
+the same picture:
+
+* ``application/vnd.jupyter.widget-view+json``: an ipywidgets ``HTML`` widget that moves
+  while the task runs (JupyterLab with a kernel);
+* ``text/html``: the final picture as static HTML, drawn by the same function as the
+  widget's last frame, so GitHub, nbviewer and a notebook that has not been run yet show
+  it without a kernel;
+* ``text/plain``: the same facts as text (``+0.21 s  STARTED``, ``PROGRESS 1/5 … 5/5``),
+  identical on every run once durations are sanitized.
+
+While the task runs, the moving widget sits in an output of its own; when the task is
+ready, that output is emptied (``update_display``) and the final bundle is displayed, its
+widget view showing the same widget. A front end draws one picture, and nbval, which
+compares ``text/plain`` and ``text/html`` of ``display_data`` and ignores both
+``update_display_data`` and the widget view (its ``model_id`` changes every run), compares
+the final picture and its text. Outside a kernel the text is printed.
 """
 
 from __future__ import annotations
@@ -222,23 +233,45 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-class _Shown:
-    """A widget displayed with a fixed ``text/plain``, so that its output is the same every run."""
-
-    def __init__(self, widget: Any, text: str) -> None:
-        self.widget = widget
-        self.text = text
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, Any]:
-        bundle = dict(self.widget._repr_mimebundle_())
-        bundle["text/plain"] = self.text
-        return bundle
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def _show(widget: Any, text: str) -> None:
-    from IPython.display import display
+class _Picture:
+    """One task's picture in a notebook: a live widget while it runs, then the final bundle.
 
-    display(_Shown(widget, text))
+    ``None`` outside a kernel, where the functions print their text instead.
+    """
+
+    def __init__(self, kind: str) -> None:
+        import ipywidgets
+        from IPython.display import display
+
+        self.widget = ipywidgets.HTML(value=f'<div class="course-{kind}"></div>')
+        self._view = self.widget._repr_mimebundle_()[WIDGET_VIEW]
+        self._live = display({WIDGET_VIEW: self._view}, raw=True, display_id=True)
+
+    @classmethod
+    def open(cls, kind: str) -> _Picture | None:
+        return cls(kind) if _in_kernel() else None
+
+    def draw(self, html_text: str) -> None:
+        """Show ``html_text`` in the live widget."""
+        self.widget.value = html_text
+
+    def finish(self, html_text: str, text: str) -> None:
+        """Empty the live output and show the final picture, as HTML and as text, once."""
+        from IPython.display import display
+
+        self.widget.value = html_text
+        self._live.update({}, raw=True)
+        display({WIDGET_VIEW: self._view, "text/html": html_text, "text/plain": text}, raw=True)
+
+
+def _finish(picture: _Picture | None, html_text: str, text: str) -> None:
+    if picture is None:
+        print(text)
+    else:
+        picture.finish(html_text, text)
 
 
 def _task_name(result: Any, description: str | None) -> str:
@@ -256,51 +289,33 @@ def progress(result: Any, timeout: float = 30.0, description: str | None = None)
     """Show a progress bar for ``result``, moved by its PROGRESS meta, until it is ready.
 
     The bar follows ``{"current": i, "total": n}`` (guide 000 §5); its colour turns green
-    on SUCCESS and red on FAILURE or REVOKED. Waits at most ``timeout`` seconds, then
-    prints one stable line such as ``export_users_csv: 5 PROGRESS updates (1/5 … 5/5),
-    then SUCCESS``.
+    on SUCCESS and red on FAILURE or REVOKED. Waits at most ``timeout`` seconds; the bar
+    then carries one stable line such as ``export_users_csv: 5 PROGRESS updates (1/5 …
+    5/5), then SUCCESS``, which is also its text (printed outside a notebook).
     """
+    picture = _Picture.open("progress")
     on_event: Callable[[Event], None] | None = None
-    if _in_kernel():
-        import ipywidgets as w
-
-        bar = w.IntProgress(value=0, min=0, max=1, description=(description or "")[:20])
-        label = w.Label(value=states.PENDING)
-        bar_styles = {
-            states.SUCCESS: "success",
-            states.FAILURE: "danger",
-            states.REVOKED: "danger",
-            states.RETRY: "warning",
-        }
+    if picture is not None:
+        drawn = picture
+        last: list[tuple[int, int] | None] = [None]
 
         def on_event(event: Event) -> None:
             if event.progress is not None:
-                current, total = event.progress
-                bar.max = max(total, 1)
-                bar.value = min(current, bar.max)
+                last[0] = current, total = event.progress
                 percent = round(100 * current / total) if total else 100
-                label.value = f"{current}/{total} ({percent}%)"
-                bar.bar_style = ""
-                return
-            if event.state == states.SUCCESS:
-                bar.value = bar.max
-            bar.bar_style = bar_styles.get(event.state, "")
-            label.value = event.label()
-
-        _show(
-            w.HBox([bar, label]),
-            f"[progress bar: {description}]" if description else "[progress bar]",
-        )
+                drawn.draw(_progress_html(last[0], "PROGRESS", f"{current}/{total} ({percent}%)"))
+            else:
+                drawn.draw(_progress_html(last[0], event.state, event.label()))
 
     watch = follow(result, timeout, on_event)
     name = _task_name(result, description)
     updates = [e.progress for e in watch.events if e.progress is not None]
     if updates:
-        first, last = updates[0], updates[-1]
+        first, last_seen = updates[0], updates[-1]
         seen = f"{len(updates)} PROGRESS update{'s' if len(updates) != 1 else ''}"
         span = f"{first[0]}/{first[1]}"
         if len(updates) > 1:
-            span += f" … {last[0]}/{last[1]}"
+            span += f" … {last_seen[0]}/{last_seen[1]}"
         line = f"{name}: {seen} ({span})"
     else:
         line = f"{name}: no PROGRESS update"
@@ -308,9 +323,28 @@ def progress(result: Any, timeout: float = 30.0, description: str | None = None)
         line += f", still {watch.final} when the {timeout:g} s ran out"
     else:
         line += f", then {watch.events[-1].label()}"
-    if on_event is not None and watch.timed_out:
-        label.value = f"{watch.final} (stopped watching after {timeout:g} s)"
-    print(line)
+    state = watch.final if not watch.timed_out else "PROGRESS"
+    _finish(picture, _progress_html(updates[-1] if updates else None, state, line), line)
+
+
+def _progress_html(done: tuple[int, int] | None, state: str, text: str) -> str:
+    """A bar filled to ``done`` (full on SUCCESS), coloured by ``state``, then ``text``."""
+    if state == states.SUCCESS:
+        percent = 100
+    elif done is None:
+        percent = 0
+    else:
+        current, total = done
+        percent = round(100 * min(max(current, 0), total) / total) if total > 0 else 100
+    colour = COLOURS.get(state, COLOURS["PROGRESS"])
+    return (
+        '<div class="course-progress" style="display:flex;align-items:center;'
+        'font-family:monospace">'
+        '<div style="flex:none;width:240px;height:14px;border-radius:7px;'
+        'background-color:#e0e0e0;overflow:hidden">'
+        f'<div style="width:{percent}%;height:100%;background-color:{colour}"></div></div>'
+        f'<span style="margin-left:10px">{html.escape(text)}</span></div>'
+    )
 
 
 def timeline(result: Any, timeout: float = 30.0, *, offsets: bool = True) -> None:
@@ -318,44 +352,42 @@ def timeline(result: Any, timeout: float = 30.0, *, offsets: bool = True) -> Non
 
     Offsets count from the call (``+0.00 s`` is "sent, waiting"); runs of PROGRESS
     updates are folded into ``PROGRESS 1/5 … 5/5``. Waits at most ``timeout`` seconds.
-    Prints one line per state (``+0.21 s  STARTED``), or with ``offsets=False`` a single
-    line ``PENDING → STARTED → ... → SUCCESS``.
+    The states are drawn as coloured chips; the text (printed outside a notebook) is one
+    line per state (``+0.21 s  STARTED``), or with ``offsets=False`` a single line
+    ``PENDING → STARTED → ... → SUCCESS``.
     """
+    picture = _Picture.open("timeline")
     on_event: Callable[[Event], None] | None = None
-    if _in_kernel():
-        import ipywidgets as w
-
-        box = w.HTML()
+    if picture is not None:
+        drawn = picture
         seen: list[Event] = []
 
         def on_event(event: Event) -> None:
             seen.append(event)
-            box.value = _timeline_html(Watch(list(seen), False, timeout))
-
-        _show(box, "[state timeline]")
+            drawn.draw(_timeline_html(Watch(list(seen), False, timeout), offsets))
 
     watch = follow(result, timeout, on_event)
-    if on_event is not None and watch.timed_out:
-        box.value = _timeline_html(watch)
     if offsets:
-        for offset, text in watch.compact():
-            print(f"+{offset:.2f} s  {text}")
+        text = "\n".join(f"+{offset:.2f} s  {label}" for offset, label in watch.compact())
     else:
-        print(watch.summary())
+        text = watch.summary()
+    _finish(picture, _timeline_html(watch, offsets), text)
 
 
-def _timeline_html(watch: Watch) -> str:
+def _timeline_html(watch: Watch, offsets: bool = True) -> str:
     chips = []
     for offset, text in watch.compact():
         state = text.split(" ", 1)[0]
         colour = COLOURS.get(state, "#757575")
-        chips.append(
-            f'<span style="display:inline-block;margin:2px 0;padding:2px 8px;'
-            f'border-radius:10px;background:{colour};color:white;font-family:monospace">'
+        chip = (
+            '<span style="display:inline-block;margin:2px 0;padding:2px 8px;'
+            f'border-radius:10px;background-color:{colour};color:white;font-family:monospace">'
             f"{html.escape(text)}</span>"
-            f'<span style="color:#757575;font-size:85%"> +{offset:.2f} s</span>'
         )
-    return '<div style="line-height:2">' + " → ".join(chips) + "</div>"
+        if offsets:
+            chip += f'<span style="color:#757575;font-size:85%"> +{offset:.2f} s</span>'
+        chips.append(chip)
+    return '<div class="course-timeline" style="line-height:2">' + " → ".join(chips) + "</div>"
 
 
 # --------------------------------------------------------------------------- canvas graph
@@ -473,39 +505,40 @@ def canvas_text(graph: list[list[Step]]) -> str:
 def canvas(result: Any, signature: Any = None, timeout: float = 10.0) -> None:
     """Draw a chain, group or chord as a graph of its steps, coloured by state as it runs.
 
-    Waits at most ``timeout`` seconds for every step to be ready, then prints the final
-    picture as text (``1. add: SUCCESS`` / ``2. [add: SUCCESS | add: FAILURE (TypeError)]``),
-    the same on every run. Pass the canvas that was sent as ``signature`` for the names
-    of steps that never ran.
+    Waits at most ``timeout`` seconds for every step to be ready. The text of the final
+    picture (printed outside a notebook) is one line per stage (``1. add: SUCCESS`` /
+    ``2. [add: SUCCESS | add: FAILURE (TypeError)]``), the same on every run. Pass the
+    canvas that was sent as ``signature`` for the names of steps that never ran.
     """
+    picture = _Picture.open("canvas")
     on_change: Callable[[list[list[Step]]], None] | None = None
-    if _in_kernel():
-        import ipywidgets as w
-
-        box = w.HTML()
+    if picture is not None:
+        drawn = picture
 
         def on_change(graph: list[list[Step]]) -> None:
-            box.value = _canvas_html(graph)
+            drawn.draw(_canvas_html(graph))
 
-        _show(box, "[canvas graph]")
     graph, timed_out = watch_canvas(result, signature, timeout, on_change)
-    print(canvas_text(graph))
-    if timed_out:
-        print(f"(still running when the {timeout:g} s ran out)")
+    text = canvas_text(graph)
+    note = f"(still running when the {timeout:g} s ran out)" if timed_out else ""
+    _finish(picture, _canvas_html(graph, note), f"{text}\n{note}" if note else text)
 
 
-def _canvas_html(graph: list[list[Step]]) -> str:
+def _canvas_html(graph: list[list[Step]], note: str = "") -> str:
     columns = []
     for stage in graph:
         boxes = "".join(
             f'<div style="margin:3px 0;padding:3px 10px;border-radius:6px;'
-            f"background:{COLOURS.get(step.state, '#757575')};color:white;"
+            f"background-color:{COLOURS.get(step.state, '#757575')};color:white;"
             f'font-family:monospace">{html.escape(step.label())}</div>'
             for step in stage
         )
         columns.append(f'<div style="display:flex;flex-direction:column">{boxes}</div>')
     arrow = '<div style="align-self:center;padding:0 6px;color:#757575">&#10140;</div>'
-    return '<div style="display:flex;align-items:center">' + arrow.join(columns) + "</div>"
+    picture = '<div style="display:flex;align-items:center">' + arrow.join(columns) + "</div>"
+    if note:
+        picture += f'<div style="color:#757575">{html.escape(note)}</div>'
+    return f'<div class="course-canvas">{picture}</div>'
 
 
 __all__ = ["Event", "Step", "Watch", "canvas", "follow", "progress", "stages", "timeline"]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -151,27 +155,40 @@ def test_progress_timeout_is_reported(capsys: pytest.CaptureFixture[str]) -> Non
     slow.get(timeout=5)
 
 
-def test_a_shown_widget_has_a_fixed_text_plain() -> None:
-    import ipywidgets
+def test_the_pictures_are_drawn_from_the_final_state() -> None:
+    failed = widgets._progress_html((2, 5), "FAILURE", "report: 2 PROGRESS updates")
+    assert 'class="course-progress"' in failed
+    assert "width:40%" in failed and widgets.COLOURS["FAILURE"] in failed
+    done = widgets._progress_html((3, 5), "SUCCESS", "a < b")
+    assert "width:100%" in done and widgets.COLOURS["SUCCESS"] in done
+    assert "a &lt; b" in done  # text is escaped
+    assert "width:0%" in widgets._progress_html(None, "STARTED", "waiting")
 
-    bar = ipywidgets.IntProgress(value=3, max=5)
-    bundle = widgets._Shown(bar, "[progress bar]")._repr_mimebundle_()
-    assert bundle["text/plain"] == "[progress bar]"
-    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == bar.model_id
-
-
-def test_in_a_kernel_the_outputs_are_the_same_on_every_run() -> None:
-    """What nbval compares: a fixed text/plain next to the widget view, and the summary."""
-    source = (
-        "from course_tasks import runtime, widgets\n"
-        "from course_tasks.tasks.reports import export_users_csv\n"
-        "runtime.start(quiet=True)\n"
-        "widgets.progress(export_users_csv.delay(5, rows=3, seconds_per_row=0.02), timeout=5)\n"
-        "widgets.timeline(export_users_csv.delay(5, rows=2, seconds_per_row=0.02), timeout=5,"
-        " offsets=False)\n"
-        "runtime.stop(quiet=True)\n"
+    watch = widgets.Watch(
+        [widgets.Event(0.0, "PENDING"), widgets.Event(0.25, "SUCCESS", 5)], False, 5
     )
-    nb = new_notebook(cells=[new_code_cell(source)])
+    with_offsets = widgets._timeline_html(watch)
+    assert with_offsets.index("PENDING") < with_offsets.index("SUCCESS")
+    assert "+0.25 s" in with_offsets
+    assert "+0.25 s" not in widgets._timeline_html(watch, offsets=False)
+
+
+KERNEL_CELLS = [
+    "from celery import chain\n"
+    "from course_tasks import runtime, widgets\n"
+    "from course_tasks.tasks.basics import add\n"
+    "from course_tasks.tasks.reports import export_users_csv, monthly_sales_report\n"
+    "runtime.start(quiet=True)",
+    "widgets.progress(export_users_csv.delay(5, rows=3, seconds_per_row=0.02), timeout=5)",
+    "widgets.timeline(export_users_csv.delay(5, rows=2, seconds_per_row=0.02), timeout=5)",
+    "widgets.timeline(monthly_sales_report.delay('2024-13'), timeout=5, offsets=False)",
+    "flow = chain(add.s(1, 2), add.s(3))\nwidgets.canvas(flow.apply_async(), flow, timeout=5)",
+    "runtime.stop(quiet=True)",
+]
+
+
+def run_in_kernel(cells: list[str]) -> nbformat.NotebookNode:
+    nb = new_notebook(cells=[new_code_cell(source) for source in cells])
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
@@ -180,12 +197,68 @@ def test_in_a_kernel_the_outputs_are_the_same_on_every_run() -> None:
     NotebookClient(
         nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": ROOT}}
     ).execute()
-    outputs = nbformat.from_dict(nb).cells[0].outputs
-    shown = [o for o in outputs if o.output_type == "display_data"]
-    assert [o.data["text/plain"] for o in shown] == ["[progress bar]", "[state timeline]"]
-    assert all("application/vnd.jupyter.widget-view+json" in o.data for o in shown)
-    text = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
-    assert text == (
-        "export_users_csv: 3 PROGRESS updates (1/3 … 3/3), then SUCCESS\n"
-        "PENDING → STARTED → PROGRESS 1/2 … 2/2 → SUCCESS\n"
-    )
+    return nb
+
+
+@pytest.fixture(scope="module")
+def kernel_notebook() -> nbformat.NotebookNode:
+    """The cells above, run in a real kernel, outputs as a front end stores them."""
+    return run_in_kernel(KERNEL_CELLS)
+
+
+def test_in_a_kernel_each_picture_is_one_bundle_of_widget_html_and_text(
+    kernel_notebook: nbformat.NotebookNode,
+) -> None:
+    expected = {
+        1: ("progress", "export_users_csv: 3 PROGRESS updates (1/3 … 3/3), then SUCCESS"),
+        2: (
+            "timeline",
+            "+<n> s  PENDING\n+<n> s  STARTED\n+<n> s  PROGRESS 1/2 … 2/2\n+<n> s  SUCCESS",
+        ),
+        3: ("timeline", "PENDING → STARTED → FAILURE (ReportError)"),
+        4: ("canvas", "1. add: SUCCESS\n2. add: SUCCESS"),
+    }
+    for index, (kind, text) in expected.items():
+        outputs = kernel_notebook.cells[index].outputs
+        # the live view, emptied when the task was ready, then the final picture; no stream
+        assert [o.output_type for o in outputs] == ["display_data", "display_data"], outputs
+        assert outputs[0].data == {}
+        data = outputs[1].data
+        assert set(data) == {"application/vnd.jupyter.widget-view+json", "text/html", "text/plain"}
+        assert re.sub(r"\d+\.\d\d s", "<n> s", data["text/plain"]) == text
+        page = data["text/html"]
+        assert page.startswith(f'<div class="course-{kind}"')
+        model_id = data["application/vnd.jupyter.widget-view+json"]["model_id"]
+        assert model_id and model_id not in page
+        for line in text.replace(" → ", "\n").splitlines():  # every state is drawn
+            assert line.split("  ")[-1].replace("1. ", "").replace("2. ", "") in page
+
+
+def test_strict_nbval_compares_the_html_and_the_text(
+    kernel_notebook: nbformat.NotebookNode, tmp_path: Path
+) -> None:
+    """A stored picture that differs from a new run's fails nbval; the same one passes."""
+    good = tmp_path / "good.ipynb"
+    nbformat.write(kernel_notebook, good)
+    for name, key, change in [
+        ("html.ipynb", "text/html", ("SUCCESS", "FAILURE")),
+        ("text.ipynb", "text/plain", ("SUCCESS", "FAILURE")),
+    ]:
+        changed = nbformat.from_dict(json.loads(json.dumps(kernel_notebook)))
+        data = changed.cells[1].outputs[1].data
+        data[key] = data[key].replace(*change)
+        nbformat.write(changed, tmp_path / name)
+    run = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
+            "--nbval", "--nbval-current-env", "--nbval-cell-timeout=60",
+            "--nbval-sanitize-with", str(ROOT / "nbval_sanitize.cfg"),
+            "-o", "addopts=", "--rootdir", str(tmp_path), "-q", "-rA", str(good), str(tmp_path / "html.ipynb"),
+            str(tmp_path / "text.ipynb"),
+        ],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    report = run.stdout
+    cells = len(KERNEL_CELLS)
+    assert f"{cells * 3 - 2} passed" in report and "2 failed" in report, report
+    assert "FAILED html.ipynb::Cell 1" in report and "FAILED text.ipynb::Cell 1" in report
