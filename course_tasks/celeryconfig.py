@@ -39,6 +39,13 @@ result_expires = 24 * 3600
 broker_connection_retry_on_startup = True
 broker_connection_timeout = 2.0
 broker_transport_options = {"socket_connect_timeout": 2, "socket_timeout": 5}
+if _course.key_prefix:
+    # COURSE_LEARNER: this learner's namespace on a shared Redis (docs/classroom.md). kombu
+    # prefixes queues, bindings and the broadcast/event channels; the transport adds the
+    # commands kombu leaves unprefixed (KEYS, EXISTS); Celery prefixes the result keys.
+    broker_transport = "course_tasks.namespace:Transport"
+    broker_transport_options["global_keyprefix"] = _course.key_prefix
+    result_backend_transport_options = {"global_keyprefix": _course.key_prefix}
 task_publish_retry_policy = {
     "max_retries": 2,
     "interval_start": 0,

@@ -4,6 +4,11 @@ Prints versions, the mode, where the broker, results and app data live, whether 
 broker answers and how many workers answer a ping. Exit status 0 when the course can run,
 1 with a ``Fix:`` line when it cannot. Every check is bounded: an unreachable Redis is
 reported within a few seconds.
+
+In redis mode it also reports the classroom (``docs/classroom.md``): with
+``COURSE_LEARNER`` set, the learner's namespace, and when no worker answers in it, where
+workers do answer (a worker started without the same ``COURSE_LEARNER``); without it (the
+instructor), every learner namespace on the server and the workers that answer in each.
 """
 
 from __future__ import annotations
@@ -78,6 +83,8 @@ def diagnose() -> Report:
     report.add("broker", settings.redact(cfg.broker_url))
     report.add("results", settings.redact(cfg.backend_url))
     report.add("app data", settings.redact(cfg.store_url))
+    if cfg.learner:
+        report.add("learner", _learner_line(cfg))
     if _version("lupa") == "missing" and cfg.mode != settings.REDIS:
         report.problems.append(
             CourseError(
@@ -97,8 +104,18 @@ def diagnose() -> Report:
     return report
 
 
+def _learner_line(cfg: settings.Settings) -> str:
+    if cfg.key_prefix:
+        return (
+            f"{cfg.learner} (COURSE_LEARNER): broker, results and app-data keys start with "
+            f"{cfg.key_prefix}"
+        )
+    return f"{cfg.learner} (COURSE_LEARNER): no effect in {cfg.mode} mode, nothing is shared"
+
+
 def _check_redis(cfg: settings.Settings, report: Report) -> None:
     from course_tasks import probe, runtime
+    from course_tasks.app import app
 
     for url, role in (
         (cfg.broker_url, "broker"),
@@ -109,14 +126,48 @@ def _check_redis(cfg: settings.Settings, report: Report) -> None:
         report.add("reachable", f"{role}: yes ({seconds * 1000:.1f} ms)")
     workers = runtime.wait_for_workers(timeout=2.0)
     names = f": {', '.join(workers)}" if workers else ""
-    report.add("workers", f"{len(workers)} answered ping{names}")
-    if not workers:
+    where = f" in namespace {cfg.learner}" if cfg.key_prefix else ""
+    report.add("workers", f"{len(workers)} answered ping{where}{names}")
+    room = probe.classroom(app, cfg.broker_url)
+    if not cfg.key_prefix:
+        _report_classroom(room, report)
+    if workers:
+        return
+    if cfg.key_prefix:
+        elsewhere = {name: found for name, found in room.items() if found and name != cfg.learner}
+        plain = probe.ping_namespace(app, None)
+        if plain:
+            elsewhere["(no COURSE_LEARNER)"] = plain
+        if elsewhere:
+            report.add("elsewhere", "; ".join(f"{k}: {', '.join(v)}" for k, v in elsewhere.items()))
         report.problems.append(
             CourseError(
-                f"No worker answered on {settings.redact(cfg.broker_url)}.",
-                "start one with the same COURSE_BROKER: `python -m course_tasks worker`.",
+                f"No worker answered in namespace {cfg.learner} on "
+                f"{settings.redact(cfg.broker_url)}"
+                + (" (workers answer in other namespaces, listed above)." if elsewhere else "."),
+                f"start your worker with the same COURSE_BROKER and COURSE_LEARNER: "
+                f"`COURSE_LEARNER={cfg.learner} python -m course_tasks worker`.",
             )
         )
+        return
+    report.problems.append(
+        CourseError(
+            f"No worker answered on {settings.redact(cfg.broker_url)}.",
+            "start one with the same COURSE_BROKER: `python -m course_tasks worker`."
+            + (" Learners start theirs with their COURSE_LEARNER." if room else ""),
+        )
+    )
+
+
+def _report_classroom(room: dict[str, list[str]], report: Report) -> None:
+    """The instructor's view: each learner namespace and the workers answering in it."""
+    if not room:
+        return
+    busy = sum(1 for found in room.values() if found)
+    report.add("learners", f"{len(room)} namespaces (COURSE_LEARNER), {busy} with workers")
+    for name, found in room.items():
+        answered = f"{len(found)} answered ping: {', '.join(found)}" if found else "no worker"
+        report.add("learner", f"{name}: {answered}")
 
 
 def _check_embedded(report: Report) -> None:

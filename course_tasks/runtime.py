@@ -7,7 +7,9 @@ A chapter's first code cell is ``runtime.start()`` and its last ``runtime.stop()
   ``stop()`` shuts it down in milliseconds. Worker logs go to a file, not into cells.
 * **redis**: workers are separate ``celery -A course_tasks worker`` processes;
   ``start()`` checks that Redis answers and waits a few seconds for a worker to answer a
-  ping, and says how to start one if none does.
+  ping, and says how to start one if none does. With ``COURSE_LEARNER`` (a classroom),
+  only the learner's own workers, started with the same ``COURSE_LEARNER``, can answer;
+  the banner names the namespace.
 * **eager**: nothing to start; tasks run inline when called.
 
 Both functions are idempotent; :func:`running` is the context-manager form, and whatever
@@ -272,6 +274,14 @@ def _check_redis(cfg: settings.Settings) -> Status:
     probe.ping_redis(cfg.broker_url, role="broker")
     probe.ping_redis(cfg.backend_url, role="result backend")
     workers = wait_for_workers()
+    if not workers and cfg.key_prefix:  # only this learner's workers can answer
+        raise NoWorker(
+            f"No Celery worker answered within {WORKER_WAIT_SECONDS:g} s in namespace "
+            f"{cfg.learner} on {settings.redact(cfg.broker_url)}.",
+            "start yours in a terminal with the same COURSE_BROKER and COURSE_LEARNER: "
+            f"`COURSE_LEARNER={cfg.learner} python -m course_tasks worker`, then run this "
+            "cell again (`python -m course_tasks doctor` shows where workers do answer).",
+        )
     if not workers:
         raise NoWorker(
             f"No Celery worker answered within {WORKER_WAIT_SECONDS:g} s on "

@@ -12,11 +12,19 @@ unset, empty or ``embedded``     embedded   broker and results in this process, 
 
 ``COURSE_BACKEND`` and ``COURSE_STORE`` override the derived Redis URLs for results and
 app data. ``COURSE_HOME`` (default ``~/.course_tasks``) holds the embedded worker's log.
+
+``COURSE_LEARNER`` (redis mode, a classroom): a name such as ``alice`` that gives this
+learner a namespace of their own on a shared Redis. Every key of the broker (queues,
+bindings, broadcast and event channels), of the results and of the app data then starts
+with ``learner:alice:`` (:attr:`Settings.key_prefix`), so learners on one server never see
+each other's messages, results, workers or data (see ``docs/classroom.md``). It has no effect
+in embedded and eager mode, where nothing is shared.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -25,6 +33,12 @@ EMBEDDED = "embedded"
 REDIS = "redis"
 EAGER = "eager"
 MODES = (EMBEDDED, REDIS, EAGER)
+
+#: What ``COURSE_LEARNER`` may hold: a name that cannot reach into another namespace (no
+#: ``:``, no glob characters), so that no learner's prefix is the start of another's.
+LEARNER_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+#: Every learner's keys start with this, then the name and a colon.
+LEARNER_KEY_PREFIX = "learner:"
 
 #: The embedded broker: kombu's memory transport, in this process.
 EMBEDDED_BROKER_URL = "memory://localhost/"
@@ -44,6 +58,15 @@ class Settings:
     backend_url: str
     store_url: str
     home: Path
+    #: ``COURSE_LEARNER``, or ``None``. It namespaces the Redis keys in redis mode only.
+    learner: str | None = None
+
+    @property
+    def key_prefix(self) -> str:
+        """What every Redis key of this learner starts with (redis mode), else ``""``."""
+        if self.mode != REDIS or not self.learner:
+            return ""
+        return learner_prefix(self.learner)
 
     @property
     def log_dir(self) -> Path:
@@ -55,6 +78,8 @@ class Settings:
             where = "worker thread in this kernel, broker memory://, results in-process Redis"
         elif self.mode == REDIS:
             where = f"broker {redact(self.broker_url)}, results {redact(self.backend_url)}"
+            if self.key_prefix:
+                where += f", learner {self.learner}: keys under {self.key_prefix}"
         else:
             where = "task_always_eager: tasks run inline, no broker, no worker"
         return f"{self.mode} ({where})"
@@ -70,6 +95,23 @@ def redact(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def learner_prefix(name: str) -> str:
+    """The key prefix of the learner ``name``: ``learner:NAME:``."""
+    return f"{LEARNER_KEY_PREFIX}{name}:"
+
+
+def _learner(env: os._Environ[str] | dict[str, str]) -> str | None:
+    name = (env.get("COURSE_LEARNER") or "").strip()
+    if not name:
+        return None
+    if not LEARNER_PATTERN.fullmatch(name):
+        raise SettingsError(
+            f"COURSE_LEARNER={name!r} cannot name a namespace: use 1 to 64 letters, digits, "
+            "'.', '_' or '-', starting with a letter or digit (such as alice or team-3)"
+        )
+    return name
 
 
 def _redis_db_url(url: str, offset: int) -> str:
@@ -102,11 +144,12 @@ def from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> Settin
     env = os.environ if environ is None else environ
     home = Path(env.get("COURSE_HOME") or Path.home() / ".course_tasks").expanduser()
     raw = (env.get("COURSE_BROKER") or "").strip()
+    learner = _learner(env)
     in_process = (EMBEDDED_BROKER_URL, EMBEDDED_BACKEND_URL, EMBEDDED_STORE_URL)
     if raw in ("", EMBEDDED):
-        return Settings(EMBEDDED, *in_process, home)
+        return Settings(EMBEDDED, *in_process, home, learner)
     if raw == EAGER:
-        return Settings(EAGER, *in_process, home)
+        return Settings(EAGER, *in_process, home, learner)
     scheme = urlsplit(raw).scheme
     if scheme not in ("redis", "rediss"):
         raise SettingsError(
@@ -115,4 +158,4 @@ def from_env(environ: os._Environ[str] | dict[str, str] | None = None) -> Settin
         )
     backend = env.get("COURSE_BACKEND") or _redis_db_url(raw, 1)
     store = env.get("COURSE_STORE") or _redis_db_url(raw, 2)
-    return Settings(REDIS, raw, backend, store, home)
+    return Settings(REDIS, raw, backend, store, home, learner)

@@ -1,0 +1,367 @@
+"""A classroom on one Redis: N learners run the chapters' strict nbval at the same time.
+
+One ``redis-server`` (Debian's package, a free loopback port, no persistence); for each
+learner ``learnerNN`` a worker process of their own, ``python -m course_tasks worker
+--pool=prefork --concurrency=2`` with ``COURSE_LEARNER=learnerNN`` (what a learner runs in a
+terminal, docs/classroom.md), and then, all at once, one strict nbval run per learner over the
+chapters, each in its own ``COURSE_HOME``. While they run, nothing but the namespace tells
+them apart: same server, same databases, same queue names, same task names.
+
+Afterwards it records, per learner, passed and failed cells and wall time; whether every key
+on the three databases belongs to a learner namespace (nothing leaked out of one); and the
+instructor's view, ``python -m course_tasks doctor`` without ``COURSE_LEARNER``, which must
+list every learner with their worker. Writes ``benchmarks/results/classroom.json``
+(``--out``). Exit status 0 when every cell passed and the instructor saw every learner's
+worker, 1 otherwise, 2 for bad options.
+
+    python benchmarks/classroom.py                       # 10 learners, the committed chapters
+    python benchmarks/classroom.py --learners 3 notebooks/04_calling_tasks.ipynb \\
+        notebooks/05_states_and_results.ipynb            # the issue's scenario (.ci/run)
+
+The notebooks are compared with ``nbval_sanitize.cfg`` plus one rule, ``[learner-namespace]``,
+that removes ``learner:NAME:`` in front of a key name (chapter 02 prints a result's Redis
+key, which in a namespace starts with it); the rule is added only when the file does not
+have it yet. (nbval reads ``replace:`` only when a value follows it, hence the group.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+SANITIZE = ROOT / "nbval_sanitize.cfg"
+LEARNER_RULE = """
+[learner-namespace]
+regex: \\blearner:[A-Za-z0-9][\\w.-]*:(\\w)
+replace: \\1
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _committed_chapters() -> list[Path]:
+    out = subprocess.run(
+        ["git", "ls-files", "notebooks/*.ipynb"], cwd=ROOT, capture_output=True, text=True
+    )
+    names = out.stdout.split() if out.returncode == 0 else []
+    return [ROOT / name for name in names] or sorted(ROOT.glob("notebooks/*.ipynb"))
+
+
+def _sanitize_file(work: Path) -> Path:
+    text = SANITIZE.read_text(encoding="utf-8")
+    if "[learner-namespace]" in text:
+        return SANITIZE
+    path = work / "nbval_sanitize.cfg"
+    path.write_text(text.rstrip("\n") + "\n" + LEARNER_RULE, encoding="utf-8")
+    return path
+
+
+def _stop(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM, then SIGKILL to its process group (started with start_new_session)."""
+    from course_tasks.services import stop_process
+
+    stop_process(proc, group=True)
+
+
+def _junit_counts(path: Path) -> tuple[int, int, list[str]]:
+    """(passed, failed, failures) from pytest's junit XML (errors count as failed)."""
+    if not path.exists():
+        return 0, 0, ["no junit report: pytest did not finish"]
+    passed = failed = 0
+    failures = []
+    for case in ET.parse(path).getroot().iter("testcase"):
+        bad = case.find("failure")
+        if bad is None:
+            bad = case.find("error")
+        if case.find("skipped") is not None:
+            continue
+        if bad is None:
+            passed += 1
+            continue
+        failed += 1
+        message = (bad.get("message") or bad.text or "").strip().splitlines()
+        failures.append(f"{case.get('classname')}::{case.get('name')}: {message[:1]}")
+    return passed, failed, failures
+
+
+#: Keys that the instructor's own ``doctor`` leaves in the namespace without a learner: its
+#: ping's reply queue (which expires) and kombu's table of expiring bindings.
+INSTRUCTOR_KEYS = re.compile(
+    r"_kombu\.binding_deadlines|_kombu\.binding(_permanent)?\.reply\.celery\.pidbox"
+    r"|[\w-]+\.reply\.celery\.pidbox"
+)
+
+
+def _keys_outside_namespaces(url_base: str, prefix: str = "learner:") -> dict[str, list[str]]:
+    """Keys on the broker, results and app-data databases that belong to no learner."""
+    import redis
+
+    found: dict[str, list[str]] = {}
+    for db in (0, 1, 2):
+        client = redis.Redis.from_url(f"{url_base}/{db}", decode_responses=True)
+        try:
+            stray = sorted(
+                k
+                for k in client.scan_iter(count=1000)
+                if not k.startswith(prefix) and not (db == 0 and INSTRUCTOR_KEYS.fullmatch(k))
+            )
+        finally:
+            client.close()
+        if stray:
+            found[str(db)] = stray[:20]
+    return found
+
+
+def _instructor_view(env: dict[str, str]) -> dict[str, Any]:
+    """``python -m course_tasks doctor`` without COURSE_LEARNER, and what it listed."""
+    started = time.perf_counter()
+    out = subprocess.run(
+        [PYTHON, "-m", "course_tasks", "doctor"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    seen: dict[str, list[str]] = {}
+    for line in out.stdout.splitlines():
+        match = re.match(r"\s+learner\s+([\w.-]+): (?:(\d+) answered ping: (.*)|no worker)$", line)
+        if match:
+            seen[match.group(1)] = match.group(3).split(", ") if match.group(3) else []
+    return {"seconds": round(seconds, 2), "workers": seen, "output": out.stdout}
+
+
+def _redis_server(work: Path, port: int) -> subprocess.Popen[Any]:
+    work.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(work)],
+        stdout=(work / "redis.log").open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    chapters = [Path(p).resolve() for p in args.notebooks] or _committed_chapters()
+    if args.rotate:
+        chapters = sorted(chapters)
+    work = Path(tempfile.mkdtemp(prefix="classroom-"))
+    port = _free_port()
+    base = f"redis://127.0.0.1:{port}"
+    env0 = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "CELERY_"))}
+    env0.update(COURSE_BROKER=f"{base}/0", PYTHONUNBUFFERED="1")
+    learners = [f"learner{i:02d}" for i in range(1, args.learners + 1)]
+    procs: list[subprocess.Popen[Any]] = []
+    servers: list[subprocess.Popen[Any]] = []
+    result: dict[str, Any] = {}
+    try:
+        envs = {}
+        for name in learners:
+            home = work / name
+            home.mkdir()
+            envs[name] = {**env0, "COURSE_LEARNER": name, "COURSE_HOME": str(home / "home")}
+            if args.control:  # a Redis of the learner's own, no namespace
+                own = _free_port()
+                servers.append(_redis_server(home / "redis", own))
+                envs[name]["COURSE_BROKER"] = f"redis://127.0.0.1:{own}/0"
+                del envs[name]["COURSE_LEARNER"]
+        if not args.control:
+            servers.append(_redis_server(work / "redis", port))
+        for name in learners:
+            procs.append(subprocess.Popen(
+                [PYTHON, "-m", "course_tasks", "worker", "--pool=prefork",
+                 f"--concurrency={args.concurrency}", "-n", f"{name}-worker@%h",
+                 "--without-mingle", "--without-gossip",
+                 f"--logfile={work / name / 'worker.log'}"],
+                cwd=ROOT, env=envs[name], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            ))  # fmt: skip
+        began = time.perf_counter()
+        for name in learners if args.control else learners[:1]:
+            ready = subprocess.run(
+                [PYTHON, "-c", _WAIT_FOR_WORKERS, json.dumps(None if args.control else learners),
+                 str(args.worker_wait)],
+                cwd=ROOT, env=envs[name] if args.control else env0, capture_output=True,
+                text=True,
+            )  # fmt: skip
+            if ready.returncode != 0:
+                raise RuntimeError(f"workers did not answer: {ready.stdout.strip()}")
+        workers_ready_s = time.perf_counter() - began
+        sanitize = _sanitize_file(work)
+        runs = {}
+        began = time.perf_counter()
+        for i, name in enumerate(learners):
+            junit = work / name / "junit.xml"
+            mine = chapters[i % len(chapters) :] + chapters[: i % len(chapters)] if args.rotate \
+                else chapters  # fmt: skip
+            cmd = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval",
+                   "--nbval-current-env", "--nbval-sanitize-with", str(sanitize),
+                   f"--nbval-cell-timeout={args.cell_timeout}", f"--junitxml={junit}",
+                   *map(str, mine)]  # fmt: skip
+            log = (work / name / "nbval.log").open("wb")
+            runs[name] = (subprocess.Popen(cmd, cwd=ROOT, env=envs[name], stdout=log,
+                                           stderr=subprocess.STDOUT, start_new_session=True),
+                          time.perf_counter())  # fmt: skip
+            procs.append(runs[name][0])
+        # The instructor looks while the class is working.
+        time.sleep(args.look_after)
+        during = _instructor_view(env0) if not args.control else {"seconds": 0, "workers": {}}
+        rows = {}
+        for name, (proc, started) in runs.items():
+            try:
+                proc.wait(args.timeout)
+            except subprocess.TimeoutExpired:
+                _stop(proc)
+            passed, failed, failures = _junit_counts(work / name / "junit.xml")
+            rows[name] = {
+                "passed": passed,
+                "failed": failed,
+                "exit": proc.returncode,
+                "wall_s": round(time.perf_counter() - started, 1),
+                "failures": failures,
+            }
+        wall = time.perf_counter() - began
+        if args.control:
+            stray: dict[str, list[str]] = {}
+            after = during
+            seen_all = True
+        else:
+            stray = _keys_outside_namespaces(base)
+            after = _instructor_view(env0)
+            seen_all = all(
+                f"{name}-worker@" in " ".join(during["workers"].get(name, []))
+                for name in learners
+            )
+        for name in learners:
+            if rows[name]["failed"] or rows[name]["exit"]:
+                log = work / name / "nbval.log"
+                rows[name]["log_tail"] = log.read_text(errors="replace").splitlines()[-30:]
+        result = {
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                        "platform": platform.platform()},  # fmt: skip
+            "redis_server": _redis_version(),
+            "setup": ("control: a redis-server per learner, no COURSE_LEARNER" if args.control
+                      else "one redis-server, a COURSE_LEARNER namespace per learner"),
+            "learners": len(learners),
+            "worker": f"prefork, concurrency {args.concurrency}, one per learner",
+            "order": "rotated: learner i starts at chapter i" if args.rotate else "same order",
+            "chapters": [str(p.relative_to(ROOT)) for p in chapters],
+            "cells_per_learner": max((r["passed"] + r["failed"] for r in rows.values()), default=0),
+            "cells_total": sum(r["passed"] + r["failed"] for r in rows.values()),
+            "failed_total": sum(r["failed"] for r in rows.values()),
+            "workers_ready_s": round(workers_ready_s, 1),
+            "wall_s": round(wall, 1),
+            "keys_outside_namespaces": stray,
+            "instructor_sees_every_worker": seen_all,
+            "instructor_during": {k: during[k] for k in ("seconds", "workers")},
+            "instructor_after": {k: after[k] for k in ("seconds", "workers")},
+            "instructor_output": during.get("output", "").splitlines(),
+            "per_learner": rows,
+        }
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+        for proc in servers:
+            _stop(proc)
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+_WAIT_FOR_WORKERS = """
+import json, sys, time
+from course_tasks import probe
+from course_tasks.app import app
+names, wait = json.loads(sys.argv[1]) or [None], float(sys.argv[2])
+deadline = time.monotonic() + wait
+missing = names
+while missing and time.monotonic() < deadline:
+    missing = [n for n in missing if not probe.ping_namespace(app, n, timeout=0.5)]
+missing = [n or "(no namespace)" for n in missing]
+print(' '.join(missing))
+sys.exit(1 if missing else 0)
+"""
+
+
+def _redis_version() -> str:
+    out = subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
+    match = re.search(r"v=(\S+)", out.stdout)
+    return match.group(1) if match else out.stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", help="default: every committed notebooks/*.ipynb")
+    parser.add_argument("--learners", type=int, default=10)
+    parser.add_argument("--concurrency", type=int, default=2, help="each worker's prefork pool")
+    parser.add_argument("--cell-timeout", type=int, default=60)
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds per learner's run")
+    parser.add_argument("--worker-wait", type=float, default=120)
+    parser.add_argument("--look-after", type=float, default=15, help="when the instructor looks")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/classroom.json")
+    parser.add_argument("--keep", action="store_true", help="keep the logs' folder")
+    parser.add_argument(
+        "--control", action="store_true",
+        help="the same load, but a redis-server per learner and no COURSE_LEARNER: what fails "
+        "here fails for want of CPU, not for want of isolation",
+    )  # fmt: skip
+    parser.add_argument(
+        "--rotate", action="store_true",
+        help="learner i starts at chapter i (the class spread over the chapters)",
+    )
+    args = parser.parse_args(argv)
+    if args.learners < 1:
+        parser.error("--learners must be at least 1")
+    if shutil.which("redis-server") is None:
+        print("classroom: redis-server is not installed (apt-get install redis-server)")
+        return 2
+    result = run(args)
+    if not result:
+        return 1
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"{result['learners']} learners x {len(result['chapters'])} notebooks, "
+          f"{result['setup']} (redis-server {result['redis_server']}), a worker each; "
+          f"{result['wall_s']} s")  # fmt: skip
+    print(f"{'learner':<12} {'passed':>6} {'failed':>6} {'wall s':>7}")
+    for name, row in result["per_learner"].items():
+        print(f"{name:<12} {row['passed']:>6} {row['failed']:>6} {row['wall_s']:>7}")
+        for failure in row["failures"]:
+            print(f"    {failure}")
+    seen = result["instructor_during"]["workers"]
+    print(f"instructor (doctor, no COURSE_LEARNER, {result['instructor_during']['seconds']} s): "
+          f"{sum(1 for w in seen.values() if w)} of {result['learners']} learners with a "
+          f"worker answering")  # fmt: skip
+    print(f"keys outside the learner namespaces: {result['keys_outside_namespaces'] or 'none'}")
+    ok = (
+        result["failed_total"] == 0
+        and all(row["exit"] == 0 for row in result["per_learner"].values())
+        and result["instructor_sees_every_worker"]
+        and not result["keys_outside_namespaces"]
+    )
+    print(f"{result['cells_total'] - result['failed_total']} passed, "
+          f"{result['failed_total']} failed")  # fmt: skip
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
