@@ -12,6 +12,13 @@ can belong to a real, unrelated socket, and ``get()`` then waits its whole 1-sec
 interval after the task has finished. The consumer below waits on fakeredis's own
 "response ready" event instead.
 
+And no ``time.sleep(0)``: Celery's consumer calls it after every state change it reads and
+after every wait, so that other greenlets get a turn (gevent, eventlet). In a kernel the
+other thread is the worker, and each of those calls handed it the GIL in the middle of a
+``get()``: about six thread switches per task, a third of the round trip. The consumer
+below runs Celery's two methods without that call and is otherwise the same, statement for
+statement (``tests/test_embedded_backend.py`` compares them with the installed Celery's).
+
 And one guard, for the course's app only: in embedded mode the only worker is the one the
 runtime runs in this kernel. Once ``runtime.stop()`` has stopped it (a chapter's last cell),
 a ``get()`` on a task that is not ready would wait its whole timeout and end in
@@ -21,9 +28,14 @@ a ``get()`` on a task that is not ready would wait its whole timeout and end in
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
 from typing import Any
 
+from celery import states
+from celery.backends.asynchronous import _waiting_on
 from celery.backends.redis import RedisBackend, ResultConsumer
+from celery.exceptions import TimeoutError
 
 from course_tasks.errors import WorkerStopped
 
@@ -42,6 +54,49 @@ class FakeRedisResultConsumer(ResultConsumer):
             return True  # disconnected: let the locked read reconnect
         # Only waits for fakeredis's response queue to be non-empty; reads nothing.
         return bool(connection.can_read(timeout=wait))
+
+    # The two methods below are Celery's (BaseResultConsumer._wait_for_pending, and
+    # BaseResultConsumer.on_state_change followed by ResultConsumer.on_state_change's own
+    # line) without ``sleep(0)``; see the module docstring.
+
+    def _wait_for_pending(
+        self,
+        result: Any,
+        timeout: float | None = None,
+        on_interval: Any = None,
+        on_message: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[None]:
+        self.on_wait_for_pending(result, timeout=timeout, **kwargs)
+        prev_on_m, self.on_message = self.on_message, on_message
+        try:
+            for _ in self.drain_events_until(
+                result.on_ready, timeout=timeout, on_interval=on_interval
+            ):
+                yield
+        except socket.timeout:  # noqa: UP041 (Celery's code, as it is)
+            raise TimeoutError("The operation timed out.")  # noqa: B904
+        finally:
+            self.on_message = prev_on_m
+
+    def on_state_change(self, meta: dict[str, Any], message: Any) -> None:
+        if self.on_message:
+            self.on_message(meta)
+        if meta["status"] in states.READY_STATES:
+            task_id = meta["task_id"]
+            results = _waiting_on(self._pending_results, task_id)
+            if not results:
+                self._pending_messages.put(task_id, meta)
+            for result in results:
+                result._maybe_set_cache(meta)
+                buckets = self.buckets
+                try:
+                    bucket = buckets.pop(result)
+                except KeyError:
+                    pass
+                else:
+                    bucket.append(result)
+        self._maybe_cancel_ready_task(meta)
 
 
 class FakeRedisBackend(RedisBackend):
@@ -75,3 +130,4 @@ class FakeRedisBackend(RedisBackend):
             "run `runtime.start()` (the set-up cell at the top of the notebook), then call "
             "get() again: the task is still in its queue and runs as soon as the worker starts.",
         )
+

@@ -7,6 +7,11 @@ consumer at once, through a condition variable. :func:`set_stopping` also wakes 
 makes them return straight away, so that an embedded worker shuts down in milliseconds
 instead of finishing its 2-second ``drain_events`` wait.
 
+An ack (or reject) wakes them too, on a channel with a prefetch limit: a consumer whose
+channel already holds ``prefetch_count`` unacknowledged messages takes no more and waits.
+With the ``threads`` pool the ack comes from a pool thread, and without the wake-up the
+next task would wait out the worker's 2-second ``drain_events`` timeout.
+
 Like ``memory://``, it only carries messages between threads of one process.
 """
 
@@ -38,13 +43,23 @@ def set_stopping(flag: bool) -> None:
 
 
 class Channel(memory.Channel):
-    """The memory channel; every put wakes the consumers."""
+    """The memory channel; every put, and an ack that frees prefetch, wakes the consumers."""
 
     queues: dict[str, Any] = {}
 
     def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
         super()._put(queue, message, **kwargs)
         _notify()
+
+    def basic_ack(self, delivery_tag: Any, multiple: bool = False) -> None:
+        super().basic_ack(delivery_tag, multiple)
+        if self.qos.prefetch_count:  # without a limit no consumer waits for an ack
+            _notify()
+
+    def basic_reject(self, delivery_tag: Any, requeue: bool = False) -> None:
+        super().basic_reject(delivery_tag, requeue)
+        if self.qos.prefetch_count:
+            _notify()
 
     def _put_fanout(
         self, exchange: str, message: Any, routing_key: str | None = None, **kwargs: Any
