@@ -253,8 +253,8 @@ def test_strict_nbval_compares_the_html_and_the_text(
             sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:xdist",
             "--nbval", "--nbval-current-env", "--nbval-cell-timeout=60",
             "--nbval-sanitize-with", str(ROOT / "nbval_sanitize.cfg"),
-            "-o", "addopts=", "--rootdir", str(tmp_path), "-q", "-rA", str(good), str(tmp_path / "html.ipynb"),
-            str(tmp_path / "text.ipynb"),
+            "-o", "addopts=", "--rootdir", str(tmp_path), "-q", "-rA", str(good),
+            str(tmp_path / "html.ipynb"), str(tmp_path / "text.ipynb"),
         ],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
