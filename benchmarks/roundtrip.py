@@ -5,6 +5,11 @@ Usage (from the repository root)::
     python benchmarks/roundtrip.py                          # eager + embedded
     python benchmarks/roundtrip.py --redis-url auto         # + redis, on a throwaway redis-server
     python benchmarks/roundtrip.py --redis-url redis://localhost:6379/0 [--flush]
+    python benchmarks/roundtrip.py --redis-url auto --runs 5     # median of 5 runs per mode
+
+In redis mode it measures the course's settings (``redis``) and, with the same worker
+command line, Celery's defaults for everything the course changes (``redis-defaults``,
+see ``benchmarks/celery_defaults.py``).
 
 The mode is read from ``COURSE_BROKER`` when ``course_tasks`` is imported, so every mode is
 measured in a subprocess of its own (this script run with ``--child``), which writes its
@@ -38,20 +43,26 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 DEFAULT_OUT = HERE / "results" / "roundtrip.json"
-ALL_MODES = ("eager", "embedded", "redis")
+ALL_MODES = ("eager", "embedded", "redis", "redis-defaults")
+REDIS_MODES = ("redis", "redis-defaults")
 WARMUP = 20
 START_STOP_REPEATS = 10
 GET_TIMEOUT = 10.0
 WORKER_NAME = "bench@%h"
 WORKER_READY_SECONDS = 30.0
-#: Ports another engineer's redis-server may use on this machine; never picked by ``auto``.
+#: Figures of a run that are combined (median) over ``--runs``.
+RUN_FIGURES = ("median_ms", "p90_ms", "min_ms", "max_ms", "tasks_per_s", "total_s", "send_s",
+               "worker_start_ms", "worker_stop_ms")  # fmt: skip
 
-#: (figure key, limit in ms, label): the spec's targets, all for embedded mode.
-TARGETS: tuple[tuple[str, float, str], ...] = (
-    ("median_ms", 5.0, "embedded round-trip median <= 5 ms"),
-    ("worker_start_ms", 100.0, "embedded worker start <= 100 ms"),
-    ("worker_stop_ms", 100.0, "embedded worker stop <= 100 ms"),
+#: (figure key, "max" or "min", limit, unit, label): the targets, all for embedded mode
+#: (issue 12). Plus one comparison, embedded median <= RATIO x the redis median.
+TARGETS: tuple[tuple[str, str, float, str, str], ...] = (
+    ("median_ms", "max", 2.0, "ms", "embedded round-trip median <= 2 ms"),
+    ("tasks_per_s", "min", 1000.0, "tasks/s", "embedded throughput with results >= 1,000/s"),
+    ("worker_start_ms", "max", 100.0, "ms", "embedded worker start <= 100 ms"),
+    ("worker_stop_ms", "max", 100.0, "ms", "embedded worker stop <= 100 ms"),
 )
+RATIO = 0.5
 
 
 class BenchError(Exception):
@@ -124,15 +135,23 @@ def _start_stop(runtime: Any) -> dict[str, Any]:
 def child_main(mode: str, samples: int, tasks: int, out: Path) -> int:
     """Measure the mode selected by ``COURSE_BROKER`` and write the figures to ``out``."""
     t0 = time.perf_counter()
+    if mode == "redis-defaults":
+        import celery_defaults  # benchmarks/ is this script's directory, first on sys.path
+
+        reset = {name: repr(default) for name, (_, default) in celery_defaults.RESET.items()}
     from course_tasks import runtime
     from course_tasks.tasks.basics import add
 
     figures: dict[str, Any] = {"import_s": round(time.perf_counter() - t0, 3)}
-    if runtime.mode() != mode:
-        raise BenchError(f"COURSE_BROKER selects {runtime.mode()} mode, expected {mode}")
+    expected = "redis" if mode in REDIS_MODES else mode
+    if runtime.mode() != expected:
+        raise BenchError(f"COURSE_BROKER selects {runtime.mode()} mode, expected {expected}")
+    if mode == "redis-defaults":
+        figures["celery_defaults_for"] = reset
+    figures["track_started"] = bool(add.track_started)
     if mode == "embedded":
         figures.update(_start_stop(runtime))
-    if mode == "redis":
+    if mode in REDIS_MODES:
         started = time.perf_counter()
         workers = runtime.wait_for_workers(timeout=WORKER_READY_SECONDS)
         if not workers:
@@ -223,13 +242,22 @@ def _check_redis(urls: Sequence[str]) -> str:
 
 
 @contextlib.contextmanager
-def redis_worker(env: dict[str, str], workdir: Path) -> Iterator[dict[str, Any]]:
-    """A ``python -m course_tasks worker`` process, logging to a file, always stopped."""
-    log = workdir / "redis-worker.log"
+def redis_worker(
+    env: dict[str, str], workdir: Path, mode: str = "redis"
+) -> Iterator[dict[str, Any]]:
+    """A ``python -m course_tasks worker`` process, logging to a file, always stopped.
+
+    For ``redis-defaults`` the same worker command line, on the app of
+    ``benchmarks/celery_defaults.py``: ``python -m celery -A benchmarks.celery_defaults``.
+    """
+    log = workdir / f"{mode}-worker.log"
+    app = ["course_tasks"]
+    if mode == "redis-defaults":
+        app = ["celery", "-A", "benchmarks.celery_defaults"]
     cmd = [
         sys.executable,
         "-m",
-        "course_tasks",
+        *app,
         "worker",
         "--pool=prefork",
         "--concurrency=2",
@@ -307,7 +335,7 @@ def measure(mode: str, redis_url: str | None, opts: RunOptions) -> dict[str, Any
         if opts.flush:
             for url in urls:
                 _redis_client(url).flushdb()
-        worker = stack.enter_context(redis_worker(env, opts.workdir))
+        worker = stack.enter_context(redis_worker(env, opts.workdir, mode))
         figures = _run_child(mode, env, opts, Path(worker["worker_log"]))
     figures["redis_server"] = server_version
     figures["redis_url"] = "auto" if given == "auto" else _redact(env["COURSE_BROKER"])
@@ -320,6 +348,13 @@ def _redact(url: str) -> str:
     from course_tasks.settings import redact
 
     return redact(url)
+
+
+def _load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _version(dist: str) -> str:
@@ -364,19 +399,43 @@ def table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One mode's figures over ``--runs``: the last run's, with the median of each figure
+    in :data:`RUN_FIGURES`, and every run's figures under ``runs``."""
+    figures = dict(runs[-1])
+    for key in RUN_FIGURES:
+        values = [run[key] for run in runs if run.get(key) is not None]
+        if values:
+            figures[key] = round(statistics.median(values), 3)
+    figures["runs"] = [{k: run.get(k) for k in RUN_FIGURES if k in run} for run in runs]
+    return figures
+
+
 def check_targets(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     embedded = results.get("embedded")
     if embedded is None:
         return []
     checks = []
-    for key, limit, label in TARGETS:
+    for key, kind, limit, unit, label in TARGETS:
         value = embedded.get(key)
+        ok = value is not None and (value <= limit if kind == "max" else value >= limit)
+        checks.append({"target": label, "value": value, "limit": limit, "unit": unit, "pass": ok})
+    redis = results.get("redis")
+    if redis is not None and redis.get("median_ms"):
+        ratios = [
+            e["median_ms"] / r["median_ms"]
+            for e, r in zip(embedded.get("runs", []), redis.get("runs", []), strict=False)
+            if e.get("median_ms") and r.get("median_ms")
+        ]
+        ratio = statistics.median(ratios) if ratios else embedded["median_ms"] / redis["median_ms"]
         checks.append(
             {
-                "target": label,
-                "value_ms": value,
-                "limit_ms": limit,
-                "pass": value is not None and value <= limit,
+                "target": f"embedded round-trip median <= {RATIO:g} x redis median (same run)",
+                "value": round(ratio, 3),
+                "limit": RATIO,
+                "unit": "x",
+                "pass": ratio <= RATIO,
+                "per_run": [round(r, 3) for r in ratios],
             }
         )
     return checks
@@ -403,12 +462,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="FLUSHDB the broker, results and app-data DBs before measuring redis",
     )
+    p.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        help="measure every mode this many times, in turn; report each figure's median",
+    )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per mode (default 300)")
     p.add_argument("--out", type=Path, default=None, help=f"JSON file (default {DEFAULT_OUT})")
     p.add_argument("--child", choices=ALL_MODES, help=argparse.SUPPRESS)
     ns = p.parse_args(argv)
-    if ns.samples < 1 or ns.tasks < 1:
-        p.error("--samples and --tasks must be at least 1")
+    if ns.samples < 1 or ns.tasks < 1 or ns.runs < 1:
+        p.error("--samples, --tasks and --runs must be at least 1")
     return ns
 
 
@@ -427,7 +492,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     modes = [m.strip() for m in ns.modes.split(",") if m.strip()] if ns.modes else None
     if modes is None:
-        modes = ["eager", "embedded"] + (["redis"] if ns.redis_url else [])
+        modes = ["eager", "embedded"] + (list(REDIS_MODES) if ns.redis_url else [])
     unknown = [m for m in modes if m not in ALL_MODES]
     if unknown:
         print(
@@ -435,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if "redis" in modes and not ns.redis_url:
+    if set(REDIS_MODES) & set(modes) and not ns.redis_url:
         print(
             "error: redis mode needs --redis-url auto|redis://host:port/db "
             "(or COURSE_BENCH_REDIS_URL)",
@@ -448,22 +513,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.pop("COURSE_BROKER", None)
     signal.signal(signal.SIGTERM, _terminate_as_interrupt)
 
-    results: dict[str, dict[str, Any]] = {}
+    load_at_start = _load_average()
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
     failures: list[str] = []
     try:
         with tempfile.TemporaryDirectory(prefix="course-bench-") as tmp:
             opts = RunOptions(ns.samples, ns.tasks, ns.timeout, ns.flush, Path(tmp))
-            for mode in modes:
-                print(f"measuring {mode} ...", file=sys.stderr, flush=True)
-                try:
-                    results[mode] = measure(mode, ns.redis_url, opts)
-                except BenchError as exc:
-                    failures.append(str(exc))
-                    print(f"error: {exc}", file=sys.stderr)
+            for run in range(1, ns.runs + 1):
+                for mode in modes:
+                    of = f" (run {run} of {ns.runs})" if ns.runs > 1 else ""
+                    print(f"measuring {mode}{of} ...", file=sys.stderr, flush=True)
+                    try:
+                        runs[mode].append(measure(mode, ns.redis_url, opts))
+                    except BenchError as exc:
+                        failures.append(str(exc))
+                        print(f"error: {exc}", file=sys.stderr)
     except KeyboardInterrupt:
         print("interrupted; workers and redis-server stopped", file=sys.stderr)
         return 130
 
+    results = {mode: combine(figures) for mode, figures in runs.items() if figures}
     if results:
         print(table(results))
     checks = check_targets(results)
@@ -471,7 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\nTargets (spec, embedded mode; reported, not enforced):")
         for c in checks:
             verdict = "PASS" if c["pass"] else "FAIL"
-            print(f"  {verdict}  {c['target']}: {_fmt(c['value_ms'])} ms")
+            print(f"  {verdict}  {c['target']}: {_fmt(c['value'])} {c['unit']}")
     if "embedded" in results:
         print(
             "start/stop: median of "
@@ -493,7 +562,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             "platform": platform.platform(),
             "processor": platform.machine(),
         },
-        "settings": {"samples": ns.samples, "warmup": WARMUP, "tasks": ns.tasks},
+        "settings": {
+            "samples": ns.samples,
+            "warmup": WARMUP,
+            "tasks": ns.tasks,
+            "runs": ns.runs,
+        },
+        "load_average": {"start": load_at_start, "end": _load_average()},
         "modes": results,
         "targets": checks,
     }
