@@ -36,6 +36,7 @@ from celery.utils.nodenames import gethostname, nodename
 
 from course_tasks import joinguard, probe, settings
 from course_tasks.app import app
+from course_tasks.embedded import backend as embedded_backend
 from course_tasks.embedded import transport
 from course_tasks.embedded.consumer import EmbeddedConsumer
 from course_tasks.errors import CourseError, NoWorker
@@ -264,6 +265,9 @@ def _start_embedded(cfg: settings.Settings) -> Status:
             stack.callback(joinguard.uninstall)
             _route_worker_warnings(thread)
         _stack = stack
+        # The first task this thread sends would otherwise import and connect the result
+        # backend while it is being sent (embedded/backend.py: warm_up).
+        embedded_backend.warm_up(app)
         # app.log.setup() publishes these for child processes; this kernel has none.
         for name in ("CELERY_LOG_FILE", "CELERY_LOG_LEVEL"):
             os.environ.pop(name, None)

@@ -131,3 +131,25 @@ class FakeRedisBackend(RedisBackend):
             "get() again: the task is still in its queue and runs as soon as the worker starts.",
         )
 
+
+#: The task id the warm-up subscribes to and unsubscribes from (no task has it).
+WARM_UP_ID = "course-tasks-warm-up"
+
+
+def warm_up(app: Any) -> None:
+    """Build now what Celery builds on this thread's first ``apply_async()``.
+
+    Celery creates a thread's result backend lazily: the first task a notebook sends
+    imports this module and fakeredis, connects the backend's pub/sub (``consume_from``
+    subscribes before the message leaves) and the broker connection, all before the
+    message is published. ``runtime.start()`` calls this right after starting the worker,
+    so that the first task a chapter sends is as quick as the next ones. Only creates
+    connections; stores nothing, and unsubscribes again.
+    """
+    backend = app.backend
+    consumer = getattr(backend, "result_consumer", None)
+    if consumer is not None:
+        consumer.consume_from(WARM_UP_ID)
+        consumer.cancel_for(WARM_UP_ID)
+    with app.producer_or_acquire():
+        pass

@@ -7,6 +7,10 @@ imported. In embedded mode, though, the worker shares the notebook's app, so a t
 learner defines in a cell *is* registered, just later. This consumer builds the strategy
 for such a task the first time a message for it arrives, exactly as
 ``Consumer.update_strategies`` does at start-up; unknown names are still rejected.
+
+It also creates the worker thread's result backend (Celery's ``app.backend`` is one per
+thread) and its connection when it is ready, before it takes its first message, instead of
+while the first task waits to be marked STARTED.
 """
 
 from __future__ import annotations
@@ -37,3 +41,7 @@ class EmbeddedConsumer(Consumer):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.strategies = _LateStrategies(self)
+
+    def on_ready(self) -> None:
+        self.app.backend.client.ping()  # in the worker thread, before the first message
+        super().on_ready()
