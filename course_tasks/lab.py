@@ -25,21 +25,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import fakeredis
 from celery import Celery
 from celery.contrib.testing.worker import TestWorkController
 from celery.result import _set_task_join_will_block
 from celery.worker.consumer import Consumer
-from kombu.transport import redis as kombu_redis
 from kombu.transport import virtual
 
 from course_tasks import runtime
-from course_tasks.embedded import server, transport
+from course_tasks.embedded import redis_broker, server, transport
 
 #: The fakeredis database that lab apps keep their results in (the course uses 1 and 2).
 RESULTS_DB = 3
-#: The fakeredis database that :class:`FakeRedisTransport` keeps its queues in.
-LAB_BROKER_DB = 4
 RESULT_BACKEND = f"fakeredis://localhost/{RESULTS_DB}"
 #: Seconds a stopping lab worker may take to finish the task it is running.
 SHUTDOWN_SECONDS = 5.0
@@ -227,16 +223,8 @@ def _keep_logs_out_of_cells() -> None:
     celery_logger.propagate = False
 
 
-class _FakeRedisChannel(kombu_redis.Channel):
-    """kombu's Redis channel, with clients of the in-process fakeredis server."""
-
-    def _create_client(self, asynchronous: bool = False) -> Any:
-        return fakeredis.FakeRedis(server=server.SERVER, db=LAB_BROKER_DB)
-
-
-class FakeRedisTransport(kombu_redis.Transport):
-    """kombu's Redis transport (``redis://``) over the in-process Redis: for showing, by
-    hand, what the Redis transport does with messages it delivered but that were not
-    acknowledged (``visibility_timeout``). No worker consumes from it."""
-
-    Channel = _FakeRedisChannel
+#: kombu's Redis transport (``redis://``) over the in-process Redis, on the URL's database:
+#: for showing, by hand, what the Redis transport does with messages it delivered but that
+#: were not acknowledged (``visibility_timeout``). Chapter 08 uses the same transport for
+#: priorities (:mod:`course_tasks.embedded.redis_broker`).
+FakeRedisTransport = redis_broker.Transport

@@ -50,7 +50,6 @@ started the process ends.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import socket
@@ -66,7 +65,7 @@ from typing import Any
 from celery import Celery
 from celery.utils.nodenames import gethostname
 
-from course_tasks import runtime, settings
+from course_tasks import runtime, services, settings
 from course_tasks.errors import CourseError
 from course_tasks.services import free_port
 
@@ -74,7 +73,6 @@ from course_tasks.services import free_port
 READY_SECONDS = 20.0
 #: How long ``stop()`` waits after SIGTERM/SIGQUIT before it sends SIGKILL to the group.
 STOP_SECONDS = 10.0
-PR_SET_PDEATHSIG = 1
 ROOT = Path(__file__).resolve().parent.parent
 
 _lock = threading.RLock()
@@ -204,12 +202,6 @@ def lab_app(broker_url: str, queue: str) -> Celery:
 
 
 # --------------------------------------------------------------------------- the process
-
-
-def _die_with_parent() -> None:
-    """``preexec_fn``: SIGKILL this process when the thread that started it ends."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def _children(pid: int) -> list[int]:
@@ -371,7 +363,7 @@ def start(
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=services.die_with_parent,
         )
         lab = LabWorker(name, node, queues, lab_app(broker, queues[0]), proc, log_path)
         lab.spec = (pool, concurrency, queues, options)

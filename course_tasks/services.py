@@ -8,6 +8,7 @@ also when the code inside it fails.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
 import signal
@@ -23,6 +24,17 @@ from course_tasks.errors import CourseError
 
 STOP_GRACE_SECONDS = 10.0
 REDIS_READY_SECONDS = 5.0
+#: Linux's prctl option: the signal a process gets when the thread that started it ends.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:  # pragma: no cover - runs in the child, before exec
+    """``preexec_fn``: SIGKILL this process when the thread that started it ends.
+
+    A worker process a notebook started must not outlive a kernel that was killed.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def free_port() -> int:

@@ -26,7 +26,6 @@ shared worker (queue ``celery``) never takes their tasks, and they never take it
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import os
 import signal
 import subprocess
@@ -43,7 +42,7 @@ from celery.contrib.testing.worker import TestWorkController
 from celery.utils.nodenames import gethostname, nodename
 from kombu import Connection
 
-from course_tasks import runtime, settings
+from course_tasks import runtime, services, settings
 from course_tasks.app import app
 from course_tasks.embedded import redis_broker, transport
 from course_tasks.embedded.consumer import EmbeddedConsumer
@@ -53,7 +52,6 @@ from course_tasks.errors import CourseError
 START_SECONDS = float(os.environ.get("COURSE_DEDICATED_WAIT", "20"))
 #: How long a worker gets to finish its tasks on stop before it is killed.
 STOP_SECONDS = 5.0
-_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -242,12 +240,6 @@ def _start_thread(spec: Spec) -> Dedicated:
 # --------------------------------------------------------------------------- redis
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    """In the child: get SIGKILL when the process that started it dies."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-
-
 def _start_processes(specs: Iterable[Spec]) -> list[Dedicated]:
     began = time.monotonic()
     log_dir = settings.from_env().log_dir
@@ -264,7 +256,7 @@ def _start_processes(specs: Iterable[Spec]) -> list[Dedicated]:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=services.die_with_parent,
         )
         started.append(Dedicated(spec, _process=process, _log=log))
     try:

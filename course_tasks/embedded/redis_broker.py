@@ -38,12 +38,18 @@ POLL_SECONDS = 0.01
 
 
 class Channel(kombu_redis.Channel):
-    """kombu's Redis channel, its connections going to the in-process server."""
+    """kombu's Redis channel, its connections going to the in-process server.
+
+    The database is the URL's, as with a real Redis (``redis://localhost/4`` is db 4);
+    without one, :data:`DB`.
+    """
 
     def _get_pool(self, asynchronous: bool = False) -> redis.ConnectionPool:
-        self.keyprefix_fanout = self.keyprefix_fanout.format(db=DB)
+        vhost = str(self.connection.client.virtual_host or "").strip("/")
+        db = int(vhost) if vhost.isdigit() else DB
+        self.keyprefix_fanout = self.keyprefix_fanout.format(db=db)
         return redis.ConnectionPool(
-            connection_class=fakeredis.FakeRedisConnection, server=server.SERVER, db=DB
+            connection_class=fakeredis.FakeRedisConnection, server=server.SERVER, db=db
         )
 
 
