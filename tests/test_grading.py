@@ -273,7 +273,19 @@ def test_ctrl_c_stops_grading_and_every_process_it_started(tmp_path: Path) -> No
     assert err.splitlines()[-1] == (
         "interrupted: grading stopped; every kernel it started is shut down"
     )
-    assert [pid for pid in seen if Path(f"/proc/{pid}").exists()] == []
+    deadline = time.monotonic() + 5  # a process killed just now may take a moment to go
+    while [pid for pid in seen if running(pid)] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in seen if running(pid)] == []
+
+
+def running(pid: str) -> bool:
+    """Whether ``pid`` is a process that is not a zombie (a zombie runs nothing)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def descendants(pid: int) -> list[str]:
