@@ -28,6 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from course_tasks.authoring import exercise_name
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,8 +39,9 @@ def make_class(folder: Path, learners: int, solutions: list[Path], solved: bool)
         learner = folder / f"learner{n:02d}"
         learner.mkdir(parents=True)
         for solution in solutions:
-            source = solution if solved or n % 2 == 0 else ROOT / "exercises" / solution.name
-            shutil.copyfile(source, learner / solution.name)
+            handed_in = exercise_name(solution)  # what the learner opened and saved
+            source = solution if solved or n % 2 == 0 else ROOT / "exercises" / handed_in
+            shutil.copyfile(source, learner / handed_in)
             count += 1
     return count
 

@@ -1,7 +1,8 @@
 """Build the learners' exercise notebooks from the solution notebooks.
 
 ``python -m course_tasks build-exercises [--check] [NAMES...]`` reads every
-``solutions/NN_topic.ipynb`` (or the ones named) and writes ``exercises/NN_topic.ipynb``:
+``solutions/NN_topic_solutions.ipynb`` (or the ones named) and writes
+``exercises/NN_topic_exercises.ipynb``:
 
 * every region from a ``### BEGIN SOLUTION`` line to the next ``### END SOLUTION`` line
   (markers on lines of their own, at any indentation) becomes a stub: ``...`` at the
@@ -221,7 +222,8 @@ def find_sources(names: Iterable[str], solutions: Path) -> tuple[list[Path], lis
         if path.is_file():
             found.append(path)
             continue
-        candidates = [solutions / name, solutions / f"{name}.ipynb"]
+        candidates = [solutions / name, solutions / f"{name}.ipynb",
+                      solutions / f"{Path(name).stem}_solutions.ipynb"]  # fmt: skip
         match = next((c for c in candidates if c.is_file()), None)
         if match is None and solutions.is_dir():
             prefixed = sorted(solutions.glob(f"{name}_*.ipynb"))
@@ -231,6 +233,16 @@ def find_sources(names: Iterable[str], solutions: Path) -> tuple[list[Path], lis
         else:
             found.append(match)
     return list(dict.fromkeys(found)), errors
+
+
+def exercise_name(source: Path) -> str:
+    """``05_topic_exercises.ipynb`` for ``05_topic_solutions.ipynb`` (or ``05_topic.ipynb``).
+
+    The three notebooks of a chapter share its ``NN_topic`` and differ in their last word,
+    so that JupyterLab's tabs (which show the file name) tell them apart.
+    """
+    stem = source.stem.removesuffix("_solutions")
+    return f"{stem}_exercises.ipynb"
 
 
 def main(argv: list[str]) -> int:
@@ -253,7 +265,7 @@ def main(argv: list[str]) -> int:
     sources, errors = find_sources(args.names, solutions)
     stale: list[Path] = []
     for source in sources:
-        built = build(source, exercises / source.name)
+        built = build(source, exercises / exercise_name(source))
         if built.errors:
             errors.extend(built.errors)
             continue

@@ -16,8 +16,8 @@ from typing import Any
 
 from conftest import ROOT, course_env
 
-EXERCISE = ROOT / "exercises" / "01_concepts.ipynb"
-SOLUTION = ROOT / "solutions" / "01_concepts.ipynb"
+EXERCISE = ROOT / "exercises" / "01_concepts_exercises.ipynb"
+SOLUTION = ROOT / "solutions" / "01_concepts_solutions.ipynb"
 MIME = "application/vnd.celery-course.check+json"
 _CHECK = re.compile(r'check\("(01\.\d)"')
 

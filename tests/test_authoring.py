@@ -148,9 +148,9 @@ def build(tmp_path: Path, *args: str) -> int:
 
 
 def test_build_stubs_clears_outputs_and_keeps_metadata(tmp_path: Path) -> None:
-    write(tmp_path / "solutions" / "99_testing.ipynb", solutions_notebook())
+    write(tmp_path / "solutions" / "99_testing_solutions.ipynb", solutions_notebook())
     assert build(tmp_path) == 0
-    nb = nbformat.read(tmp_path / "exercises" / "99_testing.ipynb", as_version=4)
+    nb = nbformat.read(tmp_path / "exercises" / "99_testing_exercises.ipynb", as_version=4)
 
     assert nb.metadata == {"kernelspec": KERNELSPEC, "course": {"chapter": 99}}
     assert nb.cells[0].source == "# 99 · Testing: Exercises\n\nSolutions are below."
@@ -165,8 +165,8 @@ def test_build_stubs_clears_outputs_and_keeps_metadata(tmp_path: Path) -> None:
 def test_build_is_deterministic_and_check_passes_after_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    write(tmp_path / "solutions" / "99_testing.ipynb", solutions_notebook())
-    target = tmp_path / "exercises" / "99_testing.ipynb"
+    write(tmp_path / "solutions" / "99_testing_solutions.ipynb", solutions_notebook())
+    target = tmp_path / "exercises" / "99_testing_exercises.ipynb"
     assert build(tmp_path) == 0
     first = target.read_bytes()
     assert build(tmp_path) == 0
@@ -179,10 +179,10 @@ def test_build_is_deterministic_and_check_passes_after_it(
 def test_check_detects_drift_and_writes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    solution = write(tmp_path / "solutions" / "99_testing.ipynb", solutions_notebook())
-    write(tmp_path / "solutions" / "98_more.ipynb", solutions_notebook())
+    solution = write(tmp_path / "solutions" / "99_testing_solutions.ipynb", solutions_notebook())
+    write(tmp_path / "solutions" / "98_more_solutions.ipynb", solutions_notebook())
     assert build(tmp_path, "99_testing") == 0  # only this one is built
-    target = tmp_path / "exercises" / "99_testing.ipynb"
+    target = tmp_path / "exercises" / "99_testing_exercises.ipynb"
     built = target.read_bytes()
     nb = solutions_notebook()
     nb.cells[2].source += "\n\nA new sentence."
@@ -193,18 +193,27 @@ def test_check_detects_drift_and_writes_nothing(
     out = capsys.readouterr().out
     assert out.splitlines() == [
         "out of date (run `python -m course_tasks build-exercises`):",
-        f"  {tmp_path / 'exercises' / '98_more.ipynb'}",
+        f"  {tmp_path / 'exercises' / '98_more_exercises.ipynb'}",
         f"  {target}",
     ]
     assert target.read_bytes() == built
-    assert not (tmp_path / "exercises" / "98_more.ipynb").exists()
+    assert not (tmp_path / "exercises" / "98_more_exercises.ipynb").exists()
+
+
+def test_the_exercise_is_named_for_the_chapter_and_its_role(tmp_path: Path) -> None:
+    """JupyterLab's tab shows the file name: chapter, exercises and solutions must differ."""
+    write(tmp_path / "solutions" / "99_testing_solutions.ipynb", solutions_notebook())
+    write(tmp_path / "solutions" / "97_plain.ipynb", solutions_notebook())  # no suffix
+    assert build(tmp_path) == 0
+    assert sorted(p.name for p in (tmp_path / "exercises").iterdir()) == [
+        "97_plain_exercises.ipynb", "99_testing_exercises.ipynb"]  # fmt: skip
 
 
 def test_names_select_notebooks(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write(tmp_path / "solutions" / "99_testing.ipynb", solutions_notebook())
+    write(tmp_path / "solutions" / "99_testing_solutions.ipynb", solutions_notebook())
     assert build(tmp_path, "99") == 0
     assert build(tmp_path, "99_testing.ipynb") == 0
-    assert build(tmp_path, str(tmp_path / "solutions" / "99_testing.ipynb")) == 0
+    assert build(tmp_path, str(tmp_path / "solutions" / "99_testing_solutions.ipynb")) == 0
     capsys.readouterr()
     assert build(tmp_path, "42_nothing") == 1
     err = capsys.readouterr().err
@@ -219,7 +228,7 @@ def test_unbalanced_markers_are_reported_and_nothing_is_written(
 ) -> None:
     nb = solutions_notebook()
     nb.cells[3].source = "x = 1\n### BEGIN SOLUTION\nresult = 2"
-    source = write(tmp_path / "solutions" / "99_testing.ipynb", nb)
+    source = write(tmp_path / "solutions" / "99_testing_solutions.ipynb", nb)
     assert build(tmp_path) == 1
     assert capsys.readouterr().err == (
         f"error: {source}: cell 4 (code), line 2: ### BEGIN SOLUTION is never closed by "
@@ -235,7 +244,7 @@ def test_a_stub_that_breaks_the_syntax_is_reported(
     nb.cells[
         3
     ].source = "if ready:\n### BEGIN SOLUTION\n    result = add.delay(2, 3)\n### END SOLUTION"
-    source = write(tmp_path / "solutions" / "99_testing.ipynb", nb)
+    source = write(tmp_path / "solutions" / "99_testing_solutions.ipynb", nb)
     assert build(tmp_path) == 1
     assert capsys.readouterr().err == (
         f"error: {source}: cell 4 (code), line 2: the exercise's code would not run (expected "
@@ -249,9 +258,9 @@ def test_markdown_regions_are_stubbed_without_a_syntax_check(tmp_path: Path) -> 
     nb.cells[
         2
     ].source = "Answer:\n### BEGIN SOLUTION: *your answer here*\nIt is 42.\n### END SOLUTION"
-    write(tmp_path / "solutions" / "99_testing.ipynb", nb)
+    write(tmp_path / "solutions" / "99_testing_solutions.ipynb", nb)
     assert build(tmp_path) == 0
-    built = nbformat.read(tmp_path / "exercises" / "99_testing.ipynb", as_version=4)
+    built = nbformat.read(tmp_path / "exercises" / "99_testing_exercises.ipynb", as_version=4)
     assert built.cells[2].source == "Answer:\n*your answer here*"
 
 
@@ -266,7 +275,7 @@ def test_markdown_regions_are_stubbed_without_a_syntax_check(tmp_path: Path) -> 
 def test_unreadable_solutions_notebook(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
 ) -> None:
-    source = tmp_path / "solutions" / "99_broken.ipynb"
+    source = tmp_path / "solutions" / "99_broken_solutions.ipynb"
     source.parent.mkdir()
     source.write_text(content, encoding="utf-8")
     assert build(tmp_path) == 1
@@ -278,7 +287,7 @@ def test_cli_reports_without_a_traceback_and_the_committed_exercise_is_current(
 ) -> None:
     solutions = tmp_path / "solutions"
     solutions.mkdir()
-    (solutions / "99_broken.ipynb").write_text("{", encoding="utf-8")
+    (solutions / "99_broken_solutions.ipynb").write_text("{", encoding="utf-8")
     proc = subprocess.run(
         [sys.executable, "-m", "course_tasks", "build-exercises", "--check"],
         cwd=tmp_path,
@@ -288,7 +297,7 @@ def test_cli_reports_without_a_traceback_and_the_committed_exercise_is_current(
     )
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
-    assert "error: solutions/99_broken.ipynb: not a notebook (invalid JSON" in proc.stderr
+    assert "error: solutions/99_broken_solutions.ipynb: not a notebook (invalid JSON" in proc.stderr
 
     proc = subprocess.run(
         [sys.executable, "-m", "course_tasks", "build-exercises", "--check", "01_concepts"],

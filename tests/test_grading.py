@@ -62,8 +62,8 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     (tmp / "broken" / "notes.ipynb").write_text('{"nbformat": 3}', encoding="utf-8")
     (tmp / "empty").mkdir()
     return {
-        "solution": str(ROOT / "solutions" / "01_concepts.ipynb"),
-        "exercise": str(ROOT / "exercises" / "01_concepts.ipynb"),
+        "solution": str(ROOT / "solutions" / "01_concepts_solutions.ipynb"),
+        "exercise": str(ROOT / "exercises" / "01_concepts_exercises.ipynb"),
         "wrong": write(tmp / "bob" / "01_concepts.ipynb", notebook({2: wrong}, solved=True)),
         "loop": write(tmp / "carol" / "01_concepts.ipynb", infinite_loop()),
         "broken": str(tmp / "broken"),
@@ -253,7 +253,7 @@ def test_ctrl_c_stops_grading_and_every_process_it_started(tmp_path: Path) -> No
     loop = write(tmp_path / "01_concepts.ipynb", infinite_loop())
     proc = subprocess.Popen(
         [sys.executable, "-m", "course_tasks", "grade", "--timeout", "60", loop,
-         str(ROOT / "solutions" / "01_concepts.ipynb")],
+         str(ROOT / "solutions" / "01_concepts_solutions.ipynb")],
         cwd=ROOT, env=course_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     seen: set[str] = set()
@@ -315,9 +315,9 @@ def test_every_chapter_solution_full_marks_and_every_exercise_zero(package: Path
     by_folder: dict[str, list[dict[str, Any]]] = {"solutions": [], "exercises": []}
     for nb in report["notebooks"]:
         by_folder[Path(nb["path"]).parent.name].append(nb)
-    solutions = sorted(p.name for p in (ROOT / "solutions").glob("*.ipynb"))
-    assert sorted(Path(nb["path"]).name for nb in by_folder["solutions"]) == solutions
-    assert sorted(Path(nb["path"]).name for nb in by_folder["exercises"]) == solutions
+    chapters = sorted(p.name[:2] for p in (ROOT / "solutions").glob("*.ipynb"))
+    assert sorted(Path(nb["path"]).name[:2] for nb in by_folder["solutions"]) == chapters
+    assert sorted(Path(nb["path"]).name[:2] for nb in by_folder["exercises"]) == chapters
     for nb in by_folder["solutions"]:
         assert len(nb["exercises"]) >= 3, nb["path"]
         wrong = [ex for ex in nb["exercises"] if ex["points"] != ex["max_points"]]

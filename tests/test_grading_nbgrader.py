@@ -40,10 +40,10 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     nbgrader(course, "generate_assignment", CHAPTER, "--force")
-    source = json.loads((course / "source" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
+    source = json.loads((course / "source" / CHAPTER / f"{CHAPTER}_exercises.ipynb").read_text())
     answers = {c["metadata"]["nbgrader"]["grade_id"]: c["source"] for c in source["cells"]
                if c["metadata"]["nbgrader"]["solution"]}  # fmt: skip
-    released = (course / "release" / CHAPTER / f"{CHAPTER}.ipynb").read_text()
+    released = (course / "release" / CHAPTER / f"{CHAPTER}_exercises.ipynb").read_text()
     for student in ("solver", "idle"):
         nb = json.loads(released)
         if student == "solver":
@@ -51,7 +51,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 grade_id = cell["metadata"].get("nbgrader", {}).get("grade_id")
                 if grade_id in answers:
                     cell["source"] = answers[grade_id]
-        target = course / "submitted" / student / CHAPTER / f"{CHAPTER}.ipynb"
+        target = course / "submitted" / student / CHAPTER / f"{CHAPTER}_exercises.ipynb"
         target.parent.mkdir(parents=True)
         target.write_text(json.dumps(nb), encoding="utf-8")
     nbgrader(course, "autograde", CHAPTER, "--force")
@@ -62,7 +62,7 @@ def nbgrader_points(course: Path, student: str) -> dict[str, float]:
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as book:
-        nb = book.find_submission_notebook(CHAPTER, CHAPTER, student)
+        nb = book.find_submission_notebook(f"{CHAPTER}_exercises", CHAPTER, student)
         return {
             g.name.removeprefix("check_").replace("_", "."): g.score
             for g in nb.grades if g.name.startswith("check_")
@@ -70,7 +70,7 @@ def nbgrader_points(course: Path, student: str) -> dict[str, float]:
 
 
 def test_the_export_marks_solution_locked_and_graded_cells(course: Path) -> None:
-    source = json.loads((course / "source" / CHAPTER / f"{CHAPTER}.ipynb").read_text())
+    source = json.loads((course / "source" / CHAPTER / f"{CHAPTER}_exercises.ipynb").read_text())
     kinds = [(c["metadata"]["nbgrader"]["grade_id"], c["metadata"]["nbgrader"]["solution"],
               c["metadata"]["nbgrader"]["grade"], c["metadata"]["nbgrader"]["locked"],
               c["metadata"]["nbgrader"].get("points")) for c in source["cells"]]  # fmt: skip
@@ -83,7 +83,7 @@ def test_nbgrader_and_our_grader_give_the_same_points(
     course: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     package = private_package(tmp_path_factory.mktemp("package"))
-    submitted = {s: course / "submitted" / s / CHAPTER / f"{CHAPTER}.ipynb"
+    submitted = {s: course / "submitted" / s / CHAPTER / f"{CHAPTER}_exercises.ipynb"
                  for s in ("solver", "idle")}  # fmt: skip
     proc = grade(package, "--json", *map(str, submitted.values()))
     assert proc.returncode == 0, proc.stderr

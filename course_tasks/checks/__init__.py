@@ -1,7 +1,7 @@
 """Exercise checks: run the learner's code for real and say, in one line, how it went.
 
 A chapter's checks live in ``course_tasks/checks/chNN_topic.py`` (``ch03_defining_tasks``
-for ``solutions/03_defining_tasks.ipynb``), one function per exercise::
+for ``solutions/03_defining_tasks_solutions.ipynb``), one function per exercise::
 
     @exercise("03.2", "retries", points=2)
     def _(send_with_retry):

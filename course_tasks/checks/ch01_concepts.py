@@ -1,4 +1,4 @@
-"""Checks of chapter 01's exercises (``solutions/01_concepts.ipynb``).
+"""Checks of chapter 01's exercises (``solutions/01_concepts_solutions.ipynb``).
 
 Every check sends real tasks to the worker (embedded or redis mode) through the learner's
 objects and bounds every wait:

@@ -1,4 +1,4 @@
-"""Checks for chapter 02 · Configuration (``solutions/02_configuration.ipynb``).
+"""Checks for chapter 02 · Configuration (``solutions/02_configuration_solutions.ipynb``).
 
 Every check loads the learner's configuration into a *fresh* Celery app (never the course
 app) and looks at what Celery really does with it: the settings it ends up with, where its

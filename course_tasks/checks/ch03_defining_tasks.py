@@ -1,4 +1,4 @@
-"""Checks of chapter 03's exercises (``solutions/03_defining_tasks.ipynb``).
+"""Checks of chapter 03's exercises (``solutions/03_defining_tasks_solutions.ipynb``).
 
 In this chapter the learner *defines* tasks, in the notebook:
 

@@ -1,4 +1,4 @@
-"""Checks of chapter 04's exercises (``solutions/04_calling_tasks.ipynb``).
+"""Checks of chapter 04's exercises (``solutions/04_calling_tasks_solutions.ipynb``).
 
 Every check calls the learner's function for real, records the task messages it publishes
 (Celery's ``before_task_publish`` signal, in this process), and follows them on the worker

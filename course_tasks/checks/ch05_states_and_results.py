@@ -1,4 +1,4 @@
-"""Checks of chapter 05's exercises (``solutions/05_states_and_results.ipynb``).
+"""Checks of chapter 05's exercises (``solutions/05_states_and_results_solutions.ipynb``).
 
 Every check runs the learner's code on real results of the course's tasks, in every mode,
 and bounds every wait (a learner's function that blocks is run in a helper thread):

@@ -1,4 +1,4 @@
-"""Checks of chapter 06's exercises (``solutions/06_periodic_tasks.ipynb``).
+"""Checks of chapter 06's exercises (``solutions/06_periodic_tasks_solutions.ipynb``).
 
 Every check runs the learner's schedule through Celery's own scheduler
 (:func:`course_tasks.beat.simulate`: ``Scheduler.tick`` on a virtual clock from a fixed

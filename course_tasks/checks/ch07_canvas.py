@@ -1,4 +1,4 @@
-"""Checks of chapter 07's exercises (``solutions/07_canvas.ipynb``).
+"""Checks of chapter 07's exercises (``solutions/07_canvas_solutions.ipynb``).
 
 Each exercise asks for a function that *builds* a canvas (a signature, not yet sent) from
 the course's tasks; the check calls it (bounded: a function that waits is caught), sends

@@ -1,4 +1,4 @@
-"""Checks of chapter 08's exercises (``solutions/08_routing.ipynb``).
+"""Checks of chapter 08's exercises (``solutions/08_routing_solutions.ipynb``).
 
 * 08.1 ``check("08.1", routes)``: a ``task_routes`` dict that sends guide 003's AI tasks
   (``ai_tasks.*``) to ``ai_processing``, its quick calculations (``demo_tasks.*``) to

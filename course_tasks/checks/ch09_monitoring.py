@@ -1,4 +1,4 @@
-"""Checks of chapter 09's exercises (``solutions/09_monitoring.ipynb``).
+"""Checks of chapter 09's exercises (``solutions/09_monitoring_solutions.ipynb``).
 
 Every check runs the learner's code for real, in every mode:
 

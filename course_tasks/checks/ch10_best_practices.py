@@ -1,4 +1,4 @@
-"""Checks of chapter 10's exercises (``solutions/10_best_practices.ipynb``).
+"""Checks of chapter 10's exercises (``solutions/10_best_practices_solutions.ipynb``).
 
 * 10.1 ``check("10.1", pay)``: ``pay(order_id, amount)`` charges the card
   (:func:`course_tasks.tasks.practices.charge_card`) at most once per order, even when two

@@ -1,4 +1,4 @@
-"""Checks of chapter 11's exercises (``solutions/11_testing.ipynb``): the answers are tests.
+"""Checks of chapter 11's exercises (``solutions/11_testing_solutions.ipynb``): answers are tests.
 
 Each exercise asks for one pytest test function that takes the code under test as its only
 argument (in the notebook a fixture of that name provides the real one). The check calls the

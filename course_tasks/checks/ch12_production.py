@@ -1,4 +1,4 @@
-"""Checks of chapter 12's exercises (``solutions/12_production.ipynb``).
+"""Checks of chapter 12's exercises (``solutions/12_production_solutions.ipynb``).
 
 * 12.1 ``check("12.1", exports)``: a FastAPI app with ``POST /exports`` (queue
   ``export_users_csv``, answer ``202`` with ``{"task_id": ...}`` at once) and

@@ -1,4 +1,4 @@
-"""Checks of chapter 13's exercises (``solutions/13_troubleshooting.ipynb``): diagnoses.
+"""Checks of chapter 13's exercises (``solutions/13_troubleshooting_solutions.ipynb``): diagnoses.
 
 Each exercise starts from a broken set-up; the learner's fix is applied for real and the
 check proves that it works (and that it does not only look as if it did):

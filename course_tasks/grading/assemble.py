@@ -1,9 +1,9 @@
 """Step 1: assemble the notebook to run from the released exercise and the learner's answers.
 
 The grader never runs the learner's file as it is. It takes the released exercise notebook
-(``exercises/NN_topic.ipynb``: the set-up cell, every check cell, every markdown cell) and
+(``exercises/NN_topic_exercises.ipynb``: the set-up cell, every check cell, every markdown cell) and
 puts in it, by cell id, the source of the learner's *answer cells*: the code cells that hold
-a ``### BEGIN SOLUTION`` region in ``solutions/NN_topic.ipynb``. nbgrader restores its
+a ``### BEGIN SOLUTION`` region in ``solutions/NN_topic_solutions.ipynb``. nbgrader restores its
 locked cells the same way. So
 
 * outputs the learner saved are never read (the assembled notebook has none);

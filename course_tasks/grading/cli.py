@@ -145,7 +145,7 @@ class Grader:
                 return Graded(shown, error=(
                     "cannot tell which chapter this notebook is for: its name does not start "
                     "with a chapter number (NN_...) and it holds no released answer cell; "
-                    "rename it like the released exercise (01_concepts.ipynb)"
+                    "rename it like the released exercise (01_concepts_exercises.ipynb)"
                 ))  # fmt: skip
             expected = self.course.expected(chapter)
         try:

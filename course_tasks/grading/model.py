@@ -43,7 +43,7 @@ class Graded:
 
     @property
     def learner(self) -> str:
-        """``alice`` for ``alice/01_concepts.ipynb`` or ``01_concepts (alice).ipynb``."""
+        """``alice`` for ``alice/01_concepts_exercises.ipynb`` or ``01_concepts (alice).ipynb``."""
         path = Path(self.path)
         match = _LEARNER_RE.search(path.stem)
         if match:

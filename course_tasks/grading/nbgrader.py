@@ -5,7 +5,7 @@ An instructor who grades with nbgrader gets a course folder it can use as it is:
     DIR/nbgrader_config.py
     DIR/source/NN_topic/NN_topic.ipynb     (one assignment per chapter)
 
-Each source notebook is ``solutions/NN_topic.ipynb`` without outputs, with nbgrader's cell
+Each source notebook is ``solutions/NN_topic_solutions.ipynb`` without outputs, with nbgrader's cell
 metadata (schema 3):
 
 * an answer cell (a code cell with a ``### BEGIN SOLUTION`` region, nbgrader's own marker)
@@ -31,7 +31,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from course_tasks.authoring import AuthoringError, NotebookError, load_notebook, stub_source
+from course_tasks.authoring import (
+    AuthoringError,
+    NotebookError,
+    exercise_name,
+    load_notebook,
+    stub_source,
+)
 
 SCHEMA_VERSION = 3
 _CHECK_RE = re.compile(r"""\bcheck\((?=\s*["'](\d{2}\.\d+)["'])""", re.ASCII)
@@ -116,7 +122,10 @@ def export(course: Path, target: Path, names: list[str] | None = None) -> list[P
     written.append(config)
     for path in solutions:
         nb = source_notebook(load_notebook(path), registry)
-        out = target / "source" / path.stem / path.name
+        # The assignment is the chapter (01_concepts); its notebook has the name learners
+        # know from exercises/ (01_concepts_exercises.ipynb), never "solutions".
+        name = exercise_name(path)
+        out = target / "source" / name.removesuffix("_exercises.ipynb") / name
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
         written.append(out)

@@ -263,7 +263,7 @@ def test_a_chapter_runs_twice_in_the_browser(
 
 
 def test_an_exercise_check_says_wrong_then_right(lab_page: LabPage, screenshots: Path) -> None:
-    exercise = ROOT / "exercises" / "01_concepts.ipynb"
+    exercise = ROOT / "exercises" / "01_concepts_exercises.ipynb"
     cells = json.loads(exercise.read_text(encoding="utf-8"))["cells"]
     answer = next(i for i, c in enumerate(cells) if "".join(c["source"]).endswith("result = ..."))
     assert "".join(cells[answer + 1]["source"]).startswith('check("01.1"')
