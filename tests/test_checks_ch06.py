@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -200,6 +201,21 @@ def test_06_4_wrong_answers(change: dict, problem: str, hint: str) -> None:
 # --------------------------------------------------------------------------- the beat service
 
 
+def _until(condition: Callable[[], bool], seconds: float = 15.0) -> bool:
+    """Whether ``condition`` became true within ``seconds`` (a ceiling for loaded machines)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _sent(running: beat.Beat, entry: str) -> int:
+    """How many times ``running`` has sent ``entry`` (its scheduler's own count)."""
+    return int(running.service.scheduler.schedule[entry].total_run_count)
+
+
 def _beat_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("Beat-")]
 
@@ -208,10 +224,11 @@ def test_a_beat_sends_and_stops_leaving_nothing() -> None:
     periodic.clear_runs()
     running = beat.start({"w": {"task": "platform.send_timeout_warnings", "schedule": 0.2}})
     assert running.alive() and f"beat:{running.name}" in runtime.services()
-    time.sleep(0.7)
+    assert _until(lambda: periodic.counts()["send_timeout_warnings"] >= 2)
     running.stop()
-    time.sleep(0.2)
-    assert 2 <= periodic.counts()["send_timeout_warnings"] <= 4
+    ran = periodic.counts()["send_timeout_warnings"]
+    time.sleep(0.6)  # three periods: a beat still running would send again
+    assert periodic.counts()["send_timeout_warnings"] <= ran + 1  # at most one in flight
     assert not running.alive() and _beat_threads() == []
     assert running.schedule_file.parent == beat.schedule_dir() / running.name
     assert runtime.services() == []
@@ -221,13 +238,13 @@ def test_two_beats_send_twice_and_runtime_stop_stops_both() -> None:
     periodic.clear_runs()
     entry = {"w": {"task": "platform.send_timeout_warnings", "schedule": 0.2}}
     a, b = beat.start(entry, name="t-a"), beat.start(entry, name="t-b")
-    time.sleep(0.5)
+    # Each beat keeps its own schedule, so each sends the entry: twice the runs.
+    assert _until(lambda: _sent(a, "w") >= 2 and _sent(b, "w") >= 2)
+    assert _until(lambda: periodic.counts()["send_timeout_warnings"] >= 4)
     runtime.stop(quiet=True)  # stops both beats, and the worker
     assert not a.alive() and not b.alive() and _beat_threads() == []
     assert runtime.leftover_threads() == []
     runtime.start(quiet=True)  # the module's worker fixture expects it running
-    time.sleep(0.2)
-    assert periodic.counts()["send_timeout_warnings"] >= 3
 
 
 def test_simulate_is_exact_and_sends_real_tasks() -> None:
