@@ -29,6 +29,18 @@ def test_there_are_chapters() -> None:
     assert "00_setup.ipynb" in names and "01_concepts.ipynb" in names
 
 
+def test_a_chapter_its_exercises_and_solutions_have_names_a_tab_tells_apart() -> None:
+    """JupyterLab's tab shows only the file name: ``NN_topic``, then the notebook's role."""
+    chapters = {p.stem for p in CHAPTERS}
+    for folder, paths in (("solutions", SOLUTIONS), ("exercises", EXERCISES)):
+        for path in paths:
+            chapter, _, role = path.stem.rpartition("_")
+            assert (chapter in chapters, role) == (True, folder), path
+    assert len({p.name for p in CHAPTERS + SOLUTIONS + EXERCISES}) == len(
+        CHAPTERS + SOLUTIONS + EXERCISES
+    )
+
+
 @pytest.mark.parametrize("path", EXECUTED, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_committed_executed_without_errors(path: Path) -> None:
     for i, cell in enumerate(code_cells(path)):

@@ -262,6 +262,19 @@ def test_a_chapter_runs_twice_in_the_browser(
         assert lab_page.errors == [], where
 
 
+def test_a_chapter_its_exercises_and_solutions_have_different_tab_titles(
+    lab_page: LabPage,
+) -> None:
+    titles = []
+    for path in ("notebooks/05_states_and_results.ipynb",
+                 "exercises/05_states_and_results_exercises.ipynb",
+                 "solutions/05_states_and_results_solutions.ipynb"):  # fmt: skip
+        lab_page.open(ROOT / path)
+        titles.append(lab_page.page.evaluate(f"() => {CURRENT}.title.label"))
+    assert titles == ["05_states_and_results.ipynb", "05_states_and_results_exercises.ipynb",
+                      "05_states_and_results_solutions.ipynb"]  # fmt: skip
+
+
 def test_an_exercise_check_says_wrong_then_right(lab_page: LabPage, screenshots: Path) -> None:
     exercise = ROOT / "exercises" / "01_concepts_exercises.ipynb"
     cells = json.loads(exercise.read_text(encoding="utf-8"))["cells"]
