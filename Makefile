@@ -66,7 +66,7 @@ $(E2E_STAMP): $(STAMP)
 	touch $(E2E_STAMP)
 
 e2e: $(E2E_STAMP)
-	env -u COURSE_BROKER $(BIN)/pytest -p no:cacheprovider -rs -v tests/e2e
+	env -u COURSE_BROKER $(BIN)/pytest -p no:cacheprovider -rs -v $(call XDIST,$(JOBS)) tests/e2e
 
 exercises-check: install
 	$(BIN)/python -m course_tasks build-exercises --check
