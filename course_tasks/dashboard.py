@@ -44,8 +44,11 @@ from typing import Any
 from course_tasks import eventwatch, runtime
 from course_tasks.app import app as course_app
 
-#: How long :func:`start` waits for Flower's HTTP server to answer.
-START_SECONDS = 5.0
+#: How long :func:`start` waits for Flower's HTTP server to answer and its event receiver to
+#: listen: a ceiling, generous for a loaded machine (benchmarks/classroom.py).
+START_SECONDS = 30.0
+#: How long stopping waits for Flower's threads.
+STOP_SECONDS = 5.0
 #: Flower's ``--inspect_timeout`` (ms): how long /api/workers waits for worker replies.
 INSPECT_TIMEOUT_MS = 1000.0
 #: What Flower asks each worker when /api/workers?refresh=1 is called (one after another).
@@ -179,9 +182,9 @@ class Dashboard:
         if loop is not None and self._thread is not None and self._thread.is_alive():
             loop.add_callback(self._shutdown_in_loop)
         if self._thread is not None:
-            self._thread.join(START_SECONDS)
+            self._thread.join(STOP_SECONDS)
         if events is not None and events.is_alive():
-            events.join(START_SECONDS)
+            events.join(STOP_SECONDS)
         with _lock:
             if _current is self:
                 _current = None
@@ -357,6 +360,6 @@ def _serve(dash: Dashboard, capp: Any, ready: threading.Event) -> None:
         for sock in sockets:
             sock.close()
         flower_app.executor.shutdown(wait=True)
-        flower_app.events.join(START_SECONDS)
+        flower_app.events.join(STOP_SECONDS)
         for name, value in before.items():
             setattr(options, name, value)

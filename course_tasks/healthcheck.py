@@ -33,6 +33,8 @@ from course_tasks.app import app as course_app
 SERVICE = "health-server"
 #: How long a ping waits for workers' replies when /health or /metrics is asked.
 PING_SECONDS = 1.0
+#: How long :meth:`HealthServer.start` waits for its event receiver to listen (a ceiling).
+READY_SECONDS = 30.0
 
 
 def ping_workers(app: Any, timeout: float = PING_SECONDS) -> list[str]:
@@ -194,7 +196,7 @@ class HealthServer:
 
     def start(self) -> HealthServer:
         self.events.start()
-        self.events.ready.wait(5)
+        self.events.ready.wait(READY_SECONDS)
         self.thread.start()
         return self
 
