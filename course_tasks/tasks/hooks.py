@@ -80,12 +80,14 @@ class TemporaryError(ConnectionError):
     """A simulated error that goes away when the task is tried again."""
 
 
-@app.task(base=CallbackTask, bind=True, max_retries=3, default_retry_delay=0.1)
+@app.task(base=CallbackTask, bind=True, max_retries=3, default_retry_delay=1.0)
 def important_task(self: Any, data: list[float], fail_attempts: int = 0) -> float:
     """Guide 001's ``important_task(data)`` on a :class:`CallbackTask` base: sum ``data``.
 
-    The first ``fail_attempts`` attempts fail with :class:`TemporaryError` and are retried;
-    empty ``data`` fails for good with ``ValueError``.
+    The first ``fail_attempts`` attempts fail with :class:`TemporaryError` and are retried
+    after 1 s: long enough that, on a loaded prefork worker, the retry never succeeds (and
+    records ``success``) before the failed attempt's ``on_retry`` has recorded ``retry``.
+    Empty ``data`` fails for good with ``ValueError``.
     """
     if self.request.retries < fail_attempts:
         error = TemporaryError(f"attempt {self.request.retries + 1} failed")
