@@ -18,6 +18,14 @@ worker, 1 otherwise, 2 for bad options.
     python benchmarks/classroom.py --learners 3 notebooks/04_calling_tasks.ipynb \\
         notebooks/05_states_and_results.ipynb            # the issue's scenario (.ci/run)
 
+Kernels: ten kernels started at once on two cores can take longer than nbval's default 60 s
+to answer (``--kernel-startup-timeout``, 300 s here). Each learner's kernels write their stderr
+to ``kernels.log`` (nbval sends it to /dev/null), so a kernel that dies at start says why; when
+it died because another process took one of its ports (jupyter_client picks free ports, closes
+them and hands them to the kernel, which binds them later: ``Address already in use``), the
+start is retried, at most twice, and counted in ``kernel_port_retries``. That race is outside
+the course; any other death fails the notebook as before.
+
 The notebooks are compared with ``nbval_sanitize.cfg`` plus one rule, ``[learner-namespace]``,
 that removes ``learner:NAME:`` in front of a key name (chapter 02 prints a result's Redis
 key, which in a namespace starts with it); the rule is added only when the file does not
@@ -45,6 +53,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SANITIZE = ROOT / "nbval_sanitize.cfg"
+#: How often a kernel start is tried when the kernel lost a port to another process.
+KERNEL_ATTEMPTS = 3
+PORT_RACE = "Address already in use"
+KERNEL_RETRY_LINE = "--- retry: the kernel lost a port to another process"
+#: The learner's nbval run: pytest with this module as a plugin (see pytest_configure).
+PYTEST_WITH_KERNEL_LOG = (
+    "import importlib.util, sys, pytest\n"
+    "spec = importlib.util.spec_from_file_location('classroom_plugin', sys.argv[1])\n"
+    "plugin = importlib.util.module_from_spec(spec)\n"
+    "spec.loader.exec_module(plugin)\n"
+    "sys.exit(pytest.main(sys.argv[2:], plugins=[plugin]))\n"
+)
 LEARNER_RULE = """
 [learner-namespace]
 regex: \\blearner:[A-Za-z0-9][\\w.-]*:(\\w)
@@ -73,6 +93,74 @@ def _sanitize_file(work: Path) -> Path:
     path = work / "nbval_sanitize.cfg"
     path.write_text(text.rstrip("\n") + "\n" + LEARNER_RULE, encoding="utf-8")
     return path
+
+
+def pytest_configure(config: Any) -> None:
+    """Plugin hook, in each learner's nbval run: keep kernels' stderr, retry a lost port.
+
+    nbval starts every kernel with ``stderr=/dev/null`` (``nbval.kernel.RunningKernel``), so
+    "Kernel died before replying to kernel_info" says nothing about why. Here the kernel's
+    stderr goes to ``$CLASSROOM_KERNEL_LOG``; a start that failed because the kernel could not
+    bind a port it was given (``Address already in use``: jupyter_client chose it free, another
+    process took it before the kernel bound it) is tried again. Any other failure is raised.
+    """
+    log = os.environ.get("CLASSROOM_KERNEL_LOG")
+    if not log:
+        return
+    import nbval.kernel
+
+    start = nbval.kernel.start_new_kernel
+    path = Path(log)
+
+    def start_logged(startup_timeout: float = 60, kernel_name: str = "python", **kwargs: Any):
+        for attempt in range(1, KERNEL_ATTEMPTS + 1):
+            with path.open("a", encoding="utf-8") as note:
+                note.write(f"--- kernel start, attempt {attempt}, in {kwargs.get('cwd')}\n")
+            offset = path.stat().st_size
+            with path.open("ab") as stderr:
+                kwargs["stderr"] = stderr
+                try:
+                    return start(startup_timeout, kernel_name, **kwargs)
+                except RuntimeError:
+                    said = path.read_bytes()[offset:].decode(errors="replace")
+                    if PORT_RACE not in said or attempt == KERNEL_ATTEMPTS:
+                        raise
+            with path.open("a", encoding="utf-8") as note:
+                note.write(f"{KERNEL_RETRY_LINE} (jupyter_client chose it free; "
+                           "the kernel bound it later)\n")  # fmt: skip
+        raise AssertionError("unreachable")
+
+    nbval.kernel.start_new_kernel = start_logged
+
+
+def _kernel_report(path: Path) -> dict[str, Any]:
+    """Kernel starts, port-race retries and the error lines kernels wrote to stderr."""
+    text = path.read_text(errors="replace") if path.exists() else ""
+    errors = []
+    for line in text.splitlines():
+        if re.search(r"\b\w*(Error|Exception)\b", line) and line not in errors:
+            errors.append(line.strip()[:300])
+    return {
+        "kernel_starts": text.count("--- kernel start,"),
+        "kernel_port_retries": text.count(KERNEL_RETRY_LINE),
+        "kernel_errors": errors[:10],
+    }
+
+
+def _failure_details(log: Path) -> dict[str, list[str]]:
+    """For each failed cell in a pytest log: the lines that say why (diff or exception)."""
+    if not log.exists():
+        return {}
+    text = re.sub(r"\x1b\[[0-9;]*m", "", log.read_text(errors="replace"))
+    parts = re.split(r"\n_{3,} (\S.*?) _{3,}\n", text)
+    details = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        body = body.split("\n=====")[0]
+        lines = [ln.rstrip() for ln in body.splitlines() if ln.strip()]
+        useful = [ln for ln in lines if re.match(r"\s*[-+?] ", ln)
+                  or re.search(r"\w(Error|Exception|Timeout)\b|^E ", ln)]  # fmt: skip
+        details[name] = (useful or lines[-8:])[:12]
+    return details
 
 
 def _stop(proc: subprocess.Popen[Any]) -> None:
@@ -210,12 +298,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             junit = work / name / "junit.xml"
             mine = chapters[i % len(chapters) :] + chapters[: i % len(chapters)] if args.rotate \
                 else chapters  # fmt: skip
-            cmd = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--nbval",
-                   "--nbval-current-env", "--nbval-sanitize-with", str(sanitize),
-                   f"--nbval-cell-timeout={args.cell_timeout}", f"--junitxml={junit}",
-                   *map(str, mine)]  # fmt: skip
+            cmd = [PYTHON, "-c", PYTEST_WITH_KERNEL_LOG, __file__, "-p", "no:cacheprovider",
+                   "-q", "--nbval", "--nbval-current-env", "--nbval-sanitize-with",
+                   str(sanitize), f"--nbval-cell-timeout={args.cell_timeout}",
+                   f"--nbval-kernel-startup-timeout={args.kernel_startup_timeout}",
+                   f"--junitxml={junit}", *map(str, mine)]  # fmt: skip
             log = (work / name / "nbval.log").open("wb")
-            runs[name] = (subprocess.Popen(cmd, cwd=ROOT, env=envs[name], stdout=log,
+            env = {**envs[name], "CLASSROOM_KERNEL_LOG": str(work / name / "kernels.log")}
+            runs[name] = (subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log,
                                            stderr=subprocess.STDOUT, start_new_session=True),
                           time.perf_counter())  # fmt: skip
             procs.append(runs[name][0])
@@ -235,6 +325,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "exit": proc.returncode,
                 "wall_s": round(time.perf_counter() - started, 1),
                 "failures": failures,
+                **_kernel_report(work / name / "kernels.log"),
             }
         wall = time.perf_counter() - began
         if args.control:
@@ -251,7 +342,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for name in learners:
             if rows[name]["failed"] or rows[name]["exit"]:
                 log = work / name / "nbval.log"
-                rows[name]["log_tail"] = log.read_text(errors="replace").splitlines()[-30:]
+                rows[name]["failure_details"] = _failure_details(log)
+                rows[name]["log_tail"] = log.read_text(errors="replace").splitlines()[-5:]
         result = {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
@@ -267,6 +359,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cells_total": sum(r["passed"] + r["failed"] for r in rows.values()),
             "failed_total": sum(r["failed"] for r in rows.values()),
             "workers_ready_s": round(workers_ready_s, 1),
+            "kernel_startup_timeout_s": args.kernel_startup_timeout,
+            "cell_timeout_s": args.cell_timeout,
+            "kernel_port_retries": sum(r["kernel_port_retries"] for r in rows.values()),
             "wall_s": round(wall, 1),
             "keys_outside_namespaces": stray,
             "instructor_sees_every_worker": seen_all,
@@ -314,6 +409,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--learners", type=int, default=10)
     parser.add_argument("--concurrency", type=int, default=2, help="each worker's prefork pool")
     parser.add_argument("--cell-timeout", type=int, default=60)
+    parser.add_argument(
+        "--kernel-startup-timeout", type=float, default=300,
+        help="nbval's --nbval-kernel-startup-timeout (its default, 60 s, is too short for ten "
+        "kernels starting at once on two cores)",
+    )  # fmt: skip
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per learner's run")
     parser.add_argument("--worker-wait", type=float, default=120)
     parser.add_argument("--look-after", type=float, default=15, help="when the instructor looks")
@@ -347,6 +447,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<12} {row['passed']:>6} {row['failed']:>6} {row['wall_s']:>7}")
         for failure in row["failures"]:
             print(f"    {failure}")
+        if row["kernel_port_retries"]:
+            print(f"    kernel starts retried after a port race: {row['kernel_port_retries']}")
     seen = result["instructor_during"]["workers"]
     if args.control:
         print("instructor: no view in the control (a Redis per learner)")
