@@ -3,7 +3,7 @@
 An instructor who grades with nbgrader gets a course folder it can use as it is::
 
     DIR/nbgrader_config.py
-    DIR/source/NN_topic/NN_topic.ipynb     (one assignment per chapter)
+    DIR/source/NN_topic/NN_topic_exercises.ipynb     (one assignment per chapter)
 
 Each source notebook is ``solutions/NN_topic_solutions.ipynb`` without outputs, with nbgrader's cell
 metadata (schema 3):
