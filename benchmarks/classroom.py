@@ -11,8 +11,9 @@ Afterwards it records, per learner, passed and failed cells and wall time; wheth
 on the three databases belongs to a learner namespace (nothing leaked out of one); and the
 instructor's view, ``python -m course_tasks doctor`` without ``COURSE_LEARNER``, which must
 list every learner with their worker. Writes ``benchmarks/results/classroom.json``
-(``--out``). Exit status 0 when every cell passed and the instructor saw every learner's
-worker, 1 otherwise, 2 for bad options.
+(``--out``). Exit status 0 when every cell passed, no key was written outside a learner
+namespace and the instructor saw every learner's worker, 1 otherwise, 2 for bad options or
+without ``redis-server``.
 
     python benchmarks/classroom.py                       # 10 learners, the committed chapters
     python benchmarks/classroom.py --learners 3 notebooks/04_calling_tasks.ipynb \\
