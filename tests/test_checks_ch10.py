@@ -61,6 +61,13 @@ def pay_one_key(order_id, amount):
     return "charged"
 
 
+def pay_never_charges(order_id, amount):
+    """Marks the order, answers the words, but never calls charge_card."""
+    if not store().set(practices.key("paid", order_id), amount, nx=True):
+        return "already paid"
+    return "charged"
+
+
 def pay_bool(order_id, amount):
     if not store().set(practices.key("paid", order_id), amount, nx=True):
         return False
@@ -77,34 +84,26 @@ def test_10_1_stub_is_not_yet() -> None:
     assert_fails(verdict("10.1", pay_stub), "not yet: write the body of pay", None)
 
 
-def test_10_1_a_task_that_still_charges_twice() -> None:
-    assert_fails(
-        verdict("10.1", pay_always),
-        "charged the card 2 times",
-        "remember the order in the store (r.set(key, 1, nx=True))",
-    )
-
-
-def test_10_1_check_then_mark_charges_twice_at_the_same_time() -> None:
-    assert_fails(
-        verdict("10.1", pay_check_then_mark),
-        "at the same time charged the card 2 times",
-        "a GET (is it paid?) then a SET (now it is)",
-    )
-
-
-def test_10_1_one_key_for_every_order() -> None:
-    assert_fails(
-        verdict("10.1", pay_one_key),
-        "answered 'already paid' and was charged 0 times",
-        "key the mark by the order",
-    )
-
-
-def test_10_1_answers_must_be_the_words() -> None:
-    assert_fails(
-        verdict("10.1", pay_bool), "two deliveries answered [True, False]", 'answer "charged"'
-    )
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(pay_never_charges, "answered 'charged' but charged nothing",
+                     "call practices.charge_card(order_id, amount) the first time",
+                     id="never-charges"),
+        pytest.param(pay_always, "charged the card 2 times",
+                     "remember the order in the store (r.set(key, 1, nx=True))",
+                     id="still-charges-twice"),
+        pytest.param(pay_check_then_mark, "at the same time charged the card 2 times",
+                     "a GET (is it paid?) then a SET (now it is)",
+                     id="check-then-mark-at-the-same-time"),
+        pytest.param(pay_one_key, "answered 'already paid' and was charged 0 times",
+                     "key the mark by the order", id="one-key-for-every-order"),
+        pytest.param(pay_bool, "two deliveries answered [True, False]", 'answer "charged"',
+                     id="answers-must-be-the-words"),
+    ],
+)  # fmt: skip
+def test_10_1_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("10.1", answer), problem, hint)
 
 
 def test_charge_card_records_in_the_ledger() -> None:
@@ -142,55 +141,30 @@ def test_10_2_stub_and_not_a_dict() -> None:
     assert_fails(verdict("10.2", [RIGHT]), "RETRY_OPTIONS is a list, not a dict", "a dict")
 
 
-def test_10_2_a_retry_without_backoff() -> None:
-    assert_fails(
-        verdict("10.2", options(retry_backoff=DROP, retry_backoff_max=DROP)),
-        "every retry waits 180 s",
-        "retry_backoff=1",
-    )
-
-
-def test_10_2_a_retry_without_max_retries() -> None:
-    assert_fails(
-        verdict("10.2", options(max_retries=DROP)),
-        "gave up after 3 retries",
-        "set max_retries=5",
-    )
-    assert_fails(verdict("10.2", options(max_retries=None)), "kept retrying", "set max_retries=5")
-
-
-def test_10_2_retrying_every_exception() -> None:
-    assert_fails(
-        verdict("10.2", options(autoretry_for=(Exception,))),
-        "a PermanentError was retried (6 attempts)",
-        "retry the temporary errors only",
-    )
-
-
-def test_10_2_no_autoretry() -> None:
-    assert_fails(
-        verdict("10.2", options(autoretry_for=DROP)),
-        "a TemporaryError was not retried",
-        "list it in autoretry_for",
-    )
-
-
-def test_10_2_no_cap_no_jitter_wrong_factor() -> None:
-    assert_fails(
-        verdict("10.2", options(retry_backoff_max=DROP)),
-        "the 9th retry would wait 256 s",
-        "cap the waits with retry_backoff_max=60",
-    )
-    assert_fails(
-        verdict("10.2", options(retry_jitter=False)),
-        "retry_jitter=False",
-        "leave retry_jitter out",
-    )
-    assert_fails(
-        verdict("10.2", options(retry_backoff=2)),
-        "the retries wait [2, 4, 8, 16, 32] s",
-        "retry_backoff=1 makes 1, 2, 4, 8, 16 s",
-    )
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(options(retry_backoff=DROP, retry_backoff_max=DROP),
+                     "every retry waits 180 s", "retry_backoff=1", id="no-backoff"),
+        pytest.param(options(max_retries=DROP), "gave up after 3 retries", "set max_retries=5",
+                     id="default-max-retries"),
+        pytest.param(options(max_retries=None), "kept retrying", "set max_retries=5",
+                     id="unbounded-retries"),
+        pytest.param(options(autoretry_for=(Exception,)),
+                     "a PermanentError was retried (6 attempts)",
+                     "retry the temporary errors only", id="retrying-every-exception"),
+        pytest.param(options(autoretry_for=DROP), "a TemporaryError was not retried",
+                     "list it in autoretry_for", id="no-autoretry"),
+        pytest.param(options(retry_backoff_max=DROP), "the 9th retry would wait 256 s",
+                     "cap the waits with retry_backoff_max=60", id="no-cap"),
+        pytest.param(options(retry_jitter=False), "retry_jitter=False", "leave retry_jitter out",
+                     id="no-jitter"),
+        pytest.param(options(retry_backoff=2), "the retries wait [2, 4, 8, 16, 32] s",
+                     "retry_backoff=1 makes 1, 2, 4, 8, 16 s", id="wrong-factor"),
+    ],
+)  # fmt: skip
+def test_10_2_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("10.2", answer), problem, hint)
 
 
 def test_10_2_leaves_no_task_registered() -> None:
@@ -228,6 +202,12 @@ def acquire_no_expiry(name, seconds):
     return token if store().set(practices.key("lock", name), token, nx=True) else None
 
 
+def acquire_value_one(name, seconds):
+    """Returns a token but stores 1: the lock cannot tell its holder."""
+    token = uuid.uuid4().hex
+    return token if store().set(practices.key("lock", name), 1, nx=True, ex=seconds) else None
+
+
 def acquire_no_nx(name, seconds):
     token = uuid.uuid4().hex
     store().set(practices.key("lock", name), token, ex=seconds)
@@ -259,36 +239,25 @@ def test_10_3_stub_is_not_yet() -> None:
     assert_fails(verdict("10.3", acquire_stub, release), "not yet", None)
 
 
-def test_10_3_a_lock_without_expiry() -> None:
-    assert_fails(
-        verdict("10.3", acquire_no_expiry, release),
-        "the lock has no expiry",
-        "set it with an expiry: r.set(key, token, nx=True, ex=seconds)",
-    )
-
-
-def test_10_3_a_lock_without_nx() -> None:
-    assert_fails(
-        verdict("10.3", acquire_no_nx, release),
-        "a second acquire took the lock",
-        "nx=True",
-    )
-
-
-def test_10_3_released_by_the_wrong_holder() -> None:
-    assert_fails(
-        verdict("10.3", acquire, release_delete),
-        "a holder whose lock had expired released the lock the next holder had",
-        "delete only if the key still holds your token",
-    )
-
-
-def test_10_3_a_constant_token() -> None:
-    assert_fails(
-        verdict("10.3", acquire_constant, release),
-        "acquire returned the same token '1' twice",
-        "a new random token at every acquire",
-    )
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param((acquire_no_expiry, release), "the lock has no expiry",
+                     "set it with an expiry: r.set(key, token, nx=True, ex=seconds)",
+                     id="no-expiry"),
+        pytest.param((acquire_value_one, release), "the lock holds '1', not the token",
+                     "store the token as the lock's value", id="token-not-stored"),
+        pytest.param((acquire_no_nx, release), "a second acquire took the lock", "nx=True",
+                     id="no-nx"),
+        pytest.param((acquire_constant, release), "acquire returned the same token '1' twice",
+                     "a new random token at every acquire", id="constant-token"),
+        pytest.param((acquire, release_delete),
+                     "a holder whose lock had expired released the lock the next holder had",
+                     "delete only if the key still holds your token", id="wrong-holder-releases"),
+    ],
+)  # fmt: skip
+def test_10_3_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("10.3", *answer), problem, hint)
 
 
 def test_10_3_leaves_no_lock() -> None:
@@ -373,41 +342,29 @@ def test_10_4_stub_is_not_yet() -> None:
     assert_fails(verdict("10.4", encode_stub), "not yet", None)
 
 
-def test_10_4_a_soft_time_limit_without_cleanup() -> None:
-    assert_fails(
-        verdict("10.4", encode_no_handler),
-        "SoftTimeLimitExceeded escaped from encode and left its temporary file",
-        "wrap the work in try/except SoftTimeLimitExceeded",
-    )
-    assert_fails(
-        verdict("10.4", encode_no_cleanup),
-        "stopped at the soft time limit but left its temporary file",
-        "call practices.remove_temp(name) in the except block",
-    )
-
-
-def test_10_4_catching_the_hard_limit() -> None:
-    assert_fails(
-        verdict("10.4", encode_hard_limit),
-        "SoftTimeLimitExceeded escaped from encode",
-        "catch SoftTimeLimitExceeded (from celery.exceptions): TimeLimitExceeded is the hard",
-    )
-
-
-def test_10_4_going_on_after_the_limit() -> None:
-    assert_fails(
-        verdict("10.4", encode_goes_on),
-        "after the soft time limit encode went on",
-        "stop working when SoftTimeLimitExceeded strikes",
-    )
-
-
-def test_10_4_cleanup_only_on_timeout() -> None:
-    assert_fails(
-        verdict("10.4", encode_cleanup_only_on_timeout),
-        "a run that finished in time left its temporary file",
-        "call practices.remove_temp(name) after the last part too",
-    )
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(encode_no_handler,
+                     "SoftTimeLimitExceeded escaped from encode and left its temporary file",
+                     "wrap the work in try/except SoftTimeLimitExceeded", id="no-handler"),
+        pytest.param(encode_no_cleanup,
+                     "stopped at the soft time limit but left its temporary file",
+                     "call practices.remove_temp(name) in the except block", id="no-cleanup"),
+        pytest.param(encode_hard_limit, "SoftTimeLimitExceeded escaped from encode",
+                     "catch SoftTimeLimitExceeded (from celery.exceptions): TimeLimitExceeded is "
+                     "the hard", id="catching-the-hard-limit"),
+        pytest.param(encode_goes_on, "after the soft time limit encode went on",
+                     "stop working when SoftTimeLimitExceeded strikes",
+                     id="goes-on-after-the-limit"),
+        pytest.param(encode_cleanup_only_on_timeout,
+                     "a run that finished in time left its temporary file",
+                     "call practices.remove_temp(name) after the last part too",
+                     id="cleanup-only-on-timeout"),
+    ],
+)  # fmt: skip
+def test_10_4_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("10.4", answer), problem, hint)
 
 
 def test_10_4_restores_the_alarm_handler() -> None:
