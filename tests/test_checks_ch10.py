@@ -202,6 +202,11 @@ def acquire_no_expiry(name, seconds):
     return token if store().set(practices.key("lock", name), token, nx=True) else None
 
 
+def acquire_set_answer(name, seconds):
+    """Stores a token but returns SET's answer (True): release cannot prove it holds the lock."""
+    return store().set(practices.key("lock", name), uuid.uuid4().hex, nx=True, ex=seconds)
+
+
 def acquire_value_one(name, seconds):
     """Returns a token but stores 1: the lock cannot tell its holder."""
     token = uuid.uuid4().hex
@@ -245,6 +250,9 @@ def test_10_3_stub_is_not_yet() -> None:
         pytest.param((acquire_no_expiry, release), "the lock has no expiry",
                      "set it with an expiry: r.set(key, token, nx=True, ex=seconds)",
                      id="no-expiry"),
+        pytest.param((acquire_set_answer, release),
+                     "5) returned True (what SET answers), not the token",
+                     "return the token itself", id="returns-set-answer"),
         pytest.param((acquire_value_one, release), "the lock holds '1', not the token",
                      "store the token as the lock's value", id="token-not-stored"),
         pytest.param((acquire_no_nx, release), "a second acquire took the lock", "nx=True",

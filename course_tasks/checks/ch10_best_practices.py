@@ -270,6 +270,11 @@ def _lock(acquire: Any, release: Any) -> str:
                 f"acquire({name!r}, 5) on a free lock returned {token!r}",
                 hint="return the token when SET ... NX succeeded",
             )
+        if token is True:  # r.set(...) answers True: the token it stored is lost
+            raise Fail(
+                f"acquire({name!r}, 5) returned True (what SET answers), not the token",
+                hint="return the token itself: release needs it to show that it holds the lock",
+            )
         ttl = r.pttl(lock)
         if ttl == -2:
             raise Fail(
