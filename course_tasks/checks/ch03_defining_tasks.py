@@ -28,10 +28,7 @@ from __future__ import annotations
 
 import inspect
 import json
-import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import count
@@ -45,7 +42,7 @@ from celery.utils import uuid
 from course_tasks import settings
 from course_tasks.app import app
 from course_tasks.checks import Fail, exercise
-from course_tasks.checks.support import error_text
+from course_tasks.checks.support import error_text, quiet_trace_log
 from course_tasks.tasks import crawler, hooks
 
 #: How long a check waits for one run of the learner's task on the worker.
@@ -126,21 +123,6 @@ def _slow_retry(countdowns: list[float | None], name: str) -> Fail | None:
     return None
 
 
-@contextmanager
-def _quiet_trace_log() -> Iterator[None]:
-    """Keep Celery's task log (a failure's traceback) out of the cell during ``apply()``.
-
-    On a worker these lines go to the worker's log; here they would reach the cell.
-    """
-    trace_logger = logging.getLogger("celery.app.trace")
-    was = trace_logger.disabled
-    trace_logger.disabled = True
-    try:
-        yield
-    finally:
-        trace_logger.disabled = was
-
-
 def _published(pubsub: Any, *, wait: float) -> list[dict[str, Any]]:
     metas = []
     while True:
@@ -179,7 +161,7 @@ def run_task(
         if on_worker():
             state, value = _run_on_worker(task, args, kwargs, task_id, retries, countdowns, name)
         else:
-            with _quiet_trace_log():
+            with quiet_trace_log():
                 eager = task.apply(args, kwargs, task_id=task_id, retries=retries)
             state, value = eager.state, eager.result
         metas = _published(pubsub, wait=0.1)

@@ -38,8 +38,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
-from course_tasks.checks.ch03_defining_tasks import _quiet_trace_log
-from course_tasks.checks.support import error_text, is_stub_body, kind, need_function
+from course_tasks.checks.support import (
+    error_text,
+    is_stub_body,
+    kind,
+    need_function,
+    quiet_trace_log,
+)
 from course_tasks.store import store
 from course_tasks.tasks import practices
 from course_tasks.tasks.practices import PermanentError, TemporaryError
@@ -177,7 +182,7 @@ def _run(options: dict[str, Any], *args: Any, retries: int = 0) -> tuple[Any, li
     """Run a task built with ``options`` locally (``apply``): result, countdowns, attempts."""
     task = _build(options)
     try:
-        with _retries_of(task.name) as whens, _quiet_trace_log():
+        with _retries_of(task.name) as whens, quiet_trace_log():
             result = task.apply(args, retries=retries)
         return result, whens, len(task.attempts)
     finally:

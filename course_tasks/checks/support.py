@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import dis
 import inspect
+import logging
 import os
 import textwrap
 import threading
@@ -206,3 +207,18 @@ def delete_queue(name: str) -> None:
         queue.declare()  # so that this channel knows the bindings it deletes
         queue.purge()
         queue.delete()
+
+
+@contextmanager
+def quiet_trace_log() -> Iterator[None]:
+    """Keep Celery's task log (a failure's traceback) out of the cell during ``apply()``.
+
+    On a worker these lines go to the worker's log; here they would reach the cell.
+    """
+    trace_logger = logging.getLogger("celery.app.trace")
+    was = trace_logger.disabled
+    trace_logger.disabled = True
+    try:
+        yield
+    finally:
+        trace_logger.disabled = was
