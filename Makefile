@@ -17,6 +17,12 @@ NOTEBOOK_DIRS := notebooks solutions exercises
 JOBS   ?= 2
 NBVAL_JOBS ?= 0
 XDIST   = $(if $(filter-out 0,$(1)),-n $(1) --dist loadfile)
+# `make test` runs the unit tests and strict nbval on every notebook in ONE pytest-xdist run of
+# TEST_JOBS processes, so that the notebooks fill the gaps the long test modules leave. Most
+# tests spend more time waiting (on a kernel, a worker, a subprocess) than computing, so even
+# on 2 cores 6 processes keep both cores busy: benchmarks/README.md, "make test".
+TEST_JOBS ?= 6
+NOTEBOOKS := $(wildcard $(addsuffix /*.ipynb,$(NOTEBOOK_DIRS)))
 
 .PHONY: help install lab test lint unit exercises-check nbval e2e notebooks exercises doctor bench constraints clean
 
@@ -48,14 +54,14 @@ lab: install
 	env -u COURSE_BROKER $(BIN)/jupyter lab $(LAB_ARGS) $(LAB_EXTRA)
 
 test: install
-	$(MAKE) --no-print-directory lint unit exercises-check
-	env -u COURSE_BROKER $(MAKE) --no-print-directory nbval NBVAL_JOBS=$(JOBS)
+	$(MAKE) --no-print-directory lint exercises-check
+	env -u COURSE_BROKER $(NBVAL) $(call XDIST,$(TEST_JOBS)) tests --ignore=tests/e2e $(NOTEBOOKS)
 
 lint: install
 	$(BIN)/ruff check course_tasks tests benchmarks
 
 unit: install
-	env -u COURSE_BROKER $(BIN)/pytest -p no:cacheprovider $(call XDIST,$(JOBS)) tests --ignore=tests/e2e
+	env -u COURSE_BROKER $(BIN)/pytest -p no:cacheprovider $(call XDIST,$(TEST_JOBS)) tests --ignore=tests/e2e
 
 # The browser test (tests/e2e): `make lab` driven in Debian's chromium (apt-get install chromium)
 # by Playwright's Python package, and every solutions notebook run twice in one kernel. Skipped,
@@ -72,7 +78,7 @@ exercises-check: install
 	$(BIN)/python -m course_tasks build-exercises --check
 
 nbval: install
-	$(NBVAL) $(call XDIST,$(NBVAL_JOBS)) $(wildcard $(addsuffix /*.ipynb,$(NOTEBOOK_DIRS)))
+	$(NBVAL) $(call XDIST,$(NBVAL_JOBS)) $(NOTEBOOKS)
 
 notebooks: install
 	cd notebooks && env -u COURSE_BROKER ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace *.ipynb

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import run_course
+from conftest import run_course, run_python
 
 
 def test_doctor_ok_in_embedded_mode() -> None:
@@ -132,3 +132,22 @@ def test_runtime_start_without_a_worker_is_a_clear_error(redis_url: str) -> None
     )
     assert proc.stdout.startswith("NoWorker No Celery worker answered within 1 s")
     assert "python -m course_tasks worker" in proc.stdout
+
+
+def test_notebook_commands_skip_the_iri_grammar_and_still_validate() -> None:
+    """build-exercises and grade go without rfc3987_syntax (0.8 s of start-up) and nbformat
+    still rejects an invalid notebook."""
+    code = """
+import sys
+from course_tasks.__main__ import main
+status = main(["build-exercises", "--check"])
+import nbformat
+try:
+    nbformat.v4.new_code_cell("1", execution_count="one")
+except nbformat.validator.NotebookValidationError:
+    print("invalid notebook rejected")
+print(status, "rfc3987_syntax" in sys.modules and sys.modules["rfc3987_syntax"] is not None)
+"""
+    proc = run_python(code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-2:] == ["invalid notebook rejected", "0 False"]
