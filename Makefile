@@ -12,8 +12,8 @@ NOTEBOOK_DIRS := notebooks solutions exercises
 # Parallel runs (pytest-xdist): one kernel or test module per process, a notebook's cells and a
 # module's tests stay together. In embedded mode every kernel has its own broker and worker.
 # In redis mode notebooks share one Redis, so `make nbval` runs them one by one, unless each
-# xdist worker is a learner with a worker of its own: `bash .ci/with-redis --learners 2 make
-# nbval NBVAL_JOBS=2` (what .ci/run does).
+# xdist worker is a learner with a worker of its own: `bash .ci/with-redis --learners 4 make
+# nbval NBVAL_JOBS=4` (what .ci/run does).
 JOBS   ?= 2
 NBVAL_JOBS ?= 0
 XDIST   = $(if $(filter-out 0,$(1)),-n $(1) --dist loadfile)
