@@ -14,7 +14,6 @@ NOTEBOOK_DIRS := notebooks solutions exercises
 # In redis mode notebooks share one Redis, so `make nbval` runs them one by one, unless each
 # xdist worker is a learner with a worker of its own: `bash .ci/with-redis --learners 4 make
 # nbval NBVAL_JOBS=4` (what .ci/run does).
-JOBS   ?= 2
 NBVAL_JOBS ?= 0
 XDIST   = $(if $(filter-out 0,$(1)),-n $(1) --dist loadfile)
 # `make test` runs the unit tests and strict nbval on every notebook in ONE pytest-xdist run of
@@ -71,8 +70,11 @@ $(E2E_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[e2e]"
 	touch $(E2E_STAMP)
 
+# Test by test over E2E_JOBS processes (--dist load): each process that gets a browser test
+# starts its own `make lab` and chromium (module fixtures), beside the solutions' re-runs.
+E2E_JOBS ?= 3
 e2e: $(E2E_STAMP)
-	env -u COURSE_BROKER $(BIN)/pytest -p no:cacheprovider -rs -v $(call XDIST,$(JOBS)) tests/e2e
+	env -u COURSE_BROKER $(BIN)/pytest -p no:cacheprovider -rs -v -n $(E2E_JOBS) --dist load tests/e2e
 
 exercises-check: install
 	$(BIN)/python -m course_tasks build-exercises --check
