@@ -21,6 +21,7 @@ thread, the executor threads and closes the port.
     flower = dashboard.start()
     flower.get("/api/workers")            # json, authenticated
     flower.text("/metrics")               # Prometheus text
+    flower.show("/tasks")                 # its page in the notebook, until Flower stops
     flower.stop()                         # or runtime.stop()
 
 Used by chapter 09 (monitoring).
@@ -30,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import html
 import json
 import logging
 import secrets
@@ -82,6 +85,22 @@ def _flower_events_class() -> type:
     return StoppableEvents
 
 
+class _StoppedFrame:
+    """What a frame from :meth:`Dashboard.show` becomes once Flower has stopped."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"<Flower dashboard {self.path}: Flower has stopped; run the chapter to see it>"
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<p><em>Flower's <code>{html.escape(self.path)}</code> page was shown here while "
+            "Flower ran. Flower has stopped; run the chapter again to see it.</em></p>"
+        )
+
+
 @dataclass
 class Dashboard:
     """A Flower running in this process: its URL, credentials and a small HTTP client."""
@@ -94,6 +113,8 @@ class Dashboard:
     _loop: Any = field(repr=False, default=None)
     _events: Any = field(repr=False, default=None)
     _server: Any = field(repr=False, default=None)
+    # (display handle, path) of every frame show() displayed; stop() replaces them.
+    _frames: list[tuple[Any, str]] = field(repr=False, default_factory=list)
 
     # ------------------------------------------------------------------ http
     @property
@@ -168,6 +189,27 @@ class Dashboard:
 
         return _Frame(self.url + path, width="100%", height=height)
 
+    def show(self, path: str = "/", height: int = 420) -> None:
+        """Display Flower's page ``path`` in the notebook for as long as this Flower runs.
+
+        The frame is displayed with a display id, and :meth:`stop` replaces it with a line
+        saying that Flower has stopped. Without that, the notebook, open or saved, would keep
+        a frame pointing at a closed port: an error page in JupyterLab, and a frame that stops
+        headless Chromium's menus from opening.
+        """
+        from IPython.display import display
+
+        handle = display(self.iframe(path, height), display_id=True)
+        if handle is not None:  # None outside IPython, where display() only prints
+            self._frames.append((handle, path))
+
+    def _retire_frames(self) -> None:
+        frames, self._frames = self._frames, []
+        for handle, path in frames:
+            # A kernel that is shutting down may have nowhere left to send the update.
+            with contextlib.suppress(Exception):
+                handle.update(_StoppedFrame(path))
+
     # ------------------------------------------------------------------ lifecycle
     def alive(self) -> bool:
         threads = [self._thread, self._events]
@@ -190,6 +232,7 @@ class Dashboard:
                 _current = None
         if not self.alive():
             runtime.untrack(SERVICE)
+            self._retire_frames()
 
     def _shutdown_in_loop(self) -> None:
         if self._server is not None:

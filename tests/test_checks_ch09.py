@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from checkhelpers import assert_fails, assert_passed, verdict
@@ -364,6 +365,39 @@ def test_flower_auth_api_and_stop_leaves_nothing() -> None:
     from flower.options import options
 
     assert not options.basic_auth  # Flower's global options are put back
+
+
+def test_flower_frame_is_shown_while_flower_runs_and_replaced_when_it_stops() -> None:
+    """In a real kernel: show() displays the frame; runtime.stop() replaces it, so the saved
+    notebook keeps no frame pointing at a closed port (chapter 09's Flower cell)."""
+    from nbclient import NotebookClient
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell(source) for source in (
+        "from course_tasks import dashboard, runtime\n"
+        "runtime.start(quiet=True)\nflower = dashboard.start()",
+        'flower.show("/tasks", height=100)',
+        "print(flower.port)",
+        "runtime.stop(quiet=True)",
+    )])  # fmt: skip
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    shown: list[dict[str, str]] = []
+
+    def snapshot(cell: Any, cell_index: int, **kwargs: Any) -> None:
+        if cell_index == 1:
+            shown.extend(dict(out["data"]) for out in cell.outputs)
+
+    NotebookClient(nb, timeout=60, kernel_name="python3", on_cell_executed=snapshot).execute()
+    port = nb.cells[2].outputs[0]["text"].strip()
+    assert len(shown) == 1
+    assert f'src="http://127.0.0.1:{port}/tasks"' in shown[0]["text/html"]
+    assert shown[0]["text/plain"] == "<Flower dashboard /tasks in an IFrame, 100 px high>"
+    [saved] = nb.cells[1].outputs
+    assert "<iframe" not in saved["data"]["text/html"]
+    assert "Flower has stopped" in saved["data"]["text/html"]
+    assert saved["data"]["text/plain"] == (
+        "<Flower dashboard /tasks: Flower has stopped; run the chapter to see it>"
+    )
 
 
 def test_health_server_serves_and_stop_leaves_nothing() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -100,31 +99,18 @@ class LabPage:
     def wait_idle(self, timeout_ms: int, script: str = IDLE_JS) -> None:
         self.page.wait_for_function(script, timeout=timeout_ms, polling=250)
 
-    def menu(self, top: str, item: str, command: str) -> None:
+    def menu(self, top: str, item: str) -> None:
         """Click ``top`` in the menu bar, then ``item`` in its menu.
 
-        Chapter 09 stores an iframe of Flower's page. After its run, Flower is stopped, and
-        when the iframe (re)loads, a dead page in it keeps headless Chromium's menus from
-        opening at all (they open again once the iframe is removed). There, and only if the
-        menu does not open, the same JupyterLab ``command`` runs instead, with a warning.
+        No fallback to the command: chapter 09's Flower frame is replaced when Flower stops
+        (``Dashboard.show``), and a frame left pointing at a closed port kept headless
+        Chromium's menus from opening at all, which this test should catch.
         """
         entry = self.page.locator(".lm-Menu-item:visible .lm-Menu-itemLabel").get_by_text(
             item, exact=True
         )
         self.page.locator(".lm-MenuBar-item", has_text=top).first.click()
-        try:
-            entry.wait_for(state="visible", timeout=10_000)
-        except Exception:  # playwright's TimeoutError: the menu did not open
-            self.page.keyboard.press("Escape")
-            if not self.page.evaluate(f"() => !!{CURRENT}.node.querySelector('iframe')"):
-                raise
-            warnings.warn(
-                f"{top} > {item}: the menu did not open (an iframe output on the page); "
-                f"ran the command {command} instead",
-                stacklevel=2,
-            )
-            self.page.evaluate(f"() => window.jupyterapp.commands.execute('{command}')")
-            return
+        entry.wait_for(state="visible", timeout=10_000)
         entry.click()
 
     def cells(self) -> list[dict[str, Any]]:
@@ -138,9 +124,9 @@ class LabPage:
 
     def run_all(self) -> None:
         """Clear every output, Run All from the Run menu, wait until everything ran."""
-        self.menu("Edit", "Clear Outputs of All Cells", "notebook:clear-all-cell-outputs")
+        self.menu("Edit", "Clear Outputs of All Cells")
         assert all(cell["count"] is None for cell in self.cells() if cell["type"] == "code")
-        self.menu("Run", "Run All Cells", "notebook:run-all-cells")
+        self.menu("Run", "Run All Cells")
         self.wait_idle(RUN_MS, RAN_JS)
 
     def screenshot(self, path: Path) -> None:
@@ -260,6 +246,8 @@ def test_a_chapter_runs_twice_in_the_browser(
         for name, cls in PICTURES.items():  # each picture is a live widget, drawn once
             assert lab_page.pictures(cls) == {"live": calls[name], "static": 0}, (name, where)
         assert lab_page.errors == [], where
+        frames = lab_page.page.evaluate(f"() => {CURRENT}.node.querySelectorAll('iframe').length")
+        assert frames == 0, f"{where}: an iframe outlived the service it showed"
 
 
 def test_a_chapter_its_exercises_and_solutions_have_different_tab_titles(
