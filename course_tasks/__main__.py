@@ -60,7 +60,7 @@ def _worker(argv: list[str]) -> int:
 
 
 def _without_iri_checker() -> None:
-    """Spare ``build-exercises`` and ``grade`` 0.8 s of start-up that reads no notebook.
+    """Spare ``build-exercises`` and ``grade`` 0.8 s of start-up spent on a checker they never use.
 
     nbformat validates notebooks with jsonschema. On import, jsonschema registers a checker
     for the ``iri`` string format if ``rfc3987_syntax`` is installed (JupyterLab's

@@ -179,8 +179,9 @@ class Dashboard:
             f"{self.user!r} (password {len(self.password)} characters, generated for this run)"
         )
 
-    def iframe(self, path: str = "/", height: int = 420) -> Any:
-        """Flower's dashboard in an IFrame (for JupyterLab), with a stable text form."""
+    def _frame(self, path: str, height: int) -> Any:
+        """Flower's page in an IFrame, with a stable text form; displayed only by :meth:`show`,
+        which also takes it down when Flower stops."""
         from IPython.display import IFrame
 
         class _Frame(IFrame):  # type: ignore[misc]
@@ -199,7 +200,7 @@ class Dashboard:
         """
         from IPython.display import display
 
-        handle = display(self.iframe(path, height), display_id=True)
+        handle = display(self._frame(path, height), display_id=True)
         if handle is not None:  # None outside IPython, where display() only prints
             self._frames.append((handle, path))
 
