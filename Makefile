@@ -57,7 +57,7 @@ test: install
 	env -u COURSE_BROKER $(NBVAL) $(call XDIST,$(TEST_JOBS)) tests --ignore=tests/e2e $(NOTEBOOKS)
 
 lint: install
-	$(BIN)/ruff check course_tasks tests benchmarks
+	$(BIN)/ruff check conftest.py course_tasks tests benchmarks
 
 unit: install
 	env -u COURSE_BROKER $(BIN)/pytest -p no:cacheprovider $(call XDIST,$(TEST_JOBS)) tests --ignore=tests/e2e

@@ -21,11 +21,11 @@ without ``redis-server``.
 
 Kernels: ten kernels started at once on two cores can take longer than nbval's default 60 s
 to answer (``--kernel-startup-timeout``, 300 s here). Each learner's kernels write their stderr
-to ``kernels.log`` (nbval sends it to /dev/null), so a kernel that dies at start says why; when
-it died because another process took one of its ports (jupyter_client picks free ports, closes
-them and hands them to the kernel, which binds them later: ``Address already in use``), the
-start is retried, at most twice, and counted in ``kernel_port_retries``. That race is outside
-the course; any other death fails the notebook as before.
+to ``kernels.log`` (nbval sends it to /dev/null), so a kernel that dies at start says why, and
+the log says which transport each kernel used. They listen on Unix sockets
+(``course_tasks.kernels``, loaded by ``pyproject.toml``), so no kernel can lose one of its
+ports to another process before it binds it, a race of jupyter_client's TCP ports that this
+benchmark used to retry.
 
 The notebooks are compared with ``nbval_sanitize.cfg`` plus one rule, ``[learner-namespace]``,
 that removes ``learner:NAME:`` in front of a key name (chapter 02 prints a result's Redis
@@ -54,10 +54,6 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SANITIZE = ROOT / "nbval_sanitize.cfg"
-#: How often a kernel start is tried when the kernel lost a port to another process.
-KERNEL_ATTEMPTS = 3
-PORT_RACE = "Address already in use"
-KERNEL_RETRY_LINE = "--- retry: the kernel lost a port to another process"
 #: The learner's nbval run: pytest with this module as a plugin (see pytest_configure).
 PYTEST_WITH_KERNEL_LOG = (
     "import importlib.util, sys, pytest\n"
@@ -66,6 +62,8 @@ PYTEST_WITH_KERNEL_LOG = (
     "spec.loader.exec_module(plugin)\n"
     "sys.exit(pytest.main(sys.argv[2:], plugins=[plugin]))\n"
 )
+KERNEL_START_LINE = "--- kernel start"
+KERNEL_READY_LINE = "--- kernel ready over"
 LEARNER_RULE = """
 [learner-namespace]
 regex: \\blearner:[A-Za-z0-9][\\w.-]*:(\\w)
@@ -97,13 +95,12 @@ def _sanitize_file(work: Path) -> Path:
 
 
 def pytest_configure(config: Any) -> None:
-    """Plugin hook, in each learner's nbval run: keep kernels' stderr, retry a lost port.
+    """Plugin hook, in each learner's nbval run: keep each kernel's stderr and its transport.
 
     nbval starts every kernel with ``stderr=/dev/null`` (``nbval.kernel.RunningKernel``), so
     "Kernel died before replying to kernel_info" says nothing about why. Here the kernel's
-    stderr goes to ``$CLASSROOM_KERNEL_LOG``; a start that failed because the kernel could not
-    bind a port it was given (``Address already in use``: jupyter_client chose it free, another
-    process took it before the kernel bound it) is tried again. Any other failure is raised.
+    stderr goes to ``$CLASSROOM_KERNEL_LOG``, after a line that says where it starts and
+    followed by one that says over which transport it answered.
     """
     log = os.environ.get("CLASSROOM_KERNEL_LOG")
     if not log:
@@ -114,38 +111,42 @@ def pytest_configure(config: Any) -> None:
     path = Path(log)
 
     def start_logged(startup_timeout: float = 60, kernel_name: str = "python", **kwargs: Any):
-        for attempt in range(1, KERNEL_ATTEMPTS + 1):
-            with path.open("a", encoding="utf-8") as note:
-                note.write(f"--- kernel start, attempt {attempt}, in {kwargs.get('cwd')}\n")
-            offset = path.stat().st_size
-            with path.open("ab") as stderr:
-                kwargs["stderr"] = stderr
-                try:
-                    return start(startup_timeout, kernel_name, **kwargs)
-                except RuntimeError:
-                    said = path.read_bytes()[offset:].decode(errors="replace")
-                    if PORT_RACE not in said or attempt == KERNEL_ATTEMPTS:
-                        raise
-            with path.open("a", encoding="utf-8") as note:
-                note.write(f"{KERNEL_RETRY_LINE} (jupyter_client chose it free; "
-                           "the kernel bound it later)\n")  # fmt: skip
-        raise AssertionError("unreachable")
+        with path.open("a", encoding="utf-8") as note:
+            note.write(f"{KERNEL_START_LINE} in {kwargs.get('cwd')}\n")
+        with path.open("ab") as stderr:
+            kwargs["stderr"] = stderr
+            km, kc = start(startup_timeout, kernel_name, **kwargs)
+        with path.open("a", encoding="utf-8") as note:
+            note.write(f"{KERNEL_READY_LINE} {km.transport}\n")
+        return km, kc
 
     nbval.kernel.start_new_kernel = start_logged
 
 
 def _kernel_report(path: Path) -> dict[str, Any]:
-    """Kernel starts, port-race retries and the error lines kernels wrote to stderr."""
+    """Kernel starts, the transports they answered over, and the error lines of their stderr."""
     text = path.read_text(errors="replace") if path.exists() else ""
     errors = []
+    transports: dict[str, int] = {}
     for line in text.splitlines():
-        if re.search(r"\b\w*(Error|Exception)\b", line) and line not in errors:
+        if line.startswith(KERNEL_READY_LINE):
+            transport = line[len(KERNEL_READY_LINE) :].strip()
+            transports[transport] = transports.get(transport, 0) + 1
+        elif re.search(r"\b\w*(Error|Exception)\b", line) and line not in errors:
             errors.append(line.strip()[:300])
     return {
-        "kernel_starts": text.count("--- kernel start,"),
-        "kernel_port_retries": text.count(KERNEL_RETRY_LINE),
+        "kernel_starts": text.count(KERNEL_START_LINE),
+        "kernel_transports": transports,
         "kernel_errors": errors[:10],
     }
+
+
+def _total_transports(rows: Any) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for row in rows:
+        for transport, count in row["kernel_transports"].items():
+            total[transport] = total.get(transport, 0) + count
+    return total
 
 
 def _failure_details(log: Path) -> dict[str, list[str]]:
@@ -362,7 +363,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "workers_ready_s": round(workers_ready_s, 1),
             "kernel_startup_timeout_s": args.kernel_startup_timeout,
             "cell_timeout_s": args.cell_timeout,
-            "kernel_port_retries": sum(r["kernel_port_retries"] for r in rows.values()),
+            "kernel_transports": _total_transports(rows.values()),
             "wall_s": round(wall, 1),
             "keys_outside_namespaces": stray,
             "instructor_sees_every_worker": seen_all,
@@ -448,8 +449,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<12} {row['passed']:>6} {row['failed']:>6} {row['wall_s']:>7}")
         for failure in row["failures"]:
             print(f"    {failure}")
-        if row["kernel_port_retries"]:
-            print(f"    kernel starts retried after a port race: {row['kernel_port_retries']}")
+        if set(row["kernel_transports"]) != {"ipc"}:
+            print(f"    kernels answered over: {row['kernel_transports']}")
     seen = result["instructor_during"]["workers"]
     if args.control:
         print("instructor: no view in the control (a Redis per learner)")

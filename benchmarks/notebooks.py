@@ -24,6 +24,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+from course_tasks.kernels import AsyncIPCKernelManager
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_BUDGET_S = 20.0
 CELL_BUDGET_S = 5.0
@@ -44,6 +46,7 @@ def measure(path: Path) -> dict[str, object]:
         nb,
         timeout=120,
         kernel_name="python3",
+        kernel_manager_class=AsyncIPCKernelManager,
         record_timing=True,
         resources={"metadata": {"path": str(path.parent)}},
     )

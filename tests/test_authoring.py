@@ -8,9 +8,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from conftest import ROOT
 from course_tasks import authoring
 from course_tasks.authoring import AuthoringError, stub_source
 

@@ -373,6 +373,8 @@ def test_flower_frame_is_shown_while_flower_runs_and_replaced_when_it_stops() ->
     from nbclient import NotebookClient
     from nbformat.v4 import new_code_cell, new_notebook
 
+    from course_tasks.kernels import AsyncIPCKernelManager
+
     nb = new_notebook(cells=[new_code_cell(source) for source in (
         "from course_tasks import dashboard, runtime\n"
         "runtime.start(quiet=True)\nflower = dashboard.start()",
@@ -387,7 +389,8 @@ def test_flower_frame_is_shown_while_flower_runs_and_replaced_when_it_stops() ->
         if cell_index == 1:
             shown.extend(dict(out["data"]) for out in cell.outputs)
 
-    NotebookClient(nb, timeout=60, kernel_name="python3", on_cell_executed=snapshot).execute()
+    NotebookClient(nb, timeout=60, kernel_name="python3", on_cell_executed=snapshot,
+                   kernel_manager_class=AsyncIPCKernelManager).execute()
     port = nb.cells[2].outputs[0]["text"].strip()
     assert len(shown) == 1
     assert f'src="http://127.0.0.1:{port}/tasks"' in shown[0]["text/html"]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import redis
+
 from conftest import ROOT, course_env, run_course, run_python
 
 pytestmark = pytest.mark.redis

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, course_env
 from gradekit import by_path, grade, notebook, private_package, rows, solution_answers, write
+
+from conftest import ROOT, course_env
 
 TITLES = {
     "01.1": "send a task to the worker",

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, course_env
 from gradekit import by_path, grade, private_package
+
+from conftest import ROOT, course_env
 
 pytest.importorskip("nbgrader", reason="nbgrader is in the test extra (pip install -e .[test])")
 

@@ -15,8 +15,8 @@ import time
 
 import pytest
 from celery.exceptions import WorkerLostError
-from conftest import ROOT, course_env, run_python
 
+from conftest import ROOT, course_env, run_python
 from course_tasks import processes, runtime
 
 ADD = "course_tasks.tasks.basics.add"

@@ -6,8 +6,8 @@ import threading
 import time
 
 import pytest
-from conftest import run_python
 
+from conftest import run_python
 from course_tasks import runtime
 from course_tasks.embedded import transport
 from course_tasks.tasks.basics import add

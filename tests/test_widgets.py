@@ -12,11 +12,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from celery import states
-from conftest import ROOT
 from nbclient import NotebookClient
 from nbformat.v4 import new_code_cell, new_notebook
 
+from conftest import ROOT
 from course_tasks import app, widgets
+from course_tasks.kernels import AsyncIPCKernelManager
 from course_tasks.tasks import reports
 from course_tasks.tasks.basics import add, sleepy_add
 from course_tasks.tasks.reports import export_users_csv, monthly_sales_report
@@ -195,7 +196,8 @@ def run_in_kernel(cells: list[str]) -> nbformat.NotebookNode:
         "language": "python",
     }
     NotebookClient(
-        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": ROOT}}
+        nb, timeout=60, kernel_name="python3", resources={"metadata": {"path": ROOT}},
+        kernel_manager_class=AsyncIPCKernelManager,
     ).execute()
     return nb
 

@@ -4,8 +4,9 @@ Each notebook gets
 
 * a private temporary folder (mode 0700) holding its copy of the notebook (the kernel's
   working folder), its own ``HOME`` and ``COURSE_HOME``, ``TMPDIR``, the kernel's connection
-  file, and a private copy of the ``course_tasks`` package, first on ``PYTHONPATH``, so that
-  whatever the learner's code writes there dies with the folder;
+  file and its sockets (Unix sockets, not TCP ports, where the OS has them:
+  :mod:`course_tasks.kernels`), and a private copy of the ``course_tasks`` package, first
+  on ``PYTHONPATH``, so that whatever the learner's code writes there dies with the folder;
 * a clean environment: ``PATH`` and ``LANG``, the variables above, and of the instructor's
   only the course's mode settings (:data:`PASSED_ON`);
 * a kernel started through :mod:`course_tasks.grading.sandbox` (memory limit, and every
@@ -111,7 +112,12 @@ class Kernel:
         for sub in ("work", "home", "tmp", "runtime"):
             (self.folder / sub).mkdir(exist_ok=True)
         (self.folder / "home" / ".course_tasks").mkdir(exist_ok=True)
-        self.km.connection_file = str(self.folder / "runtime" / "kernel.json")
+        from course_tasks import kernels
+
+        # Unix sockets in the 0700 runtime folder where the OS has them (course_tasks.kernels:
+        # no TCP port another process could take first, none another user could reach).
+        if not kernels.use_ipc(self.km, str(self.folder / "runtime")):
+            self.km.connection_file = str(self.folder / "runtime" / "kernel.json")
         LIVE.add(self)
         await self.km.start_kernel(
             cwd=str(self.folder / "work"),
