@@ -160,6 +160,8 @@ class Simulation:
     start: datetime
     until: datetime
     sends: list[tuple[datetime, str]] = field(default_factory=list)
+    #: With ``send=True``: the id of each task really sent, in order (``app.AsyncResult(id)``).
+    task_ids: list[str] = field(default_factory=list)
     #: True when ``limit`` sends were reached before ``until``.
     truncated: bool = False
 
@@ -187,6 +189,12 @@ class _RecordingScheduler(celery_beat.Scheduler):
         if self.send:
             super().apply_entry(entry, producer=producer)
 
+    def apply_async(self, entry: Any, producer: Any = None, advance: bool = True,
+                    **kwargs: Any) -> Any:  # fmt: skip
+        result = super().apply_async(entry, producer=producer, advance=advance, **kwargs)
+        self.simulation.task_ids.append(result.id)
+        return result
+
 
 def copy_schedule(value: Any) -> Any:
     """A fresh copy of a schedule (a crontab caches its app's time zone on first use)."""
@@ -212,7 +220,8 @@ def simulate(
     Every entry is scheduled by Celery's :class:`~celery.beat.Scheduler` exactly as beat
     would, with the app's ``timezone`` (the course's, or ``timezone``) and a clock that
     starts at ``start`` (an aware datetime) and jumps to each next due time. With ``send``
-    the due tasks are really sent to the course's broker; stops after ``limit`` sends.
+    the due tasks are really sent to the course's broker (their ids in ``task_ids``); stops
+    after ``limit`` sends.
     """
     _route_logs()
     until = start + until if isinstance(until, timedelta) else until
