@@ -5,11 +5,14 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 from celery import Celery
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from celery.result import AsyncResult
 from checkhelpers import assert_fails, assert_passed, verdict
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -52,6 +55,22 @@ def post_fixed_user(request: ExportRequest):
     return {"task_id": export_users_csv.delay(42, rows=3, seconds_per_row=0.1).id}
 
 
+def post_waits(request: ExportRequest):
+    task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+    task.get(timeout=5)  # "so the client gets a finished export"
+    return {"task_id": task.id}
+
+
+def post_apply(request: ExportRequest):
+    task = export_users_csv.apply(args=(request.user_id,), kwargs={"rows": request.rows})
+    return {"task_id": task.id}
+
+
+def post_invented_id(request: ExportRequest):
+    export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+    return {"task_id": str(uuid.uuid4())}
+
+
 def get_ok(task_id: str):
     result = app.AsyncResult(task_id)
     if result.state == "SUCCESS":
@@ -64,12 +83,44 @@ def get_blocks(task_id: str):
     return {"status": "success", "result": result.get(timeout=3)}
 
 
+def get_short_wait(task_id: str):
+    result = app.AsyncResult(task_id)
+    try:
+        return {"status": "success", "result": result.get(timeout=0.2)}
+    except CeleryTimeoutError:
+        return {"status": result.state.lower()}
+
+
+def get_reads_finished_with_get(task_id: str):
+    result = app.AsyncResult(task_id)
+    if result.ready():
+        return {"status": result.state.lower(), "result": result.get(propagate=False)}
+    return {"status": result.state.lower()}
+
+
 def get_upper(task_id: str):
     return {"status": app.AsyncResult(task_id).state}
 
 
 def test_12_1_right_answer() -> None:
     assert_passed(verdict("12.1", make_api(post_ok, get_ok)), "202 with the id at once")
+
+
+def test_12_1_get_may_read_a_finished_result_with_get() -> None:
+    """get() on a task that has finished does not wait: the check lets it be."""
+    assert_passed(verdict("12.1", make_api(post_ok, get_reads_finished_with_get)), "202 with")
+
+
+def test_12_1_in_eager_mode_says_a_worker_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    assert_fails(verdict("12.1", make_api(post_ok, get_ok)), "task_always_eager is on",
+                 "this exercise needs a worker")
+
+
+def test_12_1_leaves_asyncresult_get_as_it_was() -> None:
+    before = (AsyncResult.get, AsyncResult.wait)
+    verdict("12.1", make_api(post_ok, get_blocks))
+    assert (AsyncResult.get, AsyncResult.wait) == before
 
 
 @pytest.mark.parametrize(
@@ -79,7 +130,16 @@ def test_12_1_right_answer() -> None:
          "queue the task with export_users_csv.delay"),
         (lambda: make_api(post_asyncresult, get_ok), "it returned the AsyncResult",
          'return {"task_id": task.id}'),
-        (lambda: make_api(post_ok, get_blocks), "took over", "it waited for the task"),
+        (lambda: make_api(post_ok, get_blocks), "waited for the task (called get()",
+         "it waited for the task"),
+        (lambda: make_api(post_ok, get_short_wait), "for an id the worker has not run waited",
+         "it waited for the task: read result.state, never get()"),
+        (lambda: make_api(post_waits, get_ok), "POST /exports waited for the export",
+         "answer at once with the task's id"),
+        (lambda: make_api(post_apply, get_ok), "POST /exports ran the export in the request",
+         "queue it with export_users_csv.delay(...)"),
+        (lambda: make_api(post_invented_id, get_ok), "no worker ran a task with the id",
+         "answer with the id of the task you queued"),
         (lambda: make_api(post_ok, get_ok, status_code=200), "answered 200", "answer 202"),
         (lambda: make_api(post_fixed_user, get_ok), "the task queued for user 7",
          "pass the request's user_id"),
