@@ -146,7 +146,7 @@ def test_05_1_right_answer() -> None:
         (status_stub, "FAIL not yet: write the body of status, run that cell, then this one"),
         (status_returns_result, "returned the AsyncResult itself. Hint: an endpoint answers"),
         (status_blocks, "raised the task's ReportError. Hint: did you call get()?"),
-        (status_blocks_no_propagate, "said status='success'. Hint: it waited until the task"),
+        (status_blocks_no_propagate, "for a running task (STARTED), status() waited for the task"),
         (status_exception_in_json, "cannot be sent as json ('error' holds a ReportError)"),
         (status_guide, "raised UnboundLocalError"),
         (status_raw_progress, "has no 'percent' (keys: status, progress)"),

@@ -136,7 +136,8 @@ def test_07_2_group_where_a_chord_was_needed() -> None:
 
 
 def test_07_2_waiting_for_the_group() -> None:
-    assert_fails(verdict("07.2", doubles_blocking), "returned the number 12", "it waited")
+    assert_fails(verdict("07.2", doubles_blocking), "waited for its tasks (it called get())",
+                 "it waited for the tasks")
 
 
 def test_07_2_doubling_in_the_notebook() -> None:
@@ -223,8 +224,9 @@ def test_07_3_link_instead_of_link_error() -> None:
 
 def test_07_3_waiting_and_unsent() -> None:
     assert_fails(verdict("07.3", image_unsent), "without sending it", "send it")
-    # A good image's five steps take a few ms: waiting for them stays under the limit, the
-    # check does not judge that; a slow wait is caught by the 07.2 check's timer.
+    # A good image's five steps take a few ms, but the wait is seen all the same.
+    assert_fails(verdict("07.3", image_waits), "waited for its tasks (it called get())",
+                 "it waited for the tasks")
 
 
 # --------------------------------------------------------------------------- 07.4

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import inspect
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
     StillRunning,
     call_bounded,
+    call_watched,
     delete_queue,
     failure_text,
     finished,
@@ -47,8 +47,10 @@ from course_tasks.tasks.email import send_welcome_email
 
 #: How long a check waits for a task that should finish quickly.
 WAIT_SECONDS = 5.0
-#: How fast ``signup`` must answer (guide 000 §2: "< 100 ms").
-SIGNUP_SECONDS = 0.1
+#: How long ``signup`` may take before the check stops waiting for it. Guide 000 §2 wants an
+#: answer in under 100 ms; what makes it slower, waiting for the task, is seen rather than
+#: timed (``support.watching``), so a loaded machine does not fail a right answer.
+SIGNUP_SECONDS = 1.5
 #: How long ``status_of`` may take before it counts as blocking.
 STATUS_SECONDS = 1.5
 #: A queue that no worker consumes: a task sent there stays PENDING.
@@ -161,9 +163,15 @@ def _send(result: Any) -> str:
 @exercise("01.2", "queue the welcome mail", points=2)
 def _signup(signup: Any) -> str:
     _need_function(signup, "signup", "signup(email, name)")
-    started = time.perf_counter()
-    answer = signup(SIGNUP_ADDRESS, SIGNUP_NAME)
-    took = time.perf_counter() - started
+    answer, seen = call_watched(signup, SIGNUP_ADDRESS, SIGNUP_NAME, seconds=SIGNUP_SECONDS,
+                                thread_name="course-check-01")  # fmt: skip
+    if seen.waited or isinstance(answer, StillRunning):
+        how = "it called get() on the task" if seen.waited else (
+            f"no answer within {SIGNUP_SECONDS:g} s")  # fmt: skip
+        raise Fail(
+            f"signup waited for the mail before answering ({how})",
+            hint="queue the mail and return; do not wait for the task to finish",
+        )
     if answer is None:
         raise _returned_none(signup, "signup", "the task id")
     if isinstance(answer, dict):
@@ -181,11 +189,6 @@ def _signup(signup: Any) -> str:
         raise Fail(
             f"signup returned {kind(answer)}, not a task id (a str)",
             hint="return the id of the task you queued",
-        )
-    if took >= SIGNUP_SECONDS:
-        raise Fail(
-            f"signup took more than {SIGNUP_SECONDS * 1000:.0f} ms to answer",
-            hint="queue the mail and return; do not wait for the task to finish",
         )
     task = app.AsyncResult(answer)
     finished(

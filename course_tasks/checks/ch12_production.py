@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import configparser
-import contextlib
 import importlib.util
 import inspect
 import shlex
@@ -27,29 +26,31 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
-from celery.signals import task_prerun
 
 import course_tasks.web  # noqa: F401 - sets the filter for Starlette's httpx warning
 from course_tasks import processes
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
-from course_tasks.checks.support import StillRunning, call_bounded, is_stub_body, kind
+from course_tasks.checks.support import (
+    Seen,
+    StillRunning,
+    call_watched,
+    is_stub_body,
+    kind,
+)
 from course_tasks.tasks.reports import export_users_csv
 
 #: How long a check waits for a course task that should finish quickly.
 WAIT_SECONDS = 8.0
 #: How long an endpoint may take to answer before the check stops waiting for it. Whether
-#: an endpoint waited for a task is seen, not timed (:func:`_waits`): on a busy machine a
-#: right answer can take longer than a wrong one on a quiet one.
+#: an endpoint waited for a task is seen, not timed (:func:`support.watching`): on a busy
+#: machine a right answer can take longer than a wrong one on a quiet one.
 ANSWER_SECONDS = 2.5
 THREAD_NAME = "course-check-12"
 
@@ -64,61 +65,11 @@ def _routes(api: Any) -> dict[tuple[str, str], Any]:
     return found
 
 
-@dataclass
-class _Seen:
-    """What an endpoint did while it answered, beyond its answer."""
-
-    #: ids of unfinished tasks it called ``get()`` or ``wait()`` on: it waited for them
-    waited: list[str] = field(default_factory=list)
-    #: names of tasks it ran in the request itself (``apply()``)
-    ran_here: list[str] = field(default_factory=list)
-
-
-def _request(client: Any, method: str, url: str, **kwargs: Any) -> tuple[Any, _Seen]:
+def _request(client: Any, method: str, url: str, **kwargs: Any) -> tuple[Any, Seen]:
     """``client.METHOD(url, **kwargs)``, bounded: the answer (or StillRunning) and what the
-    endpoint did meanwhile (:func:`_watching`)."""
-    with _watching() as seen:
-        answer = call_bounded(
-            lambda: getattr(client, method)(url, **kwargs),
-            seconds=ANSWER_SECONDS,
-            thread_name=THREAD_NAME,
-        )
-    return answer, seen
-
-
-@contextlib.contextmanager
-def _watching() -> Iterator[_Seen]:
-    """Meanwhile, record the two ways an endpoint can keep its client waiting for a task.
-
-    * ``AsyncResult.get()`` (or its alias ``wait()``) on a task that has not finished: the id
-      is recorded and Celery's ``TimeoutError`` raised at once. The check has seen the wait and
-      needs no more. On a finished task ``get()`` answers as always (reading a finished result
-      that way waits for nothing).
-    * a task run eagerly (``apply()``, ``task_prerun`` with ``request.is_eager``).
-
-    Both are seen, not timed: on a busy machine a right answer can take longer than a wrong one
-    on a quiet machine.
-    """
-    seen = _Seen()
-    real_get = AsyncResult.get
-
-    def get(self: AsyncResult, *args: Any, **kwargs: Any) -> Any:
-        if not self.ready():
-            seen.waited.append(self.id)
-            raise CeleryTimeoutError(f"the check stopped a wait for task {self.id}")
-        return real_get(self, *args, **kwargs)
-
-    def prerun(task: Any = None, **kwargs: Any) -> None:
-        if task is not None and task.request.is_eager:
-            seen.ran_here.append(task.name)
-
-    task_prerun.connect(prerun, weak=False)
-    try:
-        with mock.patch.object(AsyncResult, "get", get), \
-                mock.patch.object(AsyncResult, "wait", get):  # fmt: skip
-            yield seen
-    finally:
-        task_prerun.disconnect(prerun)
+    endpoint did meanwhile (whether it waited for a task, or ran one in the request)."""
+    return call_watched(lambda: getattr(client, method)(url, **kwargs),
+                        seconds=ANSWER_SECONDS, thread_name=THREAD_NAME)  # fmt: skip
 
 
 def _diagnose_post(endpoint: Any, body: dict[str, Any]) -> Fail:

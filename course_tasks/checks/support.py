@@ -1,6 +1,7 @@
 """Helpers shared by the chapters' check modules (``chNN_*.py``).
 
 Words for values and task names, the text of a task's failure, bounded waits and calls,
+seeing whether code waited for a task (:func:`watching`),
 recognising an untouched stub, and clearing away a parking queue. Nothing here registers
 an exercise: :func:`course_tasks.checks.load_all` imports only the ``ch*`` modules.
 """
@@ -8,6 +9,7 @@ an exercise: :func:`course_tasks.checks.load_all` imports only the ``ch*`` modul
 from __future__ import annotations
 
 import ast
+import contextlib
 import dis
 import inspect
 import logging
@@ -17,11 +19,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 from celery.app.task import Task
 from celery.exceptions import TimeoutError as CeleryTimeoutError
-from celery.result import AsyncResult
+from celery.result import AsyncResult, ResultSet
+from celery.signals import task_prerun
 
 from course_tasks.app import app
 from course_tasks.checks import Fail
@@ -184,6 +189,81 @@ def call_bounded(
     if "error" in box:
         raise box["error"]
     return box["value"]
+
+
+# --------------------------------------------------------------------------- waiting
+
+
+@dataclass
+class Seen:
+    """What the learner's code did while it ran (:func:`watching`), beyond its answer."""
+
+    #: ids of unfinished tasks it called ``get()`` or ``wait()`` on: it waited for them
+    waited: list[str] = field(default_factory=list)
+    #: names of tasks it ran right there, eagerly (``apply()``, or ``task_always_eager``)
+    ran_here: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def watching() -> Iterator[Seen]:
+    """Meanwhile, record the two ways code keeps its caller waiting for a task.
+
+    * ``AsyncResult.get()`` (or its alias ``wait()``) on a task that has not finished, or
+      ``get()``/``join()`` on a group's results that have not all finished: the id is
+      recorded and Celery's ``TimeoutError`` raised at once. The check has seen the wait and
+      needs no more. On a finished task ``get()`` answers as always (reading a finished result
+      that way waits for nothing).
+    * a task run eagerly (``task_prerun`` with ``request.is_eager``).
+
+    Both are seen, not timed: on a busy machine a right answer can take longer than a wrong
+    one does on a quiet machine.
+    """
+    seen = Seen()
+
+    def stopping(real: Callable[..., Any]) -> Callable[..., Any]:
+        def wait(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not self.ready():
+                what = getattr(self, "id", None) or repr(self)
+                seen.waited.append(what)
+                raise CeleryTimeoutError(f"the check stopped a wait for {what}")
+            return real(self, *args, **kwargs)
+
+        return wait
+
+    def prerun(task: Any = None, **kwargs: Any) -> None:
+        if task is not None and task.request.is_eager:
+            seen.ran_here.append(task.name)
+
+    # a task's handle (get, and its alias wait), and a group's (get, join, join_native)
+    waits = [(AsyncResult, "get"), (AsyncResult, "wait"), (ResultSet, "get"),
+             (ResultSet, "join"), (ResultSet, "join_native")]  # fmt: skip
+    task_prerun.connect(prerun, weak=False)
+    try:
+        with contextlib.ExitStack() as stack:
+            for cls, name in waits:
+                stack.enter_context(mock.patch.object(cls, name, stopping(getattr(cls, name))))
+            yield seen
+    finally:
+        task_prerun.disconnect(prerun)
+
+
+def call_watched(
+    fn: Callable[..., Any], *args: Any, seconds: float, thread_name: str = "course-check-call"
+) -> tuple[Any, Seen]:
+    """:func:`call_bounded` under :func:`watching`: the answer (or StillRunning), and what
+    ``fn`` did meanwhile.
+
+    When ``fn`` raised after it waited for a task (the wait the check stopped, caught or not),
+    the exception is the answer: what it did is what the caller reports.
+    """
+    with watching() as seen:
+        try:
+            answer = call_bounded(fn, *args, seconds=seconds, thread_name=thread_name)
+        except Exception as exc:
+            if not (seen.waited or seen.ran_here):
+                raise
+            answer = exc
+    return answer, seen
 
 
 # --------------------------------------------------------------------------- the worker
