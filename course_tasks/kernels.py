@@ -4,24 +4,26 @@ jupyter_client's default transport is TCP on 127.0.0.1. The manager picks five f
 (bind to port 0, read the number, close the socket), writes them to the connection file and
 starts the kernel, which binds them a second or so later. Any process on the machine that
 binds or connects in that second can be given one of those ports, and then the kernel
-cannot bind it. What follows depends on the port (ipykernel 7.4, measured in
-``tests/test_kernels.py``): shell, stdin or control, and the kernel exits ("Kernel died
+cannot bind it. What follows depends on the port (ipykernel 7.4, measured by hand;
+``tests/test_kernels.py`` repeats the first two): shell, and the kernel exits ("Kernel died
 before replying to kernel_info"); IOPub, and it stays alive and never answers ("Kernel
-didn't respond in 60 seconds"). ``make test`` starts hundreds of kernels from six pytest-xdist
-processes next to Celery workers, Redis connections and Flower, and a CI run once lost all
-twenty cells of a notebook that way.
+didn't respond in 60 seconds"); stdin or control, it exits; heartbeat, nothing shows.
+``make test`` starts hundreds of kernels from six pytest-xdist processes next to Celery
+workers, Redis connections and Flower, and a CI run once lost all twenty cells of a
+notebook that way.
 
 Over the IPC transport a kernel's five sockets are files in a fresh 0700 folder: there is
 nothing to race for, and no other user of the machine can reach them. (ipykernel still
 listens on one TCP port of its own, the pipe that carries output from forked processes to
 IOPub; it binds that itself with ``bind_to_random_port``, which tries another port when one
-is taken, so it does not race.) nbval, nbclient and
-the grader take these managers: the repository's root ``conftest.py`` hands nbval
-:class:`IPCKernelManager`, the tests and benchmarks that run notebooks give nbclient
-:class:`AsyncIPCKernelManager`, and :mod:`course_tasks.grading.run` starts graded kernels on
-Unix sockets in their own folder.
-jupyter_client has no IPC transport on Windows, and a Unix socket's path has at most 107
-bytes; in either case the managers keep TCP.
+is taken, so it does not race.)
+
+nbval, nbclient and the grader take these managers: the repository's root ``conftest.py``
+hands nbval :class:`IPCKernelManager`, the tests and benchmarks that run notebooks give
+nbclient :class:`AsyncIPCKernelManager`, and :mod:`course_tasks.grading.run` starts graded
+kernels on Unix sockets in their own folder. jupyter_client has no IPC transport on
+Windows, and a Unix socket's path has at most 107 bytes; in either case the managers keep
+TCP. JupyterLab (``make lab``) keeps TCP: its runtime folder can be too deep for a socket.
 """
 
 from __future__ import annotations
