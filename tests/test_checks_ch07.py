@@ -119,7 +119,8 @@ def doubles_group(numbers):
 
 
 def doubles_blocking(numbers):
-    return sum(group(add.s(n, n) for n in numbers).apply_async().get(timeout=5))
+    # countdown: the adds are surely not done when get() is called, however loaded the machine
+    return sum(group(add.s(n, n) for n in numbers).apply_async(countdown=0.5).get(timeout=5))
 
 
 def doubles_local(numbers):
@@ -192,7 +193,8 @@ def image_link(image_id):
 
 
 def image_waits(image_id):
-    result = image_right(image_id)
+    # countdown: the chain is surely not done when get() is called, however loaded the machine
+    result = _pipeline(image_id).apply_async(link_error=record_failure.s(), countdown=0.5)
     result.get(timeout=5, propagate=False)
     return result
 
