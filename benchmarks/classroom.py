@@ -23,9 +23,9 @@ Kernels: ten kernels started at once on two cores can take longer than nbval's d
 to answer (``--kernel-startup-timeout``, 300 s here). Each learner's kernels write their stderr
 to ``kernels.log`` (nbval sends it to /dev/null), so a kernel that dies at start says why, and
 the log says which transport each kernel used. They listen on Unix sockets
-(``course_tasks.kernels``, loaded by ``pyproject.toml``), so no kernel can lose one of its
-ports to another process before it binds it, a race of jupyter_client's TCP ports that this
-benchmark used to retry.
+(``course_tasks.kernels``, handed to nbval by the root ``conftest.py``), so no kernel can
+lose one of its ports to another process before it binds it, a race of jupyter_client's TCP
+ports that this benchmark used to retry.
 
 The notebooks are compared with ``nbval_sanitize.cfg`` plus one rule, ``[learner-namespace]``,
 that removes ``learner:NAME:`` in front of a key name (chapter 02 prints a result's Redis
