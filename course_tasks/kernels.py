@@ -22,21 +22,24 @@ nbval, nbclient and the grader take these managers: the repository's root ``conf
 hands nbval :class:`IPCKernelManager`, the tests and benchmarks that run notebooks give
 nbclient :class:`AsyncIPCKernelManager`, and :mod:`course_tasks.grading.run` starts graded
 kernels on Unix sockets in their own folder. jupyter_client has no IPC transport on
-Windows, and a Unix socket's path has at most 107 bytes; in either case the managers keep
-TCP. JupyterLab (``make lab``) keeps TCP: its runtime folder can be too deep for a socket.
+Windows, and a Unix socket's path has at most 107 bytes (103 on macOS); in either case the
+managers keep TCP. JupyterLab (``make lab``) keeps TCP: its runtime folder can be too deep
+for a socket.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager, KernelManager
 
-#: The longest path a Unix socket can have on Linux (``sun_path`` is 108 bytes, with a NUL).
-MAX_SOCKET_PATH = 107
+#: The longest path a Unix socket can have (``sun_path`` with its NUL: 108 bytes on Linux,
+#: 104 on macOS).
+MAX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107
 #: The socket files are ``<ip>-1`` to ``<ip>-5``; this leaves room for the suffix.
 _SUFFIX = len("-99")
 
