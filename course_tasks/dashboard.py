@@ -97,7 +97,7 @@ class _StoppedFrame:
     def _repr_html_(self) -> str:
         return (
             f"<p><em>Flower's <code>{html.escape(self.path)}</code> page was shown here while "
-            "Flower ran. Flower has stopped; run the chapter again to see it.</em></p>"
+            "Flower ran. Flower has stopped; run the chapter to see it.</em></p>"
         )
 
 

@@ -44,7 +44,7 @@ MAX_SOCKET_PATH = 103 if sys.platform == "darwin" else 107
 _SUFFIX = len("-99")
 
 
-def ipc_available(ip: str = "") -> bool:
+def ipc_available(ip: str) -> bool:
     """Whether a kernel can listen on Unix sockets named ``<ip>-N`` here."""
     return os.name == "posix" and len(os.fsencode(ip)) + _SUFFIX <= MAX_SOCKET_PATH
 

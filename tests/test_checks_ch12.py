@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeoutError
-from celery.result import AsyncResult
+from celery.result import AsyncResult, ResultSet
 from checkhelpers import assert_fails, assert_passed, verdict
 from fastapi import FastAPI
 from pydantic import BaseModel
@@ -120,8 +120,10 @@ def test_12_1_in_eager_mode_says_a_worker_is_needed(monkeypatch: pytest.MonkeyPa
 
 def test_12_1_leaves_asyncresult_get_as_it_was() -> None:
     before = (AsyncResult.get, AsyncResult.wait)
+    group_waits = (ResultSet.get, ResultSet.join, ResultSet.join_native)
     verdict("12.1", make_api(post_ok, get_blocks))
     assert (AsyncResult.get, AsyncResult.wait) == before
+    assert (ResultSet.get, ResultSet.join, ResultSet.join_native) == group_waits
 
 
 @pytest.mark.parametrize(
