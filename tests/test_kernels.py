@@ -9,6 +9,7 @@ kills the kernel (shell) or leaves it alive and silent (IOPub, the "Kernel didn'
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -27,13 +28,13 @@ from course_tasks import kernels
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def ports_taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Every TCP port jupyter_client chooses is taken by a listener before the kernel binds it.
-
-    Yields the list of ports chosen, in jupyter_client's order: shell, IOPub, stdin, heartbeat,
-    control.
-    """
+@contextlib.contextmanager
+def ports_taken(
+    monkeypatch: pytest.MonkeyPatch, which: set[int] | None = None
+) -> Iterator[list[int]]:
+    """Yields the TCP ports jupyter_client chooses, in its order (shell, IOPub, stdin,
+    heartbeat, control); those numbered in ``which`` (from 1; all when None) are taken by a
+    listener of this process before the kernel can bind them, as in the race."""
     cache = LocalPortCache.instance()
     choose = cache.find_available_port
     chosen: list[int] = []
@@ -42,19 +43,23 @@ def ports_taken(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
     def taken(ip: str) -> int:
         port = choose(ip)
         chosen.append(port)
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((ip, port))
-        sock.listen()
-        held.append(sock)
+        if which is None or len(chosen) in which:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((ip, port))
+            sock.listen()
+            held.append(sock)
         return port
 
-    monkeypatch.setattr(cache, "find_available_port", taken)
-    yield chosen
-    for sock in held:
-        sock.close()
-    for port in chosen:
-        cache.return_port(port)
+    with monkeypatch.context() as patch:
+        patch.setattr(cache, "find_available_port", taken)
+        try:
+            yield chosen
+        finally:
+            for sock in held:
+                sock.close()
+            for port in chosen:
+                cache.return_port(port)
 
 
 def _wait_ready(km: KernelManager, timeout: float) -> str:
@@ -82,47 +87,32 @@ def _wait_ready(km: KernelManager, timeout: float) -> str:
 def test_a_tcp_kernel_that_lost_a_port_before_binding_it_never_answers(
     monkeypatch: pytest.MonkeyPatch, lost: int, wait: int, said: str, alive: bool
 ) -> None:
-    cache = LocalPortCache.instance()
-    choose = cache.find_available_port
-    chosen: list[int] = []
-    holder = socket.socket()
-
-    def one_taken(ip: str) -> int:
-        port = choose(ip)
-        chosen.append(port)
-        if len(chosen) == lost:  # ports are chosen shell, IOPub, stdin, heartbeat, control
-            holder.bind((ip, port))
-            holder.listen()
-        return port
-
-    monkeypatch.setattr(cache, "find_available_port", one_taken)
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(stderr=open(os.devnull, "w"))  # noqa: SIM115 (the manager closes it)
-    try:
-        assert (_wait_ready(km, timeout=wait), km.is_alive()) == (said, alive)
-    finally:
-        km.shutdown_kernel(now=True)
-        holder.close()
-        for port in chosen:
-            cache.return_port(port)
+    with ports_taken(monkeypatch, {lost}):
+        km = KernelManager(kernel_name="python3")
+        km.start_kernel(stderr=open(os.devnull, "w"))  # noqa: SIM115 (the manager closes it)
+        try:
+            assert (_wait_ready(km, timeout=wait), km.is_alive()) == (said, alive)
+        finally:
+            km.shutdown_kernel(now=True)
 
 
 def test_an_ipc_kernel_starts_while_every_tcp_port_it_could_get_is_taken(
-    ports_taken: list[int],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     km = kernels.IPCKernelManager(kernel_name="python3")
     folder = Path(km.folder or "")
-    km.start_kernel(stderr=open(os.devnull, "w"))  # noqa: SIM115 (the manager closes it)
-    try:
-        assert _wait_ready(km, timeout=30) == "ready"
-        assert ports_taken == []  # jupyter_client chose no TCP port at all
-        info = json.loads((folder / "kernel.json").read_text())
-        assert (info["transport"], info["ip"]) == ("ipc", str(folder / "kernel-ipc"))
-        sockets = sorted(p.name for p in folder.iterdir() if stat.S_ISSOCK(p.stat().st_mode))
-        assert sockets == [f"kernel-ipc-{n}" for n in range(1, 6)]
-        assert folder.stat().st_mode & 0o777 == 0o700  # (jupyter_client adds the sticky bit)
-    finally:
-        km.shutdown_kernel(now=True)
+    with ports_taken(monkeypatch) as chosen:
+        km.start_kernel(stderr=open(os.devnull, "w"))  # noqa: SIM115 (the manager closes it)
+        try:
+            assert _wait_ready(km, timeout=30) == "ready"
+            assert chosen == []  # jupyter_client chose no TCP port at all
+            info = json.loads((folder / "kernel.json").read_text())
+            assert (info["transport"], info["ip"]) == ("ipc", str(folder / "kernel-ipc"))
+            sockets = sorted(p.name for p in folder.iterdir() if stat.S_ISSOCK(p.stat().st_mode))
+            assert sockets == [f"kernel-ipc-{n}" for n in range(1, 6)]
+            assert folder.stat().st_mode & 0o777 == 0o700  # (jupyter_client adds the sticky bit)
+        finally:
+            km.shutdown_kernel(now=True)
     assert not folder.exists()
 
 
