@@ -47,6 +47,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -127,26 +128,18 @@ def _kernel_report(path: Path) -> dict[str, Any]:
     """Kernel starts, the transports they answered over, and the error lines of their stderr."""
     text = path.read_text(errors="replace") if path.exists() else ""
     errors = []
-    transports: dict[str, int] = {}
+    transports: Counter[str] = Counter()
     for line in text.splitlines():
         if line.startswith(KERNEL_READY_LINE):
             transport = line[len(KERNEL_READY_LINE) :].strip()
-            transports[transport] = transports.get(transport, 0) + 1
+            transports[transport] += 1
         elif re.search(r"\b\w*(Error|Exception)\b", line) and line not in errors:
             errors.append(line.strip()[:300])
     return {
         "kernel_starts": text.count(KERNEL_START_LINE),
-        "kernel_transports": transports,
+        "kernel_transports": dict(transports),
         "kernel_errors": errors[:10],
     }
-
-
-def _total_transports(rows: Any) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for row in rows:
-        for transport, count in row["kernel_transports"].items():
-            total[transport] = total.get(transport, 0) + count
-    return total
 
 
 def _failure_details(log: Path) -> dict[str, list[str]]:
@@ -363,7 +356,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "workers_ready_s": round(workers_ready_s, 1),
             "kernel_startup_timeout_s": args.kernel_startup_timeout,
             "cell_timeout_s": args.cell_timeout,
-            "kernel_transports": _total_transports(rows.values()),
+            "kernel_transports": dict(sum((Counter(r["kernel_transports"]) for r in rows.values()),
+                                          Counter())),
             "wall_s": round(wall, 1),
             "keys_outside_namespaces": stray,
             "instructor_sees_every_worker": seen_all,
