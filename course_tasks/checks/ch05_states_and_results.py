@@ -46,9 +46,9 @@ from course_tasks.tasks.reports import ReportError, monthly_sales_report
 
 #: How long a check waits for a course task that should finish quickly.
 WAIT_SECONDS = 5.0
-#: With 1 s more: how long a status function may take before the check stops waiting for it
-#: (whether it waited for the task is seen, not timed: ``support.watching``).
-STATUS_SECONDS = 1.0
+#: How long a status, cancel or lookup function may take before the check stops waiting for
+#: it (whether it waited for the task is seen, not timed: ``support.watching``).
+STATUS_SECONDS = 2.0
 #: A queue that no worker consumes: a task sent there stays PENDING until released.
 PARKING_QUEUE = "course-check-parked-05"
 #: The app-data set of task ids the app has handed out (exercise 05.4).
@@ -101,7 +101,7 @@ def _exception_text(exc: BaseException) -> str:
 
 def _status_of(status: Callable[..., Any], task_id: str, case: str) -> dict[str, Any]:
     """Call the learner's ``status`` (bounded) and check that the answer is json-ready."""
-    answer, seen = call_watched(status, task_id, seconds=STATUS_SECONDS + 1.0,
+    answer, seen = call_watched(status, task_id, seconds=STATUS_SECONDS,
                                 thread_name=THREAD_NAME)  # fmt: skip
     if seen.waited:
         raise Fail(
@@ -417,7 +417,7 @@ def _revoke_calls() -> Iterator[list[dict[str, Any]]]:
 
 
 def _cancel(cancel: Callable[..., Any], task_id: str, case: str) -> Any:
-    answer = call_bounded(cancel, task_id, seconds=STATUS_SECONDS + 1.0, thread_name=THREAD_NAME)
+    answer = call_bounded(cancel, task_id, seconds=STATUS_SECONDS, thread_name=THREAD_NAME)
     if isinstance(answer, StillRunning):
         raise Fail(
             f"for {case}, cancel() did not answer within {answer.seconds:g} s",
@@ -498,7 +498,7 @@ def _cancel_check(cancel: Any) -> str:
 
 
 def _lookup(lookup: Callable[..., Any], task_id: str, case: str) -> Any:
-    answer = call_bounded(lookup, task_id, seconds=STATUS_SECONDS + 1.0, thread_name=THREAD_NAME)
+    answer = call_bounded(lookup, task_id, seconds=STATUS_SECONDS, thread_name=THREAD_NAME)
     if isinstance(answer, StillRunning):
         raise Fail(
             f"for {case}, lookup() did not answer within {answer.seconds:g} s",
