@@ -171,8 +171,11 @@ def evaluate(id: str, *args: Any, **kwargs: Any) -> Outcome:
         return Outcome(id, "unknown exercise", 0, 0, feedback)
     if any(is_stub(a) for a in (*args, *kwargs.values())):
         return Outcome(id, ex.title, 0, ex.points, NotYet().problem)
+    from course_tasks.checks.isolation import kept
+
     try:
-        detail = ex.run(*args, **kwargs)
+        with kept():
+            detail = ex.run(*args, **kwargs)
     except Fail as fail:
         text = fail.problem.rstrip(".") + "." if not isinstance(fail, NotYet) else fail.problem
         if fail.hint:
