@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
 from gradekit import grade, private_package, write
+
+from conftest import ROOT
 
 #: chapter → (exercise, the wrong answer's code, put in place of the answer cell's first
 #: ``### BEGIN SOLUTION`` ... ``### END SOLUTION`` region, at the marker's indentation).
