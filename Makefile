@@ -23,12 +23,13 @@ XDIST   = $(if $(filter-out 0,$(1)),-n $(1) --dist loadfile)
 TEST_JOBS ?= 6
 NOTEBOOKS := $(wildcard $(addsuffix /*.ipynb,$(NOTEBOOK_DIRS)))
 
-.PHONY: help install lab test lint unit exercises-check nbval e2e notebooks exercises doctor bench constraints clean
+.PHONY: help install lab test busy-test lint unit exercises-check nbval e2e notebooks exercises doctor bench constraints clean
 
 help:
 	@echo "make lab      set up .venv and open the course in JupyterLab (embedded mode)"
 	@echo "make test     set up .venv and run lint, unit tests and strict nbval on every notebook"
 	@echo "make nbval    strict nbval in the mode COURSE_BROKER selects (CI uses it for redis mode)"
+	@echo "make busy-test  the checks' and the grader's tests with every core kept busy (.ci/busy)"
 	@echo "make e2e      the browser test: make lab, every chapter run twice in Debian's chromium"
 	@echo "make notebooks  re-execute the chapters and solutions in place (authors)"
 	@echo "make exercises  rebuild exercises/ from solutions/ (authors)"
@@ -55,6 +56,15 @@ lab: install
 test: install
 	$(MAKE) --no-print-directory lint exercises-check
 	env -u COURSE_BROKER $(NBVAL) $(call XDIST,$(TEST_JOBS)) tests --ignore=tests/e2e $(NOTEBOOKS)
+
+# The exercise checks' and the grader's tests on a busy machine: .ci/busy keeps BUSY_FACTOR
+# (default 2) spinning processes per core for the whole run, as a classroom server or a slower
+# laptop would. Right answers must pass there too, and no test may hang on a limit it is not
+# about. .ci/run runs it once.
+BUSY_JOBS ?= 3
+busy-test: install
+	env -u COURSE_BROKER bash .ci/busy $(BIN)/pytest -p no:cacheprovider $(call XDIST,$(BUSY_JOBS)) \
+	    $(wildcard tests/test_checks_*.py) $(wildcard tests/test_grading*.py)
 
 lint: install
 	$(BIN)/ruff check conftest.py course_tasks tests benchmarks
