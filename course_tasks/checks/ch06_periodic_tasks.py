@@ -2,49 +2,192 @@
 
 Every check runs the learner's schedule through Celery's own scheduler
 (:func:`course_tasks.beat.simulate`: ``Scheduler.tick`` on a virtual clock from a fixed
-"now", under the time zone the exercise names), compares the send times exactly, and sends
-real messages that the worker runs, counted in the app-data list of
-:mod:`course_tasks.tasks.periodic`:
+"now", under the time zone the exercise names) and compares the send times exactly, over
+more than one stretch of the calendar: a schedule that is right on the first day only
+(``day_of_week=1``, ``day_of_month=1``, ``month_of_year=6``, ``hour=0``) is wrong on the
+others. Then it sends real messages, through Celery's scheduler with each entry's ``args``,
+``kwargs`` and ``options``, and reads back what the worker did with each one (its result):
+run, failed (a ``TypeError`` from positional arguments), or never taken (a queue no worker
+reads). Each check:
 
-* 06.1 ``check("06.1", desk_opens)``: a crontab for workdays at 07:30 in Asia/Shanghai;
-  two weeks are scheduled and sent;
+* 06.1 ``check("06.1", desk_opens)``: a crontab for workdays at 07:30 in Asia/Shanghai; two
+  weeks from Monday 1 June 2026 and then a whole year are scheduled, the two weeks sent;
 * 06.2 ``check("06.2", jobs)``: guide 004's table as a ``beat_schedule`` (every 30 s, every
-  minute, every 10 minutes, daily at 02:00); one day is scheduled, two minutes sent;
+  minute, every 10 minutes, daily at 02:00); twelve days (every weekday, every month) are
+  scheduled, and every entry (any extra one too) is sent once and run by the worker;
 * 06.3 ``check("06.3", unknown_tasks)``: ``unknown_tasks(schedule)`` names the entries whose
-  task no worker knows (typos, a module path instead of an explicit ``name=``);
+  task no worker knows (typos, a module path instead of an explicit ``name=``, another case,
+  a space around the name), and leaves the schedule it is given as it was;
 * 06.4 ``check("06.4", vip_entry)``: guide 004 §7's new job, by its explicit name, every
-  5 minutes with ``kwargs``; 15 minutes are sent and the worker's runs read back.
+  5 minutes with ``kwargs``; the same twelve days are scheduled, one run sent and the
+  arguments the worker got read back.
 """
 
 from __future__ import annotations
 
+import copy
 import time
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from celery import beat as celery_beat
+from celery.result import AsyncResult
 from celery.schedules import BaseSchedule, crontab, schedule
 
 from course_tasks import beat
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
-from course_tasks.checks.support import call_bounded, is_stub_body, kind, need_function
-from course_tasks.tasks import periodic
+from course_tasks.checks.support import (
+    call_bounded,
+    delete_queue,
+    error_text,
+    is_stub_body,
+    kind,
+    need_function,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = ZoneInfo("UTC")
 #: The fixed "now" every check starts from: Monday 1 June 2026, midnight.
 MONDAY = datetime(2026, 6, 1)
-WAIT_SECONDS = 5.0
+#: The days every schedule of 06.2 and 06.4 is run over, each from its midnight to the next
+#: one included: the first is the day the exercise text names; the others cover every
+#: weekday, every month, early and late days of the month (the 29th, 30th, 31st, a 29
+#: February), and two more years.
+DAYS = [
+    date(2026, 6, 1),  # Mon
+    date(2026, 7, 18),  # Sat
+    date(2026, 8, 28),  # Fri
+    date(2026, 9, 9),  # Wed
+    date(2026, 10, 25),  # Sun
+    date(2026, 11, 30),  # Mon
+    date(2026, 12, 31),  # Thu
+    date(2027, 1, 12),  # Tue
+    date(2027, 3, 21),  # Sun
+    date(2027, 4, 7),  # Wed
+    date(2027, 5, 29),  # Sat
+    date(2028, 2, 29),  # Tue
+]
+#: One day from midnight: the runs after midnight up to the next midnight, included.
+DAY = timedelta(days=1, seconds=1)
+#: How long the worker may take to run what the check sent (a ceiling for a busy machine).
+WAIT_SECONDS = 15.0
+WEEKDAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
+MONTHS = ["", "January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December"]  # fmt: skip
+#: Every value of each crontab field: what a field left out means.
+FIELDS = {
+    "minute": set(range(60)),
+    "hour": set(range(24)),
+    "day_of_month": set(range(1, 32)),
+    "month_of_year": set(range(1, 13)),
+    "day_of_week": set(range(7)),
+}
 
 
-def _fmt(when: datetime) -> str:
-    return when.strftime("%a %H:%M")
+# --------------------------------------------------------------------------- words
+
+
+def _clock(when: datetime) -> str:
+    """``02:00``, or ``00:00:30`` when the seconds matter."""
+    return when.strftime("%H:%M:%S" if when.second else "%H:%M")
+
+
+def _day(when: datetime | date) -> str:
+    """``Sat 18 Jul 2026``."""
+    return f"{when:%a} {when.day} {when:%b %Y}"
+
+
+def _at(when: datetime) -> str:
+    """``Sat 18 Jul 2026 02:00``."""
+    return f"{_day(when)} {_clock(when)}"
+
+
+def _spell(value: Any) -> str:
+    """A crontab field as the learner wrote it: ``"1-5"``, ``1``, ``'*/5'``."""
+    return f'"{value}"' if isinstance(value, str) else repr(value)
+
+
+def _span(values: list[int], names: list[str]) -> str:
+    """``Tuesday to Saturday``, ``Monday only``, ``Sunday, Tuesday and Friday``."""
+    if len(values) == 1:
+        return f"{names[values[0]]} only"
+    if values == list(range(values[0], values[-1] + 1)):
+        return f"{names[values[0]]} to {names[values[-1]]}"
+    return ", ".join(names[v] for v in values[:-1]) + f" and {names[values[-1]]}"
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"the {n}{suffix}"
+
+
+def _keeps_to(field: str, values: set[int]) -> str:
+    """What a restricted calendar field leaves: ``Monday only``, ``the 1st to the 14th ...``."""
+    ordered = sorted(values)
+    if field == "day_of_week":
+        return _span(ordered, WEEKDAYS)
+    if field == "month_of_year":
+        return _span(ordered, MONTHS)
+    days = [_ordinal(n) for n in range(32)]
+    if len(ordered) > 6 and ordered != list(range(ordered[0], ordered[-1] + 1)):
+        return f"{len(ordered)} days of the month"
+    return _span(ordered, days).replace(" only", "") + " of the month only"
+
+
+def _wrong_field(sched: Any, want: Mapping[str, set[int]]) -> tuple[str, Any, set[int]] | None:
+    """The first field of a crontab that differs from ``want`` (a field not named: every
+    value): its name, the learner's spelling and the values it holds."""
+    if not isinstance(sched, crontab):
+        return None
+    for field, every in FIELDS.items():
+        values = set(getattr(sched, field))
+        if values != want.get(field, every):
+            return field, getattr(sched, f"_orig_{field}"), values
+    return None
+
+
+def _calendar_hint(sched: Any, want: Mapping[str, set[int]], every_day: str) -> str | None:
+    """A hint for a crontab whose day of week, day of month or month is wrong, or None."""
+    wrong = _wrong_field(sched, want)
+    if wrong is None or wrong[0] in ("minute", "hour"):
+        return None
+    field, spelled, values = wrong
+    if field == "day_of_week" and field in want:
+        return (
+            f"day_of_week={_spell(spelled)} is {_keeps_to(field, values)}: in crontab 0 is "
+            'Sunday, 1 Monday, ..., 6 Saturday, so Monday to Friday is "1-5"'
+        )
+    if field == "day_of_month" and "day_of_week" in want:
+        return (
+            f"day_of_month={_spell(spelled)} picks days of the month (1-31), not weekdays: "
+            'leave it out; day_of_week="1-5" alone picks Monday to Friday of every month'
+        )
+    return f"{field}={_spell(spelled)} keeps it to {_keeps_to(field, values)}: {every_day}"
+
+
+def _difference(times: list[datetime], expected: list[datetime], tz: ZoneInfo) -> str:
+    """``no run at ...`` and/or ``an extra run at ...``: the first of each, and how many."""
+    got, want = set(times), set(expected)
+    missing = [t for t in expected if t not in got]
+    extra = [t for t in times if t not in want]
+    parts = []
+    if missing:
+        more = f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""
+        parts.append(f"no run at {_at(missing[0].astimezone(tz))}{more}")
+    if extra:
+        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+        parts.append(f"a run at {_at(extra[0].astimezone(tz))}{more} that should not be")
+    return "; ".join(parts)
 
 
 def _need_schedule(value: Any, what: str) -> BaseSchedule:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return schedule(value)
+    if isinstance(value, timedelta):
         return schedule(value)
     if not isinstance(value, BaseSchedule):
         raise Fail(
@@ -54,29 +197,13 @@ def _need_schedule(value: Any, what: str) -> BaseSchedule:
     return value
 
 
-def _worker_ran(job: str, expected: int) -> list[dict[str, Any]]:
-    """The worker's runs of ``job``, once it has run ``expected`` of them (bounded wait)."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while True:
-        ran = [run for run in periodic.runs() if run["job"] == job]
-        if len(ran) >= expected or time.monotonic() > deadline:
-            return ran
-        time.sleep(0.02)
+def _interval(sched: Any) -> bool:
+    """Whether ``sched`` is a plain interval (every N seconds): the calendar cannot change it."""
+    return type(sched) is schedule
 
 
-def _sent_and_ran(entries: Mapping[str, Any], start: datetime, span: timedelta, tz: str) -> Any:
-    """Schedule and really send ``entries`` over ``span``; the simulation, after the worker."""
-    periodic.clear_runs()
-    sim = beat.simulate(entries, start, span, timezone=tz, send=True, limit=200)
-    for name, count in sim.counts().items():
-        job = entries[name]["task"].removeprefix("platform.")
-        ran = _worker_ran(job, count)
-        if len(ran) != count:
-            raise Fail(
-                f"beat sent {name} {count} times but the worker ran it {len(ran)} times",
-                hint="is the worker running? Run the set-up cell at the top again",
-            )
-    return sim
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=tz)
 
 
 def _registry() -> None:
@@ -88,9 +215,213 @@ def _registry() -> None:
     app.loader.import_default_modules()
 
 
+# --------------------------------------------------------------------------- real runs
+
+
+@dataclass
+class _Sent:
+    """One run of an entry, really sent: its virtual time, and its result or send error."""
+
+    name: str
+    entry: Mapping[str, Any]
+    when: datetime
+    result: AsyncResult | None = None
+    error: str = ""
+
+
+def _send(
+    entries: Mapping[str, Mapping[str, Any]],
+    start: datetime,
+    tz: str,
+    *,
+    until: timedelta = timedelta(days=366),
+    runs: int = 1,
+) -> list[_Sent]:
+    """Each entry's first ``runs`` runs after ``start`` (within ``until``), really sent.
+
+    The times come from the virtual clock; the messages are sent the way beat sends them,
+    ``Scheduler.apply_async`` with the entry's ``args``, ``kwargs`` and ``options``, on the
+    course's app and the real clock (an ``expires=`` counts from now, as in production). The
+    course's app knows the tasks, as ``celery -A course_tasks beat`` does, so arguments the
+    task cannot take are refused there, before anything is sent.
+    """
+    scheduler = celery_beat.Scheduler(app, lazy=True)
+    sent = []
+    for name, entry in entries.items():
+        sim = beat.simulate({name: entry}, start, until, timezone=tz, limit=runs)
+        for when, _ in sim.sends:
+            fields = {**entry, "schedule": beat.copy_schedule(entry["schedule"])}
+            run = _Sent(name, entry, when)
+            try:
+                beat_entry = scheduler.Entry(**dict(fields, name=name, app=app))
+                run.result = scheduler.apply_async(beat_entry, advance=False)
+            except Exception as exc:  # what beat logs as "Message Error", and does not send
+                run.error = error_text(exc.__cause__ or exc.__context__ or exc)
+            sent.append(run)
+    return sent
+
+
+def _queues_read() -> set[str]:
+    """The queues the workers read (the default queue when none answers in time)."""
+    replies = app.control.inspect(timeout=1.0).active_queues() or {}
+    names = {q["name"] for queues in replies.values() for q in queues}
+    return names or {app.conf.task_default_queue}
+
+
+def _route(sent: _Sent) -> str:
+    """The queue Celery routes the entry's message to (its ``options``, ``task_routes``)."""
+    entry = sent.entry
+    options = dict(entry.get("options") or {})
+    route = app.amqp.router.route(
+        options, entry["task"], tuple(entry.get("args") or ()), dict(entry.get("kwargs") or {})
+    )
+    queue = route.get("queue")
+    return getattr(queue, "name", None) or str(queue or app.conf.task_default_queue)
+
+
+def _label(sent: _Sent, tz: ZoneInfo) -> str:
+    return f"{sent.name} (due {_at(sent.when.astimezone(tz))})"
+
+
+def _worker_runs(
+    sent: list[_Sent], tz: ZoneInfo, failed_hint: Callable[[_Sent, str], str]
+) -> list[dict[str, Any]]:
+    """What the worker recorded for each message sent, once it has run them all.
+
+    A Fail that says what happened to the first run that did not happen: refused by
+    ``apply_async`` (``failed_hint`` gives the hint), sent to a queue no worker reads, failed
+    on the worker (``failed_hint`` again), discarded, held back (``countdown``/``eta``), or
+    left waiting with no worker answering.
+    """
+    for s in sent:
+        if s.result is None:
+            raise Fail(
+                f"beat could not send {_label(s, tz)}: {s.error}", hint=failed_hint(s, s.error)
+            )
+    queues = {s.name: _route(s) for s in sent}
+    default = app.conf.task_default_queue
+    if any(queue != default for queue in queues.values()):
+        read = _queues_read()
+        for s in sent:
+            if queues[s.name] not in read:
+                for queue in set(queues.values()) - read:
+                    delete_queue(queue)  # the messages parked there would wait for ever
+                raise Fail(
+                    f"beat sent {_label(s, tz)} to the queue {queues[s.name]!r}, which no "
+                    "worker reads, so it never runs",
+                    hint="leave the queue out of its options: the course's worker reads "
+                    + ", ".join(repr(q) for q in sorted(read)),
+                )
+    results = [s.result for s in sent if s.result is not None]
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not all(r.ready() for r in results) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    done = []
+    for s in sent:
+        result = s.result
+        assert result is not None
+        state = result.state
+        if state == "SUCCESS":
+            done.append(result.result)
+            continue
+        if state == "FAILURE":
+            error = error_text(result.result)
+            raise Fail(
+                f"the worker ran {_label(s, tz)} and it failed: {error}",
+                hint=failed_hint(s, error),
+            )
+        if state == "STARTED":
+            raise Fail(
+                f"the worker was still running {_label(s, tz)} {WAIT_SECONDS:g} s after it "
+                "was sent",
+                hint="an entry sends a task that runs longer than the check waits: leave it "
+                "out of this schedule",
+            )
+        result.revoke()
+        options = dict(s.entry.get("options") or {})
+        if state == "REVOKED":
+            raise Fail(
+                f"the worker discarded {_label(s, tz)} without running it (REVOKED)",
+                hint="an expires= in its options let it expire: leave it out"
+                if "expires" in options
+                else "send it without options that revoke or expire it",
+            )
+        held = [key for key in ("countdown", "eta") if key in options]
+        if held:
+            raise Fail(
+                f"{_label(s, tz)} had not run {WAIT_SECONDS:g} s after it was sent: its "
+                f"options hold it back ({held[0]}={options[held[0]]!r})",
+                hint=f"leave {held[0]} out: beat already sends it at the time it is due",
+            )
+        if not app.control.ping(timeout=2.0):
+            raise Fail(
+                f"beat sent {_label(s, tz)} but no worker answered ({state})",
+                hint="is the worker running? Run the set-up cell at the top again",
+            )
+        raise Fail(
+            f"the worker had not run {_label(s, tz)} {WAIT_SECONDS:g} s after it was sent "
+            f"({state})",
+            hint="send it with no options (queue, routing_key, exchange): the worker reads "
+            f"the queue {default!r}",
+        )
+    return done
+
+
+def _args_hint(text: str) -> Callable[[_Sent, str], str]:
+    """``text`` when positional ``args`` made the job fail with a TypeError."""
+
+    def hint(sent: _Sent, error: str) -> str:
+        if sent.entry.get("args") and error.startswith("TypeError"):
+            return text
+        return "look at what the entry passes its task (args, kwargs, options)"
+
+    return hint
+
+
 # --------------------------------------------------------------------------- 06.1
 
 DESK_JOB = "platform.process_customer_service_queue"
+DESK_FIELDS = {"minute": {30}, "hour": {7}, "day_of_week": {1, 2, 3, 4, 5}}
+
+
+def _desk_expected(start: datetime, days: int) -> list[datetime]:
+    return [
+        start + timedelta(days=d, hours=7, minutes=30)
+        for d in range(days)
+        if (start + timedelta(days=d)).weekday() < 5
+    ]
+
+
+def _desk_hint(sched: Any, times: list[datetime]) -> str:
+    hours = {t.hour for t in times}
+    minutes = {t.minute for t in times}
+    if not isinstance(sched, crontab):
+        return (
+            "a number of seconds repeats from when beat starts; a time of day needs "
+            'crontab(hour=7, minute=30, day_of_week="1-5")'
+        )
+    wrong = _wrong_field(sched, DESK_FIELDS)
+    if wrong is None:
+        return 'crontab(hour=7, minute=30, day_of_week="1-5")'
+    field, spelled, values = wrong
+    if field == "minute":
+        if values == FIELDS["minute"]:
+            return "without minute=, crontab fires every minute of the hour: add minute=30"
+        return f"minute={_spell(spelled)} fires at minute {sorted(values)} of the hour: minute=30"
+    if field == "hour":
+        shown = ", ".join(f"{h:02d}:{min(minutes, default=30):02d}" for h in sorted(hours))
+        return (
+            f"it fires at {shown or 'another hour'} Shanghai time: beat reads crontab hours in "
+            "app.conf.timezone (Asia/Shanghai here), so write the local time, hour=7, with no "
+            "conversion to or from UTC"
+        )
+    if field == "day_of_week" and values == FIELDS["day_of_week"]:
+        return (
+            "it fires at the weekend too: a crontab without day_of_week fires every day; "
+            'add day_of_week="1-5" (or "mon-fri")'
+        )
+    hint = _calendar_hint(sched, DESK_FIELDS, "leave it out")
+    return hint or 'crontab(hour=7, minute=30, day_of_week="1-5")'
 
 
 @exercise("06.1", "workdays at 07:30 in Shanghai", points=2)
@@ -100,59 +431,104 @@ def _desk(desk_opens: Any) -> str:
     entries = {"open-desk": {"task": DESK_JOB, "schedule": sched}}
     sim = beat.simulate(entries, start, timedelta(days=14), timezone="Asia/Shanghai", limit=100)
     times = [when.astimezone(SHANGHAI) for when in sim.times("open-desk")]
-    expected = [start + timedelta(days=d, hours=7, minutes=30) for d in range(14) if d % 7 < 5]
-    if times == expected:
-        _sent_and_ran(entries, start, timedelta(days=14), "Asia/Shanghai")
-        return "Mon-Fri 07:30 Shanghai time, 10 runs in two weeks, all run by the worker"
-    seen = ", ".join(_fmt(t) for t in times[:4]) + (" ..." if len(times) > 4 else "")
-    count = f"{'over 100' if sim.truncated else len(times)} runs"
-    problem = f"in two weeks (Asia/Shanghai) it fired {count}: {seen or 'never'}"
-    hours = {t.hour for t in times}
-    minutes = {t.minute for t in times}
-    days = {t.weekday() for t in times}
-    if len(minutes) > 1 and hours == {7}:
-        hint = "without minute=, crontab fires every minute of the hour: add minute=30"
-    elif times and hours == {7} and minutes == {30} and days == {0}:
-        hint = 'day_of_week=1 is Monday only: use day_of_week="1-5" (or "mon-fri")'
-    elif times and hours == {7} and minutes == {30} and (5 in days or 6 in days):
-        if days == {6, 0, 1, 2, 3}:
-            hint = 'in crontab 0 is Sunday: Monday to Friday is "1-5"'
-        else:
-            hint = 'it fires at the weekend too: add day_of_week="1-5"'
-    elif times and (hours, minutes) == ({23}, {30}):
-        hint = (
-            "beat reads crontab hours in app.conf.timezone (Asia/Shanghai here): write the "
-            "local time, hour=7, not its UTC equivalent"
+    if times != _desk_expected(start, 14):
+        shown = ", ".join(f"{t:%a} {_clock(t)}" for t in times[:4])
+        if len(times) > 4:
+            shown += f" and {'over 100' if sim.truncated else len(times) - 4} more"
+        count = f"{'over 100' if sim.truncated else len(times)} runs"
+        problem = (
+            f"in the two weeks from Mon 1 June 2026 (Asia/Shanghai) it fired {count}: "
+            f"{shown or 'never'}"
         )
-    elif not isinstance(sched, crontab):
-        hint = (
-            "a number of seconds repeats from when beat starts; a time of day needs "
-            'crontab(hour=7, minute=30, day_of_week="1-5")'
+        raise Fail(problem, hint=_desk_hint(sched, times))
+    year = beat.simulate(entries, start, timedelta(days=365), timezone="Asia/Shanghai", limit=600)
+    expected = _desk_expected(start, 365)
+    times = [when.astimezone(SHANGHAI) for when in year.times("open-desk")]
+    if times != expected:
+        count = f"over {len(times)}" if year.truncated else str(len(times))
+        raise Fail(
+            f"the first two weeks are right, but in the year from Mon 1 June 2026 it fired "
+            f"{count} times, not {len(expected)}: {_difference(times, expected, SHANGHAI)}",
+            hint=_desk_hint(sched, times),
         )
-    else:
-        hint = 'crontab(hour=7, minute=30, day_of_week="1-5")'
-    raise Fail(problem, hint=hint)
+    sent = _send(entries, start, "Asia/Shanghai", until=timedelta(days=14), runs=10)
+    ran = _worker_runs(sent, SHANGHAI, _args_hint("the job takes no positional arguments"))
+    return (
+        f"Mon-Fri 07:30 Shanghai time: {len(expected)} runs in a year, none on a weekend; "
+        f"the {len(ran)} of the first two weeks all run by the worker"
+    )
 
 
 # --------------------------------------------------------------------------- 06.2
 
-#: Guide 004 §4's jobs this exercise asks for: entry name -> (task, runs in a day, first run).
+
+@dataclass(frozen=True)
+class _Job:
+    """One row of guide 004's table: its task, and either every N seconds or a time of day."""
+
+    task: str
+    every: int = 0
+    at: timedelta = timedelta(0)
+    said: str = ""
+
+    def times(self, midnight: datetime) -> list[datetime]:
+        if not self.every:
+            return [midnight + self.at]
+        steps = range(1, 86400 // self.every + 1)
+        return [midnight + timedelta(seconds=self.every * k) for k in steps]
+
+
+#: Guide 004 §4's jobs this exercise asks for, by entry name.
 TABLE = {
-    "process-customer-service-queue": ("platform.process_customer_service_queue", 2880, "00:00"),
-    "cancel-expired-tasks": ("platform.cancel_expired_tasks", 1440, "00:01"),
-    "update-all-users-statistics": ("platform.update_all_users_statistics", 144, "00:10"),
-    "cleanup-long-inactive-chats": ("platform.cleanup_long_inactive_chats", 1, "02:00"),
+    "process-customer-service-queue": _Job(
+        "platform.process_customer_service_queue", every=30, said="30 seconds: 30.0"
+    ),
+    "cancel-expired-tasks": _Job(
+        "platform.cancel_expired_tasks", every=60, said="minute: 60.0 (or crontab())"
+    ),
+    "update-all-users-statistics": _Job(
+        "platform.update_all_users_statistics",
+        every=600,
+        said="10 minutes: 600.0 (or crontab(minute='*/10'))",
+    ),
+    "cleanup-long-inactive-chats": _Job(
+        "platform.cleanup_long_inactive_chats", at=timedelta(hours=2)
+    ),
 }
-#: 24 hours, midnight to midnight included.
-DAY = timedelta(days=1, seconds=1)
-EVERY = {
-    "process-customer-service-queue": "30 seconds: 30.0",
-    "cancel-expired-tasks": "minute: 60.0 (or crontab())",
-    "update-all-users-statistics": "10 minutes: 600.0 (or crontab(minute='*/10'))",
-}
+DAILY_FIELDS = {"minute": {0}, "hour": {2}}
+
+
+def _fields_of(job: _Job) -> dict[str, set[int]]:
+    if not job.every:
+        return DAILY_FIELDS
+    if job.every % 60 == 0 and job.every < 3600:
+        return {"minute": set(range(0, 60, job.every // 60))}
+    return {}
+
+
+def _need_entry(name: str, entry: Any) -> dict[str, Any]:
+    if not isinstance(entry, Mapping) or "task" not in entry or "schedule" not in entry:
+        raise Fail(
+            f"entry {name!r} is not a dict with 'task' and 'schedule'",
+            hint='each entry is {"task": "platform....", "schedule": ...}',
+        )
+    task = entry["task"]
+    if not isinstance(task, str):
+        raise Fail(
+            f"entry {name!r} has 'task': {kind(task)}",
+            hint="'task' is the task's registered name, a str such as 'platform.xyz'",
+        )
+    if task not in app.tasks:
+        raise Fail(
+            f"entry {name!r} names the task {task!r}, which no worker knows",
+            hint="a typo or a module path: beat sends the name as written; copy the "
+            "registered name (the task's name=, e.g. 'platform.cancel_expired_tasks')",
+        )
+    return {**entry, "schedule": _need_schedule(entry["schedule"], name)}
 
 
 def _need_entries(jobs: Any, names: list[str]) -> dict[str, Any]:
+    """The named entries first, then any other entry of ``jobs``, each one checked."""
     _registry()
     if not isinstance(jobs, Mapping):
         raise Fail(
@@ -162,71 +538,130 @@ def _need_entries(jobs: Any, names: list[str]) -> dict[str, Any]:
     missing = [name for name in names if name not in jobs]
     if missing:
         raise Fail(f"no entry named {missing[0]!r}", hint="use the entry names the table gives")
-    entries = {}
-    for name in names:
-        entry = jobs[name]
-        if not isinstance(entry, Mapping) or "task" not in entry or "schedule" not in entry:
-            raise Fail(
-                f"entry {name!r} is not a dict with 'task' and 'schedule'",
-                hint='each entry is {"task": "platform....", "schedule": ...}',
-            )
-        task = entry["task"]
-        if not isinstance(task, str):
-            raise Fail(
-                f"entry {name!r} has 'task': {kind(task)}",
-                hint="'task' is the task's registered name, a str such as 'platform.xyz'",
-            )
-        if task not in app.tasks:
-            raise Fail(
-                f"entry {name!r} names the task {task!r}, which no worker knows",
-                hint="a typo or a module path: beat sends the name as written; copy the "
-                "registered name (the task's name=, e.g. 'platform.cancel_expired_tasks')",
-            )
-        entries[name] = {**entry, "schedule": _need_schedule(entry["schedule"], name)}
-    return entries
+    order = names + [name for name in jobs if name not in names]
+    return {name: _need_entry(name, jobs[name]) for name in order}
+
+
+def _every_hint(job: _Job, sched: Any, got: int) -> str:
+    per_day = 86400 // job.every
+    if _interval(sched):
+        if got in (per_day // 60, per_day * 60):
+            return f"minutes and seconds mixed up? Every {job.said}"
+        return f"a float schedule is in seconds; every {job.said}"
+    want = _fields_of(job)
+    wrong = _wrong_field(sched, want)
+    if wrong is not None and wrong[0] == "minute" and len(wrong[2]) == 1:
+        minute = next(iter(wrong[2]))
+        return f"crontab(minute={minute}) is {minute} past every hour; every {job.said}"
+    if wrong is not None and wrong[0] == "minute":
+        left_out = sorted(_fields_of(job).get("minute", FIELDS["minute"]) - wrong[2])
+        if left_out and wrong[2] < _fields_of(job).get("minute", FIELDS["minute"]):
+            shown = ", ".join(f":{m:02d}" for m in left_out[:4])
+            return f"minute={_spell(wrong[1])} leaves out {shown} of every hour; every {job.said}"
+        return f"minute={_spell(wrong[1])} is not every {job.said}"
+    if wrong is not None and wrong[0] == "hour":
+        hours = _span(sorted(wrong[2]), [f"{h:02d}:00" for h in range(24)])
+        return (
+            f"hour={_spell(wrong[1])} keeps it to {hours}: leave hour out, and it runs all "
+            f"day; every {job.said}"
+        )
+    every_day = "leave it out, and it runs every day"
+    return _calendar_hint(sched, want, every_day) or f"every {job.said}"
+
+
+def _daily_hint(sched: Any, times: list[datetime]) -> str:
+    if not isinstance(sched, crontab):
+        first = _clock(times[0]) if times else "its start"
+        return (
+            f"a number of seconds repeats from when beat starts (here 00:00, so it fired at "
+            f"{first}), not at a time of day: every day at 02:00 is a crontab, "
+            "crontab(hour=2, minute=0)"
+        )
+    wrong = _wrong_field(sched, DAILY_FIELDS)
+    if wrong is not None and wrong[0] == "minute" and wrong[2] == FIELDS["minute"]:
+        return "without minute=, crontab(hour=2) fires every minute from 02:00 to 02:59"
+    if wrong is not None and wrong[0] == "minute":
+        return f"minute={_spell(wrong[1])} is not on the hour: 02:00 is hour=2, minute=0"
+    if wrong is not None and wrong[0] == "hour":
+        hours = ", ".join(f"{h:02d}:00" for h in sorted(wrong[2])[:3])
+        return (
+            f"hour={_spell(wrong[1])} fires at {hours}: the check's app runs in UTC "
+            "(timezone = 'UTC') and beat reads crontab hours in it, so 02:00 is hour=2, with "
+            "no conversion"
+        )
+    return _calendar_hint(sched, DAILY_FIELDS, "leave it out, and it runs every day") or (
+        "crontab(hour=2, minute=0)"
+    )
+
+
+def _judge_day(entries: dict[str, Any], day: date, sim: beat.Simulation) -> None:
+    """A Fail for the first entry of the table that did not run as it should on ``day``."""
+    first = day == DAYS[0]
+    midnight = _midnight(day, UTC)
+    when = "in 24 hours" if first else f"on {_day(day)}"
+    right = "" if first else f"{_day(DAYS[0])} is right, but "
+    for name, job in TABLE.items():
+        if name not in entries:
+            continue
+        sched = entries[name]["schedule"]
+        times = sim.times(name)
+        expected = job.times(midnight)
+        if times == expected:
+            continue
+        got = len(times)
+        shown = f"first at {_clock(times[0])}" if times else "never"
+        if job.every:
+            problem = f"{right}{name} ran {got} times {when} ({shown}); expected {len(expected)}"
+            raise Fail(problem, hint=_every_hint(job, sched, got))
+        at = ", ".join(_clock(t) for t in times[:3]) + (", ..." if got > 3 else "")
+        if got == 1:
+            problem = f"{right}{name} ran once {when}, at {at}, not at 02:00"
+        elif got:
+            problem = f"{right}{name} ran {got} times {when} ({shown}); expected once, at 02:00"
+        else:
+            problem = f"{right}{name} never ran {when}; expected once, at 02:00"
+        raise Fail(problem, hint=_daily_hint(sched, times))
 
 
 @exercise("06.2", "guide 004's table as a beat_schedule", points=2)
 def _table(jobs: Any) -> str:
     entries = _need_entries(jobs, list(TABLE))
-    start = MONDAY.replace(tzinfo=UTC)
-    sim = beat.simulate(entries, start, DAY, timezone="UTC", limit=20_000)
-    counts = sim.counts()
-    if sim.truncated:
-        name = max(counts, key=counts.__getitem__)
-        late = sim.sends[-1][0].strftime("%H:%M")
-        raise Fail(
-            f"{name} fired {counts[name]} times before {late}",
-            hint="a float schedule is in seconds: every 30 seconds is 30.0, every minute 60.0",
-        )
-    for name, (task, per_day, first) in TABLE.items():
-        if entries[name]["task"] != task:
+    table = {name: entries[name] for name in TABLE}
+    for name, job in TABLE.items():
+        if table[name]["task"] != job.task:
+            sends = table[name]["task"]
+            raise Fail(f"entry {name!r} sends {sends}", hint=f"this job is {job.task}")
+    for day in DAYS:
+        first = day == DAYS[0]
+        # a plain interval (every N seconds) runs the same on every day: one day shows it
+        todo = {n: e for n, e in table.items() if first or not _interval(e["schedule"])}
+        if not todo:
+            break
+        sim = beat.simulate(todo, _midnight(day, UTC), DAY, timezone="UTC", limit=20_000)
+        if sim.truncated:
+            counts = sim.counts()
+            name = max(counts, key=counts.__getitem__)
+            late = _clock(sim.sends[-1][0])
             raise Fail(
-                f"entry {name!r} sends {entries[name]['task']}",
-                hint=f"this job is {task}",
+                f"{name} fired {counts[name]} times before {late}",
+                hint="a float schedule is in seconds: every 30 seconds is 30.0, every minute 60.0",
             )
-        got = counts.get(name, 0)
-        times = sim.times(name)
-        first_seen = times[0].strftime("%H:%M") if times else "never"
-        if got == per_day and first_seen == first:
-            continue
-        problem = f"{name} ran {got} times in 24 hours (first at {first_seen}); expected {per_day}"
-        if name in EVERY:
-            hint = f"a float schedule is in seconds; every {EVERY[name]}"
-            if got == per_day // 60 or got == per_day * 60:
-                hint = f"minutes and seconds mixed up? Every {EVERY[name]}"
-            elif got == 24:
-                hint = f"crontab(minute=10) is ten past every hour; every {EVERY[name]}"
-        elif got == 60:
-            hint = "without minute=, crontab(hour=2) fires every minute from 02:00 to 02:59"
-        else:
-            hint = "crontab(hour=2, minute=0)"
-        raise Fail(problem, hint=hint)
-    start_minutes = timedelta(minutes=2)
-    sent = _sent_and_ran(entries, start, start_minutes, "UTC")
+        _judge_day(todo, day, sim)
+    sent = _send(entries, _midnight(DAYS[0], UTC), "UTC")
+    ran = _worker_runs(
+        sent, UTC, _args_hint('guide 004\'s jobs take no arguments: leave out "args"')
+    )
+    for s, run in zip(sent, ran, strict=True):
+        if s.name in TABLE and run.get("kwargs"):
+            raise Fail(
+                f"the worker ran {s.name} with the arguments {run['kwargs']}",
+                hint='guide 004\'s jobs take no arguments: leave out "kwargs"',
+            )
+    extra = len(entries) - len(TABLE)
+    also = f" (and {extra} more entr{'y' if extra == 1 else 'ies'})" if extra else ""
     return (
-        f"2880, 1440, 144 and 1 runs a day, the daily one at 02:00; "
-        f"{len(sent.sends)} sends in two minutes, all run by the worker"
+        f"2880, 1440, 144 and 1 runs a day, the daily one at 02:00, on {len(DAYS)} days of every "
+        f"weekday and month; every entry{also} sent once and run by the worker"
     )
 
 
@@ -243,12 +678,28 @@ TYPO_SCHEDULE = {
 }  # fmt: skip
 TYPO_EXPECTED = ["cancel-expired", "coupons", "points"]
 GOOD_SCHEDULE = {name: TYPO_SCHEDULE[name] for name in ("end-timeout-chats", "heartbeat")}
+#: Names with a space or a line break around them: beat sends them as written.
+PADDED_SCHEDULE = {
+    "warnings": {"task": "platform.send_timeout_warnings", "schedule": 30.0},
+    "activities": {"task": " platform.check_and_end_activities", "schedule": 300.0},
+    "invitations": {"task": "platform.check_expired_invitation_codes\n", "schedule": 300.0},
+}
+PADDED_EXPECTED = ["activities", "invitations"]
 
 
 def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
-    answer = call_bounded(unknown_tasks, sched, seconds=5.0, thread_name="course-check-06")
+    given = copy.deepcopy(sched)
+    answer = call_bounded(unknown_tasks, given, seconds=5.0, thread_name="course-check-06")
     if answer is None and is_stub_body(unknown_tasks):
         raise NotYet("write the body of unknown_tasks")
+    if given != sched:
+        gone = [name for name in sched if name not in given]
+        what = f"deleted the entries {gone}" if gone else "changed the entries"
+        raise Fail(
+            f"unknown_tasks {what} of the schedule it was given",
+            hint="only read the schedule and return the names: the deployment decides what to "
+            "do with them (refuse to start beat), and a job deleted in silence never runs",
+        )
     if not isinstance(answer, (list, tuple, set)):
         raise Fail(f"unknown_tasks returned {kind(answer)}", hint="return a list of entry names")
     return sorted(answer)
@@ -260,20 +711,55 @@ def _typos(unknown_tasks: Any) -> str:
         unknown_tasks, "unknown_tasks", "unknown_tasks(schedule)", purpose="reads app.tasks"
     )
     _registry()
-    got = _unknown(unknown_tasks, dict(TYPO_SCHEDULE))
+    got = _unknown(unknown_tasks, TYPO_SCHEDULE)
     if got == TYPO_EXPECTED:
-        clean = _unknown(unknown_tasks, dict(GOOD_SCHEDULE))
+        clean = _unknown(unknown_tasks, GOOD_SCHEDULE)
         if clean:
             raise Fail(
                 f"for a schedule with no typo it returned {clean}",
                 hint="look the names up in app.tasks rather than listing them by hand",
             )
-        return "3 unknown names caught (a typo, the wrong case, a module path), none invented"
+        padded = _unknown(unknown_tasks, PADDED_SCHEDULE)
+        if padded != PADDED_EXPECTED:
+            names = ", ".join(repr(PADDED_SCHEDULE[n]["task"]) for n in PADDED_EXPECTED)
+            raise Fail(
+                f"for the task names {names} it returned {padded}, expected {PADDED_EXPECTED}",
+                hint="beat sends the name as written, space or line break included, and no "
+                "worker knows that name: look it up exactly as written, without strip()",
+            )
+        return (
+            "5 unknown names caught (a typo, the wrong case, a module path, a space or a line "
+            "break around a name), none invented, the schedule left as it was"
+        )
     tasks = sorted(TYPO_SCHEDULE[name]["task"] for name in TYPO_EXPECTED)
     if got == tasks:
         raise Fail(f"it returned task names {got}", hint="return the entries' names (the keys)")
     problem = f"it returned {got}, expected {TYPO_EXPECTED}"
-    if set(got) == {"cancel-expired", "coupons"}:
+    missed = [name for name in TYPO_EXPECTED if name not in got]
+    if got and missed and set(got) < set(TYPO_EXPECTED):
+        alone = _unknown(unknown_tasks, {name: TYPO_SCHEDULE[name] for name in missed})
+        if alone:
+            raise Fail(
+                f"{problem}: given alone, {alone} are found too, so it stops after the first "
+                "unknown entry",
+                hint="collect every unknown entry and return the list after the loop (or a "
+                "list comprehension), not from inside it",
+            )
+    invented = [name for name in got if name in TYPO_SCHEDULE and name not in TYPO_EXPECTED]
+    if invented:
+        task = TYPO_SCHEDULE[invented[0]]["task"]
+        raise Fail(
+            f"{problem}: {invented} send registered tasks ({task!r} is in app.tasks)",
+            hint="a task need not be one of the chapter's jobs nor start with 'platform.': "
+            "look each entry's 'task' up in app.tasks, the names the worker knows",
+        )
+    if set(got) == {"coupons", "points"}:
+        hint = (
+            "'platform.cancel_expired_task' is part of the registered name "
+            "'platform.cancel_expired_tasks', not that name: compare whole names "
+            "(entry['task'] not in app.tasks), not substrings"
+        )
+    elif set(got) == {"cancel-expired", "coupons"}:
         hint = (
             "check_expired_points is registered as 'platform.check_expired_points' (its "
             "name=), not under its module path: compare whole names (name in app.tasks)"
@@ -293,12 +779,28 @@ def _typos(unknown_tasks: Any) -> str:
 # --------------------------------------------------------------------------- 06.4
 
 VIP_JOB = "platform.expire_vip_memberships"
+VIP = _Job(VIP_JOB, every=300, said="5 minutes: 300.0 (or crontab(minute='*/5'))")
+
+
+def _exactly(value: Any, want: Any) -> bool:
+    """``value == want`` with the same types all the way down (100.0 and True are not 100)."""
+    if type(value) is not type(want):
+        return False
+    if isinstance(want, dict):
+        return value.keys() == want.keys() and all(_exactly(value[k], want[k]) for k in want)
+    return bool(value == want)
+
+
+def _vip_hint(sched: Any, times: list[datetime], truncated: bool) -> str:
+    if truncated or (_interval(sched) and len(times) > 288):
+        return f"a float schedule is in seconds: every {VIP.said}"
+    return _every_hint(VIP, sched, len(times))
 
 
 @exercise("06.4", "a job registered by its explicit name", points=2)
 def _vip(vip_entry: Any) -> str:
-    entries = _need_entries({"expire-vip-memberships": vip_entry}, ["expire-vip-memberships"])
-    entry = entries["expire-vip-memberships"]
+    _registry()
+    entry = _need_entry("expire-vip-memberships", vip_entry)
     if entry["task"] != VIP_JOB:
         raise Fail(f"it sends {entry['task']}", hint=f"the job is {VIP_JOB}")
     if entry.get("args"):
@@ -306,21 +808,44 @@ def _vip(vip_entry: Any) -> str:
             f"it passes args={tuple(entry['args'])}: the job takes keyword arguments only",
             hint='pass "kwargs": {"batch_size": 100}',
         )
-    if entry.get("kwargs") != {"batch_size": 100}:
+    kwargs = entry.get("kwargs")
+    kwargs = dict(kwargs) if isinstance(kwargs, Mapping) else kwargs
+    if not _exactly(kwargs, {"batch_size": 100}):
+        hint = 'the job expects "kwargs": {"batch_size": 100}'
+        if isinstance(kwargs, dict) and kwargs.get("batch_size") == 100 and len(kwargs) == 1:
+            hint = "batch_size is a count: the int 100, not " + repr(kwargs["batch_size"])
+        raise Fail(f"its kwargs are {kwargs!r}", hint=hint)
+    entries = {"expire-vip-memberships": entry}
+    for day in DAYS:
+        midnight = _midnight(day, UTC)
+        sim = beat.simulate(entries, midnight, DAY, timezone="UTC", limit=400)
+        times = sim.times("expire-vip-memberships")
+        expected = VIP.times(midnight)
+        if times == expected:
+            continue
+        count = f"over {len(times)}" if sim.truncated else str(len(times))
+        diff = _difference(times, expected, UTC)
+        if day == DAYS[0]:
+            problem = (
+                f"in the 24 hours from Mon 1 June 2026 00:00 it fired {count} times, not 288 "
+                f"(00:05 to 24:00, every 5 minutes): {diff}"
+            )
+        else:
+            problem = (
+                f"Mon 1 June 2026 is right, but on {_day(day)} it fired {count} times, not 288: "
+                f"{diff}"
+            )
+        raise Fail(problem, hint=_vip_hint(entry["schedule"], times, sim.truncated))
+    sent = _send(entries, _midnight(DAYS[0], UTC), "UTC")
+    hint = _args_hint(
+        'the job takes keyword arguments only: leave out "args", pass "kwargs": {"batch_size": 100}'
+    )
+    ran = _worker_runs(sent, UTC, hint)[0]["kwargs"]
+    if not _exactly(ran, {"batch_size": 100}):
         raise Fail(
-            f"its kwargs are {entry.get('kwargs')!r}",
-            hint='the job expects "kwargs": {"batch_size": 100}',
+            f"the worker got the arguments {ran!r}", hint='pass "kwargs": {"batch_size": 100}'
         )
-    start = MONDAY.replace(tzinfo=UTC)
-    sim = beat.simulate(entries, start, timedelta(minutes=15), timezone="UTC", limit=100)
-    times = [t.strftime("%H:%M") for t in sim.times("expire-vip-memberships")]
-    if times != ["00:05", "00:10"]:
-        hint = "every 5 minutes: 300.0 seconds, or crontab(minute='*/5')"
-        seen = ", ".join(times[:3]) or "no time"
-        if len(times) > 3:
-            seen += f", ... ({'over ' if sim.truncated else ''}{len(times)} runs)"
-            hint = f"a float schedule is in seconds: {hint}"
-        raise Fail(f"from 00:00 to 00:15 it fired at {seen}", hint=hint)
-    _sent_and_ran(entries, start, timedelta(minutes=15), "UTC")
-    ran = [r["kwargs"] for r in periodic.runs() if r["job"] == "expire_vip_memberships"]
-    return f"sent as {VIP_JOB} at 00:05 and 00:10, the worker ran it with {ran[0]}"
+    return (
+        f"sent as {VIP_JOB} every 5 minutes on {len(DAYS)} days of every weekday and month; "
+        f"the worker ran it with {ran}"
+    )
