@@ -1,35 +1,54 @@
 """Checks of chapter 12's exercises (``solutions/12_production_solutions.ipynb``).
 
 * 12.1 ``check("12.1", exports)``: a FastAPI app with ``POST /exports`` (queue
-  ``export_users_csv``, answer ``202`` with ``{"task_id": ...}`` at once) and
-  ``GET /exports/{task_id}`` (the task's status as json, at once, for every state). Driven
-  with FastAPI's ``TestClient`` against the worker;
-* 12.2 ``check("12.2", make_celery)``: ``make_celery(settings)`` returns a *new* Celery app
-  configured from a Django-style settings object with ``namespace="CELERY"``; tried on two
-  settings objects, so nothing may be hard-coded;
+  ``export_users_csv``, answer ``202`` with ``{"task_id": ...}`` at once, also while the
+  workers are busy) and ``GET /exports/{task_id}`` (the task's status as json, read from the
+  result backend, at once, for every state). Driven with FastAPI's ``TestClient``: the POSTs'
+  exports reach the worker only after the POST has answered (so a POST that waits for the
+  worker to pick them up is seen), and GET is asked about tasks in every state, including
+  tasks the POST never queued; an endpoint that talks to Celery inside the event loop
+  (``async def``) is seen too;
+* 12.2 ``check("12.2", make_celery)``: ``make_celery(settings)`` returns a *new* Celery app,
+  not made the current one, configured from a Django-style settings object with
+  ``namespace="CELERY"``; tried on two settings objects (one holding its settings on the
+  instance, its class and a base class, one behind ``__getattr__`` like Django's
+  ``LazySettings``), and every ``CELERY_*`` setting is compared;
 * 12.3 ``check("12.3", choose_pool)``: ``choose_pool(kind, cores)`` gives ``(pool,
-  concurrency)`` for ``"cpu"`` and ``"io"`` work; the I/O choice is run on a real worker
-  process (:mod:`course_tasks.processes`) and must overlap the waits;
+  concurrency)`` for ``"cpu"`` and ``"io"`` work on 2, 3, 4 and 8 cores; the I/O choice is
+  run on a real worker process (:mod:`course_tasks.processes`) and must overlap the waits;
 * 12.4 ``check("12.4", worker_unit)``: ``worker_unit(project_dir, celery_bin, user)``
   returns a systemd unit that starts the worker the right way, restarts it and stops it
-  warm; checked with :mod:`configparser` and, where installed, ``systemd-analyze verify``.
+  warm (TERM to the main process only, ``KillMode=mixed``, with time for the longest task);
+  checked with :mod:`configparser` and, where installed, ``systemd-analyze verify``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import configparser
 import importlib.util
 import inspect
+import math
+import os
+import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
-from celery import Celery
+from celery import Celery, _state
+from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 
@@ -41,10 +60,11 @@ from course_tasks.checks.support import (
     Seen,
     StillRunning,
     call_watched,
+    error_text,
     is_stub_body,
     kind,
 )
-from course_tasks.tasks.reports import export_users_csv
+from course_tasks.tasks.reports import UploadUnavailable, export_users_csv
 
 #: How long a check waits for a course task that should finish quickly.
 WAIT_SECONDS = 8.0
@@ -65,11 +85,90 @@ def _routes(api: Any) -> dict[tuple[str, str], Any]:
     return found
 
 
-def _request(client: Any, method: str, url: str, **kwargs: Any) -> tuple[Any, Seen]:
-    """``client.METHOD(url, **kwargs)``, bounded: the answer (or StillRunning) and what the
-    endpoint did meanwhile (whether it waited for a task, or ran one in the request)."""
-    return call_watched(lambda: getattr(client, method)(url, **kwargs),
-                        seconds=ANSWER_SECONDS, thread_name=THREAD_NAME)  # fmt: skip
+@dataclass
+class _Celery:
+    """What an endpoint did with Celery during one request, beyond :class:`Seen`."""
+
+    #: ``(name, args, kwargs, options)`` of the exports it queued, held back by the check
+    parked: list[tuple[str, Any, Any, dict[str, Any]]] = field(default_factory=list)
+    #: reads of each held-back task's state
+    reads: Counter[str] = field(default_factory=Counter)
+    #: ids of held-back tasks whose state it read again and again: it waited for a worker
+    polled: list[str] = field(default_factory=list)
+    #: what it did with Celery inside the event loop (``async def``): "queued the export", ...
+    in_loop: list[str] = field(default_factory=list)
+
+    def publish(self) -> None:
+        """Send the held-back exports now, as a worker that was busy until now gets them."""
+        for name, args, kwargs, options in self.parked:
+            app.send_task(name, args, kwargs, **options)
+        self.parked.clear()
+
+
+def _in_event_loop() -> bool:
+    """Whether this thread runs an asyncio event loop (the request's, not the kernel's)."""
+    if threading.current_thread() is threading.main_thread():
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+@contextmanager
+def _watching_celery(park: bool) -> Iterator[_Celery]:
+    """Meanwhile, record what the code does with the course's app (:class:`_Celery`).
+
+    With ``park``, ``export_users_csv`` is not published when it is sent, only recorded (the
+    caller publishes it afterwards): as long as the request runs, no worker has the export,
+    as when every worker is busy. Reading such a task's state once is fine (it is PENDING);
+    reading it again is waiting for a worker, and is stopped at once with Celery's
+    ``TimeoutError``, as :func:`support.watching` stops a ``get()``.
+    """
+    did = _Celery()
+    real_send = app.send_task
+    backend_cls = type(app.backend)
+    real_meta = backend_cls.get_task_meta
+    parked_ids: set[str] = set()
+
+    def send_task(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        if _in_event_loop():
+            did.in_loop.append("queued the export")
+        if park and name == export_users_csv.name:
+            options["task_id"] = task_id = options.get("task_id") or str(uuid.uuid4())
+            did.parked.append((name, args, kwargs, options))
+            parked_ids.add(task_id)
+            return (options.get("result_cls") or app.AsyncResult)(task_id)
+        return real_send(name, args, kwargs, **options)
+
+    def get_task_meta(backend: Any, task_id: str, *args: Any, **kwargs: Any) -> Any:
+        if _in_event_loop():
+            did.in_loop.append("read the task's state")
+        if task_id in parked_ids:
+            did.reads[task_id] += 1
+            if did.reads[task_id] > 1:
+                did.polled.append(task_id)
+                raise CeleryTimeoutError(f"the check stopped a wait for {task_id}")
+        return real_meta(backend, task_id, *args, **kwargs)
+
+    with (
+        mock.patch.object(app, "send_task", send_task),
+        mock.patch.object(backend_cls, "get_task_meta", get_task_meta),
+    ):
+        yield did
+
+
+def _request(
+    client: Any, method: str, url: str, *, park: bool = False, **kwargs: Any
+) -> tuple[Any, Seen, _Celery]:
+    """``client.METHOD(url, **kwargs)``, bounded: the answer (or StillRunning), and what the
+    endpoint did meanwhile (whether it waited for a task, ran one in the request, polled a
+    task no worker has yet, or talked to Celery inside the event loop)."""
+    with _watching_celery(park) as did:
+        response, seen = call_watched(lambda: getattr(client, method)(url, **kwargs),
+                                      seconds=ANSWER_SECONDS, thread_name=THREAD_NAME)  # fmt: skip
+    return response, seen, did
 
 
 def _diagnose_post(endpoint: Any, body: dict[str, Any]) -> Fail:
@@ -81,6 +180,9 @@ def _diagnose_post(endpoint: Any, body: dict[str, Any]) -> Fail:
     model = params[0].annotation if params else None
     try:
         value = endpoint(model(**body)) if isinstance(model, type) else endpoint(**body)
+        if inspect.iscoroutine(value):
+            value.close()
+            value = None
     except Exception as exc:  # the learner's code failed
         return Fail(f"POST /exports failed with {type(exc).__name__}: {exc}",
                     hint="queue the task with export_users_csv.delay(...) and return its id")
@@ -93,11 +195,170 @@ def _diagnose_post(endpoint: Any, body: dict[str, Any]) -> Fail:
                 hint='return {"task_id": task.id}')
 
 
+_ASYNC_HINT = ("make it a plain def: FastAPI runs a def endpoint in its thread pool. {what} "
+               "blocks, and in an async def it holds up the event loop, every other request "
+               "with it")
+
+
+def _post(client: Any, endpoint: Any, user_id: int, rows: int) -> str:
+    """POST one export while no worker can take it; the task id it answered with."""
+    body = {"user_id": user_id, "rows": rows}
+    response, seen, did = _request(client, "post", "/exports", park=True, json=body)
+    if seen.waited:
+        raise Fail("POST /exports waited for the export (it called get() on the task)",
+                   hint="answer at once with the task's id; GET /exports/{task_id} is "
+                   "how the client learns when it is done")
+    if did.polled:
+        raise Fail("POST /exports waited for a worker to pick the export up (it read the "
+                   "task's state again and again while the task was PENDING, every worker "
+                   "busy)",
+                   hint="answer at once with the task's id, whatever the workers are doing: "
+                   "with busy workers the export stays PENDING, and so would the request")
+    if seen.ran_here and app.conf.task_always_eager:
+        raise Fail("POST /exports ran the export in the request: task_always_eager is on, "
+                   "so delay() runs the task right there",
+                   hint="this exercise needs a worker: switch task_always_eager off "
+                   "(in eager mode, COURSE_BROKER=eager, unset it) and run it again")
+    if seen.ran_here:
+        raise Fail("POST /exports ran the export in the request (apply() runs it right "
+                   "there, no worker involved)",
+                   hint="queue it with export_users_csv.delay(...) and answer at once")
+    if did.in_loop:
+        raise Fail(f"POST /exports {did.in_loop[0]} inside FastAPI's event loop "
+                   "(an async def endpoint)",
+                   hint=_ASYNC_HINT.format(what=".delay() talks to the broker and"))
+    if isinstance(response, StillRunning):
+        raise Fail(f"POST /exports did not answer within {ANSWER_SECONDS:g} s",
+                   hint="it ran the export in the request: queue it with "
+                   "export_users_csv.delay(...) and answer at once")
+    if response.status_code == 500:
+        raise _diagnose_post(endpoint, body)
+    if response.status_code != 202:
+        raise Fail(f"POST /exports answered {response.status_code}",
+                   hint="answer 202 Accepted (queued, not done): "
+                   "@exports.post(\"/exports\", status_code=202)")
+    data = response.json()
+    if not isinstance(data, dict) or not isinstance(data.get("task_id"), str):
+        raise Fail(f"POST /exports answered {data!r}", hint='answer {"task_id": task.id}')
+    did.publish()  # the workers are free again: now the exports reach one
+    return data["task_id"]
+
+
+#: What the GET of a PROGRESS export may call its status: the state in lower case, or
+#: section 1's API's ``in_progress`` (guide 000 §7).
+PROGRESS_STATUSES = ("in_progress", "progress")
+
+
+@dataclass
+class _Case:
+    """A task in a known state, and what GET /exports/{id} must say about it."""
+
+    task_id: str
+    state: str
+    what: str
+    #: the task's value (SUCCESS), exception (FAILURE, RETRY), progress (PROGRESS)
+    value: Any = None
+    #: queued by the check itself, not by the app's POST
+    foreign: bool = False
+
+    @property
+    def statuses(self) -> tuple[str, ...]:
+        return PROGRESS_STATUSES if self.state == "PROGRESS" else (self.state.lower(),)
+
+
+def _stored_cases() -> list[_Case]:
+    """Exports in every other state, stored in the result backend as a worker stores them."""
+    progress = {"current": 2, "total": 5}
+    cases = [
+        _Case(str(uuid.uuid4()), "FAILURE", "an export that failed with a ValueError",
+              ValueError("user 13 has no rows to export")),
+        _Case(str(uuid.uuid4()), "FAILURE", "an export that failed with an UploadUnavailable",
+              UploadUnavailable("file storage unavailable, exports/users-13.csv not uploaded")),
+        _Case(str(uuid.uuid4()), "REVOKED", "a revoked export"),
+        _Case(str(uuid.uuid4()), "STARTED", "an export a worker has started",
+              {"pid": os.getpid(), "hostname": "check-12"}),
+        _Case(str(uuid.uuid4()), "PROGRESS", "an export at row 2 of 5", progress),
+        _Case(str(uuid.uuid4()), "RETRY", "an export waiting for a retry",
+              UploadUnavailable("file storage unavailable, exports/users-14.csv not uploaded")),
+    ]
+    for case in cases:
+        value = case.value
+        if case.state == "REVOKED":
+            value = TaskRevokedError("revoked by the check")
+        app.backend.store_result(case.task_id, value, case.state)
+    return cases
+
+
+def _error_texts(exc: BaseException) -> set[str]:
+    """The texts of ``exc`` an answer may give as its error (compared exactly)."""
+    return {str(exc), repr(exc), f"{type(exc).__name__}: {exc}"}
+
+
+def _carries(data: dict[str, Any], value: Any) -> bool:
+    """Whether the answer holds ``value`` (a dict: as one of its values, or its items)."""
+    others = [v for k, v in data.items() if k != "status"]
+    if value in others:
+        return True
+    return isinstance(value, dict) and all(data.get(k) == v for k, v in value.items())
+
+
+def _judge_get(client: Any, case: _Case) -> None:
+    """GET /exports/{id} for one case; a Fail naming the mistake."""
+    response, seen, did = _request(client, "get", f"/exports/{case.task_id}")
+    if seen.waited or isinstance(response, StillRunning):
+        how = "called get() on it" if seen.waited else f"no answer within {ANSWER_SECONDS:g} s"
+        raise Fail(f"GET /exports/{{id}} for {case.what} waited for the task ({how})",
+                   hint="it waited for the task: read result.state, never get()")
+    if did.in_loop:
+        raise Fail(f"GET /exports/{{id}} {did.in_loop[0]} inside FastAPI's event loop "
+                   "(an async def endpoint)",
+                   hint=_ASYNC_HINT.format(what="result.state is a read from the result "
+                                           "backend: it"))
+    if response.status_code != 200:
+        raise Fail(f"GET /exports/{{id}} for {case.what} answered {response.status_code}",
+                   hint="give every state an answer: end with a fallback "
+                   'such as {"status": state.lower()}')
+    data = response.json()
+    got = data.get("status") if isinstance(data, dict) else data
+    if got not in case.statuses:
+        expected = case.statuses[0]
+        if got == "pending" and case.foreign:
+            raise Fail("GET /exports/{id} said status='pending' for an export that a worker "
+                       "has finished, but that this app's POST did not queue (the check "
+                       "queued it, as another web process would)",
+                       hint="read the state from the result backend, "
+                       "app.AsyncResult(task_id).state, not from what this process remembers: "
+                       "every web process, and this one after a restart, must give the same "
+                       "answer")
+        if got == "pending":
+            hint = (f'answer {{"status": "{expected}"}}: only a task the result backend knows '
+                    "nothing about is PENDING; give every state its own name, in lower case")
+        elif got == "success":
+            hint = (f'answer {{"status": "{expected}"}}: ready() is true for FAILURE and '
+                    'REVOKED too; an export has succeeded only when state == "SUCCESS"')
+        else:
+            hint = f'answer {{"status": "{expected}", ...}} (the state in lower case)'
+        raise Fail(f"GET /exports/{{id}} for {case.what} said status={got!r}", hint=hint)
+    if case.state == "SUCCESS" and data.get("result") != case.value:
+        raise Fail(f"GET for {case.what} has no 'result' with the task's value",
+                   hint='add "result": result.result for SUCCESS')
+    if case.state == "FAILURE" and not any(
+        isinstance(v, str) and v in _error_texts(case.value) for v in data.values()
+    ):
+        lost = " (the exception became {} in json)" if {} in data.values() else ""
+        raise Fail(f"GET for {case.what} ({error_text(case.value)}) answered {data!r}: the "
+                   f"error is missing{lost}",
+                   hint='add "error": str(result.info): an exception is not json, FastAPI '
+                   "sends it as {}")
+    if case.state == "PROGRESS" and not _carries(data, case.value):
+        raise Fail(f"GET for {case.what} answered {data!r}: the progress is missing",
+                   hint=f'add "progress": result.info, the {case.value} the export reports')
+
+
 @exercise("12.1", "the export endpoints", points=3)
 def _endpoints(exports: Any) -> str:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
-
 
     if not isinstance(exports, FastAPI):
         raise Fail(f"got {kind(exports)}, not a FastAPI app",
@@ -114,40 +375,10 @@ def _endpoints(exports: Any) -> str:
         raise NotYet("write the bodies of start_export and export_status")
     client = TestClient(exports, raise_server_exceptions=False)
 
-    ids = []
-    for user_id, rows in ((42, 3), (7, 2)):
-        body = {"user_id": user_id, "rows": rows}
-        response, seen = _request(client, "post", "/exports", json=body)
-        if seen.waited:
-            raise Fail("POST /exports waited for the export (it called get() on the task)",
-                       hint="answer at once with the task's id; GET /exports/{task_id} is "
-                       "how the client learns when it is done")
-        if seen.ran_here and app.conf.task_always_eager:
-            raise Fail("POST /exports ran the export in the request: task_always_eager is on, "
-                       "so delay() runs the task right there",
-                       hint="this exercise needs a worker: switch task_always_eager off "
-                       "(in eager mode, COURSE_BROKER=eager, unset it) and run it again")
-        if seen.ran_here:
-            raise Fail("POST /exports ran the export in the request (apply() runs it right "
-                       "there, no worker involved)",
-                       hint="queue it with export_users_csv.delay(...) and answer at once")
-        if isinstance(response, StillRunning):
-            raise Fail(f"POST /exports did not answer within {ANSWER_SECONDS:g} s",
-                       hint="it ran the export in the request: queue it with "
-                       "export_users_csv.delay(...) and answer at once")
-        if response.status_code == 500:
-            raise _diagnose_post(post, body)
-        if response.status_code != 202:
-            raise Fail(f"POST /exports answered {response.status_code}",
-                       hint="answer 202 Accepted (queued, not done): "
-                       "@exports.post(\"/exports\", status_code=202)")
-        data = response.json()
-        if not isinstance(data, dict) or not isinstance(data.get("task_id"), str):
-            raise Fail(f"POST /exports answered {data!r}",
-                       hint='answer {"task_id": task.id}')
-        ids.append((data["task_id"], user_id, rows))
-
-    for task_id, user_id, rows in ids:
+    # an export the check queues itself: GET must know it as well as the POST's own
+    own = export_users_csv.delay(99, rows=1, seconds_per_row=0.01)
+    ids = [(_post(client, post, user, rows), user, rows) for user, rows in ((42, 3), (7, 2))]
+    for task_id, user_id, rows in [*ids, (own.id, 99, 1)]:
         result = app.AsyncResult(task_id)
         try:
             value = result.get(timeout=WAIT_SECONDS, propagate=False)
@@ -162,49 +393,97 @@ def _endpoints(exports: Any) -> str:
             raise Fail(f"the task queued for user {user_id} with {rows} rows gave {value!r}",
                        hint="pass the request's user_id and rows to export_users_csv.delay")
 
-    cases = [(ids[0][0], "success", "a finished export"),
-             (str(uuid.uuid4()), "pending", "an id the worker has not run")]
-    for task_id, expected, case in cases:
-        response, seen = _request(client, "get", f"/exports/{task_id}")
-        if seen.waited or isinstance(response, StillRunning):
-            how = "called get() on it" if seen.waited else f"no answer within {ANSWER_SECONDS:g} s"
-            raise Fail(f"GET /exports/{{id}} for {case} waited for the task ({how})",
-                       hint="it waited for the task: read result.state, never get()")
-        if response.status_code != 200:
-            raise Fail(f"GET /exports/{{id}} for {case} answered {response.status_code}",
-                       hint="give every state an answer: end with a fallback "
-                       'such as {"status": state.lower()}')
-        data = response.json()
-        got = data.get("status") if isinstance(data, dict) else data
-        if got != expected:
-            raise Fail(f"GET /exports/{{id}} for {case} said status={got!r}",
-                       hint=f'answer {{"status": "{expected}", ...}} (the state in lower case)')
-        if expected == "success" and data.get("result") != app.AsyncResult(task_id).result:
-            raise Fail("GET for a finished export has no 'result' with the task's value",
-                       hint='add "result": result.result for SUCCESS')
-    return "202 with the id at once; json status for SUCCESS and PENDING, never waiting"
+    stored: list[_Case] = []
+    try:
+        stored = _stored_cases()
+        cases = [
+            _Case(ids[0][0], "SUCCESS", "a finished export", app.AsyncResult(ids[0][0]).result),
+            _Case(str(uuid.uuid4()), "PENDING", "an id the worker has not run"),
+            _Case(own.id, "SUCCESS", "an export the check queued itself", own.result, True),
+            *stored,
+        ]
+        for case in cases:
+            _judge_get(client, case)
+    finally:
+        for case in stored:
+            app.backend.forget(case.task_id)
+    return ("202 with the id at once, also while the workers are busy; json status for "
+            "PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY and REVOKED, from the result "
+            "backend, never waiting")
 
 
 # --------------------------------------------------------------------------- 12.2
 
-
-class _Settings:
-    """A Django-style settings module: Celery's settings carry the CELERY_ prefix."""
-
-    def __init__(self, **values: Any) -> None:
-        for key, value in values.items():
-            setattr(self, key, value)
+#: The four settings the exercise names, in the order the check compares them.
+NAMED = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CELERY_RESULT_EXPIRES",
+         "CELERY_TASK_ROUTES")  # fmt: skip
 
 
-def _settings(n: int) -> _Settings:
-    return _Settings(
-        CELERY_BROKER_URL=f"redis://broker-{n}.example.com:6379/0",
-        CELERY_RESULT_BACKEND=f"redis://broker-{n}.example.com:6379/1",
-        CELERY_RESULT_EXPIRES=600 * n,
-        CELERY_TASK_ROUTES={f"shop{n}.tasks.*": {"queue": f"shop{n}"}},
-        DEBUG=True,
-        MAIL_SENDER=f"shop{n}@example.com",
-    )
+class _LazySettings:
+    """Settings behind ``__getattr__``, as Django's ``django.conf.settings`` (a
+    ``LazySettings``): nothing in its ``__dict__`` but the object it wraps."""
+
+    def __init__(self, wrapped: Any) -> None:
+        self.__dict__["_wrapped"] = wrapped
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.__dict__["_wrapped"], name)
+
+    def __dir__(self) -> list[str]:
+        return dir(self.__dict__["_wrapped"])
+
+
+def _settings(n: int) -> Any:
+    """A Django-style settings object: Celery's settings carry the CELERY_ prefix.
+
+    Its settings sit where a project's do: some on the object itself, some on its class,
+    some inherited from a base class (a ``base.py`` of shared settings); the second object
+    is seen only through ``__getattr__``, as Django's ``LazySettings``. Besides the four
+    the exercise names, it has other Celery settings, each away from its default.
+    """
+    base = type(f"BaseSettings{n}", (), {
+        "CELERY_RESULT_EXPIRES": 600 * n,
+        "CELERY_TASK_ACKS_LATE": True,
+        "CELERY_TASK_TIME_LIMIT": 300 * n,
+    })  # fmt: skip
+    cls = type(f"ShopSettings{n}", (base,), {
+        "CELERY_TASK_ROUTES": {f"shop{n}.tasks.*": {"queue": f"shop{n}"}},
+        "CELERY_TASK_DEFAULT_QUEUE": f"shop{n}",
+        "DEBUG": True,
+    })  # fmt: skip
+    settings = cls()
+    settings.CELERY_BROKER_URL = f"redis://broker-{n}.example.com:6379/0"
+    settings.CELERY_RESULT_BACKEND = f"redis://broker-{n}.example.com:6379/1"
+    settings.CELERY_WORKER_CONCURRENCY = 2 + n
+    settings.MAIL_SENDER = f"shop{n}@example.com"
+    return settings if n == 1 else _LazySettings(settings)
+
+
+def _celery_settings(settings: Any) -> dict[str, Any]:
+    """``{"CELERY_BROKER_URL": ..., ...}``: every Celery setting of ``settings``, named first."""
+    found = {key: getattr(settings, key) for key in dir(settings) if key.startswith("CELERY_")}
+    return {key: found[key] for key in (*NAMED, *sorted(set(found) - set(NAMED)))}
+
+
+def _conf_key(setting: str) -> str:
+    return setting.removeprefix("CELERY_").lower()
+
+
+def _made(make_celery: Any, settings: Any) -> Any:
+    """``make_celery(settings)``; a Fail if it made the new app Celery's current app."""
+    current = _state.get_current_app()
+    try:
+        made = make_celery(settings)
+        became = _state.get_current_app()
+    finally:
+        _state._set_current_app(current)
+    if made is not None and made is not app and became is made:
+        raise Fail("make_celery made the new app Celery's current app: in this process, "
+                   "@shared_task tasks and AsyncResult(id) would now use the shop's broker "
+                   "and backend instead of the course's app",
+                   hint='Celery("shop", set_as_current=False): the course\'s app stays the '
+                   "current one (section 2)")
+    return made
 
 
 @exercise("12.2", "Celery settings from a settings object", points=2)
@@ -214,7 +493,8 @@ def _namespace(make_celery: Any) -> str:
                    hint="define def make_celery(settings): ...")
     for n in (1, 2):
         settings = _settings(n)
-        made = make_celery(settings)
+        wanted = _celery_settings(settings)
+        made = _made(make_celery, settings)
         if made is None and is_stub_body(make_celery, unknown=False):
             raise NotYet("write the body of make_celery")
         if made is app:
@@ -223,6 +503,12 @@ def _namespace(make_celery: Any) -> str:
         if not isinstance(made, Celery):
             raise Fail(f"make_celery returned {kind(made)}, not a Celery app",
                        hint="return the Celery app you configured")
+        source = getattr(made, "_config_source", None)
+        if isinstance(source, str):
+            raise Fail(f"make_celery configured the app from {source!r}, not from the settings "
+                       "object it is given",
+                       hint="pass the object itself: config_from_object(settings, "
+                       'namespace="CELERY"); a string names a module to import')
         namespace = getattr(made, "namespace", None)
         broker = made.conf.broker_url
         if broker != settings.CELERY_BROKER_URL:
@@ -237,24 +523,39 @@ def _namespace(make_celery: Any) -> str:
                        f"broker_url is {broker!r}",
                        hint="read the settings you are given: "
                        'app.config_from_object(settings, namespace="CELERY")')
-        expected = {
-            "result_backend": settings.CELERY_RESULT_BACKEND,
-            "result_expires": settings.CELERY_RESULT_EXPIRES,
-            "task_routes": settings.CELERY_TASK_ROUTES,
-        }
-        for key, value in expected.items():
-            if made.conf[key] != value:
-                raise Fail(f"{key} is {made.conf[key]!r}, not {value!r}",
-                           hint="load every CELERY_ setting: "
-                           'app.config_from_object(settings, namespace="CELERY")')
+        missing = [key for key, value in wanted.items() if made.conf.get(_conf_key(key)) != value]
+        if not missing:
+            continue
+        first = missing[0]
+        got = made.conf.get(_conf_key(first))
+        problem = f"{_conf_key(first)} is {got!r}, not {wanted[first]!r}"
+        own = {key for key in vars(settings) if key.startswith("CELERY_")}
+        if own and not own & set(missing):
+            raise Fail(f"{problem}: make_celery read only the settings set on the object itself "
+                       f"({', '.join(sorted(own & set(wanted)))}), not those its class defines or "
+                       "inherits",
+                       hint="read them as attributes (getattr), as config_from_object(settings, "
+                       'namespace="CELERY") does: vars(settings) and settings.__dict__ miss '
+                       "class settings, and Django's settings hold none in their __dict__")
+        if not set(missing) & set(NAMED):
+            raise Fail(f"{problem}: {first} was not read",
+                       hint="load every CELERY_ setting, not only the four the exercise names: "
+                       'app.config_from_object(settings, namespace="CELERY")')
+        raise Fail(problem, hint="load every CELERY_ setting: "
+                   'app.config_from_object(settings, namespace="CELERY")')
     if app.conf.broker_url == _settings(2).CELERY_BROKER_URL:
         raise Fail("the course's app now has the example broker", hint="never reconfigure it")
-    return "broker, backend, expiry and routes from CELERY_* settings, two settings objects"
+    return ("every CELERY_* setting read, from the instance, its class and a base class, and "
+            "through __getattr__; a new app, not the current one")
 
 
 # --------------------------------------------------------------------------- 12.3
 
 IO_POOLS = ("threads", "gevent", "eventlet")
+#: The core counts the check asks about: a choice that ignores ``cores`` shows on one of them.
+CORES = (2, 3, 4, 8)
+#: Downloads sent to the worker started with the I/O choice (for 2 cores), 0.5 s each.
+DOWNLOADS = 8
 
 
 def _answer(choose_pool: Any, kind_: str, cores: int) -> tuple[str, int]:
@@ -268,12 +569,22 @@ def _answer(choose_pool: Any, kind_: str, cores: int) -> tuple[str, int]:
     return answer[0].lower(), answer[1]
 
 
+def _most_at_once(runs: list[dict[str, Any]]) -> int:
+    """The most tasks that were running at the same moment, from their start and finish."""
+    events = sorted([(r["started"], 1) for r in runs] + [(r["finished"], -1) for r in runs])
+    running = most = 0
+    for _, step in events:
+        running += step
+        most = max(most, running)
+    return most
+
+
 @exercise("12.3", "choose a pool", points=2)
 def _pools(choose_pool: Any) -> str:
     if not callable(choose_pool):
         raise Fail(f"got {kind(choose_pool)}, not a function",
                    hint="define def choose_pool(kind, cores): ...")
-    for cores in (2, 4):
+    for cores in CORES:
         pool, concurrency = _answer(choose_pool, "cpu", cores)
         if pool in IO_POOLS:
             raise Fail(f"for CPU-bound work on {cores} cores you chose {pool}",
@@ -285,40 +596,149 @@ def _pools(choose_pool: Any) -> str:
         if concurrency != cores:
             raise Fail(f"for CPU-bound work on {cores} cores you chose prefork -c {concurrency}",
                        hint="one process per core: more only take turns, fewer leave cores idle")
-    for cores in (2, 4):
-        pool, concurrency = _answer(choose_pool, "io", cores)
+    chosen = {}
+    for cores in CORES:
+        pool, concurrency = chosen[cores] = _answer(choose_pool, "io", cores)
         if pool == "solo":
             raise Fail(f"for I/O-bound work you chose solo -c {concurrency}",
                        hint="solo waits for one download at a time: use threads")
-        if pool == "prefork":
-            raise Fail(f"for I/O-bound work you chose prefork -c {concurrency}",
-                       hint="a process per waiting task costs a whole interpreter each: "
-                       "threads (or gevent) wait in parallel in one process")
-        if pool not in IO_POOLS:
+        if pool not in (*IO_POOLS, "prefork"):
             raise Fail(f"{pool!r} is not a Celery pool", hint="threads, for I/O-bound work")
         if concurrency < 4 * cores:
-            raise Fail(f"for I/O-bound work on {cores} cores you chose {pool} -c {concurrency}",
-                       hint="waiting tasks use no CPU: run many more than the cores "
-                       f"(at least {4 * cores} here)")
-    pool, concurrency = _answer(choose_pool, "io", 2)
-    if pool != "threads" and importlib.util.find_spec(pool) is None:
+            same = [c for c, (_, n) in chosen.items() if c != cores and n == concurrency]
+            also = f" (as for {same[0]} cores)" if same else ""
+            cheap = ("; threads do it cheaply, in one process, where prefork needs a process "
+                     "per task" if pool == "prefork" else "")
+            raise Fail(f"for I/O-bound work on {cores} cores you chose {pool} -c "
+                       f"{concurrency}{also}",
+                       hint="waiting tasks use no CPU: run many more than the cores (at least "
+                       f"{4 * cores} here, so grow it with the cores){cheap}")
+    pool, concurrency = chosen[2]
+    if pool in ("gevent", "eventlet") and importlib.util.find_spec(pool) is None:
         raise Fail(f"{pool} is not installed here, so a worker cannot use it",
                    hint=f"pip install {pool}, or choose threads")
-    lab = processes.start(pool=pool, concurrency=concurrency, queues=("check-12",), name="check12")
+    # a prefork worker gets one child per download: more would only sit idle for this batch
+    started = min(concurrency, DOWNLOADS) if pool == "prefork" else concurrency
+    lab = processes.start(pool=pool, concurrency=started, queues=("check-12",), name="check12")
     try:
         results = [lab.app.send_task("course_tasks.tasks.workload.fetch", args=(f"u{i}", 0.5))
-                   for i in range(8)]
+                   for i in range(DOWNLOADS)]
         runs = [r.get(timeout=WAIT_SECONDS) for r in results]
     finally:
         lab.stop()
-    wall = max(r["finished"] for r in runs) - min(r["started"] for r in runs)
-    if wall > 2.0:
-        raise Fail(f"8 downloads of 0.5 s took {wall:.1f} s on {pool} -c {concurrency}",
+    most = _most_at_once(runs)
+    if most < DOWNLOADS // 2:
+        raise Fail(f"of {DOWNLOADS} downloads of 0.5 s on {pool} -c {started}, at most {most} "
+                   "ran at the same time",
                    hint="the waits did not overlap: raise the concurrency")
-    return f"prefork -c cores for CPU; {pool} -c {concurrency} overlapped 8 waits of 0.5 s"
+    note = f" (started with {started} children, one per download)" if started != concurrency else ""
+    return (f"prefork -c cores for CPU on {', '.join(map(str, CORES))} cores; {pool} -c "
+            f"{concurrency}{note} overlapped the {DOWNLOADS} waits of 0.5 s")
 
 
 # --------------------------------------------------------------------------- 12.4
+
+#: The longest task of the project in exercise 12.4: a stop must give it time to finish.
+LONGEST_TASK_SECONDS = 300
+#: systemd's DefaultTimeoutStopSec, used when a unit sets neither TimeoutStopSec nor TimeoutSec.
+SYSTEMD_STOP_SECONDS = 90
+#: Settings of [Service] (and of [Install]) that a unit may put in the wrong section.
+SECTION_OF = {
+    **dict.fromkeys(("Type", "User", "Group", "WorkingDirectory", "Environment",
+                     "EnvironmentFile", "ExecStart", "ExecStop", "ExecReload", "PIDFile",
+                     "Restart", "RestartSec", "KillSignal", "KillMode", "TimeoutStopSec",
+                     "TimeoutSec", "TimeoutStartSec"), "Service"),
+    **dict.fromkeys(("WantedBy", "RequiredBy", "Alias"), "Install"),
+}  # fmt: skip
+#: What goes wrong with a Type= that does not fit a worker in the foreground.
+TYPE_TROUBLE = {
+    "oneshot": ": systemd waits for the command to exit before the unit counts as started, "
+    "and a worker never exits",
+    "notify": ": systemd waits for a READY=1 notification that celery never sends, then "
+    "kills the worker after TimeoutStartSec",
+    "dbus": ": systemd waits for a D-Bus name that celery never takes",
+}
+_SPAN_UNITS = {
+    "": 1, "s": 1, "sec": 1, "second": 1, "seconds": 1,
+    "ms": 1e-3, "msec": 1e-3, "us": 1e-6, "usec": 1e-6, "µs": 1e-6,
+    "m": 60, "min": 60, "minute": 60, "minutes": 60,
+    "h": 3600, "hr": 3600, "hour": 3600, "hours": 3600,
+    "d": 86400, "day": 86400, "days": 86400, "w": 604800, "week": 604800, "weeks": 604800,
+    "M": 2629800, "month": 2629800, "months": 2629800,
+    "y": 31557600, "year": 31557600, "years": 31557600,
+}  # fmt: skip
+_SPAN_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-zµ]*)")
+
+
+def _span_seconds(text: str) -> float | None:
+    """A systemd time span (``600``, ``10min``, ``5min 30s``, ``infinity``) in seconds;
+    ``None`` if systemd would not read it. ``0`` disables the timeout, as ``infinity``."""
+    text = text.strip()
+    if text == "infinity":
+        return math.inf
+    total, pos = 0.0, 0
+    while pos < len(text):
+        match = _SPAN_PART.match(text, pos)
+        if match is None or match.group(2) not in _SPAN_UNITS:
+            return None
+        total += float(match.group(1)) * _SPAN_UNITS[match.group(2)]
+        pos = match.end()
+    if not text:
+        return None
+    return math.inf if total == 0 else total
+
+
+def _signal_name(text: str) -> str | None:
+    """``QUIT`` for ``QUIT``, ``SIGQUIT``, ``3``; ``None`` if it names no signal."""
+    text = text.upper().removeprefix("SIG")
+    if text.isdigit():
+        try:
+            return signal.Signals(int(text)).name.removeprefix("SIG")
+        except ValueError:
+            return None
+    return text if hasattr(signal.Signals, f"SIG{text}") else None
+
+
+def _signals_sent(command: str) -> list[str]:
+    """The signals a command line sends with kill, pkill, killall (``TERM`` if none is named),
+    also inside ``sh -c '...'``."""
+    try:
+        words = shlex.split(command.lstrip("-@+!:"))
+    except ValueError:
+        words = command.split()
+    sent = []
+    for i, word in enumerate(words):
+        if " " in word:  # the script of sh -c '...'
+            sent += _signals_sent(word)
+            continue
+        if Path(word).name not in ("kill", "pkill", "killall", "skill"):
+            continue
+        chosen = "TERM"
+        rest = iter(words[i + 1:])
+        for arg in rest:
+            if not arg.startswith("-") or arg == "--":
+                break
+            if arg in ("-s", "--signal"):
+                arg = "-" + next(rest, "")
+            elif arg.startswith("--signal="):
+                arg = "-" + arg.split("=", 1)[1]
+            elif arg.startswith("-s") and len(arg) > 2 and _signal_name(arg[2:]):
+                arg = "-" + arg[2:]
+            name = _signal_name(arg[1:])
+            if name is not None:
+                chosen = name
+        sent.append(chosen)
+    return sent
+
+
+def _runs_beat(args: list[str]) -> bool:
+    """Whether worker options hold ``-B``/``--beat`` (also grouped, as ``-BE``)."""
+    return any(
+        arg in ("-B", "--beat")
+        or (arg.startswith("-") and not arg.startswith("--") and "B" in arg
+            and set(arg[1:]) <= set("BE"))
+        for arg in args
+    )  # fmt: skip
 
 
 def _verify(text: str) -> list[str]:
@@ -332,6 +752,59 @@ def _verify(text: str) -> list[str]:
         done = subprocess.run([tool, "verify", str(path)], capture_output=True, text=True,
                               timeout=20)
     return [line for line in (done.stderr + done.stdout).splitlines() if path.name in line]
+
+
+_KILLMODE_HINT = ("KillMode=mixed: systemd sends TERM to the main process only, which stops "
+                  "its pool children itself once their tasks are done (a warm shutdown), and "
+                  "SIGKILLs whatever is left after TimeoutStopSec")
+
+
+def _check_stop(service: configparser.SectionProxy) -> None:
+    """A Fail unless ``systemctl stop`` is a warm shutdown with time for the longest task."""
+    signal_ = service.get("KillSignal", "SIGTERM")
+    if signal_ not in ("SIGTERM", "TERM", "15"):
+        raise Fail(f"KillSignal={signal_} stops the worker cold",
+                   hint="leave KillSignal at SIGTERM: a warm shutdown lets tasks finish")
+    stop = service.get("ExecStop")
+    cold = [name for name in _signals_sent(stop or "") if name != "TERM"]
+    if cold:
+        raise Fail(f"ExecStop={stop} sends SIG{cold[0]} before systemd's KillSignal: every stop "
+                   "is a cold shutdown, and the running tasks die",
+                   hint="leave out ExecStop: systemctl stop then sends KillSignal=SIGTERM, a "
+                   "warm shutdown")
+    mode = service.get("KillMode")
+    if mode is None or mode == "control-group":
+        said = ("leaves KillMode at systemd's default, control-group" if mode is None
+                else "has KillMode=control-group")
+        raise Fail(f"the unit {said}: systemctl stop sends TERM to every process of the "
+                   "service at once, and each prefork child, which does not take TERM as a "
+                   "warm shutdown, dies mid-task",
+                   hint=_KILLMODE_HINT)
+    if mode == "process":
+        raise Fail("KillMode=process signals the main process only, also with the final "
+                   "SIGKILL: if the main process dies, its pool children are left running, "
+                   "orphaned, outside systemd's stop",
+                   hint=_KILLMODE_HINT)
+    if mode == "none":
+        raise Fail("KillMode=none: systemctl stop signals no process, the worker keeps running",
+                   hint=_KILLMODE_HINT)
+    if mode != "mixed":
+        raise Fail(f"KillMode={mode} is not a kill mode systemd knows", hint=_KILLMODE_HINT)
+    key = next((k for k in ("TimeoutStopSec", "TimeoutSec") if k in service), None)
+    longest = f"{LONGEST_TASK_SECONDS // 60}-minute"
+    hint = (f"TimeoutStopSec= longer than the longest task ({LONGEST_TASK_SECONDS // 60} "
+            "minutes here), e.g. TimeoutStopSec=600")
+    if key is None:
+        raise Fail(f"the unit has no TimeoutStopSec: systemd waits its default "
+                   f"{SYSTEMD_STOP_SECONDS} s, then SIGKILLs the worker with its {longest} "
+                   "tasks half-way", hint=hint)
+    seconds = _span_seconds(service[key])
+    if seconds is None:
+        raise Fail(f"{key}={service[key]} is not a time span systemd reads",
+                   hint=hint + " (or 10min)")
+    if seconds <= LONGEST_TASK_SECONDS:
+        raise Fail(f"{key}={service[key]} ({seconds:g} s): systemd SIGKILLs the worker before a "
+                   f"{longest} task can finish", hint=hint)
 
 
 @exercise("12.4", "a systemd unit for the worker", points=2)
@@ -359,6 +832,12 @@ def _unit(worker_unit: Any) -> str:
             if not unit.has_section(section):
                 raise Fail(f"the unit has no [{section}] section",
                            hint="a service unit has [Unit], [Service] and [Install]")
+        for section in unit.sections():
+            for key, value in unit[section].items():
+                home = SECTION_OF.get(key)
+                if home is not None and home != section:
+                    raise Fail(f"{key}={value} is in [{section}], where systemd ignores it",
+                               hint=f"move it to [{home}]: {key}= is a setting of [{home}]")
         service = unit["Service"]
         command = shlex.split(service.get("ExecStart", ""))
         if not command:
@@ -371,12 +850,21 @@ def _unit(worker_unit: Any) -> str:
         if command[1:4] != ["-A", "course_tasks", "worker"]:
             raise Fail(f"ExecStart runs {' '.join(command[1:4])!r}",
                        hint="run celery_bin -A course_tasks worker ...")
-        if service.get("WorkingDirectory") != project or service.get("User") != user:
-            raise Fail("WorkingDirectory or User is not the one given",
-                       hint="WorkingDirectory=project_dir and User=user, from the arguments")
-        if service.get("Restart") not in ("always", "on-failure", "on-abnormal"):
-            raise Fail(f"Restart={service.get('Restart')}",
-                       hint="Restart=always (or on-failure): a worker that dies must come back")
+        if _runs_beat(command[4:]):
+            raise Fail("ExecStart runs beat inside the worker (-B): every machine with this "
+                       "unit runs a beat of its own, and each sends every periodic task",
+                       hint="leave out -B: beat runs once, in a unit of its own "
+                       "(celery-beat.service)")
+        for key, given, argument, why in (
+            ("WorkingDirectory", project, "project_dir", "-A course_tasks is imported from there"),
+            ("User", user, "user", "without it the worker runs as root"),
+        ):
+            if key not in service:
+                raise Fail(f"the unit has no {key} in [Service]",
+                           hint=f"{key}={{{argument}}}, from the argument: {why}")
+            if service[key] != given:
+                raise Fail(f"{key}={service[key]}, not the {argument} given ({given})",
+                           hint=f"{key}={{{argument}}}: use the argument, not a fixed value")
         detached = "--detach" in command or "-D" in command
         kind_ = service.get("Type", "simple")
         if kind_ == "forking" and not detached:
@@ -392,11 +880,13 @@ def _unit(worker_unit: Any) -> str:
                            hint="or leave out --detach and use Type=simple: systemd then "
                            "watches the worker itself")
         elif kind_ not in ("simple", "exec"):
-            raise Fail(f"Type={kind_}", hint="celery worker stays in the foreground: Type=simple")
-        signal = service.get("KillSignal", "SIGTERM")
-        if signal not in ("SIGTERM", "TERM", "15"):
-            raise Fail(f"KillSignal={signal} stops the worker cold",
-                       hint="leave KillSignal at SIGTERM: a warm shutdown lets tasks finish")
+            raise Fail(f"Type={kind_}{TYPE_TROUBLE.get(kind_, '')}",
+                       hint="celery worker stays in the foreground: Type=simple")
+        if service.get("Restart") not in ("always", "on-failure", "on-abnormal"):
+            said = f"Restart={service['Restart']}" if "Restart" in service else "no Restart"
+            raise Fail(f"the unit has {said}: a worker that dies stays down",
+                       hint="Restart=always (or on-failure): a worker that dies must come back")
+        _check_stop(service)
         if unit["Install"].get("WantedBy") != "multi-user.target":
             raise Fail("the unit is not started at boot",
                        hint="[Install] WantedBy=multi-user.target")
@@ -404,4 +894,5 @@ def _unit(worker_unit: Any) -> str:
         if complaints:
             raise Fail(f"systemd-analyze verify: {complaints[0].split(': ', 1)[-1]}",
                        hint="fix the line it names")
-    return "foreground worker, Restart, warm stop, started at boot"
+    return ("foreground worker, Restart, warm stop of the main process only (KillMode=mixed) "
+            f"with time for a {LONGEST_TASK_SECONDS // 60}-minute task, started at boot")
