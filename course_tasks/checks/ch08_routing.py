@@ -2,16 +2,29 @@
 
 * 08.1 ``check("08.1", routes)``: a ``task_routes`` dict that sends guide 003's AI tasks
   (``ai_tasks.*``) to ``ai_processing``, its quick calculations (``demo_tasks.*``) to
-  ``demo_tasks`` and leaves every other task on the default queue ``celery``. Judged by
-  Celery's own router (:class:`celery.app.routes.Router`, what ``apply_async`` uses) on
-  tasks of each kind, including ones the learner's dict does not name;
+  ``demo_tasks`` and leaves every other task on the default queue ``celery``. For task names
+  of each kind, the course's and names it does not have yet (``ai_tasks.summarize_document``,
+  ``airflow.sync_dags``, ``ai_tasks_legacy.summarize``), a message is really published the
+  way ``apply_async`` publishes it (``app.send_task`` with the router Celery builds from the
+  routes, :class:`celery.app.routes.Router`) to a broker of the check's own (kombu's memory
+  transport with private state), where the three queues are declared as their workers
+  declare them. The check looks where each message lands (an exchange and routing key that
+  no queue is bound with lose it) and compares it with what a plain ``{"queue": ...}`` route
+  sends (a priority or another option added by a route shows there);
 * 08.2 ``check("08.2", rush)``: ``rush(x, y)`` sends ``simple_calculation(x, y)`` to the
   queue ``urgent`` whatever ``task_routes`` say, and returns its AsyncResult. Run twice
-  (other arguments the second time) while routes send ``demo_tasks.*`` elsewhere; the
-  messages are caught as they are published and counted in the queue, then purged;
+  (other arguments the second time) while routes send ``demo_tasks.*`` elsewhere; each call's
+  messages are caught as they are published (exactly one, its options compared with a plain
+  ``apply_async((x, y), queue="urgent")``) and counted as they arrive in the queue, then
+  purged. The app's routes, router and settings and the task's own options must be as they
+  were after each call (they are put back if not): the queue is chosen for one call;
 * 08.3 ``check("08.3", worker_command)``: ``worker_command(queue, concurrency, name)``
-  returns the argv of a dedicated worker (``celery -A course_tasks worker -Q ... -c ...
-  -n name@%h``), parsed by Celery's own command line for two sets of arguments;
+  returns the argv (a list of strings) of a dedicated worker (``celery -A course_tasks worker
+  -Q ... -c ... -n name@%h``), parsed by Celery's own command line for two sets of arguments
+  (with no callback that acts while parsing: ``--workdir`` would change directory). The whole
+  line is read: an option that changes what the worker does (``-P solo``, ``-B``,
+  ``--detach``, ``--purge``, ``--prefetch-multiplier``, ...) is refused by name; logging
+  options are fine;
 * 08.4 ``check("08.4", settings)``: ``{"worker_prefetch_multiplier": ..., "task_acks_late":
   ...}`` for a worker of long tasks. A dedicated worker (concurrency 1) starts with that
   multiplier, runs a long task (``acks_late`` as given) with two short ones queued behind
@@ -20,30 +33,39 @@
 
 from __future__ import annotations
 
-import shlex
+import copy
+import fnmatch
+import inspect
+import os
+import re
+import threading
 import time
+import traceback
 import types
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import click
-from celery import signals
+from celery import concurrency, signals
 from celery.app import routes as celery_routes
 from celery.result import AsyncResult
 from celery.utils.nodenames import default_nodename, gethostname, nodesplit
+from click.core import ParameterSource
+from kombu import Connection
+from kombu.transport import memory, virtual
 
 from course_tasks import workers
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import delete_queue, is_stub_body, kind, need_function
 from course_tasks.tasks import demo
-from course_tasks.tasks.ai import generate_user_profile, run_ai_text_generation
-from course_tasks.tasks.basics import add
 from course_tasks.tasks.demo import simple_calculation
-from course_tasks.tasks.email import send_welcome_email
 
-WAIT_SECONDS = 5.0
+#: A ceiling for the long task to start on a freshly started worker (a busy machine is slow).
+WAIT_SECONDS = 30.0
 URGENT_QUEUE = "urgent"
 
 # --------------------------------------------------------------------------- helpers
@@ -59,17 +81,189 @@ def _message_count(queue: str) -> int:
         return int(conn.default_channel.queue_declare(queue).message_count)
 
 
+#: Message properties and headers that differ from one message to the next (ids, reprs).
+_PER_MESSAGE = frozenset({
+    "correlation_id", "reply_to", "delivery_info", "delivery_tag", "body_encoding",
+    "id", "root_id", "parent_id", "argsrepr", "kwargsrepr", "origin",
+})  # fmt: skip
+
+
+def _differences(got: dict[str, Any], expected: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``(field, value in got)`` for each field of two messages that differs: priority and
+    the serializer first, the body last (a serializer's name says more than its bytes).
+
+    A field that is absent, ``None``, ``False`` or ``0`` means the same thing (no priority,
+    results not ignored).
+    """
+    first = {"priority": 0, "content-type": 1}
+    names = sorted(set(got) | set(expected), key=lambda n: (first.get(n, 2), n == "body", n))
+    return [
+        (n, got.get(n)) for n in names
+        if n not in _PER_MESSAGE and (got.get(n) or None) != (expected.get(n) or None)
+    ]  # fmt: skip
+
+
+def _option_words(field_name: str, value: Any) -> str:
+    """``priority 9``, ``expires '2026-...'``: a message field and its value, in words."""
+    if field_name == "timelimit":
+        return f"the time limits {value!r}"
+    if field_name == "content-type":
+        return f"the serializer {value!r}"
+    return f"{field_name} {value!r}"
+
+
 # --------------------------------------------------------------------------- 08.1
 
-#: Task name -> the queue guide 003's routes give it.
+AI, DEMO, DEFAULT = "ai_processing", "demo_tasks", "celery"
+
+#: Task name -> the queue the exercise's routes give it: the course's tasks first (AI,
+#: calculations, others), then names the course does not have (yet).
 EXPECTED_ROUTES = {
-    run_ai_text_generation.name: "ai_processing",
-    generate_user_profile.name: "ai_processing",
-    simple_calculation.name: "demo_tasks",
-    demo.update_user_statistics.name: "demo_tasks",
-    add.name: "celery",
-    send_welcome_email.name: "celery",
+    "ai_tasks.run_ai_text_generation": AI,
+    "ai_tasks.generate_user_profile": AI,
+    "demo_tasks.simple_calculation": DEMO,
+    "demo_tasks.update_user_statistics": DEMO,
+    "demo_tasks.record": DEMO,
+    "demo_tasks.long_job": DEMO,
+    "course_tasks.tasks.basics.add": DEFAULT,
+    "course_tasks.tasks.email.send_welcome_email": DEFAULT,
+    "course_tasks.tasks.maintenance.heartbeat": DEFAULT,
+    "platform.check_expired_coupons": DEFAULT,
+    "billing.refund": DEFAULT,
+    # names to come: every name that starts with ai_tasks. or demo_tasks., and only those
+    "ai_tasks.summarize_document": AI,
+    "ai_tasks.v2.embed_text": AI,
+    "demo_tasks.resize_image": DEMO,
+    "airflow.sync_dags": DEFAULT,
+    "ai_tasks_legacy.summarize": DEFAULT,
+    "demographics.refresh": DEFAULT,
+    "demo_tasksets.cleanup": DEFAULT,
+    "reports.ai_tasks.weekly": DEFAULT,
 }
+#: The names above that no course task has.
+NEW_NAMES = frozenset(list(EXPECTED_ROUTES)[11:])
+PREFIX = {AI: "ai_tasks.", DEMO: "demo_tasks."}
+
+
+@dataclass
+class _Sent:
+    """One message published to the check's broker: where it was sent, where it landed."""
+
+    exchange: str | None = None
+    routing_key: str | None = None
+    landed: list[str] = field(default_factory=list)
+    message: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def _private_broker() -> Iterator[tuple[Connection, dict[str, Any]]]:
+    """A broker of the check's own: kombu's memory transport, with state nobody else shares.
+
+    Yields a connection, on which the course's three queues are declared as their workers
+    declare them (``-Q ai_processing``), and the transport's queues (name -> queue.Queue).
+    """
+
+    class Channel(memory.Channel):
+        queues: dict[str, Any] = {}
+        events: defaultdict[str, set[Any]] = defaultdict(set)
+
+    class Transport(memory.Transport):
+        global_state = virtual.BrokerState()
+
+    Transport.Channel = Channel
+    with Connection("memory://", transport=Transport) as conn:
+        channel = conn.default_channel
+        for name in (AI, DEMO, DEFAULT):
+            app.amqp.queues[name].bind(channel).declare()
+        yield conn, Channel.queues
+
+
+def _router(routes: Any) -> celery_routes.Router:
+    """The router Celery builds from ``routes`` (as ``app.amqp.Router()`` does)."""
+    return celery_routes.Router(
+        celery_routes.prepare(routes), app.amqp.queues, create_missing=True, app=app
+    )
+
+
+def _publish(conn: Connection, queues: dict[str, Any], router: Any, name: str) -> _Sent:
+    """Send task ``name`` with ``router`` through ``conn``; take it out of the queue again."""
+    sent = _Sent()
+    me = threading.get_ident()
+
+    def on_publish(exchange: str | None = None, routing_key: str | None = None, **_: Any) -> None:
+        if threading.get_ident() == me:
+            sent.exchange, sent.routing_key = exchange, routing_key
+
+    signals.before_task_publish.connect(on_publish, weak=False, dispatch_uid="course-check-08.1")
+    try:
+        app.send_task(name, (), router=router, connection=conn, ignore_result=True)
+    finally:
+        signals.before_task_publish.disconnect(dispatch_uid="course-check-08.1")
+    for queue_name, queue in list(queues.items()):
+        while not queue.empty():
+            message = queue.get_nowait()
+            sent.landed.append(queue_name)
+            sent.message = {
+                **message.get("properties", {}), **message.get("headers", {}),
+                "content-type": message.get("content-type"),
+                "content-encoding": message.get("content-encoding"),
+                "body": message.get("body"),
+            }  # fmt: skip
+    return sent
+
+
+def _show_key(key: Any) -> str:
+    return f"re.compile({key.pattern!r})" if isinstance(key, re.Pattern) else f'"{key}"'
+
+
+def _key_matches(key: Any, name: str) -> bool:
+    """Whether ``key`` of a routes dict matches ``name``, as :class:`MapRoute` decides."""
+    if isinstance(key, re.Pattern):
+        return bool(key.match(name))
+    if isinstance(key, str) and "*" in key:
+        return bool(re.match(fnmatch.translate(key), name))
+    return key == name
+
+
+def _first_match(routes: Any, name: str) -> tuple[Any, Any] | None:
+    """``(key, route)`` of the entry that routes ``name`` (first match wins), if one does.
+
+    ``key`` is ``None`` when a router function (not a dict) gave the route.
+    """
+    items = list(routes) if isinstance(routes, (list, tuple)) else [routes]
+    for item in items:
+        if isinstance(item, Mapping):
+            pairs = list(item.items())
+        elif isinstance(item, (list, tuple)):
+            pairs = [tuple(p) for p in item if isinstance(p, (list, tuple)) and len(p) == 2]
+        else:
+            (prepared,) = celery_routes.prepare([item])
+            route = _router(routes).query_router(prepared, name, (), {}, {}, None)
+            if route is not None:
+                return None, route
+            continue
+        exact = [(k, v) for k, v in pairs if isinstance(k, str) and "*" not in k and k == name]
+        if exact:
+            return exact[-1]
+        for key, route in pairs:
+            if not (isinstance(key, str) and "*" not in key) and _key_matches(key, name):
+                return key, route
+    return None
+
+
+def _keys(routes: Any) -> list[Any]:
+    items = list(routes) if isinstance(routes, (list, tuple)) else [routes]
+    keys: list[Any] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            keys += list(item)
+        elif isinstance(item, (list, tuple)):
+            keys += [p[0] for p in item if isinstance(p, (list, tuple)) and len(p) == 2]
+    return keys
+
+
+def _catch_all(key: Any) -> bool:
+    return key is not None and all(_key_matches(key, name) for name in EXPECTED_ROUTES)
 
 
 @exercise("08.1", "route by glob", points=2)
@@ -81,37 +275,164 @@ def _routes(routes: Any) -> str:
         )
     if not routes:
         raise Fail("routes is empty", hint="one entry per kind of task: ai_tasks.*, demo_tasks.*")
-    router = celery_routes.Router(
-        celery_routes.prepare(routes), app.amqp.queues, create_missing=True, app=app
+    router = _router(routes)
+    with _private_broker() as (conn, queues):
+        for name, expected in EXPECTED_ROUTES.items():
+            sent = _publish(conn, queues, router, name)
+            if sent.landed != [expected]:
+                raise _misrouted(routes, router, name, expected, sent)
+            plain = _publish(conn, queues, _router({name: {"queue": expected}}), name)
+            changed = _differences(sent.message, plain.message)
+            if changed:
+                field_name, value = changed[0]
+                raise Fail(
+                    f"{name} is sent with {_option_words(field_name, value)}: your route adds it",
+                    hint=_extra_option_hint(field_name, value),
+                )
+    return (
+        "AI tasks -> ai_processing, calculations -> demo_tasks, the rest -> celery: "
+        f"{len(EXPECTED_ROUTES)} task names, {len(NEW_NAMES)} of them new, each message "
+        "landed in its queue"
     )
-    got = {name: _queue_of(router.route({}, name)) for name in EXPECTED_ROUTES}
-    wrong = {name: queue for name, queue in got.items() if queue != EXPECTED_ROUTES[name]}
-    if not wrong:
-        return "AI tasks -> ai_processing, calculations -> demo_tasks, the rest -> celery"
-    name, queue = next(iter(wrong.items()))
-    expected = EXPECTED_ROUTES[name]
-    keys = [k for k in routes if isinstance(k, str)] if isinstance(routes, dict) else []
-    problem = f"{name} goes to the queue {queue!r}, not {expected!r}"
-    if expected == "celery":
-        hint = (
-            f"a catch-all pattern sends every other task to {queue!r}, and the course's worker "
-            "reads only 'celery' (task_default_queue): leave other tasks out of task_routes"
+
+
+def _extra_option_hint(field_name: str, value: Any) -> str:
+    if field_name == "priority":
+        return (
+            "a route here only chooses the queue: leave priority out (and on Redis 9 is the "
+            "least urgent, 0 the most: section 4)"
         )
-    elif queue == "celery" and any("*" not in k and "." in k and k.count(".") == 1 for k in keys):
+    return 'a route here only chooses the queue: give it "queue" and nothing else'
+
+
+def _misrouted(routes: Any, router: Any, name: str, expected: str, sent: _Sent) -> Fail:
+    """The Fail for a message of ``name`` that did not land (only) in ``expected``."""
+    told = _queue_of(router.route({}, name))
+    where = sent.landed[0] if len(sent.landed) == 1 else None
+    if where is None or (told == expected and where != expected):
+        via = f"the exchange {sent.exchange!r} with the routing key {sent.routing_key!r}"
+        if not sent.landed:
+            problem = (
+                f"{name}'s message reached no queue: it was published to {via}, "
+                "which no queue is bound with"
+            )
+        else:
+            problem = (
+                f"{name}'s message went to {sent.landed}, not {expected!r}: "
+                f"it was published to {via}"
+            )
         hint = (
+            f'give the route its queue only, {{"queue": "{expected}"}}: Celery then publishes '
+            "the message straight to that queue (an exchange of your own needs task_queues "
+            "that bind a queue to it)"
+        )
+        return Fail(problem, hint=hint)
+    problem = f"{name} goes to the queue {where!r}, not {expected!r}"
+    match = _first_match(routes, name)
+    key, route = match if match is not None else (None, None)
+    shown = _show_key(key) if key is not None else "your router"
+    if expected == DEFAULT:
+        return Fail(problem, hint=_left_default_hint(key, shown, name, where))
+    prefix = PREFIX[expected]
+    if match is not None and where == DEFAULT:
+        if isinstance(route, Mapping) and not route.get("queue"):
+            hint = (
+                f"the route {dict(route)!r} names no queue, so the task stays on the default "
+                f'queue (a routing_key does not choose one): write {{"queue": "{expected}"}}'
+            )
+        elif _catch_all(key):
+            hint = (
+                f"{shown} comes first and matches every task: the first matching pattern "
+                f'wins, so "{prefix}*" is never asked. Leave {shown} out (a task that no '
+                "pattern matches stays on celery anyway)"
+            )
+        else:
+            hint = f'{shown} sends {name} to celery: route "{prefix}*" to {expected!r}'
+        return Fail(problem, hint=hint)
+    if where == DEFAULT:
+        return Fail(problem, hint=_unmatched_hint(routes, name, prefix))
+    if where in (AI, DEMO):
+        other = DEMO if expected == AI else AI
+        other_name = next(n for n, q in EXPECTED_ROUTES.items() if q == other)
+        if _queue_of(router.route({}, other_name)) == expected:
+            return Fail(
+                problem, hint="the two queues are swapped: AI tasks (slow) go to ai_processing"
+            )
+        return Fail(problem, hint=f'{shown} also matches {name}: route "{prefix}*" to {expected!r}')
+    return Fail(problem, hint=f"no worker reads {where!r}: spell the queue names as guide 003 does")
+
+
+def _left_default_hint(key: Any, shown: str, name: str, where: str) -> str:
+    """The hint for a task that should have stayed on ``celery`` and went to ``where``."""
+    if _catch_all(key):
+        return (
+            f"a catch-all pattern ({shown}) sends every other task to {where!r}, and the "
+            "course's worker reads only 'celery' (task_default_queue): leave other tasks "
+            "out of task_routes"
+        )
+    prefix = PREFIX.get(where)
+    if key is not None and name in NEW_NAMES and prefix:
+        if isinstance(key, re.Pattern):
+            return (
+                f"{shown} also matches {name}: a regex key matches any name that starts like "
+                f'it, so end it with the escaped dot, re.compile(r"{prefix[:-1]}\\."), or use '
+                f'the glob "{prefix}*"'
+            )
+        return (
+            f"{shown} also matches {name}, which is not one of the {prefix} tasks: put the dot "
+            f'in the pattern, "{prefix}*"'
+        )
+    if key is not None:
+        return (
+            f"{shown} also sends {name} to {where!r}: only names that start with ai_tasks. or "
+            "demo_tasks. leave 'celery' (the one the course's worker reads); give other tasks "
+            "no route"
+        )
+    return (
+        "a task whose name starts with neither ai_tasks. nor demo_tasks. stays on 'celery' "
+        "(the one the course's worker reads): your router must give it no route"
+    )
+
+
+#: Characters of a regular expression that a glob has no use for (``*?[]`` are glob too):
+#: a string key holding one is a regex that MapRoute reads as a glob.
+_REGEX_CHARACTERS = re.compile(r"[\\^$+(){}|]")
+
+
+def _unmatched_hint(routes: Any, name: str, prefix: str) -> str:
+    """The hint for a task of ``prefix`` that no entry of ``routes`` matched."""
+    keys = _keys(routes)
+    strings = [k for k in keys if isinstance(k, str)]
+    if any("*" not in k and k.startswith(prefix) for k in strings):
+        return (
             "keys without a '*' match one task name exactly: use a glob such as "
-            f'"{name.split(".")[0]}.*" to match every task of that group'
+            f'"{prefix}*" to match every task of that group'
         )
-    elif queue == "celery":
-        hint = (
+    regex_like = next((k for k in strings if _REGEX_CHARACTERS.search(k)), None)
+    if regex_like is not None:
+        return (
+            f'the key "{regex_like}" is read as a glob, not a regular expression (only '
+            f're.compile(...) keys are regexes): write the glob "{prefix}*"'
+        )
+    if any(k.startswith("course_tasks.") for k in strings):
+        return (
             f"no pattern matches {name}: task names are the name= of the task, "
-            f'here "{name.split(".")[0]}.*" (not the module path)'
+            f'here "{prefix}*" (not the module path)'
         )
-    elif queue in EXPECTED_ROUTES.values():
-        hint = "the two queues are swapped: AI tasks (slow) go to ai_processing"
-    else:
-        hint = f"no worker reads {queue!r}: spell the queue names as guide 003 does"
-    raise Fail(problem, hint=hint)
+    narrow = next(
+        (
+            k
+            for k in keys
+            if (k.pattern if isinstance(k, re.Pattern) else str(k)).startswith(prefix[:-1])
+        ),
+        None,
+    )
+    if narrow is not None:
+        return (
+            f'{_show_key(narrow)} matches only some of them: "{prefix}*" matches every task '
+            f"whose name starts with {prefix}"
+        )
+    return f'no pattern matches {name}: task names are the name= of the task, here "{prefix}*"'
 
 
 # --------------------------------------------------------------------------- 08.2
@@ -119,14 +440,22 @@ def _routes(routes: Any) -> str:
 
 @contextmanager
 def _captured() -> Iterator[list[dict[str, Any]]]:
-    """Every task message published while inside: its task name, args, kwargs, queue."""
+    """Every task message this thread publishes while inside: task, args, where, options."""
     seen: list[dict[str, Any]] = []
+    me = threading.get_ident()
 
-    def on_publish(sender: str | None = None, body: Any = None, routing_key: str | None = None,
-                   headers: dict[str, Any] | None = None, **_: Any) -> None:  # fmt: skip
-        args, kwargs = (body[0], body[1]) if isinstance(body, (list, tuple)) else ((), {})
-        seen.append({"task": sender, "args": list(args), "kwargs": dict(kwargs),
-                     "queue": routing_key})  # fmt: skip
+    def on_publish(sender: str | None = None, body: Any = None, exchange: str | None = None,
+                   routing_key: str | None = None, headers: dict[str, Any] | None = None,
+                   properties: dict[str, Any] | None = None, **_: Any) -> None:  # fmt: skip
+        if threading.get_ident() != me:
+            return  # a worker thread of this kernel sending a task of its own
+        parts = [*body, {}, {}, {}][:3] if isinstance(body, (list, tuple)) else [(), {}, {}]
+        args, kwargs, embed = parts
+        seen.append({
+            "task": sender, "args": list(args), "kwargs": dict(kwargs), "queue": routing_key,
+            "exchange": exchange,
+            "message": {**(properties or {}), **(headers or {}), "embed": embed},
+        })  # fmt: skip
 
     signals.before_task_publish.connect(on_publish, weak=False, dispatch_uid="course-check-08.2")
     try:
@@ -152,31 +481,139 @@ def _routes_elsewhere() -> Iterator[None]:
             delete_queue(queue)
 
 
+#: Attributes of a task that Celery itself fills in on first use (caches, not options).
+_TASK_CACHES = frozenset({"__trace__", "_exec_options"})
+
+
+def _copied(value: Any) -> Any:
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # something that cannot be copied: compare it as it is
+        return value
+
+
+@dataclass
+class _Shared:
+    """What a call of ``rush`` must leave as it found: routes, router, settings, the task."""
+
+    routes: Any
+    router: Any
+    router_routes: list[Any]
+    settings: dict[str, Any]  # each setting's value itself: a setting assigned anew shows
+    task: dict[str, Any]
+    task_class: dict[str, Any]
+
+    @classmethod
+    def now(cls) -> _Shared:
+        return cls(
+            routes=_copied(app.conf.task_routes),
+            router=app.amqp.router,
+            router_routes=list(app.amqp.router.routes),
+            settings=dict(app.conf.changes),
+            task=dict(vars(simple_calculation)),
+            task_class=dict(vars(type(simple_calculation))),
+        )
+
+    def changes(self) -> list[str]:
+        """What differs now, in words (empty when nothing does)."""
+        found = []
+        if app.conf.task_routes != self.routes:
+            found.append(f"the app's task_routes (now {app.conf.task_routes!r})")
+        elif (
+            app.amqp.router is not self.router or list(app.amqp.router.routes) != self.router_routes
+        ):
+            found.append("the app's router (app.amqp.router)")
+        now, before = app.conf.changes, self.settings
+        settings = {
+            k for k in set(now) | set(before)
+            if k != "task_routes" and now.get(k, self) is not before.get(k, self)
+        }  # fmt: skip
+        if settings:
+            found.append(f"the app's settings ({', '.join(sorted(settings))})")
+        for where, now, before in (
+            (simple_calculation.name, vars(simple_calculation), self.task),
+            (type(simple_calculation).__name__, vars(type(simple_calculation)), self.task_class),
+        ):
+            names = sorted(_changed_names(now, before))
+            shown = [n for n in names if n not in _TASK_CACHES] or names
+            if names:
+                found.append(f"{where}'s own {', '.join(shown)}")
+        return found
+
+    def put_back(self) -> None:
+        """The task's attributes as they were (``checks.isolation`` puts the app back)."""
+        for owner, before in (
+            (simple_calculation, self.task), (type(simple_calculation), self.task_class)
+        ):  # fmt: skip
+            for name in _changed_names(vars(owner), before):
+                if name in before:
+                    setattr(owner, name, before[name])
+                else:
+                    delattr(owner, name)
+        app.conf.task_routes = self.routes
+        app.amqp.flush_routes()
+        app.amqp.router = app.amqp.Router()
+
+
+def _changed_names(now: Mapping[str, Any], before: Mapping[str, Any]) -> set[str]:
+    missing = object()
+    names = set()
+    for name in set(now) | set(before):
+        old, new = before.get(name, missing), now.get(name, missing)
+        if old is new:
+            continue
+        if name in _TASK_CACHES and (old is missing or old is None or new == old):
+            continue  # filled in by Celery on first use
+        names.add(name)
+    return names
+
+
+def _reference(x: int, y: int) -> dict[str, Any]:
+    """The message ``simple_calculation.apply_async((x, y), queue="urgent")`` publishes.
+
+    Sent to the check's own broker (nothing reaches the course's queues), under the same
+    routes as the learner's calls.
+    """
+    with _private_broker() as (conn, _), _captured() as seen:
+        result = simple_calculation.apply_async((x, y), queue=URGENT_QUEUE, connection=conn)
+    app.backend.mark_as_revoked(result.id, reason="check finished")
+    return seen[-1]
+
+
 @exercise("08.2", "choose the queue when you send", points=1)
 def _rush(rush: Any) -> str:
     rush = need_function(rush, "rush", "rush(x, y)", purpose="sends simple_calculation")
-    with _routes_elsewhere(), _captured() as seen:
-        before = _message_count(URGENT_QUEUE)
+    with _routes_elsewhere():
+        before_all = _message_count(URGENT_QUEUE)
         results = []
-        for x, y in ((2, 3), (40, 2)):
-            del seen[:]
-            try:
-                result = rush(x, y)
-            except TypeError as exc:
-                if "queue" not in str(exc):
-                    raise
-                raise Fail(
-                    f"rush({x}, {y}) raised TypeError: {exc}",
-                    hint="delay() passes everything to the task: use "
-                    "apply_async((x, y), queue='urgent') for options",
-                ) from None
-            if result is None and is_stub_body(rush):
-                raise NotYet("write the body of rush")
-            _judge_rush(result, seen, x, y)
-            results.append(result)
-        count = _message_count(URGENT_QUEUE) - before
-        for result in results:
-            app.backend.mark_as_revoked(result.id, reason="check finished")
+        try:
+            for x, y in ((2, 3), (40, 2)):
+                reference = _reference(x, y)
+                shared = _Shared.now()
+                before = _message_count(URGENT_QUEUE)
+                with _captured() as seen:
+                    try:
+                        result = rush(x, y)
+                    except TypeError as exc:
+                        if "queue" not in str(exc):
+                            raise
+                        raise Fail(
+                            f"rush({x}, {y}) raised TypeError: {exc}", hint=_type_error_hint(exc)
+                        ) from None
+                    finally:
+                        changed = shared.changes()
+                        if changed:
+                            shared.put_back()
+                if isinstance(result, AsyncResult):
+                    results.append(result)
+                if result is None and is_stub_body(rush):
+                    raise NotYet("write the body of rush")
+                arrived = _message_count(URGENT_QUEUE) - before
+                _judge_rush(result, seen, x, y, changed, arrived, reference)
+        finally:
+            for result in results:
+                app.backend.mark_as_revoked(result.id, reason="check finished")
+        count = _message_count(URGENT_QUEUE) - before_all
     if count != 2:
         raise Fail(
             f"the queue 'urgent' holds {count} new messages, not 2",
@@ -185,8 +622,49 @@ def _rush(rush: Any) -> str:
     return "simple_calculation(2, 3) and (40, 2) went to 'urgent', past task_routes"
 
 
-def _judge_rush(result: Any, seen: list[dict[str, Any]], x: int, y: int) -> None:
+def _type_error_hint(exc: TypeError) -> str:
+    """Which call put ``queue`` among the task's arguments: delay(), or apply_async's kwargs."""
+    celery_dir = f"{os.sep}celery{os.sep}"
+    called = next(
+        (f.name for f in traceback.extract_tb(exc.__traceback__) if celery_dir in f.filename), None
+    )
+    if called == "apply_async":
+        return (
+            "apply_async's second argument is the task's own kwargs: give options as keyword "
+            "arguments, apply_async((x, y), queue='urgent')"
+        )
+    return (
+        "delay() passes everything to the task: use apply_async((x, y), queue='urgent') for options"
+    )
+
+
+def _call_of(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any] | None:
+    """The arguments of ``simple_calculation`` these args and kwargs give (defaults filled in)."""
+    try:
+        bound = inspect.signature(simple_calculation.run).bind(*args, **kwargs)
+    except TypeError:
+        return None
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _judge_rush(
+    result: Any,
+    seen: list[dict[str, Any]],
+    x: int,
+    y: int,
+    changed: list[str],
+    arrived: int,
+    reference: dict[str, Any],
+) -> None:
     call = f"rush({x}, {y})"
+    if changed:
+        raise Fail(
+            f"{call} changed {' and '.join(changed)}: for every later task of this process, "
+            "not for this call",
+            hint="choose the queue for this one call: apply_async((x, y), queue='urgent') "
+            "leaves the routes as they are",
+        )
     if not seen:
         if hasattr(result, "apply_async"):
             raise Fail(
@@ -194,7 +672,13 @@ def _judge_rush(result: Any, seen: list[dict[str, Any]], x: int, y: int) -> None
                 hint="a signature is only a description: call .apply_async() on it",
             )
         raise Fail(f"{call} sent no task", hint="send it with simple_calculation.apply_async(...)")
-    message = seen[-1]
+    if len(seen) > 1:
+        where = ", ".join(f"{m['task']} to {m['queue']!r}" for m in seen)
+        raise Fail(
+            f"{call} sent {len(seen)} messages ({where})",
+            hint="send the task once per call: one apply_async((x, y), queue='urgent')",
+        )
+    (message,) = seen
     if message["task"] != simple_calculation.name:
         raise Fail(f"{call} sent {message['task']}", hint="send simple_calculation")
     if "queue" in message["kwargs"]:
@@ -204,15 +688,35 @@ def _judge_rush(result: Any, seen: list[dict[str, Any]], x: int, y: int) -> None
             hint="delay() passes everything to the task: use "
             "apply_async((x, y), queue='urgent') for options",
         )
-    if message["queue"] != URGENT_QUEUE:
+    if arrived != 1 and message["exchange"]:
+        raise Fail(
+            f"{call} published the message to the exchange {message['exchange']!r} with the "
+            f"routing key {message['queue']!r}, which no queue is bound with: it never "
+            "reached 'urgent'",
+            hint="queue='urgent' alone is enough (Celery publishes straight to that queue): "
+            "leave exchange and routing_key out",
+        )
+    if message["queue"] != URGENT_QUEUE or arrived != 1:
         raise Fail(
             f"{call} went to the queue {message['queue']!r}, not 'urgent'",
             hint="queue='urgent' in apply_async(...) wins over task_routes",
         )
-    if message["args"] != [x, y] or message["kwargs"]:
+    if _call_of(message["args"], message["kwargs"]) != _call_of([x, y], {}):
         raise Fail(
             f"{call} sent args={message['args']} kwargs={message['kwargs']}",
             hint="pass the function's own x and y: apply_async((x, y), queue='urgent')",
+        )
+    differences = _differences(message["message"], reference["message"])
+    if differences:
+        field_name, value = differences[0]
+        raise Fail(
+            f"{call} sent the task with {_option_words(field_name, value)}",
+            hint=(
+                "the exercise asks for the queue only: leave priority out (and on Redis 9 is "
+                "the least urgent, 0 the most: section 4)"
+                if field_name == "priority"
+                else "choose the queue and change nothing else: apply_async((x, y), queue='urgent')"
+            ),
         )
     if isinstance(result, str):
         raise Fail(f"{call} returned the task id", hint="return the AsyncResult itself")
@@ -222,37 +726,123 @@ def _judge_rush(result: Any, seen: list[dict[str, Any]], x: int, y: int) -> None
 
 # --------------------------------------------------------------------------- 08.3
 
+#: ``-A`` values that name the course's app (its package, or the module that creates it).
+APP_NAMES = frozenset(
+    {"course_tasks", "course_tasks:app", "course_tasks.app", "course_tasks.app:app"}
+)
+#: Options of ``celery`` and of ``celery worker`` that may be given besides the asked ones:
+#: they change what is logged or shown, not what the worker does.
+HARMLESS = frozenset({
+    "app", "no_color", "quiet", "skip_checks",
+    "queues", "concurrency", "hostname", "loglevel", "logfile", "task_events",
+})  # fmt: skip
+#: The hint for an option the exercise's worker must not have, by parameter name.
+EXTRA_HINTS = {
+    "pool": "the default pool (prefork) runs -c processes: leave -P out",
+    "beat": "-B runs beat inside this worker: with a worker per queue, every periodic task "
+    "would be sent once by each of them. Run beat once, on its own (chapter 06)",
+    "detach": "--detach puts the worker in the background and the command returns at once: "
+    "subprocess (or a supervisor, or compose) loses the process. Leave it out",
+    "purge": "--purge deletes every message waiting in the queue each time the worker starts: "
+    "the tasks sent while it was down are lost. Leave it out",
+    "autoscale": "--autoscale grows and shrinks the pool between its two numbers: -c N alone "
+    "runs N tasks at once",
+    "time_limit": "a time limit kills tasks that run longer: not asked here, leave it out",
+    "soft_time_limit": "a time limit stops tasks that run longer: not asked here, leave it out",
+    "broker": "the app's configuration names the broker: leave -b out",
+    "workdir": "--workdir makes celery change directory before it imports the app: leave it out",
+    "result_backend": "the app's configuration names the result backend: leave it out",
+    "version": "--version prints Celery's version and exits: no worker starts",
+}
 
-def _parse_worker_argv(argv: list[str]) -> dict[str, Any]:
-    """Celery's own command line on ``argv``: the app and the worker's options."""
+
+def _parser(command: Any) -> Any:
+    """A copy of a ``celery`` click command that only parses.
+
+    No ``--help`` option (it prints and exits), no ``--workdir`` callback (it changes the
+    process's directory while parsing) and ``-P`` read as a name (its type imports the pool,
+    which for eventlet or gevent patches the standard library).
+    """
+    clone = copy.copy(command)
+    clone.add_help_option = False
+    clone.params = []
+    for param in command.params:
+        param = copy.copy(param)
+        if param.name == "workdir":
+            param.callback = None
+        if param.name == "pool":
+            param.type = click.Choice(concurrency.get_available_pool_names())
+        clone.params.append(param)
+    return clone
+
+
+def _given(ctx: click.Context) -> list[str]:
+    """Names of the parameters set on the command line (not defaults), in the command's order."""
+    return [
+        p.name for p in ctx.command.params
+        if p.name and ctx.get_parameter_source(p.name) == ParameterSource.COMMANDLINE
+    ]  # fmt: skip
+
+
+def _as_written(tokens: list[str], param: click.Parameter) -> str:
+    """How ``tokens`` give ``param``: ``-P solo``, ``--prefetch-multiplier=0``, ``-B``."""
+    flag = getattr(param, "is_flag", False)
+    opts = [*param.opts, *getattr(param, "secondary_opts", [])]
+    for i, token in enumerate(tokens):
+        for opt in opts:
+            if token == opt:
+                value = "" if flag or i + 1 >= len(tokens) else f" {tokens[i + 1]}"
+                return token + value
+            long_value = opt.startswith("--") and token.startswith(opt + "=")
+            if long_value or (
+                not flag and len(opt) == 2 and token.startswith(opt) and token != opt
+            ):
+                return token
+    return param.opts[0]
+
+
+def _split_program(argv: list[str]) -> list[str]:
+    """The arguments after the program, which is ``celery`` or ``python -m celery``."""
+    program = os.path.basename(argv[0]) if argv else ""
+    if program == "celery":
+        return argv[1:]
+    if re.fullmatch(r"python[0-9.]*", program) and argv[1:3] == ["-m", "celery"]:
+        return argv[3:]
+    raise Fail(f"the command starts with {argv[:1]}", hint='start it with "celery" (the program)')
+
+
+def _parse_worker_argv(argv: list[str]) -> tuple[click.Context, click.Context, list[str]]:
+    """Celery's own command line on ``argv``: the ``celery`` and ``worker`` contexts."""
     from celery.bin.celery import celery
 
-    if not argv or argv[0] != "celery":
-        raise Fail(
-            f"the command starts with {argv[:1]}", hint='start it with "celery" (the program)'
-        )
+    args = _split_program(argv)
     try:
-        sub = argv.index("worker")
+        sub = args.index("worker")
     except ValueError:
         raise Fail(
             "there is no 'worker' subcommand", hint="celery -A course_tasks worker ..."
         ) from None
-    obj = types.SimpleNamespace(app=app)
-    parent = celery.make_context("celery", [*argv[1:sub], "worker"], obj=obj)
-    if parent.params.get("app") != "course_tasks":
+    if "--help" in args:
         raise Fail(
-            f"the command runs the app {parent.params.get('app')!r}",
-            hint="put -A course_tasks before 'worker': the worker must import the course's tasks",
+            "the command asks for --help: celery prints its help and exits, no worker starts",
+            hint="leave --help out",
         )
-    command = celery.commands["worker"]
+    obj = types.SimpleNamespace(app=app)
     try:
-        ctx = command.make_context("worker", argv[sub + 1 :], parent=parent)
+        parent = _parser(celery).make_context("celery", [*args[:sub], "worker"], obj=obj)
+        ctx = _parser(celery.commands["worker"]).make_context(
+            "worker", args[sub + 1 :], parent=parent
+        )
     except click.ClickException as exc:
+        app_after = isinstance(exc, click.NoSuchOption) and exc.option_name in ("-A", "--app")
         raise Fail(
             f"celery worker refuses it: {exc.format_message()}",
-            hint="-Q QUEUE -c N -n NAME@%h (celery worker --help lists them)",
+            hint="-A is an option of celery itself since Celery 5: celery -A course_tasks "
+            "worker ..."
+            if app_after
+            else "-Q QUEUE -c N -n NAME@%h (celery worker --help lists them)",
         ) from None
-    return ctx.params
+    return parent, ctx, args
 
 
 @exercise("08.3", "a dedicated worker's command line", points=1)
@@ -262,13 +852,17 @@ def _worker_command(worker_command: Any) -> str:
         purpose="returns a command line",
     )  # fmt: skip
     cases = (("ai_processing", 1, "ai-worker"), ("demo_tasks", 4, "demo-worker"))
-    for queue, concurrency, name in cases:
-        call = f"worker_command({queue!r}, {concurrency}, {name!r})"
-        argv = worker_command(queue, concurrency, name)
+    for queue, concurrency_, name in cases:
+        call = f"worker_command({queue!r}, {concurrency_}, {name!r})"
+        argv = worker_command(queue, concurrency_, name)
         if argv is None and is_stub_body(worker_command):
             raise NotYet("write the body of worker_command")
         if isinstance(argv, str):
-            argv = shlex.split(argv)
+            raise Fail(
+                f"{call} returned one string, not a list of strings",
+                hint="subprocess looks for a program named after the whole string: return the "
+                "list, ['celery', '-A', 'course_tasks', 'worker', '-Q', queue, ...]",
+            )
         if not isinstance(argv, (list, tuple)) or not all(isinstance(a, str) for a in argv):
             raise Fail(
                 f"{call} returned {kind(argv)}"
@@ -279,33 +873,93 @@ def _worker_command(worker_command: Any) -> str:
                 ),  # fmt: skip
                 hint="return a list of strings (argv), e.g. [..., '-c', str(concurrency)]",
             )
-        params = _parse_worker_argv(list(argv))
-        queues = params.get("queues") or []
-        queues = [q for item in queues for q in str(item).split(",")] if queues else []
-        if queues != [queue]:
-            raise Fail(
-                f"{call}: the worker reads {queues or 'every queue (no -Q)'}, not [{queue!r}]",
-                hint="-Q QUEUE: a dedicated worker reads its own queue only",
-            )
-        if params.get("concurrency") != concurrency:
-            got = params.get("concurrency")
-            raise Fail(
-                f"{call}: concurrency is {got}" + (" (one per CPU)" if got is None else ""),
-                hint=f"-c {concurrency}: the number of tasks the worker runs at once",
-            )
-        node = params.get("hostname") or default_nodename(None)  # %h already expanded
-        node_name, host = nodesplit(node)
-        if host == name and node_name != name:
-            raise Fail(
-                f"{call}: -n {name} gives the node name {node!r}",
-                hint="a name without '@' is read as a host name: -n NAME@%h",
-            )
-        if node_name != name or host != gethostname():
-            raise Fail(
-                f"{call}: the node is named {node!r}",
-                hint=f"-n {name}@%h (%h is this machine's host name)",
-            )
+        parent, ctx, args = _parse_worker_argv(list(argv))
+        _judge_worker(call, queue, concurrency_, name, parent, ctx, args)
     return "celery worker -Q ai_processing -c 1 -n ai-worker@%h, and demo_tasks with -c 4"
+
+
+def _judge_worker(
+    call: str,
+    queue: str,
+    concurrency_: int,
+    name: str,
+    parent: click.Context,
+    ctx: click.Context,
+    args: list[str],
+) -> None:
+    app_name = parent.params.get("app")
+    if app_name not in APP_NAMES or "app" not in _given(parent):
+        raise Fail(
+            f"{call}: the command runs the app {app_name!r}",
+            hint="put -A course_tasks before 'worker': the worker must import the course's tasks",
+        )
+    params = ctx.params
+    queues = [q for item in params.get("queues") or [] for q in str(item).split(",")]
+    if queues != [queue]:
+        raise Fail(
+            f"{call}: the worker reads {queues or 'every queue (no -Q)'}, not [{queue!r}]",
+            hint="-Q QUEUE: a dedicated worker reads its own queue only",
+        )
+    if params.get("concurrency") != concurrency_:
+        got = params.get("concurrency")
+        raise Fail(
+            f"{call}: concurrency is {got}" + (" (one per CPU)" if got is None else ""),
+            hint=f"-c {concurrency_}: the number of tasks the worker runs at once",
+        )
+    node = params.get("hostname") or default_nodename(None)  # %h already expanded
+    node_name, host = nodesplit(node)
+    if host == name and node_name != name:
+        raise Fail(
+            f"{call}: -n {name} gives the node name {node!r}",
+            hint="a name without '@' is read as a host name: -n NAME@%h",
+        )
+    if node_name != name or host != gethostname():
+        raise Fail(
+            f"{call}: the node is named {node!r}",
+            hint=f"-n {name}@%h (%h is this machine's host name)",
+        )
+    sub = args.index("worker")
+    for context, tokens in ((parent, args[:sub]), (ctx, args[sub + 1 :])):
+        by_name = {p.name: p for p in context.command.params}
+        for option in _given(context):
+            value = context.params.get(option)
+            if option in HARMLESS or (option == "pool" and value in ("prefork", "processes")):
+                continue
+            if option == "exclude_queues" and queue not in (value or []):
+                continue  # -X of other queues: the worker still reads its -Q queue only
+            written = _as_written(tokens, by_name[option])
+            raise Fail(
+                f"{call}: the command adds {written}", hint=_extra_hint(option, value, written)
+            )
+    if ctx.args:
+        raise Fail(
+            f"{call}: the command ends with {ctx.args}, which celery worker reads as settings",
+            hint="-A, -Q, -c and -n are all this worker needs: leave the rest out",
+        )
+
+
+def _extra_hint(option: str, value: Any, written: str) -> str:
+    if option == "pool" and value == "solo":
+        return (
+            "-P solo runs one task at a time, whatever -c says: leave -P out (the default "
+            "pool, prefork, runs -c processes)"
+        )
+    if option == "prefetch_multiplier":
+        if re.search(r"[= ]0+$", written):
+            return (
+                "--prefetch-multiplier=0 does not turn prefetching off: celery worker reads 0 as "
+                "'not given', and as a setting 0 means no limit (section 5). Leave it out: the "
+                "worker keeps the app's prefetch"
+            )
+        return "the worker keeps the app's prefetch here (08.4 is about prefetch): leave it out"
+    if option == "exclude_queues":
+        return f"{written} excludes the very queue this worker is for: leave -X out"
+    if option in EXTRA_HINTS:
+        return EXTRA_HINTS[option]
+    return (
+        f"{written} changes how the worker runs, and the exercise asks for -A, -Q, -c and -n "
+        "only (logging options such as -l info are fine): leave it out"
+    )
 
 
 # --------------------------------------------------------------------------- 08.4
@@ -333,7 +987,13 @@ def _prefetch(settings: Any) -> str:
             f"worker_prefetch_multiplier is {multiplier!r}", hint="it is a whole number, e.g. 1"
         )
     if not isinstance(acks_late, bool):
-        raise Fail(f"task_acks_late is {acks_late!r}", hint="it is True or False (not a string)")
+        if isinstance(acks_late, str):
+            hint = "it is True or False (not a string)"
+        elif acks_late is None:
+            hint = "give it a value: True or False"
+        else:
+            hint = f"it is a bool, True or False, not {kind(acks_late)}"
+        raise Fail(f"task_acks_late is {acks_late!r}", hint=hint)
     held, queued = _held_behind_long(multiplier, acks_late)
     if held == 0:
         return (
