@@ -1,22 +1,37 @@
 """The checks of chapter 11 on good tests and weak ones, against the embedded worker.
 
 The learner's answers are tests: each check must accept a test that catches every bug and
-reject each weak test with the hint for the bug it lets through.
+reject each weak test with the hint for the bug it lets through (or for what it did: a
+mock left out, delay() where apply() belongs, a wait with no timeout, an outage left behind).
+Each exercise's wrong answers are one table, ids named after the mistakes; adversary round 1's
+answers are all in it.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from unittest import mock
 
 import pytest
-from celery.result import EagerResult
+from celery import chain
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from celery.result import AsyncResult, EagerResult
 from checkhelpers import assert_fails, assert_passed, verdict
 
 from course_tasks import app
 from course_tasks.store import store
 from course_tasks.tasks import signup as sut
-from course_tasks.tasks.signup import CardDeclined, GatewayDown, welcome
-from course_tasks.tasks.users import create_user
+from course_tasks.tasks.email import OUTBOX_KEY
+from course_tasks.tasks.signup import (
+    CardDeclined,
+    GatewayDown,
+    gateway_charge,
+    gateway_down,
+    index_tags,
+    welcome,
+)
+from course_tasks.tasks.users import LAST_ID_KEY, USERS_KEY, create_user
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -68,9 +83,48 @@ def answer_signup_good(signup):
     assert response["task_id"] == delay.return_value.id
 
 
+def answer_signup_whole_task_mocked(signup):
+    """The task itself replaced in the handler's module: its .delay is a mock too."""
+    with mock.patch("course_tasks.tasks.signup.welcome") as task:
+        response = signup("Ada", "ada@example.com")
+    task.delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"] == task.delay.return_value.id
+
+
+def answer_signup_apply_async_mocked(signup):
+    """delay(...) is apply_async(args, kwargs): mocking that one level down is as good."""
+    with mock.patch.object(welcome, "apply_async") as send:
+        response = signup("Ada", "ada@example.com")
+    send.assert_called_once_with((response["user_id"],), {})
+    assert response["task_id"] == send.return_value.id
+
+
+def answer_signup_and_the_mail_itself(signup):
+    """The handler with delay mocked, and the task's own body run here once, with apply()."""
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"] == delay.return_value.id
+    mail = welcome.apply(args=(response["user_id"],)).get()
+    assert mail == {"to": "ada@example.com", "subject": "Welcome!", "body": "Hello Ada!"}
+
+
 def answer_signup_no_mock(signup):
     response = signup("Ada", "ada@example.com")
     assert response["user_id"] > 0 and response["task_id"]
+
+
+def answer_signup_eager(signup):
+    """Guide 002's eager mode instead of a mock: the mail is sent for real, here."""
+    app.conf.task_always_eager = True
+    response = signup("Ada", "ada@example.com")
+    assert response["task_id"]
+
+
+def answer_signup_answer_only(signup):
+    with mock.patch.object(welcome, "delay"):
+        response = signup("Ada", "ada@example.com")
+    assert response["user_id"] >= 1 and response["task_id"]
 
 
 def answer_signup_only_called(signup):
@@ -101,56 +155,189 @@ def answer_signup_wrong_expectation(signup):
 def answer_signup_stub(signup): ...
 
 
-def test_11_1_accepts_a_test_that_checks_the_call_and_the_answer() -> None:
-    assert_passed(verdict("11.1", answer_signup_good), "fails on all 4 buggy versions")
+# adversary round 1
 
 
-def test_11_1_rejects_each_weak_test_with_its_own_hint() -> None:
-    assert_fails(
-        verdict("11.1", answer_signup_no_mock),
-        "passed on a buggy signup that sends the mail inline",
-        "patch welcome.delay",
-    )
-    assert_fails(
-        verdict("11.1", answer_signup_only_called),
-        "queues the User object instead of its id",
-        "assert which arguments were sent",
-    )
-    assert_fails(
-        verdict("11.1", answer_signup_called_with_last_call),
-        "queues the welcome mail twice",
-        "assert it was queued exactly once",
-    )
-    assert_fails(
-        verdict("11.1", answer_signup_no_task_id_check),
-        "answers with the user id where the task id belongs",
-        "assert the answer carries the queued task's id",
-    )
+def answer_signup_hardcoded_user_id(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(1)  # true only while the users table was empty
+    assert response == {"user_id": 1, "task_id": delay.return_value.id}
 
 
-def test_11_1_a_test_that_fails_on_correct_code_and_a_stub() -> None:
-    assert_fails(
-        verdict("11.1", answer_signup_wrong_expectation),
-        "your test fails on the correct signup: AssertionError",
-        "a test must pass on working code",
-    )
-    assert_fails(verdict("11.1", answer_signup_stub), "not yet: write the body of your test")
-    assert_fails(verdict("11.1", lambda: None), "your test takes 0 arguments", "take exactly one")
-    assert_fails(verdict("11.1", "test_signup"), "got str, not a test function", "define def test_")
+def answer_signup_called_with_not_once(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_with(response["user_id"])
+    assert response["task_id"] == delay.return_value.id
+
+
+def answer_signup_call_count_only(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    assert delay.call_count == 1
+    assert response["task_id"] == delay.return_value.id
+
+
+def answer_signup_task_id_not_user_id(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"] is not None and response["task_id"] != response["user_id"]
+
+
+def answer_signup_arg_is_an_int(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once()
+    (sent,), _ = delay.call_args
+    assert isinstance(sent, int)
+    assert response["task_id"] == delay.return_value.id
+
+
+def answer_signup_real_worker(signup):
+    before = store().llen(OUTBOX_KEY)
+    response = signup("Ada", "ada@example.com")
+    sent = app.AsyncResult(response["task_id"]).get(timeout=5)
+    assert sent["to"] == "ada@example.com"
+    assert store().llen(OUTBOX_KEY) == before + 1
+
+
+def answer_signup_assert_after_with(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    assert response["task_id"] == delay.return_value.id
+    assert welcome.delay.call_count == 1  # the patch is gone here
+
+
+def answer_signup_any_arg(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(mock.ANY)
+    assert response["task_id"] == delay.return_value.id
+
+
+def answer_signup_truthy_task_id(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"]
+
+
+def answer_signup_first_argument_only(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    assert delay.call_count == 1
+    assert delay.call_args.args[:1] == (response["user_id"],)
+    assert response["task_id"] == delay.return_value.id
+
+
+NOT_MOCKED = "patch it in the test: with mock.patch.object(welcome, 'delay') as delay"
+USER_OBJECT = ("queues the User object instead of its id", "assert which arguments were sent")
+TWICE = ("queues the welcome mail twice", "assert it was queued exactly once")
+USER_ID_ANSWER = (
+    "answers with the user id where the task id belongs",
+    "assert the answer carries the queued task's id",
+)
+THE_WHOLE_CALL = "assert the whole call, every positional and keyword argument"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(answer_signup_no_mock,
+                     "your test sent the welcome mail through the broker for real: "
+                     "welcome.delay was not mocked", NOT_MOCKED, id="no-mock"),
+        pytest.param(answer_signup_eager,
+                     "your test ran the welcome mail for real, here (eager mode)", NOT_MOCKED,
+                     id="eager-mode-instead-of-a-mock"),
+        pytest.param(answer_signup_answer_only,
+                     "passed on a buggy signup that sends the mail inline",
+                     "patch welcome.delay", id="answer-only"),
+        pytest.param(answer_signup_only_called, *USER_OBJECT, id="only-called"),
+        pytest.param(answer_signup_called_with_last_call, *TWICE, id="called-with-last-call"),
+        pytest.param(answer_signup_no_task_id_check,
+                     *USER_ID_ANSWER, id="no-task-id-check"),
+        pytest.param(answer_signup_wrong_expectation,
+                     "your test fails on the correct signup: AssertionError",
+                     "a test must pass on working code", id="wrong-expectation"),
+        # adversary round 1
+        pytest.param(answer_signup_hardcoded_user_id,
+                     "your test fails on the correct signup when other users signed up before "
+                     "(the new user's id is not 1, there is no user 1): AssertionError",
+                     "the new user's id comes from the users table: compare with "
+                     "response['user_id']", id="hardcoded-user-id"),
+        pytest.param(answer_signup_called_with_not_once, *TWICE, id="called-with-not-once"),
+        pytest.param(answer_signup_call_count_only, *USER_OBJECT, id="call-count-only"),
+        pytest.param(answer_signup_task_id_not_user_id,
+                     *USER_ID_ANSWER, id="task-id-not-user-id"),
+        pytest.param(answer_signup_arg_is_an_int,
+                     "passed on a buggy signup that queues another user's id (user.id - 1)",
+                     "assert the exact id that was sent, the new user's", id="arg-is-an-int"),
+        pytest.param(answer_signup_real_worker,
+                     "your test sent the welcome mail through the broker for real", NOT_MOCKED,
+                     id="no-mock-real-worker"),
+        pytest.param(answer_signup_assert_after_with,
+                     "your test fails on the correct signup: AttributeError",
+                     "a test must pass on working code", id="assert-after-with"),
+        pytest.param(answer_signup_any_arg, *USER_OBJECT, id="any-arg"),
+        pytest.param(answer_signup_truthy_task_id,
+                     *USER_ID_ANSWER, id="truthy-task-id"),
+        pytest.param(answer_signup_first_argument_only,
+                     "queues an argument welcome does not take (welcome.delay(user.id, "
+                     "email=email))", THE_WHOLE_CALL, id="first-argument-only"),
+    ],
+)  # fmt: skip
+def test_11_1_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("11.1", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- 11.2
 
 
+def charged(charge, effect):
+    """Run ``charge`` here with the gateway mocked (``side_effect=effect``): the final state,
+    the result and how often the gateway was called. The answers below are written with it."""
+    with mock.patch(GATEWAY, side_effect=effect) as gw:
+        result = charge.apply(args=(1, 500))
+    return result.state, result.result, gw.call_count
+
+
+RECOVERS = [GatewayDown(), GatewayDown(), "rcpt-1"]  # down twice, then a receipt
+
+
 def answer_charge_good(charge):
-    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gw:
-        result = charge.apply(args=(1, 500))
-    assert (result.state, result.result, gw.call_count) == ("SUCCESS", "rcpt-1", 3)
-    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gw:
-        result = charge.apply(args=(1, 500))
-    assert (result.state, gw.call_count) == ("FAILURE", 4)
-    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gw:
-        result = charge.apply(args=(1, 500))
+    assert charged(charge, RECOVERS) == ("SUCCESS", "rcpt-1", 3)
+    state, _, calls = charged(charge, GatewayDown("down"))
+    assert (state, calls) == ("FAILURE", 4)
+    state, _, calls = charged(charge, CardDeclined("declined"))
+    assert (state, calls) == ("FAILURE", 1)
+
+
+def answer_charge_recovery_after_one_failure(charge):
+    """One failure before the recovery is enough once the give-up count is exact."""
+    assert charged(charge, [GatewayDown(), "rcpt-1"]) == ("SUCCESS", "rcpt-1", 2)
+    state, _, calls = charged(charge, GatewayDown("down"))
+    assert (state, calls) == ("FAILURE", 4)
+    state, _, calls = charged(charge, CardDeclined("declined"))
+    assert (state, calls) == ("FAILURE", 1)
+
+
+def answer_charge_outage_put_back(charge):
+    """The store's simulated outage with a spy on the gateway, ended in a finally."""
+    try:
+        gateway_down(2)
+        with mock.patch(GATEWAY, wraps=gateway_charge) as gw:
+            result = charge.apply(args=(1, 500))
+        assert (result.state, result.result, gw.call_count) == ("SUCCESS", "rcpt-1-500", 3)
+        gateway_down(100)
+        with mock.patch(GATEWAY, wraps=gateway_charge) as gw:
+            result = charge.apply(args=(1, 500))
+        assert (result.state, gw.call_count) == ("FAILURE", 4)
+    finally:
+        gateway_down(0)
+    with mock.patch(GATEWAY, wraps=gateway_charge) as gw:
+        result = charge.apply(args=(1, -1))
     assert (result.state, gw.call_count) == ("FAILURE", 1)
 
 
@@ -160,56 +347,172 @@ def answer_charge_happy_path_only(charge):
 
 
 def answer_charge_no_retry_count(charge):
-    with mock.patch(GATEWAY, side_effect=[GatewayDown(), "rcpt-1"]):
-        assert charge.apply(args=(1, 500)).state == "SUCCESS"
-    with mock.patch(GATEWAY, side_effect=GatewayDown("down")):
-        assert charge.apply(args=(1, 500)).state == "FAILURE"
+    assert charged(charge, [GatewayDown(), "rcpt-1"])[0] == "SUCCESS"
+    assert charged(charge, GatewayDown("down"))[0] == "FAILURE"
 
 
 def answer_charge_no_declined_case(charge):
-    with mock.patch(GATEWAY, side_effect=[GatewayDown(), "rcpt-1"]):
-        assert charge.apply(args=(1, 500)).state == "SUCCESS"
-    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gw:
-        assert charge.apply(args=(1, 500)).state == "FAILURE"
-    assert gw.call_count == 4
+    assert charged(charge, [GatewayDown(), "rcpt-1"])[0] == "SUCCESS"
+    state, _, calls = charged(charge, GatewayDown("down"))
+    assert (state, calls) == ("FAILURE", 4)
 
 
 def answer_charge_no_final_state(charge):
-    with mock.patch(GATEWAY, side_effect=[GatewayDown(), "rcpt-1"]):
-        assert charge.apply(args=(1, 500)).state == "SUCCESS"
-    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gw:
-        charge.apply(args=(1, 500))
-    assert gw.call_count == 4
-    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gw:
-        charge.apply(args=(1, 500))
-    assert gw.call_count == 1
+    assert charged(charge, [GatewayDown(), "rcpt-1"])[0] == "SUCCESS"
+    assert charged(charge, GatewayDown("down"))[2] == 4
+    assert charged(charge, CardDeclined("declined"))[2] == 1
 
 
-def test_11_2_accepts_a_test_of_recovery_outage_and_declined_card() -> None:
-    assert_passed(verdict("11.2", answer_charge_good), "fails on all 4 buggy versions")
+def answer_charge_stub(charge): ...
 
 
-def test_11_2_rejects_each_weak_test_with_its_own_hint() -> None:
+# adversary round 1 (the ones that mock and apply() as the solution does, written with charged)
+
+
+def answer_charge_state_only(charge):
+    assert charged(charge, RECOVERS)[:2] == ("SUCCESS", "rcpt-1")
+    assert charged(charge, GatewayDown("down"))[0] == "FAILURE"  # how many calls?
+    state, _, calls = charged(charge, CardDeclined("declined"))
+    assert (state, calls) == ("FAILURE", 1)
+
+
+def answer_charge_at_most_four_calls(charge):
+    assert charged(charge, RECOVERS) == ("SUCCESS", "rcpt-1", 3)
+    state, _, calls = charged(charge, GatewayDown("down"))
+    assert state == "FAILURE" and calls <= 4  # max_retries=2 passes too
+    state, _, calls = charged(charge, CardDeclined("declined"))
+    assert (state, calls) == ("FAILURE", 1)
+
+
+def answer_charge_more_than_once(charge):
+    assert charged(charge, RECOVERS)[0] == "SUCCESS"
+    state, _, calls = charged(charge, GatewayDown("down"))
+    assert state == "FAILURE" and calls > 1
+    state, _, calls = charged(charge, CardDeclined("declined"))
+    assert (state, calls) == ("FAILURE", 1)
+
+
+def answer_charge_declined_state_only(charge):
+    assert charged(charge, RECOVERS) == ("SUCCESS", "rcpt-1", 3)
+    state, _, calls = charged(charge, GatewayDown("down"))
+    assert (state, calls) == ("FAILURE", 4)
+    assert charged(charge, CardDeclined("declined"))[0] == "FAILURE"  # called how often?
+
+
+def answer_charge_giveup_count_only(charge):
+    assert charged(charge, RECOVERS) == ("SUCCESS", "rcpt-1", 3)
+    assert charged(charge, GatewayDown("down"))[2] == 4  # the final state is never read
+    state, _, calls = charged(charge, CardDeclined("declined"))
+    assert (state, calls) == ("FAILURE", 1)
+
+
+def answer_charge_outage_left_behind(charge):
+    with mock.patch(GATEWAY, wraps=gateway_charge) as gw:
+        result = charge.apply(args=(1, -1))
+    assert (result.state, gw.call_count) == ("FAILURE", 1)
+    gateway_down(2)
+    with mock.patch(GATEWAY, wraps=gateway_charge) as gw:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gw.call_count) == ("SUCCESS", "rcpt-1-500", 3)
+    gateway_down(100)  # 96 failures are left for whoever charges next
+    with mock.patch(GATEWAY, wraps=gateway_charge) as gw:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gw.call_count) == ("FAILURE", 4)
+
+
+def answer_charge_delay_with_mock(charge):
+    cases = [(RECOVERS, "SUCCESS", 3), (GatewayDown("down"), "FAILURE", 4),
+             (CardDeclined("declined"), "FAILURE", 1)]  # fmt: skip
+    for effect, state, calls in cases:
+        with mock.patch(GATEWAY, side_effect=effect) as gw:
+            result = charge.delay(1, 500)  # through the broker: only this kernel has the mock
+            result.get(timeout=10, propagate=False)
+        assert (result.state, gw.call_count) == (state, calls)
+
+
+def answer_charge_no_recovery_scenario(charge):
+    state, _, calls = charged(charge, GatewayDown("down"))
+    assert (state, calls) == ("FAILURE", 4)
+    state, _, calls = charged(charge, CardDeclined("declined"))
+    assert (state, calls) == ("FAILURE", 1)
+
+
+def answer_charge_recovery_once_calls_a_range(charge):
+    assert charged(charge, [GatewayDown(), "rcpt-1"]) == ("SUCCESS", "rcpt-1", 2)
+    state, _, calls = charged(charge, GatewayDown("down"))
+    assert state == "FAILURE" and 1 < calls <= 4
+    state, _, calls = charged(charge, CardDeclined("declined"))
+    assert (state, calls) == ("FAILURE", 1)
+
+
+TEN_RETRIES = (
+    "retries 10 times instead of 3",
+    "when the gateway never recovers, assert how often it was called",
+)
+DECLINED = ("retries a declined card too", "a CardDeclined is final")
+QUIETLY = (
+    "ends in SUCCESS with None when the retries run out",
+    "when the gateway never recovers, assert result.state == 'FAILURE'",
+)
+EXACTLY = "when the gateway never recovers, assert the exact number of calls, not a range"
+RECOVERY = "test the recovery: a gateway that fails, then answers"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(answer_charge_happy_path_only,
+                     "passed on a buggy charge task that never retries",
+                     "make the gateway fail, then recover", id="happy-path-only"),
+        pytest.param(answer_charge_no_retry_count, *TEN_RETRIES,
+                     id="no-retry-count"),
+        pytest.param(answer_charge_no_declined_case, *DECLINED, id="no-declined-case"),
+        pytest.param(answer_charge_no_final_state,
+                     *QUIETLY,
+                     id="no-final-state"),
+        # adversary round 1
+        pytest.param(answer_charge_state_only, *TEN_RETRIES,
+                     id="state-only"),
+        pytest.param(answer_charge_at_most_four_calls,
+                     "passed on a buggy charge task that gives up after 2 retries instead of 3",
+                     EXACTLY, id="at-most-four-calls"),
+        pytest.param(answer_charge_more_than_once, *TEN_RETRIES,
+                     id="more-than-once"),
+        pytest.param(answer_charge_declined_state_only, *DECLINED, id="declined-state-only"),
+        pytest.param(answer_charge_giveup_count_only,
+                     *QUIETLY,
+                     id="giveup-count-only"),
+        pytest.param(answer_charge_outage_left_behind,
+                     "your test leaves the simulated gateway down for the next 96 charges",
+                     "mock the gateway with side_effect=...", id="simulated-outage-left-behind"),
+        pytest.param(answer_charge_delay_with_mock,
+                     "your test sent charge to the worker (delay() or apply_async()) instead of "
+                     "running it here", "run it here with the mock in place: "
+                     "result = charge.apply(args=(1, 500))", id="delay-with-mock"),
+        pytest.param(answer_charge_no_recovery_scenario,
+                     "passed on a buggy charge task that drops the receipt", RECOVERY,
+                     id="no-recovery-scenario"),
+        pytest.param(answer_charge_recovery_once_calls_a_range,
+                     "gives up after 2 retries instead of 3", EXACTLY,
+                     id="recovery-after-one-failure-upper-bound"),
+    ],
+)  # fmt: skip
+def test_11_2_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("11.2", answer), problem, hint)
+
+
+def test_11_2_puts_the_outage_back_as_it_was() -> None:
+    store().delete(sut.GATEWAY_DOWN_KEY)
     assert_fails(
-        verdict("11.2", answer_charge_happy_path_only),
-        "passed on a buggy charge task that never retries",
-        "make the gateway fail, then recover",
+        verdict("11.2", answer_charge_outage_left_behind), "gateway down", "mock the gateway"
     )
-    assert_fails(
-        verdict("11.2", answer_charge_no_retry_count),
-        "retries 10 times instead of 3",
-        "when the gateway never recovers, assert how often it was called",
-    )
-    assert_fails(
-        verdict("11.2", answer_charge_no_declined_case),
-        "retries a declined card too",
-        "a CardDeclined is final",
-    )
-    assert_fails(
-        verdict("11.2", answer_charge_no_final_state),
-        "ends in SUCCESS with None when the retries run out",
-        "when the gateway never recovers, assert result.state == 'FAILURE'",
-    )
+    assert store().get(sut.GATEWAY_DOWN_KEY) is None
+    gateway_down(1)  # an outage of the learner's own, from an earlier cell
+    try:
+        assert_passed(verdict("11.2", answer_charge_good))
+        assert store().get(sut.GATEWAY_DOWN_KEY) == "1"
+    finally:
+        store().delete(sut.GATEWAY_DOWN_KEY)
 
 
 # --------------------------------------------------------------------------- 11.3
@@ -230,9 +533,26 @@ def answer_onboarding_good(onboarding):
     assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
 
 
+def answer_onboarding_on_the_worker(onboarding):
+    """Run through the worker instead of with apply(): a run all the same, and it waits."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args) for step in flow.tasks] == [(name, (user.id,)) for name in STEPS]
+    assert flow.delay().get(timeout=5) == {"user_id": user.id, "step": "suggestions"}
+
+
 def answer_onboarding_names_and_args(onboarding):
     flow = onboarding(7)
     assert [(step.task, step.args) for step in flow.tasks] == [(name, (7,)) for name in STEPS]
+
+
+def answer_onboarding_each_step_alone(onboarding):
+    """Every step run on its own: with .s nothing is passed along, so .s goes unseen."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args) for step in flow.tasks] == [(name, (user.id,)) for name in STEPS]
+    for step in flow.tasks:
+        step.apply().get()
 
 
 def answer_onboarding_as_a_set(onboarding):
@@ -256,31 +576,155 @@ def answer_onboarding_ordered_list(onboarding):
     assert all(step.immutable and step.args == (3,) for step in flow.tasks)
 
 
-def test_11_3_accepts_a_test_that_checks_the_steps_and_runs_the_chain() -> None:
-    assert_passed(verdict("11.3", answer_onboarding_good), "fails on all 4 buggy versions")
+def answer_onboarding_run_not_read(onboarding):
+    """Steps in full, and a run whose result is never read: a group runs as well."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    flow.apply()
 
 
-def test_11_3_rejects_each_weak_test_with_its_own_hint() -> None:
-    assert_fails(
-        verdict("11.3", answer_onboarding_names_and_args),
-        "chains the steps with .s(user_id), as guide 002 does",
-        "with .s each step also gets the previous result",
-    )
-    assert_fails(
-        verdict("11.3", answer_onboarding_as_a_set),
-        "sends the welcome mail before the profile exists",
-        "compare the steps in order",
-    )
-    assert_fails(
-        verdict("11.3", answer_onboarding_runs),
-        "leaves out suggest_follows",
-        "assert all three steps",
-    )
-    assert_fails(
-        verdict("11.3", answer_onboarding_ordered_list),
-        "builds a group (all at once) instead of a chain",
-        "a group has .tasks too",
-    )
+def answer_onboarding_stub(onboarding): ...
+
+
+# adversary round 1
+
+
+def answer_onboarding_run_only(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def answer_onboarding_names_unordered(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert sorted(step.task for step in flow.tasks) == sorted(STEPS)
+    assert all(step.args == (user.id,) and step.immutable for step in flow.tasks)
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def answer_onboarding_isinstance_chain(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert isinstance(flow, chain)  # False: chain(...) builds a _chain
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def answer_onboarding_never_run(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+
+
+def answer_onboarding_steps_only(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+
+
+def answer_onboarding_user_1_left_behind(onboarding):
+    flow = onboarding(1)  # no create_user: user 1 is whoever an earlier cell made
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (1,), True) for name in STEPS
+    ]
+    assert flow.apply().get() == {"user_id": 1, "step": "suggestions"}
+
+
+def answer_onboarding_created_but_id_1(onboarding):
+    create_user("Ada", "ada@example.com")
+    flow = onboarding(1)  # the new user is user 1 in a fresh table only
+    assert [(step.task, step.args) for step in flow.tasks] == [(name, (1,)) for name in STEPS]
+    assert flow.apply().get() == {"user_id": 1, "step": "suggestions"}
+
+
+def answer_onboarding_names_only_then_run(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [step.task for step in flow.tasks] == STEPS
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def answer_onboarding_first_last_only(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert flow.tasks[0].task == STEPS[0] and flow.tasks[-1].task == STEPS[-1]
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def answer_onboarding_run_result_step_only(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [step.task for step in flow.tasks] == STEPS
+    assert all(step.immutable for step in flow.tasks)
+    assert flow.apply().get()["step"] == "suggestions"
+    assert all(step.args for step in flow.tasks)
+
+
+NEVER_RUN = ("your test never runs the chain", "run it once, here: flow.apply().get()")
+ORDER = ("sends the welcome mail before the profile exists", "compare the steps in order")
+ALL_STEPS = "compare the whole list of steps, in order"
+EACH_ARGUMENT = "compare each step's arguments with your user's id"
+CREATE_THE_USER = "create the user your test needs: user = create_user('Ada', 'ada@example.com')"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(answer_onboarding_names_and_args, *NEVER_RUN,
+                     id="names-and-args-never-run"),
+        pytest.param(answer_onboarding_each_step_alone,
+                     "chains the steps with .s(user_id), as guide 002 does",
+                     "with .s each step also gets the previous result", id="each-step-alone"),
+        pytest.param(answer_onboarding_as_a_set,
+                     *ORDER,
+                     id="as-a-set"),
+        pytest.param(answer_onboarding_runs, "leaves out suggest_follows",
+                     "assert all three steps", id="runs-first-step-only"),
+        pytest.param(answer_onboarding_ordered_list, *NEVER_RUN,
+                     id="ordered-list-never-run"),
+        pytest.param(answer_onboarding_run_not_read,
+                     "builds a group (all at once) instead of a chain",
+                     "a group has .tasks too", id="run-not-read"),
+        pytest.param(answer_onboarding_created_but_id_1,
+                     "your test fails on the correct onboarding when other users signed up "
+                     "before", "use the id of the user your test creates", id="created-but-id-1"),
+        # adversary round 1
+        pytest.param(answer_onboarding_run_only,
+                     *ORDER,
+                     id="run-only"),
+        pytest.param(answer_onboarding_names_unordered,
+                     *ORDER,
+                     id="names-unordered"),
+        pytest.param(answer_onboarding_isinstance_chain,
+                     "your test fails on the correct onboarding: AssertionError",
+                     "a test must pass on working code", id="isinstance-chain"),
+        pytest.param(answer_onboarding_never_run, *NEVER_RUN, id="never-run"),
+        pytest.param(answer_onboarding_steps_only, *NEVER_RUN,
+                     id="steps-only-no-kind-no-run"),
+        pytest.param(answer_onboarding_user_1_left_behind,
+                     "your test fails on the correct onboarding: UserNotFound: no user with id 1",
+                     CREATE_THE_USER, id="user-1-left-behind"),
+        pytest.param(answer_onboarding_names_only_then_run,
+                     "creates the profile of another user (create_profile.si(user_id + 1))",
+                     EACH_ARGUMENT, id="names-only-then-run"),
+        pytest.param(answer_onboarding_first_last_only,
+                     "leaves out the welcome mail (the middle step)", ALL_STEPS,
+                     id="first-last-only"),
+        pytest.param(answer_onboarding_run_result_step_only,
+                     "creates the profile of another user", EACH_ARGUMENT,
+                     id="run-result-step-only"),
+    ],
+)  # fmt: skip
+def test_11_3_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("11.3", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- 11.4
@@ -290,6 +734,29 @@ def answer_tag_post_good(tag_post):
     result = tag_post(7, ["Redis", "celery", "redis"])
     assert result.get(timeout=5) == ["celery", "redis"]
     assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def answer_tag_post_polls_with_a_deadline(tag_post):
+    """No get(): a polling loop that gives up after 3 s (so it takes 3 s on the inline bug)."""
+    result = app.AsyncResult(tag_post(7, ["Redis", "celery", "redis"]).id)
+    deadline = time.monotonic() + 3
+    while not result.ready() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (result.state, result.result) == ("SUCCESS", ["celery", "redis"])
+
+
+def answer_tag_post_short_waits_in_a_loop(tag_post):
+    """Short waits again and again, 5 s in all: the simulated busy worker answers in time."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    for _ in range(20):
+        try:
+            value = app.AsyncResult(result.id).wait(timeout=0.25)
+            break
+        except CeleryTimeoutError:
+            continue
+    else:
+        raise AssertionError("no answer within 5 s")
+    assert value == ["celery", "redis"]
 
 
 def answer_tag_post_eager(tag_post):
@@ -316,28 +783,200 @@ def answer_tag_post_no_timeout(tag_post):
     assert app.AsyncResult(result.id).get() == ["celery", "redis"]
 
 
-def test_11_4_accepts_a_test_against_the_worker() -> None:
-    assert_passed(verdict("11.4", answer_tag_post_good), "fails on all 3 buggy versions")
+def answer_tag_post_stub(tag_post): ...
 
 
-def test_11_4_rejects_each_weak_test_with_its_own_hint() -> None:
+# adversary round 1
+
+
+def answer_tag_post_no_state_check(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=5) == ["celery", "redis"]
+
+
+def answer_tag_post_state_on_handle(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=5) == ["celery", "redis"]
+    assert result.state == "SUCCESS"
+
+
+def answer_tag_post_isinstance_asyncresult(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert isinstance(result, AsyncResult)
+    assert result.get(timeout=5) == ["celery", "redis"]
+
+
+def answer_tag_post_one_tag_sample(tag_post):
+    result = tag_post(7, ["celery", "Celery"])
+    assert result.get(timeout=5) == ["celery"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def answer_tag_post_store_not_backend(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=5) == ["celery", "redis"]
+    assert json.loads(store().hget("post-tags", "7")) == ["celery", "redis"]
+
+
+def answer_tag_post_get_without_timeout(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get() == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def answer_tag_post_poll_without_deadline(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    while not app.AsyncResult(result.id).ready():
+        time.sleep(0.05)
+    assert app.AsyncResult(result.id).result == ["celery", "redis"]
+
+
+def answer_tag_post_tiny_timeout(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=0.05) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def answer_tag_post_oracle_is_the_task(tag_post):
+    tags = ["Redis", "celery", "redis"]
+    result = tag_post(7, tags)
+    assert result.get(timeout=5) == index_tags.run(7, tags)
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def answer_tag_post_not_eager_type(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert not isinstance(result, EagerResult)
+    assert app.AsyncResult(result.id).id == result.id
+
+
+def answer_tag_post_pending_or_success(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert app.AsyncResult(result.id).state in ("PENDING", "SUCCESS")
+    assert index_tags.run(7, ["Redis", "celery", "redis"]) == ["celery", "redis"]
+
+
+INLINE = ("runs the task inline", "assert the result went through the worker")
+FIRST_TAG = ("sends only the first tag", "compare the worker's result exactly")
+NO_TIMEOUT = (
+    "your test waits for the worker with no timeout",
+    "always wait with a timeout: result.get(timeout=5)",
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(answer_tag_post_eager,
+                     "sends the tags as a set (fine with apply(), EncodeError when sent)",
+                     "run it for real, through the worker", id="eager-mocked-delay"),
+        pytest.param(answer_tag_post_value_only,
+                     *INLINE, id="value-only"),
+        pytest.param(answer_tag_post_state_only, *FIRST_TAG,
+                     id="state-only"),
+        pytest.param(answer_tag_post_no_timeout, *NO_TIMEOUT,
+                     id="no-timeout-by-id"),
+        # adversary round 1
+        pytest.param(answer_tag_post_no_state_check,
+                     *INLINE, id="no-state-check"),
+        pytest.param(answer_tag_post_state_on_handle, *INLINE, id="state-on-handle"),
+        pytest.param(answer_tag_post_isinstance_asyncresult, *INLINE, id="isinstance-asyncresult"),
+        pytest.param(answer_tag_post_one_tag_sample, *FIRST_TAG,
+                     id="one-tag-sample"),
+        pytest.param(answer_tag_post_store_not_backend, *INLINE, id="store-not-backend"),
+        pytest.param(answer_tag_post_get_without_timeout, *NO_TIMEOUT,
+                     id="no-timeout"),
+        pytest.param(answer_tag_post_poll_without_deadline,
+                     "your test was still running after 20 s on a tag_post that runs the task "
+                     "inline", "give every wait a deadline", id="poll-no-timeout"),
+        pytest.param(answer_tag_post_tiny_timeout,
+                     "your test gives the worker only 0.05 s (get(timeout=0.05)) and fails on "
+                     "the correct tag_post when the worker is busy: TimeoutError",
+                     "give the worker a few seconds", id="tiny-timeout"),
+        pytest.param(answer_tag_post_oracle_is_the_task,
+                     "passed on a buggy tag_post that queues an index_tags broken to keep only "
+                     "the first tag", "write out the value you expect, ['celery', 'redis']",
+                     id="oracle-is-the-task"),
+        pytest.param(answer_tag_post_not_eager_type, *FIRST_TAG,
+                     id="not-eager-type"),
+        pytest.param(answer_tag_post_pending_or_success, *INLINE, id="pending-or-success"),
+    ],
+)  # fmt: skip
+def test_11_4_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("11.4", answer), problem, hint)
+
+
+def test_11_4_the_broken_index_tags_is_put_back() -> None:
     assert_fails(
-        verdict("11.4", answer_tag_post_eager),
-        "sends the tags as a set (fine with apply(), EncodeError when sent)",
-        "run it for real, through the worker",
+        verdict("11.4", answer_tag_post_oracle_is_the_task),
+        "broken to keep only",
+        "write out the value you expect",
     )
-    assert_fails(
-        verdict("11.4", answer_tag_post_value_only),
-        "runs the task inline with apply() instead of queueing it",
-        "assert the result went through the worker",
-    )
-    assert_fails(
-        verdict("11.4", answer_tag_post_state_only),
-        "sends only the first tag",
-        "compare the worker's result exactly",
-    )
+    assert "run" not in vars(app.tasks[index_tags.name])
+    assert index_tags.run(1, ["B", "a"]) == ["a", "b"]
 
 
-def test_11_4_a_test_that_hangs_is_stopped() -> None:
-    outcome = verdict("11.4", answer_tag_post_no_timeout)
-    assert_fails(outcome, "your test did not finish within 4 s", "always wait with a timeout")
+# --------------------------------------------------------------------------- every exercise
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer", "detail"),
+    [
+        pytest.param("11.1", answer_signup_good,
+                     "in 2 states of the users table, fails on all 6 buggy versions",
+                     id="11.1-solution"),
+        pytest.param("11.1", answer_signup_whole_task_mocked, "", id="11.1-whole-task-mocked"),
+        pytest.param("11.1", answer_signup_apply_async_mocked, "", id="11.1-apply-async-mocked"),
+        pytest.param("11.1", answer_signup_and_the_mail_itself, "",
+                     id="11.1-and-the-mail-itself"),
+        pytest.param("11.2", answer_charge_good, "fails on all 6 buggy versions",
+                     id="11.2-solution"),
+        pytest.param("11.2", answer_charge_recovery_after_one_failure, "",
+                     id="11.2-recovery-after-one-failure"),
+        pytest.param("11.2", answer_charge_outage_put_back, "", id="11.2-outage-put-back"),
+        pytest.param("11.3", answer_onboarding_good,
+                     "in 2 states of the users table, fails on all 7 buggy versions",
+                     id="11.3-solution"),
+        pytest.param("11.3", answer_onboarding_on_the_worker, "", id="11.3-on-the-worker"),
+        pytest.param("11.4", answer_tag_post_good, "fails on all 4 buggy versions",
+                     id="11.4-solution"),
+        pytest.param("11.4", answer_tag_post_polls_with_a_deadline, "",
+                     id="11.4-polls-with-a-deadline"),
+        pytest.param("11.4", answer_tag_post_short_waits_in_a_loop, "",
+                     id="11.4-short-waits-in-a-loop"),
+    ],
+)  # fmt: skip
+def test_right_answers(exercise, answer, detail) -> None:
+    assert_passed(verdict(exercise, answer), detail)
+
+
+@pytest.mark.parametrize(
+    ("exercise", "stub"),
+    [("11.1", answer_signup_stub), ("11.2", answer_charge_stub),
+     ("11.3", answer_onboarding_stub), ("11.4", answer_tag_post_stub)],
+)  # fmt: skip
+def test_a_stub_is_not_yet(exercise, stub) -> None:
+    assert_fails(verdict(exercise, stub), "not yet: write the body of your test")
+
+
+def test_what_is_not_a_test() -> None:
+    assert_fails(verdict("11.1", lambda: None), "your test takes 0 arguments", "take exactly one")
+    assert_fails(verdict("11.1", "test_signup"), "got str, not a test function", "define def test_")
+
+
+@pytest.mark.parametrize(
+    ("exercise", "right", "wrong", "problem", "hint"),
+    [
+        pytest.param("11.1", answer_signup_good, answer_signup_hardcoded_user_id,
+                     "other users signed up", "the new user's id comes from the users table",
+                     id="11.1"),
+        pytest.param("11.3", answer_onboarding_good, answer_onboarding_user_1_left_behind,
+                     "UserNotFound", CREATE_THE_USER, id="11.3"),
+    ],
+)  # fmt: skip
+def test_the_users_table_is_put_back(exercise, right, wrong, problem, hint) -> None:
+    create_user("Edsger", "edsger@example.com")
+    before = (store().hgetall(USERS_KEY), store().get(LAST_ID_KEY))
+    assert_passed(verdict(exercise, right))
+    assert_fails(verdict(exercise, wrong), problem, hint)
+    assert (store().hgetall(USERS_KEY), store().get(LAST_ID_KEY)) == before
