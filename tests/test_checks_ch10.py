@@ -6,32 +6,118 @@ Each exercise: the right answer, then the mistakes chapter 10 warns about, each 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import os
+import secrets
+import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from checkhelpers import assert_fails, assert_passed, verdict
+from redis.exceptions import LockError, WatchError
 
 from course_tasks.store import store
 from course_tasks.tasks import practices
-from course_tasks.tasks.practices import TemporaryError
+from course_tasks.tasks.practices import PermanentError, TemporaryError
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 # --------------------------------------------------------------------------- 10.1
 
 
+WEEK = 7 * 24 * 3600
+
+
 def pay(order_id, amount):
-    if not store().set(practices.key("paid", order_id), amount, nx=True):
+    if not store().set(practices.key("paid", order_id), amount, nx=True, ex=WEEK):
         return "already paid"
     practices.charge_card(order_id, amount)
     return "charged"
 
 
 def pay_incr(order_id, amount):
-    """Also right: INCR is atomic, and only the first call sees 1."""
-    if store().incr(practices.key("paid-count", order_id)) > 1:
+    """Also right: INCR is atomic, and only the first call sees 1 (with EXPIRE, in MULTI)."""
+    key = practices.key("paid-count", order_id)
+    count, _ = store().pipeline().incr(key).expire(key, WEEK).execute()
+    if count > 1:
         return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+PAY_SCRIPT = """
+return redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
+"""
+
+
+def pay_lua(order_id, amount):
+    """Also right: the SET NX EX in a Lua script."""
+    if not store().eval(PAY_SCRIPT, 1, practices.key("paid", order_id), amount, WEEK):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_one_day(order_id, amount):
+    """Also right: a day exactly (a timedelta), the shortest the exercise allows."""
+    if not store().set(practices.key("paid", order_id), 1, nx=True, ex=timedelta(days=1)):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+_SEEN = set()
+
+
+def pay_cache_in_front(order_id, amount):
+    """Also right: a set in memory saves a round trip; the store still decides."""
+    if order_id in _SEEN:
+        return "already paid"
+    first = store().set(practices.key("paid", order_id), 1, nx=True, ex=WEEK)
+    _SEEN.add(order_id)
+    if not first:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_under_redis_lock(order_id, amount):
+    """Also right: GET then SET, but under a Redis lock (redis-py's, blocking) per order."""
+    r = store()
+    with r.lock(practices.key("paying", order_id), timeout=10, blocking_timeout=20):
+        if r.get(practices.key("paid", order_id)):
+            return "already paid"
+        r.set(practices.key("paid", order_id), 1, ex=WEEK)
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_with_a_receipt(order_id, amount):
+    """Also right: besides the mark, a receipt kept a minute and an order record kept for ever."""
+    r = store()
+    if not r.set(practices.key("paid", order_id), 1, nx=True, ex=WEEK):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    r.set(practices.key("receipt", order_id), amount, ex=60)
+    r.hset(practices.key("order", order_id), "status", "paid")
+    return "charged"
+
+
+def pay_watch(order_id, amount):
+    """Also right: WATCH, GET, MULTI/SET/EXEC: the EXEC fails if another run set the mark."""
+    key = practices.key("paid", order_id)
+    with store().pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            if pipe.get(key):
+                return "already paid"
+            pipe.multi()
+            pipe.set(key, 1, ex=WEEK)
+            pipe.execute()
+        except WatchError:
+            return "already paid"
     practices.charge_card(order_id, amount)
     return "charged"
 
@@ -61,6 +147,125 @@ def pay_one_key(order_id, amount):
     return "charged"
 
 
+def pay_get_then_set(order_id, amount):
+    """Adversary round 1: GET, then SET (the mark before the charge): two steps."""
+    r = store()
+    key = practices.key("paid", order_id)
+    if r.get(key) is not None:
+        return "already paid"
+    r.set(key, amount, ex=WEEK)
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+_GUARD = threading.Lock()
+
+
+def pay_get_then_set_thread_lock(order_id, amount):
+    """GET then SET under a threading.Lock: one step in this process, not across processes."""
+    r = store()
+    key = practices.key("paid", order_id)
+    with _GUARD:
+        if r.get(key) is not None:
+            return "already paid"
+        r.set(key, amount, ex=WEEK)
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_mark_after_charge(order_id, amount):
+    """Adversary round 1: EXISTS, charge, then SET."""
+    r = store()
+    key = practices.key("paid", order_id)
+    if r.exists(key):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    r.set(key, amount, ex=WEEK)
+    return "charged"
+
+
+_PAID = set()
+_PAID_LOCK = threading.Lock()
+
+
+def pay_python_set(order_id, amount):
+    """Adversary round 1: a Python set behind a threading.Lock (one process's memory)."""
+    with _PAID_LOCK:
+        if order_id in _PAID:
+            return "already paid"
+        _PAID.add(order_id)
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_default_dict(order_id, amount, _paid={}):  # noqa: B006 (the mistake under test)
+    """The payments in a mutable default argument: one process's memory too."""
+    if order_id in _paid:
+        return "already paid"
+    _paid[order_id] = amount
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def _make_pay_closure():
+    paid = set()
+
+    def pay(order_id, amount):
+        if order_id in paid:
+            return "already paid"
+        paid.add(order_id)
+        practices.charge_card(order_id, amount)
+        return "charged"
+
+    return pay
+
+
+pay_closure = _make_pay_closure()
+
+
+def pay_expires_in_a_minute(order_id, amount):
+    """Adversary round 1: SET NX EX 60: a redelivery after the visibility timeout pays again."""
+    if not store().set(practices.key("paid", order_id), amount, nx=True, ex=60):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_keyed_by_amount_too(order_id, amount):
+    """Adversary round 1: one mark per (order, amount)."""
+    if not store().set(practices.key("paid", order_id, amount), 1, nx=True, ex=WEEK):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_ledger_lookup(order_id, amount):
+    """Adversary round 1: looks the order up in the card's ledger, then charges."""
+    if any(c.split(":")[0] == str(order_id) for c in practices.charges()):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_setnx_no_expiry(order_id, amount):
+    """Adversary round 1 (debatable there; the exercise now asks for an expiry)."""
+    if not store().set(practices.key("paid", order_id), amount, nx=True):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_set_then_expire(order_id, amount):
+    """Adversary round 1: SETNX then EXPIRE: a crash between them leaves the mark for ever."""
+    r = store()
+    key = practices.key("paid", order_id)
+    if not r.setnx(key, amount):
+        return "already paid"
+    r.expire(key, WEEK)
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
 def pay_never_charges(order_id, amount):
     """Marks the order, answers the words, but never calls charge_card."""
     if not store().set(practices.key("paid", order_id), amount, nx=True):
@@ -75,9 +280,16 @@ def pay_bool(order_id, amount):
     return True
 
 
-def test_10_1_right_answers() -> None:
-    assert_passed(verdict("10.1", pay), "one charge for two deliveries")
-    assert_passed(verdict("10.1", pay_incr))
+@pytest.mark.parametrize(
+    "answer",
+    [pay_incr, pay_lua, pay_one_day, pay_cache_in_front, pay_under_redis_lock, pay_watch,
+     pay_with_a_receipt],
+    ids=["incr-expire-in-multi", "lua", "one-day", "cache-in-front", "redis-lock", "watch",
+         "receipt-and-record"],
+)  # fmt: skip
+def test_10_1_right_answers(answer) -> None:
+    assert_passed(verdict("10.1", pay), "one charge per order, on one pool process or two")
+    assert_passed(verdict("10.1", answer))
 
 
 def test_10_1_stub_is_not_yet() -> None:
@@ -100,6 +312,38 @@ def test_10_1_stub_is_not_yet() -> None:
                      "key the mark by the order", id="one-key-for-every-order"),
         pytest.param(pay_bool, "two deliveries answered [True, False]", 'answer "charged"',
                      id="answers-must-be-the-words"),
+        pytest.param(pay_get_then_set, "at the same time charged the card 2 times",
+                     "a GET (is it paid?) then a SET (now it is)", id="get-then-set"),
+        pytest.param(pay_get_then_set_thread_lock, "at the same time charged the card 2 times",
+                     "a GET (is it paid?) then a SET (now it is)",
+                     id="get-then-set-under-a-thread-lock"),
+        pytest.param(pay_mark_after_charge, "at the same time charged the card 2 times",
+                     "a GET (is it paid?) then a SET (now it is)", id="mark-after-charge"),
+        pytest.param(pay_ledger_lookup, "at the same time charged the card 2 times",
+                     "a GET (is it paid?) then a SET (now it is)", id="ledger-lookup"),
+        pytest.param(pay_python_set,
+                     "on another pool process answered 'charged' and the card was charged 2 "
+                     "times: pay remembers the payments in its own process's memory",
+                     "remember them in the store, which every process shares", id="python-set"),
+        pytest.param(pay_default_dict, "on another pool process answered 'charged'",
+                     "remember them in the store", id="mutable-default"),
+        pytest.param(pay_closure, "on another pool process answered 'charged'",
+                     "remember them in the store", id="closure-set"),
+        pytest.param(pay_keyed_by_amount_too,
+                     "paid with 30, was sent again with 45: it answered 'charged' and the card "
+                     "was charged 2 times", "key the mark by the order alone",
+                     id="keyed-by-amount-too"),
+        pytest.param(pay_setnx_no_expiry,
+                     "never expires: the store keeps a mark for every order for ever",
+                     "give the mark an expiry of a day or more in the same SET",
+                     id="setnx-no-expiry"),
+        pytest.param(pay_expires_in_a_minute, "expires in 60 s: a redelivery after the broker's "
+                     "visibility timeout", "keep the mark a day or more",
+                     id="expires-in-a-minute"),
+        pytest.param(pay_set_then_expire,
+                     "a delivery that died right after its SETNX (before its EXPIRE) left "
+                     "practices:paid:check-d-", "set the mark and its expiry in one command",
+                     id="set-then-expire"),
     ],
 )  # fmt: skip
 def test_10_1_wrong_answers(answer, problem, hint) -> None:
@@ -134,6 +378,8 @@ DROP = object()
 def test_10_2_right_answers() -> None:
     assert_passed(verdict("10.2", RIGHT), "temporary: 5 retries")
     assert_passed(verdict("10.2", options(retry_backoff=True, retry_jitter=DROP)))
+    assert_passed(verdict("10.2", options(autoretry_for=[TemporaryError])))
+    assert_passed(verdict("10.2", options(max_retries=DROP, retry_kwargs={"max_retries": 5})))
 
 
 def test_10_2_stub_and_not_a_dict() -> None:
@@ -155,12 +401,50 @@ def test_10_2_stub_and_not_a_dict() -> None:
                      "retry the temporary errors only", id="retrying-every-exception"),
         pytest.param(options(autoretry_for=DROP), "a TemporaryError was not retried",
                      "list it in autoretry_for", id="no-autoretry"),
-        pytest.param(options(retry_backoff_max=DROP), "the 9th retry would wait 256 s",
+        pytest.param(options(retry_backoff_max=DROP),
+                     "with no retry_backoff_max the 9th retry would wait 256 s",
                      "cap the waits with retry_backoff_max=60", id="no-cap"),
+        # adversary round 1's no-jitter and backoff-2 are these two
         pytest.param(options(retry_jitter=False), "retry_jitter=False", "leave retry_jitter out",
                      id="no-jitter"),
         pytest.param(options(retry_backoff=2), "the retries wait [2, 4, 8, 16, 32] s",
                      "retry_backoff=1 makes 1, 2, 4, 8, 16 s", id="wrong-factor"),
+        # adversary round 1
+        pytest.param(options(autoretry_for=(ConnectionError,)),
+                     "a ConnectionResetError (a ConnectionError, but not the service's "
+                     "TemporaryError) was retried (6 attempts)",
+                     "autoretry_for=(TemporaryError,): a base class such as ConnectionError",
+                     id="connection-error-base"),
+        pytest.param(options(autoretry_for=(Exception,), dont_autoretry_for=(PermanentError,)),
+                     "a KeyError (a bug in the task, neither temporary nor permanent) was "
+                     "retried (6 attempts)", "list TemporaryError alone: autoretry_for="
+                     "(TemporaryError,); retrying Exception except PermanentError still",
+                     id="all-but-permanent"),
+        pytest.param(options(autoretry_for=(TemporaryError, LookupError)),
+                     "a KeyError (a bug in the task", "list TemporaryError alone",
+                     id="temporary-and-lookup-errors"),
+        pytest.param(options(retry_backoff=True, retry_backoff_max=DROP, retry_jitter=True),
+                     "with no retry_backoff_max the 9th retry would wait 256 s",
+                     "cap the waits with retry_backoff_max=60 (seconds; Celery's default is 600)",
+                     id="no-backoff-max"),
+        pytest.param(options(retry_backoff_max=60_000),
+                     "retry_backoff_max=60000 lets the 9th retry wait 256 s: retry_backoff_max "
+                     "is in seconds, not milliseconds", "retry_backoff_max=60 (seconds)",
+                     id="backoff-max-in-ms"),
+        pytest.param(options(retry_backoff_max=30),
+                     "retry_backoff_max=30 caps the waits at 30 s, where 60 s was asked",
+                     "retry_backoff_max=60", id="backoff-max-30"),
+        pytest.param(options(retry_backoff_max=10),
+                     "retry_backoff_max=10 caps the waits at 10 s, where 60 s was asked",
+                     "retry_backoff_max=60", id="backoff-max-10"),
+        pytest.param(options(retry_backoff_max=100),
+                     "with retry_backoff_max=100 the 9th retry would wait 100 s",
+                     "cap the waits with retry_backoff_max=60", id="backoff-max-100"),
+        pytest.param(options(max_retries=6), "gave up after 6 retries", "set max_retries=5",
+                     id="six-retries"),
+        pytest.param(dict(autoretry_for=(TemporaryError,), default_retry_delay=1, max_retries=5),
+                     "the retries wait [1, 1, 1, 1, 1] s", "retry_backoff=1 makes 1, 2, 4",
+                     id="fixed-delay"),
     ],
 )  # fmt: skip
 def test_10_2_wrong_answers(answer, problem, hint) -> None:
@@ -192,6 +476,51 @@ def acquire(name, seconds):
 
 def release(name, token):
     return bool(store().eval(RELEASE, 1, practices.key("lock", name), token))
+
+
+def acquire_secrets(name, seconds):
+    """Also right: another source of random tokens."""
+    token = secrets.token_hex(16)
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+_RELEASE_SCRIPT = store().register_script(RELEASE)
+
+
+def release_registered(name, token):
+    """Also right: the same Lua script, registered once (EVALSHA)."""
+    return bool(_RELEASE_SCRIPT(keys=[practices.key("lock", name)], args=[token]))
+
+
+def release_watch(name, token):
+    """Also right: WATCH, GET, MULTI/DEL/EXEC: the DEL fails if the lock changed hands."""
+    key = practices.key("lock", name)
+    with store().pipeline() as pipe:
+        try:
+            pipe.watch(key)
+            if pipe.get(key) != token:
+                return False
+            pipe.multi()
+            pipe.delete(key)
+            return bool(pipe.execute()[0])
+        except WatchError:
+            return False
+
+
+def acquire_redis_py_lock(name, seconds):
+    """Also right: redis-py's Lock (SET NX PX with a token), not blocking."""
+    lock = store().lock(practices.key("lock", name), timeout=seconds)
+    return lock.local.token.decode() if lock.acquire(blocking=False) else None
+
+
+def release_redis_py_lock(name, token):
+    lock = store().lock(practices.key("lock", name))
+    lock.local.token = token.encode()
+    try:
+        lock.release()
+    except LockError:
+        return False
+    return True
 
 
 def acquire_stub(name, seconds): ...
@@ -228,16 +557,95 @@ def release_delete(name, token):
 
 
 def release_get_then_delete(name, token):
-    """Compares first: right for this check (not atomic, but the check cannot see that)."""
+    """Adversary round 1: GET, compare, then DEL, in two commands."""
     r = store()
     if r.get(practices.key("lock", name)) == token:
         return bool(r.delete(practices.key("lock", name)))
     return False
 
 
-def test_10_3_right_answers() -> None:
+def acquire_setnx_then_expire(name, seconds):
+    """Adversary round 1: SETNX then EXPIRE: a crash between them leaves a lock for ever."""
+    token = uuid.uuid4().hex
+    key = practices.key("lock", name)
+    if not store().setnx(key, token):
+        return None
+    store().expire(key, seconds)
+    return token
+
+
+def acquire_exists_then_set(name, seconds):
+    """Adversary round 1: EXISTS then SET EX: two callers at once both take the lock."""
+    key = practices.key("lock", name)
+    if store().exists(key):
+        return None
+    token = uuid.uuid4().hex
+    store().set(key, token, ex=seconds)
+    return token
+
+
+def acquire_60s(name, seconds):
+    """Adversary round 1: ignores seconds."""
+    token = uuid.uuid4().hex
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=60) else None
+
+
+def acquire_5s(name, seconds):
+    """Ignores seconds too, but with the check's first value."""
+    token = uuid.uuid4().hex
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=5) else None
+
+
+def acquire_px(name, seconds):
+    """Adversary round 1: PX instead of EX (milliseconds)."""
+    token = uuid.uuid4().hex
+    return token if store().set(practices.key("lock", name), token, nx=True, px=seconds) else None
+
+
+_COUNTER = itertools.count(1)
+
+
+def acquire_counter_token(name, seconds):
+    """Adversary round 1: tokens from a counter in this process's memory."""
+    token = str(next(_COUNTER))
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+def acquire_pid_token(name, seconds):
+    """Adversary round 1: the process id as the token."""
+    token = str(os.getpid())
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+_HELD = {}
+
+
+def acquire_remember_local(name, seconds):
+    token = uuid.uuid4().hex
+    if store().set(practices.key("lock", name), token, nx=True, ex=seconds):
+        _HELD[name] = token
+        return token
+    return None
+
+
+def release_local_token(name, token):
+    """Adversary round 1: compares with the token this process remembers, not the store's."""
+    if _HELD.get(name) == token:
+        del _HELD[name]
+        store().delete(practices.key("lock", name))
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [(acquire_secrets, release), (acquire, release_registered), (acquire, release_watch),
+     (acquire_redis_py_lock, release_redis_py_lock)],
+    ids=["secrets-token", "registered-script", "watch-multi", "redis-py-lock"],
+)  # fmt: skip
+def test_10_3_right_answers(answer) -> None:
     assert_passed(verdict("10.3", acquire, release), "only the token's holder releases")
-    assert_passed(verdict("10.3", acquire, release_get_then_delete))
+    assert_passed(verdict("10.3", *answer))
 
 
 def test_10_3_stub_is_not_yet() -> None:
@@ -259,9 +667,39 @@ def test_10_3_stub_is_not_yet() -> None:
                      id="no-nx"),
         pytest.param((acquire_constant, release), "acquire returned the same token '1' twice",
                      "a new random token at every acquire", id="constant-token"),
+        # adversary round 1's no-token-check, no-expiry and no-nx are these three
         pytest.param((acquire, release_delete),
                      "a holder whose lock had expired released the lock the next holder had",
                      "delete only if the key still holds your token", id="wrong-holder-releases"),
+        # adversary round 1
+        pytest.param((acquire_setnx_then_expire, release),
+                     "a holder that died right after its SETNX (before its EXPIRE) left a lock "
+                     "that never expires", "take the lock and set its expiry in one command",
+                     id="setnx-then-expire"),
+        pytest.param((acquire_exists_then_set, release),
+                     "two acquires at the same time (on two pool processes) both took the lock",
+                     "check and take in one command", id="exists-then-set"),
+        pytest.param((acquire_60s, release), "5) set a lock that expires in 60000 ms",
+                     "expire after the seconds asked: ex=seconds", id="always-60s"),
+        pytest.param((acquire_5s, release), "17) set a lock that expires in 5000 ms",
+                     "expire after the seconds asked: ex=seconds", id="always-5s"),
+        pytest.param((acquire_px, release), "5) set a lock that expires in 5 ms",
+                     "expire after the seconds asked: ex=seconds", id="px-not-ex"),
+        pytest.param((acquire_counter_token, release),
+                     "acquire on another pool process returned '1', a token this process had "
+                     "already handed out", "a new random token at every acquire",
+                     id="counter-token"),
+        pytest.param((acquire_pid_token, release),
+                     f"acquire returned the same token '{os.getpid()}' twice",
+                     "a new random token at every acquire", id="pid-token"),
+        pytest.param((acquire, release_get_then_delete),
+                     "release deleted the next holder's lock: the lock expired right after its "
+                     "GET and another holder took it, then release went on with DEL",
+                     "compare and delete in one step, a Lua script", id="get-then-delete"),
+        pytest.param((acquire_remember_local, release_local_token),
+                     "a holder whose lock had expired released the lock the next holder had, on "
+                     "another pool process", "delete only if the key still holds your token",
+                     id="local-token"),
     ],
 )  # fmt: skip
 def test_10_3_wrong_answers(answer, problem, hint) -> None:
@@ -288,7 +726,99 @@ def encode(name, parts):
     return "done"
 
 
+def encode_finally(name, parts):
+    """Also right: the cleanup in a finally block."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        return "stopped"
+    finally:
+        practices.remove_temp(name)
+    return "done"
+
+
+def encode_flag_and_break(name, parts):
+    """Also right: a try around each part, a flag and a break."""
+    practices.open_temp(name)
+    stopped = False
+    for i in range(parts):
+        try:
+            practices.encode_part(name, i)
+        except SoftTimeLimitExceeded:
+            stopped = True
+            break
+    practices.remove_temp(name)
+    return "stopped" if stopped else "done"
+
+
 def encode_stub(name, parts): ...
+
+
+def encode_except_exception(name, parts):
+    """Adversary round 1: except Exception: every error is a clean "stopped"."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except Exception:
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
+def encode_break_and_guess(name, parts):
+    """Adversary round 1: guesses from the loop index: a limit in the last part says "done"."""
+    practices.open_temp(name)
+    i = -1
+    for i in range(parts):
+        try:
+            practices.encode_part(name, i)
+        except SoftTimeLimitExceeded:
+            break
+    practices.remove_temp(name)
+    return "done" if i == parts - 1 else "stopped"
+
+
+def encode_continue(name, parts):
+    """Adversary round 1: skips the interrupted part and encodes the rest."""
+    practices.open_temp(name)
+    stopped = False
+    for i in range(parts):
+        try:
+            practices.encode_part(name, i)
+        except SoftTimeLimitExceeded:
+            stopped = True
+            continue
+    practices.remove_temp(name)
+    return "stopped" if stopped else "done"
+
+
+def encode_pass_through(name, parts):
+    """Adversary round 1: stops, but answers "done"."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        pass
+    practices.remove_temp(name)
+    return "done"
+
+
+def encode_reraise(name, parts):
+    """Adversary round 1: cleans up, then re-raises."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        practices.remove_temp(name)
+        raise
+    practices.remove_temp(name)
+    return "done"
 
 
 def encode_no_handler(name, parts):
@@ -342,8 +872,13 @@ def encode_cleanup_only_on_timeout(name, parts):
     return "done"
 
 
-def test_10_4_right_answer() -> None:
-    assert_passed(verdict("10.4", encode), "at the soft time limit: stopped")
+@pytest.mark.parametrize(
+    "answer",
+    [encode, encode_finally, encode_flag_and_break],
+    ids=["solution", "finally", "flag-and-break"],
+)
+def test_10_4_right_answers(answer) -> None:
+    assert_passed(verdict("10.4", answer), "at the soft time limit (in any part")
 
 
 def test_10_4_stub_is_not_yet() -> None:
@@ -362,13 +897,34 @@ def test_10_4_stub_is_not_yet() -> None:
         pytest.param(encode_hard_limit, "SoftTimeLimitExceeded escaped from encode",
                      "catch SoftTimeLimitExceeded (from celery.exceptions): TimeLimitExceeded is "
                      "the hard", id="catching-the-hard-limit"),
-        pytest.param(encode_goes_on, "after the soft time limit encode went on",
+        pytest.param(encode_goes_on,
+                     "the soft time limit struck during part 1 of 3, and encode went on: it "
+                     "encoded 1 more part(s) after it (2)",
                      "stop working when SoftTimeLimitExceeded strikes",
                      id="goes-on-after-the-limit"),
+        # adversary round 1's done-leaves-temp, no-cleanup and hard-limit are these three
         pytest.param(encode_cleanup_only_on_timeout,
                      "a run that finished in time left its temporary file",
                      "call practices.remove_temp(name) after the last part too",
                      id="cleanup-only-on-timeout"),
+        # adversary round 1
+        pytest.param(encode_except_exception,
+                     "encode_part failed with OSError: [Errno 28] No space left on device (not "
+                     "the time limit), and encode answered 'stopped'",
+                     "catch SoftTimeLimitExceeded only: except Exception", id="except-exception"),
+        pytest.param(encode_break_and_guess,
+                     'the soft time limit struck during part 2 of 3 and encode stopped (2 of 3 '
+                     'parts encoded), but it answered "done"', 'return "stopped" from the except',
+                     id="break-and-guess"),
+        pytest.param(encode_continue,
+                     "the soft time limit struck during part 1 of 3, and encode went on",
+                     "stop working when SoftTimeLimitExceeded strikes", id="continue"),
+        pytest.param(encode_pass_through,
+                     'the soft time limit struck during part 1 of 3 and encode stopped (1 of 3 '
+                     'parts encoded), but it answered "done"', 'return "stopped" from the except',
+                     id="pass-through"),
+        pytest.param(encode_reraise, "SoftTimeLimitExceeded escaped from encode.",
+                     "wrap the work in try/except SoftTimeLimitExceeded", id="reraise"),
     ],
 )  # fmt: skip
 def test_10_4_wrong_answers(answer, problem, hint) -> None:

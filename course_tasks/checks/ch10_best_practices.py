@@ -1,32 +1,58 @@
 """Checks of chapter 10's exercises (``solutions/10_best_practices_solutions.ipynb``).
 
 * 10.1 ``check("10.1", pay)``: ``pay(order_id, amount)`` charges the card
-  (:func:`course_tasks.tasks.practices.charge_card`) at most once per order, even when two
-  deliveries of the same message run at the same time; answers ``"charged"`` or
-  ``"already paid"``.
+  (:func:`course_tasks.tasks.practices.charge_card`) at most once per order, whichever pool
+  process a delivery runs on and even when two deliveries run at the same time; answers
+  ``"charged"`` or ``"already paid"``; the mark in the store expires, after a day or more.
 * 10.2 ``check("10.2", RETRY_OPTIONS)``: the options of a task that calls a flaky service:
-  retry :class:`~course_tasks.tasks.practices.TemporaryError` only, automatically, waiting
-  1, 2, 4... s (never over 60 s), with jitter, at most 5 times.
+  retry :class:`~course_tasks.tasks.practices.TemporaryError` and nothing else,
+  automatically, with countdowns of at most 1, 2, 4... s (never over 60 s), with jitter, at
+  most 5 times.
 * 10.3 ``check("10.3", acquire, release)``: a Redis lock at ``practices.key("lock", name)``
   with an expiry and a token; ``release`` deletes it only for the token's holder.
-* 10.4 ``check("10.4", encode)``: ``encode(name, parts)`` removes its temporary file and
-  returns ``"stopped"`` when ``SoftTimeLimitExceeded`` strikes.
+* 10.4 ``check("10.4", encode)``: ``encode(name, parts)`` stops, removes its temporary file
+  and returns ``"stopped"`` when ``SoftTimeLimitExceeded`` strikes; other errors propagate.
 
-How they run the learner's code: 10.1 and 10.3 call the functions here, against the
-app-data store the tasks use (10.1 with two threads at once, as two deliveries on two pool
-processes). 10.2 builds a task with the options and runs it with ``task.apply()``:
-Celery's own retry code (``autoretry_for``'s wrapper, ``Task.retry``) computes every
-countdown, collected from the ``task_retry`` signal, without waiting them out (a schedule of
-1 + 2 + 4 + 8 + 16 s would not fit a check). 10.4 raises ``SoftTimeLimitExceeded`` inside
-``encode`` from a signal handler after 0.2 s, as the prefork pool's child does
-(``billiard.pool.soft_timeout_sighandler`` on ``SIGUSR1``; here ``SIGALRM`` from a timer).
+How they run the learner's code:
+
+* Every store command of the learner's code goes through :func:`_watched_store`, a wrapper
+  around the ``execute_command`` of the client that ``store()`` returns (for the check's
+  duration, and only for the calls the check makes: :class:`_Run`). It records the commands
+  and their keys, and can make a call die right after its n-th command (:class:`_Crash`, a
+  ``BaseException``: a killed process runs no ``except``), run two calls in lockstep
+  (:class:`_Lockstep`: each command waits until the other call has reached its own command of
+  that number, so a ``GET`` then ``SET`` of two callers always interleaves), act between two
+  commands (a lock that expires and is taken by another holder), or raise at a command
+  (``SoftTimeLimitExceeded`` during a given part, a full disk).
+* A second pool process is :class:`_Fork`: the learner's functions rebuilt over copies of what
+  they reach in their module (a set, a dict, a counter, a lock, a closure, a default), as a
+  prefork pool process gets its own copy of the worker's memory; it shares the store only.
+  10.1 and 10.3 run their deliveries and holders on both "processes".
+* 10.2 builds a task with the options and runs it with ``task.apply()``: Celery's own retry
+  code (``autoretry_for``'s wrapper, ``Task.retry``) computes every countdown, collected from
+  the ``task_retry`` signal, without waiting them out (a schedule of 1 + 2 + 4 + 8 + 16 s
+  would not fit a check). The service raises a temporary error, a permanent one, a bug
+  (``KeyError``) or another connection error (``ConnectionResetError``).
+* 10.4 raises ``SoftTimeLimitExceeded`` inside ``encode`` during each part of a short run in
+  turn (from the part's store command), and from a signal handler 0.2 s after the first part
+  of a long run, as the prefork pool's child does (``billiard.pool.soft_timeout_sighandler``
+  on ``SIGUSR1``; here ``SIGALRM`` from a timer); it counts the parts encoded after the limit.
 """
 
 from __future__ import annotations
 
+import ast
+import collections
+import contextlib
+import copy
+import errno
+import functools
 import inspect
+import math
+import random
 import signal
 import threading
+import types
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -45,18 +71,26 @@ from course_tasks.checks.support import (
     need_function,
     quiet_trace_log,
 )
+from course_tasks.namespace import prefix_command
 from course_tasks.store import store
 from course_tasks.tasks import practices
 from course_tasks.tasks.practices import PermanentError, TemporaryError
 
 #: What exercise 10.1's ``pay`` answers.
 CHARGED, ALREADY = "charged", "already paid"
+#: How long 10.1's mark must last at least (a redelivery can come an hour later), in seconds,
+#: and the room the check leaves for the time between the SET and its reading of the TTL.
+MARK_SECONDS, MARK_ROOM = 24 * 3600, 600
 #: The schedule exercise 10.2 asks for (without jitter): 1 s, doubling, at most 60 s.
 SCHEDULE = [1, 2, 4, 8, 16]
 CAP, MAX_RETRIES = 60, 5
-#: When the check's soft time limit strikes in exercise 10.4.
+#: When the check's soft time limit strikes in exercise 10.4's long run (after the first part).
 SOFT_SECONDS = 0.2
+#: How long a call in lockstep waits for the other one at most (only a stuck call makes it wait
+#: that long), and how long the check waits for calls running at the same time to return.
+STEP_SECONDS, JOIN_SECONDS = 10.0, 60.0
 _runs = count(1)
+_MISSING = object()
 
 
 def _order(tag: str) -> str:
@@ -67,22 +101,413 @@ def _charges(order_id: str) -> int:
     return sum(1 for entry in practices.charges() if entry.rsplit(":", 1)[0] == order_id)
 
 
+# --------------------------------------------------------------------------- the store, watched
+
+
+class _Crash(BaseException):  # noqa: N818 (not an error: the simulated death of a process)
+    """The process running the learner's code dies here (no ``except Exception`` runs)."""
+
+
+def _command(args: tuple[Any, ...]) -> tuple[str, list[str]]:
+    """The name of a store command and its keys (as the learner named them)."""
+    name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+    marked = prefix_command("\0", args, strict=False)
+    keys = [str(old) for new, old in zip(marked, args, strict=False) if new is not old]
+    return name.split(" ", 1)[0].upper(), keys
+
+
+class _Run:
+    """One call of the learner's code, as the store sees it (see :func:`_watched_store`).
+
+    ``commands``: ``(name, keys)`` of each command it sent. ``crash_after=n``: it dies right
+    after its n-th command (and sends nothing more). ``gate``: a :class:`_Lockstep` it shares
+    with calls running at the same time. ``before(run, name, keys, args)`` runs before each
+    command (it may raise: a time limit, a full disk), ``between[n]()`` right after the n-th
+    (outside any run: what other processes do meanwhile).
+    """
+
+    def __init__(
+        self,
+        *,
+        crash_after: int | None = None,
+        gate: _Lockstep | None = None,
+        before: Callable[..., None] | None = None,
+        between: dict[int, Callable[[], None]] | None = None,
+    ) -> None:
+        self.commands: list[tuple[str, list[str]]] = []
+        self.crash_after = crash_after
+        self.gate = gate
+        self.before = before
+        self.between = between or {}
+        self.dead = False
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.commands]
+
+    def touched(self) -> list[str]:
+        return list(dict.fromkeys(key for _, keys in self.commands for key in keys))
+
+    def _before(self, args: tuple[Any, ...]) -> None:
+        name, keys = _command(args)
+        if self.dead:
+            raise _Crash()
+        if self.gate is not None:
+            self.gate.arrive(self)
+        if self.before is not None:
+            self.before(self, name, keys, args)
+
+    def _after(self, args: tuple[Any, ...]) -> None:
+        self.commands.append(_command(args))
+        done = len(self.commands)
+        if done == self.crash_after:
+            self.dead = True
+            raise _Crash()
+        action = self.between.get(done)
+        if action is not None:
+            with _running(None):
+                action()
+
+
+_local = threading.local()
+
+
+@contextmanager
+def _running(run: _Run | None) -> Iterator[_Run | None]:
+    """Calls of the learner's code in this thread, from here, belong to ``run``."""
+    was = getattr(_local, "run", None)
+    _local.run = run
+    try:
+        yield run
+    finally:
+        _local.run = was
+
+
+@contextmanager
+def _watched_store() -> Iterator[None]:
+    """The store client's commands go through the current thread's :class:`_Run`, if any."""
+    client = store()
+    real = client.execute_command
+    before = vars(client).get("execute_command", _MISSING)
+
+    def execute_command(*args: Any, **options: Any) -> Any:
+        run = getattr(_local, "run", None)
+        if run is None:
+            return real(*args, **options)
+        run._before(args)
+        reply = real(*args, **options)
+        run._after(args)
+        return reply
+
+    client.execute_command = execute_command
+    try:
+        yield
+    finally:
+        if before is _MISSING:
+            vars(client).pop("execute_command", None)
+        else:
+            client.execute_command = before
+
+
+class _Lockstep:
+    """Calls that send their store commands in turn.
+
+    Before its n-th command a call waits until every other call has come to its own n-th
+    command (or has returned): two callers' ``GET`` both run before either's ``SET``, however
+    fast the machine. A call that waits for another stuck one goes on after STEP_SECONDS.
+    """
+
+    def __init__(self) -> None:
+        self._ready = threading.Condition()
+        self._at: dict[_Run, float] = {}
+
+    def add(self, run: _Run) -> _Run:
+        self._at[run] = 0
+        run.gate = self
+        return run
+
+    def arrive(self, run: _Run) -> None:
+        with self._ready:
+            self._at[run] += 1
+            n = self._at[run]
+            self._ready.notify_all()
+            self._ready.wait_for(lambda: min(self._at.values()) >= n, timeout=STEP_SECONDS)
+
+    def leave(self, run: _Run) -> None:
+        with self._ready:
+            self._at[run] = math.inf
+            self._ready.notify_all()
+
+
+def _call(fn: Callable[..., Any], *args: Any, run: _Run | None = None) -> tuple[Any, _Run]:
+    """``fn(*args)`` in this thread as one watched call: its answer, and its :class:`_Run`."""
+    run = run if run is not None else _Run()
+    with _running(run):
+        return fn(*args), run
+
+
+def _crashed(fn: Callable[..., Any], args: tuple[Any, ...], after: int) -> _Run:
+    """``fn(*args)``, whose process dies right after its ``after``-th store command."""
+    run = _Run(crash_after=after)
+    with _running(run), quiet_trace_log():
+        try:
+            fn(*args)
+        except BaseException as exc:  # noqa: BLE001 (the call died: what it left is judged)
+            if not isinstance(exc, (_Crash, Exception)):
+                raise
+    return run
+
+
+def _deaths(
+    fn: Callable[..., Any], full: _Run, arguments: Callable[[], tuple[Any, ...]]
+) -> Iterator[tuple[tuple[Any, ...], _Run, str]]:
+    """``fn`` dying right after each store command of ``full`` (a whole run) in turn.
+
+    Yields, once each call has died, its arguments (from ``arguments()``, new ones each time),
+    its :class:`_Run` and where it died: ``its SETNX (before its EXPIRE)``.
+    """
+    names = full.names()
+    for after in range(1, len(names) + 1):
+        args = arguments()
+        died = _crashed(fn, args, after)
+        then = f" (before its {names[after]})" if after < len(names) else ""
+        yield args, died, f"its {died.names()[-1] if died.names() else names[after - 1]}{then}"
+
+
+def _at_once(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]], what: str) -> list[Any]:
+    """Run ``calls`` at the same time, in lockstep; their answers (or the exceptions raised)."""
+    gate = _Lockstep()
+    runs = [gate.add(_Run()) for _ in calls]
+    box: list[Any] = [None] * len(calls)
+
+    def call(i: int) -> None:
+        fn, args = calls[i]
+        try:
+            with _running(runs[i]):
+                box[i] = fn(*args)
+        except Exception as exc:  # reported by the caller
+            box[i] = exc
+        finally:
+            gate.leave(runs[i])
+
+    threads = [
+        threading.Thread(target=call, args=(i,), name=f"course-check-10-{i}", daemon=True)
+        for i in range(len(calls))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(JOIN_SECONDS)
+    if any(thread.is_alive() for thread in threads):
+        raise Fail(f"{what} did not return within {JOIN_SECONDS:g} s when two ran at once")
+    return box
+
+
+# --------------------------------------------------------------------------- another process
+
+
+_LOCK_TYPES = (type(threading.Lock()), type(threading.RLock()))
+
+
+class _Fork:
+    """The learner's functions as another pool process of the same worker runs them.
+
+    A prefork worker forks its pool processes when it starts: each gets its own copy of the
+    worker's memory, and they share only what lives outside, the store. ``copy(fn)`` rebuilds
+    ``fn`` over copies, made now, of what it reaches in its own module: containers (a set, a
+    dict, a list...), counters, random generators, locks (new, free ones), closures, defaults,
+    the module's other functions, classes and their objects. Modules, Redis clients and
+    everything from other modules stay shared, as the store itself is.
+    """
+
+    def __init__(self, *functions: Any) -> None:
+        self._memo: dict[int, Any] = {}
+        self._kept: list[Any] = []  # what the memo's ids name stays alive
+        self._spaces: dict[int, dict[str, Any]] = {}
+        self._copied_names: dict[int, set[str]] = {}
+        self._modules = {getattr(fn, "__module__", None) for fn in functions} - {None}
+        self._globals = {id(fn.__globals__): fn.__globals__ for fn in functions
+                         if isinstance(fn, types.FunctionType)}  # fmt: skip
+
+    def copy(self, value: Any) -> Any:
+        key = id(value)
+        if key not in self._memo:
+            self._kept.append(value)
+            try:
+                made = self._make(value)
+            except Exception:  # something this copy cannot make: shared, as before
+                made = value
+            self._memo[key] = made
+        return self._memo[key]
+
+    def _learner(self, value: Any) -> bool:
+        return getattr(value, "__module__", None) in self._modules
+
+    def _make(self, value: Any) -> Any:
+        memo = self._memo
+        if isinstance(value, types.FunctionType):
+            if id(value.__globals__) not in self._globals and not self._learner(value):
+                return value
+            return self._function(value)
+        if isinstance(value, _LOCK_TYPES):
+            return threading.RLock() if "RLock" in type(value).__name__ else threading.Lock()
+        if isinstance(value, (str, bytes, int, float, complex, bool, type(None), frozenset)):
+            return value
+        if isinstance(value, dict):
+            made = copy.copy(value)
+            memo[id(value)] = made
+            for name in list(made):
+                made[name] = self.copy(made[name])
+            return made
+        if isinstance(value, list):
+            made = copy.copy(value)
+            memo[id(value)] = made
+            made[:] = [self.copy(item) for item in value]
+            return made
+        if isinstance(value, collections.deque):
+            made = collections.deque(maxlen=value.maxlen)
+            memo[id(value)] = made
+            made.extend(self.copy(item) for item in value)
+            return made
+        if isinstance(value, (set, bytearray, random.Random)):
+            return copy.copy(value)
+        if isinstance(value, count):
+            state = ast.literal_eval(repr(value)[len("count") :])
+            return count(*state) if isinstance(state, tuple) else count(state)
+        if isinstance(value, functools.partial):
+            return functools.partial(
+                self.copy(value.func),
+                *(self.copy(arg) for arg in value.args),
+                **{name: self.copy(arg) for name, arg in value.keywords.items()},
+            )
+        if isinstance(value, types.MethodType):
+            return types.MethodType(self.copy(value.__func__), self.copy(value.__self__))
+        if hasattr(value, "cache_parameters") and hasattr(value, "__wrapped__"):  # lru_cache
+            if not self._learner(value):
+                return value
+            wrapper = functools.lru_cache(**value.cache_parameters())
+            return functools.update_wrapper(wrapper(self.copy(value.__wrapped__)), value)
+        if isinstance(value, type):
+            if not self._learner(value) or value.__module__ == "builtins":
+                return value
+            attributes = {
+                name: attr for name, attr in vars(value).items()
+                if name not in ("__dict__", "__weakref__")
+            }  # fmt: skip
+            made = type(value)(value.__name__, value.__bases__, {})
+            memo[id(value)] = made
+            for name, attr in attributes.items():
+                setattr(made, name, self.copy(attr))
+            return made
+        if self._learner(type(value)) and hasattr(value, "__dict__"):
+            made = copy.copy(value)
+            memo[id(value)] = made
+            made.__dict__.update({name: self.copy(v) for name, v in vars(value).items()})
+            cls = self.copy(type(value))
+            if cls is not type(value):
+                made.__class__ = cls
+            return made
+        return value
+
+    def _function(self, fn: types.FunctionType) -> types.FunctionType:
+        space = self._space(fn.__globals__)
+        cells = None
+        if fn.__closure__ is not None:
+            cells = tuple(types.CellType() for _ in fn.__closure__)
+        made = types.FunctionType(fn.__code__, space, fn.__name__, None, cells)
+        self._memo[id(fn)] = made
+        made.__qualname__, made.__module__ = fn.__qualname__, fn.__module__
+        made.__doc__ = fn.__doc__
+        made.__dict__.update(fn.__dict__)
+        if fn.__defaults__ is not None:
+            made.__defaults__ = tuple(self.copy(v) for v in fn.__defaults__)
+        if fn.__kwdefaults__ is not None:
+            made.__kwdefaults__ = {name: self.copy(v) for name, v in fn.__kwdefaults__.items()}
+        for old, new in zip(fn.__closure__ or (), cells or (), strict=True):
+            with contextlib.suppress(ValueError):  # an empty cell (a name not assigned yet)
+                new.cell_contents = self.copy(old.cell_contents)
+        self._copy_names(fn.__code__, fn.__globals__)
+        return made
+
+    def _space(self, namespace: dict[str, Any]) -> dict[str, Any]:
+        key = id(namespace)
+        if key not in self._spaces:
+            self._spaces[key] = dict(namespace)
+            self._copied_names[key] = set()
+        return self._spaces[key]
+
+    def _copy_names(self, code: types.CodeType, namespace: dict[str, Any]) -> None:
+        space, done = self._spaces[id(namespace)], self._copied_names[id(namespace)]
+        for name in code.co_names:
+            if name in namespace and name not in done and not name.startswith("__"):
+                done.add(name)
+                space[name] = self.copy(namespace[name])
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                self._copy_names(const, namespace)
+
+
 # --------------------------------------------------------------------------- 10.1
 
 
-def _pay(pay: Callable[..., Any], order_id: str, amount: int) -> Any:
-    answer = pay(order_id, amount)
+def _pay(pay: Callable[..., Any], order_id: str, amount: int) -> tuple[Any, _Run]:
+    answer, run = _call(pay, order_id, amount)
     if answer is None and is_stub_body(pay, unknown=False):
         raise NotYet("write the body of pay")
-    return answer
+    return answer, run
+
+
+def _left(order_id: str, run: _Run) -> dict[str, int]:
+    """The keys a payment of ``order_id`` left (named after it, or touched), with their TTLs."""
+    r = store()
+    ledger = practices.key("charges")
+    named = list(r.scan_iter(match=f"*{order_id}*", count=1000))
+    keys = [key for key in dict.fromkeys(named + run.touched()) if key != ledger]
+    ttls = {key: r.ttl(key) for key in keys}
+    return {key: ttl for key, ttl in ttls.items() if ttl != -2}
+
+
+def _pass_time(ttls: dict[str, int], seconds: float) -> list[str]:
+    """Let ``seconds`` go by for these keys: those that would have expired are deleted."""
+    gone = [key for key, ttl in ttls.items() if 0 <= ttl <= seconds]
+    if gone:
+        store().delete(*gone)
+    return gone
+
+
+def _for_ever(order_id: str, ttls: dict[str, int]) -> str:
+    """The keys that never expire, those named after the order first."""
+    keys = [key for key, ttl in ttls.items() if ttl == -1]
+    return ", ".join([key for key in keys if order_id in key] or keys) or "the mark"
+
+
+def _lifetime(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} min"
+    return f"{seconds / 3600:g} h"
 
 
 @exercise("10.1", "an idempotent payment", points=2)
 def _idempotent_payment(pay: Any) -> str:
     pay = need_function(pay, "pay", "pay(order_id, amount)", purpose="charges the card once")
-    # Two deliveries of the same message, one after the other.
+    pristine = _Fork(pay).copy(pay)  # the process's memory now, before any payment: never run
+
+    def process() -> Callable[..., Any]:
+        """``pay`` on another pool process, forked from the worker before any payment."""
+        return _Fork(pristine).copy(pristine)
+
+    with _watched_store():
+        return _judge_payments(pay, process)
+
+
+def _judge_payments(pay: Callable[..., Any], process: Callable[[], Callable[..., Any]]) -> str:
+    other = process()
+    # Two deliveries of the same message, one after the other, on one pool process.
     order = _order("a")
-    answers = [_pay(pay, order, 30), _pay(pay, order, 30)]
+    first, run = _pay(pay, order, 30)
+    second, _ = _pay(pay, order, 30)
+    answers = [first, second]
     charged = _charges(order)
     if charged == 0:
         raise Fail(
@@ -100,33 +525,39 @@ def _idempotent_payment(pay: Any) -> str:
             f"two deliveries answered {answers!r}",
             hint=f'answer "{CHARGED}" the first time and "{ALREADY}" after',
         )
-    # Another order is a new payment.
-    other = _order("b")
-    answer = _pay(pay, other, 45)
-    if _charges(other) != 1 or answer != CHARGED:
+    # The same order again, with another amount: still paid.
+    again, _ = _pay(pay, order, 45)
+    if _charges(order) != 1 or again != ALREADY:
         raise Fail(
-            f"after order {order!r}, a new order {other!r} answered {answer!r} "
-            f"and was charged {_charges(other)} times",
+            f"order {order!r}, paid with 30, was sent again with 45: it answered {again!r} "
+            f"and the card was charged {_charges(order)} times",
+            hint="key the mark by the order alone (practices.key('paid', order_id)): an order "
+            "is paid once, whatever the amount",
+        )
+    # Another order is a new payment.
+    new = _order("b")
+    answer, _ = _pay(pay, new, 45)
+    if _charges(new) != 1 or answer != CHARGED:
+        raise Fail(
+            f"after order {order!r}, a new order {new!r} answered {answer!r} "
+            f"and was charged {_charges(new)} times",
             hint="key the mark by the order: practices.key('paid', order_id), not one key "
             "for every order",
         )
-    # Two deliveries at the same time (two pool processes).
+    # A redelivery on another pool process (forked when the worker started).
+    elsewhere, _ = _call(other, order, 30)
+    if _charges(order) != 1 or elsewhere != ALREADY:
+        raise Fail(
+            f"a redelivery of order {order!r} on another pool process answered "
+            f"{elsewhere!r} and the card was charged {_charges(order)} times: pay remembers "
+            "the payments in its own process's memory, which the other pool processes, "
+            "the other workers and a restarted worker do not see",
+            hint="remember them in the store, which every process shares: "
+            "store().set(practices.key('paid', order_id), 1, nx=True, ex=...)",
+        )
+    # Two deliveries at the same time, on two pool processes.
     both = _order("c")
-    barrier = threading.Barrier(2)
-    box: list[Any] = []
-
-    def delivery() -> None:
-        barrier.wait(2)
-        try:
-            box.append(pay(both, 30))
-        except Exception as exc:  # reported below
-            box.append(exc)
-
-    threads = [threading.Thread(target=delivery, name="course-check-10") for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(5)
+    box = _at_once([(pay, (both, 30)), (other, (both, 30))], "pay")
     errors = [item for item in box if isinstance(item, Exception)]
     if errors:
         raise Fail(f"pay raised {error_text(errors[0])} when two deliveries ran at once")
@@ -137,9 +568,47 @@ def _idempotent_payment(pay: Any) -> str:
             hint="a GET (is it paid?) then a SET (now it is) lets two deliveries both pass "
             "the check: check and mark in one step, r.set(key, 1, nx=True)",
         )
-    if sorted(box) != [ALREADY, CHARGED]:
-        raise Fail(f"two deliveries at the same time answered {sorted(box)!r}")
-    return "one charge for two deliveries, one after the other and at the same time"
+    if sorted(box, key=repr) != sorted([ALREADY, CHARGED], key=repr):
+        raise Fail(f"two deliveries at the same time answered {box!r}")
+    # The mark lasts a day or more, and not for ever: the check lets the time go by for the
+    # order's keys (deletes those that would have expired) and redelivers it, to a pool
+    # process forked before any payment.
+    ttls = _left(order, run)
+    gone = _pass_time(ttls, MARK_SECONDS - MARK_ROOM)
+    if gone:
+        later, _ = _call(process(), order, 30)
+        if later != ALREADY or _charges(order) != 1:
+            key = min(gone, key=lambda key: ttls[key])
+            raise Fail(
+                f"the mark {key} expires in {_lifetime(ttls[key])}: a redelivery after the "
+                "broker's visibility timeout (an hour, section 5) charges the card again",
+                hint="keep the mark a day or more: ex=7 * 24 * 3600",
+            )
+    _pass_time(ttls, math.inf)
+    later, _ = _call(process(), order, 30)
+    if later == ALREADY:
+        raise Fail(
+            f"{_for_ever(order, ttls)} never expires: the store keeps a mark for every order "
+            "for ever",
+            hint="give the mark an expiry of a day or more in the same SET: "
+            "r.set(key, 1, nx=True, ex=7 * 24 * 3600)",
+        )
+    # A delivery whose process dies after each of its store commands in turn; then the
+    # time goes by, and the order is delivered again.
+    for (dying, _), died, where in _deaths(pay, run, lambda: (_order("d"), 30)):
+        ttls = _left(dying, died)
+        _pass_time(ttls, math.inf)
+        if _call(process(), dying, 30)[0] == ALREADY:
+            raise Fail(
+                f"a delivery that died right after {where} left {_for_ever(dying, ttls)} "
+                "with no expiry: that order is marked for ever",
+                hint="set the mark and its expiry in one command: "
+                "r.set(key, 1, nx=True, ex=...); SETNX then EXPIRE are two",
+            )
+    return (
+        "one charge per order, on one pool process or two, one after the other and at the "
+        "same time; the mark expires after a day or more"
+    )
 
 
 # --------------------------------------------------------------------------- 10.2
@@ -160,17 +629,25 @@ def _retries_of(task_name: str) -> Iterator[list[Any]]:
         signals.task_retry.disconnect(on_retry)
 
 
+#: What the check's service raises: its temporary and permanent errors, a bug in the task, and
+#: a connection error that is not the service's temporary one.
+ERRORS: dict[str, type[Exception]] = {
+    "temporary": TemporaryError,
+    "permanent": PermanentError,
+    "bug": KeyError,
+    "connection": ConnectionResetError,
+}
+
+
 def _build(options: dict[str, Any]) -> Any:
     """A task calling the flaky service, with the learner's ``options``; registered here."""
     name = f"course_tasks.checks.ch10.fetch_{next(_runs)}_{uuid.uuid4().hex[:6]}"
     attempts: list[int] = []
 
-    def fetch(self: Any, failures: int, permanent: bool = False) -> str:
+    def fetch(self: Any, failures: int, error: str = "temporary") -> str:
         attempts.append(self.request.retries)
-        if permanent:
-            raise PermanentError("no such record")
         if len(attempts) <= failures and len(attempts) < 12:  # bounded, even with no limit
-            raise TemporaryError(f"service unavailable (attempt {len(attempts)})")
+            raise ERRORS[error](f"{error} failure (attempt {len(attempts)})")
         return f"ok after {len(attempts)} attempts"
 
     task = app.task(bind=True, name=name, **options)(fetch)
@@ -189,6 +666,26 @@ def _run(options: dict[str, Any], *args: Any, retries: int = 0) -> tuple[Any, li
         app.tasks.pop(task.name, None)
 
 
+def _cap_problem(options: dict[str, Any], late: list[Any]) -> tuple[str, str]:
+    waited = late[0] if late else None
+    hint = f"cap the waits with retry_backoff_max={CAP} (seconds; Celery's default is 600)"
+    if "retry_backoff_max" not in options:
+        return f"with no retry_backoff_max the 9th retry would wait {waited!r} s", hint
+    cap = options["retry_backoff_max"]
+    if isinstance(waited, int) and waited < CAP:
+        return (
+            f"retry_backoff_max={cap!r} caps the waits at {waited} s, where 60 s was asked",
+            f"retry_backoff_max={CAP}",
+        )
+    if isinstance(cap, (int, float)) and cap >= 1000:
+        return (
+            f"retry_backoff_max={cap!r} lets the 9th retry wait {waited!r} s: "
+            "retry_backoff_max is in seconds, not milliseconds",
+            f"retry_backoff_max={CAP} (seconds)",
+        )
+    return f"with retry_backoff_max={cap!r} the 9th retry would wait {waited!r} s", hint
+
+
 @exercise("10.2", "retry temporary errors with backoff", points=3)
 def _retry_options(options: Any) -> str:
     if not isinstance(options, dict):
@@ -198,13 +695,32 @@ def _retry_options(options: Any) -> str:
         )
     # A permanent error: one attempt.
     try:
-        result, _, attempts = _run(options, 0, True)
+        result, _, attempts = _run(options, 50, "permanent")
     except TypeError as exc:
         raise Fail(f"@app.task(bind=True, **RETRY_OPTIONS) failed: {error_text(exc)}") from None
     if attempts > 1:
         raise Fail(
             f"a PermanentError was retried ({attempts} attempts)",
             hint="retry the temporary errors only: autoretry_for=(TemporaryError,), not Exception",
+        )
+    # A bug in the task, and another connection error: neither is the service's temporary one.
+    result, _, attempts = _run(options, 50, "bug")
+    if attempts > 1:
+        hint = "list TemporaryError alone: autoretry_for=(TemporaryError,)"
+        if options.get("dont_autoretry_for"):
+            hint += "; retrying Exception except PermanentError still retries every bug"
+        raise Fail(
+            f"a KeyError (a bug in the task, neither temporary nor permanent) was retried "
+            f"({attempts} attempts)",
+            hint=hint,
+        )
+    result, _, attempts = _run(options, 50, "connection")
+    if attempts > 1:
+        raise Fail(
+            f"a ConnectionResetError (a ConnectionError, but not the service's TemporaryError) "
+            f"was retried ({attempts} attempts)",
+            hint="autoretry_for=(TemporaryError,): a base class such as ConnectionError or "
+            "OSError takes in every error of its kind",
         )
     # A service down for good: 1 + 5 attempts, then the error.
     result, whens, attempts = _run(options, 50)
@@ -230,18 +746,24 @@ def _retry_options(options: Any) -> str:
     # The schedule without jitter, from the same options.
     plain = {**options, "retry_jitter": False}
     _, exact, _ = _run(plain, 50)
+    cap = options.get("retry_backoff_max")
+    capped = isinstance(cap, (int, float)) and exact == [min(w, int(cap)) for w in SCHEDULE]
+    if capped and exact != SCHEDULE:
+        problem, hint = _cap_problem(options, exact[-1:])
+        raise Fail(problem, hint=hint)
     if exact != SCHEDULE:
         raise Fail(
             f"the retries wait {exact!r} s (without jitter)",
             hint="retry_backoff=1 makes 1, 2, 4, 8, 16 s (retry_backoff * 2 ** retries)",
         )
     # The 9th retry: 2 ** 8 = 256 s without a cap (max_retries raised so that it retries).
-    _, late, _ = _run({**plain, "max_retries": 20}, 1, retries=8)
+    more = {**plain, "max_retries": 20}
+    if isinstance(options.get("retry_kwargs"), dict) and "max_retries" in options["retry_kwargs"]:
+        more["retry_kwargs"] = {**options["retry_kwargs"], "max_retries": 20}
+    _, late, _ = _run(more, 1, retries=8)
     if late != [CAP]:
-        raise Fail(
-            f"the 9th retry would wait {late[0] if late else None!r} s",
-            hint=f"cap the waits with retry_backoff_max={CAP} (Celery's default is 600)",
-        )
+        problem, hint = _cap_problem(options, late)
+        raise Fail(problem, hint=hint)
     if not options.get("retry_jitter", True):
         raise Fail(
             "retry_jitter=False: a thousand tasks that failed together all come back in the "
@@ -250,10 +772,14 @@ def _retry_options(options: Any) -> str:
         )
     if any(not 0 <= when <= cap for when, cap in zip(whens, SCHEDULE, strict=True)):
         raise Fail(f"with jitter the retries waited {whens!r} s")
+    # Down for two attempts: retried, then the answer.
     result, _, attempts = _run(options, 2)
     if result.state != "SUCCESS" or attempts != 3:
         raise Fail(f"a service down for two attempts ended {result.state} after {attempts}")
-    return "permanent: 1 attempt; temporary: 5 retries at 1, 2, 4, 8, 16 s at most, 60 s cap"
+    return (
+        "permanent, a bug, another connection error: 1 attempt; temporary: 5 retries at "
+        "1, 2, 4, 8, 16 s at most, 60 s cap"
+    )
 
 
 # --------------------------------------------------------------------------- 10.3
@@ -263,90 +789,261 @@ def _retry_options(options: Any) -> str:
 def _lock(acquire: Any, release: Any) -> str:
     acquire = need_function(acquire, "acquire", "acquire(name, seconds)", purpose="takes a lock")
     release = need_function(release, "release", "release(name, token)", purpose="releases a lock")
-    r = store()
-    name = _order("lock")
-    lock = practices.key("lock", name)
+    fork = _Fork(acquire, release)  # a second pool process, forked before any lock
+    other = (fork.copy(acquire), fork.copy(release))
+    names: list[str] = []
     try:
-        token = acquire(name, 5)
-        if token is None and is_stub_body(acquire, unknown=False):
-            raise NotYet("write the bodies of acquire and release")
-        if not token:
-            raise Fail(
-                f"acquire({name!r}, 5) on a free lock returned {token!r}",
-                hint="return the token when SET ... NX succeeded",
-            )
-        if token is True:  # r.set(...) answers True: the token it stored is lost
-            raise Fail(
-                f"acquire({name!r}, 5) returned True (what SET answers), not the token",
-                hint="return the token itself: release needs it to show that it holds the lock",
-            )
-        ttl = r.pttl(lock)
-        if ttl == -2:
-            raise Fail(
-                f"after acquire there is no key {lock}",
-                hint="the lock's key is practices.key('lock', name)",
-            )
-        if ttl == -1:
-            raise Fail(
-                "the lock has no expiry: if its holder dies, nobody gets it ever again",
-                hint="set it with an expiry: r.set(key, token, nx=True, ex=seconds)",
-            )
-        if not 4000 < ttl <= 5000:
-            raise Fail(f"acquire({name!r}, 5) set a lock that expires in {ttl} ms")
-        if r.get(lock) != str(token):
-            raise Fail(
-                f"the lock holds {r.get(lock)!r}, not the token acquire returned",
-                hint="store the token as the lock's value, so release can compare it",
-            )
-        second = acquire(name, 5)
-        if second:
-            raise Fail(
-                "a second acquire took the lock while the first holder still had it",
-                hint="nx=True: SET only if the key does not exist",
-            )
-        # The holder's lock expires (simulated), another holder takes it.
-        r.delete(lock)
-        newer = acquire(name, 5)
-        if newer == token:
-            raise Fail(
-                f"acquire returned the same token {token!r} twice: the holders cannot be "
-                "told apart",
-                hint="a new random token at every acquire: uuid.uuid4().hex",
-            )
-        late = release(name, token)
-        if not r.exists(lock):
-            raise Fail(
-                "a holder whose lock had expired released the lock the next holder had",
-                hint="delete only if the key still holds your token, in one step: a Lua "
-                "script (GET, compare, DEL)",
-            )
-        if late:
-            raise Fail("release with a stale token returned True; it released nothing")
-        if not release(name, newer) or r.exists(lock):
-            raise Fail(
-                "the holder could not release its own lock",
-                hint="delete the key when it holds the token, and return True",
-            )
+        with _watched_store():
+            return _judge_lock(acquire, release, *other, names)
     finally:
-        r.delete(lock)
-    return "expiry set, second acquire refused, only the token's holder releases"
+        if names:
+            store().delete(*[practices.key("lock", name) for name in names])
+
+
+def _judge_lock(
+    acquire: Callable[..., Any],
+    release: Callable[..., Any],
+    acquire_2: Callable[..., Any],
+    release_2: Callable[..., Any],
+    names: list[str],
+) -> str:
+    r = store()
+
+    def fresh() -> tuple[str, str]:
+        names.append(_order("lock"))
+        return names[-1], practices.key("lock", names[-1])
+
+    name, lock = fresh()
+    token, took = _call(acquire, name, 5)
+    if token is None and is_stub_body(acquire, unknown=False):
+        raise NotYet("write the bodies of acquire and release")
+    if not token:
+        raise Fail(
+            f"acquire({name!r}, 5) on a free lock returned {token!r}",
+            hint="return the token when SET ... NX succeeded",
+        )
+    if token is True:  # r.set(...) answers True: the token it stored is lost
+        raise Fail(
+            f"acquire({name!r}, 5) returned True (what SET answers), not the token",
+            hint="return the token itself: release needs it to show that it holds the lock",
+        )
+    ttl = r.pttl(lock)
+    if ttl == -2:
+        raise Fail(
+            f"after acquire there is no key {lock}",
+            hint="the lock's key is practices.key('lock', name)",
+        )
+    if ttl == -1:
+        raise Fail(
+            "the lock has no expiry: if its holder dies, nobody gets it ever again",
+            hint="set it with an expiry: r.set(key, token, nx=True, ex=seconds)",
+        )
+    if not 4000 < ttl <= 5000:
+        raise Fail(
+            f"acquire({name!r}, 5) set a lock that expires in {ttl} ms",
+            hint="expire after the seconds asked: ex=seconds",
+        )
+    if r.get(lock) != str(token):
+        raise Fail(
+            f"the lock holds {r.get(lock)!r}, not the token acquire returned",
+            hint="store the token as the lock's value, so release can compare it",
+        )
+    if _call(acquire, name, 5)[0]:
+        raise Fail(
+            "a second acquire took the lock while the first holder still had it",
+            hint="nx=True: SET only if the key does not exist",
+        )
+    # The holder's lock expires (simulated); the next holder, on this pool process, takes it
+    # and the first holder releases late.
+    r.delete(lock)
+    newer, _ = _call(acquire, name, 5)
+    if newer == token:
+        raise Fail(
+            f"acquire returned the same token {token!r} twice: the holders cannot be told apart",
+            hint="a new random token at every acquire: uuid.uuid4().hex",
+        )
+    if not newer:
+        raise Fail(f"after the lock expired, acquire({name!r}, 5) returned {newer!r}")
+    late, _ = _call(release, name, token)
+    if r.get(lock) != str(newer):
+        raise Fail(
+            "a holder whose lock had expired released the lock the next holder had",
+            hint="delete only if the key still holds your token, in one step: a Lua "
+            "script (GET, compare, DEL)",
+        )
+    if late:
+        raise Fail("release with a stale token returned True; it released nothing")
+    ours, freeing = _call(release, name, newer)
+    if not ours or r.exists(lock):
+        raise Fail(
+            "the holder could not release its own lock",
+            hint="delete the key when it holds the token, and return True",
+        )
+    # The same on two pool processes: this one takes the lock, it expires, the other process
+    # takes it (its first call: a forked copy of a per-process counter would give it this
+    # process's tokens again), the first releases late.
+    third, _ = _call(acquire, name, 5)
+    if not third:
+        raise Fail(
+            f"after the lock was released, acquire({name!r}, 5) returned {third!r}",
+            hint="the key in the store is the only record of who holds the lock",
+        )
+    issued = [token, newer, third]
+    r.delete(lock)
+    fourth, _ = _call(acquire_2, name, 5)
+    if fourth in issued:
+        raise Fail(
+            f"acquire on another pool process returned {fourth!r}, a token this process had "
+            "already handed out: the holders cannot be told apart",
+            hint="a new random token at every acquire: uuid.uuid4().hex; a counter in "
+            "memory starts again from the same value in every pool process",
+        )
+    if not fourth:
+        raise Fail(
+            f"after the lock expired, acquire({name!r}, 5) on another pool process "
+            f"returned {fourth!r}",
+            hint="the key in the store is the only record of who holds the lock",
+        )
+    if _call(acquire, name, 5)[0]:
+        raise Fail(
+            "an acquire took the lock while a holder on another pool process had it",
+            hint="nx=True: SET only if the key does not exist",
+        )
+    _call(release, name, third)
+    if r.get(lock) != str(fourth):
+        raise Fail(
+            "a holder whose lock had expired released the lock the next holder had, on "
+            "another pool process: release compared the token with something its own "
+            "process remembered, not with the lock in the store",
+            hint="delete only if the key still holds your token, in one step: a Lua "
+            "script (GET, compare, DEL)",
+        )
+    if not _call(release_2, name, fourth)[0] or r.exists(lock):
+        raise Fail(
+            "a holder on another pool process could not release its own lock",
+            hint="compare the token with the lock's value in the store, and delete it there",
+        )
+    # Another number of seconds.
+    name_17, lock_17 = fresh()
+    held, _ = _call(acquire, name_17, 17)
+    if not held:
+        raise Fail(f"acquire({name_17!r}, 17) on a free lock returned {held!r}")
+    ttl = r.pttl(lock_17)
+    if not 16000 < ttl <= 17000:
+        raise Fail(
+            f"acquire({name_17!r}, 17) set a lock that expires in {ttl} ms",
+            hint="expire after the seconds asked: ex=seconds",
+        )
+    # Two acquires at the same time, on two pool processes.
+    name_2, lock_2 = fresh()
+    box = _at_once([(acquire, (name_2, 5)), (acquire_2, (name_2, 5))], "acquire")
+    errors = [item for item in box if isinstance(item, Exception)]
+    if errors:
+        raise Fail(f"acquire raised {error_text(errors[0])} when two callers ran at once")
+    holders = [item for item in box if item]
+    if len(holders) > 1:
+        raise Fail(
+            "two acquires at the same time (on two pool processes) both took the lock",
+            hint="check and take in one command: r.set(key, token, nx=True, ex=seconds); "
+            "EXISTS (or GET) then SET lets both pass",
+        )
+    if not holders or r.get(lock_2) != str(holders[0]):
+        raise Fail(f"two acquires at the same time of a free lock answered {box!r}")
+    # An acquire whose process dies after each of its store commands in turn.
+    for (name_d, _), _, where in _deaths(acquire, took, lambda: (fresh()[0], 5)):
+        if r.pttl(practices.key("lock", name_d)) == -1:
+            raise Fail(
+                f"a holder that died right after {where} left a lock that never expires: "
+                "nobody gets it ever again",
+                hint="take the lock and set its expiry in one command: "
+                "r.set(key, token, nx=True, ex=seconds); SETNX then EXPIRE are two",
+            )
+    # A release during which the lock expires and another holder takes it, after each of its
+    # store commands in turn.
+    for after in range(1, len(freeing.commands) + 1):
+        name_r, lock_r = fresh()
+        mine, _ = _call(acquire, name_r, 5)
+        taken: list[Any] = []
+
+        def expire_and_take(
+            lock_r: str = lock_r, name_r: str = name_r, taken: list[Any] = taken
+        ) -> None:
+            r.delete(lock_r)
+            taken.append(_call(acquire_2, name_r, 5)[0])
+
+        run = _Run(between={after: expire_and_take})
+        _call(release, name_r, mine, run=run)
+        if taken and taken[0] and r.get(lock_r) != str(taken[0]):
+            done = run.names()
+            raise Fail(
+                f"release deleted the next holder's lock: the lock expired right after its "
+                f"{done[after - 1]} and another holder took it, then release went on with "
+                f"{', '.join(done[after:]) or 'nothing'} and removed that holder's lock",
+                hint="compare and delete in one step, a Lua script: if redis.call('get', "
+                "KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end",
+            )
+    return (
+        "expiry set, second acquire refused (also at the same time, on two pool processes), "
+        "only the token's holder releases"
+    )
 
 
 # --------------------------------------------------------------------------- 10.4
 
 
-def _soft_limit(signum: int, frame: Any) -> None:
-    raise SoftTimeLimitExceeded()
+class _Limit:
+    """Where the soft time limit strikes in one run of ``encode``, and what came after it.
+
+    ``part``: it strikes at the store command that records that part (the part is not
+    encoded); ``seconds``: from a SIGALRM handler that many seconds after the first part was
+    recorded; ``error``: that part's store command fails with it instead (a full disk).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        part: int | None = None,
+        seconds: float | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        self.key = practices.key("parts", name)
+        self.part, self.seconds, self.error = part, seconds, error
+        self.struck = False
+        self.after: list[int] = []  # parts recorded after the limit struck
+
+    def before(self, run: _Run, name: str, keys: list[str], args: tuple[Any, ...]) -> None:
+        if name not in ("RPUSH", "LPUSH") or keys != [self.key]:
+            return
+        part = int(args[2]) if len(args) > 2 and str(args[2]).lstrip("-").isdigit() else None
+        if self.struck:
+            self.after.append(part if part is not None else -1)
+        elif self.error is not None and part == self.part:
+            raise self.error
+        elif self.part is not None and part == self.part:
+            self.struck = True
+            raise SoftTimeLimitExceeded()
+        elif self.seconds is not None:
+            self.arm()
+
+    def arm(self) -> None:
+        if signal.getitimer(signal.ITIMER_REAL)[0] or self.seconds is None:
+            return
+        self.seconds, seconds = None, self.seconds
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+
+    def handler(self, signum: int, frame: Any) -> None:
+        self.struck = True
+        raise SoftTimeLimitExceeded()
 
 
-def _encode_under_limit(encode: Callable[..., Any], name: str, parts: int) -> Any:
-    """``encode(name, parts)``; ``SoftTimeLimitExceeded`` strikes after SOFT_SECONDS."""
+def _encode_under(encode: Callable[..., Any], name: str, parts: int, limit: _Limit) -> Any:
+    """``encode(name, parts)`` with ``limit``; the alarm handler is put back afterwards."""
     if threading.current_thread() is not threading.main_thread():
         raise Fail("the check must run in the kernel's main thread (a notebook cell)")
-    previous = signal.signal(signal.SIGALRM, _soft_limit)
-    signal.setitimer(signal.ITIMER_REAL, SOFT_SECONDS)
+    previous = signal.signal(signal.SIGALRM, limit.handler)
     try:
-        return encode(name, parts)
+        return _call(encode, name, parts, run=_Run(before=limit.before))[0]
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -360,54 +1057,112 @@ def _catches_hard_limit(fn: Callable[..., Any]) -> bool:
     return "TimeLimitExceeded" in source and "SoftTimeLimitExceeded" not in source
 
 
+def _judge_stop(encode: Callable[..., Any], name: str, parts: int, limit: _Limit) -> None:
+    where = f"{SOFT_SECONDS:g} s after the first part, from a signal handler"
+    if limit.part is not None:
+        where = f"during part {limit.part} of {parts}"
+    try:
+        answer = _encode_under(encode, name, parts, limit)
+    except SoftTimeLimitExceeded:
+        hint = (
+            "catch SoftTimeLimitExceeded (from celery.exceptions): TimeLimitExceeded "
+            "is the hard limit, which kills the process before any except runs"
+            if _catches_hard_limit(encode)
+            else "wrap the work in try/except SoftTimeLimitExceeded, remove the "
+            'temporary file there and return "stopped"'
+        )
+        left = " and left its temporary file" if practices.temp_exists(name) else ""
+        raise Fail(f"SoftTimeLimitExceeded escaped from encode{left}", hint=hint) from None
+    if not limit.struck:
+        raise Fail(f"encode({name!r}, {parts}) finished before the soft time limit struck")
+    encoded = practices.parts(name)
+    if limit.after:
+        shown = ", ".join(str(part) for part in limit.after[:5])
+        more = ", ..." if len(limit.after) > 5 else ""
+        raise Fail(
+            f"the soft time limit struck {where}, and encode went on: it encoded "
+            f"{len(limit.after)} more part(s) after it ({shown}{more}), {len(encoded)} of "
+            f"{parts} in all",
+            hint="stop working when SoftTimeLimitExceeded strikes: put the try around "
+            "the whole loop; the hard time_limit would kill a task that goes on",
+        )
+    if practices.temp_exists(name):
+        raise Fail(
+            "encode stopped at the soft time limit but left its temporary file",
+            hint="call practices.remove_temp(name) in the except block",
+        )
+    if answer == "done":
+        raise Fail(
+            f"the soft time limit struck {where} and encode stopped ({len(encoded)} of "
+            f'{parts} parts encoded), but it answered "done"',
+            hint='return "stopped" from the except block: "done" is for a run that '
+            "encoded every part",
+        )
+    if answer != "stopped":
+        raise Fail(f'after the soft time limit encode answered {answer!r}, not "stopped"')
+
+
 @exercise("10.4", "clean up on the soft time limit", points=2)
 def _soft_time_limit(encode: Any) -> str:
     encode = need_function(encode, "encode", "encode(name, parts)", purpose="encodes a video")
-    short, long = _order("short"), _order("long")
+    names: list[str] = []
+
+    def fresh(tag: str) -> str:
+        names.append(_order(tag))
+        return names[-1]
+
     try:
-        answer = encode(short, 3)
-        if answer is None and is_stub_body(encode, unknown=False):
-            raise NotYet("write the body of encode")
-        if practices.parts(short) != [0, 1, 2]:
-            raise Fail(
-                f"encode({short!r}, 3) encoded the parts {practices.parts(short)!r}",
-                hint="call practices.encode_part(name, i) for i in range(parts)",
-            )
-        if practices.temp_exists(short):
-            raise Fail(
-                "a run that finished in time left its temporary file",
-                hint="call practices.remove_temp(name) after the last part too",
-            )
-        if answer != "done":
-            raise Fail(f'a run that finished in time answered {answer!r}, not "done"')
-        try:
-            answer = _encode_under_limit(encode, long, 100)
-        except SoftTimeLimitExceeded:
-            hint = (
-                "catch SoftTimeLimitExceeded (from celery.exceptions): TimeLimitExceeded "
-                "is the hard limit, which kills the process before any except runs"
-                if _catches_hard_limit(encode)
-                else "wrap the work in try/except SoftTimeLimitExceeded, remove the "
-                'temporary file there and return "stopped"'
-            )
-            left = " and left its temporary file" if practices.temp_exists(long) else ""
-            raise Fail(f"SoftTimeLimitExceeded escaped from encode{left}", hint=hint) from None
-        done = len(practices.parts(long))
-        if done == 100 or answer == "done":
-            raise Fail(
-                f"after the soft time limit encode went on ({done} of 100 parts encoded)",
-                hint="stop working when SoftTimeLimitExceeded strikes: put the try around "
-                "the whole loop; the hard time_limit would kill a task that goes on",
-            )
-        if practices.temp_exists(long):
-            raise Fail(
-                "encode stopped at the soft time limit but left its temporary file",
-                hint="call practices.remove_temp(name) in the except block",
-            )
-        if answer != "stopped":
-            raise Fail(f'after the soft time limit encode answered {answer!r}, not "stopped"')
+        with _watched_store():
+            return _judge_encode(encode, fresh)
     finally:
-        for name in (short, long):
+        for name in names:
             practices.remove_temp(name)
             store().delete(practices.key("parts", name))
-    return "in time: done; at the soft time limit: stopped; no temporary file left either way"
+
+
+def _judge_encode(encode: Callable[..., Any], fresh: Callable[[str], str]) -> str:
+    short = fresh("short")
+    answer, _ = _call(encode, short, 3)
+    if answer is None and is_stub_body(encode, unknown=False):
+        raise NotYet("write the body of encode")
+    if practices.parts(short) != [0, 1, 2]:
+        raise Fail(
+            f"encode({short!r}, 3) encoded the parts {practices.parts(short)!r}",
+            hint="call practices.encode_part(name, i) for i in range(parts)",
+        )
+    if practices.temp_exists(short):
+        raise Fail(
+            "a run that finished in time left its temporary file",
+            hint="call practices.remove_temp(name) after the last part too",
+        )
+    if answer != "done":
+        raise Fail(f'a run that finished in time answered {answer!r}, not "done"')
+    # The limit strikes during each part in turn, the last one too.
+    for part in (1, 2, 0):
+        name = fresh("part")
+        _judge_stop(encode, name, 3, _Limit(name, part=part))
+    # From a signal handler, in a long run.
+    name = fresh("long")
+    _judge_stop(encode, name, 100, _Limit(name, seconds=SOFT_SECONDS))
+    # Another error: a full disk while encoding part 1.
+    name = fresh("broken")
+    disk_full = OSError(errno.ENOSPC, "No space left on device")
+    limit = _Limit(name, part=1, error=disk_full)
+    try:
+        answer = _encode_under(encode, name, 3, limit)
+    except Fail:
+        raise
+    except Exception as exc:  # the error went up: right (whatever it was wrapped in)
+        if isinstance(exc, SoftTimeLimitExceeded):
+            raise Fail("encode raised SoftTimeLimitExceeded when the disk was full") from None
+    else:
+        raise Fail(
+            f"encode_part failed with {error_text(disk_full)} (not the time limit), and "
+            f"encode answered {answer!r}",
+            hint="catch SoftTimeLimitExceeded only: except Exception reports every real "
+            "failure as a clean stop; let other errors fail the task",
+        )
+    return (
+        "in time: done; at the soft time limit (in any part, or from a signal): stopped at "
+        "once; no temporary file left either way; other errors not hidden"
+    )
