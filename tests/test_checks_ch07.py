@@ -1,5 +1,11 @@
 """The checks of chapter 07 on right and wrong answers, the canvas widget and the join
-guard, against the embedded worker."""
+guard, against the embedded worker.
+
+Each exercise: its right answers, then a table of wrong ones (adversary round 1's among
+them), each with the problem the check names and its hint. The checks read what ran on the
+worker from the result backend, so a group that ran in order only because one worker took
+its tasks first in, first out is still refused.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from course_tasks.tasks.basics import add, add_and_wait, multiply, subtract, xsu
 from course_tasks.tasks.events import (
     create_default_follows,
     generate_initial_recommendations,
+    publish_user_registered_event,
     record_failure,
     send_welcome_email,
     update_user_statistics,
@@ -35,6 +42,7 @@ STEPS = (
     generate_initial_recommendations,
     update_user_statistics,
 )
+WELCOME, FOLLOWS, RECOMMENDATIONS, STATISTICS = STEPS
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +59,28 @@ def _clean():
 
 def flow_si(user_id):
     return chain(*(step.si(user_id) for step in STEPS))
+
+
+def flow_pipes_with_keywords(user_id):
+    return (
+        WELCOME.si(user_id=user_id)
+        | FOLLOWS.si(user_id=user_id)
+        | RECOMMENDATIONS.si(user_id=user_id)
+        | STATISTICS.si(user_id=user_id)
+    )
+
+
+def flow_links(user_id):
+    """Also right: each step links the next, so each is sent when the one before succeeded."""
+    last = STATISTICS.si(user_id)
+    third = RECOMMENDATIONS.si(user_id).set(link=last)
+    return WELCOME.si(user_id).set(link=FOLLOWS.si(user_id).set(link=third))
+
+
+def flow_chord_of_one(user_id):
+    """Also right: a chord's callback waits for its (one) header task."""
+    middle = chord([FOLLOWS.si(user_id)], RECOMMENDATIONS.si(user_id))
+    return chain(WELCOME.si(user_id), middle, STATISTICS.si(user_id))
 
 
 def flow_guide(user_id):
@@ -73,29 +103,101 @@ def flow_reversed(user_id):
     return chain(*(step.si(user_id) for step in reversed(STEPS)))
 
 
+def flow_chord_header(user_id):
+    header = [WELCOME.si(user_id), FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id)]
+    return chord(header, STATISTICS.si(user_id))
+
+
+def flow_group_tail(user_id):
+    rest = group(FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id), STATISTICS.si(user_id))
+    return WELCOME.si(user_id) | rest
+
+
+def flow_first_in_notebook(user_id):
+    WELCOME(user_id)  # a direct call: runs right here, while the canvas is built
+    return chain(FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id), STATISTICS.si(user_id))
+
+
+def flow_first_sent_apart(user_id):
+    WELCOME.delay(user_id)
+    return chain(FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id), STATISTICS.si(user_id))
+
+
+def flow_first_applied(user_id):
+    WELCOME.apply((user_id,))
+    return chain(FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id), STATISTICS.si(user_id))
+
+
+def flow_passes_result(user_id):
+    return chain(WELCOME.s(user_id), FOLLOWS.s(), RECOMMENDATIONS.s(), STATISTICS.s())
+
+
+def flow_last_partial(user_id):
+    return chain(*(step.si(user_id) for step in STEPS[:3]), STATISTICS.s(user_id))
+
+
+def flow_publish(user_id):
+    first = publish_user_registered_event.si(user_id)
+    return chain(first, *(step.si(user_id) for step in STEPS[1:]))
+
+
+def flow_swapped(user_id):
+    return chain(*(step.si(user_id) for step in (WELCOME, RECOMMENDATIONS, FOLLOWS, STATISTICS)))
+
+
+def flow_twice(user_id):
+    order = (WELCOME, FOLLOWS, STATISTICS, RECOMMENDATIONS, STATISTICS)
+    return chain(*(step.si(user_id) for step in order))
+
+
 def flow_stub(user_id): ...
 
 
-def test_07_1_right_answer() -> None:
-    assert_passed(verdict("07.1", flow_si), "users 7 and 8")
+@pytest.mark.parametrize(
+    "answer", [flow_si, flow_pipes_with_keywords, flow_links, flow_chord_of_one]
+)
+def test_07_1_right_answers(answer) -> None:
+    assert_passed(verdict("07.1", answer), "users 7 and 8")
     assert events.log() == [f"{s.__name__}(user 8)" for s in STEPS]
 
 
-def test_07_1_guide_chain_needs_si() -> None:
-    assert_fails(verdict("07.1", flow_guide), "TypeError", "in a chain, .s(user_id) also")
-
-
-def test_07_1_group_gives_no_order() -> None:
-    assert_fails(verdict("07.1", flow_group), "a group gives no order", "chain them with .si()")
-
-
-def test_07_1_sent_instead_of_returned() -> None:
-    assert_fails(verdict("07.1", flow_sent), "sent the canvas", "return the canvas itself")
-
-
-def test_07_1_fixed_user_and_wrong_order() -> None:
-    assert_fails(verdict("07.1", flow_fixed_user), "for user 8", "use the user_id argument")
-    assert_fails(verdict("07.1", flow_reversed), "in the order", "guide 002 runs them")
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(flow_guide, "TypeError", "in a chain, .s(user_id) also", id="guide-s"),
+        pytest.param(flow_group, "send_welcome_email and create_default_follows ran in one "
+                     "group: a group gives no order", "chain them with .si()", id="group"),
+        pytest.param(flow_sent, "sent the canvas", "return the canvas itself", id="sent"),
+        pytest.param(flow_fixed_user, "for user 8", "use the user_id argument", id="fixed-user"),
+        pytest.param(flow_reversed, "in the order", "guide 002 runs them", id="reversed"),
+        pytest.param(flow_chord_header, "send_welcome_email and create_default_follows ran in "
+                     "one group", "chain them with .si()", id="chord-header"),
+        pytest.param(flow_group_tail, "create_default_follows and generate_initial_"
+                     "recommendations ran in one group", "chain them with .si()",
+                     id="group-tail"),
+        pytest.param(flow_first_in_notebook, "registered_flow(7) ran ['send_welcome_email(user "
+                     "7)'] in the notebook while it built the canvas",
+                     "calling a task (send_welcome_email(user_id)) runs it right here",
+                     id="first-in-notebook"),
+        pytest.param(flow_first_sent_apart, "registered_flow(7) sent send_welcome_email itself",
+                     "return every task inside the canvas", id="first-sent-apart"),
+        pytest.param(flow_first_applied, "registered_flow(7) ran send_welcome_email in the "
+                     "notebook (apply())", "put signatures in the canvas", id="first-applied"),
+        pytest.param(flow_passes_result, "'create_default_follows(user send_welcome_email(user "
+                     "7))'", ".s() hands each step the previous step's result", id="passes-result"),
+        pytest.param(flow_last_partial, "TypeError: update_user_statistics()",
+                     "in a chain, .s(user_id) also", id="last-partial"),
+        pytest.param(flow_publish, "'notify_followers(user 7)'", "chain the four steps of guide "
+                     "002 §4", id="publish"),
+        pytest.param(flow_swapped, "the steps ran in the order ['send_welcome_email', "
+                     "'generate_initial_recommendations'", "guide 002 runs them", id="swapped"),
+        pytest.param(flow_twice, "'update_user_statistics(user 7)', 'generate_initial_"
+                     "recommendations(user 7)', 'update_user_statistics(user 7)'",
+                     "chain the four steps of guide 002 §4, each once", id="twice"),
+    ],
+)  # fmt: skip
+def test_07_1_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("07.1", answer), problem, hint)
 
 
 def test_07_1_stub_is_not_yet() -> None:
@@ -114,6 +216,10 @@ def doubles_chain_of_group(numbers):
     return group(add.s(n, n) for n in numbers) | xsum.s()  # Celery makes it a chord
 
 
+def doubles_keywords(numbers):
+    return chord([add.si(x=n, y=n) for n in numbers], xsum.s())
+
+
 def doubles_group(numbers):
     return group(add.s(n, n) for n in numbers)
 
@@ -123,39 +229,100 @@ def doubles_blocking(numbers):
     return sum(group(add.s(n, n) for n in numbers).apply_async(countdown=0.5).get(timeout=5))
 
 
+def doubles_waits_then_xsum(numbers):
+    doubles = group(add.s(n, n) for n in numbers).apply_async(countdown=0.5).get(timeout=5)
+    return xsum.si(doubles)
+
+
 def doubles_local(numbers):
     return xsum.si([2 * n for n in numbers])
 
 
-def test_07_2_right_answers() -> None:
-    assert_passed(verdict("07.2", doubles_chord), "one add per number")
-    assert_passed(verdict("07.2", doubles_chain_of_group))
+def doubles_starmap(numbers):
+    return add.starmap([(n, n) for n in numbers]) | xsum.s()
 
 
-def test_07_2_group_where_a_chord_was_needed() -> None:
-    assert_fails(verdict("07.2", doubles_group), "is the list [2, 4, 6]", "a group only collects")
+def doubles_multiply(numbers):
+    return chord([multiply.s(n, 2) for n in numbers], xsum.s())
 
 
-def test_07_2_waiting_for_the_group() -> None:
-    assert_fails(verdict("07.2", doubles_blocking), "waited for its tasks (it called get())",
-                 "it waited for the tasks")
+def doubles_local_add(numbers):
+    return chord([add.s(add(n, n), 0) for n in numbers], xsum.s())
 
 
-def test_07_2_doubling_in_the_notebook() -> None:
-    assert_fails(verdict("07.2", doubles_local), "added 0 task results", "one add.s(n, n)")
+def doubles_sequential(numbers):
+    return chain(add.s(0, 0), *(add.s(n + n) for n in numbers))
+
+
+def doubles_padded(numbers):
+    return chord([add.s(n, n) for n in numbers] + [add.s(0, 0)], xsum.s())
+
+
+def doubles_dedup(numbers):
+    return chord([add.s(n, n) for n in sorted(set(numbers))], xsum.s())
+
+
+def doubles_sent(numbers):
+    return chord(add.s(n, n) for n in numbers)(xsum.s())
+
+
+@pytest.mark.parametrize("answer", [doubles_chord, doubles_chain_of_group, doubles_keywords])
+def test_07_2_right_answers(answer) -> None:
+    assert_passed(verdict("07.2", answer), "42 for [4, 9, 4, 4]: one add(n, n) per number")
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(doubles_group, "is the list [2, 4, 6]", "a group only collects",
+                     id="group"),
+        pytest.param(doubles_blocking, "waited for its tasks (it called get())",
+                     "it waited for the tasks", id="blocking"),
+        pytest.param(doubles_waits_then_xsum, "waited for its tasks (it called get())",
+                     "it waited for the tasks", id="waits"),
+        pytest.param(doubles_local, "xsum ran alone, on [2, 4, 6] computed in the notebook: no "
+                     "add ran on the worker", "a chord: one add.s(n, n) per number",
+                     id="in-notebook"),
+        pytest.param(doubles_starmap, "xsum added what one starmap task returned, not the "
+                     "results of 3 add tasks", "starmap runs all the adds one after another",
+                     id="starmap"),
+        pytest.param(doubles_multiply, "the chord's header ran ['multiply(1, 2)', "
+                     "'multiply(2, 2)', 'multiply(3, 2)']", "the exercise doubles with add",
+                     id="multiply"),
+        pytest.param(doubles_local_add, "the chord's header ran ['add(2, 0)', 'add(4, 0)', "
+                     "'add(6, 0)']", "it computed 1 + 1, 2 + 2 and 3 + 3 in the notebook",
+                     id="local-add"),
+        pytest.param(doubles_sequential, "the canvas ended with add, not xsum: the worker ran "
+                     "['add(0, 0)', 'add(0, 2)', 'add(2, 4)', 'add(6, 6)'], one after another",
+                     "a chord: one add.s(n, n) per number", id="sequential"),
+        pytest.param(doubles_padded, "'add(3, 3)', 'add(0, 0)'], not one add(n, n) per number",
+                     "one add.s(n, n) per number in the chord's header, and nothing else",
+                     id="padded"),
+        pytest.param(doubles_dedup, "for [4, 9, 4, 4], the chord's header ran ['add(4, 4)', "
+                     "'add(9, 9)']", "one add per number, each time a number appears",
+                     id="dedup"),
+        pytest.param(doubles_sent, "sent the canvas and returned an AsyncResult",
+                     "return the canvas itself", id="sent"),
+    ],
+)  # fmt: skip
+def test_07_2_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("07.2", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- 07.3
 
+PIPELINE = (
+    validate_image,
+    compress_image,
+    generate_thumbnails,
+    update_image_metadata,
+    notify_processing_complete,
+)
 
-def _pipeline(image_id):
-    return chain(
-        validate_image.s(image_id),
-        compress_image.s(),
-        generate_thumbnails.s(),
-        update_image_metadata.s(),
-        notify_processing_complete.s(),
-    )
+
+def _pipeline(image_id, steps=PIPELINE):
+    first, *rest = steps
+    return chain(first.s(image_id), *(step.s() for step in rest))
 
 
 def image_right(image_id):
@@ -163,14 +330,12 @@ def image_right(image_id):
 
 
 def image_si(image_id):
-    steps = (
-        validate_image,
-        compress_image,
-        generate_thumbnails,
-        update_image_metadata,
-        notify_processing_complete,
-    )
-    return chain(*(step.si(image_id) for step in steps)).apply_async(link_error=record_failure.s())
+    steps = (step.si(image_id) for step in PIPELINE)
+    return chain(*steps).apply_async(link_error=record_failure.s())
+
+
+def image_on_error(image_id):
+    return _pipeline(image_id).on_error(record_failure.s()).apply_async()
 
 
 def image_no_errback(image_id):
@@ -178,14 +343,8 @@ def image_no_errback(image_id):
 
 
 def image_guide(image_id):
-    steps = (
-        validate_image,
-        compress_image,
-        generate_thumbnails,
-        update_image_metadata,
-        notify_processing_complete,
-    )
-    return chain(*(step.s(image_id) for step in steps)).apply_async(link_error=record_failure.s())
+    steps = (step.s(image_id) for step in PIPELINE)
+    return chain(*steps).apply_async(link_error=record_failure.s())
 
 
 def image_link(image_id):
@@ -203,32 +362,110 @@ def image_unsent(image_id):
     return _pipeline(image_id)
 
 
-def test_07_3_right_answers() -> None:
-    assert_passed(verdict("07.3", image_right), "1 failure recorded")
+def image_unsent_on_error(image_id):
+    return _pipeline(image_id).on_error(record_failure.s())
+
+
+def image_errback_first_only(image_id):
+    first = validate_image.s(image_id).on_error(record_failure.s())
+    return chain(first, *(step.s() for step in PIPELINE[1:])).apply_async()
+
+
+def image_errback_last_only(image_id):
+    last = notify_processing_complete.s().on_error(record_failure.s())
+    return chain(validate_image.s(image_id), *(s.s() for s in PIPELINE[1:-1]), last).apply_async()
+
+
+def image_errback_first_two(image_id):
+    first = validate_image.s(image_id).on_error(record_failure.s())
+    second = compress_image.s().on_error(record_failure.s())
+    return chain(first, second, *(step.s() for step in PIPELINE[2:])).apply_async()
+
+
+def image_link_chain(image_id):
+    rest = chain(*(step.s() for step in PIPELINE[1:]))
+    return validate_image.apply_async((image_id,), link=rest, link_error=record_failure.s())
+
+
+def image_group(image_id):
+    steps = group(step.si(image_id) for step in PIPELINE)
+    return steps.apply_async(link_error=record_failure.s())
+
+
+def image_group_in_the_middle(image_id):
+    middle = group(step.si(image_id) for step in PIPELINE[1:4])
+    last = notify_processing_complete.si(image_id)
+    return chain(validate_image.si(image_id), middle, last).apply_async(
+        link_error=record_failure.s()
+    )
+
+
+def image_immutable_errback(image_id):
+    return _pipeline(image_id).apply_async(link_error=record_failure.si())
+
+
+def image_validate_apart(image_id):
+    validate_image.delay(image_id)
+    rest = chain(compress_image.si(image_id), *(step.s() for step in PIPELINE[2:]))
+    return rest.apply_async(link_error=record_failure.s())
+
+
+def image_four_steps(image_id):
+    steps = (validate_image, compress_image, generate_thumbnails, notify_processing_complete)
+    return _pipeline(image_id, steps).apply_async(link_error=record_failure.s())
+
+
+@pytest.mark.parametrize("answer", [image_right, image_si, image_on_error])
+def test_07_3_right_answers(answer) -> None:
+    assert_passed(verdict("07.3", answer), "each failure recorded once, naming the step")
+    # the last image the check sent fails at notify_processing_complete (step 5)
     assert events.log() == [
-        "record_failure(validate_image: InvalidImage: image 22: unsupported format 'bmp')"
+        "record_failure(notify_processing_complete: ConnectionError: uploader of image 26 "
+        "unreachable)"
     ]
-    assert_passed(verdict("07.3", image_si))
 
 
-def test_07_3_no_link_error() -> None:
-    assert_fails(verdict("07.3", image_no_errback), "nothing was recorded", "send the chain with")
-
-
-def test_07_3_guide_chain() -> None:
-    assert_fails(verdict("07.3", image_guide), "TypeError", "each step returns the image id")
-
-
-def test_07_3_link_instead_of_link_error() -> None:
-    outcome = verdict("07.3", image_link)
-    assert_fails(outcome, "record_failure()", "record_failure belongs in link_error=")
-
-
-def test_07_3_waiting_and_unsent() -> None:
-    assert_fails(verdict("07.3", image_unsent), "without sending it", "send it")
-    # A good image's five steps take a few ms, but the wait is seen all the same.
-    assert_fails(verdict("07.3", image_waits), "waited for its tasks (it called get())",
-                 "it waited for the tasks")
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(image_no_errback, "fails at validate_image (step 1) failed and nothing was "
+                     "recorded", "send the chain with", id="no-errback"),
+        pytest.param(image_guide, "TypeError", "each step returns the image id", id="guide-s"),
+        pytest.param(image_link, "record_failure()", "record_failure belongs in link_error=",
+                     id="link"),
+        pytest.param(image_unsent, "without sending it", "send it", id="unsent"),
+        pytest.param(image_unsent_on_error, "without sending it", "send it",
+                     id="unsent-on-error"),
+        pytest.param(image_waits, "waited for its tasks (it called get())",
+                     "it waited for the tasks", id="waits"),
+        pytest.param(image_errback_first_only, "an image that fails at compress_image (step 2) "
+                     "failed and nothing was recorded",
+                     "link_error on the chain covers every step", id="errback-first-only"),
+        pytest.param(image_errback_first_two, "an image that fails at generate_thumbnails "
+                     "(step 3) failed and nothing was recorded",
+                     "link_error on the chain covers every step", id="errback-first-two"),
+        pytest.param(image_errback_last_only, "fails at validate_image (step 1) failed and "
+                     "nothing was recorded", "send the chain with", id="errback-last-only"),
+        pytest.param(image_link_chain, "process_image returned the AsyncResult of "
+                     "validate_image, not of the pipeline",
+                     "return what chain(...).apply_async(link_error=record_failure.s()) returns",
+                     id="link-chain"),
+        pytest.param(image_group, "Cannot add link to group", None, id="group"),
+        pytest.param(image_group_in_the_middle, "for a good image, compress_image and "
+                     "generate_thumbnails ran in one group", "chain the five steps",
+                     id="group-in-the-middle"),
+        pytest.param(image_immutable_errback, "fails at validate_image (step 1) failed and "
+                     "nothing was recorded", "send the chain with", id="immutable-errback"),
+        pytest.param(image_validate_apart, "process_image sent 2 messages itself "
+                     "(validate_image and compress_image)", "send the five steps as one chain",
+                     id="validate-apart"),
+        pytest.param(image_four_steps, "for a good image these steps ran: ['validate_image("
+                     "image 21)', 'compress_image(image 21)', 'generate_thumbnails(image 21)']",
+                     "chain the five steps of guide 002 §5 in order", id="four-steps"),
+    ],
+)  # fmt: skip
+def test_07_3_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("07.3", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- 07.4
@@ -236,6 +473,10 @@ def test_07_3_waiting_and_unsent() -> None:
 
 def price_right(price, discount, quantity):
     return subtract.s(price, discount) | multiply.s(quantity)
+
+
+def price_keywords(price, discount, quantity):
+    return chain(subtract.si(x=price, y=discount), multiply.s(y=quantity))
 
 
 def price_swapped(price, discount, quantity):
@@ -254,17 +495,79 @@ def price_hard_coded(price, discount, quantity):
     return subtract.s(30, 5) | multiply.s(2)
 
 
-def test_07_4_right_answer() -> None:
-    assert_passed(verdict("07.4", price_right), "(30-5)*2=50")
+def price_notebook_value(price, discount, quantity):
+    return subtract.s(price, discount) | multiply.si(price - discount, quantity)
 
 
-def test_07_4_wrong_answers() -> None:
-    assert_fails(verdict("07.4", price_swapped), "gave -50", "subtract(x, y) is x - y")
-    assert_fails(verdict("07.4", price_wrong_order), "gave 55", "subtract first, then multiply")
-    assert_fails(verdict("07.4", price_partial_first), "gave -28", "the previous result is")
-    assert_fails(
-        verdict("07.4", price_hard_coded), "price_after(12, 2, 4) gave 50", "use the arguments"
-    )
+def price_one_task(price, discount, quantity):
+    return multiply.s(price - discount, quantity)
+
+
+def price_appended(price, discount, quantity):
+    return multiply.s(discount, 1) | subtract.s(price) | multiply.s(quantity)
+
+
+def price_sent(price, discount, quantity):
+    return (subtract.s(price, discount) | multiply.s(quantity)).delay()
+
+
+def price_add_negative(price, discount, quantity):
+    return add.s(price, -discount) | multiply.s(quantity)
+
+
+def price_eager(price, discount, quantity):
+    difference = subtract.apply((price, discount)).get()
+    return multiply.s(difference, quantity)
+
+
+def price_no_negative(price, discount, quantity):
+    return subtract.s(max(price, discount), min(price, discount)) | multiply.s(quantity)
+
+
+def price_distributed(price, discount, quantity):
+    return multiply.s(price, quantity) | subtract.s(discount * quantity)
+
+
+@pytest.mark.parametrize("answer", [price_right, price_keywords])
+def test_07_4_right_answers(answer) -> None:
+    assert_passed(verdict("07.4", answer), "(30-5)*2=50, (12-2)*4=40, (5-8)*3=-9")
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(price_swapped, "gave -50", "subtract(x, y) is x - y", id="swapped"),
+        pytest.param(price_wrong_order, "gave 55", "subtract first, then multiply",
+                     id="wrong-order"),
+        pytest.param(price_partial_first, "gave -28", "the previous result is prepended:",
+                     id="partial-first"),
+        pytest.param(price_hard_coded, "price_after(12, 2, 4) gave 50", "use the arguments",
+                     id="hard-coded"),
+        pytest.param(price_notebook_value, "price_after(30, 5, 2) computed 30 - 5 in the "
+                     "notebook, then ran subtract(30, 5) and multiply(25, 2)",
+                     "multiply.s(quantity) receives subtract's result from the chain",
+                     id="notebook-value"),
+        pytest.param(price_one_task, "ran ['multiply(25, 2)'] on the worker (30 - 5 computed "
+                     "in the notebook)", "let subtract compute price - discount on the worker",
+                     id="one-task"),
+        pytest.param(price_appended, "gave -50", "the previous result is prepended, not "
+                     "appended", id="appended"),
+        pytest.param(price_sent, "sent the canvas and returned an AsyncResult",
+                     "return the canvas itself", id="sent"),
+        pytest.param(price_add_negative, "ran ['add(30, -5)', 'multiply(25, 2)'] on the worker "
+                     "(-5 computed in the notebook)", "let subtract compute price - discount",
+                     id="add-negative"),
+        pytest.param(price_eager, "price_after(30, 5, 2) ran subtract in the notebook (apply())",
+                     "put signatures in the canvas", id="eager"),
+        pytest.param(price_no_negative, "price_after(5, 8, 3) gave 9, not -9",
+                     "the discount can be larger than the price", id="no-negative"),
+        pytest.param(price_distributed, "ran ['multiply(30, 2)', 'subtract(60, 10)'] on the "
+                     "worker (5 * 2 computed in the notebook)", "subtract first, then multiply",
+                     id="distributed"),
+    ],
+)  # fmt: skip
+def test_07_4_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("07.4", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- widget

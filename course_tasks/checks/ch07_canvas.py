@@ -1,31 +1,53 @@
 """Checks of chapter 07's exercises (``solutions/07_canvas_solutions.ipynb``).
 
-Each exercise asks for a function that *builds* a canvas (a signature, not yet sent) from
-the course's tasks; the check calls it (bounded: a function that waits is caught), sends
-what it built to the worker, waits at most a few seconds and compares the result and the
-side effects (the event and image logs) exactly, for more than one argument:
+Each exercise asks for a function that *builds* a canvas (a signature, not yet sent) or sends
+one, from the course's tasks. The check calls it (a function that waits is caught, see
+``support.call_watched``), noting what it did in the notebook meanwhile: tasks it sent itself
+(``before_task_publish`` in the calling thread), tasks it ran here (``apply()``, a direct
+call that writes to a log), arithmetic it did on its arguments (07.2 and 07.4 pass numbers
+that note it). Then the canvas runs on the worker, and the check reads what ran there from
+the result backend (``result_extended``: each task's name, arguments, the task that sent it
+and its group), walking from the returned result to its parents, members and children, in
+both modes:
 
-* 07.1 ``check("07.1", registered_flow)``: guide 002's four user-registered steps, in
-  order, each once, for users 7 and 8 (``.s(user_id)`` hands every step after the first
-  the previous result: it needs ``.si()``);
-* 07.2 ``check("07.2", total_of_doubles)``: ``add(n, n)`` for each number in parallel,
-  then ``xsum`` of them: a chord, returned unsent;
-* 07.3 ``check("07.3", process_image)``: the five-step image pipeline sent with
-  ``link_error=record_failure.s()``, returning the handle at once; a bad upload records
-  exactly one failure, a good one none;
-* 07.4 ``check("07.4", price_after)``: ``(price - discount) * quantity`` as a chain of
-  ``subtract`` and ``multiply``, where the argument a partial signature receives first matters.
+* 07.1 ``check("07.1", registered_flow)``: guide 002's four user-registered steps, each
+  once, for users 7 and 8, and each one *sent* only when the step before it had finished (it
+  was sent by that step, or by the last task of a chord header holding it): a group or a
+  chord header runs in order on one worker only by chance (``.s(user_id)`` hands every step
+  after the first the previous result: it needs ``.si()``);
+* 07.2 ``check("07.2", total_of_doubles)``: a chord whose header ran exactly one
+  ``add(n, n)`` per number (a repeated number too) and whose callback ``xsum`` added them;
+* 07.3 ``check("07.3", process_image)``: the five-step image pipeline sent as one chain
+  with ``link_error=record_failure.s()``, returning the chain's handle at once; a good
+  image runs five steps and records nothing; an image that fails at step 1 (a ``.bmp``) or
+  step 2 (a size that is not a number), and in embedded mode at steps 3 to 5 too (the
+  check makes ``media._step`` raise there, in this kernel's worker), records exactly one
+  failure, naming that step and its exception;
+* 07.4 ``check("07.4", price_after)``: ``(price - discount) * quantity``, a discount larger
+  than the price included, computed by ``subtract`` then ``multiply`` on the worker, the
+  difference handed on by the chain.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
+import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from unittest import mock
 
-from celery.canvas import Signature, chord, group
-from celery.result import AsyncResult, GroupResult
+from celery import states
+from celery.canvas import Signature
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+from celery.result import AsyncResult, GroupResult, ResultSet, result_from_tuple
+from celery.signals import before_task_publish
 
+from course_tasks import settings
+from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
     StillRunning,
@@ -33,6 +55,7 @@ from course_tasks.checks.support import (
     finished,
     is_stub_body,
     kind,
+    short,
 )
 from course_tasks.checks.support import need_function as _need_function
 from course_tasks.tasks import events, media
@@ -55,21 +78,139 @@ def need_function(value: Any, name: str, signature: str) -> Callable[..., Any]:
     return _need_function(value, name, signature, purpose="builds a canvas from the course's tasks")
 
 
-def _call(fn: Callable[..., Any], name: str, *args: Any) -> Any:
-    answer, seen = call_watched(fn, *args, seconds=BUILD_SECONDS, thread_name=THREAD_NAME)
+def _called(name: str, args: tuple[Any, ...]) -> str:
+    """``price_after(30, 5, 2)``: a call as the learner would write it."""
+    return f"{name}({', '.join(repr(a) for a in args)})"
+
+
+def _words(names: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+# --------------------------------------------------------------------------- the notebook side
+
+
+class Number(int):
+    """An int argument that notes the arithmetic done on it (in the notebook, while building).
+
+    It travels to the worker as a plain number (JSON), so only what the learner's function
+    computes *here* is noted: ``price - discount`` written in the function, ``add(n, n)``
+    called directly, ``-discount``.
+    """
+
+    noted: ClassVar[list[str] | None] = None
+
+    def _note(self, text: str) -> None:
+        if Number.noted is not None:
+            Number.noted.append(text)
+
+
+def _plain(value: Any) -> Any:
+    return int(value) if isinstance(value, Number) else value
+
+
+def _binary(symbol: str, method: str, reflected: bool = False) -> Callable[..., Any]:
+    real = getattr(int, method)
+
+    def operate(self: Number, other: Any, *rest: Any) -> Any:
+        left, right = (other, self) if reflected else (self, other)
+        self._note(f"{_plain(left)!r} {symbol} {_plain(right)!r}")
+        return real(int(self), _plain(other), *rest)
+
+    return operate
+
+
+def _unary(template: str, method: str) -> Callable[..., Any]:
+    real = getattr(int, method)
+
+    def operate(self: Number) -> Any:
+        self._note(template.format(int(self)))
+        return real(int(self))
+
+    return operate
+
+
+for _symbol, _name in (("+", "add"), ("-", "sub"), ("*", "mul"), ("/", "truediv"),
+                       ("//", "floordiv"), ("%", "mod"), ("**", "pow")):  # fmt: skip
+    setattr(Number, f"__{_name}__", _binary(_symbol, f"__{_name}__"))
+    setattr(Number, f"__r{_name}__", _binary(_symbol, f"__r{_name}__", reflected=True))
+for _template, _name in (("-{}", "neg"), ("abs({})", "abs")):
+    setattr(Number, f"__{_name}__", _unary(_template, f"__{_name}__"))
+
+
+@dataclass
+class Built:
+    """What the learner's function returned, and what it did in the notebook meanwhile."""
+
+    answer: Any
+    #: short names of the tasks it sent itself (``delay()``, ``apply_async()``)
+    sent: list[str] = field(default_factory=list)
+    #: their ids
+    sent_ids: list[str] = field(default_factory=list)
+    #: short names of the tasks it ran right here (``apply()``)
+    ran_here: list[str] = field(default_factory=list)
+    #: arithmetic it did on its arguments (:class:`Number`), e.g. ``"30 - 5"``
+    computed: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def _sending(thread_name: str) -> Iterator[list[tuple[str, str]]]:
+    """Meanwhile, ``(short name, id)`` of each task sent from the thread ``thread_name``."""
+    sent: list[tuple[str, str]] = []
+
+    def remember(sender: Any = None, headers: Any = None, **_: Any) -> None:
+        if threading.current_thread().name == thread_name and isinstance(headers, dict):
+            sent.append((short(str(headers.get("task") or sender)), str(headers.get("id"))))
+
+    before_task_publish.connect(remember, weak=False)
+    try:
+        yield sent
+    finally:
+        before_task_publish.disconnect(remember)
+
+
+def _call(fn: Callable[..., Any], name: str, *args: Any) -> Built:
+    Number.noted = []
+    try:
+        with _sending(THREAD_NAME) as sent:
+            answer, seen = call_watched(fn, *args, seconds=BUILD_SECONDS, thread_name=THREAD_NAME)
+    finally:
+        computed, Number.noted = Number.noted or [], None
     if seen.waited or isinstance(answer, StillRunning):
+        _let_finish([task_id for _, task_id in sent])
         how = "it called get()" if seen.waited else f"no answer within {BUILD_SECONDS:g} s"
         raise Fail(
-            f"{name}{args} waited for its tasks ({how})",
+            f"{_called(name, args)} waited for its tasks ({how})",
             hint="it waited for the tasks: never call get() where you build or send a "
             "canvas; let a chain or a chord carry the results",
         )
     if answer is None and is_stub_body(fn):
         raise NotYet(f"write the body of {name}")
-    return answer
+    return Built(
+        answer,
+        sent=[name for name, _ in sent],
+        sent_ids=[task_id for _, task_id in sent],
+        ran_here=[short(t) for t in seen.ran_here],
+        computed=computed,
+    )
 
 
-def _need_signature(answer: Any, name: str) -> Signature:
+def _let_finish(task_ids: list[str]) -> None:
+    """Wait (bounded) for the tasks the learner's code sent, and for the logs to settle, so
+    that what a rejected answer sent does not land in the next run or the next check."""
+    for task_id in task_ids:
+        with contextlib.suppress(CeleryTimeoutError):
+            AsyncResult(task_id, app=app).get(
+                timeout=WAIT_SECONDS, propagate=False, disable_sync_subtasks=False
+            )
+    if task_ids:
+        _settle(media.log)
+        _settle(events.log)
+
+
+def _need_signature(built: Built, name: str, args: tuple[Any, ...]) -> Signature:
+    answer = built.answer
     if isinstance(answer, (AsyncResult, GroupResult)):
         # let what it sent finish, so that its side effects do not land in a later check
         answer.get(timeout=WAIT_SECONDS, propagate=False, disable_sync_subtasks=False)
@@ -77,6 +218,20 @@ def _need_signature(answer: Any, name: str) -> Signature:
         raise Fail(
             f"{name} sent the canvas and returned {kind(answer)}",
             hint="return the canvas itself (the signature), unsent: the check sends it",
+        )
+    if built.ran_here:
+        raise Fail(
+            f"{_called(name, args)} ran {_words(built.ran_here)} in the notebook (apply()) "
+            "while it built the canvas",
+            hint="put signatures in the canvas (task.s(...), task.si(...)): the worker runs "
+            "them when the check sends it",
+        )
+    if built.sent:
+        _let_finish(built.sent_ids)
+        raise Fail(
+            f"{_called(name, args)} sent {_words(built.sent)} itself while it built the canvas",
+            hint="return every task inside the canvas, unsent: a task sent on its own "
+            "(delay()) is outside the canvas, and nothing orders it with the rest",
         )
     if not isinstance(answer, Signature):
         raise Fail(
@@ -87,7 +242,7 @@ def _need_signature(answer: Any, name: str) -> Signature:
     return answer
 
 
-def _run(sig: Signature, what: str) -> Any:
+def _run(sig: Signature, what: str) -> tuple[AsyncResult, Any]:
     result = sig.apply_async()
     return result, finished(
         result, WAIT_SECONDS, what, "is the worker running? Run the set-up cell"
@@ -115,6 +270,128 @@ def _settle(read: Callable[[], list[str]], seconds: float = 0.3, at_least: int =
     return lines
 
 
+# --------------------------------------------------------------------------- the worker side
+
+
+@dataclass
+class Ran:
+    """One task of a canvas as the result backend recorded it (``result_extended``)."""
+
+    id: str
+    name: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    #: the id of the task that sent this one (None: sent from the notebook)
+    parent: str | None
+    #: the group it ran in (a chord's callback carries its header's group)
+    group: str | None
+    state: str
+    value: Any
+    #: when it finished (the worker's clock): to describe what ran, never to judge order
+    done: str
+    #: the task's full name, to bind its arguments to its parameters
+    full_name: str
+
+    def call(self) -> str:
+        """``add(1, 1)``: the call the worker made."""
+        parts = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        return f"{self.name}({', '.join(parts)})"
+
+    def bound(self) -> dict[str, Any] | None:
+        """Its arguments by parameter name (``{"x": 30, "y": 5}``), None if they do not fit."""
+        task = app.tasks.get(self.full_name)
+        if task is None:
+            return None
+        try:
+            return dict(inspect.signature(task.run).bind(*self.args, **self.kwargs).arguments)
+        except TypeError:
+            return None
+
+
+def _ran(result: Any) -> dict[str, Ran]:
+    """Every task reachable from ``result`` (parents, a group's members, children) that a
+    worker recorded, by id."""
+    found: dict[str, Ran] = {}
+    visited: set[str] = set()
+    todo = [result]
+    # a link, or a step after the one the check waited for, may still be storing its result
+    deadline = time.monotonic() + WAIT_SECONDS
+    while todo:
+        res = todo.pop()
+        rid = getattr(res, "id", None)
+        if res is None or rid in visited:
+            continue
+        visited.add(rid)
+        if isinstance(res, ResultSet):
+            todo.extend(res.results)
+            todo.append(getattr(res, "parent", None))
+            continue
+        if not isinstance(res, AsyncResult):
+            continue
+        meta = app.backend.get_task_meta(res.id)
+        if meta.get("status") not in states.READY_STATES and time.monotonic() < deadline:
+            with contextlib.suppress(CeleryTimeoutError):
+                res.get(
+                    timeout=max(deadline - time.monotonic(), 0.01),
+                    propagate=False,
+                    disable_sync_subtasks=False,
+                )
+            meta = app.backend.get_task_meta(res.id)
+        todo.append(res.parent)
+        if meta.get("parent_id"):
+            todo.append(AsyncResult(meta["parent_id"], app=app))
+        for child in meta.get("children") or []:
+            try:
+                todo.append(result_from_tuple(child, app))
+            except Exception:  # a child the backend cannot rebuild: not one of ours
+                continue
+        if not meta.get("name"):
+            continue
+        found[res.id] = Ran(
+            id=res.id,
+            name=short(meta["name"]),
+            args=list(meta.get("args") or []),
+            kwargs=dict(meta.get("kwargs") or {}),
+            parent=meta.get("parent_id"),
+            group=meta.get("group_id"),
+            state=meta.get("status", ""),
+            value=meta.get("result"),
+            done=str(meta.get("date_done") or ""),
+            full_name=meta["name"],
+        )
+    return found
+
+
+def _in_order(runs: dict[str, Ran]) -> list[Ran]:
+    """The tasks in the order they finished (to describe what ran, never to judge order)."""
+    return sorted(runs.values(), key=lambda run: run.done)
+
+
+def _before(first: Ran, then: Ran, runs: dict[str, Ran]) -> bool:
+    """Whether ``then`` was sent only after ``first`` had finished.
+
+    It was if ``first`` sent it (a chain's next step, a link), or sent a task that did, and
+    so on; a chord's callback is sent by the last task of its header to finish, and waits
+    for all of them: every task of that group comes before it.
+    """
+    todo, seen = [then], {then.id}
+    while todo:
+        run = todo.pop()
+        preds = []
+        parent = runs.get(run.parent or "")
+        if parent is not None:
+            preds.append(parent)
+            if run.group and parent.group == run.group:  # a chord's callback
+                preds += [r for r in runs.values() if r.group == run.group and r is not run]
+        for pred in preds:
+            if pred.id == first.id:
+                return True
+            if pred.id not in seen:
+                seen.add(pred.id)
+                todo.append(pred)
+    return False
+
+
 # --------------------------------------------------------------------------- 07.1
 
 
@@ -123,7 +400,15 @@ def _registered(registered_flow: Any) -> str:
     fn = need_function(registered_flow, "registered_flow", "registered_flow(user_id)")
     for user in (7, 8):
         events.clear_log()
-        sig = _need_signature(_call(fn, "registered_flow", user), "registered_flow")
+        built = _call(fn, "registered_flow", user)
+        sig = _need_signature(built, "registered_flow", (user,))
+        early = _settle(events.log, 0.1)
+        if early:
+            raise Fail(
+                f"registered_flow({user}) ran {early} in the notebook while it built the canvas",
+                hint="calling a task (send_welcome_email(user_id)) runs it right here, not on "
+                "the worker: put send_welcome_email.si(user_id) in the chain instead",
+            )
         result, value = _run(sig, f"the flow for user {user}")
         lines = _settle(events.log)
         if isinstance(value, TypeError) and "positional argument" in str(value):
@@ -142,35 +427,87 @@ def _registered(registered_flow: Any) -> str:
                 ".si() signatures, not a group",
             )
         if lines != expected:
-            ran = [line.split("(")[0] for line in lines]
-            wrong_user = [line for line in lines if f"(user {user})" not in line]
             hint = "chain the four steps of guide 002 §4, each once, each with .si(user_id)"
-            if wrong_user:
+            if any("(user " in line.split("(user ", 1)[1] for line in lines if "(user " in line):
+                hint = (
+                    ".s() hands each step the previous step's result, here its log line, as "
+                    "the user id: give every step .si(user_id)"
+                )
+            elif [line for line in lines if f"(user {user})" not in line]:
                 hint = "use the user_id argument, not a fixed id"
-            raise Fail(f"for user {user}, these steps ran: {ran}", hint=hint)
-        if isinstance(sig, group) and not isinstance(sig, chord):
-            raise Fail(
-                "the steps ran in order this time, but a group gives no order",
-                hint="chain them with .si()",
+            raise Fail(f"for user {user}, these steps ran: {lines}", hint=hint)
+        _in_sequence(user, _ran(result))
+    return "4 steps for users 7 and 8, once each, each sent when the one before it had finished"
+
+
+def _in_sequence(user: int, runs: dict[str, Ran]) -> None:
+    """Each step ran on the worker, in the canvas, sent only once the step before had finished."""
+    _one_after_another(
+        runs,
+        REGISTERED_STEPS,
+        {"user_id": user},
+        f"for user {user}",
+        outside=f"registered_flow({user}) returned",
+        hint="put all four steps in the chain, each as step.si(user_id)",
+        chain_hint="chain them with .si(): a chain sends each step when the one before it "
+        "has finished",
+    )
+
+
+def _one_after_another(
+    runs: dict[str, Ran],
+    names: list[str],
+    arguments: dict[str, Any],
+    what: str,
+    *,
+    outside: str,
+    hint: str,
+    chain_hint: str,
+) -> None:
+    """Each task of ``names`` ran once with ``arguments``, each sent only once the one before
+    it had finished (:func:`_before`): on one worker a group runs in order only by chance."""
+    steps: list[Ran] = []
+    for name in names:
+        mine = [r for r in runs.values() if r.name == name and r.bound() == arguments]
+        if len(mine) != 1:
+            raise Fail(f"{what}, {name} ran, but not as a task of the canvas {outside}", hint=hint)
+        steps.append(mine[0])
+    for first, then in zip(steps, steps[1:], strict=False):
+        if _before(first, then, runs):
+            continue
+        if first.group and first.group == then.group:
+            problem = (
+                f"{what}, {first.name} and {then.name} ran in one group: a group gives no "
+                "order, they ran in this order only because the worker took them first in, "
+                "first out"
             )
-    return "4 steps in order, once each, for users 7 and 8"
+        else:
+            problem = (
+                f"{what}, {then.name} was sent before {first.name} had finished: they ran in "
+                "this order only because the worker took them first in, first out"
+            )
+        raise Fail(problem, hint=chain_hint)
 
 
 # --------------------------------------------------------------------------- 07.2
+
+DOUBLES_LISTS = ([1, 2, 3], [5, 10, 20, 40], [4, 9, 4, 4])
 
 
 @exercise("07.2", "a chord: add in parallel, then xsum", points=2)
 def _doubles(total_of_doubles: Any) -> str:
     fn = need_function(total_of_doubles, "total_of_doubles", "total_of_doubles(numbers)")
-    for numbers in ([1, 2, 3], [5, 10, 20, 40]):
-        answer = _call(fn, "total_of_doubles", numbers)
+    totals = []
+    for numbers in DOUBLES_LISTS:
+        built = _call(fn, "total_of_doubles", [Number(n) for n in numbers])
+        answer = built.answer
         if isinstance(answer, (int, float)) and not isinstance(answer, bool):
             raise Fail(
                 f"total_of_doubles({numbers}) returned the number {answer}",
                 hint="it waited for the group with get(): return a chord(header, "
                 "xsum.s()) and let the worker call xsum when all adds are done",
             )
-        sig = _need_signature(answer, "total_of_doubles")
+        sig = _need_signature(built, "total_of_doubles", (numbers,))
         result, value = _run(sig, f"the canvas for {numbers}")
         expected = sum(2 * n for n in numbers)
         if isinstance(value, list):
@@ -181,39 +518,110 @@ def _doubles(total_of_doubles: Any) -> str:
             )
         if isinstance(value, BaseException):
             raise Fail(f"for {numbers}, the canvas failed: {type(value).__name__}: {value}")
-        header = _header_size(result)
+        _chord_of_adds(numbers, result, built)
         if value != expected:
             raise Fail(
                 f"for {numbers}, the result is {value!r}, not {expected}",
                 hint="one add.s(n, n) per number in the header, xsum.s() as the callback",
             )
-        if header != len(numbers):
+        totals.append(f"{expected} for {numbers}")
+    return f"{_words(totals)}: one add(n, n) per number on the worker, then xsum"
+
+
+def _chord_of_adds(numbers: list[int], result: AsyncResult, built: Built) -> None:
+    """The canvas ended with xsum, called by a chord whose header ran one add(n, n) per number."""
+    runs = _ran(result)
+    last = runs.get(result.id)
+    chord_hint = "a chord: one add.s(n, n) per number in its header, xsum.s() as its callback"
+    if last is None or last.name != "xsum":
+        ran = [r.call() for r in _in_order(runs)]
+        how = "" if any(r.group for r in runs.values()) else ", one after another"
+        raise Fail(
+            f"for {numbers}, the canvas ended with {last.name if last else 'no task'}, not "
+            f"xsum: the worker ran {ran}{how}",
+            hint=chord_hint,
+        )
+    header = result.parent if isinstance(result.parent, GroupResult) else None
+    if header is None:
+        parent = runs.get(last.parent or "")
+        if parent is None:
+            where = " computed in the notebook" if built.computed else ""
             raise Fail(
-                f"for {numbers}, the callback added {header} task results, not {len(numbers)}",
-                hint="one add.s(n, n) per number in the chord's header: the doubling "
-                "happens on the worker, in parallel",
+                f"for {numbers}, xsum ran alone, on {last.args[0] if last.args else []!r}"
+                f"{where}: no add ran on the worker",
+                hint=chord_hint,
             )
-    return "12 for [1, 2, 3] and 150 for [5, 10, 20, 40], one add per number"
-
-
-def _header_size(result: Any) -> int:
-    parent = getattr(result, "parent", None)
-    return len(parent.results) if isinstance(parent, GroupResult) else 0
+        raise Fail(
+            f"for {numbers}, xsum added what one {parent.name} task returned, not the "
+            f"results of {len(numbers)} add tasks run in parallel",
+            hint=f"{parent.name} runs all the adds one after another inside one task: {chord_hint}",
+        )
+    members = [runs[m.id] for m in header.results if m.id in runs]
+    calls = sorted(((r.name, r.bound()) for r in members), key=repr)
+    wanted = sorted((("add", {"x": n, "y": n}) for n in numbers), key=repr)
+    if calls == wanted and len(members) == len(header.results):
+        return
+    ran = [r.call() for r in members]
+    others = sorted({r.name for r in members if r.name != "add"})
+    if others:
+        hint = f"the exercise doubles with add: add.s(n, n) for each number, not {_words(others)}"
+    elif built.computed:
+        hint = (
+            f"it computed {_words(built.computed)} in the notebook (add(n, n) called directly "
+            "runs right here): put add.s(n, n) in the header, so that the worker doubles each "
+            "number"
+        )
+    elif len(members) < len(numbers) and {repr(c) for c in calls} <= {repr(w) for w in wanted}:
+        hint = "one add per number, each time a number appears: loop over numbers, not set(numbers)"
+    else:
+        hint = "one add.s(n, n) per number in the chord's header, and nothing else"
+    raise Fail(
+        f"for {numbers}, the chord's header ran {ran}, not one add(n, n) per number", hint=hint
+    )
 
 
 # --------------------------------------------------------------------------- 07.3
+
+#: Image ids, and how the check makes the pipeline fail at each step: step 1 refuses a
+#: .bmp, step 2 cannot read a size that is not a number; steps 3 to 5 are made to fail
+#: (embedded mode only: there the worker runs in this kernel).
+GOOD_IMAGE = 21
+BAD_UPLOADS = {
+    "validate_image": (22, {"fmt": "bmp"}, "InvalidImage: image 22: unsupported format 'bmp'"),
+    "compress_image": (
+        23,
+        {"size_kb": "huge", "fmt": "png"},
+        "ValueError: invalid literal for int() with base 10: 'huge'",
+    ),
+}
+MADE_TO_FAIL = {
+    "generate_thumbnails": (24, OSError, "disk full while writing the thumbnails of image 24"),
+    "update_image_metadata": (25, RuntimeError, "metadata store refused image 25"),
+    "notify_processing_complete": (26, ConnectionError, "uploader of image 26 unreachable"),
+}
 
 
 @exercise("07.3", "the image pipeline with link_error", points=2)
 def _pipeline(process_image: Any) -> str:
     fn = need_function(process_image, "process_image", "process_image(image_id)")
-    # A good upload: five steps, no failure recorded.
+    # A good upload: one message sent, five steps, the chain's handle, no failure recorded.
     media.clear()
     events.clear_log()
-    media.upload(21, size_kb=1000, fmt="png")
-    sent = _call(fn, "process_image", 21)
-    result = _need_result(sent)
-    value = finished(result, WAIT_SECONDS, "the pipeline of image 21", "is the worker running?")
+    media.upload(GOOD_IMAGE, size_kb=1000, fmt="png")
+    built = _call(fn, "process_image", GOOD_IMAGE)
+    result = _need_result(built.answer)
+    value = finished(
+        result, WAIT_SECONDS, f"the pipeline of image {GOOD_IMAGE}", "is the worker running?"
+    )
+    if len(built.sent) > 1:
+        _let_finish(built.sent_ids)
+        raise Fail(
+            f"process_image sent {len(built.sent)} messages itself ({_words(built.sent)}): "
+            "only the first one's handle is returned, and nothing orders them",
+            hint="send the five steps as one chain: chain(...).apply_async(link_error="
+            "record_failure.s()) sends the first step, and the worker sends each next one when "
+            "the step before it has succeeded",
+        )
     steps = _settle(media.log)
     failures = _settle(events.log)
     if isinstance(value, TypeError) and "record_failure" in str(value):
@@ -228,38 +636,103 @@ def _pipeline(process_image: Any) -> str:
             hint="each step returns the image id: chain validate_image.s(image_id) with "
             "compress_image.s() and the others without arguments (or use .si(image_id))",
         )
-    if steps != [f"{step}(image 21)" for step in PIPELINE]:
+    returned = app.backend.get_task_meta(result.id).get("name")
+    if returned and short(returned) != PIPELINE[-1]:
+        _settle(media.log, 0.5)
+        _settle(events.log)
+        raise Fail(
+            f"process_image returned the AsyncResult of {short(returned)}, not of the "
+            f"pipeline: it was ready when {short(returned)} was",
+            hint="return what chain(...).apply_async(link_error=record_failure.s()) returns: "
+            "the handle of the chain's last step, ready only when the whole pipeline is (the "
+            "rest as a link= of the first step is outside the chain, and that step's "
+            "link_error covers it alone)",
+        )
+    if steps != [f"{step}(image {GOOD_IMAGE})" for step in PIPELINE]:
         raise Fail(
             f"for a good image these steps ran: {steps}",
             hint="chain the five steps of guide 002 §5 in order",
         )
+    _one_after_another(
+        _ran(result),
+        PIPELINE,
+        {"image_id": GOOD_IMAGE},
+        "for a good image",
+        outside="process_image sent",
+        hint="send the five steps as one chain, each once",
+        chain_hint="chain the five steps: a chain sends each step when the one before it has "
+        "succeeded, a group runs its tasks in any order",
+    )
     if failures:
         raise Fail(
             f"a good image recorded {failures}",
             hint="record_failure belongs in link_error=, not link=: link runs on success",
         )
-    # A bad upload: validate refuses, the rest never runs, one failure recorded.
+    for step, (image_id, upload, error) in BAD_UPLOADS.items():
+        _fails_at(fn, step, image_id, upload, error)
+    if _worker_in_this_kernel():
+        for step, (image_id, exc_type, message) in MADE_TO_FAIL.items():
+            with _failing(step, image_id, exc_type(message)):
+                _fails_at(fn, step, image_id, {}, f"{exc_type.__name__}: {message}")
+    return "5 steps for a good image; each failure recorded once, naming the step that failed"
+
+
+def _worker_in_this_kernel() -> bool:
+    return settings.from_env().mode == settings.EMBEDDED
+
+
+@contextmanager
+def _failing(step: str, image_id: int, exc: Exception) -> Iterator[None]:
+    """Make ``step`` raise ``exc`` for ``image_id`` (the embedded worker, in this kernel)."""
+    real = media._step
+
+    def step_or_fail(name: str, image: int, **fields: object) -> int:
+        if name == step and image == image_id:
+            raise exc
+        return real(name, image, **fields)
+
+    with mock.patch.object(media, "_step", step_or_fail):
+        yield
+
+
+def _fails_at(
+    fn: Callable[..., Any], step: str, image_id: int, upload: dict[str, Any], error: str
+) -> None:
+    """Run the pipeline on an image that fails at ``step``: one failure, naming it, recorded."""
     media.clear()
     events.clear_log()
-    media.upload(22, fmt="bmp")
-    result = _need_result(_call(fn, "process_image", 22))
-    finished(result, WAIT_SECONDS, "the pipeline of image 22", "is the worker running?")
+    media.upload(image_id, **upload)
+    position = PIPELINE.index(step) + 1
+    result = _need_result(_call(fn, "process_image", image_id).answer)
+    finished(result, WAIT_SECONDS, f"the pipeline of image {image_id}", "is the worker running?")
     steps = _settle(media.log, 0.5)
     failures = _settle(events.log, 0.3, at_least=1)
-    if steps != ["validate_image(image 22) refused bmp"]:
-        raise Fail(f"for a .bmp upload these steps ran: {steps}", hint="chain the steps in order")
+    ran = [f"{name}(image {image_id})" for name in PIPELINE[: position - 1]]
+    if step == "validate_image":
+        ran = [f"validate_image(image {image_id}) refused bmp"]
+    what = f"an image that fails at {step} (step {position})"
+    if steps != ran:
+        raise Fail(f"for {what}, these steps ran: {steps}", hint="chain the steps in order")
     if not failures:
-        raise Fail(
-            "a .bmp upload failed and nothing was recorded",
-            hint="send the chain with apply_async(link_error=record_failure.s())",
-        )
+        hint = "send the chain with apply_async(link_error=record_failure.s())"
+        if position > 1:
+            hint = (
+                "link_error on the chain covers every step: chain(...).apply_async("
+                "link_error=record_failure.s()); on_error on one signature covers that step only"
+            )
+        raise Fail(f"{what} failed and nothing was recorded", hint=hint)
     if len(failures) > 1:
         raise Fail(
-            f"a .bmp upload recorded {len(failures)} failures",
+            f"{what} recorded {len(failures)} failures",
             hint="put link_error on the chain once (apply_async(link_error=...)), not on "
             "every step as well",
         )
-    return "5 steps for a good image; a .bmp upload stops at validate_image, 1 failure recorded"
+    if failures != [f"record_failure({step}: {error})"]:
+        raise Fail(
+            f"{what} recorded {failures}, not {step}'s {error.split(':')[0]}",
+            hint="send the five steps as one chain, validate_image first, with "
+            "link_error=record_failure.s()",
+        )
 
 
 def _need_result(sent: Any) -> AsyncResult:
@@ -278,31 +751,99 @@ def _need_result(sent: Any) -> AsyncResult:
 
 # --------------------------------------------------------------------------- 07.4
 
+#: (price, discount, quantity): the last one's discount is larger than its price.
+PRICES = ((30, 5, 2), (12, 2, 4), (5, 8, 3))
+
 
 @exercise("07.4", "partial arguments come first", points=1)
 def _price(price_after: Any) -> str:
     fn = need_function(price_after, "price_after", "price_after(price, discount, quantity)")
-    for price, discount, quantity in ((30, 5, 2), (12, 2, 4), (9, 4, 1)):
+    done = []
+    for price, discount, quantity in PRICES:
         args = (price, discount, quantity)
-        sig = _need_signature(_call(fn, "price_after", *args), "price_after")
-        _, value = _run(sig, f"price_after{args}")
+        call = _called("price_after", args)
+        built = _call(fn, "price_after", *(Number(a) for a in args))
+        sig = _need_signature(built, "price_after", args)
+        result, value = _run(sig, call)
         expected = (price - discount) * quantity
-        if value == expected:
-            continue
         if isinstance(value, BaseException):
-            raise Fail(f"price_after{args} failed: {type(value).__name__}: {value}")
-        if value == 50:
-            hint = "use the arguments price, discount and quantity, not fixed numbers"
-        elif value == (discount - price) * quantity:
-            hint = "subtract(x, y) is x - y: the price comes first, subtract.s(price, discount)"
-        elif value == price * quantity - discount:
+            raise Fail(f"{call} failed: {type(value).__name__}: {value}")
+        if value != expected:
+            if value == 50:
+                hint = "use the arguments price, discount and quantity, not fixed numbers"
+            elif value == (discount - price) * quantity and price > discount:
+                hint = "subtract(x, y) is x - y: the price comes first, subtract.s(price, discount)"
+                if any(r.name == "subtract" and r.parent for r in _ran(result).values()):
+                    hint = (
+                        "the previous result is prepended, not appended: subtract.s(price) "
+                        "after a step that returns the discount computes discount - price; "
+                        "start the chain with subtract.s(price, discount)"
+                    )
+            elif value == abs(expected):
+                hint = (
+                    "the discount can be larger than the price: subtract.s(price, discount) "
+                    "whatever the values, the result is negative then"
+                )
+            elif value == price * quantity - discount:
+                hint = (
+                    "subtract first, then multiply: "
+                    "chain(subtract.s(price, discount), multiply.s(quantity))"
+                )
+            else:
+                hint = (
+                    "the previous result is prepended: multiply.s(quantity) computes "
+                    "result * quantity"
+                )
+            raise Fail(f"{call} gave {value!r}, not {expected}", hint=hint)
+        _subtract_then_multiply(call, args, result, built)
+        done.append(f"({price}-{discount})*{quantity}={expected}")
+    return f"{', '.join(done)}: subtract, then multiply on its result, on the worker"
+
+
+def _subtract_then_multiply(
+    call: str, args: tuple[int, int, int], result: AsyncResult, built: Built
+) -> None:
+    price, discount, quantity = args
+    runs = _ran(result)
+    ran = _in_order(runs)
+    names = [r.name for r in ran]
+    here = f" ({_words(built.computed)} computed in the notebook)" if built.computed else ""
+    if names != ["subtract", "multiply"]:
+        if "subtract" not in names:
+            hint = (
+                "let subtract compute price - discount on the worker: "
+                "subtract.s(price, discount) | multiply.s(quantity)"
+            )
+        elif "multiply" in names and names.index("multiply") < names.index("subtract"):
             hint = (
                 "subtract first, then multiply: "
                 "chain(subtract.s(price, discount), multiply.s(quantity))"
             )
         else:
-            hint = (
-                "the previous result is prepended: multiply.s(quantity) computes result * quantity"
-            )
-        raise Fail(f"price_after{args} gave {value!r}, not {expected}", hint=hint)
-    return "(30-5)*2=50, (12-2)*4=40, (9-4)*1=5"
+            hint = "a chain of two tasks: subtract.s(price, discount) | multiply.s(quantity)"
+        raise Fail(
+            f"{call} ran {[r.call() for r in ran]} on the worker{here}, not subtract then multiply",
+            hint=hint,
+        )
+    sub, mul = ran
+    if sub.bound() != {"x": price, "y": discount}:
+        raise Fail(
+            f"{call} ran {sub.call()} on the worker, not subtract({price}, {discount})",
+            hint="subtract.s(price, discount): the price comes first",
+        )
+    hint = (
+        "multiply.s(quantity) receives subtract's result from the chain as its first argument; "
+        "multiply.si(...) of a number computed here ignores it"
+    )
+    if built.computed:
+        raise Fail(
+            f"{call} computed {_words(built.computed)} in the notebook, then ran {sub.call()} "
+            f"and {mul.call()}: the arithmetic belongs to the tasks, on the worker",
+            hint=hint,
+        )
+    if not _before(sub, mul, runs) or (mul.bound() or {}).get("x") != sub.value:
+        raise Fail(
+            f"{call} ran {sub.call()} and {mul.call()}, but multiply did not get subtract's "
+            "result from the chain",
+            hint=hint,
+        )
