@@ -625,3 +625,19 @@ def test_stop_undoes_the_guard_and_start_puts_it_back() -> None:
     assert joinguard.installed()
     assert isinstance(add_and_wait.delay(1, 2).get(timeout=5, propagate=False), RuntimeError)
     assert threading.main_thread().is_alive()
+
+
+# --------------------------------------------------------------------------- media's fault hook
+
+
+def test_an_upload_can_ask_a_later_step_to_fail_on_the_worker() -> None:
+    """What 07.3 uses to fail steps 3-5 in every mode: the request travels in the store."""
+    media.clear()
+    media.upload(90, fail_at="update_image_metadata", fail_with="RuntimeError", message="no")
+    flow = (media.validate_image.s(90) | media.compress_image.s() | media.generate_thumbnails.s()
+            | media.update_image_metadata.s())  # fmt: skip
+    with pytest.raises(RuntimeError, match="^no$"):
+        flow.delay().get(timeout=10)
+    assert media.log() == [f"{step}(image 90)" for step in list(media.STAGES)[:3]]
+    with pytest.raises(ValueError, match="fail_at must be one of"):
+        media.upload(91, fail_at="resize_image")

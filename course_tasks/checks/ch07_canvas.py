@@ -20,9 +20,9 @@ both modes:
 * 07.3 ``check("07.3", process_image)``: the five-step image pipeline sent as one chain
   with ``link_error=record_failure.s()``, returning the chain's handle at once; a good
   image runs five steps and records nothing; an image that fails at step 1 (a ``.bmp``) or
-  step 2 (a size that is not a number), and in embedded mode at steps 3 to 5 too (the
-  check makes ``media._step`` raise there, in this kernel's worker), records exactly one
-  failure, naming that step and its exception;
+  step 2 (a size that is not a number), or at steps 3 to 5 (an upload that asks that step
+  to fail, ``media.upload(..., fail_at=...)``, in every mode), records exactly one failure,
+  naming that step and its exception;
 * 07.4 ``check("07.4", price_after)``: ``(price - discount) * quantity``, a discount larger
   than the price included, computed by ``subtract`` then ``multiply`` on the worker, the
   difference handed on by the chain.
@@ -38,7 +38,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from unittest import mock
 
 from celery import states
 from celery.canvas import Signature
@@ -46,7 +45,6 @@ from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, GroupResult, ResultSet, result_from_tuple
 from celery.signals import before_task_publish
 
-from course_tasks import settings
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
@@ -583,8 +581,8 @@ def _chord_of_adds(numbers: list[int], result: AsyncResult, built: Built) -> Non
 # --------------------------------------------------------------------------- 07.3
 
 #: Image ids, and how the check makes the pipeline fail at each step: step 1 refuses a
-#: .bmp, step 2 cannot read a size that is not a number; steps 3 to 5 are made to fail
-#: (embedded mode only: there the worker runs in this kernel).
+#: .bmp, step 2 cannot read a size that is not a number; steps 3 to 5 fail because the
+#: upload asks them to (``media.upload(..., fail_at=...)``, read by the worker in any mode).
 GOOD_IMAGE = 21
 BAD_UPLOADS = {
     "validate_image": (22, {"fmt": "bmp"}, "InvalidImage: image 22: unsupported format 'bmp'"),
@@ -670,29 +668,10 @@ def _pipeline(process_image: Any) -> str:
         )
     for step, (image_id, upload, error) in BAD_UPLOADS.items():
         _fails_at(fn, step, image_id, upload, error)
-    if _worker_in_this_kernel():
-        for step, (image_id, exc_type, message) in MADE_TO_FAIL.items():
-            with _failing(step, image_id, exc_type(message)):
-                _fails_at(fn, step, image_id, {}, f"{exc_type.__name__}: {message}")
+    for step, (image_id, exc_type, message) in MADE_TO_FAIL.items():
+        upload = {"fail_at": step, "fail_with": exc_type.__name__, "message": message}
+        _fails_at(fn, step, image_id, upload, f"{exc_type.__name__}: {message}")
     return "5 steps for a good image; each failure recorded once, naming the step that failed"
-
-
-def _worker_in_this_kernel() -> bool:
-    return settings.from_env().mode == settings.EMBEDDED
-
-
-@contextmanager
-def _failing(step: str, image_id: int, exc: Exception) -> Iterator[None]:
-    """Make ``step`` raise ``exc`` for ``image_id`` (the embedded worker, in this kernel)."""
-    real = media._step
-
-    def step_or_fail(name: str, image: int, **fields: object) -> int:
-        if name == step and image == image_id:
-            raise exc
-        return real(name, image, **fields)
-
-    with mock.patch.object(media, "_step", step_or_fail):
-        yield
 
 
 def _fails_at(

@@ -5,7 +5,10 @@ format, its size in kB, the step it has reached); no pixels are touched. Each st
 that the step before it ran, moves the image on and appends a line to :data:`LOG_KEY`, and
 returns the image id, so a chain can pass it along (``validate_image.s(7) |
 compress_image.s() | ...``). :func:`validate_image` refuses a format it does not know
-(:class:`InvalidImage`), which stops a chain half-way.
+(:class:`InvalidImage`), which stops a chain half-way. An upload can also ask for a later step
+to fail (``upload(24, fail_at="generate_thumbnails", fail_with="OSError")``), as a full disk
+or a storage service that is down would: the request travels with the image in the store, so
+it works on a worker in another process (redis mode) as well as in the kernel's.
 """
 
 from __future__ import annotations
@@ -33,14 +36,41 @@ class OutOfOrder(Exception):
     """A step ran before the step it depends on."""
 
 
+#: What an upload can ask a step to fail with (``upload(..., fail_with=...)``): the errors a
+#: real pipeline meets half-way, none of them retried by the steps.
+FAILURES: dict[str, type[Exception]] = {
+    "OSError": OSError,
+    "RuntimeError": RuntimeError,
+    "ConnectionError": ConnectionError,
+}
+
+
 def _key(image_id: int) -> str:
     return f"media:image:{image_id}"
 
 
-def upload(image_id: int, size_kb: int = 800, fmt: str = "jpeg") -> None:
-    """Simulate an upload: the image exists, at the stage ``uploaded``."""
+def upload(
+    image_id: int,
+    size_kb: int | str = 800,
+    fmt: str = "jpeg",
+    *,
+    fail_at: str | None = None,
+    fail_with: str = "OSError",
+    message: str = "",
+) -> None:
+    """Simulate an upload: the image exists, at the stage ``uploaded``.
+
+    ``fail_at``: the step (a name in :data:`STAGES`) that will raise ``fail_with`` (a name in
+    :data:`FAILURES`) with ``message`` on this image, once the steps before it have run.
+    """
+    fields: dict[str, str | int] = {"stage": "uploaded", "size_kb": size_kb, "format": fmt}
+    if fail_at is not None:
+        if fail_at not in STAGES or fail_with not in FAILURES:
+            raise ValueError(f"fail_at must be one of {list(STAGES)}, fail_with one of "
+                             f"{list(FAILURES)}; got {fail_at!r}, {fail_with!r}")  # fmt: skip
+        fields.update(fail_at=fail_at, fail_with=fail_with, message=message)
     store().delete(_key(image_id))
-    store().hset(_key(image_id), mapping={"stage": "uploaded", "size_kb": size_kb, "format": fmt})
+    store().hset(_key(image_id), mapping=fields)
 
 
 def image(image_id: int) -> dict[str, str]:
@@ -67,9 +97,12 @@ def clear() -> None:
 
 def _step(step: str, image_id: int, **fields: object) -> int:
     need, reach = STAGES[step]
-    stage = image(image_id).get("stage")
+    stored = image(image_id)
+    stage = stored.get("stage")
     if stage != need:
         raise OutOfOrder(f"{step}: image {image_id} is {stage or 'missing'}, not {need}")
+    if stored.get("fail_at") == step:
+        raise FAILURES[stored["fail_with"]](stored.get("message") or f"{step} failed")
     store().hset(_key(image_id), mapping={"stage": reach, **fields})
     store().rpush(LOG_KEY, f"{step}(image {image_id})")
     return image_id
