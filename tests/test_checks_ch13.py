@@ -1,17 +1,34 @@
-"""The checks of chapter 13 on right and wrong fixes, against real workers; and the lab."""
+"""The checks of chapter 13 on right and wrong fixes, against real workers; and the lab.
+
+Each exercise: its right answers, then a table of wrong ones (the mistakes the chapter
+warns about, and the adversaries' answers), each with the problem and hint it gets.
+"""
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
+import time
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from checkhelpers import assert_fails, assert_passed, verdict
 
-from course_tasks import app, lab, runtime
-from course_tasks.tasks.troubles import refund
+from course_tasks import app, lab, runtime, workers
+from course_tasks.checks import ch13_troubleshooting as ch13
+from course_tasks.store import store
+from course_tasks.tasks import troubles
+from course_tasks.tasks.basics import add
+from course_tasks.tasks.troubles import REPORTS_QUEUE, refund
 
 pytestmark = pytest.mark.usefixtures("worker")
+
+
+def _queues_of(node: str) -> set[str]:
+    replies = app.control.inspect(destination=[node], timeout=5, limit=1).active_queues() or {}
+    return {q["name"] for q in replies.get(node, [])}
 
 
 # --------------------------------------------------------------------------- 13.1
@@ -19,6 +36,22 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 def unstick(queue):
     app.control.add_consumer(queue)
+
+
+def unstick_with_reply(queue):
+    """Also right: wait for the workers' answers."""
+    app.control.add_consumer(queue, reply=True, timeout=5)
+
+
+def unstick_each_worker(queue):
+    """Also right: every worker that answers a ping, by name."""
+    for node in sorted(app.control.inspect(timeout=2).ping() or {}):
+        app.control.add_consumer(queue, destination=[node], reply=True, timeout=5)
+
+
+def unstick_broadcast(queue):
+    """Also right: the broadcast add_consumer sends, spelled out."""
+    app.control.broadcast("add_consumer", arguments={"queue": queue})
 
 
 def unstick_stub(queue): ...
@@ -37,69 +70,202 @@ def unstick_hard_coded(queue):
     app.control.add_consumer("monthly-reports")
 
 
-def test_13_1_right() -> None:
-    assert_passed(verdict("13.1", unstick), "ran once each")
+def unstick_default_setting(queue):
+    app.conf.task_default_queue = queue
+
+
+def unstick_run_here(queue):
+    """Takes the waiting messages off the queue and builds the reports in the notebook."""
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        while (message := channel.basic_get(queue, no_ack=True)) is not None:
+            app.tasks[message.headers["task"]](*message.decode()[0])
+
+
+def unstick_resend_default(queue):
+    """Moves the waiting messages to the default queue; nobody reads the queue."""
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        while (message := channel.basic_get(queue, no_ack=True)) is not None:
+            app.send_task(message.headers["task"], args=message.decode()[0])
+
+
+def unstick_then_cancel(queue):
+    """The chapter's cell, its clean-up line included: reads the queue until it is empty."""
+    app.control.add_consumer(queue, reply=True, timeout=2)
+    deadline = time.monotonic() + 10
+    with app.connection_for_write() as conn:
+        while (
+            conn.default_channel.queue_declare(queue).message_count and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+    time.sleep(0.3)
+    app.control.cancel_consumer(queue, reply=True, timeout=2)
+
+
+def unstick_first_worker_only(queue):
+    """Tells only the first worker that answers a ping."""
+    replies = app.control.ping(timeout=0.5)
+    first = sorted(name for reply in replies for name in reply)[:1]
+    app.control.add_consumer(queue, destination=first, reply=True, timeout=2)
+
+
+def unstick_hard_coded_worker(queue):
+    """The kernel's worker's name, pasted from inspect()'s output."""
+    app.control.add_consumer(queue, destination=[f"embedded@{socket.gethostname()}"])
+
+
+def unstick_worker_elsewhere(queue):
+    """A worker's name from another set-up (redis mode's worker, in embedded mode)."""
+    app.control.add_consumer(queue, destination=["ci-worker@elsewhere"], reply=True, timeout=2)
+
+
+def unstick_drain_here_then_consume(queue):
+    """Builds what waits in the notebook, then makes the workers read the queue."""
+    unstick_run_here(queue)
+    app.control.add_consumer(queue)
+
+
+def unstick_switch_queue(queue):
+    """Switches the workers to the queue: they stop reading the default queue."""
+    app.control.cancel_consumer("celery", reply=True, timeout=2)
+    app.control.add_consumer(queue, reply=True, timeout=2)
+
+
+@pytest.mark.parametrize(
+    "answer", [unstick, unstick_with_reply, unstick_each_worker, unstick_broadcast]
+)
+def test_13_1_right(answer) -> None:
+    assert_passed(verdict("13.1", answer), "ran once each")
+    assert workers.running() == []  # the check's own workers are gone
 
 
 def test_13_1_stub() -> None:
     assert_fails(verdict("13.1", unstick_stub), "not yet")
 
 
-def test_13_1_purge() -> None:
-    assert_fails(verdict("13.1", unstick_purge), "gone from the queue and never ran",
-                 "purging deletes the tasks", hint_within=True)
+STILL_WAIT = "the reports still wait in 'monthly-reports'"
+TAKEN_OFF = "were built, but their own tasks never ran on a worker"
 
 
-def test_13_1_default_queue() -> None:
-    assert_fails(verdict("13.1", unstick_default_queue), "still wait in 'monthly-reports'",
-                 "app.control.add_consumer(queue) with the queue the tasks wait in")
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(unstick_purge, "gone from the queue and never ran",
+                     "purging deletes the tasks", id="purge"),
+        pytest.param(unstick_default_queue, STILL_WAIT,
+                     "app.control.add_consumer(queue) with the queue the tasks wait in",
+                     id="default-queue"),
+        pytest.param(unstick_default_setting, STILL_WAIT,
+                     "app.control.add_consumer(queue) with the queue the tasks wait in",
+                     id="task-default-queue-setting"),
+        pytest.param(unstick_hard_coded, "course-check-13-parked", "use the queue you are given",
+                     id="hard-coded-queue"),
+        pytest.param(unstick_run_here, f"{TAKEN_OFF}: the messages were taken off the queue",
+                     "do not take the messages off the queue: make the workers read it",
+                     id="run-here"),
+        pytest.param(unstick_resend_default, "no worker reads 'monthly-reports', so the next "
+                     "report would be stuck again", "do not take the messages off the queue",
+                     id="resend-default"),
+        pytest.param(unstick_drain_here_then_consume, TAKEN_OFF,
+                     "leave the waiting messages in the queue", id="drain-here-then-consume"),
+        pytest.param(unstick_then_cancel, "then the workers stopped reading the queue",
+                     "leave the consumer in place", id="then-cancel"),
+        pytest.param(unstick_first_worker_only, "only check13a-worker@",
+                     "app.control.add_consumer(queue) with no destination= tells every running "
+                     "worker", id="first-worker-only"),
+        pytest.param(unstick_hard_coded_worker, "the running workers check13a-worker@",
+                     "app.control.add_consumer(queue) with no destination=",
+                     id="hard-coded-worker"),
+        pytest.param(unstick_worker_elsewhere, "add_consumer went to ['ci-worker@elsewhere'], "
+                     "and no running worker has that name", "leave out destination=",
+                     id="a-worker-that-does-not-run"),
+        pytest.param(unstick_switch_queue, "no longer reads the default queue 'celery'",
+                     "add_consumer adds a queue to those a worker reads", id="switch-queue"),
+    ],
+)  # fmt: skip
+def test_13_1_wrong_answers(answer, problem, hint) -> None:
+    assert_fails(verdict("13.1", answer), problem, hint)
+    # Whatever the answer did to the workers is undone: the next exercise finds them as
+    # they were, and the check's own workers are gone.
+    assert workers.running() == []
+    assert _queues_of(runtime.EMBEDDED_NODENAME) == {"celery"}
+    assert add.delay(2, 3).get(timeout=10) == 5
 
 
-def test_13_1_hard_coded() -> None:
-    assert_fails(verdict("13.1", unstick_hard_coded), "course-check-13-parked",
-                 "use the queue you are given")
+def test_13_1_drain_feedback_does_not_say_the_reports_still_wait() -> None:
+    outcome = verdict("13.1", unstick_drain_here_then_consume)
+    assert "still wait" not in outcome.feedback
+    assert "not the default 'celery'" not in outcome.feedback
 
 
 # --------------------------------------------------------------------------- 13.2
 
 
-def test_13_2_right() -> None:
-    assert_passed(verdict("13.2", {"result_expires": 24 * 3600}), "86400 s")
-    assert_passed(verdict("13.2", {"result_expires": timedelta(hours=2)}), "7200 s")
+@pytest.mark.parametrize(
+    ("settings", "detail"),
+    [
+        ({"result_expires": 24 * 3600}, "86400 s"),
+        ({"result_expires": timedelta(hours=2)}, "7200 s"),
+        ({"result_expires": timedelta(days=7)}, "604800 s"),
+        ({"result_expires": 3600, "result_extended": True}, "3600 s"),
+    ],
+)
+def test_13_2_right(settings, detail) -> None:
+    assert_passed(verdict("13.2", settings), detail)
 
 
 def test_13_2_stub() -> None:
     assert_fails(verdict("13.2", ...), "not yet")
 
 
-def test_13_2_for_ever() -> None:
-    assert_fails(verdict("13.2", {"result_expires": None}), "kept for ever",
-                 "give result_expires a limit")
+FOR_EVER = ("results are now kept for ever", "give result_expires a limit")
+TOO_SHORT = "result_expires is in seconds"
+TOO_LONG = "keep results no longer than"
 
 
-def test_13_2_too_short() -> None:
-    assert_fails(verdict("13.2", {"result_expires": 60}), "kept for 60 s only",
-                 "result_expires is in seconds")
-
-
-def test_13_2_message_expiry() -> None:
-    assert_fails(verdict("13.2", {"expires": 3600}), "option of apply_async",
-                 "expires= discards a task")
-
-
-def test_13_2_old_name() -> None:
-    assert_fails(verdict("13.2", {"CELERY_RESULT_EXPIRES": 86400}), "not a setting",
-                 "this app takes lower-case settings")
-
-
-def test_13_2_ignored_results() -> None:
-    assert_fails(verdict("13.2", {"result_expires": 86400, "task_ignore_result": True}),
-                 "no result was stored", "results must be stored")
-
-
-def test_13_2_too_long() -> None:
-    assert_fails(verdict("13.2", {"result_expires": 30 * 86400}), "more than 7 days",
-                 "keep results no longer than")
+@pytest.mark.parametrize(
+    ("settings", "problem", "hint"),
+    [
+        pytest.param({"result_expires": None}, *FOR_EVER, id="none"),
+        pytest.param({"result_expires": 0}, *FOR_EVER, id="zero"),
+        pytest.param({"result_expires": timedelta(days=1).seconds}, *FOR_EVER,
+                     id="timedelta-seconds"),
+        pytest.param({"result_expires": 60}, "kept for 60 s only", TOO_SHORT, id="one-minute"),
+        pytest.param({"result_expires": 24 * 60}, "kept for 1440 s only", TOO_SHORT,
+                     id="minutes"),
+        pytest.param({"result_expires": 24}, "kept for 24 s only", TOO_SHORT, id="hours"),
+        pytest.param({"result_expires": 59 * 60}, "kept for 3540 s only", TOO_SHORT,
+                     id="59-minutes"),
+        pytest.param({"result_expires": 30 * 86400}, "2592000 s, more than 7 days", TOO_LONG,
+                     id="thirty-days"),
+        pytest.param({"result_expires": timedelta(days=7, hours=1)},
+                     "608400.0 s, more than 7 days", TOO_LONG, id="week-and-an-hour"),
+        pytest.param({"expires": 3600}, "option of apply_async", "expires= discards a task",
+                     id="message-expiry"),
+        pytest.param({"CELERY_RESULT_EXPIRES": 86400}, "not a setting",
+                     "this app takes lower-case settings", id="upper-case-name"),
+        pytest.param({"CELERY_TASK_RESULT_EXPIRES": 86400},
+                     "CELERY_TASK_RESULT_EXPIRES is not a setting",
+                     "this app takes lower-case settings", id="old-name"),
+        pytest.param({"task_result_expires": 86400},
+                     "task_result_expires is not a Celery setting: Celery ignores it, and a "
+                     "result is still kept for 1 s only", "the setting is result_expires",
+                     id="task-prefix"),
+        pytest.param({"result_expires": 86400, "task_ignore_result": True},
+                     "no result was stored", "results must be stored", id="ignore-result"),
+        pytest.param({"result_expires": 86400, "result_serializer": "pickle"},
+                     "results are now stored as pickle",
+                     "change only how long results live: leave result_serializer",
+                     id="pickle"),
+        pytest.param({"result_expires": 86400, "result_accept_content": ["pickle"]},
+                     "the shop could not read its own result back (ContentDisallowed",
+                     "change only how long results live: leave the serializers",
+                     id="accepts-pickle-only"),
+    ],
+)  # fmt: skip
+def test_13_2_wrong_answers(settings, problem, hint) -> None:
+    assert_fails(verdict("13.2", settings), problem, hint)
 
 
 # --------------------------------------------------------------------------- 13.3
@@ -109,6 +275,21 @@ def unique_tags(words):
     return sorted(set(words))
 
 
+def unique_tags_case_blind_sort(words):
+    """Also right: a sort that ignores case; the words themselves are kept."""
+    return sorted(set(words), key=str.lower)
+
+
+def unique_tags_loop(words):
+    """Also right: by hand."""
+    tags = []
+    for word in words:
+        if word not in tags:
+            tags.append(word)
+    tags.sort()
+    return tags
+
+
 def unique_tags_stub(words): ...
 
 
@@ -116,48 +297,120 @@ def unique_tags_set(words):
     return set(words)
 
 
-def unique_tags_unsorted(words):
-    return list(reversed(sorted(set(words))))
-
-
 def unique_tags_str(words):
     return str(set(words))
 
 
 def unique_tags_json(words):
-    import json
-
     return json.dumps(sorted(set(words)))
 
 
-def test_13_3_right() -> None:
-    assert_passed(verdict("13.3", unique_tags), "SUCCESS on the worker")
+def unique_tags_unsorted(words):
+    return list(set(words))
+
+
+def unique_tags_descending(words):
+    return sorted(set(words), reverse=True)
+
+
+def unique_tags_duplicates(words):
+    return sorted(words)
+
+
+def unique_tags_first_seen(words):
+    return list(dict.fromkeys(words))
+
+
+def unique_tags_joined(words):
+    return ", ".join(sorted(set(words)))
+
+
+def unique_tags_lowercased(words):
+    return sorted({w.lower() for w in words})
+
+
+def unique_tags_by_length(words):
+    return sorted(set(words), key=len)
+
+
+_SEEN_TAGS: set[str] = set()
+
+
+def unique_tags_global_seen(words):
+    new = sorted(set(words) - _SEEN_TAGS)
+    _SEEN_TAGS.update(words)
+    return new
+
+
+def unique_tags_only_once(words):
+    return sorted(w for w in set(words) if words.count(w) == 1)
+
+
+def unique_tags_by_frequency(words):
+    return [w for w, _ in Counter(words).most_common()]
+
+
+def unique_tags_empty_none(words):
+    return sorted(set(words)) or None
+
+
+def unique_tags_drops_first(words):
+    return sorted(set(words))[1:]
+
+
+@pytest.mark.parametrize("answer", [unique_tags, unique_tags_case_blind_sort, unique_tags_loop])
+def test_13_3_right(answer) -> None:
+    assert_passed(verdict("13.3", answer), "SUCCESS on the worker")
 
 
 def test_13_3_stub() -> None:
     assert_fails(verdict("13.3", unique_tags_stub), "not yet")
 
 
-def test_13_3_set() -> None:
-    assert_fails(verdict("13.3", unique_tags_set), "could not store the result",
-                 "json has no set")
+NOT_SORTED = "neither a set nor the words keep a sorted order"
+EACH_ONCE = "each distinct word once, sorted"
 
 
-def test_13_3_unsorted() -> None:
-    assert_fails(verdict("13.3", unique_tags_unsorted), "not sorted", "a set has no order")
-
-
-def test_13_3_str() -> None:
-    assert_fails(verdict("13.3", unique_tags_str), "returned a str",
-                 "a str of the set is text")
-
-
-def test_13_3_json_text() -> None:
-    assert_fails(verdict("13.3", unique_tags_json), "returned a str",
-                 "return the list itself")
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(unique_tags_set, "could not store the result", "json has no set",
+                     id="set"),
+        pytest.param(unique_tags_str, "returned a str", "a str of the set is text", id="str"),
+        pytest.param(unique_tags_json, "returned a str", "return the list itself",
+                     id="json-text"),
+        pytest.param(unique_tags_unsorted, "not sorted", NOT_SORTED, id="unsorted"),
+        pytest.param(unique_tags_descending, "not sorted", NOT_SORTED, id="reversed"),
+        pytest.param(unique_tags_duplicates, "['beat', 'celery', 'redis', 'redis'], not "
+                     "['beat', 'celery', 'redis']", EACH_ONCE, id="duplicates"),
+        pytest.param(unique_tags_first_seen, "came back as ['redis', 'celery', 'beat'], not "
+                     "sorted", NOT_SORTED, id="first-seen"),
+        pytest.param(unique_tags_joined, "returned a str, 'beat, celery, redis'",
+                     "a str of the set is text", id="joined"),
+        pytest.param(unique_tags_lowercased, "['amqp', 'beat', 'celery', 'worker'], not "
+                     "['AMQP', 'Beat', 'celery', 'worker']: the words changed case",
+                     "keep each word as it is (no lower())", id="lowercased"),
+        pytest.param(unique_tags_by_length, "not sorted", NOT_SORTED, id="by-length"),
+        pytest.param(unique_tags_global_seen, "not ['amqp', 'beat', 'broker', 'queue', "
+                     "'worker']", EACH_ONCE, id="global-seen"),
+        pytest.param(unique_tags_only_once, "['beat', 'celery'], not ['beat', 'celery', "
+                     "'redis']", EACH_ONCE, id="only-once"),
+        pytest.param(unique_tags_by_frequency, "not sorted", NOT_SORTED, id="by-frequency"),
+        pytest.param(unique_tags_empty_none, "for no words the task returned None, not []",
+                     "no words, no tags: return an empty list", id="empty-none"),
+        pytest.param(unique_tags_drops_first, "['celery', 'redis'], not ['beat', 'celery', "
+                     "'redis']", EACH_ONCE, id="drops-first"),
+    ],
+)  # fmt: skip
+def test_13_3_wrong_answers(answer, problem, hint) -> None:
+    _SEEN_TAGS.clear()
+    assert_fails(verdict("13.3", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- 13.4
+
+#: The name the broken handler sent: a copy registered under it is known to this process only.
+MODULE_PATH = "course_tasks.tasks.troubles.refund"
 
 
 def request_refund(order_id):
@@ -165,14 +418,27 @@ def request_refund(order_id):
 
 
 def request_refund_by_name(order_id):
-    return app.send_task("billing.refund", args=[order_id]).id
+    return app.send_task("billing.refund", args=[order_id])
+
+
+def request_refund_apply_async(order_id):
+    return refund.apply_async((order_id,))
+
+
+def request_refund_logs_and_reraises(order_id):
+    """Also right: the error is logged, then reaches the caller."""
+    try:
+        return refund.delay(order_id)
+    except Exception as exc:
+        print(f"refund of {order_id} not queued: {exc}")
+        raise
 
 
 def request_refund_stub(order_id): ...
 
 
 def request_refund_module_path(order_id):
-    return app.send_task("course_tasks.tasks.troubles.refund", args=[order_id])
+    return app.send_task(MODULE_PATH, args=[order_id])
 
 
 def request_refund_short_name(order_id):
@@ -187,33 +453,135 @@ def request_refund_apply(order_id):
     return refund.apply(args=[order_id])
 
 
-def test_13_4_right() -> None:
-    assert_passed(verdict("13.4", request_refund), "once each")
-    assert_passed(verdict("13.4", request_refund_by_name), "once each")
+def request_refund_twice(order_id):
+    refund.delay(order_id)
+    return refund.delay(order_id)
+
+
+def request_refund_get(order_id):
+    return refund.delay(order_id).get(timeout=10)
+
+
+def request_refund_id(order_id):
+    return refund.delay(order_id).id
+
+
+def request_refund_ignore_result(order_id):
+    return refund.apply_async((order_id,), ignore_result=True)
+
+
+def request_refund_fallback_local(order_id):
+    """Refunds in the web process when sending fails: the outage is hidden."""
+    try:
+        return refund.delay(order_id)
+    except Exception:
+        return refund.apply(args=[order_id])
+
+
+def request_refund_swallows(order_id):
+    """Catches the outage and answers nothing: the shop cannot tell."""
+    try:
+        return refund.delay(order_id)
+    except Exception:
+        return None
+
+
+def _refund_copy(self, order_id):
+    store().hincrby(troubles.REFUNDS_KEY, str(order_id), 1)
+    return {"order": order_id, "refunded": True, "on_worker": not self.request.called_directly}
+
+
+def request_refund_alias(order_id):
+    """Registers a copy of the refund under the module path, here, and sends that name."""
+    if MODULE_PATH not in app.tasks:
+        app.task(bind=True, name=MODULE_PATH)(_refund_copy)
+    return app.send_task(MODULE_PATH, args=[order_id])
+
+
+def request_refund_hard_coded(order_id):
+    return refund.delay(1)
+
+
+def request_refund_reports_queue(order_id):
+    return refund.apply_async((order_id,), queue=REPORTS_QUEUE)
+
+
+def request_refund_str_id(order_id):
+    return app.send_task("billing.refund", args=[str(order_id)])
+
+
+@pytest.fixture
+def no_refund_copy():
+    """After the test, no copy of the refund registered under its module path (a worker
+    keeps the strategy it built for a task: restarted, it builds none)."""
+    yield
+    if app.tasks.pop(MODULE_PATH, None) is not None:
+        runtime.stop(quiet=True)
+        runtime.start(quiet=True)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [request_refund, request_refund_by_name, request_refund_apply_async,
+     request_refund_logs_and_reraises],
+)  # fmt: skip
+def test_13_4_right(answer) -> None:
+    assert_passed(verdict("13.4", answer), "once each; with the broker unreachable")
+    assert refund.delay(7).get(timeout=10)["on_worker"]  # the app sends again
 
 
 def test_13_4_stub() -> None:
     assert_fails(verdict("13.4", request_refund_stub), "not yet")
 
 
-def test_13_4_module_path() -> None:
-    assert_fails(verdict("13.4", request_refund_module_path), "NotRegistered",
-                 "inspect().registered() lists the names")
+NOT_REGISTERED = "inspect().registered() lists the names"
 
 
-def test_13_4_short_name() -> None:
-    assert_fails(verdict("13.4", request_refund_short_name), "NotRegistered('refund')",
-                 "inspect().registered()")
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(request_refund_module_path, f"NotRegistered('{MODULE_PATH}')",
+                     NOT_REGISTERED, id="module-path"),
+        pytest.param(request_refund_short_name, "NotRegistered('refund')", NOT_REGISTERED,
+                     id="short-name"),
+        pytest.param(request_refund_direct, "called the task directly",
+                     "queue it and return the handle", id="direct-call"),
+        pytest.param(request_refund_apply, "ran here, in the notebook", "send it to the worker",
+                     id="apply"),
+        pytest.param(request_refund_twice, "refunds per order", "queue each refund once",
+                     id="twice"),
+        pytest.param(request_refund_get, "waited for the refund to finish (get()) and returned "
+                     "its result, not its handle", "return what delay() returns, without get()",
+                     id="get"),
+        pytest.param(request_refund_id, "returned the task's id", "return what delay() (or "
+                     "send_task()) returns, the AsyncResult", id="id"),
+        pytest.param(request_refund_ignore_result, "was sent with ignore_result: no result is "
+                     "stored", "send it without ignore_result=True", id="ignore-result"),
+        pytest.param(request_refund_fallback_local, "with the broker unreachable, "
+                     "request_refund still refunded order", "let delay()'s error reach the "
+                     "caller", id="fallback-local"),
+        pytest.param(request_refund_swallows, "with the broker unreachable, request_refund "
+                     "returned None instead of failing", "let delay()'s error (OperationalError)"
+                     " reach the caller", id="swallows-the-outage"),
+        pytest.param(request_refund_alias, f"ran as the task '{MODULE_PATH}', not as the "
+                     "course's 'billing.refund'", "send the course's refund under the name the "
+                     "workers know", id="alias-in-notebook"),
+        pytest.param(request_refund_hard_coded, "returned {'order': 1,",
+                     "pass the order id as the only argument", id="hard-coded-order"),
+        pytest.param(request_refund_reports_queue, "waits in 'monthly-reports', a queue no "
+                     "worker reads", "send it where the workers read", id="reports-queue"),
+        pytest.param(request_refund_str_id, "returned {'order': '", "pass the order id as it "
+                     "is, an int", id="str-id"),
+    ],
+)  # fmt: skip
+def test_13_4_wrong_answers(answer, problem, hint, no_refund_copy) -> None:
+    assert_fails(verdict("13.4", answer), problem, hint)
 
 
-def test_13_4_direct_call() -> None:
-    assert_fails(verdict("13.4", request_refund_direct), "called the task directly",
-                 "queue it and return the handle")
-
-
-def test_13_4_apply() -> None:
-    assert_fails(verdict("13.4", request_refund_apply), "ran here, in the notebook",
-                 "send it to the worker")
+def test_13_4_the_broker_comes_back_after_the_outage() -> None:
+    with ch13._broker_unreachable(), pytest.raises(Exception, match="Connection refused"):
+        refund.delay(1)
+    assert refund.delay(2).get(timeout=10)["on_worker"]
 
 
 # --------------------------------------------------------------------------- the lab
@@ -272,8 +640,11 @@ def test_runtime_stop_stops_lab_workers() -> None:
 def test_fake_redis_transport_redelivers_after_the_visibility_timeout() -> None:
     import time
 
-    shop = lab.make_app("test-shop", broker_url="redis://localhost/4",
-                        broker_transport_options={"visibility_timeout": 0.2})
+    shop = lab.make_app(
+        "test-shop",
+        broker_url="redis://localhost/4",
+        broker_transport_options={"visibility_timeout": 0.2},
+    )
     shop.conf.broker_transport = lab.FakeRedisTransport
 
     @shop.task(name="shop.charge")
@@ -285,7 +656,7 @@ def test_fake_redis_transport_redelivers_after_the_visibility_timeout() -> None:
         channel.queue_purge("celery")
         sent = charge.apply_async((7,), countdown=3600)
         first = channel.basic_get("celery")
-        channel.qos.restore_visible(interval=1)      # too early: nothing comes back
+        channel.qos.restore_visible(interval=1)  # too early: nothing comes back
         assert channel.basic_get("celery") is None
         time.sleep(0.3)
         channel.qos.restore_visible(interval=1)

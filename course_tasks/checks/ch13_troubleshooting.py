@@ -3,16 +3,23 @@
 Each exercise starts from a broken set-up; the learner's fix is applied for real and the
 check proves that it works (and that it does not only look as if it did):
 
-* 13.1 ``check("13.1", unstick)``: ``unstick(queue)`` makes the workers read ``queue``, so
-  that reports waiting there run, once each, and later ones too. Checked on the course's
-  worker with two queues nobody reads.
+* 13.1 ``check("13.1", unstick)``: ``unstick(queue)`` makes the running workers read
+  ``queue``, so that reports waiting there run, once each, on a worker, and later ones too.
+  Checked with two more workers of the check's own (:mod:`course_tasks.workers`), which must
+  read the queue too (a fix sent to one worker by name leaves them out), and with two queues
+  nobody reads; every worker must still read the queues it read before (the default one
+  too). What a wrong fix cancelled is put back afterwards.
 * 13.2 ``check("13.2", SHOP_RESULTS)``: the settings that make the shop keep its results
-  between one hour and seven days (they expired after one second). Checked on a lab app
-  (:mod:`course_tasks.lab`) with a real worker, by the key's TTL in the result backend.
+  between one hour and seven days (they expired after one second), still as json. Checked on
+  a lab app (:mod:`course_tasks.lab`) with a real worker, by the key's TTL in the result
+  backend.
 * 13.3 ``check("13.3", unique_tags)``: the body of a task whose result json can carry (the
-  broken one returned a ``set``). Run as a task on a lab worker, on two inputs.
+  broken one returned a ``set``). Run as a task on a lab worker, on four inputs: repeats,
+  words with capitals, no words at all.
 * 13.4 ``check("13.4", request_refund)``: ``request_refund(order_id)`` queues the course's
-  refund under the name the worker knows (``billing.refund``) and returns its handle.
+  refund under the name the worker knows (``billing.refund``, read from the message sent)
+  and returns its handle; called once more with the broker unreachable, it lets the error
+  reach the caller and refunds nothing.
 """
 
 from __future__ import annotations
@@ -20,17 +27,26 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import timedelta
 from typing import Any
 
+from celery.app.defaults import DEFAULTS
 from celery.exceptions import NotRegistered
+from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, EagerResult
+from celery.signals import before_task_publish
+from kombu import Connection
+from kombu.exceptions import ContentDisallowed
+from kombu.pools import ProducerPool
 
-from course_tasks import lab
+from course_tasks import lab, services, workers
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
+    StillRunning,
+    call_watched,
     delete_queue,
     error_text,
     finished,
@@ -38,22 +54,47 @@ from course_tasks.checks.support import (
     kind,
     need_function,
 )
+from course_tasks.errors import CourseError
 from course_tasks.tasks import troubles
 from course_tasks.tasks.basics import add
 
-#: How long a check waits for a task that should finish quickly.
-WAIT_SECONDS = 5.0
+#: How long a check waits for a task that should finish quickly (a ceiling: a busy
+#: classroom machine needs far more than the usual fraction of a second).
+WAIT_SECONDS = 10.0
+#: How long a worker gets to answer ``inspect()`` when the check knows who must answer.
+INSPECT_SECONDS = 10.0
+#: How long ``inspect()`` listens when the check asks every worker (it waits that long).
+SURVEY_SECONDS = 1.5
+#: How long the learner's function may take before the check stops waiting for it.
+CALL_SECONDS = 30.0
 #: How long a result must be kept at least (13.2), and at most.
 MIN_EXPIRES = 3600
 MAX_EXPIRES = 7 * 24 * 3600
 #: A second queue nobody reads (13.1), so that a fix cannot hard-code the first one.
 OTHER_QUEUE = "course-check-13-parked"
+#: The queue the check's own two workers read when they start (13.1).
+HELPERS_QUEUE = "course-check-13-helpers"
+#: The check's own workers (13.1): ``check13a-worker@HOST`` and ``check13b-worker@HOST``.
+HELPERS = (workers.Spec("check13a", (HELPERS_QUEUE,)), workers.Spec("check13b", (HELPERS_QUEUE,)))
 _serial = itertools.count(1)
 
 
-def _queues_read() -> set[str]:
-    replies = app.control.inspect(timeout=0.5).active_queues() or {}
-    return {q["name"] for queues in replies.values() for q in queues}
+def _active_queues(
+    nodes: list[str] | None = None, seconds: float = SURVEY_SECONDS
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """{worker: {queue name: the queue as inspect() gives it}}: of ``nodes`` (answering as
+    soon as all have), or of every worker that answers within ``seconds``."""
+    if nodes:
+        inspect = app.control.inspect(destination=nodes, timeout=seconds, limit=len(nodes))
+    else:
+        inspect = app.control.inspect(timeout=seconds)
+    replies = inspect.active_queues() or {}
+    return {node: {q["name"]: q for q in queues or []} for node, queues in replies.items()}
+
+
+def _queues_read(active: dict[str, dict[str, dict[str, Any]]] | None = None) -> set[str]:
+    active = _active_queues() if active is None else active
+    return {name for queues in active.values() for name in queues}
 
 
 def _waiting(queue: str) -> int:
@@ -77,7 +118,178 @@ def _release(queue: str) -> None:
         delete_queue(queue)
 
 
+def _revoke_unfinished(results: list[AsyncResult]) -> None:
+    for result in results:
+        if not result.ready():  # a learner's get() on it returns once it is REVOKED
+            with suppress(Exception):
+                app.backend.mark_as_revoked(result.id, reason="check finished")
+
+
+def _names(nodes: list[str]) -> str:
+    return ", ".join(sorted(nodes))
+
+
 # --------------------------------------------------------------------------- 13.1
+
+
+def _start_helpers() -> list[str]:
+    """Start the check's two workers (each reads only :data:`HELPERS_QUEUE`); their nodes."""
+    with suppress(Exception):
+        delete_queue(HELPERS_QUEUE)
+    try:
+        started = workers.start(*HELPERS)
+    except CourseError as exc:
+        raise Fail(
+            f"the check could not start its two workers: {exc.problem}",
+            hint=exc.fix or "run the set-up cell again",
+        ) from None
+    return [worker.node for worker in started]
+
+
+def _restore(before: dict[str, dict[str, dict[str, Any]]], helpers: list[str]) -> None:
+    """Make each worker (but the check's own) read again the queues it read before."""
+    nodes = [node for node in before if node not in helpers]
+    if not nodes:
+        return
+    with suppress(Exception):
+        now = _active_queues(nodes, INSPECT_SECONDS)
+        for node in nodes:
+            if node not in now:
+                continue
+            for name, q in before[node].items():
+                if name in now[node]:
+                    continue
+                exchange = q.get("exchange") or {}
+                with suppress(Exception):
+                    app.control.add_consumer(
+                        name,
+                        exchange=exchange.get("name") or None,
+                        exchange_type=exchange.get("type") or None,
+                        routing_key=q.get("routing_key") or None,
+                        destination=[node],
+                        reply=True,
+                        timeout=INSPECT_SECONDS,
+                    )
+
+
+@contextmanager
+def _controls() -> Iterator[list[tuple[str, dict[str, Any], list[str] | None]]]:
+    """(command, arguments, destination) of every ``app.control`` broadcast sent meanwhile."""
+    control = app.control
+    real = control.broadcast
+    sent: list[tuple[str, dict[str, Any], list[str] | None]] = []
+
+    def broadcast(command: str, arguments: Any = None, destination: Any = None, *args: Any,
+                  **kwargs: Any) -> Any:  # fmt: skip
+        names = [destination] if isinstance(destination, str) else destination
+        sent.append((command, dict(arguments or {}), list(names) if names else None))
+        return real(command, arguments, destination, *args, **kwargs)
+
+    control.broadcast = broadcast  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        vars(control).pop("broadcast", None)
+
+
+def _not_run(
+    queue: str,
+    months: list[str],
+    built: list[str],
+    controls: list[tuple[str, dict[str, Any], list[str] | None]],
+) -> Fail:
+    """Why the parked reports' own tasks did not run (they are not ready)."""
+    waiting = _waiting(queue)
+    active = _active_queues()
+    read = sorted(_queues_read(active))
+    if waiting == 0 and any(m in built for m in months):
+        problem = (
+            f"the reports that waited in {queue!r} were built, but their own tasks never ran "
+            "on a worker: the messages were taken off the queue (the reports built here or "
+            "sent again), so their results stay PENDING"
+        )
+        if queue in read:
+            return Fail(
+                problem,
+                hint="leave the waiting messages in the queue: once the "
+                "workers read it (app.control.add_consumer(queue)) they run them",
+            )
+        return Fail(
+            f"{problem}; and no worker reads {queue!r}, so the next report would be stuck again",
+            hint="do not take the messages off the queue: make the workers read it, "
+            "app.control.add_consumer(queue)",
+        )
+    if waiting == 0 and not built:
+        return Fail(
+            "the waiting reports are gone from the queue and never ran",
+            hint="purging deletes the tasks; they must run: make a worker read the "
+            "queue, app.control.add_consumer(queue)",
+        )
+    aimed = [to for command, args, to in controls
+             if command == "add_consumer" and args.get("queue") == queue]  # fmt: skip
+    if aimed and all(aimed):
+        names = sorted({name for to in aimed if to for name in to})
+        if not set(names) & set(active):
+            return Fail(
+                f"the reports still wait in {queue!r}: add_consumer went to {names}, and no "
+                f"running worker has that name (the workers are {sorted(active)})",
+                hint="leave out destination=: app.control.add_consumer(queue) tells every "
+                "running worker, whatever its name",
+            )
+    return Fail(
+        f"the reports still wait in {queue!r}; the workers read {read}",
+        hint="app.control.add_consumer(queue) with the queue the tasks wait in "
+        "(the argument), not the default 'celery'",
+    )
+
+
+def _judge_readers(
+    queue: str, helpers: list[str], before: dict[str, dict[str, dict[str, Any]]]
+) -> None:
+    """Every worker reads ``queue`` now (the check's own two included), and still reads
+    every queue it read before."""
+    nodes = sorted({*helpers, *before})
+    now = _active_queues(nodes, INSPECT_SECONDS)
+    silent = [node for node in helpers if node not in now]
+    if silent:
+        raise Fail(
+            f"the check's worker {silent[0]} did not answer inspect() within {INSPECT_SECONDS:g} s",
+            hint="the machine is very busy: run the check again",
+        )
+    readers = [node for node, queues in now.items() if queue in queues]
+    if not readers:
+        raise Fail(
+            "the waiting reports ran, but then the workers stopped reading the queue: "
+            "the next report would be stuck again",
+            hint="leave the consumer in place: do not cancel_consumer after add_consumer",
+        )
+    missing = [node for node in helpers if queue not in now[node]]
+    if missing:
+        raise Fail(
+            f"only {_names(readers)} read{'s' if len(readers) == 1 else ''} {queue!r}; the "
+            f"running worker{'s' if len(missing) > 1 else ''} {_names(missing)} do"
+            f"{'' if len(missing) > 1 else 'es'} not",
+            hint="app.control.add_consumer(queue) with no destination= tells every running "
+            "worker; a list of worker names leaves out the others (on other machines too)",
+        )
+    default = app.conf.task_default_queue
+    for node, queues in sorted(before.items()):
+        if node in now and default in queues and default not in now[node]:
+            raise Fail(
+                f"after unstick the worker {node} no longer reads the default queue "
+                f"{default!r}: every ordinary task would now stay PENDING",
+                hint="add_consumer adds a queue to those a worker reads; do not "
+                f"cancel_consumer({default!r})",
+            )
+    for node, queues in sorted(before.items()):
+        lost = sorted(set(queues) - set(now.get(node, queues)))
+        if lost:
+            raise Fail(
+                f"after unstick the worker {node} no longer reads {lost[0]!r}: the tasks "
+                "sent there would now stay PENDING",
+                hint="add the queue, cancel nothing: add_consumer(queue) keeps the queues a "
+                "worker already reads",
+            )
 
 
 @exercise("13.1", "reports stuck in PENDING", points=2)
@@ -86,55 +298,66 @@ def _unstick(unstick: Any) -> str:
     queue = troubles.REPORTS_QUEUE
     _release(queue)
     _release(OTHER_QUEUE)
+    if is_stub_body(unstick, unknown=False):
+        raise NotYet("write the body of unstick")
     troubles.reset()
-    months = [f"2031-{next(_serial) % 12 + 1:02d}-{uuid.uuid4().hex[:4]}" for _ in range(2)]
-    parked = [troubles.send_report(m) for m in months]
-    other = add.apply_async((20, 22), queue=OTHER_QUEUE)
+    helpers = _start_helpers()
+    before: dict[str, dict[str, dict[str, Any]]] = {}
     try:
-        if unstick(queue) is None and is_stub_body(unstick):
-            raise NotYet("write the body of unstick")
-        ran = _wait(parked, 3.0)
-        built = troubles.reports_built()
-        if not ran:
-            if _waiting(queue) == 0 and not built:
+        before = _active_queues()
+        months = [f"2031-{next(_serial) % 12 + 1:02d}-{uuid.uuid4().hex[:4]}" for _ in range(2)]
+        parked = [troubles.send_report(m) for m in months]
+        other = add.apply_async((20, 22), queue=OTHER_QUEUE)
+        sent = [*parked, other]
+        try:
+            with _controls() as controls:
+                answer = unstick(queue)
+            if answer is None and is_stub_body(unstick):
+                raise NotYet("write the body of unstick")
+            ran = _wait(parked, WAIT_SECONDS)
+            built = troubles.reports_built()
+            if not ran:
+                raise _not_run(queue, months, built, controls)
+            twice = sorted({m for m in built if built.count(m) > 1})
+            if twice:
                 raise Fail(
-                    "the waiting reports are gone from the queue and never ran",
-                    hint="purging deletes the tasks; they must run: make a worker read the "
-                    "queue, app.control.add_consumer(queue)",
+                    f"report {twice[0]} was built twice",
+                    hint="let the waiting tasks run; do not send them again",
                 )
-            read = sorted(_queues_read())
-            raise Fail(
-                f"the reports still wait in {queue!r}; the workers read {read}",
-                hint="app.control.add_consumer(queue) with the queue the tasks wait in "
-                "(the argument), not the default 'celery'",
+            _judge_readers(queue, helpers, before)
+            later = troubles.send_report("2031-later")
+            sent.append(later)
+            finished(
+                later,
+                WAIT_SECONDS,
+                "a report sent after your fix",
+                "leave the workers reading the queue",
             )
-        twice = sorted({m for m in built if built.count(m) > 1})
-        if twice:
-            raise Fail(f"report {twice[0]} was built twice", hint="let the waiting tasks run; do "
-                       "not send them again")
-        if queue not in _queues_read():
-            raise Fail(
-                "the waiting reports ran, but then the workers stopped reading the queue: "
-                "the next report would be stuck again",
-                hint="leave the consumer in place: do not cancel_consumer after add_consumer",
-            )
-        later = troubles.send_report("2031-later")
-        finished(later, WAIT_SECONDS, "a report sent after your fix",
-                 "leave the workers reading the queue")
-        # A second queue: the fix must use its argument.
-        unstick(OTHER_QUEUE)
-        if finished(other, 3.0, f"a task waiting in {OTHER_QUEUE!r} after "
-                    f"unstick({OTHER_QUEUE!r})", "use the queue you are given, not a fixed "
-                    "name") != 42:
-            raise Fail("add(20, 22) in the second queue did not return 42")
+            # A second queue: the fix must use its argument.
+            unstick(OTHER_QUEUE)
+            if (
+                finished(
+                    other,
+                    WAIT_SECONDS,
+                    f"a task waiting in {OTHER_QUEUE!r} after unstick({OTHER_QUEUE!r})",
+                    "use the queue you are given, not a fixed name",
+                )
+                != 42
+            ):
+                raise Fail("add(20, 22) in the second queue did not return 42")
+        finally:
+            _revoke_unfinished(sent)
+            _release(queue)
+            _release(OTHER_QUEUE)
     finally:
-        for result in [*parked, other]:
-            if not result.ready():  # a learner's get() on it returns once it is REVOKED
-                with suppress(Exception):
-                    app.backend.mark_as_revoked(result.id, reason="check finished")
-        _release(queue)
-        _release(OTHER_QUEUE)
-    return f"{len(parked)} waiting reports ran once each, and a later one too"
+        _restore(before, helpers)
+        workers.stop(*(spec.name for spec in HELPERS))
+        with suppress(Exception):
+            delete_queue(HELPERS_QUEUE)
+    return (
+        f"{len(parked)} waiting reports ran once each, and a later one too; every worker "
+        f"reads {queue!r}, the check's {len(helpers)} included"
+    )
 
 
 # --------------------------------------------------------------------------- 13.2
@@ -160,8 +383,15 @@ def _expires(settings: Any) -> str:
             hint="this app takes lower-case settings (result_expires); CELERY_… names work "
             "only with config_from_object(..., namespace='CELERY')",
         )
+    unknown = [k for k in settings if k not in DEFAULTS]
     shop = lab.make_app(f"shop-13-2-{next(_serial)}", result_expires=1)
     shop.conf.update(settings)
+    if shop.conf.result_serializer != "json":
+        raise Fail(
+            f"results are now stored as {shop.conf.result_serializer}: the shop and its status "
+            "page accept json only (and a worker should never unpickle what it reads)",
+            hint="change only how long results live: leave result_serializer as it is (json)",
+        )
 
     @shop.task(name="shop.total")
     def total(prices: list[float]) -> float:
@@ -169,7 +399,14 @@ def _expires(settings: Any) -> str:
 
     with lab.running(shop):
         result = total.delay([1.5, 2.5])
-        value = finished(result, WAIT_SECONDS, "the shop's task", "run the set-up cell again")
+        try:
+            value = finished(result, WAIT_SECONDS, "the shop's task", "run the set-up cell again")
+        except ContentDisallowed as exc:
+            raise Fail(
+                f"the shop could not read its own result back ({error_text(exc)})",
+                hint="change only how long results live: leave the serializers and the "
+                "accepted content as they are (json)",
+            ) from None
     key = shop.backend.get_key_for_task(result.id)
     ttl = lab.results_client().ttl(key)
     if ttl == -2 or value != 4.0:
@@ -185,6 +422,12 @@ def _expires(settings: Any) -> str:
     expires = shop.conf.result_expires
     seconds = expires.total_seconds() if isinstance(expires, timedelta) else expires
     if ttl < MIN_EXPIRES - 5:
+        if unknown and "result_expires" not in settings:
+            raise Fail(
+                f"{unknown[0]} is not a Celery setting: Celery ignores it, and a result is "
+                f"still kept for {seconds} s only",
+                hint="the setting is result_expires (in seconds, or a timedelta)",
+            )
         raise Fail(
             f"a result is kept for {seconds} s only",
             hint="result_expires is in seconds: at least 3600 (or timedelta(hours=1))",
@@ -199,96 +442,272 @@ def _expires(settings: Any) -> str:
 
 # --------------------------------------------------------------------------- 13.3
 
+#: The words the task gets: repeats, words with capitals (kept as they are; in both a
+#: plain and a case-blind sort they come first), no words at all.
+TAG_CASES = [
+    ["redis", "celery", "redis", "beat"],
+    ["worker", "queue", "broker", "queue", "beat", "worker", "amqp"],
+    ["celery", "AMQP", "worker", "Beat", "celery", "AMQP"],
+    [],
+]
+
 
 @exercise("13.3", "a result json cannot carry", points=2)
 def _unique_tags(unique_tags: Any) -> str:
-    unique_tags = need_function(unique_tags, "unique_tags", "unique_tags(words)",
-                                purpose="returns the tags")
+    unique_tags = need_function(
+        unique_tags, "unique_tags", "unique_tags(words)", purpose="returns the tags"
+    )
     if is_stub_body(unique_tags):
         raise NotYet("write the body of unique_tags")
     shop = lab.make_app(f"shop-13-3-{next(_serial)}")
     task = shop.task(name="shop.unique_tags")(unique_tags)
-    cases = [
-        ["redis", "celery", "redis", "beat"],
-        ["worker", "queue", "broker", "queue", "beat", "worker", "amqp"],
-    ]
     with lab.running(shop):
-        for words in cases:
+        for words in TAG_CASES:
             result = task.delay(words)
             value = finished(result, WAIT_SECONDS, "the task", "run the set-up cell again")
-            expected = sorted(set(words))
-            if result.state == "FAILURE":
-                text = error_text(value)
-                if "EncodeError" in text or "JSON" in text:
-                    raise Fail(
-                        f"the worker could not store the result ({text})",
-                        hint="json has no set (nor frozenset): return a list, sorted(set(words))",
-                    )
-                raise Fail(f"the task failed: {text}")
-            if isinstance(value, str):
-                hint = "return the list itself: Celery turns it into json for you"
-                if not value.startswith("["):
-                    hint = "a str of the set is text, not a list: return sorted(set(words))"
-                raise Fail(f"the task returned a str, {value[:40]!r}", hint=hint)
-            if not isinstance(value, list):
-                raise Fail(f"the task returned {kind(value)}", hint="return a list")
-            if sorted(value) == expected and value != expected:
-                raise Fail(
-                    f"for {words} the tags came back as {value}, not sorted",
-                    hint="a set has no order: sort it, sorted(set(words))",
-                )
-            if value != expected:
-                raise Fail(f"for {words} the task returned {value}, not {expected}",
-                           hint="each distinct word once, sorted")
-    return f"SUCCESS on the worker, e.g. {expected}"
+            _judge_tags(words, result.state, value)
+    return f"SUCCESS on the worker, e.g. {sorted(set(TAG_CASES[2]))}"
+
+
+def _judge_tags(words: list[str], state: str, value: Any) -> None:
+    expected = sorted(set(words))
+    if state == "FAILURE":
+        text = error_text(value)
+        if "EncodeError" in text or "JSON" in text:
+            raise Fail(
+                f"the worker could not store the result ({text})",
+                hint="json has no set (nor frozenset): return a list, sorted(set(words))",
+            )
+        raise Fail(f"for {words} the task failed: {text}")
+    if isinstance(value, str):
+        hint = "return the list itself: Celery turns it into json for you"
+        if not value.startswith("["):
+            hint = "a str of the set is text, not a list: return sorted(set(words))"
+        raise Fail(f"the task returned a str, {value[:40]!r}", hint=hint)
+    if value is None and not words:
+        raise Fail(
+            "for no words the task returned None, not []",
+            hint="no words, no tags: return an empty list, as sorted(set(words)) does",
+        )
+    if not isinstance(value, list):
+        raise Fail(f"for {words} the task returned {kind(value)}", hint="return a list")
+    if value == expected:
+        return
+    if sorted(value) == expected:
+        raise Fail(
+            f"for {words} the tags came back as {value}, not sorted",
+            hint="neither a set nor the words keep a sorted order: sort the tags, "
+            "sorted(set(words))",
+        )
+    if all(isinstance(v, str) for v in value) and sorted(v.lower() for v in value) == sorted(
+        {w.lower() for w in words}
+    ):
+        raise Fail(
+            f"for {words} the task returned {value}, not {expected}: the words changed case",
+            hint="keep each word as it is (no lower()): drop the repeats and sort, "
+            "sorted(set(words))",
+        )
+    raise Fail(
+        f"for {words} the task returned {value}, not {expected}",
+        hint="each distinct word once, sorted",
+    )
 
 
 # --------------------------------------------------------------------------- 13.4
 
 
+@contextmanager
+def _published() -> Iterator[dict[str, tuple[str, str]]]:
+    """{task id: (task name, routing key)} of every task message published while inside."""
+    sent: dict[str, tuple[str, str]] = {}
+
+    def record(sender: Any = None, headers: Any = None, routing_key: Any = None,
+               **_: Any) -> None:  # fmt: skip
+        if isinstance(headers, dict):
+            sent[str(headers.get("id"))] = (str(headers.get("task") or sender), str(routing_key))
+
+    before_task_publish.connect(record, weak=False, dispatch_uid="course-check-13.4")
+    try:
+        yield sent
+    finally:
+        before_task_publish.disconnect(dispatch_uid="course-check-13.4")
+
+
+@contextmanager
+def _broker_unreachable() -> Iterator[None]:
+    """Meanwhile, the course app sends to a Redis port nothing listens on (as when Redis is
+    down): ``delay()``, ``send_task()`` and ``app.connection_for_write()`` fail with
+    ``OperationalError`` after the app's publish retry policy. The workers keep running."""
+    url = f"redis://127.0.0.1:{services.free_port()}/0"
+
+    def unreachable(*_: Any, **__: Any) -> Connection:
+        return Connection(url, connect_timeout=1,
+                          transport_options={"socket_connect_timeout": 1})  # fmt: skip
+
+    saved = app._pool, app.amqp._producer_pool
+    pool = unreachable().Pool(limit=app.conf.broker_pool_limit)
+    app.connection_for_write = unreachable  # type: ignore[method-assign]
+    app._pool = pool
+    app.amqp._producer_pool = ProducerPool(pool, limit=pool.limit)
+    try:
+        yield
+    finally:
+        del app.connection_for_write
+        app._pool, app.amqp._producer_pool = saved
+        with suppress(Exception):
+            pool.force_close_all()
+
+
+def _handle(request_refund: Any, answer: Any, seen: Any, order_id: int) -> AsyncResult:
+    """The handle request_refund returned for ``order_id``, or a Fail saying what it is."""
+    if isinstance(answer, StillRunning):
+        raise Fail(
+            f"request_refund({order_id}) had not returned after {CALL_SECONDS:g} s",
+            hint="queue the refund and return at once: return refund.delay(order_id)",
+        )
+    if answer is None and is_stub_body(request_refund):
+        raise NotYet("write the body of request_refund")
+    if seen.waited or (isinstance(answer, dict) and answer.get("on_worker") is True):
+        raise Fail(
+            "request_refund waited for the refund to finish (get()) and returned its result, "
+            "not its handle",
+            hint="return what delay() returns, without get(): the shop reads the handle's "
+            "state when it needs it",
+        )
+    if seen.ran_here or isinstance(answer, EagerResult):
+        raise Fail(
+            "the refund ran here, in the notebook (apply() runs a task in the caller)",
+            hint="send it to the worker: refund.delay(order_id), or "
+            "app.send_task('billing.refund', args=[order_id])",
+        )
+    if isinstance(answer, dict):
+        raise Fail(
+            "request_refund returned the refund's result: it called the task directly, "
+            "in the notebook",
+            hint="queue it and return the handle: return refund.delay(order_id)",
+        )
+    if isinstance(answer, str):
+        raise Fail(
+            f"request_refund returned the task's id, {answer[:40]!r}, not its handle",
+            hint="return what delay() (or send_task()) returns, the AsyncResult: the shop "
+            "reads .state and .get() from it",
+        )
+    if not isinstance(answer, AsyncResult):
+        raise Fail(
+            f"request_refund returned {kind(answer)}, not the task's handle",
+            hint="return what delay() (or send_task()) returns",
+        )
+    return answer
+
+
+def _stuck(handle: AsyncResult, order_id: int, message: tuple[str, str] | None) -> Fail:
+    """Why the refund of ``order_id`` has not finished."""
+    state = handle.state
+    queue = message[1] if message else None
+    if queue and queue not in _queues_read() and _waiting(queue) > 0:
+        return Fail(
+            f"the refund of order {order_id} waits in {queue!r}, a queue no worker reads "
+            f"(still {state} after {WAIT_SECONDS:g} s)",
+            hint="send it where the workers read, the default queue: refund.delay(order_id), "
+            "with no queue=",
+        )
+    return Fail(
+        f"the refund of order {order_id} is still {state} after {WAIT_SECONDS:g} s",
+        hint="is the worker running? Run the set-up cell again",
+    )
+
+
+def _judge_refund(handle: AsyncResult, order_id: int, message: tuple[str, str] | None) -> None:
+    """The refund behind ``handle`` ran on a worker, as the course's ``billing.refund``."""
+    if getattr(handle, "ignored", False):
+        raise Fail(
+            f"the refund of order {order_id} was sent with ignore_result: no result is stored, "
+            "so its handle says PENDING for ever and the shop never sees it done",
+            hint="send it without ignore_result=True: the handle must carry the refund's result",
+        )
+    try:
+        value = handle.get(timeout=WAIT_SECONDS, propagate=False, disable_sync_subtasks=False)
+    except CeleryTimeoutError:
+        raise _stuck(handle, order_id, message) from None
+    if isinstance(value, NotRegistered):
+        raise Fail(
+            f"the worker answered NotRegistered({value}): no worker knows that name",
+            hint="inspect().registered() lists the names the workers know: the refund "
+            "is registered as 'billing.refund'",
+        )
+    name = message[0] if message else None
+    if handle.state == "SUCCESS" and name is not None and name != troubles.refund.name:
+        raise Fail(
+            f"the refund of order {order_id} ran as the task {name!r}, not as the course's "
+            f"{troubles.refund.name!r}: a task registered in the notebook is known to this "
+            "kernel's worker only; a worker started from the shop's code answers NotRegistered",
+            hint="send the course's refund under the name the workers know: "
+            "refund.delay(order_id), or app.send_task('billing.refund', ...); do not register "
+            "a copy of it",
+        )
+    if handle.state != "SUCCESS":
+        raise Fail(f"the refund of order {order_id} ended {handle.state}: {error_text(value)}")
+    if value != {"order": order_id, "refunded": True, "on_worker": True}:
+        hint = "pass the order id as the only argument"
+        if isinstance(value, dict) and value.get("order") == str(order_id):
+            hint = "pass the order id as it is, an int: not str(order_id)"
+        raise Fail(f"the refund of order {order_id} returned {value!r}", hint=hint)
+
+
+def _judge_outage(request_refund: Any, order_id: int) -> None:
+    """With the broker unreachable, request_refund fails and refunds nothing."""
+    raised = False
+    with _broker_unreachable():
+        try:
+            answer, seen = call_watched(request_refund, order_id, seconds=CALL_SECONDS)
+        except Exception:
+            raised, answer, seen = True, None, None
+    if isinstance(answer, StillRunning):
+        raise Fail(
+            f"with the broker unreachable, request_refund({order_id}) had not returned after "
+            f"{CALL_SECONDS:g} s",
+            hint="let delay()'s error reach the caller (it gives up after the app's publish "
+            "retry policy): do not retry for ever",
+        )
+    ran_here = bool(seen and seen.ran_here)
+    if troubles.refunds().get(order_id) or ran_here:
+        raise Fail(
+            f"with the broker unreachable, request_refund still refunded order {order_id}, "
+            f"here in the notebook{' (apply())' if ran_here else ''}: the outage is hidden, "
+            "and the refund ran outside the worker",
+            hint="let delay()'s error reach the caller, so that the shop knows the refund was "
+            "not queued; never refund any other way",
+        )
+    if not raised and not isinstance(answer, BaseException):
+        raise Fail(
+            f"with the broker unreachable, request_refund returned {kind(answer)} instead of "
+            "failing: the shop would believe the refund was queued",
+            hint="let delay()'s error (OperationalError) reach the caller: do not catch it",
+        )
+
+
 @exercise("13.4", "refunds that fail with NotRegistered", points=2)
 def _refund(request_refund: Any) -> str:
-    request_refund = need_function(request_refund, "request_refund",
-                                   "request_refund(order_id)", purpose="queues the refund")
+    request_refund = need_function(
+        request_refund, "request_refund", "request_refund(order_id)", purpose="queues the refund"
+    )
     troubles.reset()
     orders = [4100 + next(_serial), 4200 + next(_serial)]
-    for order_id in orders:
-        handle = request_refund(order_id)
-        if handle is None and is_stub_body(request_refund):
-            raise NotYet("write the body of request_refund")
-        if isinstance(handle, EagerResult):
-            raise Fail(
-                "the refund ran here, in the notebook (apply() runs a task in the caller)",
-                hint="send it to the worker: refund.delay(order_id), or "
-                "app.send_task('billing.refund', args=[order_id])",
-            )
-        if isinstance(handle, dict):
-            raise Fail(
-                "request_refund returned the refund's result: it called the task directly, "
-                "in the notebook",
-                hint="queue it and return the handle: return refund.delay(order_id)",
-            )
-        if isinstance(handle, str):
-            handle = app.AsyncResult(handle)
-        if not isinstance(handle, AsyncResult):
-            raise Fail(f"request_refund returned {kind(handle)}, not the task's handle",
-                       hint="return what delay() (or send_task()) returns")
-        value = finished(handle, WAIT_SECONDS, f"the refund of order {order_id}",
-                         "is the worker running? Run the set-up cell again")
-        if isinstance(value, NotRegistered):
-            raise Fail(
-                f"the worker answered NotRegistered({value}): no worker knows that name",
-                hint="inspect().registered() lists the names the workers know: the refund "
-                "is registered as 'billing.refund'",
-            )
-        if handle.state != "SUCCESS":
-            raise Fail(f"the refund of order {order_id} ended {handle.state}: "
-                       f"{error_text(value)}")
-        if value != {"order": order_id, "refunded": True, "on_worker": True}:
-            raise Fail(f"the refund of order {order_id} returned {value!r}",
-                       hint="pass the order id as the only argument")
-    counts = troubles.refunds()
-    if counts != {order_id: 1 for order_id in orders}:
-        raise Fail(f"refunds per order: {counts}", hint="queue each refund once")
-    return "both refunds ran on the worker under 'billing.refund', once each"
-
+    handles: list[AsyncResult] = []
+    try:
+        for order_id in orders:
+            with _published() as sent:
+                answer, seen = call_watched(request_refund, order_id, seconds=CALL_SECONDS)
+            handle = _handle(request_refund, answer, seen, order_id)
+            handles.append(handle)
+            _judge_refund(handle, order_id, sent.get(handle.id))
+        counts = troubles.refunds()
+        if counts != {order_id: 1 for order_id in orders}:
+            raise Fail(f"refunds per order: {counts}", hint="queue each refund once")
+        _judge_outage(request_refund, 4300 + next(_serial))
+    finally:
+        _revoke_unfinished(handles)
+    return (
+        "both refunds ran on the worker as 'billing.refund', once each; with the broker "
+        "unreachable the error reached the caller and nothing was refunded"
+    )
