@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import sys
 import threading
 import time
+import uuid
 
 import pytest
 from checkhelpers import assert_fails, assert_passed, verdict
@@ -66,6 +68,17 @@ def test_routes_right(routes) -> None:
     assert_passed(verdict("08.1", routes), "the rest -> celery")
 
 
+def test_routes_are_tried_on_names_the_course_does_not_have() -> None:
+    """Capitals, digits, underscores and dashes after the prefix; look-alike prefixes."""
+    from course_tasks.checks import ch08_routing as ch08
+
+    new = {name for name in ch08.EXPECTED_ROUTES if name not in app.tasks}
+    assert new >= ch08.NEW_NAMES
+    for sample in ("ai_tasks.GPT4_summary", "ai_tasks._warmup", "demo_tasks.3d-render",
+                   "airflow.sync_dags", "ai_tasks_legacy.summarize"):  # fmt: skip
+        assert sample in ch08.NEW_NAMES
+
+
 def test_routes_publish_nothing_on_the_course_broker() -> None:
     before = {q: _count(q) for q in ("ai_processing", "demo_tasks", "celery")}
     assert_passed(verdict("08.1", GOOD_ROUTES), "each message landed in its queue")
@@ -83,6 +96,19 @@ def test_routes_stub_and_type() -> None:
         verdict("08.1", "ai_processing"), "routes is a str", "write a dict", hint_within=True
     )
     assert_fails(verdict("08.1", {}), "routes is empty", "one entry per kind of task")
+
+
+def _registered_now() -> dict:
+    """Adversary round 2's from-registry: the exact names of the tasks registered now."""
+    import course_tasks.tasks.ai  # noqa: F401  (registers the AI tasks)
+
+    return {
+        name: {"queue": "ai_processing" if name.startswith("ai_tasks.") else "demo_tasks"}
+        for name in list(app.tasks) if name.startswith(("ai_tasks.", "demo_tasks."))
+    }  # fmt: skip
+
+
+ROUTE_ONLY = 'a route here only chooses the queue: give it "queue" and nothing else'
 
 
 @pytest.mark.parametrize(
@@ -135,8 +161,9 @@ def test_routes_stub_and_type() -> None:
                      id="docs-exchange-rk"),
         pytest.param({"ai_tasks.*": {"queue": "ai_processing", "exchange": "demo_tasks",
                                      "routing_key": "demo_tasks"}, "demo_tasks.*": "demo_tasks"},
-                     "ai_tasks.run_ai_text_generation's message went to ['demo_tasks'], not "
-                     "'ai_processing': it was published to the exchange 'demo_tasks'",
+                     "ai_tasks.run_ai_text_generation's message reached no queue: it was "
+                     "published to the exchange 'demo_tasks' with the routing key 'demo_tasks', "
+                     "which no queue is bound with",
                      'give the route its queue only, {"queue": "ai_processing"}',
                      id="exchange-of-another-queue"),
         pytest.param({"ai_tasks.*": {"routing_key": "ai_processing"},
@@ -163,10 +190,10 @@ def test_routes_stub_and_type() -> None:
                      "is the least urgent", id="ai-priority-9"),
         pytest.param({"ai_tasks.*": {"queue": "ai_processing", "serializer": "pickle"},
                       "demo_tasks.*": "demo_tasks"},
-                     "ai_tasks.summarize_document is sent with the serializer "
-                     "'application/x-python-serialize'",
-                     'a route here only chooses the queue: give it "queue" and nothing else',
-                     id="route-with-serializer"),
+                     "ai_tasks.GPT4_summary is sent with the serializer "
+                     "'application/x-python-serialize': your route adds it",
+                     f"{ROUTE_ONLY} (the course's workers accept json only, accept_content: "
+                     "they refuse a message in another serializer", id="route-with-serializer"),
         pytest.param({re.compile("ai_tasks"): {"queue": "ai_processing"},
                       re.compile("demo_tasks"): {"queue": "demo_tasks"}},
                      "ai_tasks_legacy.summarize goes to the queue 'ai_processing', not 'celery'",
@@ -181,6 +208,83 @@ def test_routes_stub_and_type() -> None:
                      "not 'ai_processing'", "the two queues are swapped", id="swapped"),
         pytest.param({"ai_tasks.*": "ai-processing", "demo_tasks.*": "demo_tasks"},
                      "'ai-processing'", "no worker reads 'ai-processing'", id="typo"),
+        # adversary round 2 (its regex-no-dot and section6-email are unescaped-regex and
+        # section6-email above)
+        pytest.param({"*ai_tasks.*": {"queue": "ai_processing"},
+                      "*demo_tasks.*": {"queue": "demo_tasks"}},
+                     "reports.ai_tasks.weekly goes to the queue 'ai_processing', not 'celery'",
+                     '"*ai_tasks.*" also matches reports.ai_tasks.weekly, which is not one of '
+                     'the ai_tasks. tasks: put the dot in the pattern, "ai_tasks.*"',
+                     id="leading-star"),
+        pytest.param({"ai_tasks*": {"queue": "ai_processing"},
+                      "demo_tasks*": {"queue": "demo_tasks"}},
+                     "ai_tasks_legacy.summarize goes to the queue 'ai_processing', not 'celery'",
+                     '"ai_tasks*" also matches ai_tasks_legacy.summarize, which is not one of '
+                     'the ai_tasks. tasks: put the dot in the pattern, "ai_tasks.*"',
+                     id="no-dot"),
+        pytest.param({"ai_*": {"queue": "ai_processing"}, "demo_*": {"queue": "demo_tasks"}},
+                     "ai_tasks_legacy.summarize goes to the queue 'ai_processing', not 'celery'",
+                     '"ai_*" also matches ai_tasks_legacy.summarize', id="ai-underscore"),
+        pytest.param({re.compile(r".*ai_tasks\..*"): {"queue": "ai_processing"},
+                      re.compile(r".*demo_tasks\..*"): {"queue": "demo_tasks"}},
+                     "reports.ai_tasks.weekly goes to the queue 'ai_processing', not 'celery'",
+                     "re.compile('.*ai_tasks\\\\..*') also matches reports.ai_tasks.weekly: a "
+                     "regex key matches any name that starts like it", id="regex-anywhere"),
+        pytest.param({"ai_tasks.*": {"exchange": "ai_processing", "routing_key": "ai_processing"},
+                      "demo_tasks.*": {"exchange": "demo_tasks", "routing_key": "demo_tasks"}},
+                     "ai_tasks.run_ai_text_generation's message reached no queue: your route "
+                     "names only the exchange 'ai_processing' and the routing key "
+                     "'ai_processing', so Celery declares no queue when it sends, and before a "
+                     "worker has declared 'ai_processing' nothing is bound to that exchange: "
+                     "the message is dropped",
+                     'name the queue in the route, {"queue": "ai_processing"}: Celery declares '
+                     "it as it sends, and the message waits there until a worker starts",
+                     id="exchange-not-queue"),
+        pytest.param({"ai_tasks.*": {"queue": "ai_processing", "expires": 600},
+                      "demo_tasks.*": {"queue": "demo_tasks"}},
+                     "ai_tasks.run_ai_text_generation's route adds expires 600, and sending the "
+                     "task raised TypeError: AMQP.as_task_v2() got multiple values for argument "
+                     "'expires': Celery takes expires from apply_async's arguments, not from a "
+                     "route", ROUTE_ONLY, id="expires"),
+        pytest.param({"ai_tasks.*": {"queue": "ai_processing", "time_limit": 60},
+                      "demo_tasks.*": {"queue": "demo_tasks"}},
+                     "ai_tasks.run_ai_text_generation's route adds time_limit 60, and sending "
+                     "the task raised TypeError: AMQP.as_task_v2() got multiple values for "
+                     "argument 'time_limit'", ROUTE_ONLY, id="time-limit"),
+        pytest.param({"ai_tasks.*": {"queue": "ai_processing", "delivery_mode": 1},
+                      "demo_tasks.*": {"queue": "demo_tasks"}},
+                     "ai_tasks.run_ai_text_generation is sent with delivery_mode 1 "
+                     "(non-persistent): your route adds it",
+                     f"{ROUTE_ONLY} (a transient message: RabbitMQ loses it when it restarts)",
+                     id="transient"),
+        pytest.param({"ai_tasks.*": {"queue": "ai_processing", "compression": "zlib"},
+                      "demo_tasks.*": {"queue": "demo_tasks"}},
+                     "ai_tasks.run_ai_text_generation is sent with compression "
+                     "'application/x-gzip': your route adds it", ROUTE_ONLY, id="compression"),
+        pytest.param({"ai_tasks.[a-z]*": {"queue": "ai_processing"},
+                      "demo_tasks.[a-z]*": {"queue": "demo_tasks"}},
+                     "ai_tasks.GPT4_summary goes to the queue 'celery', not 'ai_processing'",
+                     '"ai_tasks.[a-z]*" matches only names that go on with a character of its '
+                     '[...] set, and ai_tasks.GPT4_summary does not: "ai_tasks.*" matches every '
+                     "task whose name starts with ai_tasks., whatever follows",
+                     id="lowercase-class"),
+        pytest.param({"ai_tasks.[a-zA-Z]*": {"queue": "ai_processing"},
+                      "demo_tasks.[a-zA-Z]*": {"queue": "demo_tasks"}},
+                     "ai_tasks._warmup goes to the queue 'celery', not 'ai_processing'",
+                     '"ai_tasks.[a-zA-Z]*" matches only names that go on with a character',
+                     id="letters-class"),
+        pytest.param({"ai_tasks.*": {"queue": "ai_processing"},
+                      "demo_tasks.[!0-9]*": {"queue": "demo_tasks"}},
+                     "demo_tasks.3d-render goes to the queue 'celery', not 'demo_tasks'",
+                     '"demo_tasks.[!0-9]*" matches only names', id="no-digit-class"),
+        pytest.param(_registered_now(),
+                     "ai_tasks.GPT4_summary goes to the queue 'celery', not 'ai_processing'",
+                     "keys without a '*' match one task name exactly: use a glob such as "
+                     '"ai_tasks.*"', id="from-registry"),
+        pytest.param({**GOOD_ROUTES, "*": {"queue": "celery", "priority": 5}},
+                     "course_tasks.tasks.basics.add is sent with priority 5: your route adds it",
+                     "a route here only chooses the queue: leave priority out",
+                     id="catch-all-priority"),
     ],
 )  # fmt: skip
 def test_routes_wrong(routes, problem, hint) -> None:
@@ -214,6 +318,16 @@ def rush_kombu_queue(x, y):
     return simple_calculation.apply_async((x, y), queue=Queue("urgent"))
 
 
+def rush_retry_said(x, y):
+    """retry=True is the default (task_publish_retry): the publish survives a blip."""
+    return simple_calculation.apply_async((x, y), queue="urgent", retry=True)
+
+
+def rush_own_uuid(x, y):
+    """An id of its own for every call, as Celery would make one."""
+    return simple_calculation.apply_async((x, y), queue="urgent", task_id=str(uuid.uuid4()))
+
+
 def _routes_unchanged() -> None:
     assert app.conf.task_routes is None
     assert app.amqp.router.route({}, simple_calculation.name)["queue"].name == "celery"
@@ -224,7 +338,7 @@ def _routes_unchanged() -> None:
 @pytest.mark.parametrize(
     "answer",
     [rush, rush_send_task, rush_signature, rush_keywords, rush_queue_and_its_key,
-     rush_kombu_queue],
+     rush_kombu_queue, rush_retry_said, rush_own_uuid],
 )  # fmt: skip
 def test_rush_right(answer) -> None:
     assert_passed(verdict("08.2", answer), "went to 'urgent'")
@@ -327,7 +441,115 @@ def rush_sends_once(x, y):
     return _sent_once["result"]
 
 
+# adversary round 2 (its swapped-args, routing-key-only and extra-delay are swapped-args,
+# routing-key-only and also-delay below)
+
+
+def rush_fixed_task_id(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", task_id="rush")
+
+
+def rush_id_from_args(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", task_id=f"rush-{x}-{y}")
+
+
+def rush_expires(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", expires=60)
+
+
+def rush_ignore_result(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", ignore_result=True)
+
+
+def rush_no_sleep(x, y):
+    return simple_calculation.apply_async((x, y), {"seconds": 0}, queue="urgent")
+
+
+def rush_router_swapped(x, y):
+    from celery.app.routes import Router, prepare
+
+    app.amqp.router = Router(
+        prepare({"demo_tasks.*": {"queue": "urgent"}}), app.amqp.queues, True, app=app
+    )
+    return simple_calculation.delay(x, y)
+
+
+def rush_routes_restored_router_stale(x, y):
+    old = app.conf.task_routes
+    app.conf.task_routes = {"demo_tasks.*": {"queue": "urgent"}}
+    app.amqp.flush_routes()
+    app.amqp.router = app.amqp.Router()
+    try:
+        return simple_calculation.delay(x, y)
+    finally:
+        app.conf.task_routes = old
+        app.amqp.flush_routes()
+
+
+def rush_task_queue_temporarily(x, y):
+    had = "queue" in vars(simple_calculation)
+    old = getattr(simple_calculation, "queue", None)
+    simple_calculation.queue = "urgent"
+    try:
+        return simple_calculation.delay(x, y)
+    finally:
+        if had:
+            simple_calculation.queue = old
+        else:
+            del simple_calculation.queue
+
+
+def rush_task_queue_permanent(x, y):
+    simple_calculation.queue = "urgent"
+    return simple_calculation.delay(x, y)
+
+
+def rush_headers(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", headers={"urgent": True})
+
+
+def rush_pickle(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", serializer="pickle")
+
+
+def rush_compressed(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", compression="zlib")
+
+
+def rush_no_publish_retry(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", retry=False)
+
+
+def rush_no_publish_retry_caught(x, y):
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent", retry=False)
+    except Exception:
+        return None
+
+
+def rush_zero_retries(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", retry_policy={"max_retries": 0})
+
+
+def rush_shadow(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", shadow="rush")
+
+
+def rush_transient(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", delivery_mode=1)
+
+
 DELAY_HINT = "delay() passes everything to the task: use apply_async((x, y), queue='urgent')"
+NOTHING_ELSE = "choose the queue and change nothing else: apply_async((x, y), queue='urgent')"
+CHANGED = "rush(2, 3) changed the app's router (app.amqp.router): for every later task"
+NOT_RETRIED = (
+    "when the broker dropped its first attempt to publish (a blip, which Celery retries by "
+    "default): the call turned the retry off, so the urgent task was lost"
+)
+RETRY_HINT = (
+    "leave retry and retry_policy out: Celery retries a publish the broker drops "
+    "(task_publish_retry)"
+)
 
 
 @pytest.mark.parametrize(
@@ -393,6 +615,51 @@ DELAY_HINT = "delay() passes everything to the task: use apply_async((x, y), que
                      id="exchange-and-routing-key"),
         pytest.param(rush_sends_once, "rush(40, 2) sent no task",
                      "send it with simple_calculation.apply_async", id="sends-once"),
+        pytest.param(rush_fixed_task_id, "call 2, rush(40, 2), sent its task with the id "
+                     "'rush', as call 1, rush(2, 3), did: two calls share one id, so they share "
+                     "one result", "leave task_id out: Celery gives every call a new id of its "
+                     "own", id="fixed-task-id"),
+        pytest.param(rush_id_from_args, "call 3, rush(2, 3), sent its task with the id "
+                     "'rush-2-3', as call 1, rush(2, 3), did",
+                     "leave task_id out", id="id-from-args"),
+        pytest.param(rush_expires, "rush(2, 3) sent the task with expiration 60",
+                     NOTHING_ELSE, id="expires"),
+        pytest.param(rush_ignore_result, "rush(2, 3) sent the task with ignore_result True",
+                     NOTHING_ELSE, id="ignore-result"),
+        pytest.param(rush_no_sleep, "rush(2, 3) sent args=[2, 3] kwargs={'seconds': 0}",
+                     "pass the function's own x and y", id="no-sleep-kwarg"),
+        pytest.param(rush_router_swapped, CHANGED, "choose the queue for this one call",
+                     id="router-swapped"),
+        pytest.param(rush_routes_restored_router_stale, CHANGED,
+                     "choose the queue for this one call", id="routes-restored-router-stale"),
+        pytest.param(rush_task_queue_temporarily,
+                     "rush(2, 3) went to the queue 'course-check-demo-08', not 'urgent'",
+                     "queue='urgent' in apply_async(...) wins over task_routes",
+                     id="task-queue-temporarily"),
+        pytest.param(rush_task_queue_permanent,
+                     "rush(2, 3) changed demo_tasks.simple_calculation's own queue",
+                     "choose the queue for this one call", id="task-queue-permanent"),
+        pytest.param(rush_headers, "rush(2, 3) sent the task with urgent True", NOTHING_ELSE,
+                     id="headers"),
+        pytest.param(rush_pickle, "rush(2, 3) sent the task with the serializer "
+                     "'application/x-python-serialize'",
+                     f"{NOTHING_ELSE} (the course's workers accept json only, accept_content: "
+                     "they refuse a message in another serializer, and the task never runs)",
+                     id="pickle"),
+        pytest.param(rush_compressed, "rush(2, 3) sent the task with compression "
+                     "'application/x-gzip'", NOTHING_ELSE, id="compressed"),
+        pytest.param(rush_no_publish_retry, f"rush(2, 3) raised OperationalError {NOT_RETRIED}",
+                     RETRY_HINT, id="no-publish-retry"),
+        pytest.param(rush_no_publish_retry_caught,
+                     f"rush(2, 3) published nothing more {NOT_RETRIED}", RETRY_HINT,
+                     id="no-publish-retry-caught"),
+        pytest.param(rush_zero_retries, f"rush(2, 3) raised OperationalError {NOT_RETRIED}",
+                     RETRY_HINT, id="zero-retries"),
+        pytest.param(rush_shadow, "rush(2, 3) sent the task with shadow 'rush'", NOTHING_ELSE,
+                     id="shadow"),
+        pytest.param(rush_transient, "rush(2, 3) sent the task with delivery_mode 1 "
+                     "(non-persistent)", f"{NOTHING_ELSE} (a transient message: RabbitMQ loses "
+                     "it when it restarts)", id="transient-message"),
     ],
 )  # fmt: skip
 def test_rush_wrong(answer, problem, hint) -> None:
@@ -436,13 +703,37 @@ def command_with(*extra, before=()):
         pytest.param(lambda q, c, n: ["celery", "-A", "course_tasks.app", "worker", "-Q", q,
                                       "-c", str(c), "-n", f"{n}@%h"], id="app-module"),
         pytest.param(command_with("-l", "info", "-E"), id="loglevel-and-events"),
+        # task events only report more (chapter 09, Flower per queue: guide 003 §6)
+        pytest.param(command_with("--task-events"), id="task-events-long"),
         pytest.param(command_with("-P", "prefork", "--logfile=/tmp/w.log"), id="default-pool"),
         pytest.param(command_with("-X", "celery"), id="exclude-another-queue"),
         pytest.param(command_with(before=("-q",)), id="quiet"),
     ],
 )  # fmt: skip
 def test_worker_command_right(answer) -> None:
-    assert_passed(verdict("08.3", answer), "-n ai-worker@%h")
+    assert_passed(verdict("08.3", answer), "the node ai-worker@HOST on any host")
+
+
+def test_worker_command_passes_with_the_line_handed_in() -> None:
+    assert_passed(
+        verdict("08.3", command_with("-l", "info", "-E")),
+        "passed (celery -A course_tasks worker -Q ai_processing -c 1 -n ai-worker@%h -l info "
+        "-E: the node ai-worker@HOST on any host",
+    )
+
+
+@pytest.mark.parametrize(
+    "raw", [None, "ai-worker@%h", "ai-worker", "ai-worker@%n", "ai-worker@%d", "w@localhost",
+            "ai-worker@%%h", "%h", "ai-worker@%n.%d"],
+)  # fmt: skip
+def test_node_names_expand_as_celery_worker_expands_them(raw) -> None:
+    """The check's expansion, on this machine, is celery worker's own (``Hostname``)."""
+    from celery.bin.worker import Hostname
+    from celery.utils.nodenames import gethostname
+
+    from course_tasks.checks.ch08_routing import _node_on
+
+    assert _node_on(raw, gethostname()) == Hostname().convert(raw, None, None)
 
 
 def test_worker_command_stub() -> None:
@@ -554,7 +845,59 @@ CALL = "worker_command('ai_processing', 1, 'ai-worker')"
                      id="worker-suffix"),
         pytest.param(lambda q, c, n: ["celery", "-A", "course_tasks", "worker", "-Q", q,
                                       "--autoscale", f"{c},1", "-n", f"{n}@%h"],
-                     "concurrency is None (one per CPU)", "-c 1", id="autoscale"),
+                     f"{CALL}: the command gives --autoscale 1,1 instead of -c 1: the pool "
+                     "grows and shrinks between those two numbers",
+                     "-c 1: a fixed number of processes, the number of tasks the worker runs at "
+                     "once (leave --autoscale out)", id="autoscale"),
+        # adversary round 2 (its host-localhost, host-double-percent, int-concurrency,
+        # app-after-worker, worker-suffix and exclude-queue are above; its time-limit and
+        # broker-url are time-limit and other-broker with other values; its events and
+        # task-events-long are right answers)
+        pytest.param(lambda q, c, n: ["celery", "-A", "course_tasks", "worker", "-Q", q, "-c",
+                                      str(c), "-n", f"{n}@%n"],
+                     # a host name with a domain shows it on this machine already
+                     f"{CALL}: the node is named 'ai-worker@{socket.gethostname().split('.')[0]}'"
+                     if "." in socket.gethostname()
+                     else f"{CALL}: on a machine named box.example.com, the node is named "
+                     "'ai-worker@box', not 'ai-worker@box.example.com'",
+                     "%n is the host name without its domain", id="host-percent-n"),
+        pytest.param(lambda q, c, n: ["celery", "-A", "course_tasks", "worker", "-Q", q, "-c",
+                                      str(c), "-n", f"{n}@{socket.gethostname()}"],
+                     f"{CALL}: on a machine named box.example.com, the node is named "
+                     f"'ai-worker@{socket.gethostname()}', not 'ai-worker@box.example.com'",
+                     f"the line has this machine's host name, {socket.gethostname()}, written "
+                     "in", id="host-written-in"),
+        pytest.param(lambda q, c, n: ["celery", "-A", "course_tasks", "worker", "-Q", q,
+                                      f"--autoscale={c},1", "-n", f"{n}@%h"],
+                     f"{CALL}: the command gives --autoscale=1,1 instead of -c 1", "-c 1: a "
+                     "fixed number of processes", id="autoscale-instead-of-c"),
+        pytest.param(command_with("--without-gossip", "--without-mingle"),
+                     f"{CALL}: the command adds --without-gossip",
+                     "--without-gossip changes how the worker runs", id="without-gossip-mingle"),
+        pytest.param(command_with("--without-heartbeat"),
+                     f"{CALL}: the command adds --without-heartbeat",
+                     "--without-heartbeat changes how the worker runs: it sends no heartbeats, "
+                     "so monitors (Flower, celery events) show it as offline",
+                     id="without-heartbeat"),
+        pytest.param(command_with("--max-tasks-per-child=100"),
+                     f"{CALL}: the command adds --max-tasks-per-child=100",
+                     "--max-tasks-per-child=100 changes how the worker runs, and the exercise "
+                     "asks for -A, -Q, -c and -n only (logging and monitoring options such as "
+                     "-l info or -E are fine)", id="max-tasks-per-child"),
+        pytest.param(command_with("--max-memory-per-child=200000"),
+                     f"{CALL}: the command adds --max-memory-per-child=200000",
+                     "--max-memory-per-child=200000 changes how the worker runs",
+                     id="max-memory-per-child"),
+        pytest.param(command_with("--statedb=/tmp/worker.state"),
+                     f"{CALL}: the command adds --statedb=/tmp/worker.state",
+                     "--statedb=/tmp/worker.state changes how the worker runs", id="statedb"),
+        pytest.param(command_with("-O", "fair"), f"{CALL}: the command adds -O fair",
+                     "-O fair changes how the worker runs", id="fair"),
+        pytest.param(command_with("--uid=celery"), f"{CALL}: the command adds --uid=celery",
+                     "--uid=celery changes how the worker runs", id="uid"),
+        pytest.param(command_with("--soft-time-limit=300"),
+                     f"{CALL}: the command adds --soft-time-limit=300",
+                     "a time limit stops tasks that run longer", id="soft-time-limit"),
         pytest.param(lambda q, c, n: worker_command(q, c, n)[1:],
                      "the command starts with ['-A']", 'start it with "celery"', id="no-celery"),
     ],
@@ -623,6 +966,10 @@ def settings(multiplier=1, acks_late=True):
                      "set worker_prefetch_multiplier and task_acks_late", id="missing-acks"),
         pytest.param([1, True], "settings is a list", "write a dict of two settings",
                      id="not-a-dict"),
+        # adversary round 2 (its other ten answers are above)
+        pytest.param({"prefetch_multiplier": 1, "acks_late": True},
+                     "settings has no 'worker_prefetch_multiplier'",
+                     "set worker_prefetch_multiplier and task_acks_late", id="task-option-names"),
     ],
 )  # fmt: skip
 def test_prefetch_wrong(answer, problem, hint) -> None:

@@ -3,28 +3,37 @@
 * 08.1 ``check("08.1", routes)``: a ``task_routes`` dict that sends guide 003's AI tasks
   (``ai_tasks.*``) to ``ai_processing``, its quick calculations (``demo_tasks.*``) to
   ``demo_tasks`` and leaves every other task on the default queue ``celery``. For task names
-  of each kind, the course's and names it does not have yet (``ai_tasks.summarize_document``,
-  ``airflow.sync_dags``, ``ai_tasks_legacy.summarize``), a message is really published the
-  way ``apply_async`` publishes it (``app.send_task`` with the router Celery builds from the
-  routes, :class:`celery.app.routes.Router`) to a broker of the check's own (kombu's memory
-  transport with private state), where the three queues are declared as their workers
-  declare them. The check looks where each message lands (an exchange and routing key that
-  no queue is bound with lose it) and compares it with what a plain ``{"queue": ...}`` route
-  sends (a priority or another option added by a route shows there);
+  of each kind, the course's and names it does not have yet (``ai_tasks.GPT4_summary``,
+  ``demo_tasks.3d-render``, ``airflow.sync_dags``, ``ai_tasks_legacy.summarize``), a message
+  is really published the way ``apply_async`` publishes it (``app.send_task`` with the router
+  Celery builds from the routes, :class:`celery.app.routes.Router`) to a broker of the
+  check's own (kombu's memory transport with private state, a fresh one per message) where
+  no queue is declared yet, as before any worker started: the message lands only in a queue
+  the sender declares (a route with ``"queue"`` does; an exchange and routing key alone lose
+  it). The check looks where each message lands and compares it with what a plain
+  ``{"queue": ...}`` route sends (a priority or another option added by a route shows there;
+  an option Celery refuses from a route, such as ``expires``, is named as the cause);
 * 08.2 ``check("08.2", rush)``: ``rush(x, y)`` sends ``simple_calculation(x, y)`` to the
-  queue ``urgent`` whatever ``task_routes`` say, and returns its AsyncResult. Run twice
-  (other arguments the second time) while routes send ``demo_tasks.*`` elsewhere; each call's
-  messages are caught as they are published (exactly one, its options compared with a plain
-  ``apply_async((x, y), queue="urgent")``) and counted as they arrive in the queue, then
-  purged. The app's routes, router and settings and the task's own options must be as they
-  were after each call (they are put back if not): the queue is chosen for one call;
+  queue ``urgent`` whatever ``task_routes`` say, and returns its AsyncResult. Called three
+  times (the same arguments the first and third time) while routes send ``demo_tasks.*``
+  elsewhere, and each time the broker drops the first attempt to publish (a connection
+  error, which Celery retries unless the call turned the retry off). Each call's messages
+  are caught as they are published (exactly one, with an id no other call's task had) and
+  taken out of ``urgent`` as they arrived there; both are compared with what a plain
+  ``apply_async((x, y), queue="urgent")`` publishes and delivers (serializer, delivery mode,
+  compression, headers...). The app's routes, router and settings and the task's own options
+  must be as they were after each call (they are put back if not): the queue is chosen for
+  one call;
 * 08.3 ``check("08.3", worker_command)``: ``worker_command(queue, concurrency, name)``
   returns the argv (a list of strings) of a dedicated worker (``celery -A course_tasks worker
   -Q ... -c ... -n name@%h``), parsed by Celery's own command line for two sets of arguments
-  (with no callback that acts while parsing: ``--workdir`` would change directory). The whole
-  line is read: an option that changes what the worker does (``-P solo``, ``-B``,
-  ``--detach``, ``--purge``, ``--prefetch-multiplier``, ...) is refused by name; logging
-  options are fine;
+  (with no callback that acts while parsing: ``--workdir`` would change directory). The node
+  name is expanded as the worker expands it, on this machine and on one whose host name has
+  a domain (``%n`` and a host name written in differ there from ``%h``). The whole line is
+  read: an option that changes how the worker runs or switches part of it off (``-P solo``,
+  ``-B``, ``--detach``, ``--purge``, ``--prefetch-multiplier``, ``--autoscale``,
+  ``--without-heartbeat``, ...) is refused by name; options that only report more (logging,
+  ``-E`` task events) are fine;
 * 08.4 ``check("08.4", settings)``: ``{"worker_prefetch_multiplier": ..., "task_acks_late":
   ...}`` for a worker of long tasks. A dedicated worker (concurrency 1) starts with that
   multiplier, runs a long task (``acks_late`` as given) with two short ones queued behind
@@ -38,6 +47,7 @@ import fnmatch
 import inspect
 import os
 import re
+import shlex
 import threading
 import time
 import traceback
@@ -52,9 +62,9 @@ import click
 from celery import concurrency, signals
 from celery.app import routes as celery_routes
 from celery.result import AsyncResult
-from celery.utils.nodenames import default_nodename, gethostname, nodesplit
+from celery.utils.nodenames import NODENAME_DEFAULT, gethostname, host_format, nodename, nodesplit
 from click.core import ParameterSource
-from kombu import Connection
+from kombu import Connection, Queue, messaging
 from kombu.transport import memory, virtual
 
 from course_tasks import workers
@@ -109,6 +119,8 @@ def _option_words(field_name: str, value: Any) -> str:
         return f"the time limits {value!r}"
     if field_name == "content-type":
         return f"the serializer {value!r}"
+    if field_name == "delivery_mode" and value in (1, "transient"):
+        return f"delivery_mode {value!r} (non-persistent)"
     return f"{field_name} {value!r}"
 
 
@@ -130,7 +142,12 @@ EXPECTED_ROUTES = {
     "course_tasks.tasks.maintenance.heartbeat": DEFAULT,
     "platform.check_expired_coupons": DEFAULT,
     "billing.refund": DEFAULT,
-    # names to come: every name that starts with ai_tasks. or demo_tasks., and only those
+    # names to come: every name that starts with ai_tasks. or demo_tasks., and only those,
+    # whatever characters follow the dot (capitals, digits, underscores, dashes)
+    "ai_tasks.GPT4_summary": AI,
+    "ai_tasks._warmup": AI,
+    "demo_tasks.Resize_image": DEMO,
+    "demo_tasks.3d-render": DEMO,
     "ai_tasks.summarize_document": AI,
     "ai_tasks.v2.embed_text": AI,
     "demo_tasks.resize_image": DEMO,
@@ -159,8 +176,10 @@ class _Sent:
 def _private_broker() -> Iterator[tuple[Connection, dict[str, Any]]]:
     """A broker of the check's own: kombu's memory transport, with state nobody else shares.
 
-    Yields a connection, on which the course's three queues are declared as their workers
-    declare them (``-Q ai_processing``), and the transport's queues (name -> queue.Queue).
+    Yields a connection and the transport's queues (name -> queue.Queue). Nothing is declared
+    on it: it is a broker before any worker started, where a message reaches a queue only if
+    the sender declares it (``{"queue": ...}`` does; an exchange and a routing key alone do not,
+    and the message is dropped).
     """
 
     class Channel(memory.Channel):
@@ -172,9 +191,6 @@ def _private_broker() -> Iterator[tuple[Connection, dict[str, Any]]]:
 
     Transport.Channel = Channel
     with Connection("memory://", transport=Transport) as conn:
-        channel = conn.default_channel
-        for name in (AI, DEMO, DEFAULT):
-            app.amqp.queues[name].bind(channel).declare()
         yield conn, Channel.queues
 
 
@@ -185,8 +201,8 @@ def _router(routes: Any) -> celery_routes.Router:
     )
 
 
-def _publish(conn: Connection, queues: dict[str, Any], router: Any, name: str) -> _Sent:
-    """Send task ``name`` with ``router`` through ``conn``; take it out of the queue again."""
+def _publish(router: Any, name: str) -> _Sent:
+    """Send task ``name`` with ``router`` to a fresh private broker; see where it landed."""
     sent = _Sent()
     me = threading.get_ident()
 
@@ -194,22 +210,52 @@ def _publish(conn: Connection, queues: dict[str, Any], router: Any, name: str) -
         if threading.get_ident() == me:
             sent.exchange, sent.routing_key = exchange, routing_key
 
-    signals.before_task_publish.connect(on_publish, weak=False, dispatch_uid="course-check-08.1")
-    try:
-        app.send_task(name, (), router=router, connection=conn, ignore_result=True)
-    finally:
-        signals.before_task_publish.disconnect(dispatch_uid="course-check-08.1")
-    for queue_name, queue in list(queues.items()):
-        while not queue.empty():
-            message = queue.get_nowait()
-            sent.landed.append(queue_name)
-            sent.message = {
-                **message.get("properties", {}), **message.get("headers", {}),
-                "content-type": message.get("content-type"),
-                "content-encoding": message.get("content-encoding"),
-                "body": message.get("body"),
-            }  # fmt: skip
+    with _private_broker() as (conn, queues):
+        signals.before_task_publish.connect(
+            on_publish, weak=False, dispatch_uid="course-check-08.1"
+        )
+        try:
+            app.send_task(name, (), router=router, connection=conn, ignore_result=True)
+        finally:
+            signals.before_task_publish.disconnect(dispatch_uid="course-check-08.1")
+        for queue_name, queue in list(queues.items()):
+            while not queue.empty():
+                message = queue.get_nowait()
+                sent.landed.append(queue_name)
+                sent.message = {
+                    **message.get("properties", {}), **message.get("headers", {}),
+                    "content-type": message.get("content-type"),
+                    "content-encoding": message.get("content-encoding"),
+                    "body": message.get("body"),
+                }  # fmt: skip
     return sent
+
+
+#: Keys of a route that say where a message goes (any other key is an option of the message).
+_DESTINATION = frozenset({"queue", "exchange", "routing_key", "exchange_type"})
+
+
+def _route_raised(router: Any, name: str, exc: Exception) -> Fail | None:
+    """The Fail for a route whose extra option made Celery raise ``exc`` while sending ``name``.
+
+    ``None`` when no option of the route is to blame (a router function that raises itself).
+    """
+    try:
+        route = dict(router.route({}, name))
+    except Exception:
+        return None
+    extras = [k for k in route if k not in _DESTINATION]
+    clash = re.search(r"multiple values for (?:keyword )?argument '(\w+)'", str(exc))
+    option = clash.group(1) if clash and clash.group(1) in route else None
+    option = option or (extras[0] if extras else None)
+    if option is None:
+        return None
+    why = f": Celery takes {option} from apply_async's arguments, not from a route" if clash else ""
+    return Fail(
+        f"{name}'s route adds {_option_words(option, route[option])}, and sending the task "
+        f"raised {type(exc).__name__}: {exc}{why}",
+        hint=_extra_option_hint(option, route[option]),
+    )
 
 
 def _show_key(key: Any) -> str:
@@ -276,23 +322,28 @@ def _routes(routes: Any) -> str:
     if not routes:
         raise Fail("routes is empty", hint="one entry per kind of task: ai_tasks.*, demo_tasks.*")
     router = _router(routes)
-    with _private_broker() as (conn, queues):
-        for name, expected in EXPECTED_ROUTES.items():
-            sent = _publish(conn, queues, router, name)
-            if sent.landed != [expected]:
-                raise _misrouted(routes, router, name, expected, sent)
-            plain = _publish(conn, queues, _router({name: {"queue": expected}}), name)
-            changed = _differences(sent.message, plain.message)
-            if changed:
-                field_name, value = changed[0]
-                raise Fail(
-                    f"{name} is sent with {_option_words(field_name, value)}: your route adds it",
-                    hint=_extra_option_hint(field_name, value),
-                )
+    for name, expected in EXPECTED_ROUTES.items():
+        try:
+            sent = _publish(router, name)
+        except Exception as exc:
+            failed = _route_raised(router, name, exc)
+            if failed is None:
+                raise
+            raise failed from None
+        if sent.landed != [expected]:
+            raise _misrouted(routes, router, name, expected, sent)
+        plain = _publish(_router({name: {"queue": expected}}), name)
+        changed = _differences(sent.message, plain.message)
+        if changed:
+            field_name, value = changed[0]
+            raise Fail(
+                f"{name} is sent with {_option_words(field_name, value)}: your route adds it",
+                hint=_extra_option_hint(field_name, value),
+            )
     return (
         "AI tasks -> ai_processing, calculations -> demo_tasks, the rest -> celery: "
-        f"{len(EXPECTED_ROUTES)} task names, {len(NEW_NAMES)} of them new, each message "
-        "landed in its queue"
+        f"{len(EXPECTED_ROUTES)} task names, {len(NEW_NAMES)} of them new, each message landed "
+        "in its queue on a broker where no worker had declared one yet"
     )
 
 
@@ -302,13 +353,36 @@ def _extra_option_hint(field_name: str, value: Any) -> str:
             "a route here only chooses the queue: leave priority out (and on Redis 9 is the "
             "least urgent, 0 the most: section 4)"
         )
-    return 'a route here only chooses the queue: give it "queue" and nothing else'
+    return 'a route here only chooses the queue: give it "queue" and nothing else' + _field_note(
+        field_name, value
+    )
+
+
+def _field_note(field_name: str, value: Any) -> str:
+    """What a changed field costs, when that is not plain (`` (...)`` or nothing)."""
+    if field_name == "content-type" and value != "application/json":
+        return (
+            " (the course's workers accept json only, accept_content: they refuse a message "
+            "in another serializer, and the task never runs)"
+        )
+    if field_name == "delivery_mode" and value in (1, "transient"):
+        return " (a transient message: RabbitMQ loses it when it restarts)"
+    return ""
 
 
 def _misrouted(routes: Any, router: Any, name: str, expected: str, sent: _Sent) -> Fail:
     """The Fail for a message of ``name`` that did not land (only) in ``expected``."""
     told = _queue_of(router.route({}, name))
     where = sent.landed[0] if len(sent.landed) == 1 else None
+    if not sent.landed and told is None and sent.exchange:
+        return Fail(
+            f"{name}'s message reached no queue: your route names only the exchange "
+            f"{sent.exchange!r} and the routing key {sent.routing_key!r}, so Celery declares no "
+            f"queue when it sends, and before a worker has declared {expected!r} nothing is "
+            "bound to that exchange: the message is dropped",
+            hint=f'name the queue in the route, {{"queue": "{expected}"}}: Celery declares it '
+            "as it sends, and the message waits there until a worker starts",
+        )
     if where is None or (told == expected and where != expected):
         via = f"the exchange {sent.exchange!r} with the routing key {sent.routing_key!r}"
         if not sent.landed:
@@ -427,6 +501,12 @@ def _unmatched_hint(routes: Any, name: str, prefix: str) -> str:
         ),
         None,
     )
+    if narrow is not None and "[" in _show_key(narrow):
+        return (
+            f"{_show_key(narrow)} matches only names that go on with a character of its [...] "
+            f'set, and {name} does not: "{prefix}*" matches every task whose name starts with '
+            f"{prefix}, whatever follows"
+        )
     if narrow is not None:
         return (
             f'{_show_key(narrow)} matches only some of them: "{prefix}*" matches every task '
@@ -568,37 +648,122 @@ def _changed_names(now: Mapping[str, Any], before: Mapping[str, Any]) -> set[str
     return names
 
 
+#: The calls of ``rush`` the check makes: the same arguments twice (each call its own task).
+RUSH_CALLS = ((2, 3), (40, 2), (2, 3))
+
+
+def _arrived(queue: str) -> list[dict[str, Any]]:
+    """The messages waiting in ``queue`` on the course's broker, taken out of it.
+
+    Each as the broker holds it: properties, headers, content type and encoding (the
+    serializer, the delivery mode, a compression show there; the body is judged from the
+    publish, where the task's arguments are still apart).
+    """
+    found = []
+    with app.connection_for_write() as conn:
+        bound = Queue(queue).bind(conn.default_channel)
+        while (message := bound.get(no_ack=True)) is not None:
+            found.append({
+                **message.properties, **message.headers,
+                "content-type": message.content_type,
+                "content-encoding": message.content_encoding,
+            })  # fmt: skip
+    return found
+
+
 def _reference(x: int, y: int) -> dict[str, Any]:
     """The message ``simple_calculation.apply_async((x, y), queue="urgent")`` publishes.
 
-    Sent to the check's own broker (nothing reaches the course's queues), under the same
-    routes as the learner's calls.
+    Sent under the same routes as the learner's calls to the queue ``urgent`` of the course's
+    broker (which no worker reads) and taken out again: as it was published (``_captured``),
+    and as it ``arrived`` (the same transport as the learner's messages).
     """
-    with _private_broker() as (conn, _), _captured() as seen:
-        result = simple_calculation.apply_async((x, y), queue=URGENT_QUEUE, connection=conn)
+    _arrived(URGENT_QUEUE)  # whatever waited there (an earlier run of rush)
+    with _captured() as seen:
+        result = simple_calculation.apply_async((x, y), queue=URGENT_QUEUE)
     app.backend.mark_as_revoked(result.id, reason="check finished")
-    return seen[-1]
+    arrived = _arrived(URGENT_QUEUE)
+    return {**seen[-1], "arrived": arrived[-1] if arrived else {}}
+
+
+@dataclass
+class _Blip:
+    """A broker that drops this thread's first attempt to publish, once (see ``_blip``)."""
+
+    dropped: BaseException | None = None
+    retried: bool = False
+
+    def caused(self, exc: BaseException | None) -> bool:
+        """Whether ``exc`` is (or comes from) the error of the dropped attempt."""
+        seen: set[int] = set()
+        while exc is not None and id(exc) not in seen:
+            if exc is self.dropped:
+                return True
+            seen.add(id(exc))
+            exc = exc.__cause__ or exc.__context__
+        return False
+
+
+@contextmanager
+def _blip() -> Iterator[_Blip]:
+    """The broker drops this thread's first attempt to publish with a connection error.
+
+    Celery retries a publish that fails so (``task_publish_retry``, kombu's
+    ``Connection.ensure``): the message is published on the next attempt. A call that turned
+    the retry off (``retry=False``, ``max_retries`` 0) raises instead, and its task is lost.
+    """
+    blip = _Blip()
+    me = threading.get_ident()
+    original = messaging.Producer._publish
+
+    def publish(producer: messaging.Producer, *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == me:
+            if blip.dropped is None:
+                error = producer.connection.recoverable_connection_errors[0]
+                blip.dropped = error("connection lost (the check's broker blip)")
+                raise blip.dropped
+            blip.retried = True
+        return original(producer, *args, **kwargs)
+
+    messaging.Producer._publish = publish  # type: ignore[method-assign]
+    try:
+        yield blip
+    finally:
+        messaging.Producer._publish = original  # type: ignore[method-assign]
+
+
+def _not_retried(call: str, exc: BaseException | None) -> Fail:
+    """The Fail for a call whose publish was not retried after the broker dropped it."""
+    what = f"raised {type(exc).__name__}" if exc is not None else "published nothing more"
+    return Fail(
+        f"{call} {what} when the broker dropped its first attempt to publish (a blip, which "
+        "Celery retries by default): the call turned the retry off, so the urgent task was lost",
+        hint="leave retry and retry_policy out: Celery retries a publish the broker drops "
+        "(task_publish_retry), and sends the message on the next attempt",
+    )
 
 
 @exercise("08.2", "choose the queue when you send", points=1)
 def _rush(rush: Any) -> str:
     rush = need_function(rush, "rush", "rush(x, y)", purpose="sends simple_calculation")
     with _routes_elsewhere():
-        before_all = _message_count(URGENT_QUEUE)
-        results = []
+        results: list[AsyncResult] = []
+        ids: dict[str, str] = {}  # task id -> the call that sent it
         try:
-            for x, y in ((2, 3), (40, 2)):
+            for number, (x, y) in enumerate(RUSH_CALLS, 1):
+                call = f"rush({x}, {y})"
                 reference = _reference(x, y)
                 shared = _Shared.now()
-                before = _message_count(URGENT_QUEUE)
-                with _captured() as seen:
+                with _captured() as seen, _blip() as blip:
                     try:
                         result = rush(x, y)
-                    except TypeError as exc:
-                        if "queue" not in str(exc):
+                    except Exception as exc:
+                        if blip.caused(exc):
+                            raise _not_retried(call, exc) from None
+                        if not isinstance(exc, TypeError) or "queue" not in str(exc):
                             raise
                         raise Fail(
-                            f"rush({x}, {y}) raised TypeError: {exc}", hint=_type_error_hint(exc)
+                            f"{call} raised TypeError: {exc}", hint=_type_error_hint(exc)
                         ) from None
                     finally:
                         changed = shared.changes()
@@ -608,18 +773,25 @@ def _rush(rush: Any) -> str:
                     results.append(result)
                 if result is None and is_stub_body(rush):
                     raise NotYet("write the body of rush")
-                arrived = _message_count(URGENT_QUEUE) - before
-                _judge_rush(result, seen, x, y, changed, arrived, reference)
+                arrived = _arrived(URGENT_QUEUE)
+                _judge_rush(result, seen, x, y, changed, arrived, reference, blip)
+                task_id = seen[0]["message"].get("id")
+                if task_id in ids:
+                    raise Fail(
+                        f"call {number}, {call}, sent its task with the id {task_id!r}, as "
+                        f"{ids[task_id]} did: two calls share one id, so they share one result "
+                        "(the later one overwrites the other's)",
+                        hint="leave task_id out: Celery gives every call a new id of its own",
+                    )
+                ids[str(task_id)] = f"call {number}, {call},"
         finally:
             for result in results:
                 app.backend.mark_as_revoked(result.id, reason="check finished")
-        count = _message_count(URGENT_QUEUE) - before_all
-    if count != 2:
-        raise Fail(
-            f"the queue 'urgent' holds {count} new messages, not 2",
-            hint="send exactly one task per call",
-        )
-    return "simple_calculation(2, 3) and (40, 2) went to 'urgent', past task_routes"
+    return (
+        "simple_calculation(2, 3), (40, 2) and (2, 3) again went to 'urgent' past task_routes, "
+        "each with its own id, as a plain apply_async sends it, also after a dropped first "
+        "attempt to publish"
+    )
 
 
 def _type_error_hint(exc: TypeError) -> str:
@@ -654,10 +826,13 @@ def _judge_rush(
     x: int,
     y: int,
     changed: list[str],
-    arrived: int,
+    messages: list[dict[str, Any]],
     reference: dict[str, Any],
+    blip: _Blip,
 ) -> None:
+    """Judge one call of ``rush``: what it published (``seen``), what arrived (``messages``)."""
     call = f"rush({x}, {y})"
+    arrived = len(messages)
     if changed:
         raise Fail(
             f"{call} changed {' and '.join(changed)}: for every later task of this process, "
@@ -665,6 +840,8 @@ def _judge_rush(
             hint="choose the queue for this one call: apply_async((x, y), queue='urgent') "
             "leaves the routes as they are",
         )
+    if blip.dropped is not None and not blip.retried:
+        raise _not_retried(call, None)
     if not seen:
         if hasattr(result, "apply_async"):
             raise Fail(
@@ -706,7 +883,9 @@ def _judge_rush(
             f"{call} sent args={message['args']} kwargs={message['kwargs']}",
             hint="pass the function's own x and y: apply_async((x, y), queue='urgent')",
         )
-    differences = _differences(message["message"], reference["message"])
+    differences = _differences(message["message"], reference["message"]) or _differences(
+        messages[0], reference["arrived"]
+    )
     if differences:
         field_name, value = differences[0]
         raise Fail(
@@ -716,6 +895,7 @@ def _judge_rush(
                 "the least urgent, 0 the most: section 4)"
                 if field_name == "priority"
                 else "choose the queue and change nothing else: apply_async((x, y), queue='urgent')"
+                + _field_note(field_name, value)
             ),
         )
     if isinstance(result, str):
@@ -753,15 +933,27 @@ EXTRA_HINTS = {
     "workdir": "--workdir makes celery change directory before it imports the app: leave it out",
     "result_backend": "the app's configuration names the result backend: leave it out",
     "version": "--version prints Celery's version and exits: no worker starts",
+    "without_heartbeat": "--without-heartbeat changes how the worker runs: it sends no "
+    "heartbeats, so monitors (Flower, celery events) show it as offline. Leave it out (logging "
+    "and monitoring options such as -l info or -E are fine)",
+    "without_gossip": "--without-gossip changes how the worker runs: it stops listening to the "
+    "other workers' events (who is online, logical clocks). Leave it out (logging and "
+    "monitoring options such as -l info or -E are fine)",
+    "without_mingle": "--without-mingle changes how the worker runs: it skips the start-up sync "
+    "with the other workers (the ids of revoked tasks among it). Leave it out (logging and "
+    "monitoring options such as -l info or -E are fine)",
 }
+#: A host name with a domain: ``%h`` gives all of it, ``%n`` its first part only.
+OTHER_HOST = "box.example.com"
 
 
 def _parser(command: Any) -> Any:
     """A copy of a ``celery`` click command that only parses.
 
     No ``--help`` option (it prints and exits), no ``--workdir`` callback (it changes the
-    process's directory while parsing) and ``-P`` read as a name (its type imports the pool,
-    which for eventlet or gevent patches the standard library).
+    process's directory while parsing), ``-P`` read as a name (its type imports the pool,
+    which for eventlet or gevent patches the standard library) and ``-n`` read as written
+    (its type expands ``%h`` with this machine's host name; ``_node_on`` expands it for any).
     """
     clone = copy.copy(command)
     clone.add_help_option = False
@@ -772,6 +964,8 @@ def _parser(command: Any) -> Any:
             param.callback = None
         if param.name == "pool":
             param.type = click.Choice(concurrency.get_available_pool_names())
+        if param.name == "hostname":
+            param.type, param.default = click.STRING, None
         clone.params.append(param)
     return clone
 
@@ -852,6 +1046,7 @@ def _worker_command(worker_command: Any) -> str:
         purpose="returns a command line",
     )  # fmt: skip
     cases = (("ai_processing", 1, "ai-worker"), ("demo_tasks", 4, "demo-worker"))
+    lines = []
     for queue, concurrency_, name in cases:
         call = f"worker_command({queue!r}, {concurrency_}, {name!r})"
         argv = worker_command(queue, concurrency_, name)
@@ -875,7 +1070,41 @@ def _worker_command(worker_command: Any) -> str:
             )
         parent, ctx, args = _parse_worker_argv(list(argv))
         _judge_worker(call, queue, concurrency_, name, parent, ctx, args)
-    return "celery worker -Q ai_processing -c 1 -n ai-worker@%h, and demo_tasks with -c 4"
+        lines.append(list(argv))
+    return (
+        f"{shlex.join(lines[0])}: the node ai-worker@HOST on any host (this one and "
+        f"{OTHER_HOST}), reading only ai_processing, 1 task at a time; demo_tasks likewise, 4 "
+        "at a time"
+    )
+
+
+def _node_on(raw: str | None, host: str) -> str:
+    """The node name that ``-n raw`` gives a worker started on the machine ``host``.
+
+    As ``celery worker`` does it (``Hostname.convert``: ``host_format(default_nodename(raw))``)
+    with ``host`` for this machine's name: no ``-n`` is ``celery@host``, a name without ``@``
+    is a host name, ``%h`` is ``host``, ``%n`` its part before the first dot.
+    """
+    name, at = nodesplit(raw or "")
+    return host_format(nodename(name or NODENAME_DEFAULT, at or host), host=host)
+
+
+def _node_hint(raw: str | None, name: str, host: str) -> str:
+    """The hint for ``-n raw`` that does not give ``name@host`` on ``host``."""
+    written = raw or ""
+    if "%n" in written:
+        return (
+            f"%n is the host name without its domain ({host} -> {host.partition('.')[0]}), so "
+            f"workers on web1.example.com and web1.example.org get one node name: -n {name}@%h "
+            "puts in the whole host name"
+        )
+    if "%" not in written and host == OTHER_HOST and nodesplit(written)[1] == gethostname():
+        return (
+            f"the line has this machine's host name, {gethostname()}, written in: started on "
+            f"another machine, the worker is still {written}. Write %h itself (-n {name}@%h): "
+            "the worker puts in the name of the host it runs on"
+        )
+    return f"-n {name}@%h (%h is this machine's host name)"
 
 
 def _judge_worker(
@@ -900,25 +1129,38 @@ def _judge_worker(
             f"{call}: the worker reads {queues or 'every queue (no -Q)'}, not [{queue!r}]",
             hint="-Q QUEUE: a dedicated worker reads its own queue only",
         )
+    sub = args.index("worker")
+    by_name = {p.name: p for p in ctx.command.params}
     if params.get("concurrency") != concurrency_:
         got = params.get("concurrency")
+        if got is None and "autoscale" in _given(ctx):
+            written = _as_written(args[sub + 1 :], by_name["autoscale"])
+            raise Fail(
+                f"{call}: the command gives {written} instead of -c {concurrency_}: the pool "
+                "grows and shrinks between those two numbers as work comes and goes",
+                hint=f"-c {concurrency_}: a fixed number of processes, the number of tasks the "
+                "worker runs at once (leave --autoscale out)",
+            )
         raise Fail(
             f"{call}: concurrency is {got}" + (" (one per CPU)" if got is None else ""),
             hint=f"-c {concurrency_}: the number of tasks the worker runs at once",
         )
-    node = params.get("hostname") or default_nodename(None)  # %h already expanded
-    node_name, host = nodesplit(node)
-    if host == name and node_name != name:
-        raise Fail(
-            f"{call}: -n {name} gives the node name {node!r}",
-            hint="a name without '@' is read as a host name: -n NAME@%h",
-        )
-    if node_name != name or host != gethostname():
-        raise Fail(
-            f"{call}: the node is named {node!r}",
-            hint=f"-n {name}@%h (%h is this machine's host name)",
-        )
-    sub = args.index("worker")
+    raw = params.get("hostname")
+    for host in (gethostname(), OTHER_HOST):
+        node = _node_on(raw, host)
+        node_name, node_host = nodesplit(node)
+        if node_host == name and node_name != name:
+            raise Fail(
+                f"{call}: -n {name} gives the node name {node!r}",
+                hint="a name without '@' is read as a host name: -n NAME@%h",
+            )
+        if node != f"{name}@{host}":
+            where = "" if host == gethostname() else f"on a machine named {host}, "
+            expected = "" if host == gethostname() else f", not '{name}@{host}'"
+            raise Fail(
+                f"{call}: {where}the node is named {node!r}{expected}",
+                hint=_node_hint(raw, name, host),
+            )
     for context, tokens in ((parent, args[:sub]), (ctx, args[sub + 1 :])):
         by_name = {p.name: p for p in context.command.params}
         for option in _given(context):
@@ -958,7 +1200,7 @@ def _extra_hint(option: str, value: Any, written: str) -> str:
         return EXTRA_HINTS[option]
     return (
         f"{written} changes how the worker runs, and the exercise asks for -A, -Q, -c and -n "
-        "only (logging options such as -l info are fine): leave it out"
+        "only (logging and monitoring options such as -l info or -E are fine): leave it out"
     )
 
 
