@@ -1,6 +1,8 @@
 """The checks of chapter 01: each fed the right answer and every known wrong one.
 
-They run against the embedded worker, like a learner's notebook in the default mode.
+They run against the embedded worker, like a learner's notebook in the default mode. The
+tables of wrong answers hold adversary round 1's answers (``.adversary/ch01_r1.py``) next to
+the earlier ones, each with the problem and the hint it gets.
 """
 
 from __future__ import annotations
@@ -8,23 +10,30 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import uuid
 from dataclasses import asdict
+from time import sleep
 from typing import Any
 
 import pytest
 from celery.exceptions import TimeoutError as CeleryTimeoutError
+from celery.result import AsyncResult
+from checkhelpers import assert_fails, assert_passed
 from kombu.exceptions import ChannelError
 
 from course_tasks import app
 from course_tasks.checks import Outcome, evaluate
 from course_tasks.checks import ch01_concepts as ch01
-from course_tasks.tasks.basics import add, multiply
-from course_tasks.tasks.email import send_welcome_email
+from course_tasks.checks.support import delete_queue
+from course_tasks.tasks.basics import add, multiply, sleepy_add, xsum
+from course_tasks.tasks.email import send_email, send_welcome_email
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 NOT_YET = "not yet: replace the ... with your code, run that cell, then this one"
 POINTS = {"01.1": 1, "01.2": 2, "01.3": 2, "01.4": 1}
+#: A queue no worker reads, for 01.1's answers that send there.
+NOBODY = "test-ch01-nobody"
 
 
 def verdict(exercise_id: str, *args: Any) -> Outcome:
@@ -56,17 +65,11 @@ def test_01_1_keyword_arguments_and_apply_async_are_right_too() -> None:
     assert verdict("01.1", add.delay(x=2, y=3)).passed
     assert verdict("01.1", add.apply_async((2, 3))).passed
     assert verdict("01.1", add.s(2, 3).delay()).passed
+    assert verdict("01.1", app.send_task(add.name, (2, 3))).passed
 
 
 def test_01_1_stub() -> None:
     assert failed("01.1", ...) == NOT_YET
-
-
-def test_01_1_plain_int_from_calling_add() -> None:
-    assert failed("01.1", add(2, 3)) == (
-        "got a plain int (5), not an AsyncResult. Hint: did you call add(2, 3) (or .get() "
-        "the value) instead of keeping what add.delay(2, 3) returns?"
-    )
 
 
 def test_01_1_the_task_itself_or_its_method() -> None:
@@ -77,13 +80,6 @@ def test_01_1_the_task_itself_or_its_method() -> None:
     assert failed("01.1", add.delay) == (
         "result is a method, not the result of calling it. Hint: call it (with the task's "
         "arguments) and keep what it returns"
-    )
-
-
-def test_01_1_task_id_instead_of_the_handle() -> None:
-    assert failed("01.1", add.delay(2, 3).id) == (
-        "got a str (a task id?), not an AsyncResult. Hint: keep the whole handle that "
-        "sending returns: it has .get() and .state"
     )
 
 
@@ -104,16 +100,9 @@ def test_01_1_wrong_arguments() -> None:
     )
 
 
-def test_01_1_ran_locally_with_apply() -> None:
-    assert failed("01.1", add.apply((2, 3))) == (
-        "result is an EagerResult: the task ran here, in this process, not on the worker. "
-        "Hint: .apply() runs a task locally; send it to the worker instead"
-    )
-
-
 def test_01_1_sent_to_a_queue_no_worker_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ch01, "WAIT_SECONDS", 0.5)
-    parked = add.apply_async((2, 3), queue="test-ch01-nobody")
+    parked = add.apply_async((2, 3), queue=NOBODY)
     try:
         assert failed("01.1", parked) == (
             "the task is still PENDING after 0.5 s. Hint: no worker took it: did you send it "
@@ -121,8 +110,96 @@ def test_01_1_sent_to_a_queue_no_worker_reads(monkeypatch: pytest.MonkeyPatch) -
             "cell)?"
         )
     finally:
-        with app.connection_for_write() as conn:
-            app.amqp.queues["test-ch01-nobody"].bind(conn.default_channel).delete()
+        delete_queue(NOBODY)
+
+
+# adversary round 1: each builds its `result` when the test runs, as the notebook cell would
+
+
+def r_get_value() -> Any:
+    return add.delay(2, 3).get(timeout=5)  # the value 5, not the handle
+
+
+def r_plain_call() -> Any:
+    return add(2, 3)  # runs here, no worker
+
+
+def r_apply_eager() -> Any:
+    return add.apply((2, 3))  # EagerResult: ran in this process
+
+
+def r_task_id_str() -> Any:
+    return add.delay(2, 3).id  # the id string, not the handle
+
+
+def r_other_numbers() -> Any:
+    return add.delay(1, 4)  # 5, but not with 2 and 3
+
+
+def r_sleepy_add() -> Any:
+    return sleepy_add.delay(2, 3, seconds=0.1)  # another task, same value
+
+
+def r_xsum() -> Any:
+    return xsum.delay([2, 3])  # another task, same value
+
+
+def r_parked_queue() -> Any:
+    return add.apply_async((2, 3), queue=NOBODY)  # a queue no worker reads
+
+
+def r_signature() -> Any:
+    return add.s(2, 3)  # a signature, never sent
+
+
+def r_ignore_result() -> Any:
+    return add.apply_async((2, 3), ignore_result=True)  # ran, but nothing in the backend
+
+
+def r_chain_tail() -> Any:
+    return (add.s(2, 3) | add.s(0)).delay()  # handle of add(5, 0), not add(2, 3)
+
+
+HANDLE_HINT = (
+    "did you call add(2, 3) (or .get() the value) instead of keeping what add.delay(2, 3) returns?"
+)
+
+
+@pytest.mark.parametrize(
+    ("make", "problem", "hint"),
+    [
+        pytest.param(r_get_value, "got a plain int (5), not an AsyncResult", HANDLE_HINT,
+                     id="get-value"),
+        pytest.param(r_plain_call, "got a plain int (5), not an AsyncResult", HANDLE_HINT,
+                     id="plain-call"),
+        pytest.param(r_apply_eager, "result is an EagerResult: the task ran here, in this "
+                     "process, not on the worker", ".apply() runs a task locally",
+                     id="apply-eager"),
+        pytest.param(r_task_id_str, "got a str (a task id?), not an AsyncResult",
+                     "keep the whole handle that sending returns", id="task-id-str"),
+        pytest.param(r_other_numbers, "the worker ran add(1, 4), not add(2, 3)",
+                     "send 2 and 3, in that order", id="other-numbers"),
+        pytest.param(r_sleepy_add, "the worker ran sleepy_add, not add",
+                     "send the course's add task", id="sleepy-add"),
+        pytest.param(r_xsum, "the worker ran xsum, not add", "send the course's add task",
+                     id="xsum"),
+        pytest.param(r_parked_queue, "the task is still PENDING after 5 s",
+                     "no worker took it: did you send it to a queue that no worker reads",
+                     id="parked-queue"),
+        pytest.param(r_signature, "result is a Signature, not the result of calling it",
+                     "call it (with the task's arguments)", id="signature"),
+        pytest.param(r_ignore_result, "the task was sent with ignore_result=True: the worker "
+                     "runs it but stores no result", "send it without ignore_result",
+                     id="ignore-result"),
+        pytest.param(r_chain_tail, "the worker ran add(5, 0), not add(2, 3)",
+                     "send 2 and 3, in that order", id="chain-tail"),
+    ],
+)  # fmt: skip
+def test_01_1_wrong_answers(make: Any, problem: str, hint: str) -> None:
+    try:
+        assert_fails(evaluate("01.1", make()), problem, hint)
+    finally:
+        delete_queue(NOBODY)
 
 
 # --------------------------------------------------------------------------- 01.2
@@ -133,35 +210,36 @@ def signup_right(email: str, name: str) -> str:
     return task.id
 
 
+def signup_apply_async_kwargs(email: str, name: str) -> str:
+    return send_welcome_email.apply_async(kwargs={"to": email, "name": name}).id
+
+
+def signup_signature(email: str, name: str) -> str:
+    return send_welcome_email.s(email, name).delay().id
+
+
+def signup_send_task(email: str, name: str) -> str:
+    return app.send_task(send_welcome_email.name, [email, name]).id
+
+
+def signup_default_queue_named(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), queue="celery").id
+
+
+def signup_reads_state_once(email: str, name: str) -> str:
+    """Looks at the new task's state once (to log it, say): no waiting, so it is right."""
+    task = send_welcome_email.delay(email, name)
+    print(f"queued {task.id}: {task.state}", end="\r")
+    return task.id
+
+
 def signup_stub(email: str, name: str) -> Any:
     """Handle a sign-up: queue the welcome mail, answer with the task id."""
     ...
 
 
-def signup_calls_directly(email: str, name: str) -> Any:
-    return send_welcome_email(email, name)
-
-
-def signup_returns_handle(email: str, name: str) -> Any:
-    return send_welcome_email.delay(email, name)
-
-
-def signup_wrong_address(email: str, name: str) -> str:
-    return send_welcome_email.delay("ada@example.com", name).id
-
-
-def signup_forgets_name(email: str, name: str) -> str:
-    return send_welcome_email.delay(email, "there").id
-
-
 def signup_forgets_return(email: str, name: str) -> None:
     send_welcome_email.delay(email, name)
-
-
-def signup_waits(email: str, name: str) -> str:
-    task = send_welcome_email.delay(email, name)
-    task.get(timeout=5)
-    return task.id
 
 
 def signup_waits_quietly(email: str, name: str) -> str:
@@ -178,21 +256,158 @@ def signup_polls(email: str, name: str) -> str:
     return task.id
 
 
-def signup_other_task(email: str, name: str) -> str:
-    return add.delay(1, 2).id
+def signup_polls_with_imported_sleep(email: str, name: str) -> str:
+    task = send_welcome_email.delay(email, name)
+    for _ in range(3):
+        sleep(0.05)  # from time import sleep
+    return task.id
+
+
+def signup_busy_loop(email: str, name: str) -> str:
+    task = send_welcome_email.delay(email, name)
+    deadline = time.monotonic() + 0.5
+    while task.state == "PENDING" and time.monotonic() < deadline:
+        pass
+    return task.id
+
+
+def signup_never_answers(email: str, name: str) -> str:
+    threading.Event().wait(6)
+    return "never"
+
+
+def signup_wrong_address(email: str, name: str) -> str:
+    return send_welcome_email.delay("ada@example.com", name).id
+
+
+def signup_forgets_name(email: str, name: str) -> str:
+    return send_welcome_email.delay(email, "there").id
 
 
 def signup_made_up_id(email: str, name: str) -> str:
+    send_welcome_email.delay(email, name)
     return "not-a-task-id"
+
+
+def signup_id_of_another_task(email: str, name: str) -> str:
+    send_welcome_email.delay(email, name)
+    return add.delay(1, 2).id
+
+
+def signup_one_argument(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((f"{name} <{email}>",), kwargs={}).id
+
+
+# adversary round 1
+
+
+def signup_returns_handle(email: str, name: str) -> Any:
+    return send_welcome_email.delay(email, name)  # AsyncResult, not a json-able str
+
+
+def signup_plain_call(email: str, name: str) -> str:
+    send_welcome_email(email, name)  # blocks 2 s in the request
+    return str(uuid.uuid4())
+
+
+def signup_get(email: str, name: str) -> str:
+    task = send_welcome_email.delay(email, name)
+    task.get(timeout=5)  # waits for the mail
+    return task.id
+
+
+def signup_short_get(email: str, name: str) -> str:
+    task = send_welcome_email.delay(email, name)
+    try:  # noqa: SIM105 (as the adversary wrote it)
+        task.get(timeout=0.5)  # "give it a moment", blocks 0.5 s
+    except CeleryTimeoutError:
+        pass
+    return task.id
+
+
+def signup_ping_first(email: str, name: str) -> str:
+    if not app.control.inspect(timeout=1).ping():  # blocks the request ~1 s
+        raise RuntimeError("no worker")
+    return send_welcome_email.delay(email, name).id
+
+
+def signup_swapped_args(email: str, name: str) -> str:
+    return send_welcome_email.delay(name, email).id  # mail goes to "Grace"
+
+
+def signup_hardcoded_address(email: str, name: str) -> str:
+    return send_welcome_email.delay("grace@example.com", name).id  # ignores email
+
+
+def signup_name_dropped(email: str, name: str) -> str:
+    return send_welcome_email.delay(email, email).id  # the name is never passed
+
+
+def signup_other_task(email: str, name: str) -> str:
+    return send_email.delay(email, "Welcome!", f"Hello {name}").id  # not send_welcome_email
+
+
+def signup_sends_twice(email: str, name: str) -> str:
+    send_welcome_email.delay(email, name)  # leftover line: two mails
+    return send_welcome_email.delay(email, name).id
+
+
+def signup_thread(email: str, name: str) -> str:
+    threading.Thread(target=send_welcome_email, args=(email, name), daemon=True).start()
+    return str(uuid.uuid4())  # no worker, a made-up id
+
+
+def signup_hardcoded_name(email: str, name: str) -> str:
+    return send_welcome_email.delay(email, "Grace").id  # every user is greeted as Grace
+
+
+def signup_poll_loop(email: str, name: str) -> str:
+    task = send_welcome_email.delay(email, name)
+    for _ in range(10):  # "wait until it has started", 1 s
+        if task.state != "PENDING":
+            break
+        time.sleep(0.1)
+    return task.id
+
+
+def signup_dict(email: str, name: str) -> Any:
+    return {"task_id": send_welcome_email.delay(email, name).id}  # a dict, not the str id
+
+
+def signup_wrong_queue(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), queue="emails").id  # nobody reads it
 
 
 @pytest.mark.usefixtures("fast_smtp")
 def test_01_2_right_answer() -> None:
     outcome = verdict("01.2", signup_right)
     assert outcome.line() == (
-        "✓ 01.2 queue the welcome mail: passed (answered with a task id at once; the worker "
-        "delivered the mail to grace@example.com)"
+        "✓ 01.2 queue the welcome mail: passed (answered with the mail task's id without "
+        "waiting, for grace@example.com and alan@example.org; the worker delivered both mails)"
     )
+
+
+@pytest.mark.usefixtures("fast_smtp")
+@pytest.mark.parametrize(
+    "signup",
+    [
+        pytest.param(signup_apply_async_kwargs, id="apply-async-kwargs"),
+        pytest.param(signup_signature, id="signature-delay"),
+        pytest.param(signup_send_task, id="send-task"),
+        pytest.param(signup_default_queue_named, id="default-queue-named"),
+        pytest.param(signup_reads_state_once, id="reads-state-once"),
+    ],
+)
+def test_01_2_other_right_answers(signup: Any) -> None:
+    assert_passed(verdict("01.2", signup))
+
+
+@pytest.mark.usefixtures("fast_smtp")
+def test_01_2_the_mails_reach_the_outbox_once_each() -> None:
+    from course_tasks.tasks import email
+
+    assert verdict("01.2", signup_right).passed
+    assert sorted(m["to"] for m in email.outbox()) == ["alan@example.org", "grace@example.com"]
 
 
 @pytest.mark.usefixtures("fast_smtp")
@@ -206,76 +421,6 @@ def test_01_2_stub_and_missing_return() -> None:
     assert failed("01.2", ...) == NOT_YET
 
 
-@pytest.mark.usefixtures("fast_smtp")
-def test_01_2_sends_the_mail_itself() -> None:
-    assert failed("01.2", signup_calls_directly) == (
-        "signup returned the delivered message (a dict): it waited for the mail server. "
-        "Hint: did you call send_welcome_email(...) directly, or wait with .get()? Queue "
-        "the task and return at once"
-    )
-
-
-@pytest.mark.usefixtures("fast_smtp")
-def test_01_2_returns_the_handle_not_the_id() -> None:
-    assert failed("01.2", signup_returns_handle) == (
-        "signup returned an AsyncResult, not the task id. Hint: a web handler answers with "
-        "json: return the handle's id (a str)"
-    )
-
-
-@pytest.mark.usefixtures("fast_smtp")
-def test_01_2_wrong_address_and_name() -> None:
-    assert failed("01.2", signup_wrong_address) == (
-        "signup('grace@example.com', 'Grace') sent the mail to 'ada@example.com'. Hint: "
-        "send the mail to the address signup receives, not a fixed one"
-    )
-    assert failed("01.2", signup_forgets_name) == (
-        "the welcome mail does not greet Grace. Hint: pass on the name signup receives as well"
-    )
-
-
-@pytest.mark.usefixtures("fast_smtp")
-def test_01_2_waits_for_the_mail(monkeypatch: pytest.MonkeyPatch) -> None:
-    from course_tasks.tasks import email
-
-    monkeypatch.setattr(email, "SMTP_SECONDS", 0.3)
-    assert failed("01.2", signup_waits) == (
-        "signup waited for the mail before answering (it called get() on the task). Hint: "
-        "queue the mail and return; do not wait for the task to finish"
-    )
-    assert failed("01.2", signup_waits_quietly) == (
-        "signup waited for the mail before answering (it called get() on the task). Hint: "
-        "queue the mail and return; do not wait for the task to finish"
-    )
-
-
-@pytest.mark.usefixtures("fast_smtp")
-def test_01_2_polls_until_the_mail_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
-    from course_tasks.tasks import email
-
-    monkeypatch.setattr(email, "SMTP_SECONDS", 2.0)  # the mail server's real delay
-    assert failed("01.2", signup_polls) == (
-        "signup waited for the mail before answering (no answer within 1.5 s). Hint: "
-        "queue the mail and return; do not wait for the task to finish"
-    )
-    for thread in threading.enumerate():  # the signup still polling, until its mail is sent
-        if thread.name == "course-check-01":
-            thread.join(10)
-
-
-@pytest.mark.usefixtures("fast_smtp")
-def test_01_2_id_of_another_task_or_no_task(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert failed("01.2", signup_other_task) == (
-        "that id belongs to the task add, not send_welcome_email. Hint: queue the course's "
-        "send_welcome_email task"
-    )
-    monkeypatch.setattr(ch01, "WAIT_SECONDS", 0.3)
-    assert failed("01.2", signup_made_up_id) == (
-        "the task with the id signup returned ('not-a-task-id') is still PENDING after 0.3 s. "
-        "Hint: return the id of the task you queued (its .id)"
-    )
-
-
 def test_01_2_not_a_function() -> None:
     assert failed("01.2", "signup") == (
         "got a str, not a function. Hint: write it as a function: def signup(email, name):"
@@ -286,12 +431,122 @@ def test_01_2_not_a_function() -> None:
     )
 
 
+WAITED = "signup waited for the mail before answering (it called get() on the task)"
+WAIT_HINT = "queue the mail and return; do not wait for the task to finish"
+SLEPT = "signup waited before answering (it called time.sleep("
+SLEEP_HINT = "queue the mail and return at once: the worker sends it meanwhile"
+POLLED = (
+    "signup waited for a worker to pick the mail up (it read the task's state again and again "
+    "while the task was PENDING, every worker busy)"
+)
+
+
+@pytest.mark.usefixtures("fast_smtp")
+@pytest.mark.parametrize(
+    ("signup", "problem", "hint"),
+    [
+        pytest.param(signup_waits_quietly, WAITED, WAIT_HINT, id="wait-suppressed"),
+        pytest.param(signup_polls, SLEPT + "0.05))", SLEEP_HINT, id="polls-ready"),
+        pytest.param(signup_polls_with_imported_sleep, SLEPT + "0.05))", SLEEP_HINT,
+                     id="imported-sleep"),
+        pytest.param(signup_busy_loop, POLLED, "answer at once with the task's id, whatever "
+                     "the workers are doing", id="busy-loop"),
+        pytest.param(signup_never_answers, "signup waited before answering (no answer within "
+                     "5 s)", WAIT_HINT, id="never-answers"),
+        pytest.param(signup_wrong_address, "signup('grace@example.com', 'Grace') addressed the "
+                     "mail to 'ada@example.com'", "send the mail to the address signup "
+                     "receives, not a fixed one", id="wrong-address"),
+        pytest.param(signup_forgets_name, "the welcome mail for grace@example.com greets "
+                     "'there', not 'Grace'", "pass on the name signup receives as well",
+                     id="fixed-greeting"),
+        pytest.param(signup_made_up_id, "signup returned 'not-a-task-id', not the id of the "
+                     "mail task it queued", "return the id of the task you queued (its .id)",
+                     id="made-up-id"),
+        pytest.param(signup_id_of_another_task, "that id belongs to the task add, not "
+                     "send_welcome_email", "return the id of the send_welcome_email task",
+                     id="id-of-another-task"),
+        pytest.param(signup_one_argument, "sending the mail task failed (TypeError: "
+                     "send_welcome_email() missing 1 required positional argument: 'name')",
+                     "send_welcome_email takes two plain values", id="one-argument"),
+        # adversary round 1
+        pytest.param(signup_returns_handle, "signup returned an AsyncResult, not the task id",
+                     "a web handler answers with json: return the handle's id (a str)",
+                     id="returns-handle"),
+        pytest.param(signup_plain_call, "signup('grace@example.com', 'Grace') sent the mail "
+                     "itself, in this process: it called the task like a function",
+                     "queue it with send_welcome_email.delay(email, name)", id="plain-call"),
+        pytest.param(signup_get, WAITED, WAIT_HINT, id="get"),
+        pytest.param(signup_short_get, WAITED, WAIT_HINT, id="short-get"),
+        pytest.param(signup_ping_first, "signup asked the workers (ping) and waited for their "
+                     "replies before queueing the mail", "queue the mail and answer at once: "
+                     "the broker keeps the message until a worker is free", id="ping-first"),
+        pytest.param(signup_swapped_args, "signup('grace@example.com', 'Grace') queued the "
+                     "mail to 'Grace', greeting 'grace@example.com': the arguments are "
+                     "swapped", "send_welcome_email(to, name) takes the address first",
+                     id="swapped-args"),
+        pytest.param(signup_hardcoded_address, "signup('alan@example.org', 'Alan') addressed "
+                     "the mail to 'grace@example.com'", "send the mail to the address signup "
+                     "receives, not a fixed one", id="hardcoded-address"),
+        pytest.param(signup_name_dropped, "the welcome mail for grace@example.com greets "
+                     "'grace@example.com', not 'Grace'", "pass on the name signup receives",
+                     id="name-dropped"),
+        pytest.param(signup_other_task, "signup queued send_email, not send_welcome_email",
+                     "queue the course's send_welcome_email task", id="other-task"),
+        pytest.param(signup_sends_twice, "signup queued send_welcome_email 2 times: the user "
+                     "would get 2 welcome mails", "queue it once", id="sends-twice"),
+        pytest.param(signup_thread, "but sent no task to the worker", "queue the course's "
+                     "send_welcome_email with .delay(...)", id="thread"),
+        pytest.param(signup_hardcoded_name, "the welcome mail for alan@example.org greets "
+                     "'Grace', not 'Alan'", "pass on the name signup receives",
+                     id="hardcoded-name"),
+        pytest.param(signup_poll_loop, SLEPT + "0.1))", SLEEP_HINT, id="poll-loop"),
+        pytest.param(signup_dict, "signup returned a dict ({'task_id': ", "return the id "
+                     "itself, a str (task.id)", id="dict"),
+        pytest.param(signup_wrong_queue, "signup queued the mail on the queue 'emails', which "
+                     "no worker reads (the course's worker reads 'celery')",
+                     "leave out queue=...", id="wrong-queue"),
+    ],
+)  # fmt: skip
+def test_01_2_wrong_answers(signup: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("01.2", signup), problem, hint)
+
+
+@pytest.mark.usefixtures("fast_smtp")
+def test_01_2_a_wrong_answer_sends_no_mail() -> None:
+    """The check holds the mails back until signup has answered: a wrong signup's mails are
+    never sent (no second welcome mail, nothing to a queue no worker reads)."""
+    from course_tasks.tasks import email
+
+    for signup in (signup_sends_twice, signup_wrong_queue, signup_hardcoded_address):
+        assert not verdict("01.2", signup).passed
+    time.sleep(0.3)
+    assert [m["to"] for m in email.outbox()] == ["grace@example.com"]  # hardcoded's first
+
+
 # --------------------------------------------------------------------------- 01.3
 
 
 def status_right(task_id: str) -> dict[str, Any]:
     handle = app.AsyncResult(task_id)
     return {"state": handle.state, "result": handle.result}
+
+
+def status_none_until_ready(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    return {"state": handle.status, "result": handle.result if handle.ready() else None}
+
+
+def status_error_text(task_id: str) -> dict[str, Any]:
+    handle = AsyncResult(task_id, app=app)
+    if handle.failed():
+        return {"state": handle.state, "result": repr(handle.result)}
+    return {"state": handle.state, "result": handle.info}
+
+
+def status_get_when_ready(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    value = handle.get(propagate=False, timeout=1) if handle.ready() else None
+    return {"state": handle.state, "result": value}
 
 
 def status_stub(task_id: str) -> Any:
@@ -326,16 +581,120 @@ def status_state_only(task_id: str) -> str:
     return app.AsyncResult(task_id).state
 
 
-def status_result_is_handle(task_id: str) -> dict[str, Any]:
+def status_busy_loop(task_id: str) -> dict[str, Any]:
     handle = app.AsyncResult(task_id)
-    return {"state": handle.state, "result": handle}
+    deadline = time.monotonic() + 0.5
+    while not handle.ready() and time.monotonic() < deadline:
+        pass
+    return {"state": handle.state, "result": handle.result}
+
+
+def status_never_answers(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    if not handle.ready():
+        threading.Event().wait(6)  # for the queued task, a wait the check cannot see
+    return {"state": handle.state, "result": handle.result}
+
+
+def status_error_dropped(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    return {"state": handle.state, "result": None if handle.failed() else handle.result}
+
+
+# adversary round 1
+
+
+def status_get(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    return {"state": handle.state, "result": handle.get(timeout=5)}  # waits
+
+
+def status_short_get(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    try:
+        value = handle.get(timeout=0.3)  # waits 0.3 s on a pending task
+    except CeleryTimeoutError:
+        value = None
+    return {"state": handle.state, "result": value}
+
+
+def status_poll_loop(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    for _ in range(5):  # polls up to 0.5 s
+        if handle.ready():
+            break
+        time.sleep(0.1)
+    return {"state": handle.state, "result": handle.result}
+
+
+def status_ready_only(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    state = "SUCCESS" if handle.ready() else "PENDING"  # FAILURE/STARTED/RETRY misreported
+    return {"state": state, "result": handle.result}
+
+
+def status_raises_on_failure(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    value = handle.get(timeout=1) if handle.ready() else None  # re-raises a failed task's error
+    return {"state": handle.state, "result": value}
+
+
+_seen: dict[str, Any] = {}
+
+
+def status_cached(task_id: str) -> dict[str, Any]:
+    if task_id not in _seen:  # first answer cached for ever: a PENDING task stays PENDING
+        handle = app.AsyncResult(task_id)
+        _seen[task_id] = {"state": handle.state, "result": handle.result}
+    return _seen[task_id]
+
+
+def status_forget(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    answer = {"state": handle.state, "result": handle.result}
+    if handle.ready():
+        handle.forget()  # "clean up": the next poll says PENDING
+    return answer
+
+
+def status_str_result(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    return {"state": handle.state, "result": str(handle.result)}  # "42", "None"
+
+
+def status_falsy_none(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    return {"state": handle.state, "result": handle.result or None}  # 0, "", [] become None
+
+
+def status_handle_as_result(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    return {"state": handle.state, "result": handle}  # not a plain value
+
+
+def status_ready_bool(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    return {"state": handle.ready(), "result": handle.result}  # True/False, not the state
 
 
 def test_01_3_right_answer() -> None:
     assert verdict("01.3", status_right).line() == (
-        "✓ 01.3 a task's status from its id: passed (SUCCESS and 42 for a finished task, "
-        "PENDING at once for a queued one)"
+        "✓ 01.3 a task's status from its id: passed (SUCCESS with 42 and with 0, FAILURE with "
+        "its error, STARTED, PENDING for a queued task and SUCCESS once it finished, each read "
+        "without waiting)"
     )
+
+
+@pytest.mark.parametrize(
+    "status_of",
+    [
+        pytest.param(status_none_until_ready, id="none-until-ready"),
+        pytest.param(status_error_text, id="error-text"),
+        pytest.param(status_get_when_ready, id="get-when-ready"),
+    ],
+)
+def test_01_3_other_right_answers(status_of: Any) -> None:
+    assert_passed(verdict("01.3", status_of))
 
 
 def test_01_3_stub() -> None:
@@ -344,56 +703,86 @@ def test_01_3_stub() -> None:
     )
 
 
-def test_01_3_returns_the_handle() -> None:
-    assert failed("01.3", status_returns_handle) == (
-        "for a task that finished, status_of returned the AsyncResult itself. Hint: return "
-        'plain values a status endpoint can send as json: {"state": ..., "result": ...}'
-    )
-
-
 def test_01_3_blocks_on_a_queued_task_and_is_released() -> None:
-    assert failed("01.3", status_blocks) == (
-        "for a task still waiting in a queue, status_of did not return within 1.5 s. Hint: "
-        "did you call .get()? It waits until the task finishes, which may be never; read "
-        "the state and result, which never wait"
+    assert failed("01.3", status_never_answers) == (
+        "for a task still waiting in a queue, status_of did not return within 5 s. Hint: it "
+        "waited for something: read the state and result, which never wait: the client asks "
+        "again later"
     )
-    # the check finished the parked task, so the learner's blocked call returned
-    assert [t for t in threading.enumerate() if t.name == "course-check-call"] == []
-
-
-def test_01_3_get_with_a_timeout() -> None:
-    assert failed("01.3", status_waits_a_little) == (
-        "for a task still waiting in a queue, status_of raised TimeoutError. Hint: did you "
-        "call .get(timeout=...)? It waits for the task to finish; read the state and result, "
-        "which never wait"
+    assert failed("01.3", status_blocks).startswith(
+        "for a task still waiting in a queue, status_of waited for the task (it called get() on it)"
     )
-
-
-def test_01_3_uses_the_id_as_a_handle() -> None:
-    assert failed("01.3", status_treats_id_as_handle) == (
-        "status_of raised AttributeError: 'str' object has no attribute 'state'. Hint: "
-        "task_id is a plain str: make a result handle from it first, with the app"
-    )
-
-
-def test_01_3_wrong_shape() -> None:
-    assert failed("01.3", status_wrong_key) == (
-        "for a task that finished, the dict's keys are 'result', 'status'. Hint: use exactly "
-        'the keys "state" and "result" (Celery calls it the state: "state", not "status")'
-    )
-    assert failed("01.3", status_state_only) == (
-        "for a task that finished, status_of returned a str ('SUCCESS'), not a dict. Hint: "
-        'return both the state and the result, as {"state": ..., "result": ...}'
-    )
-    assert failed("01.3", status_result_is_handle).startswith(
-        "for add(20, 22), status_of said result=<AsyncResult: "
-    )
+    for thread in threading.enumerate():  # the status_of still waiting, until its 6 s are up
+        if thread.name == ch01.THREAD_NAME:
+            thread.join(10)
 
 
 def test_01_3_leaves_no_parked_queue() -> None:
     assert verdict("01.3", status_right).passed
     with app.connection_for_write() as conn, pytest.raises(ChannelError, match="NOT_FOUND"):
         conn.default_channel.queue_declare(ch01.PARKING_QUEUE, passive=True)
+
+
+STATUS_GET = "for a task still waiting in a queue, status_of waited for the task (it called get()"
+STATUS_GET_HINT = "did you call .get()? It waits until the task finishes, which may be never"
+FAILED = "for add(2, 'x'), which failed (TypeError: unsupported operand type(s) for +: 'int' and "
+SHAPE_HINT = 'return both the state and the result, as {"state": ..., "result": ...}'
+
+
+@pytest.mark.parametrize(
+    ("status_of", "problem", "hint"),
+    [
+        pytest.param(status_returns_handle, "for add(20, 22), finished, status_of returned the "
+                     "AsyncResult itself", "return plain values a status endpoint can send as "
+                     'json: {"state": ..., "result": ...}', id="returns-handle"),
+        pytest.param(status_waits_a_little, STATUS_GET, STATUS_GET_HINT, id="get-timeout"),
+        pytest.param(status_treats_id_as_handle, "status_of raised AttributeError: 'str' "
+                     "object has no attribute 'state'", "task_id is a plain str: make a result "
+                     "handle from it first, with the app", id="id-as-handle"),
+        pytest.param(status_wrong_key, "for add(20, 22), finished, the dict's keys are "
+                     "'result', 'status'", 'use exactly the keys "state" and "result" (Celery '
+                     'calls it the state: "state", not "status")', id="status-key"),
+        pytest.param(status_state_only, "for add(20, 22), finished, status_of returned a str "
+                     "('SUCCESS'), not a dict", SHAPE_HINT, id="state-only"),
+        pytest.param(status_busy_loop, "for a task still waiting in a queue, status_of read "
+                     "its state again and again (7 times), waiting for it to change",
+                     "read it once and answer with what the backend says now", id="busy-loop"),
+        pytest.param(status_error_dropped, FAILED + "'str'), status_of said result=None",
+                     "put the task's exception (result.result), or its text, under \"result\"",
+                     id="error-dropped"),
+        # adversary round 1
+        pytest.param(status_get, STATUS_GET, STATUS_GET_HINT, id="get"),
+        pytest.param(status_short_get, STATUS_GET, STATUS_GET_HINT, id="short-get"),
+        pytest.param(status_poll_loop, "for a task still waiting in a queue, status_of waited "
+                     "before answering (it called time.sleep(0.1))", "read the state and "
+                     "result, which never wait", id="poll-loop"),
+        pytest.param(status_ready_only, FAILED + "'str'), status_of said state='SUCCESS', not "
+                     "'FAILURE'", "ready() is true for a failed task too", id="ready-only"),
+        pytest.param(status_raises_on_failure, FAILED + "'str'), status_of raised the task's "
+                     "own error (TypeError: ", "get() raises a failed task's exception again",
+                     id="raises-on-failure"),
+        pytest.param(status_cached, "for the queued task, asked again after it finished with "
+                     "2, status_of said state='PENDING', not 'SUCCESS'", "read the state from "
+                     "the result backend on every call", id="cached"),
+        pytest.param(status_forget, "after status_of answered for add(20, 22), finished, its "
+                     "result was gone from the result backend (forget())", "only read the "
+                     "result: it expires by itself", id="forget"),
+        pytest.param(status_str_result, "for add(20, 22), finished, status_of said "
+                     "result='42'", "put the task's return value under \"result\", as it is",
+                     id="str-result"),
+        pytest.param(status_falsy_none, "for add(0, 0), finished with 0, status_of said "
+                     "result=None", "give the result as it is: 0 is a result too",
+                     id="falsy-none"),
+        pytest.param(status_handle_as_result, "for add(20, 22), finished, status_of said "
+                     "result=<AsyncResult: ", "put the task's return value under \"result\"",
+                     id="handle-as-result"),
+        pytest.param(status_ready_bool, "for add(20, 22), finished, status_of said state=True, "
+                     "not 'SUCCESS'", "make the handle from the id you are given",
+                     id="ready-bool"),
+    ],
+)  # fmt: skip
+def test_01_3_wrong_answers(status_of: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("01.3", status_of), problem, hint)
 
 
 # --------------------------------------------------------------------------- 01.4
@@ -403,41 +792,98 @@ def welcome_right(user: Any) -> Any:
     return send_welcome_email.delay(user.email, user.name)
 
 
+def welcome_apply_async_json(user: Any) -> Any:
+    fields = asdict(user)
+    return send_welcome_email.apply_async(
+        kwargs={"to": fields["email"], "name": fields["name"]}, serializer="json"
+    )
+
+
 def welcome_stub(user: Any) -> Any:
     """Send the welcome mail for `user` to the worker; return the AsyncResult."""
     ...
-
-
-def welcome_sends_object(user: Any) -> Any:
-    return send_welcome_email.delay(user, user.name)
-
-
-def welcome_sends_str_of_object(user: Any) -> Any:
-    return send_welcome_email.delay(str(user), user.name)
-
-
-def welcome_sends_dict_as_kwargs(user: Any) -> Any:
-    return send_welcome_email.delay(**asdict(user))
-
-
-def welcome_sends_id(user: Any) -> Any:
-    return send_welcome_email.delay(user.id, user.name)
-
-
-def welcome_runs_here(user: Any) -> Any:
-    return send_welcome_email(user.email, user.name)
 
 
 def welcome_forgets_return(user: Any) -> None:
     send_welcome_email.delay(user.email, user.name)
 
 
+def welcome_waits_then_returns(user: Any) -> Any:
+    handle = send_welcome_email.delay(user.email, user.name)
+    handle.get(timeout=10)
+    return handle
+
+
+# adversary round 1
+
+
+def welcome_object(user: Any) -> Any:
+    return send_welcome_email.delay(user, user.name)  # the object itself: not json
+
+
+def welcome_asdict(user: Any) -> Any:
+    return send_welcome_email.delay(asdict(user), user.name)  # a dict as the address
+
+
+def welcome_splat(user: Any) -> Any:
+    return send_welcome_email.delay(**asdict(user))  # id/email are not the task's params
+
+
+def welcome_str_user(user: Any) -> Any:
+    return send_welcome_email.delay(str(user), user.name)  # the repr as the address
+
+
+def welcome_user_id(user: Any) -> Any:
+    return send_welcome_email.delay(user.id, user.name)  # the id where the address goes
+
+
+def welcome_returns_id(user: Any) -> Any:
+    return send_welcome_email.delay(user.email, user.name).id  # id, not the AsyncResult
+
+
+def welcome_get(user: Any) -> Any:
+    return send_welcome_email.delay(user.email, user.name).get(timeout=5)  # the mail dict
+
+
+def welcome_plain_call(user: Any) -> Any:
+    return send_welcome_email(user.email, user.name)  # runs here
+
+
+def welcome_apply_eager(user: Any) -> Any:
+    return send_welcome_email.apply((user.email, user.name))  # EagerResult, never serialized
+
+
+def welcome_hardcoded(user: Any) -> Any:
+    return send_welcome_email.delay("lin@example.com", user.name)  # matches one user only
+
+
+def welcome_name_dropped(user: Any) -> Any:
+    return send_welcome_email.delay(user.email, "")  # name lost
+
+
+def welcome_hardcoded_name(user: Any) -> Any:
+    return send_welcome_email.delay(user.email, "Lin")  # every user is greeted as Lin
+
+
+def welcome_pickle_fields(user: Any) -> Any:
+    return send_welcome_email.apply_async((user.email, user.name), serializer="pickle")
+
+
+def welcome_other_task(user: Any) -> Any:
+    return send_email.delay(user.email, "Welcome!", f"Hello {user.name}")  # another task
+
+
+def welcome_pickle(user: Any) -> Any:
+    return send_welcome_email.apply_async((user, user.name), serializer="pickle")  # refused
+
+
 @pytest.mark.usefixtures("fast_smtp")
 def test_01_4_right_answer() -> None:
     assert verdict("01.4", welcome_right).line() == (
-        "✓ 01.4 only json travels: passed (sent with json arguments; the worker delivered "
-        "the mail to lin@example.com)"
+        "✓ 01.4 only json travels: passed (sent with json arguments for two users; the worker "
+        "delivered the mails to lin@example.com and omar@example.org)"
     )
+    assert_passed(verdict("01.4", welcome_apply_async_json))
 
 
 @pytest.mark.usefixtures("fast_smtp")
@@ -450,34 +896,69 @@ def test_01_4_stub_and_missing_return() -> None:
     )
 
 
-@pytest.mark.usefixtures("fast_smtp")
-def test_01_4_sends_the_object() -> None:
-    assert failed("01.4", welcome_sends_object) == (
-        "the task message could not be encoded (Object of type User is not JSON "
-        "serializable). Hint: only json travels to the worker: send the user's plain fields "
-        "(strings), not the User object"
-    )
+LIN = "for User(id=7, email='lin@example.com', name='Lin'), "
+OMAR = "for User(id=12, email='omar@example.org', name='Omar'), "
+ADDRESS_HINT = "send it to the user's email address"
+PICKLED = (
+    "welcome sent the task as pickle (serializer='pickle'): the course's worker accepts only "
+    "json (accept_content) and refuses the message (ContentDisallowed), so the mail is never sent"
+)
+PICKLE_HINT = "leave the serializer as it is (json) and send the user's plain fields"
+GET = "welcome waited for the mail (it called get() on the task)"
+GET_HINT = "return the handle itself, what .delay() gives back, without waiting"
 
 
 @pytest.mark.usefixtures("fast_smtp")
-def test_01_4_sends_the_wrong_values() -> None:
-    assert failed("01.4", welcome_sends_str_of_object) == (
-        "the mail went to \"User(id=7, email='lin@example.com', name='Lin')\", not to "
-        "'lin@example.com'. Hint: send it to the user's email address"
-    )
-    assert failed("01.4", welcome_sends_id) == (
-        "the mail went to 7, not to 'lin@example.com'. Hint: send it to the user's email address"
-    )
-    assert failed("01.4", welcome_sends_dict_as_kwargs) == (
-        "sending the task failed (TypeError: send_welcome_email() got an unexpected keyword "
-        "argument 'id'). Hint: send_welcome_email takes two plain values: the address and "
-        "the name"
-    )
+@pytest.mark.parametrize(
+    ("welcome", "problem", "hint"),
+    [
+        pytest.param(welcome_waits_then_returns, GET, GET_HINT, id="waits-then-returns"),
+        # adversary round 1
+        pytest.param(welcome_object, "the task message could not be encoded (Object of type "
+                     "User is not JSON serializable)", "only json travels to the worker: send "
+                     "the user's plain fields (strings), not the User object", id="object"),
+        pytest.param(welcome_asdict, LIN + "welcome addressed the mail to {'id': 7, ",
+                     ADDRESS_HINT, id="asdict"),
+        pytest.param(welcome_splat, "sending the mail task failed (TypeError: "
+                     "send_welcome_email() got an unexpected keyword argument 'id')",
+                     "send_welcome_email takes two plain values: the address and the user's "
+                     "name", id="splat"),
+        pytest.param(welcome_str_user, LIN + "welcome addressed the mail to \"User(id=7, "
+                     "email='lin@example.com', name='Lin')\", not to 'lin@example.com'",
+                     ADDRESS_HINT, id="str-user"),
+        pytest.param(welcome_user_id, LIN + "welcome addressed the mail to 7, not to "
+                     "'lin@example.com'", ADDRESS_HINT, id="user-id"),
+        pytest.param(welcome_returns_id, "welcome returned the task's id (a str), not the "
+                     "AsyncResult", "return the handle itself, what .delay() gives back",
+                     id="returns-id"),
+        pytest.param(welcome_get, GET, GET_HINT, id="get"),
+        pytest.param(welcome_plain_call, "welcome sent the mail itself, in this process: it "
+                     "called the task like a function", "send the task to the worker and "
+                     "return what that returns", id="plain-call"),
+        pytest.param(welcome_apply_eager, "what welcome returned is an EagerResult: the task "
+                     "ran here, in this process, not on the worker", ".apply() runs a task "
+                     "locally", id="apply-eager"),
+        pytest.param(welcome_hardcoded, OMAR + "welcome addressed the mail to "
+                     "'lin@example.com', not to 'omar@example.org'", ADDRESS_HINT,
+                     id="hardcoded"),
+        pytest.param(welcome_name_dropped, LIN + "the welcome mail greets '', not 'Lin'",
+                     "pass the user's name too", id="name-dropped"),
+        pytest.param(welcome_hardcoded_name, OMAR + "the welcome mail greets 'Lin', not "
+                     "'Omar'", "pass the user's name too", id="hardcoded-name"),
+        pytest.param(welcome_pickle_fields, PICKLED, PICKLE_HINT, id="pickle-fields"),
+        pytest.param(welcome_other_task, "welcome queued send_email, not send_welcome_email",
+                     "queue the course's send_welcome_email task", id="other-task"),
+        pytest.param(welcome_pickle, PICKLED, PICKLE_HINT, id="pickle"),
+    ],
+)  # fmt: skip
+def test_01_4_wrong_answers(welcome: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("01.4", welcome), problem, hint)
 
 
 @pytest.mark.usefixtures("fast_smtp")
-def test_01_4_sends_the_mail_itself() -> None:
-    assert failed("01.4", welcome_runs_here) == (
-        "welcome returned the delivered message (a dict): the mail was sent here. Hint: send "
-        "the task to the worker and return what that returns"
-    )
+def test_01_4_a_pickled_message_never_reaches_the_worker() -> None:
+    from course_tasks.tasks import email
+
+    assert not verdict("01.4", welcome_pickle_fields).passed
+    time.sleep(0.3)
+    assert email.outbox() == []

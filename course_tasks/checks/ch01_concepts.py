@@ -1,39 +1,58 @@
 """Checks of chapter 01's exercises (``solutions/01_concepts_solutions.ipynb``).
 
 Every check sends real tasks to the worker (embedded or redis mode) through the learner's
-objects and bounds every wait:
+objects. Whether an answer waited is seen, never timed (a right answer on a busy machine can be
+slower than a wrong one on a quiet one): while the learner's function runs, the check records,
+in the thread it runs in, a ``get()``/``wait()`` on an unfinished task (``support.watching``),
+a ``time.sleep``, repeated reads of the state of a task no worker has yet, a broadcast that
+waits for the workers' replies (a ping), a mail delivered right there, and every task sent,
+with its arguments and options. Each of those waits is stopped at once. A time limit is left
+only for code that never answers.
 
 * 01.1 ``check("01.1", result)``: ``result`` is the ``AsyncResult`` of ``add(2, 3)`` run
-  by the worker;
-* 01.2 ``check("01.2", signup)``: ``signup(email, name)`` queues ``send_welcome_email``
-  and answers with the task id (a ``str``) in under 100 ms; the mail reaches the outbox;
+  by the worker, with its result stored (not ``ignore_result``);
+* 01.2 ``check("01.2", signup)``: ``signup(email, name)``, called for two users, queues
+  ``send_welcome_email(email, name)`` once, on the worker's queue, without waiting for it
+  (the task is held back until signup has answered: as when every worker is busy), and
+  answers with that task's id (a ``str``); then the worker delivers both mails;
 * 01.3 ``check("01.3", status_of)``: ``status_of(task_id)`` returns
-  ``{"state": ..., "result": ...}`` from the id alone, at once, also for a task that is
-  still queued (one parked in a queue no worker reads);
-* 01.4 ``check("01.4", welcome)``: ``welcome(user)`` sends the welcome mail for a ``User``
-  object with json-friendly arguments and returns the ``AsyncResult``.
+  ``{"state": ..., "result": ...}`` from the id alone, without waiting, for tasks in every
+  state the chapter shows (SUCCESS with 42 and with 0, FAILURE, STARTED, PENDING in a queue no
+  worker reads), asked twice about two of them: a queued task that then finished, and a
+  finished one (whose result must still be there);
+* 01.4 ``check("01.4", welcome)``: ``welcome(user)`` sends the welcome mail for two ``User``
+  objects, once each, with json arguments (the serializer the worker accepts), and returns
+  the ``AsyncResult`` without waiting; the worker delivers both mails.
 """
 
 from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
+from celery import states
 from celery.app.task import Task
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, EagerResult
 from kombu.exceptions import EncodeError
+from kombu.serialization import dumps, prepare_accept_content, registry
 
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
+    Seen,
     StillRunning,
-    call_bounded,
     call_watched,
     delete_queue,
+    error_text,
     failure_text,
     finished,
     is_stub_body,
@@ -45,18 +64,24 @@ from course_tasks.tasks import email
 from course_tasks.tasks.basics import add
 from course_tasks.tasks.email import send_welcome_email
 
-#: How long a check waits for a task that should finish quickly.
+#: How long a check waits for a task that should finish quickly (01.1's text says 5 s).
 WAIT_SECONDS = 5.0
-#: How long ``signup`` may take before the check stops waiting for it. Guide 000 §2 wants an
-#: answer in under 100 ms; what makes it slower, waiting for the task, is seen rather than
-#: timed (``support.watching``), so a loaded machine does not fail a right answer.
-SIGNUP_SECONDS = 1.5
-#: How long ``status_of`` may take before it counts as blocking.
-STATUS_SECONDS = 1.5
+#: How long the check waits for each welcome mail (the simulated mail server takes 2 s, and
+#: the solo worker delivers one mail after the other).
+MAIL_SECONDS = 10.0
+#: How long the learner's function may run before the check stops waiting for it. Only code
+#: that never answers meets it: every wait on a task is seen and stopped at once.
+ANSWER_SECONDS = 5.0
+#: How often ``status_of`` may read the state of a task that does not change while it runs
+#: (``state``, ``result``, ``ready()``, ``successful()``, ...); more is a loop waiting for it.
+STATUS_READS = 6
+#: The thread the learner's function runs in: what the check records happens in it.
+THREAD_NAME = "course-check-01"
 #: A queue that no worker consumes: a task sent there stays PENDING.
 PARKING_QUEUE = "course-check-parked"
 
-SIGNUP_ADDRESS, SIGNUP_NAME = "grace@example.com", "Grace"
+#: 01.2's two sign-ups: a second user, so that a fixed address or name shows.
+SIGNUPS = [("grace@example.com", "Grace"), ("alan@example.org", "Alan")]
 
 
 @dataclass
@@ -66,6 +91,11 @@ class User:
     id: int
     email: str
     name: str
+
+
+#: 01.4's two users.
+USERS = [User(id=7, email="lin@example.com", name="Lin"),
+         User(id=12, email="omar@example.org", name="Omar")]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- helpers
@@ -106,6 +136,292 @@ def _as_sent(answer: Any, what: str, hint: str) -> AsyncResult:
     return answer
 
 
+def _bound(task: Task, args: Any, kwargs: Any) -> dict[str, Any] | None:
+    """The task's parameters bound to ``args``/``kwargs``; None if they do not fit."""
+    try:
+        return dict(inspect.signature(task.run).bind(*(args or ()), **(kwargs or {})).arguments)
+    except TypeError:
+        return None
+
+
+def _queue_name(options: dict[str, Any]) -> str | None:
+    """The queue a send named explicitly (``queue="emails"`` or a ``Queue``), else None."""
+    queue = options.get("queue")
+    return getattr(queue, "name", queue) or None
+
+
+class _Stopped(CeleryTimeoutError):
+    """Raised in the learner's code where it would wait: the check has seen the wait."""
+
+
+@dataclass
+class _Sent:
+    """A task the learner's code sent, as ``app.send_task`` got it."""
+
+    name: str
+    args: Any
+    kwargs: Any
+    options: dict[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.options["task_id"]
+
+
+@dataclass
+class _Did:
+    """What the learner's code did in its thread, beyond what :class:`Seen` records."""
+
+    #: every task it sent; held back (not yet published) when the check holds sends
+    sent: list[_Sent] = field(default_factory=list)
+    #: reads of the state of each watched task (held back, or one that will not change)
+    reads: Counter[str] = field(default_factory=Counter)
+    #: ids of watched tasks it read again and again: a loop waiting for them
+    polled: list[str] = field(default_factory=list)
+    #: the seconds of each ``time.sleep`` it called
+    slept: list[float] = field(default_factory=list)
+    #: broadcast commands it waited for the workers' replies to (``ping``, ``inspect()``)
+    asked: list[str] = field(default_factory=list)
+    #: addresses of mails it delivered itself (a task called like a function)
+    mailed: list[str] = field(default_factory=list)
+    held: bool = False
+    #: the thread the learner's function runs in (set when it starts)
+    thread: threading.Thread | None = None
+
+    def waited(self) -> bool:
+        return bool(self.polled or self.slept or self.asked or self.mailed)
+
+    def publish(self) -> None:
+        """Send the held-back tasks now, as a worker that was busy until now gets them."""
+        if self.held:
+            for sent in self.sent:
+                _REAL_SEND(sent.name, sent.args, sent.kwargs, **sent.options)
+        self.held = False
+
+
+_REAL_SEND = app.send_task
+
+
+@contextmanager
+def _recording(
+    fn: Callable[..., Any], *, hold: bool, watch: set[str], reads_allowed: int
+) -> Iterator[_Did]:
+    """Meanwhile, record (and stop) what the learner's code does in its thread (:class:`_Did`).
+
+    With ``hold``, the tasks it sends are recorded and encoded but not published (the check
+    publishes them afterwards, :meth:`_Did.publish`): as long as the code runs, no worker has
+    them, as when every worker is busy. A held task's state, and that of each id in
+    ``watch``, may be read ``reads_allowed`` times; the next read is a loop waiting for it.
+    """
+    did = _Did(held=hold)
+    held: set[str] = set()
+
+    def _in_call() -> bool:
+        return threading.current_thread() is did.thread
+
+    backend_cls = type(app.backend)
+    real_meta = backend_cls.get_task_meta
+    real_sleep = time.sleep
+    real_broadcast = app.control.broadcast
+    real_deliver = email.deliver
+
+    def send_task(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        if not _in_call():
+            return _REAL_SEND(name, args, kwargs, **options)
+        options["task_id"] = options.get("task_id") or str(uuid.uuid4())
+        did.sent.append(_Sent(name, args, kwargs, options))
+        if not hold:
+            return _REAL_SEND(name, args, kwargs, **options)
+        # as publishing would: arguments the serializer cannot encode raise EncodeError here
+        dumps((args or (), kwargs or {}, {}), options.get("serializer") or app.conf.task_serializer)
+        held.add(options["task_id"])
+        return (options.get("result_cls") or app.AsyncResult)(options["task_id"])
+
+    def get_task_meta(backend: Any, task_id: str, *args: Any, **kwargs: Any) -> Any:
+        if _in_call() and (task_id in held or task_id in watch):
+            did.reads[task_id] += 1
+            if did.reads[task_id] > reads_allowed:
+                did.polled.append(task_id)
+                raise _Stopped(f"the check stopped a loop waiting for {task_id}")
+        return real_meta(backend, task_id, *args, **kwargs)
+
+    def sleep(seconds: float) -> None:
+        if not _in_call():
+            return real_sleep(seconds)
+        did.slept.append(seconds)
+        raise _Stopped(f"the check stopped time.sleep({seconds!r})")
+
+    def broadcast(command: str, *args: Any, **kwargs: Any) -> Any:
+        if not (_in_call() and kwargs.get("reply")):
+            return real_broadcast(command, *args, **kwargs)
+        did.asked.append(command)
+        return []  # no worker answered; nothing waited for one
+
+    def deliver(to: str, *args: Any, **kwargs: Any) -> Any:
+        if not _in_call():
+            return real_deliver(to, *args, **kwargs)
+        did.mailed.append(to)
+        raise _Stopped(f"the check stopped a mail to {to} sent in the request")
+
+    names = getattr(fn, "__globals__", {})
+    own_sleeps = [n for n, v in names.items() if v is real_sleep] if isinstance(names, dict) else []
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(app, "send_task", send_task))
+        stack.enter_context(mock.patch.object(backend_cls, "get_task_meta", get_task_meta))
+        stack.enter_context(mock.patch.object(time, "sleep", sleep))
+        stack.enter_context(mock.patch.object(app.control, "broadcast", broadcast))
+        stack.enter_context(mock.patch.object(email, "deliver", deliver))
+        for name in own_sleeps:  # from time import sleep: the learner's own name for it
+            names[name] = sleep
+            stack.callback(names.__setitem__, name, real_sleep)
+        yield did
+
+
+def _run(
+    fn: Callable[..., Any],
+    *args: Any,
+    hold: bool,
+    watch: set[str] | None = None,
+    reads_allowed: int = 1,
+) -> tuple[Any, Seen, _Did]:
+    """``fn(*args)`` in the check's thread, bounded, with everything it did recorded.
+
+    The answer is what ``fn`` returned, a :class:`StillRunning`, or, when the check stopped
+    a wait of ``fn``'s (caught or not), the exception ``fn`` raised. Other exceptions are
+    raised here.
+    """
+    with _recording(fn, hold=hold, watch=watch or set(), reads_allowed=reads_allowed) as did:
+
+        def call(*args: Any) -> Any:
+            did.thread = threading.current_thread()
+            return fn(*args)
+
+        try:
+            answer, seen = call_watched(
+                call, *args, seconds=ANSWER_SECONDS, thread_name=THREAD_NAME
+            )
+        except Exception as exc:
+            if not did.waited():
+                raise
+            answer, seen = exc, Seen()
+    return answer, seen, did
+
+
+def _run_sending(fn: Callable[..., Any], *args: Any) -> tuple[Any, Seen, _Did]:
+    """:func:`_run` with the mail held back; a Fail if sending it failed in the call."""
+    try:
+        return _run(fn, *args, hold=True)
+    except EncodeError as exc:
+        raise Fail(
+            f"the task message could not be encoded ({exc})",
+            hint="only json travels to the worker: send the user's plain fields "
+            "(strings), not the User object",
+        ) from None
+    except TypeError as exc:
+        if "argument" not in str(exc):
+            raise
+        raise Fail(
+            f"sending the mail task failed (TypeError: {exc})",
+            hint="send_welcome_email takes two plain values: the address and the user's name",
+        ) from None
+
+
+def _seconds(values: list[float]) -> str:
+    return ", ".join(f"{s:g}" if isinstance(s, int | float) else repr(s) for s in values[:3])
+
+
+def _ran_here(who: str, seen: Seen, did: _Did, hint: str) -> None:
+    """A Fail if ``who`` ran the mail task in this process instead of sending it."""
+    if (seen.ran_here or did.mailed) and app.conf.task_always_eager:
+        raise Fail(
+            f"{who} ran the mail task right here: task_always_eager is on, so delay() runs the "
+            "task in this process",
+            hint="this exercise needs a worker: switch task_always_eager off (in eager mode, "
+            "COURSE_BROKER=eager, unset it) and run it again",
+        )
+    if seen.ran_here:
+        raise Fail(
+            f"{who} ran {short(seen.ran_here[0])} right here with apply(), in this process, "
+            "not on the worker",
+            hint=f".apply() runs a task locally; {hint}",
+        )
+    if did.mailed:
+        raise Fail(
+            f"{who} sent the mail itself, in this process: it called the task like a function, "
+            "and the mail server's wait (2 s a mail) would be the caller's",
+            hint=hint,
+        )
+
+
+def _mail_tasks(who: str, did: _Did, answer: Any) -> _Sent:
+    """The one send_welcome_email that ``who`` sent, else a Fail naming what it sent."""
+    mails = [s for s in did.sent if s.name == send_welcome_email.name]
+    if not did.sent:
+        raise Fail(
+            f"{who} returned {answer!r:.60} but sent no task to the worker",
+            hint="queue the course's send_welcome_email with .delay(...) and use what that returns",
+        )
+    if not mails:
+        others = ", ".join(sorted({short(s.name) for s in did.sent}))
+        raise Fail(
+            f"{who} queued {others}, not send_welcome_email",
+            hint="queue the course's send_welcome_email task",
+        )
+    if len(mails) > 1:
+        raise Fail(
+            f"{who} queued send_welcome_email {len(mails)} times: the user would get "
+            f"{len(mails)} welcome mails",
+            hint="queue it once, and use the handle that one .delay() returns",
+        )
+    return mails[0]
+
+
+def _refused(who: str, sent: _Sent) -> None:
+    """A Fail if the worker would refuse the message: a serializer it does not accept."""
+    serializer = sent.options.get("serializer") or app.conf.task_serializer
+    content_type = registry.name_to_type.get(serializer, serializer)
+    if content_type not in prepare_accept_content(app.conf.accept_content):
+        raise Fail(
+            f"{who} sent the task as {serializer} (serializer={serializer!r}): the course's "
+            f"worker accepts only {', '.join(app.conf.accept_content)} (accept_content) and "
+            "refuses the message (ContentDisallowed), so the mail is never sent",
+            hint="leave the serializer as it is (json) and send the user's plain fields: "
+            "the address and the name",
+        )
+
+
+def _other_queue(who: str, sent: _Sent) -> None:
+    """A Fail if the task went to a queue that the course's worker does not read."""
+    queue, default = _queue_name(sent.options), app.conf.task_default_queue
+    if queue is not None and queue != default:
+        raise Fail(
+            f"{who} queued the mail on the queue {queue!r}, which no worker reads (the course's "
+            f"worker reads {default!r}): it would never be sent",
+            hint=f"leave out queue=...: .delay(...) puts it on {default!r}",
+        )
+
+
+def _delivered(task: AsyncResult, to: str) -> None:
+    """Wait for the worker to deliver the mail ``task`` sends to ``to``; a Fail if it did not."""
+    finished(
+        task,
+        MAIL_SECONDS,
+        f"the mail task for {to}",
+        hint="no worker took it: is the worker running (the set-up cell)?",
+    )
+    if task.failed():
+        raise Fail(
+            f"the mail task for {to} failed on the worker ({failure_text(task)})",
+            hint="send_welcome_email takes two plain values: the address and the user's name",
+        )
+    message = task.result if isinstance(task.result, dict) else {}
+    if message.get("to") != to or message not in email.outbox():
+        raise Fail(
+            f"the mail for {to} is not in the outbox",
+            hint="queue the course's send_welcome_email task",
+        )
+
+
 # --------------------------------------------------------------------------- 01.1
 
 
@@ -123,6 +439,12 @@ def _send(result: Any) -> str:
             hint="keep the whole handle that sending returns: it has .get() and .state",
         )
     result = _as_sent(result, "result", hint="keep what sending add to the worker returns")
+    if getattr(result, "ignored", False):
+        raise Fail(
+            "the task was sent with ignore_result=True: the worker runs it but stores no "
+            "result, so its state and its value can never be read",
+            hint="send it without ignore_result: add.delay(2, 3)",
+        )
     value = finished(
         result,
         WAIT_SECONDS,
@@ -145,10 +467,7 @@ def _send(result: Any) -> str:
         if value != 5:
             raise Fail(f"the worker returned {value!r}, not 5", hint="send add 2 and 3")
     else:
-        try:
-            bound = inspect.signature(add.run).bind(*args, **kwargs).arguments
-        except TypeError:
-            bound = {}
+        bound = _bound(add, args, kwargs) or {}
         if (bound.get("x"), bound.get("y")) != (2, 3):
             shown = ", ".join([*map(repr, args), *(f"{k}={v!r}" for k, v in kwargs.items())])
             raise Fail(
@@ -159,86 +478,161 @@ def _send(result: Any) -> str:
 
 # --------------------------------------------------------------------------- 01.2
 
+#: What 01.2 says about every way of waiting before the answer.
+_SIGNUP_WAIT_HINT = "queue the mail and return; do not wait for the task to finish"
 
-@exercise("01.2", "queue the welcome mail", points=2)
-def _signup(signup: Any) -> str:
-    _need_function(signup, "signup", "signup(email, name)")
-    answer, seen = call_watched(signup, SIGNUP_ADDRESS, SIGNUP_NAME, seconds=SIGNUP_SECONDS,
-                                thread_name="course-check-01")  # fmt: skip
-    if seen.waited or isinstance(answer, StillRunning):
-        how = "it called get() on the task" if seen.waited else (
-            f"no answer within {SIGNUP_SECONDS:g} s")  # fmt: skip
+
+def _signup_waits(shown: str, answer: Any, seen: Seen, did: _Did) -> None:
+    """A Fail if the sign-up ``shown`` waited for anything before it answered."""
+    _ran_here(shown, seen, did, hint="queue it with send_welcome_email.delay(email, name) and "
+              "return the task's id")  # fmt: skip
+    if seen.waited:
         raise Fail(
-            f"signup waited for the mail before answering ({how})",
-            hint="queue the mail and return; do not wait for the task to finish",
+            "signup waited for the mail before answering (it called get() on the task)",
+            hint=_SIGNUP_WAIT_HINT,
         )
+    if did.polled:
+        raise Fail(
+            "signup waited for a worker to pick the mail up (it read the task's state again "
+            "and again while the task was PENDING, every worker busy)",
+            hint="answer at once with the task's id, whatever the workers are doing: with busy "
+            "workers the mail stays PENDING, and so would the request",
+        )
+    if did.slept:
+        raise Fail(
+            f"signup waited before answering (it called time.sleep({_seconds(did.slept)}))",
+            hint="queue the mail and return at once: the worker sends it meanwhile",
+        )
+    if did.asked:
+        raise Fail(
+            f"signup asked the workers ({did.asked[0]}) and waited for their replies before "
+            "queueing the mail: every sign-up would wait for them, and fail while the only "
+            "worker is busy",
+            hint="queue the mail and answer at once: the broker keeps the message until a "
+            "worker is free",
+        )
+    if isinstance(answer, StillRunning):
+        raise Fail(
+            f"signup waited before answering (no answer within {ANSWER_SECONDS:g} s)",
+            hint=_SIGNUP_WAIT_HINT,
+        )
+    if isinstance(answer, BaseException):
+        raise answer
+
+
+def _signup_once(signup: Callable[..., Any], address: str, name: str) -> AsyncResult:
+    """``signup(address, name)``, judged while its mail is held back; the mail's handle."""
+    shown = f"signup({address!r}, {name!r})"
+    answer, seen, did = _run_sending(signup, address, name)
+    _signup_waits(shown, answer, seen, did)
     if answer is None:
         raise _returned_none(signup, "signup", "the task id")
-    if isinstance(answer, dict):
-        raise Fail(
-            "signup returned the delivered message (a dict): it waited for the mail server",
-            hint="did you call send_welcome_email(...) directly, or wait with .get()? "
-            "Queue the task and return at once",
-        )
     if isinstance(answer, AsyncResult):
         raise Fail(
             "signup returned an AsyncResult, not the task id",
             hint="a web handler answers with json: return the handle's id (a str)",
+        )
+    if isinstance(answer, dict):
+        raise Fail(
+            f"signup returned a dict ({answer!r:.60}), not the task id",
+            hint="return the id itself, a str (task.id): the web framework puts it in its json "
+            "response",
         )
     if not isinstance(answer, str):
         raise Fail(
             f"signup returned {kind(answer)}, not a task id (a str)",
             hint="return the id of the task you queued",
         )
-    task = app.AsyncResult(answer)
-    finished(
-        task,
-        WAIT_SECONDS,
-        f"the task with the id signup returned ({answer[:40]!r})",
-        hint="return the id of the task you queued (its .id)",
-    )
-    if task.name and task.name != send_welcome_email.name:
+    sent = _mail_tasks("signup", did, answer)
+    if answer != sent.id:
+        other = next((s for s in did.sent if s.id == answer), None)
+        if other is not None:
+            raise Fail(
+                f"that id belongs to the task {short(other.name)}, not send_welcome_email",
+                hint="return the id of the send_welcome_email task you queued",
+            )
         raise Fail(
-            f"that id belongs to the task {short(task.name)}, not send_welcome_email",
-            hint="queue the course's send_welcome_email task",
+            f"signup returned {answer[:40]!r}, not the id of the mail task it queued",
+            hint="return the id of the task you queued (its .id)",
         )
-    if task.failed():
+    bound = _bound(send_welcome_email, sent.args, sent.kwargs)
+    if bound is None:
         raise Fail(
-            f"the mail task failed on the worker ({failure_text(task)})",
+            f"{shown} queued send_welcome_email with the arguments {sent.args!r:.40}: it takes two",
             hint="send_welcome_email takes two arguments: the address and the user's name",
         )
-    message = task.result if isinstance(task.result, dict) else {}
-    if message.get("to") != SIGNUP_ADDRESS:
+    to, greeted = bound.get("to"), bound.get("name")
+    if (to, greeted) == (name, address):
         raise Fail(
-            f"signup({SIGNUP_ADDRESS!r}, {SIGNUP_NAME!r}) sent the mail to "
-            f"{message.get('to')!r:.60}",
+            f"{shown} queued the mail to {to!r}, greeting {greeted!r}: the arguments are swapped",
+            hint="send_welcome_email(to, name) takes the address first, then the name",
+        )
+    if to != address:
+        raise Fail(
+            f"{shown} addressed the mail to {to!r:.60}",
             hint="send the mail to the address signup receives, not a fixed one",
         )
-    if SIGNUP_NAME not in message.get("body", ""):
+    if greeted != name:
         raise Fail(
-            f"the welcome mail does not greet {SIGNUP_NAME}",
+            f"the welcome mail for {address} greets {greeted!r:.60}, not {name!r}",
             hint="pass on the name signup receives as well",
         )
-    if message not in email.outbox():
-        raise Fail("the mail is not in the outbox", hint="queue the course's send_welcome_email")
-    return f"answered with a task id at once; the worker delivered the mail to {SIGNUP_ADDRESS}"
+    _other_queue("signup", sent)
+    did.publish()  # the workers are free again: now the mail reaches one
+    return app.AsyncResult(answer)
+
+
+@exercise("01.2", "queue the welcome mail", points=2)
+def _signup(signup: Any) -> str:
+    _need_function(signup, "signup", "signup(email, name)")
+    tasks = [_signup_once(signup, address, name) for address, name in SIGNUPS]
+    for task, (address, _) in zip(tasks, SIGNUPS, strict=True):
+        _delivered(task, address)
+    return (
+        "answered with the mail task's id without waiting, for "
+        f"{' and '.join(a for a, _ in SIGNUPS)}; the worker delivered both mails"
+    )
 
 
 # --------------------------------------------------------------------------- 01.3
 
 
-def _status_answer(answer: Any, status_of: Callable[..., Any], case: str) -> dict[str, Any]:
+@dataclass
+class _Case:
+    """A task the check asks ``status_of`` about, and what the answer must say."""
+
+    task_id: str
+    what: str
+    state: str
+    #: the answers a right ``status_of`` may give under "result"
+    results: list[Any]
+    #: the exception a FAILURE left (an answer may give it or its text)
+    error: BaseException | None = None
+    #: asked again, after the task changed
+    again: bool = False
+
+    def result_ok(self, got: Any) -> bool:
+        if self.error is not None:
+            texts = {str(self.error), repr(self.error), error_text(self.error),
+                     f"{type(self.error).__name__}: {self.error}"}  # fmt: skip
+            same = type(got) is type(self.error) and getattr(got, "args", None) == self.error.args
+            return same or (isinstance(got, str) and got in texts)
+        return any(type(got) is type(want) and got == want for want in self.results)
+
+
+def _status_answer(answer: Any, status_of: Callable[..., Any], case: _Case) -> dict[str, Any]:
+    what = case.what
     if answer is None:
         raise _returned_none(status_of, "status_of", '{"state": ..., "result": ...}')
     if isinstance(answer, AsyncResult):
         raise Fail(
-            f"for {case}, status_of returned the AsyncResult itself",
+            f"for {what}, status_of returned the AsyncResult itself",
             hint="return plain values a status endpoint can send as json: "
             '{"state": ..., "result": ...}',
         )
     if not isinstance(answer, dict):
         raise Fail(
-            f"for {case}, status_of returned {kind(answer)} ({answer!r:.40}), not a dict",
+            f"for {what}, status_of returned {kind(answer)} ({answer!r:.40}), not a dict",
             hint='return both the state and the result, as {"state": ..., "result": ...}',
         )
     if set(answer) != {"state", "result"}:
@@ -246,8 +640,117 @@ def _status_answer(answer: Any, status_of: Callable[..., Any], case: str) -> dic
         hint = 'use exactly the keys "state" and "result"'
         if "status" in answer:
             hint += ' (Celery calls it the state: "state", not "status")'
-        raise Fail(f"for {case}, the dict's keys are {keys}", hint=hint)
+        raise Fail(f"for {what}, the dict's keys are {keys}", hint=hint)
     return answer
+
+
+_STATUS_WAIT_HINT = "read the state and result, which never wait: the client asks again later"
+
+
+def _ask(status_of: Callable[..., Any], case: _Case, watch: set[str]) -> dict[str, Any]:
+    """``status_of(case.task_id)``, judged; its answer."""
+    what = case.what
+    try:
+        answer, seen, did = _run(status_of, case.task_id, hold=False, watch=watch,
+                                 reads_allowed=STATUS_READS)  # fmt: skip
+    except AttributeError as exc:
+        if "'str' object" in str(exc):
+            raise Fail(
+                f"status_of raised AttributeError: {exc}",
+                hint="task_id is a plain str: make a result handle from it first, with the app",
+            ) from None
+        raise
+    except Exception as exc:
+        if case.error is not None and type(exc) is type(case.error):
+            raise Fail(
+                f"for {what}, status_of raised the task's own error ({error_text(exc)})",
+                hint="get() raises a failed task's exception again: read result.state and "
+                "result.result, which never raise",
+            ) from None
+        raise
+    if seen.waited:
+        raise Fail(
+            f"for {what}, status_of waited for the task (it called get() on it)",
+            hint="did you call .get()? It waits until the task finishes, which may be never; "
+            + _STATUS_WAIT_HINT,
+        )
+    if did.polled:
+        raise Fail(
+            f"for {what}, status_of read its state again and again ({did.reads[case.task_id]} "
+            "times), waiting for it to change",
+            hint="read it once and answer with what the backend says now; " + _STATUS_WAIT_HINT,
+        )
+    if did.slept:
+        raise Fail(
+            f"for {what}, status_of waited before answering (it called "
+            f"time.sleep({_seconds(did.slept)}))",
+            hint=_STATUS_WAIT_HINT,
+        )
+    if did.asked:
+        raise Fail(
+            f"for {what}, status_of asked the workers ({did.asked[0]}) and waited for their "
+            "replies",
+            hint="the result backend has the state: " + _STATUS_WAIT_HINT,
+        )
+    if isinstance(answer, StillRunning):
+        raise _StillBlocked(answer.thread, what)
+    if isinstance(answer, BaseException):
+        raise answer
+    answer = _status_answer(answer, status_of, case)
+    got_state, got = answer["state"], answer["result"]
+    if got_state != case.state:
+        raise Fail(f"for {what}, status_of said state={got_state!r}, not {case.state!r}",
+                   hint=_state_hint(case, got_state))  # fmt: skip
+    if not case.result_ok(got):
+        raise Fail(f"for {what}, status_of said result={got!r:.60}", hint=_result_hint(case, got))
+    return answer
+
+
+def _state_hint(case: _Case, got: Any) -> str:
+    if case.again:
+        return ("read the state from the result backend on every call: an answer remembered "
+                "from an earlier call goes stale")  # fmt: skip
+    if case.state == "FAILURE" and got == "SUCCESS":
+        return 'ready() is true for a failed task too: report result.state itself ("FAILURE")'
+    if got == "PENDING" and case.state != "PENDING":
+        return (f"report result.state as it is ({case.state!r}): PENDING only means the "
+                "result backend knows nothing of the task yet")  # fmt: skip
+    if case.state == "PENDING" and got != "PENDING":
+        return 'a queued task is "PENDING" and has no result yet (None)'
+    return "make the handle from the id you are given, with the course's app, and read its state"
+
+
+def _result_hint(case: _Case, got: Any) -> str:
+    if case.error is not None:
+        return ('put the task\'s exception (result.result), or its text, under "result": it '
+                "tells the client what went wrong")  # fmt: skip
+    if case.state == "PENDING":
+        return 'a queued task is "PENDING" and has no result yet (None)'
+    if got is None and not case.results[0]:
+        return ("give the result as it is: 0 is a result too (`value or None` turns 0, \"\" and "
+                "[] into None)")  # fmt: skip
+    return 'put the task\'s return value under "result", as it is'
+
+
+class _StillBlocked(Fail):
+    """status_of never answered: the check frees its thread before it says so."""
+
+    def __init__(self, thread: threading.Thread, what: str) -> None:
+        super().__init__(
+            f"for {what}, status_of did not return within {ANSWER_SECONDS:g} s",
+            hint="it waited for something: " + _STATUS_WAIT_HINT,
+        )
+        self.thread = thread
+
+
+def _forgotten(case: _Case) -> None:
+    """A Fail if the finished task's result is gone from the backend (``forget()``)."""
+    if app.backend.get_task_meta(case.task_id, cache=False)["status"] == states.PENDING:
+        raise Fail(
+            f"after status_of answered for {case.what}, its result was gone from the result "
+            "backend (forget()): the next status request would say PENDING",
+            hint="only read the result: it expires by itself (result_expires)",
+        )
 
 
 def _release(task_id: str, thread: threading.Thread | None) -> None:
@@ -264,113 +767,118 @@ def _release(task_id: str, thread: threading.Thread | None) -> None:
 @exercise("01.3", "a task's status from its id", points=2)
 def _status(status_of: Any) -> str:
     _need_function(status_of, "status_of", "status_of(task_id)")
-    done = add.delay(20, 22)
-    done.get(timeout=WAIT_SECONDS)
-    try:
-        answer = call_bounded(status_of, done.id, seconds=WAIT_SECONDS)
-    except AttributeError as exc:
-        if "'str' object" in str(exc):
-            raise Fail(
-                f"status_of raised AttributeError: {exc}",
-                hint="task_id is a plain str: make a result handle from it first, with the app",
-            ) from None
-        raise
-    case = "a task that finished"
-    if isinstance(answer, StillRunning):
-        raise Fail(
-            f"for {case}, status_of did not return within {WAIT_SECONDS:g} s",
-            hint="read the state and result, which never wait",
-        )
-    answer = _status_answer(answer, status_of, case)
-    if answer["state"] != "SUCCESS":
-        raise Fail(
-            f"for add(20, 22), finished, status_of said state={answer['state']!r}",
-            hint="make the handle from the id you are given, with the course's app, "
-            "and read its state",
-        )
-    if answer["result"] != 42:
-        raise Fail(
-            f"for add(20, 22), status_of said result={answer['result']!r:.60}, not 42",
-            hint='put the task\'s return value under "result"',
-        )
-
-    case = "a task still waiting in a queue"
+    done, zero, broken = add.delay(20, 22), add.delay(0, 0), add.delay(2, "x")
+    for task in (done, zero, broken):
+        finished(task, WAIT_SECONDS, "the check's own add task",
+                 hint="is the worker running (the set-up cell)?")  # fmt: skip
+    started = str(uuid.uuid4())  # a task a worker has started: stored as the worker stores it
+    info = {"pid": 4242, "hostname": "celery@course-check"}
+    app.backend.store_result(started, info, states.STARTED)
     parked = add.apply_async((1, 1), queue=PARKING_QUEUE)  # no worker reads this queue
+    error = broken.result
+    cases = {
+        "done": _Case(done.id, "add(20, 22), finished", "SUCCESS", [42]),
+        "parked": _Case(parked.id, "a task still waiting in a queue", "PENDING", [None]),
+        "zero": _Case(zero.id, "add(0, 0), finished with 0", "SUCCESS", [0]),
+        "broken": _Case(
+            broken.id,
+            f"add(2, 'x'), which failed ({error_text(error)})",
+            "FAILURE",
+            [],
+            error=error,
+        ),  # fmt: skip
+        "started": _Case(started, "a task a worker has started", "STARTED", [info, None]),
+    }
+    watch = {parked.id, started}
     blocked: threading.Thread | None = None
     try:
         try:
-            answer = call_bounded(status_of, parked.id, seconds=STATUS_SECONDS)
-        except CeleryTimeoutError:
-            raise Fail(
-                f"for {case}, status_of raised TimeoutError",
-                hint="did you call .get(timeout=...)? It waits for the task to finish; "
-                "read the state and result, which never wait",
-            ) from None
-        if isinstance(answer, StillRunning):
-            blocked = answer.thread
-            raise Fail(
-                f"for {case}, status_of did not return within {STATUS_SECONDS:g} s",
-                hint="did you call .get()? It waits until the task finishes, which may be "
-                "never; read the state and result, which never wait",
-            )
-        answer = _status_answer(answer, status_of, case)
-        if answer != {"state": "PENDING", "result": None}:
-            raise Fail(
-                f"for {case}, status_of said {answer!r:.80}",
-                hint='a queued task is "PENDING" and has no result yet (None)',
-            )
+            for key in ("done", "parked", "zero", "broken", "started"):
+                _ask(status_of, cases[key], watch)
+                if key in ("done", "zero", "broken"):
+                    _forgotten(cases[key])
+            # the queued task finishes (stored as a worker stores it); asked again, as a client
+            # polls: the answer must follow the backend, not an earlier answer
+            app.backend.store_result(parked.id, 2, states.SUCCESS)
+            later = _Case(parked.id, "the queued task, asked again after it finished with 2",
+                          "SUCCESS", [2], again=True)  # fmt: skip
+            _ask(status_of, later, set())
+            _ask(status_of, cases["done"], set())
+        except _StillBlocked as stuck:
+            blocked = stuck.thread
+            raise Fail(stuck.problem, hint=stuck.hint) from None
     finally:
         _release(parked.id, blocked)
-    return "SUCCESS and 42 for a finished task, PENDING at once for a queued one"
+        app.AsyncResult(started).forget()
+    return ("SUCCESS with 42 and with 0, FAILURE with its error, STARTED, PENDING for a queued "
+            "task and SUCCESS once it finished, each read without waiting")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- 01.4
 
 
-@exercise("01.4", "only json travels", points=1)
-def _welcome(welcome: Any) -> str:
-    _need_function(welcome, "welcome", "welcome(user)")
-    user = User(id=7, email="lin@example.com", name="Lin")
-    try:
-        answer = welcome(user)
-    except EncodeError as exc:
+def _welcome_once(welcome: Callable[..., Any], user: User) -> AsyncResult:
+    """``welcome(user)``, judged while its mail is held back; the handle it returned."""
+    answer, seen, did = _run_sending(welcome, user)
+    if seen.ran_here and isinstance(answer, EagerResult) and not app.conf.task_always_eager:
+        _as_sent(answer, "what welcome returned", hint="")
+    _ran_here("welcome", seen, did, hint="send the task to the worker and return what that "
+              "returns")  # fmt: skip
+    if seen.waited:
         raise Fail(
-            f"the task message could not be encoded ({exc})",
-            hint="only json travels to the worker: send the user's plain fields "
-            "(strings), not the User object",
-        ) from None
-    except TypeError as exc:
-        if "argument" not in str(exc):
-            raise
-        raise Fail(
-            f"sending the task failed (TypeError: {exc})",
-            hint="send_welcome_email takes two plain values: the address and the name",
-        ) from None
+            "welcome waited for the mail (it called get() on the task)",
+            hint="return the handle itself, what .delay() gives back, without waiting: the "
+            "caller decides whether to wait",
+        )
+    if did.polled or did.slept or did.asked or isinstance(answer, StillRunning):
+        raise Fail("welcome waited before returning",
+                   hint="send the task and return its handle at once")  # fmt: skip
+    if isinstance(answer, BaseException):
+        raise answer
     if answer is None:
         raise _returned_none(welcome, "welcome", "the AsyncResult")
     if isinstance(answer, dict):
         raise Fail(
-            "welcome returned the delivered message (a dict): the mail was sent here",
+            f"welcome returned a dict ({answer!r:.60}), not the handle",
             hint="send the task to the worker and return what that returns",
         )
+    if isinstance(answer, str) and answer in {s.id for s in did.sent}:
+        raise Fail(
+            "welcome returned the task's id (a str), not the AsyncResult",
+            hint="return the handle itself, what .delay() gives back",
+        )
     result = _as_sent(answer, "what welcome returned", hint="return what sending the task returns")
-    finished(result, WAIT_SECONDS, "the mail task", hint="send it to the worker's default queue")
-    if result.name and result.name != send_welcome_email.name:
+    sent = _mail_tasks("welcome", did, answer)
+    _refused("welcome", sent)
+    if result.id != sent.id:
         raise Fail(
-            f"welcome sent {short(result.name)}, not send_welcome_email",
-            hint="send the course's send_welcome_email task",
+            "welcome returned the handle of another task, not of the mail it sent",
+            hint="return what sending the task returns",
         )
-    if result.failed():
+    bound = _bound(send_welcome_email, sent.args, sent.kwargs) or {}
+    to, greeted = bound.get("to"), bound.get("name")
+    if to != user.email:
         raise Fail(
-            f"the mail task failed on the worker ({failure_text(result)})",
-            hint="send_welcome_email takes two plain values: the address and the name",
-        )
-    message = result.result if isinstance(result.result, dict) else {}
-    if message.get("to") != user.email:
-        raise Fail(
-            f"the mail went to {message.get('to')!r:.60}, not to {user.email!r}",
+            f"for {user!r}, welcome addressed the mail to {to!r:.60}, not to {user.email!r}",
             hint="send it to the user's email address",
         )
-    if user.name not in message.get("body", ""):
-        raise Fail("the welcome mail does not greet Lin by name", hint="pass the user's name too")
-    return "sent with json arguments; the worker delivered the mail to lin@example.com"
+    if greeted != user.name:
+        raise Fail(
+            f"for {user!r}, the welcome mail greets {greeted!r:.60}, not {user.name!r}",
+            hint="pass the user's name too",
+        )
+    _other_queue("welcome", sent)
+    did.publish()
+    return result
+
+
+@exercise("01.4", "only json travels", points=1)
+def _welcome(welcome: Any) -> str:
+    _need_function(welcome, "welcome", "welcome(user)")
+    handles = [_welcome_once(welcome, user) for user in USERS]
+    for handle, user in zip(handles, USERS, strict=True):
+        _delivered(handle, user.email)
+    return (
+        "sent with json arguments for two users; the worker delivered the mails to "
+        f"{' and '.join(u.email for u in USERS)}"
+    )
