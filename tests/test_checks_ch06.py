@@ -2,7 +2,8 @@
 
 Each exercise: its right answers (every spelling the exercise text allows), then the wrong
 ones, each with the problem and hint it gets; those named after an adversary round's answers
-(``.adversary/ch06_r1.py``) keep its names as ids.
+(``.adversary/ch06_r1.py``, ``.adversary/ch06_r2.py``) keep its names as ids; a round 2
+answer that is the very answer of an earlier row is that row, with a comment naming it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
-from celery.schedules import crontab
+from celery.schedules import crontab, schedule
 from checkhelpers import assert_fails, assert_passed, verdict
 
 from course_tasks import app, beat, runtime
@@ -30,6 +32,8 @@ def test_06_1_right_answers() -> None:
     assert_passed(verdict("06.1", crontab(hour="7", minute="30", day_of_week="1,2,3,4,5")))
     every_month = crontab(hour=7, minute=30, day_of_week="1-5", month_of_year="*")
     assert_passed(verdict("06.1", every_month))
+    # bound to the course's app: beat's ScheduleEntry binds it to the app beat runs with
+    assert_passed(verdict("06.1", crontab(hour=7, minute=30, day_of_week="1-5", app=app)))
 
 
 def desk(**fields: object) -> crontab:
@@ -38,6 +42,10 @@ def desk(**fields: object) -> crontab:
 
 SUNDAY = 'in crontab 0 is Sunday, 1 Monday, ..., 6 Saturday, so Monday to Friday is "1-5"'
 LOCAL_HOURS = "Shanghai time: beat reads crontab hours in app.conf.timezone"
+OWN_CLOCK = "reads the time from its own nowfun=, not from beat's clock"
+NO_NOWFUN = "leave nowfun out: beat asks the app for the time (in app.conf.timezone)"
+#: Section 1's fixed "now", Monday 1 June 2026 00:05 UTC.
+SECTION_1_NOW = datetime(2026, 6, 1, 0, 5, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize(
@@ -56,12 +64,12 @@ LOCAL_HOURS = "Shanghai time: beat reads crontab hours in app.conf.timezone"
                      f'day_of_week="2-6" is Tuesday to Saturday: {SUNDAY}',
                      id="sunday-is-one"),
         pytest.param(crontab(hour=23, minute=30, day_of_week="0-4"), "Mon 23:30",
-                     f"it fires at 23:30 {LOCAL_HOURS}", id="utc-by-hand"),
+                     f"it fires at 23:30 {LOCAL_HOURS}", id="utc-by-hand"),  # and round 2's
         pytest.param(desk(hour=15), "Mon 15:30", f"it fires at 15:30 {LOCAL_HOURS}",
-                     id="utc-wrong-way"),
+                     id="utc-wrong-way"),  # round 2's utc-wrong-direction
         pytest.param(crontab(hour=7, minute=30, day_of_month="1-5"), "5 runs: Mon 07:30",
                      'day_of_month="1-5" picks days of the month (1-31), not weekdays',
-                     id="day-of-month"),
+                     id="day-of-month"),  # round 2's day-of-month-1-5
         pytest.param(desk(day_of_month="1-14"),
                      "the first two weeks are right, but in the year from Mon 1 June 2026 it "
                      "fired 120 times, not 261: no run at Mon 15 Jun 2026 07:30",
@@ -76,6 +84,17 @@ LOCAL_HOURS = "Shanghai time: beat reads crontab hours in app.conf.timezone"
                      id="no-december"),
         pytest.param(450.0, "over 100 runs", "a number of seconds repeats", id="seconds"),
         pytest.param("7:30", "a str, not a schedule", "use crontab(...)", id="a-string"),
+        # adversary round 2
+        pytest.param(desk(nowfun=lambda: datetime.now(ZoneInfo("Asia/Shanghai"))),
+                     f"desk_opens {OWN_CLOCK}", NO_NOWFUN, id="nowfun-shanghai-wall-clock"),
+        pytest.param(desk(nowfun=lambda: SECTION_1_NOW), f"desk_opens {OWN_CLOCK}", NO_NOWFUN,
+                     id="frozen-nowfun"),
+        pytest.param("30 7 * * 1-5", "desk_opens is a str, not a schedule", "use crontab(...)",
+                     id="cron-string"),
+        pytest.param(desk(nowfun=lambda: SECTION_1_NOW, day_of_week="*"), OWN_CLOCK, NO_NOWFUN,
+                     id="frozen-nowfun-every-day"),
+        pytest.param(schedule(450.0, nowfun=lambda: SECTION_1_NOW), f"desk_opens {OWN_CLOCK}",
+                     NO_NOWFUN, id="interval-with-nowfun"),
     ],
 )  # fmt: skip
 def test_06_1_wrong_answers(answer: object, problem: str, hint: str) -> None:
@@ -134,9 +153,22 @@ def test_06_2_right_answers() -> None:
         heartbeat={"task": "course_tasks.tasks.maintenance.heartbeat", "schedule": 30.0},
     )
     assert_passed(verdict("06.2", options), "every entry (and 2 more entries) sent once")
+    # nobody reads a periodic job's result (chapter section 8): the jobs' own records show
+    # they ran; an extra entry whose task stores no result (hooks.log_action) runs too; a
+    # routing_key with no exchange is replaced by the queue's name, 'celery'
+    quiet = {name: {**entry, "options": {"ignore_result": True}} for name, entry in TABLE.items()}
+    quiet["log-nightly"] = {"task": "course_tasks.tasks.hooks.log_action", "args": ("nightly",),
+                            "schedule": crontab(hour=1, minute=0)}  # fmt: skip
+    assert_passed(verdict("06.2", quiet), "every entry (and 1 more entry) sent once and run")
+    routed = {name: {**entry, "options": {"routing_key": "periodic", "expires": 15}}
+              for name, entry in TABLE.items()}  # fmt: skip
+    assert_passed(verdict("06.2", routed))
 
 
 ONCE_AT_2 = "expected once, at 02:00"
+BOTH_SEND = "both send platform.{}: beat sends each entry on its own schedule, so the job ran"
+ONE_ENTRY = "one entry per job: delete {!r} (a leftover test entry or a copy)"
+DAILY_STATS = "course_tasks.tasks.maintenance.generate_daily_stats"
 EVERY_DAY = "leave it out, and it runs every day"
 UNREAD = "which no worker reads, so it never runs"
 LEAVE_QUEUE_OUT = "leave the queue out of its options: the course's worker reads 'celery'"
@@ -166,11 +198,11 @@ LEAVE_QUEUE_OUT = "leave the queue out of its options: the course's worker reads
         pytest.param(jobs(cleanup_long_inactive_chats={"schedule": crontab(hour=18, minute=0)}),
                      f"{CLEANUP} ran once in 24 hours, at 18:00, not at 02:00",
                      "hour=18 fires at 18:00: the check's app runs in UTC (timezone = 'UTC') and "
-                     "beat reads crontab hours in it", id="cleanup-utc-by-hand"),
+                     "beat reads crontab hours in it", id="cleanup-utc-by-hand"),  # and round 2's
         pytest.param(jobs(cleanup_long_inactive_chats={"schedule": 86400.0}),
                      f"{CLEANUP} ran once in 24 hours, at 00:00, not at 02:00",
                      "a number of seconds repeats from when beat starts (here 00:00",
-                     id="cleanup-every-24h"),
+                     id="cleanup-every-24h"),  # round 2's daily-float-86400
         pytest.param(jobs(cleanup_long_inactive_chats={
                          "schedule": crontab(hour=2, minute=0, day_of_week=1)}),
                      f"Mon 1 Jun 2026 is right, but {CLEANUP} never ran on Sat 18 Jul 2026; "
@@ -223,6 +255,7 @@ LEAVE_QUEUE_OUT = "leave the queue out of its options: the course's worker reads
                           cancel_expired_tasks={"task": "platform.process_customer_service_queue"}),
                      f"entry '{QUEUE}' sends platform.cancel_expired_tasks",
                      "this job is platform.process_customer_service_queue", id="swapped-tasks"),
+        # also round 2's options-queue-periodic
         pytest.param({name: {**entry, "options": {"queue": "periodic"}}
                       for name, entry in TABLE.items()},
                      f"beat sent {QUEUE} (due Mon 1 Jun 2026 00:00:30) to the queue 'periodic', "
@@ -252,6 +285,63 @@ LEAVE_QUEUE_OUT = "leave the queue out of its options: the course's worker reads
                                                   "schedule": 30.0, "options": {"queue": "x"}}),
                      "beat sent auto-end-timeout-chats (due Mon 1 Jun 2026 00:00:30) to the queue "
                      "'x', " + UNREAD, LEAVE_QUEUE_OUT, id="extra-entry-unread-queue"),
+        # adversary round 2
+        pytest.param(jobs(cleanup_long_inactive_chats={"schedule": crontab(2, 0)}),
+                     f"{CLEANUP} ran once in 24 hours, at 00:02, not at 02:00",
+                     "minute=2 is not on the hour: 02:00 is hour=2, minute=0",
+                     id="positional-crontab(2, 0)"),
+        pytest.param(jobs(cleanup_long_inactive_chats={
+                         "schedule": crontab(hour=2, minute=0, nowfun=lambda: SECTION_1_NOW)}),
+                     f"{CLEANUP} {OWN_CLOCK}", NO_NOWFUN, id="frozen-nowfun-cleanup"),
+        pytest.param(jobs(update_all_users_statistics={"kwargs": {"batch_size": 100}}),
+                     f"the worker ran {STATS} with the arguments {{'batch_size': 100}}",
+                     'guide 004\'s jobs take no arguments: leave out "kwargs"', id="extra-kwargs"),
+        pytest.param(jobs(cancel_expired_tasks={"task": periodic.cancel_expired_tasks}),
+                     f"entry '{CANCEL}' has 'task': a", "'task' is the task's registered name",
+                     id="task-object"),
+        pytest.param(jobs(customer_service_queue=TABLE[QUEUE]),
+                     f"the entries '{QUEUE}' and 'customer-service-queue' "
+                     + BOTH_SEND.format("process_customer_service_queue")
+                     + " 5760 times in 24 hours, not 2880 times",
+                     ONE_ENTRY.format("customer-service-queue"), id="duplicate-entry-same-task"),
+        pytest.param(jobs(daily_stats={"task": DAILY_STATS, "schedule": crontab(hour=1, minute=0)}),
+                     "beat could not send daily-stats (due Mon 1 Jun 2026 01:00): TypeError: "
+                     "generate_daily_stats() missing 1 required positional argument: 'day'",
+                     "look at what the entry passes its task", id="extra-entry-fails"),
+        pytest.param(jobs(cleanup_test={"task": "platform.cleanup_long_inactive_chats",
+                                        "schedule": 30.0}),
+                     f"the entries '{CLEANUP}' and 'cleanup-test' "
+                     + BOTH_SEND.format("cleanup_long_inactive_chats")
+                     + " 2881 times in 24 hours, not once",
+                     ONE_ENTRY.format("cleanup-test"), id="leftover-fast-test-entry"),
+        # the same kinds of mistake: a copy under another schedule, an entry sending the job
+        # on a day the table's does not, expiries that drop runs, a task failing unseen
+        pytest.param(jobs(cancel_every_minute={"task": "platform.cancel_expired_tasks",
+                                               "schedule": crontab()}),
+                     f"the entries '{CANCEL}' and 'cancel-every-minute' "
+                     + BOTH_SEND.format("cancel_expired_tasks")
+                     + " 2880 times in 24 hours, not 1440 times",
+                     ONE_ENTRY.format("cancel-every-minute"), id="copy-under-another-name"),
+        pytest.param(jobs(cleanup_yearly={"task": "platform.cleanup_long_inactive_chats",
+                                          "schedule": crontab(hour=3, minute=0, day_of_month=1,
+                                                              month_of_year=1)}),
+                     "so the job also runs on the schedule of 'cleanup-yearly'",
+                     ONE_ENTRY.format("cleanup-yearly"), id="extra-entry-another-day"),
+        pytest.param(jobs(process_customer_service_queue={"options": {"expires": 5}}),
+                     f"the options of {QUEUE} expire each run 5 s after beat sends it",
+                     "expires is in seconds: give the worker at least 15 s", id="expires-5"),
+        pytest.param(jobs(cleanup_long_inactive_chats={
+                         "options": {"expires": datetime(2026, 12, 31)}}),
+                     f"the options of {CLEANUP} expire at a fixed moment (2026-12-31 00:00:00)",
+                     "give expires in seconds, counted from each send", id="expires-fixed-date"),
+        pytest.param(jobs(cancel_expired_tasks={"options": {"expires": timedelta(seconds=50)}}),
+                     f"the options of {CANCEL} give expires as a timedelta",
+                     "expires is a number of seconds, e.g. 50", id="expires-timedelta"),
+        pytest.param(jobs(log_nightly={"task": "course_tasks.tasks.hooks.log_action",
+                                       "args": (None,), "schedule": 3600.0}),
+                     "the worker had not run log-nightly (due Mon 1 Jun 2026 01:00) 15 s after "
+                     "it was sent, or it failed there: its task stores no result",
+                     "look at what the entry passes its task", id="extra-entry-fails-unseen"),
     ],
 )  # fmt: skip
 def test_06_2_wrong_answers(answer: dict, problem: str, hint: str) -> None:
@@ -351,13 +441,111 @@ def unknown_strips(schedule):
     return [name for name, entry in schedule.items() if entry["task"].strip() not in app.tasks]
 
 
+def unknown_jobs_table(schedule):
+    known = {f"platform.{job}" for job in periodic.JOBS}
+    return [name for name, entry in schedule.items() if entry["task"] not in known]
+
+
+_registered_cache = None
+
+
+def unknown_cached_registry(schedule):
+    global _registered_cache
+    if _registered_cache is None:
+        _registered_cache = frozenset(app.tasks)
+    return [name for name, entry in schedule.items() if entry["task"] not in _registered_cache]
+
+
+def unknown_probe_worker(schedule):
+    unknown = []
+    for name, entry in schedule.items():
+        result = app.send_task(entry["task"], args=entry.get("args", ()),
+                               kwargs=entry.get("kwargs", {}))  # fmt: skip
+        result.get(timeout=10, propagate=False)
+        if result.state == "FAILURE" and type(result.result).__name__ == "NotRegistered":
+            unknown.append(name)
+    return unknown
+
+
+def unknown_probe_no_wait(schedule):
+    """Sends each task and reads the state at once: nothing waits, but the jobs run."""
+    results = {name: app.send_task(entry["task"]) for name, entry in schedule.items()}
+    return [name for name, entry in schedule.items() if entry["task"] not in app.tasks
+            and results[name] is not None]  # fmt: skip
+
+
+def unknown_probe_eagerly(schedule):
+    """Runs each registered task right there to see whether it works."""
+    unknown = []
+    for name, entry in schedule.items():
+        if entry["task"] not in app.tasks:
+            unknown.append(name)
+        else:
+            app.tasks[entry["task"]].apply()
+    return unknown
+
+
+def unknown_suffix_match(schedule):
+    return [name for name, entry in schedule.items()
+            if not any(t.endswith(entry["task"]) for t in app.tasks)]  # fmt: skip
+
+
+def unknown_shallow_copy(schedule):
+    entries = dict(schedule)
+    for entry in entries.values():
+        entry["registered"] = entry["task"] in app.tasks
+    return [name for name, entry in entries.items() if not entry["registered"]]
+
+
+def unknown_function_names(schedule):
+    known = {getattr(t, "__name__", "") for t in app.tasks.values()} | set(app.tasks)
+    return [name for name, entry in schedule.items() if entry["task"] not in known]
+
+
+def unknown_function_names_only(schedule):
+    """Function names and registered names, leaving out empty ones."""
+    known = {getattr(t, "__name__", "") for t in app.tasks.values()} | set(app.tasks)
+    return [name for name, entry in schedule.items() if not entry["task"]
+            or entry["task"] not in known]  # fmt: skip
+
+
+def unknown_skips_empty(schedule):
+    """An empty name taken as "no task given", not as a mistake."""
+    return [name for name, entry in schedule.items()
+            if entry["task"] and entry["task"] not in app.tasks]  # fmt: skip
+
+
+def unknown_no_builtins(schedule):
+    registered = {t for t in app.tasks if not t.startswith("celery.")}
+    return [name for name, entry in schedule.items() if entry["task"] not in registered]
+
+
+def unknown_live_view(schedule):
+    registered = app.tasks.keys()  # a view of the registry, read when it is used
+    return [name for name, entry in schedule.items() if entry["task"] not in registered]
+
+
+def unknown_get(schedule):
+    return [name for name, entry in schedule.items() if app.tasks.get(entry["task"]) is None]
+
+
 def test_06_3_right_answers() -> None:
-    assert_passed(verdict("06.3", unknown_tasks), "5 unknown names caught")
+    assert_passed(verdict("06.3", unknown_tasks), "8 unknown names caught")
     assert_passed(verdict("06.3", unknown_loop))
+    assert_passed(verdict("06.3", unknown_live_view))
+    assert_passed(verdict("06.3", unknown_get))
 
 
 WHOLE_NAMES = "compare whole names, entry['task'] not in app.tasks"
 EXPECTED = "expected ['cancel-expired', 'coupons', 'points']"
+BARE = ("for the task names 'expire_vip_memberships', 'tasks.maintenance.heartbeat', '' it "
+        "returned {}, expected ['blank', 'pulse', 'vip']")  # fmt: skip
+ENDS = "'tasks.maintenance.heartbeat' is the end of the registered name"
+SENT = "unknown_tasks sent the schedule's tasks (platform.auto_end_timeout_chats"
+LOOK_UP = "a name is known when it is in app.tasks: look each entry's 'task' up there"
+LATER = ("once a task was registered as 'platform.expire_trial_accounts' (a module imported, a "
+         "job added as in guide 004 §7), it still returned ['trials']")  # fmt: skip
+EVERY_CALL = "read app.tasks at every call: a copy kept from an earlier call"
 
 
 @pytest.mark.parametrize(
@@ -368,7 +556,7 @@ EXPECTED = "expected ['cancel-expired', 'coupons', 'points']"
         pytest.param(unknown_lowercase, f"it returned ['cancel-expired', 'points'], {EXPECTED}",
                      "task names are case-sensitive", id="ignore-case"),
         pytest.param(unknown_last_part, f"it returned ['cancel-expired'], {EXPECTED}",
-                     WHOLE_NAMES, id="short-name"),
+                     WHOLE_NAMES, id="short-name"),  # round 2's last-dotted-part
         pytest.param(unknown_hard_coded, "for a schedule with no typo",
                      "look the names up in app.tasks", id="hard-coded"),
         pytest.param(unknown_nothing, "it returned []", "beat sends whatever name you write",
@@ -379,7 +567,7 @@ EXPECTED = "expected ['cancel-expired', 'coupons', 'points']"
                      f"it returned ['cancel-expired'], {EXPECTED}: given alone, ['coupons'] are "
                      "found too, so it stops after the first unknown entry",
                      "collect every unknown entry and return the list after the loop",
-                     id="first-only"),
+                     id="first-only"),  # round 2's first-unknown-only
         pytest.param(unknown_chapter_jobs,
                      "['cleanup', 'heartbeat'] send registered tasks "
                      "('course_tasks.tasks.maintenance.cleanup_expired_data' is in app.tasks)",
@@ -403,10 +591,51 @@ EXPECTED = "expected ['cancel-expired', 'coupons', 'points']"
                      "['activities', 'invitations']",
                      "beat sends the name as written, space or line break included",
                      id="strips"),
+        # adversary round 2
+        pytest.param(unknown_jobs_table, "['cleanup', 'heartbeat'] send registered tasks",
+                     "a task need not be one of the chapter's jobs", id="jobs-table-as-registry"),
+        pytest.param(unknown_cached_registry, LATER, EVERY_CALL, id="cached-registry-global"),
+        pytest.param(unknown_probe_worker,
+                     f"{SENT}) to the worker, which runs them", LOOK_UP, id="probe-by-sending"),
+        pytest.param(unknown_suffix_match, BARE.format("[]"), ENDS, id="suffix-match"),
+        pytest.param(unknown_shallow_copy,
+                     "unknown_tasks changed the entries of the schedule it was given",
+                     "only read the schedule", id="shallow-copy-writes-back"),
+        pytest.param(unknown_function_names, BARE.format("['blank', 'pulse']"),
+                     "'expire_vip_memberships' is the function's name: the task is registered "
+                     "as 'platform.expire_vip_memberships'", id="function-names-known"),
+        pytest.param(unknown_no_builtins,
+                     "for a schedule with no typo it returned ['backend-cleanup']: "
+                     "'celery.backend_cleanup' is in app.tasks",
+                     "Celery's own tasks are registered tasks too", id="builtins-not-registered"),
+        # the same kinds of mistake
+        pytest.param(unknown_probe_no_wait,
+                     "unknown_tasks sent the schedule's tasks (Platform.check_expired_coupons, "
+                     "course_tasks.tasks.maintenance.cleanup_expired_data, course_tasks.tasks."
+                     "maintenance.heartbeat and 3 more) to the worker", LOOK_UP,
+                     id="probe-without-waiting"),
+        pytest.param(unknown_probe_eagerly,
+                     "unknown_tasks ran the schedule's tasks (course_tasks.tasks.maintenance."
+                     "cleanup_expired_data, course_tasks.tasks.maintenance.heartbeat, "
+                     "platform.auto_end_timeout_chats) right there", LOOK_UP, id="probe-eagerly"),
+        pytest.param(unknown_function_names_only, BARE.format("['blank', 'pulse']"),
+                     "'expire_vip_memberships' is the function's name", id="function-names"),
+        pytest.param(unknown_skips_empty, BARE.format("['pulse', 'vip']"),
+                     "an empty 'task' names no task", id="skips-empty-name"),
     ],
 )  # fmt: skip
 def test_06_3_wrong_answers(answer: object, problem: str, hint: str) -> None:
     assert_fails(verdict("06.3", answer), problem, hint)
+
+
+def test_06_3_registry_kept_in_a_default_argument() -> None:
+    app.loader.import_default_modules()  # every task a worker knows, as the check does
+
+    def unknown(schedule, known=frozenset(app.tasks)):
+        return [name for name, entry in schedule.items() if entry["task"] not in known]
+
+    assert_fails(verdict("06.3", unknown), LATER, EVERY_CALL)
+    assert "platform.expire_trial_accounts" not in app.tasks  # the check unregistered it
 
 
 def test_06_3_stub_is_not_yet() -> None:
@@ -427,6 +656,14 @@ def test_06_4_right_answers() -> None:
     assert_passed(verdict("06.4", vip(schedule=crontab(minute="*/5"))))
     assert_passed(verdict("06.4", vip(schedule=timedelta(minutes=5), args=())))
     assert_passed(verdict("06.4", vip(options={"expires": 60})))
+    # the least expiry the exercise allows, and until the next run is due
+    assert_passed(verdict("06.4", vip(options={"expires": 15})))
+    assert_passed(verdict("06.4", vip(options={"expires": 300.0})))
+    # no result stored: the job's own record shows the worker ran it
+    ran = "the worker ran it with {'batch_size': 100}"
+    assert_passed(verdict("06.4", vip(options={"ignore_result": True})), ran)
+    # a routing_key with no exchange is replaced by the queue's name, 'celery'
+    assert_passed(verdict("06.4", vip(options={"routing_key": "periodic"})), ran)
 
 
 FIRST_DAY = "in the 24 hours from Mon 1 June 2026 00:00 it fired"
@@ -439,7 +676,7 @@ EVERY_5 = "every 5 minutes: 300.0 (or crontab(minute='*/5'))"
         pytest.param(vip(task="course_tasks.tasks.periodic.expire_vip_memberships"),
                      "which no worker knows", "a typo or a module path", id="module-path"),
         pytest.param(vip(task=periodic.expire_vip_memberships), "has 'task': a",
-                     "'task' is the task's registered name", id="task-object"),
+                     "'task' is the task's registered name", id="task-object"),  # and round 2's
         pytest.param({"expire-vip-memberships": VIP}, "is not a dict with 'task' and 'schedule'",
                      "each entry is", id="whole-schedule"),
         pytest.param(vip(schedule=5), f"{FIRST_DAY} over 400 times",
@@ -474,15 +711,49 @@ EVERY_5 = "every 5 minutes: 300.0 (or crontab(minute='*/5'))"
                      'the job expects "kwargs"', id="wrong-kwarg-name"),
         pytest.param(vip(kwargs={"batch_size": "100"}), "its kwargs are {'batch_size': '100'}",
                      'the job expects "kwargs"', id="string-100"),
+        # also round 2's batch-size-float
         pytest.param(vip(kwargs={"batch_size": 100.0}), "its kwargs are {'batch_size': 100.0}",
                      "batch_size is a count: the int 100, not 100.0", id="float-100"),
         pytest.param(vip(kwargs={"batch_size": 100, "dry_run": True}),
                      "its kwargs are {'batch_size': 100, 'dry_run': True}",
-                     'the job expects "kwargs"', id="extra-kwarg"),
+                     'the job expects "kwargs"', id="extra-kwarg"),  # round 2's extra-kwarg-dry-run
         pytest.param(vip(options={"queue": "vip"}),
                      "beat sent expire-vip-memberships (due Mon 1 Jun 2026 00:05) to the queue "
                      "'vip', which no worker reads", "leave the queue out of its options",
                      id="unread-queue"),
+        # adversary round 2
+        pytest.param(vip(options={"queue": "periodic"}),
+                     "beat sent expire-vip-memberships (due Mon 1 Jun 2026 00:05) to the queue "
+                     "'periodic', which no worker reads", "leave the queue out of its options",
+                     id="options-queue-periodic"),
+        pytest.param({"task": VIP["task"], "schedule": 300.0, "options": {"batch_size": 100}},
+                     "its kwargs are None", 'the job expects "kwargs": {"batch_size": 100}',
+                     id="kwargs-in-options"),
+        pytest.param(vip(schedule=crontab(minute="*/5", day_of_week="1-5")),
+                     "Mon 1 June 2026 is right, but on Sat 18 Jul 2026 it fired 0 times, not 288",
+                     'day_of_week="1-5" keeps it to Monday to Friday', id="workdays-only"),
+        pytest.param({"task": periodic.expire_vip_memberships.s(batch_size=100),
+                      "schedule": 300.0},
+                     "entry 'expire-vip-memberships' has 'task': a Signature",
+                     "'task' is the task's registered name", id="signature-as-task"),
+        pytest.param(vip(options={"expires": 5}),
+                     "the options of expire-vip-memberships expire each run 5 s after beat sends "
+                     "it: a run the worker starts later than that (a busy worker, a restart) is "
+                     "dropped unrun", "expires is in seconds: give the worker at least 15 s",
+                     id="expires-5-seconds"),
+        pytest.param(vip(options={"serializer": "pickle"}),
+                     "the worker had not run expire-vip-memberships (due Mon 1 Jun 2026 00:05) "
+                     "15 s after it was sent: it was sent with serializer='pickle', which the "
+                     "worker refuses to read (accept_content = ['json'])",
+                     "leave serializer out", id="pickle-serializer"),
+        pytest.param(vip(kwargs={"batch_size": [100]}), "its kwargs are {'batch_size': [100]}",
+                     'the job expects "kwargs": {"batch_size": 100}', id="batch-size-list"),
+        # the same kinds of mistake
+        pytest.param(vip(options={"expires": 14.5}),
+                     "the options of expire-vip-memberships expire each run 14.5 s after",
+                     "expires is in seconds", id="expires-just-short"),
+        pytest.param(vip(schedule=crontab(minute="*/5", nowfun=lambda: SECTION_1_NOW)),
+                     f"expire-vip-memberships {OWN_CLOCK}", NO_NOWFUN, id="frozen-nowfun"),
     ],
 )  # fmt: skip
 def test_06_4_wrong_answers(answer: object, problem: str, hint: str) -> None:

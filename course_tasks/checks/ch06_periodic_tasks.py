@@ -5,19 +5,26 @@ Every check runs the learner's schedule through Celery's own scheduler
 "now", under the time zone the exercise names) and compares the send times exactly, over
 more than one stretch of the calendar: a schedule that is right on the first day only
 (``day_of_week=1``, ``day_of_month=1``, ``month_of_year=6``, ``hour=0``) is wrong on the
-others. Then it sends real messages, through Celery's scheduler with each entry's ``args``,
-``kwargs`` and ``options``, and reads back what the worker did with each one (its result):
-run, failed (a ``TypeError`` from positional arguments), or never taken (a queue no worker
-reads). Each check:
+others. A schedule with its own ``nowfun=`` (another clock than beat's) is refused before
+that. Then it sends real messages, through Celery's scheduler with each entry's ``args``,
+``kwargs`` and ``options``, and reads back what the worker did with each one: guide 004's
+jobs by their own record in ``periodic.runs()`` (so an ``ignore_result`` changes nothing),
+another task by its result: run, failed (a ``TypeError`` from positional arguments), or
+never taken (a queue no worker reads, a serializer the worker refuses). An ``expires``
+shorter than the 15 s the check gives the worker, or a fixed moment, is refused before
+sending. Each check:
 
 * 06.1 ``check("06.1", desk_opens)``: a crontab for workdays at 07:30 in Asia/Shanghai; two
   weeks from Monday 1 June 2026 and then a whole year are scheduled, the two weeks sent;
 * 06.2 ``check("06.2", jobs)``: guide 004's table as a ``beat_schedule`` (every 30 s, every
   minute, every 10 minutes, daily at 02:00); twelve days (every weekday, every month) are
-  scheduled, and every entry (any extra one too) is sent once and run by the worker;
+  scheduled, runs counted per entry and per task (an extra entry may not send one of the
+  four jobs again), and every entry (any extra one too) is sent once and run by the worker;
 * 06.3 ``check("06.3", unknown_tasks)``: ``unknown_tasks(schedule)`` names the entries whose
   task no worker knows (typos, a module path instead of an explicit ``name=``, another case,
-  a space around the name), and leaves the schedule it is given as it was;
+  a space around the name, a function's name, the end of a name, an empty name) and no
+  other (Celery's own ``celery.backend_cleanup`` included), sees a task registered between
+  two calls, sends nothing, and leaves the schedule it is given as it was;
 * 06.4 ``check("06.4", vip_entry)``: guide 004 §7's new job, by its explicit name, every
   5 minutes with ``kwargs``; the same twelve days are scheduled, one run sent and the
   arguments the worker got read back.
@@ -26,28 +33,37 @@ reads). Each check:
 from __future__ import annotations
 
 import copy
+import json
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from numbers import Real
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from celery import beat as celery_beat
 from celery.result import AsyncResult
 from celery.schedules import BaseSchedule, crontab, schedule
+from celery.signals import before_task_publish
+from celery.utils import uuid
 
 from course_tasks import beat
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
-    call_bounded,
+    StillRunning,
+    call_watched,
     delete_queue,
     error_text,
     is_stub_body,
     kind,
     need_function,
 )
+from course_tasks.store import store
+from course_tasks.tasks import periodic
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = ZoneInfo("UTC")
@@ -194,6 +210,14 @@ def _need_schedule(value: Any, what: str) -> BaseSchedule:
             f"{what} is {kind(value)}, not a schedule",
             hint="use crontab(...) from celery.schedules, or a number of seconds",
         )
+    if getattr(value, "nowfun", None) is not None:
+        raise Fail(
+            f"{what} reads the time from its own nowfun=, not from beat's clock, so on the "
+            "check's clock (from Mon 1 Jun 2026) it never comes due when it should",
+            hint="leave nowfun out: beat asks the app for the time (in app.conf.timezone); "
+            "a nowfun replaces that clock for this schedule (a fixed one never moves), which is "
+            "for trying a schedule out, as section 1 does, not for beat",
+        )
     return value
 
 
@@ -227,6 +251,67 @@ class _Sent:
     when: datetime
     result: AsyncResult | None = None
     error: str = ""
+    #: Guide 004's job it runs (``platform.<job>``), which records each of its runs, or "".
+    job: str = ""
+    #: How many runs ``periodic.runs()`` held before the check sent anything.
+    mark: int = 0
+    #: For another task whose result is not stored: a ``celery.accumulate`` linked to it,
+    #: which the worker sends once the task has run, and whose result is stored.
+    witness: AsyncResult | None = None
+
+
+def _job_of(task: str) -> str:
+    """``cleanup_long_inactive_chats`` for ``platform.cleanup_long_inactive_chats``, or ""."""
+    job = task.removeprefix("platform.")
+    return job if task.startswith("platform.") and job in periodic.JOBS else ""
+
+
+def _options(entry: Mapping[str, Any]) -> dict[str, Any]:
+    options = entry.get("options") or {}
+    return dict(options) if isinstance(options, Mapping) else {}
+
+
+def _result_ignored(entry: Mapping[str, Any]) -> bool:
+    """Whether the worker stores no result for the entry's task (``ignore_result``)."""
+    ignored = _options(entry).get("ignore_result")
+    if ignored is None:
+        return bool(getattr(app.tasks[entry["task"]], "ignore_result", False))
+    return bool(ignored)
+
+
+def _judge_expiry(name: str, entry: Mapping[str, Any]) -> None:
+    """A Fail for an ``expires`` that drops runs a worker would start a little late.
+
+    Beat sends an entry's options with every run; a number of seconds counts from each send.
+    The check gives the worker :data:`WAIT_SECONDS` to run what it sent, and so may a busy
+    worker: an expiry shorter than that drops runs; a fixed moment drops every run after it.
+    """
+    expires = _options(entry).get("expires")
+    if expires is None:
+        return
+    if isinstance(expires, Real) and expires < WAIT_SECONDS:
+        raise Fail(
+            f"the options of {name} expire each run {expires:g} s after beat sends it: a run "
+            "the worker starts later than that (a busy worker, a restart) is dropped unrun",
+            hint=f"expires is in seconds: give the worker at least {WAIT_SECONDS:g} s (the "
+            "job's interval, say, so that late runs do not pile up), or leave it out",
+        )
+    if isinstance(expires, timedelta):
+        raise Fail(
+            f"the options of {name} give expires as a timedelta, which apply_async cannot "
+            "send (TypeError), so beat sends nothing",
+            hint=f"expires is a number of seconds, e.g. {expires.total_seconds():g}",
+        )
+    if isinstance(expires, (datetime, date, str)):
+        raise Fail(
+            f"the options of {name} expire at a fixed moment ({expires}): beat sends the "
+            "same options with every run, so every run after that moment is dropped unrun",
+            hint="give expires in seconds, counted from each send, or leave it out",
+        )
+
+
+def _runs_recorded() -> int:
+    return int(store().llen(periodic.RUNS_KEY))
 
 
 def _send(
@@ -243,15 +328,26 @@ def _send(
     ``Scheduler.apply_async`` with the entry's ``args``, ``kwargs`` and ``options``, on the
     course's app and the real clock (an ``expires=`` counts from now, as in production). The
     course's app knows the tasks, as ``celery -A course_tasks beat`` does, so arguments the
-    task cannot take are refused there, before anything is sent.
+    task cannot take are refused there, before anything is sent. A task other than guide
+    004's jobs (which record their runs) whose result is not stored gets a witness linked
+    (see :class:`_Sent`): the only change to what beat would send.
     """
+    for name, entry in entries.items():
+        _judge_expiry(name, entry)
     scheduler = celery_beat.Scheduler(app, lazy=True)
+    mark = _runs_recorded()
     sent = []
     for name, entry in entries.items():
         sim = beat.simulate({name: entry}, start, until, timezone=tz, limit=runs)
         for when, _ in sim.sends:
             fields = {**entry, "schedule": beat.copy_schedule(entry["schedule"])}
-            run = _Sent(name, entry, when)
+            run = _Sent(name, entry, when, job=_job_of(entry["task"]), mark=mark)
+            options = _options(entry)
+            if not run.job and "link" not in options and _result_ignored(entry):
+                witness = uuid()
+                link = app.signature("celery.accumulate", options={"task_id": witness})
+                fields["options"] = {**options, "link": link}
+                run.witness = app.AsyncResult(witness)
             try:
                 beat_entry = scheduler.Entry(**dict(fields, name=name, app=app))
                 run.result = scheduler.apply_async(beat_entry, advance=False)
@@ -283,15 +379,45 @@ def _label(sent: _Sent, tz: ZoneInfo) -> str:
     return f"{sent.name} (due {_at(sent.when.astimezone(tz))})"
 
 
+#: What a message has come to when the worker has not (yet) run it.
+_NOT_RUN = object()
+
+
+def _what_ran(sent: list[_Sent]) -> list[Any]:
+    """What the worker did with each message so far, or ``_NOT_RUN``.
+
+    Guide 004's jobs by their own record in ``periodic.runs()`` (one record per run, matched
+    to the messages of the same job in order), whether or not a result is stored; a task
+    with a witness by the witness's result; any other task by its result.
+    """
+    mark = min(s.mark for s in sent)
+    records: dict[str, list[dict[str, Any]]] = {}
+    for raw in store().lrange(periodic.RUNS_KEY, mark, -1):
+        record = json.loads(raw)
+        records.setdefault(record["job"], []).append(record)
+    found: list[Any] = []
+    for s in sent:
+        assert s.result is not None
+        if s.job:
+            found.append(records[s.job].pop(0) if records.get(s.job) else _NOT_RUN)
+        elif s.witness is not None:
+            ready = s.witness.state == "SUCCESS"
+            found.append(s.witness.result[0] if ready else _NOT_RUN)
+        else:
+            found.append(s.result.result if s.result.state == "SUCCESS" else _NOT_RUN)
+    return found
+
+
 def _worker_runs(
     sent: list[_Sent], tz: ZoneInfo, failed_hint: Callable[[_Sent, str], str]
-) -> list[dict[str, Any]]:
-    """What the worker recorded for each message sent, once it has run them all.
+) -> list[Any]:
+    """What the worker did with each message sent (a job's record, another task's result),
+    once it has run them all.
 
     A Fail that says what happened to the first run that did not happen: refused by
     ``apply_async`` (``failed_hint`` gives the hint), sent to a queue no worker reads, failed
-    on the worker (``failed_hint`` again), discarded, held back (``countdown``/``eta``), or
-    left waiting with no worker answering.
+    on the worker (``failed_hint`` again), discarded, held back (``countdown``/``eta``),
+    refused for its serializer, or left waiting with no worker answering.
     """
     for s in sent:
         if s.result is None:
@@ -312,18 +438,22 @@ def _worker_runs(
                     hint="leave the queue out of its options: the course's worker reads "
                     + ", ".join(repr(q) for q in sorted(read)),
                 )
-    results = [s.result for s in sent if s.result is not None]
     deadline = time.monotonic() + WAIT_SECONDS
-    while not all(r.ready() for r in results) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    done = []
-    for s in sent:
+    while True:
+        found = _what_ran(sent)
+        settled = [
+            f is not _NOT_RUN or (s.result is not None and s.result.state in ("FAILURE", "REVOKED"))
+            for s, f in zip(sent, found, strict=True)
+        ]
+        if all(settled) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for s, f in zip(sent, found, strict=True):
+        if f is not _NOT_RUN:
+            continue
         result = s.result
         assert result is not None
         state = result.state
-        if state == "SUCCESS":
-            done.append(result.result)
-            continue
         if state == "FAILURE":
             error = error_text(result.result)
             raise Fail(
@@ -338,7 +468,7 @@ def _worker_runs(
                 "out of this schedule",
             )
         result.revoke()
-        options = dict(s.entry.get("options") or {})
+        options = _options(s.entry)
         if state == "REVOKED":
             raise Fail(
                 f"the worker discarded {_label(s, tz)} without running it (REVOKED)",
@@ -353,6 +483,28 @@ def _worker_runs(
                 f"options hold it back ({held[0]}={options[held[0]]!r})",
                 hint=f"leave {held[0]} out: beat already sends it at the time it is due",
             )
+        serializer = options.get("serializer")
+        accepted = list(app.conf.accept_content)
+        if serializer is not None and serializer not in accepted:
+            raise Fail(
+                f"the worker had not run {_label(s, tz)} {WAIT_SECONDS:g} s after it was sent: "
+                f"it was sent with serializer={serializer!r}, which the worker refuses to read "
+                f"(accept_content = {accepted})",
+                hint="leave serializer out: the app's task_serializer is what the worker reads",
+            )
+        if "expires" in options:
+            raise Fail(
+                f"the worker had not run {_label(s, tz)} {WAIT_SECONDS:g} s after it was sent "
+                f"(expires={options['expires']!r} in its options)",
+                hint="an expires= in its options let it expire: leave it out",
+            )
+        if s.witness is not None and app.control.ping(timeout=2.0):
+            raise Fail(
+                f"the worker had not run {_label(s, tz)} {WAIT_SECONDS:g} s after it was sent, "
+                "or it failed there: its task stores no result (ignore_result), and it did "
+                "not finish",
+                hint=failed_hint(s, ""),
+            )
         if not app.control.ping(timeout=2.0):
             raise Fail(
                 f"beat sent {_label(s, tz)} but no worker answered ({state})",
@@ -364,7 +516,7 @@ def _worker_runs(
             hint="send it with no options (queue, routing_key, exchange): the worker reads "
             f"the queue {default!r}",
         )
-    return done
+    return found
 
 
 def _args_hint(text: str) -> Callable[[_Sent, str], str]:
@@ -397,12 +549,15 @@ def _desk_hint(sched: Any, times: list[datetime]) -> str:
     minutes = {t.minute for t in times}
     if not isinstance(sched, crontab):
         return (
-            "a number of seconds repeats from when beat starts; a time of day needs "
-            'crontab(hour=7, minute=30, day_of_week="1-5")'
+            "a number of seconds repeats from when beat starts; a time of day on some days of "
+            "the week is a crontab(minute=..., hour=..., day_of_week=...)"
         )
     wrong = _wrong_field(sched, DESK_FIELDS)
     if wrong is None:
-        return 'crontab(hour=7, minute=30, day_of_week="1-5")'
+        return (
+            "its minute, hour and day_of_week are right, but beat did not fire it at them: "
+            "look at what else the crontab is given"
+        )
     field, spelled, values = wrong
     if field == "minute":
         if values == FIELDS["minute"]:
@@ -420,8 +575,7 @@ def _desk_hint(sched: Any, times: list[datetime]) -> str:
             "it fires at the weekend too: a crontab without day_of_week fires every day; "
             'add day_of_week="1-5" (or "mon-fri")'
         )
-    hint = _calendar_hint(sched, DESK_FIELDS, "leave it out")
-    return hint or 'crontab(hour=7, minute=30, day_of_week="1-5")'
+    return _calendar_hint(sched, DESK_FIELDS, "leave it out") or "look at its day fields"
 
 
 @exercise("06.1", "workdays at 07:30 in Shanghai", points=2)
@@ -437,8 +591,9 @@ def _desk(desk_opens: Any) -> str:
             shown += f" and {'over 100' if sim.truncated else len(times) - 4} more"
         count = f"{'over 100' if sim.truncated else len(times)} runs"
         problem = (
-            f"in the two weeks from Mon 1 June 2026 (Asia/Shanghai) it fired {count}: "
-            f"{shown or 'never'}"
+            f"in the two weeks from Mon 1 June 2026 (Asia/Shanghai) it fired {count}: {shown}"
+            if times
+            else "in the two weeks from Mon 1 June 2026 (Asia/Shanghai) it never fired"
         )
         raise Fail(problem, hint=_desk_hint(sched, times))
     year = beat.simulate(entries, start, timedelta(days=365), timezone="Asia/Shanghai", limit=600)
@@ -623,6 +778,36 @@ def _judge_day(entries: dict[str, Any], day: date, sim: beat.Simulation) -> None
         raise Fail(problem, hint=_daily_hint(sched, times))
 
 
+def _judge_once_each(entries: dict[str, Any]) -> None:
+    """A Fail for an entry beyond the table's four that sends one of their tasks again.
+
+    Runs are counted per entry and per task: beat sends each entry on its own schedule, so a
+    second entry for a job (a leftover test entry, a copy under another name) runs it more
+    often than the table says, however right each entry is on its own.
+    """
+    midnight = _midnight(DAYS[0], UTC)
+    for extra, entry in entries.items():
+        for name, job in TABLE.items():
+            if extra in TABLE or entry["task"] != job.task:
+                continue
+            both = {name: entries[name], extra: entry}
+            sim = beat.simulate(both, midnight, DAY, timezone="UTC", limit=20_000)
+            want = len(job.times(midnight))
+            count = f"over {len(sim.sends)}" if sim.truncated else str(len(sim.sends))
+            expected = "once" if want == 1 else f"{want} times"
+            effect = (
+                f"so the job ran {count} times in 24 hours, not {expected}"
+                if len(sim.sends) != want
+                else f"so the job also runs on the schedule of {extra!r}"
+            )
+            raise Fail(
+                f"the entries {name!r} and {extra!r} both send {job.task}: beat sends each "
+                f"entry on its own schedule, {effect}",
+                hint=f"one entry per job: delete {extra!r} (a leftover test entry or a copy); "
+                "two entries for one task send it twice, as two beats do",
+            )
+
+
 @exercise("06.2", "guide 004's table as a beat_schedule", points=2)
 def _table(jobs: Any) -> str:
     entries = _need_entries(jobs, list(TABLE))
@@ -631,6 +816,7 @@ def _table(jobs: Any) -> str:
         if table[name]["task"] != job.task:
             sends = table[name]["task"]
             raise Fail(f"entry {name!r} sends {sends}", hint=f"this job is {job.task}")
+    _judge_once_each(entries)
     for day in DAYS:
         first = day == DAYS[0]
         # a plain interval (every N seconds) runs the same on every day: one day shows it
@@ -677,7 +863,12 @@ TYPO_SCHEDULE = {
                 "schedule": crontab(hour=2, minute=0)},
 }  # fmt: skip
 TYPO_EXPECTED = ["cancel-expired", "coupons", "points"]
-GOOD_SCHEDULE = {name: TYPO_SCHEDULE[name] for name in ("end-timeout-chats", "heartbeat")}
+#: No mistake: a job, a task under its module path, and Celery's own result clean-up (which
+#: beat schedules itself at 04:00 when results expire and the backend cannot expire them).
+GOOD_SCHEDULE = {
+    **{name: TYPO_SCHEDULE[name] for name in ("end-timeout-chats", "heartbeat")},
+    "backend-cleanup": {"task": "celery.backend_cleanup", "schedule": crontab(hour=4, minute=0)},
+}
 #: Names with a space or a line break around them: beat sends them as written.
 PADDED_SCHEDULE = {
     "warnings": {"task": "platform.send_timeout_warnings", "schedule": 30.0},
@@ -685,11 +876,67 @@ PADDED_SCHEDULE = {
     "invitations": {"task": "platform.check_expired_invitation_codes\n", "schedule": 300.0},
 }
 PADDED_EXPECTED = ["activities", "invitations"]
+#: Parts of registered names: a job's function name, the end of a module path, nothing.
+BARE_SCHEDULE = {
+    "vip": {"task": "expire_vip_memberships", "schedule": 300.0},
+    "pulse": {"task": "tasks.maintenance.heartbeat", "schedule": 30.0},
+    "blank": {"task": "", "schedule": 60.0},
+    "stats": {"task": "platform.update_all_users_statistics", "schedule": 600.0},
+}
+BARE_EXPECTED = ["blank", "pulse", "vip"]
+#: A job registered after unknown_tasks' first calls (a module imported later, guide 004 §7).
+LATER_TASK = "platform.expire_trial_accounts"
+LATER_SCHEDULE = {
+    "trials": {"task": LATER_TASK, "schedule": 300.0},
+    "warnings": PADDED_SCHEDULE["warnings"],
+}
+CHECK_THREAD = "course-check-06"
+
+
+@contextmanager
+def _published() -> Iterator[list[str]]:
+    """Meanwhile, the names of the tasks sent from this process (a beat's sends left out)."""
+    sent: list[str] = []
+
+    def record(sender: Any = None, headers: Any = None, **_: Any) -> None:
+        if not threading.current_thread().name.startswith("Beat-"):
+            task = headers.get("task") if isinstance(headers, dict) else None
+            sent.append(str(task or sender))
+
+    before_task_publish.connect(record, weak=False, dispatch_uid=CHECK_THREAD)
+    try:
+        yield sent
+    finally:
+        before_task_publish.disconnect(dispatch_uid=CHECK_THREAD)
 
 
 def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
+    """``unknown_tasks`` called on a copy of ``sched``: its answer, sorted; a Fail when it
+    sent or ran a task, waited for one, changed the schedule or answered something else."""
     given = copy.deepcopy(sched)
-    answer = call_bounded(unknown_tasks, given, seconds=5.0, thread_name="course-check-06")
+    with _published() as sent:
+        answer, seen = call_watched(unknown_tasks, given, seconds=5.0, thread_name=CHECK_THREAD)
+    tasks = sorted(set(sent or seen.ran_here))
+    if tasks:
+        names = ", ".join(tasks[:3]) + (f" and {len(tasks) - 3} more" if len(tasks) > 3 else "")
+        how = "sent" if sent else "ran"
+        to = " to the worker, which runs them" if sent else " right there"
+        raise Fail(
+            f"unknown_tasks {how} the schedule's tasks ({names}){to}: a deployment check that "
+            "starts the jobs (a nightly clean-up among them) instead of only reading the schedule",
+            hint="a name is known when it is in app.tasks: look each entry's 'task' up there; "
+            "nothing has to be sent (and nothing waits for a worker)",
+        )
+    if seen.waited:
+        raise Fail(
+            "unknown_tasks waited for a task's result",
+            hint="a name is known when it is in app.tasks: look each entry's 'task' up there",
+        )
+    if isinstance(answer, StillRunning):
+        raise Fail(
+            f"unknown_tasks had not answered after {answer.seconds:g} s",
+            hint="it only reads the schedule and app.tasks: nothing in it waits",
+        )
     if answer is None and is_stub_body(unknown_tasks):
         raise NotYet("write the body of unknown_tasks")
     if given != sched:
@@ -705,6 +952,80 @@ def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
     return sorted(answer)
 
 
+def _judge_clean(unknown_tasks: Any) -> None:
+    """A Fail when it reports an entry of a schedule with no mistake."""
+    clean = _unknown(unknown_tasks, GOOD_SCHEDULE)
+    if "backend-cleanup" in clean:
+        raise Fail(
+            f"for a schedule with no typo it returned {clean}: 'celery.backend_cleanup' "
+            "is in app.tasks",
+            hint="Celery's own tasks are registered tasks too (beat schedules "
+            "celery.backend_cleanup itself when results expire and the backend cannot expire "
+            "them): every name in app.tasks counts, leave none out",
+        )
+    if clean:
+        raise Fail(
+            f"for a schedule with no typo it returned {clean}",
+            hint="look the names up in app.tasks rather than listing them by hand",
+        )
+
+
+def _judge_bare(unknown_tasks: Any) -> None:
+    """A Fail when a part of a registered name (a function's name, an ending) counts."""
+    got = _unknown(unknown_tasks, BARE_SCHEDULE)
+    if got == BARE_EXPECTED:
+        return
+    names = ", ".join(repr(BARE_SCHEDULE[n]["task"]) for n in ("vip", "pulse", "blank"))
+    problem = f"for the task names {names} it returned {got}, expected {BARE_EXPECTED}"
+    if "stats" in got:
+        hint = "'platform.update_all_users_statistics' is in app.tasks: look the whole name up"
+    elif "pulse" not in got:
+        hint = (
+            "'tasks.maintenance.heartbeat' is the end of the registered name "
+            "'course_tasks.tasks.maintenance.heartbeat', not that name (and every name ends "
+            "with ''): beat sends it as written and no worker knows it; compare whole names, "
+            "entry['task'] not in app.tasks, not endswith()"
+        )
+    elif "vip" not in got:
+        hint = (
+            "'expire_vip_memberships' is the function's name: the task is registered as "
+            "'platform.expire_vip_memberships', and beat sends the name as written; look it up "
+            "among app.tasks' names (its keys), not the functions' names"
+        )
+    else:
+        hint = "an empty 'task' names no task: no worker knows ''; look it up as written"
+    raise Fail(problem, hint=hint)
+
+
+def _judge_later(unknown_tasks: Any) -> None:
+    """A Fail when a task registered between two calls is still reported as unknown."""
+    if LATER_TASK in app.tasks:  # left by a check that was interrupted
+        app.tasks.unregister(LATER_TASK)
+    before = _unknown(unknown_tasks, LATER_SCHEDULE)
+    if before != ["trials"]:
+        raise Fail(
+            f"for an entry 'trials' sending {LATER_TASK!r}, which no task is registered as, "
+            f"and a job, it returned {before}, expected ['trials']",
+            hint="look each entry's 'task' up in app.tasks as written",
+        )
+
+    def expire_trial_accounts(**kwargs: Any) -> dict[str, Any]:
+        return periodic.record_run("expire_trial_accounts", **kwargs)
+
+    app.task(name=LATER_TASK, shared=False)(expire_trial_accounts)
+    try:
+        after = _unknown(unknown_tasks, LATER_SCHEDULE)
+    finally:
+        app.tasks.unregister(LATER_TASK)
+    if after:
+        raise Fail(
+            f"once a task was registered as {LATER_TASK!r} (a module imported, a job added "
+            f"as in guide 004 §7), it still returned {after}",
+            hint="read app.tasks at every call: a copy kept from an earlier call (a global, "
+            "a default argument) misses the tasks registered since",
+        )
+
+
 @exercise("06.3", "catch a task name typo", points=2)
 def _typos(unknown_tasks: Any) -> str:
     unknown_tasks = need_function(
@@ -713,12 +1034,7 @@ def _typos(unknown_tasks: Any) -> str:
     _registry()
     got = _unknown(unknown_tasks, TYPO_SCHEDULE)
     if got == TYPO_EXPECTED:
-        clean = _unknown(unknown_tasks, GOOD_SCHEDULE)
-        if clean:
-            raise Fail(
-                f"for a schedule with no typo it returned {clean}",
-                hint="look the names up in app.tasks rather than listing them by hand",
-            )
+        _judge_clean(unknown_tasks)
         padded = _unknown(unknown_tasks, PADDED_SCHEDULE)
         if padded != PADDED_EXPECTED:
             names = ", ".join(repr(PADDED_SCHEDULE[n]["task"]) for n in PADDED_EXPECTED)
@@ -727,9 +1043,13 @@ def _typos(unknown_tasks: Any) -> str:
                 hint="beat sends the name as written, space or line break included, and no "
                 "worker knows that name: look it up exactly as written, without strip()",
             )
+        _judge_bare(unknown_tasks)
+        _judge_later(unknown_tasks)
         return (
-            "5 unknown names caught (a typo, the wrong case, a module path, a space or a line "
-            "break around a name), none invented, the schedule left as it was"
+            "8 unknown names caught (a typo, the wrong case, a module path, a space or a line "
+            "break around a name, a function's name, the end of a name, an empty name), none "
+            "invented (Celery's own tasks included), a task registered between two calls "
+            "found, nothing sent, the schedule left as it was"
         )
     tasks = sorted(TYPO_SCHEDULE[name]["task"] for name in TYPO_EXPECTED)
     if got == tasks:
