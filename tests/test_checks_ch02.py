@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from celery import Celery
 from checkhelpers import assert_fails, assert_passed, verdict
 
 from course_tasks.checks import evaluate
+from course_tasks.checks.support import local_zone
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -57,6 +59,31 @@ def test_02_1_right_answers() -> None:
     assert_passed(verdict("02.1", settings(CELERY_RESULT_EXPIRES=timedelta(hours=1))))
 
 
+ROUTES = DjangoSettings.CELERY_TASK_ROUTES
+EXACT = [(k, v) for k, v in ROUTES.items() if "*" not in k]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"CELERY_TASK_ROUTES": ([*EXACT, (re.compile(r"^threads\.tasks\."),
+                                                       {"queue": "default"})],)}, id="regex"),
+        pytest.param({"CELERY_TASK_ROUTES": [dict(EXACT), {"threads.tasks.*": "default"}]},
+                     id="list-of-dicts"),
+        pytest.param({"CELERY_TASK_ROUTES": ([*EXACT, ("threads.tasks.*", "default")],)},
+                     id="tuple-of-pairs"),
+        pytest.param({"DEBUG": True, "INSTALLED_APPS": ["threads"], "helper": "not Celery's"},
+                     id="other-django-settings"),
+        pytest.param({"CELERY_TASK_DEFAULT_QUEUE": "celery"}, id="default-queue-named"),
+        pytest.param({"CELERY_TASK_ANNOTATIONS": [{"*": {"default_retry_delay": 60}},
+                                                  {"*": {"max_retries": 3}}]},
+                     id="annotations-list"),
+    ],
+)  # fmt: skip
+def test_02_1_other_right_answers(changes: dict[str, Any]) -> None:
+    assert_passed(verdict("02.1", settings(**changes)))
+
+
 def test_02_1_names_without_prefix() -> None:
     routes = DjangoSettings.CELERY_TASK_ROUTES
     upper = type("S", (), {"TASK_ROUTES": routes, "RESULT_EXPIRES": 3600})
@@ -95,7 +122,8 @@ def test_02_1_routes() -> None:
     too_wide = {**no_glob, "*": {"queue": "default"}}
     assert_fails(
         verdict("02.1", settings(CELERY_TASK_ROUTES=too_wide)),
-        "billing.tasks.charge (not a threads task) was routed to 'default'",
+        "billing.tasks.charge is not a task of threads.tasks, but was routed to 'default': the "
+        "route '*' matches it",
         "your pattern is too wide",
     )
     wrong_queue = {**routes, "threads.tasks.process_image": {"queue": "images"}}
@@ -134,7 +162,7 @@ def test_02_1_retries() -> None:
     )
     assert_fails(
         verdict("02.1", guide),
-        "CELERY_TASK_MAX_RETRIES changed nothing: a task still waits 180 s between retries",
+        "CELERY_TASK_RETRY_DELAY changed nothing: a task still waits 180 s between retries",
         "it is not a Celery setting",
     )
     assert_fails(
@@ -143,7 +171,11 @@ def test_02_1_retries() -> None:
         "set the task option default_retry_delay",
     )
     five = settings(CELERY_TASK_ANNOTATIONS={"*": {"default_retry_delay": 60, "max_retries": 5}})
-    assert_fails(verdict("02.1", five), "a task retries at most 5 times, not 3")
+    assert_fails(
+        verdict("02.1", five),
+        "threads.tasks.fact_check_content retries at most 5 times, not 3",
+        "max_retries counts the retries after the first try",
+    )
 
 
 # --------------------------------------------------------------------------- 02.2
@@ -181,7 +213,7 @@ def test_02_2_right_answer_despite_celery_env(monkeypatch: pytest.MonkeyPatch) -
     assert_passed(verdict("02.2", make_app))
 
 
-def test_02_2_keeps_the_current_app() -> None:
+def test_02_2_a_new_current_app_is_wrong_and_undone() -> None:
     import celery
 
     from course_tasks.app import app
@@ -192,7 +224,11 @@ def test_02_2_keeps_the_current_app() -> None:
         plain = make_app(env)
         return Celery("x", broker=plain.conf.broker_url, backend=plain.conf.result_backend)
 
-    assert_passed(verdict("02.2", current_app_maker))
+    assert_fails(
+        verdict("02.2", current_app_maker),
+        "make_app made the new app Celery's current app",
+        'Celery("fastapi_tasks", ..., set_as_current=False)',
+    )
     assert celery.current_app.main == "course_tasks"
 
 
@@ -201,7 +237,7 @@ def test_02_2_stub_and_types() -> None:
 
     assert verdict("02.2", stub).feedback.startswith("not yet: write the body of make_app")
     assert_fails(verdict("02.2", lambda env: "redis://localhost"), "make_app returned a str")
-    assert_fails(verdict("02.2", 42), "make_app is a int, not a function")
+    assert_fails(verdict("02.2", 42), "make_app is an int, not a function")
 
 
 def test_02_2_keyerror() -> None:
@@ -219,13 +255,13 @@ def test_02_2_ignores_env() -> None:
     assert_fails(
         verdict("02.2", lambda env: make_app({})),
         "ignored REDIS_HOST",
-        "read the values from the env argument",
+        "read REDIS_HOST from env, the dict make_app is given",
     )
 
     def no_port(env: dict) -> Celery:
         return make_app({k: v for k, v in env.items() if k != "REDIS_PORT"})
 
-    assert_fails(verdict("02.2", no_port), "ignored REDIS_PORT", "read the values")
+    assert_fails(verdict("02.2", no_port), "ignored REDIS_PORT", "read REDIS_PORT from env")
 
 
 def test_02_2_password() -> None:
@@ -439,7 +475,8 @@ def test_02_4_right_answers() -> None:
     )
     assert verdict("02.4", right.astimezone(timezone.utc)).passed
     assert verdict("02.4", datetime(2025, 3, 1, 9, tzinfo=timezone(timedelta(hours=8)))).passed
-    assert verdict("02.4", right.isoformat()).passed
+    pytz = pytest.importorskip("pytz")
+    assert verdict("02.4", pytz.timezone("Asia/Shanghai").localize(datetime(2025, 3, 1, 9))).passed
 
 
 def test_02_4_naive() -> None:
@@ -455,8 +492,8 @@ def test_02_4_naive() -> None:
     )
     assert_fails(
         verdict("02.4", "2025-03-01T09:00:00"),
-        "8 hours late",
-        "a naive datetime is read as UTC",
+        "report_eta is a str ('2025-03-01T09:00:00'), not a datetime",
+        "give the aware datetime itself",
     )
 
 
@@ -471,9 +508,504 @@ def test_02_4_wrong_zone_or_type() -> None:
         "the worker would run it at 2025-03-02 09:00 in Shanghai, not 2025-03-01 09:00",
     )
     assert_fails(verdict("02.4", date(2025, 3, 1)), "report_eta is a date", "use a datetime")
-    assert_fails(verdict("02.4", 1740790800), "report_eta is a int, not a datetime")
+    assert_fails(
+        verdict("02.4", 1740790800), "report_eta is an int, not a datetime", "use an aware datetime"
+    )
     assert_fails(
         verdict("02.4", "tomorrow at nine"),
-        "the worker cannot read 'tomorrow at nine' as a date and time",
-        "use a datetime",
+        "report_eta is a str ('tomorrow at nine'), not a datetime",
+        "give the aware datetime itself",
     )
+
+
+def test_02_4_astimezone_on_a_naive_datetime_names_the_machine_zone() -> None:
+    with local_zone("Europe/Berlin"):  # the kernel's zone when the learner's cell ran
+        eta = datetime(2025, 3, 1, 9, 0).astimezone(SHANGHAI)
+        assert_fails(
+            verdict("02.4", eta),
+            "that is 09:00 in this machine's time zone (CET), converted: the worker would run "
+            "it at 2025-03-01 16:00 in Shanghai",
+            ".astimezone(zone) on a naive datetime takes it as the machine's local time",
+        )
+
+
+# --------------------------------------------------------------------------- adversary round 1
+# Every wrong answer of .adversary/ch02_r1.py, with the problem and the hint it gets.
+
+RETRIES = {"*": {"default_retry_delay": 60, "max_retries": 3}}
+
+
+def routes_with(rest: Any) -> dict[str, Any]:
+    """Guide 002's two exact routes, then ``rest`` for every other task."""
+    return {
+        "threads.tasks.fact_check_content": {"queue": "ai_queue"},
+        "threads.tasks.process_image": {"queue": "image_queue"},
+        **rest,
+    }
+
+
+class DS_GuideSettings:  # guide 002's made-up settings: Celery never reads them
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = ROUTES
+    CELERY_TASK_RETRY_DELAY = 60
+    CELERY_TASK_MAX_RETRIES = 3
+
+
+class DS_NoPrefix:  # Celery names without CELERY_: Django's settings drop them
+    result_expires = 3600
+    task_routes = ROUTES
+    task_annotations = RETRIES
+
+
+class DS_CatchAllGlob:  # "*": every task goes to default
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = routes_with({"*": {"queue": "default"}})
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class DS_ThreadsGlob:  # "threads.*": also threads.admin.*, threads.models.* ...
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = routes_with({"threads.*": {"queue": "default"}})
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class DS_AnyTasksGlob:  # "*.tasks.*": every app's tasks module
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = routes_with({"*.tasks.*": {"queue": "default"}})
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class DS_TasksGlobNoDot:  # "threads.tasks*": also threads.tasks_legacy.x
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = routes_with({"threads.tasks*": {"queue": "default"}})
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class DS_RoutesListOfPairs:  # the list-of-pairs form without the outer tuple: malformed
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = [
+        ("threads.tasks.fact_check_content", {"queue": "ai_queue"}),
+        ("threads.tasks.process_image", {"queue": "image_queue"}),
+        ("threads.tasks.*", {"queue": "default"}),
+    ]
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class DS_UnanchoredRegex:  # unescaped dots, no end: threads_tasks.x and threads.tasks_old.x
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = (
+        [
+            ("threads.tasks.fact_check_content", {"queue": "ai_queue"}),
+            ("threads.tasks.process_image", {"queue": "image_queue"}),
+            (re.compile(r"threads.tasks"), {"queue": "default"}),
+        ],
+    )
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class DS_DefaultQueue:  # renames the default queue: tasks elsewhere go to "default" too
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_DEFAULT_QUEUE = "default"
+    CELERY_TASK_ROUTES = routes_with({})
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class DS_AnnotateOneTask:  # retry options on fact_check_content only
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = ROUTES
+    CELERY_TASK_ANNOTATIONS = {
+        "threads.tasks.fact_check_content": {"default_retry_delay": 60, "max_retries": 3},
+    }
+
+
+class DS_AnnotateGlob:  # task_annotations has no globs: nothing applied
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = ROUTES
+    CELERY_TASK_ANNOTATIONS = {"threads.tasks.*": {"default_retry_delay": 60, "max_retries": 3}}
+
+
+class DS_AnnotateWrongKey:  # "retry_delay" is no task option
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = ROUTES
+    CELERY_TASK_ANNOTATIONS = {"*": {"retry_delay": 60, "max_retries": 3}}
+
+
+class DS_MaxRetries4:  # "at most 3 retries" read as 4 attempts
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = ROUTES
+    CELERY_TASK_ANNOTATIONS = {"*": {"default_retry_delay": 60, "max_retries": 4}}
+
+
+class DS_ExpiresMinutes:  # 60 meaning "60 minutes"
+    CELERY_RESULT_EXPIRES = 60
+    CELERY_TASK_ROUTES = ROUTES
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class DS_ExpiresMissing:  # result expiry forgotten: 1 day
+    CELERY_TASK_ROUTES = ROUTES
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class DS_ChapterQueueName:  # the chapter's "image" queue, not image_queue
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = {**ROUTES, "threads.tasks.process_image": {"queue": "image"}}
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+TOO_WIDE = "your pattern is too wide: the glob 'threads.tasks.*' matches exactly the names"
+EVERY_TASK = "give them to every task: CELERY_TASK_ANNOTATIONS = {'*': {...}}"
+DELAY_180 = "a task waits 180 s between retries, not 60 s"
+DELAY_HINT = "set the task option default_retry_delay for every task"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(DS_GuideSettings, "CELERY_TASK_RETRY_DELAY changed nothing: a task still "
+                     "waits 180 s between retries", "it is not a Celery setting",
+                     id="guide-settings"),
+        pytest.param(DS_NoPrefix, "DjangoSettings spells result_expires, task_annotations, "
+                     "task_routes in lower case: Django's settings keep only UPPER-case names",
+                     "with namespace='CELERY' each setting is spelt CELERY_ + its name in upper "
+                     "case", id="no-prefix"),
+        pytest.param(DS_CatchAllGlob, "billing.tasks.charge is not a task of threads.tasks, "
+                     "but was routed to 'default': the route '*' matches it", TOO_WIDE,
+                     id="catch-all-glob"),
+        pytest.param(DS_ThreadsGlob, "threads.models.cleanup is not a task of threads.tasks, "
+                     "but was routed to 'default': the route 'threads.*' matches it", TOO_WIDE,
+                     id="threads-glob"),
+        pytest.param(DS_AnyTasksGlob, "billing.tasks.charge is not a task of threads.tasks, "
+                     "but was routed to 'default': the route '*.tasks.*' matches it", TOO_WIDE,
+                     id="any-tasks-glob"),
+        pytest.param(DS_TasksGlobNoDot, "threads.tasks_legacy.reindex is not a task of "
+                     "threads.tasks, but was routed to 'default': the route 'threads.tasks*' "
+                     "matches it", TOO_WIDE, id="tasks-glob-no-dot"),
+        pytest.param(DS_RoutesListOfPairs, "Celery cannot use your CELERY_TASK_ROUTES: routing "
+                     "a task raised ValueError: too many values to unpack", "give a dict, "
+                     "{pattern: route, ...}", id="routes-list-of-pairs"),
+        pytest.param(DS_UnanchoredRegex, "threads.tasks_legacy.reindex is not a task of "
+                     "threads.tasks, but was routed to 'default': the route 'threads.tasks' "
+                     "matches it", TOO_WIDE, id="unanchored-regex"),
+        pytest.param(DS_DefaultQueue, "CELERY_TASK_DEFAULT_QUEUE renames Celery's default "
+                     "queue to 'default': every task without a route goes there",
+                     "leave the default queue as it is", id="default-queue"),
+        pytest.param(DS_AnnotateOneTask, "threads.tasks.like_post still waits 180 s between "
+                     "retries: the retry options reach only threads.tasks.fact_check_content",
+                     EVERY_TASK, id="annotate-one-task"),
+        pytest.param(DS_AnnotateGlob, DELAY_180, DELAY_HINT, id="annotate-glob"),
+        pytest.param(DS_AnnotateWrongKey, DELAY_180, DELAY_HINT, id="annotate-wrong-key"),
+        pytest.param(DS_MaxRetries4, "threads.tasks.fact_check_content retries at most 4 "
+                     "times, not 3", "max_retries counts the retries after the first try",
+                     id="max-retries-4"),
+        pytest.param(DS_ExpiresMinutes, "results expire after 60 s, not one hour",
+                     "CELERY_RESULT_EXPIRES counts seconds, not minutes", id="expires-minutes"),
+        pytest.param(DS_ExpiresMissing, "results still expire after 1 day, Celery's default",
+                     "did you set CELERY_RESULT_EXPIRES?", id="expires-missing"),
+        pytest.param(DS_ChapterQueueName, "threads.tasks.process_image was routed to 'image', "
+                     "not 'image_queue'", None, id="chapter-queue-name"),
+    ],
+)  # fmt: skip
+def test_02_1_adversary_answers(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.1", answer), problem, hint)
+
+
+def test_02_1_eager_settings() -> None:
+    assert_fails(
+        verdict("02.1", settings(CELERY_TASK_ALWAYS_EAGER=True)),
+        "CELERY_TASK_ALWAYS_EAGER is on: every task would run right in the caller",
+        "leave it out",
+    )
+
+
+def _parts(env: dict) -> tuple[str, int, str | None, int]:
+    host = env.get("REDIS_HOST", "localhost")
+    port = int(env.get("REDIS_PORT", "6379"))
+    password = env.get("REDIS_PASSWORD")
+    db = int(env.get("REDIS_DB", "0"))
+    return host, port, password, db
+
+
+def _server(host: str, port: int, password: str | None) -> str:
+    return f"redis://:{password}@{host}:{port}" if password else f"redis://{host}:{port}"
+
+
+def make_app_same_db(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    server = _server(host, port, password)
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db}",
+                  set_as_current=False)  # fmt: skip
+
+
+def make_app_no_password(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    server = f"redis://{host}:{port}"  # REDIS_PASSWORD never used
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+def make_app_password_no_colon(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    server = f"redis://{password}@{host}:{port}" if password else f"redis://{host}:{port}"
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+def make_app_password_broker_only(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    return Celery("fastapi_tasks", broker=f"{_server(host, port, password)}/{db}",
+                  backend=f"redis://{host}:{port}/{db + 1}", set_as_current=False)  # fmt: skip
+
+
+def make_app_backend_db_1(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    server = _server(host, port, password)
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/1",
+                  set_as_current=False)  # fmt: skip
+
+
+def make_app_fixed_dbs(env: dict) -> Celery:
+    host, port, password, _ = _parts(env)
+    server = _server(host, port, password)
+    return Celery("fastapi_tasks", broker=f"{server}/0", backend=f"{server}/1",
+                  set_as_current=False)  # fmt: skip
+
+
+def make_app_port_ignored(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    server = f"redis://:{password}@{host}" if password else f"redis://{host}"
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+def make_app_backend_localhost(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    return Celery("fastapi_tasks", broker=f"{_server(host, port, password)}/{db}",
+                  backend=f"redis://localhost:6379/{db + 1}", set_as_current=False)  # fmt: skip
+
+
+def make_app_str_db(env: dict) -> Celery:
+    host = env.get("REDIS_HOST", "localhost")
+    port = env.get("REDIS_PORT", 6379)
+    password = env.get("REDIS_PASSWORD")
+    db = env.get("REDIS_DB", 0)  # a str when set: db + 1 fails
+    server = _server(host, port, password)
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+def make_app_compose_host(env: dict) -> Celery:
+    host = env.get("REDIS_HOST", "redis")  # docker compose's service name
+    _, port, password, db = _parts(env)
+    server = _server(host, port, password)
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+def make_app_no_defaults(env: dict) -> Celery:
+    host, port, db = env["REDIS_HOST"], env["REDIS_PORT"], int(env["REDIS_DB"])  # KeyError
+    server = _server(host, port, env.get("REDIS_PASSWORD"))
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+def make_app_current(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    server = _server(host, port, password)
+    return Celery(
+        "fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}"
+    )  # becomes the kernel's current app
+
+
+def make_app_backend_kwarg_typo(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    server = _server(host, port, password)
+    return Celery("fastapi_tasks", broker=f"{server}/{db}",
+                  result_backend_url=f"{server}/{db + 1}",  # no such setting: no backend
+                  set_as_current=False)  # fmt: skip
+
+
+_shared = Celery("fastapi_tasks", set_as_current=False)
+
+
+def make_app_shared(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    server = _server(host, port, password)
+    _shared.conf.broker_url = f"{server}/{db}"  # one module-level app, reconfigured
+    _shared.conf.result_backend = f"{server}/{db + 1}"
+    return _shared
+
+
+FULL_ENV = "make_app({'REDIS_HOST': 'redis', 'REDIS_PORT': '6380', 'REDIS_PASSWORD': 'root', "
+SAME_SERVER = "both live on the same Redis server; only the database number differs"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(make_app_same_db, "make_app({}): results would go to the broker's "
+                     "database 0", "results go to the next database, REDIS_DB + 1",
+                     id="same-db"),
+        pytest.param(make_app_no_password, FULL_ENV + "'REDIS_DB': '2'}): the broker URL has "
+                     "no password", "a password goes before the host", id="no-password"),
+        pytest.param(make_app_password_no_colon, "the broker URL has no password",
+                     "a password goes before the host: redis://:PASSWORD@host:port/db",
+                     id="password-no-colon"),
+        pytest.param(make_app_password_broker_only, "the result backend's password differs "
+                     "from the broker's", SAME_SERVER, id="password-broker-only"),
+        pytest.param(make_app_backend_db_1, "the result backend uses db 1, not 3", None,
+                     id="backend-db-1"),
+        pytest.param(make_app_fixed_dbs, "the broker uses db 0, not 2", None, id="fixed-dbs"),
+        pytest.param(make_app_port_ignored, "the broker URL 'redis://:root@redis/2' has no "
+                     "port, so Redis's default 6379 is used, not 6380", "put the port in the "
+                     "URL: redis://host:port/db", id="port-ignored"),
+        pytest.param(make_app_backend_localhost, "the result backend's host differs from the "
+                     "broker's", SAME_SERVER, id="backend-localhost"),
+        pytest.param(make_app_str_db, FULL_ENV + "'REDIS_DB': '2'}) raised TypeError: can only "
+                     "concatenate str", "values from the environment are strings: int() "
+                     "REDIS_DB before you add 1", id="str-db"),
+        pytest.param(make_app_compose_host, "make_app({}): the broker's host is 'redis', not "
+                     "'localhost'", None, id="compose-host"),
+        pytest.param(make_app_no_defaults, "make_app({}) raised KeyError: 'REDIS_HOST'",
+                     "a variable that is not set must fall back to its default",
+                     id="no-defaults"),
+        pytest.param(make_app_backend_kwarg_typo, "the app has no result backend",
+                     "pass it when you create the app", id="backend-kwarg-typo"),
+        pytest.param(make_app_shared, "make_app returned the same app for different "
+                     "environments", "create a new Celery(...) inside make_app",
+                     id="shared-app"),
+        # the adversary's "arguable" answer: the exercise text now asks for it
+        pytest.param(make_app_current, "make_app made the new app Celery's current app",
+                     'Celery("fastapi_tasks", ..., set_as_current=False)',
+                     id="current-app"),
+    ],
+)  # fmt: skip
+def test_02_2_adversary_answers(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.2", answer), problem, hint)
+
+
+class AdvLegacyConfig:  # guide 001 §12: "more flexible but unsafe"
+    broker_url = "redis://localhost:6379/0"
+    task_serializer = "pickle"
+    result_serializer = "pickle"
+    accept_content = ["pickle", "json"]
+
+
+def legacy(**changes: Any) -> type:
+    return type("Config", (AdvLegacyConfig,), changes)
+
+
+JSON_BOTH = {"task_serializer": "json", "result_serializer": "json"}
+SAFE = {**JSON_BOTH, "accept_content": ["json"]}
+
+
+class SC_Init(AdvLegacyConfig):  # settings set on instances; the class is what is loaded
+    def __init__(self) -> None:
+        self.task_serializer = "json"
+        self.result_serializer = "json"
+        self.accept_content = ["json"]
+        self.result_expires = 3600
+
+
+STILL_PICKLE = "your config still accepts pickle"
+PICKLE_HINT = "accept_content decides what a worker decodes"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(legacy(**JSON_BOTH, result_expires=3600), STILL_PICKLE, PICKLE_HINT,
+                     id="serializers-only"),
+        pytest.param(legacy(accept_content=["json"], result_expires=3600),
+                     "tasks are still sent as pickle", "task_serializer is what .delay() "
+                     "encodes", id="accept-only"),
+        pytest.param(legacy(task_serializer="json", accept_content=["json"], result_expires=3600),
+                     "results are still stored as pickle", "result_serializer is what the "
+                     "worker encodes", id="result-pickle"),
+        pytest.param(legacy(**JSON_BOTH, result_accept_content=["json"], result_expires=3600),
+                     STILL_PICKLE, PICKLE_HINT, id="result-accept-content"),
+        pytest.param(legacy(**JSON_BOTH, accept_content=["json", "yaml"], result_expires=3600),
+                     "accept_content allows application/x-yaml besides json",
+                     "json only: one item", id="yaml-too"),
+        pytest.param(legacy(**SAFE, result_accept_content=["json", "pickle"],
+                            result_expires=3600),
+                     "result_accept_content still lets a client decode more than json results",
+                     "leave it out", id="result-accept-pickle"),
+        pytest.param(legacy(**SAFE, result_expires=60), "results expire after 60 s, not one "
+                     "hour", "result_expires counts seconds, not minutes",
+                     id="expires-minutes"),
+        pytest.param(legacy(**SAFE), "results still expire after 1 day, Celery's default",
+                     "did you set result_expires?", id="expires-missing"),
+        pytest.param(legacy(**JSON_BOTH, accept_content="json", result_expires=3600),
+                     "accept_content is the string 'json'", "it is a list of content types",
+                     id="accept-str"),
+        pytest.param(legacy(CELERY_TASK_SERIALIZER="json", CELERY_RESULT_SERIALIZER="json",
+                            CELERY_ACCEPT_CONTENT=["json"], CELERY_TASK_RESULT_EXPIRES=3600),
+                     "Celery refuses this configuration: it mixes old setting names (Celery "
+                     "3's CELERY_...) with the new lower-case ones (CELERY_TASK_RESULT_EXPIRES "
+                     "-> result_expires)", "use the new names only", id="old-names"),
+        pytest.param(legacy(task_serializer="yaml", result_serializer="yaml",
+                            accept_content=["yaml"], result_expires=3600),
+                     "accept_content allows application/x-yaml besides json",
+                     "json only: one item", id="yaml"),
+        pytest.param(SC_Init, STILL_PICKLE, PICKLE_HINT, id="init"),
+        pytest.param(legacy(**SAFE, result_expires=timedelta(minutes=1)), "results expire "
+                     "after 60 s, not one hour", "result_expires counts seconds",
+                     id="expires-1-minute"),
+    ],
+)  # fmt: skip
+def test_02_3_adversary_answers(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.3", answer), problem, hint)
+
+
+NINE = datetime(2025, 3, 1, 9, 0)
+STR_HINT = "give the aware datetime itself"
+
+
+def _pytz_eta() -> Any:
+    pytz = pytest.importorskip("pytz")
+    return NINE.replace(tzinfo=pytz.timezone("Asia/Shanghai"))  # LMT +08:06
+
+
+@pytest.mark.parametrize(
+    ("make", "problem", "hint"),
+    [
+        pytest.param(lambda: NINE, "the worker would run it at 2025-03-01 17:00 in Shanghai, 8 "
+                     "hours late", "a naive datetime is read as UTC", id="naive"),
+        pytest.param(lambda: NINE.replace(tzinfo=timezone.utc), "that is 09:00 UTC: the worker "
+                     "would run it at 2025-03-01 17:00 in Shanghai", "09:00 is Shanghai time",
+                     id="utc-nine"),
+        pytest.param(lambda: datetime(2025, 3, 1, 1, 0), "it would run at the right moment, "
+                     "but only because a naive datetime is read as UTC", "make it aware",
+                     id="naive-utc-equivalent"),
+        pytest.param(lambda: NINE.astimezone(SHANGHAI), "that is 09:00 in this machine's time "
+                     "zone", ".astimezone(zone) on a naive datetime takes it as the machine's "
+                     "local time", id="astimezone-naive"),
+        pytest.param(_pytz_eta, "the worker would run it at 2025-03-01 08:54 in Shanghai",
+                     "tzinfo=pytz.timezone(...) gives the zone's first offset in history",
+                     id="pytz-tzinfo"),
+        pytest.param(lambda: NINE.replace(tzinfo=ZoneInfo("Etc/GMT+8")), "the worker would run "
+                     "it at 2025-03-02 01:00 in Shanghai", "Etc/GMT+8 is UTC-8: the Etc zones "
+                     "reverse the sign", id="etc-gmt-plus8"),
+        pytest.param(lambda: "2025-03-01T09:00:00+08:00", "report_eta is a str "
+                     "('2025-03-01T09:00:00+08:00'), not a datetime", STR_HINT,
+                     id="iso-string"),
+        pytest.param(lambda: "2025-03-01T01:00:00", "report_eta is a str "
+                     "('2025-03-01T01:00:00'), not a datetime", STR_HINT,
+                     id="iso-string-naive-utc"),
+        pytest.param(lambda: datetime(2025, 1, 3, 9, 0, tzinfo=SHANGHAI), "the worker would "
+                     "run it at 2025-01-03 09:00 in Shanghai, not 2025-03-01 09:00", None,
+                     id="day-month"),
+        pytest.param(lambda: datetime.now(SHANGHAI).replace(hour=9, minute=0, second=0,
+                                                             microsecond=0),
+                     "in Shanghai, not 2025-03-01 09:00", None, id="today"),
+        pytest.param(lambda: NINE.replace(tzinfo=ZoneInfo("Asia/Tokyo")), "the worker would "
+                     "run it at 2025-03-01 08:00 in Shanghai", None, id="tokyo"),
+        pytest.param(lambda: datetime(2025, 3, 1, 17, 0), "the worker would run it at "
+                     "2025-03-02 01:00 in Shanghai", None, id="naive-wrong-way"),
+        pytest.param(lambda: NINE.replace(tzinfo=SHANGHAI).timestamp(), "report_eta is a "
+                     "float, not a datetime", "use an aware datetime", id="timestamp"),
+    ],
+)  # fmt: skip
+def test_02_4_adversary_answers(make: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.4", make()), problem, hint)

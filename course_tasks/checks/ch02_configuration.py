@@ -10,20 +10,23 @@ same in every mode.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-import celery
-from celery import Celery
-from celery.exceptions import InvalidTaskError
+from celery import Celery, _state
+from celery.app.defaults import DEFAULTS
+from celery.app.routes import MapRoute
+from celery.exceptions import ImproperlyConfigured, InvalidTaskError
 from celery.worker.request import Request
 from kombu import Message
 from kombu.exceptions import ContentDisallowed
 from kombu.serialization import loads, prepare_accept_content
 
 from course_tasks.checks import Fail, NotYet, exercise
+from course_tasks.checks.support import error_text, kind
 
 JSON = "application/json"
 PICKLE = "application/x-python-serialize"
@@ -93,8 +96,20 @@ THREADS_ROUTES = {
     "threads.tasks.process_image": "image_queue",
     "threads.tasks.like_post": "default",
     "threads.tasks.update_search_index": "default",
-    "billing.tasks.charge": "celery",
 }
+#: Tasks outside ``threads.tasks``: each stays on Celery's default queue. Names next to it
+#: (another module of ``threads``, a module whose name starts with ``tasks``, a dot that is
+#: not a dot) show a pattern that matches more than ``threads.tasks.``.
+OUTSIDE = [
+    "billing.tasks.charge",
+    "threads.models.cleanup",
+    "threads.tasks_legacy.reindex",
+    "threads_tasks.notify",
+]
+#: Tasks whose retry options the check reads: in ``threads.tasks`` and outside it.
+RETRY_TASKS = ["threads.tasks.fact_check_content", "threads.tasks.like_post",
+               "billing.tasks.charge"]  # fmt: skip
+CELERY_DEFAULT_QUEUE = "celery"
 
 
 def _queue_of(app: Celery, name: str) -> str:
@@ -104,12 +119,98 @@ def _queue_of(app: Celery, name: str) -> str:
     return getattr(queue, "name", queue) or app.conf.task_default_queue
 
 
+def _celery_name(name: str) -> bool:
+    """Whether ``name``, in any case and with or without ``CELERY_``, is a Celery setting."""
+    bare = name.lower()
+    return bare in DEFAULTS or bare.removeprefix("celery_") in DEFAULTS
+
+
+def _route_entries(routes: Any) -> list[tuple[Any, Any]]:
+    """``(pattern, route)`` for each entry of a ``task_routes`` value (a dict, or a list or
+    tuple of dicts and lists of pairs); callables and malformed entries are left out."""
+    maps = [routes] if isinstance(routes, Mapping) else list(routes or ())
+    entries: list[tuple[Any, Any]] = []
+    for one in maps:
+        if isinstance(one, Mapping):
+            entries.extend(one.items())
+        elif isinstance(one, list | tuple):
+            entries.extend(e for e in one if isinstance(e, list | tuple) and len(e) == 2)
+    return entries
+
+
+def _pattern_for(routes: Any, name: str) -> str | None:
+    """The first routes entry that matches the task ``name``, as written; None if none does."""
+    for pattern, route in _route_entries(routes):
+        try:
+            if MapRoute([(pattern, route)])(name) is not None:
+                return getattr(pattern, "pattern", pattern)
+        except Exception:  # an entry Celery cannot read: the router says so elsewhere
+            continue
+    return None
+
+
+def _too_wide(app: Celery, task: str, got: str) -> Fail:
+    pattern = _pattern_for(app.conf.task_routes, task)
+    which = f"the route {pattern!r} matches it" if pattern is not None else "a route matches it"
+    return Fail(
+        f"{task} is not a task of threads.tasks, but was routed to {got!r}: {which}",
+        hint="your pattern is too wide: the glob 'threads.tasks.*' matches exactly the names "
+        "that start with threads.tasks.; in a regular expression escape the dots and keep the "
+        r"last one: re.compile(r'^threads\.tasks\.')",
+    )
+
+
+def _retry_options(app: Celery) -> dict[str, tuple[Any, Any]]:
+    """``(default_retry_delay, max_retries)`` of a task of each name in RETRY_TASKS."""
+    found = {}
+    for name in RETRY_TASKS:
+
+        @app.task(name=name, shared=False)
+        def stand_in() -> None:
+            """A stand-in for one of guide 002's tasks, to read its retry options."""
+
+        found[name] = (stand_in.default_retry_delay, stand_in.max_retries)
+    return found
+
+
 @exercise("02.1", "Django-style settings with namespace='CELERY'", points=2)
 def _django_settings(settings: Any) -> str:
+    lower = sorted(n for n in _names(settings) if not n.isupper() and _celery_name(n))
+    if lower:
+        shown = ", ".join(lower[:3])
+        raise Fail(
+            f"DjangoSettings spells {shown} in lower case: Django's settings keep only "
+            "UPPER-case names (django.conf.settings drops the others), so Celery would never "
+            f"see {'it' if len(lower) == 1 else 'them'}",
+            hint="with namespace='CELERY' each setting is spelt CELERY_ + its name in upper "
+            "case: CELERY_TASK_ROUTES, CELERY_RESULT_EXPIRES, ...",
+        )
     app = _fresh_app("threads")
     app.config_from_object(settings, namespace="CELERY")
-    queues = {task: _queue_of(app, task) for task in THREADS_ROUTES}
-    if set(queues.values()) == {"celery"}:
+    default_queue = app.conf.task_default_queue
+    if default_queue != CELERY_DEFAULT_QUEUE:
+        raise Fail(
+            f"CELERY_TASK_DEFAULT_QUEUE renames Celery's default queue to {default_queue!r}: "
+            f"every task without a route goes there, {OUTSIDE[0]} too",
+            hint="leave the default queue as it is (tasks elsewhere stay on 'celery') and give "
+            "the other tasks of threads.tasks a glob entry of their own, 'threads.tasks.*'",
+        )
+    if app.conf.task_always_eager:
+        raise Fail(
+            "CELERY_TASK_ALWAYS_EAGER is on: every task would run right in the caller, never "
+            "reaching a queue or a worker",
+            hint="leave it out: eager mode is for tests (chapter 11), not for settings.py",
+        )
+    try:
+        queues = {task: _queue_of(app, task) for task in [*THREADS_ROUTES, *OUTSIDE]}
+    except Exception as exc:  # a routes value the router cannot read
+        raise Fail(
+            f"Celery cannot use your CELERY_TASK_ROUTES: routing a task raised {error_text(exc)}",
+            hint="give a dict, {pattern: route, ...}; Celery's other form is a tuple (or list) "
+            "of such dicts, or of lists of (pattern, route) pairs: the pairs need one more "
+            "level, ([(pattern, route), ...],)",
+        ) from None
+    if set(queues.values()) == {CELERY_DEFAULT_QUEUE}:
         prefixed = {n for n in _names(settings) if n.startswith("CELERY_")}
         if not prefixed:
             raise Fail(
@@ -123,16 +224,14 @@ def _django_settings(settings: Any) -> str:
             "Celery knows a name (drop the CELERY_ prefix to ask)",
         )
 
+    for task in OUTSIDE:
+        if queues[task] != CELERY_DEFAULT_QUEUE:
+            raise _too_wide(app, task, queues[task])
     for task, expected in THREADS_ROUTES.items():
         got = queues[task]
         if got == expected:
             continue
-        if task.startswith("billing.") and got == "default":
-            raise Fail(
-                f"{task} (not a threads task) was routed to 'default'",
-                hint="your pattern is too wide: only names under threads.tasks. should go there",
-            )
-        if expected == "default" and got == "celery":
+        if expected == "default" and got == CELERY_DEFAULT_QUEUE:
             raise Fail(
                 f"{task} went to Celery's default queue 'celery', not 'default'",
                 hint="add a glob entry that matches every other task of threads.tasks "
@@ -149,13 +248,12 @@ def _django_settings(settings: Any) -> str:
     expires = app.conf.result_expires
     _check_one_hour(expires, "CELERY_RESULT_EXPIRES")
 
-    @app.task(name="threads.tasks.fact_check_content", shared=False)
-    def fact_check_content(content_id: int) -> None:
-        """A stand-in for guide 002's fact-checking task, to read its retry options."""
-
-    delay, retries = fact_check_content.default_retry_delay, fact_check_content.max_retries
-    if delay != 60:
-        bogus = sorted(n for n in _names(settings) if "RETRY_DELAY" in n or "MAX_RETRIES" in n)
+    options = _retry_options(app)
+    delays = {name: delay for name, (delay, _) in options.items()}
+    if all(delay != 60 for delay in delays.values()):
+        delay = delays[RETRY_TASKS[0]]
+        names = sorted(_names(settings))
+        bogus = [n for n in names if "RETRY_DELAY" in n] + [n for n in names if "MAX_RETRIES" in n]
         if bogus:
             raise Fail(
                 f"{bogus[0]} changed nothing: a task still waits {delay} s between retries",
@@ -167,8 +265,21 @@ def _django_settings(settings: Any) -> str:
             hint="set the task option default_retry_delay for every task, with "
             "CELERY_TASK_ANNOTATIONS and the pattern '*'",
         )
-    if retries != 3:
-        raise Fail(f"a task retries at most {retries} times, not 3")
+    every = ("every task: CELERY_TASK_ANNOTATIONS = {'*': {...}} (an annotation's key is a "
+             "task's full name or '*', never a glob)")  # fmt: skip
+    for name, delay in delays.items():
+        if delay != 60:
+            reached = ", ".join(n for n, d in delays.items() if d == 60)
+            raise Fail(
+                f"{name} still waits {delay} s between retries: the retry options reach only "
+                f"{reached}",
+                hint=f"give them to {every}",
+            )
+    for name, (_, retries) in options.items():
+        if retries != 3:
+            raise Fail(f"{name} retries at most {retries} times, not 3",
+                       hint=f"max_retries counts the retries after the first try; give it to "
+                       f"{every}")  # fmt: skip
     return "routes ai_queue / image_queue / default, results kept 1 h, retries 60 s apart"
 
 
@@ -195,21 +306,37 @@ def _parse_redis(url: Any, what: str) -> dict[str, Any]:
 
 def _call_make_app(make_app: Any, env: dict[str, str]) -> Celery:
     if not callable(make_app):
-        raise Fail(f"make_app is a {type(make_app).__name__}, not a function")
-    current = celery.current_app._get_current_object()
+        raise Fail(f"make_app is {kind(make_app)}, not a function")
+    current = _state.get_current_app()
     try:
         app = make_app(dict(env))
+        became = _state.get_current_app()
     except KeyError as exc:
         raise Fail(
             f"make_app({env}) raised KeyError: {exc}",
             hint="a variable that is not set must fall back to its default: env.get(name, default)",
         ) from None
+    except TypeError as exc:
+        if "str" not in str(exc):
+            raise
+        raise Fail(
+            f"make_app({env}) raised TypeError: {exc}",
+            hint="values from the environment are strings: int() REDIS_DB before you add 1",
+        ) from None
     finally:  # Celery(...) makes itself the current app unless set_as_current=False
-        current.set_current()
+        _state._set_current_app(current)
     if app is None:
         raise NotYet("write the body of make_app")
     if not isinstance(app, Celery):
-        raise Fail(f"make_app returned a {type(app).__name__}, not a Celery app")
+        raise Fail(f"make_app returned {kind(app)}, not a Celery app")
+    if became is app and app is not current:
+        raise Fail(
+            "make_app made the new app Celery's current app: in this kernel, @shared_task "
+            "tasks and AsyncResult(id) would now use its broker and backend instead of the "
+            "course's app",
+            hint='Celery("fastapi_tasks", ..., set_as_current=False): the course\'s app stays '
+            "the current one (chapter section 2)",
+        )
     return app
 
 
@@ -240,11 +367,18 @@ def _make_app(make_app: Any) -> str:
         for key in ("host", "port"):
             if broker[key] == want[key]:
                 continue
+            url = app.conf.get("broker_url")
+            if key == "port" and urlsplit(url).port is None:
+                raise Fail(
+                    f"{shown}: the broker URL {url!r} has no port, so Redis's default 6379 is "
+                    f"used, not {want['port']}",
+                    hint="put the port in the URL: redis://host:port/db",
+                )
             if f"REDIS_{key.upper()}" in env and broker[key] == defaults[key]:
                 raise Fail(
                     f"{shown} ignored REDIS_{key.upper()}",
-                    hint="read the values from the env argument (a dict), not from os.environ "
-                    "or constants",
+                    hint=f"read REDIS_{key.upper()} from env, the dict make_app is given; fall "
+                    "back to the default only when it is missing",
                 )
             raise Fail(f"{shown}: the broker's {key} is {broker[key]!r}, not {want[key]!r}")
         if broker["password"] != want["password"]:
@@ -297,7 +431,16 @@ def _safe_config(config: Any) -> str:
     app = _fresh_app("safe")
     app.config_from_object(config)
     conf = app.conf
-    accept = conf.accept_content
+    try:
+        accept = conf.accept_content
+    except ImproperlyConfigured as exc:  # Celery 3's names next to the new ones
+        renames = [" ".join(line.split()) for line in str(exc).splitlines() if "->" in line]
+        raise Fail(
+            "Celery refuses this configuration: it mixes old setting names (Celery 3's "
+            "CELERY_...) with the new lower-case ones" + (f" ({renames[0]})" if renames else ""),
+            hint="use the new names only: task_serializer, result_serializer, accept_content, "
+            "result_expires",
+        ) from None
     if isinstance(accept, str):
         raise Fail(
             f"accept_content is the string {accept!r}",
@@ -358,6 +501,20 @@ def _shanghai(moment: datetime) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
+def _zone_hint(sent: datetime) -> str | None:
+    """A hint for an aware datetime whose zone is not what its author meant, else None."""
+    zone = sent.tzinfo
+    key = getattr(zone, "key", None) or getattr(zone, "zone", None) or ""
+    if hasattr(zone, "localize"):
+        return ("tzinfo=pytz.timezone(...) gives the zone's first offset in history (Shanghai's "
+                "local mean time, +08:06), not today's: use "
+                'zoneinfo.ZoneInfo("Asia/Shanghai")')  # fmt: skip
+    if key.startswith("Etc/GMT"):
+        return (f"{key} is UTC{'-' if '+' in key else '+'}{key[7:].lstrip('+-')}: the Etc zones "
+                "reverse the sign; use ZoneInfo(\"Asia/Shanghai\")")  # fmt: skip
+    return None
+
+
 @exercise("02.4", "an ETA in Shanghai time", points=1)
 def _report_eta(report_eta: Any) -> str:
     # guide 000's app: timezone="Asia/Shanghai", enable_utc=False
@@ -369,16 +526,24 @@ def _report_eta(report_eta: Any) -> str:
 
     if isinstance(report_eta, date) and not isinstance(report_eta, datetime):
         raise Fail("report_eta is a date: it has no time of day", hint="use a datetime")
-    if not isinstance(report_eta, (datetime, str)):
-        raise Fail(f"report_eta is a {type(report_eta).__name__}, not a datetime")
+    if isinstance(report_eta, str):
+        raise Fail(
+            f"report_eta is a str ({report_eta!r:.40}), not a datetime",
+            hint="give the aware datetime itself, "
+            'datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")): apply_async writes '
+            "it into the message for you",
+        )
+    if not isinstance(report_eta, datetime):
+        raise Fail(f"report_eta is {kind(report_eta)}, not a datetime",
+                   hint="use an aware datetime")  # fmt: skip
     try:
         runs_at = _worker_eta(app, report_eta)
-        sent = datetime.fromisoformat(report_eta) if isinstance(report_eta, str) else report_eta
     except (InvalidTaskError, ValueError):
         raise Fail(
             f"the worker cannot read {report_eta!r} as a date and time",
-            hint="use a datetime (or its isoformat())",
+            hint="use a datetime",
         ) from None
+    sent = report_eta
     naive = sent.tzinfo is None
     if runs_at == WANTED:
         if naive:
@@ -391,15 +556,27 @@ def _report_eta(report_eta: Any) -> str:
         utc = runs_at.astimezone(timezone.utc)
         return f"the worker runs it at {_shanghai(runs_at)} in Shanghai, {utc:%H:%M} UTC"
     when = _shanghai(runs_at)
-    if naive and runs_at == WANTED.replace(tzinfo=timezone.utc):
+    nine_utc = WANTED.replace(tzinfo=timezone.utc)
+    if naive and runs_at == nine_utc:
         raise Fail(
             f"the worker would run it at {when} in Shanghai, 8 hours late",
             hint="a naive datetime is read as UTC, whatever timezone= says: attach the "
             "Shanghai time zone",
         )
-    if runs_at == WANTED.replace(tzinfo=timezone.utc):
+    if not naive and sent.utcoffset() == timedelta(0) and runs_at == nine_utc:
         raise Fail(
             f"that is 09:00 UTC: the worker would run it at {when} in Shanghai",
             hint="09:00 is Shanghai time: use the Shanghai time zone, not UTC",
         )
-    raise Fail(f"the worker would run it at {when} in Shanghai, not 2025-03-01 09:00")
+    if not naive and sent.astimezone().replace(tzinfo=None) == WANTED.replace(tzinfo=None):
+        local = sent.astimezone().tzname()
+        raise Fail(
+            f"that is 09:00 in this machine's time zone ({local}), converted: the worker would "
+            f"run it at {when} in Shanghai",
+            hint=".astimezone(zone) on a naive datetime takes it as the machine's local time "
+            "and converts it; attach the zone instead: "
+            'datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))',
+        )
+    hint = None if naive else _zone_hint(sent)
+    raise Fail(f"the worker would run it at {when} in Shanghai, not 2025-03-01 09:00",
+               hint=hint or "")  # fmt: skip
