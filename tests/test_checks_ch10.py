@@ -6,10 +6,13 @@ Each exercise: the right answer, then the mistakes chapter 10 warns about, each 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import os
+import random
 import secrets
 import threading
+import time
 import uuid
 from datetime import timedelta
 
@@ -118,6 +121,45 @@ def pay_watch(order_id, amount):
             pipe.execute()
         except WatchError:
             return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_hashlib_key(order_id, amount):
+    """Also right: a key shortened with hashlib, which is the same in every process."""
+    digest = hashlib.sha256(str(order_id).encode()).hexdigest()[:16]
+    if not store().set(practices.key("paid", digest), 1, nx=True, ex=WEEK):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_transaction_helper(order_id, amount):
+    """Also right: redis-py's transaction() (WATCH, GET, MULTI/SET/EXEC, again on WatchError)."""
+    key = practices.key("paid", order_id)
+    seen = []
+
+    def mark(pipe):
+        seen.append(pipe.get(key))
+        pipe.multi()
+        if seen[-1] is None:
+            pipe.set(key, 1, ex=WEEK)
+
+    store().transaction(mark, key)
+    if seen[-1] is not None:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_in_a_pipeline(order_id, amount):
+    """Also right: the SET NX EX in a pipeline (with an attempt record, expiring, in the batch)."""
+    pipe = store().pipeline(transaction=False)
+    pipe.set(practices.key("paid", order_id), 1, nx=True, ex=WEEK)
+    pipe.set(practices.key("attempt", order_id), amount, ex=3600)
+    first, _ = pipe.execute()
+    if not first:
+        return "already paid"
     practices.charge_card(order_id, amount)
     return "charged"
 
@@ -280,12 +322,108 @@ def pay_bool(order_id, amount):
     return True
 
 
+DAY = 24 * 3600
+
+
+def pay_px_milliseconds(order_id, amount):
+    """Adversary round 2: px=DAY (milliseconds): the mark lives 86 s."""
+    if not store().set(practices.key("paid", order_id), amount, nx=True, px=DAY):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_one_hash_for_all_orders(order_id, amount):
+    """Adversary round 2: HSETNX + EXPIRE in one MULTI, in one hash for every order: each
+    payment pushes the shared expiry back, so no mark expires while payments keep coming.
+    (Its own hash: pay_one_key leaves a string at practices:paid.)"""
+    pipe = store().pipeline(transaction=True)
+    pipe.hsetnx(practices.key("paid-orders"), str(order_id), amount)
+    pipe.expire(practices.key("paid-orders"), DAY)
+    first, _ = pipe.execute()
+    if not first:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_watch_without_retry(order_id, amount):
+    """Adversary round 2: WATCH/GET/MULTI/SET/EXEC; the loser's WatchError is not handled."""
+    key = practices.key("paid", order_id)
+    with store().pipeline() as pipe:
+        pipe.watch(key)
+        if pipe.get(key) is not None:
+            return "already paid"
+        pipe.multi()
+        pipe.set(key, amount, ex=DAY)
+        pipe.execute()
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_lock_then_mark_after_charge(order_id, amount):
+    """Adversary round 2: a short lock keeps concurrent runs apart, but the mark is written
+    after charge_card: a delivery that dies in between is charged again when redelivered."""
+    r = store()
+    lock = practices.key("paying", order_id)
+    if not r.set(lock, "1", nx=True, ex=30):
+        return "already paid"
+    try:
+        if r.exists(practices.key("paid", order_id)):
+            return "already paid"
+        practices.charge_card(order_id, amount)
+        r.set(practices.key("paid", order_id), amount, ex=DAY)
+        return "charged"
+    finally:
+        r.delete(lock)
+
+
+def pay_incr_then_expire(order_id, amount):
+    """Adversary round 2: INCR, then EXPIRE in a second command."""
+    r = store()
+    key = practices.key("paid", order_id)
+    seen = r.incr(key)
+    r.expire(key, DAY)
+    if seen > 1:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_ledger_as_mark(order_id, amount):
+    """Adversary round 2: no mark, the card's ledger decides (check, then act)."""
+    if any(c.split(":")[0] == str(order_id) for c in practices.charges()):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_expire_before_set(order_id, amount):
+    """Adversary round 2: EXPIRE before SET NX: an EXPIRE of a missing key does nothing."""
+    r = store()
+    key = practices.key("paid", order_id)
+    r.expire(key, DAY)
+    if not r.set(key, amount, nx=True):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_python_hash_key(order_id, amount):
+    """Adversary round 2: the key made with hash(), salted per interpreter (PYTHONHASHSEED)."""
+    key = practices.key("paid", hash(str(order_id)))
+    if not store().set(key, amount, nx=True, ex=DAY):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
 @pytest.mark.parametrize(
     "answer",
     [pay_incr, pay_lua, pay_one_day, pay_cache_in_front, pay_under_redis_lock, pay_watch,
-     pay_with_a_receipt],
+     pay_with_a_receipt, pay_hashlib_key, pay_transaction_helper, pay_in_a_pipeline],
     ids=["incr-expire-in-multi", "lua", "one-day", "cache-in-front", "redis-lock", "watch",
-         "receipt-and-record"],
+         "receipt-and-record", "hashlib-key", "transaction-helper", "in-a-pipeline"],
 )  # fmt: skip
 def test_10_1_right_answers(answer) -> None:
     assert_passed(verdict("10.1", pay), "one charge per order, on one pool process or two")
@@ -344,6 +482,38 @@ def test_10_1_stub_is_not_yet() -> None:
                      "a delivery that died right after its SETNX (before its EXPIRE) left "
                      "practices:paid:check-d-", "set the mark and its expiry in one command",
                      id="set-then-expire"),
+        # adversary round 2
+        pytest.param(pay_px_milliseconds, "expires in 86 s: a redelivery after the broker's "
+                     "visibility timeout", "keep the mark a day or more", id="px-milliseconds"),
+        pytest.param(pay_one_hash_for_all_orders,
+                     "pushed back the expiry of practices:paid-orders, which the payment of order "
+                     "'check-b-", "one mark per order, with its own expiry",
+                     id="one-hash-for-all-orders"),
+        pytest.param(pay_watch_without_retry,
+                     "pay raised WatchError: Watched variable changed. when two deliveries ran "
+                     "at once", "catch redis.exceptions.WatchError", id="watch-without-retry"),
+        pytest.param(pay_lock_then_mark_after_charge,
+                     "a delivery that died right after charge_card (before its SET) was "
+                     "delivered again an hour later (acks_late: the broker's visibility "
+                     "timeout, section 5) and charged the card again: 2 charges for one order",
+                     "mark the order before charging, in the command that checks it",
+                     id="lock-then-mark-after-charge"),
+        pytest.param(pay_incr_then_expire,
+                     "a delivery that died right after its INCRBY (before its EXPIRE) left "
+                     "practices:paid:check-d-", "set the mark and its expiry in one command",
+                     id="incr-then-expire"),
+        pytest.param(pay_ledger_as_mark, "at the same time charged the card 2 times",
+                     "a GET (is it paid?) then a SET (now it is)", id="ledger-as-mark"),
+        pytest.param(pay_expire_before_set,
+                     "never expires: the store keeps a mark for every order for ever (pay sent "
+                     "its EXPIRE of practices:paid:check-e-",
+                     "give the mark an expiry of a day or more in the same SET",
+                     id="expire-before-set"),
+        pytest.param(pay_python_hash_key,
+                     "on another worker (another Python process, started on its own) answered "
+                     "'charged' and the card was charged 2 times: it looked for the mark under "
+                     "practices:paid:", "a key made from the order id, the same in every "
+                     "process", id="python-hash-key"),
     ],
 )  # fmt: skip
 def test_10_1_wrong_answers(answer, problem, hint) -> None:
@@ -380,6 +550,7 @@ def test_10_2_right_answers() -> None:
     assert_passed(verdict("10.2", options(retry_backoff=True, retry_jitter=DROP)))
     assert_passed(verdict("10.2", options(autoretry_for=[TemporaryError])))
     assert_passed(verdict("10.2", options(max_retries=DROP, retry_kwargs={"max_retries": 5})))
+    assert_passed(verdict("10.2", options(dont_autoretry_for=(PermanentError,))))
 
 
 def test_10_2_stub_and_not_a_dict() -> None:
@@ -445,6 +616,37 @@ def test_10_2_stub_and_not_a_dict() -> None:
         pytest.param(dict(autoretry_for=(TemporaryError,), default_retry_delay=1, max_retries=5),
                      "the retries wait [1, 1, 1, 1, 1] s", "retry_backoff=1 makes 1, 2, 4",
                      id="fixed-delay"),
+        pytest.param(options(autoretry_for=(TemporaryError, OSError)),
+                     "a ConnectionResetError (a ConnectionError, but not the service's "
+                     "TemporaryError) was retried (6 attempts)",
+                     "autoretry_for=(TemporaryError,): a base class such as ConnectionError or "
+                     "OSError", id="temporary-and-os-errors"),
+        # adversary round 2
+        pytest.param(options(autoretry_for=(TemporaryError, TimeoutError)),
+                     "a TimeoutError (not the service's TemporaryError) was retried (6 attempts)",
+                     "autoretry_for=(TemporaryError,) alone: a TimeoutError is not the "
+                     "service's temporary error", id="also-timeouterror"),
+        pytest.param(options(retry_backoff_max=DROP),
+                     "with no retry_backoff_max the 9th retry would wait 256 s",
+                     "cap the waits with retry_backoff_max=60", id="r2-no-backoff-max"),
+        pytest.param(options(retry_backoff_max=30),
+                     "retry_backoff_max=30 caps the waits at 30 s, where 60 s was asked",
+                     "retry_backoff_max=60", id="r2-backoff-max-30"),
+        pytest.param(options(autoretry_for=(ConnectionError,),
+                             dont_autoretry_for=(PermanentError, ConnectionRefusedError,
+                                                 ConnectionResetError, ConnectionAbortedError,
+                                                 BrokenPipeError)),
+                     "a plain ConnectionError (not the service's TemporaryError) was retried "
+                     "(6 attempts)", "autoretry_for=(TemporaryError,): a base class such as "
+                     "ConnectionError or OSError takes in every error of its kind; "
+                     "dont_autoretry_for cannot list them all",
+                     id="connectionerror-minus-subclasses"),
+        pytest.param(options(retry_backoff=2), "the retries wait [2, 4, 8, 16, 32] s",
+                     "retry_backoff=1 makes 1, 2, 4, 8, 16 s", id="backoff-factor-2"),
+        pytest.param(options(retry_kwargs={"max_retries": 10}),
+                     "gave up after 10 retries: retry_kwargs={'max_retries': 10} overrides "
+                     "max_retries", "leave max_retries out of retry_kwargs, or make it 5 there",
+                     id="retry-kwargs-override"),
     ],
 )  # fmt: skip
 def test_10_2_wrong_answers(answer, problem, hint) -> None:
@@ -521,6 +723,19 @@ def release_redis_py_lock(name, token):
     except LockError:
         return False
     return True
+
+
+def release_transaction_helper(name, token):
+    """Also right: redis-py's transaction() (WATCH, GET, MULTI/DEL/EXEC, again on WatchError)."""
+    key = practices.key("lock", name)
+
+    def delete_if_mine(pipe):
+        mine = pipe.get(key) == token
+        pipe.multi()
+        if mine:
+            pipe.delete(key)
+
+    return bool(store().transaction(delete_if_mine, key) == [1])
 
 
 def acquire_stub(name, seconds): ...
@@ -637,11 +852,117 @@ def release_local_token(name, token):
     return False
 
 
+def acquire_watch_unhandled(name, seconds):
+    """WATCH/EXISTS/MULTI/SET/EXEC: the caller that comes second raises WatchError."""
+    key = practices.key("lock", name)
+    token = uuid.uuid4().hex
+    with store().pipeline() as pipe:
+        pipe.watch(key)
+        if pipe.exists(key):
+            return None
+        pipe.multi()
+        pipe.set(key, token, ex=seconds)
+        pipe.execute()
+    return token
+
+
+_TOKENS = itertools.count()
+
+
+def acquire_counter_name_token(name, seconds):
+    """Adversary round 2: a module-level counter (with the name) as the token."""
+    token = f"{name}-{next(_TOKENS)}"
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+_RNG = random.Random()
+
+
+def acquire_module_rng_token(name, seconds):
+    """Adversary round 2: a module-level random.Random(): forked copies draw the same tokens."""
+    token = f"{_RNG.getrandbits(128):032x}"
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+def acquire_time_token(name, seconds):
+    """Adversary round 2: the time as the token: not random, two workers' clocks can agree."""
+    token = repr(time.time())
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+def acquire_margin(name, seconds):
+    """Adversary round 2: ex=seconds + 1 ("a margin")."""
+    token = uuid.uuid4().hex
+    taken = store().set(practices.key("lock", name), token, nx=True, ex=seconds + 1)
+    return token if taken else None
+
+
+def release_getdel(name, token):
+    """Adversary round 2: GETDEL deletes first and compares afterwards."""
+    return store().getdel(practices.key("lock", name)) == token
+
+
+def release_watch_immediate(name, token):
+    """Adversary round 2: WATCH, GET, then DELETE with no multi(): the DEL runs at once."""
+    key = practices.key("lock", name)
+    with store().pipeline() as pipe:
+        pipe.watch(key)
+        if pipe.get(key) != token:
+            return False
+        pipe.delete(key)
+        return True
+
+
+RELEASE_TRUE_IF_GONE = """
+local holder = redis.call('get', KEYS[1])
+if holder == false then return 1 end
+if holder == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+def release_true_if_gone(name, token):
+    """Adversary round 2: "if it is gone it is released": True for an expired lock."""
+    return bool(store().eval(RELEASE_TRUE_IF_GONE, 1, practices.key("lock", name), token))
+
+
+_DEADLINES = {}
+
+
+def acquire_local_deadline(name, seconds):
+    token = uuid.uuid4().hex
+    if store().set(practices.key("lock", name), token, nx=True, ex=seconds):
+        _DEADLINES[token] = time.monotonic() + seconds
+        return token
+    return None
+
+
+def release_local_deadline(name, token):
+    """Adversary round 2: this process's memory and clock decide, then DEL with no compare."""
+    deadline = _DEADLINES.pop(token, None)
+    if deadline is None or time.monotonic() >= deadline:
+        return False
+    store().delete(practices.key("lock", name))
+    return True
+
+
+def acquire_multi_setnx_expire(name, seconds):
+    """Adversary round 2: SETNX + EXPIRE in one MULTI: a refused acquire's EXPIRE still runs."""
+    token = uuid.uuid4().hex
+    key = practices.key("lock", name)
+    pipe = store().pipeline(transaction=True)
+    pipe.setnx(key, token)
+    pipe.expire(key, seconds)
+    won, _ = pipe.execute()
+    return token if won else None
+
+
 @pytest.mark.parametrize(
     "answer",
     [(acquire_secrets, release), (acquire, release_registered), (acquire, release_watch),
-     (acquire_redis_py_lock, release_redis_py_lock)],
-    ids=["secrets-token", "registered-script", "watch-multi", "redis-py-lock"],
+     (acquire_redis_py_lock, release_redis_py_lock), (acquire, release_transaction_helper)],
+    ids=["secrets-token", "registered-script", "watch-multi", "redis-py-lock",
+         "transaction-helper"],
 )  # fmt: skip
 def test_10_3_right_answers(answer) -> None:
     assert_passed(verdict("10.3", acquire, release), "only the token's holder releases")
@@ -679,9 +1000,9 @@ def test_10_3_stub_is_not_yet() -> None:
         pytest.param((acquire_exists_then_set, release),
                      "two acquires at the same time (on two pool processes) both took the lock",
                      "check and take in one command", id="exists-then-set"),
-        pytest.param((acquire_60s, release), "5) set a lock that expires in 60000 ms",
+        pytest.param((acquire_60s, release), "5) set a lock that expires in 60 s",
                      "expire after the seconds asked: ex=seconds", id="always-60s"),
-        pytest.param((acquire_5s, release), "17) set a lock that expires in 5000 ms",
+        pytest.param((acquire_5s, release), "17) set a lock that expires in 5 s",
                      "expire after the seconds asked: ex=seconds", id="always-5s"),
         pytest.param((acquire_px, release), "5) set a lock that expires in 5 ms",
                      "expire after the seconds asked: ex=seconds", id="px-not-ex"),
@@ -700,6 +1021,43 @@ def test_10_3_stub_is_not_yet() -> None:
                      "a holder whose lock had expired released the lock the next holder had, on "
                      "another pool process", "delete only if the key still holds your token",
                      id="local-token"),
+        pytest.param((acquire_watch_unhandled, release),
+                     "acquire raised WatchError: Watched variable changed. when two callers ran "
+                     "at once", "catch redis.exceptions.WatchError", id="watch-unhandled"),
+        # adversary round 2
+        pytest.param((acquire_counter_name_token, release),
+                     "acquire on another pool process returned 'check-lock-",
+                     "a new random token at every acquire", id="counter-token-with-name"),
+        pytest.param((acquire_module_rng_token, release),
+                     "a token this process had already handed out",
+                     "a new random token at every acquire", id="module-rng-token"),
+        pytest.param((acquire_time_token, release),
+                     "acquire on two workers whose clocks read the same returned the same token",
+                     "a new random token at every acquire: uuid.uuid4().hex, not the time",
+                     id="time-token"),
+        pytest.param((acquire_margin, release), "5) set a lock that expires in 6 s",
+                     "expire after the seconds asked: ex=seconds", id="ex-plus-margin"),
+        pytest.param((acquire_px, release), "5) set a lock that expires in 5 ms",
+                     "expire after the seconds asked: ex=seconds", id="r2-px-milliseconds"),
+        pytest.param((acquire, release_getdel),
+                     "a holder whose lock had expired released the lock the next holder had",
+                     "delete only if the key still holds your token", id="getdel-release"),
+        pytest.param((acquire, release_watch_immediate),
+                     "release deleted the next holder's lock: the lock expired right after its "
+                     "GET and another holder took it, then release went on with DEL",
+                     "WATCH guards only a transaction: after the GET, pipe.multi()",
+                     id="watch-immediate-delete"),
+        pytest.param((acquire, release_true_if_gone),
+                     "release of a lock that had expired, which nobody held any more, returned "
+                     "True", "return True only when release deleted the lock",
+                     id="release-true-if-gone"),
+        pytest.param((acquire_local_deadline, release_local_deadline),
+                     "a holder whose lock had expired released the lock the next holder had",
+                     "delete only if the key still holds your token", id="local-deadline"),
+        pytest.param((acquire_multi_setnx_expire, release),
+                     "an acquire that was refused pushed the holder's expiry back (",
+                     "set the expiry only with the lock, in one command",
+                     id="multi-setnx-expire"),
     ],
 )  # fmt: skip
 def test_10_3_wrong_answers(answer, problem, hint) -> None:
@@ -751,6 +1109,34 @@ def encode_flag_and_break(name, parts):
             break
     practices.remove_temp(name)
     return "stopped" if stopped else "done"
+
+
+def encode_try_per_part(name, parts):
+    """Also right (adversary round 2's try-per-part): a try around each part, return there."""
+    practices.open_temp(name)
+    for i in range(parts):
+        try:
+            practices.encode_part(name, i)
+        except SoftTimeLimitExceeded:
+            practices.remove_temp(name)
+            return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
+def encode_wraps_oserror(name, parts):
+    """Also right (adversary round 2's wraps-oserror): the failure goes up, wrapped."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        practices.remove_temp(name)
+        return "stopped"
+    except OSError as exc:
+        raise RuntimeError(f"encoding {name} failed") from exc
+    practices.remove_temp(name)
+    return "done"
 
 
 def encode_stub(name, parts): ...
@@ -872,10 +1258,91 @@ def encode_cleanup_only_on_timeout(name, parts):
     return "done"
 
 
+def encode_finish_interrupted_part(name, parts):
+    """Adversary round 2: encodes the interrupted part again in the except block."""
+    practices.open_temp(name)
+    i = 0
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        practices.encode_part(name, i)
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
+def encode_return_in_finally(name, parts):
+    """Adversary round 2: the return in finally drops the full disk's OSError."""
+    stopped = False
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        stopped = True
+    finally:
+        practices.remove_temp(name)
+        return "stopped" if stopped else "done"  # noqa: B012 (the mistake under test)
+
+
+def encode_last_index(name, parts):
+    """Adversary round 2: suppress(), then "done" if the loop index reached the last part."""
+    practices.open_temp(name)
+    i = -1
+    with contextlib.suppress(SoftTimeLimitExceeded):
+        for i in range(parts):
+            practices.encode_part(name, i)
+    practices.remove_temp(name)
+    return "done" if i == parts - 1 else "stopped"
+
+
+def encode_reraise_only_oserror(name, parts):
+    """Adversary round 2: lets OSError go up, takes every other error for the time limit."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except OSError:
+        raise
+    except Exception:
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
+def encode_also_timeouterror(name, parts):
+    """Adversary round 2: catches TimeoutError with SoftTimeLimitExceeded."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except (SoftTimeLimitExceeded, TimeoutError):
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
+def encode_catch_time_limit(name, parts):
+    """Adversary round 2: catches TimeLimitExceeded (the hard limit), not SoftTimeLimitExceeded."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except TimeLimitExceeded:
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
 @pytest.mark.parametrize(
     "answer",
-    [encode, encode_finally, encode_flag_and_break],
-    ids=["solution", "finally", "flag-and-break"],
+    [encode, encode_finally, encode_flag_and_break, encode_try_per_part, encode_wraps_oserror],
+    ids=["solution", "finally", "flag-and-break", "try-per-part", "wraps-oserror"],
 )
 def test_10_4_right_answers(answer) -> None:
     assert_passed(verdict("10.4", answer), "at the soft time limit (in any part")
@@ -925,6 +1392,34 @@ def test_10_4_stub_is_not_yet() -> None:
                      id="pass-through"),
         pytest.param(encode_reraise, "SoftTimeLimitExceeded escaped from encode.",
                      "wrap the work in try/except SoftTimeLimitExceeded", id="reraise"),
+        # adversary round 2
+        pytest.param(encode_finish_interrupted_part,
+                     "the soft time limit struck during part 1 of 3, and encode went on: it "
+                     "encoded 1 more part(s) after it (1)",
+                     "stop at once: don't encode in the except block (it encoded part 1 there)",
+                     id="finish-interrupted-part"),
+        pytest.param(encode_return_in_finally,
+                     "encode_part failed with OSError: [Errno 28] No space left on device (not "
+                     "the time limit), and encode answered 'done'",
+                     "don't return inside finally", id="return-in-finally"),
+        pytest.param(encode_last_index,
+                     'the soft time limit struck during part 2 of 3 and encode stopped (2 of 3 '
+                     'parts encoded), but it answered "done"', 'return "stopped" from the except',
+                     id="last-index"),
+        pytest.param(encode_reraise_only_oserror,
+                     "encode_part failed with KeyError: 'profile' (not the time limit), and "
+                     "encode answered 'stopped'", "catch SoftTimeLimitExceeded only: KeyError and "
+                     "RuntimeError are real failures too, not only a full disk",
+                     id="reraise-only-oserror"),
+        pytest.param(encode_also_timeouterror,
+                     "encode_part failed with TimeoutError: the storage did not answer in 30 s "
+                     "(not the time limit), and encode answered 'stopped'",
+                     "catch SoftTimeLimitExceeded only: a TimeoutError",
+                     id="catches-timeouterror-too"),
+        pytest.param(encode_catch_time_limit,
+                     "SoftTimeLimitExceeded escaped from encode and left its temporary file",
+                     "catch SoftTimeLimitExceeded (from celery.exceptions): TimeLimitExceeded is "
+                     "the hard", id="catch-timelimitexceeded"),
     ],
 )  # fmt: skip
 def test_10_4_wrong_answers(answer, problem, hint) -> None:

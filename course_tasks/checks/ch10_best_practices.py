@@ -2,22 +2,30 @@
 
 * 10.1 ``check("10.1", pay)``: ``pay(order_id, amount)`` charges the card
   (:func:`course_tasks.tasks.practices.charge_card`) at most once per order, whichever pool
-  process a delivery runs on and even when two deliveries run at the same time; answers
-  ``"charged"`` or ``"already paid"``; the mark in the store expires, after a day or more.
+  process or worker a delivery runs on, even when two deliveries run at the same time and when
+  a delivery died (after ``charge_card`` too) and comes again an hour later; answers
+  ``"charged"`` or ``"already paid"``; the mark in the store expires, after a day or more, and
+  no other order's payment pushes its expiry back.
 * 10.2 ``check("10.2", RETRY_OPTIONS)``: the options of a task that calls a flaky service:
   retry :class:`~course_tasks.tasks.practices.TemporaryError` and nothing else,
   automatically, with countdowns of at most 1, 2, 4... s (never over 60 s), with jitter, at
-  most 5 times.
+  most 5 times (a plain or another library's ``ConnectionError``, a ``TimeoutError``, an
+  ``OSError`` are not retried either).
 * 10.3 ``check("10.3", acquire, release)``: a Redis lock at ``practices.key("lock", name)``
-  with an expiry and a token; ``release`` deletes it only for the token's holder.
+  with an expiry that a refused acquire does not push back, and a random token (two workers
+  whose clocks agree get two); ``release`` deletes it only for the token's holder and answers
+  ``False`` for a lock that expired.
 * 10.4 ``check("10.4", encode)``: ``encode(name, parts)`` stops, removes its temporary file
-  and returns ``"stopped"`` when ``SoftTimeLimitExceeded`` strikes; other errors propagate.
+  and returns ``"stopped"`` when ``SoftTimeLimitExceeded`` strikes; other errors propagate (a
+  full disk, a bug, a ``TimeoutError``, a ``RuntimeError``).
 
 How they run the learner's code:
 
 * Every store command of the learner's code goes through :func:`_watched_store`, a wrapper
-  around the ``execute_command`` of the client that ``store()`` returns (for the check's
-  duration, and only for the calls the check makes: :class:`_Run`). It records the commands
+  around the ``execute_command`` of the client that ``store()`` returns and of its pipelines
+  (a command sent at once after ``WATCH`` is one command, a ``MULTI``/``EXEC`` one step: see
+  :func:`_watch_pipeline`), for the check's duration, and only for the calls the check makes
+  (:class:`_Run`). It records the commands
   and their keys, and can make a call die right after its n-th command (:class:`_Crash`, a
   ``BaseException``: a killed process runs no ``except``), run two calls in lockstep
   (:class:`_Lockstep`: each command waits until the other call has reached its own command of
@@ -27,21 +35,26 @@ How they run the learner's code:
 * A second pool process is :class:`_Fork`: the learner's functions rebuilt over copies of what
   they reach in their module (a set, a dict, a counter, a lock, a closure, a default), as a
   prefork pool process gets its own copy of the worker's memory; it shares the store only.
-  10.1 and 10.3 run their deliveries and holders on both "processes".
+  10.1 and 10.3 run their deliveries and holders on both "processes". Another worker is such
+  a copy with what differs between interpreters: ``hash()`` of a ``str`` (salted per process),
+  for 10.1; a clock that reads the same as another worker's, for 10.3's tokens.
 * 10.2 builds a task with the options and runs it with ``task.apply()``: Celery's own retry
   code (``autoretry_for``'s wrapper, ``Task.retry``) computes every countdown, collected from
   the ``task_retry`` signal, without waiting them out (a schedule of 1 + 2 + 4 + 8 + 16 s
   would not fit a check). The service raises a temporary error, a permanent one, a bug
-  (``KeyError``) or another connection error (``ConnectionResetError``).
+  (``KeyError``) or another error: :data:`OTHERS`.
 * 10.4 raises ``SoftTimeLimitExceeded`` inside ``encode`` during each part of a short run in
   turn (from the part's store command), and from a signal handler 0.2 s after the first part
   of a long run, as the prefork pool's child does (``billiard.pool.soft_timeout_sighandler``
-  on ``SIGUSR1``; here ``SIGALRM`` from a timer); it counts the parts encoded after the limit.
+  on ``SIGUSR1``; here ``SIGALRM`` from a timer); it counts the parts encoded after the limit
+  (and those encoded in the ``except`` block that caught it). Then part 1 fails with each of
+  :func:`_failures` in turn.
 """
 
 from __future__ import annotations
 
 import ast
+import builtins
 import collections
 import contextlib
 import copy
@@ -51,7 +64,10 @@ import inspect
 import math
 import random
 import signal
+import sys
+import textwrap
 import threading
+import time
 import types
 import uuid
 from collections.abc import Callable, Iterator
@@ -61,6 +77,7 @@ from typing import Any
 
 from celery import signals
 from celery.exceptions import SoftTimeLimitExceeded
+from redis.exceptions import WatchError
 
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
@@ -81,6 +98,11 @@ CHARGED, ALREADY = "charged", "already paid"
 #: How long 10.1's mark must last at least (a redelivery can come an hour later), in seconds,
 #: and the room the check leaves for the time between the SET and its reading of the TTL.
 MARK_SECONDS, MARK_ROOM = 24 * 3600, 600
+#: When 10.1 redelivers the order of a delivery that died (the visibility timeout, an hour),
+#: and how long the keys of one payment have left when the next order is paid (seconds).
+REDELIVERY, LATER = 3600, 600
+#: What 10.3's holder has left of its lock when another acquire is refused (milliseconds).
+HELD_MS = 2000
 #: The schedule exercise 10.2 asks for (without jitter): 1 s, doubling, at most 60 s.
 SCHEDULE = [1, 2, 4, 8, 16]
 CAP, MAX_RETRIES = 60, 5
@@ -147,8 +169,7 @@ class _Run:
     def touched(self) -> list[str]:
         return list(dict.fromkeys(key for _, keys in self.commands for key in keys))
 
-    def _before(self, args: tuple[Any, ...]) -> None:
-        name, keys = _command(args)
+    def _before(self, name: str, keys: list[str], args: tuple[Any, ...]) -> None:
         if self.dead:
             raise _Crash()
         if self.gate is not None:
@@ -156,8 +177,8 @@ class _Run:
         if self.before is not None:
             self.before(self, name, keys, args)
 
-    def _after(self, args: tuple[Any, ...]) -> None:
-        self.commands.append(_command(args))
+    def _after(self, name: str, keys: list[str]) -> None:
+        self.commands.append((name, keys))
         done = len(self.commands)
         if done == self.crash_after:
             self.dead = True
@@ -166,6 +187,15 @@ class _Run:
         if action is not None:
             with _running(None):
                 action()
+
+    def send(
+        self, name: str, keys: list[str], args: tuple[Any, ...], call: Callable[[], Any]
+    ) -> Any:
+        """One store command (or a pipeline's batch, one step) of this run: ``call()``."""
+        self._before(name, keys, args)
+        reply = call()
+        self._after(name, keys)
+        return reply
 
 
 _local = threading.local()
@@ -182,30 +212,89 @@ def _running(run: _Run | None) -> Iterator[_Run | None]:
         _local.run = was
 
 
+def _unprefixed(prefix: str, keys: list[str]) -> list[str]:
+    """Keys a namespaced pipeline sends (``learner:NAME:...``), as the learner named them."""
+    if not prefix:
+        return keys
+    return [key[len(prefix) :] if key.startswith(prefix) else key for key in keys]
+
+
+def _watch_pipeline(pipe: Any) -> Any:
+    """``pipe``'s commands go through the current thread's :class:`_Run`, as the client's do.
+
+    A command sent at once (``WATCH``, then a ``GET`` before ``multi()``, or a ``DEL`` with no
+    ``multi()`` at all) is one command; ``execute()`` sends its queued commands as one step
+    (in ``MULTI``/``EXEC`` they run together: nothing comes between them, and a process that
+    dies sends all or none), named ``MULTI SETNX EXPIRE EXEC`` (``PIPELINE GET SET`` without a
+    transaction).
+    """
+    prefix = getattr(pipe, "global_keyprefix", "") or ""
+    immediate, execute = pipe.immediate_execute_command, pipe.execute
+    inside: list[bool] = []  # execute() is running (its SCRIPT LOADs are part of it)
+
+    def immediate_execute_command(*args: Any, **options: Any) -> Any:
+        run = getattr(_local, "run", None)
+        if run is None or inside:
+            return immediate(*args, **options)
+        name, keys = _command(args)
+        return run.send(name, _unprefixed(prefix, keys), args, lambda: immediate(*args, **options))
+
+    def execute_queued(*args: Any, **options: Any) -> Any:
+        run = getattr(_local, "run", None)
+        queued = [_command(command) for command, _ in pipe.command_stack]
+        if run is None or not (queued or pipe.watching):
+            return execute(*args, **options)
+        names = " ".join(name for name, _ in queued)
+        if pipe.transaction or pipe.explicit_transaction:
+            name = f"MULTI {names} EXEC".replace("  ", " ")
+        else:
+            name = f"PIPELINE {names}".strip()
+        keys = _unprefixed(prefix, list(dict.fromkeys(k for _, ks in queued for k in ks)))
+
+        def call() -> Any:
+            inside.append(True)
+            try:
+                return execute(*args, **options)
+            finally:
+                inside.pop()
+
+        return run.send(name, keys, (name, *keys), call)
+
+    pipe.immediate_execute_command = immediate_execute_command
+    pipe.execute = execute_queued
+    return pipe
+
+
 @contextmanager
 def _watched_store() -> Iterator[None]:
-    """The store client's commands go through the current thread's :class:`_Run`, if any."""
+    """The store client's commands go through the current thread's :class:`_Run`, if any.
+
+    So do those of its pipelines (``MULTI``/``EXEC``, ``WATCH``): :func:`_watch_pipeline`.
+    """
     client = store()
-    real = client.execute_command
-    before = vars(client).get("execute_command", _MISSING)
+    real, real_pipeline = client.execute_command, client.pipeline
+    before = {name: vars(client).get(name, _MISSING) for name in ("execute_command", "pipeline")}
 
     def execute_command(*args: Any, **options: Any) -> Any:
         run = getattr(_local, "run", None)
         if run is None:
             return real(*args, **options)
-        run._before(args)
-        reply = real(*args, **options)
-        run._after(args)
-        return reply
+        name, keys = _command(args)
+        return run.send(name, keys, args, lambda: real(*args, **options))
+
+    def pipeline(*args: Any, **options: Any) -> Any:
+        return _watch_pipeline(real_pipeline(*args, **options))
 
     client.execute_command = execute_command
+    client.pipeline = pipeline
     try:
         yield
     finally:
-        if before is _MISSING:
-            vars(client).pop("execute_command", None)
-        else:
-            client.execute_command = before
+        for name, was in before.items():
+            if was is _MISSING:
+                vars(client).pop(name, None)
+            else:
+                setattr(client, name, was)
 
 
 class _Lockstep:
@@ -257,20 +346,29 @@ def _crashed(fn: Callable[..., Any], args: tuple[Any, ...], after: int) -> _Run:
     return run
 
 
+def _its(name: str, keys: list[str]) -> str:
+    return f"its {name}"
+
+
 def _deaths(
-    fn: Callable[..., Any], full: _Run, arguments: Callable[[], tuple[Any, ...]]
+    fn: Callable[..., Any],
+    full: _Run,
+    arguments: Callable[[], tuple[Any, ...]],
+    label: Callable[[str, list[str]], str] = _its,
 ) -> Iterator[tuple[tuple[Any, ...], _Run, str]]:
     """``fn`` dying right after each store command of ``full`` (a whole run) in turn.
 
     Yields, once each call has died, its arguments (from ``arguments()``, new ones each time),
-    its :class:`_Run` and where it died: ``its SETNX (before its EXPIRE)``.
+    its :class:`_Run` and where it died, each command named by ``label(name, keys)``: ``its
+    SETNX (before its EXPIRE)``.
     """
-    names = full.names()
-    for after in range(1, len(names) + 1):
+    commands = full.commands
+    for after in range(1, len(commands) + 1):
         args = arguments()
         died = _crashed(fn, args, after)
-        then = f" (before its {names[after]})" if after < len(names) else ""
-        yield args, died, f"its {died.names()[-1] if died.names() else names[after - 1]}{then}"
+        last = died.commands[-1] if died.commands else commands[after - 1]
+        then = f" (before {label(*commands[after])})" if after < len(commands) else ""
+        yield args, died, f"{label(*last)}{then}"
 
 
 def _at_once(calls: list[tuple[Callable[..., Any], tuple[Any, ...]]], what: str) -> list[Any]:
@@ -317,9 +415,21 @@ class _Fork:
     dict, a list...), counters, random generators, locks (new, free ones), closures, defaults,
     the module's other functions, classes and their objects. Modules, Redis clients and
     everything from other modules stay shared, as the store itself is.
+
+    Another worker (a process started on its own, on this host or another) is a copy too, with
+    what differs between interpreters: ``builtins`` replaces built-in names the module does not
+    define itself (``hash``, salted per interpreter: :func:`_other_hash`), ``swap`` replaces
+    objects it reaches by their ``id`` (the ``time`` module and ``time.time``, for a clock).
     """
 
-    def __init__(self, *functions: Any) -> None:
+    def __init__(
+        self,
+        *functions: Any,
+        swap: dict[int, Any] | None = None,
+        builtins: dict[str, Any] | None = None,
+    ) -> None:
+        self._swap = swap or {}
+        self._builtins = builtins or {}
         self._memo: dict[int, Any] = {}
         self._kept: list[Any] = []  # what the memo's ids name stays alive
         self._spaces: dict[int, dict[str, Any]] = {}
@@ -330,6 +440,8 @@ class _Fork:
 
     def copy(self, value: Any) -> Any:
         key = id(value)
+        if key in self._swap:
+            return self._swap[key]
         if key not in self._memo:
             self._kept.append(value)
             try:
@@ -432,6 +544,8 @@ class _Fork:
         key = id(namespace)
         if key not in self._spaces:
             self._spaces[key] = dict(namespace)
+            for name, value in self._builtins.items():
+                self._spaces[key].setdefault(name, value)
             self._copied_names[key] = set()
         return self._spaces[key]
 
@@ -444,6 +558,45 @@ class _Fork:
         for const in code.co_consts:
             if isinstance(const, types.CodeType):
                 self._copy_names(const, namespace)
+
+
+def _salted(value: Any) -> bool:
+    if isinstance(value, (str, bytes)):
+        return True
+    return isinstance(value, (tuple, frozenset)) and any(_salted(item) for item in value)
+
+
+def _other_hash(value: Any) -> int:
+    """``hash()`` in another interpreter: a ``str``'s or ``bytes``' hash is salted per process
+    (``PYTHONHASHSEED``), so another worker, or this one restarted, computes another value;
+    numbers hash the same everywhere."""
+    if _salted(value):
+        return builtins.hash(("another interpreter's salt", value))
+    return builtins.hash(value)
+
+
+class _Clock:
+    """A clock that reads the same as every other ``_Clock`` made from the same ``start``: the
+    clocks of two workers that agree (1 µs further at each reading, so that it moves on)."""
+
+    def __init__(self, start: float) -> None:
+        self._start, self._readings = start, count()
+        real = time
+        module = types.ModuleType("time", real.__doc__)
+        module.__dict__.update({name: getattr(real, name) for name in dir(real)
+                                if not name.startswith("__")})  # fmt: skip
+        module.time, module.time_ns = self.time, self.time_ns
+        self.module = module
+
+    def time(self) -> float:
+        return self._start + next(self._readings) * 1e-6
+
+    def time_ns(self) -> int:
+        return int(self.time() * 1e9)
+
+    def swap(self) -> dict[int, Any]:
+        """What :class:`_Fork` replaces: the module ``time``, ``time.time``, ``time.time_ns``."""
+        return {id(time): self.module, id(time.time): self.time, id(time.time_ns): self.time_ns}
 
 
 # --------------------------------------------------------------------------- 10.1
@@ -488,6 +641,26 @@ def _lifetime(seconds: int) -> str:
     return f"{seconds / 3600:g} h"
 
 
+def _marks(run: _Run) -> list[str]:
+    """The keys a payment touched, the card's ledger left out."""
+    ledger = practices.key("charges")
+    return [key for key in run.touched() if key != ledger]
+
+
+def _charged(name: str, keys: list[str]) -> str:
+    """A command of a payment, named for the feedback: the ledger's RPUSH is charge_card."""
+    return "charge_card" if keys == [practices.key("charges")] else f"its {name}"
+
+
+_EXPIRES = ("EXPIRE", "PEXPIRE", "EXPIREAT", "PEXPIREAT")
+
+
+def _expired_first(key: str, run: _Run) -> bool:
+    """``run``'s first command on ``key`` was an EXPIRE, a command that made it came later."""
+    names = [name for name, keys in run.commands if key in keys]
+    return bool(names) and names[0] in _EXPIRES and any(n not in _EXPIRES for n in names)
+
+
 @exercise("10.1", "an idempotent payment", points=2)
 def _idempotent_payment(pay: Any) -> str:
     pay = need_function(pay, "pay", "pay(order_id, amount)", purpose="charges the card once")
@@ -497,11 +670,19 @@ def _idempotent_payment(pay: Any) -> str:
         """``pay`` on another pool process, forked from the worker before any payment."""
         return _Fork(pristine).copy(pristine)
 
+    def worker() -> Callable[..., Any]:
+        """``pay`` on another worker: another interpreter, whose ``hash()`` of a str differs."""
+        return _Fork(pristine, builtins={"hash": _other_hash}).copy(pristine)
+
     with _watched_store():
-        return _judge_payments(pay, process)
+        return _judge_payments(pay, process, worker)
 
 
-def _judge_payments(pay: Callable[..., Any], process: Callable[[], Callable[..., Any]]) -> str:
+def _judge_payments(
+    pay: Callable[..., Any],
+    process: Callable[[], Callable[..., Any]],
+    worker: Callable[[], Callable[..., Any]],
+) -> str:
     other = process()
     # Two deliveries of the same message, one after the other, on one pool process.
     order = _order("a")
@@ -536,13 +717,28 @@ def _judge_payments(pay: Callable[..., Any], process: Callable[[], Callable[...,
         )
     # Another order is a new payment.
     new = _order("b")
-    answer, _ = _pay(pay, new, 45)
-    if _charges(new) != 1 or answer != CHARGED:
+    answer, run_new = _pay(pay, new, 45)
+    _new_payment(order, new, answer)
+    # Time goes by for that payment's keys, then a third order is paid: the second's keys
+    # must not live longer for it (a key every payment pushes back never expires).
+    r = store()
+    left = {key: min(ttl, LATER) for key, ttl in _left(new, run_new).items() if ttl >= 0}
+    for key, ttl in left.items():
+        r.expire(key, ttl)
+    once = _order("e")
+    answer, run_once = _pay(pay, once, 20)
+    ttls_once = _left(once, run_once)  # read now: the feedback shows these lifetimes
+    _new_payment(new, once, answer)
+    pushed = {key: ttl for key in left if (ttl := r.ttl(key)) > left[key]}
+    if pushed:
+        key = next(iter(pushed))
         raise Fail(
-            f"after order {order!r}, a new order {new!r} answered {answer!r} "
-            f"and was charged {_charges(new)} times",
-            hint="key the mark by the order: practices.key('paid', order_id), not one key "
-            "for every order",
+            f"the payment of order {once!r} pushed back the expiry of {key}, which the "
+            f"payment of order {new!r} had set ({_lifetime(left[key])} left, then "
+            f"{_lifetime(pushed[key])}): a key that every payment touches never expires while "
+            "payments keep coming, and the marks in it stay for ever",
+            hint="one mark per order, with its own expiry: "
+            "r.set(practices.key('paid', order_id), 1, nx=True, ex=...)",
         )
     # A redelivery on another pool process (forked when the worker started).
     elsewhere, _ = _call(other, order, 30)
@@ -555,12 +751,39 @@ def _judge_payments(pay: Callable[..., Any], process: Callable[[], Callable[...,
             hint="remember them in the store, which every process shares: "
             "store().set(practices.key('paid', order_id), 1, nx=True, ex=...)",
         )
+    # A redelivery on another worker (or this one restarted): another interpreter.
+    there, run_there = _call(worker(), order, 30)
+    if _charges(order) != 1 or there != ALREADY:
+        problem = (
+            f"a redelivery of order {order!r} on another worker (another Python process, "
+            f"started on its own) answered {there!r} and the card was charged "
+            f"{_charges(order)} times"
+        )
+        hint = "a key made from the order id, the same in every process: " + (
+            "practices.key('paid', order_id)"
+        )
+        moved = [key for key in _marks(run_there) if key not in _marks(run)]
+        if moved:
+            problem += (
+                f": it looked for the mark under {moved[0]}, where the first delivery wrote "
+                f"{', '.join(_marks(run)) or 'elsewhere'}. The key depends on something that "
+                "differs from one interpreter to the next, such as hash() of a str (salted per "
+                "process, PYTHONHASHSEED)"
+            )
+            hint += " (hash() differs per process; hashlib's digests do not)"
+        raise Fail(problem, hint=hint)
     # Two deliveries at the same time, on two pool processes.
     both = _order("c")
     box = _at_once([(pay, (both, 30)), (other, (both, 30))], "pay")
     errors = [item for item in box if isinstance(item, Exception)]
     if errors:
-        raise Fail(f"pay raised {error_text(errors[0])} when two deliveries ran at once")
+        hint = ""
+        if isinstance(errors[0], WatchError):
+            hint = (
+                "catch redis.exceptions.WatchError: the EXEC of the delivery that comes "
+                f'second fails, because the other one set the mark: answer "{ALREADY}" then'
+            )
+        raise Fail(f"pay raised {error_text(errors[0])} when two deliveries ran at once", hint=hint)
     if _charges(both) != 1:
         raise Fail(
             f"two deliveries of pay({both!r}, 30) at the same time charged the card "
@@ -570,32 +793,14 @@ def _judge_payments(pay: Callable[..., Any], process: Callable[[], Callable[...,
         )
     if sorted(box, key=repr) != sorted([ALREADY, CHARGED], key=repr):
         raise Fail(f"two deliveries at the same time answered {box!r}")
-    # The mark lasts a day or more, and not for ever: the check lets the time go by for the
-    # order's keys (deletes those that would have expired) and redelivers it, to a pool
-    # process forked before any payment.
-    ttls = _left(order, run)
-    gone = _pass_time(ttls, MARK_SECONDS - MARK_ROOM)
-    if gone:
-        later, _ = _call(process(), order, 30)
-        if later != ALREADY or _charges(order) != 1:
-            key = min(gone, key=lambda key: ttls[key])
-            raise Fail(
-                f"the mark {key} expires in {_lifetime(ttls[key])}: a redelivery after the "
-                "broker's visibility timeout (an hour, section 5) charges the card again",
-                hint="keep the mark a day or more: ex=7 * 24 * 3600",
-            )
-    _pass_time(ttls, math.inf)
-    later, _ = _call(process(), order, 30)
-    if later == ALREADY:
-        raise Fail(
-            f"{_for_ever(order, ttls)} never expires: the store keeps a mark for every order "
-            "for ever",
-            hint="give the mark an expiry of a day or more in the same SET: "
-            "r.set(key, 1, nx=True, ex=7 * 24 * 3600)",
-        )
+    # The mark lasts a day or more, and not for ever, after one delivery and after several:
+    # the check lets the time go by for the order's keys (deletes those that would have
+    # expired) and redelivers it, to a pool process forked before any payment.
+    _judge_lifetime(once, run_once, ttls_once, process)
+    _judge_lifetime(order, run, _left(order, run), process)
     # A delivery whose process dies after each of its store commands in turn; then the
     # time goes by, and the order is delivered again.
-    for (dying, _), died, where in _deaths(pay, run, lambda: (_order("d"), 30)):
+    for (dying, _), died, where in _deaths(pay, run, lambda: (_order("d"), 30), _charged):
         ttls = _left(dying, died)
         _pass_time(ttls, math.inf)
         if _call(process(), dying, 30)[0] == ALREADY:
@@ -605,10 +810,70 @@ def _judge_payments(pay: Callable[..., Any], process: Callable[[], Callable[...,
                 hint="set the mark and its expiry in one command: "
                 "r.set(key, 1, nx=True, ex=...); SETNX then EXPIRE are two",
             )
+    # The same, redelivered an hour later (acks_late: the broker's visibility timeout).
+    for (dying, _), died, where in _deaths(pay, run, lambda: (_order("f"), 30), _charged):
+        _pass_time(_left(dying, died), REDELIVERY)
+        _call(process(), dying, 30)
+        if _charges(dying) > 1:
+            raise Fail(
+                f"a delivery that died right after {where} was delivered again an hour "
+                "later (acks_late: the broker's visibility timeout, section 5) and charged "
+                f"the card again: {_charges(dying)} charges for one order",
+                hint="mark the order before charging, in the command that checks it: "
+                "r.set(key, 1, nx=True, ex=...), then charge_card; a mark written after the "
+                "charge is missing when the delivery dies in between",
+            )
     return (
-        "one charge per order, on one pool process or two, one after the other and at the "
-        "same time; the mark expires after a day or more"
+        "one charge per order, on one pool process or two, on another worker, one after the "
+        "other and at the same time, and after a delivery that died; the mark expires after "
+        "a day or more"
     )
+
+
+def _new_payment(before: str, new: str, answer: Any) -> None:
+    if _charges(new) != 1 or answer != CHARGED:
+        raise Fail(
+            f"after order {before!r}, a new order {new!r} answered {answer!r} "
+            f"and was charged {_charges(new)} times",
+            hint="key the mark by the order: practices.key('paid', order_id), not one key "
+            "for every order",
+        )
+
+
+def _judge_lifetime(
+    order: str, run: _Run, ttls: dict[str, int], process: Callable[[], Callable[..., Any]]
+) -> None:
+    """``order``'s mark (``ttls``: its keys, left by ``run`` and later deliveries, and their
+    TTLs) lasts a day, not for ever."""
+    charged = _charges(order)
+    gone = _pass_time(ttls, MARK_SECONDS - MARK_ROOM)
+    if gone:
+        later, _ = _call(process(), order, 30)
+        if later != ALREADY or _charges(order) != charged:
+            key = min(gone, key=lambda key: ttls[key])
+            raise Fail(
+                f"the mark {key} expires in {_lifetime(ttls[key])}: a redelivery after the "
+                "broker's visibility timeout (an hour, section 5) charges the card again",
+                hint="keep the mark a day or more: ex=7 * 24 * 3600",
+            )
+    _pass_time(ttls, math.inf)
+    later, _ = _call(process(), order, 30)
+    if later == ALREADY:
+        problem = (
+            f"{_for_ever(order, ttls)} never expires: the store keeps a mark for every order "
+            "for ever"
+        )
+        hint = (
+            "give the mark an expiry of a day or more in the same SET: "
+            "r.set(key, 1, nx=True, ex=7 * 24 * 3600)"
+        )
+        first = [key for key, ttl in ttls.items() if ttl == -1 and _expired_first(key, run)]
+        if first:
+            problem += (
+                f" (pay sent its EXPIRE of {first[0]} before the command that made the key, "
+                "when there was nothing to expire: an EXPIRE of a missing key does nothing)"
+            )
+        raise Fail(problem, hint=hint)
 
 
 # --------------------------------------------------------------------------- 10.2
@@ -629,13 +894,31 @@ def _retries_of(task_name: str) -> Iterator[list[Any]]:
         signals.task_retry.disconnect(on_retry)
 
 
-#: What the check's service raises: its temporary and permanent errors, a bug in the task, and
-#: a connection error that is not the service's temporary one.
+class LibraryConnectionError(ConnectionError):
+    """Another library's own connection error (a subclass of the built-in one)."""
+
+
+#: What the check's service raises: its temporary and permanent errors, and errors that are
+#: neither (a bug in the task, other connection errors, a timeout, another OS error).
 ERRORS: dict[str, type[Exception]] = {
     "temporary": TemporaryError,
     "permanent": PermanentError,
     "bug": KeyError,
     "connection": ConnectionResetError,
+    "plain connection": ConnectionError,
+    "library connection": LibraryConnectionError,
+    "timeout": TimeoutError,
+    "os": OSError,
+}
+#: The errors after "bug" that must not be retried either, each as the feedback names it.
+OTHERS = {
+    "connection": "a ConnectionResetError (a ConnectionError, but not the service's "
+    "TemporaryError)",
+    "plain connection": "a plain ConnectionError (not the service's TemporaryError)",
+    "library connection": "another library's ConnectionError subclass (not the service's "
+    "TemporaryError)",
+    "timeout": "a TimeoutError (not the service's TemporaryError)",
+    "os": "an OSError (not the service's TemporaryError)",
 }
 
 
@@ -686,6 +969,24 @@ def _cap_problem(options: dict[str, Any], late: list[Any]) -> tuple[str, str]:
     return f"with retry_backoff_max={cap!r} the 9th retry would wait {waited!r} s", hint
 
 
+def _others_hint(options: dict[str, Any]) -> str:
+    """The hint for an answer that retries an error besides TemporaryError."""
+    listed = options.get("autoretry_for")
+    listed = tuple(listed) if isinstance(listed, (tuple, list)) else (listed,)
+    if TimeoutError in listed:
+        return (
+            "autoretry_for=(TemporaryError,) alone: a TimeoutError is not the service's "
+            "temporary error, and the task retries no other exception"
+        )
+    hint = (
+        "autoretry_for=(TemporaryError,): a base class such as ConnectionError or OSError "
+        "takes in every error of its kind"
+    )
+    if options.get("dont_autoretry_for"):
+        hint += "; dont_autoretry_for cannot list them all (a plain one, another library's)"
+    return hint
+
+
 @exercise("10.2", "retry temporary errors with backoff", points=3)
 def _retry_options(options: Any) -> str:
     if not isinstance(options, dict):
@@ -714,14 +1015,10 @@ def _retry_options(options: Any) -> str:
             f"({attempts} attempts)",
             hint=hint,
         )
-    result, _, attempts = _run(options, 50, "connection")
-    if attempts > 1:
-        raise Fail(
-            f"a ConnectionResetError (a ConnectionError, but not the service's TemporaryError) "
-            f"was retried ({attempts} attempts)",
-            hint="autoretry_for=(TemporaryError,): a base class such as ConnectionError or "
-            "OSError takes in every error of its kind",
-        )
+    for error, what in OTHERS.items():
+        result, _, attempts = _run(options, 50, error)
+        if attempts > 1:
+            raise Fail(f"{what} was retried ({attempts} attempts)", hint=_others_hint(options))
     # A service down for good: 1 + 5 attempts, then the error.
     result, whens, attempts = _run(options, 50)
     if attempts == 1:
@@ -735,7 +1032,15 @@ def _retry_options(options: Any) -> str:
         else:
             problem = f"with the service down for good, the task gave up after {attempts - 1} "
             problem += "retries"
-        raise Fail(problem, hint=f"set max_retries={MAX_RETRIES}")
+        hint = f"set max_retries={MAX_RETRIES}"
+        kwargs = options.get("retry_kwargs")
+        if isinstance(kwargs, dict) and kwargs.get("max_retries", MAX_RETRIES) != MAX_RETRIES:
+            problem += (
+                f": retry_kwargs={kwargs!r} overrides max_retries (autoretry_for passes "
+                "retry_kwargs to Task.retry, whose max_retries wins)"
+            )
+            hint = f"leave max_retries out of retry_kwargs, or make it {MAX_RETRIES} there too"
+        raise Fail(problem, hint=hint)
     if not isinstance(result.result, TemporaryError):
         raise Fail(f"after the last retry the task failed with {error_text(result.result)}")
     if any(when == 180 for when in whens):  # Task.retry's countdown: default_retry_delay
@@ -777,12 +1082,17 @@ def _retry_options(options: Any) -> str:
     if result.state != "SUCCESS" or attempts != 3:
         raise Fail(f"a service down for two attempts ended {result.state} after {attempts}")
     return (
-        "permanent, a bug, another connection error: 1 attempt; temporary: 5 retries at "
-        "1, 2, 4, 8, 16 s at most, 60 s cap"
+        "permanent, a bug, other connection errors, a timeout: 1 attempt; temporary: 5 "
+        "retries at 1, 2, 4, 8, 16 s at most, 60 s cap"
     )
 
 
 # --------------------------------------------------------------------------- 10.3
+
+
+def _millis(ms: int) -> str:
+    """A lock's PTTL for the feedback: whole seconds (rounded up) from a second on."""
+    return f"{math.ceil(ms / 1000)} s" if ms >= 1000 else f"{ms} ms"
 
 
 @exercise("10.3", "a lock with an expiry and a token", points=3)
@@ -791,10 +1101,13 @@ def _lock(acquire: Any, release: Any) -> str:
     release = need_function(release, "release", "release(name, token)", purpose="releases a lock")
     fork = _Fork(acquire, release)  # a second pool process, forked before any lock
     other = (fork.copy(acquire), fork.copy(release))
+    # Two more workers, started on their own, whose clocks read the same.
+    start = time.time()
+    clocked = [_Fork(acquire, swap=_Clock(start).swap()).copy(acquire) for _ in range(2)]
     names: list[str] = []
     try:
         with _watched_store():
-            return _judge_lock(acquire, release, *other, names)
+            return _judge_lock(acquire, release, *other, names, clocked)
     finally:
         if names:
             store().delete(*[practices.key("lock", name) for name in names])
@@ -806,6 +1119,7 @@ def _judge_lock(
     acquire_2: Callable[..., Any],
     release_2: Callable[..., Any],
     names: list[str],
+    clocked: list[Callable[..., Any]],
 ) -> str:
     r = store()
 
@@ -840,7 +1154,7 @@ def _judge_lock(
         )
     if not 4000 < ttl <= 5000:
         raise Fail(
-            f"acquire({name!r}, 5) set a lock that expires in {ttl} ms",
+            f"acquire({name!r}, 5) set a lock that expires in {_millis(ttl)}",
             hint="expire after the seconds asked: ex=seconds",
         )
     if r.get(lock) != str(token):
@@ -848,10 +1162,20 @@ def _judge_lock(
             f"the lock holds {r.get(lock)!r}, not the token acquire returned",
             hint="store the token as the lock's value, so release can compare it",
         )
+    r.pexpire(lock, HELD_MS)  # time went by: the holder has 2 s left
     if _call(acquire, name, 5)[0]:
         raise Fail(
             "a second acquire took the lock while the first holder still had it",
             hint="nx=True: SET only if the key does not exist",
+        )
+    if (left := r.pttl(lock)) > HELD_MS:
+        raise Fail(
+            f"an acquire that was refused pushed the holder's expiry back ({_millis(HELD_MS)} "
+            f"left, then {_millis(left)}): while others keep trying, the lock of a holder "
+            "that died never expires",
+            hint="set the expiry only with the lock, in one command: r.set(key, token, "
+            "nx=True, ex=seconds); an EXPIRE (even in one MULTI with the SETNX) runs for a "
+            "refused caller too",
         )
     # The holder's lock expires (simulated); the next holder, on this pool process, takes it
     # and the first holder releases late.
@@ -923,6 +1247,18 @@ def _judge_lock(
             "a holder on another pool process could not release its own lock",
             hint="compare the token with the lock's value in the store, and delete it there",
         )
+    # Two workers whose clocks read the same take the lock in turn.
+    name_c, lock_c = fresh()
+    mine, _ = _call(clocked[0], name_c, 5)
+    r.delete(lock_c)
+    theirs, _ = _call(clocked[1], name_c, 5)
+    if mine and mine == theirs:
+        raise Fail(
+            f"acquire on two workers whose clocks read the same returned the same token "
+            f"{mine!r}: a token made from the time is not unique, and two hosts' clocks can "
+            "agree (or one goes back)",
+            hint="a new random token at every acquire: uuid.uuid4().hex, not the time",
+        )
     # Another number of seconds.
     name_17, lock_17 = fresh()
     held, _ = _call(acquire, name_17, 17)
@@ -931,7 +1267,7 @@ def _judge_lock(
     ttl = r.pttl(lock_17)
     if not 16000 < ttl <= 17000:
         raise Fail(
-            f"acquire({name_17!r}, 17) set a lock that expires in {ttl} ms",
+            f"acquire({name_17!r}, 17) set a lock that expires in {_millis(ttl)}",
             hint="expire after the seconds asked: ex=seconds",
         )
     # Two acquires at the same time, on two pool processes.
@@ -939,7 +1275,15 @@ def _judge_lock(
     box = _at_once([(acquire, (name_2, 5)), (acquire_2, (name_2, 5))], "acquire")
     errors = [item for item in box if isinstance(item, Exception)]
     if errors:
-        raise Fail(f"acquire raised {error_text(errors[0])} when two callers ran at once")
+        hint = ""
+        if isinstance(errors[0], WatchError):
+            hint = (
+                "catch redis.exceptions.WatchError: the EXEC of the caller that comes second "
+                "fails, because the other one took the lock: return None then"
+            )
+        raise Fail(
+            f"acquire raised {error_text(errors[0])} when two callers ran at once", hint=hint
+        )
     holders = [item for item in box if item]
     if len(holders) > 1:
         raise Fail(
@@ -975,16 +1319,36 @@ def _judge_lock(
         _call(release, name_r, mine, run=run)
         if taken and taken[0] and r.get(lock_r) != str(taken[0]):
             done = run.names()
+            hint = (
+                "compare and delete in one step, a Lua script: if redis.call('get', "
+                "KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+            )
+            if "WATCH" in done and not any(name.startswith("MULTI") for name in done):
+                hint = (
+                    "WATCH guards only a transaction: after the GET, pipe.multi(), then "
+                    "pipe.delete(key) and pipe.execute() (a DEL sent before multi() runs at "
+                    "once, whatever changed); or a Lua script"
+                )
             raise Fail(
                 f"release deleted the next holder's lock: the lock expired right after its "
                 f"{done[after - 1]} and another holder took it, then release went on with "
                 f"{', '.join(done[after:]) or 'nothing'} and removed that holder's lock",
-                hint="compare and delete in one step, a Lua script: if redis.call('get', "
-                "KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end",
+                hint=hint,
             )
+    # Release of a lock that expired, which nobody took since.
+    name_e, lock_e = fresh()
+    expired, _ = _call(acquire, name_e, 5)
+    r.delete(lock_e)
+    if _call(release, name_e, expired)[0]:
+        raise Fail(
+            "release of a lock that had expired, which nobody held any more, returned True: "
+            "it released nothing",
+            hint="return True only when release deleted the lock: the Lua script's DEL "
+            "answers 1, and it should answer 0 when the key is gone",
+        )
     return (
-        "expiry set, second acquire refused (also at the same time, on two pool processes), "
-        "only the token's holder releases"
+        "expiry set (and not pushed back), second acquire refused (also at the same time, on "
+        "two pool processes), random tokens, only the token's holder releases"
     )
 
 
@@ -1011,6 +1375,7 @@ class _Limit:
         self.part, self.seconds, self.error = part, seconds, error
         self.struck = False
         self.after: list[int] = []  # parts recorded after the limit struck
+        self.handling: list[int] = []  # those of them recorded in an except block that caught it
 
     def before(self, run: _Run, name: str, keys: list[str], args: tuple[Any, ...]) -> None:
         if name not in ("RPUSH", "LPUSH") or keys != [self.key]:
@@ -1018,6 +1383,8 @@ class _Limit:
         part = int(args[2]) if len(args) > 2 and str(args[2]).lstrip("-").isdigit() else None
         if self.struck:
             self.after.append(part if part is not None else -1)
+            if isinstance(sys.exc_info()[1], SoftTimeLimitExceeded):
+                self.handling.append(self.after[-1])
         elif self.error is not None and part == self.part:
             raise self.error
         elif self.part is not None and part == self.part:
@@ -1049,12 +1416,25 @@ def _encode_under(encode: Callable[..., Any], name: str, parts: int, limit: _Lim
         signal.signal(signal.SIGALRM, previous)
 
 
-def _catches_hard_limit(fn: Callable[..., Any]) -> bool:
+def _source_tree(fn: Callable[..., Any]) -> ast.AST | None:
     try:
-        source = inspect.getsource(fn)
-    except (OSError, TypeError):
-        return False
-    return "TimeLimitExceeded" in source and "SoftTimeLimitExceeded" not in source
+        return ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+
+
+def _catches_hard_limit(fn: Callable[..., Any]) -> bool:
+    """``fn``'s except clauses name ``TimeLimitExceeded`` and never ``SoftTimeLimitExceeded``."""
+    tree = _source_tree(fn)
+    caught: set[str] = set()
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            for name in ast.walk(node.type):
+                if isinstance(name, ast.Name):
+                    caught.add(name.id)
+                elif isinstance(name, ast.Attribute):
+                    caught.add(name.attr)
+    return "TimeLimitExceeded" in caught and "SoftTimeLimitExceeded" not in caught
 
 
 def _judge_stop(encode: Callable[..., Any], name: str, parts: int, limit: _Limit) -> None:
@@ -1079,12 +1459,21 @@ def _judge_stop(encode: Callable[..., Any], name: str, parts: int, limit: _Limit
     if limit.after:
         shown = ", ".join(str(part) for part in limit.after[:5])
         more = ", ..." if len(limit.after) > 5 else ""
+        hint = (
+            "stop working when SoftTimeLimitExceeded strikes: put the try around "
+            "the whole loop; the hard time_limit would kill a task that goes on"
+        )
+        if limit.handling:
+            hint = (
+                "stop at once: don't encode in the except block (it encoded part "
+                f"{limit.handling[0]} there); leave the interrupted part, remove the "
+                'temporary file and return "stopped": the hard time_limit follows soon'
+            )
         raise Fail(
             f"the soft time limit struck {where}, and encode went on: it encoded "
             f"{len(limit.after)} more part(s) after it ({shown}{more}), {len(encoded)} of "
             f"{parts} in all",
-            hint="stop working when SoftTimeLimitExceeded strikes: put the try around "
-            "the whole loop; the hard time_limit would kill a task that goes on",
+            hint=hint,
         )
     if practices.temp_exists(name):
         raise Fail(
@@ -1100,6 +1489,52 @@ def _judge_stop(encode: Callable[..., Any], name: str, parts: int, limit: _Limit
         )
     if answer != "stopped":
         raise Fail(f'after the soft time limit encode answered {answer!r}, not "stopped"')
+
+
+def _failures() -> list[Exception]:
+    """The real failures 10.4 makes part 1 raise, one run each."""
+    return [
+        OSError(errno.ENOSPC, "No space left on device"),
+        KeyError("profile"),
+        TimeoutError("the storage did not answer in 30 s"),
+        RuntimeError("the encoder crashed"),
+    ]
+
+
+def _returns_in_finally(fn: Callable[..., Any]) -> bool:
+    """``fn`` has a ``return`` in a ``finally`` block (which swallows the error going up)."""
+    tree = _source_tree(fn)
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.Try) and any(
+            isinstance(inner, ast.Return) for block in node.finalbody for inner in ast.walk(block)
+        ):
+            return True
+    return False
+
+
+def _swallowed_hint(encode: Callable[..., Any], swallowed: list[type[Exception]]) -> str:
+    """The hint for an ``encode`` that answered when these errors should have gone up."""
+    if _returns_in_finally(encode):
+        return (
+            "don't return inside finally: a return there drops the error that is going up; "
+            "return after the try statement"
+        )
+    if len(swallowed) == len(_failures()):
+        return (
+            "catch SoftTimeLimitExceeded only: except Exception reports every real "
+            "failure as a clean stop; let other errors fail the task"
+        )
+    if swallowed == [TimeoutError]:
+        return (
+            "catch SoftTimeLimitExceeded only: a TimeoutError (a network or disk that did "
+            "not answer) is a real failure, not the task's time limit"
+        )
+    names = " and ".join(kind.__name__ for kind in swallowed)
+    are = "is a real failure" if len(swallowed) == 1 else "are real failures"
+    return (
+        f"catch SoftTimeLimitExceeded only: {names} {are} too, not only a full disk; let "
+        "every other error fail the task"
+    )
 
 
 @exercise("10.4", "clean up on the soft time limit", points=2)
@@ -1144,23 +1579,28 @@ def _judge_encode(encode: Callable[..., Any], fresh: Callable[[str], str]) -> st
     # From a signal handler, in a long run.
     name = fresh("long")
     _judge_stop(encode, name, 100, _Limit(name, seconds=SOFT_SECONDS))
-    # Another error: a full disk while encoding part 1.
-    name = fresh("broken")
-    disk_full = OSError(errno.ENOSPC, "No space left on device")
-    limit = _Limit(name, part=1, error=disk_full)
-    try:
-        answer = _encode_under(encode, name, 3, limit)
-    except Fail:
-        raise
-    except Exception as exc:  # the error went up: right (whatever it was wrapped in)
-        if isinstance(exc, SoftTimeLimitExceeded):
-            raise Fail("encode raised SoftTimeLimitExceeded when the disk was full") from None
-    else:
+    # Other errors in part 1: a full disk, a bug, a timeout of the storage, a plain error.
+    swallowed: list[tuple[Exception, Any]] = []
+    for error in _failures():
+        name = fresh("broken")
+        try:
+            answer = _encode_under(encode, name, 3, _Limit(name, part=1, error=error))
+        except Fail:
+            raise
+        except Exception as exc:  # the error went up: right (whatever it was wrapped in)
+            if isinstance(exc, SoftTimeLimitExceeded):
+                raise Fail(
+                    f"encode raised SoftTimeLimitExceeded when encode_part failed with "
+                    f"{error_text(error)}"
+                ) from None
+        else:
+            swallowed.append((error, answer))
+    if swallowed:
+        error, answer = swallowed[0]
         raise Fail(
-            f"encode_part failed with {error_text(disk_full)} (not the time limit), and "
+            f"encode_part failed with {error_text(error)} (not the time limit), and "
             f"encode answered {answer!r}",
-            hint="catch SoftTimeLimitExceeded only: except Exception reports every real "
-            "failure as a clean stop; let other errors fail the task",
+            hint=_swallowed_hint(encode, [type(error) for error, _ in swallowed]),
         )
     return (
         "in time: done; at the soft time limit (in any part, or from a signal): stopped at "
