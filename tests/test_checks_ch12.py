@@ -99,7 +99,8 @@ def get_ok(task_id: str):
 
 
 def get_state_names(task_id: str):
-    """"progress" as PROGRESS's status, its progress spread out, the error as a repr."""
+    """"progress" as PROGRESS's status, its progress spread out, the error under another key
+    (until round 2 as a repr, which is not the exception's text: see get_error_repr)."""
     from celery.result import AsyncResult as CurrentAppResult
 
     result = CurrentAppResult(task_id)
@@ -107,7 +108,7 @@ def get_state_names(task_id: str):
     if result.state == "SUCCESS":
         answer["result"] = result.result
     elif result.state == "FAILURE":
-        answer["error"] = repr(result.result)
+        answer["message"] = str(result.result)
     elif result.state == "PROGRESS":
         answer.update(result.info)
     return answer
@@ -133,12 +134,35 @@ def get_short_wait(task_id: str):
 
 
 def get_reads_finished_with_get(task_id: str):
+    # reads the state once (until round 2 it read it three times: a race, see
+    # get_reads_state_each_time), then get() on a task that has finished
     result = app.AsyncResult(task_id)
-    if result.state == "FAILURE":
+    state = result.state
+    if state == "FAILURE":
         return {"status": "failure", "error": str(result.info)}
-    if result.ready():
-        return {"status": result.state.lower(), "result": result.get(propagate=False)}
-    return {"status": result.state.lower(), "progress": result.info}
+    if state in ("SUCCESS", "REVOKED"):
+        return {"status": state.lower(), "result": result.get(propagate=False)}
+    return {"status": state.lower(), "progress": result.info}
+
+
+def post_apply_async_positional(request: ExportRequest):
+    """apply_async with the three arguments by position, on the queue the app routes it to."""
+    queue = app.amqp.router.route({}, export_users_csv.name)["queue"].name
+    task = export_users_csv.apply_async((request.user_id, request.rows, 0.1), queue=queue)
+    return {"task_id": task.id}
+
+
+def get_reads_meta_once(task_id: str):
+    """One read of the task's record from the result backend, every answer from it."""
+    meta = app.backend.get_task_meta(task_id)
+    state, value = meta["status"], meta["result"]
+    if state == "SUCCESS":
+        return {"status": "success", "result": value}
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(app.backend.exception_to_python(value))}
+    if state == "PROGRESS":
+        return {"status": "progress", "progress": value}
+    return {"status": state.lower()}
 
 
 def get_upper(task_id: str):
@@ -239,6 +263,125 @@ async def get_async_def(task_id: str):
     return get_ok(task_id)
 
 
+# -- round 2 adversary (.adversary/ch12_r2.py), wrong answers
+
+
+def get_answering(failure: Any = None, progress: Any = None, success: Any = None) -> Any:
+    """get_ok with one branch changed: each argument maps the AsyncResult to that answer."""
+
+    def get(task_id: str):
+        result = app.AsyncResult(task_id)
+        state = result.state
+        if state == "SUCCESS":
+            return success(result) if success else {"status": "success", "result": result.result}
+        if state == "FAILURE":
+            return failure(result) if failure else {"status": "failure", "error": str(result.info)}
+        if state == "PROGRESS":
+            return progress(result) if progress else {"status": "in_progress",
+                                                      "progress": result.info}
+        return {"status": state.lower()}
+
+    return get
+
+
+def get_waits_half_a_second(task_id: str):
+    # "get() returns the value and the exception in one call": waits up to 0.5 s per poll
+    result = app.AsyncResult(task_id)
+    try:
+        value = result.get(timeout=0.5, propagate=False)
+    except CeleryTimeoutError:
+        return {"status": result.state.lower()}
+    return {"status": result.state.lower(), "result": value}
+
+
+def get_forgets_after_success(task_id: str):
+    # "clean up the backend once the client has its CSV": the next poll says pending
+    result = app.AsyncResult(task_id)
+    state = result.state
+    if state == "SUCCESS":
+        value = result.result
+        result.forget()
+        return {"status": "success", "result": value}
+    return get_ok(task_id)
+
+
+def get_404_unless_queued_here(task_id: str):
+    # "404 for ids we never handed out": a Python dict, so another web process says 404
+    from fastapi import HTTPException
+
+    if task_id not in _STARTED:
+        raise HTTPException(status_code=404, detail="unknown export")
+    return get_ok(task_id)
+
+
+def get_started_is_in_progress(task_id: str):
+    result = app.AsyncResult(task_id)
+    if result.state == "STARTED":
+        return {"status": "in_progress", "progress": None}
+    return get_ok(task_id)
+
+
+def get_ready_means_success_or_failure(task_id: str):
+    # ready() and successful(): REVOKED is ready and not successful, so it reads "failure"
+    result = app.AsyncResult(task_id)
+    if result.ready():
+        if result.successful():
+            return {"status": "success", "result": result.result}
+        return {"status": "failure", "error": str(result.info)}
+    return get_ok(task_id)
+
+
+def get_retry_is_failure(task_id: str):
+    result = app.AsyncResult(task_id)
+    state = result.state
+    if state == "RETRY":
+        return {"status": "failure", "error": str(result.info)}
+    return get_ok(task_id)
+
+
+def get_reads_state_each_time(task_id: str):
+    # result.state read again in every branch: a task that finishes between two reads is
+    # answered {"status": "success"} without its result
+    result = app.AsyncResult(task_id)
+    if result.state == "PROGRESS":
+        return {"status": "in_progress", "progress": result.info}
+    if result.state == "SUCCESS":
+        return {"status": "success", "result": result.result}
+    if result.state == "FAILURE":
+        return {"status": "failure", "error": str(result.info)}
+    return {"status": result.state.lower()}
+
+
+def post_expires_after_10s(request: ExportRequest):
+    # "a stale export is useless": expires=10 revokes exports that wait longer in a busy queue
+    task = export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1}, expires=10)
+    return {"task_id": task.id}
+
+
+def post_no_row_delay(request: ExportRequest):
+    task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0)
+    return {"task_id": task.id}
+
+
+def post_own_queue(request: ExportRequest):
+    # sent to a queue "exports" that no worker consumes
+    task = export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1}, queue="exports")
+    return {"task_id": task.id}
+
+
+def post_user_id_as_text(request: ExportRequest):
+    task = export_users_csv.delay(str(request.user_id), rows=request.rows, seconds_per_row=0.1)
+    return {"task_id": task.id}
+
+
+def post_countdown(request: ExportRequest):
+    task = export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1}, countdown=5)
+    return {"task_id": task.id}
+
+
 def test_12_1_right_answer() -> None:
     assert_passed(verdict("12.1", make_api(post_ok, get_ok)), "202 with the id at once")
 
@@ -252,6 +395,8 @@ def test_12_1_right_answer() -> None:
         pytest.param(lambda: make_api(post_ok, get_state_names), id="get-other-names"),
         pytest.param(lambda: make_api(post_async_offloaded, get_async_offloaded),
                      id="async-def-offloaded"),
+        pytest.param(lambda: make_api(post_apply_async_positional, get_reads_meta_once),
+                     id="positional-args-and-one-meta-read"),
     ],
 )
 def test_12_1_other_right_answers(api: Any) -> None:
@@ -307,10 +452,12 @@ def test_12_1_leaves_asyncresult_get_as_it_was() -> None:
                      "queue it with export_users_csv.delay(...) and answer at once",
                      id="r1-post-runs-apply"),
         pytest.param(lambda: make_api(post_ignores_rows, get_ok),
-                     "the task queued for user 42 with 3 rows gave",
+                     "the task queued for user 42 with 3 rows was export_users_csv(user_id=42, "
+                     "rows=5, seconds_per_row=0.1)",
                      "pass the request's user_id and rows", id="r1-post-ignores-rows"),
         pytest.param(lambda: make_api(post_swapped_args, get_ok),
-                     "the task queued for user 42 with 3 rows gave",
+                     "the task queued for user 42 with 3 rows was export_users_csv(user_id=3, "
+                     "rows=42, seconds_per_row=0.1)",
                      "pass the request's user_id and rows", id="r1-post-swapped-args"),
         pytest.param(lambda: make_api(post_async_def, get_ok),
                      "POST /exports queued the export inside FastAPI's event loop",
@@ -347,6 +494,98 @@ def test_12_1_leaves_asyncresult_get_as_it_was() -> None:
         pytest.param(lambda: make_api(post_ok, get_async_def),
                      "GET /exports/{id} read the task's state inside FastAPI's event loop",
                      "make it a plain def", id="r1-get-async-def"),
+        # round 2 adversary
+        pytest.param(lambda: make_api(post_ok, get_waits_half_a_second),
+                     "for an id the worker has not run waited for the task (called get()",
+                     "it waited for the task: read result.state, never get()",
+                     id="r2-get-waits-half-a-second"),
+        pytest.param(lambda: make_api(post_ok, get_forgets_after_success),
+                     "GET /exports/{id} for a finished export answered {'status': 'success', "
+                     "'result': {'url': 'https://files.example.com/exports/users-42.csv', "
+                     "'rows': 3}}, then {'status': 'pending'} when asked again",
+                     "leave the result in the result backend: after result.forget() every "
+                     "later poll", id="r2-get-forgets-after-success"),
+        pytest.param(lambda: make_api(post_ok, get_answering(
+            failure=lambda r: {"status": "failure", "error": str(r.info.args[0])})),
+                     "GET for an export that failed with an OSError (two arguments, errno and "
+                     "message) (OSError: [Errno 28] No space left on device) answered "
+                     "{'status': 'failure', 'error': '28'}: the error is the exception's first "
+                     "argument, '28', not its text '[Errno 28] No space left on device'",
+                     "the error is str(result.info), the exception's whole text: an exception "
+                     "may have several arguments, or none", id="r2-get-error-first-arg"),
+        # str() for several arguments, the first argument otherwise: a bare exception has none
+        pytest.param(lambda: make_api(post_ok, get_answering(
+            failure=lambda r: {"status": "failure", "error": str(r.info)
+                               if r.info.args[1:] else str(r.info.args[0])})),
+                     "GET /exports/{id} for an export that failed with a bare TimeoutError "
+                     "(raised with no argument) failed with IndexError: tuple index out of range",
+                     'answer {"status": "failure", "error": str(result.info)}: str() gives the '
+                     "text of any exception, whatever its arguments",
+                     id="r2-get-error-first-arg-of-one"),
+        pytest.param(lambda: make_api(post_ok, get_answering(
+            failure=lambda r: {"status": "failure",
+                               "error": f"{type(r.info).__name__}: {r.info}"})),
+                     "answered {'status': 'failure', 'error': 'ValueError: user 13 has no rows "
+                     "to export'}: the error is 'ValueError: user 13 has no rows to export', not "
+                     "the exception's text 'user 13 has no rows to export'",
+                     "the error is the exception's text, str(result.info), exactly: without its "
+                     "class name", id="r2-get-error-with-class-name"),
+        pytest.param(lambda: make_api(post_ok, get_answering(
+            failure=lambda r: {"status": "failure", "error": repr(r.info)})),
+                     "the error is \"ValueError('user 13 has no rows to export')\", not the "
+                     "exception's text", "the error is the exception's text, str(result.info), "
+                     "exactly: without its class name", id="r2-get-error-repr"),
+        pytest.param(lambda: make_api(post_remembers, get_404_unless_queued_here),
+                     "GET /exports/{id} for an id the worker has not run answered 404",
+                     "give every state an answer", id="r2-get-404-unless-queued-here"),
+        pytest.param(lambda: make_api(post_ok, get_started_is_in_progress),
+                     "GET /exports/{id} for an export a worker has started said "
+                     "status='in_progress'", 'answer {"status": "started", ...}',
+                     id="r2-get-started-is-in-progress"),
+        pytest.param(lambda: make_api(post_ok, get_ready_means_success_or_failure),
+                     "GET /exports/{id} for a revoked export said status='failure'",
+                     'answer {"status": "revoked", ...}',
+                     id="r2-get-ready-means-success-or-failure"),
+        pytest.param(lambda: make_api(post_ok, get_retry_is_failure),
+                     "GET /exports/{id} for an export waiting for a retry said status='failure'",
+                     'answer {"status": "retry", ...}', id="r2-get-retry-is-failure"),
+        pytest.param(lambda: make_api(post_ok, get_reads_state_each_time),
+                     "GET /exports/{id} for an export a worker finished while GET answered "
+                     "(STARTED for the first 2 reads of its state, SUCCESS after) answered "
+                     "{'status': 'success'}: it read result.state again and again",
+                     "read result.state once, into a variable (state = result.state)",
+                     id="r2-get-reads-state-each-time"),
+        pytest.param(lambda: make_api(post_ok, get_answering(progress=lambda r: {
+            "status": "in_progress",
+            "progress": round(100 * r.info["current"] / r.info["total"])})),
+                     "GET for an export at row 2 of 5 answered {'status': 'in_progress', "
+                     "'progress': 40}: the progress is missing", 'add "progress": result.info',
+                     id="r2-get-progress-percent"),
+        pytest.param(lambda: make_api(post_ok, get_answering(
+            success=lambda r: {"status": "success", "result": r.result["url"]})),
+                     "GET for a finished export has no 'result' with the task's value",
+                     'add "result": result.result for SUCCESS', id="r2-get-success-url-only"),
+        pytest.param(lambda: make_api(post_expires_after_10s, get_ok),
+                     "POST /exports queued the export with expires=10: when every worker is "
+                     "busy for longer than that, the worker that finally gets it revokes it",
+                     "leave out expires: an export waits in the queue until a worker is free",
+                     id="r2-post-expires-after-10s"),
+        pytest.param(lambda: make_api(post_countdown, get_ok),
+                     "POST /exports queued the export with countdown=5: it waits that long",
+                     "queue it with export_users_csv.delay(...): it starts as soon as a worker",
+                     id="post-countdown"),
+        pytest.param(lambda: make_api(post_no_row_delay, get_ok),
+                     "the task queued for user 42 with 3 rows was export_users_csv(user_id=42, "
+                     "rows=3, seconds_per_row=0): seconds_per_row is 0",
+                     "queue it with seconds_per_row=0.1, as the exercise says",
+                     id="r2-post-no-row-delay"),
+        pytest.param(lambda: make_api(post_own_queue, get_ok),
+                     "POST /exports sent the export to the queue 'exports', which the workers "
+                     "do not read", "leave out queue=", id="r2-post-own-queue"),
+        pytest.param(lambda: make_api(post_user_id_as_text, get_ok),
+                     "the task queued for user 42 with 3 rows was export_users_csv("
+                     "user_id='42', rows=3, seconds_per_row=0.1): user_id is a str",
+                     "pass request.user_id as it is, an int", id="r2-post-user-id-as-text"),
     ],
 )
 def test_12_1_wrong_answers(api: Any, problem: str, hint: str) -> None:
@@ -371,7 +610,9 @@ def make_ok(settings):
 
 
 def make_by_hand(settings):
-    """Every CELERY_ attribute, read with dir() and getattr(): as config_from_object does."""
+    """Every CELERY_ attribute dir() lists, read with getattr(): a right answer until round 2,
+    whose settings behind a plain __getattr__ list nothing in dir() (config_from_object asks
+    for each setting by name)."""
     made = Celery("shop", set_as_current=False)
     made.conf.update({key.removeprefix("CELERY_").lower(): getattr(settings, key)
                       for key in dir(settings) if key.startswith("CELERY_")})
@@ -398,6 +639,28 @@ def make_hardcoded(settings):
 
 def make_course_app(settings):
     return app
+
+
+def make_by_name(settings):
+    """Each Celery setting asked for by its name, whatever its value: also through a
+    __getattr__ that dir() does not list."""
+    made = Celery("shop", set_as_current=False)
+    unset = object()
+    for key in list(made.conf.keys()):
+        value = getattr(settings, "CELERY_" + key.upper(), unset)
+        if value is not unset:
+            made.conf[key] = value
+    return made
+
+
+def make_with_defaults(settings):
+    """Values of its own only where the settings have none: the settings win."""
+    made = Celery("shop", set_as_current=False)
+    made.config_from_object(settings, namespace="CELERY")
+    for key, value in {"task_serializer": "json", "timezone": "UTC"}.items():
+        if not hasattr(settings, "CELERY_" + key.upper()):
+            made.conf[key] = value
+    return made
 
 
 # -- round 1 adversary (.adversary/ch12_r1.py), wrong answers
@@ -465,9 +728,83 @@ def make_configures_course_app(settings):
     return app
 
 
+# -- round 2 adversary (.adversary/ch12_r2.py), wrong answers
+
+
+def make_dir_dict_namespace(settings):
+    # a dict snapshot of what dir() lists, through the namespace: misses __getattr__ settings
+    made = Celery("shop", set_as_current=False)
+    made.config_from_object({name: getattr(settings, name) for name in dir(settings)
+                             if name.startswith("CELERY_")}, namespace="CELERY")
+    return made
+
+
+def make_from_class(settings):
+    # "settings are class attributes": loses instance values and __getattr__
+    made = Celery("shop", set_as_current=False)
+    made.config_from_object(type(settings), namespace="CELERY")
+    return made
+
+
+def make_instance_dict(settings):
+    made = Celery("shop", set_as_current=False)
+    made.config_from_object(vars(settings), namespace="CELERY")
+    return made
+
+
+def make_truthy_filter(settings):
+    # each setting asked for by name, but falsy values skipped: False, 0 keep Celery's default
+    made = Celery("shop", set_as_current=False)
+    for key in list(made.conf.keys()):
+        value = getattr(settings, "CELERY_" + key.upper(), None)
+        if value:
+            made.conf[key] = value
+    return made
+
+
+_SHOP_APP = Celery("shop", set_as_current=False)
+
+
+def make_one_module_app(settings):
+    # the same module-level app every call: the second call reconfigures the first one's
+    _SHOP_APP.config_from_object(settings, namespace="CELERY")
+    return _SHOP_APP
+
+
+def make_chained(settings):
+    return Celery("shop", set_as_current=False).config_from_object(settings, namespace="CELERY")
+
+
+def make_overriding(**forced: Any) -> Any:
+    """make_ok, then ``forced`` set over the settings (json only, UTC, ...)."""
+
+    def make(settings):
+        made = make_ok(settings)
+        made.conf.update(forced)
+        return made
+
+    return make
+
+
+_SHARED_CONF: dict[str, Any] = {}
+
+
+def make_shared_conf(settings):
+    # a new app each call, but both read one module-level dict: the second call changes the first
+    _SHARED_CONF.clear()
+    for key in list(Celery(set_as_current=False).conf.keys()):
+        name = "CELERY_" + key.upper()
+        if hasattr(settings, name):
+            _SHARED_CONF[name] = getattr(settings, name)
+    made = Celery("shop", set_as_current=False)
+    made.config_from_object(_SHARED_CONF, namespace="CELERY")
+    return made
+
+
 @pytest.mark.parametrize(
     "answer",
-    [pytest.param(make_ok, id="config-from-object"), pytest.param(make_by_hand, id="by-hand")],
+    [pytest.param(make_ok, id="config-from-object"), pytest.param(make_by_name, id="by-name"),
+     pytest.param(make_with_defaults, id="own-values-where-unset")],
 )
 def test_12_2_right_answers(answer: Any) -> None:
     assert_passed(verdict("12.2", answer), "every CELERY_* setting read")
@@ -500,8 +837,9 @@ def test_12_2_leaves_the_course_app_current() -> None:
         pytest.param(make_constructor_args,
                      "result_expires is datetime.timedelta(days=1), not 600",
                      "load every CELERY_ setting", id="r1-constructor-args"),
-        pytest.param(make_four_keys, "task_acks_late is False, not True: CELERY_TASK_ACKS_LATE "
-                     "was not read", "load every CELERY_ setting, not only the four",
+        pytest.param(make_four_keys, "accept_content is ('json',), not ['json', 'msgpack']: "
+                     "CELERY_ACCEPT_CONTENT was not read",
+                     "load every CELERY_ setting, not only the four",
                      id="r1-four-keys-copied"),
         pytest.param(make_vars, "make_celery read only the settings set on the object itself",
                      "read them as attributes (getattr)", id="r1-vars-of-settings"),
@@ -510,13 +848,60 @@ def test_12_2_leaves_the_course_app_current() -> None:
         pytest.param(make_django_string, "configured the app from 'django.conf:settings', not "
                      "from the settings object it is given", "pass the object itself",
                      id="r1-django-string"),
-        pytest.param(make_cached, "broker_url is 'redis://broker-1.example.com:6379/0'",
-                     "read the settings you are given", id="r1-cached-app"),
+        pytest.param(make_cached, "make_celery returned the app of its first call again, still "
+                     "configured from the first settings object (broker_url is "
+                     "'redis://broker-1.example.com:6379/0')", "make a new app on every call",
+                     id="r1-cached-app"),
         pytest.param(make_set_as_current_default,
                      "make_celery made the new app Celery's current app",
                      'Celery("shop", set_as_current=False)', id="r1-set-as-current-default"),
         pytest.param(make_configures_course_app, "make_celery returned the course's own app",
                      "create a new app", id="r1-configures-course-app"),
+        # round 2 adversary
+        pytest.param(make_by_hand, "for settings served by a __getattr__ that dir() does not "
+                     "list, broker_url is None, not 'redis://broker-2.example.com:6379/0': "
+                     "make_celery read only the names dir(settings) lists",
+                     "ask for each setting by its name", id="r2-dir-copy"),
+        pytest.param(make_dir_dict_namespace, "for settings served by a __getattr__ that dir() "
+                     "does not list, broker_url is None", "ask for each setting by its name",
+                     id="r2-dir-dict-namespace"),
+        pytest.param(make_from_class, "broker_url is None: make_celery configured the app from "
+                     "the settings' class ShopSettings1, not from the object it is given",
+                     "pass the object itself", id="r2-from-class"),
+        pytest.param(make_instance_dict, "result_expires is datetime.timedelta(days=1), not 600: "
+                     "make_celery read only the settings set on the object itself",
+                     "read them as attributes (getattr)", id="r2-instance-dict"),
+        pytest.param(make_truthy_filter, "broker_connection_retry_on_startup is None, not False "
+                     "(Celery's default): make_celery skipped the settings whose value is false, "
+                     "0 or empty", "copy every CELERY_ setting, whatever its value",
+                     id="r2-truthy-filter"),
+        pytest.param(make_one_module_app, "make_celery returned the app of its first call again, "
+                     "reconfigured", "make a new app on every call", id="r2-one-module-app"),
+        pytest.param(make_django_string, "configured the app from 'django.conf:settings'",
+                     "pass the object itself", id="r2-django-string"),
+        pytest.param(make_chained, "make_celery returned None, not a Celery app",
+                     "return the Celery app you configured", id="r2-chained-none"),
+        pytest.param(make_overriding(task_serializer="json", result_serializer="json",
+                                     accept_content=["json"]),
+                     "accept_content is ['json'], not ['json', 'msgpack']: make_celery set it "
+                     "itself after reading the settings, over their CELERY_ACCEPT_CONTENT",
+                     "leave the settings' values as they are", id="r2-json-only-override"),
+        pytest.param(make_overriding(timezone="UTC", enable_utc=True),
+                     "timezone is 'UTC', not 'Europe/Paris': make_celery set it itself",
+                     "leave the settings' values as they are", id="r2-utc-override"),
+        pytest.param(make_overriding(task_default_queue="shop"),
+                     "task_default_queue is 'shop', not 'shop1': make_celery set it itself after "
+                     "reading the settings, over their CELERY_TASK_DEFAULT_QUEUE",
+                     "leave the settings' values as they are", id="r2-default-queue-hardcoded"),
+        pytest.param(make_overriding(broker_connection_retry_on_startup=True),
+                     "broker_connection_retry_on_startup is True, not False: make_celery set it "
+                     "itself", "leave the settings' values as they are",
+                     id="r2-retry-on-startup-override"),
+        pytest.param(make_shared_conf, "after the second call, the first app's broker_url is "
+                     "'redis://broker-2.example.com:6379/0', not "
+                     "'redis://broker-1.example.com:6379/0': the two apps share their "
+                     "configuration", "give each call an app of its own",
+                     id="shared-configuration"),
     ],
 )
 def test_12_2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -600,6 +985,43 @@ def pool_cpu_this_machine(kind, cores):
                      "for I/O-bound work on 8 cores you chose threads -c 20 (as for 2 cores)",
                      "waiting tasks use no CPU: run many more than the cores (at least 32 here",
                      id="r1-io-threads-hardcoded-20"),
+        # round 2 adversary
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads",
+                                                                     c * (1 + 0.5 / 0.05)),
+                     "choose_pool('io', 2) returned ('threads', 22.0): the concurrency is a "
+                     "float, not an int", "the concurrency is a number of processes or threads, "
+                     "a whole number", id="r2-io-formula-float"),
+        pytest.param(lambda k, c: ("prefork", 0) if k == "cpu" else ("threads", 10 * c),
+                     "for CPU-bound work on 2 cores you chose prefork -c 0",
+                     "one process per core", id="r2-cpu-zero-default"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", c),
+                     "for I/O-bound work on 2 cores you chose threads -c 2",
+                     "waiting tasks use no CPU", id="r2-io-thread-per-core"),
+        pytest.param(lambda k, c: ("prefork", c),
+                     "for I/O-bound work on 2 cores you chose prefork -c 2",
+                     "waiting tasks use no CPU", id="r2-io-prefork-per-core"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", 8),
+                     "for I/O-bound work on 3 cores you chose threads -c 8 (as for 2 cores)",
+                     "waiting tasks use no CPU", id="r2-io-eight-threads"),
+        pytest.param(lambda k, c: ("prefork", 2 * c) if k == "cpu" else ("threads", 10 * c),
+                     "for CPU-bound work on 2 cores you chose prefork -c 4",
+                     "one process per core", id="r2-cpu-twice-cores"),
+        pytest.param(pool_cpu_this_machine, "for CPU-bound work on ", "one process per core",
+                     id="r2-cpu-this-machine"),
+        pytest.param(lambda k, c: ("prefork", max(1, c - 1)) if k == "cpu" else ("threads", 10 * c),
+                     "for CPU-bound work on 2 cores you chose prefork -c 1",
+                     "one process per core", id="r2-cpu-leave-one-core"),
+        pytest.param(lambda k, c: ("prefork", max(1, c // 2)) if k == "cpu" else ("threads",
+                                                                                  10 * c),
+                     "for CPU-bound work on 2 cores you chose prefork -c 1",
+                     "one process per core", id="r2-cpu-half-cores"),
+        pytest.param(lambda k, c: ("prefork", str(c)) if k == "cpu" else ("threads", str(10 * c)),
+                     "choose_pool('cpu', 2) returned ('prefork', '2'): the concurrency is a str, "
+                     "not an int", "the concurrency is a number of processes or threads",
+                     id="r2-concurrency-text"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", True),
+                     "the concurrency is a bool, not an int", "the concurrency is a number",
+                     id="concurrency-bool"),
     ],
 )
 def test_12_3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -661,6 +1083,45 @@ def r1_unit(*, unit_section="", service=None, install="WantedBy=multi-user.targe
 BASE = ["Type=simple", "User={user}", "WorkingDirectory={project_dir}", "ExecStart={execstart}",
         "Restart=always", "KillSignal=SIGTERM"]  # fmt: skip
 
+SOLUTION_UNIT = """\
+[Unit]
+Description=Celery worker
+After=network-online.target
+
+[Service]
+Type=simple
+User={user}
+WorkingDirectory={project_dir}
+ExecStart={celery_bin} -A course_tasks worker --loglevel=INFO
+Restart=always
+KillSignal=SIGTERM
+KillMode=mixed
+TimeoutStopSec=600
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def r2_unit(*changes: tuple[str, str]):
+    """The round 2 adversary's units: the solution's, each ``(old, new)`` replaced (both with
+    the {celery_bin}, {project_dir} and {user} of the call)."""
+
+    def worker_unit(project_dir, celery_bin, user):
+        values = {"project_dir": project_dir, "celery_bin": celery_bin, "user": user}
+        text = SOLUTION_UNIT.format(**values)
+        for old, new in changes:
+            old, new = old.format(**values), new.format(**values)
+            assert old in text, old
+            text = text.replace(old, new)
+        return text
+
+    return worker_unit
+
+
+DETACH = ("--loglevel=INFO", "--loglevel=INFO --detach --pidfile={project_dir}/worker.pid "
+          "--logfile={project_dir}/worker.log")  # fmt: skip
+
 
 def test_12_4_right_answer() -> None:
     assert_passed(verdict("12.4", unit()), "foreground worker")
@@ -670,14 +1131,30 @@ def test_12_4_right_answer() -> None:
     "answer",
     [
         pytest.param(unit(type="forking", extra=" --detach --pidfile=/run/celery/w.pid "
-                          "--logfile=/var/log/celery/w.log"), id="detached"),
+                          "--logfile=/var/log/celery/w.log",
+                          stop="KillMode=mixed\nTimeoutStopSec=600\nPIDFile=/run/celery/w.pid\n"),
+                     id="detached"),
         pytest.param(unit(type="exec", restart="Restart=on-failure\n"), id="exec-on-failure"),
         pytest.param(unit(stop="KillMode=mixed\nTimeoutSec=10min\n"), id="timeoutsec-10min"),
         pytest.param(unit(stop="KillMode=mixed\nTimeoutStopSec=5min 30s\n"), id="timeout-5min30"),
-        pytest.param(unit(stop="KillMode=mixed\nTimeoutStopSec=infinity\n"), id="no-timeout"),
         pytest.param(unit(signal="TERM", stop="KillMode=mixed\nTimeoutStopSec=900\n"
                           "ExecStop=/bin/kill -s TERM $MAINPID\n"), id="execstop-term"),
         pytest.param(r1_unit(), id="r1-base"),
+        # round 2 adversary's right answers (its --right) and more
+        pytest.param(r2_unit(("Restart=always", "Restart=on-failure")), id="r2-on-failure"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutSec=600")), id="r2-timeoutsec"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=10min")), id="r2-10min"),
+        pytest.param(r2_unit(("Type=simple", "Type=exec")), id="r2-type-exec"),
+        pytest.param(r2_unit(("KillSignal=SIGTERM", "KillSignal=TERM")), id="r2-term-no-prefix"),
+        pytest.param(r2_unit(("Type=simple", "Type=forking\nPIDFile={project_dir}/worker.pid"),
+                             DETACH), id="r2-forking-with-pidfile"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutSec=90\nTimeoutStopSec=600")),
+                     id="timeoutsec-before-stop"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nSendSIGKILL=yes")),
+                     id="sendsigkill-yes"),
+        pytest.param(r2_unit(("ExecStart={celery_bin} -A course_tasks worker --loglevel=INFO",
+                              "ExecStart=/bin/sh -c 'exec {celery_bin} -A course_tasks worker "
+                              "--loglevel=INFO'")), id="shell-exec"),
     ],
 )
 def test_12_4_other_right_answers(answer: Any) -> None:
@@ -733,8 +1210,9 @@ def test_12_4_other_right_answers(answer: Any) -> None:
         pytest.param(r1_unit(execstart="{celery_bin} -A course_tasks worker --loglevel=INFO "
                              "--detach", service=[*BASE[1:], "Type=forking", "KillMode=mixed",
                                                   "TimeoutStopSec=600"]),
-                     "--detach needs Type=forking, --pidfile and --logfile (missing: --pidfile, "
-                     "--logfile)", "or leave out --detach", id="r1-forking-detach-no-pidfile"),
+                     "--detach needs Type=forking, --pidfile, --logfile and PIDFile= (missing: "
+                     "--pidfile, --logfile, PIDFile=)", "or leave out --detach",
+                     id="r1-forking-detach-no-pidfile"),
         pytest.param(r1_unit(service=["Type=notify", *BASE[1:], "KillMode=mixed",
                                       "TimeoutStopSec=600"]),
                      "Type=notify: systemd waits for a READY=1 notification",
@@ -797,8 +1275,9 @@ def test_12_4_other_right_answers(answer: Any) -> None:
         pytest.param(r1_unit(execstart="{celery_bin} -A course_tasks worker --loglevel=INFO "
                              "--detach --pidfile=/run/celery/worker.pid "
                              "--logfile=/var/log/celery/worker.log"),
-                     "--detach needs Type=forking, --pidfile and --logfile",
-                     "or leave out --detach", id="r1-simple-with-detach"),
+                     "--detach needs Type=forking, --pidfile, --logfile and PIDFile= (missing: "
+                     "Type=forking, PIDFile=)", "or leave out --detach",
+                     id="r1-simple-with-detach"),
         pytest.param(r1_unit(install=None), "the unit has no [Install] section",
                      "a service unit has [Unit], [Service] and [Install]", id="r1-no-install"),
         pytest.param(r1_unit(install="WantedBy=multi-user"), "the unit is not started at boot",
@@ -807,6 +1286,134 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                                       "TimeoutStopSec=600"]),
                      "the unit has no WorkingDirectory in [Service]",
                      "WorkingDirectory={project_dir}, from the argument", id="r1-no-workdir"),
+        # round 2 adversary (each on the solution's unit, changed once)
+        pytest.param(r2_unit(("KillMode=mixed", "KillMode=process")),
+                     "KillMode=process signals the main process only", "KillMode=mixed",
+                     id="r2-killmode-process"),
+        pytest.param(r2_unit(("KillMode=mixed", "KillMode=control-group")),
+                     "the unit has KillMode=control-group", "KillMode=mixed",
+                     id="r2-killmode-control-group"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=300")),
+                     "TimeoutStopSec=300 (300 s): systemd SIGKILLs the worker before a 5-minute "
+                     "task can finish", "TimeoutStopSec= longer than the longest task",
+                     id="r2-timeout-exactly-5min"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=5min")),
+                     "TimeoutStopSec=5min (300 s)", "TimeoutStopSec= longer than the longest task",
+                     id="r2-timeout-5min-span"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=infinity")),
+                     "TimeoutStopSec=infinity: systemd never kills what is left, so a task that "
+                     "hangs keeps systemctl stop (and every deploy, every reboot) waiting for ever",
+                     "a stop must end: TimeoutStopSec= longer than the longest task",
+                     id="r2-timeout-infinity"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=0")),
+                     "TimeoutStopSec=0: systemd never kills what is left", "a stop must end",
+                     id="timeout-zero"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nSendSIGKILL=no")),
+                     "SendSIGKILL=no: when TimeoutStopSec runs out, systemd leaves what is left "
+                     "running instead of killing it",
+                     "leave out SendSIGKILL (it is yes by default): a stop must end",
+                     id="r2-no-sigkill"),
+        pytest.param(r2_unit(("Restart=always", "Restart=on-abnormal")),
+                     "the unit has Restart=on-abnormal: a worker that exits with an error code "
+                     "(exit 1, say after it lost the broker for longer than its retries) stays "
+                     "down", "Restart=always (or on-failure)", id="r2-restart-on-abnormal"),
+        pytest.param(r2_unit(("KillMode=mixed\nTimeoutStopSec=600\n", ""),
+                             ("After=network-online.target\n",
+                              "After=network-online.target\nKillMode=mixed\nTimeoutStopSec=600\n")),
+                     "KillMode=mixed is in [Unit], where systemd ignores it",
+                     "move it to [Service]", id="r2-stop-keys-in-unit-section"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeOutStopSec=600")),
+                     "the unit has no TimeoutStopSec: systemd waits its default 90 s",
+                     "TimeoutStopSec= longer than the longest task", id="r2-timeout-typo-case"),
+        pytest.param(r2_unit(("KillMode=mixed", "Killmode=mixed")),
+                     "the unit leaves KillMode at systemd's default, control-group",
+                     "KillMode=mixed", id="r2-killmode-typo-case"),
+        pytest.param(r2_unit(("KillMode=mixed", "KillMode=mixed  # TERM to the main process only")),
+                     "KillMode=mixed  # TERM to the main process only is not a kill mode systemd "
+                     "knows", "KillMode=mixed", id="r2-killmode-inline-comment"),
+        pytest.param(r2_unit(("TimeoutStopSec=600",
+                              "TimeoutStopSec=600 ; 10 minutes, longer than the longest task")),
+                     "TimeoutStopSec=600 ; 10 minutes, longer than the longest task is not a time "
+                     "span systemd reads", "TimeoutStopSec= longer than the longest task",
+                     id="r2-timeout-inline-comment"),
+        pytest.param(r2_unit(("Restart=always", "Restart=Always")),
+                     "the unit has Restart=Always: a worker that dies stays down",
+                     "Restart=always (or on-failure)", id="r2-restart-capitalised"),
+        pytest.param(r2_unit(("-A course_tasks worker", "worker -A course_tasks")),
+                     "ExecStart runs 'worker -A course_tasks'",
+                     "run celery_bin -A course_tasks worker", id="r2-app-after-worker"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO --beat")),
+                     "ExecStart runs beat inside the worker (-B)", "leave out -B",
+                     id="r2-long-beat"),
+        pytest.param(r2_unit(("ExecStart={celery_bin} -A course_tasks worker --loglevel=INFO",
+                              "ExecStart=/bin/bash -c '{celery_bin} -A course_tasks worker "
+                              "--loglevel=INFO 2>&1 | tee -a {project_dir}/worker.log'")),
+                     "ExecStart runs the worker inside a shell (/bin/bash -c '...'): the shell is "
+                     "the main process, so systemctl stop's TERM goes to the shell, not to the "
+                     "worker", "start celery_bin itself in ExecStart, no shell, no pipe",
+                     id="r2-tee-pipeline"),
+        pytest.param(r2_unit(("ExecStart={celery_bin} -A course_tasks worker --loglevel=INFO",
+                              "ExecStart=/bin/sh -c 'exec {celery_bin} -A course_tasks worker "
+                              "--loglevel=INFO | tee {project_dir}/worker.log'")),
+                     "ExecStart runs the worker inside a shell (/bin/sh -c '...')",
+                     "start celery_bin itself in ExecStart", id="shell-exec-into-a-pipe"),
+        pytest.param(r2_unit(("Type=simple", "Type=notify")),
+                     "Type=notify: systemd waits for a READY=1 notification",
+                     "celery worker stays in the foreground: Type=simple", id="r2-type-notify"),
+        pytest.param(r2_unit(("--loglevel=INFO",
+                              "--loglevel=INFO --detach --logfile={project_dir}/worker.log")),
+                     "--detach needs Type=forking, --pidfile, --logfile and PIDFile= (missing: "
+                     "Type=forking, --pidfile, PIDFile=)", "or leave out --detach",
+                     id="r2-simple-with-detach"),
+        pytest.param(r2_unit(("Type=simple", "Type=forking"),
+                             ("--loglevel=INFO",
+                              "--loglevel=INFO --detach --logfile={project_dir}/worker.log")),
+                     "--detach needs Type=forking, --pidfile, --logfile and PIDFile= (missing: "
+                     "--pidfile, PIDFile=)", "or leave out --detach",
+                     id="r2-forking-without-pidfile"),
+        pytest.param(r2_unit(("User={user}", "Group={user}")),
+                     "the unit has no User in [Service]", "User={user}, from the argument",
+                     id="r2-group-not-user"),
+        pytest.param(r2_unit(("WorkingDirectory={project_dir}", "RootDirectory={project_dir}")),
+                     "the unit has no WorkingDirectory in [Service]",
+                     "WorkingDirectory={project_dir}, from the argument", id="r2-root-directory"),
+        pytest.param(r2_unit(("WantedBy=multi-user.target", "WantedBy=graphical.target")),
+                     "the unit is not started at boot", "[Install] WantedBy=multi-user.target",
+                     id="r2-wanted-by-graphical"),
+        pytest.param(r2_unit(("KillSignal=SIGTERM", "ExecStop={celery_bin} -A course_tasks "
+                              "control shutdown\nKillSignal=SIGTERM")),
+                     "control shutdown broadcasts shutdown to every worker connected to the "
+                     "broker, on every machine, each time this one unit stops",
+                     "leave out ExecStop: systemctl stop then sends KillSignal=SIGTERM to this "
+                     "worker's main process only", id="r2-execstop-broadcast"),
+        pytest.param(r2_unit(("KillSignal=SIGTERM",
+                              "ExecStop=/usr/bin/pkill -TERM -f 'celery.*worker'\n"
+                              "KillSignal=SIGTERM")),
+                     "signals every process of that name on the machine: the pool children",
+                     "leave out ExecStop", id="execstop-pkill"),
+        pytest.param(r2_unit(("KillSignal=SIGTERM",
+                              "ExecStop=/bin/kill -s QUIT $MAINPID\nKillSignal=SIGTERM")),
+                     "ExecStop=/bin/kill -s QUIT $MAINPID sends SIGQUIT before systemd's "
+                     "KillSignal", "leave out ExecStop", id="r2-execstop-quit"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nTimeoutSec=90")),
+                     "TimeoutSec=90 (90 s) (TimeoutSec= comes after TimeoutStopSec=600 and sets "
+                     "the stop timeout too: systemd applies the lines in order, the last one "
+                     "wins): systemd SIGKILLs the worker before a 5-minute task can finish",
+                     "TimeoutStopSec= longer than the longest task (5 minutes here), e.g. "
+                     "TimeoutStopSec=600, as the last line that sets it",
+                     id="r2-timeoutsec-after-stop"),
+        pytest.param(r2_unit(DETACH), "--detach needs Type=forking, --pidfile, --logfile and "
+                     "PIDFile= (missing: Type=forking, PIDFile=)", "or leave out --detach",
+                     id="r2-simple-detach-with-pidfile"),
+        pytest.param(r2_unit(("Type=simple", "Type=forking"), DETACH),
+                     "--detach needs Type=forking, --pidfile, --logfile and PIDFile= (missing: "
+                     "PIDFile=): without PIDFile= systemd guesses which process is the main one",
+                     "add PIDFile= with the path given to --pidfile",
+                     id="r2-forking-without-PIDFile-directive"),
+        pytest.param(r2_unit(("Type=simple", "Type=forking\nPIDFile=/run/celery/other.pid"),
+                             DETACH),
+                     "PIDFile=/run/celery/other.pid is not the --pidfile the worker writes",
+                     "PIDFile= with the same path as --pidfile", id="forking-pidfile-elsewhere"),
     ],
 )
 def test_12_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:

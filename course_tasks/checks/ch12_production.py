@@ -5,27 +5,37 @@
   workers are busy) and ``GET /exports/{task_id}`` (the task's status as json, read from the
   result backend, at once, for every state). Driven with FastAPI's ``TestClient``: the POSTs'
   exports reach the worker only after the POST has answered (so a POST that waits for the
-  worker to pick them up is seen), and GET is asked about tasks in every state, including
-  tasks the POST never queued; an endpoint that talks to Celery inside the event loop
-  (``async def``) is seen too;
-* 12.2 ``check("12.2", make_celery)``: ``make_celery(settings)`` returns a *new* Celery app,
-  not made the current one, configured from a Django-style settings object with
-  ``namespace="CELERY"``; tried on two settings objects (one holding its settings on the
-  instance, its class and a base class, one behind ``__getattr__`` like Django's
-  ``LazySettings``), and every ``CELERY_*`` setting is compared;
+  worker to pick them up is seen), and the message each POST queued is read (its arguments
+  exactly; no queue the workers do not read, no ``expires``/``countdown``/``eta``). GET is
+  asked about tasks in every state, including tasks the POST never queued and failures with
+  several arguments and none (the error compared exactly with ``str(exc)``), each twice (a
+  GET that forgets the result is seen), and about a task that finishes between two reads of
+  its state (an answer read from several reads is seen); an endpoint that talks to Celery
+  inside the event loop (``async def``) is seen too;
+* 12.2 ``check("12.2", make_celery)``: ``make_celery(settings)`` returns a *new* Celery app
+  on every call, not made the current one, configured from a Django-style settings object
+  with ``namespace="CELERY"``; tried on two settings objects (one holding its settings on the
+  instance, its class and a base class, one behind a plain ``__getattr__`` that ``dir()``
+  does not list), each with settings that are false or 0 and settings away from what apps
+  are often forced to (json only, UTC, retry on startup); every ``CELERY_*`` setting is
+  compared, the first app's again after the second call;
 * 12.3 ``check("12.3", choose_pool)``: ``choose_pool(kind, cores)`` gives ``(pool,
-  concurrency)`` for ``"cpu"`` and ``"io"`` work on 2, 3, 4 and 8 cores; the I/O choice is
-  run on a real worker process (:mod:`course_tasks.processes`) and must overlap the waits;
+  concurrency)`` (an int) for ``"cpu"`` and ``"io"`` work on 2, 3, 4 and 8 cores; the I/O
+  choice is run on a real worker process (:mod:`course_tasks.processes`) and must overlap the
+  waits;
 * 12.4 ``check("12.4", worker_unit)``: ``worker_unit(project_dir, celery_bin, user)``
-  returns a systemd unit that starts the worker the right way, restarts it and stops it
-  warm (TERM to the main process only, ``KillMode=mixed``, with time for the longest task);
-  checked with :mod:`configparser` and, where installed, ``systemd-analyze verify``.
+  returns a systemd unit that starts the worker the right way (as its main process, or
+  detached with ``Type=forking`` and ``PIDFile=``), restarts it after any death and stops it
+  warm (TERM to this worker's main process only, ``KillMode=mixed``, with time for the
+  longest task, then a kill); checked with :mod:`configparser`, its [Service] lines in
+  systemd's order, and, where installed, ``systemd-analyze verify``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import configparser
+import errno
 import importlib.util
 import inspect
 import math
@@ -48,6 +58,7 @@ from typing import Any
 from unittest import mock
 
 from celery import Celery, _state
+from celery.app.defaults import DEFAULTS
 from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
@@ -116,8 +127,13 @@ def _in_event_loop() -> bool:
     return True
 
 
+#: A task whose state changes while a request reads it: ``{task_id: (meta of the first
+#: ``reads`` reads, meta of every later read, reads)}``, as the result backend stores them.
+Flips = dict[str, tuple[dict[str, Any], dict[str, Any], int]]
+
+
 @contextmanager
-def _watching_celery(park: bool) -> Iterator[_Celery]:
+def _watching_celery(park: bool, flips: Flips | None = None) -> Iterator[_Celery]:
     """Meanwhile, record what the code does with the course's app (:class:`_Celery`).
 
     With ``park``, ``export_users_csv`` is not published when it is sent, only recorded (the
@@ -125,6 +141,9 @@ def _watching_celery(park: bool) -> Iterator[_Celery]:
     as when every worker is busy. Reading such a task's state once is fine (it is PENDING);
     reading it again is waiting for a worker, and is stopped at once with Celery's
     ``TimeoutError``, as :func:`support.watching` stops a ``get()``.
+
+    With ``flips``, each read of such a task's state from the result backend gets the next
+    state of a task a worker finishes meanwhile (:data:`Flips`).
     """
     did = _Celery()
     real_send = app.send_task
@@ -150,6 +169,10 @@ def _watching_celery(park: bool) -> Iterator[_Celery]:
             if did.reads[task_id] > 1:
                 did.polled.append(task_id)
                 raise CeleryTimeoutError(f"the check stopped a wait for {task_id}")
+        if flips and task_id in flips:
+            did.reads[task_id] += 1
+            before, after, reads = flips[task_id]
+            return dict(before if did.reads[task_id] <= reads else after, task_id=task_id)
         return real_meta(backend, task_id, *args, **kwargs)
 
     with (
@@ -160,12 +183,13 @@ def _watching_celery(park: bool) -> Iterator[_Celery]:
 
 
 def _request(
-    client: Any, method: str, url: str, *, park: bool = False, **kwargs: Any
+    client: Any, method: str, url: str, *, park: bool = False, flips: Flips | None = None,
+    **kwargs: Any,
 ) -> tuple[Any, Seen, _Celery]:
     """``client.METHOD(url, **kwargs)``, bounded: the answer (or StillRunning), and what the
     endpoint did meanwhile (whether it waited for a task, ran one in the request, polled a
     task no worker has yet, or talked to Celery inside the event loop)."""
-    with _watching_celery(park) as did:
+    with _watching_celery(park, flips) as did:
         response, seen = call_watched(lambda: getattr(client, method)(url, **kwargs),
                                       seconds=ANSWER_SECONDS, thread_name=THREAD_NAME)  # fmt: skip
     return response, seen, did
@@ -240,8 +264,72 @@ def _post(client: Any, endpoint: Any, user_id: int, rows: int) -> str:
     data = response.json()
     if not isinstance(data, dict) or not isinstance(data.get("task_id"), str):
         raise Fail(f"POST /exports answered {data!r}", hint='answer {"task_id": task.id}')
+    queued = [entry for entry in did.parked if entry[3].get("task_id") == data["task_id"]]
+    if queued:
+        _judge_queued(*queued[0], user_id=user_id, rows=rows)
     did.publish()  # the workers are free again: now the exports reach one
     return data["task_id"]
+
+
+#: Options of a message that keep an export from running as soon as a worker is free.
+_DELAYING = {
+    "expires": ("when every worker is busy for longer than that, the worker that finally "
+                "gets it revokes it unrun (REVOKED), and the user never gets the export",
+                "leave out expires: an export waits in the queue until a worker is free, "
+                "however long that takes"),
+    "countdown": ("it waits that long even when a worker is free",
+                  "queue it with export_users_csv.delay(...): it starts as soon as a worker "
+                  "is free"),
+    "eta": ("it waits until then even when a worker is free",
+            "queue it with export_users_csv.delay(...): it starts as soon as a worker is free"),
+}
+
+
+def _judge_queued(name: str, args: Any, kwargs: Any, options: dict[str, Any], *, user_id: int,
+                  rows: int) -> None:
+    """A Fail unless the message POST queued is ``export_users_csv(user_id, rows=rows,
+    seconds_per_row=0.1)``, routed where the workers read, to run as soon as one is free."""
+    routed = app.amqp.router.route({}, name)["queue"].name
+    queue = options.get("queue")
+    queue = getattr(queue, "name", queue)
+    if queue is not None and queue != routed:
+        raise Fail(f"POST /exports sent the export to the queue {queue!r}, which the workers do "
+                   f"not read (they read {routed!r}, where the app routes export_users_csv)",
+                   hint="leave out queue=: export_users_csv.delay(...) sends it where the "
+                   "app's routing says, and the workers read that queue")
+    for option, (why, hint) in _DELAYING.items():
+        if options.get(option) is not None:
+            raise Fail(f"POST /exports queued the export with {option}={options[option]!r}: "
+                       f"{why}", hint=hint)
+    try:
+        bound = inspect.signature(export_users_csv.run).bind(*(args or ()), **(kwargs or {}))
+    except TypeError as exc:
+        raise Fail(f"POST /exports queued export_users_csv with arguments it does not take "
+                   f"({exc}): args={args!r}, kwargs={kwargs!r}",
+                   hint="export_users_csv.delay(request.user_id, rows=request.rows, "
+                   "seconds_per_row=0.1)") from None
+    bound.apply_defaults()
+    got = dict(bound.arguments)
+    shown = ", ".join(f"{key}={value!r}" for key, value in got.items()
+                      if key != "email_to" or value is not None)  # fmt: skip
+    problem = f"the task queued for user {user_id} with {rows} rows was export_users_csv({shown})"
+    for key, wanted in (("user_id", user_id), ("rows", rows)):
+        value = got[key]
+        if type(value) is int and value == wanted:
+            continue
+        if str(value) == str(wanted) or (isinstance(value, float) and value == wanted):
+            raise Fail(f"{problem}: {key} is {kind(value)}",
+                       hint=f"pass request.{key} as it is, an int: the body's {wanted} is the "
+                       f"int {wanted}, and the task takes an int")
+        raise Fail(problem, hint="pass the request's user_id and rows to export_users_csv.delay")
+    speed = got["seconds_per_row"]
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or speed != 0.1:
+        raise Fail(f"{problem}: seconds_per_row is {speed!r}",
+                   hint="queue it with seconds_per_row=0.1, as the exercise says (one slow "
+                   "database read per row)")
+    if got["email_to"] is not None:
+        raise Fail(f"{problem}: it mails the link to {got['email_to']!r}",
+                   hint="leave email_to out: the export mails no link here")
 
 
 #: What the GET of a PROGRESS export may call its status: the state in lower case, or
@@ -267,11 +355,20 @@ class _Case:
 
 
 def _stored_cases() -> list[_Case]:
-    """Exports in every other state, stored in the result backend as a worker stores them."""
+    """Exports in every other state, stored in the result backend as a worker stores them.
+
+    Four failures: a ValueError, an OSError with two arguments (its text is not its first
+    argument), a TimeoutError raised bare (no argument at all) and an UploadUnavailable; each
+    case's value is the exception as the backend gives it back.
+    """
     progress = {"current": 2, "total": 5}
     cases = [
         _Case(str(uuid.uuid4()), "FAILURE", "an export that failed with a ValueError",
               ValueError("user 13 has no rows to export")),
+        _Case(str(uuid.uuid4()), "FAILURE", "an export that failed with an OSError (two "
+              "arguments, errno and message)", OSError(errno.ENOSPC, "No space left on device")),
+        _Case(str(uuid.uuid4()), "FAILURE", "an export that failed with a bare TimeoutError "
+              "(raised with no argument)", TimeoutError()),
         _Case(str(uuid.uuid4()), "FAILURE", "an export that failed with an UploadUnavailable",
               UploadUnavailable("file storage unavailable, exports/users-13.csv not uploaded")),
         _Case(str(uuid.uuid4()), "REVOKED", "a revoked export"),
@@ -280,18 +377,15 @@ def _stored_cases() -> list[_Case]:
         _Case(str(uuid.uuid4()), "PROGRESS", "an export at row 2 of 5", progress),
         _Case(str(uuid.uuid4()), "RETRY", "an export waiting for a retry",
               UploadUnavailable("file storage unavailable, exports/users-14.csv not uploaded")),
-    ]
+    ]  # fmt: skip
     for case in cases:
         value = case.value
         if case.state == "REVOKED":
             value = TaskRevokedError("revoked by the check")
         app.backend.store_result(case.task_id, value, case.state)
+        if case.state == "FAILURE":
+            case.value = app.AsyncResult(case.task_id).result
     return cases
-
-
-def _error_texts(exc: BaseException) -> set[str]:
-    """The texts of ``exc`` an answer may give as its error (compared exactly)."""
-    return {str(exc), repr(exc), f"{type(exc).__name__}: {exc}"}
 
 
 def _carries(data: dict[str, Any], value: Any) -> bool:
@@ -302,8 +396,56 @@ def _carries(data: dict[str, Any], value: Any) -> bool:
     return isinstance(value, dict) and all(data.get(k) == v for k, v in value.items())
 
 
-def _judge_get(client: Any, case: _Case) -> None:
-    """GET /exports/{id} for one case; a Fail naming the mistake."""
+def _diagnose_get(endpoint: Any, case: _Case) -> Fail:
+    """Why GET answered 500: call the endpoint function itself and see what it raises."""
+    problem = f"GET /exports/{{id}} for {case.what} answered 500"
+    try:
+        value, _ = call_watched(endpoint, case.task_id, seconds=ANSWER_SECONDS,
+                                thread_name=THREAD_NAME)  # fmt: skip
+    except Exception as exc:  # the learner's code failed
+        problem = f"GET /exports/{{id}} for {case.what} failed with {type(exc).__name__}: {exc}"
+        if case.state == "FAILURE":
+            return Fail(problem, hint='answer {"status": "failure", "error": str(result.info)}: '
+                        "str() gives the text of any exception, whatever its arguments (a "
+                        "bare raise TimeoutError has none)")
+        return Fail(problem, hint="give every state an answer: end with a fallback "
+                    'such as {"status": state.lower()}')
+    if inspect.iscoroutine(value):
+        value.close()
+    return Fail(f"{problem} (it returned {kind(value)})",
+                hint='return a dict of json values, such as {"status": state.lower()}')
+
+
+def _judge_failure(data: dict[str, Any], case: _Case) -> None:
+    """A Fail unless the answer holds the exception's text, ``str(result.info)``, exactly."""
+    exc = case.value
+    text = str(exc)
+    given = [v for k, v in data.items() if k != "status"]
+    if any(isinstance(v, str) and v == text for v in given):
+        return
+    said = data.get("error", next((v for v in given if isinstance(v, str)), None))
+    problem = f"GET for {case.what} ({error_text(exc)}) answered {data!r}"
+    named = (repr(exc), f"{type(exc).__name__}: {exc}", type(exc).__name__)
+    if isinstance(said, str) and said in named:
+        raise Fail(f"{problem}: the error is {said!r}, not the exception's text {text!r}",
+                   hint="the error is the exception's text, str(result.info), exactly: "
+                   "without its class name")
+    if isinstance(said, str) and exc.args and said == str(exc.args[0]):
+        raise Fail(f"{problem}: the error is the exception's first argument, {said!r}, not "
+                   f"its text {text!r}",
+                   hint="the error is str(result.info), the exception's whole text: an "
+                   "exception may have several arguments, or none")
+    if isinstance(said, str):
+        raise Fail(f"{problem}: the error is {said!r}, not the exception's text {text!r}",
+                   hint='add "error": str(result.info), the exception\'s text as it is')
+    lost = " (the exception became {} in json)" if {} in data.values() else ""
+    raise Fail(f"{problem}: the error is missing{lost}",
+               hint='add "error": str(result.info): an exception is not json, FastAPI '
+               "sends it as {}")
+
+
+def _judge_get(client: Any, endpoint: Any, case: _Case) -> Any:
+    """GET /exports/{id} for one case; a Fail naming the mistake, else the json answer."""
     response, seen, did = _request(client, "get", f"/exports/{case.task_id}")
     if seen.waited or isinstance(response, StillRunning):
         how = "called get() on it" if seen.waited else f"no answer within {ANSWER_SECONDS:g} s"
@@ -314,6 +456,8 @@ def _judge_get(client: Any, case: _Case) -> None:
                    "(an async def endpoint)",
                    hint=_ASYNC_HINT.format(what="result.state is a read from the result "
                                            "backend: it"))
+    if response.status_code == 500:
+        raise _diagnose_get(endpoint, case)
     if response.status_code != 200:
         raise Fail(f"GET /exports/{{id}} for {case.what} answered {response.status_code}",
                    hint="give every state an answer: end with a fallback "
@@ -342,17 +486,70 @@ def _judge_get(client: Any, case: _Case) -> None:
     if case.state == "SUCCESS" and data.get("result") != case.value:
         raise Fail(f"GET for {case.what} has no 'result' with the task's value",
                    hint='add "result": result.result for SUCCESS')
-    if case.state == "FAILURE" and not any(
-        isinstance(v, str) and v in _error_texts(case.value) for v in data.values()
-    ):
-        lost = " (the exception became {} in json)" if {} in data.values() else ""
-        raise Fail(f"GET for {case.what} ({error_text(case.value)}) answered {data!r}: the "
-                   f"error is missing{lost}",
-                   hint='add "error": str(result.info): an exception is not json, FastAPI '
-                   "sends it as {}")
+    if case.state == "FAILURE":
+        _judge_failure(data, case)
     if case.state == "PROGRESS" and not _carries(data, case.value):
         raise Fail(f"GET for {case.what} answered {data!r}: the progress is missing",
                    hint=f'add "progress": result.info, the {case.value} the export reports')
+    return data
+
+
+def _ask_again(client: Any, case: _Case, first: Any) -> None:
+    """GET the same export a second time: a GET only reads, so it must answer the same."""
+    response, _, _ = _request(client, "get", f"/exports/{case.task_id}")
+    if isinstance(response, StillRunning):
+        second: Any = f"no answer within {ANSWER_SECONDS:g} s"
+    elif response.status_code != 200:
+        second = f"status {response.status_code}"
+    else:
+        second = response.json()
+    if second == first:
+        return
+    problem = (f"GET /exports/{{id}} for {case.what} answered {first!r}, then {second!r} when "
+               "asked again")
+    if isinstance(second, dict) and second.get("status") == "pending":
+        raise Fail(problem, hint="leave the result in the result backend: after "
+                   "result.forget() every later poll (a second tab, a retried request, another "
+                   "web process) says pending; result_expires removes old results")
+    raise Fail(problem, hint="GET only reads the task's state: asked twice, it answers the same")
+
+
+#: How many reads of its state still say STARTED, for a task that finishes during a GET.
+RACE_READS = (1, 2, 3)
+
+
+def _judge_race(client: Any, value: Any) -> None:
+    """GET an export that a worker finishes while GET answers: STARTED for the first reads of
+    its state, SUCCESS for the later ones. An answer read from one state is consistent
+    (``started``, or ``success`` with the value); one that reads the state again and again
+    mixes them up (``success`` without the value)."""
+    started, succeeded = str(uuid.uuid4()), str(uuid.uuid4())
+    real_meta = type(app.backend).get_task_meta
+    try:
+        app.backend.store_result(started, {"pid": os.getpid(), "hostname": "check-12"},
+                                 "STARTED")  # fmt: skip
+        app.backend.store_result(succeeded, value, "SUCCESS")
+        before = real_meta(app.backend, started, cache=False)
+        after = real_meta(app.backend, succeeded, cache=False)
+        for reads in RACE_READS:
+            task_id = str(uuid.uuid4())
+            response, _, _ = _request(client, "get", f"/exports/{task_id}",
+                                      flips={task_id: (before, after, reads)})  # fmt: skip
+            data = response.json() if getattr(response, "status_code", None) == 200 else None
+            status = data.get("status") if isinstance(data, dict) else None
+            if status == "started" or (status == "success" and data.get("result") == value):
+                continue
+            said = data if data is not None else f"status {getattr(response, 'status_code', '?')}"
+            raise Fail(f"GET /exports/{{id}} for an export a worker finished while GET answered "
+                       f"(STARTED for the first {reads} read{'s' if reads > 1 else ''} of its "
+                       f"state, SUCCESS after) answered {said!r}: it read result.state again "
+                       "and again, and the reads disagreed",
+                       hint="read result.state once, into a variable (state = result.state), "
+                       "and answer from that: each read asks the result backend again, and the "
+                       "task may finish in between")
+    finally:
+        app.backend.forget(started)
+        app.backend.forget(succeeded)
 
 
 @exercise("12.1", "the export endpoints", points=3)
@@ -402,14 +599,17 @@ def _endpoints(exports: Any) -> str:
             _Case(own.id, "SUCCESS", "an export the check queued itself", own.result, True),
             *stored,
         ]
-        for case in cases:
-            _judge_get(client, case)
+        answers = [_judge_get(client, get, case) for case in cases]
+        for case, first in zip(cases, answers, strict=True):
+            _ask_again(client, case, first)
+        _judge_race(client, cases[0].value)
     finally:
         for case in stored:
             app.backend.forget(case.task_id)
-    return ("202 with the id at once, also while the workers are busy; json status for "
-            "PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY and REVOKED, from the result "
-            "backend, never waiting")
+    return ("202 with the id at once, also while the workers are busy, the export queued as "
+            "asked; json status for PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY and "
+            "REVOKED, from the result backend, never waiting, the same when asked again, and "
+            "from one read of the state")
 
 
 # --------------------------------------------------------------------------- 12.2
@@ -419,9 +619,9 @@ NAMED = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND", "CELERY_RESULT_EXPIRES",
          "CELERY_TASK_ROUTES")  # fmt: skip
 
 
-class _LazySettings:
-    """Settings behind ``__getattr__``, as Django's ``django.conf.settings`` (a
-    ``LazySettings``): nothing in its ``__dict__`` but the object it wraps."""
+class _Hidden:
+    """Settings behind a plain ``__getattr__``: nothing in its ``__dict__`` but the object it
+    wraps, and ``dir()`` lists none of them (it has no ``__dir__``)."""
 
     def __init__(self, wrapped: Any) -> None:
         self.__dict__["_wrapped"] = wrapped
@@ -429,44 +629,69 @@ class _LazySettings:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.__dict__["_wrapped"], name)
 
+
+class _Listed(_Hidden):
+    """As :class:`_Hidden`, but ``dir()`` lists the wrapped object's names, as Django's
+    ``LazySettings`` does."""
+
     def __dir__(self) -> list[str]:
         return dir(self.__dict__["_wrapped"])
 
 
-def _settings(n: int) -> Any:
-    """A Django-style settings object: Celery's settings carry the CELERY_ prefix.
+def _settings(n: int) -> tuple[Any, Any]:
+    """A Django-style settings object (Celery's settings carry the CELERY_ prefix): the plain
+    object, and the object make_celery is given.
 
     Its settings sit where a project's do: some on the object itself, some on its class,
-    some inherited from a base class (a ``base.py`` of shared settings); the second object
-    is seen only through ``__getattr__``, as Django's ``LazySettings``. Besides the four
-    the exercise names, it has other Celery settings, each away from its default.
+    some inherited from a base class (a ``base.py`` of shared settings), one class value
+    hiding its base's; the second object is given behind a ``__getattr__`` that ``dir()``
+    does not list. Besides the four the exercise names, it has other Celery settings, each
+    away from Celery's default and from what an app is often forced to (json only, UTC,
+    retry on startup), some of them false, 0 or empty.
     """
     base = type(f"BaseSettings{n}", (), {
         "CELERY_RESULT_EXPIRES": 600 * n,
         "CELERY_TASK_ACKS_LATE": True,
         "CELERY_TASK_TIME_LIMIT": 300 * n,
+        "CELERY_ACCEPT_CONTENT": ["json", "msgpack"],
+        "CELERY_WORKER_HIJACK_ROOT_LOGGER": False,
     })  # fmt: skip
     cls = type(f"ShopSettings{n}", (base,), {
         "CELERY_TASK_ROUTES": {f"shop{n}.tasks.*": {"queue": f"shop{n}"}},
         "CELERY_TASK_DEFAULT_QUEUE": f"shop{n}",
+        "CELERY_TASK_SERIALIZER": "msgpack",
+        "CELERY_RESULT_SERIALIZER": "msgpack",
+        "CELERY_TIMEZONE": ("Europe/Paris", "Asia/Tokyo")[n - 1],
+        "CELERY_ENABLE_UTC": False,
         "DEBUG": True,
     })  # fmt: skip
     settings = cls()
     settings.CELERY_BROKER_URL = f"redis://broker-{n}.example.com:6379/0"
     settings.CELERY_RESULT_BACKEND = f"redis://broker-{n}.example.com:6379/1"
     settings.CELERY_WORKER_CONCURRENCY = 2 + n
+    settings.CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = False
     settings.MAIL_SENDER = f"shop{n}@example.com"
-    return settings if n == 1 else _LazySettings(settings)
+    if n == 2:
+        cls.CELERY_TASK_ACKS_LATE = False  # hides the base's True
+        settings.CELERY_RESULT_EXPIRES = 0  # results never expire
+        return settings, _Hidden(settings)
+    return settings, settings
 
 
 def _celery_settings(settings: Any) -> dict[str, Any]:
-    """``{"CELERY_BROKER_URL": ..., ...}``: every Celery setting of ``settings``, named first."""
+    """``{"CELERY_BROKER_URL": ..., ...}``: every Celery setting of ``settings`` (a plain
+    object), named first."""
     found = {key: getattr(settings, key) for key in dir(settings) if key.startswith("CELERY_")}
     return {key: found[key] for key in (*NAMED, *sorted(set(found) - set(NAMED)))}
 
 
 def _conf_key(setting: str) -> str:
     return setting.removeprefix("CELERY_").lower()
+
+
+def _differing(made: Any, wanted: dict[str, Any]) -> list[str]:
+    """The settings of ``wanted`` that the app's configuration does not have."""
+    return [key for key, value in wanted.items() if made.conf.get(_conf_key(key)) != value]
 
 
 def _made(make_celery: Any, settings: Any) -> Any:
@@ -486,14 +711,87 @@ def _made(make_celery: Any, settings: Any) -> Any:
     return made
 
 
+def _judge_broker(made: Any, settings: Any) -> None:
+    """A Fail unless the app's broker_url is the settings' CELERY_BROKER_URL."""
+    namespace = getattr(made, "namespace", None)
+    broker = made.conf.broker_url
+    if broker == settings.CELERY_BROKER_URL:
+        return
+    if broker is None and namespace is None:
+        raise Fail("broker_url is None: Celery did not read CELERY_BROKER_URL",
+                   hint='pass namespace="CELERY" to config_from_object, so '
+                   "CELERY_BROKER_URL is read as broker_url")
+    source = getattr(made, "_config_source", None)
+    if broker is None and isinstance(source, type):
+        raise Fail(f"broker_url is None: make_celery configured the app from the settings' "
+                   f"class {source.__name__}, not from the object it is given, and "
+                   "CELERY_BROKER_URL is set on the object",
+                   hint='pass the object itself: config_from_object(settings, namespace="CELERY")'
+                   ": a class has none of what is set on its instances")
+    if broker is None and namespace != "CELERY":
+        raise Fail(f"broker_url is None with namespace={namespace!r}",
+                   hint='the namespace is the settings\' prefix as written: "CELERY"')
+    if broker is None:
+        raise Fail("broker_url is None: make_celery did not read the CELERY_BROKER_URL of the "
+                   "settings it is given",
+                   hint='read the object itself: app.config_from_object(settings, '
+                   'namespace="CELERY")')
+    raise Fail(f"for CELERY_BROKER_URL={settings.CELERY_BROKER_URL!r}, broker_url is {broker!r}",
+               hint="read the settings you are given: "
+               'app.config_from_object(settings, namespace="CELERY")')
+
+
+def _judge_settings(made: Any, settings: Any, wanted: dict[str, Any]) -> None:
+    """A Fail naming the first CELERY_ setting the app lacks, and why it may lack it."""
+    _judge_broker(made, settings)
+    missing = _differing(made, wanted)
+    if not missing:
+        return
+    got = {key: made.conf.get(_conf_key(key)) for key in missing}
+    default = {key: DEFAULTS.get(_conf_key(key)) for key in missing}
+    first = missing[0]
+    problem = f"{_conf_key(first)} is {got[first]!r}, not {wanted[first]!r}"
+    forced = [key for key in missing if got[key] != default[key]]
+    if forced:
+        key = forced[0]
+        raise Fail(f"{_conf_key(key)} is {got[key]!r}, not {wanted[key]!r}: make_celery set it "
+                   f"itself after reading the settings, over their {key}",
+                   hint="leave the settings' values as they are: whatever the project sets in "
+                   "its CELERY_ settings must reach the app; set a value of your own only where "
+                   "the settings have none (if not hasattr(settings, \"CELERY_TIMEZONE\"): ...)")
+    falsy = {key for key, value in wanted.items()
+             if not value and value != DEFAULTS.get(_conf_key(key))}  # fmt: skip
+    if falsy and set(missing) == falsy:
+        raise Fail(f"{problem} (Celery's default): make_celery skipped the settings whose value "
+                   f"is false, 0 or empty ({', '.join(sorted(falsy))})",
+                   hint="copy every CELERY_ setting, whatever its value: False and 0 are "
+                   'settings too (config_from_object(settings, namespace="CELERY") reads them)')
+    own = {key for key in vars(settings) if key.startswith("CELERY_")}
+    inherited = set(wanted) - own
+    if own and not own & set(missing) and inherited <= set(missing):
+        raise Fail(f"{problem}: make_celery read only the settings set on the object itself "
+                   f"({', '.join(sorted(own & set(wanted)))}), not those its class defines or "
+                   "inherits",
+                   hint="read them as attributes (getattr), as config_from_object(settings, "
+                   'namespace="CELERY") does: vars(settings) and settings.__dict__ miss '
+                   "class settings, and Django's settings hold none in their __dict__")
+    if not set(missing) & set(NAMED):
+        raise Fail(f"{problem}: {first} was not read",
+                   hint="load every CELERY_ setting, not only the four the exercise names: "
+                   'app.config_from_object(settings, namespace="CELERY")')
+    raise Fail(problem, hint="load every CELERY_ setting: "
+               'app.config_from_object(settings, namespace="CELERY")')
+
+
 @exercise("12.2", "Celery settings from a settings object", points=2)
 def _namespace(make_celery: Any) -> str:
     if not callable(make_celery):
         raise Fail(f"got {kind(make_celery)}, not a function",
                    hint="define def make_celery(settings): ...")
+    apps: list[tuple[Any, dict[str, Any]]] = []
     for n in (1, 2):
-        settings = _settings(n)
-        wanted = _celery_settings(settings)
+        plain, settings = _settings(n)
+        wanted = _celery_settings(plain)
         made = _made(make_celery, settings)
         if made is None and is_stub_body(make_celery, unknown=False):
             raise NotYet("write the body of make_celery")
@@ -503,50 +801,53 @@ def _namespace(make_celery: Any) -> str:
         if not isinstance(made, Celery):
             raise Fail(f"make_celery returned {kind(made)}, not a Celery app",
                        hint="return the Celery app you configured")
+        if apps and made is apps[0][0]:
+            broker = made.conf.broker_url
+            how = ("again, still configured from the first settings object"
+                   if broker != settings.CELERY_BROKER_URL else
+                   "again, reconfigured: the app the first call returned now has the second "
+                   "settings")  # fmt: skip
+            raise Fail(f"make_celery returned the app of its first call {how} (broker_url is "
+                       f"{broker!r})",
+                       hint="make a new app on every call: Celery(\"shop\", "
+                       "set_as_current=False) inside make_celery, so each settings object gets "
+                       "an app of its own")
         source = getattr(made, "_config_source", None)
         if isinstance(source, str):
             raise Fail(f"make_celery configured the app from {source!r}, not from the settings "
                        "object it is given",
                        hint="pass the object itself: config_from_object(settings, "
                        'namespace="CELERY"); a string names a module to import')
-        namespace = getattr(made, "namespace", None)
-        broker = made.conf.broker_url
-        if broker != settings.CELERY_BROKER_URL:
-            if broker is None and namespace is None:
-                raise Fail("broker_url is None: Celery did not read CELERY_BROKER_URL",
-                           hint='pass namespace="CELERY" to config_from_object, so '
-                           "CELERY_BROKER_URL is read as broker_url")
-            if broker is None:
-                raise Fail(f"broker_url is None with namespace={namespace!r}",
-                           hint='the namespace is the settings\' prefix as written: "CELERY"')
-            raise Fail(f"for CELERY_BROKER_URL={settings.CELERY_BROKER_URL!r}, "
-                       f"broker_url is {broker!r}",
-                       hint="read the settings you are given: "
-                       'app.config_from_object(settings, namespace="CELERY")')
-        missing = [key for key, value in wanted.items() if made.conf.get(_conf_key(key)) != value]
-        if not missing:
-            continue
-        first = missing[0]
-        got = made.conf.get(_conf_key(first))
-        problem = f"{_conf_key(first)} is {got!r}, not {wanted[first]!r}"
-        own = {key for key in vars(settings) if key.startswith("CELERY_")}
-        if own and not own & set(missing):
-            raise Fail(f"{problem}: make_celery read only the settings set on the object itself "
-                       f"({', '.join(sorted(own & set(wanted)))}), not those its class defines or "
-                       "inherits",
-                       hint="read them as attributes (getattr), as config_from_object(settings, "
-                       'namespace="CELERY") does: vars(settings) and settings.__dict__ miss '
-                       "class settings, and Django's settings hold none in their __dict__")
-        if not set(missing) & set(NAMED):
-            raise Fail(f"{problem}: {first} was not read",
-                       hint="load every CELERY_ setting, not only the four the exercise names: "
-                       'app.config_from_object(settings, namespace="CELERY")')
-        raise Fail(problem, hint="load every CELERY_ setting: "
-                   'app.config_from_object(settings, namespace="CELERY")')
-    if app.conf.broker_url == _settings(2).CELERY_BROKER_URL:
+        try:
+            _judge_settings(made, settings, wanted)
+        except Fail as fail:
+            if not isinstance(settings, _Hidden):
+                raise
+            listed = _made(make_celery, _Listed(plain))
+            if isinstance(listed, Celery) and not _differing(listed, wanted):
+                missing = _differing(made, wanted)
+                key = _conf_key(missing[0])
+                raise Fail(f"for settings served by a __getattr__ that dir() does not list, "
+                           f"{key} is {made.conf.get(key)!r}, not {wanted[missing[0]]!r}: "
+                           "make_celery read only the names dir(settings) lists",
+                           hint="ask for each setting by its name, as config_from_object("
+                           'settings, namespace="CELERY") does when broker_url is read: dir() '
+                           "lists only what an object chooses to list") from None
+            raise fail from None
+        apps.append((made, wanted))
+    first, wanted = apps[0]
+    changed = _differing(first, wanted)
+    if changed:
+        key = _conf_key(changed[0])
+        raise Fail(f"after the second call, the first app's {key} is {first.conf.get(key)!r}, "
+                   f"not {wanted[changed[0]]!r}: the two apps share their configuration",
+                   hint="give each call an app of its own, with a configuration of its own: "
+                   'Celery("shop", set_as_current=False) inside make_celery')
+    if app.conf.broker_url == _settings(2)[0].CELERY_BROKER_URL:
         raise Fail("the course's app now has the example broker", hint="never reconfigure it")
-    return ("every CELERY_* setting read, from the instance, its class and a base class, and "
-            "through __getattr__; a new app, not the current one")
+    return ("every CELERY_* setting read, false and 0 included, from the instance, its class "
+            "and a base class, and through a __getattr__ that dir() does not list; a new app "
+            "on each call, not the current one")
 
 
 # --------------------------------------------------------------------------- 12.3
@@ -562,10 +863,14 @@ def _answer(choose_pool: Any, kind_: str, cores: int) -> tuple[str, int]:
     answer = choose_pool(kind_, cores)
     if answer is None and is_stub_body(choose_pool, unknown=False):
         raise NotYet("write the body of choose_pool")
-    if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], str)
-            and isinstance(answer[1], int)):
+    if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], str)):
         raise Fail(f"choose_pool({kind_!r}, {cores}) returned {answer!r}",
                    hint='return a tuple (pool, concurrency), e.g. ("prefork", 4)')
+    if type(answer[1]) is not int:
+        raise Fail(f"choose_pool({kind_!r}, {cores}) returned {answer!r}: the concurrency is "
+                   f"{kind(answer[1])}, not an int",
+                   hint="the concurrency is a number of processes or threads, a whole number: "
+                   "celery worker -c takes an int (round a formula with int() or //)")
     return answer[0].lower(), answer[1]
 
 
@@ -759,8 +1064,90 @@ _KILLMODE_HINT = ("KillMode=mixed: systemd sends TERM to the main process only, 
                   "SIGKILLs whatever is left after TimeoutStopSec")
 
 
-def _check_stop(service: configparser.SectionProxy) -> None:
-    """A Fail unless ``systemctl stop`` is a warm shutdown with time for the longest task."""
+def _assignments(text: str, section: str) -> list[tuple[str, str]]:
+    """The ``Key=value`` lines of ``[section]``, in order, as systemd reads them (comment lines,
+    continuation lines ending in a backslash); a key may come more than once."""
+    found: list[tuple[str, str]] = []
+    current, pending = None, ""
+    for raw in text.splitlines():
+        line = pending + raw.strip()
+        pending = ""
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1]
+        elif current == section and "=" in line:
+            key, value = line.split("=", 1)
+            found.append((key.strip(), value.strip()))
+    return found
+
+
+_FALSE = ("0", "no", "n", "false", "f", "off")
+_SHELLS = ("sh", "bash", "dash", "zsh", "ksh")
+#: A shell redirection word (``>>``, ``2>&1``, ``>log``): no new process.
+_REDIRECT = re.compile(r"\d*(>>?|<)(&\d+|\S*)")
+
+
+def _shell_script(command: list[str]) -> str | None:
+    """The script of ``sh -c '...'`` (any shell, also ``bash -lc``), or ``None``."""
+    if Path(command[0]).name not in _SHELLS:
+        return None
+    for i, arg in enumerate(command[1:-1], start=1):
+        if arg.startswith("-") and not arg.startswith("--") and "c" in arg[1:]:
+            return command[i + 1]
+    return None
+
+
+def _exec_command(script: str) -> list[str] | None:
+    """The command of a script ``exec COMMAND ...`` with no pipe, list or substitution: the
+    shell replaces itself with it, so COMMAND is the main process. ``None`` otherwise."""
+    try:
+        words = shlex.split(script)
+    except ValueError:
+        return None
+    special = [word for word in words if any(c in word for c in "|;&`$()")]
+    if not words or words[0] != "exec" or not all(_REDIRECT.fullmatch(w) for w in special):
+        return None
+    command, skip = [], False
+    for word in words[1:]:
+        if skip:
+            skip = False
+        elif _REDIRECT.fullmatch(word):
+            skip = not _REDIRECT.fullmatch(word).group(2)  # "> file": the file is the next word
+        else:
+            command.append(word)
+    return command or None
+
+
+def _broadcast(command: str) -> str | None:
+    """What a stop command reaches beyond this unit's worker: ``celery control shutdown``
+    without a destination, ``pkill``/``killall`` by name (also inside ``sh -c '...'``)."""
+    try:
+        words = shlex.split(command.lstrip("-@+!:"))
+    except ValueError:
+        words = command.split()
+    for i, word in enumerate(words):
+        if " " in word:  # the script of sh -c '...'
+            found = _broadcast(word)
+            if found:
+                return found
+        if Path(word).name in ("pkill", "killall", "skill"):
+            return ("signals every process of that name on the machine: the pool children "
+                    "(which die mid-task) and the workers of every other unit")
+        if word == "control" and "shutdown" in words[i + 1:] and not any(
+            w in ("-d", "--destination") or w.startswith("--destination=") for w in words
+        ):
+            return ("broadcasts shutdown to every worker connected to the broker, on every "
+                    "machine, each time this one unit stops")
+    return None
+
+
+def _check_stop(service: configparser.SectionProxy, lines: list[tuple[str, str]]) -> None:
+    """A Fail unless ``systemctl stop`` is a warm shutdown of this worker, with time for the
+    longest task, and then ends (``lines``: the [Service] assignments in order)."""
     signal_ = service.get("KillSignal", "SIGTERM")
     if signal_ not in ("SIGTERM", "TERM", "15"):
         raise Fail(f"KillSignal={signal_} stops the worker cold",
@@ -772,6 +1159,11 @@ def _check_stop(service: configparser.SectionProxy) -> None:
                    "is a cold shutdown, and the running tasks die",
                    hint="leave out ExecStop: systemctl stop then sends KillSignal=SIGTERM, a "
                    "warm shutdown")
+    reach = _broadcast(stop or "")
+    if reach:
+        raise Fail(f"ExecStop={stop} {reach}",
+                   hint="leave out ExecStop: systemctl stop then sends KillSignal=SIGTERM to "
+                   "this worker's main process only")
     mode = service.get("KillMode")
     if mode is None or mode == "control-group":
         said = ("leaves KillMode at systemd's default, control-group" if mode is None
@@ -790,21 +1182,77 @@ def _check_stop(service: configparser.SectionProxy) -> None:
                    hint=_KILLMODE_HINT)
     if mode != "mixed":
         raise Fail(f"KillMode={mode} is not a kill mode systemd knows", hint=_KILLMODE_HINT)
-    key = next((k for k in ("TimeoutStopSec", "TimeoutSec") if k in service), None)
+    # systemd applies the lines in order: TimeoutSec= sets the stop timeout too, the last wins
+    timeout: tuple[str, str] | None = None
+    hidden: tuple[str, str] | None = None
+    for key, value in lines:
+        if key in ("TimeoutStopSec", "TimeoutSec"):
+            if timeout is not None and timeout[0] != key:
+                hidden = timeout
+            timeout = (key, value) if value else None
     longest = f"{LONGEST_TASK_SECONDS // 60}-minute"
     hint = (f"TimeoutStopSec= longer than the longest task ({LONGEST_TASK_SECONDS // 60} "
             "minutes here), e.g. TimeoutStopSec=600")
-    if key is None:
+    if timeout is None:
         raise Fail(f"the unit has no TimeoutStopSec: systemd waits its default "
                    f"{SYSTEMD_STOP_SECONDS} s, then SIGKILLs the worker with its {longest} "
                    "tasks half-way", hint=hint)
-    seconds = _span_seconds(service[key])
+    key, value = timeout
+    seconds = _span_seconds(value)
     if seconds is None:
-        raise Fail(f"{key}={service[key]} is not a time span systemd reads",
-                   hint=hint + " (or 10min)")
+        raise Fail(f"{key}={value} is not a time span systemd reads", hint=hint + " (or 10min)")
+    if seconds == math.inf:
+        raise Fail(f"{key}={value}: systemd never kills what is left, so a task that hangs "
+                   "keeps systemctl stop (and every deploy, every reboot) waiting for ever",
+                   hint="a stop must end: " + hint + "; after it systemd SIGKILLs what is left")
     if seconds <= LONGEST_TASK_SECONDS:
-        raise Fail(f"{key}={service[key]} ({seconds:g} s): systemd SIGKILLs the worker before a "
-                   f"{longest} task can finish", hint=hint)
+        before = ""
+        if hidden is not None and (_span_seconds(hidden[1]) or 0) > LONGEST_TASK_SECONDS:
+            before = (f" ({key}= comes after {hidden[0]}={hidden[1]} and sets the stop timeout "
+                      "too: systemd applies the lines in order, the last one wins)")
+            hint += ", as the last line that sets it (TimeoutSec= sets the stop timeout too: "
+            hint += "bound the start alone with TimeoutStartSec=)"
+        raise Fail(f"{key}={value} ({seconds:g} s){before}: systemd SIGKILLs the worker before "
+                   f"a {longest} task can finish", hint=hint)
+    kill = [value for key, value in lines if key == "SendSIGKILL"]
+    if kill and kill[-1].lower() in _FALSE:
+        raise Fail(f"SendSIGKILL={kill[-1]}: when {key} runs out, systemd leaves what is left "
+                   "running instead of killing it, so a task that hangs keeps the old worker "
+                   "alive, next to the one the next start brings",
+                   hint="leave out SendSIGKILL (it is yes by default): a stop must end")
+
+
+def _judge_detached(service: configparser.SectionProxy, command: list[str], kind_: str) -> None:
+    """A Fail unless a worker with ``--detach`` runs as systemd needs a forking daemon."""
+    pidfile = next((arg.split("=", 1)[1] if "=" in arg else
+                    (command[i + 1] if i + 1 < len(command) else "")
+                    for i, arg in enumerate(command) if arg.startswith("--pidfile")), None)
+    missing = ["Type=forking"] if kind_ != "forking" else []
+    missing += [opt for opt in ("--pidfile", "--logfile")
+                if not any(arg.startswith(opt) for arg in command)]
+    if "PIDFile" not in service:
+        missing.append("PIDFile=")
+    if missing:
+        raise Fail("--detach needs Type=forking, --pidfile, --logfile and PIDFile= "
+                   f"(missing: {', '.join(missing)})"
+                   + (": without PIDFile= systemd guesses which process is the main one, "
+                      "and KillMode=mixed's TERM may reach a pool child"
+                      if missing == ["PIDFile="] else ""),
+                   hint="or leave out --detach and use Type=simple: systemd then watches the "
+                   "worker itself" if missing != ["PIDFile="] else
+                   "add PIDFile= with the path given to --pidfile (or leave out --detach and "
+                   "use Type=simple)")
+    if pidfile and service["PIDFile"] != pidfile:
+        raise Fail(f"PIDFile={service['PIDFile']} is not the --pidfile the worker writes "
+                   f"({pidfile}): systemd cannot find the main process",
+                   hint="PIDFile= with the same path as --pidfile")
+
+
+_RESTART_TROUBLE = {
+    "on-abnormal": ": a worker that exits with an error code (exit 1, say after it lost the "
+    "broker for longer than its retries) stays down; on-abnormal restarts only after a signal, "
+    "a timeout or a watchdog",
+}
 
 
 @exercise("12.4", "a systemd unit for the worker", points=2)
@@ -814,6 +1262,7 @@ def _unit(worker_unit: Any) -> str:
                    hint="define def worker_unit(project_dir, celery_bin, user): ...")
     root = Path(__file__).resolve().parents[2]
     celery_bin = str(Path(sys.executable).with_name("celery"))
+    detached = False
     for project, user in ((str(root), "celery"), (tempfile.gettempdir(), "www-data")):
         text = worker_unit(project, celery_bin, user)
         if text is None and is_stub_body(worker_unit, unknown=False):
@@ -843,6 +1292,18 @@ def _unit(worker_unit: Any) -> str:
         if not command:
             raise Fail("the unit has no ExecStart",
                        hint="ExecStart=CELERY_BIN -A course_tasks worker ...")
+        script = _shell_script(command)
+        if script is not None and celery_bin in script:
+            inner = _exec_command(script)
+            if inner is None:
+                raise Fail(f"ExecStart runs the worker inside a shell ({command[0]} -c "
+                           "'...'): the shell is the main process, so systemctl stop's TERM "
+                           "goes to the shell, not to the worker, which never gets its warm "
+                           "shutdown",
+                           hint="start celery_bin itself in ExecStart, no shell, no pipe: its "
+                           "output goes to the journal (journalctl -u celery-worker), or use "
+                           "--logfile")
+            command = inner
         if command[0] != celery_bin:
             raise Fail(f"ExecStart starts with {command[0]!r}",
                        hint="systemd does not search your virtualenv: start with the "
@@ -870,23 +1331,20 @@ def _unit(worker_unit: Any) -> str:
         if kind_ == "forking" and not detached:
             raise Fail("Type=forking, but celery worker does not fork without --detach",
                        hint="systemd would wait for the command to exit and kill it after "
-                       "90 s: use Type=simple (or add --detach with --pidfile and --logfile)")
+                       "90 s: use Type=simple (or add --detach with --pidfile and --logfile, and "
+                       "PIDFile=)")
         if detached:
-            missing = [opt for opt in ("--pidfile", "--logfile")
-                       if not any(arg.startswith(opt) for arg in command)]
-            if kind_ != "forking" or missing:
-                raise Fail("--detach needs Type=forking, --pidfile and --logfile"
-                           + (f" (missing: {', '.join(missing)})" if missing else ""),
-                           hint="or leave out --detach and use Type=simple: systemd then "
-                           "watches the worker itself")
+            _judge_detached(service, command, kind_)
         elif kind_ not in ("simple", "exec"):
             raise Fail(f"Type={kind_}{TYPE_TROUBLE.get(kind_, '')}",
                        hint="celery worker stays in the foreground: Type=simple")
-        if service.get("Restart") not in ("always", "on-failure", "on-abnormal"):
-            said = f"Restart={service['Restart']}" if "Restart" in service else "no Restart"
-            raise Fail(f"the unit has {said}: a worker that dies stays down",
+        restart = service.get("Restart")
+        if restart not in ("always", "on-failure"):
+            said = f"Restart={restart}" if restart is not None else "no Restart"
+            why = _RESTART_TROUBLE.get(restart or "", ": a worker that dies stays down")
+            raise Fail(f"the unit has {said}{why}",
                        hint="Restart=always (or on-failure): a worker that dies must come back")
-        _check_stop(service)
+        _check_stop(service, _assignments(text, "Service"))
         if unit["Install"].get("WantedBy") != "multi-user.target":
             raise Fail("the unit is not started at boot",
                        hint="[Install] WantedBy=multi-user.target")
@@ -894,5 +1352,6 @@ def _unit(worker_unit: Any) -> str:
         if complaints:
             raise Fail(f"systemd-analyze verify: {complaints[0].split(': ', 1)[-1]}",
                        hint="fix the line it names")
-    return ("foreground worker, Restart, warm stop of the main process only (KillMode=mixed) "
-            f"with time for a {LONGEST_TASK_SECONDS // 60}-minute task, started at boot")
+    how = ("detached worker (Type=forking, PIDFile=)" if detached else "foreground worker")
+    return (f"{how}, Restart, warm stop of the main process only (KillMode=mixed) with time "
+            f"for a {LONGEST_TASK_SECONDS // 60}-minute task, then a kill, started at boot")
