@@ -31,7 +31,7 @@ from course_tasks.tasks.signup import (
     index_tags,
     welcome,
 )
-from course_tasks.tasks.users import LAST_ID_KEY, USERS_KEY, create_user
+from course_tasks.tasks.users import LAST_ID_KEY, USERS_KEY, all_users, create_user
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -232,6 +232,92 @@ def answer_signup_first_argument_only(signup):
     assert response["task_id"] == delay.return_value.id
 
 
+# adversary round 2
+
+
+def answer_signup_patch_never_stopped(signup):
+    delay = mock.patch.object(welcome, "delay").start()  # never stopped
+    response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"] == delay.return_value.id
+
+
+def answer_signup_only_differs_from_user_id(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"] != response["user_id"]
+
+
+def answer_signup_user_count_as_id(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    expected = len(all_users())  # right only while no user was ever deleted
+    delay.assert_called_once_with(expected)
+    assert response == {"user_id": expected, "task_id": delay.return_value.id}
+
+
+def answer_signup_first_positional_only(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    assert delay.call_count == 1
+    assert delay.call_args.args[0] == response["user_id"]
+    assert response["task_id"] == delay.return_value.id
+
+
+def answer_signup_no_mock_real_worker(signup):
+    before = store().llen(OUTBOX_KEY)
+    response = signup("Ada", "ada@example.com")
+    mail = app.AsyncResult(response["task_id"]).get(timeout=5)
+    assert mail["to"] == "ada@example.com"
+    assert store().llen(OUTBOX_KEY) - before == 1
+
+
+def answer_signup_mock_id_collides(signup):
+    """The mock's task id fixed at 1: the first user's id in an empty table, too."""
+    with mock.patch.object(welcome, "delay", return_value=mock.Mock(id=1)) as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"] == 1
+
+
+def answer_signup_one_int_sent(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(mock.ANY)
+    assert isinstance(delay.call_args.args[0], int) and len(delay.call_args.args) == 1
+    assert not delay.call_args.kwargs
+    assert response["task_id"] == delay.return_value.id
+
+
+def answer_signup_called_with_last_distinct(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_with(response["user_id"])
+    assert len({repr(c) for c in delay.call_args_list}) == 1
+    assert response["task_id"] == delay.return_value.id
+
+
+# more ways to leave a mock in place
+
+
+def answer_signup_mock_assigned_by_hand(signup):
+    welcome.delay = mock.Mock()  # never put back
+    response = signup("Ada", "ada@example.com")
+    welcome.delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"] == welcome.delay.return_value.id
+
+
+def answer_signup_stopped_not_in_finally(signup):
+    """Stopped at the end, but not in a finally: a failing assertion leaves the mock."""
+    patcher = mock.patch.object(welcome, "delay")
+    delay = patcher.start()
+    response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"] == delay.return_value.id
+    patcher.stop()
+
+
 NOT_MOCKED = "patch it in the test: with mock.patch.object(welcome, 'delay') as delay"
 USER_OBJECT = ("queues the User object instead of its id", "assert which arguments were sent")
 TWICE = ("queues the welcome mail twice", "assert it was queued exactly once")
@@ -239,6 +325,11 @@ USER_ID_ANSWER = (
     "answers with the user id where the task id belongs",
     "assert the answer carries the queued task's id",
 )
+MADE_UP_ID = (
+    "answers with a task id of its own making, not the queued task's",
+    "assert the answer carries the queued task's id itself",
+)
+STARTED = "use the patch as a with block (with mock.patch(...) as m:), or stop it in a finally"
 THE_WHOLE_CALL = "assert the whole call, every positional and keyword argument"
 
 
@@ -264,13 +355,14 @@ THE_WHOLE_CALL = "assert the whole call, every positional and keyword argument"
         # adversary round 1
         pytest.param(answer_signup_hardcoded_user_id,
                      "your test fails on the correct signup when other users signed up before "
-                     "(the new user's id is not 1, there is no user 1): AssertionError",
+                     "(users 38 to 40 in the table, ids 1 to 37 gone: the new user is user 41): "
+                     "AssertionError",
                      "the new user's id comes from the users table: compare with "
                      "response['user_id']", id="hardcoded-user-id"),
         pytest.param(answer_signup_called_with_not_once, *TWICE, id="called-with-not-once"),
         pytest.param(answer_signup_call_count_only, *USER_OBJECT, id="call-count-only"),
         pytest.param(answer_signup_task_id_not_user_id,
-                     *USER_ID_ANSWER, id="task-id-not-user-id"),
+                     *MADE_UP_ID, id="task-id-not-user-id"),
         pytest.param(answer_signup_arg_is_an_int,
                      "passed on a buggy signup that queues another user's id (user.id - 1)",
                      "assert the exact id that was sent, the new user's", id="arg-is-an-int"),
@@ -286,10 +378,58 @@ THE_WHOLE_CALL = "assert the whole call, every positional and keyword argument"
         pytest.param(answer_signup_first_argument_only,
                      "queues an argument welcome does not take (welcome.delay(user.id, "
                      "email=email))", THE_WHOLE_CALL, id="first-argument-only"),
+        # adversary round 2
+        pytest.param(answer_signup_patch_never_stopped,
+                     "your test leaves welcome.delay mocked (a patch started with start() and "
+                     "never stopped) after it ends", STARTED, id="patch-never-stopped"),
+        pytest.param(answer_signup_only_differs_from_user_id, *MADE_UP_ID,
+                     id="only-differs-from-user-id"),
+        pytest.param(answer_signup_user_count_as_id,
+                     "your test fails on the correct signup when other users signed up before "
+                     "(users 38 to 40 in the table, ids 1 to 37 gone: the new user is user 41)",
+                     "the new user's id comes from the users table: compare with "
+                     "response['user_id'], not a number you expect or work out (1, the number "
+                     "of users)", id="user-count-as-id"),
+        pytest.param(answer_signup_first_positional_only,
+                     "queues an argument welcome does not take", THE_WHOLE_CALL,
+                     id="first-positional-only"),
+        pytest.param(answer_signup_no_mock_real_worker,
+                     "your test sent the welcome mail through the broker for real", NOT_MOCKED,
+                     id="no-mock-real-worker-outbox-count"),
+        pytest.param(answer_signup_mock_id_collides,
+                     "passed on a buggy signup that answers with the user id where the task id "
+                     "belongs, in an empty users table (a fresh kernel)",
+                     "assert the answer carries the queued task's id: response['task_id'] == "
+                     "delay.return_value.id, an id no user can have", id="mock-id-collides"),
+        pytest.param(answer_signup_one_int_sent,
+                     "passed on a buggy signup that queues another user's id (user.id - 1)",
+                     "assert the exact id that was sent, the new user's", id="one-int-sent"),
+        pytest.param(answer_signup_called_with_last_distinct, *TWICE,
+                     id="called-with-last-distinct"),
+        # more ways to leave a mock in place
+        pytest.param(answer_signup_mock_assigned_by_hand,
+                     "your test leaves welcome.delay replaced by a mock after it ends",
+                     "patch it with mock.patch.object(...) in a with block instead of "
+                     "assigning a mock", id="mock-assigned-by-hand"),
+        pytest.param(answer_signup_stopped_not_in_finally,
+                     "your test leaves welcome.delay mocked (a patch started with start() and "
+                     "never stopped) when it fails (on a signup that sends the mail inline",
+                     STARTED, id="stopped-not-in-finally"),
     ],
 )  # fmt: skip
 def test_11_1_wrong_answers(answer, problem, hint) -> None:
     assert_fails(verdict("11.1", answer), problem, hint)
+
+
+@pytest.mark.parametrize(
+    "answer", [answer_signup_patch_never_stopped, answer_signup_mock_assigned_by_hand,
+               answer_signup_stopped_not_in_finally],
+)  # fmt: skip
+def test_11_1_a_mock_left_in_place_is_put_back(answer) -> None:
+    assert_fails(verdict("11.1", answer), "your test leaves welcome.delay", "")
+    assert "delay" not in vars(app.tasks[welcome.name])
+    assert not mock._patch._active_patches
+    assert_passed(verdict("11.1", answer_signup_good))
 
 
 # --------------------------------------------------------------------------- 11.2
@@ -324,7 +464,9 @@ def answer_charge_recovery_after_one_failure(charge):
 
 
 def answer_charge_outage_put_back(charge):
-    """The store's simulated outage with a spy on the gateway, ended in a finally."""
+    """The store's simulated outage with a spy on the gateway, ended in a finally: nothing
+    is left behind, but while it lasts every charge on the worker fails too (a right answer
+    after round 1; the exercise text now says to make every failure with the mock)."""
     try:
         gateway_down(2)
         with mock.patch(GATEWAY, wraps=gateway_charge) as gw:
@@ -445,6 +587,97 @@ def answer_charge_recovery_once_calls_a_range(charge):
     assert (state, calls) == ("FAILURE", 1)
 
 
+# adversary round 2
+
+
+def answer_charge_delay_embedded(charge):
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gw:
+        assert charge.delay(1, 500).get(timeout=5) == "rcpt-1"
+    assert gw.call_count == 3
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gw, pytest.raises(GatewayDown):
+        charge.delay(1, 500).get(timeout=5)
+    assert gw.call_count == 4
+    with mock.patch(GATEWAY, side_effect=CardDeclined("x")) as gw, pytest.raises(CardDeclined):
+        charge.delay(1, 500).get(timeout=5)
+    assert gw.call_count == 1
+
+
+def answer_charge_store_outage_wraps(charge):
+    """The recovery made with gateway_down(2) in the store: a charge that stops early
+    leaves the rest of the outage behind."""
+    gateway_down(2)
+    with mock.patch(GATEWAY, wraps=gateway_charge) as gw:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gw.call_count) == ("SUCCESS", "rcpt-1-500", 3)
+    state, _, calls = charged(charge, GatewayDown("down"))
+    assert (state, calls) == ("FAILURE", 4)
+    state, _, calls = charged(charge, CardDeclined("declined"))
+    assert (state, calls) == ("FAILURE", 1)
+
+
+def answer_charge_cleanup_not_finally(charge):
+    """gateway_down(100) ended at the end, not in a finally: a failing assertion skips it."""
+    assert charged(charge, RECOVERS) == ("SUCCESS", "rcpt-1", 3)
+    gateway_down(100)
+    with mock.patch(GATEWAY, wraps=gateway_charge) as gw:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gw.call_count) == ("FAILURE", 4)
+    gateway_down(0)
+    state, _, calls = charged(charge, CardDeclined("declined"))
+    assert (state, calls) == ("FAILURE", 1)
+
+
+def answer_charge_store_outage_finally(charge):
+    """The never-recovering gateway as an outage in the store, ended in a finally."""
+    try:
+        gateway_down(1000)
+        with mock.patch(GATEWAY, wraps=gateway_charge) as gw:
+            result = charge.apply(args=(1, 500))
+        assert (result.state, gw.call_count) == ("FAILURE", 4)
+    finally:
+        store().delete(sut.GATEWAY_DOWN_KEY)
+    assert charged(charge, RECOVERS) == ("SUCCESS", "rcpt-1", 3)
+    state, _, calls = charged(charge, CardDeclined("declined"))
+    assert (state, calls) == ("FAILURE", 1)
+
+
+def answer_charge_patcher_never_stopped(charge):
+    gw = mock.patch(GATEWAY).start()  # never stopped
+    gw.side_effect = [GatewayDown(), GatewayDown(), "rcpt-1"]
+    result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gw.call_count) == ("SUCCESS", "rcpt-1", 3)
+    gw.reset_mock()
+    gw.side_effect = GatewayDown("down")
+    result = charge.apply(args=(1, 500))
+    assert (result.state, gw.call_count) == ("FAILURE", 4)
+    gw.reset_mock()
+    gw.side_effect = CardDeclined("declined")
+    result = charge.apply(args=(1, 500))
+    assert (result.state, gw.call_count) == ("FAILURE", 1)
+
+
+def answer_charge_max_retries_attribute(charge):
+    """The limit read from the task's attribute, the calls never counted: a
+    self.retry(max_retries=10) in the body leaves the attribute at 3."""
+    assert charge.max_retries == 3
+    assert charged(charge, RECOVERS) == ("SUCCESS", "rcpt-1", 3)
+    state, result, _ = charged(charge, GatewayDown("down"))
+    assert state == "FAILURE" and isinstance(result, GatewayDown)
+    state, _, calls = charged(charge, CardDeclined("declined"))
+    assert (state, calls) == ("FAILURE", 1)
+
+
+def answer_charge_real_gateway_declined(charge):
+    """The declined card through the real gateway under a spy: fails whenever an outage is
+    left in the store."""
+    assert charged(charge, RECOVERS) == ("SUCCESS", "rcpt-1", 3)
+    state, _, calls = charged(charge, GatewayDown("down"))
+    assert (state, calls) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, wraps=gateway_charge) as gw:
+        result = charge.apply(args=(1, -1))
+    assert (result.state, gw.call_count) == ("FAILURE", 1)
+
+
 TEN_RETRIES = (
     "retries 10 times instead of 3",
     "when the gateway never recovers, assert how often it was called",
@@ -456,6 +689,9 @@ QUIETLY = (
 )
 EXACTLY = "when the gateway never recovers, assert the exact number of calls, not a range"
 RECOVERY = "test the recovery: a gateway that fails, then answers"
+MOCK_EVERY_CASE = "make every gateway answer with your mock: side_effect=[GatewayDown(),"
+STORE_OUTAGE = "your test makes the gateway fail with a simulated outage in the store"
+OUTAGE = "mock the gateway with side_effect=[GatewayDown(), ...] instead of an outage"
 
 
 @pytest.mark.parametrize(
@@ -484,7 +720,7 @@ RECOVERY = "test the recovery: a gateway that fails, then answers"
                      id="giveup-count-only"),
         pytest.param(answer_charge_outage_left_behind,
                      "your test leaves the simulated gateway down for the next 96 charges",
-                     "mock the gateway with side_effect=...", id="simulated-outage-left-behind"),
+                     OUTAGE, id="simulated-outage-left-behind"),
         pytest.param(answer_charge_delay_with_mock,
                      "your test sent charge to the worker (delay() or apply_async()) instead of "
                      "running it here", "run it here with the mock in place: "
@@ -495,10 +731,47 @@ RECOVERY = "test the recovery: a gateway that fails, then answers"
         pytest.param(answer_charge_recovery_once_calls_a_range,
                      "gives up after 2 retries instead of 3", EXACTLY,
                      id="recovery-after-one-failure-upper-bound"),
+        # right after round 1; wrong since the text says every failure comes from the mock
+        pytest.param(answer_charge_outage_put_back, STORE_OUTAGE, MOCK_EVERY_CASE,
+                     id="outage-put-back-in-finally"),
+        # adversary round 2
+        pytest.param(answer_charge_delay_embedded,
+                     "your test sent charge to the worker (delay() or apply_async())",
+                     "run it here with the mock in place", id="delay-embedded"),
+        pytest.param(answer_charge_store_outage_wraps,
+                     "your test leaves the simulated gateway down for the next 1 charge "
+                     "(gateway:failures-left in the store) when it fails (on a charge task that "
+                     "never retries", OUTAGE, id="store-outage-wraps"),
+        pytest.param(answer_charge_cleanup_not_finally,
+                     "your test leaves the simulated gateway down for the next 89 charges "
+                     "(gateway:failures-left in the store) when it fails (on a charge task that "
+                     "retries 10 times instead of 3", OUTAGE, id="cleanup-not-finally"),
+        pytest.param(answer_charge_store_outage_finally, STORE_OUTAGE, MOCK_EVERY_CASE,
+                     id="store-outage-finally"),
+        pytest.param(answer_charge_patcher_never_stopped,
+                     "your test leaves course_tasks.tasks.signup.gateway_charge mocked (a patch "
+                     "started with start() and never stopped) after it ends",
+                     "use the patch as a with block", id="patcher-never-stopped"),
+        pytest.param(answer_charge_max_retries_attribute,
+                     "passed on a buggy charge task that retries 10 times instead of 3 "
+                     "(self.retry(exc=exc, max_retries=10); the decorator still says "
+                     "max_retries=3)", "when the gateway never recovers, assert how often it "
+                     "was called: 1 try + 3 retries = 4 (gateway.call_count == 4), not "
+                     "charge.max_retries", id="max-retries-attribute"),
+        pytest.param(answer_charge_real_gateway_declined,
+                     "your test calls the real gateway_charge (a spy with wraps=, or no mock)",
+                     MOCK_EVERY_CASE, id="real-gateway-declined"),
     ],
 )  # fmt: skip
 def test_11_2_wrong_answers(answer, problem, hint) -> None:
     assert_fails(verdict("11.2", answer), problem, hint)
+
+
+def test_11_2_a_patch_left_started_is_stopped() -> None:
+    assert_fails(verdict("11.2", answer_charge_patcher_never_stopped), "gateway_charge mocked", "")
+    assert not mock._patch._active_patches
+    assert not isinstance(sut.gateway_charge, mock.NonCallableMock)
+    assert sut.gateway_charge(1, 2) == "rcpt-1-2"
 
 
 def test_11_2_puts_the_outage_back_as_it_was() -> None:
@@ -668,6 +941,88 @@ def answer_onboarding_run_result_step_only(onboarding):
     assert all(step.args for step in flow.tasks)
 
 
+# adversary round 2
+
+
+def answer_onboarding_steps_applied_separately(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    assert [(step.task, step.args) for step in flow.tasks] == [(n, (user.id,)) for n in STEPS]
+    results = [step.apply().get() for step in flow.tasks]
+    assert results[-1] == {"user_id": user.id, "step": "suggestions"}
+
+
+def answer_onboarding_zip_truncates(onboarding):
+    """zip() stops at the shorter list: a step repeated at the end is never looked at."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    for step, name in zip(flow.tasks, STEPS):  # noqa: B905 (the mistake under test)
+        assert (step.task, step.args, step.immutable) == (name, (user.id,), True)
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def answer_onboarding_set_of_steps(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain" and len(flow.tasks) == 3
+    assert {(s.task, s.args, s.immutable) for s in flow.tasks} == {
+        (name, (user.id,), True) for name in STEPS
+    }
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def answer_onboarding_user_from_table(onboarding):
+    """A user from the table if there is one, else a new one: right in every state (the
+    text asks for a user that exists, made with create_user when there is none)."""
+    known = all_users()
+    user = known[-1] if known else create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def answer_onboarding_first_step_args_only(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [step.task for step in flow.tasks] == STEPS
+    assert all(step.immutable for step in flow.tasks)
+    assert flow.tasks[0].args == (user.id,)
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def answer_onboarding_apply_not_checked(onboarding):
+    """Run once, the outcome never read, immutable never compared."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    assert [(step.task, step.args) for step in flow.tasks] == [(n, (user.id,)) for n in STEPS]
+    flow.apply()
+
+
+def answer_onboarding_runs_on_worker(onboarding):
+    """The chain run once on the worker: nothing is mocked, so it runs the same steps as
+    apply() would (the text allows either)."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.delay().get(timeout=5) == {"user_id": user.id, "step": "suggestions"}
+
+
+def answer_onboarding_success_only(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.apply().successful()
+
+
 NEVER_RUN = ("your test never runs the chain", "run it once, here: flow.apply().get()")
 ORDER = ("sends the welcome mail before the profile exists", "compare the steps in order")
 ALL_STEPS = "compare the whole list of steps, in order"
@@ -721,6 +1076,27 @@ CREATE_THE_USER = "create the user your test needs: user = create_user('Ada', 'a
         pytest.param(answer_onboarding_run_result_step_only,
                      "creates the profile of another user", EACH_ARGUMENT,
                      id="run-result-step-only"),
+        # adversary round 2
+        pytest.param(answer_onboarding_steps_applied_separately,
+                     "chains the steps with .s(user_id), as guide 002 does",
+                     "with .s each step also gets the previous result",
+                     id="steps-applied-separately"),
+        pytest.param(answer_onboarding_zip_truncates,
+                     "suggests follows twice (the last step repeated at the end)",
+                     ALL_STEPS + ", with ==: [step.task for step in flow.tasks] == [...] (all "
+                     "three, nothing more; zip() stops at the shorter list)", id="zip-truncates"),
+        pytest.param(answer_onboarding_set_of_steps, *ORDER, id="set-of-steps"),
+        pytest.param(answer_onboarding_first_step_args_only,
+                     "mails the welcome to the user who signed up before (welcome.si(user_id - "
+                     "1), the middle step), when other users signed up before", EACH_ARGUMENT,
+                     id="first-step-args-only"),
+        pytest.param(answer_onboarding_apply_not_checked,
+                     "chains the last step with .s(user_id) (the others with .si)",
+                     "assert every step is immutable (step.immutable), or read the run's "
+                     "result", id="apply-not-checked"),
+        pytest.param(answer_onboarding_success_only,
+                     "builds a group (all at once) instead of a chain",
+                     "a group has .tasks too", id="success-only"),
     ],
 )  # fmt: skip
 def test_11_3_wrong_answers(answer, problem, hint) -> None:
@@ -856,6 +1232,80 @@ def answer_tag_post_pending_or_success(tag_post):
     assert index_tags.run(7, ["Redis", "celery", "redis"]) == ["celery", "redis"]
 
 
+# adversary round 2
+
+
+def answer_tag_post_fixed_sleep(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    time.sleep(0.5)  # a fixed wait: too short when the worker is busy
+    stored = app.AsyncResult(result.id)
+    assert (stored.state, stored.result) == ("SUCCESS", ["celery", "redis"])
+
+
+def answer_tag_post_poll_short_deadline(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    stored = app.AsyncResult(result.id)
+    deadline = time.monotonic() + 0.5
+    while not stored.ready() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert (stored.state, stored.result) == ("SUCCESS", ["celery", "redis"])
+
+
+def answer_tag_post_half_second_timeout(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=0.5) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def answer_tag_post_wait_half_second(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert app.AsyncResult(result.id).wait(timeout=0.5) == ["celery", "redis"]
+
+
+def answer_tag_post_checks_post_tags_hash(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=5) == ["celery", "redis"]
+    assert store().hget("post-tags", "7") == '["celery", "redis"]'
+
+
+def answer_tag_post_set_compare(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert set(result.get(timeout=5)) == {"celery", "redis"}
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def answer_tag_post_normalised_input(tag_post):
+    result = tag_post(7, ["celery", "redis"])  # nothing to lower-case, de-duplicate or sort
+    assert result.get(timeout=5) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def answer_tag_post_state_and_successful(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=5) == ["celery", "redis"]
+    assert result.state == "SUCCESS" and result.successful()
+
+
+def answer_tag_post_backend_get_no_timeout(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=5) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).get() == ["celery", "redis"]
+
+
+def answer_tag_post_sorted_compare(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert sorted(result.get(timeout=5)) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def answer_tag_post_sleeps_long_enough(tag_post):
+    """A fixed sleep of 2 s, then the backend: a wait of a few seconds all the same."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    time.sleep(2)
+    stored = app.AsyncResult(result.id)
+    assert (stored.state, stored.result) == ("SUCCESS", ["celery", "redis"])
+
+
 INLINE = ("runs the task inline", "assert the result went through the worker")
 FIRST_TAG = ("sends only the first tag", "compare the worker's result exactly")
 NO_TIMEOUT = (
@@ -900,6 +1350,40 @@ NO_TIMEOUT = (
         pytest.param(answer_tag_post_not_eager_type, *FIRST_TAG,
                      id="not-eager-type"),
         pytest.param(answer_tag_post_pending_or_success, *INLINE, id="pending-or-success"),
+        # adversary round 2
+        pytest.param(answer_tag_post_get_without_timeout, *NO_TIMEOUT, id="get-no-timeout"),
+        pytest.param(answer_tag_post_half_second_timeout,
+                     "your test gives the worker only 0.5 s (get(timeout=0.5))",
+                     "give the worker a few seconds", id="timeout-half-second"),
+        pytest.param(answer_tag_post_fixed_sleep,
+                     "your test looks at the task's result after waiting only 0.5 s for it (a "
+                     "fixed time.sleep, or a polling loop with a short deadline) and fails on "
+                     "the correct tag_post when the worker is busy: AssertionError",
+                     "wait with result.get(timeout=5)", id="fixed-sleep"),
+        pytest.param(answer_tag_post_poll_short_deadline,
+                     "your test looks at the task's result after waiting only 0.5 s for it",
+                     "wait with result.get(timeout=5)", id="poll-short-deadline"),
+        pytest.param(answer_tag_post_wait_half_second,
+                     "your test gives the worker only 0.5 s (get(timeout=0.5))",
+                     "give the worker a few seconds", id="wait-half-second"),
+        # (round 2's poll-no-deadline is round 1's poll-no-timeout above, word for word)
+        pytest.param(answer_tag_post_checks_post_tags_hash, *INLINE, id="checks-post-tags-hash"),
+        pytest.param(answer_tag_post_set_compare,
+                     "passed on a buggy tag_post that queues an index_tags that keeps "
+                     "duplicates (on the worker and in your test alike)",
+                     "compare the exact list, == ['celery', 'redis'], with a duplicate",
+                     id="set-compare"),
+        pytest.param(answer_tag_post_normalised_input,
+                     "passed on a buggy tag_post that queues an index_tags that never "
+                     "lower-cases the tags", "send tags that need all of it",
+                     id="normalised-input"),
+        pytest.param(answer_tag_post_state_and_successful, *INLINE, id="result-state-only"),
+        pytest.param(answer_tag_post_backend_get_no_timeout, *NO_TIMEOUT,
+                     id="backend-get-no-timeout"),
+        # another compare that hides a mistake
+        pytest.param(answer_tag_post_sorted_compare,
+                     "passed on a buggy tag_post that queues an index_tags that does not sort "
+                     "the tags", "compare the exact list, in order", id="sorted-compare"),
     ],
 )  # fmt: skip
 def test_11_4_wrong_answers(answer, problem, hint) -> None:
@@ -923,27 +1407,30 @@ def test_11_4_the_broken_index_tags_is_put_back() -> None:
     ("exercise", "answer", "detail"),
     [
         pytest.param("11.1", answer_signup_good,
-                     "in 2 states of the users table, fails on all 6 buggy versions",
+                     "in 2 states of the users table, fails on all 7 buggy versions",
                      id="11.1-solution"),
         pytest.param("11.1", answer_signup_whole_task_mocked, "", id="11.1-whole-task-mocked"),
         pytest.param("11.1", answer_signup_apply_async_mocked, "", id="11.1-apply-async-mocked"),
         pytest.param("11.1", answer_signup_and_the_mail_itself, "",
                      id="11.1-and-the-mail-itself"),
-        pytest.param("11.2", answer_charge_good, "fails on all 6 buggy versions",
+        pytest.param("11.2", answer_charge_good, "fails on all 8 buggy versions",
                      id="11.2-solution"),
         pytest.param("11.2", answer_charge_recovery_after_one_failure, "",
                      id="11.2-recovery-after-one-failure"),
-        pytest.param("11.2", answer_charge_outage_put_back, "", id="11.2-outage-put-back"),
         pytest.param("11.3", answer_onboarding_good,
-                     "in 2 states of the users table, fails on all 7 buggy versions",
+                     "in 2 states of the users table, fails on all 11 buggy versions",
                      id="11.3-solution"),
         pytest.param("11.3", answer_onboarding_on_the_worker, "", id="11.3-on-the-worker"),
-        pytest.param("11.4", answer_tag_post_good, "fails on all 4 buggy versions",
+        pytest.param("11.3", answer_onboarding_runs_on_worker, "", id="11.3-runs-on-worker"),
+        pytest.param("11.3", answer_onboarding_user_from_table, "", id="11.3-user-from-table"),
+        pytest.param("11.4", answer_tag_post_good, "fails on all 7 buggy versions",
                      id="11.4-solution"),
         pytest.param("11.4", answer_tag_post_polls_with_a_deadline, "",
                      id="11.4-polls-with-a-deadline"),
         pytest.param("11.4", answer_tag_post_short_waits_in_a_loop, "",
                      id="11.4-short-waits-in-a-loop"),
+        pytest.param("11.4", answer_tag_post_sleeps_long_enough, "",
+                     id="11.4-sleeps-long-enough"),
     ],
 )  # fmt: skip
 def test_right_answers(exercise, answer, detail) -> None:

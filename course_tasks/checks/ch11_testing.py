@@ -4,58 +4,79 @@ Each exercise asks for one pytest test function that takes the code under test a
 argument (in the notebook a fixture of that name provides the real one). The check calls the
 learner's test on the correct code, where it must pass, then on buggy versions, where it
 must fail (raise anything: an ``AssertionError``, the bug's own exception). A test that
-passes on a buggy version gets the hint for the bug it missed.
+passes on a buggy version gets the hint for the bug it missed. The buggy versions put their
+bug in more than one place (a repeated step first, in the middle and last; ``.s`` on every
+step and on the last one only; a retry limit in the decorator and in the ``retry()`` call).
 
 The check also looks at what the test did while it ran (:func:`_watched`), not at how long it
 took: the tasks it sent through the broker (11.1 must mock ``welcome.delay``, 11.2 must run the
 task here with ``apply()``), the tasks it ran here (11.3 must run the chain, with ``apply()``
 or through the worker; eager mode is no mock in 11.1), and every ``get()``/``wait()`` on a
-task's handle with its timeout (a wait without one can hang for ever; a short one meets a
-simulated busy worker, :data:`BUSY_SECONDS`). The correct code
-runs in more than one state of the store: an empty users table (a fresh kernel) and one where
-other users signed up before and there is no user 1, so that a test leaning on earlier data
-or on id 1 shows. 11.2's test must not leave the simulated gateway down. The store's users
-table and the gateway's outage are put back as they were after the check.
+task's handle with its timeout (a wait without one can hang for ever). The worker is
+simulated busy for :data:`BUSY_SECONDS` of the test's waiting: a task the test sent looks
+PENDING to it until it has waited that long for it (in ``get()``/``wait()`` timeouts or in
+``time.sleep``), so a short timeout, a fixed short sleep and a polling loop with a short
+deadline fail on the correct code. Seen, not timed: the simulation never sleeps.
+
+After every run, on the correct code and on each buggy version, passed or failed, the test
+must have left nothing behind: no mock still in place on a course module or task (a patch
+started and never stopped, a mock assigned by hand) and, in 11.2, no simulated outage of the
+gateway in the store (a cleanup that a failing assertion skips shows on a buggy version).
+11.2's test makes every gateway failure with its mock: the real ``gateway_charge`` reads the
+simulated outage in the store, which the worker shares. The correct code runs in more than one
+state of the store: an empty users table (a fresh kernel) and one where other users signed up
+before and there is no user 1; each buggy version runs in each of them, so that a test leaning
+on earlier data or on id 1 shows. The store's users table and the gateway's outage are put back
+as they were after the check.
 
 Only a test that never answers is timed (:data:`HANG_SECONDS`, while it is not inside a wait
 with a timeout of its own).
 
 * 11.1 ``check("11.1", test_signup)``: the web handler :func:`~course_tasks.tasks.signup.signup`
   with ``welcome.delay`` mocked; bugs: the mail sent inline, the user object sent instead of
-  its id, the task queued twice, an answer without the queued task's id, another user's id,
-  an argument the task does not take;
+  its id, the task queued twice, an answer with the user id or a made-up id where the queued
+  task's id belongs, another user's id, an argument the task does not take;
 * 11.2 ``check("11.2", test_charge)``: retries of :func:`~course_tasks.tasks.signup.charge`,
-  run with ``apply()`` and a mocked gateway; bugs: no retry, ``max_retries=10``,
-  ``max_retries=2``, a declined card retried, a task that gives up quietly (SUCCESS with
-  ``None``), a receipt never returned;
+  run with ``apply()`` and a mocked gateway; bugs: no retry, 10 retries or 2 (in the
+  decorator, or in the ``self.retry(max_retries=...)`` call with the decorator's 3 left as it
+  was), a declined card retried, a task that gives up quietly (SUCCESS with ``None``), a
+  receipt never returned;
 * 11.3 ``check("11.3", test_onboarding)``: the canvas
-  :func:`~course_tasks.tasks.signup.onboarding`; bugs: ``.s`` instead of ``.si`` (guide 002),
-  steps out of order, the last or the middle step missing, a step twice, a step with another
-  user's id, a group instead of a chain;
+  :func:`~course_tasks.tasks.signup.onboarding`; bugs: ``.s`` instead of ``.si`` (guide 002)
+  on every step or on the last one, steps out of order, the last or the middle step missing,
+  the middle or the last step twice, the first, middle or last step with another user's id, a
+  group instead of a chain;
 * 11.4 ``check("11.4", test_tag_post)``: :func:`~course_tasks.tasks.signup.tag_post` against
   the real worker; bugs: tags sent as a set (fine with ``apply()``, ``EncodeError`` when sent),
   the task run inline with ``apply()``, tags dropped, and ``index_tags`` itself broken (on
   the worker and in the test's process alike: a test whose expected value comes from running
-  ``index_tags`` agrees with it).
+  ``index_tags`` agrees with it): it keeps only the first tag, never lower-cases, keeps
+  duplicates, or does not sort. The broken ``index_tags`` answers on the worker are the
+  worker's answers rewritten on their way to the test (:attr:`Bug.rewrite`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import sys
 import threading
 import time
+import types
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
-from celery import chain, group
+from celery import chain, group, states
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from celery.signals import before_task_publish, task_prerun
 
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
+from course_tasks.checks.isolation import _MISSING, _mocks_left, _owners
 from course_tasks.checks.support import error_text, is_stub_body
 from course_tasks.store import store
 from course_tasks.tasks import signup as sut
@@ -67,27 +88,39 @@ from course_tasks.tasks import users
 HANG_SECONDS = 20.0
 #: Room after a test's own timed wait should have ended, and the most a check waits in all.
 WAIT_GRACE_SECONDS, MOST_SECONDS = 5.0, 60.0
-#: A simulated busy worker: a wait on a task's handle that, with the test's earlier waits on
-#: the same task, asks for less than this ends in Celery's TimeoutError, as it would on a
-#: loaded machine or a real broker. Seen, not timed: nothing sleeps.
+#: A simulated busy worker: a task the test sent answers only once the test has waited this
+#: long for it (get()/wait() timeouts and time.sleep() added up); a shorter get()/wait() ends
+#: at once in Celery's TimeoutError, as it would on a loaded machine or a real broker, and a
+#: look at the task's state before then says PENDING. Seen, not timed: nothing sleeps.
 BUSY_SECONDS = 1.0
+#: ... or once this long has passed since the test sent it (a loop that polls with no
+#: time.sleep in it, or a sleep imported as ``from time import sleep``, which is not seen).
+BUSY_AT_MOST_SECONDS = 2.0
 THREAD_NAME = "course-check-11"
 GENERIC_HINT = (
     "a test must pass on working code: print what the code really returns and assert that"
 )
+#: What a :attr:`Bug.rewrite` returns to leave the worker's answer as it is.
+KEEP = object()
+
+#: ``rewrite(task_name, args, kwargs)``: the answer a buggy task would have given the test.
+Rewrite = Callable[[str, tuple[Any, ...], dict[str, Any]], Any]
 
 
 @dataclass(frozen=True)
 class Bug:
     """A buggy version of the code under test, what is wrong with it, and the hint.
 
-    ``during``, if given, makes the context the buggy version runs in (a patched task body).
+    ``during``, if given, makes the context the buggy version runs in (a patched task body);
+    ``rewrite``, if given, is what the worker answers the test for a task the test sent, in
+    place of the real task's result (a task body broken on the worker, in every mode).
     """
 
     subject: Any
     what: str
     hint: str
     during: Callable[[], AbstractContextManager[Any]] | None = None
+    rewrite: Rewrite | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +139,19 @@ class Seen:
 
     #: names of tasks it sent through the broker (delay, apply_async, a canvas's delay)
     sent: list[str] = field(default_factory=list)
+    #: the tasks it sent, by id: (task name, args, kwargs), when it sent them, and how long
+    #: it had slept by then
+    published: dict[str, tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=dict)
+    sent_at: dict[str, float] = field(default_factory=dict)
+    slept_at_send: dict[str, float] = field(default_factory=dict)
+    #: seconds it asked time.sleep() for, in all
+    slept: float = 0.0
+    #: ids of tasks it sent that the simulated busy worker has answered
+    answered: set[str] = field(default_factory=set)
+    #: how often it looked at a task before the simulated busy worker answered, and how long
+    #: after sending it the last time
+    early_looks: int = 0
+    early_after: float = 0.0
     #: names of tasks it ran right here (apply(), a chain's apply(), eager mode)
     ran_here: list[str] = field(default_factory=list)
     #: of those, the ones that ran here because task_always_eager was on (delay() ran them)
@@ -116,6 +162,17 @@ class Seen:
     cut_short: list[float] = field(default_factory=list)
     #: while the test is in a get()/wait() with a timeout: when that wait ends
     waiting_until: float | None = None
+    #: 11.2: the real gateway_charge ran in the test, and it found a simulated outage
+    real_gateway: bool = False
+    outage_used: bool = False
+
+
+@dataclass(frozen=True)
+class Left:
+    """Something a test left behind: what, and the hint to avoid it."""
+
+    what: str
+    hint: str
 
 
 # --------------------------------------------------------------------------- running a test
@@ -149,17 +206,51 @@ def _in_test() -> bool:
     return threading.current_thread().name == THREAD_NAME
 
 
+def _message_args(body: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The args and kwargs of a task message's body (protocol 2, or 1's dict)."""
+    if isinstance(body, (tuple, list)) and len(body) == 3:
+        return tuple(body[0] or ()), dict(body[1] or {})
+    if isinstance(body, dict):
+        return tuple(body.get("args") or ()), dict(body.get("kwargs") or {})
+    return (), {}
+
+
 @contextmanager
-def _watched(seen: Seen) -> Iterator[None]:
-    """Meanwhile, record in ``seen`` what the test's thread sends, runs and waits for.
+def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
+    """Meanwhile, record in ``seen`` what the test's thread sends, runs, sleeps and waits for.
 
     A ``get()``/``wait()`` on a task's handle records its timeout. On a result no worker
-    will ever store it ends at once in Celery's TimeoutError (the check has seen the wait);
-    a wait that, with the earlier ones on the same task, asks for less than
-    :data:`BUSY_SECONDS` ends the same way (a busy worker would not have answered yet).
+    will ever store it ends at once in Celery's TimeoutError (the check has seen the wait).
+    The worker is busy: a task the test sent answers once the test has waited
+    :data:`BUSY_SECONDS` for it, its earlier waits and its sleeps since it sent the task
+    included (or :data:`BUSY_AT_MOST_SECONDS` have passed): a shorter wait ends in
+    TimeoutError at once, and its state looks PENDING before then. With ``rewrite``, the
+    test gets the rewritten answer for a task it sent (a broken task on the worker).
     Other threads (the embedded worker, the check itself) are left alone.
     """
     asked: dict[str, float] = {}
+
+    def waited(task_id: str) -> float:
+        return seen.slept - seen.slept_at_send.get(task_id, 0.0) + asked.get(task_id, 0.0)
+
+    def busy(task_id: str) -> bool:
+        """Whether the simulated busy worker has still not answered this task."""
+        if task_id not in seen.sent_at or task_id in seen.answered:
+            return False
+        if waited(task_id) >= BUSY_SECONDS - 1e-6 or (
+            time.monotonic() - seen.sent_at[task_id] >= BUSY_AT_MOST_SECONDS
+        ):
+            seen.answered.add(task_id)
+            return False
+        return True
+
+    def rewritten(result: Any, meta: Any) -> Any:
+        """The buggy answer for this task, or KEEP."""
+        if rewrite is None or result.id not in seen.published or not isinstance(meta, dict):
+            return KEEP
+        if meta.get("status") != states.SUCCESS:
+            return KEEP
+        return rewrite(*seen.published[result.id])
 
     def waiting(real: Callable[..., Any]) -> Callable[..., Any]:
         def wait(self: Any, timeout: float | None = None, *args: Any, **kwargs: Any) -> Any:
@@ -168,22 +259,57 @@ def _watched(seen: Seen) -> Iterator[None]:
             seen.timeouts.append(timeout)
             if self.id in _never_stored:
                 raise CeleryTimeoutError("The operation timed out.")
-            if timeout is not None and asked.get(self.id, 0.0) + timeout < BUSY_SECONDS:
+            if (
+                timeout is not None
+                and self.id not in seen.answered
+                and waited(self.id) + timeout < BUSY_SECONDS
+            ):
                 asked[self.id] = asked.get(self.id, 0.0) + timeout
                 seen.cut_short.append(timeout)
                 raise CeleryTimeoutError("The operation timed out.")
+            seen.answered.add(self.id)
             if timeout is not None:
                 seen.waiting_until = time.monotonic() + timeout
             try:
-                return real(self, timeout, *args, **kwargs)
+                value = real(self, timeout, *args, **kwargs)
             finally:
                 seen.waiting_until = None
+            new = rewritten(self, real_meta(self))
+            return value if new is KEEP else new
 
         return wait
 
-    def published(sender: Any = None, **kwargs: Any) -> None:
+    def meta(self: Any) -> Any:
+        if not _in_test():
+            return real_meta(self)
+        if busy(self.id):
+            seen.early_looks += 1
+            seen.early_after = time.monotonic() - seen.sent_at[self.id]
+            return {
+                "task_id": self.id,
+                "status": states.PENDING,
+                "result": None,
+                "traceback": None,
+                "children": None,
+            }
+        found = real_meta(self)
+        new = rewritten(self, found)
+        return found if new is KEEP else {**found, "result": new}
+
+    def sleep(seconds: float) -> None:
+        if _in_test():
+            with contextlib.suppress(TypeError, ValueError):
+                seen.slept += max(float(seconds), 0.0)
+        real_sleep(seconds)
+
+    def published(sender: Any = None, body: Any = None, headers: Any = None, **kw: Any) -> None:
         if _in_test():
             seen.sent.append(str(sender))
+            task_id = (headers or {}).get("id") if isinstance(headers, dict) else None
+            if task_id:
+                seen.published[task_id] = (str(sender), *_message_args(body))
+                seen.sent_at[task_id] = time.monotonic()
+                seen.slept_at_send[task_id] = seen.slept
 
     def prerun(task: Any = None, **kwargs: Any) -> None:
         if task is not None and _in_test() and task.request.is_eager:
@@ -192,7 +318,10 @@ def _watched(seen: Seen) -> Iterator[None]:
                 seen.ran_eager_mode.append(task.name)
 
     real_get, real_wait = AsyncResult.get, AsyncResult.wait
+    real_meta, real_sleep = AsyncResult._get_task_meta, time.sleep
     AsyncResult.get, AsyncResult.wait = waiting(real_get), waiting(real_wait)  # type: ignore[method-assign]
+    AsyncResult._get_task_meta = meta  # type: ignore[method-assign]
+    time.sleep = sleep
     before_task_publish.connect(published, weak=False)
     task_prerun.connect(prerun, weak=False)
     try:
@@ -200,7 +329,102 @@ def _watched(seen: Seen) -> Iterator[None]:
     finally:
         task_prerun.disconnect(prerun)
         before_task_publish.disconnect(published)
+        time.sleep = real_sleep
+        AsyncResult._get_task_meta = real_meta  # type: ignore[method-assign]
         AsyncResult.get, AsyncResult.wait = real_get, real_wait  # type: ignore[method-assign]
+
+
+# --------------------------------------------------------------------------- left behind
+
+STARTED_HINT = (
+    "use the patch as a with block (with mock.patch(...) as m:), or stop it in a finally "
+    "(patcher.stop()): a mock left in place stands in for the real code in every later cell"
+)
+ASSIGNED_HINT = (
+    "patch it with mock.patch.object(...) in a with block instead of assigning a mock: the "
+    "with block puts the real one back, even when an assertion fails"
+)
+
+
+def _owner_name(owner: Any) -> str:
+    if isinstance(owner, types.ModuleType):
+        return owner.__name__
+    name = getattr(owner, "name", None)
+    if isinstance(name, str):
+        return name.rsplit(".", 1)[-1]
+    return getattr(owner, "__name__", type(owner).__name__)
+
+
+def _active_patches() -> list[Any]:
+    """The patchers started with ``start()`` and not stopped (unittest.mock keeps a list)."""
+    return list(getattr(getattr(mock, "_patch", None), "_active_patches", []))
+
+
+def _patched_name(patcher: Any) -> str:
+    attribute = getattr(patcher, "attribute", None)
+    try:
+        target = _owner_name(patcher.getter())
+    except Exception:  # a patch.dict, or a getter that no longer resolves
+        target = "an object"
+    return f"{target}.{attribute}" if attribute else target
+
+
+def _left_watch(outage: bool) -> Callable[[], list[Left]]:
+    """Take stock now; the function returned says what a test left behind since, and puts
+    it back: patchers it started and never stopped, mocks on course modules and tasks,
+    and (``outage``) a simulated gateway outage it left in the store."""
+    patches = _active_patches()
+    owners = [(owner, dict(vars(owner))) for owner in _owners(app)]
+    outage_before = _outage() if outage else 0
+
+    def left() -> list[Left]:
+        found: list[Left] = []
+        for patcher in reversed(_active_patches()):
+            if any(patcher is p for p in patches):
+                continue
+            found.append(
+                Left(
+                    f"{_patched_name(patcher)} mocked (a patch started with start() and "
+                    "never stopped)",
+                    STARTED_HINT,
+                )
+            )
+            with contextlib.suppress(Exception):
+                patcher.stop()
+        for owner, before in owners:
+            for name, value in _mocks_left(owner, before):
+                found.append(Left(f"{_owner_name(owner)}.{name} replaced by a mock", ASSIGNED_HINT))
+                if value is _MISSING:
+                    delattr(owner, name)
+                else:
+                    setattr(owner, name, value)
+        if outage and (now := _outage()) > outage_before:
+            found.append(
+                Left(
+                    f"the simulated gateway down for the next {now} charge"
+                    f"{'' if now == 1 else 's'} ({sut.GATEWAY_DOWN_KEY} in the store)",
+                    OUTAGE_HINT,
+                )
+            )
+            store().set(sut.GATEWAY_DOWN_KEY, outage_before)
+        return found
+
+    return left
+
+
+def _left_behind(left: list[Left], error: str | None, label: str, correct: bool) -> None:
+    """A Fail if the test left something behind on this run."""
+    if not left:
+        return
+    what = " and ".join(item.what for item in left)
+    if error is not None:
+        when = f"when it fails (on {label}: {error})"
+    else:
+        when = "after it ends" if correct else f"after it ends (on {label})"
+    raise Fail(
+        f"your test leaves {what} {when}: every later cell and test gets it too",
+        hint=left[0].hint,
+    )
 
 
 def _as_current(test: Callable[..., Any], subject: Any) -> Any:
@@ -214,15 +438,27 @@ def _as_current(test: Callable[..., Any], subject: Any) -> Any:
     return test(subject)
 
 
+@dataclass(frozen=True)
+class Watch:
+    """How every run of one exercise's test is watched, besides :func:`_watched`."""
+
+    #: a context around each run, given its Seen (11.2: the real gateway's calls)
+    around: Callable[[Seen], AbstractContextManager[Any]] | None = None
+    #: whether a simulated gateway outage left in the store counts as left behind
+    outage: bool = False
+
+
 def _run(
     test: Callable[..., Any],
     subject: Any,
     label: str,
     prepare: Callable[[], None] | None = None,
-    during: Callable[[], AbstractContextManager[Any]] | None = None,
-) -> tuple[str | None, Seen]:
-    """Run ``test(subject)``: None if it passed, else the error it raised, as text; and
-    what it did meanwhile. A Fail if it never answers."""
+    bug: Bug | None = None,
+    watch: Watch | None = None,
+) -> tuple[str | None, Seen, list[Left]]:
+    """Run ``test(subject)``: None if it passed, else the error it raised, as text; what it
+    did meanwhile; what it left behind (put back). A Fail if it never answers."""
+    watch = watch or Watch()
     _never_stored.clear()
     if prepare is not None:
         prepare()
@@ -235,7 +471,13 @@ def _run(
         except BaseException as exc:  # the test failed: that is its job on a buggy version
             box["error"] = exc
 
-    with _watched(seen), during() if during is not None else nullcontext():
+    during = bug.during if bug is not None else None
+    with (
+        _watched(seen, bug.rewrite if bug is not None else None),
+        during() if during is not None else nullcontext(),
+        watch.around(seen) if watch.around is not None else nullcontext(),
+    ):
+        left = _left_watch(watch.outage)
         thread = threading.Thread(target=target, name=THREAD_NAME, daemon=True)
         started = time.monotonic()
         thread.start()
@@ -257,8 +499,9 @@ def _run(
                     hint="give every wait a deadline: result.get(timeout=5), or a loop "
                     "that gives up after a few seconds",
                 )
+        found = left()
     error = box.get("error")
-    return (None if error is None else error_text(error)), seen
+    return (None if error is None else error_text(error)), seen, found
 
 
 def _waits(seen: Seen, error: str | None, name: str) -> None:
@@ -275,6 +518,15 @@ def _waits(seen: Seen, error: str | None, name: str) -> None:
             f"your test gives the worker only {shortest:g} s (get(timeout={shortest:g})) and "
             f"fails on the correct {name} when the worker is busy: {error}",
             hint="give the worker a few seconds on a loaded machine: result.get(timeout=5)",
+        )
+    if error is not None and seen.early_looks:
+        raise Fail(
+            f"your test looks at the task's result after waiting only "
+            f"{seen.early_after:.1f} s for it (a fixed time.sleep, or a polling loop with a "
+            f"short deadline) and fails on the correct {name} when the worker is busy: "
+            f"{error}",
+            hint="wait with result.get(timeout=5): it returns as soon as the worker answers, "
+            "and gives a busy worker a few seconds",
         )
 
 
@@ -308,13 +560,29 @@ def _judge(
     *,
     settings: list[Setting],
     conduct: Callable[[Seen, str | None], None] | None = None,
+    manners: Callable[[Seen], None] | None = None,
     error_hints: dict[str, str] | None = None,
     kept: tuple[str, ...] = (),
+    watch: Watch | None = None,
 ) -> str:
-    """Run the test on the correct code in every setting, then on each buggy version (in
-    the last setting); the store's ``kept`` keys are put back afterwards."""
+    """Run the test on the correct code in every setting, then on each buggy version in
+    every setting; the store's ``kept`` keys are put back afterwards.
+
+    ``conduct`` judges what the test did on the correct code at once (a mock left out);
+    ``manners`` once the test has caught every bug (how it makes its failures).
+    """
     with _store_kept(*kept):
-        return _judged(test, correct, bugs, name, settings, conduct, error_hints or {})
+        return _judged(
+            test,
+            correct,
+            bugs,
+            name,
+            settings,
+            conduct,
+            manners,
+            error_hints or {},
+            watch or Watch(),
+        )
 
 
 def _judged(
@@ -324,15 +592,21 @@ def _judged(
     name: str,
     settings: list[Setting],
     conduct: Callable[[Seen, str | None], None] | None,
+    manners: Callable[[Seen], None] | None,
     error_hints: dict[str, str],
+    watch: Watch,
 ) -> str:
     runs: list[tuple[Setting, str | None]] = []
+    seens: list[Seen] = []
     for setting in settings:
-        error, seen = _run(test, correct, f"the correct {name}{setting.where}", setting.prepare)
+        label = f"the correct {name}{setting.where}"
+        error, seen, left = _run(test, correct, label, setting.prepare, watch=watch)
+        _left_behind(left, error, label, correct=True)
         if conduct is not None:
             conduct(seen, error)
         _waits(seen, error, name)
         runs.append((setting, error))
+        seens.append(seen)
     failed = [(setting, error) for setting, error in runs if error is not None]
     if failed:
         setting, error = failed[0]
@@ -346,12 +620,17 @@ def _judged(
                 hint=setting.hint,
             )
         raise Fail(f"your test fails on the correct {name}: {error}", hint=named or GENERIC_HINT)
-    last = settings[-1]
     for bug in bugs:
-        label = f"a {name} that {bug.what}"
-        error, _ = _run(test, bug.subject, label, last.prepare, bug.during)
-        if error is None:
-            raise Fail(f"your test passed on a buggy {name} that {bug.what}", hint=bug.hint)
+        for setting in settings:
+            where = f",{setting.where}" if len(settings) > 1 else ""
+            label = f"a {name} that {bug.what}{where}"
+            error, _, left = _run(test, bug.subject, label, setting.prepare, bug, watch)
+            _left_behind(left, error, label, correct=False)
+            if error is None:
+                raise Fail(f"your test passed on a buggy {name} that {bug.what}{where}", bug.hint)
+    if manners is not None:
+        for seen in seens:
+            manners(seen)
     where = f", in {len(settings)} states of the users table" if len(settings) > 1 else ""
     return f"passes on the correct {name}{where}, fails on all {len(bugs)} buggy versions"
 
@@ -375,7 +654,10 @@ def _other_users() -> None:
 #: The users table (its rows and its id counter), which the settings above change.
 USERS_TABLE = (users.USERS_KEY, users.LAST_ID_KEY)
 FRESH_WHERE = " in an empty users table (a fresh kernel)"
-USED_WHERE = " when other users signed up before (the new user's id is not 1, there is no user 1)"
+USED_WHERE = (
+    " when other users signed up before (users 38 to 40 in the table, ids 1 to 37 gone: "
+    "the new user is user 41)"
+)
 
 
 # --------------------------------------------------------------------------- 11.1
@@ -402,10 +684,16 @@ def _signup_twice(name: str, email: str) -> dict[str, Any]:
     return {"user_id": user.id, "task_id": result.id}
 
 
-def _signup_no_task_id(name: str, email: str) -> dict[str, Any]:
+def _signup_user_id_as_task_id(name: str, email: str) -> dict[str, Any]:
     user = sut.create_user(name, email)
     sut.welcome.delay(user.id)
-    return {"user_id": user.id, "task_id": str(user.id)}
+    return {"user_id": user.id, "task_id": user.id}  # user 1 in a fresh table
+
+
+def _signup_made_up_task_id(name: str, email: str) -> dict[str, Any]:
+    user = sut.create_user(name, email)
+    sut.welcome.delay(user.id)
+    return {"user_id": user.id, "task_id": f"signup-{user.id}-welcome"}  # not the queued one
 
 
 def _signup_other_id(name: str, email: str) -> dict[str, Any]:
@@ -438,10 +726,18 @@ SIGNUP_BUGS = [
         "assert_called_with(...), which only looks at the last call",
     ),
     Bug(
-        _signup_no_task_id,
+        _signup_user_id_as_task_id,
         "answers with the user id where the task id belongs",
         "assert the answer carries the queued task's id: "
-        "response['task_id'] == delay.return_value.id",
+        "response['task_id'] == delay.return_value.id, an id no user can have (leave it to "
+        "the mock: a task id fixed at 1 is also the first user's id)",
+    ),
+    Bug(
+        _signup_made_up_task_id,
+        "answers with a task id of its own making, not the queued task's",
+        "assert the answer carries the queued task's id itself: "
+        "response['task_id'] == delay.return_value.id, not only that it differs from the "
+        "user id",
     ),
     Bug(
         _signup_other_id,
@@ -463,7 +759,7 @@ SIGNUP_SETTINGS = [
         USED_WHERE,
         _other_users,
         hint="the new user's id comes from the users table: compare with "
-        "response['user_id'], not a number you expect",
+        "response['user_id'], not a number you expect or work out (1, the number of users)",
     ),
 ]
 
@@ -505,7 +801,7 @@ def _charge_no_retry(self: Any, order_id: int, cents: int) -> str:
 
 
 def _charge_retrying(max_retries: int, name: str) -> Any:
-    """The right charge task with another ``max_retries``."""
+    """The right charge task with another ``max_retries`` in its decorator."""
 
     @app.task(bind=True, max_retries=max_retries, name=f"course-check-11.{name}")
     def charge(self: Any, order_id: int, cents: int) -> str:
@@ -517,8 +813,23 @@ def _charge_retrying(max_retries: int, name: str) -> Any:
     return charge
 
 
+def _charge_retry_call(max_retries: int, name: str) -> Any:
+    """The decorator's ``max_retries=3`` as it should be, overridden in the retry() call."""
+
+    @app.task(bind=True, max_retries=3, name=f"course-check-11.{name}")
+    def charge(self: Any, order_id: int, cents: int) -> str:
+        try:
+            return sut.gateway_charge(order_id, cents)
+        except sut.GatewayDown as exc:
+            raise self.retry(exc=exc, countdown=0.2, max_retries=max_retries) from exc
+
+    return charge
+
+
 _charge_ten_retries = _charge_retrying(10, "charge-ten-retries")
 _charge_two_retries = _charge_retrying(2, "charge-two-retries")
+_charge_ten_in_retry = _charge_retry_call(10, "charge-ten-retries-in-retry-call")
+_charge_two_in_retry = _charge_retry_call(2, "charge-two-retries-in-retry-call")
 
 
 @app.task(bind=True, max_retries=3, name="course-check-11.charge-retries-declined")
@@ -547,6 +858,18 @@ def _charge_no_receipt(self: Any, order_id: int, cents: int) -> None:
         raise self.retry(exc=exc, countdown=0.2) from exc
 
 
+TEN_RETRIES_HINT = (
+    "when the gateway never recovers, assert how often it was called: "
+    "1 try + 3 retries = 4 (gateway.call_count == 4)"
+)
+EXACT_CALLS_HINT = (
+    "when the gateway never recovers, assert the exact number of calls, not a range: "
+    "1 try + 3 retries = 4 (gateway.call_count == 4)"
+)
+COUNT_NOT_ATTRIBUTE = (
+    ", not charge.max_retries: a self.retry(max_retries=...) call overrides the decorator's"
+)
+
 CHARGE_BUGS = [
     Bug(
         _charge_no_retry,
@@ -554,17 +877,19 @@ CHARGE_BUGS = [
         "make the gateway fail, then recover (mock side_effect=[GatewayDown(), GatewayDown(), "
         "'rcpt']) and assert the task still ends in SUCCESS",
     ),
+    Bug(_charge_ten_retries, "retries 10 times instead of 3", TEN_RETRIES_HINT),
+    Bug(_charge_two_retries, "gives up after 2 retries instead of 3", EXACT_CALLS_HINT),
     Bug(
-        _charge_ten_retries,
-        "retries 10 times instead of 3",
-        "when the gateway never recovers, assert how often it was called: "
-        "1 try + 3 retries = 4 (gateway.call_count == 4)",
+        _charge_ten_in_retry,
+        "retries 10 times instead of 3 (self.retry(exc=exc, max_retries=10); the decorator "
+        "still says max_retries=3)",
+        TEN_RETRIES_HINT + COUNT_NOT_ATTRIBUTE,
     ),
     Bug(
-        _charge_two_retries,
-        "gives up after 2 retries instead of 3",
-        "when the gateway never recovers, assert the exact number of calls, not a range: "
-        "1 try + 3 retries = 4 (gateway.call_count == 4)",
+        _charge_two_in_retry,
+        "gives up after 2 retries instead of 3 (self.retry(exc=exc, max_retries=2); the "
+        "decorator still says max_retries=3)",
+        EXACT_CALLS_HINT + COUNT_NOT_ATTRIBUTE,
     ),
     Bug(
         _charge_retries_declined,
@@ -584,9 +909,57 @@ CHARGE_BUGS = [
     ),
 ]
 
+OUTAGE_HINT = (
+    "mock the gateway with side_effect=[GatewayDown(), ...] instead of an outage in the "
+    "store: nothing is left behind when the with block ends, even when an assertion fails"
+)
+MOCK_EVERY_CASE = (
+    "make every gateway answer with your mock: side_effect=[GatewayDown(), GatewayDown(), "
+    "'rcpt-1'] for a recovery, side_effect=GatewayDown('down') for a gateway that never "
+    "recovers, side_effect=CardDeclined('declined') for a declined card"
+)
+
+
+def _outage() -> int:
+    """How many more charges the simulated gateway fails (0: it is up)."""
+    try:
+        return max(int(store().get(sut.GATEWAY_DOWN_KEY) or 0), 0)
+    except ValueError:
+        return 0
+
 
 def _no_outage() -> None:
     store().delete(sut.GATEWAY_DOWN_KEY)
+
+
+def _is_gateway(code: Any) -> bool:
+    return code.co_name == "gateway_charge" and code.co_filename == sut.__file__
+
+
+@contextmanager
+def _gateway_watched(seen: Seen) -> Iterator[None]:
+    """Meanwhile, record in ``seen`` when the real ``gateway_charge`` runs in the test's
+    thread, and whether it found a simulated outage in the store.
+
+    It is seen from inside: ``gateway_charge`` reads the outage through the signup module's
+    ``store``, whoever calls it (a spy with ``wraps=``, the function imported by name, the
+    task itself with no mock).
+    """
+    real = sut.store
+
+    def store_seen() -> Any:
+        client = real()
+        if _in_test() and _is_gateway(sys._getframe(1).f_code):
+            seen.real_gateway = True
+            if _outage() > 0:
+                seen.outage_used = True
+        return client
+
+    sut.store = store_seen
+    try:
+        yield
+    finally:
+        sut.store = real
 
 
 def _charge_conduct(seen: Seen, error: str | None) -> None:
@@ -598,14 +971,23 @@ def _charge_conduct(seen: Seen, error: str | None) -> None:
             hint="run it here with the mock in place: result = charge.apply(args=(1, 500)); "
             "the retries run here too, and result.state is there at once",
         )
-    left = int(store().get(sut.GATEWAY_DOWN_KEY) or 0)
-    if left > 0:
+
+
+def _charge_manners(seen: Seen) -> None:
+    if seen.outage_used:
         raise Fail(
-            f"your test leaves the simulated gateway down for the next {left} charges "
-            f"({sut.GATEWAY_DOWN_KEY} in the store): every later test and cell that charges "
-            "fails because of it",
-            hint="mock the gateway with side_effect=... (nothing is left behind when the with "
-            "block ends), or end the outage in a finally: gateway_down(0)",
+            "your test makes the gateway fail with a simulated outage in the store "
+            "(gateway_down(...)): the worker shares that store, so while the outage lasts "
+            "every charge there fails too (and takes failures meant for your test), and an "
+            "assertion that fails before your cleanup leaves the outage behind",
+            hint=MOCK_EVERY_CASE,
+        )
+    if seen.real_gateway:
+        raise Fail(
+            "your test calls the real gateway_charge (a spy with wraps=, or no mock): what it "
+            "answers depends on the simulated outage in the store, which the worker shares, "
+            "so your test fails whenever an earlier cell or another test left the gateway down",
+            hint=MOCK_EVERY_CASE,
         )
 
 
@@ -619,7 +1001,9 @@ def _(test_charge: Any) -> str:
         "charge task",
         settings=[Setting("", _no_outage)],
         conduct=_charge_conduct,
+        manners=_charge_manners,
         kept=(sut.GATEWAY_DOWN_KEY,),
+        watch=Watch(around=_gateway_watched, outage=True),
     )
 
 
@@ -629,6 +1013,12 @@ def _(test_charge: Any) -> str:
 def _onboarding_s(user_id: int) -> Any:
     return chain(
         sut.create_profile.s(user_id), sut.welcome.s(user_id), sut.suggest_follows.s(user_id)
+    )
+
+
+def _onboarding_last_s(user_id: int) -> Any:
+    return chain(
+        sut.create_profile.si(user_id), sut.welcome.si(user_id), sut.suggest_follows.s(user_id)
     )
 
 
@@ -655,9 +1045,31 @@ def _onboarding_twice(user_id: int) -> Any:
     )
 
 
+def _onboarding_last_twice(user_id: int) -> Any:
+    return chain(
+        sut.create_profile.si(user_id),
+        sut.welcome.si(user_id),
+        sut.suggest_follows.si(user_id),
+        sut.suggest_follows.si(user_id),
+    )
+
+
 def _onboarding_other_user(user_id: int) -> Any:
     return chain(
         sut.create_profile.si(user_id + 1), sut.welcome.si(user_id), sut.suggest_follows.si(user_id)
+    )
+
+
+def _onboarding_welcome_other_user(user_id: int) -> Any:
+    # the user who signed up before: there is one when others signed up before
+    return chain(
+        sut.create_profile.si(user_id), sut.welcome.si(user_id - 1), sut.suggest_follows.si(user_id)
+    )
+
+
+def _onboarding_last_other_user(user_id: int) -> Any:
+    return chain(
+        sut.create_profile.si(user_id), sut.welcome.si(user_id), sut.suggest_follows.si(user_id - 1)
     )
 
 
@@ -668,8 +1080,13 @@ def _onboarding_group(user_id: int) -> Any:
 
 
 ALL_STEPS_HINT = (
-    "compare the whole list of steps, in order: [step.task for step in flow.tasks] == "
-    "[...] (all three, nothing more), not the first and last only"
+    "compare the whole list of steps, in order, with ==: [step.task for step in flow.tasks] "
+    "== [...] (all three, nothing more; zip() stops at the shorter list), not the first and "
+    "last only"
+)
+EACH_ARGUMENT_HINT = (
+    "compare each step's arguments with your user's id: [(step.task, step.args) for step "
+    "in flow.tasks] == [(name, (user.id,)) for name in ...]"
 )
 
 ONBOARDING_BUGS = [
@@ -697,14 +1114,36 @@ ONBOARDING_BUGS = [
     Bug(
         _onboarding_other_user,
         "creates the profile of another user (create_profile.si(user_id + 1))",
-        "compare each step's arguments with your user's id: [(step.task, step.args) for step "
-        "in flow.tasks] == [(name, (user.id,)) for name in ...]",
+        EACH_ARGUMENT_HINT,
     ),
     Bug(
         _onboarding_group,
         "builds a group (all at once) instead of a chain",
         "a group has .tasks too: run it (flow.apply().get() is the last step's result for a "
         "chain, a list for a group) or assert type(flow).__name__ == '_chain'",
+    ),
+    Bug(
+        _onboarding_last_twice,
+        "suggests follows twice (the last step repeated at the end)",
+        ALL_STEPS_HINT,
+    ),
+    Bug(
+        _onboarding_welcome_other_user,
+        "mails the welcome to the user who signed up before (welcome.si(user_id - 1), the "
+        "middle step)",
+        EACH_ARGUMENT_HINT,
+    ),
+    Bug(
+        _onboarding_last_other_user,
+        "suggests follows to the user who signed up before (suggest_follows.si(user_id - 1), "
+        "the last step)",
+        EACH_ARGUMENT_HINT,
+    ),
+    Bug(
+        _onboarding_last_s,
+        "chains the last step with .s(user_id) (the others with .si)",
+        "assert every step is immutable (step.immutable), or read the run's result: "
+        "flow.apply().get() == {...} (a step that fails does not raise until you get() it)",
     ),
 ]
 
@@ -769,30 +1208,76 @@ def _tag_post_first_only(post_id: int, tags: list[str]) -> Any:
     return sut.index_tags.delay(post_id, list(tags)[:1])
 
 
-@contextmanager
-def _index_tags_first_only() -> Iterator[None]:
-    """``index_tags`` broken in this process too: its body keeps only the first tag.
+def _index_tags_broken(body: Callable[[list[str]], list[str]]) -> Callable[[], Iterator[None]]:
+    """A context in which ``index_tags`` run in this process returns ``body(tags)``.
 
-    With :func:`_tag_post_first_only` on the worker, the task gives the same wrong answer
-    wherever it runs, as a bug in its body would: a test that computes its expected value
-    with ``index_tags.run(...)``, ``index_tags(...)`` or ``index_tags.apply(...)`` agrees.
-    (The embedded worker keeps the body it was started with.)
+    With the same body on the worker (a tag_post that sends only what that body keeps, or
+    :func:`_worker_index_tags` rewriting the worker's answer), the task gives the same wrong
+    answer wherever it runs, as a bug in its body would: a test that computes its expected
+    value with ``index_tags.run(...)``, ``index_tags(...)`` or ``index_tags.apply(...)``
+    agrees. (The embedded worker keeps the body it was started with.)
     """
-    task = app.tasks[sut.index_tags.name]
-    real = task.run
-    before = vars(task).get("run")
 
-    def first_only(post_id: int, tags: list[str]) -> list[str]:
-        return real(post_id, list(tags)[:1])
+    @contextmanager
+    def broken() -> Iterator[None]:
+        task = app.tasks[sut.index_tags.name]
+        real = task.run
+        before = vars(task).get("run")
 
-    task.run = first_only
-    try:
-        yield
-    finally:
-        if before is None:
-            del task.run
-        else:
-            task.run = before
+        def run(post_id: int, tags: list[str]) -> list[str]:
+            real(post_id, list(tags))  # the post-tags hash as the real one writes it
+            return body(list(tags))
+
+        task.run = run
+        try:
+            yield
+        finally:
+            if before is None:
+                del task.run
+            else:
+                task.run = before
+
+    return broken
+
+
+def _worker_index_tags(body: Callable[[list[str]], list[str]]) -> Rewrite:
+    """The worker's answer to an ``index_tags`` the test sent, as ``body`` would give it."""
+
+    def rewrite(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if name != sut.index_tags.name:
+            return KEEP
+        tags = args[1] if len(args) > 1 else kwargs.get("tags")
+        return body(list(tags)) if isinstance(tags, (list, tuple)) else KEEP
+
+    return rewrite
+
+
+def _first_only(tags: list[str]) -> list[str]:
+    return sorted({tag.lower() for tag in tags[:1]})
+
+
+def _not_lowered(tags: list[str]) -> list[str]:
+    return sorted(set(tags))
+
+
+def _duplicates_kept(tags: list[str]) -> list[str]:
+    return sorted(tag.lower() for tag in tags)
+
+
+def _unsorted(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tag.lower() for tag in tags))
+
+
+def _broken_index_tags(body: Callable[[list[str]], list[str]], what: str, hint: str) -> Bug:
+    """The correct tag_post, with an ``index_tags`` whose body is ``body`` on the worker and
+    here alike."""
+    return Bug(
+        sut.tag_post,
+        f"queues an index_tags that {what} (on the worker and in your test alike)",
+        hint,
+        during=_index_tags_broken(body),
+        rewrite=_worker_index_tags(body),
+    )
 
 
 TAG_BUGS = [
@@ -820,7 +1305,28 @@ TAG_BUGS = [
         "write out the value you expect, ['celery', 'redis'] (lower case, no duplicates, "
         "sorted): an expected value computed with index_tags itself agrees with a broken "
         "index_tags",
-        during=_index_tags_first_only,
+        during=_index_tags_broken(_first_only),
+    ),
+    _broken_index_tags(
+        _not_lowered,
+        "never lower-cases the tags",
+        "send tags that need all of it, mixed case, a duplicate, out of order "
+        "(tag_post(7, ['Redis', 'celery', 'redis'])), and compare the exact list, "
+        "== ['celery', 'redis']: tags that are clean already come back the same from an "
+        "index_tags that does nothing",
+    ),
+    _broken_index_tags(
+        _duplicates_kept,
+        "keeps duplicates",
+        "compare the exact list, == ['celery', 'redis'], with a duplicate among the tags you "
+        "send ('Redis' and 'redis'): set(...) of the result, or tags without a duplicate, "
+        "cannot show one kept",
+    ),
+    _broken_index_tags(
+        _unsorted,
+        "does not sort the tags",
+        "compare the exact list, in order, == ['celery', 'redis'], with tags sent out of "
+        "order: set(...) or sorted(...) of the result cannot show the order",
     ),
 ]
 
