@@ -4,22 +4,28 @@ The learner's tasks are defined here, at import, as a learner defines them in a 
 Every test runs twice: once on the embedded worker (what the check does in embedded mode)
 and once through ``task.apply()`` (what it does in redis mode, where a separate worker
 cannot know tasks defined in a notebook). The verdicts must be the same.
+
+Each exercise: its right answers, then a table of wrong ones (the mistakes the chapter warns
+about, and adversary round 1's answers), each with the problem and hint it gets.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from celery import Task, shared_task
+from celery import Task, current_task, shared_task
 from celery.utils import uuid
 from checkhelpers import assert_fails, assert_passed, verdict
 
 from course_tasks.app import app
 from course_tasks.checks import ch03_defining_tasks as ch03
 from course_tasks.checks import evaluate
-from course_tasks.tasks.crawler import SiteUnavailable, fetch
+from course_tasks.tasks.crawler import PageNotFound, SiteUnavailable, fetch
 from course_tasks.tasks.hooks import record
 
 pytestmark = pytest.mark.usefixtures("worker", "path")
@@ -91,30 +97,108 @@ def whoami_attr(self: Any) -> dict[str, Any]:
     return {"id": self.id, "retries": self.retries}
 
 
+@app.task(bind=True)
+def whoami_attempt_number(self: Any) -> dict[str, Any]:
+    return {"id": self.request.id, "retries": self.request.retries + 1}
+
+
+@app.task(bind=True)
+def whoami_root_id(self: Any) -> dict[str, Any]:
+    return {"id": self.request.root_id, "retries": self.request.retries}
+
+
+@app.task(bind=True)
+def whoami_parent_id(self: Any) -> dict[str, Any]:
+    return {"id": self.request.parent_id or self.request.id, "retries": self.request.retries}
+
+
+@app.task(bind=True)
+def whoami_max_retries(self: Any) -> dict[str, Any]:
+    return {"id": self.request.id, "retries": self.max_retries}
+
+
+@app.task
+def whoami_current_task() -> dict[str, Any]:
+    return {"id": current_task.request.id, "retries": current_task.request.retries}
+
+
+_FIRST_ID: dict[str, str] = {}
+
+
+@app.task(bind=True)
+def whoami_cached_id(self: Any) -> dict[str, Any]:
+    _FIRST_ID.setdefault("id", self.request.id)
+    return {"id": _FIRST_ID["id"], "retries": self.request.retries}
+
+
+_CALLS: dict[str, int] = {}
+
+
+@app.task(bind=True)
+def whoami_counts_calls(self: Any) -> dict[str, Any]:
+    _CALLS[self.request.id] = _CALLS.get(self.request.id, -1) + 1
+    return {"id": self.request.id, "retries": _CALLS[self.request.id]}
+
+
+@app.task(bind=True)
+def whoami_correlation_id(self: Any) -> dict[str, Any]:
+    return {"id": self.request.correlation_id, "retries": self.request.retries}
+
+
+@app.task(bind=True)
+def whoami_task_name(self: Any) -> dict[str, Any]:
+    return {"id": self.request.task, "retries": self.request.retries}
+
+
 def test_03_1_right_answers() -> None:
-    assert_passed(verdict("03.1", whoami), "passed (its own id and retry count")
+    assert_passed(
+        verdict("03.1", whoami), "passed (its own id and retry count, read from self.request"
+    )
     assert_passed(verdict("03.1", whoami_shared))
 
 
-def test_03_1_wrong_answers() -> None:
-    assert_fails(
-        verdict("03.1", whoami_unbound), "not bound", "declare it with @app.task(bind=True)"
-    )
-    assert_fails(
-        verdict("03.1", whoami_new_id),
-        "but Celery ran it as",
-        "return the id Celery gave this call",
-    )
-    assert_fails(
-        verdict("03.1", whoami_zero), "whoami said retries=0", "return self.request.retries"
-    )
-    assert_fails(verdict("03.1", whoami_no_return), "whoami returned None", "end it with return")
-    assert_fails(verdict("03.1", whoami_tuple), "whoami returned", "return a dict with exactly")
-    assert_fails(
-        verdict("03.1", whoami_attr),
-        "whoami failed (AttributeError",
-        "what Celery knows about the running call is in self.request",
-    )
+IN_A_WORKFLOW = "run as a step of a workflow, whoami said its id is"
+OWN_ID = "return self.request.id: the id of this call, whoever sent it"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(whoami_unbound, "not bound", "declare it with @app.task(bind=True)",
+                     id="unbound"),
+        pytest.param(whoami_new_id, "but Celery ran it as", "return the id Celery gave this call",
+                     id="new-uuid"),
+        pytest.param(whoami_zero, "whoami said retries=0", "return self.request.retries",
+                     id="hardcoded-retries"),
+        pytest.param(whoami_no_return, "whoami returned None", "end it with return",
+                     id="no-return"),
+        pytest.param(whoami_tuple, "whoami returned", "return a dict with exactly", id="tuple"),
+        pytest.param(whoami_attr, "whoami failed (AttributeError",
+                     "what Celery knows about the running call is in self.request", id="self-id"),
+        pytest.param(whoami_attempt_number, "on its first attempt whoami said retries=1",
+                     "return self.request.retries, which is 0", id="attempt-number"),
+        pytest.param(whoami_root_id, f"{IN_A_WORKFLOW} the id of the workflow's first task "
+                     "(self.request.root_id)", OWN_ID, id="root-id"),
+        pytest.param(whoami_parent_id, f"{IN_A_WORKFLOW} the id of the task that sent it "
+                     "(self.request.parent_id)", OWN_ID, id="parent-id"),
+        pytest.param(whoami_max_retries, "on its first attempt whoami said retries=3",
+                     "return self.request.retries", id="max-retries"),
+        pytest.param(whoami_current_task, "whoami is not bound",
+                     "declare it with @app.task(bind=True)", id="current-task-not-bound"),
+        pytest.param(whoami_cached_id, "on a retry whoami reported another id",
+                     "return self.request.id", id="cached-id"),
+        pytest.param(whoami_counts_calls, "run as a second retry (self.request.retries == 2), "
+                     "whoami said retries=0", "return self.request.retries, not a constant",
+                     id="counts-calls"),
+        pytest.param(whoami_correlation_id, f"{IN_A_WORKFLOW} the message's correlation_id",
+                     OWN_ID, id="correlation-id"),
+        pytest.param(whoami_task_name, "whoami said its id is 'test_checks_ch03.whoami_task_name'",
+                     "return the id Celery gave this call", id="task-name"),
+    ],
+)  # fmt: skip
+def test_03_1_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    _FIRST_ID.clear()
+    assert_fails(verdict("03.1", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- 03.2
@@ -185,7 +269,7 @@ def fetch_title_forever(self: Any, url: str) -> str:
     try:
         return fetch(url)["title"]
     except SiteUnavailable as exc:
-        raise self.retry(exc=exc, countdown=0.05) from exc
+        raise self.retry(exc=exc, countdown=0.1) from exc
 
 
 @app.task(bind=True, max_retries=5)
@@ -204,50 +288,165 @@ def fetch_title_page(self: Any, url: str) -> dict[str, Any]:
         raise self.retry(exc=exc, countdown=0.1) from exc
 
 
+@app.task(bind=True, max_retries=5, default_retry_delay=0.1)
+def fetch_title_delay_in_decorator(self: Any, url: str) -> str:
+    try:
+        return fetch(url)["title"]
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc) from exc
+
+
+@app.task(bind=True, max_retries=5)
+def fetch_title_eta(self: Any, url: str) -> str:
+    try:
+        return fetch(url)["title"]
+    except SiteUnavailable as exc:
+        eta = datetime.now(timezone.utc) + timedelta(seconds=0.1)
+        raise self.retry(exc=exc, eta=eta) from exc
+
+
+@app.task(bind=True, max_retries=5)
+def fetch_title_except_exception(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    return page["title"]
+
+
+@app.task(autoretry_for=(Exception,), max_retries=5, retry_kwargs={"countdown": 0.1})
+def fetch_title_autoretry_exception(url: str) -> str:
+    return fetch(url)["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def fetch_title_swallow_404(self: Any, url: str) -> str | None:
+    try:
+        return fetch(url)["title"]
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    except PageNotFound:
+        return None
+
+
+@app.task(bind=True, max_retries=6)
+def fetch_title_max_retries_6(self: Any, url: str) -> str:
+    try:
+        return fetch(url)["title"]
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc, countdown=0.1) from exc
+
+
+@app.task(bind=True, max_retries=5)
+def fetch_title_sleep_loop(self: Any, url: str) -> str:
+    for attempt in range(6):
+        try:
+            return fetch(url)["title"]
+        except SiteUnavailable:
+            if attempt == 5:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("unreachable")
+
+
+@app.task(bind=True, max_retries=5)
+def fetch_title_swallow_final(self: Any, url: str) -> str | None:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        if self.request.retries >= self.max_retries:
+            return None
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=5, default_retry_delay=1)
+def fetch_title_no_countdown(self: Any, url: str) -> str:
+    try:
+        return fetch(url)["title"]
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc) from exc
+
+
+@app.task(bind=True, max_retries=5)
+def fetch_title_backoff(self: Any, url: str) -> str:
+    try:
+        return fetch(url)["title"]
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc, countdown=0.1 * 2**self.request.retries) from exc
+
+
+@app.task(bind=True, max_retries=5)
+def fetch_title_countdown_60(self: Any, url: str) -> str:
+    try:
+        return fetch(url)["title"]
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc, countdown=60) from exc
+
+
 def test_03_2_right_answers() -> None:
     assert_passed(
         verdict("03.2", fetch_title),
-        "passed (SUCCESS after 3 attempts; gave up after 6 with SiteUnavailable)",
+        "passed (SUCCESS after 3 attempts; gave up after 6 with SiteUnavailable; a missing "
+        "page failed at once)",
     )
     assert_passed(verdict("03.2", fetch_title_auto))
     # self.retry() raises by itself: leaving out `raise` still retries (it only reads worse).
     assert_passed(verdict("03.2", fetch_title_no_raise))
+    # the 0.1 s as the task's default_retry_delay, or as an eta 0.1 s ahead
+    assert_passed(verdict("03.2", fetch_title_delay_in_decorator))
+    assert_passed(verdict("03.2", fetch_title_eta))
 
 
-def test_03_2_wrong_answers() -> None:
-    assert_fails(
-        verdict("03.2", fetch_title_swallow),
-        "the error was swallowed",
-        "don't return from the except block",
-    )
-    assert_fails(
-        verdict("03.2", fetch_title_no_retry),
-        "failed on the first outage, without retrying",
-        "catch SiteUnavailable and raise self.retry(exc=exc, countdown=0.1)",
-    )
-    assert_fails(
-        verdict("03.2", fetch_title_default_max),
-        "gave up after 3 retries: Celery's default max_retries",
-        "set max_retries=5",
-    )
-    assert_fails(
-        verdict("03.2", fetch_title_one_retry),
-        "down for 2 requests, fetch_title gave up after 1 retry",
-        "let it retry up to 5 times: max_retries=5",
-    )
-    assert_fails(
-        verdict("03.2", fetch_title_forever),
-        "retried 10 times and never gave up",
-        "limit the retries: max_retries=5",
-    )
-    assert_fails(
-        verdict("03.2", fetch_title_no_exc),
-        "MaxRetriesExceededError",
-        "pass the error on: raise self.retry(exc=exc",
-    )
-    assert_fails(
-        verdict("03.2", fetch_title_page), "returned the whole page", 'return only page["title"]'
-    )
+NOT_FOUND = "for a page that does not exist (PageNotFound, a 404) fetch_title retried 5 times"
+ONLY_OUTAGES = "catch only SiteUnavailable (except SiteUnavailable as exc:)"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(fetch_title_swallow, "the error was swallowed",
+                     "don't return from the except block", id="swallow"),
+        pytest.param(fetch_title_no_retry, "failed on the first outage, without retrying",
+                     "catch SiteUnavailable and raise self.retry(exc=exc, countdown=0.1)",
+                     id="no-retry"),
+        pytest.param(fetch_title_default_max,
+                     "gave up after 3 retries: Celery's default max_retries", "set max_retries=5",
+                     id="default-max-retries"),
+        pytest.param(fetch_title_one_retry,
+                     "down for 2 requests, fetch_title gave up after 1 retry",
+                     "let it retry up to 5 times: max_retries=5", id="one-retry"),
+        pytest.param(fetch_title_forever, "retried 10 times and never gave up",
+                     "limit the retries: max_retries=5", id="forever"),
+        pytest.param(fetch_title_no_exc, "MaxRetriesExceededError",
+                     "pass the error on: raise self.retry(exc=exc", id="no-exc"),
+        pytest.param(fetch_title_page, "returned the whole page", 'return only page["title"]',
+                     id="returns-page"),
+        pytest.param(fetch_title_except_exception, NOT_FOUND, ONLY_OUTAGES,
+                     id="except-exception"),
+        pytest.param(fetch_title_autoretry_exception, NOT_FOUND, ONLY_OUTAGES,
+                     id="autoretry-for-exception"),
+        pytest.param(fetch_title_swallow_404, "for a page that does not exist, fetch_title "
+                     "returned None (SUCCESS): the PageNotFound was swallowed",
+                     "catch only SiteUnavailable; let PageNotFound fail the task",
+                     id="swallows-404"),
+        pytest.param(fetch_title_max_retries_6, "gave up after 6 retries, not 5", "max_retries=5",
+                     id="max-retries-6"),
+        pytest.param(fetch_title_sleep_loop, "fetch_title fetched the page 3 times in one run, "
+                     "without Celery retrying the task", "don't loop or sleep inside the task",
+                     id="sleep-loop"),
+        pytest.param(fetch_title_swallow_final, "retried 5 times, then returned None (SUCCESS) "
+                     "instead of failing", "don't return when the retries run out",
+                     id="swallow-final"),
+        pytest.param(fetch_title_no_countdown, "fetch_title asked to be retried in 1 s (the "
+                     "task's default_retry_delay), not 0.1 s", "without countdown= a retry waits "
+                     "default_retry_delay: pass countdown=0.1", id="no-countdown"),
+        pytest.param(fetch_title_backoff, "fetch_title asked to be retried in 0.2 s, not 0.1 s",
+                     "pass countdown=0.1 to self.retry", id="backoff"),
+    ],
+)  # fmt: skip
+def test_03_2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.2", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- 03.3
@@ -308,38 +507,145 @@ def word_count_unbound(texts: list[str]) -> dict[str, int]:
     return {"words": 0}
 
 
-def test_03_3_right_answer() -> None:
-    assert_passed(verdict("03.3", word_count), "passed (4 PROGRESS updates, 1/4 to 4/4")
+@app.task(bind=True)
+def word_count_regex(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(re.findall(r"\S+", text))
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
 
 
-def test_03_3_wrong_answers() -> None:
-    assert_fails(
-        verdict("03.3", word_count_silent), "never reported any progress", "call self.update_state("
+@app.task(bind=True)
+def word_count_by_index(self: Any, texts: list[str]) -> dict[str, int]:
+    words, total = 0, len(texts)
+    for i in range(total):
+        words += len(texts[i].split())
+        self.update_state(state="PROGRESS", meta={"current": i + 1, "total": total})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def word_count_copy(self: Any, texts: list[str]) -> dict[str, int]:
+    counted = 0
+    for i, text in enumerate(list(texts), start=1):
+        counted += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": counted}
+
+
+@app.task(bind=True)
+def word_count_total_hardcoded(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": 4})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def word_count_split_space(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(text.split(" "))
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def word_count_fake_progress(self: Any, texts: list[str]) -> dict[str, int]:
+    words = sum(len(text.split()) for text in texts)
+    for i in range(1, len(texts) + 1):
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def word_count_counts_first(self: Any, texts: list[str]) -> dict[str, int]:
+    counts = [len(re.findall(r"\S+", text)) for text in texts]
+    for i, _ in enumerate(counts, start=1):
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": sum(counts)}
+
+
+@app.task(bind=True)
+def word_count_characters(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(text)
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+@app.task
+def word_count_current_task(texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(text.split())
+        current_task.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def word_count_skips_empty(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        if not text.strip():
+            continue
+        words += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+def test_03_3_right_answers() -> None:
+    assert_passed(
+        verdict("03.3", word_count),
+        "passed (5 PROGRESS updates, 1/5 to 5/5, then {'words': 12}; each update came as its "
+        "text was counted)",
     )
-    assert_fails(
-        verdict("03.3", word_count_lower),
-        "reported the state 'progress'",
-        'use exactly state="PROGRESS"',
-    )
-    assert_fails(
-        verdict("03.3", word_count_from_zero),
-        "progress went from 0/4 to 3/4, never 4/4",
-        "count from 1",
-    )
-    assert_fails(
-        verdict("03.3", word_count_once),
-        "reported progress 1 time for 4 texts",
-        "update the state once per text",
-    )
-    assert_fails(
-        verdict("03.3", word_count_bad_meta), "meta={'done': 1}", 'pass meta={"current": i'
-    )
-    assert_fails(verdict("03.3", word_count_int), "word_count returned 12", 'return {"words": n}')
-    assert_fails(
-        verdict("03.3", word_count_unbound),
-        "word_count failed (NameError",
-        "declare the task with bind=True",
-    )
+    assert_passed(verdict("03.3", word_count_regex))
+    assert_passed(verdict("03.3", word_count_by_index))
+    assert_passed(verdict("03.3", word_count_copy))
+
+
+NOT_LIVE = "when word_count started on text 2 of 3, its progress still said nothing yet"
+IN_THE_LOOP = "call self.update_state(...) inside the loop, right after counting each text"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(word_count_silent, "never reported any progress", "call self.update_state(",
+                     id="silent"),
+        pytest.param(word_count_lower, "reported the state 'progress'",
+                     'use exactly state="PROGRESS"', id="lowercase-state"),
+        pytest.param(word_count_from_zero, "progress went from 0/5 to 4/5, never 5/5",
+                     "count from 1", id="from-zero"),
+        pytest.param(word_count_once, "reported progress 1 time for 5 texts",
+                     "update the state once per text", id="once"),
+        pytest.param(word_count_bad_meta, "meta={'done': 1}", 'pass meta={"current": i',
+                     id="bad-meta"),
+        pytest.param(word_count_int, "word_count returned 12, not {'words': 12}",
+                     'return {"words": n}', id="returns-int"),
+        pytest.param(word_count_unbound, "word_count is not bound",
+                     "declare it with @app.task(bind=True)", id="unbound"),
+        pytest.param(word_count_current_task, "word_count is not bound",
+                     "declare it with @app.task(bind=True)", id="current-task-not-bound"),
+        pytest.param(word_count_total_hardcoded, "for 5 texts the progress said total=4",
+                     "total is the number of texts, len(texts)", id="total-hardcoded"),
+        pytest.param(word_count_split_space, "word_count returned {'words': 13}, not "
+                     "{'words': 12}", 'count with len(text.split()), no argument: split(" ")',
+                     id="split-space"),
+        pytest.param(word_count_fake_progress, NOT_LIVE, IN_THE_LOOP, id="fake-progress"),
+        pytest.param(word_count_counts_first, NOT_LIVE, IN_THE_LOOP, id="counts-first"),
+        pytest.param(word_count_characters, "word_count returned {'words': 66}",
+                     "that is the number of characters", id="characters"),
+        pytest.param(word_count_skips_empty, "progress went 1, 3, 4, 5 (of 5): the empty text 2 "
+                     "got no update", "an empty text is a text too", id="skips-empty"),
+    ],
+)  # fmt: skip
+def test_03_3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.3", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- 03.4
@@ -394,48 +700,197 @@ class NotATask:
         record(task_id, "success", retval)
 
 
+class Repr(AuditedTask):
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", repr(exc))
+
+
+class GuideWords(Task):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "succeeded", retval)
+
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retrying", exc)
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failed", exc)
+
+
+class NoRetry(Task):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "success", retval)
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", exc)
+
+
+class Einfo(AuditedTask):
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", einfo)
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", einfo)
+
+
+class EinfoOnFailure(AuditedTask):
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", einfo)
+
+
+class TypeName(AuditedTask):
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", type(exc).__name__)
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", type(exc).__name__)
+
+
+class RetryIsFailure(AuditedTask):
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        self.on_failure(exc, task_id, args, kwargs, einfo)
+
+
+class NoDetailAnywhere(Task):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "success")
+
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry")
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure")
+
+
+class ArgsDetail(Task):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "success", args)
+
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", args)
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", args)
+
+
+class RetryWrapper(AuditedTask):
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", einfo.exception)
+
+
+AUDIT_LOG: list[tuple[str, str, Any]] = []
+
+
+class PythonList(Task):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        AUDIT_LOG.append((task_id, "success", retval))
+
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        AUDIT_LOG.append((task_id, "retry", exc))
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        AUDIT_LOG.append((task_id, "failure", exc))
+
+
+class SuccessOnlyTruthy(AuditedTask):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        if retval:
+            record(task_id, "success", retval)
+
+
+class FailureInAfterReturn(Task):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "success", retval)
+
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", exc)
+
+    def after_return(self, status: Any, retval: Any, task_id: str, *rest: Any) -> None:
+        if status != "SUCCESS":
+            record(task_id, "failure", retval)
+
+
 def test_03_4_right_answers() -> None:
     assert_passed(verdict("03.4", AuditedTask), "passed (success, retry then success, and failure")
     assert_passed(verdict("03.4", Formatted))
+    assert_passed(verdict("03.4", Repr))
 
 
-def test_03_4_wrong_answers() -> None:
-    assert_fails(
-        verdict("03.4", NotATask),
-        "a class, but not a subclass of celery.Task",
-        "class AuditedTask(Task)",
-    )
-    assert_fails(verdict("03.4", AuditedTask()), "a task object, not the class", "pass the class")
-    assert_fails(verdict("03.4", 3), "AuditedTask is int, not a class", "class AuditedTask(Task)")
-    assert_fails(
-        verdict("03.4", NoFailure), "does not define on_failure", "add def on_failure(self, exc"
-    )
-    assert_fails(
-        verdict("03.4", ShortSignature),
-        "Celery calls on_success with 4 arguments",
-        "def on_success(self, retval, task_id, args, kwargs)",
-    )
-    assert_fails(
-        verdict("03.4", ByName),
-        "something was recorded, but not under the task's id",
-        "pass the handler's task_id",
-    )
-    assert_fails(
-        verdict("03.4", WrongEvent),
-        "recorded succeeded, expected success",
-        'on_success should call record(task_id, "success", ...)',
-    )
-    assert_fails(verdict("03.4", NoDetail), "the details recorded were", "record the return value")
+RETRIED = "for a task that was retried once, then returned 'ok'"
+RECORD_DETAIL = "record the return value on success and the exception on retry/failure"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(NotATask, "a class, but not a subclass of celery.Task",
+                     "class AuditedTask(Task)", id="not-a-task-class"),
+        pytest.param(AuditedTask(), "a task object, not the class", "pass the class",
+                     id="an-instance"),
+        pytest.param(3, "AuditedTask is int, not a class", "class AuditedTask(Task)", id="int"),
+        pytest.param(NoFailure, "does not define on_failure", "add def on_failure(self, exc",
+                     id="no-on-failure"),
+        pytest.param(ShortSignature, "Celery calls on_success with 4 arguments",
+                     "def on_success(self, retval, task_id, args, kwargs)",
+                     id="short-signature"),
+        pytest.param(ByName, "something was recorded, but not under the task's id",
+                     "pass the handler's task_id", id="by-task-name"),
+        pytest.param(WrongEvent, "recorded retry, succeeded, expected retry, success",
+                     'on_success should call record(task_id, "success", ...)',
+                     id="succeeded"),
+        pytest.param(NoDetail, f"{RETRIED} on_success recorded the detail ''",
+                     "record the return value on success", id="no-success-detail"),
+        pytest.param(GuideWords, "recorded retrying, succeeded, expected retry, success",
+                     'on_retry should call record(task_id, "retry", ...)', id="guide-words"),
+        pytest.param(NoRetry, "does not define on_retry", "add def on_retry(self, exc",
+                     id="no-on-retry"),
+        pytest.param(Einfo, f"{RETRIED} on_retry recorded a traceback (einfo), not the exception",
+                     'record exc, the exception itself: record(task_id, "retry", exc)',
+                     id="einfo-detail"),
+        pytest.param(EinfoOnFailure, "for a task that raised ValueError on_failure recorded a "
+                     "traceback (einfo)", 'record exc, the exception itself: record(task_id, '
+                     '"failure", exc)', id="einfo-on-failure"),
+        pytest.param(TypeName, f"{RETRIED} on_retry recorded the detail 'ConnectionError'",
+                     "record exc itself, not only its class name", id="type-name"),
+        pytest.param(RetryIsFailure, "recorded failure, success, expected retry, success",
+                     'on_retry should call record(task_id, "retry", ...)', id="retry-is-failure"),
+        pytest.param(NoDetailAnywhere, f"{RETRIED} on_retry recorded the detail ''",
+                     RECORD_DETAIL, id="no-detail"),
+        # the args read [] on the worker, () with apply()
+        pytest.param(ArgsDetail, f"{RETRIED} on_retry recorded the detail ", RECORD_DETAIL,
+                     id="args-detail"),
+        pytest.param(RetryWrapper, f"{RETRIED} on_retry recorded Celery's Retry, not the error "
+                     "that caused it", "record exc: on_retry receives the error as exc",
+                     id="retry-wrapper"),
+        pytest.param(PythonList, f"{RETRIED} AuditedTask recorded nothing, expected retry, "
+                     "success", 'on_retry should call record(task_id, "retry", ...)',
+                     id="python-list"),
+        pytest.param(SuccessOnlyTruthy, "for a task that returned 0 AuditedTask recorded "
+                     "nothing, though it recorded the success of a task that returned 'ok'",
+                     "record every success, whatever the value", id="success-only-truthy"),
+        pytest.param(FailureInAfterReturn, "does not define on_failure",
+                     "add def on_failure(self, exc", id="failure-in-after-return"),
+    ],
+)  # fmt: skip
+def test_03_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.4", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- last
 
 
-def test_03_2_long_countdown() -> None:
-    """Last in the module: on the worker, the revoked 180 s retry stays in the worker's ETA
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        pytest.param(fetch_title_default_delay,
+                     "asked to be retried in 180 s (Celery's default_retry_delay), not 0.1 s",
+                     id="default-retry-delay-180"),
+        pytest.param(fetch_title_countdown_60, "asked to be retried in 60 s, not 0.1 s",
+                     id="countdown-60"),
+    ],
+)  # fmt: skip
+def test_03_2_long_countdown(answer: Any, problem: str) -> None:
+    """Last in the module: on the worker, the revoked long retry stays in the worker's ETA
     timer, and while it waits there the timer serves short countdowns less promptly."""
     assert_fails(
-        verdict("03.2", fetch_title_default_delay),
-        "asked to be retried in 180 s (Celery's default_retry_delay)",
-        "keep the waits short in the course: pass countdown=0.1",
+        verdict("03.2", answer), problem, "keep the waits short in the course: pass countdown=0.1"
     )

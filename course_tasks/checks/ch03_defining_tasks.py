@@ -3,22 +3,29 @@
 In this chapter the learner *defines* tasks, in the notebook:
 
 * 03.1 ``check("03.1", whoami)``: a bound task that returns ``{"id", "retries"}`` read
-  from ``self.request``;
+  from ``self.request``; run alone, as a second retry, and as a step of a workflow (its
+  ``root_id``, ``parent_id`` and the message's ``correlation_id`` are other ids);
 * 03.2 ``check("03.2", fetch_title)``: a task that fetches a page from the simulated
   flaky site (:mod:`course_tasks.tasks.crawler`), retries on ``SiteUnavailable`` with
-  ``raise self.retry(exc=exc, countdown=...)``, gives up after 5 retries, and returns the
-  page's title;
+  ``raise self.retry(exc=exc, countdown=0.1)`` (each retry's countdown is read), gives up
+  after 5 retries, returns the page's title, and fails at once on a missing page
+  (``PageNotFound``);
 * 03.3 ``check("03.3", word_count)``: a task that reports ``PROGRESS`` with
-  ``{"current", "total"}`` after each text and returns ``{"words": n}``;
+  ``{"current", "total"}`` after each text and returns ``{"words": n}``; run on five texts
+  (double spaces, a newline, a tab, an empty text), then on three texts whose counting the
+  check watches (:class:`_Texts`): the progress stored must follow the texts counted;
 * 03.4 ``check("03.4", AuditedTask)``: a ``Task`` subclass whose ``on_success``,
   ``on_retry`` and ``on_failure`` record what happened with
-  :func:`course_tasks.tasks.hooks.record`.
+  :func:`course_tasks.tasks.hooks.record` (a task that returns 0 is recorded too; the
+  detail of a retry or failure is the exception, not a traceback or Celery's ``Retry``).
 
 A task defined in a notebook is registered in that kernel only. In embedded mode the worker
 thread shares the kernel's registry, so :func:`run_task` sends the learner's task to the
 worker for real. In redis (and eager) mode the worker is another process that has never
 heard of it, so :func:`run_task` runs it here with ``task.apply()``: Celery's own local
-execution, with real retries, custom states and handlers, but no waiting on countdowns.
+execution, with real retries, custom states and handlers, but no waiting on countdowns
+(a run "as a step of a workflow" then sets the request's ``root_id``, ``parent_id`` and
+``correlation_id`` when the task starts, as a parent's message would have).
 Both ways collect the same evidence (final state and value, each retry and its countdown
 from the ``task_retry`` signal, every custom state published to the result backend), so
 a check gives the same verdict in every mode.
@@ -28,7 +35,10 @@ from __future__ import annotations
 
 import inspect
 import json
+import re
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import count
@@ -47,8 +57,11 @@ from course_tasks.tasks import crawler, hooks
 
 #: How long a check waits for one run of the learner's task on the worker.
 WAIT_SECONDS = 6.0
-#: The longest wait between retries a check accepts (Celery's default is 180 s).
+#: The longest wait between retries a check sits through (Celery's default is 180 s): a
+#: longer countdown fails at once, whatever the exercise asked for.
 MAX_COUNTDOWN = 2.0
+#: How far a retry's countdown may be from the one an exercise asks for (float spelling).
+COUNTDOWN_TOLERANCE = 0.01
 
 # --------------------------------------------------------------------------- running
 
@@ -105,6 +118,14 @@ def is_bound(task: Task) -> bool:
     return run is not None and not isinstance(run, staticmethod)
 
 
+def _bound(obj: Any, name: str, problem: str, then: str) -> Task:
+    """The task behind ``obj``, or a Fail (``problem``) if it was not declared bind=True."""
+    task = as_task(obj, name)
+    if not is_bound(task):
+        raise Fail(problem, hint=f"declare it with @app.task(bind=True) and {then}")
+    return task
+
+
 def _seconds(when: Any) -> float | None:
     if isinstance(when, datetime):
         now = datetime.now(when.tzinfo or timezone.utc)
@@ -112,14 +133,43 @@ def _seconds(when: Any) -> float | None:
     return None if when is None else float(when)
 
 
-def _slow_retry(countdowns: list[float | None], name: str) -> Fail | None:
-    for wait in countdowns:
-        if wait is not None and wait > MAX_COUNTDOWN:
-            default = " (Celery's default_retry_delay)" if wait == 180 else ""
-            return Fail(
-                f"{name} asked to be retried in {wait:g} s{default}",
-                hint="keep the waits short in the course: pass countdown=0.1 to self.retry",
+@dataclass
+class _Wait:
+    """The wait one retry asked for: seconds, and whether it was an eta (a moment)."""
+
+    seconds: float
+    eta: bool
+
+
+def _retry_problem(
+    waits: list[_Wait], name: str, task: Task, expected: float | None
+) -> Fail | None:
+    """A Fail for the first retry that waits too long, or (``expected``) not that long."""
+    for wait in waits:
+        if expected is None:
+            right = True
+        elif wait.eta:  # what is left of it when the retry is sent: at most the countdown
+            right = wait.seconds <= expected + COUNTDOWN_TOLERANCE
+        else:
+            right = abs(wait.seconds - expected) <= COUNTDOWN_TOLERANCE
+        if wait.seconds <= MAX_COUNTDOWN and right:
+            continue
+        seconds = f"{wait.seconds:g}" if not wait.eta else f"{wait.seconds:.2f}"
+        default = ""
+        if not wait.eta and wait.seconds == task.default_retry_delay:
+            owner = "Celery's" if wait.seconds == 180 else "the task's"
+            default = f" ({owner} default_retry_delay)"
+        asked = "" if expected is None else f", not {expected:g} s"
+        if wait.seconds > MAX_COUNTDOWN:
+            hint = "keep the waits short in the course: pass countdown=0.1 to self.retry"
+        elif default and expected is not None:
+            hint = (
+                "without countdown= a retry waits default_retry_delay: pass "
+                f"countdown={expected:g} to self.retry"
             )
+        else:
+            hint = f"pass countdown={expected:g} to self.retry"
+        return Fail(f"{name} asked to be retried in {seconds} s{default}{asked}", hint=hint)
     return None
 
 
@@ -133,6 +183,35 @@ def _published(pubsub: Any, *, wait: float) -> list[dict[str, Any]]:
             metas.append(json.loads(message["data"]))
 
 
+@contextmanager
+def _states_of(task_id: str, on_start: Callable[[Task], None]) -> Iterator[list[tuple[str, Any]]]:
+    """Meanwhile, listen to the states the result backend publishes for ``task_id``.
+
+    The list holds, after the block, every state that is not one of Celery's own, with its
+    meta. ``on_start(task)`` runs as the task starts (``task_prerun``), where it runs.
+    """
+    custom: list[tuple[str, Any]] = []
+
+    def on_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
+        if task_id == wanted and task is not None:
+            on_start(task)
+
+    wanted = task_id
+    signals.task_prerun.connect(on_prerun, weak=False)
+    pubsub = app.backend.client.pubsub()
+    try:
+        pubsub.subscribe(app.backend.get_key_for_task(task_id))
+        pubsub.get_message(timeout=1.0)  # the subscription is confirmed before anything runs
+        yield custom
+        metas = _published(pubsub, wait=0.1)
+        custom.extend(
+            (m["status"], m["result"]) for m in metas if m["status"] not in states.ALL_STATES
+        )
+    finally:
+        signals.task_prerun.disconnect(on_prerun)
+        pubsub.close()
+
+
 def run_task(
     task: Task,
     args: tuple[Any, ...] = (),
@@ -140,39 +219,49 @@ def run_task(
     *,
     name: str,
     retries: int = 0,
+    countdown: float | None = None,
+    request: dict[str, str] | None = None,
 ) -> Run:
     """Run the learner's ``task`` once: on the worker in embedded mode, else ``apply()``.
 
-    Raises a Fail (the same in every mode) when a retry asks for a long countdown or the
-    task does not finish within ``WAIT_SECONDS``.
+    ``request``: ``root_id``, ``parent_id`` and ``correlation_id`` the call carries (a step
+    of a workflow), in its message on the worker, set when it starts with ``apply()``
+    (where the ``correlation_id`` is otherwise the task's id, as in any message Celery sends).
+
+    Raises a Fail (the same in every mode) when a retry asks for a long countdown, or for
+    another one than ``countdown``, or when the task does not finish within ``WAIT_SECONDS``.
     """
     task_id = uuid()
-    countdowns: list[float | None] = []
+    waits: list[_Wait] = []
 
     def on_retry(request: Any = None, reason: Any = None, **_: Any) -> None:
         if getattr(request, "id", None) == task_id:
-            countdowns.append(_seconds(getattr(reason, "when", None)))
+            when = getattr(reason, "when", None)
+            seconds = _seconds(when)
+            if seconds is not None:
+                waits.append(_Wait(seconds, isinstance(when, datetime)))
+
+    def on_start(started: Task) -> None:
+        # with apply(), as in a message Celery sends: correlation_id is the task's id
+        started.request.update({"correlation_id": task_id, **(request or {})})
 
     signals.task_retry.connect(on_retry, weak=False)
-    pubsub = app.backend.client.pubsub()
     try:
-        pubsub.subscribe(app.backend.get_key_for_task(task_id))
-        pubsub.get_message(timeout=1.0)  # the subscription is confirmed before anything runs
-        if on_worker():
-            state, value = _run_on_worker(task, args, kwargs, task_id, retries, countdowns, name)
-        else:
-            with quiet_trace_log():
-                eager = task.apply(args, kwargs, task_id=task_id, retries=retries)
-            state, value = eager.state, eager.result
-        metas = _published(pubsub, wait=0.1)
+        with _states_of(task_id, on_start) as custom:
+            if on_worker():
+                state, value = _run_on_worker(
+                    task, args, kwargs, task_id, retries, waits, name, countdown, request or {}
+                )
+            else:
+                with quiet_trace_log():
+                    eager = task.apply(args, kwargs, task_id=task_id, retries=retries)
+                state, value = eager.state, eager.result
     finally:
         signals.task_retry.disconnect(on_retry)
-        pubsub.close()
-    slow = _slow_retry(countdowns, name)
-    if slow is not None:
-        raise slow
-    custom = [(m["status"], m["result"]) for m in metas if m["status"] not in states.ALL_STATES]
-    return Run(task_id, state, value, countdowns, custom)
+    problem = _retry_problem(waits, name, task, countdown)
+    if problem is not None:
+        raise problem
+    return Run(task_id, state, value, [w.seconds for w in waits], custom)
 
 
 def _run_on_worker(
@@ -181,13 +270,15 @@ def _run_on_worker(
     kwargs: dict[str, Any] | None,
     task_id: str,
     retries: int,
-    countdowns: list[float | None],
+    waits: list[_Wait],
     name: str,
+    countdown: float | None,
+    request: dict[str, str],
 ) -> tuple[str, Any]:
-    result = task.apply_async(args, kwargs, task_id=task_id, retries=retries)
+    result = task.apply_async(args, kwargs, task_id=task_id, retries=retries, **request)
     deadline = time.monotonic() + WAIT_SECONDS
     while not result.ready():
-        problem = _slow_retry(countdowns, name)
+        problem = _retry_problem(waits, name, task, countdown)
         if problem is None and time.monotonic() > deadline:
             problem = Fail(
                 f"{name} did not finish within {WAIT_SECONDS:g} s (state {result.state})",
@@ -222,12 +313,12 @@ def _failed(run: Run, name: str, hint: str) -> Fail:
 
 @exercise("03.1", "a bound task", points=1)
 def _whoami(whoami: Any) -> str:
-    task = as_task(whoami, "whoami")
-    if not is_bound(task):
-        raise Fail(
-            "whoami is not bound, so it cannot read self.request",
-            hint="declare it with @app.task(bind=True) and take self as its first argument",
-        )
+    task = _bound(
+        whoami,
+        "whoami",
+        "whoami is not bound, so it cannot read self.request",
+        "take self as its first argument",
+    )
     first = run_task(task, name="whoami")
     value = _whoami_value(first)
     if value["id"] != first.id:
@@ -250,7 +341,27 @@ def _whoami(whoami: Any) -> str:
         )
     if later["id"] != third.id:
         raise Fail("on a retry whoami reported another id", hint="return self.request.id")
-    return "its own id and retry count, read from self.request"
+    others = {"root_id": uuid(), "parent_id": uuid(), "correlation_id": uuid()}
+    step = run_task(task, name="whoami", request=others)
+    said = _whoami_value(step)["id"]
+    if said != step.id:
+        what = {
+            others["root_id"]: "the id of the workflow's first task (self.request.root_id)",
+            others["parent_id"]: "the id of the task that sent it (self.request.parent_id)",
+            others["correlation_id"]: "the message's correlation_id, which only Celery's own "
+            "messages set to the task id",
+        }.get(said)
+        if what is not None:
+            raise Fail(
+                f"run as a step of a workflow, whoami said its id is {what}, not its own",
+                hint="return self.request.id: the id of this call, whoever sent it",
+            )
+        raise Fail(
+            f"run as a step of a workflow, whoami said its id is {said!r}, but Celery ran it "
+            f"as {step.id}",
+            hint="return the id Celery gave this call, self.request.id",
+        )
+    return "its own id and retry count, read from self.request, alone and in a workflow"
 
 
 def _whoami_value(run: Run) -> dict[str, Any]:
@@ -269,20 +380,23 @@ def _whoami_value(run: Run) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- 03.2
 
-#: The page exercise 03.2 fetches from the simulated site.
+#: The page exercise 03.2 fetches from the simulated site, and one it does not have.
 PAGE_URL = "https://example.com/celery-course/retries"
 PAGE_TITLE = "Retrying with Celery"
+MISSING_URL = "https://example.com/celery-course/no-such-page"
 #: Short outage (the task must get through it) and long outage (it must give up).
 SHORT_OUTAGE, LONG_OUTAGE = 2, 10
 EXPECTED_RETRIES = 5
+#: The countdown exercise 03.2 asks each retry for.
+FETCH_COUNTDOWN = 0.1
 
 
-def _fetch_run(task: Task, outage: int) -> tuple[Run, int]:
+def _fetch_run(task: Task, outage: int, url: str = PAGE_URL) -> tuple[Run, int]:
     crawler.reset_site()
     crawler.publish_page(PAGE_URL, PAGE_TITLE, ["https://docs.celeryq.dev/"])
-    crawler.make_flaky(PAGE_URL, outage)
-    run = run_task(task, (PAGE_URL,), name="fetch_title")
-    return run, crawler.hits(PAGE_URL)
+    crawler.make_flaky(url, outage)
+    run = run_task(task, (url,), name="fetch_title", countdown=FETCH_COUNTDOWN)
+    return run, crawler.hits(url)
 
 
 @exercise("03.2", "retry on an outage", points=2)
@@ -294,8 +408,23 @@ def _fetch_title(fetch_title: Any) -> str:
         crawler.reset_site()
 
 
+def _looped(attempts: int, run: Run) -> Fail | None:
+    """A Fail if the task fetched more than once in one run, with no retry by Celery."""
+    if run.retries or attempts <= 1:
+        return None
+    return Fail(
+        f"fetch_title fetched the page {attempts} times in one run, without Celery retrying "
+        "the task (no retry was sent)",
+        hint="don't loop or sleep inside the task: raise self.retry(exc=exc, countdown=0.1), "
+        "so that Celery runs it again and the worker is free meanwhile",
+    )
+
+
 def _check_fetch_title(task: Task) -> str:
     run, attempts = _fetch_run(task, SHORT_OUTAGE)
+    looped = _looped(attempts, run)
+    if looped is not None:
+        raise looped
     if not run.retries:
         if run.state == states.FAILURE and isinstance(run.value, crawler.SiteUnavailable):
             raise Fail(
@@ -330,11 +459,22 @@ def _check_fetch_title(task: Task) -> str:
     short = f"SUCCESS after {attempts} attempts"
 
     run, attempts = _fetch_run(task, LONG_OUTAGE)
+    looped = _looped(attempts, run)
+    if looped is not None:
+        raise looped
     if run.state == states.SUCCESS:
+        if run.value == PAGE_TITLE:
+            raise Fail(
+                f"with the site down for {LONG_OUTAGE} requests, fetch_title retried "
+                f"{len(run.retries)} times and never gave up",
+                hint=f"limit the retries: max_retries={EXPECTED_RETRIES}",
+            )
         raise Fail(
             f"with the site down for {LONG_OUTAGE} requests, fetch_title retried "
-            f"{len(run.retries)} times and never gave up",
-            hint=f"limit the retries: max_retries={EXPECTED_RETRIES}",
+            f"{len(run.retries)} times, then returned {run.value!r} (SUCCESS) instead of "
+            "failing: the outage was hidden",
+            hint="don't return when the retries run out: raise self.retry(exc=exc, "
+            "countdown=0.1) every time; once max_retries is reached it raises exc itself",
         )
     if isinstance(run.value, MaxRetriesExceededError):
         raise Fail(
@@ -356,31 +496,134 @@ def _check_fetch_title(task: Task) -> str:
             f"not {EXPECTED_RETRIES}",
             hint=f"max_retries={EXPECTED_RETRIES}",
         )
-    return f"{short}; gave up after {attempts} with SiteUnavailable"
+    long = f"gave up after {attempts} with SiteUnavailable"
+
+    run, attempts = _fetch_run(task, 0, MISSING_URL)
+    if run.retries:
+        raise Fail(
+            f"for a page that does not exist (PageNotFound, a 404) fetch_title retried "
+            f"{_count(len(run.retries), 'time', 'times')}: retrying will not make it appear",
+            hint="catch only SiteUnavailable (except SiteUnavailable as exc:), so that any "
+            "other error fails at once",
+        )
+    if attempts > 1:
+        raise Fail(
+            f"for a page that does not exist (PageNotFound, a 404) fetch_title fetched it "
+            f"{attempts} times",
+            hint="catch only SiteUnavailable, so that any other error fails at once",
+        )
+    if run.state == states.SUCCESS:
+        raise Fail(
+            f"for a page that does not exist, fetch_title returned {run.value!r} (SUCCESS): "
+            "the PageNotFound was swallowed",
+            hint="catch only SiteUnavailable; let PageNotFound fail the task",
+        )
+    if not isinstance(run.value, crawler.PageNotFound):
+        raise _failed(run, "fetch_title", hint="let PageNotFound fail the task as it is")
+    return f"{short}; {long}; a missing page failed at once"
 
 
 # --------------------------------------------------------------------------- 03.3
 
-TEXTS = ["Celery runs tasks", "Redis keeps the messages", "workers do the work", "done"]
-WORDS = sum(len(text.split()) for text in TEXTS)
+#: Five texts: a double space, a newline, a tab, a trailing space and an empty text.
+TEXTS = ["Celery runs  tasks", "", "Redis keeps\nthe messages", "workers\tdo the work ", "done"]
+#: Three texts whose counting the check watches (see :class:`_Texts`).
+WATCHED = ["one two", "three", "four five six"]
 
 
-@exercise("03.3", "report progress", points=2)
-def _word_count(word_count: Any) -> str:
-    task = as_task(word_count, "word_count")
-    run = run_task(task, (TEXTS,), name="word_count")
-    if run.state == states.FAILURE:
-        raise _failed(run, "word_count", hint="count the words of each text with len(text.split())")
-    total = len(TEXTS)
+def _words(texts: list[str]) -> int:
+    return sum(len(text.split()) for text in texts)
+
+
+class _Text(str):
+    """A text that notes, the first time the task reads it, what progress was stored then."""
+
+    def __new__(cls, text: str, position: int, texts: _Texts) -> _Text:
+        made = super().__new__(cls, text)
+        made._position, made._texts = position, texts
+        return made
+
+    def _read(self) -> None:
+        self._texts.reached(self._position, "touched")
+
+
+def _noting(method: str) -> Any:
+    def noted(self: _Text, *args: Any, **kwargs: Any) -> Any:
+        self._read()
+        return getattr(str, method)(self, *args, **kwargs)
+
+    noted.__name__ = method
+    return noted
+
+
+#: The str methods through which :class:`_Text` sees the task read it.
+_READS = "split rsplit splitlines strip lstrip rstrip lower upper casefold replace count find"
+for _method in [*_READS.split(), "__iter__", "__len__", "__contains__"]:
+    setattr(_Text, _method, _noting(_method))
+
+
+class _Texts(list):
+    """The texts of a watched run of word_count, run here with ``apply()``.
+
+    When the task first reads text k (calls ``split()`` or another str method on it), or
+    else when it takes text k from the list, the progress stored for the task must already
+    count the k - 1 texts before it: updates that follow the work, not a burst at the end.
+    """
+
+    def __init__(self, texts: list[str]) -> None:
+        super().__init__(_Text(text, k, self) for k, text in enumerate(texts, start=1))
+        #: the same texts as plain strs, for the request the result backend stores
+        self.plain = list(texts)
+        self.task_id = ""
+        #: (position, progress stored then) per first touch / first take of a text.
+        self.touched: dict[int, int | None] = {}
+        self.taken: dict[int, int | None] = {}
+
+    def reached(self, position: int, how: str) -> None:
+        seen = self.touched if how == "touched" else self.taken
+        if position not in seen:
+            seen[position] = self._stored()
+
+    def _stored(self) -> int | None:
+        meta = app.backend.get_task_meta(self.task_id, cache=False)
+        result = meta.get("result")
+        if meta.get("status") == "PROGRESS" and isinstance(result, dict):
+            current = result.get("current")
+            return current if isinstance(current, int) else None
+        return None
+
+    def __iter__(self) -> Any:
+        for k in range(len(self)):
+            yield self[k]
+
+    def __getitem__(self, index: Any) -> Any:
+        item = super().__getitem__(index)
+        if isinstance(item, _Text):
+            self.reached(item._position, "taken")
+        return item
+
+    def late(self) -> tuple[int, int | None] | None:
+        """The first text read before the progress counted the texts before it."""
+        seen = self.touched or self.taken
+        for position in sorted(seen):
+            stored = seen[position]
+            if position > 1 and (stored is None or stored < position - 1):
+                return position, stored
+        return None
+
+
+def _progress_problem(run: Run, texts: list[str]) -> Fail | None:
+    """A Fail if the PROGRESS updates of ``run`` on ``texts`` are not 1..n of n."""
+    total = len(texts)
     if not run.custom:
-        raise Fail(
+        return Fail(
             "word_count never reported any progress",
             hint='call self.update_state(state="PROGRESS", meta={"current": i, "total": n}) '
             "after each text",
         )
     names = sorted({state for state, _ in run.custom})
     if names != ["PROGRESS"]:
-        raise Fail(
+        return Fail(
             f"word_count reported the state {names[0]!r}",
             hint='use exactly state="PROGRESS", the name guide 000 and status endpoints look for',
         )
@@ -389,38 +632,113 @@ def _word_count(word_count: Any) -> str:
         (m for m in metas if not (isinstance(m, dict) and {"current", "total"} <= set(m))), None
     )
     if bad is not None:
-        raise Fail(
+        return Fail(
             f"a progress update carried meta={bad!r}",
             hint='pass meta={"current": i, "total": len(texts)}',
         )
     currents = [m["current"] for m in metas]
     totals = {m["total"] for m in metas}
     if totals != {total}:
-        raise Fail(
+        return Fail(
             f"for {total} texts the progress said total={sorted(totals, key=str)[0]!r}",
             hint="total is the number of texts, len(texts)",
         )
-    if len(metas) != total:
-        raise Fail(
-            f"word_count reported progress {_count(len(metas), 'time', 'times')} for {total} texts",
-            hint="update the state once per text, inside the loop",
-        )
     if currents == list(range(total)):
-        raise Fail(
+        return Fail(
             f"progress went from 0/{total} to {total - 1}/{total}, never {total}/{total}",
             hint="count from 1: for i, text in enumerate(texts, start=1)",
         )
+    skipped = [k for k in range(1, total + 1) if k not in currents]
+    empty = [k for k in skipped if not texts[k - 1].strip()]
+    if skipped and empty == skipped and len(metas) == total - len(skipped):
+        return Fail(
+            f"progress went {', '.join(map(str, currents))} (of {total}): the empty text "
+            f"{empty[0]} got no update",
+            hint="an empty text is a text too: report progress after every text, even one "
+            "with no words",
+        )
+    if len(metas) != total:
+        return Fail(
+            f"word_count reported progress {_count(len(metas), 'time', 'times')} for {total} texts",
+            hint="update the state once per text, inside the loop",
+        )
     if currents != list(range(1, total + 1)):
-        raise Fail(
+        return Fail(
             f"progress went {', '.join(map(str, currents))} (of {total})",
             hint="report current=1 after the first text, 2 after the second, ...",
         )
-    if run.value != {"words": WORDS}:
-        hint = 'return {"words": n}, the total over all texts'
-        if run.value is None:
-            hint = 'end it with return {"words": n}'
-        raise Fail(f"word_count returned {run.value!r}, not {{'words': {WORDS}}}", hint=hint)
-    return f"{total} PROGRESS updates, 1/{total} to {total}/{total}, then {{'words': {WORDS}}}"
+    return None
+
+
+def _value_problem(run: Run, texts: list[str]) -> Fail | None:
+    words = _words(texts)
+    if run.value == {"words": words}:
+        return None
+    hint = 'return {"words": n}, the total over all texts'
+    if run.value is None:
+        hint = 'end it with return {"words": n}'
+    elif run.value == {"words": sum(len(text) for text in texts)}:
+        hint = "that is the number of characters: count the words, len(text.split())"
+    elif run.value == {"words": sum(len(text.split(" ")) for text in texts)}:
+        hint = (
+            'count with len(text.split()), no argument: split(" ") finds a word between two '
+            "spaces, keeps a tab or a newline inside a word, and counts an empty text as one "
+            "word"
+        )
+    return Fail(f"word_count returned {run.value!r}, not {{'words': {words}}}", hint=hint)
+
+
+@exercise("03.3", "report progress", points=2)
+def _word_count(word_count: Any) -> str:
+    task = _bound(
+        word_count,
+        "word_count",
+        "word_count is not bound: the exercise asks for a bound task",
+        "call self.update_state(...)",
+    )
+    run = run_task(task, (TEXTS,), name="word_count")
+    if run.state == states.FAILURE:
+        raise _failed(run, "word_count", hint="count the words of each text with len(text.split())")
+    problem = _progress_problem(run, TEXTS) or _value_problem(run, TEXTS)
+    if problem is not None:
+        raise problem
+
+    texts = _Texts(WATCHED)
+    run = _watched_run(task, texts)
+    if run.state == states.FAILURE:
+        raise _failed(run, "word_count", hint="count the words of each text with len(text.split())")
+    problem = _progress_problem(run, WATCHED) or _value_problem(run, WATCHED)
+    if problem is not None:
+        raise problem
+    late = texts.late()
+    if late is not None:
+        position, stored = late
+        said = "nothing yet" if stored is None else f"{stored}/{len(WATCHED)}"
+        raise Fail(
+            f"when word_count started on text {position} of {len(WATCHED)}, its progress "
+            f"still said {said}: the updates did not follow the work",
+            hint="call self.update_state(...) inside the loop, right after counting each "
+            "text, not all at the end",
+        )
+    total = len(TEXTS)
+    return (
+        f"{total} PROGRESS updates, 1/{total} to {total}/{total}, then "
+        f"{{'words': {_words(TEXTS)}}}; each update came as its text was counted"
+    )
+
+
+def _watched_run(task: Task, texts: _Texts) -> Run:
+    """Run ``task`` here on ``texts``, which learn the task's id before it starts."""
+    texts.task_id = uuid()
+
+    def on_start(started: Task) -> None:
+        # the backend stores the request's args with each state (result_extended): plain
+        # texts there, so that only the task itself reads the watched ones
+        started.request.args = [texts.plain]
+
+    with _states_of(texts.task_id, on_start) as custom, quiet_trace_log():
+        eager = task.apply((texts,), task_id=texts.task_id)
+    return Run(texts.task_id, eager.state, eager.result, [], custom)
 
 
 # --------------------------------------------------------------------------- 03.4
@@ -434,11 +752,13 @@ _serial = count(1)
 
 
 def _probe_tasks(base: type[Task]) -> dict[str, Task]:
-    """Three tasks on the learner's base class: one succeeds, one retries once, one fails."""
+    """Three tasks on the learner's base class: one retries once then returns 'ok', one
+    fails, one returns 0 (last: a handler that skips falsy values has recorded 'ok' by then).
+    """
     n = next(_serial)
 
     def succeeds(self: Any) -> int:
-        return 42
+        return 0  # a falsy value is a value too
 
     def retries_once(self: Any) -> str:
         if self.request.retries == 0:
@@ -449,7 +769,7 @@ def _probe_tasks(base: type[Task]) -> dict[str, Task]:
         raise ValueError("broken on purpose")
 
     made = {}
-    for fn in (succeeds, retries_once, fails):
+    for fn in (retries_once, fails, succeeds):
         made[fn.__name__] = app.task(
             fn,
             base=base,
@@ -500,40 +820,82 @@ def _audited(cls: Any) -> str:
             raise problem
     hooks.clear_events()
     probes = _probe_tasks(cls)
+    #: per probe: the events in order, the probe in words, and each event's detail
     expected = {
-        "succeeds": (["success"], "a task that returned 42", "42"),
+        "succeeds": (["success"], "a task that returned 0", {"success": "0"}),
         "retries_once": (
             ["retry", "success"],
             "a task that was retried once, then returned 'ok'",
-            "temporary outage",
+            {"retry": "temporary outage", "success": "ok"},
         ),
-        "fails": (["failure"], "a task that raised ValueError", "broken on purpose"),
+        "fails": (["failure"], "a task that raised ValueError", {"failure": "broken on purpose"}),
     }
+    done: set[str] = set()
     for key, task in probes.items():
         run = run_task(task, name="a task on AuditedTask")
-        want, what, detail = expected[key]
+        want, what, details = expected[key]
         got = hooks.events(run.id, at_least=len(want), timeout=1.0)
         names = [e["event"] for e in got]
-        if not got:
-            anything = hooks.events(timeout=0)
-            if anything:
-                raise Fail(
-                    f"for {what} something was recorded, but not under the task's id",
-                    hint="pass the handler's task_id argument as the first argument of record()",
-                )
+        done.add(run.id)
+        stray = [e for e in hooks.events(timeout=0) if e["task_id"] not in done]
+        if names != want and stray:
+            raise Fail(
+                f"for {what} something was recorded, but not under the task's id",
+                hint="pass the handler's task_id argument as the first argument of record()",
+            )
+        if key == "succeeds" and not names:
+            raise Fail(
+                f"for {what} AuditedTask recorded nothing, though it recorded the success "
+                "of a task that returned 'ok'",
+                hint="record every success, whatever the value: 0, None or [] are results too "
+                "(no if retval:)",
+            )
         if names != want:
             shown = ", ".join(names) if names else "nothing"
             raise Fail(
                 f"for {what} AuditedTask recorded {shown}, expected {', '.join(want)}",
                 hint=_event_hint(want, names),
             )
-        if not any(detail in e["detail"] for e in got):
-            raise Fail(
-                f"for {what} the details recorded were {[e['detail'] for e in got]!r}",
-                hint="record the return value on success and the exception on retry/failure",
-            )
+        for event in got:
+            problem = _detail_problem(event, details[event["event"]], what)
+            if problem is not None:
+                raise problem
     hooks.clear_events()
     return "success, retry then success, and failure were each recorded by its handler"
+
+
+def _detail_problem(event: dict[str, str], detail: str, what: str) -> Fail | None:
+    """A Fail if ``event`` (success, retry or failure) does not carry its value or error."""
+    text, name = event["detail"], event["event"]
+    if name == "success":
+        if re.search(rf"(?<![\w.]){re.escape(detail)}(?![\w.])", text):
+            return None
+        return Fail(
+            f"for {what} on_success recorded the detail {text!r}",
+            hint='record the return value on success: record(task_id, "success", retval)',
+        )
+    handler = "on_retry" if name == "retry" else "on_failure"
+    traceback = Fail(
+        f"for {what} {handler} recorded a traceback (einfo), not the exception",
+        hint=f'record exc, the exception itself: record(task_id, "{name}", exc); '
+        "einfo is the whole traceback",
+    )
+    if text.strip().startswith("Traceback"):
+        return traceback
+    if name == "retry" and re.search(r"\bRetry (in|at) ", text):
+        return Fail(
+            f"for {what} on_retry recorded Celery's Retry, not the error that caused it",
+            hint="record exc: on_retry receives the error as exc; einfo.exception is the "
+            "Retry that self.retry raised",
+        )
+    if "\n" in text.strip():
+        return traceback
+    if detail not in text:
+        hint = "record the return value on success and the exception on retry/failure"
+        if re.fullmatch(r"[A-Z]\w*(Error|Exception)", text):
+            hint = f'record exc itself, not only its class name: record(task_id, "{name}", exc)'
+        return Fail(f"for {what} {handler} recorded the detail {text!r}", hint=hint)
+    return None
 
 
 def _event_hint(want: list[str], names: list[str]) -> str:
