@@ -17,7 +17,7 @@ import pytest
 from checkhelpers import assert_fails, assert_passed, verdict
 
 from course_tasks import app, dashboard, eventwatch, healthcheck, runtime
-from course_tasks.checks.ch09_monitoring import metrics_text, nobody
+from course_tasks.checks.ch09_monitoring import dead_broker, metrics_text, nobody
 from course_tasks.tasks.payments import charge_card
 
 
@@ -48,48 +48,139 @@ def _course_threads() -> list[str]:
 
 
 # --------------------------------------------------------------------------- 09.1
+# names_*: the first answers; wn_*: adversary round 1 (.adversary/ch09_r1.py), each a mistake
+# the check must name. Only one worker ever answered then and the timeout was always 0.3:
+# wn_unsorted, wn_limit_one, wn_hardcoded_timeout, wn_ping_twice, wn_milliseconds, wn_reverse,
+# wn_control_ping_unsorted and wn_ping_retry3 passed. Now three workers answer, in an order
+# neither sorted nor reversed, with timeouts 1.5 and 0.25, and the check reads every ping.
 
 
 def names_right(app, timeout):
     return sorted(app.control.inspect(timeout=timeout).ping() or {})
 
 
-def names_raw_reply(app, timeout):
-    return app.control.inspect(timeout=timeout).ping()
-
-
-def names_no_none(app, timeout):
-    return sorted(app.control.inspect(timeout=timeout).ping())
-
-
-def names_default_timeout(app, timeout):
-    return sorted(app.control.inspect().ping() or {})
-
-
-def names_course_app(app_given, timeout):
-    return sorted(app.control.inspect(timeout=timeout).ping() or {})
+def names_control_ping(app, timeout):
+    """Right too: app.control.ping() is a list of {name: reply}."""
+    return sorted(name for reply in app.control.ping(timeout=timeout) for name in reply)
 
 
 def names_stub(app, timeout): ...
 
 
-def test_091_right_answer() -> None:
-    assert_passed(verdict("09.1", names_right), "[] within 0.3 s")
+def wn_none_crash(app, timeout):
+    # forgets that ping() returns None when nobody answers
+    return sorted(app.control.inspect(timeout=timeout).ping())
+
+
+def wn_unsorted(app, timeout):
+    # returns the names in reply order, not sorted
+    return list(app.control.inspect(timeout=timeout).ping() or {})
+
+
+def wn_limit_one(app, timeout):
+    # copies the chapter's limit=1: returns as soon as ONE worker answered, drops the others
+    return sorted(app.control.inspect(timeout=timeout, limit=1).ping() or {})
+
+
+def wn_default_timeout(app, timeout):
+    # ignores the timeout it was given: inspect() waits its default 1 s
+    return sorted(app.control.inspect().ping() or {})
+
+
+def wn_hardcoded_timeout(app, timeout):
+    # hard-codes the 0.3 s of the exercise text instead of using the parameter
+    return sorted(app.control.inspect(timeout=0.3).ping() or {})
+
+
+def wn_ping_twice(app, timeout):
+    # "to be sure" pings again when nobody answered: up to 2 x timeout
+    for _ in range(2):
+        replies = app.control.inspect(timeout=timeout).ping()
+        if replies:
+            return sorted(replies)
+    return []
+
+
+def wn_milliseconds(app, timeout):
+    # thinks timeout is in milliseconds
+    return sorted(app.control.inspect(timeout=timeout / 1000).ping() or {})
+
+
+def wn_dict(app, timeout):
+    # returns the replies themselves ({name: {'ok': 'pong'}}), not a sorted list of names
+    return app.control.inspect(timeout=timeout).ping() or {}
+
+
+def wn_reverse(app, timeout):
+    # sorts the wrong way round
+    return sorted(app.control.inspect(timeout=timeout).ping() or {}, reverse=True)
+
+
+def wn_control_ping_unsorted(app, timeout):
+    # app.control.ping (a list of one-item dicts) flattened, never sorted
+    return [name for reply in app.control.ping(timeout=timeout) for name in reply]
+
+
+def wn_course_app(app, timeout):
+    # pings the course's own app (the notebook's global) instead of the app it was given
+    from course_tasks import app as course_app
+
+    return sorted(course_app.control.inspect(timeout=timeout).ping() or {})
+
+
+def wn_ping_retry3(app, timeout):
+    # retries the ping up to three times when nobody answered: up to 3 x timeout
+    for _ in range(3):
+        replies = app.control.inspect(timeout=timeout).ping()
+        if replies:
+            return sorted(replies)
+    return []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [pytest.param(names_right, id="solution"), pytest.param(names_control_ping, id="control-ping")],
+)
+def test_091_right_answers(answer) -> None:
+    assert_passed(verdict("09.1", answer), "[] within 0.25 s for an app nobody serves")
 
 
 def test_091_stub_is_not_yet() -> None:
     assert "not yet" in verdict("09.1", names_stub).feedback
 
 
+NOT_SORTED = "the names are not sorted: you returned ['check09b-worker@"
+WAITED_ONLY = "with timeout=1.5, worker_names waited only"
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
-        (names_raw_reply, "returned the reply dict itself", "return the names only"),
-        (names_no_none, "raised TypeError", "inspect().ping() returns None"),
-        (names_default_timeout, "with timeout=0.3, worker_names waited 1 s for replies",
-         "pass the timeout on"),
-        (names_course_app, "for an app that no worker serves, worker_names returned [",
-         "ask the app you are given"),
+        pytest.param(wn_none_crash, "for an app that no worker serves, worker_names raised "
+                     "TypeError", "inspect().ping() returns None", id="wn_none_crash"),
+        pytest.param(wn_unsorted, NOT_SORTED, "the replies come in any order: return "
+                     "sorted(names), not the reply order", id="wn_unsorted"),
+        pytest.param(wn_limit_one, "for an app 3 workers serve you returned [",
+                     "limit=1 stops waiting after 1 reply", id="wn_limit_one"),
+        pytest.param(wn_default_timeout, "with timeout=0.25, worker_names waited 1 s",
+                     "pass the timeout on", id="wn_default_timeout"),
+        pytest.param(wn_hardcoded_timeout, f"{WAITED_ONLY} 0.3 s for replies",
+                     "pass the timeout it was given on, as it is", id="wn_hardcoded_timeout"),
+        pytest.param(wn_ping_twice, "with timeout=0.25, worker_names pinged 2 times, waiting "
+                     "0.5 s in all", "ping once", id="wn_ping_twice"),
+        pytest.param(wn_milliseconds, f"{WAITED_ONLY} 0.0015 s for replies",
+                     "timeout is in seconds already", id="wn_milliseconds"),
+        pytest.param(wn_dict, "worker_names returned the reply dict itself",
+                     "return the names only", id="wn_dict"),
+        pytest.param(wn_reverse, "the names are not sorted: you returned ['embedded@",
+                     "sorted(names) is already ascending: leave reverse=True out",
+                     id="wn_reverse"),
+        pytest.param(wn_control_ping_unsorted, NOT_SORTED, "the replies come in any order",
+                     id="wn_control_ping_unsorted"),
+        pytest.param(wn_course_app, "for an app that no worker serves, worker_names returned "
+                     "['embedded@", "ask the app you are given", id="wn_course_app"),
+        pytest.param(wn_ping_retry3, "with timeout=0.25, worker_names pinged 3 times, waiting "
+                     "0.75 s in all", "ping once", id="wn_ping_retry3"),
     ],
 )  # fmt: skip
 def test_091_wrong_answers(answer, problem, hint) -> None:
@@ -97,6 +188,13 @@ def test_091_wrong_answers(answer, problem, hint) -> None:
 
 
 # --------------------------------------------------------------------------- 09.2
+# handler_*: the first answers; mh_*: adversary round 1. Each event type came once and
+# make_handler was called once: mh_set_one and mh_global passed. Now a crawl is retried twice
+# (task-received, task-started and task-retried repeat) and two handlers listen at once.
+# mh_defaultdict_assumed's KeyError was blamed on a missing uuid, mh_short_types got the uuid
+# hint: the check now says what the event did to the counts.
+
+_SEEN_TYPES: dict[str, int] = {}
 
 
 def handler_right(task_id, counts):
@@ -107,19 +205,16 @@ def handler_right(task_id, counts):
     return handler
 
 
-def handler_all_tasks(task_id, counts):
-    def handler(event):
-        counts[event["type"]] = counts.get(event["type"], 0) + 1
+def handler_object(task_id, counts):
+    """Right too: a callable object rather than a closure."""
 
-    return handler
+    class Handler:
+        def __call__(self, event):
+            if event.get("uuid") == task_id:
+                counts.setdefault(event["type"], 0)
+                counts[event["type"]] += 1
 
-
-def handler_keyerror(task_id, counts):
-    def handler(event):
-        if event["uuid"] == task_id:
-            counts[event["type"]] = counts.get(event["type"], 0) + 1
-
-    return handler
+    return Handler()
 
 
 def handler_not_returned(task_id, counts):
@@ -128,38 +223,203 @@ def handler_not_returned(task_id, counts):
             counts[event["type"]] = counts.get(event["type"], 0) + 1
 
 
-def handler_own_dict(task_id, counts):
-    mine = {}
+def handler_other_dict(task_id, counts):
+    """Writes the first handler's dict: every handler counts into the dict of the first call."""
+    first = _FIRST.setdefault("counts", counts)
 
     def handler(event):
         if event.get("uuid") == task_id:
-            mine[event["type"]] = mine.get(event["type"], 0) + 1
+            first[event["type"]] = first.get(event["type"], 0) + 1
 
     return handler
 
 
-def handler_by_name(task_id, counts):
+_FIRST: dict[str, Any] = {}
+
+
+def mh_no_filter(task_id, counts):
+    # counts every event of every task (and the worker's own)
     def handler(event):
-        if event.get("name") == charge_card.name or event.get("uuid") == task_id:
+        counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh_keyerror(task_id, counts):
+    # event["uuid"]: KeyError on worker events (worker-heartbeat has no uuid)
+    def handler(event):
+        if event["uuid"] == task_id:
             counts[event["type"]] = counts.get(event["type"], 0) + 1
 
     return handler
 
 
-def test_092_right_answer() -> None:
-    assert_passed(verdict("09.2", handler_right), "task-sent 1, task-received 1")
+def mh_set_one(task_id, counts):
+    # sets the count to 1 instead of adding 1: right only because each type comes once
+    def handler(event):
+        if event.get("uuid") == task_id:
+            counts[event["type"]] = 1
+
+    return handler
+
+
+def mh_worker_events_too(task_id, counts):
+    # skips the other tasks' events but counts the worker's own (no uuid) events too
+    def handler(event):
+        if "uuid" in event and event["uuid"] != task_id:
+            return
+        counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh_own_dict(task_id, counts):
+    # counts into a fresh dict of its own: the caller's counts stays empty
+    counts = {}
+
+    def handler(event):
+        if event.get("uuid") == task_id:
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh_by_name(task_id, counts):
+    # filters on the task name (both charges share it) instead of the task id
+    def handler(event):
+        if event.get("name", "").endswith("charge_card"):
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh_short_types(task_id, counts):
+    # keys the counts by "sent", "received", ... instead of the event type
+    def handler(event):
+        if event.get("uuid") == task_id:
+            kind = event["type"].replace("task-", "")
+            counts[kind] = counts.get(kind, 0) + 1
+
+    return handler
+
+
+def mh_worker_only(task_id, counts):
+    # counts only what the worker sends (hostname not the producer's gen<pid>@...): drops task-sent
+    def handler(event):
+        if event.get("uuid") == task_id and not event.get("hostname", "").startswith("gen"):
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh_substring(task_id, counts):
+    # `in` instead of ==: the worker's events (uuid "") are "in" every task id
+    def handler(event):
+        if event.get("uuid", "") in task_id:
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh_global(task_id, counts):
+    # keeps the tally in a module global shared by every handler, copies it into counts
+    def handler(event):
+        if event.get("uuid") == task_id:
+            _SEEN_TYPES[event["type"]] = _SEEN_TYPES.get(event["type"], 0) + 1
+            counts.update(_SEEN_TYPES)
+
+    return handler
+
+
+def mh_final_stops(task_id, counts):
+    # stops counting after the first final event of ANY task (the other charge may finish first)
+    done = []
+
+    def handler(event):
+        if done:
+            return
+        if event.get("uuid") == task_id:
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+        if event["type"] in ("task-succeeded", "task-failed"):
+            done.append(True)
+
+    return handler
+
+
+def mh_defaultdict_assumed(task_id, counts):
+    # counts[type] += 1 on a plain dict: KeyError on the first event
+    def handler(event):
+        if event.get("uuid") == task_id:
+            counts[event["type"]] += 1
+
+    return handler
 
 
 @pytest.mark.parametrize(
+    "answer",
+    [pytest.param(handler_right, id="solution"), pytest.param(handler_object, id="object")],
+)
+def test_092_right_answers(answer) -> None:
+    assert_passed(
+        verdict("09.2", answer),
+        "task-retried 2 and task-received 3 for the crawl retried twice, task-failed 1 for the "
+        "declined charge",
+    )
+
+
+ONLY_UUID = "count only the events whose event.get('uuid') is task_id"
+
+
+@pytest.fixture
+def fresh_globals() -> Iterator[None]:
+    _SEEN_TYPES.clear()
+    _FIRST.clear()
+    yield
+    _SEEN_TYPES.clear()
+    _FIRST.clear()
+
+
+@pytest.mark.usefixtures("fresh_globals")
+@pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
-        (handler_all_tasks, "counts are", "count only the events whose event.get('uuid')"),
-        (handler_by_name, "counts are", "count only the events whose event.get('uuid')"),
-        (handler_keyerror, "your handler raised KeyError: 'uuid' on a worker event",
-         "the handler gets every event, the workers' too"),
-        (handler_not_returned, "make_handler returned None, not a function",
-         "define def handler(event)"),
-        (handler_own_dict, "counts is still empty", "add to the dict you were given"),
+        pytest.param(handler_not_returned, "make_handler returned None, not a function",
+                     "define def handler(event)", id="not-returned"),
+        pytest.param(handler_other_dict, "the handler of the declined charge changed the other "
+                     "handler's counts too", "count into the counts of this make_handler call "
+                     "only", id="other-dict"),
+        pytest.param(mh_no_filter, "for the crawl retried twice, counts are {", ONLY_UUID,
+                     id="mh_no_filter"),
+        pytest.param(mh_keyerror, "your handler raised KeyError: 'uuid' on a worker event (a "
+                     "worker-heartbeat has no uuid)", "the handler gets every event",
+                     id="mh_keyerror"),
+        pytest.param(mh_set_one, "a repeated task-", "add 1 for each event: "
+                     "counts[kind] = counts.get(kind, 0) + 1 (a retried task sends",
+                     id="mh_set_one"),
+        pytest.param(mh_worker_events_too, "a worker-heartbeat (a worker's event, with no uuid) "
+                     "was counted", ONLY_UUID, id="mh_worker_events_too"),
+        pytest.param(mh_own_dict, "counts is still empty after the tasks ran",
+                     "add to the dict you were given", id="mh_own_dict"),
+        pytest.param(mh_by_name, "of another charge_card task was counted",
+                     ONLY_UUID, id="mh_by_name"),
+        pytest.param(mh_short_types, "was counted under '",
+                     "key the counts by the event's type itself, event['type']",
+                     id="mh_short_types"),
+        pytest.param(mh_worker_only, "its task-sent (the producer sends it, not a worker) was "
+                     "not counted", "count every event whose event.get('uuid') is task_id",
+                     id="mh_worker_only"),
+        pytest.param(mh_substring, "a worker-heartbeat (a worker's event, with no uuid) was "
+                     "counted", ONLY_UUID, id="mh_substring"),
+        pytest.param(mh_global, "changed counts from {", "add 1 to counts[event['type']] per "
+                     "event, in the dict this make_handler call was given: keep no tally "
+                     "shared between handlers", id="mh_global"),
+        pytest.param(mh_final_stops, "was not counted", "count every event whose "
+                     "event.get('uuid') is task_id, by event['type'], as long as events come",
+                     id="mh_final_stops"),
+        pytest.param(mh_defaultdict_assumed, "your handler raised KeyError: 'task-",
+                     "counts starts as an empty dict (not a defaultdict): "
+                     "counts[kind] = counts.get(kind, 0) + 1",
+                     id="mh_defaultdict_assumed"),
     ],
 )  # fmt: skip
 def test_092_wrong_answers(answer, problem, hint) -> None:
@@ -167,140 +427,596 @@ def test_092_wrong_answers(answer, problem, hint) -> None:
 
 
 # --------------------------------------------------------------------------- 09.3
+# samples_*: the first answers; sm_*: adversary round 1. Every value was whole and no label
+# value held an escaped quote or a brace: sm_naive_quotes, sm_int_value, sm_truncated_float
+# and sm_brace_index passed. sm_sorted, sm_keep_quotes and sm_split_space got the comma hint.
 
-SAMPLE = re.compile(r"^(\w+)(?:\{(.*)\})? (\S+)$")
-LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+SAMPLE = r"^(\w+)(?:\{(.*)\})? (\S+)$"
+LABEL = r'(\w+)="((?:[^"\\]|\\.)*)"'
+
+
+def _parse(text, name, *, line=SAMPLE, label=LABEL, value=float):
+    """The solution's parser, with one part swapped for a wrong answer's."""
+    found = []
+    for text_line in text.splitlines():
+        match = re.match(line, text_line)
+        if match and match[1] == name:
+            found.append((dict(re.findall(label, match[2] or "")), value(match[3])))
+    return found
 
 
 def samples_right(text, name):
+    return _parse(text, name)
+
+
+def samples_library(text, name):
+    """Right too: prometheus_client's own parser (it unescapes \\" in label values)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return [
+        (dict(sample.labels), float(sample.value))
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    ]
+
+
+def samples_unescaped(text, name):
+    """Right too: the regex answer, with \\" and \\\\ unescaped in label values."""
+    return [
+        ({k: re.sub(r"\\(.)", r"\1", v) for k, v in labels.items()}, value)
+        for labels, value in samples_right(text, name)
+    ]
+
+
+def samples_digits_only(text, name):
+    """Reads the value with [\\d.]+: 2.5e-06 does not match, so that sample is lost."""
+    return _parse(text, name, line=r"^(\w+)(?:\{(.*)\})? ([\d.]+)$")
+
+
+def sm_prefix(text, name):
+    # startswith: also takes the metrics whose name merely starts with `name`
     found = []
     for line in text.splitlines():
-        match = SAMPLE.match(line)
-        if match and match[1] == name:
-            found.append((dict(LABEL.findall(match[2] or "")), float(match[3])))
+        if line.startswith(name):
+            match = re.match(SAMPLE, line)
+            labels = dict(re.findall(LABEL, match[2] or ""))
+            found.append((labels, float(match[3])))
     return found
 
 
-def samples_prefix(text, name):
+def sm_split_comma(text, name):
+    # splits the labels on "," (breaks on a value that holds a comma)
     found = []
     for line in text.splitlines():
-        match = SAMPLE.match(line)
-        if match and match[1].startswith(name) and not match[1].endswith("_created"):
-            found.append((dict(LABEL.findall(match[2] or "")), float(match[3])))
-    return found
-
-
-def samples_str_values(text, name):
-    return [(labels, str(value)) for labels, value in samples_right(text, name)]
-
-
-def samples_split_commas(text, name):
-    found = []
-    for line in text.splitlines():
-        if line.startswith(name + "{"):
-            head, value = line.rsplit(" ", 1)
-            inner = head[len(name) + 1 : -1]
-            labels = dict(pair.split("=", 1) for pair in inner.split(","))
-            found.append(({k: v.strip('"') for k, v in labels.items()}, float(value)))
-        elif line.startswith(name + " "):
-            found.append(({}, float(line.split()[1])))
-    return found
-
-
-def samples_needs_braces(text, name):
-    found = []
-    for line in text.splitlines():
-        if line.startswith("#") or re.split(r"[{ ]", line, maxsplit=1)[0] != name:
+        if line.startswith("#") or not line.strip():
             continue
         head, value = line.rsplit(" ", 1)
-        inner = head[head.index("{") + 1 : -1]  # ValueError without labels
-        found.append((dict(LABEL.findall(inner)), float(value)))
+        metric, _, rest = head.partition("{")
+        if metric != name:
+            continue
+        labels = {}
+        for pair in rest.rstrip("}").split(","):
+            if pair:
+                key, _, val = pair.partition("=")
+                labels[key] = val.strip('"')
+        found.append((labels, float(value)))
     return found
 
 
-def test_093_right_answer() -> None:
-    assert_passed(verdict("09.3", samples_right), "exact names")
+def sm_str_value(text, name):
+    # leaves the value a string
+    return _parse(text, name, value=str)
+
+
+def sm_needs_braces(text, name):
+    # only reads lines with {labels}: a metric without labels gives []
+    return _parse(text, name, line=r"^(\w+)\{(.*)\} (\S+)$")
+
+
+def sm_naive_quotes(text, name):
+    # label values up to the next quote: a value with an escaped quote \" is cut short
+    return _parse(text, name, label=r'(\w+)="([^"]*)"')
+
+
+def sm_sorted(text, name):
+    # sorts the samples by their labels instead of keeping the text's order
+    found = samples_right(text, name)
+    return sorted(found, key=lambda pair: sorted(pair[0].items()))
+
+
+def sm_first_only(text, name):
+    # stops at the first sample of the metric
+    return samples_right(text, name)[:1]
+
+
+def sm_keep_quotes(text, name):
+    # keeps the quotes around label values
+    return _parse(text, name, label=r'(\w+)=("(?:[^"\\]|\\.)*")')
+
+
+def sm_contains(text, name):
+    # `name in line`: also the _created sample, HELP/TYPE lines skipped, longer names kept
+    found = []
+    for line in text.splitlines():
+        if line.startswith("#") or name not in line:
+            continue
+        match = re.match(SAMPLE, line)
+        labels = dict(re.findall(LABEL, match[2] or ""))
+        found.append((labels, float(match[3])))
+    return found
+
+
+def sm_dict(text, name):
+    # returns one dict of labels -> value (later samples with equal labels overwrite; order lost)
+    return {tuple(sorted(labels.items())): value for labels, value in samples_right(text, name)}
+
+
+def sm_split_space(text, name):
+    # splits the line on spaces: a label value holding a space breaks it
+    found = []
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        head, value = line.split(" ")[:2]
+        metric, _, rest = head.partition("{")
+        if metric != name:
+            continue
+        labels = dict(re.findall(LABEL, rest))
+        found.append((labels, float(value)))
+    return found
+
+
+def sm_int_value(text, name):
+    # int(float(value)): counters "are whole numbers", the value is an int, decimals dropped
+    return _parse(text, name, value=lambda text: int(float(text)))
+
+
+def sm_truncated_float(text, name):
+    # float(int(float(value))): a float, but the decimals are dropped
+    return [(labels, float(int(value))) for labels, value in samples_right(text, name)]
+
+
+def sm_brace_index(text, name):
+    # cuts the labels at the first "}": a label value holding "}" breaks
+    found = []
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        if "{" in line:
+            metric = line[: line.index("{")]
+            labels_text = line[line.index("{") + 1 : line.index("}")]
+            value = line[line.index("}") + 1 :].strip()
+        else:
+            metric, value = line.split(" ", 1)
+            labels_text = ""
+        if metric == name:
+            labels = dict(re.findall(LABEL, labels_text))
+            found.append((labels, float(value)))
+    return found
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(samples_right, id="solution"),
+        pytest.param(samples_library, id="prometheus-parser"),
+        pytest.param(samples_unescaped, id="unescaped"),
+    ],
+)
+def test_093_right_answers(answer) -> None:
+    assert_passed(verdict("09.3", answer), "exact names")
 
 
 def test_093_metrics_text_has_the_traps() -> None:
     text = metrics_text()
     assert 'reason="declined, card expired"' in text
+    assert 'reason="bank said \\"no\\""' in text
+    assert 'path="/orders/{id}"' in text
+    assert 'task_runtime_seconds{task="add"} 2.5e-06' in text
     assert "queue_length_max{" in text
     assert "\nworkers_online 2.0" in text
+
+
+CHARGES = "samples(text, 'course_charges_total')"
+RUNTIMES = "samples(text, 'task_runtime_seconds')"
+QUEUES = "samples(text, 'queue_length')"
 
 
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
-        (samples_prefix, "returned 3 samples, expected 2", "match the name exactly"),
-        (samples_str_values, "returned the values as str", "convert each value"),
-        (samples_split_commas, "samples(text, 'course_charges_total') raised ValueError",
-         'read each label as name="value" with a regex'),
-        (samples_needs_braces, "raised ValueError", "a sample may have no labels at all"),
+        pytest.param(samples_digits_only, f"{RUNTIMES} returned 1 samples, expected 2",
+                     "keep every line of that metric", id="digits-only"),
+        pytest.param(sm_prefix, f"{QUEUES} returned 3 samples, expected 2",
+                     "match the name exactly: queue_length_max", id="sm_prefix"),
+        pytest.param(sm_split_comma, f"{CHARGES} returned [", 'read each label as name="value" '
+                     "with a regex: a value may hold a comma", id="sm_split_comma"),
+        pytest.param(sm_str_value, f"{QUEUES} returned the values as str",
+                     "convert each value with float(...)", id="sm_str_value"),
+        pytest.param(sm_needs_braces, "samples(text, 'workers_online') returned 0 samples",
+                     "a sample may have no labels at all", id="sm_needs_braces"),
+        pytest.param(sm_naive_quotes, f"{CHARGES} returned [", "a label value may hold an "
+                     'escaped quote (\\")', id="sm_naive_quotes"),
+        pytest.param(sm_sorted, f"{RUNTIMES} returned [({{'task': 'add'}}",
+                     "keep the samples in the order of their lines: don't sort them",
+                     id="sm_sorted"),
+        pytest.param(sm_first_only, f"{QUEUES} returned 1 samples, expected 2",
+                     "keep every line of that metric", id="sm_first_only"),
+        pytest.param(sm_keep_quotes, f"{QUEUES} returned [({{'queue': '\"celery\"'}}",
+                     "the quotes are not part of the value", id="sm_keep_quotes"),
+        pytest.param(sm_contains, f"{QUEUES} returned 3 samples, expected 2",
+                     "match the name exactly", id="sm_contains"),
+        pytest.param(sm_dict, f"{QUEUES} returned a dict, not a list",
+                     "return a list of (labels, value) pairs", id="sm_dict"),
+        pytest.param(sm_split_space, f"{CHARGES} raised ValueError: could not convert string "
+                     "to float: 'card'", "the value is what follows the last space: a label "
+                     "value may hold spaces", id="sm_split_space"),
+        pytest.param(sm_int_value, f"{QUEUES} returned a value as an int (0), not a float",
+                     "convert each value with float(...): a value need not be whole",
+                     id="sm_int_value"),
+        pytest.param(sm_truncated_float, f"{RUNTIMES} returned [({{'task': 'charge_card'}}, "
+                     "0.0)", "keep the decimals", id="sm_truncated_float"),
+        pytest.param(sm_brace_index, "samples(text, 'http_requests_total') raised ValueError",
+                     "a label value may hold braces", id="sm_brace_index"),
     ],
-)
+)  # fmt: skip
 def test_093_wrong_answers(answer, problem, hint) -> None:
     assert_fails(verdict("09.3", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- 09.4
+# health_*: the first answers; hc_*: adversary round 1. The broker was never down, one worker
+# answered and the timeout was always 0.3: hc_no_try, hc_lazy_connection, hc_retry_forever,
+# hc_hardcoded_one, hc_limit_one, hc_bare_error, hc_hardcoded_timeout, hc_ping_twice and
+# hc_milliseconds passed; hc_course_module's extra key got the worker-count hint.
 
 
-def health_right(app, timeout):
-    checks = {}
+def _ok_broker(app, checks):
     try:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1)
         checks["broker"] = "ok"
     except Exception as exc:
         checks["broker"] = f"error: {exc}"
-    names = sorted(app.control.inspect(timeout=timeout).ping() or {})
+
+
+def _report(checks, names, *, healthy=None):
+    """The answer for these checks and worker names; healthy when both are ok, by default."""
     checks["celery_worker"] = f"ok ({len(names)} workers)" if names else "no active workers"
-    ok = checks["broker"] == "ok" and names
-    return {"status": "healthy" if ok else "unhealthy", "checks": checks}
+    if healthy is None:
+        healthy = checks["broker"] == "ok" and bool(names)
+    return {"status": "healthy" if healthy else "unhealthy", "checks": checks}
+
+
+def health_right(app, timeout):
+    checks = {}
+    _ok_broker(app, checks)
+    names = []
+    if checks["broker"] == "ok":
+        names = sorted(app.control.inspect(timeout=timeout).ping() or {})
+    return _report(checks, names)
+
+
+def health_ping_caught(app, timeout):
+    """Right too: pings whatever the broker said, and counts a failed ping as no worker."""
+    checks = {}
+    _ok_broker(app, checks)
+    try:
+        names = list(app.control.inspect(timeout=timeout).ping() or {})
+    except Exception:
+        names = []
+    return _report(checks, names)
+
+
+def health_budget(app, timeout):
+    """Right too: the ping gets what is left of the timeout after the broker check."""
+    began = time.monotonic()
+    checks = {}
+    _ok_broker(app, checks)
+    if checks["broker"] != "ok":
+        return _report(checks, [])
+    left = max(timeout - (time.monotonic() - began), 0.0)
+    return _report(checks, list(app.control.inspect(timeout=left).ping() or {}))
+
+
+def health_pings_dead_broker(app, timeout):
+    """The first tests' right answer: pings even when the broker check failed (it raises)."""
+    checks = {}
+    _ok_broker(app, checks)
+    return _report(checks, sorted(app.control.inspect(timeout=timeout).ping() or {}))
+
+
+def health_down_word(app, timeout):
+    """Reports a broker that is down as "down", without the error."""
+    answer = health_right(app, timeout)
+    if answer["checks"]["broker"] != "ok":
+        answer["checks"]["broker"] = "down"
+    return answer
 
 
 def health_always(app, timeout):
     return {"status": "healthy", "checks": {"broker": "ok", "celery_worker": "ok (1 workers)"}}
 
 
-def health_no_none(app, timeout):
-    names = app.control.inspect(timeout=timeout).ping()
-    return {"status": "healthy" if len(names) else "unhealthy",
-            "checks": {"broker": "ok", "celery_worker": f"ok ({len(names)} workers)"}}  # fmt: skip
+def hc_broker_only(app, timeout):
+    # "healthy" as soon as the broker answers, whatever the workers say
+    checks = {}
+    _ok_broker(app, checks)
+    names = sorted(app.control.inspect(timeout=timeout).ping() or {})
+    return _report(checks, names, healthy=checks["broker"] == "ok")
 
 
-def health_slow(app, timeout):
-    return health_right(app, 1.0)
+def hc_default_timeout(app, timeout):
+    # pings with inspect()'s default 1 s, not the timeout given
+    checks = {}
+    _ok_broker(app, checks)
+    return _report(checks, sorted(app.control.inspect().ping() or {}))
 
 
-def health_ok_word(app, timeout):
-    answer = health_right(app, timeout)
-    answer["status"] = "ok" if answer["status"] == "healthy" else "error"
+def hc_no_try(app, timeout):
+    # no try/except around the broker: a broker that is down raises instead of "error: ..."
+    checks = {}
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1)
+    checks["broker"] = "ok"
+    names = sorted(app.control.inspect(timeout=timeout).ping() or {})
+    return _report(checks, names, healthy=bool(names))
+
+
+def hc_lazy_connection(app, timeout):
+    # opens the connection object but never connects (connections are lazy): broker always "ok"
+    checks = {}
+    try:
+        with app.connection_for_write():
+            pass
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"error: {exc}"
+    return _report(checks, sorted(app.control.inspect(timeout=timeout).ping() or {}))
+
+
+def hc_retry_forever(app, timeout):
+    # ensure_connection() without max_retries: retries for ever when the broker is down
+    checks = {}
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection()
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"error: {exc}"
+    return _report(checks, sorted(app.control.inspect(timeout=timeout).ping() or {}))
+
+
+def hc_hardcoded_one(app, timeout):
+    # hard-codes "ok (1 workers)" instead of counting the workers
+    checks = {}
+    _ok_broker(app, checks)
+    replies = app.control.inspect(timeout=timeout).ping()
+    checks["celery_worker"] = "ok (1 workers)" if replies else "no active workers"
+    healthy = checks["broker"] == "ok" and bool(replies)
+    return {"status": "healthy" if healthy else "unhealthy", "checks": checks}
+
+
+def hc_limit_one(app, timeout):
+    # limit=1 copied from the chapter: counts at most one worker
+    checks = {}
+    _ok_broker(app, checks)
+    return _report(checks, sorted(app.control.inspect(timeout=timeout, limit=1).ping() or {}))
+
+
+def hc_none_crash(app, timeout):
+    # len(ping()) when nobody answers: TypeError on None
+    checks = {}
+    _ok_broker(app, checks)
+    replies = app.control.inspect(timeout=timeout).ping()
+    n = len(replies)
+    checks["celery_worker"] = f"ok ({n} workers)" if n else "no active workers"
+    healthy = checks["broker"] == "ok" and n > 0
+    return {"status": "healthy" if healthy else "unhealthy", "checks": checks}
+
+
+def hc_singular(app, timeout):
+    # "ok (1 worker)": not the shape the exercise asks for
+    checks = {}
+    _ok_broker(app, checks)
+    names = sorted(app.control.inspect(timeout=timeout).ping() or {})
+    answer = _report(checks, names)
+    if len(names) == 1:
+        checks["celery_worker"] = "ok (1 worker)"
     return answer
 
 
-def health_course_app(app_given, timeout):
-    return health_right(app, timeout)
+def hc_course_module(app, timeout):
+    # hands back the course's own healthcheck.check: an extra result_backend key
+    return healthcheck.check(app, timeout)
 
 
-def test_094_right_answer() -> None:
-    assert_passed(verdict("09.4", health_right), "unhealthy within 0.3 s")
+def hc_bare_error(app, timeout):
+    # broker failure reported as "error" only, and status "unhealthy" never set on it
+    checks = {}
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1)
+        checks["broker"] = "ok"
+    except Exception:
+        checks["broker"] = "down"
+    names = sorted(app.control.inspect(timeout=timeout).ping() or {})
+    return _report(checks, names, healthy=bool(names))
+
+
+def hc_course_app(app, timeout):
+    # pings the course's global app instead of the app it was given
+    from course_tasks import app as course_app
+
+    checks = {}
+    _ok_broker(app, checks)
+    return _report(checks, sorted(course_app.control.inspect(timeout=timeout).ping() or {}))
+
+
+def hc_status_ok(app, timeout):
+    # status "ok"/"error" instead of "healthy"/"unhealthy"
+    out = health_right(app, timeout)
+    out["status"] = "ok" if out["status"] == "healthy" else "error"
+    return out
+
+
+def hc_hardcoded_timeout(app, timeout):
+    # hard-codes the 0.3 s of the exercise text instead of the parameter
+    checks = {}
+    _ok_broker(app, checks)
+    return _report(checks, sorted(app.control.inspect(timeout=0.3).ping() or {}))
+
+
+def hc_ping_twice(app, timeout):
+    # pings a second time when nobody answered: the load balancer waits 2 x timeout
+    checks = {}
+    _ok_broker(app, checks)
+    names = []
+    for _ in range(2):
+        names = sorted(app.control.inspect(timeout=timeout).ping() or {})
+        if names:
+            break
+    return _report(checks, names)
+
+
+def hc_milliseconds(app, timeout):
+    # treats timeout as milliseconds: pings for timeout/1000 s
+    checks = {}
+    _ok_broker(app, checks)
+    return _report(checks, sorted(app.control.inspect(timeout=timeout / 1000).ping() or {}))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(health_right, id="solution"),
+        pytest.param(health_ping_caught, id="ping-caught"),
+        pytest.param(health_budget, id="timeout-budget"),
+    ],
+)
+def test_094_right_answers(answer) -> None:
+    assert_passed(verdict("09.4", answer), 'unhealthy with "error: ..." when the broker is down')
+
+
+DOWN = "for an app whose broker is down"
+CROWD = "for an app three workers serve you answered {"
+NO_WORKER = "an app with no worker was reported healthy"
+WAITED = "with timeout=1.2, health waited only"
 
 
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
-        (health_always, "an app with no worker was reported healthy", "ping the app you are"),
-        (health_course_app, "an app with no worker was reported healthy", "ping the app you"),
-        (health_no_none, "raised TypeError", "inspect().ping() returns None"),
-        (health_slow, "with timeout=0.3, health waited 1 s for replies",
-         "a load balancer will not wait"),
-        (health_ok_word, "status is 'ok'", 'guide 004 answers "healthy" or "unhealthy"'),
+        pytest.param(health_always, f"{CROWD}'status': 'healthy', 'checks': {{'broker': 'ok', "
+                     "'celery_worker': 'ok (1 workers)'}}", "count the workers that answer",
+                     id="always"),
+        pytest.param(health_pings_dead_broker, f"{DOWN}, health's ping raised OperationalError",
+                     "a failed broker check says the broker is down: skip the ping then",
+                     id="pings-dead-broker"),
+        pytest.param(health_down_word, f"{DOWN} the broker check is 'down'",
+                     'report the exception: f"error: {exc}"', id="down-word"),
+        pytest.param(hc_broker_only, NO_WORKER, "ping the app you are given and report "
+                     "unhealthy", id="hc_broker_only"),
+        pytest.param(hc_default_timeout, "with timeout=0.25, health waited 1 s for replies",
+                     "a load balancer will not wait", id="hc_default_timeout"),
+        pytest.param(hc_no_try, f"{DOWN}, health raised OperationalError",
+                     "connecting to a broker that is down raises: catch it", id="hc_no_try"),
+        pytest.param(hc_lazy_connection, f"{DOWN}, health's ping raised OperationalError",
+                     "connections are lazy", id="hc_lazy_connection"),
+        pytest.param(hc_retry_forever, f"{DOWN}, health did not return within 20 s",
+                     "ensure_connection() retries for ever by default", id="hc_retry_forever"),
+        pytest.param(hc_hardcoded_one, f"{CROWD}'status': 'healthy', 'checks': {{'broker': "
+                     "'ok', 'celery_worker': 'ok (1 workers)'}}", "count the workers that "
+                     "answer", id="hc_hardcoded_one"),
+        pytest.param(hc_limit_one, f"{CROWD}'status': 'healthy', 'checks': {{'broker': 'ok', "
+                     "'celery_worker': 'ok (1 workers)'}}", "limit=1 stops waiting after 1 "
+                     "reply", id="hc_limit_one"),
+        pytest.param(hc_none_crash, "for an app no worker serves, health raised TypeError",
+                     "inspect().ping() returns None", id="hc_none_crash"),
+        pytest.param(hc_singular, "'celery_worker': 'ok (1 worker)'}}",
+                     'the text is "ok (N workers)" for every N', id="hc_singular"),
+        pytest.param(hc_course_module, "for the course app, checks has 'result_backend' too",
+                     "return exactly the two checks the exercise asks for",
+                     id="hc_course_module"),
+        pytest.param(hc_bare_error, f"{DOWN}, health's ping raised OperationalError",
+                     "a failed broker check says the broker is down: skip the ping then",
+                     id="hc_bare_error"),
+        pytest.param(hc_course_app, NO_WORKER, "ping the app you are given",
+                     id="hc_course_app"),
+        pytest.param(hc_status_ok, "for the course app, status is 'ok'",
+                     'guide 004 answers "healthy" or "unhealthy"', id="hc_status_ok"),
+        pytest.param(hc_hardcoded_timeout, f"{WAITED} 0.3 s for replies",
+                     "pass the timeout it was given on, as it is", id="hc_hardcoded_timeout"),
+        pytest.param(hc_ping_twice, "with timeout=0.25, health pinged 2 times, waiting 0.5 s",
+                     "ping once", id="hc_ping_twice"),
+        pytest.param(hc_milliseconds, f"{WAITED} 0.0012 s for replies",
+                     "timeout is in seconds already", id="hc_milliseconds"),
     ],
-)
+)  # fmt: skip
 def test_094_wrong_answers(answer, problem, hint) -> None:
     assert_fails(verdict("09.4", answer), problem, hint)
+
+
+def test_094_dead_broker_ends_a_call_that_retries_for_ever() -> None:
+    """After the check, connecting to its dead broker raises an error nobody retries, so an
+    ensure_connection() that retries for ever ends at its next attempt."""
+    asks: list = []
+    down = dead_broker(asks)
+    outcome: list[BaseException] = []
+
+    def forever() -> None:
+        try:
+            with down.app.connection_for_write() as conn:
+                conn.ensure_connection(interval_start=0.1, interval_step=0.1, interval_max=0.1)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=forever, daemon=True)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive()  # still retrying: the broker is down
+    down.closed.set()
+    thread.join(10)
+    down.app.close()
+    assert not thread.is_alive()
+    assert [type(e) for e in outcome] == [RuntimeError]
+    assert len(down.attempts) > 2
+
+
+def test_course_view_waits_its_timeout_while_other_messages_come() -> None:
+    """The embedded transport wakes every consumer on any put; the view's pings still wait
+    their whole timeout (with the course app's own, the wake-up ended the ping early)."""
+    from course_tasks.checks.ch09_monitoring import course_view
+
+    stop = threading.Event()
+
+    def noise() -> None:
+        with app.connection_for_write() as conn:
+            queue = conn.SimpleQueue("ch09-test-noise")
+            while not stop.is_set():
+                queue.put({"noise": 1})
+                time.sleep(0.02)
+            queue.clear()
+            queue.close()
+
+    thread = threading.Thread(target=noise, daemon=True)
+    thread.start()
+    asks: list = []
+    view = course_view(asks)
+    try:
+        began = time.monotonic()
+        replies = view.control.inspect(timeout=0.6).ping() or {}
+        waited = time.monotonic() - began
+    finally:
+        view.close()
+        stop.set()
+        thread.join(5)
+    assert list(replies) == [runtime.EMBEDDED_NODENAME]
+    assert waited >= 0.6
+    assert [(a.command, a.timeout, a.names) for a in asks] == [
+        ("ping", 0.6, [runtime.EMBEDDED_NODENAME])
+    ]
 
 
 # --------------------------------------------------------------------------- services
@@ -391,8 +1107,13 @@ def test_flower_frame_is_shown_while_flower_runs_and_replaced_when_it_stops() ->
         if cell_index == 1:
             shown.extend(dict(out["data"]) for out in cell.outputs)
 
-    NotebookClient(nb, timeout=60, kernel_name="python3", on_cell_executed=snapshot,
-                   kernel_manager_class=AsyncIPCKernelManager).execute()
+    NotebookClient(
+        nb,
+        timeout=60,
+        kernel_name="python3",
+        on_cell_executed=snapshot,
+        kernel_manager_class=AsyncIPCKernelManager,
+    ).execute()
     port = nb.cells[2].outputs[0]["text"].strip()
     assert len(shown) == 1
     assert f'src="http://127.0.0.1:{port}/tasks"' in shown[0]["text/html"]

@@ -3,106 +3,415 @@
 Every check runs the learner's code for real, in every mode:
 
 * 09.1 ``check("09.1", worker_names)``: ``worker_names(app, timeout)`` returns the sorted
-  names of the workers answering ``inspect().ping()``: the course's worker(s) for the course
-  app, ``[]`` for an app whose broker no worker listens to (:func:`nobody`), within the
-  timeout it was given (0.3 s there: the default of 1 s is caught);
+  names of the workers answering ``inspect().ping()``. It is called on an app that the
+  course's worker and two dedicated workers (:mod:`course_tasks.workers`) serve, whose
+  replies come back neither sorted nor reversed (:func:`crowd`), with ``timeout=1.5``; then on
+  an app whose broker no worker listens to (:func:`nobody`), with ``timeout=0.25``. The
+  timeout each ping asked for is read from ``app.control.broadcast`` (:class:`Ask`), not
+  timed: a ping must wait the timeout it was given (not 1 s by default, not milliseconds,
+  not a constant), once;
 * 09.2 ``check("09.2", make_handler)``: ``make_handler(task_id, counts)`` returns an
   ``EventReceiver`` handler that counts the events of that one task by type in ``counts``.
-  The check listens with a real receiver while a declined ``charge_card`` (the task) and an
-  accepted one (same name, another id) run, with worker heartbeats (no ``uuid``) in the
-  stream, and compares the counts exactly;
+  Two handlers (two calls, two ids, two dicts) listen in one real receiver while a crawl
+  that is retried twice (its ``task-received``, ``task-started`` and ``task-retried`` come
+  more than once), another crawl, a declined ``charge_card`` and an accepted one run, with a
+  worker heartbeat (no ``uuid``) in the stream. What each event did to each dict is
+  recorded, so the feedback names the first event that was counted wrong;
 * 09.3 ``check("09.3", samples)``: ``samples(text, name)`` parses Prometheus text (written
   by ``prometheus_client`` itself) into ``[(labels, value), ...]`` for one metric name:
-  exact names (``queue_length`` is not ``queue_length_max``), float values, label values with
-  commas, metrics without labels, comment lines skipped;
+  exact names (``queue_length`` is not ``queue_length_max``), values of type float that
+  are not whole (``0.125``, ``2.5e-06``), label values holding a comma, a space, an escaped
+  quote or braces (``/orders/{id}``), metrics without labels, comment lines skipped, the
+  text's order kept;
 * 09.4 ``check("09.4", health)``: ``health(app, timeout)`` answers guide 004 §5's health
-  check: healthy with ``"ok (N workers)"`` for the course app, unhealthy with ``"no active
-  workers"`` for an app nobody serves, within its timeout.
+  check: healthy with ``"ok (N workers)"`` on the course's broker (its worker alone with
+  ``timeout=1.2``, then with the check's two, ``timeout=1.5``), unhealthy with ``"no active
+  workers"`` for an app nobody serves (``timeout=0.25``, the pings read as in 09.1), and
+  unhealthy with ``"error: ..."`` for the broker of an app whose broker is down
+  (:func:`dead_broker`: Redis on a closed port). That call runs meanwhile, in a thread of its
+  own, bounded (:data:`DEAD_SECONDS`): an ``ensure_connection()`` that retries for ever never
+  answers. Whether the code tried to connect before its ping raised tells a lazy connection
+  from a ping sent through a broker known to be down.
+
+A right answer must pass in redis mode too, where the course's worker and the check's are
+processes; other notebooks' workers on the same Redis answer the pings as well (grade chapter
+09 with ``--jobs 1``).
 """
 
 from __future__ import annotations
 
 import inspect
+import math
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery
+from kombu.transport import redis as redis_transport
+from kombu.utils.imports import symbol_by_name
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from course_tasks import eventwatch
+from course_tasks import eventwatch, workers
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
     StillRunning,
     call_bounded,
+    delete_queue,
     error_text,
     is_stub_body,
     kind,
     need_function,
+    short,
 )
+from course_tasks.embedded import transport as embedded_transport
+from course_tasks.errors import CourseError
+from course_tasks.store import store
+from course_tasks.tasks import crawler
 from course_tasks.tasks.payments import charge_card
 
-#: The timeout a check gives the learner's function for an app nobody serves.
-SHORT_TIMEOUT = 0.3
-#: The timeout for the course app, whose worker answers.
-COURSE_TIMEOUT = 1.0
+#: The timeout for the app that the course's worker and two dedicated ones serve.
+CROWD_TIMEOUT = 1.5
+#: 09.4's first call, on the app the course's worker(s) alone serve.
+COURSE_TIMEOUT = 1.2
+#: The timeout for an app nobody serves. No constant fits all of them: a ping must wait
+#: between half its timeout and the whole of it.
+SHORT_TIMEOUT = 0.25
+#: The timeout for an app whose broker is down (its ping, if any, is not judged).
+DEAD_TIMEOUT = 0.4
+#: How much longer than its timeout a call may take before it counts as never answering.
+SLACK_SECONDS = 10.0
+#: The bound on ``health`` for a dead broker: ``ensure_connection(max_retries=1)`` gives up
+#: after one retry 2 s later; ``ensure_connection()`` retries for ever.
+DEAD_SECONDS = 20.0
 WAIT_SECONDS = 5.0
+#: How long a started dedicated worker may take to answer its first ping (a busy machine).
+READY_SECONDS = 30.0
 THREAD_NAME = "course-check-09"
+#: The dedicated workers of :func:`crowd`, and the queue they read (nothing is sent there).
+CROWD_WORKERS = ("check09a", "check09b")
+IDLE_QUEUE = "ch09-check-idle"
+#: Floats added up from timeouts: a wait counts as within its timeout up to this much more.
+EPSILON = 1e-6
 
 
-def nobody(waits: list[float] | None = None) -> Celery:
+# --------------------------------------------------------------------------- the apps
+
+
+@dataclass
+class Ask:
+    """One ``app.control.broadcast`` that waited for replies (a ping, an inspect)."""
+
+    command: str
+    timeout: float
+    limit: int | None
+    plain: bool  # no destination, pattern or matcher: every worker may answer
+    names: list[str] = field(default_factory=list)  # who answered, in the order given back
+    raised: BaseException | None = None
+    started: float = field(default_factory=time.monotonic)
+
+
+def _recording(answering: Celery, asks: list[Ask], *, shuffle: bool = False) -> Celery:
+    """Record in ``asks`` every broadcast of ``answering`` that waits for replies.
+
+    With ``shuffle``, the replies are handed back in the order of the workers' names turned
+    by one (``b, c, a``), as a network may deliver them: with three workers or more, names
+    kept in reply order are neither sorted nor sorted backwards.
+    """
+    control = answering.control
+    real = control.broadcast
+    signature = inspect.signature(real)
+
+    def broadcast(*args: Any, **kwargs: Any) -> Any:
+        call = signature.bind(*args, **kwargs)
+        call.apply_defaults()
+        given = call.arguments
+        if not given.get("reply"):
+            return real(*args, **kwargs)
+        extra = given.get("extra_kwargs") or {}
+        plain = given.get("destination") is None and not (
+            given.get("pattern") or given.get("matcher") or extra.get("pattern")
+        )
+        ask = Ask(str(given.get("command")), given.get("timeout"), given.get("limit"), plain)
+        asks.append(ask)
+        try:
+            replies = real(*args, **kwargs)
+        except BaseException as exc:
+            ask.raised = exc
+            raise
+        if isinstance(replies, list):
+            if shuffle:
+                replies = sorted(replies, key=_reply_name)
+                replies = replies[1:] + replies[:1]
+            ask.names = [name for reply in replies if isinstance(reply, dict) for name in reply]
+        return replies
+
+    control.broadcast = broadcast  # type: ignore[method-assign]
+    return answering
+
+
+def _reply_name(reply: Any) -> str:
+    return str(next(iter(reply), "")) if isinstance(reply, dict) else ""
+
+
+def nobody(asks: list[Ask] | None = None) -> Celery:
     """An app whose broker (kombu's own ``memory://``, in this process) no worker reads.
 
-    With ``waits``, every ``app.control.broadcast`` (what ``inspect()`` and ``ping()`` send)
-    appends how long it waits for replies: whether the learner passed the timeout on is read,
-    not timed.
+    With ``asks``, every broadcast that waits for replies is recorded there (:class:`Ask`):
+    whether the learner passed the timeout on is read, not timed.
     """
     answered_by_none = Celery("course-check-nobody", broker="memory://", set_as_current=False)
-    if waits is not None:
-        control = answered_by_none.control
-        real = control.broadcast
-        signature = inspect.signature(real)
-
-        def broadcast(*args: Any, **kwargs: Any) -> Any:
-            call = signature.bind(*args, **kwargs)
-            call.apply_defaults()
-            waits.append(call.arguments["timeout"])
-            return real(*args, **kwargs)
-
-        control.broadcast = broadcast  # type: ignore[method-assign]
+    if asks is not None:
+        _recording(answered_by_none, asks)
     return answered_by_none
 
 
-def course_workers() -> list[str]:
-    """The names of the workers answering the course app now (the expected answer)."""
-    return sorted(app.control.inspect(timeout=COURSE_TIMEOUT).ping() or {})
+class _PatientTransport(embedded_transport.Transport):
+    """The embedded transport, with a ``drain_events(timeout)`` that waits out the timeout.
+
+    The course's embedded transport returns from ``drain_events`` at the first wake-up, and
+    any message put anywhere in the process (a task event, a heartbeat) wakes it; kombu's
+    ``Mailbox._collect`` then takes the empty wake-up for its timeout and stops collecting
+    replies. A ping with ``timeout=1.5`` could end after 50 ms with only some of the workers'
+    replies: here it waits its timeout, as on Redis.
+    """
+
+    def drain_events(self, connection: Any, timeout: float | None = None) -> None:
+        if timeout is None:
+            return super().drain_events(connection, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                return super().drain_events(connection, max(deadline - time.monotonic(), 0.0))
+            except TimeoutError:
+                if time.monotonic() >= deadline:
+                    raise
 
 
-def _bounded(fn: Callable[..., Any], *args: Any, what: str) -> Any:
-    answer = call_bounded(fn, *args, seconds=WAIT_SECONDS, thread_name=THREAD_NAME)
+def course_view(asks: list[Ask] | None = None) -> Celery:
+    """A second app on the course's broker (so the course's workers answer its pings). With
+    ``asks``, its broadcasts are recorded there and its replies come back in an order that is
+    neither sorted nor reversed. On the embedded broker its pings wait their whole timeout
+    (:class:`_PatientTransport`).
+
+    The learner's code gets this app, never the course's own: nothing else in the kernel
+    (Flower, the health server) pings through it. Close it when done.
+    """
+    view = Celery(app.main, set_as_current=False)
+    keep = ("accept_content", "task_serializer", "result_serializer", "event_serializer")
+    view.conf.update(
+        {
+            key: value
+            for key, value in app.conf.items()
+            if value is not None and (key.startswith(("broker_", "control_")) or key in keep)
+        }
+    )
+    transport = view.conf.broker_transport
+    if transport and symbol_by_name(transport) is embedded_transport.Transport:
+        view.conf.broker_transport = _PatientTransport
+    return view if asks is None else _recording(view, asks, shuffle=True)
+
+
+@contextmanager
+def crowd() -> Iterator[list[str]]:
+    """Two more workers (dedicated ones, reading a queue nobody sends to) while the block
+    runs, besides the course's; yields their node names once they answer a ping."""
+    specs = [workers.Spec(name, (IDLE_QUEUE,), 1) for name in CROWD_WORKERS]
+    try:
+        started = workers.start(*specs)
+    except CourseError as exc:
+        raise Fail(
+            f"the check could not start its own workers: {exc.problem}",
+            hint=exc.fix or "run the set-up cell at the top again",
+        ) from None
+    try:
+        nodes = [worker.node for worker in started]
+        view = course_view()
+        try:
+            deadline = time.monotonic() + READY_SECONDS
+            while not set(nodes) <= set(_flat(view.control.ping(nodes, timeout=0.5))):
+                if time.monotonic() > deadline:
+                    raise Fail(
+                        f"the check's own workers did not answer within {READY_SECONDS:g} s",
+                        hint="run the check again; if it keeps failing, restart the kernel",
+                    )
+        finally:
+            view.close()
+        yield nodes
+    finally:
+        workers.stop(*CROWD_WORKERS)
+        delete_queue(IDLE_QUEUE)
+
+
+def _flat(replies: Any) -> list[str]:
+    return [name for reply in replies or [] for name in reply]
+
+
+class _DeadRedis(redis_transport.Transport):
+    """kombu's Redis transport that notes when each connection attempt began; once
+    :attr:`closed`, connecting raises an error that no retry loop catches, so a learner's
+    ``ensure_connection()`` that retries for ever ends."""
+
+    closed: threading.Event
+    attempts: list[float]
+
+    def establish_connection(self) -> Any:
+        self.attempts.append(time.monotonic())
+        if self.closed.is_set():
+            raise RuntimeError("the check is over: this broker is gone")
+        return super().establish_connection()
+
+
+@dataclass
+class DeadBroker:
+    """:func:`dead_broker`'s app, the event that ends it, and when connecting was tried."""
+
+    app: Celery
+    closed: threading.Event
+    attempts: list[float]
+
+    def connected_before(self, asks: list[Ask]) -> bool:
+        """Whether connecting was tried before the first of ``asks`` (a ping) began."""
+        return bool(asks) and any(t < asks[0].started for t in self.attempts)
+
+
+def dead_broker(asks: list[Ask]) -> DeadBroker:
+    """An app whose broker is down: Redis on 127.0.0.1:1, where nothing listens (connecting is
+    refused at once). Its own pings give up at the first failure. Set ``closed`` when done:
+    connecting then raises an error nobody retries."""
+    closed, attempts = threading.Event(), []
+    transport = type("DeadRedisTransport", (_DeadRedis,), {"closed": closed, "attempts": attempts})
+    down = Celery("course-check-dead-broker", set_as_current=False)
+    down.conf.update(
+        broker_url="redis://127.0.0.1:1/0",
+        broker_transport=transport,
+        broker_connection_timeout=1.0,
+        broker_connection_retry_on_startup=False,
+        broker_transport_options={
+            "max_retries": 1,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.2,
+            "socket_connect_timeout": 1,
+            "socket_timeout": 1,
+        },
+    )
+    return DeadBroker(_recording(down, asks), closed, attempts)
+
+
+def course_workers(timeout: float = 1.0) -> list[str]:
+    """The names of the workers answering on the course's broker now."""
+    view = course_view()
+    try:
+        return sorted(view.control.inspect(timeout=timeout).ping() or {})
+    finally:
+        view.close()
+
+
+def _truth(asks: list[Ask], timeout: float) -> list[str]:
+    """The workers that answered within ``timeout``: the names that the learner's own pings
+    saw, when one of them was a plain ping with a fair wait (every worker could answer it);
+    otherwise the check pings the course app itself."""
+    fair = [
+        a
+        for a in asks
+        if a.plain
+        and a.limit is None
+        and a.raised is None
+        and _number(a.timeout)
+        and a.timeout >= timeout / 2
+    ]
+    if fair:
+        return sorted({name for ask in fair for name in ask.names})
+    return course_workers(timeout)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _bounded(fn: Callable[..., Any], *args: Any, what: str, seconds: float) -> Any:
+    answer = call_bounded(fn, *args, seconds=seconds, thread_name=THREAD_NAME)
     if isinstance(answer, StillRunning):
         raise Fail(
-            f"{what} did not return within {WAIT_SECONDS:g} s",
+            f"{what} did not return within {seconds:g} s",
             hint="pass the timeout on: app.control.inspect(timeout=timeout)",
         )
     return answer
 
 
-def _on_nobody(fn: Callable[..., Any], name: str) -> tuple[Any, float]:
-    """``fn(nobody(), SHORT_TIMEOUT)`` and the longest wait for replies it asked for (0 if it
-    asked nothing); a Fail if it chokes on None."""
-    waits: list[float] = []
+def _on(
+    fn: Callable[..., Any],
+    answering: Celery,
+    timeout: float,
+    name: str,
+    case: str,
+    *,
+    replies: bool = True,
+) -> Any:
+    """``fn(answering, timeout)``, bounded. Without ``replies`` (nobody answers), a Fail if it
+    chokes on the None that a ping returns then."""
+    what = f"{name}(app, {timeout:g})"
     try:
-        answer = _bounded(fn, nobody(waits), SHORT_TIMEOUT, what=f"{name}(app, {SHORT_TIMEOUT})")
-        return answer, max(waits, default=0.0)
+        return _bounded(fn, answering, timeout, what=what, seconds=timeout + SLACK_SECONDS)
     except (TypeError, AttributeError) as exc:
+        if replies:
+            raise
         raise Fail(
-            f"for an app that no worker serves, {name} raised {error_text(exc)}",
+            f"for {case}, {name} raised {error_text(exc)}",
             hint="inspect().ping() returns None, not {}, when nobody answers: "
             "use (... .ping() or {})",
         ) from None
+
+
+def _judge_waits(asks: list[Ask], timeout: float, name: str, slow_hint: str) -> None:
+    """A Fail unless the pings waited, in all, at most ``timeout``, and at least half of it."""
+    waits = [a.timeout for a in asks]
+    if not waits:
+        return
+    if not all(_number(w) for w in waits):
+        odd = next(w for w in waits if not _number(w))
+        raise Fail(
+            f"with timeout={timeout:g}, {name} pinged with timeout={odd!r}",
+            hint="pass the timeout on as it is: app.control.inspect(timeout=timeout)",
+        )
+    total = sum(waits)
+    if len(waits) > 1 and total > timeout + EPSILON:
+        raise Fail(
+            f"with timeout={timeout:g}, {name} pinged {len(waits)} times, waiting "
+            f"{total:g} s in all for replies",
+            hint="ping once: a worker that did not answer within the timeout is not found by "
+            "asking again, and each ping waits its whole timeout",
+        )
+    longest = max(waits)
+    if longest > timeout + EPSILON:
+        raise Fail(
+            f"with timeout={timeout:g}, {name} waited {longest:g} s for replies", hint=slow_hint
+        )
+    if longest < timeout / 2:
+        ms = math.isclose(longest * 1000, timeout)
+        raise Fail(
+            f"with timeout={timeout:g}, {name} waited only {longest:g} s for replies: "
+            "a worker that answers later is missed",
+            hint="timeout is in seconds already: pass it on as it is, without dividing by 1000"
+            if ms
+            else "pass the timeout it was given on, as it is: app.control.inspect(timeout=timeout)",
+        )
+
+
+def _limit_hint(asks: list[Ask]) -> str | None:
+    limits = [a.limit for a in asks if a.limit is not None]
+    if not limits:
+        return None
+    return (
+        f"limit={limits[0]} stops waiting after {limits[0]} repl"
+        f"{'y' if limits[0] == 1 else 'ies'}: leave limit out, so that every worker that "
+        "answers within the timeout is counted"
+    )
 
 
 # --------------------------------------------------------------------------- 09.1
@@ -115,8 +424,74 @@ def _(worker_names: Any) -> str:
     )
     if is_stub_body(fn):
         raise NotYet("write the body of worker_names")
-    expected = course_workers()
-    answer = _bounded(fn, app, COURSE_TIMEOUT, what="worker_names(app, 1.0)")
+    asks: list[Ask] = []
+    served = course_view(asks)
+    try:
+        with crowd():
+            answer = _on(fn, served, CROWD_TIMEOUT, "worker_names", "an app three workers serve")
+            expected = _truth(asks, CROWD_TIMEOUT)
+    finally:
+        served.close()
+    if len(expected) < 3:
+        raise Fail(
+            f"only {expected or 'no worker'} answered the check's ping, with the check's own "
+            "two workers running",
+            hint="the check needs the course's worker: run the set-up cell at the top again",
+        )
+    _names_list(answer)
+    _judge_waits(
+        asks,
+        CROWD_TIMEOUT,
+        "worker_names",
+        "pass the timeout on: app.control.inspect(timeout=timeout)",
+    )
+    if sorted(answer) == expected and answer != expected:
+        if answer == expected[::-1]:
+            hint = "sorted(names) is already ascending: leave reverse=True out"
+        elif any(answer == ask.names for ask in asks):
+            hint = "the replies come in any order: return sorted(names), not the reply order"
+        else:
+            hint = "return sorted(names), in ascending order"
+        raise Fail(f"the names are not sorted: you returned {answer}", hint=hint)
+    if answer != expected:
+        raise Fail(
+            f"for an app {len(expected)} workers serve you returned {answer}, the workers "
+            f"answering are {expected}",
+            hint=_limit_hint(asks)
+            or "ping with app.control.inspect(timeout=timeout).ping() and keep its keys",
+        )
+    asks.clear()
+    empty = _on(
+        fn,
+        nobody(asks),
+        SHORT_TIMEOUT,
+        "worker_names",
+        "an app that no worker serves",
+        replies=False,
+    )
+    if empty is None:
+        raise Fail(
+            "for an app that no worker serves, worker_names returned None",
+            hint="return an empty list when nobody answers: (... .ping() or {})",
+        )
+    if empty:
+        raise Fail(
+            f"for an app that no worker serves, worker_names returned {empty}",
+            hint="ask the app you are given (app.control...), not the course's app",
+        )
+    _judge_waits(
+        asks,
+        SHORT_TIMEOUT,
+        "worker_names",
+        "pass the timeout on: app.control.inspect(timeout=timeout); inspect() waits 1 s by default",
+    )
+    return (
+        f"sorted names of the course's worker(s) and two more (timeout {CROWD_TIMEOUT:g} s), "
+        f"[] within {SHORT_TIMEOUT:g} s for an app nobody serves"
+    )
+
+
+def _names_list(answer: Any) -> None:
     if isinstance(answer, dict):
         raise Fail(
             "worker_names returned the reply dict itself",
@@ -128,75 +503,109 @@ def _(worker_names: Any) -> str:
             hint="return a list of names, e.g. sorted(reply)",
         )
     if answer and any(not isinstance(item, str) for item in answer):
+        odd = next(item for item in answer if not isinstance(item, str))
         raise Fail(
-            f"worker_names returned a list holding {kind(answer[0])}",
+            f"worker_names returned a list holding {kind(odd)}",
             hint="each reply is {name: {'ok': 'pong'}}: keep the names (the keys)",
         )
-    if sorted(answer) == expected and answer != expected:
-        raise Fail("the names are not sorted", hint="return sorted(names)")
-    if answer != expected:
-        raise Fail(
-            f"for the course app you returned {answer}, the workers answering are {expected}",
-            hint="ping with app.control.inspect(timeout=timeout).ping() and keep its keys",
-        )
-    empty, waited = _on_nobody(fn, "worker_names")
-    if empty is None:
-        raise Fail(
-            "for an app that no worker serves, worker_names returned None",
-            hint="return an empty list when nobody answers: (... .ping() or {})",
-        )
-    if empty:
-        raise Fail(
-            f"for an app that no worker serves, worker_names returned {empty}",
-            hint="ask the app you are given (app.control...), not the course's app",
-        )
-    if waited > SHORT_TIMEOUT:
-        raise Fail(
-            f"with timeout={SHORT_TIMEOUT}, worker_names waited {waited:g} s for replies",
-            hint="pass the timeout on: app.control.inspect(timeout=timeout); "
-            "inspect() waits 1 s by default",
-        )
-    found = f"{len(expected)} worker{'s' if len(expected) != 1 else ''}"
-    return f"{found} for the course app, [] within {SHORT_TIMEOUT} s for an app nobody serves"
 
 
 # --------------------------------------------------------------------------- 09.2
 
 
-def _capture(handler: Callable[[dict[str, Any]], Any], target: str) -> tuple[list, list]:
-    """Run ``handler`` in a real receiver while a declined charge (id ``target``) and an
-    accepted one (same task, another id) run; return (every event seen, what it raised)."""
+@dataclass
+class Watched:
+    """One handler the check made, the task it counts, and what each event did to it."""
+
+    what: str  # "the crawl retried twice", for the feedback
+    task_id: str
+    counts: dict[str, Any]
+    handler: Callable[[dict[str, Any]], Any]
+    #: (event, counts before, counts after, whether the other handlers' counts changed)
+    log: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any], bool]] = field(
+        default_factory=list
+    )
+    raised: list[tuple[dict[str, Any], BaseException]] = field(default_factory=list)
+
+
+def _capture(watched: list[Watched]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Run every handler in one real receiver while four tasks run: a crawl retried twice
+    (``watched[0]``'s task), another crawl, a declined charge (``watched[1]``'s task) and an
+    accepted one; a worker heartbeat (no uuid) comes too. Return (every event seen, the name
+    of each task by id)."""
     seen: list[dict[str, Any]] = []
-    raised: list[BaseException] = []
+    snapshot = threading.Lock()
 
     def on_event(event: dict[str, Any]) -> None:
         seen.append(event)
-        try:
-            handler(event)
-        except Exception as exc:  # reported by the check, never into the receiver
-            raised.append(exc)
+        with snapshot:
+            for w in watched:
+                before = [dict(other.counts) for other in watched]
+                try:
+                    w.handler(event)
+                except Exception as exc:  # reported by the check, never into the receiver
+                    w.raised.append((event, exc))
+                after = [dict(other.counts) for other in watched]
+                others = any(
+                    b != a for o, b, a in zip(watched, before, after, strict=True) if o is not w
+                )
+                mine = watched.index(w)
+                w.log.append((event, before[mine], after[mine], others))
 
+    flaky, steady = (f"https://shop.example/ch09-check/{uuid.uuid4().hex}" for _ in range(2))
+    for url in (flaky, steady):
+        crawler.publish_page(url, "a page the check crawls")
+    crawler.make_flaky(flaky, 2)
     sent_event = app.conf.task_send_sent_event
     app.conf.task_send_sent_event = True
     listener = eventwatch.EventThread(app, on_event, THREAD_NAME)
+    names: dict[str, str] = {}
     try:
         app.control.enable_events()
         listener.start()
         listener.ready.wait(WAIT_SECONDS)
-        other = charge_card.apply_async((901, 5.0))
-        declined = charge_card.apply_async((902, 0), task_id=target)
-        for result in (other, declined):
-            result.get(timeout=WAIT_SECONDS, propagate=False)
-        finals = {other.id, target}
+        app.control.heartbeat()  # a worker-heartbeat: an event without a uuid
+        results = [
+            crawler.crawl_website.apply_async((flaky,), task_id=watched[0].task_id),
+            crawler.crawl_website.apply_async((steady,)),
+            charge_card.apply_async((902, 0), task_id=watched[1].task_id),
+            charge_card.apply_async((901, 5.0)),
+        ]
+        names = {
+            result.id: task.name
+            for result, task in zip(
+                results,
+                (crawler.crawl_website, crawler.crawl_website, charge_card, charge_card),
+                strict=True,
+            )
+        }
+        for result in results:
+            result.get(timeout=WAIT_SECONDS * 2, propagate=False)
         deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline and not finals <= {
-            e.get("uuid") for e in list(seen) if e["type"] in eventwatch.FINAL_EVENTS
-        }:
+        while time.monotonic() < deadline and not (
+            set(names)
+            <= {e.get("uuid") for e in list(seen) if e["type"] in eventwatch.FINAL_EVENTS}
+            and any("uuid" not in e for e in list(seen))
+        ):
             time.sleep(0.02)
     finally:
         listener.stop()
         app.conf.task_send_sent_event = sent_event
-    return seen, raised
+        db = store()
+        for url in (flaky, steady):
+            db.hdel(crawler.PAGES_KEY, url)
+            db.hdel(crawler.FAILURES_KEY, url)
+            db.delete(crawler.HITS_KEY + url)
+    with snapshot:
+        return list(seen), names
+
+
+def _tally(seen: list[dict[str, Any]], task_id: str) -> dict[str, int]:
+    counted: dict[str, int] = {}
+    for event in seen:
+        if event.get("uuid") == task_id:
+            counted[event["type"]] = counted.get(event["type"], 0) + 1
+    return counted
 
 
 @exercise("09.2", "count one task's events", points=2)
@@ -209,52 +618,182 @@ def _(make_handler: Any) -> str:
     )
     if is_stub_body(fn):
         raise NotYet("write the body of make_handler")
-    target = str(uuid.uuid4())
-    counts: dict[str, int] = {}
-    handler = fn(target, counts)
-    if not callable(handler):
-        raise Fail(
-            f"make_handler returned {kind(handler)}, not a function",
-            hint="define def handler(event): ... inside make_handler, and return handler",
-        )
-    seen, raised = _capture(handler, target)
-    expected: dict[str, int] = {}
-    for event in seen:
-        if event.get("uuid") == target:
-            expected[event["type"]] = expected.get(event["type"], 0) + 1
-    if "task-failed" not in expected or "task-received" not in expected:
+    watched = []
+    for what in ("the crawl retried twice", "the declined charge"):
+        task_id, counts = str(uuid.uuid4()), {}
+        handler = fn(task_id, counts)
+        if not callable(handler):
+            raise Fail(
+                f"make_handler returned {kind(handler)}, not a function",
+                hint="define def handler(event): ... inside make_handler, and return handler",
+            )
+        watched.append(Watched(what, task_id, counts, handler))
+    seen, names = _capture(watched)
+    expected = {w.task_id: _tally(seen, w.task_id) for w in watched}
+    if any("task-received" not in e or "task-started" not in e for e in expected.values()):
         raise Fail(
             "no task event came from the worker",
             hint="run the set-up cell: it sets worker_send_task_events before the worker starts",
         )
-    if raised:
-        exc = raised[0]
-        on_worker = (
-            " on a worker event (a worker-heartbeat has no uuid)"
-            if isinstance(exc, KeyError)
-            else ""
-        )
+    for w in watched:
+        if w.raised:
+            _raised(w)
+    if not any(w.counts for w in watched):
         raise Fail(
-            f"your handler raised {error_text(exc)}{on_worker}",
-            hint="the handler gets every event, the workers' too: read event.get('uuid')",
-        )
-    got = dict(counts)
-    if not got:
-        raise Fail(
-            "counts is still empty after the task ran",
+            "counts is still empty after the tasks ran",
             hint="add to the dict you were given: counts[kind] = counts.get(kind, 0) + 1",
         )
-    if got != expected:
-        if any(got.get(k, 0) > expected.get(k, 0) for k in got):
-            hint = (
-                "count only the events whose event.get('uuid') is task_id: another "
-                "task of the same name, and the workers, send events too"
+    for w in watched:
+        if dict(w.counts) != expected[w.task_id]:
+            _miscounted(watched, expected, names)
+    retried, declined = (expected[w.task_id] for w in watched)
+    return (
+        f"two handlers, each counting its own task in its own dict: task-retried "
+        f"{retried.get('task-retried')} and task-received {retried.get('task-received')} for "
+        f"the crawl retried twice, task-failed {declined.get('task-failed')} for the declined "
+        "charge; other tasks' and the workers' events left out"
+    )
+
+
+def _raised(w: Watched) -> None:
+    event, exc = w.raised[0]
+    kind_ = event.get("type")
+    if isinstance(exc, KeyError) and "uuid" not in event:
+        raise Fail(
+            f"your handler raised {error_text(exc)} on a worker event (a {kind_} has no uuid)",
+            hint="the handler gets every event, the workers' too: read event.get('uuid')",
+        )
+    if isinstance(exc, KeyError) and exc.args and exc.args[0] == kind_:
+        raise Fail(
+            f"your handler raised {error_text(exc)} on the first {kind_} of its task: "
+            "counts[kind] += 1 needs the key to be there already",
+            hint="counts starts as an empty dict (not a defaultdict): "
+            "counts[kind] = counts.get(kind, 0) + 1",
+        )
+    raise Fail(
+        f"your handler raised {error_text(exc)} on a {kind_} event",
+        hint="the handler gets every event, the workers' too: read event.get('uuid') and "
+        "count event['type'] in counts",
+    )
+
+
+def _miscounted(
+    watched: list[Watched], expected: dict[str, dict[str, int]], names: dict[str, str]
+) -> None:
+    """The Fail naming what the first handler with wrong counts did wrong, worst first."""
+    for w in watched:  # a handler writing another's dict leaves its own log clean
+        for event, before, after, others in w.log:
+            problem = _event_problem(w, event, before, after, others, names)
+            if problem is not None and problem[0] == "others":
+                got, want = dict(w.counts), expected[w.task_id]
+                raise Fail(f"for {w.what}, counts are {got}, expected {want}: {problem[1]}",
+                           hint=problem[2])  # fmt: skip
+    w = next(w for w in watched if dict(w.counts) != expected[w.task_id])
+    got, want = dict(w.counts), expected[w.task_id]
+    found: dict[str, tuple[str, str]] = {}
+    for event, before, after, others in w.log:
+        problem = _event_problem(w, event, before, after, others, names)
+        if problem is not None and problem[0] not in found:
+            found[problem[0]] = problem[1:]
+    # a handler that sets 1 still counts every type once; one that stopped counting misses some
+    repeated = "again" if set(got) == set(want) else "missed"
+    for key in ("others", "foreign", "key", "more", repeated, "again", "missed"):
+        if key in found:
+            detail, hint = found[key]
+            raise Fail(f"for {w.what}, counts are {got}, expected {want}: {detail}", hint=hint)
+    raise Fail(
+        f"for {w.what}, counts are {got}, expected {want}",
+        hint="count every event of the task by event['type'], from task-sent to its last one",
+    )
+
+
+def _event_problem(
+    w: Watched,
+    event: dict[str, Any],
+    before: dict[str, Any],
+    after: dict[str, Any],
+    others: bool,
+    names: dict[str, str],
+) -> tuple[str, str, str] | None:
+    """(kind of mistake, what happened, hint) for what one event did to ``w``'s counts."""
+    type_ = event.get("type", "?")
+    keys = set(before) | set(after)
+    delta = {
+        k: _minus(after.get(k, 0), before.get(k, 0)) for k in keys if after.get(k) != before.get(k)
+    }
+    if others:
+        return (
+            "others",
+            f"handling a {type_} event, the handler of {w.what} changed the "
+            "other handler's counts too",
+            "count into the counts of this make_handler call only: each call has its own "
+            "task_id and its own dict, and no tally is shared between handlers",
+        )
+    mine = event.get("uuid") == w.task_id
+    if not mine:
+        if not delta:
+            return None
+        if "uuid" not in event:
+            return (
+                "foreign",
+                f"a {type_} (a worker's event, with no uuid) was counted",
+                "count only the events whose event.get('uuid') is task_id: the workers "
+                "send events too",
             )
-        else:
-            hint = "count every event of the task by event['type'], from task-sent to task-failed"
-        raise Fail(f"counts are {got}, expected {expected}", hint=hint)
-    order = [kind for kind in eventwatch.LIFE if kind in expected]  # arrival order varies
-    return ", ".join(f"{kind} {expected[kind]}" for kind in order)
+        other = event.get("uuid")
+        same = names.get(other) is not None and names.get(other) == names.get(w.task_id)
+        task = short(names.get(other))
+        return (
+            "foreign",
+            f"a {type_} of another {task} task"
+            f"{' (same name, another id)' if same else ''} was counted",
+            "count only the events whose event.get('uuid') is task_id: "
+            + (
+                "another task of the same name sends events too"
+                if same
+                else "the other tasks send events too"
+            ),
+        )
+    if delta == {type_: 1}:
+        return None
+    if not delta:
+        if before.get(type_):
+            return (
+                "again",
+                f"a repeated {type_} left counts[{type_!r}] at {before[type_]!r}",
+                "add 1 for each event: counts[kind] = "
+                "counts.get(kind, 0) + 1 (a retried task sends task-received, "
+                "task-started and task-retried again)",
+            )
+        how = " (the producer sends it, not a worker)" if type_ == "task-sent" else ""
+        return (
+            "missed",
+            f"its {type_}{how} was not counted",
+            "count every event whose event.get('uuid') is task_id, by event['type'], as "
+            "long as events come: other tasks' events, and their ends, come in between",
+        )
+    if type_ not in delta:
+        key = next(iter(delta))
+        return (
+            "key",
+            f"its {type_} was counted under {key!r}",
+            "key the counts by the event's type itself, event['type'] "
+            "('task-sent', 'task-received', ...)",
+        )
+    return (
+        "more",
+        f"one {type_} of the task changed counts from {before} to {after}",
+        "add 1 to counts[event['type']] per event, in the dict this make_handler call was "
+        "given: keep no tally shared between handlers (each call has its own task_id and "
+        "counts)",
+    )
+
+
+def _minus(a: Any, b: Any) -> Any:
+    try:
+        return a - b
+    except TypeError:
+        return a
 
 
 # --------------------------------------------------------------------------- 09.3
@@ -266,27 +805,59 @@ def metrics_text() -> str:
     charges = Counter("course_charges", "Charges by outcome", ["task", "reason"], registry=registry)
     charges.labels("charge_card", "ok").inc(7)
     charges.labels("charge_card", "declined, card expired").inc(2)
+    charges.labels("charge_card", 'bank said "no"').inc(1)
     queues = Gauge("queue_length", "Messages waiting", ["queue"], registry=registry)
     queues.labels("celery").set(0)
     queues.labels("ch09-parked").set(5)
     longest = Gauge("queue_length_max", "Longest queue seen", ["queue"], registry=registry)
     longest.labels("celery").set(12)
     Gauge("workers_online", "Workers answering a ping", registry=registry).set(2)
+    runtime = Gauge("task_runtime_seconds", "The last run's time", ["task"], registry=registry)
+    runtime.labels("charge_card").set(0.125)
+    runtime.labels("add").set(2.5e-06)
+    requests = Counter("http_requests", "Requests by route", ["method", "path"], registry=registry)
+    requests.labels("GET", "/orders/{id}").inc(3)
+    requests.labels("POST", "/orders/{id}/pay").inc(1)
     return generate_latest(registry).decode()
 
 
-#: (name, expected samples) that 09.3 asks for.
+#: The escaped quote as written in the text; a label value may keep it or unescape it.
+QUOTED = ('bank said \\"no\\"', 'bank said "no"')
+
+#: (name, expected samples) that 09.3 asks for; in ``course_charges_total`` the value holding
+#: an escaped quote may come back as written (``\\"``) or unescaped (``"``).
 CASES_093 = [
     ("queue_length", [({"queue": "celery"}, 0.0), ({"queue": "ch09-parked"}, 5.0)]),
     ("workers_online", [({}, 2.0)]),
+    (
+        "task_runtime_seconds",
+        [({"task": "charge_card"}, 0.125), ({"task": "add"}, 2.5e-06)],
+    ),
     (
         "course_charges_total",
         [
             ({"task": "charge_card", "reason": "ok"}, 7.0),
             ({"task": "charge_card", "reason": "declined, card expired"}, 2.0),
+            ({"task": "charge_card", "reason": QUOTED[0]}, 1.0),
+        ],
+    ),
+    (
+        "http_requests_total",
+        [
+            ({"method": "GET", "path": "/orders/{id}"}, 3.0),
+            ({"method": "POST", "path": "/orders/{id}/pay"}, 1.0),
         ],
     ),
 ]
+
+
+def _alternatives(expected: list[tuple[dict[str, str], float]]) -> list[list[Any]]:
+    """``expected``, and the same with the escaped quote unescaped (when it has one)."""
+    unescaped = [
+        ({k: QUOTED[1] if v == QUOTED[0] else v for k, v in labels.items()}, value)
+        for labels, value in expected
+    ]
+    return [expected] if unescaped == expected else [expected, unescaped]
 
 
 #: The hint when ``samples`` raises on a case: what that case has that the others lack.
@@ -295,9 +866,17 @@ HINTS_093 = {
     "name{labels} value",
     "workers_online": "a sample may have no labels at all (workers_online 2.0): make the "
     "{...} part optional",
+    "task_runtime_seconds": "the value is everything after the last space, e.g. 2.5e-06: "
+    "read it with float(...)",
     "course_charges_total": 'read each label as name="value" with a regex: a value may hold '
     "a comma",
+    "http_requests_total": 'a label value may hold braces (path="/orders/{id}"): the labels '
+    'end at the last } before the value, and each label is name="value"',
 }
+SPACE_HINT = (
+    'the value is what follows the last space: a label value may hold spaces ("declined, card '
+    'expired"), so split off the value with line.rsplit(" ", 1)'
+)
 
 
 @exercise("09.3", "parse /metrics", points=2)
@@ -311,44 +890,105 @@ def _(samples: Any) -> str:
             got = fn(text, name)
         except Exception as exc:
             hint = HINTS_093[name]
+            if name == "course_charges_total" and "convert string to float" in str(exc):
+                hint = SPACE_HINT
             raise Fail(f"samples(text, {name!r}) raised {error_text(exc)}", hint=hint) from None
-        if not isinstance(got, list):
-            raise Fail(
-                f"samples(text, {name!r}) returned {kind(got)}, not a list",
-                hint="return a list of (labels, value) pairs",
+        _judge_samples(name, got, _alternatives(expected))
+    return (
+        "exact names, labels with commas, spaces, escaped quotes and braces, no-label samples, "
+        "float values such as 2.5e-06, in the text's order"
+    )
+
+
+def _judge_samples(name: str, got: Any, alternatives: list[list[Any]]) -> None:
+    expected = alternatives[0]
+    if not isinstance(got, list):
+        raise Fail(
+            f"samples(text, {name!r}) returned {kind(got)}, not a list",
+            hint="return a list of (labels, value) pairs",
+        )
+    pairs = [tuple(p) if isinstance(p, (tuple, list)) else p for p in got]
+    if any(not (isinstance(p, tuple) and len(p) == 2) for p in pairs):
+        raise Fail(
+            f"samples(text, {name!r}) holds items that are not (labels, value) pairs",
+            hint="append (labels_dict, value) for each matching line",
+        )
+    if any(isinstance(v, str) for _, v in pairs):
+        raise Fail(
+            f"samples(text, {name!r}) returned the values as str",
+            hint="convert each value with float(...)",
+        )
+    odds = [v for _, v in pairs if not isinstance(v, float)]
+    if odds:
+        odd = odds[0]
+        raise Fail(
+            f"samples(text, {name!r}) returned a value as {kind(odd)} ({odd!r}), not a float",
+            hint="convert each value with float(...): a value need not be whole (0.125, 2.5e-06)",
+        )
+    if pairs in alternatives:
+        return
+    if len(pairs) > len(expected):
+        raise Fail(
+            f"samples(text, {name!r}) returned {len(pairs)} samples, expected "
+            f"{len(expected)}: {pairs}",
+            hint=f"match the name exactly: {name}_max or a # HELP line also start with {name}",
+        )
+    if len(pairs) < len(expected):
+        raise Fail(
+            f"samples(text, {name!r}) returned {len(pairs)} samples, expected "
+            f"{len(expected)}: {pairs}",
+            hint="keep every line of that metric, in order, with its value"
+            if pairs or name != "workers_online"
+            else HINTS_093["workers_online"],
+        )
+    near = max(alternatives, key=lambda alt: sum(p == e for p, e in zip(pairs, alt, strict=True)))
+    if sorted(map(repr, pairs)) in (sorted(map(repr, alt)) for alt in alternatives):
+        hint = "keep the samples in the order of their lines: don't sort them"
+    else:
+        hint = _sample_hint(pairs, near)
+    raise Fail(f"samples(text, {name!r}) returned {pairs}, expected {near}", hint=hint)
+
+
+def _sample_hint(pairs: list[Any], expected: list[Any]) -> str:
+    """The hint for the first sample that differs from the one expected there."""
+    for (labels, value), (want_labels, want) in zip(pairs, expected, strict=True):
+        if labels != want_labels:
+            return _label_hint(labels, want_labels)
+        if value != want:
+            if value == float(int(want)):
+                return "keep the decimals: float(value_text), not int(...) first"
+            return "the value is everything after the last space: float(value_text)"
+    return "keep the lines of that metric, in order, with their values"
+
+
+def _label_hint(labels: Any, want: dict[str, str]) -> str:
+    default = 'read each label as name="value" with a regex: a value may hold a comma'
+    if not isinstance(labels, dict):
+        return "labels is a dict of label name to value, {} when a sample has none"
+    for key, value in want.items():
+        mine = labels.get(key)
+        if mine == value:
+            continue
+        if mine == f'"{value}"':
+            return "the quotes are not part of the value: keep what is between them"
+        if '"' in value or "\\" in value:
+            return (
+                'a label value may hold an escaped quote (\\"): read each value as '
+                '"((?:[^"\\\\]|\\\\.)*)", so that \\" does not end it'
             )
-        pairs = [tuple(p) if isinstance(p, (tuple, list)) else p for p in got]
-        if any(not (isinstance(p, tuple) and len(p) == 2) for p in pairs):
-            raise Fail(
-                f"samples(text, {name!r}) holds items that are not (labels, value) pairs",
-                hint="append (labels_dict, value) for each matching line",
-            )
-        if any(isinstance(v, str) for _, v in pairs):
-            raise Fail(
-                f"samples(text, {name!r}) returned the values as str",
-                hint="convert each value with float(...)",
-            )
-        if len(pairs) > len(expected):
-            raise Fail(
-                f"samples(text, {name!r}) returned {len(pairs)} samples, expected "
-                f"{len(expected)}: {pairs}",
-                hint=f"match the name exactly: {name}_max or a # HELP line also start with {name}",
-            )
-        if pairs != expected:
-            labels_wrong = [p for p, e in zip(pairs, expected, strict=False) if p[0] != e[0]]
-            hint = (
-                'read each label as name="value" with a regex: a value may hold a comma'
-                if labels_wrong
-                else "keep the lines of that metric, in order, with their values"
-            )
-            raise Fail(f"samples(text, {name!r}) returned {pairs}, expected {expected}", hint=hint)
-    return "exact names, labels with commas, no-label samples, float values"
+        if "{" in value or "}" in value:
+            return HINTS_093["http_requests_total"]
+        if "," in value or " " in value:
+            return default
+    return default
 
 
 # --------------------------------------------------------------------------- 09.4
 
 
 HEALTHY_WORDS = ("healthy", "unhealthy")
+CHECK_KEYS = ("broker", "celery_worker")
+SLOW_HEALTH = "a load balancer will not wait: app.control.inspect(timeout=timeout)"
 
 
 @exercise("09.4", "a health check that sees a dead worker", points=2)
@@ -356,18 +996,28 @@ def _(health: Any) -> str:
     fn = need_function(health, "health", "health(app, timeout)", purpose="reports health")
     if is_stub_body(fn):
         raise NotYet("write the body of health")
-    workers = course_workers()
-    answer = _bounded(fn, app, COURSE_TIMEOUT, what="health(app, 1.0)")
-    _shape(answer, "the course app")
-    alive = f"ok ({len(workers)} workers)"
-    want = {"status": "healthy", "checks": {"broker": "ok", "celery_worker": alive}}
-    if answer != want:
-        raise Fail(
-            f"for the course app you answered {answer}, expected {want}",
-            hint='count the workers that answer: f"ok ({len(names)} workers)"',
-        )
-    dead, waited = _on_nobody(fn, "health")
-    _shape(dead, "an app no worker serves")
+    # the dead broker's call (2 s for a right answer: one retry) runs meanwhile
+    down = _BrokerDown(fn)
+    try:
+        alone = _healthy(fn, COURSE_TIMEOUT, "the course app", crowded=False)
+        both = _healthy(fn, CROWD_TIMEOUT, "an app three workers serve", crowded=True)
+        _no_worker(fn)
+        down.judge()
+    finally:
+        down.close()
+    return (
+        f"healthy with {alone} worker{'s' if alone != 1 else ''} and with {both}, unhealthy "
+        f'within {SHORT_TIMEOUT:g} s with none, unhealthy with "error: ..." when the broker is '
+        "down"
+    )
+
+
+def _no_worker(fn: Callable[..., Any]) -> None:
+    """Judge ``health`` on an app nobody serves."""
+    asks: list[Ask] = []
+    case = "an app no worker serves"
+    dead = _on(fn, nobody(asks), SHORT_TIMEOUT, "health", case, replies=False)
+    _shape(dead, case)
     want_dead = {
         "status": "unhealthy",
         "checks": {"broker": "ok", "celery_worker": "no active workers"},
@@ -382,13 +1032,134 @@ def _(health: Any) -> str:
             f"for an app no worker serves you answered {dead}, expected {want_dead}",
             hint='report "no active workers" under "celery_worker"',
         )
-    if waited > SHORT_TIMEOUT:
+    _judge_waits(asks, SHORT_TIMEOUT, "health", SLOW_HEALTH)
+
+
+def _healthy(fn: Callable[..., Any], timeout: float, case: str, *, crowded: bool) -> int:
+    """Judge ``health`` on the course's broker (with the check's two workers running too when
+    ``crowded``); return how many workers answered."""
+    asks: list[Ask] = []
+    served = course_view(asks)
+    try:
+        with crowd() if crowded else _nothing():
+            answer = _on(fn, served, timeout, "health", case)
+            names = _truth(asks, timeout)
+    finally:
+        served.close()
+    if not names or (crowded and len(names) < 3):
         raise Fail(
-            f"with timeout={SHORT_TIMEOUT}, health waited {waited:g} s for replies",
-            hint="a load balancer will not wait: app.control.inspect(timeout=timeout)",
+            f"only {names or 'no worker'} answered the check's ping for {case}",
+            hint="the check needs the course's worker: run the set-up cell at the top again",
         )
-    found = f"{len(workers)} worker{'s' if len(workers) != 1 else ''}"
-    return f"healthy with {found}, unhealthy within {SHORT_TIMEOUT} s with none"
+    _shape(answer, case)
+    _judge_waits(asks, timeout, "health", SLOW_HEALTH)
+    want = {
+        "status": "healthy",
+        "checks": {"broker": "ok", "celery_worker": f"ok ({len(names)} workers)"},
+    }
+    if answer != want:
+        worker = answer["checks"].get("celery_worker")
+        hint = 'count the workers that answer: f"ok ({len(names)} workers)"'
+        if worker == f"ok ({len(names)} worker)":
+            hint = 'the text is "ok (N workers)" for every N, "ok (1 workers)" too'
+        elif worker != want["checks"]["celery_worker"]:
+            hint = _limit_hint(asks) or hint
+        elif answer["checks"].get("broker") != "ok":
+            hint = 'the broker answers: report it "ok" after conn.ensure_connection(max_retries=1)'
+        elif answer.get("status") != "healthy":
+            hint = '"healthy" when both checks are ok'
+        raise Fail(f"for {case} you answered {answer}, expected {want}", hint=hint)
+    return len(names)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+class _BrokerDown:
+    """``health`` called on an app whose broker is down (:func:`dead_broker`), in a thread
+    started at once; :meth:`judge` waits for it (at most :data:`DEAD_SECONDS` from the start)
+    and judges its answer; :meth:`close` ends the app (and a call still retrying)."""
+
+    case = "an app whose broker is down"
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.asks: list[Ask] = []
+        self.down = dead_broker(self.asks)
+        self.box: dict[str, Any] = {}
+        self.began = time.monotonic()
+
+        def call() -> None:
+            try:
+                self.box["value"] = fn(self.down.app, DEAD_TIMEOUT)
+            except BaseException as exc:  # judged in judge()
+                self.box["error"] = exc
+
+        self.thread = threading.Thread(target=call, name=THREAD_NAME, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.down.closed.set()  # a call still retrying ends at its next attempt
+        self.down.app.close()
+
+    def judge(self) -> None:
+        case = self.case
+        self.thread.join(max(DEAD_SECONDS - (time.monotonic() - self.began), 0.0))
+        if self.thread.is_alive():
+            raise Fail(
+                f"for {case}, health did not return within {DEAD_SECONDS:g} s",
+                hint="ensure_connection() retries for ever by default: "
+                "ensure_connection(max_retries=1) gives up after one retry",
+            )
+        if "error" in self.box:
+            self._raised(self.box["error"])
+        answer = self.box["value"]
+        _shape(answer, case)
+        broker = answer["checks"]["broker"]
+        if broker == "ok":
+            raise Fail(
+                f"for {case} you reported the broker 'ok'",
+                hint="connections are lazy: `with app.connection_for_write() as conn` does not "
+                "connect; conn.ensure_connection(max_retries=1) does",
+            )
+        if (
+            not isinstance(broker, str)
+            or not broker.startswith("error: ")
+            or not broker[7:].strip()
+        ):
+            raise Fail(
+                f"for {case} the broker check is {broker!r}",
+                hint='report the exception: f"error: {exc}"',
+            )
+        if answer["status"] != "unhealthy":
+            raise Fail(
+                f"{case} was reported {answer['status']}",
+                hint='"healthy" only when both checks are ok',
+            )
+        if answer["checks"]["celery_worker"] != "no active workers":
+            raise Fail(
+                f"for {case} celery_worker is {answer['checks']['celery_worker']!r}",
+                hint='with the broker down no worker can be asked: report "no active workers"',
+            )
+
+    def _raised(self, exc: BaseException) -> None:
+        case = self.case
+        if any(ask.raised is not None for ask in self.asks):
+            hint = (
+                "a failed broker check says the broker is down: skip the ping then (it raises) "
+                'and report "no active workers"'
+                if self.down.connected_before(self.asks)
+                else "connections are lazy: `with app.connection_for_write() as conn` does not "
+                "connect; check the broker with conn.ensure_connection(max_retries=1) in "
+                "try/except, and skip the ping when it fails"
+            )
+            raise Fail(f"for {case}, health's ping raised {error_text(exc)}", hint=hint)
+        raise Fail(
+            f"for {case}, health raised {error_text(exc)}",
+            hint="connecting to a broker that is down raises: catch it (except Exception as exc) "
+            'and report f"error: {exc}"',
+        )
 
 
 def _shape(answer: Any, case: str) -> None:
@@ -401,4 +1172,20 @@ def _shape(answer: Any, case: str) -> None:
         raise Fail(
             f"for {case}, status is {answer.get('status')!r}",
             hint='guide 004 answers "healthy" or "unhealthy"',
+        )
+    keys = sorted(answer["checks"])
+    if keys != sorted(CHECK_KEYS):
+        extra = [k for k in keys if k not in CHECK_KEYS]
+        missing = [k for k in CHECK_KEYS if k not in keys]
+        detail = f"has {', '.join(map(repr, extra))} too" if extra else ""
+        if missing:
+            detail += (" and " if detail else "") + f"lacks {', '.join(map(repr, missing))}"
+        raise Fail(
+            f"for {case}, checks {detail}",
+            hint="return exactly the two checks the exercise asks for: broker and celery_worker",
+        )
+    if sorted(answer) != ["checks", "status"]:
+        raise Fail(
+            f"for {case}, health returned the keys {sorted(answer)}",
+            hint='return exactly {"status": ..., "checks": {...}}',
         )
