@@ -2,12 +2,17 @@
 
 Each exercise: its right answers (every spelling the exercise text allows), then the wrong
 ones, each with the problem and hint it gets; those named after an adversary round's answers
-(``.adversary/ch06_r1.py``, ``.adversary/ch06_r2.py``) keep its names as ids; a round 2
-answer that is the very answer of an earlier row is that row, with a comment naming it.
+(``.adversary/ch06_r1.py``, ``.adversary/ch06_r2.py``, ``.adversary/ch06_r3.py``) keep its
+names as ids; a later round's answer that is the very answer of an earlier row is that row,
+with a comment naming it.
 """
 
 from __future__ import annotations
 
+import collections
+import fnmatch
+import functools
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from celery import Celery
 from celery.schedules import crontab, schedule
 from checkhelpers import assert_fails, assert_passed, verdict
 
@@ -46,6 +52,9 @@ OWN_CLOCK = "reads the time from its own nowfun=, not from beat's clock"
 NO_NOWFUN = "leave nowfun out: beat asks the app for the time (in app.conf.timezone)"
 #: Section 1's fixed "now", Monday 1 June 2026 00:05 UTC.
 SECTION_1_NOW = datetime(2026, 6, 1, 0, 5, tzinfo=timezone.utc)
+#: An app of its own in UTC, which a crontab can be bound to (beat binds it to its own app).
+UTC_APP = Celery(set_as_current=False)
+UTC_APP.conf.timezone = "UTC"
 
 
 @pytest.mark.parametrize(
@@ -95,6 +104,18 @@ SECTION_1_NOW = datetime(2026, 6, 1, 0, 5, tzinfo=timezone.utc)
                      id="frozen-nowfun-every-day"),
         pytest.param(schedule(450.0, nowfun=lambda: SECTION_1_NOW), f"desk_opens {OWN_CLOCK}",
                      NO_NOWFUN, id="interval-with-nowfun"),
+        # adversary round 3; its utc-by-hand, python-weekdays, nowfun-real-clock, dom-1-28,
+        # fixed-nowfun and cron-string are the rows utc-by-hand, monday-is-zero,
+        # nowfun-shanghai-wall-clock, no-29th-to-31st, frozen-nowfun and cron-string
+        pytest.param(crontab(hour=23, minute=30, day_of_week="0-4", app=UTC_APP), "Mon 23:30",
+                     f"it fires at 23:30 {LOCAL_HOURS}", id="utc-by-hand-pinned-app"),
+        pytest.param(crontab(30, 7, "*", "*", "1-5"),
+                     "in the two weeks from Mon 1 June 2026 (Asia/Shanghai) it never fired",
+                     'month_of_year="1-5" keeps it to January to May: leave it out',
+                     id="unix-positional"),
+        pytest.param(crontab.from_string("30 7 1-5 * *"), "5 runs: Mon 07:30",
+                     'day_of_month="1-5" picks days of the month (1-31), not weekdays',
+                     id="from-string-dom"),
     ],
 )  # fmt: skip
 def test_06_1_wrong_answers(answer: object, problem: str, hint: str) -> None:
@@ -342,6 +363,71 @@ LEAVE_QUEUE_OUT = "leave the queue out of its options: the course's worker reads
                      "the worker had not run log-nightly (due Mon 1 Jun 2026 01:00) 15 s after "
                      "it was sent, or it failed there: its task stores no result",
                      "look at what the entry passes its task", id="extra-entry-fails-unseen"),
+        # adversary round 3; its args-copied, cleanup-18-utc, daily-float,
+        # cleanup-first-of-month, extra-stats-no-args, hour-two-only, minute-ten and
+        # fixed-nowfun-crontab are the rows guide001-args, cleanup-utc-by-hand,
+        # cleanup-every-24h, cleanup-first-of-month, extra-entry-fails, cleanup-hour-only,
+        # ten-past-every-hour and frozen-nowfun-cleanup
+        pytest.param(jobs(cleanup_long_inactive_chats={"schedule": crontab(hour=14, minute=0)}),
+                     f"{CLEANUP} ran once in 24 hours, at 14:00, not at 02:00",
+                     "hour=14 fires at 14:00: the check's app runs in UTC", id="two-pm"),
+        pytest.param(jobs(cleanup_long_inactive_chats={
+                         "schedule": crontab(hour=2, minute=0, day_of_week="1-5")}),
+                     f"Mon 1 Jun 2026 is right, but {CLEANUP} never ran on Sat 18 Jul 2026",
+                     f'day_of_week="1-5" keeps it to Monday to Friday: {EVERY_DAY}',
+                     id="cleanup-workdays"),
+        pytest.param(jobs(expire_vip_memberships={
+                         "task": "course_tasks.tasks.periodic.expire_vip_memberships",
+                         "schedule": 300.0, "kwargs": {"batch_size": 100}}),
+                     "entry 'expire-vip-memberships' names the task "
+                     "'course_tasks.tasks.periodic.expire_vip_memberships', which no worker knows",
+                     "a typo or a module path", id="extra-vip-module-path"),
+        pytest.param(jobs(process_customer_service_queue={"options": {
+                         "expires": datetime.now(timezone.utc) + timedelta(minutes=1)}}),
+                     f"the options of {QUEUE} expire at a fixed moment",
+                     "give expires in seconds, counted from each send", id="expires-absolute"),
+        pytest.param(jobs(heartbeat_every_30s={"task": "course_tasks.tasks.maintenance.heartbeat",
+                                               "schedule": 30.0, "options": {"expires": 10}}),
+                     "the options of heartbeat-every-30s expire each run 10 s after beat sends it",
+                     "expires is in seconds: give the worker at least 15 s",
+                     id="extra-heartbeat-expires-10"),
+        pytest.param(jobs(process_customer_service_queue={"schedule": 60.0},
+                          process_customer_service_queue_b={
+                              "task": "platform.process_customer_service_queue",
+                              "schedule": 60.0}),
+                     f"the entries '{QUEUE}' and 'process-customer-service-queue-b' both send "
+                     "platform.process_customer_service_queue",
+                     ONE_ENTRY.format("process-customer-service-queue-b"), id="two-halves"),
+        pytest.param({name: {**entry, "kwargs": {"batch_size": 100}}
+                      for name, entry in TABLE.items()},
+                     f"the worker ran {QUEUE} with the arguments {{'batch_size': 100}}",
+                     'guide 004\'s jobs take no arguments: leave out "kwargs"', id="kwargs-copied"),
+        pytest.param(jobs(process_customer_service_queue={
+                         "schedule": schedule(30.0, nowfun=lambda: SECTION_1_NOW)}),
+                     f"{QUEUE} {OWN_CLOCK}", NO_NOWFUN, id="fixed-nowfun-interval"),
+        pytest.param(jobs(cleanup_long_inactive_chats={"options": {"task_id": CLEANUP}}),
+                     f"the options of {CLEANUP} give every run the same task id ('{CLEANUP}')",
+                     "leave task_id out: Celery gives each run an id of its own",
+                     id="fixed-task-id"),
+        pytest.param(jobs(cancel_expired_tasks={"options": {"serializer": "pickle"}}),
+                     f"the worker had not run {CANCEL} (due Mon 1 Jun 2026 00:01) 15 s after it "
+                     "was sent: it was sent with serializer='pickle'", "leave serializer out",
+                     id="pickle"),
+        pytest.param(jobs(update_all_users_statistics={
+                         "options": {"exchange": "periodic", "routing_key": "periodic"}}),
+                     f"the worker had not run {STATS} (due Mon 1 Jun 2026 00:10) 15 s after it "
+                     "was sent", "send it with no options (queue, routing_key, exchange)",
+                     id="exchange"),
+        pytest.param(jobs(monthly_stats={"task": DAILY_STATS,
+                                         "schedule": crontab(hour=0, minute=0, day_of_month=1)}),
+                     "beat could not send monthly-stats (due Wed 1 Jul 2026 00:00): TypeError: "
+                     "generate_daily_stats() missing 1 required positional argument: 'day'",
+                     "look at what the entry passes its task", id="extra-monthly-no-args"),
+        pytest.param(jobs(weekly_stats={"task": DAILY_STATS,
+                                        "schedule": crontab(hour=0, minute=0, day_of_week=1)}),
+                     "beat could not send weekly-stats (due Mon 8 Jun 2026 00:00): TypeError: "
+                     "generate_daily_stats() missing 1 required positional argument: 'day'",
+                     "look at what the entry passes its task", id="extra-weekly-no-args"),
     ],
 )  # fmt: skip
 def test_06_2_wrong_answers(answer: dict, problem: str, hint: str) -> None:
@@ -529,11 +615,108 @@ def unknown_get(schedule):
     return [name for name, entry in schedule.items() if app.tasks.get(entry["task"]) is None]
 
 
+def unknown_sorted(schedule):
+    return sorted(name for name, entry in schedule.items() if entry["task"] not in app.tasks)
+
+
+def unknown_own_copies(schedule):
+    """Reads copies of its own (the caller's dict and entries untouched)."""
+    mine = {name: dict(entry) for name, entry in sorted(schedule.items())}
+    return [name for name, entry in mine.items() if entry.get("task") not in app.tasks]
+
+
+# adversary round 3
+def unknown_by_task(schedule):
+    by_task = {entry["task"]: name for name, entry in schedule.items()}
+    return [name for task, name in by_task.items() if task not in app.tasks]
+
+
+def unknown_by_task_set(schedule):
+    missing = {entry["task"] for entry in schedule.values()} - set(app.tasks)
+    return [next(n for n, e in schedule.items() if e["task"] == task) for task in missing]
+
+
+def unknown_registered_prefix(schedule):
+    return [name for name, entry in schedule.items()
+            if not any(known.startswith(entry["task"]) for known in app.tasks)]  # fmt: skip
+
+
+def unknown_job_names(schedule):
+    return [name for name, entry in schedule.items()
+            if entry["task"].removeprefix("platform.") not in periodic.JOBS]  # fmt: skip
+
+
+def unknown_regex(schedule):
+    return [name for name, entry in schedule.items()
+            if not any(re.fullmatch(entry["task"], known) for known in app.tasks)]  # fmt: skip
+
+
+def unknown_sorted_in_place(schedule):
+    items = sorted(schedule.items())
+    schedule.clear()
+    schedule.update(items)
+    return [name for name, entry in schedule.items() if entry["task"] not in app.tasks]
+
+
+@functools.cache
+def _is_known(task):
+    return task in app.tasks
+
+
+def unknown_lru_cache(schedule):
+    return [name for name, entry in schedule.items() if not _is_known(entry["task"])]
+
+
+def unknown_setdefault(schedule):
+    unknown = []
+    for name, entry in schedule.items():
+        entry.setdefault("args", ())
+        entry.setdefault("kwargs", {})
+        entry.setdefault("options", {})
+        if entry["task"] not in app.tasks:
+            unknown.append(name)
+    return unknown
+
+
+def unknown_entries_copied(schedule):
+    for name in schedule:
+        schedule[name] = dict(schedule[name])
+    return [name for name, entry in schedule.items() if entry["task"] not in app.tasks]
+
+
+# the same kinds of mistake
+def unknown_fnmatch(schedule):
+    return [name for name, entry in schedule.items()
+            if not fnmatch.filter(app.tasks, entry["task"])]  # fmt: skip
+
+
+def unknown_counter(schedule):
+    """Counts each unknown task once: a name per task."""
+    counts = collections.Counter(e["task"] for e in schedule.values() if e["task"] not in app.tasks)
+    return [next(n for n, e in schedule.items() if e["task"] == task) for task in counts]
+
+
+def unknown_reversed_in_place(schedule):
+    items = list(schedule.items())[::-1]
+    schedule.clear()
+    schedule.update(items)
+    return [name for name, entry in schedule.items() if entry["task"] not in app.tasks]
+
+
+def unknown_copies_one_entry(schedule):
+    """'Normalises' the first entry by replacing it with an equal copy."""
+    first = next(iter(schedule))
+    schedule[first] = {**schedule[first]}
+    return [name for name, entry in schedule.items() if entry["task"] not in app.tasks]
+
+
 def test_06_3_right_answers() -> None:
-    assert_passed(verdict("06.3", unknown_tasks), "8 unknown names caught")
+    assert_passed(verdict("06.3", unknown_tasks), "13 unknown names caught")
     assert_passed(verdict("06.3", unknown_loop))
     assert_passed(verdict("06.3", unknown_live_view))
     assert_passed(verdict("06.3", unknown_get))
+    assert_passed(verdict("06.3", unknown_sorted))
+    assert_passed(verdict("06.3", unknown_own_copies), "(its entries, in their order)")
 
 
 WHOLE_NAMES = "compare whole names, entry['task'] not in app.tasks"
@@ -543,6 +726,19 @@ BARE = ("for the task names 'expire_vip_memberships', 'tasks.maintenance.heartbe
 ENDS = "'tasks.maintenance.heartbeat' is the end of the registered name"
 SENT = "unknown_tasks sent the schedule's tasks (platform.auto_end_timeout_chats"
 LOOK_UP = "a name is known when it is in app.tasks: look each entry's 'task' up there"
+SHARED = ("for the entries 'warnings-eu' and 'warnings-us', which both send "
+          "'platform.send_timeout_warning' (a typo), and a right one, it returned {}, expected "
+          "['warnings-eu', 'warnings-us']")  # fmt: skip
+ONE_PER_TASK = "each entry is a job of its own, and both never run: report every entry"
+PATTERNS = ("for the task names 'platform.cancel.expired_tasks', 'platform.check_expired_*', "
+            "'platform.check_expired_invitation_code.' it returned {}, expected "
+            "['cancel-expired', 'coupons', 'invitations']")  # fmt: skip
+NOT_A_PATTERN = "beat sends the name as written and no worker knows it: a '.' in a task name is"
+REORDERED = ("unknown_tasks put the entries of the schedule it was given in another order (its "
+             "keys were ['end-timeout-chats', 'cancel-expired', 'coupons', ...]")  # fmt: skip
+SORT_YOURS = "only read the schedule: sort the list of names you return (sorted(...)), not"
+COPIES = "unknown_tasks replaced entries of the schedule it was given with copies"
+WRITE_NOTHING = "only read the schedule: loop over schedule.items() and write nothing back"
 LATER = ("once a task was registered as 'platform.expire_trial_accounts' (a module imported, a "
          "job added as in guide 004 §7), it still returned ['trials']")  # fmt: skip
 EVERY_CALL = "read app.tasks at every call: a copy kept from an earlier call"
@@ -622,6 +818,35 @@ EVERY_CALL = "read app.tasks at every call: a copy kept from an earlier call"
                      "'expire_vip_memberships' is the function's name", id="function-names"),
         pytest.param(unknown_skips_empty, BARE.format("['pulse', 'vip']"),
                      "an empty 'task' names no task", id="skips-empty-name"),
+        # adversary round 3; its generator, substring and user-tasks-only are the rows
+        # generator, substring and builtins-not-registered; its snapshot is
+        # test_06_3_registry_kept_before_the_set_up below
+        pytest.param(unknown_by_task, SHARED.format("['warnings-us']"), ONE_PER_TASK,
+                     id="by-task"),
+        pytest.param(unknown_by_task_set, SHARED.format("['warnings-eu']"), ONE_PER_TASK,
+                     id="by-task-set"),
+        pytest.param(unknown_registered_prefix, f"it returned ['coupons', 'points'], {EXPECTED}",
+                     "'platform.cancel_expired_task' is part of the registered name",
+                     id="prefix"),
+        pytest.param(unknown_job_names, "['cleanup', 'heartbeat'] send registered tasks",
+                     "a task need not be one of the chapter's jobs", id="job-table"),
+        pytest.param(unknown_regex, PATTERNS.format("['coupons']"), NOT_A_PATTERN, id="regex"),
+        pytest.param(unknown_sorted_in_place, REORDERED, SORT_YOURS, id="sorted-in-place"),
+        pytest.param(unknown_lru_cache, LATER, EVERY_CALL, id="lru-cache"),
+        pytest.param(unknown_setdefault,
+                     "unknown_tasks changed the entries of the schedule it was given",
+                     "only read the schedule", id="setdefault"),
+        pytest.param(unknown_entries_copied,
+                     f"{COPIES} ('end-timeout-chats' is no longer the dict the caller put there)",
+                     WRITE_NOTHING, id="entries-copied"),
+        # the same kinds of mistake
+        pytest.param(unknown_fnmatch, PATTERNS.format("['cancel-expired', 'invitations']"),
+                     NOT_A_PATTERN, id="fnmatch"),
+        pytest.param(unknown_counter, SHARED.format("['warnings-eu']"), ONE_PER_TASK,
+                     id="one-name-per-task-counter"),
+        pytest.param(unknown_reversed_in_place, REORDERED, SORT_YOURS, id="reversed-in-place"),
+        pytest.param(unknown_copies_one_entry, f"{COPIES} ('end-timeout-chats'", WRITE_NOTHING,
+                     id="copies-one-entry"),
     ],
 )  # fmt: skip
 def test_06_3_wrong_answers(answer: object, problem: str, hint: str) -> None:
@@ -636,6 +861,22 @@ def test_06_3_registry_kept_in_a_default_argument() -> None:
 
     assert_fails(verdict("06.3", unknown), LATER, EVERY_CALL)
     assert "platform.expire_trial_accounts" not in app.tasks  # the check unregistered it
+
+
+def test_06_3_registry_kept_before_the_set_up() -> None:
+    """Round 3's snapshot: a copy of app.tasks taken before the set-up cell's worker imported
+    the maintenance tasks (the adversary's script ran it before runtime.start())."""
+    app.loader.import_default_modules()
+    early = frozenset(t for t in app.tasks if not t.startswith("course_tasks.tasks.maintenance."))
+
+    def unknown(schedule, known=early):
+        return [name for name, entry in schedule.items() if entry["task"] not in known]
+
+    assert_fails(verdict("06.3", unknown),
+                 "['cleanup', 'heartbeat'] send registered tasks ('course_tasks.tasks.maintenance."
+                 "cleanup_expired_data' is in app.tasks), though it knows 'celery.backend_cleanup'"
+                 ": it reads a copy of the registry taken before these tasks were registered",
+                 "read app.tasks at every call: a copy kept from an earlier moment")  # fmt: skip
 
 
 def test_06_3_stub_is_not_yet() -> None:
@@ -754,6 +995,34 @@ EVERY_5 = "every 5 minutes: 300.0 (or crontab(minute='*/5'))"
                      "expires is in seconds", id="expires-just-short"),
         pytest.param(vip(schedule=crontab(minute="*/5", nowfun=lambda: SECTION_1_NOW)),
                      f"expire-vip-memberships {OWN_CLOCK}", NO_NOWFUN, id="frozen-nowfun"),
+        # adversary round 3; its float-batch, task-object, own-queue, crontab-minute-5,
+        # module-name and pickle are the rows float-100, task-object, options-queue-periodic,
+        # hourly-at-5, module-path and pickle-serializer
+        pytest.param(vip(options={"expires": datetime.now(timezone.utc) + timedelta(minutes=5)}),
+                     "the options of expire-vip-memberships expire at a fixed moment",
+                     "give expires in seconds, counted from each send", id="expires-absolute"),
+        pytest.param(vip(options={"expires": timedelta(minutes=5)}),
+                     "the options of expire-vip-memberships give expires as a timedelta",
+                     "expires is a number of seconds, e.g. 300", id="expires-timedelta"),
+        pytest.param(vip(task="platform.expire_vip_memberships "),
+                     "names the task 'platform.expire_vip_memberships ', which no worker knows",
+                     "a typo or a module path", id="trailing-space"),
+        pytest.param(vip(kwargs={"batch_size": 100, "dry_run": False}),
+                     "its kwargs are {'batch_size': 100, 'dry_run': False}",
+                     'the job expects "kwargs"', id="extra-kwarg-false"),
+        pytest.param(vip(kwargs={"batch-size": 100}), "its kwargs are {'batch-size': 100}",
+                     'the job expects "kwargs": {"batch_size": 100}', id="hyphen-key"),
+        pytest.param(vip(options={"countdown": 30}),
+                     "expire-vip-memberships (due Mon 1 Jun 2026 00:05) had not run 15 s after it "
+                     "was sent: its options hold it back (countdown=30)", "leave countdown out",
+                     id="countdown"),
+        pytest.param(vip(schedule=schedule(300.0, nowfun=lambda: SECTION_1_NOW)),
+                     f"expire-vip-memberships {OWN_CLOCK}", NO_NOWFUN, id="fixed-nowfun-interval"),
+        pytest.param(vip(options={"task_id": "expire-vip-memberships"}),
+                     "the options of expire-vip-memberships give every run the same task id "
+                     "('expire-vip-memberships')",
+                     "leave task_id out: Celery gives each run an id of its own",
+                     id="fixed-task-id"),
     ],
 )  # fmt: skip
 def test_06_4_wrong_answers(answer: object, problem: str, hint: str) -> None:

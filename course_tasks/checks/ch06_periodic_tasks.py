@@ -12,7 +12,7 @@ jobs by their own record in ``periodic.runs()`` (so an ``ignore_result`` changes
 another task by its result: run, failed (a ``TypeError`` from positional arguments), or
 never taken (a queue no worker reads, a serializer the worker refuses). An ``expires``
 shorter than the 15 s the check gives the worker, or a fixed moment, is refused before
-sending. Each check:
+sending, and so is a ``task_id`` (every run would share it). Each check:
 
 * 06.1 ``check("06.1", desk_opens)``: a crontab for workdays at 07:30 in Asia/Shanghai; two
   weeks from Monday 1 June 2026 and then a whole year are scheduled, the two weeks sent;
@@ -23,8 +23,10 @@ sending. Each check:
 * 06.3 ``check("06.3", unknown_tasks)``: ``unknown_tasks(schedule)`` names the entries whose
   task no worker knows (typos, a module path instead of an explicit ``name=``, another case,
   a space around the name, a function's name, the end of a name, an empty name) and no
-  other (Celery's own ``celery.backend_cleanup`` included), sees a task registered between
-  two calls, sends nothing, and leaves the schedule it is given as it was;
+  other (Celery's own ``celery.backend_cleanup`` included), reports both entries of a typo two
+  entries share, takes no name as a pattern (``.``, ``*``), sees a task registered between two
+  calls, sends nothing, and leaves the schedule it is given as it was: the same entries (the
+  same dicts, not copies) in the same order;
 * 06.4 ``check("06.4", vip_entry)``: guide 004 §7's new job, by its explicit name, every
   5 minutes with ``kwargs``; the same twelve days are scheduled, one run sent and the
   arguments the worker got read back.
@@ -310,6 +312,20 @@ def _judge_expiry(name: str, entry: Mapping[str, Any]) -> None:
         )
 
 
+def _judge_task_id(name: str, entry: Mapping[str, Any]) -> None:
+    """A Fail for a ``task_id`` in the options: beat sends it with every run, so every run of
+    the entry has the same id."""
+    options = _options(entry)
+    if options.get("task_id") is None:
+        return
+    raise Fail(
+        f"the options of {name} give every run the same task id ({options['task_id']!r}): "
+        "beat sends the same options with every run, so each run's result overwrites the "
+        "last one's, and a revoke of that id drops every later run",
+        hint="leave task_id out: Celery gives each run an id of its own",
+    )
+
+
 def _runs_recorded() -> int:
     return int(store().llen(periodic.RUNS_KEY))
 
@@ -333,6 +349,7 @@ def _send(
     (see :class:`_Sent`): the only change to what beat would send.
     """
     for name, entry in entries.items():
+        _judge_task_id(name, entry)
         _judge_expiry(name, entry)
     scheduler = celery_beat.Scheduler(app, lazy=True)
     mark = _runs_recorded()
@@ -884,6 +901,25 @@ BARE_SCHEDULE = {
     "stats": {"task": "platform.update_all_users_statistics", "schedule": 600.0},
 }
 BARE_EXPECTED = ["blank", "pulse", "vip"]
+#: Two entries (one job for two regions) sending the same misspelled task, and a right one:
+#: both entries of the typo are jobs that never run, so both are reported.
+SHARED_SCHEDULE = {
+    "warnings-eu": {"task": "platform.send_timeout_warning", "schedule": 30.0,
+                    "kwargs": {"region": "eu"}},
+    "activities": {"task": "platform.check_and_end_activities", "schedule": 300.0},
+    "warnings-us": {"task": "platform.send_timeout_warning", "schedule": 30.0,
+                    "kwargs": {"region": "us"}},
+}  # fmt: skip
+SHARED_EXPECTED = ["warnings-eu", "warnings-us"]
+#: Names that a pattern (a regular expression, a shell wildcard) would match to a registered
+#: one: a dot for an underscore, a dot for the last letter, a star; and a right name.
+PATTERN_SCHEDULE = {
+    "cancel-expired": {"task": "platform.cancel.expired_tasks", "schedule": 60.0},
+    "invitations": {"task": "platform.check_expired_invitation_code.", "schedule": 300.0},
+    "coupons": {"task": "platform.check_expired_*", "schedule": 300.0},
+    "stats": {"task": "platform.update_all_users_statistics", "schedule": 600.0},
+}
+PATTERN_EXPECTED = ["cancel-expired", "coupons", "invitations"]
 #: A job registered after unknown_tasks' first calls (a module imported later, guide 004 §7).
 LATER_TASK = "platform.expire_trial_accounts"
 LATER_SCHEDULE = {
@@ -910,10 +946,16 @@ def _published() -> Iterator[list[str]]:
         before_task_publish.disconnect(dispatch_uid=CHECK_THREAD)
 
 
+def _keys(names: list[str]) -> str:
+    """``['a', 'b', 'c', ...]``: the first three names."""
+    return f"{names[:3]}"[:-1] + (", ...]" if len(names) > 3 else "]")
+
+
 def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
     """``unknown_tasks`` called on a copy of ``sched``: its answer, sorted; a Fail when it
     sent or ran a task, waited for one, changed the schedule or answered something else."""
     given = copy.deepcopy(sched)
+    order, held = list(given), dict(given)  # the keys in order, and each entry's dict
     with _published() as sent:
         answer, seen = call_watched(unknown_tasks, given, seconds=5.0, thread_name=CHECK_THREAD)
     tasks = sorted(set(sent or seen.ran_here))
@@ -946,6 +988,24 @@ def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
             f"unknown_tasks {what} of the schedule it was given",
             hint="only read the schedule and return the names: the deployment decides what to "
             "do with them (refuse to start beat), and a job deleted in silence never runs",
+        )
+    if list(given) != order:
+        raise Fail(
+            "unknown_tasks put the entries of the schedule it was given in another order "
+            f"(its keys were {_keys(order)}, now {_keys(list(given))}): it emptied and refilled "
+            "the caller's dict",
+            hint="only read the schedule: sort the list of names you return (sorted(...)), not "
+            "the caller's dict, which beat and the deployment go on using as it was",
+        )
+    copied = [name for name in order if given[name] is not held[name]]
+    if copied:
+        raise Fail(
+            "unknown_tasks replaced entries of the schedule it was given with copies "
+            f"({copied[0]!r} is no longer the dict the caller put there): equal values, but "
+            "whoever holds the entry (app.conf.beat_schedule, another table) now holds one the "
+            "schedule has left",
+            hint="only read the schedule: loop over schedule.items() and write nothing back; a "
+            "copy you need (dict(entry)) stays in a variable of your own",
         )
     if not isinstance(answer, (list, tuple, set)):
         raise Fail(f"unknown_tasks returned {kind(answer)}", hint="return a list of entry names")
@@ -997,6 +1057,46 @@ def _judge_bare(unknown_tasks: Any) -> None:
     raise Fail(problem, hint=hint)
 
 
+def _judge_shared(unknown_tasks: Any) -> None:
+    """A Fail when two entries sending the same unknown task are not both reported."""
+    got = _unknown(unknown_tasks, SHARED_SCHEDULE)
+    if got == SHARED_EXPECTED:
+        return
+    task = SHARED_SCHEDULE["warnings-eu"]["task"]
+    problem = (
+        f"for the entries 'warnings-eu' and 'warnings-us', which both send {task!r} (a typo), "
+        f"and a right one, it returned {got}, expected {SHARED_EXPECTED}"
+    )
+    if len(got) == 1 and set(got) < set(SHARED_EXPECTED):
+        raise Fail(
+            problem,
+            hint="each entry is a job of its own, and both never run: report every entry whose "
+            "task is unknown, not one per task name (a dict or a set keyed by the task keeps "
+            "one of them)",
+        )
+    raise Fail(problem, hint="look each entry's 'task' up in app.tasks as written, entry by entry")
+
+
+def _judge_patterns(unknown_tasks: Any) -> None:
+    """A Fail when a name that is a pattern of a registered one (``.``, ``*``) counts."""
+    got = _unknown(unknown_tasks, PATTERN_SCHEDULE)
+    if got == PATTERN_EXPECTED:
+        return
+    names = ", ".join(repr(PATTERN_SCHEDULE[n]["task"]) for n in PATTERN_EXPECTED)
+    problem = f"for the task names {names} it returned {got}, expected {PATTERN_EXPECTED}"
+    if "stats" not in got:
+        raise Fail(
+            problem,
+            hint="beat sends the name as written and no worker knows it: a '.' in a task name is "
+            "a dot and a '*' a star, not a pattern; compare whole names, entry['task'] not in "
+            "app.tasks, not re.match()/fullmatch() or fnmatch()",
+        )
+    raise Fail(
+        problem,
+        hint="'platform.update_all_users_statistics' is in app.tasks: look it up as written",
+    )
+
+
 def _judge_later(unknown_tasks: Any) -> None:
     """A Fail when a task registered between two calls is still reported as unknown."""
     if LATER_TASK in app.tasks:  # left by a check that was interrupted
@@ -1044,12 +1144,15 @@ def _typos(unknown_tasks: Any) -> str:
                 "worker knows that name: look it up exactly as written, without strip()",
             )
         _judge_bare(unknown_tasks)
+        _judge_shared(unknown_tasks)
+        _judge_patterns(unknown_tasks)
         _judge_later(unknown_tasks)
         return (
-            "8 unknown names caught (a typo, the wrong case, a module path, a space or a line "
-            "break around a name, a function's name, the end of a name, an empty name), none "
+            "13 unknown names caught (a typo, the wrong case, a module path, a space or a line "
+            "break around a name, a function's name, the end of a name, an empty name, two "
+            "entries sharing a typo, a dot or a star where a pattern would match), none "
             "invented (Celery's own tasks included), a task registered between two calls "
-            "found, nothing sent, the schedule left as it was"
+            "found, nothing sent, the schedule left as it was (its entries, in their order)"
         )
     tasks = sorted(TYPO_SCHEDULE[name]["task"] for name in TYPO_EXPECTED)
     if got == tasks:
@@ -1068,8 +1171,19 @@ def _typos(unknown_tasks: Any) -> str:
     invented = [name for name in got if name in TYPO_SCHEDULE and name not in TYPO_EXPECTED]
     if invented:
         task = TYPO_SCHEDULE[invented[0]]["task"]
+        problem = f"{problem}: {invented} send registered tasks ({task!r} is in app.tasks)"
+        if not _unknown(unknown_tasks, {"backend-cleanup": GOOD_SCHEDULE["backend-cleanup"]}):
+            # it knows a task that is neither a chapter job nor 'platform.': a registry, but
+            # one read before these tasks were registered
+            raise Fail(
+                f"{problem}, though it knows 'celery.backend_cleanup': it reads a copy of the "
+                "registry taken before these tasks were registered (the set-up cell's worker "
+                "imports their modules)",
+                hint="read app.tasks at every call: a copy kept from an earlier moment (a "
+                "global, a default argument) misses the tasks registered since",
+            )
         raise Fail(
-            f"{problem}: {invented} send registered tasks ({task!r} is in app.tasks)",
+            problem,
             hint="a task need not be one of the chapter's jobs nor start with 'platform.': "
             "look each entry's 'task' up in app.tasks, the names the worker knows",
         )
