@@ -83,9 +83,34 @@ def test_a_mock_left_started_is_taken_away(run) -> None:
         signup.welcome.delay = mock.Mock()
 
     run(leaks)
+    assert mock._patch._active_patches == []
     assert signup.gateway_charge is real_gateway
     assert signup.welcome.delay == real_delay
     assert "delay" not in vars(signup.welcome)
+
+
+def test_a_function_or_task_method_replaced_by_hand_is_put_back(run) -> None:
+    real_gateway, real_delay = signup.gateway_charge, signup.welcome.delay
+
+    def replaces_by_hand() -> None:
+        signup.gateway_charge = lambda order_id, cents: "rcpt-fake"
+        signup.welcome.delay = lambda *args, **kwargs: None
+
+    run(replaces_by_hand)
+    assert signup.gateway_charge is real_gateway
+    assert signup.welcome.delay == real_delay and "delay" not in vars(signup.welcome)
+
+
+def test_a_module_s_own_state_is_left_alone(run) -> None:
+    """Not a stand-in: a module global that is not a function (a cache, a counter)."""
+    signup._isolation_probe = 1  # type: ignore[attr-defined]
+
+    def counts() -> None:
+        signup._isolation_probe = 2  # type: ignore[attr-defined]
+
+    run(counts)
+    assert signup._isolation_probe == 2  # type: ignore[attr-defined]
+    del signup._isolation_probe  # type: ignore[attr-defined]
 
 
 def test_a_check_that_changes_nothing_keeps_everything(run) -> None:

@@ -76,7 +76,7 @@ from celery.signals import before_task_publish, task_prerun
 
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
-from course_tasks.checks.isolation import _MISSING, _mocks_left, _owners
+from course_tasks.checks.isolation import MISSING, owners, stand_ins_left
 from course_tasks.checks.support import error_text, is_stub_body
 from course_tasks.store import store
 from course_tasks.tasks import signup as sut
@@ -374,7 +374,7 @@ def _left_watch(outage: bool) -> Callable[[], list[Left]]:
     it back: patchers it started and never stopped, mocks on course modules and tasks,
     and (``outage``) a simulated gateway outage it left in the store."""
     patches = _active_patches()
-    owners = [(owner, dict(vars(owner))) for owner in _owners(app)]
+    saved = [(owner, dict(vars(owner))) for owner in owners(app)]
     outage_before = _outage() if outage else 0
 
     def left() -> list[Left]:
@@ -391,10 +391,12 @@ def _left_watch(outage: bool) -> Callable[[], list[Left]]:
             )
             with contextlib.suppress(Exception):
                 patcher.stop()
-        for owner, before in owners:
-            for name, value in _mocks_left(owner, before):
-                found.append(Left(f"{_owner_name(owner)}.{name} replaced by a mock", ASSIGNED_HINT))
-                if value is _MISSING:
+        for owner, before in saved:
+            for name, value in stand_ins_left(owner, before):
+                now = vars(owner).get(name)
+                what = "a mock" if isinstance(now, mock.NonCallableMock) else "a stand-in"
+                found.append(Left(f"{_owner_name(owner)}.{name} replaced by {what}", ASSIGNED_HINT))
+                if value is MISSING:
                     delattr(owner, name)
                 else:
                     setattr(owner, name, value)
