@@ -1,10 +1,13 @@
 """The checks of chapter 07 on right and wrong answers, the canvas widget and the join
 guard, against the embedded worker.
 
-Each exercise: its right answers, then a table of wrong ones (adversary round 1's among
-them), each with the problem the check names and its hint. The checks read what ran on the
-worker from the result backend, so a group that ran in order only because one worker took
-its tasks first in, first out is still refused.
+Each exercise: its right answers, then a table of wrong ones (adversary rounds 1 and 2
+among them, round 2's under a comment), each with the problem the check names and its hint.
+The checks read what ran on the worker from the result backend, so a group that ran in order
+only because one worker took its tasks first in, first out is still refused; a function that
+sends its canvas has its sends held until it returns, so a wait of any kind (get(), a loop on
+ready(), a sleep) shows however fast the worker is; a line of other work in each log while the
+function runs shows a function that empties the logs.
 """
 
 from __future__ import annotations
@@ -150,6 +153,73 @@ def flow_twice(user_id):
     return chain(*(step.si(user_id) for step in order))
 
 
+def flow_countdowns(user_id):
+    """Round 2: a group ordered only by countdowns: nothing waits for the step before."""
+    return group(
+        WELCOME.si(user_id),
+        FOLLOWS.si(user_id).set(countdown=0.3),
+        RECOMMENDATIONS.si(user_id).set(countdown=0.6),
+        STATISTICS.si(user_id).set(countdown=0.9),
+    )
+
+
+def flow_links_on_first(user_id):
+    """Round 2: three links on step 1, sent together (as a group) when it finishes."""
+    first = WELCOME.si(user_id)
+    for step in STEPS[1:]:
+        first.link(step.si(user_id))
+    return first
+
+
+def flow_chord_in_the_middle(user_id):
+    middle = chord([FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id)], STATISTICS.si(user_id))
+    return chain(WELCOME.si(user_id), middle)
+
+
+def flow_first_two_grouped(user_id):
+    first_two = group(WELCOME.si(user_id), FOLLOWS.si(user_id))
+    return chain(first_two, RECOMMENDATIONS.si(user_id), STATISTICS.si(user_id))
+
+
+def flow_last_takes_result(user_id):
+    """Round 2: the last step .s(): it gets the previous step's log line as its user id."""
+    return chain(WELCOME.s(user_id), FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id),
+                 STATISTICS.s())  # fmt: skip
+
+
+def flow_third_kept_s(user_id):
+    return chain(WELCOME.si(user_id), FOLLOWS.si(user_id), RECOMMENDATIONS.s(user_id),
+                 STATISTICS.si(user_id))  # fmt: skip
+
+
+def _flow_kept_between_calls():
+    steps = []  # outside the function: every call appends four more
+
+    def flow(user_id):
+        steps.extend(step.si(user_id) for step in STEPS)
+        return chain(*steps)
+
+    return flow
+
+
+def flow_subscriber(user_id):
+    return chain(WELCOME.si(user_id), FOLLOWS.si(user_id),
+                 events.update_recommendations.si(user_id), STATISTICS.si(user_id))  # fmt: skip
+
+
+def flow_clears_log(user_id):
+    """Round 2: copied the notebook's clear_log() into the function: wipes others' lines."""
+    events.clear_log()
+    return flow_si(user_id)
+
+
+def flow_deletes_log_key(user_id):
+    from course_tasks.store import store
+
+    store().delete(events.LOG_KEY)
+    return flow_si(user_id)
+
+
 def flow_stub(user_id): ...
 
 
@@ -194,10 +264,56 @@ def test_07_1_right_answers(answer) -> None:
         pytest.param(flow_twice, "'update_user_statistics(user 7)', 'generate_initial_"
                      "recommendations(user 7)', 'update_user_statistics(user 7)'",
                      "chain the four steps of guide 002 §4, each once", id="twice"),
+        # adversary round 2
+        pytest.param(flow_first_sent_apart, "registered_flow(7) sent send_welcome_email itself",
+                     "return every task inside the canvas", id="first-step-sent-now"),
+        pytest.param(flow_countdowns, "send_welcome_email and create_default_follows ran in one "
+                     "group", "chain them with .si()", id="group-with-countdowns"),
+        pytest.param(flow_links_on_first, "for user 7, create_default_follows and generate_"
+                     "initial_recommendations are both links of send_welcome_email: when a task "
+                     "finishes, Celery sends all its links at once (as one group)",
+                     "chain them with .si()", id="links-on-first-step"),
+        pytest.param(flow_chord_in_the_middle, "create_default_follows and generate_initial_"
+                     "recommendations ran in one group", "chain them with .si()",
+                     id="chord-in-the-middle"),
+        pytest.param(flow_first_two_grouped, "send_welcome_email and create_default_follows ran "
+                     "in one group", "chain them with .si()", id="first-two-grouped"),
+        pytest.param(flow_last_takes_result, "'update_user_statistics(user generate_initial_"
+                     "recommendations(user 7))'", ".s() hands each step the previous step's "
+                     "result", id="last-step-partial"),
+        pytest.param(flow_third_kept_s, "TypeError: generate_initial_recommendations()",
+                     "in a chain, .s(user_id) also", id="one-step-left-partial"),
+        pytest.param(_flow_kept_between_calls(), "for user 8, these steps ran: ['send_welcome_"
+                     "email(user 7)'", "registered_flow(8) also ran the steps of user 7 again: "
+                     "build a new canvas in each call", id="global-step-list"),
+        pytest.param(flow_subscriber, "'update_recommendations(user 7)'",
+                     "chain the four steps of guide 002 §4", id="subscriber-mixup"),
+        pytest.param(flow_clears_log, "registered_flow(7) emptied the event log while it built "
+                     "the canvas: send_welcome_email(user 6), written there before the call by "
+                     "other work, is gone", "leave the logs alone in the function",
+                     id="clears-log-first"),
+        pytest.param(flow_deletes_log_key, "registered_flow(7) emptied the event log",
+                     "leave the logs alone in the function", id="deletes-log-key"),
     ],
 )  # fmt: skip
 def test_07_1_wrong_answers(answer, problem, hint) -> None:
     assert_fails(verdict("07.1", answer), problem, hint)
+
+
+def flow_links_reversed(user_id):
+    """Three links on step 1, the last step linked first: they are sent together, in the
+    order linked, so a worker (one, first in first out, or several) runs them out of order."""
+    first = WELCOME.si(user_id)
+    for step in reversed(STEPS[1:]):
+        first.link(step.si(user_id))
+    return first
+
+
+def test_07_1_links_out_of_order_name_the_links() -> None:
+    # however the worker ordered them, the feedback names the links, not a group
+    outcome = verdict("07.1", flow_links_reversed)
+    assert_fails(outcome, "links of send_welcome_email", "with .si()", hint_within=True)
+    assert "ran in one group" not in outcome.feedback
 
 
 def test_07_1_stub_is_not_yet() -> None:
@@ -266,6 +382,39 @@ def doubles_sent(numbers):
     return chord(add.s(n, n) for n in numbers)(xsum.s())
 
 
+def doubles_callback_precomputed(numbers):
+    """Adversary round 2: the header runs on the worker, the callback ignores its results."""
+    return chord([add.s(n, n) for n in numbers], xsum.si([n + n for n in numbers]))
+
+
+def doubles_callback_fixed_list(numbers):
+    """No arithmetic on a number, and still a callback that ignores the header's results."""
+    return chord([add.s(n, n) for n in numbers], xsum.si(numbers + numbers))
+
+
+def doubles_repeats_merged(numbers):
+    from collections import Counter
+
+    return chord([add.s(c * n, c * n) for n, c in Counter(numbers).items()], xsum.s())
+
+
+def doubles_first_three(numbers):
+    return chord([add.s(numbers[i], numbers[i]) for i in range(3)], xsum.s())
+
+
+def doubles_start_value(numbers):
+    return chord([add.s(0, 0)] + [add.s(n, n) for n in numbers], xsum.s())
+
+
+def doubles_waited_group(numbers):
+    doubles = group(add.s(n, n) for n in numbers).apply_async(countdown=0.5).get(timeout=5)
+    return xsum.s(doubles)
+
+
+def doubles_cast(numbers):
+    return chord([add.s(int(n), int(n)) for n in numbers], xsum.s())
+
+
 @pytest.mark.parametrize("answer", [doubles_chord, doubles_chain_of_group, doubles_keywords])
 def test_07_2_right_answers(answer) -> None:
     assert_passed(verdict("07.2", answer), "42 for [4, 9, 4, 4]: one add(n, n) per number")
@@ -303,6 +452,32 @@ def test_07_2_right_answers(answer) -> None:
                      id="dedup"),
         pytest.param(doubles_sent, "sent the canvas and returned an AsyncResult",
                      "return the canvas itself", id="sent"),
+        # adversary round 2
+        pytest.param(doubles_callback_precomputed, "for [1, 2, 3], the callback is xsum.si([2, "
+                     "4, 6]) (1 + 1, 2 + 2 and 3 + 3 computed in the notebook): it adds numbers "
+                     "fixed when the canvas was built, not the results of the adds",
+                     "xsum.s() with no arguments as the chord's callback",
+                     id="callback-precomputed"),
+        pytest.param(doubles_callback_fixed_list, "the callback is xsum.si([1, 2, 3, 1, 2, 3]): "
+                     "it adds numbers fixed", "xsum.s() with no arguments",
+                     id="callback-fixed-list"),
+        pytest.param(doubles_multiply, "'multiply(1, 2)'",
+                     "the exercise doubles with add", id="multiply-by-two"),
+        pytest.param(doubles_repeats_merged, "total_of_doubles([1, 2, 3]) computed 1 * 1",
+                     "compute nothing in the function", id="repeats-merged"),
+        pytest.param(doubles_first_three, "for [5, 10, 20, 40], the chord's header ran ['add(5, "
+                     "5)', 'add(10, 10)', 'add(20, 20)']", "one add.s(n, n) for each of the 4 "
+                     "numbers, however many there are: loop over numbers itself, not a fixed "
+                     "count (40 got no add)", id="first-three-only"),
+        pytest.param(doubles_start_value, "['add(0, 0)', 'add(1, 1)', 'add(2, 2)', 'add(3, 3)']",
+                     "one add.s(n, n) per number in the chord's header, and nothing else",
+                     id="extra-zero-member"),
+        pytest.param(doubles_starmap, "xsum added what one starmap task returned",
+                     "starmap runs all the adds", id="starmap-then-xsum"),
+        pytest.param(doubles_waited_group, "waited for its tasks (it called get())",
+                     "it waited for the tasks", id="waited-then-xsum"),
+        pytest.param(doubles_cast, "total_of_doubles([1, 2, 3]) computed int(1), int(1)",
+                     "compute nothing in the function", id="int-cast"),
     ],
 )  # fmt: skip
 def test_07_2_wrong_answers(answer, problem, hint) -> None:
@@ -404,6 +579,10 @@ def image_immutable_errback(image_id):
     return _pipeline(image_id).apply_async(link_error=record_failure.si())
 
 
+def image_immutable_on_error(image_id):
+    return _pipeline(image_id).on_error(record_failure.si()).apply_async()
+
+
 def image_validate_apart(image_id):
     validate_image.delay(image_id)
     rest = chain(compress_image.si(image_id), *(step.s() for step in PIPELINE[2:]))
@@ -415,7 +594,108 @@ def image_four_steps(image_id):
     return _pipeline(image_id, steps).apply_async(link_error=record_failure.s())
 
 
-@pytest.mark.parametrize("answer", [image_right, image_si, image_on_error])
+def image_waits_propagate_false(image_id):
+    """Adversary round 2: the right chain, then get() before returning."""
+    result = _pipeline(image_id).apply_async(link_error=record_failure.s())
+    result.get(timeout=10, propagate=False)
+    return result
+
+
+def image_errback_forgotten_on_step4(image_id):
+    rf = record_failure.s()
+    return chain(
+        validate_image.s(image_id).on_error(rf),
+        compress_image.s().on_error(rf),
+        generate_thumbnails.s().on_error(rf),
+        update_image_metadata.s(),
+        notify_processing_complete.s().on_error(rf),
+    ).apply_async()
+
+
+def image_nested_links(image_id):
+    """Round 2: steps linked by hand; returns the first step's AsyncResult."""
+    rf = record_failure.s()
+    tail = notify_processing_complete.s().on_error(rf)
+    for step in (update_image_metadata.s(), generate_thumbnails.s(), compress_image.s()):
+        step.on_error(rf)
+        step.link(tail)
+        tail = step
+    return validate_image.apply_async((image_id,), link=tail, link_error=rf)
+
+
+def image_clears_log(image_id):
+    """Round 2: clear_log() before sending wipes the failures of earlier images."""
+    events.clear_log()
+    return image_right(image_id)
+
+
+def image_clears_media(image_id):
+    media.clear()  # also deletes the upload: the check sees the image log emptied first
+    return image_right(image_id)
+
+
+def image_polls_ready(image_id):
+    """Round 2: waits without get(), polling ready() with a sleep."""
+    result = image_right(image_id)
+    deadline = time.monotonic() + 10
+    while not result.ready() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return result
+
+
+def image_busy_polls_state(image_id):
+    result = image_right(image_id)
+    deadline = time.monotonic() + 10
+    while result.state == "PENDING" and time.monotonic() < deadline:
+        pass
+    return result
+
+
+def image_sleeps_then_returns(image_id):
+    from time import sleep
+
+    result = image_right(image_id)
+    sleep(0.5)  # "give the worker a moment"
+    return result
+
+
+def image_ignore_result(image_id):
+    """Round 2: ignore_result=True: the first step stores no result (nor its failure)."""
+    return _pipeline(image_id).apply_async(link_error=record_failure.s(), ignore_result=True)
+
+
+def image_called_with_kwarg(image_id):
+    return _pipeline(image_id)(link_error=record_failure.s())
+
+
+def image_reads_state_once(image_id):
+    """Also right: reading the state once (PENDING) is not waiting for the pipeline."""
+    result = _pipeline(image_id).apply_async(link_error=record_failure.s())
+    assert result.state in ("PENDING", "STARTED", "SUCCESS", "FAILURE")
+    return result
+
+
+def image_pipes_delay(image_id):
+    first, *rest = PIPELINE
+    pipeline = first.s(image_id)
+    for step in rest:
+        pipeline |= step.s()
+    return pipeline.on_error(record_failure.s()).delay()
+
+
+def image_errback_on_every_step(image_id):
+    """Also right (adversary round 2 left it out): on_error on every step and link_error too;
+    Celery adds an equal errback once, so each failure is recorded once."""
+    steps = [validate_image.s(image_id).on_error(record_failure.s())]
+    steps += [step.s().on_error(record_failure.s()) for step in PIPELINE[1:]]
+    return chain(*steps).apply_async(link_error=record_failure.s())
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [image_right, image_si, image_on_error, image_reads_state_once, image_pipes_delay,
+     image_errback_on_every_step],
+)  # fmt: skip
 def test_07_3_right_answers(answer) -> None:
     assert_passed(verdict("07.3", answer), "each failure recorded once, naming the step")
     # the last image the check sent fails at notify_processing_complete (step 5)
@@ -455,13 +735,51 @@ def test_07_3_right_answers(answer) -> None:
                      "generate_thumbnails ran in one group", "chain the five steps",
                      id="group-in-the-middle"),
         pytest.param(image_immutable_errback, "fails at validate_image (step 1) failed and "
-                     "nothing was recorded", "send the chain with", id="immutable-errback"),
+                     "nothing was recorded", "record_failure.s(), not .si(): Celery calls an "
+                     "error callback with the failed task's request", id="immutable-errback"),
         pytest.param(image_validate_apart, "process_image sent 2 messages itself "
                      "(validate_image and compress_image)", "send the five steps as one chain",
                      id="validate-apart"),
         pytest.param(image_four_steps, "for a good image these steps ran: ['validate_image("
                      "image 21)', 'compress_image(image 21)', 'generate_thumbnails(image 21)']",
                      "chain the five steps of guide 002 §5 in order", id="four-steps"),
+        # adversary round 2
+        pytest.param(image_waits_propagate_false, "process_image(21) waited for its tasks (it "
+                     "called get())", "it waited for the tasks", id="waits-before-returning"),
+        pytest.param(image_errback_forgotten_on_step4, "an image that fails at update_image_"
+                     "metadata (step 4) failed and nothing was recorded",
+                     "link_error on the chain covers every step", id="errback-forgotten-on-step4"),
+        pytest.param(image_immutable_errback, "fails at validate_image (step 1) failed and "
+                     "nothing was recorded", "record_failure.s(), not .si()",
+                     id="errback-immutable"),
+        pytest.param(image_immutable_on_error, "fails at validate_image (step 1) failed and "
+                     "nothing was recorded", "record_failure.s(), not .si()",
+                     id="errback-immutable-on-error"),
+        pytest.param(image_errback_last_only, "fails at validate_image (step 1) failed and "
+                     "nothing was recorded", "send the chain with", id="errback-on-last-step-only"),
+        pytest.param(image_nested_links, "process_image returned the AsyncResult of validate_"
+                     "image, not of the pipeline", "return what chain(...).apply_async(link_error="
+                     "record_failure.s()) returns", id="nested-links-first-result"),
+        pytest.param(image_clears_log, "process_image(21) emptied the event log while it sent "
+                     "the pipeline: record_failure(validate_image: InvalidImage: image 20: "
+                     "unsupported format 'gif'), written there before the call by other work, "
+                     "is gone", "leave the logs alone in the function", id="clears-log-first"),
+        pytest.param(image_clears_media, "process_image(21) emptied the image log",
+                     "leave the logs alone in the function", id="clears-media"),
+        pytest.param(image_polls_ready, "process_image(21) waited for its tasks (it called "
+                     "time.sleep(0.02))", "it waited for the tasks: never wait where you build "
+                     "or send a canvas (no get(), no loop on ready(), no sleep())",
+                     id="polls-until-ready"),
+        pytest.param(image_busy_polls_state, "process_image(21) waited for its tasks (it read "
+                     "the state of a task again and again: a loop on ready() or state)",
+                     "it waited for the tasks", id="busy-polls-state"),
+        pytest.param(image_sleeps_then_returns, "process_image(21) waited for its tasks (it "
+                     "called time.sleep(0.5))", "it waited for the tasks", id="sleeps"),
+        pytest.param(image_ignore_result, "for a good image, validate_image ran, but left no "
+                     "result in the result backend", "send the canvas without ignore_result=True",
+                     id="ignore-result"),
+        pytest.param(image_called_with_kwarg, "TypeError: validate_image() got an unexpected "
+                     "keyword argument 'link_error'", None, id="called-with-kwarg"),
     ],
 )  # fmt: skip
 def test_07_3_wrong_answers(answer, problem, hint) -> None:
@@ -528,6 +846,37 @@ def price_distributed(price, discount, quantity):
     return multiply.s(price, quantity) | subtract.s(discount * quantity)
 
 
+def price_swapped_and_negated(price, discount, quantity):
+    """Adversary round 2: the right value from subtract(discount, price) * -quantity."""
+    return subtract.s(discount, price) | multiply.s(-quantity)
+
+
+def price_int_cast(price, discount, quantity):
+    """Round 2: "prices are whole numbers": int() on every argument."""
+    return subtract.s(int(price), int(discount)) | multiply.s(int(quantity))
+
+
+def price_float_cast(price, discount, quantity):
+    return subtract.s(float(price), float(discount)) | multiply.s(quantity)
+
+
+def price_rounded(price, discount, quantity):
+    return subtract.s(round(price, 2), round(discount, 2)) | multiply.s(quantity)
+
+
+def price_abs_discount(price, discount, quantity):
+    return subtract.s(price, abs(discount)) | multiply.s(quantity)
+
+
+def price_identity_first_step(price, discount, quantity):
+    return add.s(price, 0) | subtract.s(discount) | multiply.s(quantity)
+
+
+def price_discount_capped(price, discount, quantity):
+    """Round 2: "a discount cannot exceed the price": min(discount, price)."""
+    return subtract.s(price, min(discount, price)) | multiply.s(quantity)
+
+
 @pytest.mark.parametrize("answer", [price_right, price_keywords])
 def test_07_4_right_answers(answer) -> None:
     assert_passed(verdict("07.4", answer), "(30-5)*2=50, (12-2)*4=40, (5-8)*3=-9")
@@ -564,6 +913,38 @@ def test_07_4_right_answers(answer) -> None:
         pytest.param(price_distributed, "ran ['multiply(30, 2)', 'subtract(60, 10)'] on the "
                      "worker (5 * 2 computed in the notebook)", "subtract first, then multiply",
                      id="distributed"),
+        # adversary round 2
+        pytest.param(price_notebook_value, "computed 30 - 5 in the notebook", "multiply.s("
+                     "quantity) receives subtract's result from the chain",
+                     id="multiply-immutable-precomputed"),
+        pytest.param(price_swapped_and_negated, "price_after(30, 5, 2) ran subtract(5, 30) on the "
+                     "worker, not subtract(30, 5)", "subtract.s(price, discount): the price comes "
+                     "first", id="swapped-and-negated"),
+        pytest.param(price_distributed, "ran ['multiply(30, 2)', 'subtract(60, 10)']",
+                     "subtract first, then multiply", id="multiply-first"),
+        pytest.param(price_int_cast, "price_after(30, 5, 2) computed int(30), int(5) and int(2) "
+                     "in the notebook, then ran subtract(30, 5) and multiply(25, 2)",
+                     "give the signatures price, discount and quantity as they are",
+                     id="int-cast"),
+        pytest.param(price_float_cast, "computed float(30) and float(5) in the notebook",
+                     "give the signatures price, discount and quantity as they are",
+                     id="float-cast"),
+        pytest.param(price_rounded, "computed round(30) and round(5) in the notebook",
+                     "give the signatures price, discount and quantity as they are",
+                     id="rounded"),
+        pytest.param(price_abs_discount, "price_after(30, 5, 2) computed abs(5) in the notebook",
+                     "give the signatures price, discount and quantity as they are: subtract.s("
+                     "price, discount) | multiply.s(quantity); abs(), int() or any other "
+                     "arithmetic", id="abs-discount"),
+        pytest.param(price_add_negative, "ran ['add(30, -5)', 'multiply(25, 2)']",
+                     "let subtract compute price - discount", id="add-negative-r2"),
+        pytest.param(price_identity_first_step, "ran ['add(30, 0)', 'subtract(30, 5)', "
+                     "'multiply(25, 2)'] on the worker, not subtract then multiply",
+                     "a chain of two tasks", id="identity-first-step"),
+        pytest.param(price_discount_capped, "price_after(5, 8, 3) gave 0, not -9",
+                     "the discount can be larger than the price: subtract.s(price, discount) "
+                     "whatever the values (no min(), max() or abs() on them)",
+                     id="discount-capped"),
     ],
 )  # fmt: skip
 def test_07_4_wrong_answers(answer, problem, hint) -> None:

@@ -5,10 +5,14 @@ one, from the course's tasks. The check calls it (a function that waits is caugh
 ``support.call_watched``), noting what it did in the notebook meanwhile: tasks it sent itself
 (``before_task_publish`` in the calling thread), tasks it ran here (``apply()``, a direct
 call that writes to a log), arithmetic it did on its arguments (07.2 and 07.4 pass numbers
-that note it). Then the canvas runs on the worker, and the check reads what ran there from
-the result backend (``result_extended``: each task's name, arguments, the task that sent it
-and its group), walking from the returned result to its parents, members and children, in
-both modes:
+that note it, ``int()``, ``abs()`` and ``round()`` included), lines of other work it wiped
+from the logs (each log holds one while it runs: ``events.clear_log()`` in the function).
+A function that sends its canvas (07.3) has its sends held until it returns, so that no
+worker can finish them meanwhile: a ``get()``, a loop reading a task's state or a
+``time.sleep`` shows however fast the worker is. Then the canvas runs on the worker, and
+the check reads what ran there from the result backend (``result_extended``: each task's
+name, arguments, the task that sent it and its group), walking from the returned result to
+its parents, members and children, in both modes:
 
 * 07.1 ``check("07.1", registered_flow)``: guide 002's four user-registered steps, each
   once, for users 7 and 8, and each one *sent* only when the step before it had finished (it
@@ -16,13 +20,14 @@ both modes:
   chord header runs in order on one worker only by chance (``.s(user_id)`` hands every step
   after the first the previous result: it needs ``.si()``);
 * 07.2 ``check("07.2", total_of_doubles)``: a chord whose header ran exactly one
-  ``add(n, n)`` per number (a repeated number too) and whose callback ``xsum`` added them;
+  ``add(n, n)`` per number (a repeated number too) and whose callback ``xsum`` added them
+  (``xsum.s()``: a callback with numbers of its own ignores the header's results);
 * 07.3 ``check("07.3", process_image)``: the five-step image pipeline sent as one chain
   with ``link_error=record_failure.s()``, returning the chain's handle at once; a good
   image runs five steps and records nothing; an image that fails at step 1 (a ``.bmp``) or
   step 2 (a size that is not a number), or at steps 3 to 5 (an upload that asks that step
   to fail, ``media.upload(..., fail_at=...)``, in every mode), records exactly one failure,
-  naming that step and its exception;
+  naming that step and its exception; every step's result stored (no ``ignore_result``);
 * 07.4 ``check("07.4", price_after)``: ``(price - discount) * quantity``, a discount larger
   than the price included, computed by ``subtract`` then ``multiply`` on the worker, the
   difference handed on by the chain.
@@ -34,13 +39,16 @@ import contextlib
 import inspect
 import threading
 import time
+import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from unittest import mock
 
 from celery import states
-from celery.canvas import Signature
+from celery.canvas import Signature, _chain, _chord, group, maybe_signature
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, GroupResult, ResultSet, result_from_tuple
 from celery.signals import before_task_publish
@@ -48,6 +56,7 @@ from celery.signals import before_task_publish
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
+    Seen,
     StillRunning,
     call_watched,
     finished,
@@ -56,6 +65,7 @@ from course_tasks.checks.support import (
     short,
 )
 from course_tasks.checks.support import need_function as _need_function
+from course_tasks.store import store
 from course_tasks.tasks import events, media
 
 WAIT_SECONDS = 5.0
@@ -94,7 +104,8 @@ class Number(int):
 
     It travels to the worker as a plain number (JSON), so only what the learner's function
     computes *here* is noted: ``price - discount`` written in the function, ``add(n, n)``
-    called directly, ``-discount``.
+    called directly, ``-discount``, ``abs(discount)``, and conversions that change a number
+    or its type (``int(price)``, ``float(price)``, ``round(price)``, ``math.floor(price)``).
     """
 
     noted: ClassVar[list[str] | None] = None
@@ -104,17 +115,21 @@ class Number(int):
             Number.noted.append(text)
 
 
+#: The plain int of a Number, without noting it (``int()`` on a Number is noted).
+_raw = int.__int__
+
+
 def _plain(value: Any) -> Any:
-    return int(value) if isinstance(value, Number) else value
+    return _raw(value) if isinstance(value, Number) else value
 
 
-def _binary(symbol: str, method: str, reflected: bool = False) -> Callable[..., Any]:
+def _binary(template: str, method: str, reflected: bool = False) -> Callable[..., Any]:
     real = getattr(int, method)
 
     def operate(self: Number, other: Any, *rest: Any) -> Any:
         left, right = (other, self) if reflected else (self, other)
-        self._note(f"{_plain(left)!r} {symbol} {_plain(right)!r}")
-        return real(int(self), _plain(other), *rest)
+        self._note(template.format(repr(_plain(left)), repr(_plain(right))))
+        return real(_raw(self), _plain(other), *rest)
 
     return operate
 
@@ -122,18 +137,24 @@ def _binary(symbol: str, method: str, reflected: bool = False) -> Callable[..., 
 def _unary(template: str, method: str) -> Callable[..., Any]:
     real = getattr(int, method)
 
-    def operate(self: Number) -> Any:
-        self._note(template.format(int(self)))
-        return real(int(self))
+    def operate(self: Number, *rest: Any) -> Any:
+        self._note(template.format(_raw(self)))
+        return real(_raw(self), *rest)
 
     return operate
 
 
 for _symbol, _name in (("+", "add"), ("-", "sub"), ("*", "mul"), ("/", "truediv"),
-                       ("//", "floordiv"), ("%", "mod"), ("**", "pow")):  # fmt: skip
-    setattr(Number, f"__{_name}__", _binary(_symbol, f"__{_name}__"))
-    setattr(Number, f"__r{_name}__", _binary(_symbol, f"__r{_name}__", reflected=True))
-for _template, _name in (("-{}", "neg"), ("abs({})", "abs")):
+                       ("//", "floordiv"), ("%", "mod"), ("**", "pow"), ("<<", "lshift"),
+                       (">>", "rshift"), ("&", "and"), ("|", "or"), ("^", "xor")):  # fmt: skip
+    setattr(Number, f"__{_name}__", _binary(f"{{}} {_symbol} {{}}", f"__{_name}__"))
+    setattr(Number, f"__r{_name}__", _binary(f"{{}} {_symbol} {{}}", f"__r{_name}__", True))
+Number.__divmod__ = _binary("divmod({}, {})", "__divmod__")  # type: ignore[method-assign]
+Number.__rdivmod__ = _binary("divmod({}, {})", "__rdivmod__", True)  # type: ignore[method-assign]
+for _template, _name in (("-{}", "neg"), ("+{}", "pos"), ("~{}", "invert"), ("abs({})", "abs"),
+                         ("int({})", "int"), ("float({})", "float"), ("round({})", "round"),
+                         ("math.trunc({})", "trunc"), ("math.floor({})", "floor"),
+                         ("math.ceil({})", "ceil")):  # fmt: skip
     setattr(Number, f"__{_name}__", _unary(_template, f"__{_name}__"))
 
 
@@ -150,6 +171,8 @@ class Built:
     ran_here: list[str] = field(default_factory=list)
     #: arithmetic it did on its arguments (:class:`Number`), e.g. ``"30 - 5"``
     computed: list[str] = field(default_factory=list)
+    #: the error callbacks (``link_error``) of the tasks it sent, while the check held them
+    errbacks: list[dict[str, Any]] = field(default_factory=list)
 
 
 @contextmanager
@@ -168,30 +191,226 @@ def _sending(thread_name: str) -> Iterator[list[tuple[str, str]]]:
         before_task_publish.disconnect(remember)
 
 
-def _call(fn: Callable[..., Any], name: str, *args: Any) -> Built:
+#: The logs the chapter's tasks append to: ``{what: (key, read)}``.
+LOGS = {
+    "the event log": (events.LOG_KEY, events.log),
+    "the image log": (media.LOG_KEY, media.log),
+}
+#: A line of earlier work in each log while the learner's function runs: a function that
+#: builds or sends a canvas leaves what other users' and images' tasks recorded where it is.
+EARLIER_USER = {
+    "the event log": "send_welcome_email(user 6)",
+    "the image log": "notify_processing_complete(image 20)",
+}
+EARLIER_IMAGE = {
+    "the event log": "record_failure(validate_image: InvalidImage: image 20: unsupported "
+    "format 'gif')",
+    "the image log": "validate_image(image 20) refused gif",
+}
+
+
+@contextmanager
+def _earlier_lines(earlier: dict[str, str]) -> Iterator[list[str]]:
+    """Meanwhile, one line of earlier work at the end of each log (``{what: line}``); once
+    the block is left, the list holds the logs that lost lines meanwhile (the code emptied
+    them: ``events.clear_log()``), and the lines put there are gone again."""
+    lost: list[str] = []
+    before = {}
+    for what, line in earlier.items():
+        key, read = LOGS[what]
+        store().rpush(key, line)
+        before[what] = read()
+    try:
+        yield lost
+    finally:
+        for what, line in earlier.items():
+            key, read = LOGS[what]
+            if read()[: len(before[what])] != before[what]:
+                lost.append(what)
+            store().lrem(key, 1, line)
+
+
+class _Stopped(CeleryTimeoutError):
+    """Raised in the learner's code where it would wait: the check has seen the wait."""
+
+
+#: How often the learner's function may read one task's state (``ready()``, ``state``)
+#: while it sends a canvas; reading it again is a loop waiting for the task.
+READS_ALLOWED = 2
+
+
+@dataclass
+class _Held:
+    """What the learner's function sent and how it waited, while the check held its sends."""
+
+    #: ``(name, args, kwargs, options)`` of each task it sent, not yet published
+    sent: list[tuple[str, Any, Any, dict[str, Any]]] = field(default_factory=list)
+    #: reads of each task's state in its thread
+    reads: Counter[str] = field(default_factory=Counter)
+    #: ids of tasks whose state it read again and again: a loop waiting for them
+    polled: list[str] = field(default_factory=list)
+    #: the seconds of each ``time.sleep`` it called
+    slept: list[float] = field(default_factory=list)
+    thread: threading.Thread | None = None
+
+    def waited(self) -> bool:
+        return bool(self.polled or self.slept)
+
+    def calling(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any) -> Any:
+            self.thread = threading.current_thread()
+            return fn(*args)
+
+        return call
+
+    def publish(self) -> None:
+        """Send the held tasks now, as a worker that was busy until now would get them."""
+        for name, args, kwargs, options in self.sent:
+            options = {k: v for k, v in options.items() if k not in ("producer", "connection")}
+            app.send_task(name, args, kwargs, **options)
+        self.sent = []
+
+
+@contextmanager
+def _holding(fn: Callable[..., Any], hold: bool) -> Iterator[_Held]:
+    """With ``hold``, meanwhile the tasks the learner's function sends (in its thread) are
+    recorded, not published: no worker can finish them while it runs, however fast, so any
+    wait for them shows. A ``get()`` is stopped by ``support.watching``; a loop reading their
+    state (``while not result.ready()``) is stopped at the read after :data:`READS_ALLOWED`,
+    a ``time.sleep`` at once (:class:`_Stopped`), as chapter 01's checks do."""
+    held = _Held()
+    if not hold:
+        yield held
+        return
+
+    def here() -> bool:
+        return held.thread is not None and threading.current_thread() is held.thread
+
+    real_send = app.send_task
+    backend_cls = type(app.backend)
+    real_meta = backend_cls.get_task_meta
+    real_sleep = time.sleep
+
+    def send_task(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        if not here():
+            return real_send(name, args, kwargs, **options)
+        options["task_id"] = options.get("task_id") or str(uuid.uuid4())
+        held.sent.append((name, args, kwargs, options))
+        return (options.get("result_cls") or app.AsyncResult)(options["task_id"])
+
+    def get_task_meta(backend: Any, task_id: str, *args: Any, **kwargs: Any) -> Any:
+        if here():
+            held.reads[task_id] += 1
+            if held.reads[task_id] > READS_ALLOWED:
+                held.polled.append(task_id)
+                raise _Stopped(f"the check stopped a loop waiting for {task_id}")
+        return real_meta(backend, task_id, *args, **kwargs)
+
+    def sleep(seconds: float) -> None:
+        if not here():
+            return real_sleep(seconds)
+        held.slept.append(seconds)
+        raise _Stopped(f"the check stopped time.sleep({seconds!r})")
+
+    names = getattr(fn, "__globals__", None)
+    own_sleeps = [n for n, v in names.items() if v is real_sleep] if isinstance(names, dict) else []
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(mock.patch.object(app, "send_task", send_task))
+        stack.enter_context(mock.patch.object(backend_cls, "get_task_meta", get_task_meta))
+        stack.enter_context(mock.patch.object(time, "sleep", sleep))
+        for name in own_sleeps:  # from time import sleep: the learner's own name for it
+            names[name] = sleep
+            stack.callback(names.__setitem__, name, real_sleep)
+        yield held
+
+
+def _call(
+    fn: Callable[..., Any],
+    name: str,
+    *args: Any,
+    hold: bool = False,
+    doing: str = "built the canvas",
+    earlier: dict[str, str] = EARLIER_USER,
+) -> Built:
+    """``fn(*args)``, bounded and watched: what it returned and did (:class:`Built`).
+
+    A Fail if it waited for a task, or wiped lines other work had written to the logs
+    (:func:`_earlier_lines`). With ``hold`` (a function that sends its canvas), what it sends
+    is published only once it has returned (:func:`_holding`).
+    """
     Number.noted = []
     try:
-        with _sending(THREAD_NAME) as sent:
-            answer, seen = call_watched(fn, *args, seconds=BUILD_SECONDS, thread_name=THREAD_NAME)
+        with (
+            _sending(THREAD_NAME) as sent,
+            _earlier_lines(earlier) as lost,
+            _holding(fn, hold) as held,
+        ):
+            try:
+                answer, seen = call_watched(
+                    held.calling(fn), *args, seconds=BUILD_SECONDS, thread_name=THREAD_NAME
+                )
+            except Exception as exc:
+                if not held.waited():
+                    raise
+                answer, seen = exc, Seen()
     finally:
         computed, Number.noted = Number.noted or [], None
-    if seen.waited or isinstance(answer, StillRunning):
-        _let_finish([task_id for _, task_id in sent])
-        how = "it called get()" if seen.waited else f"no answer within {BUILD_SECONDS:g} s"
+    published = [task_id for _, task_id in sent]
+    sent += [(short(task), options["task_id"]) for task, _, _, options in held.sent]
+    if seen.waited or held.waited() or isinstance(answer, StillRunning):
+        held.sent = []  # never published: nothing of it runs
+        _let_finish(published)
+        if seen.waited:
+            how = "it called get()"
+        elif held.polled:
+            how = "it read the state of a task again and again: a loop on ready() or state"
+        elif held.slept:
+            how = f"it called time.sleep({held.slept[0]!r})"
+        else:
+            how = f"no answer within {BUILD_SECONDS:g} s"
         raise Fail(
             f"{_called(name, args)} waited for its tasks ({how})",
-            hint="it waited for the tasks: never call get() where you build or send a "
-            "canvas; let a chain or a chord carry the results",
+            hint="it waited for the tasks: never wait where you build or send a canvas (no "
+            "get(), no loop on ready(), no sleep()); return at once and let a chain or a "
+            "chord carry the results",
+        )
+    if lost:
+        held.sent = []
+        _let_finish(published)
+        gone = [earlier[what] for what in lost]
+        raise Fail(
+            f"{_called(name, args)} emptied {_words(lost)} while it {doing}: "
+            f"{_words(gone)}, written there before the call by other work, "
+            f"{'is' if len(gone) == 1 else 'are'} gone",
+            hint="leave the logs alone in the function (no events.clear_log(), no "
+            "media.clear()): the notebook clears them once, in its set-up cell; a function "
+            "that builds or sends a canvas changes no data, and what other users' and "
+            "images' tasks recorded is not its to wipe",
         )
     if answer is None and is_stub_body(fn):
         raise NotYet(f"write the body of {name}")
+    errbacks = [
+        dict(errback)
+        for *_, options in held.sent
+        for errback in _listed(options.get("link_error"))
+        if isinstance(errback, dict)
+    ]
+    held.publish()
     return Built(
         answer,
-        sent=[name for name, _ in sent],
+        sent=[task for task, _ in sent],
         sent_ids=[task_id for _, task_id in sent],
         ran_here=[short(t) for t in seen.ran_here],
         computed=computed,
+        errbacks=errbacks,
     )
+
+
+def _listed(option: Any) -> list[Any]:
+    """A signature option that holds one signature or a list of them, as a list."""
+    if not option:
+        return []
+    return list(option) if isinstance(option, (list, tuple)) else [option]
 
 
 def _let_finish(task_ids: list[str]) -> None:
@@ -306,10 +525,22 @@ class Ran:
             return None
 
 
-def _ran(result: Any) -> dict[str, Ran]:
+class Runs(dict[str, Ran]):
+    """The tasks a worker recorded, by id (:func:`_ran`)."""
+
+    #: ids reachable from the result with nothing stored: a task sent with
+    #: ``ignore_result=True`` (or one that never ran)
+    unstored: list[str]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unstored = []
+
+
+def _ran(result: Any) -> Runs:
     """Every task reachable from ``result`` (parents, a group's members, children) that a
     worker recorded, by id."""
-    found: dict[str, Ran] = {}
+    found = Runs()
     visited: set[str] = set()
     todo = [result]
     # a link, or a step after the one the check waited for, may still be storing its result
@@ -344,6 +575,8 @@ def _ran(result: Any) -> dict[str, Ran]:
             except Exception:  # a child the backend cannot rebuild: not one of ours
                 continue
         if not meta.get("name"):
+            if meta.get("status") == states.PENDING:
+                found.unstored.append(res.id)
             continue
         found[res.id] = Ran(
             id=res.id,
@@ -396,7 +629,8 @@ def _before(first: Ran, then: Ran, runs: dict[str, Ran]) -> bool:
 @exercise("07.1", "the user-registered chain", points=2)
 def _registered(registered_flow: Any) -> str:
     fn = need_function(registered_flow, "registered_flow", "registered_flow(user_id)")
-    for user in (7, 8):
+    users = (7, 8)
+    for user in users:
         events.clear_log()
         built = _call(fn, "registered_flow", user)
         sig = _need_signature(built, "registered_flow", (user,))
@@ -419,10 +653,20 @@ def _registered(registered_flow: Any) -> str:
             raise Fail(f"for user {user}, the flow failed: {type(value).__name__}: {value}")
         expected = [f"{step}(user {user})" for step in REGISTERED_STEPS]
         if sorted(lines) == sorted(expected) and lines != expected:
+            hint = (
+                "guide 002 runs them one after the other, in its order: a chain of .si() "
+                "signatures, not a group"
+            )
+            if links := _linked_together(sig):
+                parent, linked = next(iter(links.items()))
+                hint = (
+                    f"{_words(sorted(linked))} are all links of {parent}: when a task "
+                    "finishes, Celery sends all its links at once (as one group); chain the "
+                    "steps with .si() instead, each sent when the one before it has finished"
+                )
             raise Fail(
                 f"for user {user}, the steps ran in the order {[s.split('(')[0] for s in lines]}",
-                hint="guide 002 runs them one after the other, in its order: a chain of "
-                ".si() signatures, not a group",
+                hint=hint,
             )
         if lines != expected:
             hint = "chain the four steps of guide 002 §4, each once, each with .si(user_id)"
@@ -431,14 +675,28 @@ def _registered(registered_flow: Any) -> str:
                     ".s() hands each step the previous step's result, here its log line, as "
                     "the user id: give every step .si(user_id)"
                 )
+            elif (again := _earlier_users(users[: users.index(user)], lines)) and [
+                line for line in lines if f"(user {user})" in line
+            ]:
+                hint = (
+                    f"registered_flow({user}) also ran the steps of {_words(again)} again: "
+                    "build a new canvas in each call, "
+                    "from the user_id it gets (a list of steps kept outside the function "
+                    "grows with every call)"
+                )
             elif [line for line in lines if f"(user {user})" not in line]:
                 hint = "use the user_id argument, not a fixed id"
             raise Fail(f"for user {user}, these steps ran: {lines}", hint=hint)
-        _in_sequence(user, _ran(result))
+        _in_sequence(user, _ran(result), sig)
     return "4 steps for users 7 and 8, once each, each sent when the one before it had finished"
 
 
-def _in_sequence(user: int, runs: dict[str, Ran]) -> None:
+def _earlier_users(earlier: tuple[int, ...], lines: list[str]) -> list[str]:
+    """The users of ``earlier`` (the check asked for them before) whose steps ran again."""
+    return [f"user {u}" for u in earlier if any(f"(user {u})" in line for line in lines)]
+
+
+def _in_sequence(user: int, runs: dict[str, Ran], canvas: Signature) -> None:
     """Each step ran on the worker, in the canvas, sent only once the step before had finished."""
     _one_after_another(
         runs,
@@ -449,6 +707,7 @@ def _in_sequence(user: int, runs: dict[str, Ran]) -> None:
         hint="put all four steps in the chain, each as step.si(user_id)",
         chain_hint="chain them with .si(): a chain sends each step when the one before it "
         "has finished",
+        canvas=canvas,
     )
 
 
@@ -461,19 +720,40 @@ def _one_after_another(
     outside: str,
     hint: str,
     chain_hint: str,
+    canvas: Any = None,
 ) -> None:
     """Each task of ``names`` ran once with ``arguments``, each sent only once the one before
-    it had finished (:func:`_before`): on one worker a group runs in order only by chance."""
+    it had finished (:func:`_before`): on one worker a group runs in order only by chance.
+
+    The caller has seen each of them run (in a log); ``canvas`` is what the learner's
+    function built, if it returned it (it tells links from a group).
+    """
     steps: list[Ran] = []
     for name in names:
         mine = [r for r in runs.values() if r.name == name and r.bound() == arguments]
+        if not mine and getattr(runs, "unstored", None):
+            raise Fail(
+                f"{what}, {name} ran, but left no result in the result backend: its handle "
+                "stays PENDING for good, so nobody holding the AsyncResult (result.parent, "
+                "...) can see that step finish or fail",
+                hint="send the canvas without ignore_result=True: it throws away the result "
+                "(and the failure) of the task it is given to",
+            )
         if len(mine) != 1:
             raise Fail(f"{what}, {name} ran, but not as a task of the canvas {outside}", hint=hint)
         steps.append(mine[0])
+    links = _linked_together(canvas)
     for first, then in zip(steps, steps[1:], strict=False):
         if _before(first, then, runs):
             continue
-        if first.group and first.group == then.group:
+        parent = next((p for p, linked in links.items() if {first.name, then.name} <= linked), "")
+        if parent:
+            problem = (
+                f"{what}, {first.name} and {then.name} are both links of {parent}: when a "
+                "task finishes, Celery sends all its links at once (as one group), so "
+                f"{then.name} did not wait for {first.name}"
+            )
+        elif first.group and first.group == then.group:
             problem = (
                 f"{what}, {first.name} and {then.name} ran in one group: a group gives no "
                 "order, they ran in this order only because the worker took them first in, "
@@ -485,6 +765,34 @@ def _one_after_another(
                 "this order only because the worker took them first in, first out"
             )
         raise Fail(problem, hint=chain_hint)
+
+
+def _signatures(sig: Any) -> Iterator[Signature]:
+    """``sig`` and every signature in it: a chain's, group's or chord's tasks, a chord's
+    callback, the links and error callbacks of each."""
+    if not isinstance(sig, Signature):
+        return
+    yield sig
+    inner: list[Any] = []
+    if isinstance(sig, _chord):
+        inner += [*sig.tasks, sig.body]
+    elif isinstance(sig, (group, _chain)):
+        inner += list(sig.tasks)
+    for option in ("link", "link_error"):
+        inner += _listed(sig.options.get(option))
+    for child in inner:
+        yield from _signatures(maybe_signature(child, app=app))
+
+
+def _linked_together(canvas: Any) -> dict[str, set[str]]:
+    """``{task: names of its links}`` for each signature in ``canvas`` with several links."""
+    together: dict[str, set[str]] = {}
+    for sig in _signatures(canvas):
+        links = _listed(sig.options.get("link"))
+        names = {short(link.get("task")) for link in links}
+        if len(links) > 1:
+            together.setdefault(short(sig.task), set()).update(names)
+    return together
 
 
 # --------------------------------------------------------------------------- 07.2
@@ -516,7 +824,7 @@ def _doubles(total_of_doubles: Any) -> str:
             )
         if isinstance(value, BaseException):
             raise Fail(f"for {numbers}, the canvas failed: {type(value).__name__}: {value}")
-        _chord_of_adds(numbers, result, built)
+        _chord_of_adds(numbers, result, built, sig)
         if value != expected:
             raise Fail(
                 f"for {numbers}, the result is {value!r}, not {expected}",
@@ -526,7 +834,9 @@ def _doubles(total_of_doubles: Any) -> str:
     return f"{_words(totals)}: one add(n, n) per number on the worker, then xsum"
 
 
-def _chord_of_adds(numbers: list[int], result: AsyncResult, built: Built) -> None:
+def _chord_of_adds(
+    numbers: list[int], result: AsyncResult, built: Built, canvas: Signature
+) -> None:
     """The canvas ended with xsum, called by a chord whose header ran one add(n, n) per number."""
     runs = _ran(result)
     last = runs.get(result.id)
@@ -558,6 +868,7 @@ def _chord_of_adds(numbers: list[int], result: AsyncResult, built: Built) -> Non
     calls = sorted(((r.name, r.bound()) for r in members), key=repr)
     wanted = sorted((("add", {"x": n, "y": n}) for n in numbers), key=repr)
     if calls == wanted and len(members) == len(header.results):
+        _callback_gets_results(numbers, last, members, built, canvas)
         return
     ran = [r.call() for r in members]
     others = sorted({r.name for r in members if r.name != "add"})
@@ -570,12 +881,58 @@ def _chord_of_adds(numbers: list[int], result: AsyncResult, built: Built) -> Non
             "number"
         )
     elif len(members) < len(numbers) and {repr(c) for c in calls} <= {repr(w) for w in wanted}:
+        left_out = [n for n in dict.fromkeys(numbers) if ("add", {"x": n, "y": n}) not in calls]
         hint = "one add per number, each time a number appears: loop over numbers, not set(numbers)"
+        if left_out:
+            hint = (
+                f"one add.s(n, n) for each of the {len(numbers)} numbers, however many there "
+                "are: loop over numbers itself, not a fixed count "
+                f"({_words([str(n) for n in left_out])} got no add)"
+            )
     else:
         hint = "one add.s(n, n) per number in the chord's header, and nothing else"
     raise Fail(
         f"for {numbers}, the chord's header ran {ran}, not one add(n, n) per number", hint=hint
     )
+
+
+def _callback_gets_results(
+    numbers: list[int], last: Ran, members: list[Ran], built: Built, canvas: Signature
+) -> None:
+    """The header was right: xsum must have added what it returned, handed on by the chord,
+    and the function must have computed nothing itself."""
+    own = [
+        s
+        for s in _signatures(canvas)
+        if short(s.task) == "xsum" and (s.immutable or s.args or s.kwargs)
+    ]
+    if own:
+        callback = own[0]
+        parts = [repr(a) for a in callback.args]
+        parts += [f"{k}={v!r}" for k, v in callback.kwargs.items()]
+        how = "si" if callback.immutable else "s"
+        where = f" ({_words(built.computed)} computed in the notebook)" if built.computed else ""
+        raise Fail(
+            f"for {numbers}, the callback is xsum.{how}({', '.join(parts)}){where}: it adds "
+            "numbers fixed when the canvas was built, not the results of the adds",
+            hint="xsum.s() with no arguments as the chord's callback: the chord calls it with "
+            "the list of its header's results; xsum.si(...) ignores them",
+        )
+    values = sorted((m.value for m in members), key=repr)
+    received = last.bound() or {}
+    if sorted(received.get("numbers") or [], key=repr) != values or len(received) != 1:
+        raise Fail(
+            f"for {numbers}, xsum ran as {last.call()}, not on the list of the adds' results "
+            f"{[m.value for m in members]}",
+            hint="xsum.s() with no arguments as the chord's callback: the chord calls it with "
+            "the list of its header's results",
+        )
+    if built.computed:
+        raise Fail(
+            f"total_of_doubles({numbers}) computed {_words(built.computed)} in the notebook",
+            hint="compute nothing in the function: add.s(n, n) in the header, xsum.s() as "
+            "the callback, and the worker does the arithmetic",
+        )
 
 
 # --------------------------------------------------------------------------- 07.3
@@ -606,7 +963,9 @@ def _pipeline(process_image: Any) -> str:
     media.clear()
     events.clear_log()
     media.upload(GOOD_IMAGE, size_kb=1000, fmt="png")
-    built = _call(fn, "process_image", GOOD_IMAGE)
+    built = _call(
+        fn, "process_image", GOOD_IMAGE, hold=True, doing="sent the pipeline", earlier=EARLIER_IMAGE
+    )
     result = _need_result(built.answer)
     value = finished(
         result, WAIT_SECONDS, f"the pipeline of image {GOOD_IMAGE}", "is the worker running?"
@@ -682,7 +1041,10 @@ def _fails_at(
     events.clear_log()
     media.upload(image_id, **upload)
     position = PIPELINE.index(step) + 1
-    result = _need_result(_call(fn, "process_image", image_id).answer)
+    built = _call(
+        fn, "process_image", image_id, hold=True, doing="sent the pipeline", earlier=EARLIER_IMAGE
+    )
+    result = _need_result(built.answer)
     finished(result, WAIT_SECONDS, f"the pipeline of image {image_id}", "is the worker running?")
     steps = _settle(media.log, 0.5)
     failures = _settle(events.log, 0.3, at_least=1)
@@ -698,6 +1060,14 @@ def _fails_at(
             hint = (
                 "link_error on the chain covers every step: chain(...).apply_async("
                 "link_error=record_failure.s()); on_error on one signature covers that step only"
+            )
+        if any(
+            short(e.get("task")) == "record_failure" and e.get("immutable") for e in built.errbacks
+        ):
+            hint = (
+                "record_failure.s(), not .si(): Celery calls an error callback with the failed "
+                "task's request, exception and traceback; an immutable one gets none of them, "
+                "so it fails itself and records nothing"
             )
         raise Fail(f"{what} failed and nothing was recorded", hint=hint)
     if len(failures) > 1:
@@ -758,10 +1128,11 @@ def _price(price_after: Any) -> str:
                         "after a step that returns the discount computes discount - price; "
                         "start the chain with subtract.s(price, discount)"
                     )
-            elif value == abs(expected):
+            elif value == abs(expected) or price < discount:
                 hint = (
                     "the discount can be larger than the price: subtract.s(price, discount) "
-                    "whatever the values, the result is negative then"
+                    "whatever the values (no min(), max() or abs() on them), the result is "
+                    "negative then"
                 )
             elif value == price * quantity - discount:
                 hint = (
@@ -774,13 +1145,13 @@ def _price(price_after: Any) -> str:
                     "result * quantity"
                 )
             raise Fail(f"{call} gave {value!r}, not {expected}", hint=hint)
-        _subtract_then_multiply(call, args, result, built)
+        _subtract_then_multiply(call, args, result, built, sig)
         done.append(f"({price}-{discount})*{quantity}={expected}")
     return f"{', '.join(done)}: subtract, then multiply on its result, on the worker"
 
 
 def _subtract_then_multiply(
-    call: str, args: tuple[int, int, int], result: AsyncResult, built: Built
+    call: str, args: tuple[int, int, int], result: AsyncResult, built: Built, canvas: Signature
 ) -> None:
     price, discount, quantity = args
     runs = _ran(result)
@@ -815,10 +1186,15 @@ def _subtract_then_multiply(
         "multiply.si(...) of a number computed here ignores it"
     )
     if built.computed:
+        fixed = any(short(s.task) == "multiply" and s.immutable for s in _signatures(canvas))
         raise Fail(
             f"{call} computed {_words(built.computed)} in the notebook, then ran {sub.call()} "
             f"and {mul.call()}: the arithmetic belongs to the tasks, on the worker",
-            hint=hint,
+            hint=hint
+            if fixed
+            else "give the signatures price, discount and quantity as they are: "
+            "subtract.s(price, discount) | multiply.s(quantity); abs(), int() or any other "
+            "arithmetic in the function changes them before the worker sees them",
         )
     if not _before(sub, mul, runs) or (mul.bound() or {}).get("x") != sub.value:
         raise Fail(
