@@ -158,6 +158,12 @@ def jobs(**changes: dict[str, object] | None) -> dict[str, dict[str, object]]:
     return table
 
 
+@app.task(name="notebook.heartbeat_r4")
+def notebook_heartbeat() -> str:
+    """Round 4's extra job, defined where the learner's cell would define it."""
+    return "beat"
+
+
 def test_06_2_right_answers() -> None:
     assert_passed(verdict("06.2", jobs()), "every entry sent once and run by the worker")
     spelled = jobs(
@@ -423,6 +429,15 @@ LEAVE_QUEUE_OUT = "leave the queue out of its options: the course's worker reads
                      "beat could not send monthly-stats (due Wed 1 Jul 2026 00:00): TypeError: "
                      "generate_daily_stats() missing 1 required positional argument: 'day'",
                      "look at what the entry passes its task", id="extra-monthly-no-args"),
+        # adversary round 4: a countdown on a job, and an extra job defined in the notebook
+        pytest.param(jobs(process_customer_service_queue={"options": {"countdown": 10}}),
+                     f"the options of {QUEUE} hold countdown=10",
+                     "leave countdown out: the schedule says when the job runs",
+                     id="countdown-10"),
+        pytest.param(jobs(heartbeat={"task": "notebook.heartbeat_r4", "schedule": 30.0}),
+                     "entry 'heartbeat' sends 'notebook.heartbeat_r4', a task defined in "
+                     f"{__name__}: only this kernel knows it",
+                     "send tasks that live in the project's modules", id="extra-notebook-task"),
         pytest.param(jobs(weekly_stats={"task": DAILY_STATS,
                                         "schedule": crontab(hour=0, minute=0, day_of_week=1)}),
                      "beat could not send weekly-stats (due Mon 8 Jun 2026 00:00): TypeError: "
@@ -1013,9 +1028,13 @@ EVERY_5 = "every 5 minutes: 300.0 (or crontab(minute='*/5'))"
         pytest.param(vip(kwargs={"batch-size": 100}), "its kwargs are {'batch-size': 100}",
                      'the job expects "kwargs": {"batch_size": 100}', id="hyphen-key"),
         pytest.param(vip(options={"countdown": 30}),
-                     "expire-vip-memberships (due Mon 1 Jun 2026 00:05) had not run 15 s after it "
-                     "was sent: its options hold it back (countdown=30)", "leave countdown out",
-                     id="countdown"),
+                     "the options of expire-vip-memberships hold countdown=30: beat sends each "
+                     "run when it is due", "leave countdown out", id="countdown"),
+        # adversary round 4: a 10 s countdown on every run
+        pytest.param(vip(options={"countdown": 10}),
+                     "the options of expire-vip-memberships hold countdown=10",
+                     "leave countdown out: the schedule says when the job runs",
+                     id="countdown-10"),
         pytest.param(vip(schedule=schedule(300.0, nowfun=lambda: SECTION_1_NOW)),
                      f"expire-vip-memberships {OWN_CLOCK}", NO_NOWFUN, id="fixed-nowfun-interval"),
         pytest.param(vip(options={"task_id": "expire-vip-memberships"}),

@@ -326,6 +326,18 @@ def _judge_task_id(name: str, entry: Mapping[str, Any]) -> None:
     )
 
 
+def _judge_delay(name: str, entry: Mapping[str, Any]) -> None:
+    """A Fail for a ``countdown`` or ``eta`` in the options: every run would start late."""
+    options = _options(entry)
+    for option in ("countdown", "eta"):
+        if options.get(option) is not None:
+            raise Fail(
+                f"the options of {name} hold {option}={options[option]!r}: beat sends each "
+                "run when it is due, and the worker then holds every run back by that much",
+                hint=f"leave {option} out: the schedule says when the job runs",
+            )
+
+
 def _runs_recorded() -> int:
     return int(store().llen(periodic.RUNS_KEY))
 
@@ -350,6 +362,7 @@ def _send(
     """
     for name, entry in entries.items():
         _judge_task_id(name, entry)
+        _judge_delay(name, entry)
         _judge_expiry(name, entry)
     scheduler = celery_beat.Scheduler(app, lazy=True)
     mark = _runs_recorded()
@@ -695,6 +708,15 @@ def _need_entry(name: str, entry: Any) -> dict[str, Any]:
             f"entry {name!r} names the task {task!r}, which no worker knows",
             hint="a typo or a module path: beat sends the name as written; copy the "
             "registered name (the task's name=, e.g. 'platform.cancel_expired_tasks')",
+        )
+    module = getattr(app.tasks[task], "__module__", "") or ""
+    if not module.startswith(("course_tasks", "celery")):
+        raise Fail(
+            f"entry {name!r} sends {task!r}, a task defined in {module or 'this notebook'}: "
+            "only this kernel knows it, so a beat and a worker started with "
+            "celery -A course_tasks send it to a worker that refuses it as unregistered",
+            hint="send tasks that live in the project's modules (course_tasks.tasks...), "
+            "which every worker imports",
         )
     return {**entry, "schedule": _need_schedule(entry["schedule"], name)}
 
