@@ -1,8 +1,13 @@
-"""The checks of chapter 04: each right answer passes, each known wrong answer gets its hint."""
+"""The checks of chapter 04: each right answer passes, each known wrong answer gets its hint.
+
+Each exercise: its right answers, then tables of wrong ones (the mistakes the chapter warns
+about, and adversary round 1's answers), each with the problem and hint it gets.
+"""
 
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
@@ -11,11 +16,14 @@ from typing import Any
 
 import checkhelpers
 import pytest
+from celery import chain
+from celery.exceptions import NotRegistered
 from checkhelpers import assert_passed, verdict
 
 from course_tasks import app
 from course_tasks.checks import evaluate
-from course_tasks.tasks.basics import add, multiply
+from course_tasks.tasks import email
+from course_tasks.tasks.basics import add, multiply, subtract
 from course_tasks.tasks.email import send_email, send_welcome_email
 from course_tasks.tasks.users import create_user, send_welcome
 
@@ -40,277 +48,547 @@ MAIL = ("Reminder", "Your call starts in 5 minutes.")
 # --------------------------------------------------------------------------- 04.1
 
 
+def remind(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon())
+
+
+def remind_countdown(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), countdown=0.5)
+
+
+def remind_aware_local(to: str) -> Any:
+    eta = datetime.now().astimezone() + timedelta(seconds=0.5)  # aware, +08:00 in the check
+    return send_email.apply_async((to, *MAIL), eta=eta)
+
+
+def remind_milliseconds(to: str) -> Any:
+    eta = app.now() + timedelta(milliseconds=500)
+    return send_email.s(to, *MAIL).apply_async(eta=eta)
+
+
+def remind_slow_before_sending(to: str) -> Any:
+    eta = soon()
+    time.sleep(0.3)  # a busy machine between computing the eta and sending it
+    return send_email.apply_async((to, *MAIL), eta=eta)
+
+
 def test_04_1_right_answers() -> None:
-    def remind(to: str) -> Any:
-        return send_email.apply_async((to, *MAIL), eta=soon())
-
-    def remind_countdown(to: str) -> Any:
-        return send_email.apply_async((to, *MAIL), countdown=0.5)
-
-    assert_passed(verdict("04.1", remind), "passed (eta 0.5 s ahead, aware (UTC)")
+    assert_passed(
+        verdict("04.1", remind),
+        "passed (eta 0.5 s after each call, aware (UTC); the worker delivered both reminders)",
+    )
     assert_passed(verdict("04.1", remind_countdown))
-
-
-def test_04_1_stub_and_nothing_sent() -> None:
-    def remind(to: str) -> Any: ...
-
-    def forgot(to: str) -> Any:
-        to.upper()
-
-    assert evaluate("04.1", remind).feedback.startswith("not yet: write the body of remind")
-    assert_fails(verdict("04.1", forgot), "remind sent nothing (it returned None)", "apply_async(")
-
-
-def test_04_1_naive_eta() -> None:
-    def remind(to: str) -> Any:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            eta = datetime.utcnow() + timedelta(seconds=0.5)
-        return send_email.apply_async((to, *MAIL), eta=eta)
-
-    assert_fails(
-        verdict("04.1", remind),
-        "the eta is a naive datetime (no time zone)",
-        "datetime.utcnow() is deprecated",
-    )
-
-
-def test_04_1_local_time_labelled_as_utc() -> None:
-    # passes on a machine whose clock is UTC; the check runs it under Asia/Shanghai
-    def remind(to: str) -> Any:
-        eta = datetime.now().replace(tzinfo=timezone.utc) + timedelta(seconds=0.5)
-        return send_email.apply_async((to, *MAIL), eta=eta)
-
-    assert_fails(
-        verdict("04.1", remind),
-        "the eta is +8.0 h away: it is the local time (Asia/Shanghai here) labelled as UTC",
-        "Take the time in UTC: datetime.now(timezone.utc)",
-    )
-
-
-def test_04_1_aware_local_time_is_right_too() -> None:
-    def remind(to: str) -> Any:
-        eta = datetime.now().astimezone() + timedelta(seconds=0.5)  # aware, +08:00 in the check
-        return send_email.apply_async((to, *MAIL), eta=eta)
-
+    assert_passed(verdict("04.1", remind_milliseconds))
+    # judged from the moment remind computed the eta, not from when the message left
+    assert_passed(verdict("04.1", remind_slow_before_sending))
     before = os.environ.get("TZ")
-    assert_passed(verdict("04.1", remind))
+    assert_passed(verdict("04.1", remind_aware_local))
     assert os.environ.get("TZ") == before  # the check put the machine's zone back
 
 
-def test_04_1_eta_in_the_past_or_off() -> None:
-    def past(to: str) -> Any:
-        return send_email.apply_async((to, *MAIL), eta=soon(-0.5))
-
-    def minutes(to: str) -> Any:
-        return send_email.apply_async(
-            (to, *MAIL), eta=datetime.now(timezone.utc) + timedelta(minutes=0.5)
-        )
-
-    def too_soon(to: str) -> Any:
-        return send_email.apply_async((to, *MAIL), eta=soon(0.05))
-
-    assert_fails(verdict("04.1", past), "the eta is in the past", "do not subtract it")
-    assert_fails(verdict("04.1", minutes), "the eta is 30 s after sending", "minutes=0.5 is 30 s")
-    assert_fails(verdict("04.1", too_soon), "the eta is only 0.", "check the unit")
+def remind_stub(to: str) -> Any: ...
 
 
-def test_04_1_no_eta_or_options_to_delay() -> None:
-    def now(to: str) -> Any:
-        return send_email.delay(to, *MAIL)
+def test_04_1_stub() -> None:
+    assert evaluate("04.1", remind_stub).feedback.startswith("not yet: write the body of remind")
 
-    def delay_eta(to: str) -> Any:
-        return send_email.delay(to, *MAIL, eta=soon())
 
-    assert_fails(verdict("04.1", now), "sent without an eta", "pass eta=datetime.now(timezone.utc)")
-    assert_fails(
-        verdict("04.1", delay_eta),
-        "sending raised TypeError",
-        "delay() hands every keyword to the task",
+def remind_forgot(to: str) -> Any:
+    to.upper()
+
+
+def remind_utcnow(to: str) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        eta = datetime.utcnow() + timedelta(seconds=0.5)
+    return send_email.apply_async((to, *MAIL), eta=eta)
+
+
+def remind_now_naive(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=datetime.now() + timedelta(seconds=0.5))
+
+
+def remind_local_labelled_utc(to: str) -> Any:
+    # passes on a machine whose clock is UTC; the check runs it under Asia/Shanghai
+    eta = datetime.now().replace(tzinfo=timezone.utc) + timedelta(seconds=0.5)
+    return send_email.apply_async((to, *MAIL), eta=eta)
+
+
+def remind_shanghai_labelled_utc(to: str) -> Any:
+    shanghai = datetime.now(timezone(timedelta(hours=8)))
+    eta = shanghai.replace(tzinfo=timezone.utc) + timedelta(seconds=0.5)
+    return send_email.apply_async((to, *MAIL), eta=eta)
+
+
+def remind_past(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon(-0.5))
+
+
+def remind_minutes(to: str) -> Any:
+    return send_email.apply_async(
+        (to, *MAIL), eta=datetime.now(timezone.utc) + timedelta(minutes=0.5)
     )
 
 
-def test_04_1_not_sent_or_not_returned() -> None:
-    def signature(to: str) -> Any:
-        return send_email.s(to, *MAIL).set(eta=soon())
-
-    def no_return(to: str) -> Any:
-        send_email.apply_async((to, *MAIL), eta=soon())
-
-    def direct(to: str) -> Any:
-        return send_email(to, *MAIL)
-
-    def local(to: str) -> Any:
-        return send_email.apply(args=(to, *MAIL), eta=soon())
-
-    assert_fails(verdict("04.1", signature), "remind returned a signature", "sent with .delay()")
-    assert_fails(verdict("04.1", no_return), "returned None", "return the AsyncResult")
-    assert_fails(verdict("04.1", direct), "returned the delivered mail", "send_email.apply_async(")
-    assert_fails(verdict("04.1", local), "returned an EagerResult", ".apply() runs a task locally")
+def remind_too_soon(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon(0.05))
 
 
-def test_04_1_wrong_task_or_address() -> None:
-    def welcome(to: str) -> Any:
-        return send_welcome_email.apply_async((to, "Ada"), eta=soon())
+def remind_0_4(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon(0.4))
 
-    def fixed(to: str) -> Any:
-        return send_email.apply_async(("ops@example.com", *MAIL), eta=soon())
 
-    def two_args(to: str) -> Any:
-        return send_email.apply_async((to, "Reminder"), eta=soon())
+def remind_one_second(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon(1))
 
-    assert_fails(
-        verdict("04.1", welcome), "remind sent send_welcome_email, not send_email", "send_email("
-    )
-    assert_fails(verdict("04.1", fixed), "mailed 'ops@example.com'", "the address remind receives")
-    assert_fails(verdict("04.1", two_args), "your code raised TypeError")
+
+def remind_0_6(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon(0.6))
+
+
+def remind_whole_seconds(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon().replace(microsecond=0))
+
+
+def remind_default_eta(to: str, eta: datetime = soon()) -> Any:  # noqa: B008
+    return send_email.apply_async((to, *MAIL), eta=eta)
+
+
+#: An eta computed once, when the module was imported: the same for every call.
+MODULE_ETA = soon()
+
+
+def remind_module_eta(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=MODULE_ETA)
+
+
+def remind_now(to: str) -> Any:
+    return send_email.delay(to, *MAIL)
+
+
+def remind_sleep_then_delay(to: str) -> Any:
+    time.sleep(0.5)
+    return send_email.delay(to, *MAIL)
+
+
+def remind_expires(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), expires=0.5)
+
+
+def remind_delay_eta(to: str) -> Any:
+    return send_email.delay(to, *MAIL, eta=soon())
+
+
+def remind_signature(to: str) -> Any:
+    return send_email.s(to, *MAIL).set(eta=soon())
+
+
+def remind_no_return(to: str) -> Any:
+    send_email.apply_async((to, *MAIL), eta=soon())
+
+
+def remind_direct(to: str) -> Any:
+    return send_email(to, *MAIL)
+
+
+def remind_local(to: str) -> Any:
+    return send_email.apply(args=(to, *MAIL), eta=soon())
+
+
+def remind_waits(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon()).get(timeout=10)
+
+
+def remind_welcome(to: str) -> Any:
+    return send_welcome_email.apply_async((to, "Ada"), eta=soon())
+
+
+def remind_fixed(to: str) -> Any:
+    return send_email.apply_async(("ops@example.com", *MAIL), eta=soon())
+
+
+def remind_swapped(to: str) -> Any:
+    return send_email.apply_async((MAIL[0], to, MAIL[1]), eta=soon())
+
+
+def remind_two_args(to: str) -> Any:
+    return send_email.apply_async((to, "Reminder"), eta=soon())
+
+
+NAIVE = "the eta is a naive datetime (no time zone)"
+LABELLED = "the eta is +8.0 h away: it is the local time (Asia/Shanghai here) labelled as UTC"
+NO_ETA = "the reminder was sent without an eta: the worker runs it at once"
+COMPUTED_ONCE = "remind gave both of its calls the same eta"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(remind_forgot, "remind sent nothing (it returned None)", "apply_async(",
+                     id="sends-nothing"),
+        pytest.param(remind_utcnow, NAIVE, "datetime.utcnow() is deprecated", id="utcnow-naive"),
+        pytest.param(remind_now_naive, NAIVE, "datetime.now() is the machine's local time",
+                     id="now-naive"),
+        pytest.param(remind_local_labelled_utc, LABELLED,
+                     "Take the time in UTC: datetime.now(timezone.utc)", id="local-labelled-utc"),
+        pytest.param(remind_shanghai_labelled_utc, LABELLED, ".replace(tzinfo=timezone.utc) "
+                     "only relabels it", id="shanghai-labelled-utc"),
+        pytest.param(remind_past, "the eta is in the past", "do not subtract it", id="past"),
+        pytest.param(remind_minutes, "the eta is 30.0 s after remind was called, not 0.5 s",
+                     "minutes=0.5 is 30 s", id="minutes"),
+        pytest.param(remind_too_soon, "the eta is only 0.0", "check the unit", id="0.05-s"),
+        pytest.param(remind_0_4, "the eta is only 0.4", "check the unit", id="0.4-s"),
+        pytest.param(remind_one_second, "the eta is 1.", "now + timedelta(seconds=0.5)",
+                     id="one-second"),
+        pytest.param(remind_0_6, "the eta is 0.6", "now + timedelta(seconds=0.5)", id="0.6-s"),
+        pytest.param(remind_whole_seconds, "the eta is in whole seconds",
+                     "no .replace(microsecond=0)", id="whole-seconds"),
+        pytest.param(remind_default_eta, COMPUTED_ONCE, "not as a default argument",
+                     id="default-arg-eta"),
+        pytest.param(remind_module_eta, COMPUTED_ONCE, "or a variable outside it",
+                     id="module-level-eta"),
+        pytest.param(remind_now, NO_ETA, "pass eta=datetime.now(timezone.utc)", id="no-eta"),
+        pytest.param(remind_sleep_then_delay, NO_ETA, "pass eta=", id="sleep-then-delay"),
+        pytest.param(remind_expires, NO_ETA, "pass eta=", id="expires"),
+        pytest.param(remind_delay_eta, "sending raised TypeError",
+                     "delay() hands every keyword to the task", id="eta-to-delay"),
+        pytest.param(remind_signature, "remind returned a signature", "sent with .delay()",
+                     id="signature"),
+        pytest.param(remind_no_return, "returned None", "return the AsyncResult", id="no-return"),
+        pytest.param(remind_direct, "returned the delivered mail", "send_email.apply_async(",
+                     id="direct-call"),
+        pytest.param(remind_local, "returned an EagerResult", ".apply() runs a task locally",
+                     id="apply"),
+        pytest.param(remind_waits, "remind waited for the reminder (.get() on its result)",
+                     "return the AsyncResult at once", id="waits"),
+        pytest.param(remind_welcome, "remind sent send_welcome_email, not send_email",
+                     "send_email(", id="welcome-task"),
+        pytest.param(remind_fixed, "mailed 'ops@example.com'", "the address remind receives",
+                     id="fixed-address"),
+        pytest.param(remind_swapped, "remind('reminder-check@example.com') mailed 'Reminder'",
+                     "the address remind receives", id="swapped-args"),
+        pytest.param(remind_two_args, "your code raised TypeError", None, id="two-args"),
+    ],
+)  # fmt: skip
+def test_04_1_wrong_answers(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("04.1", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- 04.2
 
 
+def call_by_name(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args)
+
+
+def call_by_name_list(name: str, *args: Any) -> Any:
+    return app.send_task(name, list(args), {})
+
+
 def test_04_2_right_answers() -> None:
-    def call_by_name(name: str, *args: Any) -> Any:
-        return app.send_task(name, args=args)
-
-    def by_signature(name: str, *args: Any) -> Any:
-        return app.signature(name, args=args).delay()
-
-    assert_passed(verdict("04.2", call_by_name), "an unknown name failed on the worker")
-    assert_passed(verdict("04.2", by_signature))
+    assert_passed(
+        verdict("04.2", call_by_name),
+        "passed (subtract and describe_request by name got their arguments as given; an "
+        "unknown name and a call with one argument too many failed on the worker)",
+    )
+    assert_passed(verdict("04.2", call_by_name_list))
 
 
-def test_04_2_stub_and_none() -> None:
-    def call_by_name(name: str, *args: Any) -> Any: ...
-
-    def no_return(name: str, *args: Any) -> Any:
-        app.send_task(name, args=args)
-
-    assert evaluate("04.2", call_by_name).feedback.startswith("not yet: write the body")
-    assert_fails(verdict("04.2", no_return), "returned None", "return the AsyncResult")
+def call_by_name_stub(name: str, *args: Any) -> Any: ...
 
 
-def test_04_2_local_registry() -> None:
-    def registry(name: str, *args: Any) -> Any:
-        return app.tasks[name].delay(*args)
+def test_04_2_stub() -> None:
+    assert evaluate("04.2", call_by_name_stub).feedback.startswith("not yet: write the body")
 
-    def run_here(name: str, *args: Any) -> Any:
-        return app.tasks[name](*args)
 
-    def apply_here(name: str, *args: Any) -> Any:
+def call_by_name_no_return(name: str, *args: Any) -> Any:
+    app.send_task(name, args=args)
+
+
+def call_by_name_registry(name: str, *args: Any) -> Any:
+    return app.tasks[name].delay(*args)
+
+
+def call_by_name_registry_fallback(name: str, *args: Any) -> Any:
+    task = app.tasks.get(name)
+    if task is not None:
+        return task.delay(*args)
+    return app.send_task(name, args=args)
+
+
+def call_by_name_signature(name: str, *args: Any) -> Any:
+    # app.signature(name) uses this process's task when it has one (Signature.type)
+    return app.signature(name, args=args).delay()
+
+
+def call_by_name_run_here(name: str, *args: Any) -> Any:
+    return app.tasks[name](*args)
+
+
+def call_by_name_apply_here(name: str, *args: Any) -> Any:
+    return app.tasks[name].apply(args=args)
+
+
+def call_by_name_apply_known(name: str, *args: Any) -> Any:
+    if name in app.tasks:
         return app.tasks[name].apply(args=args)
-
-    assert_fails(
-        verdict("04.2", registry),
-        "raised NotRegistered here, in the caller, for no_such_task",
-        "you looked the task up in this process",
-    )
-    assert_fails(
-        verdict("04.2", run_here), "returned a plain int: the task ran here", "app.send_task"
-    )
-    assert_fails(verdict("04.2", apply_here), "returned an EagerResult", "app.send_task")
+    return app.send_task(name, args=args)
 
 
-def test_04_2_wrong_arguments() -> None:
-    def nested(name: str, *args: Any) -> Any:
-        return app.send_task(name, args=[args])
-
-    def positional(name: str, *args: Any) -> Any:
-        return app.send_task(name, *args)
-
-    assert_fails(verdict("04.2", nested), "failed on the worker (TypeError", "not args=[args]")
-    assert_fails(verdict("04.2", positional), "task args must be a list or tuple", "args=args)")
+def call_by_name_validates(name: str, *args: Any) -> Any:
+    if name not in app.tasks:
+        raise NotRegistered(name)
+    return app.send_task(name, args=args)
 
 
-def test_04_2_fixed_name_or_wrong_return() -> None:
-    def always_add(name: str, *args: Any) -> Any:
-        return app.send_task(add.name, args=args)
+def call_by_name_nested(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=[args])
 
-    def task_id(name: str, *args: Any) -> Any:
-        return app.send_task(name, args=args).id
 
-    def waits(name: str, *args: Any) -> Any:
-        return app.send_task(name, args=args).get(timeout=5)
+def call_by_name_positional(name: str, *args: Any) -> Any:
+    return app.send_task(name, *args)
 
-    assert_fails(
-        verdict("04.2", always_add), "sent add, not multiply", "the task whose name you are given"
-    )
-    assert_fails(verdict("04.2", task_id), "returned a str, not an AsyncResult", "the task id")
-    assert_fails(
-        verdict("04.2", waits), "returned an int, not an AsyncResult", "do not wait for the value"
-    )
-    assert multiply.name.endswith(".multiply")
+
+def call_by_name_always_subtract(name: str, *args: Any) -> Any:
+    return app.send_task(subtract.name, args=args)
+
+
+def call_by_name_task_id(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args).id
+
+
+def call_by_name_waits(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args).get(timeout=5)
+
+
+def call_by_name_kwargs_xy(name: str, *args: Any) -> Any:
+    return app.send_task(name, kwargs=dict(zip(("x", "y"), args, strict=False)))
+
+
+def call_by_name_other_queue(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args, queue="service")
+
+
+def call_by_name_ignore_result(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args, ignore_result=True)
+
+
+def call_by_name_expires(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args, expires=1)
+
+
+def call_by_name_countdown(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args, countdown=0.1)
+
+
+def call_by_name_reversed(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=list(reversed(args)))
+
+
+IN_THE_CALLER = "call_by_name('subtract', 50, 8, 1) raised TypeError here, in the caller"
+NO_TASK_CODE = "a separate service does not have the task's code"
+FIRST = "call_by_name('subtract', 50, 8)"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(call_by_name_no_return, "returned None", "return the AsyncResult",
+                     id="no-return"),
+        pytest.param(call_by_name_registry, "raised NotRegistered here, in the caller, for "
+                     "no_such_task", "you looked the task up in this process", id="registry"),
+        pytest.param(call_by_name_registry_fallback, IN_THE_CALLER, NO_TASK_CODE,
+                     id="registry-fallback"),
+        pytest.param(call_by_name_signature, IN_THE_CALLER, "app.signature(name) use this "
+                     "process's task", id="app-signature"),
+        pytest.param(call_by_name_run_here, "returned a plain int: the task ran here",
+                     "app.send_task", id="run-here"),
+        pytest.param(call_by_name_apply_here, "returned an EagerResult", "app.send_task",
+                     id="apply-here"),
+        pytest.param(call_by_name_apply_known, "returned an EagerResult", "app.send_task",
+                     id="apply-local"),
+        pytest.param(call_by_name_validates, "raised NotRegistered here, in the caller",
+                     NO_TASK_CODE, id="validates"),
+        pytest.param(call_by_name_nested, "failed on the worker (TypeError", "not args=[args]",
+                     id="nested-args"),
+        pytest.param(call_by_name_positional, "task args must be a list or tuple", "args=args)",
+                     id="positional"),
+        pytest.param(call_by_name_always_subtract, "call_by_name('describe_request', 'ada', 3) "
+                     "sent subtract, not describe_request", "the task whose name you are given",
+                     id="fixed-name"),
+        pytest.param(call_by_name_task_id, "returned a str, not an AsyncResult", "the task id",
+                     id="task-id"),
+        pytest.param(call_by_name_waits, FIRST, "do not wait for the value", id="waits"),
+        pytest.param(call_by_name_kwargs_xy, "call_by_name('describe_request', 'ada', 3) "
+                     "reached the task as args=[], kwargs={'x': 'ada', 'y': 3}",
+                     "positionally: args=args", id="kwargs-xy"),
+        pytest.param(call_by_name_other_queue, f"the task {FIRST} sent is still PENDING after "
+                     "5 s", "Did you send it to another queue?", id="other-queue"),
+        pytest.param(call_by_name_ignore_result, f"{FIRST} sent the task with "
+                     "ignore_result=True", "send just the name and the arguments",
+                     id="ignore-result"),
+        pytest.param(call_by_name_expires, f"{FIRST} gave the task an expiry (expires)",
+                     "add no option the exercise does not ask for", id="expires-1"),
+        pytest.param(call_by_name_countdown, f"{FIRST} delayed the task",
+                     "send just the name and the arguments", id="countdown"),
+        pytest.param(call_by_name_reversed, f"{FIRST} gave -42, not 42",
+                     "keep the arguments in their order", id="reversed"),
+    ],
+)  # fmt: skip
+def test_04_2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("04.2", answer), problem, hint)
 
 
 # --------------------------------------------------------------------------- 04.3
 
 
-def test_04_3_right_answer() -> None:
-    def register(name: str, email: str) -> Any:
-        user = create_user(name, email)
-        return send_welcome.delay(user.id)
-
-    assert_passed(verdict("04.3", register), "queued with the user's id and delivered")
+def register(name: str, email: str) -> Any:
+    user = create_user(name, email)
+    return send_welcome.delay(user.id)
 
 
-def test_04_3_stub_and_none() -> None:
-    def register(name: str, email: str) -> Any:
-        """Create the user and queue the welcome mail."""
-        ...
+def register_apply_async(name: str, email: str) -> Any:
+    user_id = create_user(name, email).id
+    return send_welcome.s(user_id).apply_async()
 
-    def no_return(name: str, email: str) -> Any:
-        send_welcome.delay(create_user(name, email).id)
 
-    assert evaluate("04.3", register).feedback.startswith("not yet: write the body of register")
-    assert_fails(
-        verdict("04.3", no_return), "queued the mail but returned None", "return the AsyncResult"
+def test_04_3_right_answers() -> None:
+    assert_passed(
+        verdict("04.3", register),
+        "passed (one user created; the welcome mail was queued with its id and delivered)",
+    )
+    assert_passed(verdict("04.3", register_apply_async))
+
+
+def register_stub(name: str, email: str) -> Any:
+    """Create the user and queue the welcome mail."""
+    ...
+
+
+def test_04_3_stub() -> None:
+    assert evaluate("04.3", register_stub).feedback.startswith(
+        "not yet: write the body of register"
     )
 
 
-def test_04_3_objects_instead_of_ids() -> None:
-    def the_object(name: str, email: str) -> Any:
-        return send_welcome.delay(create_user(name, email))
-
-    def a_dict(name: str, email: str) -> Any:
-        return send_welcome.delay(asdict(create_user(name, email)))
-
-    def the_email(name: str, email: str) -> Any:
-        return send_welcome.delay(create_user(name, email).email)
-
-    def guide_000(name: str, email: str) -> Any:
-        user = create_user(name, email)
-        return send_welcome.delay(user.id, user.email)
-
-    assert_fails(verdict("04.3", the_object), "could not encode the argument", "pass user.id")
-    assert_fails(verdict("04.3", a_dict), "received a dict, not an id", "asdict(user)")
-    assert_fails(verdict("04.3", the_email), "received a str, not an id", "pass user.id")
-    assert_fails(verdict("04.3", guide_000), "sending raised TypeError", "takes one argument")
+def register_no_return(name: str, email: str) -> Any:
+    send_welcome.delay(create_user(name, email).id)
 
 
-def test_04_3_wrong_user_or_task() -> None:
-    def no_user(name: str, email: str) -> Any:
-        return send_welcome.delay(987654)
+def register_object(name: str, email: str) -> Any:
+    return send_welcome.delay(create_user(name, email))
 
-    def fixed_user(name: str, email: str) -> Any:
-        return send_welcome.delay(create_user("Ada", "ada@example.com").id)
 
-    def old_task(name: str, email: str) -> Any:
-        create_user(name, email)
-        return send_welcome_email.delay(email, name)
+def register_dict(name: str, email: str) -> Any:
+    return send_welcome.delay(asdict(create_user(name, email)))
 
-    def direct(name: str, email: str) -> Any:
-        return send_welcome(create_user(name, email).id)
 
-    def local(name: str, email: str) -> Any:
-        return send_welcome.apply(args=(create_user(name, email).id,))
+def register_email(name: str, email: str) -> Any:
+    return send_welcome.delay(create_user(name, email).email)
 
-    assert_fails(verdict("04.3", no_user), "found no such user", "create_user(name, email)")
-    assert_fails(verdict("04.3", fixed_user), "the mail went to user", "arguments register")
+
+def register_email_only(name: str, email: str) -> Any:
+    create_user(name, email)
+    return send_welcome.delay(email)
+
+
+def register_str_id(name: str, email: str) -> Any:
+    return send_welcome.delay(str(create_user(name, email).id))
+
+
+def register_guide_000(name: str, email: str) -> Any:
+    user = create_user(name, email)
+    return send_welcome.delay(user.id, user.email)
+
+
+def register_no_user(name: str, email: str) -> Any:
+    return send_welcome.delay(987654)
+
+
+def register_fixed_user(name: str, email: str) -> Any:
+    return send_welcome.delay(create_user("Ada", "ada@example.com").id)
+
+
+def register_swapped(name: str, email: str) -> Any:
+    return send_welcome.delay(create_user(email, name).id)
+
+
+def register_twice(name: str, email: str) -> Any:
+    create_user(name, email)
+    return send_welcome.delay(create_user(name, email).id)
+
+
+def register_old_task(name: str, email: str) -> Any:
+    create_user(name, email)
+    return send_welcome_email.delay(email, name)
+
+
+def register_send_email(name: str, email: str) -> Any:
+    user = create_user(name, email)
+    return send_email.delay(user.email, "Welcome!", f"Hello {user.name}")
+
+
+def register_direct(name: str, email: str) -> Any:
+    return send_welcome(create_user(name, email).id)
+
+
+def register_local(name: str, email: str) -> Any:
+    return send_welcome.apply(args=(create_user(name, email).id,))
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(register_no_return, "queued the mail but returned None",
+                     "return the AsyncResult", id="no-return"),
+        pytest.param(register_object, "could not encode the argument", "pass user.id",
+                     id="object"),
+        pytest.param(register_dict, "received a dict, not an id", "asdict(user)", id="dict"),
+        pytest.param(register_email, "received a str, not an id", "you passed the email",
+                     id="user-email"),
+        pytest.param(register_email_only, "received a str, not an id", "you passed the email",
+                     id="email-as-id"),
+        pytest.param(register_str_id, "send_welcome received the id as a str",
+                     "str(user.id) is text", id="str-id"),
+        pytest.param(register_guide_000, "sending raised TypeError", "takes one argument",
+                     id="guide-000-arguments"),
+        pytest.param(register_no_user, "found no such user", "create_user(name, email)",
+                     id="no-user"),
+        pytest.param(register_fixed_user, "the mail went to user", "arguments register",
+                     id="fixed-user"),
+        pytest.param(register_swapped, "register created the user with the name and the "
+                     "address swapped", "the name first", id="swapped"),
+        pytest.param(register_twice, "register created 2 users for one sign-up",
+                     "call create_user(name, email) once", id="twice"),
+        pytest.param(register_old_task, "sent send_welcome_email, not users.send_welcome",
+                     "the id", id="welcome-email-by-address"),
+        pytest.param(register_send_email, "sent send_email, not users.send_welcome", "the id",
+                     id="send-email-by-address"),
+        pytest.param(register_direct, "returned the delivered mail", "send_welcome.delay(",
+                     id="direct-call"),
+        pytest.param(register_local, "returned an EagerResult", ".apply() runs",
+                     id="apply-here"),
+    ],
+)  # fmt: skip
+def test_04_3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("04.3", answer), problem, hint)
+
+
+def register_waits(name: str, email: str) -> Any:
+    result = send_welcome.delay(create_user(name, email).id)
+    result.get(timeout=10)
+    return result
+
+
+def test_04_3_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mail server takes its time here (as in the notebook), so the mail is not done
+    when register asks for it."""
+    monkeypatch.setattr(email, "SMTP_SECONDS", 0.5)
     assert_fails(
-        verdict("04.3", old_task), "sent send_welcome_email, not users.send_welcome", "the id"
+        verdict("04.3", register_waits),
+        "register waited for the welcome mail (.get() on its result) before returning",
+        "return the AsyncResult at once",
     )
-    assert_fails(verdict("04.3", direct), "returned the delivered mail", "send_welcome.delay(")
-    assert_fails(verdict("04.3", local), "returned an EagerResult", ".apply() runs")
 
 
 # --------------------------------------------------------------------------- 04.4
@@ -321,47 +599,63 @@ def test_04_4_right_answers() -> None:
     assert_passed(verdict("04.4", add.signature((10,), countdown=0.3)))
 
 
-def test_04_4_not_a_signature() -> None:
+@app.task(name="test_checks_ch04.add")
+def notebook_add(x: float, y: float) -> float:
+    return x + y
+
+
+def test_04_4_sent_already() -> None:
     assert_fails(
         verdict("04.4", add.apply_async((10, 5), countdown=0.3)),
         "ten_plus is an AsyncResult",
         "add.s(...)",
     )
-    assert_fails(verdict("04.4", add(10, 5)), "ten_plus is a plain int", "add.s(...)")
-    assert_fails(verdict("04.4", "add"), "ten_plus is a str, not a signature", "add.s(...)")
-    assert_fails(
-        verdict("04.4", multiply.s(10).set(countdown=0.3)),
-        "a signature of multiply, not add",
-        "add.s(...)",
-    )
 
 
-def test_04_4_arguments() -> None:
-    assert_fails(
-        verdict("04.4", add.s(10, countdown=0.3)),
-        "countdown is in the task's keyword arguments",
-        ".set(countdown=...)",
-    )
-    assert_fails(
-        verdict("04.4", add.s(10, 5).set(countdown=0.3)),
-        "already holds 2 arguments (10, 5)",
-        "give it only the 10",
-    )
-    assert_fails(
-        verdict("04.4", add.s(5).set(countdown=0.3)), "holds the arguments (5,)", "the 5 comes when"
-    )
-    assert_fails(
-        verdict("04.4", add.si(10).set(countdown=0.3)), "ten_plus is immutable", "use .s(10)"
-    )
-
-
-def test_04_4_options() -> None:
-    assert_fails(verdict("04.4", add.s(10)), "no countdown in its options", ".set(countdown=...)")
-    assert_fails(
-        verdict("04.4", add.s(10).set(eta=soon(0.3))),
-        "carries an eta",
-        ".set(countdown=...)",
-    )
-    assert_fails(
-        verdict("04.4", add.s(10).set(countdown=300)), "countdown is 300", "counts seconds"
-    )
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(add(10, 5), "ten_plus is a plain int", "add.s(...)", id="called"),
+        pytest.param("add", "ten_plus is a str, not a signature", "add.s(...)", id="str"),
+        pytest.param(multiply.s(10).set(countdown=0.3), "a signature of multiply, not add",
+                     "add.s(...)", id="multiply"),
+        pytest.param(subtract.s(10).set(countdown=0.3), "a signature of subtract, not add",
+                     "add.s(...)", id="subtract"),
+        pytest.param(notebook_add.s(10).set(countdown=0.3), "ten_plus is a signature of "
+                     "test_checks_ch04.add, another task called add",
+                     "from course_tasks.tasks.basics import add", id="own-add"),
+        pytest.param(chain(add.s(10).set(countdown=0.3)), "a signature of chain, not add",
+                     "add.s(...)", id="one-step-chain"),
+        pytest.param(add.s(10, countdown=0.3), "countdown is in the task's keyword arguments",
+                     ".set(countdown=...)", id="countdown-kwarg"),
+        pytest.param(add.s(10, 5).set(countdown=0.3), "already holds 2 arguments (10, 5)",
+                     "give it only the 10", id="not-partial"),
+        pytest.param(add.s(5).set(countdown=0.3), "holds the arguments (5,)",
+                     "the 5 comes when", id="holds-5"),
+        pytest.param(add.s(y=10).set(countdown=0.3), "holds the arguments (), not (10,)",
+                     "the 5 comes when", id="kw-y"),
+        pytest.param(add.signature(kwargs={"y": 10}, countdown=0.3),
+                     "holds the arguments (), not (10,)", "the 5 comes when",
+                     id="signature-kw-y"),
+        pytest.param(add.si(10).set(countdown=0.3), "ten_plus is immutable", "use .s(10)",
+                     id="immutable"),
+        pytest.param(add.s(10), "no countdown in its options", ".set(countdown=...)",
+                     id="no-countdown"),
+        pytest.param(add.s(10).set(eta=soon(0.3)), "carries an eta", ".set(countdown=...)",
+                     id="fixed-eta"),
+        pytest.param(add.s(10).set(countdown=300), "countdown is 300", "counts seconds",
+                     id="countdown-300"),
+        pytest.param(add.s(10).set(countdown=3), "countdown is 3, not 0.3", "counts seconds",
+                     id="countdown-3"),
+        pytest.param(add.s(10).set(expires=0.3), "no countdown in its options",
+                     ".set(countdown=...)", id="expires"),
+        pytest.param(add.s(10).set(countdown=0.3, expires=0.3),
+                     "ten_plus also carries expires=0.3", "carry only the countdown",
+                     id="expires-too"),
+        pytest.param(add.s(10).set(countdown=0.3, queue="math"),
+                     "ten_plus.delay(5) is still PENDING after 5 s", "another queue?",
+                     id="queue"),
+    ],
+)  # fmt: skip
+def test_04_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("04.4", answer), problem, hint)

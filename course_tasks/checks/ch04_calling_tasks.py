@@ -1,18 +1,24 @@
 """Checks of chapter 04's exercises (``solutions/04_calling_tasks_solutions.ipynb``).
 
-Every check calls the learner's function for real, records the task messages it publishes
-(Celery's ``before_task_publish`` signal, in this process), and follows them on the worker
-(embedded or redis mode) with bounded waits:
+Every check calls the learner's function for real, in a helper thread that records the
+task messages it publishes (Celery's ``before_task_publish`` signal) and stops any wait for
+a task at once (:func:`course_tasks.checks.support.call_watched`: the function must not
+wait), and follows the messages on the worker (embedded or redis mode) with bounded waits:
 
-* 04.1 ``check("04.1", remind)``: ``remind(to)`` schedules ``send_email`` 0.5 s ahead with an
-  aware ``eta`` and returns the ``AsyncResult``; the mail reaches the outbox;
+* 04.1 ``check("04.1", remind)``: ``remind(to)`` schedules ``send_email`` with an aware
+  ``eta`` 0.5 s after the moment it computes it (between the call and the message), and
+  returns the ``AsyncResult``; called twice, so an eta computed once shows; both mails
+  reach the outbox;
 * 04.2 ``check("04.2", call_by_name)``: ``call_by_name(name, *args)`` sends any task by name
-  with ``app.send_task``: ``add`` and ``multiply`` give 42, and an unknown name is left for
-  the worker to reject (``FAILURE`` with ``NotRegistered``), not looked up here;
-* 04.3 ``check("04.3", register)``: ``register(name, email)`` creates a user in the users
-  table and queues ``users.send_welcome`` with the user's id, not the object;
-* 04.4 ``check("04.4", ten_plus)``: ``ten_plus`` is a partial signature ``add(10)`` that
-  carries ``countdown=0.3`` in its options; ``ten_plus.delay(5)`` gives 15.
+  with ``app.send_task``, adding no options: ``subtract(50, 8)`` gives 42 (order matters),
+  ``describe_request("ada", 3)`` receives exactly those positional arguments, and an unknown
+  name and a call with one argument too many are left for the worker to reject
+  (``NotRegistered``, ``TypeError``), not judged here against this process's task;
+* 04.3 ``check("04.3", register)``: ``register(name, email)`` creates one user in the users
+  table and queues ``users.send_welcome`` with the user's id (an int), not the object;
+* 04.4 ``check("04.4", ten_plus)``: ``ten_plus`` is a partial signature ``add(10)`` of the
+  course's ``add`` that carries ``countdown=0.3`` (and no expiry) in its options;
+  ``ten_plus.delay(5)`` gives 15.
 """
 
 from __future__ import annotations
@@ -20,8 +26,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from celery import Signature
@@ -35,6 +41,9 @@ from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
     NON_UTC_ZONE,
+    Seen,
+    StillRunning,
+    call_watched,
     failure_text,
     finished,
     is_stub_body,
@@ -44,19 +53,28 @@ from course_tasks.checks.support import (
     short,
 )
 from course_tasks.tasks import users
-from course_tasks.tasks.basics import add, multiply
+from course_tasks.tasks.basics import add, subtract
 from course_tasks.tasks.email import outbox, send_email
+from course_tasks.tasks.hooks import describe_request
 
 #: How long a check waits for a quick task (add, a lookup).
 WAIT_SECONDS = 5.0
 #: How long a check waits for a mail: the eta, the simulated mail server (2 s), slack.
 MAIL_WAIT_SECONDS = 10.0
-#: 04.1: how far ahead the reminder is due, and the window a check accepts around it.
-REMINDER_SECONDS, REMINDER_WINDOW = 0.5, (0.3, 1.0)
+#: How long the learner's function may run before a check calls it stuck (it never returns).
+CALL_SECONDS = 30.0
+#: 04.1: how far ahead the reminder is due. The eta must be 0.5 s after a moment between
+#: the call to remind and the message it sent (the clock's resolution aside): the moment
+#: remind computed it, whatever the machine's load.
+REMINDER_SECONDS, CLOCK_SLACK = 0.5, 0.002
+#: 04.1: how close to the local zone's offset an eta counts as local time labelled UTC.
+LABEL_SLACK = 2.0
 #: 04.4: the countdown the signature carries, and the window accepted around it.
 COUNTDOWN_SECONDS, COUNTDOWN_WINDOW = 0.3, (0.2, 0.5)
 
 REMINDER_ADDRESS = "reminder-check@example.com"
+#: 04.1 calls remind twice, with these addresses: an eta computed once shows.
+REMINDER_ADDRESSES = (REMINDER_ADDRESS, "reminder-check-2@example.com")
 NEW_USER = ("Check Lovelace", "welcome-check@example.com")
 UNKNOWN_TASK = "course_tasks.tasks.basics.no_such_task"
 
@@ -71,22 +89,38 @@ class Sent:
     id: str
     eta: str | None
     at: datetime
+    #: the message's headers, and the task's positional and keyword arguments
+    headers: dict[str, Any] = field(default_factory=dict)
+    args: tuple[Any, ...] = ()
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
-def published() -> Iterator[list[Sent]]:
-    """Record the task messages this thread publishes inside the ``with`` block."""
+def published(thread_name: str | None = None) -> Iterator[list[Sent]]:
+    """Record the task messages published inside the ``with`` block by this thread, or by
+    the threads called ``thread_name`` (where :func:`_call` runs the learner's code)."""
     sent: list[Sent] = []
     me = threading.get_ident()
 
-    def remember(sender: Any = None, headers: Any = None, **_: Any) -> None:
-        if threading.get_ident() == me and isinstance(headers, dict):
+    def ours() -> bool:
+        if thread_name is None:
+            return threading.get_ident() == me
+        return threading.current_thread().name == thread_name
+
+    def remember(sender: Any = None, headers: Any = None, body: Any = None, **_: Any) -> None:
+        if ours() and isinstance(headers, dict):
+            args, kwargs = (), {}
+            if isinstance(body, list | tuple) and len(body) >= 2:
+                args, kwargs = tuple(body[0] or ()), dict(body[1] or {})
             sent.append(
                 Sent(
                     str(headers.get("task") or sender),
                     str(headers.get("id")),
                     headers.get("eta"),
                     datetime.now(timezone.utc),
+                    dict(headers),
+                    args,
+                    kwargs,
                 )
             )
 
@@ -95,6 +129,35 @@ def published() -> Iterator[list[Sent]]:
         yield sent
     finally:
         before_task_publish.disconnect(remember)
+
+
+def _call(fn: Any, *args: Any, name: str) -> tuple[Any, list[Sent], Seen]:
+    """``fn(*args)`` in a helper thread, watched (:func:`call_watched`): its answer, the
+    messages it published and the waits it made (each stopped at once).
+
+    A Fail if it has not answered within ``CALL_SECONDS``: code that never returns.
+    """
+    thread = f"course-check-{name}"
+    with published(thread) as sent:
+        answer, seen = call_watched(fn, *args, seconds=CALL_SECONDS, thread_name=thread)
+    if isinstance(answer, StillRunning):
+        _settle(sent, 0.1)
+        raise Fail(
+            f"{name} did not return within {CALL_SECONDS:g} s",
+            hint="send the task and return its AsyncResult at once",
+        )
+    return answer, sent, seen
+
+
+def _waited(seen: Seen, name: str, what: str) -> Fail | None:
+    """A Fail if the learner's code waited (``get()``) for a task it had sent."""
+    if not seen.waited:
+        return None
+    return Fail(
+        f"{name} waited for {what} (.get() on its result) before returning: its caller "
+        "would wait as long",
+        hint="return the AsyncResult at once; whoever needs the outcome can follow it later",
+    )
 
 
 def _wait(result: AsyncResult, seconds: float, what: str) -> Any:
@@ -152,39 +215,88 @@ def _local_call(answer: Any, name: str, verb: str) -> Fail | None:
 # --------------------------------------------------------------------------- 04.1
 
 
+@dataclass
+class Reminder:
+    """One call to the learner's remind: when it started, what it sent and answered."""
+
+    to: str
+    start: datetime
+    answer: Any
+    mails: list[Sent]
+    others: list[Sent]
+    seen: Seen
+
+
 @exercise("04.1", "a reminder at an aware eta", points=2)
 def _remind(remind: Any) -> str:
     need_function(remind, "remind", "remind(to)")
-    before = sum(1 for mail in outbox() if mail.get("to") == REMINDER_ADDRESS)
+    before = sum(1 for mail in outbox() if mail.get("to") in REMINDER_ADDRESSES)
+    calls: list[Reminder] = []
     try:
-        with published() as sent, local_zone():  # local time is not UTC here
-            answer = remind(REMINDER_ADDRESS)
-    except TypeError as exc:
-        if "unexpected keyword argument" in str(exc) and (
-            "eta" in str(exc) or "countdown" in str(exc)
-        ):
-            raise Fail(
-                f"sending raised TypeError: {exc}",
-                hint="delay() hands every keyword to the task; scheduling options such as "
-                "eta= go to apply_async(args, eta=...)",
-            ) from None
-        raise
-    mails = [s for s in sent if s.task == send_email.name]
-    others = [s for s in sent if s.task != send_email.name]
-    try:
-        return _judge_reminder(remind, answer, mails, others, before)
+        try:
+            with local_zone():  # local time is not UTC here
+                for to in REMINDER_ADDRESSES:
+                    start = datetime.now(timezone.utc)
+                    answer, sent, seen = _call(remind, to, name="remind")
+                    mails = [s for s in sent if s.task == send_email.name]
+                    others = [s for s in sent if s.task != send_email.name]
+                    calls.append(Reminder(to, start, answer, mails, others, seen))
+        except TypeError as exc:
+            if "unexpected keyword argument" in str(exc) and (
+                "eta" in str(exc) or "countdown" in str(exc)
+            ):
+                raise Fail(
+                    f"sending raised TypeError: {exc}",
+                    hint="delay() hands every keyword to the task; scheduling options such as "
+                    "eta= go to apply_async(args, eta=...)",
+                ) from None
+            raise
+        return _judge_reminders(remind, calls, before)
     finally:
-        _settle(sent, MAIL_WAIT_SECONDS)
+        for call in calls:
+            _settle(call.mails + call.others, MAIL_WAIT_SECONDS)
 
 
-def _judge_reminder(
-    remind: Any, answer: Any, mails: list[Sent], others: list[Sent], before: int
-) -> str:
+def _judge_reminders(remind: Any, calls: list[Reminder], before: int) -> str:
+    for call in calls:
+        _judge_sending(remind, call)
+    etas = [_eta_of(call) for call in calls]
+    if all(eta.microsecond == 0 for eta in etas):
+        raise Fail(
+            "the eta is in whole seconds: it lands up to 1 s before the 0.5 s, often in the past",
+            hint="keep the microseconds: no .replace(microsecond=0), no int() of a timestamp",
+        )
+    if len(set(etas)) < len(etas):
+        raise Fail(
+            f"remind gave both of its calls the same eta ({etas[0].isoformat()}): it was "
+            "computed once, not each time remind runs",
+            hint="compute datetime.now(timezone.utc) + timedelta(seconds=0.5) inside remind, "
+            "not as a default argument or a variable outside it",
+        )
+    for call, eta in zip(calls, etas, strict=True):
+        _judge_eta(call, eta)
+    for call in calls:
+        _judge_delivery(call)
+    after = sum(1 for m in outbox() if m.get("to") in REMINDER_ADDRESSES)
+    if after < before + len(calls):
+        raise Fail("the reminder is not in the outbox", hint="send it with the course's send_email")
+    return (
+        f"eta {REMINDER_SECONDS} s after each call, aware (UTC); the worker delivered both "
+        "reminders"
+    )
+
+
+def _judge_sending(remind: Any, call: Reminder) -> None:
+    """The checks of what one call sent, before its eta is read."""
+    answer = call.answer
+    waited = _waited(call.seen, "remind", "the reminder")
+    if waited is not None:
+        raise waited
     local = _local_call(answer, "remind", "schedule it with send_email.apply_async(..., eta=...)")
-    if not mails:
-        if others:
+    if not call.mails:
+        if call.others:
             raise Fail(
-                f"remind sent {short(others[0].task)}, not send_email",
+                f"remind sent {short(call.others[0].task)}, not send_email",
                 hint="the reminder is a mail: send it with send_email(to, subject, body) from "
                 "course_tasks.tasks.email",
             )
@@ -204,9 +316,9 @@ def _judge_reminder(
             hint="call send_email.apply_async((to, subject, body), eta=...) and return "
             "what it returns",
         )
-    if len(mails) > 1:
-        raise Fail(f"remind sent {len(mails)} mails, not one", hint="send the reminder once")
-    mail = mails[0]
+    if len(call.mails) > 1:
+        raise Fail(f"remind sent {len(call.mails)} mails, not one", hint="send the reminder once")
+    mail = call.mails[0]
     if mail.eta is None:
         raise Fail(
             "the reminder was sent without an eta: the worker runs it at once",
@@ -222,31 +334,56 @@ def _judge_reminder(
             "time, which Celery reads as UTC: use datetime.now(timezone.utc) + timedelta(...)",
         )
     ahead = (eta - mail.at).total_seconds()
-    low, high = REMINDER_WINDOW
     with local_zone():
         offset = datetime.now().astimezone().utcoffset()
-    if offset and abs(ahead - offset.total_seconds()) <= high:
+    if offset and abs(ahead - offset.total_seconds()) <= LABEL_SLACK:
         raise Fail(
             f"the eta is {ahead / 3600:+.1f} h away: it is the local time ({NON_UTC_ZONE} "
             "here) labelled as UTC",
             hint="datetime.now() is the machine's local time; .replace(tzinfo=timezone.utc) "
             "only relabels it. Take the time in UTC: datetime.now(timezone.utc)",
         )
-    if ahead < 0:
+
+
+def _eta_of(call: Reminder) -> datetime:
+    eta = _aware(call.mails[0].eta or "")
+    assert eta is not None  # _judge_sending has read it
+    return eta
+
+
+def _seconds(value: float) -> str:
+    """``0.25 s``, ``1.0 s``, ``30.0 s``: a measured delay in words."""
+    return f"{value:.2f} s" if abs(value) < 1 else f"{value:.1f} s"
+
+
+def _judge_eta(call: Reminder, eta: datetime) -> None:
+    """The eta must be 0.5 s after a moment between the call and the message it sent."""
+    mail = call.mails[0]
+    due = eta - timedelta(seconds=REMINDER_SECONDS)
+    early = (call.start - due).total_seconds()
+    late = (due - mail.at).total_seconds()
+    if early > CLOCK_SLACK:
+        if eta < mail.at:
+            raise Fail(
+                "the eta is in the past: the worker runs the reminder at once",
+                hint="add the 0.5 s to now (now + timedelta(seconds=0.5)), do not subtract it",
+            )
+        ahead = (eta - call.start).total_seconds()
         raise Fail(
-            "the eta is in the past: the worker runs the reminder at once",
-            hint="add the 0.5 s to now (now + timedelta(seconds=0.5)), do not subtract it",
-        )
-    if ahead < low:
-        raise Fail(
-            f"the eta is only {ahead:.2f} s after sending, not {REMINDER_SECONDS} s",
+            f"the eta is only {_seconds(ahead)} after remind was called, not {REMINDER_SECONDS} s",
             hint="timedelta(seconds=0.5); check the unit (milliseconds=500 is right too)",
         )
-    if ahead > high:
+    if late > CLOCK_SLACK:
+        ahead = (eta - call.start).total_seconds()
         raise Fail(
-            f"the eta is {ahead:.0f} s after sending, not {REMINDER_SECONDS} s",
-            hint="timedelta(seconds=0.5); check the unit (minutes=0.5 is 30 s)",
+            f"the eta is {_seconds(ahead)} after remind was called, not {REMINDER_SECONDS} s",
+            hint="now + timedelta(seconds=0.5); check the unit (minutes=0.5 is 30 s)",
         )
+
+
+def _judge_delivery(call: Reminder) -> None:
+    answer, mail = call.answer, call.mails[0]
+    local = _local_call(answer, "remind", "schedule it with send_email.apply_async(..., eta=...)")
     if local is not None:
         raise local
     if answer is None:
@@ -265,31 +402,42 @@ def _judge_reminder(
             f"the reminder failed on the worker ({failure_text(answer)})",
             hint="send_email takes three arguments: to, subject and body",
         )
-    if not isinstance(value, dict) or value.get("to") != REMINDER_ADDRESS:
+    if not isinstance(value, dict) or value.get("to") != call.to:
         to = value.get("to") if isinstance(value, dict) else value
         raise Fail(
-            f"remind({REMINDER_ADDRESS!r}) mailed {to!r:.60}",
+            f"remind({call.to!r}) mailed {to!r:.60}",
             hint="send the reminder to the address remind receives",
         )
-    after = sum(1 for m in outbox() if m.get("to") == REMINDER_ADDRESS)
-    if after <= before:
-        raise Fail("the reminder is not in the outbox", hint="send it with the course's send_email")
-    return f"eta {REMINDER_SECONDS} s ahead, aware (UTC); the worker delivered the reminder"
 
 
 # --------------------------------------------------------------------------- 04.2
 
 
-def _by_name(call_by_name: Any, name: str, *args: Any) -> tuple[Any, list[Sent]]:
+#: 04.2's calls: subtract, where the order of the arguments matters; describe_request,
+#: which answers with the arguments it received (it has no named parameters); subtract
+#: with one argument too many, which the worker, not the caller, must reject.
+SUBTRACT_ARGS, SUBTRACT_VALUE = (50, 8), 42
+DESCRIBE_ARGS = ("ada", 3)
+TOO_MANY_ARGS = (50, 8, 1)
+
+#: Why a separate service sends every name with send_task: it has no task code.
+NO_TASK_CODE = (
+    "a separate service does not have the task's code: app.send_task(name, args=args) sends "
+    "just the name and the arguments, for every name, and lets the worker decide"
+)
+
+
+def _shown(name: str, args: tuple[Any, ...]) -> str:
+    return f"call_by_name({short(name)!r}, {', '.join(map(repr, args))})"
+
+
+def _by_name(call_by_name: Any, name: str, *args: Any) -> tuple[Any, list[Sent], Seen]:
     try:
-        with published() as sent:
-            answer = call_by_name(name, *args)
+        return _call(call_by_name, name, *args, name="call_by_name")
     except NotRegistered:
         raise Fail(
             f"call_by_name raised NotRegistered here, in the caller, for {short(name)}",
-            hint="you looked the task up in this process (app.tasks[name]); a separate "
-            "service does not have the task's code: app.send_task(name, ...) sends just the "
-            "name and lets the worker decide",
+            hint=f"you looked the task up in this process (app.tasks[name]); {NO_TASK_CODE}",
         ) from None
     except TypeError as exc:
         if "list or tuple" in str(exc) or "must be" in str(exc):
@@ -298,72 +446,139 @@ def _by_name(call_by_name: Any, name: str, *args: Any) -> tuple[Any, list[Sent]]
                 hint="send_task takes the task's arguments in one list or tuple: "
                 "app.send_task(name, args=args)",
             ) from None
+        if "argument" not in str(exc):
+            raise
+        raise Fail(
+            f"{_shown(name, args)} raised TypeError here, in the caller ({exc}): it checked "
+            "the arguments against the task this process has",
+            hint="app.tasks[name] and app.signature(name) use this process's task when there "
+            f"is one; {NO_TASK_CODE}",
+        ) from None
+
+
+def _sent_by_name(call_by_name: Any, name: str, *args: Any) -> tuple[AsyncResult, list[Sent]]:
+    """Call ``call_by_name(name, *args)``: its AsyncResult, or a Fail for what it did instead."""
+    answer, sent, seen = _by_name(call_by_name, name, *args)
+    try:
+        _judge_sent(call_by_name, name, args, answer, sent, seen)
+    except BaseException:
+        _settle(sent, 1.0)  # a wrong answer's task: let it finish if it is quick, else revoke
         raise
     return answer, sent
+
+
+def _judge_sent(
+    call_by_name: Any, name: str, args: tuple[Any, ...], answer: Any, sent: list[Sent], seen: Seen
+) -> None:
+    shown = _shown(name, args)
+    if seen.waited:
+        raise Fail(
+            f"{shown} waited for the task's value (.get()) before returning",
+            hint="do not wait for the value: return what app.send_task(name, args=args) "
+            "returns, at once",
+        )
+    if isinstance(answer, int | float) and not isinstance(answer, bool) and not sent:
+        raise Fail(
+            f"{shown} returned a plain {type(answer).__name__}: the task ran here",
+            hint="send a message instead: app.send_task(name, args=...) returns an "
+            "AsyncResult at once",
+        )
+    local = _local_call(answer, "call_by_name", "send it by name with app.send_task")
+    if local is not None:
+        raise local
+    if answer is None:
+        if not sent and is_stub_body(call_by_name, unknown=False, bytecode=True):
+            raise NotYet("write the body of call_by_name")
+        raise Fail(
+            f"{shown} returned None",
+            hint="return the AsyncResult that app.send_task(...) gives you",
+        )
+    if not isinstance(answer, AsyncResult):
+        hint = "return what app.send_task(name, args=args) returns"
+        if isinstance(answer, str):
+            hint = "that looks like the task id: return the whole AsyncResult (it has .id)"
+        elif sent:
+            hint = "do not wait for the value: " + hint
+        raise Fail(f"{shown} returned {kind(answer)}, not an AsyncResult", hint=hint)
+    names = {s.task for s in sent}
+    if names and name not in names:
+        raise Fail(
+            f"{shown} sent {short(sorted(names)[0])}, not {short(name)}",
+            hint="send the task whose name you are given, not a fixed one",
+        )
+    for message in sent:
+        headers = message.headers
+        if headers.get("ignore_result"):
+            raise Fail(
+                f"{shown} sent the task with ignore_result=True: the worker stores no result, "
+                "so the AsyncResult it returns never gives the value",
+                hint="send just the name and the arguments: app.send_task(name, args=args)",
+            )
+        if headers.get("expires"):
+            raise Fail(
+                f"{shown} gave the task an expiry (expires): if it waits in the queue longer "
+                "than that, the worker drops it (REVOKED) and the caller never gets a value",
+                hint="send just the name and the arguments; add no option the exercise does "
+                "not ask for",
+            )
+        if headers.get("eta"):
+            raise Fail(
+                f"{shown} delayed the task (an eta or countdown)",
+                hint="send just the name and the arguments: app.send_task(name, args=args)",
+            )
 
 
 @exercise("04.2", "call a task by name", points=2)
 def _call_by_name(call_by_name: Any) -> str:
     need_function(call_by_name, "call_by_name", "call_by_name(name, *args)")
-    values = []
-    for task, args in ((add, (20, 22)), (multiply, (6, 7))):
-        answer, sent = _by_name(call_by_name, task.name, *args)
-        shown = f"call_by_name({short(task.name)!r}, {', '.join(map(repr, args))})"
-        if isinstance(answer, int | float) and not isinstance(answer, bool) and not sent:
-            raise Fail(
-                f"{shown} returned a plain {type(answer).__name__}: the task ran here",
-                hint="send a message instead: app.send_task(name, args=...) returns an "
-                "AsyncResult at once",
-            )
-        local = _local_call(answer, "call_by_name", "send it by name with app.send_task")
-        if local is not None:
-            raise local
-        if answer is None:
-            if not sent and is_stub_body(call_by_name, unknown=False, bytecode=True):
-                raise NotYet("write the body of call_by_name")
-            raise Fail(
-                f"{shown} returned None",
-                hint="return the AsyncResult that app.send_task(...) gives you",
-            )
-        if not isinstance(answer, AsyncResult):
-            hint = "return what app.send_task(name, args=args) returns"
-            if isinstance(answer, str):
-                hint = "that looks like the task id: return the whole AsyncResult (it has .id)"
-            elif sent:
-                hint = "do not wait for the value: " + hint
-            raise Fail(f"{shown} returned {kind(answer)}, not an AsyncResult", hint=hint)
-        names = {s.task for s in sent}
-        if names and task.name not in names:
-            raise Fail(
-                f"{shown} sent {short(sorted(names)[0])}, not {short(task.name)}",
-                hint="send the task whose name you are given, not a fixed one",
-            )
-        value = _wait(answer, WAIT_SECONDS, f"the task {shown} sent")
-        if answer.failed():
-            raise Fail(
-                f"{shown} failed on the worker ({failure_text(answer)})",
-                hint="pass the arguments on as they are: args=args (not args=[args])",
-            )
-        if value != 42:
-            raise Fail(
-                f"{shown} gave {value!r:.40}, not 42",
-                hint="send the task whose name you are given, with the arguments as they are",
-            )
-        values.append(value)
 
-    answer, _ = _by_name(call_by_name, UNKNOWN_TASK, 1, 2)
-    if not isinstance(answer, AsyncResult):
+    shown = _shown(subtract.name, SUBTRACT_ARGS)
+    answer, sent = _sent_by_name(call_by_name, subtract.name, *SUBTRACT_ARGS)
+    value = _wait(answer, WAIT_SECONDS, f"the task {shown} sent")
+    if answer.failed():
         raise Fail(
-            f"for an unknown name, call_by_name returned {kind(answer)}, not an AsyncResult",
-            hint="send every name with app.send_task; the worker decides whether it knows it",
+            f"{shown} failed on the worker ({failure_text(answer)})",
+            hint="pass the arguments on as they are: args=args (not args=[args])",
         )
+    if value != SUBTRACT_VALUE:
+        hint = "send the task whose name you are given, with the arguments as they are"
+        x, y = SUBTRACT_ARGS
+        if value == y - x:
+            hint = "keep the arguments in their order: args=args (subtract(50, 8) is 42, "
+            hint += "subtract(8, 50) is -42)"
+        raise Fail(f"{shown} gave {value!r:.40}, not {SUBTRACT_VALUE}", hint=hint)
+
+    shown = _shown(describe_request.name, DESCRIBE_ARGS)
+    answer, sent = _sent_by_name(call_by_name, describe_request.name, *DESCRIBE_ARGS)
+    value = _wait(answer, WAIT_SECONDS, f"the task {shown} sent")
+    got = (value.get("args"), value.get("kwargs")) if isinstance(value, dict) else None
+    if answer.failed() or got != (list(DESCRIBE_ARGS), {}):
+        received = f"args={got[0]!r}, kwargs={got[1]!r}" if got else f"{value!r:.40}"
+        hint = "pass the arguments on as they are, positionally: args=args"
+        if got and got[1]:
+            hint += " (their names are the task's business: describe_request takes *args)"
+        raise Fail(f"{shown} reached the task as {received}", hint=hint)
+
+    answer, _ = _sent_by_name(call_by_name, UNKNOWN_TASK, 1, 2)
     _wait(answer, WAIT_SECONDS, "the task with an unknown name")
     if answer.state != "FAILURE" or not isinstance(answer.result, NotRegistered):
         raise Fail(
             f"a task with an unknown name ended {answer.state}, not FAILURE with NotRegistered",
             hint="send the name you are given as it is",
         )
-    return "add and multiply by name gave 42 and 42; an unknown name failed on the worker"
+
+    shown = _shown(subtract.name, TOO_MANY_ARGS)
+    answer, _ = _sent_by_name(call_by_name, subtract.name, *TOO_MANY_ARGS)
+    _wait(answer, WAIT_SECONDS, f"the task {shown} sent")
+    if answer.state != "FAILURE" or not isinstance(answer.result, TypeError):
+        raise Fail(
+            f"{shown} ended {answer.state}, not FAILURE with TypeError on the worker",
+            hint="send the arguments you are given as they are: args=args",
+        )
+    return (
+        "subtract and describe_request by name got their arguments as given; an unknown "
+        "name and a call with one argument too many failed on the worker"
+    )
 
 
 # --------------------------------------------------------------------------- 04.3
@@ -373,9 +588,9 @@ def _call_by_name(call_by_name: Any) -> str:
 def _register(register: Any) -> str:
     need_function(register, "register", "register(name, email)")
     name, email = NEW_USER
+    known = {user.id for user in users.all_users()}
     try:
-        with published() as sent:
-            answer = register(name, email)
+        answer, sent, seen = _call(register, name, email, name="register")
     except EncodeError as exc:
         raise Fail(
             f"delay() could not encode the argument ({exc})",
@@ -390,12 +605,22 @@ def _register(register: Any) -> str:
             hint="send_welcome takes one argument, the user's id; it looks the rest up",
         ) from None
     try:
-        return _judge_register(register, answer, sent, name, email)
+        waited = _waited(seen, "register", "the welcome mail")
+        if waited is not None:
+            raise waited
+        _judge_register(register, answer, sent, name, email)
+        created = [u for u in users.all_users() if u.id not in known]
+        if len(created) > 1:
+            raise Fail(
+                f"register created {len(created)} users for one sign-up",
+                hint="call create_user(name, email) once, and pass that user's .id",
+            )
+        return "one user created; the welcome mail was queued with its id and delivered"
     finally:
         _settle(sent, MAIL_WAIT_SECONDS)
 
 
-def _judge_register(register: Any, answer: Any, sent: list[Sent], name: str, email: str) -> str:
+def _judge_register(register: Any, answer: Any, sent: list[Sent], name: str, email: str) -> None:
     welcome = [s for s in sent if s.task == users.send_welcome.name]
     if isinstance(answer, dict) and "user_id" in answer and not welcome:
         raise Fail(
@@ -431,12 +656,18 @@ def _judge_register(register: Any, answer: Any, sent: list[Sent], name: str, ema
         )
     value = _wait(answer, MAIL_WAIT_SECONDS, "the welcome mail")
     if answer.failed():
-        raise _welcome_failed(answer)
+        raise _welcome_failed(answer, welcome[0])
     user_id = value.get("user_id") if isinstance(value, dict) else None
     try:
         user = users.get_user(user_id)  # type: ignore[arg-type]
     except (TypeError, LookupError):
         user = None
+    if user is not None and (user.name, user.email) == (email, name):
+        raise Fail(
+            f"register created the user with the name and the address swapped "
+            f"(name={user.name!r}, email={user.email!r})",
+            hint="create_user(name, email): the name first, then the address",
+        )
     if user is None or (user.name, user.email) != (name, email):
         raise Fail(
             f"the mail went to user {user_id}, not to the user register({name!r}, {email!r}) "
@@ -446,10 +677,9 @@ def _judge_register(register: Any, answer: Any, sent: list[Sent], name: str, ema
         )
     if not any(m.get("to") == email and name in m.get("body", "") for m in outbox()):
         raise Fail("the welcome mail is not in the outbox", hint="queue users.send_welcome")
-    return "user created; the welcome mail was queued with the user's id and delivered"
 
 
-def _welcome_failed(answer: AsyncResult) -> Fail:
+def _welcome_failed(answer: AsyncResult, message: Sent) -> Fail:
     exc = answer.result
     kind, text = type(exc).__name__, str(exc)
     if kind == "TypeError" and "got dict" in text:
@@ -457,6 +687,12 @@ def _welcome_failed(answer: AsyncResult) -> Fail:
             "send_welcome received a dict, not an id",
             hint="you passed the user's fields (asdict(user) or user.__dict__); pass just "
             "user.id: the task loads the row as it is when it runs",
+        )
+    sent_id = message.args[0] if message.args else None
+    if kind == "TypeError" and isinstance(sent_id, str) and sent_id.strip().isdigit():
+        return Fail(
+            f"send_welcome received the id as a str ({sent_id!r}), not an int",
+            hint="pass user.id itself: str(user.id) is text, and get_user looks ids up as ints",
         )
     if kind == "TypeError" and "got str" in text:
         return Fail(
@@ -492,6 +728,12 @@ def _ten_plus(ten_plus: Any) -> str:
     if not isinstance(ten_plus, Signature):
         raise Fail(f"ten_plus is {kind(ten_plus)}, not a signature", hint="use add.s(...)")
     if ten_plus.task != add.name:
+        if short(ten_plus.task) == short(add.name):
+            raise Fail(
+                f"ten_plus is a signature of {ten_plus.task}, another task called add (one "
+                f"defined in the notebook?), not the course's {add.name}",
+                hint="import the course's task: from course_tasks.tasks.basics import add",
+            )
         raise Fail(
             f"ten_plus is a signature of {short(ten_plus.task)}, not add",
             hint="use the course's add task: add.s(...)",
@@ -536,6 +778,12 @@ def _ten_plus(ten_plus: Any) -> str:
             f"ten_plus's countdown is {countdown!r:.30}, not {COUNTDOWN_SECONDS}",
             hint="countdown counts seconds",
         )
+    if options.get("expires") is not None:
+        raise Fail(
+            f"ten_plus also carries expires={options['expires']!r:.30}: a task not started by "
+            "then is dropped (REVOKED), and the worker starts it only when its countdown is up",
+            hint="carry only the countdown: .set(countdown=0.3)",
+        )
     with published() as sent:
         result = ten_plus.delay(5)
     try:
@@ -543,7 +791,10 @@ def _ten_plus(ten_plus: Any) -> str:
             raise Fail("the message ten_plus.delay(5) sent has no eta")
         value = _wait(result, WAIT_SECONDS, "ten_plus.delay(5)")
         if result.failed() or value != 15:
-            raise Fail(f"ten_plus.delay(5) gave {value!r:.40}, not 15")
+            raise Fail(
+                f"ten_plus.delay(5) gave {value!r:.40}, not 15",
+                hint="add.s(10).set(countdown=0.3): the course's add, the 10, one option",
+            )
     finally:
         _settle(sent, WAIT_SECONDS)
     return f"ten_plus.delay(5) waited for its {COUNTDOWN_SECONDS} s countdown and gave 15"
