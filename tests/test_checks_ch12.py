@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
 import subprocess
 import sys
@@ -86,16 +88,20 @@ async def post_async_offloaded(request: ExportRequest):
     return {"task_id": task.id}
 
 
-def get_ok(task_id: str):
-    result = app.AsyncResult(task_id)
-    state = result.state
+def answer_from(state: str, info: Any) -> dict[str, Any]:
+    """The solution's answer for a state and its info (value, exception or progress)."""
     if state == "SUCCESS":
-        return {"status": "success", "result": result.result}
+        return {"status": "success", "result": info}
     if state == "FAILURE":
-        return {"status": "failure", "error": str(result.info)}
+        return {"status": "failure", "error": str(info)}
     if state == "PROGRESS":
-        return {"status": "in_progress", "progress": result.info}
+        return {"status": "in_progress", "progress": info}
     return {"status": state.lower()}
+
+
+def get_ok(task_id: str):
+    meta = app.backend.get_task_meta(task_id)  # one read: state and value together
+    return answer_from(meta["status"], meta["result"])
 
 
 def get_state_names(task_id: str):
@@ -104,13 +110,14 @@ def get_state_names(task_id: str):
     from celery.result import AsyncResult as CurrentAppResult
 
     result = CurrentAppResult(task_id)
-    answer = {"status": result.state.lower()}
-    if result.state == "SUCCESS":
-        answer["result"] = result.result
-    elif result.state == "FAILURE":
-        answer["message"] = str(result.result)
-    elif result.state == "PROGRESS":
-        answer.update(result.info)
+    meta = result.backend.get_task_meta(result.id)
+    answer = {"status": meta["status"].lower()}
+    if meta["status"] == "SUCCESS":
+        answer["result"] = meta["result"]
+    elif meta["status"] == "FAILURE":
+        answer["message"] = str(meta["result"])
+    elif meta["status"] == "PROGRESS":
+        answer.update(meta["result"])
     return answer
 
 
@@ -134,15 +141,17 @@ def get_short_wait(task_id: str):
 
 
 def get_reads_finished_with_get(task_id: str):
-    # reads the state once (until round 2 it read it three times: a race, see
-    # get_reads_state_each_time), then get() on a task that has finished
+    # reads the record once (until round 2 it read the state three times, until round 3 the
+    # state and then result.info: races, see get_reads_state_each_time and
+    # get_rereads_progress), then get() on a task that has finished
     result = app.AsyncResult(task_id)
-    state = result.state
+    meta = app.backend.get_task_meta(task_id)
+    state = meta["status"]
     if state == "FAILURE":
-        return {"status": "failure", "error": str(result.info)}
+        return {"status": "failure", "error": str(meta["result"])}
     if state in ("SUCCESS", "REVOKED"):
         return {"status": state.lower(), "result": result.get(propagate=False)}
-    return {"status": state.lower(), "progress": result.info}
+    return {"status": state.lower(), "progress": meta["result"]}
 
 
 def post_apply_async_positional(request: ExportRequest):
@@ -382,8 +391,185 @@ def post_countdown(request: ExportRequest):
     return {"task_id": task.id}
 
 
+# -- round 3 adversary (.adversary/ch12_r3.py)
+
+HINT_RACE = "read the record once and answer from that read alone"
+
+
+def get_rereads_progress(task_id: str):
+    # the solution until round 3: the state, then result.info again for PROGRESS (an export
+    # that finishes in between is answered in_progress with its result as the progress)
+    result = app.AsyncResult(task_id)
+    state = result.state
+    return r3_rest(result, state)
+
+
+def r3_rest(result: AsyncResult, state: str):
+    """The round 3 adversary's branches after the state: each reads the backend again."""
+    if state == "SUCCESS":
+        return {"status": "success", "result": result.result}
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(result.info)}
+    if state == "PROGRESS":
+        return {"status": "in_progress", "progress": result.info}
+    return {"status": state.lower()}
+
+
+def post_503_when_broker_down(request: ExportRequest):
+    """A right answer: the broker's refusal answered 503, so the client tries again later."""
+    from fastapi import HTTPException
+    from kombu.exceptions import OperationalError
+
+    try:
+        task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+    except OperationalError:
+        raise HTTPException(status_code=503, detail="try again later") from None
+    return {"task_id": task.id}
+
+
+def get_503_when_backend_down(task_id: str):
+    """A right answer: any error reading the record answered 503."""
+    from fastapi import HTTPException
+
+    try:
+        meta = app.backend.get_task_meta(task_id)
+    except Exception:
+        raise HTTPException(status_code=503, detail="result backend unavailable") from None
+    state, info = meta["status"], meta["result"]
+    if state == "SUCCESS":
+        return {"status": "success", "result": info}
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(info)}
+    if state == "PROGRESS":
+        return {"status": "progress", "current": info["current"], "total": info["total"]}
+    return {"status": state.lower()}
+
+
+def post_task_id_per_user(request: ExportRequest):
+    # a user's second export gets the id of the first
+    task = export_users_csv.apply_async((request.user_id,), {"rows": request.rows,
+                                        "seconds_per_row": 0.1},
+                                        task_id=f"export-users-{request.user_id}")  # fmt: skip
+    return {"task_id": task.id}
+
+
+def post_peek_for_quick_result(request: ExportRequest):
+    task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+    try:
+        return {"task_id": task.id, "result": task.get(timeout=0.05)}
+    except CeleryTimeoutError:
+        return {"task_id": task.id}
+
+
+def post_fallback_thread_when_broker_down(request: ExportRequest):
+    # section 4's fallback: the export runs in a thread of the web process, under an id
+    # nobody can look up
+    import threading
+
+    from kombu.exceptions import OperationalError
+
+    try:
+        task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+        return {"task_id": task.id}
+    except OperationalError:
+        threading.Thread(target=lambda: None, daemon=True).start()  # the export, in a thread
+        return {"task_id": str(uuid.uuid4())}
+
+
+def post_json_response(request: ExportRequest):
+    # a Response returned by the endpoint bypasses the route's status_code=202
+    from fastapi.responses import JSONResponse
+
+    task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+    return JSONResponse({"task_id": task.id})
+
+
+def post_ignore_result(request: ExportRequest):
+    task = export_users_csv.apply_async((request.user_id,), {"rows": request.rows,
+                                        "seconds_per_row": 0.1}, ignore_result=True)  # fmt: skip
+    return {"task_id": task.id}
+
+
+def get_info_before_state(task_id: str):
+    result = app.AsyncResult(task_id)
+    info = result.info
+    state = result.state
+    return answer_from(state, info)
+
+
+def get_empty_error_class_name(task_id: str):
+    result = app.AsyncResult(task_id)
+    state = result.state
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(result.info) or type(result.info).__name__}
+    return r3_rest(result, state)
+
+
+def get_ready_successful(task_id: str):
+    # ready(), successful(), failed(): each reads the backend again
+    result = app.AsyncResult(task_id)
+    if result.ready():
+        if result.successful():
+            return {"status": "success", "result": result.result}
+        if result.failed():
+            return {"status": "failure", "error": str(result.info)}
+        return {"status": result.state.lower()}
+    if result.state == "PROGRESS":
+        return {"status": "in_progress", "progress": result.info}
+    return {"status": result.state.lower()}
+
+
+def get_progress_fields_reread(task_id: str):
+    # an export that finishes between the reads makes it crash (KeyError)
+    result = app.AsyncResult(task_id)
+    state = result.state
+    if state == "PROGRESS":
+        return {"status": "in_progress",
+                "progress": {"current": result.info["current"], "total": result.info["total"]}}
+    return r3_rest(result, state)
+
+
+def get_forget_failures(task_id: str):
+    result = app.AsyncResult(task_id)
+    state = result.state
+    if state == "FAILURE":
+        error = str(result.info)
+        result.forget()
+        return {"status": "failure", "error": error}
+    return r3_rest(result, state)
+
+
+def get_pending_when_backend_down(task_id: str):
+    # an outage of the result backend hidden as pending: clients poll for ever
+    result = app.AsyncResult(task_id)
+    try:
+        state = result.state
+    except Exception:
+        return {"status": "pending"}
+    return r3_rest(result, state)
+
+
+def get_inspect_pending(task_id: str):
+    # asks every worker (a broadcast that waits up to 1 s for replies) inside the request
+    result = app.AsyncResult(task_id)
+    state = result.state
+    if state == "PENDING":
+        replies = app.control.inspect(timeout=1.0).query_task(task_id) or {}
+        if not any(replies.values()):
+            return {"status": "pending", "known": False}
+    return r3_rest(result, state)
+
+
+def get_started_as_in_progress(task_id: str):
+    result = app.AsyncResult(task_id)
+    state = result.state
+    if state == "STARTED":
+        return {"status": "in_progress", "progress": {"current": 0, "total": None}}
+    return r3_rest(result, state)
+
+
 def test_12_1_right_answer() -> None:
-    assert_passed(verdict("12.1", make_api(post_ok, get_ok)), "202 with the id at once")
+    assert_passed(verdict("12.1", make_api(post_ok, get_ok)), "202 with a new id at once")
 
 
 @pytest.mark.parametrize(
@@ -397,10 +583,12 @@ def test_12_1_right_answer() -> None:
                      id="async-def-offloaded"),
         pytest.param(lambda: make_api(post_apply_async_positional, get_reads_meta_once),
                      id="positional-args-and-one-meta-read"),
+        pytest.param(lambda: make_api(post_503_when_broker_down, get_503_when_backend_down),
+                     id="outages-answered-503"),
     ],
 )
 def test_12_1_other_right_answers(api: Any) -> None:
-    assert_passed(verdict("12.1", api()), "202 with the id at once")
+    assert_passed(verdict("12.1", api()), "202 with a new id at once")
 
 
 def test_12_1_in_eager_mode_says_a_worker_is_needed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -536,8 +724,10 @@ def test_12_1_leaves_asyncresult_get_as_it_was() -> None:
                      "exception's text", "the error is the exception's text, str(result.info), "
                      "exactly: without its class name", id="r2-get-error-repr"),
         pytest.param(lambda: make_api(post_remembers, get_404_unless_queued_here),
-                     "GET /exports/{id} for an id the worker has not run answered 404",
-                     "give every state an answer", id="r2-get-404-unless-queued-here"),
+                     "GET /exports/{id} answered 404 for an export that a worker has "
+                     "finished, but that this app's POST did not queue",
+                     "read the state from the result backend, not from what this process "
+                     "remembers", id="r2-get-404-unless-queued-here"),
         pytest.param(lambda: make_api(post_ok, get_started_is_in_progress),
                      "GET /exports/{id} for an export a worker has started said "
                      "status='in_progress'", 'answer {"status": "started", ...}',
@@ -551,9 +741,9 @@ def test_12_1_leaves_asyncresult_get_as_it_was() -> None:
                      'answer {"status": "retry", ...}', id="r2-get-retry-is-failure"),
         pytest.param(lambda: make_api(post_ok, get_reads_state_each_time),
                      "GET /exports/{id} for an export a worker finished while GET answered "
-                     "(STARTED for the first 2 reads of its state, SUCCESS after) answered "
-                     "{'status': 'success'}: it read result.state again and again",
-                     "read result.state once, into a variable (state = result.state)",
+                     "(STARTED for the first 2 reads of its record in the result backend, "
+                     "SUCCESS after) answered {'status': 'success'}: it read the task's record "
+                     "again and again", "read the record once and answer from that read alone",
                      id="r2-get-reads-state-each-time"),
         pytest.param(lambda: make_api(post_ok, get_answering(progress=lambda r: {
             "status": "in_progress",
@@ -586,6 +776,73 @@ def test_12_1_leaves_asyncresult_get_as_it_was() -> None:
                      "the task queued for user 42 with 3 rows was export_users_csv("
                      "user_id='42', rows=3, seconds_per_row=0.1): user_id is a str",
                      "pass request.user_id as it is, an int", id="r2-post-user-id-as-text"),
+        # round 3
+        pytest.param(lambda: make_api(post_ok, get_rereads_progress),
+                     "for an export a worker finished while GET answered (PROGRESS at row 4 of "
+                     "5 for the first 1 read of its record in the result backend, SUCCESS "
+                     "after) answered {'status': 'in_progress', 'progress': {'url': ",
+                     "read the record once and answer from that read alone: meta = "
+                     "app.backend.get_task_meta(task_id)", id="r3-get-rereads-progress"),
+        pytest.param(lambda: make_api(post_task_id_per_user, get_ok),
+                     "POST /exports answered the same id (export-users-42) for two exports of "
+                     "user 42", "let Celery give every task a new id",
+                     id="r3-post-task-id-per-user"),
+        pytest.param(lambda: make_api(post_peek_for_quick_result, get_ok),
+                     "POST /exports waited for the export (it called get() on the task)",
+                     "answer at once with the task's id", id="r3-post-peek-for-quick-result"),
+        pytest.param(lambda: make_api(post_fallback_thread_when_broker_down, get_ok),
+                     "POST /exports while the broker refused the message (send_task raised "
+                     "kombu's OperationalError) answered 202 {'task_id': ",
+                     "let the error through: an unhandled exception answers 500 (or raise "
+                     "HTTPException(status_code=503))", id="r3-post-fallback-thread"),
+        pytest.param(lambda: make_api(post_own_queue, get_ok),
+                     "POST /exports sent the export to the queue 'exports', which the workers "
+                     "do not read", "leave out queue=", id="r3-post-queue-exports"),
+        pytest.param(lambda: make_api(post_json_response, get_ok), "POST /exports answered 200",
+                     "answer 202 Accepted", id="r3-post-json-response-200"),
+        pytest.param(lambda: make_api(post_ignore_result, get_ok),
+                     "POST /exports queued the export with ignore_result=True: the worker stores "
+                     "no result", "leave out ignore_result", id="r3-post-ignore-result"),
+        pytest.param(lambda: make_api(post_remembers, get_404_unless_queued_here),
+                     "GET /exports/{id} answered 404 for an export that a worker has finished, "
+                     "but that this app's POST did not queue", "read the state from the result "
+                     "backend, not from what this process remembers",
+                     id="r3-get-only-ids-queued-here"),
+        pytest.param(lambda: make_api(post_ok, get_info_before_state),
+                     "(STARTED for the first 1 read of its record in the result backend, SUCCESS "
+                     "after) answered {'status': 'success', 'result': {'pid': ", HINT_RACE,
+                     id="r3-get-info-before-state"),
+        pytest.param(lambda: make_api(post_ok, get_empty_error_class_name),
+                     "the error is 'TimeoutError', not the exception's text ''",
+                     "the error is the exception's text, str(result.info), exactly",
+                     id="r3-get-empty-error-class-name"),
+        pytest.param(lambda: make_api(post_ok, get_unknown_is_404),
+                     "GET /exports/{id} for an id the worker has not run answered 404",
+                     "give every state an answer", id="r3-get-unknown-id-404"),
+        pytest.param(lambda: make_api(post_ok, get_ready_successful),
+                     "(STARTED for the first 1 read of its record in the result backend, SUCCESS "
+                     "after) answered {'status': 'success'}", HINT_RACE,
+                     id="r3-get-ready-successful"),
+        pytest.param(lambda: make_api(post_ok, get_progress_fields_reread),
+                     "(PROGRESS at row 4 of 5 for the first 1 read of its record in the result "
+                     "backend, SUCCESS after) answered 'status 500'", HINT_RACE,
+                     id="r3-get-progress-fields-reread"),
+        pytest.param(lambda: make_api(post_ok, get_forget_failures),
+                     "answered {'status': 'failure', 'error': 'user 13 has no rows to export'}, "
+                     "then {'status': 'pending'} when asked again",
+                     "leave the result in the result backend", id="r3-get-forget-failures"),
+        pytest.param(lambda: make_api(post_ok, get_pending_when_backend_down),
+                     "GET /exports/{id} while the result backend was down (reading the task's "
+                     "state raised ", "let the error through: an unhandled exception answers 500",
+                     id="r3-get-pending-when-backend-down"),
+        pytest.param(lambda: make_api(post_ok, get_inspect_pending),
+                     "GET /exports/{id} for an id the worker has not run asked the workers "
+                     "('query_task', a broadcast over the broker",
+                     "answer from the result backend alone", id="r3-get-inspect-pending"),
+        pytest.param(lambda: make_api(post_ok, get_started_as_in_progress),
+                     "GET /exports/{id} for an export a worker has started said "
+                     "status='in_progress'", 'answer {"status": "started", ...}',
+                     id="r3-get-started-as-in-progress"),
     ],
 )
 def test_12_1_wrong_answers(api: Any, problem: str, hint: str) -> None:
@@ -786,6 +1043,41 @@ def make_overriding(**forced: Any) -> Any:
     return make
 
 
+# -- round 3 adversary (.adversary/ch12_r3.py)
+
+
+@functools.cache
+def make_lru_cached(settings):
+    # the same app for the same settings object
+    return make_ok(settings)
+
+
+def make_set_default(settings):
+    # the course's app stays current in this thread only: every other thread gets the shop's
+    made = make_ok(settings)
+    made.set_default()
+    return made
+
+
+PRODUCTION_DEFAULTS = {"timezone": "UTC", "accept_content": ["json"], "task_serializer": "json",
+                       "result_expires": 3600, "task_default_queue": "celery",
+                       "broker_connection_retry_on_startup": True, "task_acks_late": True}
+
+
+def make_defaults_where_not_in(names_of: Any) -> Any:
+    """make_ok, then production defaults wherever ``names_of(settings)`` lacks the setting."""
+
+    def make(settings):
+        made = make_ok(settings)
+        names = set(names_of(settings))
+        for key, value in PRODUCTION_DEFAULTS.items():
+            if f"CELERY_{key.upper()}" not in names:
+                made.conf[key] = value
+        return made
+
+    return make
+
+
 _SHARED_CONF: dict[str, Any] = {}
 
 
@@ -902,6 +1194,37 @@ def test_12_2_leaves_the_course_app_current() -> None:
                      "'redis://broker-1.example.com:6379/0': the two apps share their "
                      "configuration", "give each call an app of its own",
                      id="shared-configuration"),
+        # round 3
+        pytest.param(make_lru_cached, "make_celery returned the same app when called twice with "
+                     "the same settings object (a cache)", "make a new app on every call",
+                     id="r3-lru-cache-per-settings"),
+        pytest.param(make_overriding(accept_content=["json"], task_serializer="json"),
+                     "accept_content is ['json'], not ['json', 'msgpack']: make_celery set it "
+                     "itself", "leave the settings' values as they are",
+                     id="r3-hard-coded-json-only"),
+        pytest.param(make_overriding(broker_connection_retry_on_startup=True),
+                     "broker_connection_retry_on_startup is True, not False: make_celery set it "
+                     "itself", "leave the settings' values as they are",
+                     id="r3-retry-on-startup-forced"),
+        pytest.param(make_overriding(timezone="UTC", enable_utc=True),
+                     "timezone is 'UTC', not 'Europe/Paris': make_celery set it itself",
+                     "leave the settings' values as they are", id="r3-timezone-utc-forced"),
+        pytest.param(make_set_default, "make_celery made the new app Celery's default app "
+                     "(set_default())", "leave out set_default()", id="r3-set-default"),
+        pytest.param(make_lower_namespace, "broker_url is None with namespace='celery'",
+                     "the namespace is the settings' prefix as written",
+                     id="r3-lowercase-namespace"),
+        pytest.param(make_overriding(task_default_queue="shop"),
+                     "task_default_queue is 'shop', not 'shop1'",
+                     "leave the settings' values as they are", id="r3-default-queue-shop"),
+        pytest.param(make_one_module_app, "make_celery returned the app of its first call again, "
+                     "reconfigured", "make a new app on every call", id="r3-one-module-level-app"),
+        pytest.param(make_defaults_where_not_in(dir), "for settings served by a __getattr__ that "
+                     "dir() does not list, result_expires is 3600, not 0",
+                     "ask for each setting by its name", id="r3-defaults-where-not-in-dir"),
+        pytest.param(make_defaults_where_not_in(vars), "result_expires is 3600, not 600: "
+                     "make_celery set it itself", "leave the settings' values as they are",
+                     id="r3-defaults-where-not-in-vars"),
     ],
 )
 def test_12_2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -929,6 +1252,10 @@ def choose_ok(kind, cores):
 )
 def test_12_3_right_answers(answer: Any, detail: str) -> None:
     assert_passed(verdict("12.3", answer), detail)
+
+
+def pool_io_this_machine(kind, cores):
+    return ("prefork", cores) if kind == "cpu" else ("threads", 10 * os.cpu_count())
 
 
 def pool_cpu_this_machine(kind, cores):
@@ -1022,6 +1349,30 @@ def pool_cpu_this_machine(kind, cores):
         pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", True),
                      "the concurrency is a bool, not an int", "the concurrency is a number",
                      id="concurrency-bool"),
+        # round 3 (while choose_pool runs, os.cpu_count() says 1)
+        pytest.param(lambda k, c: ("prefork", max(1, c - 1)) if k == "cpu" else ("threads", 10 * c),
+                     "for CPU-bound work on 2 cores you chose prefork -c 1",
+                     "one process per core", id="r3-cpu-leave-one-core"),
+        pytest.param(pool_cpu_this_machine, "for CPU-bound work on 2 cores you chose prefork "
+                     "-c 1", "one process per core", id="r3-cpu-os-cpu-count"),
+        pytest.param(pool_io_this_machine, "for I/O-bound work on 3 cores you chose threads -c 10 "
+                     "(as for 2 cores)", "waiting tasks use no CPU", id="r3-io-os-cpu-count"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", c + 1),
+                     "for I/O-bound work on 2 cores you chose threads -c 3",
+                     "waiting tasks use no CPU", id="r3-io-cores-plus-one"),
+        pytest.param(lambda k, c: ("prefork", 0) if k == "cpu" else ("threads", 10 * c),
+                     "for CPU-bound work on 2 cores you chose prefork -c 0",
+                     "one process per core", id="r3-cpu-zero-means-default"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", max(8, c)),
+                     "for I/O-bound work on 3 cores you chose threads -c 8 (as for 2 cores)",
+                     "waiting tasks use no CPU", id="r3-io-at-least-eight"),
+        pytest.param(lambda k, c: ("prefork", min(c, 4)) if k == "cpu" else ("threads", 10 * c),
+                     "for CPU-bound work on 8 cores you chose prefork -c 4",
+                     "one process per core", id="r3-cpu-capped-at-four"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", c * 2.5),
+                     "choose_pool('io', 2) returned ('threads', 5.0): the concurrency is a float",
+                     "the concurrency is a number of processes or threads",
+                     id="r3-io-float-concurrency"),
     ],
 )
 def test_12_3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -1155,6 +1506,22 @@ def test_12_4_right_answer() -> None:
         pytest.param(r2_unit(("ExecStart={celery_bin} -A course_tasks worker --loglevel=INFO",
                               "ExecStart=/bin/sh -c 'exec {celery_bin} -A course_tasks worker "
                               "--loglevel=INFO'")), id="shell-exec"),
+        # round 3 adversary's right answers (its --controls): a '-' before the command makes
+        # every exit a success, which Restart=always restarts all the same
+        pytest.param(r2_unit(("ExecStart={celery_bin}", "ExecStart=-{celery_bin}")),
+                     id="r3-dash-execstart-restart-always"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=10m")), id="r3-timeout-10m"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=10min 30s")),
+                     id="r3-timeout-10min-30s"),
+        pytest.param(r2_unit(("KillSignal=SIGTERM\n", "")), id="r3-no-killsignal-line"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -n worker1@%%h")),
+                     id="r3-hostname-escaped"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -n worker1@%H")),
+                     id="systemd-hostname"),
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nRestartSec=5\n"
+                              "Environment=PYTHONUNBUFFERED=1\nLimitNOFILE=65536\n"
+                              "RuntimeDirectory=celery\nExecStartPre=/bin/mkdir -p /tmp/x\n"
+                              "PrivateTmp=yes\nNoNewPrivileges=yes")), id="usual-extra-settings"),
     ],
 )
 def test_12_4_other_right_answers(answer: Any) -> None:
@@ -1414,6 +1781,138 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                              DETACH),
                      "PIDFile=/run/celery/other.pid is not the --pidfile the worker writes",
                      "PIDFile= with the same path as --pidfile", id="forking-pidfile-elsewhere"),
+        # round 3
+        pytest.param(r2_unit(("Restart=always", "ExecStartPost={celery_bin} -A course_tasks beat "
+                              "--loglevel=INFO\nRestart=always")),
+                     "/celery -A course_tasks beat --loglevel=INFO starts beat with every worker",
+                     "leave out ExecStartPost: beat runs once",
+                     id="r3-beat-as-execstartpost"),
+        pytest.param(r2_unit(("After=network-online.target",
+                              "After=network-online.target\nWants=celery-beat.service")),
+                     "Wants=celery-beat.service in [Unit] starts beat with the worker",
+                     "leave beat out of the worker's unit", id="r3-wants-beat-unit"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -n worker1@%h")),
+                     "ExecStart has %h: systemd reads % specifiers in the unit before celery sees "
+                     "the command, and replaces %h with the home directory",
+                     "write %%h so that celery gets %h (or systemd's own %H, the host name)",
+                     id="r3-node-name-percent-h"),
+        pytest.param(r2_unit(("--loglevel=INFO",
+                              "--loglevel=INFO --logfile=/var/log/celery/%n%I.log")),
+                     "ExecStart has %n: systemd reads % specifiers in the unit before celery sees "
+                     "the command, and replaces %n with the unit's full name",
+                     "write %%n so that celery gets %n", id="r3-logfile-percent-specifiers"),
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nWatchdogSec=60")),
+                     "WatchdogSec=60: celery never sends systemd's WATCHDOG=1 keep-alive",
+                     "leave out WatchdogSec", id="r3-watchdog"),
+        pytest.param(r2_unit(("Restart=always", "ExecStartPre={celery_bin} -A course_tasks purge "
+                              "-f\nRestart=always")),
+                     "/celery -A course_tasks purge -f deletes every queued task whenever the "
+                     "worker starts", "leave out ExecStartPre",
+                     id="r3-execstartpre-purge"),
+        pytest.param(r2_unit(("KillSignal=SIGTERM",
+                              "KillSignal=SIGTERM\nRestartKillSignal=SIGKILL")),
+                     "RestartKillSignal=SIGKILL: systemctl restart (every deploy) stops the "
+                     "worker with SIGKILL", "leave out RestartKillSignal",
+                     id="r3-restartkillsignal-kill"),
+        pytest.param(r2_unit(("KillMode=mixed",
+                              "KillMode=mixed    # TERM to the main process only")),
+                     "KillMode=mixed    # TERM to the main process only is not a kill mode "
+                     "systemd knows",
+                     "KillMode=mixed: systemd sends TERM to the main process only",
+                     id="r3-inline-comment-killmode"),
+        pytest.param(r2_unit(("TimeoutStopSec=600",
+                              "TimeoutStopSec=600    # 10 min > the longest task")),
+                     "is not a time span systemd reads", "TimeoutStopSec= longer than the longest "
+                     "task", id="r3-inline-comment-timeout"),
+        pytest.param(r2_unit(("KillMode=mixed", "Killmode=mixed")),
+                     "the unit leaves KillMode at systemd's default, control-group",
+                     "KillMode=mixed", id="r3-lowercase-killmode-key"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSecs=600")),
+                     "the unit has no TimeoutStopSec", "TimeoutStopSec= longer than the longest "
+                     "task", id="r3-timeoutstopsecs-typo"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nTimeoutSec=120")),
+                     "TimeoutSec=120 (120 s) (TimeoutSec= comes after TimeoutStopSec=600",
+                     "TimeoutStopSec= longer than the longest task",
+                     id="r3-timeoutsec-later-overrides"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=5min")),
+                     "TimeoutStopSec=5min (300 s): systemd SIGKILLs the worker",
+                     "TimeoutStopSec= longer than the longest task", id="r3-timeout-5min-exactly"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=0")),
+                     "TimeoutStopSec=0: systemd never kills what is left", "a stop must end",
+                     id="r3-timeout-zero-no-limit"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nSendSIGKILL=no")),
+                     "SendSIGKILL=no: when TimeoutStopSec runs out", "leave out SendSIGKILL",
+                     id="r3-sendsigkill-no"),
+        pytest.param(r2_unit(("Restart=always", "Restart=on-abnormal")),
+                     "the unit has Restart=on-abnormal: a worker that exits with an error code",
+                     "Restart=always (or on-failure)", id="r3-restart-on-abnormal"),
+        pytest.param(r2_unit(("ExecStart={celery_bin}", "ExecStart=-{celery_bin}"),
+                             ("Restart=always", "Restart=on-failure")),
+                     "with Restart=on-failure: the '-' makes systemd count every exit of the "
+                     "worker as a success", "leave out the '-' before the command",
+                     id="r3-restart-on-failure-ignored-exit"),
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nWantedBy=multi-user.target"),
+                             ("[Install]\nWantedBy=multi-user.target", "[Install]")),
+                     "WantedBy=multi-user.target is in [Service], where systemd ignores it",
+                     "move it to [Install]", id="r3-wantedby-in-service"),
+        pytest.param(r2_unit(("User={user}\n", ""), ("After=network-online.target",
+                                                      "After=network-online.target\nUser={user}")),
+                     "User=", "move it to [Service]", id="r3-user-in-unit-section"),
+        pytest.param(r2_unit(("KillMode=mixed\nTimeoutStopSec=600\n", ""),
+                             ("After=network-online.target", "After=network-online.target\n"
+                              "KillMode=mixed\nTimeoutStopSec=600")),
+                     "KillMode=mixed is in [Unit], where systemd ignores it",
+                     "move it to [Service]",
+                     id="r3-stop-settings-in-unit-section"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO --beat")),
+                     "ExecStart runs beat inside the worker (-B)", "leave out -B",
+                     id="r3-beat-long-flag"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -EB")),
+                     "ExecStart runs beat inside the worker (-B)", "leave out -B",
+                     id="r3-beat-combined-short-flags"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO \\\n    --concurrency=4 -B")),
+                     "ExecStart runs beat inside the worker (-B)", "leave out -B",
+                     id="r3-beat-on-continuation-line"),
+        pytest.param(r2_unit(("Type=simple", "Type=notify")),
+                     "Type=notify: systemd waits for a READY=1 notification",
+                     "celery worker stays in the foreground",
+                     id="r3-type-notify"),
+        pytest.param(r2_unit(("KillMode=mixed", "ExecStop=/bin/kill -TERM $MAINPID")),
+                     "the unit leaves KillMode at systemd's default, control-group",
+                     "KillMode=mixed", id="r3-execstop-kill-mainpid"),
+        pytest.param(r2_unit(("KillMode=mixed", "KillMode=mixed\nExecStop={celery_bin} -A "
+                              "course_tasks control shutdown")),
+                     "broadcasts shutdown to every worker connected to the broker",
+                     "leave out ExecStop", id="r3-execstop-control-shutdown"),
+        pytest.param(r2_unit(("ExecStart={celery_bin} -A course_tasks worker --loglevel=INFO",
+                              "ExecStart=/bin/sh -c '{celery_bin} -A course_tasks worker "
+                              "--loglevel=INFO 2>&1 | tee -a {project_dir}/worker.log'")),
+                     "ExecStart runs the worker inside a shell", "start celery_bin itself",
+                     id="r3-sh-pipe-to-tee"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -D")),
+                     "--detach needs Type=forking, --pidfile, --logfile and PIDFile=",
+                     "or leave out --detach", id="r3-detach-short-flag"),
+        pytest.param(r2_unit(("WantedBy=multi-user.target", "WantedBy=multi-user")),
+                     "the unit is not started at boot", "[Install] WantedBy=multi-user.target",
+                     id="r3-wantedby-without-suffix"),
+        pytest.param(r2_unit(("Restart=always", "ExecStart={celery_bin} -A course_tasks beat "
+                              "--loglevel=INFO\nRestart=always")),
+                     "the unit has 2 ExecStart= lines", "one ExecStart=, the worker: beat runs "
+                     "once, in a unit of its own", id="r3-two-execstart-lines"),
+        pytest.param(r2_unit(("KillMode=mixed",
+                              "KillMode=mixed\nExecStop=/bin/kill -QUIT $MAINPID")),
+                     "ExecStop=/bin/kill -QUIT $MAINPID sends SIGQUIT before systemd's "
+                     "KillSignal",
+                     "leave out ExecStop", id="r3-execstop-quit"),
+        pytest.param(r2_unit(("Type=simple", "Type=forking\nPIDFile=/run/celery/worker.pid"),
+                             ("--loglevel=INFO", "--loglevel=INFO --detach "
+                              "--pidfile=/run/celery/worker.pid")),
+                     "(missing: --logfile)", "or leave out --detach",
+                     id="r3-forking-detach-no-logfile"),
+        # beyond the adversary: a [Service] setting the check does not know
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nRuntimeMaxSec=3600")),
+                     "RuntimeMaxSec=3600: the check does not know RuntimeMaxSec=",
+                     "leave out RuntimeMaxSec", id="unknown-service-setting"),
     ],
 )
 def test_12_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:

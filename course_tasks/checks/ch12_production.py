@@ -9,11 +9,15 @@
   exactly; no queue the workers do not read, no ``expires``/``countdown``/``eta``). GET is
   asked about tasks in every state, including tasks the POST never queued and failures with
   several arguments and none (the error compared exactly with ``str(exc)``), each twice (a
-  GET that forgets the result is seen), and about a task that finishes between two reads of
-  its state (an answer read from several reads is seen); an endpoint that talks to Celery
-  inside the event loop (``async def``) is seen too;
+  GET that forgets the result is seen), and about tasks that finish (from STARTED and from
+  PROGRESS) between two reads of their record (an answer read from several reads is seen);
+  a user's second export must get an id of its own; while the broker refuses the message
+  POST, and while the result backend is down GET, must answer an error (5xx); an endpoint
+  that asks the workers (a broadcast, ``inspect()``) or talks to Celery inside the event
+  loop (``async def``) is seen too;
 * 12.2 ``check("12.2", make_celery)``: ``make_celery(settings)`` returns a *new* Celery app
-  on every call, not made the current one, configured from a Django-style settings object
+  on every call (also for the same settings object twice), not made the current one nor
+  the default one (``set_default()``), configured from a Django-style settings object
   with ``namespace="CELERY"``; tried on two settings objects (one holding its settings on the
   instance, its class and a base class, one behind a plain ``__getattr__`` that ``dir()``
   does not list), each with settings that are false or 0 and settings away from what apps
@@ -27,7 +31,10 @@
   returns a systemd unit that starts the worker the right way (as its main process, or
   detached with ``Type=forking`` and ``PIDFile=``), restarts it after any death and stops it
   warm (TERM to this worker's main process only, ``KillMode=mixed``, with time for the
-  longest task, then a kill); checked with :mod:`configparser`, its [Service] lines in
+  longest task, then a kill), restarts warm too, pulls in no beat (no -B, no second
+  ExecStart, no ExecStartPost, no Wants=), has no watchdog nor purge, no Celery ``%``
+  placeholder that systemd would expand, and no [Service] setting outside a list of known
+  harmless ones; checked with :mod:`configparser`, its [Service] lines in
   systemd's order, and, where installed, ``systemd-analyze verify``.
 """
 
@@ -62,6 +69,7 @@ from celery.app.defaults import DEFAULTS
 from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 import course_tasks.web  # noqa: F401 - sets the filter for Starlette's httpx warning
 from course_tasks import processes
@@ -108,6 +116,12 @@ class _Celery:
     polled: list[str] = field(default_factory=list)
     #: what it did with Celery inside the event loop (``async def``): "queued the export", ...
     in_loop: list[str] = field(default_factory=list)
+    #: the control commands it broadcast to the workers (``inspect().query_task``, ``ping``)
+    broadcasts: list[str] = field(default_factory=list)
+    #: the messages the broker refused (``refuse``)
+    refused: int = 0
+    #: the reads of a task's state the result backend failed (``backend_down``)
+    failed_reads: int = 0
 
     def publish(self) -> None:
         """Send the held-back exports now, as a worker that was busy until now gets them."""
@@ -133,7 +147,10 @@ Flips = dict[str, tuple[dict[str, Any], dict[str, Any], int]]
 
 
 @contextmanager
-def _watching_celery(park: bool, flips: Flips | None = None) -> Iterator[_Celery]:
+def _watching_celery(
+    park: bool, flips: Flips | None = None, *, refuse: bool = False,
+    backend_down: BaseException | None = None,
+) -> Iterator[_Celery]:
     """Meanwhile, record what the code does with the course's app (:class:`_Celery`).
 
     With ``park``, ``export_users_csv`` is not published when it is sent, only recorded (the
@@ -144,6 +161,12 @@ def _watching_celery(park: bool, flips: Flips | None = None) -> Iterator[_Celery
 
     With ``flips``, each read of such a task's state from the result backend gets the next
     state of a task a worker finishes meanwhile (:data:`Flips`).
+
+    With ``refuse``, the broker refuses every message (kombu's ``OperationalError``, as
+    ``send_task`` raises it when the broker is down); with ``backend_down``, every read of a
+    task's state raises that exception (the result backend is down). A broadcast to the
+    workers (``app.control.inspect()``, ``ping``, ...) is recorded and answered at once with
+    no replies, as when no worker answers.
     """
     did = _Celery()
     real_send = app.send_task
@@ -154,6 +177,10 @@ def _watching_celery(park: bool, flips: Flips | None = None) -> Iterator[_Celery
     def send_task(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         if _in_event_loop():
             did.in_loop.append("queued the export")
+        if refuse:
+            did.refused += 1
+            raise KombuOperationalError(
+                "Error 111 connecting to the broker. Connection refused (the check refused it)")
         if park and name == export_users_csv.name:
             options["task_id"] = task_id = options.get("task_id") or str(uuid.uuid4())
             did.parked.append((name, args, kwargs, options))
@@ -164,6 +191,9 @@ def _watching_celery(park: bool, flips: Flips | None = None) -> Iterator[_Celery
     def get_task_meta(backend: Any, task_id: str, *args: Any, **kwargs: Any) -> Any:
         if _in_event_loop():
             did.in_loop.append("read the task's state")
+        if backend_down is not None:
+            did.failed_reads += 1
+            raise backend_down
         if task_id in parked_ids:
             did.reads[task_id] += 1
             if did.reads[task_id] > 1:
@@ -175,21 +205,26 @@ def _watching_celery(park: bool, flips: Flips | None = None) -> Iterator[_Celery
             return dict(before if did.reads[task_id] <= reads else after, task_id=task_id)
         return real_meta(backend, task_id, *args, **kwargs)
 
+    def broadcast(command: str, *args: Any, reply: bool = False, **kwargs: Any) -> Any:
+        did.broadcasts.append(command)
+        return [] if reply else None
+
     with (
         mock.patch.object(app, "send_task", send_task),
         mock.patch.object(backend_cls, "get_task_meta", get_task_meta),
+        mock.patch.object(app.control, "broadcast", broadcast),
     ):
         yield did
 
 
 def _request(
     client: Any, method: str, url: str, *, park: bool = False, flips: Flips | None = None,
-    **kwargs: Any,
+    refuse: bool = False, backend_down: BaseException | None = None, **kwargs: Any,
 ) -> tuple[Any, Seen, _Celery]:
     """``client.METHOD(url, **kwargs)``, bounded: the answer (or StillRunning), and what the
     endpoint did meanwhile (whether it waited for a task, ran one in the request, polled a
-    task no worker has yet, or talked to Celery inside the event loop)."""
-    with _watching_celery(park, flips) as did:
+    task no worker has yet, asked the workers, or talked to Celery inside the event loop)."""
+    with _watching_celery(park, flips, refuse=refuse, backend_down=backend_down) as did:
         response, seen = call_watched(lambda: getattr(client, method)(url, **kwargs),
                                       seconds=ANSWER_SECONDS, thread_name=THREAD_NAME)  # fmt: skip
     return response, seen, did
@@ -247,6 +282,11 @@ def _post(client: Any, endpoint: Any, user_id: int, rows: int) -> str:
         raise Fail("POST /exports ran the export in the request (apply() runs it right "
                    "there, no worker involved)",
                    hint="queue it with export_users_csv.delay(...) and answer at once")
+    if did.broadcasts:
+        raise Fail(f"POST /exports asked the workers ({did.broadcasts[0]!r}, a broadcast over "
+                   "the broker that waits for their replies) before it answered",
+                   hint="queue the export with export_users_csv.delay(...) and answer at once, "
+                   "whatever the workers are doing: the queue holds it until one is free")
     if did.in_loop:
         raise Fail(f"POST /exports {did.in_loop[0]} inside FastAPI's event loop "
                    "(an async def endpoint)",
@@ -297,6 +337,12 @@ def _judge_queued(name: str, args: Any, kwargs: Any, options: dict[str, Any], *,
                    f"not read (they read {routed!r}, where the app routes export_users_csv)",
                    hint="leave out queue=: export_users_csv.delay(...) sends it where the "
                    "app's routing says, and the workers read that queue")
+    if options.get("ignore_result"):
+        raise Fail(f"POST /exports queued the export with ignore_result="
+                   f"{options['ignore_result']!r}: the worker stores no result, so GET never "
+                   "learns that the export finished, nor its value",
+                   hint="leave out ignore_result: GET /exports/{task_id} reads the export's "
+                   "state and value from the result backend")
     for option, (why, hint) in _DELAYING.items():
         if options.get(option) is not None:
             raise Fail(f"POST /exports queued the export with {option}={options[option]!r}: "
@@ -444,6 +490,11 @@ def _judge_failure(data: dict[str, Any], case: _Case) -> None:
                "sends it as {}")
 
 
+_FOREIGN_HINT = ("read the state from the result backend, not from what this process remembers "
+                 "(a dict or set of the ids it queued): every web process, and this one after a "
+                 "restart, must give the same answer")
+
+
 def _judge_get(client: Any, endpoint: Any, case: _Case) -> Any:
     """GET /exports/{id} for one case; a Fail naming the mistake, else the json answer."""
     response, seen, did = _request(client, "get", f"/exports/{case.task_id}")
@@ -451,6 +502,12 @@ def _judge_get(client: Any, endpoint: Any, case: _Case) -> Any:
         how = "called get() on it" if seen.waited else f"no answer within {ANSWER_SECONDS:g} s"
         raise Fail(f"GET /exports/{{id}} for {case.what} waited for the task ({how})",
                    hint="it waited for the task: read result.state, never get()")
+    if did.broadcasts:
+        raise Fail(f"GET /exports/{{id}} for {case.what} asked the workers "
+                   f"({did.broadcasts[0]!r}, a broadcast over the broker that waits up to its "
+                   "timeout for their replies) in the request",
+                   hint="answer from the result backend alone, at once: a PENDING id is "
+                   '{"status": "pending"}, whether it waits in the queue or nobody queued it')
     if did.in_loop:
         raise Fail(f"GET /exports/{{id}} {did.in_loop[0]} inside FastAPI's event loop "
                    "(an async def endpoint)",
@@ -458,6 +515,11 @@ def _judge_get(client: Any, endpoint: Any, case: _Case) -> Any:
                                            "backend: it"))
     if response.status_code == 500:
         raise _diagnose_get(endpoint, case)
+    if response.status_code != 200 and case.foreign:
+        raise Fail(f"GET /exports/{{id}} answered {response.status_code} for an export that a "
+                   "worker has finished, but that this app's POST did not queue (the check "
+                   "queued it, as another web process would)",
+                   hint=_FOREIGN_HINT)
     if response.status_code != 200:
         raise Fail(f"GET /exports/{{id}} for {case.what} answered {response.status_code}",
                    hint="give every state an answer: end with a fallback "
@@ -470,10 +532,7 @@ def _judge_get(client: Any, endpoint: Any, case: _Case) -> Any:
             raise Fail("GET /exports/{id} said status='pending' for an export that a worker "
                        "has finished, but that this app's POST did not queue (the check "
                        "queued it, as another web process would)",
-                       hint="read the state from the result backend, "
-                       "app.AsyncResult(task_id).state, not from what this process remembers: "
-                       "every web process, and this one after a restart, must give the same "
-                       "answer")
+                       hint=_FOREIGN_HINT)
         if got == "pending":
             hint = (f'answer {{"status": "{expected}"}}: only a task the result backend knows '
                     "nothing about is PENDING; give every state its own name, in lower case")
@@ -514,42 +573,126 @@ def _ask_again(client: Any, case: _Case, first: Any) -> None:
     raise Fail(problem, hint="GET only reads the task's state: asked twice, it answers the same")
 
 
-#: How many reads of its state still say STARTED, for a task that finishes during a GET.
+#: How many reads of its state still say STARTED (PROGRESS), for a task that finishes during
+#: a GET.
 RACE_READS = (1, 2, 3)
 
 
 def _judge_race(client: Any, value: Any) -> None:
-    """GET an export that a worker finishes while GET answers: STARTED for the first reads of
-    its state, SUCCESS for the later ones. An answer read from one state is consistent
-    (``started``, or ``success`` with the value); one that reads the state again and again
-    mixes them up (``success`` without the value)."""
-    started, succeeded = str(uuid.uuid4()), str(uuid.uuid4())
+    """GET an export that a worker finishes while GET answers: STARTED (then PROGRESS) for the
+    first reads of its record, SUCCESS for the later ones. An answer read from one record is
+    consistent (``started``, ``in_progress`` with the progress, or ``success`` with the value);
+    one that reads the state and then the info (or the state again) mixes them up."""
+    progress = {"current": 4, "total": 5}
+    ids = {state: str(uuid.uuid4()) for state in ("STARTED", "PROGRESS", "SUCCESS")}
     real_meta = type(app.backend).get_task_meta
     try:
-        app.backend.store_result(started, {"pid": os.getpid(), "hostname": "check-12"},
+        app.backend.store_result(ids["STARTED"], {"pid": os.getpid(), "hostname": "check-12"},
                                  "STARTED")  # fmt: skip
-        app.backend.store_result(succeeded, value, "SUCCESS")
-        before = real_meta(app.backend, started, cache=False)
-        after = real_meta(app.backend, succeeded, cache=False)
-        for reads in RACE_READS:
-            task_id = str(uuid.uuid4())
-            response, _, _ = _request(client, "get", f"/exports/{task_id}",
-                                      flips={task_id: (before, after, reads)})  # fmt: skip
-            data = response.json() if getattr(response, "status_code", None) == 200 else None
-            status = data.get("status") if isinstance(data, dict) else None
-            if status == "started" or (status == "success" and data.get("result") == value):
-                continue
-            said = data if data is not None else f"status {getattr(response, 'status_code', '?')}"
-            raise Fail(f"GET /exports/{{id}} for an export a worker finished while GET answered "
-                       f"(STARTED for the first {reads} read{'s' if reads > 1 else ''} of its "
-                       f"state, SUCCESS after) answered {said!r}: it read result.state again "
-                       "and again, and the reads disagreed",
-                       hint="read result.state once, into a variable (state = result.state), "
-                       "and answer from that: each read asks the result backend again, and the "
-                       "task may finish in between")
+        app.backend.store_result(ids["PROGRESS"], progress, "PROGRESS")
+        app.backend.store_result(ids["SUCCESS"], value, "SUCCESS")
+        after = real_meta(app.backend, ids["SUCCESS"], cache=False)
+        for state in ("STARTED", "PROGRESS"):
+            before = real_meta(app.backend, ids[state], cache=False)
+            for reads in RACE_READS:
+                task_id = str(uuid.uuid4())
+                response, _, _ = _request(client, "get", f"/exports/{task_id}",
+                                          flips={task_id: (before, after, reads)})  # fmt: skip
+                ok = getattr(response, "status_code", None) == 200
+                data = response.json() if ok else None
+                status = data.get("status") if isinstance(data, dict) else None
+                if (status == "success" and data.get("result") == value) or (
+                    state == "STARTED" and status == "started"
+                ) or (state == "PROGRESS" and status in PROGRESS_STATUSES
+                      and _carries(data, progress)):  # fmt: skip
+                    continue
+                said = data if data is not None else (
+                    f"status {getattr(response, 'status_code', '?')}")
+                raise Fail(f"GET /exports/{{id}} for an export a worker finished while GET "
+                           f"answered ({state}{' at row 4 of 5' if state == 'PROGRESS' else ''} "
+                           f"for the first {reads} read{'s' if reads > 1 else ''} of its "
+                           f"record in the result backend, SUCCESS after) answered {said!r}: "
+                           "it read the task's record again and again (result.state, then "
+                           "result.info or the state again), and the reads disagreed",
+                           hint="read the record once and answer from that read alone: meta = "
+                           "app.backend.get_task_meta(task_id), then meta[\"status\"] and "
+                           "meta[\"result\"] (the value, the exception or the progress); "
+                           "result.state and result.info each ask the result backend again, "
+                           "and the task may finish in between")
     finally:
-        app.backend.forget(started)
-        app.backend.forget(succeeded)
+        for task_id in ids.values():
+            app.backend.forget(task_id)
+
+
+def _backend_errors() -> list[BaseException]:
+    """What reading a task's state raises while the result backend is down: redis's
+    ConnectionError (where redis is installed) and a plain TimeoutError."""
+    errors: list[BaseException] = []
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+    except ImportError:
+        errors.append(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"))
+    else:
+        errors.append(RedisConnectionError("Error 111 connecting to localhost:6379. "
+                                           "Connection refused."))  # fmt: skip
+    errors.append(TimeoutError("Timeout reading from socket"))
+    return errors
+
+
+_OUTAGE_HINT = ("let the error through: an unhandled exception answers 500 (or raise "
+                "HTTPException(status_code=503)), so the client knows to try again later")
+
+
+def _judge_backend_down(client: Any) -> None:
+    """GET while the result backend is down: an error (5xx), never a status."""
+    for error in _backend_errors():
+        response, _, did = _request(client, "get", f"/exports/{uuid.uuid4()}",
+                                    backend_down=error)  # fmt: skip
+        problem = (f"GET /exports/{{id}} while the result backend was down (reading the "
+                   f"task's state raised {type(error).__name__}: {error})")
+        if isinstance(response, StillRunning):
+            raise Fail(f"{problem} did not answer within {ANSWER_SECONDS:g} s",
+                       hint=_OUTAGE_HINT + ": no retrying in the request")
+        if response.status_code >= 500 or not did.failed_reads:
+            continue
+        try:
+            said: Any = response.json()
+        except ValueError:
+            said = response.text
+        status = said.get("status") if isinstance(said, dict) else None
+        if status == "pending":
+            raise Fail(f"{problem} answered {response.status_code} {said!r}: an outage is "
+                       "hidden as an export that waits in the queue, and the client polls for "
+                       "ever", hint=_OUTAGE_HINT)
+        raise Fail(f"{problem} answered {response.status_code} {said!r}",
+                   hint=_OUTAGE_HINT + ": a 2xx claims to know the export's state, a 4xx "
+                   "blames the client")
+
+
+def _post_refused(client: Any, user_id: int, rows: int) -> None:
+    """POST one export while the broker refuses every message: an error (5xx), never 202."""
+    body = {"user_id": user_id, "rows": rows}
+    response, seen, did = _request(client, "post", "/exports", refuse=True, json=body)
+    problem = ("POST /exports while the broker refused the message (send_task raised kombu's "
+               "OperationalError)")
+    hint = ("let the error through: an unhandled exception answers 500 (or raise "
+            "HTTPException(status_code=503)), so the client knows the export was not queued "
+            "and tries again later; never run the export in the web process instead (section "
+            "4)")
+    if seen.ran_here:
+        raise Fail(f"{problem} ran the export in the request instead", hint=hint)
+    if isinstance(response, StillRunning):
+        raise Fail(f"{problem} did not answer within {ANSWER_SECONDS:g} s", hint=hint)
+    if response.status_code >= 500 or not did.refused:
+        return
+    try:
+        said: Any = response.json()
+    except ValueError:
+        said = response.text
+    raise Fail(f"{problem} answered {response.status_code} {said!r}: nothing was queued, so no "
+               "worker will ever run an export with that id (running it in a thread of the web "
+               "process instead dies with the process, on a machine sized for web requests)",
+               hint=hint)
 
 
 @exercise("12.1", "the export endpoints", points=3)
@@ -574,7 +717,15 @@ def _endpoints(exports: Any) -> str:
 
     # an export the check queues itself: GET must know it as well as the POST's own
     own = export_users_csv.delay(99, rows=1, seconds_per_row=0.01)
-    ids = [(_post(client, post, user, rows), user, rows) for user, rows in ((42, 3), (7, 2))]
+    ids = [(_post(client, post, user, rows), user, rows)
+           for user, rows in ((42, 3), (7, 2), (42, 2))]  # fmt: skip
+    if ids[0][0] == ids[2][0]:
+        raise Fail(f"POST /exports answered the same id ({ids[0][0]}) for two exports of user "
+                   "42: the second export shares the first one's result, and GET answers for "
+                   "whichever ran last",
+                   hint="let Celery give every task a new id (export_users_csv.delay(...) "
+                   "does): leave out task_id=")
+    _post_refused(client, 5, 4)
     for task_id, user_id, rows in [*ids, (own.id, 99, 1)]:
         result = app.AsyncResult(task_id)
         try:
@@ -595,21 +746,23 @@ def _endpoints(exports: Any) -> str:
         stored = _stored_cases()
         cases = [
             _Case(ids[0][0], "SUCCESS", "a finished export", app.AsyncResult(ids[0][0]).result),
-            _Case(str(uuid.uuid4()), "PENDING", "an id the worker has not run"),
             _Case(own.id, "SUCCESS", "an export the check queued itself", own.result, True),
+            _Case(str(uuid.uuid4()), "PENDING", "an id the worker has not run"),
             *stored,
         ]
         answers = [_judge_get(client, get, case) for case in cases]
         for case, first in zip(cases, answers, strict=True):
             _ask_again(client, case, first)
+        _judge_backend_down(client)
         _judge_race(client, cases[0].value)
     finally:
         for case in stored:
             app.backend.forget(case.task_id)
-    return ("202 with the id at once, also while the workers are busy, the export queued as "
-            "asked; json status for PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY and "
-            "REVOKED, from the result backend, never waiting, the same when asked again, and "
-            "from one read of the state")
+    return ("202 with a new id at once, also while the workers are busy, the export queued as "
+            "asked, an error while the broker refuses it; json status for PENDING, STARTED, "
+            "PROGRESS, SUCCESS, FAILURE, RETRY and REVOKED, from the result backend, never "
+            "waiting, the same when asked again, from one read of the task's record, and an "
+            "error while the backend is down")
 
 
 # --------------------------------------------------------------------------- 12.2
@@ -695,13 +848,24 @@ def _differing(made: Any, wanted: dict[str, Any]) -> list[str]:
 
 
 def _made(make_celery: Any, settings: Any) -> Any:
-    """``make_celery(settings)``; a Fail if it made the new app Celery's current app."""
+    """``make_celery(settings)``; a Fail if it made the new app Celery's current app, or its
+    default app (the current app of every thread that has none of its own)."""
     current = _state.get_current_app()
+    default = _state.default_app
     try:
         made = make_celery(settings)
         became = _state.get_current_app()
+        became_default = _state.default_app
     finally:
         _state._set_current_app(current)
+        _state.default_app = default
+    if made is not None and made is not app and became_default is made:
+        raise Fail("make_celery made the new app Celery's default app (set_default()): every "
+                   "other thread without an app of its own (the worker's threads, the web "
+                   "server's thread pool) now gets the shop app as current_app, with the "
+                   "shop's broker and backend",
+                   hint='leave out set_default(): Celery("shop", set_as_current=False) and '
+                   "config_from_object are all make_celery needs")
     if made is not None and made is not app and became is made:
         raise Fail("make_celery made the new app Celery's current app: in this process, "
                    "@shared_task tasks and AsyncResult(id) would now use the shop's broker "
@@ -789,6 +953,7 @@ def _namespace(make_celery: Any) -> str:
         raise Fail(f"got {kind(make_celery)}, not a function",
                    hint="define def make_celery(settings): ...")
     apps: list[tuple[Any, dict[str, Any]]] = []
+    first_settings: Any = None
     for n in (1, 2):
         plain, settings = _settings(n)
         wanted = _celery_settings(plain)
@@ -834,6 +999,8 @@ def _namespace(make_celery: Any) -> str:
                            'settings, namespace="CELERY") does when broker_url is read: dir() '
                            "lists only what an object chooses to list") from None
             raise fail from None
+        if not apps:
+            first_settings = settings
         apps.append((made, wanted))
     first, wanted = apps[0]
     changed = _differing(first, wanted)
@@ -845,9 +1012,18 @@ def _namespace(make_celery: Any) -> str:
                    'Celery("shop", set_as_current=False) inside make_celery')
     if app.conf.broker_url == _settings(2)[0].CELERY_BROKER_URL:
         raise Fail("the course's app now has the example broker", hint="never reconfigure it")
+    again = _made(make_celery, first_settings)
+    if again is first:
+        raise Fail("make_celery returned the same app when called twice with the same settings "
+                   "object (a cache): every caller shares one app, and what one of them "
+                   "configures on it reaches the others",
+                   hint="make a new app on every call, as the exercise says: no cache "
+                   "(functools.lru_cache, a dict), Celery(\"shop\", set_as_current=False) "
+                   "inside make_celery")
     return ("every CELERY_* setting read, false and 0 included, from the instance, its class "
             "and a base class, and through a __getattr__ that dir() does not list; a new app "
-            "on each call, not the current one")
+            "on each call, also for the same settings twice, neither the current nor the default "
+            "one")
 
 
 # --------------------------------------------------------------------------- 12.3
@@ -860,7 +1036,13 @@ DOWNLOADS = 8
 
 
 def _answer(choose_pool: Any, kind_: str, cores: int) -> tuple[str, int]:
-    answer = choose_pool(kind_, cores)
+    # this machine has one core while choose_pool runs: an answer that reads os.cpu_count()
+    # instead of ``cores`` is wrong on every machine, whatever this one has
+    with (
+        mock.patch("os.cpu_count", return_value=1),
+        mock.patch("multiprocessing.cpu_count", return_value=1),
+    ):
+        answer = choose_pool(kind_, cores)
     if answer is None and is_stub_body(choose_pool, unknown=False):
         raise NotYet("write the body of choose_pool")
     if not (isinstance(answer, tuple) and len(answer) == 2 and isinstance(answer[0], str)):
@@ -955,6 +1137,44 @@ SECTION_OF = {
                      "TimeoutSec", "TimeoutStartSec"), "Service"),
     **dict.fromkeys(("WantedBy", "RequiredBy", "Alias"), "Install"),
 }  # fmt: skip
+#: [Service] settings a worker's unit may have besides those the check judges one by one
+#: (_judge_extras): they leave its start, its restarts and its warm stop alone. Any other
+#: setting is judged, or refused as one the check does not know.
+HARMLESS = frozenset((
+    "Type", "User", "Group", "SupplementaryGroups", "WorkingDirectory", "Environment",
+    "EnvironmentFile", "PassEnvironment", "UnsetEnvironment", "ExecStart", "ExecStop",
+    "PIDFile", "Restart", "RestartSec", "KillSignal", "KillMode", "SendSIGKILL",
+    "SendSIGHUP", "FinalKillSignal", "TimeoutStopSec", "TimeoutSec", "TimeoutStartSec",
+    "TimeoutAbortSec", "RuntimeDirectory", "RuntimeDirectoryMode", "RuntimeDirectoryPreserve",
+    "StateDirectory", "LogsDirectory", "CacheDirectory", "ConfigurationDirectory",
+    "StandardOutput", "StandardError", "SyslogIdentifier", "SyslogFacility", "SyslogLevel",
+    "Nice", "IOSchedulingClass", "IOSchedulingPriority", "CPUSchedulingPolicy", "LimitNOFILE",
+    "LimitNPROC", "LimitCORE", "LimitMEMLOCK", "UMask", "PrivateTmp", "PrivateDevices",
+    "ProtectSystem", "ProtectHome", "ProtectKernelTunables", "ProtectKernelModules",
+    "ProtectKernelLogs", "ProtectControlGroups", "ProtectClock", "ProtectHostname",
+    "NoNewPrivileges", "ReadWritePaths", "ReadOnlyPaths", "InaccessiblePaths",
+    "CapabilityBoundingSet", "RestrictAddressFamilies", "RestrictNamespaces",
+    "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality", "MemoryMax", "MemoryHigh",
+    "MemoryLimit", "CPUQuota", "CPUWeight", "TasksMax", "Slice", "OOMScoreAdjust",
+    "StartLimitBurst", "StartLimitIntervalSec", "StartLimitInterval",
+))  # fmt: skip
+#: Settings of [Unit] and [Install] that start another unit with this one.
+PULLS_IN = ("Wants", "Requires", "Requisite", "BindsTo", "Upholds", "PartOf", "Also")
+#: Celery's placeholders (node name, log file) that systemd, reading the unit, replaces with
+#: its own specifiers first: what systemd puts there.
+SPECIFIERS = {
+    "h": "the home directory of the user systemd runs as (/root for the system manager)",
+    "n": "the unit's full name (celery-worker.service)",
+    "N": "the unit's name without its suffix (celery-worker)",
+    "d": "the credentials directory",
+    "i": "the instance name, empty for a unit that is not a template",
+    "I": "the instance name, empty for a unit that is not a template",
+    "p": "the unit's prefix name (celery-worker)",
+}
+CELERY_MEANS = {"h": "the host name", "n": "the node's name", "N": "the node's name",
+                "d": "the domain", "i": "the pool process index",
+                "I": "the pool process index with its separator", "p": "the full node name"}
+_EXEC_PREFIX = re.compile(r"[-@:+!]*")
 #: What goes wrong with a Type= that does not fit a worker in the foreground.
 TYPE_TROUBLE = {
     "oneshot": ": systemd waits for the command to exit before the unit counts as started, "
@@ -1248,6 +1468,108 @@ def _judge_detached(service: configparser.SectionProxy, command: list[str], kind
                    hint="PIDFile= with the same path as --pidfile")
 
 
+def _judge_pulls_in(unit: configparser.ConfigParser) -> None:
+    """A Fail if the unit starts beat's unit along with the worker."""
+    for section in ("Unit", "Install"):
+        for key in PULLS_IN:
+            value = unit[section].get(key, "")
+            if "beat" in value.lower():
+                raise Fail(f"{key}={value} in [{section}] starts beat with the worker: every "
+                           "machine that runs a worker would run a beat too, and each beat "
+                           "sends every periodic task",
+                           hint="leave beat out of the worker's unit: it runs once, in a unit of "
+                           "its own, enabled on one machine")
+
+
+def _judge_execstarts(lines: list[tuple[str, str]], kind_: str) -> None:
+    """A Fail if the unit has more than one ExecStart= line (an empty one resets the list)."""
+    starts: list[str] = []
+    for key, value in lines:
+        if key == "ExecStart":
+            starts = [*starts, value] if value else []
+    if len(starts) < 2:
+        return
+    beat = any("beat" in shlex.split(value.lstrip("-@:+!")) for value in starts)
+    raise Fail(f"the unit has {len(starts)} ExecStart= lines ({'; '.join(starts)}): systemd "
+               "accumulates them, and refuses a unit with more than one unless it is "
+               f"Type=oneshot (this one is Type={kind_}), so the worker never starts",
+               hint=("one ExecStart=, the worker: beat runs once, in a unit of its own "
+                     "(celery-beat.service)") if beat else "one ExecStart=, the worker")
+
+
+def _judge_specifiers(execstart: str) -> None:
+    """A Fail if ExecStart has a Celery placeholder that systemd replaces with a specifier."""
+    found = re.search(r"%([A-Za-z])", execstart.replace("%%", ""))
+    if found is None or found.group(1) not in SPECIFIERS:
+        return
+    letter = found.group(1)
+    also = " (or systemd's own %H, the host name)" if letter == "h" else ""
+    raise Fail(f"ExecStart has %{letter}: systemd reads % specifiers in the unit before celery "
+               f"sees the command, and replaces %{letter} with {SPECIFIERS[letter]}, not "
+               f"celery's %{letter} ({CELERY_MEANS[letter]})",
+               hint=f"write %%{letter} so that celery gets %{letter}{also}")
+
+
+def _judge_extras(lines: list[tuple[str, str]], celery_bin: str, restart: str | None) -> None:
+    """A Fail for a [Service] setting beyond those judged before that changes how the worker
+    starts, restarts or stops, or that the check does not know."""
+    for key, value in lines:
+        if key.startswith("Exec") and key not in ("ExecStart", "ExecStop"):
+            try:
+                words = shlex.split(value.lstrip("-@:+!"))
+            except ValueError:
+                words = value.split()
+            if celery_bin in words or any(Path(word).name == "celery" for word in words):
+                if "beat" in words:
+                    raise Fail(f"{key}={value} starts beat with every worker: one beat per "
+                               "machine, each sending every periodic task (and systemd waits "
+                               f"for an {key} command to exit)",
+                               hint=f"leave out {key}: beat runs once, in a unit of its own "
+                               "(celery-beat.service)")
+                if "purge" in words:
+                    raise Fail(f"{key}={value} deletes every queued task whenever the worker "
+                               "starts, also at each automatic restart after a crash",
+                               hint=f"leave out {key}: the queue holds work the users are "
+                               "waiting for; a restarted worker must pick it up")
+                raise Fail(f"{key}={value} runs celery besides the worker",
+                           hint=f"leave out {key}: the unit runs the worker, in ExecStart")
+            cold = [name for name in _signals_sent(value) if name not in ("TERM", "HUP")]
+            if cold:
+                raise Fail(f"{key}={value} sends SIG{cold[0]}, a cold shutdown: the running "
+                           "tasks die", hint=f"leave out {key}")
+            reach = _broadcast(value)
+            if reach:
+                raise Fail(f"{key}={value} {reach}", hint=f"leave out {key}")
+        elif key == "WatchdogSec":
+            if _span_seconds(value) != math.inf:
+                raise Fail(f"WatchdogSec={value}: celery never sends systemd's WATCHDOG=1 "
+                           "keep-alive, so systemd aborts a healthy worker, with its running "
+                           "tasks, each time that runs out",
+                           hint="leave out WatchdogSec: Restart= brings back a worker that dies")
+        elif key == "RestartKillSignal":
+            name = _signal_name(value)
+            if name != "TERM":
+                raise Fail(f"RestartKillSignal={value}: systemctl restart (every deploy) "
+                           f"stops the worker with SIG{name or value}, not the warm TERM, and "
+                           "the running tasks die",
+                           hint="leave out RestartKillSignal: a restart then stops the worker "
+                           "as systemctl stop does, with KillSignal=SIGTERM")
+        elif key == "RestartPreventExitStatus":
+            raise Fail(f"RestartPreventExitStatus={value}: a worker that exits with that status "
+                       "stays down",
+                       hint="leave it out: a worker that dies or exits with an error must "
+                       "come back")
+        elif key == "SuccessExitStatus" and restart == "on-failure":
+            raise Fail(f"SuccessExitStatus={value} with Restart=on-failure: a worker that exits "
+                       "with that status counts as a success, and is not restarted",
+                       hint="leave out SuccessExitStatus (or use Restart=always)")
+        elif key not in HARMLESS and key != "SuccessExitStatus":
+            raise Fail(f"{key}={value}: the check does not know {key}= as a setting that "
+                       "leaves the worker's start, its restarts and its warm stop alone",
+                       hint=f"leave out {key}: the unit needs no more than the exercise asks "
+                       "for")
+
+
 _RESTART_TROUBLE = {
     "on-abnormal": ": a worker that exits with an error code (exit 1, say after it lost the "
     "broker for longer than its retries) stays down; on-abnormal restarts only after a signal, "
@@ -1288,7 +1610,14 @@ def _unit(worker_unit: Any) -> str:
                     raise Fail(f"{key}={value} is in [{section}], where systemd ignores it",
                                hint=f"move it to [{home}]: {key}= is a setting of [{home}]")
         service = unit["Service"]
-        command = shlex.split(service.get("ExecStart", ""))
+        lines = _assignments(text, "Service")
+        _judge_pulls_in(unit)
+        _judge_execstarts(lines, service.get("Type", "simple"))
+        raw = service.get("ExecStart", "").strip()
+        prefix = _EXEC_PREFIX.match(raw).group()
+        command = shlex.split(raw[len(prefix):])
+        if "@" in prefix and len(command) > 1:
+            command = command[:1] + command[2:]  # "@": the second word is only argv[0]
         if not command:
             raise Fail("the unit has no ExecStart",
                        hint="ExecStart=CELERY_BIN -A course_tasks worker ...")
@@ -1344,7 +1673,14 @@ def _unit(worker_unit: Any) -> str:
             why = _RESTART_TROUBLE.get(restart or "", ": a worker that dies stays down")
             raise Fail(f"the unit has {said}{why}",
                        hint="Restart=always (or on-failure): a worker that dies must come back")
-        _check_stop(service, _assignments(text, "Service"))
+        if "-" in prefix and restart == "on-failure":
+            raise Fail(f"ExecStart={raw.split()[0]} ... with Restart=on-failure: the '-' makes "
+                       "systemd count every exit of the worker as a success, so a worker that "
+                       "exits with an error is never restarted",
+                       hint="leave out the '-' before the command (or use Restart=always)")
+        _judge_specifiers(raw)
+        _check_stop(service, lines)
+        _judge_extras(lines, celery_bin, restart)
         if unit["Install"].get("WantedBy") != "multi-user.target":
             raise Fail("the unit is not started at boot",
                        hint="[Install] WantedBy=multi-user.target")
