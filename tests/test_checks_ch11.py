@@ -15,6 +15,7 @@ from unittest import mock
 
 import pytest
 from celery import chain
+from celery.canvas import _chain
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, EagerResult
 from checkhelpers import assert_fails, assert_passed, verdict
@@ -31,7 +32,14 @@ from course_tasks.tasks.signup import (
     index_tags,
     welcome,
 )
-from course_tasks.tasks.users import LAST_ID_KEY, USERS_KEY, all_users, create_user
+from course_tasks.tasks.users import (
+    LAST_ID_KEY,
+    USERS_KEY,
+    User,
+    all_users,
+    clear_users,
+    create_user,
+)
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -333,6 +341,108 @@ STARTED = "use the patch as a with block (with mock.patch(...) as m:), or stop i
 THE_WHOLE_CALL = "assert the whole call, every positional and keyword argument"
 
 
+# adversary round 3
+
+
+def r3_signup_typo_called_once_with(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.called_once_with(response["user_id"])  # no assert_: a Mock records it, checks nothing
+    assert delay.call_count == 1
+    assert response["task_id"] == delay.return_value.id
+
+
+def r3_signup_first_positional_only(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once()
+    assert delay.call_args.args[0] == response["user_id"]  # extra args/kwargs never looked at
+    assert response["task_id"] == delay.return_value.id
+
+
+def r3_signup_positional_args_only(signup):
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    assert delay.call_count == 1
+    assert delay.call_args.args == (response["user_id"],)  # keyword arguments never looked at
+    assert response["task_id"] == delay.return_value.id
+
+
+def r3_signup_count_plus_one(signup):
+    expected_id = len(all_users()) + 1  # "the next id": right only while ids have no gaps
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(expected_id)
+    assert response == {"user_id": expected_id, "task_id": delay.return_value.id}
+
+
+def r3_signup_clears_table_first(signup):
+    clear_users()  # "the new user's id is not always 1": so make it 1 (wipes everyone's users)
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(1)
+    assert response == {"user_id": 1, "task_id": delay.return_value.id}
+
+
+def r3_signup_through_the_worker(signup):
+    # no mock at all: the real mail goes through the broker and the worker
+    before = store().llen(OUTBOX_KEY)
+    response = signup("Ada", "ada@example.com")
+    sent = app.AsyncResult(response["task_id"]).get(timeout=5)
+    assert sent["to"] == "ada@example.com"
+    assert store().llen(OUTBOX_KEY) == before + 1
+    assert app.AsyncResult(response["task_id"]).state == "SUCCESS"
+
+
+def r3_signup_mock_then_check_user_row(signup):
+    # checks the id was sent, and that the row is Ada's: but the task id is only "some id"
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert [u.email for u in all_users() if u.id == response["user_id"]] == ["ada@example.com"]
+    assert response["task_id"] is not None and response["task_id"] != response["user_id"]
+
+
+def r3_signup_mock_apply_async_instead(signup):
+    # patches apply_async, looks at the positional args tuple only (not the options)
+    with mock.patch.object(welcome, "apply_async") as apply_async:
+        response = signup("Ada", "ada@example.com")
+    apply_async.assert_called_once()
+    assert apply_async.call_args.args[0] == (response["user_id"],)
+    assert response["task_id"] == apply_async.return_value.id
+
+
+def r3_signup_tidies_with_clear_users(signup):
+    # "your test leaves nothing behind": so it empties the users table afterwards
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"] == delay.return_value.id
+    clear_users()
+
+
+def r3_signup_hand_made_fake(signup):
+    sent = []
+
+    class FakeResult:
+        id = "fake-task-id"
+
+    welcome.delay = lambda *args, **kwargs: sent.append((args, kwargs)) or FakeResult()
+    response = signup("Ada", "ada@example.com")
+    assert sent == [((response["user_id"],), {})]
+    assert response["task_id"] == "fake-task-id"
+    del welcome.delay
+
+
+def r3_signup_patch_task_class(signup):
+    patcher = mock.patch("celery.app.task.Task.delay")  # every task's delay, at class level
+    delay = patcher.start()
+    response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"] == delay.return_value.id
+    patcher.stop()
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
@@ -415,6 +525,51 @@ THE_WHOLE_CALL = "assert the whole call, every positional and keyword argument"
                      "your test leaves welcome.delay mocked (a patch started with start() and "
                      "never stopped) when it fails (on a signup that sends the mail inline",
                      STARTED, id="stopped-not-in-finally"),
+        # adversary round 3
+        pytest.param(r3_signup_typo_called_once_with,
+                     'your test passed on a buggy signup that queues the User object instead',
+                     'assert which arguments were sent:',
+                     id='r3-typo-called_once_with'),
+        pytest.param(r3_signup_first_positional_only,
+                     'your test passed on a buggy signup that queues an argument welcome does',
+                     'assert the whole call, every positional and',
+                     id='r3-first-positional-only'),
+        pytest.param(r3_signup_positional_args_only,
+                     'your test passed on a buggy signup that queues an argument welcome does',
+                     'assert the whole call, every positional and',
+                     id='r3-positional-args-only'),
+        pytest.param(r3_signup_count_plus_one,
+                     'your test fails on the correct signup when other users signed up before',
+                     "the new user's id comes from the users table:",
+                     id='r3-count-plus-one'),
+        pytest.param(r3_signup_clears_table_first,
+                     'your test leaves 3 users who were there before it deleted from the',
+                     'leave the data you did not make alone: create the',
+                     id='r3-clears-table-first'),
+        pytest.param(r3_signup_through_the_worker,
+                     'your test sent the welcome mail through the broker for real:',
+                     'patch it in the test: with',
+                     id='r3-through-the-worker'),
+        pytest.param(r3_signup_mock_then_check_user_row,
+                     'your test passed on a buggy signup that answers with a task id of its',
+                     "assert the answer carries the queued task's id",
+                     id='r3-task-id-only-not-none'),
+        pytest.param(r3_signup_mock_apply_async_instead,
+                     'your test passed on a buggy signup that queues an argument welcome does',
+                     'assert the whole call, every positional and',
+                     id='r3-mock-apply-async-args-only'),
+        pytest.param(r3_signup_tidies_with_clear_users,
+                     'your test leaves 3 users who were there before it deleted from the',
+                     'leave the data you did not make alone: create the',
+                     id='r3-tidies-with-clear-users'),
+        pytest.param(r3_signup_hand_made_fake,
+                     'your test leaves welcome.delay replaced by a stand-in when it fails (on',
+                     'patch it with mock.patch.object(...) in a with',
+                     id='r3-hand-made-fake-delay'),
+        pytest.param(r3_signup_patch_task_class,
+                     'your test leaves Task.delay mocked (a patch started with start() and',
+                     'use the patch as a with block (with',
+                     id='r3-patch-task-class'),
     ],
 )  # fmt: skip
 def test_11_1_wrong_answers(answer, problem, hint) -> None:
@@ -694,6 +849,138 @@ STORE_OUTAGE = "your test makes the gateway fail with a simulated outage in the 
 OUTAGE = "mock the gateway with side_effect=[GatewayDown(), ...] instead of an outage"
 
 
+# adversary round 3
+
+
+def r3_charge_on_the_worker(charge):
+    # the same three scenarios, but queued: the embedded worker is a thread of this process,
+    # so it sees the mock; a worker process would call the real gateway
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        value = charge.delay(1, 500).get(timeout=10)
+    assert (value, gateway.call_count) == ("rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.delay(1, 500)
+        try:  # noqa: SIM105
+            result.get(timeout=10)
+        except GatewayDown:
+            pass
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.delay(1, 500)
+        try:  # noqa: SIM105
+            result.get(timeout=10)
+        except CardDeclined:
+            pass
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r3_charge_at_most_four_calls(charge):
+    # "retries (at most 3 times)": the count is bounded, not pinned
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert result.state == "FAILURE" and gateway.call_count <= 4
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r3_charge_receipt_truthy(charge):
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert result.state == "SUCCESS" and result.result and gateway.call_count == 3
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r3_charge_recovery_only_after_three(charge):
+    # recovery after 3 failures (4 calls) and a declined card; never a gateway that stays down
+    with mock.patch(GATEWAY, side_effect=[GatewayDown()] * 3 + ["rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 4)
+    with mock.patch(GATEWAY, side_effect=[GatewayDown()] * 4) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert result.state == "FAILURE"  # no count: 10 retries run out of side effects and fail too
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r3_charge_spy_on_real_gateway(charge):
+    # the outage simulated in the shared store, counted with a wraps= spy (not deterministic)
+    gateway_down(2)
+    with mock.patch(GATEWAY, wraps=gateway_charge) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1-500", 3)
+    gateway_down(10)
+    with mock.patch(GATEWAY, wraps=gateway_charge) as gateway:
+        result = charge.apply(args=(1, 500))
+    gateway_down(0)
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, wraps=gateway_charge) as gateway:
+        result = charge.apply(args=(1, -500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r3_charge_get_without_timeout(charge):
+    # mocks, but runs on the worker and waits with get() and no timeout at all
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        value = charge.delay(1, 500).get()
+    assert (value, gateway.call_count) == ("rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.delay(1, 500)
+        result.get(propagate=False)
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.delay(1, 500)
+        result.get(propagate=False)
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r3_charge_leftover_outage(charge):
+    gateway_down(3)  # left from a first try without mocks: the worker's next 3 charges fail
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r3_charge_hand_made_fake(charge):
+    real = sut.gateway_charge
+    calls = []
+
+    def flaky(order_id, cents, answers):
+        calls.append((order_id, cents))
+        answer = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def scenario(answers, cents=500):
+        calls.clear()
+        sut.gateway_charge = lambda o, c: flaky(o, c, answers)
+        return charge.apply(args=(1, cents))
+
+    result = scenario([GatewayDown(), GatewayDown(), "rcpt-1"])
+    assert (result.state, result.result, len(calls)) == ("SUCCESS", "rcpt-1", 3)
+    result = scenario([GatewayDown("down")])
+    assert (result.state, len(calls)) == ("FAILURE", 4)
+    result = scenario([CardDeclined("declined")])
+    assert (result.state, len(calls)) == ("FAILURE", 1)
+    sut.gateway_charge = real
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
@@ -761,6 +1048,39 @@ OUTAGE = "mock the gateway with side_effect=[GatewayDown(), ...] instead of an o
         pytest.param(answer_charge_real_gateway_declined,
                      "your test calls the real gateway_charge (a spy with wraps=, or no mock)",
                      MOCK_EVERY_CASE, id="real-gateway-declined"),
+        # adversary round 3
+        pytest.param(r3_charge_on_the_worker,
+                     'your test sent charge to the worker (delay() or apply_async()) instead',
+                     'run it here with the mock in place: result =',
+                     id='r3-retries-on-embedded-worker'),
+        pytest.param(r3_charge_at_most_four_calls,
+                     'your test passed on a buggy charge task that gives up after 2 retries',
+                     'when the gateway never recovers, assert the exact',
+                     id='r3-at-most-four-calls'),
+        pytest.param(r3_charge_receipt_truthy,
+                     'your test passed on a buggy charge task that answers with a receipt of',
+                     'compare the result with the exact receipt your',
+                     id='r3-receipt-truthy'),
+        pytest.param(r3_charge_recovery_only_after_three,
+                     'your test passed on a buggy charge task that retries 10 times instead',
+                     'when the gateway never recovers, assert how often',
+                     id='r3-no-count-when-down'),
+        pytest.param(r3_charge_spy_on_real_gateway,
+                     'your test leaves the simulated gateway down for the next 1 charge',
+                     'mock the gateway with side_effect=[GatewayDown(),',
+                     id='r3-spy-on-real-gateway'),
+        pytest.param(r3_charge_get_without_timeout,
+                     'your test sent charge to the worker (delay() or apply_async()) instead',
+                     'run it here with the mock in place: result =',
+                     id='r3-worker-get-no-timeout'),
+        pytest.param(r3_charge_leftover_outage,
+                     'your test leaves the simulated gateway down for the next 3 charges',
+                     'mock the gateway with side_effect=[GatewayDown(),',
+                     id='r3-leftover-outage'),
+        pytest.param(r3_charge_hand_made_fake,
+                     'your test leaves course_tasks.tasks.signup.gateway_charge replaced by a',
+                     'patch it with mock.patch.object(...) in a with',
+                     id='r3-hand-made-fake-gateway'),
     ],
 )  # fmt: skip
 def test_11_2_wrong_answers(answer, problem, hint) -> None:
@@ -1023,11 +1343,95 @@ def answer_onboarding_success_only(onboarding):
     assert flow.apply().successful()
 
 
+ONE_BY_ONE = (
+    "your test runs the steps one by one (step.apply(), step.delay()), never the chain itself",
+    "run the chain once, as onboarding returns it",
+)
 NEVER_RUN = ("your test never runs the chain", "run it once, here: flow.apply().get()")
 ORDER = ("sends the welcome mail before the profile exists", "compare the steps in order")
 ALL_STEPS = "compare the whole list of steps, in order"
 EACH_ARGUMENT = "compare each step's arguments with your user's id"
 CREATE_THE_USER = "create the user your test needs: user = create_user('Ada', 'ada@example.com')"
+
+
+# adversary round 3
+
+
+def r3_onboarding_zip_no_length(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    for step, name in zip(flow.tasks, STEPS):  # zip stops at the shorter: extra steps unseen  # noqa: B905
+        assert (step.task, step.args, step.immutable) == (name, (user.id,), True)
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r3_onboarding_steps_run_one_by_one(onboarding):
+    # checks the chain's data, then runs each step by itself: the chain itself never runs
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert isinstance(flow, _chain)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    results = [step.apply().get() for step in flow.tasks]
+    assert results[-1] == {"user_id": user.id, "step": "suggestions"}
+
+
+def r3_onboarding_never_runs(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert isinstance(flow, _chain)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+
+
+def r3_onboarding_get_without_timeout(onboarding):
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.delay().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r3_onboarding_mock_user_on_worker(onboarding):
+    # no user created: get_user is mocked, and the chain runs on the worker with delay();
+    # only the embedded worker (a thread here) sees that mock
+    fake = User(4242, "Ada", "ada@example.com")
+    with mock.patch("course_tasks.tasks.signup.get_user", return_value=fake):
+        flow = onboarding(fake.id)
+        assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+            (name, (fake.id,), True) for name in STEPS
+        ]
+        assert flow.delay().get(timeout=5) == {"user_id": fake.id, "step": "suggestions"}
+
+
+def r3_onboarding_tidies_with_clear_users(onboarding):
+    # "your test leaves nothing behind": so it empties the users table and the outbox
+    from course_tasks.tasks.email import clear_outbox
+
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+    clear_users()
+    clear_outbox()
+
+
+def r3_onboarding_eager_switch_not_restored(onboarding):
+    # guide 002's eager mode, switched on for the run and off again, not in a finally
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    app.conf.task_always_eager = True
+    assert flow.delay().get(timeout=5) == {"user_id": user.id, "step": "suggestions"}
+    app.conf.task_always_eager = False
 
 
 @pytest.mark.parametrize(
@@ -1036,8 +1440,7 @@ CREATE_THE_USER = "create the user your test needs: user = create_user('Ada', 'a
         pytest.param(answer_onboarding_names_and_args, *NEVER_RUN,
                      id="names-and-args-never-run"),
         pytest.param(answer_onboarding_each_step_alone,
-                     "chains the steps with .s(user_id), as guide 002 does",
-                     "with .s each step also gets the previous result", id="each-step-alone"),
+                     *ONE_BY_ONE, id="each-step-alone"),
         pytest.param(answer_onboarding_as_a_set,
                      *ORDER,
                      id="as-a-set"),
@@ -1077,9 +1480,7 @@ CREATE_THE_USER = "create the user your test needs: user = create_user('Ada', 'a
                      "creates the profile of another user", EACH_ARGUMENT,
                      id="run-result-step-only"),
         # adversary round 2
-        pytest.param(answer_onboarding_steps_applied_separately,
-                     "chains the steps with .s(user_id), as guide 002 does",
-                     "with .s each step also gets the previous result",
+        pytest.param(answer_onboarding_steps_applied_separately, *ONE_BY_ONE,
                      id="steps-applied-separately"),
         pytest.param(answer_onboarding_zip_truncates,
                      "suggests follows twice (the last step repeated at the end)",
@@ -1097,6 +1498,35 @@ CREATE_THE_USER = "create the user your test needs: user = create_user('Ada', 'a
         pytest.param(answer_onboarding_success_only,
                      "builds a group (all at once) instead of a chain",
                      "a group has .tasks too", id="success-only"),
+        # adversary round 3
+        pytest.param(r3_onboarding_zip_no_length,
+                     'your test passed on a buggy onboarding that suggests follows twice (the',
+                     'compare the whole list of steps, in order, with',
+                     id='r3-zip-no-length'),
+        pytest.param(r3_onboarding_steps_run_one_by_one,
+                     'your test runs the steps one by one (step.apply(), step.delay()), never',
+                     'run the chain once, as onboarding returns it:',
+                     id='r3-steps-run-one-by-one'),
+        pytest.param(r3_onboarding_never_runs,
+                     'your test never runs the chain: it checks how the canvas is built, not',
+                     'run it once, here: flow.apply().get() ==',
+                     id='r3-never-runs'),
+        pytest.param(r3_onboarding_get_without_timeout,
+                     'your test waits for the worker with no timeout (get() or wait() without',
+                     'always wait with a timeout: result.get(timeout=5)',
+                     id='r3-get-without-timeout'),
+        pytest.param(r3_onboarding_mock_user_on_worker,
+                     'your test sent create_profile through the broker (delay(),',
+                     'a test that mocks runs the task here, with',
+                     id='r3-mock-user-on-worker'),
+        pytest.param(r3_onboarding_tidies_with_clear_users,
+                     'your test leaves mails that were there before it deleted from the',
+                     'leave the data you did not make alone: create the',
+                     id='r3-tidies-with-clear-users'),
+        pytest.param(r3_onboarding_eager_switch_not_restored,
+                     'your test leaves task_always_eager switched on (every later delay()',
+                     'leave task_always_eager alone and run the task or chain',
+                     id='r3-eager-not-restored'),
     ],
 )  # fmt: skip
 def test_11_3_wrong_answers(answer, problem, hint) -> None:
@@ -1299,7 +1729,7 @@ def answer_tag_post_sorted_compare(tag_post):
 
 
 def answer_tag_post_sleeps_long_enough(tag_post):
-    """A fixed sleep of 2 s, then the backend: a wait of a few seconds all the same."""
+    """A fixed sleep of 2 s, then the backend: no sleep is long enough for a busy worker."""
     result = tag_post(7, ["Redis", "celery", "redis"])
     time.sleep(2)
     stored = app.AsyncResult(result.id)
@@ -1307,11 +1737,77 @@ def answer_tag_post_sleeps_long_enough(tag_post):
 
 
 INLINE = ("runs the task inline", "assert the result went through the worker")
-FIRST_TAG = ("sends only the first tag", "compare the worker's result exactly")
+FIRST_TAG = ("sends only the first tag", "send two or more distinct tags")
+RETURNED = (
+    "stores the right row in the store but returns an empty list",
+    "compare the list the worker returns, result.get(timeout=5)",
+)
 NO_TIMEOUT = (
     "your test waits for the worker with no timeout",
     "always wait with a timeout: result.get(timeout=5)",
 )
+
+
+# adversary round 3
+
+
+def r3_tag_post_tags_in_order_after_lowering(tag_post):
+    # mixed case, a duplicate, and out of (ASCII) order: "Redis" < "redis"; but lower-cased
+    # and deduplicated in order of first sight they are already sorted
+    result = tag_post(7, ["Celery", "redis", "Redis"])
+    assert result.get(timeout=5) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def r3_tag_post_one_distinct_tag(tag_post):
+    # mixed case, duplicates, out of order: but one distinct tag, so "first tag only" agrees
+    result = tag_post(7, ["Redis", "redis", "REDIS"])
+    assert result.get(timeout=5) == ["redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def r3_tag_post_timeout_one_second(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=1) == ["celery", "redis"]  # not "a few seconds"
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def r3_tag_post_get_without_timeout(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get() == ["celery", "redis"]  # waits forever if no worker answers
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def r3_tag_post_poll_without_deadline(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    while not result.ready():  # no deadline
+        time.sleep(0.05)
+    assert result.result == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def r3_tag_post_fixed_long_sleep(tag_post):
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    time.sleep(3)  # "long enough"
+    assert result.result == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def r3_tag_post_isinstance_asyncresult(tag_post):
+    from celery.result import AsyncResult
+
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert isinstance(result, AsyncResult)  # an EagerResult is an AsyncResult too
+    assert result.get(timeout=5) == ["celery", "redis"]
+    assert result.state == "SUCCESS"
+
+
+def r3_tag_post_compares_the_store(tag_post):
+    # waits, then compares the post's row in the store, not the list the worker returns
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    result.get(timeout=5)
+    assert json.loads(store().hget("post-tags", "7")) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
 
 
 @pytest.mark.parametrize(
@@ -1322,7 +1818,7 @@ NO_TIMEOUT = (
                      "run it for real, through the worker", id="eager-mocked-delay"),
         pytest.param(answer_tag_post_value_only,
                      *INLINE, id="value-only"),
-        pytest.param(answer_tag_post_state_only, *FIRST_TAG,
+        pytest.param(answer_tag_post_state_only, *RETURNED,
                      id="state-only"),
         pytest.param(answer_tag_post_no_timeout, *NO_TIMEOUT,
                      id="no-timeout-by-id"),
@@ -1347,7 +1843,7 @@ NO_TIMEOUT = (
                      "passed on a buggy tag_post that queues an index_tags broken to keep only "
                      "the first tag", "write out the value you expect, ['celery', 'redis']",
                      id="oracle-is-the-task"),
-        pytest.param(answer_tag_post_not_eager_type, *FIRST_TAG,
+        pytest.param(answer_tag_post_not_eager_type, *RETURNED,
                      id="not-eager-type"),
         pytest.param(answer_tag_post_pending_or_success, *INLINE, id="pending-or-success"),
         # adversary round 2
@@ -1356,12 +1852,12 @@ NO_TIMEOUT = (
                      "your test gives the worker only 0.5 s (get(timeout=0.5))",
                      "give the worker a few seconds", id="timeout-half-second"),
         pytest.param(answer_tag_post_fixed_sleep,
-                     "your test looks at the task's result after waiting only 0.5 s for it (a "
-                     "fixed time.sleep, or a polling loop with a short deadline) and fails on "
-                     "the correct tag_post when the worker is busy: AssertionError",
+                     "without waiting for the worker's answer (a fixed time.sleep, however "
+                     "long, or a polling loop with a short deadline) and fails on the correct "
+                     "tag_post when the worker is busy: AssertionError",
                      "wait with result.get(timeout=5)", id="fixed-sleep"),
         pytest.param(answer_tag_post_poll_short_deadline,
-                     "your test looks at the task's result after waiting only 0.5 s for it",
+                     "without waiting for the worker's answer (a fixed time.sleep",
                      "wait with result.get(timeout=5)", id="poll-short-deadline"),
         pytest.param(answer_tag_post_wait_half_second,
                      "your test gives the worker only 0.5 s (get(timeout=0.5))",
@@ -1384,6 +1880,43 @@ NO_TIMEOUT = (
         pytest.param(answer_tag_post_sorted_compare,
                      "passed on a buggy tag_post that queues an index_tags that does not sort "
                      "the tags", "compare the exact list, in order", id="sorted-compare"),
+        # a fixed sleep of 2 s (right before round 3; now no fixed sleep is long enough)
+        pytest.param(answer_tag_post_sleeps_long_enough,
+                     "without waiting for the worker's answer (a fixed time.sleep",
+                     "wait with result.get(timeout=5)", id="sleeps-long-enough"),
+        # adversary round 3
+        pytest.param(r3_tag_post_tags_in_order_after_lowering,
+                     'your test passed on a buggy tag_post that queues an index_tags that',
+                     "compare the exact list, in order, == ['celery',",
+                     id='r3-in-order-after-lowering'),
+        pytest.param(r3_tag_post_one_distinct_tag,
+                     'your test passed on a buggy tag_post that sends only the first tag',
+                     "send two or more distinct tags (['Redis',",
+                     id='r3-one-distinct-tag'),
+        pytest.param(r3_tag_post_timeout_one_second,
+                     'your test gives the worker only 1 s (get(timeout=1)) and fails on the',
+                     'give the worker a few seconds on a loaded',
+                     id='r3-timeout-1s'),
+        pytest.param(r3_tag_post_get_without_timeout,
+                     'your test waits for the worker with no timeout (get() or wait() without',
+                     'always wait with a timeout: result.get(timeout=5)',
+                     id='r3-get-no-timeout'),
+        pytest.param(r3_tag_post_poll_without_deadline,
+                     'your test was still running after 20 s on a tag_post that never gets an',
+                     'give every wait a deadline:',
+                     id='r3-poll-no-deadline'),
+        pytest.param(r3_tag_post_fixed_long_sleep,
+                     "without waiting for the worker's answer (a fixed time.sleep",
+                     'wait with result.get(timeout=5): it returns as',
+                     id='r3-fixed-3s-sleep'),
+        pytest.param(r3_tag_post_isinstance_asyncresult,
+                     'your test passed on a buggy tag_post that runs the task inline with',
+                     'assert the result went through the worker: after',
+                     id='r3-isinstance-asyncresult'),
+        pytest.param(r3_tag_post_compares_the_store,
+                     'your test passed on a buggy tag_post that queues an index_tags that',
+                     'compare the list the worker returns,',
+                     id='r3-compares-the-store'),
     ],
 )  # fmt: skip
 def test_11_4_wrong_answers(answer, problem, hint) -> None:
@@ -1413,7 +1946,7 @@ def test_11_4_the_broken_index_tags_is_put_back() -> None:
         pytest.param("11.1", answer_signup_apply_async_mocked, "", id="11.1-apply-async-mocked"),
         pytest.param("11.1", answer_signup_and_the_mail_itself, "",
                      id="11.1-and-the-mail-itself"),
-        pytest.param("11.2", answer_charge_good, "fails on all 8 buggy versions",
+        pytest.param("11.2", answer_charge_good, "fails on all 9 buggy versions",
                      id="11.2-solution"),
         pytest.param("11.2", answer_charge_recovery_after_one_failure, "",
                      id="11.2-recovery-after-one-failure"),
@@ -1423,14 +1956,12 @@ def test_11_4_the_broken_index_tags_is_put_back() -> None:
         pytest.param("11.3", answer_onboarding_on_the_worker, "", id="11.3-on-the-worker"),
         pytest.param("11.3", answer_onboarding_runs_on_worker, "", id="11.3-runs-on-worker"),
         pytest.param("11.3", answer_onboarding_user_from_table, "", id="11.3-user-from-table"),
-        pytest.param("11.4", answer_tag_post_good, "fails on all 7 buggy versions",
+        pytest.param("11.4", answer_tag_post_good, "fails on all 9 buggy versions",
                      id="11.4-solution"),
         pytest.param("11.4", answer_tag_post_polls_with_a_deadline, "",
                      id="11.4-polls-with-a-deadline"),
         pytest.param("11.4", answer_tag_post_short_waits_in_a_loop, "",
                      id="11.4-short-waits-in-a-loop"),
-        pytest.param("11.4", answer_tag_post_sleeps_long_enough, "",
-                     id="11.4-sleeps-long-enough"),
     ],
 )  # fmt: skip
 def test_right_answers(exercise, answer, detail) -> None:

@@ -15,13 +15,19 @@ or through the worker; eager mode is no mock in 11.1), and every ``get()``/``wai
 task's handle with its timeout (a wait without one can hang for ever). The worker is
 simulated busy for :data:`BUSY_SECONDS` of the test's waiting: a task the test sent looks
 PENDING to it until it has waited that long for it (in ``get()``/``wait()`` timeouts or in
-``time.sleep``), so a short timeout, a fixed short sleep and a polling loop with a short
-deadline fail on the correct code. Seen, not timed: the simulation never sleeps.
+``time.sleep``) and, without get()/wait(), looked at it more than once (it polls), so a short
+timeout, a fixed sleep of any length and a polling loop with a short deadline fail on the
+correct code; one buggy ``tag_post`` never gets an answer, so a wait with no deadline hangs
+(the check ends it). Seen, not timed: the simulation never sleeps. A test that sends a task
+through the broker while its mock (or a stand-in of its own) is in place on course code fails:
+only the embedded worker thread would see it. 11.3 must run the chain itself, not each step.
 
 After every run, on the correct code and on each buggy version, passed or failed, the test
 must have left nothing behind: no mock still in place on a course module or task (a patch
-started and never stopped, a mock assigned by hand) and, in 11.2, no simulated outage of the
-gateway in the store (a cleanup that a failing assertion skips shows on a buggy version).
+started and never stopped, a mock or fake assigned by hand), no ``task_always_eager``
+switched, no users that were there before deleted, no mails taken out of the outbox, and, in
+11.2, no simulated outage of the gateway in the store (a cleanup that a failing assertion
+skips shows on a buggy version).
 11.2's test makes every gateway failure with its mock: the real ``gateway_charge`` reads the
 simulated outage in the store, which the worker shares. The correct code runs in more than one
 state of the store: an empty users table (a fresh kernel) and one where other users signed up
@@ -63,6 +69,7 @@ import sys
 import threading
 import time
 import types
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -70,6 +77,7 @@ from typing import Any
 from unittest import mock
 
 from celery import chain, group, states
+from celery.canvas import _chain
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from celery.signals import before_task_publish, task_prerun
@@ -81,6 +89,7 @@ from course_tasks.checks.support import error_text, is_stub_body
 from course_tasks.store import store
 from course_tasks.tasks import signup as sut
 from course_tasks.tasks import users
+from course_tasks.tasks.email import OUTBOX_KEY
 
 #: A test still running after this long, outside a wait with a timeout of its own, never
 #: answers (a loop polling a task that is never stored). Generous: a right answer takes
@@ -92,10 +101,13 @@ WAIT_GRACE_SECONDS, MOST_SECONDS = 5.0, 60.0
 #: long for it (get()/wait() timeouts and time.sleep() added up); a shorter get()/wait() ends
 #: at once in Celery's TimeoutError, as it would on a loaded machine or a real broker, and a
 #: look at the task's state before then says PENDING. Seen, not timed: nothing sleeps.
-BUSY_SECONDS = 1.0
+BUSY_SECONDS = 2.0
 #: ... or once this long has passed since the test sent it (a loop that polls with no
 #: time.sleep in it, or a sleep imported as ``from time import sleep``, which is not seen).
-BUSY_AT_MOST_SECONDS = 2.0
+BUSY_AT_MOST_SECONDS = 3.0
+#: A test that only sleeps and then reads the result (no get()/wait()) is answered only if it
+#: polls: it must have looked at the task this often before (a fixed sleep looks once).
+POLLS_BEFORE_ANSWER = 2
 THREAD_NAME = "course-check-11"
 GENERIC_HINT = (
     "a test must pass on working code: print what the code really returns and assert that"
@@ -148,6 +160,14 @@ class Seen:
     slept: float = 0.0
     #: ids of tasks it sent that the simulated busy worker has answered
     answered: set[str] = field(default_factory=set)
+    #: how often it looked at each task it sent while the simulated busy worker was busy
+    looks: dict[str, int] = field(default_factory=dict)
+    #: how often it ran a chain itself (apply(), delay(), apply_async(), a call)
+    chain_runs: int = 0
+    #: the course's modules and tasks as they were when the test started
+    owners_before: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
+    #: (task sent, names of the stand-ins in place on course code when it was sent)
+    sent_under_mock: list[tuple[str, list[str]]] = field(default_factory=list)
     #: how often it looked at a task before the simulated busy worker answered, and how long
     #: after sending it the last time
     early_looks: int = 0
@@ -237,8 +257,9 @@ def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
         """Whether the simulated busy worker has still not answered this task."""
         if task_id not in seen.sent_at or task_id in seen.answered:
             return False
-        if waited(task_id) >= BUSY_SECONDS - 1e-6 or (
-            time.monotonic() - seen.sent_at[task_id] >= BUSY_AT_MOST_SECONDS
+        if seen.looks.get(task_id, 0) >= POLLS_BEFORE_ANSWER and (
+            waited(task_id) >= BUSY_SECONDS - 1e-6
+            or time.monotonic() - seen.sent_at[task_id] >= BUSY_AT_MOST_SECONDS
         ):
             seen.answered.add(task_id)
             return False
@@ -283,6 +304,7 @@ def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
         if not _in_test():
             return real_meta(self)
         if busy(self.id):
+            seen.looks[self.id] = seen.looks.get(self.id, 0) + 1
             seen.early_looks += 1
             seen.early_after = time.monotonic() - seen.sent_at[self.id]
             return {
@@ -310,6 +332,13 @@ def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
                 seen.published[task_id] = (str(sender), *_message_args(body))
                 seen.sent_at[task_id] = time.monotonic()
                 seen.slept_at_send[task_id] = seen.slept
+            stand_ins = [
+                f"{_owner_name(owner)}.{name}"
+                for owner, before in seen.owners_before
+                for name, _ in stand_ins_left(owner, before)
+            ]
+            if stand_ins:
+                seen.sent_under_mock.append((str(sender), stand_ins))
 
     def prerun(task: Any = None, **kwargs: Any) -> None:
         if task is not None and _in_test() and task.request.is_eager:
@@ -317,6 +346,16 @@ def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
             if task.app.conf.task_always_eager:
                 seen.ran_eager_mode.append(task.name)
 
+    def chain_run(real: Callable[..., Any]) -> Callable[..., Any]:
+        def run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if _in_test():
+                seen.chain_runs += 1
+            return real(self, *args, **kwargs)
+
+        return run
+
+    chain_apply, chain_apply_async = _chain.apply, _chain.apply_async
+    _chain.apply, _chain.apply_async = chain_run(chain_apply), chain_run(chain_apply_async)  # type: ignore[method-assign]
     real_get, real_wait = AsyncResult.get, AsyncResult.wait
     real_meta, real_sleep = AsyncResult._get_task_meta, time.sleep
     AsyncResult.get, AsyncResult.wait = waiting(real_get), waiting(real_wait)  # type: ignore[method-assign]
@@ -332,6 +371,7 @@ def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
         time.sleep = real_sleep
         AsyncResult._get_task_meta = real_meta  # type: ignore[method-assign]
         AsyncResult.get, AsyncResult.wait = real_get, real_wait  # type: ignore[method-assign]
+        _chain.apply, _chain.apply_async = chain_apply, chain_apply_async  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- left behind
@@ -341,8 +381,19 @@ STARTED_HINT = (
     "(patcher.stop()): a mock left in place stands in for the real code in every later cell"
 )
 ASSIGNED_HINT = (
-    "patch it with mock.patch.object(...) in a with block instead of assigning a mock: the "
-    "with block puts the real one back, even when an assertion fails"
+    "patch it with mock.patch.object(...) in a with block instead of assigning a mock or a "
+    "fake of your own by hand: the with block puts the real one back, even when an assertion "
+    "fails"
+)
+SHARED_DATA_HINT = (
+    "leave the data you did not make alone: create the user your test needs and compare with "
+    "its own id (user.id, response['user_id']); clear_users() or clear_outbox() wipes what "
+    "every cell, the worker and other tests share"
+)
+EAGER_HINT = (
+    "leave task_always_eager alone and run the task or chain here with apply() "
+    "(flow.apply().get()): a setting switched back after an assertion is never switched back "
+    "when the assertion fails (if you must switch it, do it in try/finally)"
 )
 
 
@@ -376,6 +427,11 @@ def _left_watch(outage: bool) -> Callable[[], list[Left]]:
     patches = _active_patches()
     saved = [(owner, dict(vars(owner))) for owner in owners(app)]
     outage_before = _outage() if outage else 0
+    db = store()
+    users_before = db.hgetall(users.USERS_KEY)
+    last_id_before = db.get(users.LAST_ID_KEY)
+    outbox_before = db.lrange(OUTBOX_KEY, 0, -1)
+    eager_before = app.conf.task_always_eager
 
     def left() -> list[Left]:
         found: list[Left] = []
@@ -409,6 +465,36 @@ def _left_watch(outage: bool) -> Callable[[], list[Left]]:
                 )
             )
             store().set(sut.GATEWAY_DOWN_KEY, outage_before)
+        gone = [key for key in users_before if not db.hexists(users.USERS_KEY, key)]
+        if gone:
+            found.append(
+                Left(
+                    f"{len(gone)} user{'' if len(gone) == 1 else 's'} who were there before it "
+                    "deleted from the shared users table (clear_users())",
+                    SHARED_DATA_HINT,
+                )
+            )
+            db.hset(users.USERS_KEY, mapping={key: users_before[key] for key in gone})
+            if last_id_before is not None and int(db.get(users.LAST_ID_KEY) or 0) < int(
+                last_id_before
+            ):
+                db.set(users.LAST_ID_KEY, last_id_before)
+        if db.llen(OUTBOX_KEY) < len(outbox_before):
+            found.append(
+                Left("mails that were there before it deleted from the outbox", SHARED_DATA_HINT)
+            )
+            db.delete(OUTBOX_KEY)
+            if outbox_before:
+                db.rpush(OUTBOX_KEY, *outbox_before)
+        if app.conf.task_always_eager != eager_before:
+            found.append(
+                Left(
+                    f"task_always_eager switched {'on' if app.conf.task_always_eager else 'off'}"
+                    " (every later delay() runs inline, not on the worker)",
+                    EAGER_HINT,
+                )
+            )
+            app.conf.task_always_eager = eager_before
         return found
 
     return left
@@ -468,6 +554,7 @@ def _run(
     box: dict[str, BaseException] = {}
 
     def target() -> None:
+        seen.owners_before = [(owner, dict(vars(owner))) for owner in owners(app)]
         try:
             _as_current(test, subject)
         except BaseException as exc:  # the test failed: that is its job on a buggy version
@@ -523,13 +610,28 @@ def _waits(seen: Seen, error: str | None, name: str) -> None:
         )
     if error is not None and seen.early_looks:
         raise Fail(
-            f"your test looks at the task's result after waiting only "
-            f"{seen.early_after:.1f} s for it (a fixed time.sleep, or a polling loop with a "
-            f"short deadline) and fails on the correct {name} when the worker is busy: "
-            f"{error}",
+            f"your test reads the task's result {seen.early_after:.1f} s after sending it "
+            "without waiting for the worker's answer (a fixed time.sleep, however long, or a "
+            f"polling loop with a short deadline) and fails on the correct {name} when the "
+            f"worker is busy: {error}",
             hint="wait with result.get(timeout=5): it returns as soon as the worker answers, "
             "and gives a busy worker a few seconds",
         )
+
+
+def _sent_under_mock(seen: Seen) -> None:
+    """A Fail if the test sent a task through the broker while its mock was in place."""
+    if not seen.sent_under_mock:
+        return
+    task, stand_ins = seen.sent_under_mock[0]
+    raise Fail(
+        f"your test sent {task.rsplit('.', 1)[-1]} through the broker (delay(), apply_async()) "
+        f"while {', '.join(sorted(set(stand_ins)))} was mocked: only the embedded worker, a "
+        "thread of this kernel, sees that mock; a worker process (redis mode) runs the real "
+        "code and fails",
+        hint="a test that mocks runs the task here, with apply(), while the mock is in place; "
+        "or mock nothing and make the data the task needs (user = create_user(...))",
+    )
 
 
 @contextmanager
@@ -603,9 +705,10 @@ def _judged(
     for setting in settings:
         label = f"the correct {name}{setting.where}"
         error, seen, left = _run(test, correct, label, setting.prepare, watch=watch)
-        _left_behind(left, error, label, correct=True)
-        if conduct is not None:
+        if conduct is not None:  # what it did wrong comes before what it left behind
             conduct(seen, error)
+        _left_behind(left, error, label, correct=True)
+        _sent_under_mock(seen)
         _waits(seen, error, name)
         runs.append((setting, error))
         seens.append(seen)
@@ -852,6 +955,15 @@ def _charge_gives_up(self: Any, order_id: int, cents: int) -> str | None:
         raise self.retry(exc=exc, countdown=0.2) from exc
 
 
+@app.task(bind=True, max_retries=3, name="course-check-11.charge-own-receipt")
+def _charge_own_receipt(self: Any, order_id: int, cents: int) -> str:
+    try:
+        sut.gateway_charge(order_id, cents)
+    except sut.GatewayDown as exc:
+        raise self.retry(exc=exc, countdown=0.2) from exc
+    return f"charged-{order_id}"  # a receipt of its own making, not the gateway's
+
+
 @app.task(bind=True, max_retries=3, name="course-check-11.charge-no-receipt")
 def _charge_no_receipt(self: Any, order_id: int, cents: int) -> None:
     try:
@@ -908,6 +1020,12 @@ CHARGE_BUGS = [
         "drops the receipt (a charge that gets through ends in SUCCESS with None)",
         "test the recovery: a gateway that fails, then answers (side_effect=[GatewayDown(), "
         "GatewayDown(), 'rcpt-1']), and assert SUCCESS with that receipt after 3 calls",
+    ),
+    Bug(
+        _charge_own_receipt,
+        "answers with a receipt of its own making ('charged-1'), not the gateway's",
+        "compare the result with the exact receipt your mock gave: result.result == 'rcpt-1', "
+        "not only that there is one",
     ),
 ]
 
@@ -1169,6 +1287,14 @@ ONBOARDING_STEPS = {sut.create_profile.name, sut.welcome.name, sut.suggest_follo
 
 def _onboarding_conduct(seen: Seen, error: str | None) -> None:
     ran = ONBOARDING_STEPS & {*seen.ran_here, *seen.sent}
+    if error is None and ran and not seen.chain_runs:
+        raise Fail(
+            "your test runs the steps one by one (step.apply(), step.delay()), never the chain "
+            "itself: a chain passes each step's result on and stops at a failing step, which "
+            "steps run on their own never show",
+            hint="run the chain once, as onboarding returns it: flow.apply().get() == "
+            "{'user_id': user.id, 'step': 'suggestions'}",
+        )
     if error is None and not ran:
         raise Fail(
             "your test never runs the chain: it checks how the canvas is built, not what "
@@ -1204,6 +1330,12 @@ def _tag_post_inline(post_id: int, tags: list[str]) -> Any:
     result = sut.index_tags.apply(args=(post_id, list(tags)))
     _never_stored.append(result.id)
     return result
+
+
+def _tag_post_lost(post_id: int, tags: list[str]) -> Any:
+    task_id = f"lost-{uuid.uuid4()}"  # a message no worker ever gets: never answered
+    _never_stored.append(task_id)
+    return app.AsyncResult(task_id)
 
 
 def _tag_post_first_only(post_id: int, tags: list[str]) -> Any:
@@ -1270,6 +1402,20 @@ def _unsorted(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(tag.lower() for tag in tags))
 
 
+def _answers_nothing(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The worker's answer to an index_tags the test sent: an empty list (the post-tags row
+    in the store is written right all the same)."""
+    return [] if name == sut.index_tags.name else KEEP
+
+
+def _clear_post_tags() -> None:
+    """No post-tags row left by an earlier run: a test reads only what this run wrote."""
+    store().delete(POST_TAGS_KEY)
+
+
+POST_TAGS_KEY = "post-tags"
+
+
 def _broken_index_tags(body: Callable[[list[str]], list[str]], what: str, hint: str) -> Bug:
     """The correct tag_post, with an ``index_tags`` whose body is ``body`` on the worker and
     here alike."""
@@ -1296,9 +1442,24 @@ TAG_BUGS = [
         "app.AsyncResult(result.id).state == 'SUCCESS' (an eager run stores nothing)",
     ),
     Bug(
+        sut.tag_post,
+        "queues an index_tags that stores the right row in the store but returns an empty list",
+        "compare the list the worker returns, result.get(timeout=5) == ['celery', 'redis']: "
+        "the task's answer is what the test is about, not the post-tags row in the store",
+        rewrite=_answers_nothing,
+    ),
+    Bug(
+        _tag_post_lost,
+        "never gets an answer from a worker (the message is lost: the task stays PENDING)",
+        "give every wait a deadline: result.get(timeout=5), or a polling loop that gives up "
+        "after a few seconds; a loop on result.ready() with no deadline waits for ever",
+    ),
+    Bug(
         _tag_post_first_only,
         "sends only the first tag",
-        "compare the worker's result exactly: == ['celery', 'redis'], not only the state",
+        "send two or more distinct tags (['Redis', 'celery', 'redis']: 'Redis' and 'REDIS' are "
+        "one tag) and compare the worker's result exactly, == ['celery', 'redis'], not only "
+        "the state",
     ),
     Bug(
         _tag_post_first_only,
@@ -1336,4 +1497,11 @@ TAG_BUGS = [
 @exercise("11.4", "a test that a real worker would fail", points=2)
 def _(test_tag_post: Any) -> str:
     test = _need_test(test_tag_post, "tag_post")
-    return _judge(test, sut.tag_post, TAG_BUGS, "tag_post", settings=[Setting("")])
+    return _judge(
+        test,
+        sut.tag_post,
+        TAG_BUGS,
+        "tag_post",
+        settings=[Setting("", _clear_post_tags)],
+        kept=(POST_TAGS_KEY,),
+    )
