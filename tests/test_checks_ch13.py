@@ -132,6 +132,60 @@ def unstick_switch_queue(queue):
     app.control.add_consumer(queue, reply=True, timeout=2)
 
 
+def unstick_notebook_limit(queue):
+    """Round 2: add_consumer to the workers that answer a ping limited to the count
+    runtime.start() found (the chapter's queues_read helper)."""
+    names = app.control.inspect(timeout=10, limit=len(runtime.status().workers)).ping() or {}
+    app.control.add_consumer(queue, destination=sorted(names))
+
+
+def unstick_course_worker_only(queue):
+    """Round 2: add_consumer to the worker runtime.start() reported, only."""
+    app.control.add_consumer(queue, destination=list(runtime.status().workers))
+
+
+def unstick_first_pinged(queue):
+    """Round 2: add_consumer to the first worker that answers a ping."""
+    names = sorted(app.control.inspect(timeout=0.5).ping() or {})
+    app.control.add_consumer(queue, destination=names[:1])
+
+
+def unstick_drain_then_cancel(queue):
+    """Round 2: adds the consumer, waits for the queue to drain, then cancels it."""
+    app.control.add_consumer(queue)
+    deadline = time.monotonic() + 10
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        while channel.queue_declare(queue).message_count and time.monotonic() < deadline:
+            time.sleep(0.05)
+    time.sleep(0.5)
+    app.control.cancel_consumer(queue)
+
+
+def unstick_resend_same_id(queue):
+    """Round 2: moves the waiting messages to the default queue with the same task ids; no
+    consumer is ever added."""
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        while (message := channel.basic_get(queue, no_ack=True)) is not None:
+            args, kwargs, _ = message.decode()
+            app.send_task(message.headers["task"], args=args, kwargs=kwargs,
+                          task_id=message.headers["id"])  # fmt: skip
+
+
+def unstick_cancel_after_1s(queue):
+    """Round 2: reads the queue for one second, then cancels the consumer."""
+    app.control.add_consumer(queue)
+    time.sleep(1.0)
+    app.control.cancel_consumer(queue)
+
+
+def unstick_replace_queues(queue):
+    """Round 2: reads the queue instead of the default one."""
+    app.control.add_consumer(queue)
+    app.control.cancel_consumer(app.conf.task_default_queue)
+
+
 @pytest.mark.parametrize(
     "answer", [unstick, unstick_with_reply, unstick_each_worker, unstick_broadcast]
 )
@@ -182,6 +236,24 @@ TAKEN_OFF = "were built, but their own tasks never ran on a worker"
                      id="a-worker-that-does-not-run"),
         pytest.param(unstick_switch_queue, "no longer reads the default queue 'celery'",
                      "add_consumer adds a queue to those a worker reads", id="switch-queue"),
+        pytest.param(unstick_notebook_limit, "'monthly-reports'; the running worker",
+                     "app.control.add_consumer(queue) with no destination=",
+                     id="r2-notebook-limit"),
+        pytest.param(unstick_course_worker_only, "the running workers check13a-worker@",
+                     "app.control.add_consumer(queue) with no destination=",
+                     id="r2-course-worker-only"),
+        pytest.param(unstick_first_pinged, "'monthly-reports'; the running worker",
+                     "app.control.add_consumer(queue) with no destination=", id="r2-first-worker"),
+        pytest.param(unstick_drain_then_cancel, "then the workers stopped reading the queue",
+                     "leave the consumer in place", id="r2-then-cancel"),
+        pytest.param(unstick_resend_same_id, "the waiting reports ran, but no worker reads "
+                     "'monthly-reports': the messages were moved elsewhere", "leave the "
+                     "messages where they are and make the workers read the queue",
+                     id="r2-resend-same-id"),
+        pytest.param(unstick_cancel_after_1s, "then the workers stopped reading the queue",
+                     "leave the consumer in place", id="r2-cancel-after-1s"),
+        pytest.param(unstick_replace_queues, "no longer reads the default queue 'celery'",
+                     "add_consumer adds a queue to those a worker reads", id="r2-replace-queues"),
     ],
 )  # fmt: skip
 def test_13_1_wrong_answers(answer, problem, hint) -> None:
@@ -209,6 +281,7 @@ def test_13_1_drain_feedback_does_not_say_the_reports_still_wait() -> None:
         ({"result_expires": timedelta(hours=2)}, "7200 s"),
         ({"result_expires": timedelta(days=7)}, "604800 s"),
         ({"result_expires": 3600, "result_extended": True}, "3600 s"),
+        ({"result_expires": 3600.0}, "3600 s"),
     ],
 )
 def test_13_2_right(settings, detail) -> None:
@@ -240,7 +313,7 @@ TOO_LONG = "keep results no longer than"
         pytest.param({"result_expires": 30 * 86400}, "2592000 s, more than 7 days", TOO_LONG,
                      id="thirty-days"),
         pytest.param({"result_expires": timedelta(days=7, hours=1)},
-                     "608400.0 s, more than 7 days", TOO_LONG, id="week-and-an-hour"),
+                     "608400 s, more than 7 days", TOO_LONG, id="week-and-an-hour"),
         pytest.param({"expires": 3600}, "option of apply_async", "expires= discards a task",
                      id="message-expiry"),
         pytest.param({"CELERY_RESULT_EXPIRES": 86400}, "not a setting",
@@ -258,6 +331,36 @@ TOO_LONG = "keep results no longer than"
                      "results are now stored as pickle",
                      "change only how long results live: leave result_serializer",
                      id="pickle"),
+        pytest.param({"result_expires": None}, *FOR_EVER, id="r2-never-expire"),
+        pytest.param({"result_expires": 0}, *FOR_EVER, id="r2-zero"),
+        pytest.param({"result_expires": 24 * 3600 * 1000}, "86400000 s, more than 7 days",
+                     TOO_LONG, id="r2-milliseconds"),
+        pytest.param({"result_expires": 60}, "kept for 60 s only", TOO_SHORT, id="r2-minutes"),
+        pytest.param({"result_expires": timedelta(days=30)}, "2592000 s, more than 7 days",
+                     TOO_LONG, id="r2-a-month"),
+        pytest.param({"result_expires": 7 * 24 * 3600 + 1}, "604801 s, more than 7 days",
+                     TOO_LONG, id="r2-one-second-over"),
+        pytest.param({"result_expires": 3599}, "kept for 3599 s only", TOO_SHORT,
+                     id="r2-one-second-short"),
+        pytest.param({"result_expires": timedelta(seconds=3599.5)}, "kept for 3599.5 s only",
+                     TOO_SHORT, id="half-a-second-short"),
+        pytest.param({"CELERY_TASK_RESULT_EXPIRES": 86400}, "not a setting",
+                     "this app takes lower-case settings", id="r2-old-name"),
+        pytest.param({"result_expires": 86400, "task_ignore_result": True},
+                     "no result was stored", "results must be stored: do not set "
+                     "task_ignore_result", id="r2-ignore-result"),
+        pytest.param({"result_expires": timedelta(days=2).seconds}, *FOR_EVER,
+                     id="r2-timedelta-seconds-attr"),
+        pytest.param({"result_expires": 59 * 60}, "kept for 3540 s only", TOO_SHORT,
+                     id="r2-59-minutes"),
+        pytest.param({"result_expires": 50 * 60}, "kept for 3000 s only", TOO_SHORT,
+                     id="r2-50-minutes"),
+        pytest.param({"result_expires": timedelta(days=7, hours=1)},
+                     "608400 s, more than 7 days", TOO_LONG, id="r2-week-and-an-hour"),
+        pytest.param({"result_expires": 8 * 24 * 3600}, "691200 s, more than 7 days",
+                     TOO_LONG, id="r2-eight-days"),
+        pytest.param({"result_expires": timedelta(weeks=2)}, "1209600 s, more than 7 days",
+                     TOO_LONG, id="r2-two-weeks"),
         pytest.param({"result_expires": 86400, "result_accept_content": ["pickle"]},
                      "the shop could not read its own result back (ContentDisallowed",
                      "change only how long results live: leave the serializers",
@@ -276,8 +379,37 @@ def unique_tags(words):
 
 
 def unique_tags_case_blind_sort(words):
-    """Also right: a sort that ignores case; the words themselves are kept."""
+    """Round 2 (was taken as right before the text said how to sort): a sort that ignores
+    case; the text asks for sorted()'s order, capitals first."""
     return sorted(set(words), key=str.lower)
+
+
+def unique_tags_stripped(words):
+    """Round 2: strips the words; the text keeps each as it is."""
+    return sorted({w.strip() for w in words})
+
+
+def unique_tags_drop_empty(words):
+    """Round 2: drops the empty word; the text says '' is a word too."""
+    return sorted({w for w in words if w})
+
+
+def unique_tags_casefold_dedupe(words):
+    """Round 2: 'Redis' and 'redis' become one tag (the first spelling wins)."""
+    seen = {}
+    for w in words:
+        seen.setdefault(w.casefold(), w)
+    return sorted(seen.values())
+
+
+def unique_tags_counts(words):
+    """Round 2: word -> count."""
+    return {w: words.count(w) for w in sorted(set(words))}
+
+
+def unique_tags_sorted_set_of_tuple(words):
+    """Also right: a tuple is stored as a json list."""
+    return tuple(sorted(frozenset(words)))
 
 
 def unique_tags_loop(words):
@@ -358,7 +490,7 @@ def unique_tags_drops_first(words):
     return sorted(set(words))[1:]
 
 
-@pytest.mark.parametrize("answer", [unique_tags, unique_tags_case_blind_sort, unique_tags_loop])
+@pytest.mark.parametrize("answer", [unique_tags, unique_tags_loop, unique_tags_sorted_set_of_tuple])
 def test_13_3_right(answer) -> None:
     assert_passed(verdict("13.3", answer), "SUCCESS on the worker")
 
@@ -369,6 +501,7 @@ def test_13_3_stub() -> None:
 
 NOT_SORTED = "neither a set nor the words keep a sorted order"
 EACH_ONCE = "each distinct word once, sorted"
+MIXED = "for ['beat', 'Redis', 'Celery', 'redis', ' queue', '', 'beat', 'Redis'] "
 
 
 @pytest.mark.parametrize(
@@ -400,6 +533,32 @@ EACH_ONCE = "each distinct word once, sorted"
                      "no words, no tags: return an empty list", id="empty-none"),
         pytest.param(unique_tags_drops_first, "['celery', 'redis'], not ['beat', 'celery', "
                      "'redis']", EACH_ONCE, id="drops-first"),
+        pytest.param(unique_tags_unsorted, "not sorted", NOT_SORTED, id="r2-unsorted"),
+        pytest.param(unique_tags_first_seen, "came back as ['redis', 'celery', 'beat'], not "
+                     "sorted", NOT_SORTED, id="r2-first-seen"),
+        pytest.param(unique_tags_case_blind_sort, f"{MIXED}the tags came back as ['', ' queue',"
+                     " 'beat', 'Celery', ", "sort plainly, sorted(set(words)): capitals come "
+                     "before lower case", id="r2-case-insensitive-sort"),
+        pytest.param(unique_tags_lowercased, "the words changed case",
+                     "keep each word as it is (no lower())", id="r2-lowercased"),
+        pytest.param(unique_tags_json, "returned a str", "return the list itself",
+                     id="r2-json-string"),
+        pytest.param(unique_tags_joined, "returned a str, 'beat, celery, redis'",
+                     "a str of the set is text", id="r2-joined"),
+        pytest.param(unique_tags_empty_none, "for no words the task returned None, not []",
+                     "no words, no tags: return an empty list", id="r2-none-when-empty"),
+        pytest.param(unique_tags_descending, "not sorted", NOT_SORTED, id="r2-reverse"),
+        pytest.param(unique_tags_counts, "the task returned a dict", "return a list",
+                     id="r2-counts-dict"),
+        pytest.param(unique_tags_stripped, f"{MIXED}the task returned ['', 'Celery', 'Redis', "
+                     "'beat', 'queue', 'redis']", "keep each word as it is (no strip())",
+                     id="r2-stripped"),
+        pytest.param(unique_tags_drop_empty, "the empty word '' was dropped", "every string "
+                     "in words is a word, the empty one too", id="r2-drop-empty"),
+        pytest.param(unique_tags_casefold_dedupe, "two spellings of a word ('Redis' and "
+                     "'redis') became one tag", "words that differ in case are distinct words",
+                     id="r2-casefold-dedupe"),
+        pytest.param(unique_tags_by_length, "not sorted", NOT_SORTED, id="r2-by-length"),
     ],
 )  # fmt: skip
 def test_13_3_wrong_answers(answer, problem, hint) -> None:
@@ -510,11 +669,78 @@ def request_refund_str_id(order_id):
     return app.send_task("billing.refund", args=[str(order_id)])
 
 
+def request_refund_local_when_no_worker(order_id):
+    """Round 2: refunds here with apply() when no worker answers a quick ping."""
+    if not app.control.inspect(timeout=0.2).ping():
+        return refund.apply((order_id,))
+    return refund.delay(order_id)
+
+
+def request_refund_call_when_no_worker(order_id):
+    """Refunds here (a direct call) when no worker answers a ping."""
+    if not app.control.ping(timeout=0.5):
+        return refund(order_id)
+    return refund.delay(order_id)
+
+
+def request_refund_requeue_later(order_id):
+    """Round 2: re-raises the outage, but a timer sends the refund again 2 s later."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        return refund.delay(order_id)
+    except OperationalError:
+        threading.Timer(2.0, lambda: refund.delay(order_id)).start()
+        raise
+
+
+_TIMERS: list[threading.Timer] = []
+
+
+def request_refund_requeue_much_later(order_id):
+    """Re-raises the outage, but a timer would send the refund again a minute later."""
+    try:
+        return refund.delay(order_id)
+    except Exception:
+        timer = threading.Timer(60.0, lambda: refund.delay(order_id))
+        timer.daemon = True
+        timer.start()
+        _TIMERS.append(timer)
+        raise
+
+
+def request_refund_fallback_call(order_id):
+    """Round 2: calls the task function when sending fails."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        return refund.delay(order_id)
+    except OperationalError:
+        return refund(order_id)
+
+
+def request_refund_swallow_print(order_id):
+    """Round 2: prints the outage and returns None."""
+    try:
+        return refund.delay(order_id)
+    except Exception as exc:
+        print(f"refund {order_id} not queued: {exc}")
+        return None
+
+
+def request_refund_refunds_queue(order_id):
+    """Round 2: a queue nobody reads."""
+    return refund.apply_async((order_id,), queue="refunds")
+
+
 @pytest.fixture
 def no_refund_copy():
     """After the test, no copy of the refund registered under its module path (a worker
-    keeps the strategy it built for a task: restarted, it builds none)."""
+    keeps the strategy it built for a task: restarted, it builds none); and no timer an
+    answer left behind."""
     yield
+    while _TIMERS:
+        _TIMERS.pop().cancel()
     if app.tasks.pop(MODULE_PATH, None) is not None:
         runtime.stop(quiet=True)
         runtime.start(quiet=True)
@@ -572,6 +798,41 @@ NOT_REGISTERED = "inspect().registered() lists the names"
                      "worker reads", "send it where the workers read", id="reports-queue"),
         pytest.param(request_refund_str_id, "returned {'order': '", "pass the order id as it "
                      "is, an int", id="str-id"),
+        pytest.param(request_refund_fallback_local, "with the broker unreachable, "
+                     "request_refund still refunded order", "let delay()'s error reach the caller",
+                     id="r2-fallback-apply"),
+        pytest.param(request_refund_fallback_call, "with the broker unreachable, "
+                     "request_refund still refunded order", "let delay()'s error reach the caller",
+                     id="r2-fallback-call"),
+        pytest.param(request_refund_swallow_print, "returned None instead of failing",
+                     "let delay()'s error (OperationalError) reach the caller",
+                     id="r2-swallow"),
+        pytest.param(request_refund_local_when_no_worker, "with the broker up but no worker "
+                     "reading it, request_refund refunded order", "queue it whatever the workers "
+                     "are doing", id="r2-local-when-no-worker"),
+        pytest.param(request_refund_call_when_no_worker, "with the broker up but no worker "
+                     "reading it, request_refund refunded order", "queue it whatever the workers "
+                     "are doing", id="call-when-no-worker"),
+        pytest.param(request_refund_requeue_later, "the error reached the caller, but "
+                     "request_refund sent the refund of order", "let delay()'s error reach the "
+                     "caller and do nothing more", id="r2-requeue-later"),
+        pytest.param(request_refund_requeue_much_later, "the error reached the caller, but "
+                     "request_refund left a thread running", "let delay()'s error reach the "
+                     "caller and do nothing more", id="requeue-much-later"),
+        pytest.param(request_refund_apply, "ran here, in the notebook", "send it to the worker",
+                     id="r2-apply"),
+        pytest.param(request_refund_str_id, "returned {'order': '", "pass the order id as it "
+                     "is, an int", id="r2-string-id"),
+        pytest.param(request_refund_ignore_result, "was sent with ignore_result",
+                     "send it without ignore_result=True", id="r2-ignore-result"),
+        pytest.param(request_refund_id, "returned the task's id", "return what delay() (or "
+                     "send_task()) returns", id="r2-returns-id"),
+        pytest.param(request_refund_refunds_queue, "waits in 'refunds', a queue no worker reads",
+                     "send it where the workers read", id="r2-wrong-queue"),
+        pytest.param(request_refund_short_name, "NotRegistered('refund')", NOT_REGISTERED,
+                     id="r2-short-name"),
+        pytest.param(request_refund_direct, "called the task directly", "queue it and return "
+                     "the handle", id="r2-direct-call"),
     ],
 )  # fmt: skip
 def test_13_4_wrong_answers(answer, problem, hint, no_refund_copy) -> None:

@@ -25,6 +25,7 @@ check proves that it works (and that it does not only look as if it did):
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -67,6 +68,8 @@ INSPECT_SECONDS = 10.0
 SURVEY_SECONDS = 1.5
 #: How long the learner's function may take before the check stops waiting for it.
 CALL_SECONDS = 30.0
+#: How long 13.4 watches, once the broker is back, for a refund sent late.
+LATER_SECONDS = 3.0
 #: How long a result must be kept at least (13.2), and at most.
 MIN_EXPIRES = 3600
 MAX_EXPIRES = 7 * 24 * 3600
@@ -244,7 +247,10 @@ def _not_run(
 
 
 def _judge_readers(
-    queue: str, helpers: list[str], before: dict[str, dict[str, dict[str, Any]]]
+    queue: str,
+    helpers: list[str],
+    before: dict[str, dict[str, dict[str, Any]]],
+    controls: list[tuple[str, dict[str, Any], list[str] | None]],
 ) -> None:
     """Every worker reads ``queue`` now (the check's own two included), and still reads
     every queue it read before."""
@@ -257,6 +263,16 @@ def _judge_readers(
             hint="the machine is very busy: run the check again",
         )
     readers = [node for node, queues in now.items() if queue in queues]
+    added = any(
+        command == "add_consumer" and args.get("queue") == queue for command, args, _ in controls
+    )
+    if not readers and not added:
+        raise Fail(
+            f"the waiting reports ran, but no worker reads {queue!r}: the messages were moved "
+            "elsewhere, so the next report sent there would be stuck again",
+            hint="leave the messages where they are and make the workers read the queue: "
+            "app.control.add_consumer(queue)",
+        )
     if not readers:
         raise Fail(
             "the waiting reports ran, but then the workers stopped reading the queue: "
@@ -324,7 +340,7 @@ def _unstick(unstick: Any) -> str:
                     f"report {twice[0]} was built twice",
                     hint="let the waiting tasks run; do not send them again",
                 )
-            _judge_readers(queue, helpers, before)
+            _judge_readers(queue, helpers, before, controls)
             later = troubles.send_report("2031-later")
             sent.append(later)
             finished(
@@ -421,7 +437,12 @@ def _expires(settings: Any) -> str:
         )
     expires = shop.conf.result_expires
     seconds = expires.total_seconds() if isinstance(expires, timedelta) else expires
-    if ttl < MIN_EXPIRES - 5:
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        seconds = ttl  # the bounds below then rest on what the backend did
+    # The bounds are judged on the value configured, exactly (a TTL read back has already
+    # lost a second or more, so a tolerance on it would let 3599 s or 7 days + 1 s through);
+    # the key's TTL only confirms that the backend used that value.
+    if ttl < MIN_EXPIRES - 5 or seconds < MIN_EXPIRES:
         if unknown and "result_expires" not in settings:
             raise Fail(
                 f"{unknown[0]} is not a Celery setting: Celery ignores it, and a result is "
@@ -429,26 +450,35 @@ def _expires(settings: Any) -> str:
                 hint="the setting is result_expires (in seconds, or a timedelta)",
             )
         raise Fail(
-            f"a result is kept for {seconds} s only",
+            f"a result is kept for {_secs(seconds)} s only",
             hint="result_expires is in seconds: at least 3600 (or timedelta(hours=1))",
         )
-    if ttl > MAX_EXPIRES:
+    if ttl > MAX_EXPIRES or seconds > MAX_EXPIRES:
         raise Fail(
-            f"a result is kept for {seconds} s, more than 7 days",
+            f"a result is kept for {_secs(seconds)} s, more than 7 days",
             hint="keep results no longer than someone may ask for them: at most 7 days",
         )
     return f"results now live {int(seconds)} s (the key's TTL in the backend)"
 
 
+def _secs(seconds: float) -> str:
+    if isinstance(seconds, float) and seconds.is_integer():
+        return str(int(seconds))
+    return str(seconds)
+
+
 # --------------------------------------------------------------------------- 13.3
 
 #: The words the task gets: repeats, words with capitals (kept as they are; in both a
-#: plain and a case-blind sort they come first), no words at all.
+#: plain and a case-blind sort they come first), no words at all, and one list where a
+#: case-blind sort, strip(), merging two spellings of a word or dropping the empty word
+#: each give another answer than sorted(set(words)).
 TAG_CASES = [
     ["redis", "celery", "redis", "beat"],
     ["worker", "queue", "broker", "queue", "beat", "worker", "amqp"],
     ["celery", "AMQP", "worker", "Beat", "celery", "AMQP"],
     [],
+    ["beat", "Redis", "Celery", "redis", " queue", "", "beat", "Redis"],
 ]
 
 
@@ -493,15 +523,46 @@ def _judge_tags(words: list[str], state: str, value: Any) -> None:
         raise Fail(f"for {words} the task returned {kind(value)}", hint="return a list")
     if value == expected:
         return
+    strings = all(isinstance(v, str) for v in value)
+    blind = [v.lower() for v in value] if strings else []
+    if strings and blind == sorted(blind) and sorted(value) == expected:
+        raise Fail(
+            f"for {words} the tags came back as {value}, not {expected}: sorted without "
+            "regard to case",
+            hint="sort plainly, sorted(set(words)): capitals come before lower case; "
+            "no key=str.lower",
+        )
     if sorted(value) == expected:
         raise Fail(
             f"for {words} the tags came back as {value}, not sorted",
             hint="neither a set nor the words keep a sorted order: sort the tags, "
             "sorted(set(words))",
         )
-    if all(isinstance(v, str) for v in value) and sorted(v.lower() for v in value) == sorted(
-        {w.lower() for w in words}
+    if strings and "" in expected and value == [w for w in expected if w]:
+        raise Fail(
+            f"for {words} the task returned {value}, not {expected}: the empty word '' was dropped",
+            hint="every string in words is a word, the empty one too: keep each as it is, "
+            "sorted(set(words))",
+        )
+    if strings and value == sorted({w.strip() for w in words}) != expected:
+        raise Fail(
+            f"for {words} the task returned {value}, not {expected}: the spaces around a "
+            "word were stripped",
+            hint="keep each word as it is (no strip()): drop the repeats and sort, "
+            "sorted(set(words))",
+        )
+    if (
+        strings
+        and set(value) < set(expected)
+        and {v.casefold() for v in value} == {w.casefold() for w in words}
     ):
+        raise Fail(
+            f"for {words} the task returned {value}, not {expected}: two spellings of a word "
+            "('Redis' and 'redis') became one tag",
+            hint="words that differ in case are distinct words: keep each as it is, "
+            "sorted(set(words))",
+        )
+    if strings and sorted(v.lower() for v in value) == sorted({w.lower() for w in words}):
         raise Fail(
             f"for {words} the task returned {value}, not {expected}: the words changed case",
             hint="keep each word as it is (no lower()): drop the repeats and sort, "
@@ -556,6 +617,64 @@ def _broker_unreachable() -> Iterator[None]:
         app._pool, app.amqp._producer_pool = saved
         with suppress(Exception):
             pool.force_close_all()
+
+
+@contextmanager
+def _no_worker() -> Iterator[None]:
+    """Meanwhile, the course app sends to a broker that is up but that no worker reads (the
+    lab's in-process broker, with no lab worker running): messages wait there, a ping gets
+    no answer. The course's workers keep running on the real broker. What was sent is
+    dropped afterwards."""
+
+    def elsewhere(*_: Any, **__: Any) -> Connection:
+        return Connection("memory://localhost/", transport=f"{lab.__name__}:Transport")
+
+    saved = app._pool, app.amqp._producer_pool
+    pool = elsewhere().Pool(limit=app.conf.broker_pool_limit)
+    app.connection_for_write = elsewhere  # type: ignore[method-assign]
+    app._pool = pool
+    app.amqp._producer_pool = ProducerPool(pool, limit=pool.limit)
+    try:
+        yield
+    finally:
+        with suppress(Exception), elsewhere() as conn:
+            conn.default_channel.queue_purge(app.conf.task_default_queue)
+        del app.connection_for_write
+        app._pool, app.amqp._producer_pool = saved
+        with suppress(Exception):
+            pool.force_close_all()
+
+
+def _judge_no_worker(request_refund: Any, order_id: int) -> None:
+    """With the broker up but no worker reading it, the refund is queued (it waits for a
+    worker) and nothing runs in the caller."""
+    handle: AsyncResult | None = None
+    try:
+        with _no_worker(), _published() as sent:
+            answer, seen = call_watched(request_refund, order_id, seconds=CALL_SECONDS)
+            if (
+                seen.ran_here
+                or isinstance(answer, (EagerResult, dict))
+                or (troubles.refunds().get(order_id))
+            ):
+                raise Fail(
+                    f"with the broker up but no worker reading it, request_refund refunded "
+                    f"order {order_id} here, in the notebook: a refund must run on a worker, "
+                    "and one queued while the workers are away simply waits for them",
+                    hint="queue it whatever the workers are doing: return "
+                    "refund.delay(order_id); never run the refund in the caller (no apply(), "
+                    "no fallback)",
+                )
+            handle = _handle(request_refund, answer, seen, order_id)
+            if sent.get(handle.id, ("", ""))[0] != troubles.refund.name:
+                raise Fail(
+                    f"with no worker reading the broker, request_refund({order_id}) sent no "
+                    f"{troubles.refund.name!r} message",
+                    hint="queue the refund every time: return refund.delay(order_id)",
+                )
+    finally:
+        if handle is not None:
+            _revoke_unfinished([handle])
 
 
 def _handle(request_refund: Any, answer: Any, seen: Any, order_id: int) -> AsyncResult:
@@ -657,17 +776,41 @@ def _judge_refund(handle: AsyncResult, order_id: int, message: tuple[str, str] |
 def _judge_outage(request_refund: Any, order_id: int) -> None:
     """With the broker unreachable, request_refund fails and refunds nothing."""
     raised = False
-    with _broker_unreachable():
-        try:
-            answer, seen = call_watched(request_refund, order_id, seconds=CALL_SECONDS)
-        except Exception:
-            raised, answer, seen = True, None, None
+    threads = set(threading.enumerate())
+    with _published() as sent:
+        with _broker_unreachable():
+            try:
+                answer, seen = call_watched(request_refund, order_id, seconds=CALL_SECONDS)
+            except Exception:
+                raised, answer, seen = True, None, None
+        # The broker is back: whatever the call left behind must not send the refund later.
+        tried = set(sent)
+        time.sleep(LATER_SECONDS)
+        later = [
+            tid
+            for tid, (name, _) in sent.items()
+            if tid not in tried and name == troubles.refund.name
+        ]
+    left = [t for t in threading.enumerate() if t not in threads and t.is_alive()]
     if isinstance(answer, StillRunning):
         raise Fail(
             f"with the broker unreachable, request_refund({order_id}) had not returned after "
             f"{CALL_SECONDS:g} s",
             hint="let delay()'s error reach the caller (it gives up after the app's publish "
             "retry policy): do not retry for ever",
+        )
+    if raised and (later or left):
+        what = (
+            f"sent the refund of order {order_id} again once the broker was back"
+            if later
+            else f"left a thread running ({left[0].name}) that may send it later"
+        )
+        raise Fail(
+            f"with the broker unreachable the error reached the caller, but request_refund "
+            f"{what}: the shop is told the refund failed, and it may happen anyway (twice, "
+            "if the shop tries again)",
+            hint="let delay()'s error reach the caller and do nothing more: no timer or "
+            "thread that sends the refund later; the shop decides when to try again",
         )
     ran_here = bool(seen and seen.ran_here)
     if troubles.refunds().get(order_id) or ran_here:
@@ -704,6 +847,7 @@ def _refund(request_refund: Any) -> str:
         counts = troubles.refunds()
         if counts != {order_id: 1 for order_id in orders}:
             raise Fail(f"refunds per order: {counts}", hint="queue each refund once")
+        _judge_no_worker(request_refund, 4400 + next(_serial))
         _judge_outage(request_refund, 4300 + next(_serial))
     finally:
         _revoke_unfinished(handles)
