@@ -2,12 +2,15 @@
 
 They run against the embedded worker, like a learner's notebook in the default mode. The
 tables of wrong answers hold adversary round 1's answers (``.adversary/ch01_r1.py``) next to
-the earlier ones, each with the problem and the hint it gets.
+the earlier ones, and round 2's (``.adversary/ch01_r2.py``), each with the problem and the hint
+it gets.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import threading
 import time
 import uuid
@@ -105,9 +108,9 @@ def test_01_1_sent_to_a_queue_no_worker_reads(monkeypatch: pytest.MonkeyPatch) -
     parked = add.apply_async((2, 3), queue=NOBODY)
     try:
         assert failed("01.1", parked) == (
-            "the task is still PENDING after 0.5 s. Hint: no worker took it: did you send it "
-            "to a queue that no worker reads (queue=...)? Is the worker running (the set-up "
-            "cell)?"
+            f"the task is still PENDING after 0.5 s: its message waits in the queue {NOBODY!r}, "
+            "which no worker reads (the course's worker reads 'celery'). Hint: leave out "
+            "queue=...: add.delay(2, 3) puts it where the worker reads"
         )
     finally:
         delete_queue(NOBODY)
@@ -160,6 +163,42 @@ def r_chain_tail() -> Any:
     return (add.s(2, 3) | add.s(0)).delay()  # handle of add(5, 0), not add(2, 3)
 
 
+# adversary round 2
+
+
+def r2_frozen_never_sent() -> Any:
+    return add.s(2, 3).freeze()  # a handle with an id, but nothing was sent
+
+
+def r2_ignore_result() -> Any:
+    return add.apply_async((2, 3), ignore_result=True)
+
+
+def r2_sleepy_add() -> Any:
+    return sleepy_add.delay(2, 3, seconds=0)  # 5 too, but another task
+
+
+def r2_other_numbers() -> Any:
+    return add.delay(1, 4)
+
+
+def r2_pickle_serializer() -> Any:
+    return add.apply_async((2, 3), serializer="pickle")  # the json-only worker refuses it
+
+
+def r2_chain_tail_handle() -> Any:
+    return (add.s(2, 3) | add.s(0))()  # the handle of add(5, 0)
+
+
+def r2_string_numbers() -> Any:
+    return add.delay("2", "3")  # '23'
+
+
+NOT_RAN = "the task is still PENDING after 5 s: no worker ran it, and no queue holds its message"
+NEVER_SENT_HINT = "either it was never sent (a signature's freeze() only makes a handle: send it"
+REFUSED_HINT = "or the worker refused its message (it accepts only json: leave out serializer=...)"
+
+
 HANDLE_HINT = (
     "did you call add(2, 3) (or .get() the value) instead of keeping what add.delay(2, 3) returns?"
 )
@@ -183,8 +222,9 @@ HANDLE_HINT = (
                      "send the course's add task", id="sleepy-add"),
         pytest.param(r_xsum, "the worker ran xsum, not add", "send the course's add task",
                      id="xsum"),
-        pytest.param(r_parked_queue, "the task is still PENDING after 5 s",
-                     "no worker took it: did you send it to a queue that no worker reads",
+        pytest.param(r_parked_queue, "the task is still PENDING after 5 s: its message waits "
+                     f"in the queue {NOBODY!r}, which no worker reads",
+                     "leave out queue=...: add.delay(2, 3) puts it where the worker reads",
                      id="parked-queue"),
         pytest.param(r_signature, "result is a Signature, not the result of calling it",
                      "call it (with the task's arguments)", id="signature"),
@@ -193,11 +233,25 @@ HANDLE_HINT = (
                      id="ignore-result"),
         pytest.param(r_chain_tail, "the worker ran add(5, 0), not add(2, 3)",
                      "send 2 and 3, in that order", id="chain-tail"),
+        # adversary round 2
+        pytest.param(r2_frozen_never_sent, NOT_RAN, NEVER_SENT_HINT, id="r2-frozen-never-sent"),
+        pytest.param(r2_ignore_result, "the task was sent with ignore_result=True: the worker "
+                     "runs it but stores no result", "send it without ignore_result",
+                     id="r2-ignore-result"),
+        pytest.param(r2_sleepy_add, "the worker ran sleepy_add, not add",
+                     "send the course's add task", id="r2-sleepy-add-instead"),
+        pytest.param(r2_other_numbers, "the worker ran add(1, 4), not add(2, 3)",
+                     "send 2 and 3, in that order", id="r2-other-numbers-same-sum"),
+        pytest.param(r2_pickle_serializer, NOT_RAN, REFUSED_HINT, id="r2-pickle-serializer"),
+        pytest.param(r2_chain_tail_handle, "the worker ran add(5, 0), not add(2, 3)",
+                     "send 2 and 3, in that order", id="r2-chain-tail-handle"),
+        pytest.param(r2_string_numbers, "the worker ran add('2', '3'), not add(2, 3)",
+                     "send 2 and 3, in that order", id="r2-string-numbers"),
     ],
 )  # fmt: skip
 def test_01_1_wrong_answers(make: Any, problem: str, hint: str) -> None:
     try:
-        assert_fails(evaluate("01.1", make()), problem, hint)
+        assert_fails(evaluate("01.1", make()), problem, hint, hint_within=True)
     finally:
         delete_queue(NOBODY)
 
@@ -378,12 +432,66 @@ def signup_wrong_queue(email: str, name: str) -> str:
     return send_welcome_email.apply_async((email, name), queue="emails").id  # nobody reads it
 
 
+# adversary round 2
+
+
+def signup_repr_of_handle(email: str, name: str) -> str:
+    return repr(send_welcome_email.delay(email, name))  # '<AsyncResult: ...>', not the id
+
+
+def signup_json_body(email: str, name: str) -> Any:
+    task = send_welcome_email.delay(email, name)
+    return {"task_id": task.id}
+
+
+def signup_via_send_email(email: str, name: str) -> str:
+    return send_email.delay(email, "Welcome!", f"Hello {name}, thanks for signing up.").id
+
+
+def signup_frozen_not_sent(email: str, name: str) -> str:
+    return send_welcome_email.s(email, name).freeze().id  # an id, nothing queued
+
+
+def signup_thread_not_worker(email: str, name: str) -> str:
+    threading.Thread(target=send_welcome_email, args=(email, name), daemon=True).start()
+    return str(uuid.uuid4())
+
+
+def signup_short_expiry(email: str, name: str) -> str:
+    # revoked unsent when every worker is busy for more than 3 s
+    return send_welcome_email.apply_async((email, name), expires=3).id
+
+
+def signup_countdown(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), countdown=1).id  # waits if idle too
+
+
+def signup_inspect_stats(email: str, name: str) -> str:
+    if not app.control.inspect(timeout=0.5).stats():
+        raise RuntimeError("no worker available")
+    return send_welcome_email.delay(email, name).id
+
+
+def signup_control_ping(email: str, name: str) -> str:
+    app.control.ping(timeout=0.5)
+    return send_welcome_email.delay(email, name).id
+
+
+def signup_name_from_email(email: str, name: str) -> str:
+    return send_welcome_email.delay(email, email.split("@")[0].title()).id
+
+
+def signup_first_name_only(email: str, name: str) -> str:
+    return send_welcome_email.delay(email, name.split()[0]).id
+
+
 @pytest.mark.usefixtures("fast_smtp")
 def test_01_2_right_answer() -> None:
     outcome = verdict("01.2", signup_right)
     assert outcome.line() == (
         "✓ 01.2 queue the welcome mail: passed (answered with the mail task's id without "
-        "waiting, for grace@example.com and alan@example.org; the worker delivered both mails)"
+        "waiting, for grace@example.com and countess@example.org; the worker delivered both "
+        "mails)"
     )
 
 
@@ -407,7 +515,7 @@ def test_01_2_the_mails_reach_the_outbox_once_each() -> None:
     from course_tasks.tasks import email
 
     assert verdict("01.2", signup_right).passed
-    assert sorted(m["to"] for m in email.outbox()) == ["alan@example.org", "grace@example.com"]
+    assert sorted(m["to"] for m in email.outbox()) == ["countess@example.org", "grace@example.com"]
 
 
 @pytest.mark.usefixtures("fast_smtp")
@@ -484,7 +592,8 @@ POLLED = (
                      "mail to 'Grace', greeting 'grace@example.com': the arguments are "
                      "swapped", "send_welcome_email(to, name) takes the address first",
                      id="swapped-args"),
-        pytest.param(signup_hardcoded_address, "signup('alan@example.org', 'Alan') addressed "
+        pytest.param(signup_hardcoded_address, "signup('countess@example.org', 'Ada Lovelace') "
+                     "addressed "
                      "the mail to 'grace@example.com'", "send the mail to the address signup "
                      "receives, not a fixed one", id="hardcoded-address"),
         pytest.param(signup_name_dropped, "the welcome mail for grace@example.com greets "
@@ -496,8 +605,8 @@ POLLED = (
                      "would get 2 welcome mails", "queue it once", id="sends-twice"),
         pytest.param(signup_thread, "but sent no task to the worker", "queue the course's "
                      "send_welcome_email with .delay(...)", id="thread"),
-        pytest.param(signup_hardcoded_name, "the welcome mail for alan@example.org greets "
-                     "'Grace', not 'Alan'", "pass on the name signup receives",
+        pytest.param(signup_hardcoded_name, "the welcome mail for countess@example.org greets "
+                     "'Grace', not 'Ada Lovelace'", "pass on the name signup receives",
                      id="hardcoded-name"),
         pytest.param(signup_poll_loop, SLEPT + "0.1))", SLEEP_HINT, id="poll-loop"),
         pytest.param(signup_dict, "signup returned a dict ({'task_id': ", "return the id "
@@ -505,6 +614,34 @@ POLLED = (
         pytest.param(signup_wrong_queue, "signup queued the mail on the queue 'emails', which "
                      "no worker reads (the course's worker reads 'celery')",
                      "leave out queue=...", id="wrong-queue"),
+        # adversary round 2
+        pytest.param(signup_repr_of_handle, "signup returned '<AsyncResult: ", "return the id "
+                     "of the task you queued (its .id)", id="r2-repr-of-handle"),
+        pytest.param(signup_json_body, "signup returned a dict ({'task_id': ", "return the id "
+                     "itself, a str (task.id)", id="r2-json-body-dict"),
+        pytest.param(signup_via_send_email, "signup queued send_email, not send_welcome_email",
+                     "queue the course's send_welcome_email task", id="r2-send-email-task"),
+        pytest.param(signup_frozen_not_sent, "but sent no task to the worker", "queue the "
+                     "course's send_welcome_email with .delay(...)", id="r2-frozen-not-sent"),
+        pytest.param(signup_thread_not_worker, "but sent no task to the worker", "queue the "
+                     "course's send_welcome_email with .delay(...)", id="r2-thread-not-worker"),
+        pytest.param(signup_short_expiry, "signup('grace@example.com', 'Grace') queued the "
+                     "mail with expires=3: when every worker is busy for longer than that, the "
+                     "worker that finally gets it revokes it unrun", "leave out expires: the "
+                     "mail waits in the queue until a worker is free", id="r2-expires-3s"),
+        pytest.param(signup_countdown, "signup('grace@example.com', 'Grace') queued the mail "
+                     "with countdown=1: it waits that long even when a worker is free",
+                     "queue it with send_welcome_email.delay(...)", id="countdown"),
+        pytest.param(signup_inspect_stats, "signup asked the workers (stats) and waited for "
+                     "their replies", "queue the mail and answer at once", id="r2-inspect-stats"),
+        pytest.param(signup_control_ping, "signup asked the workers (ping) and waited for "
+                     "their replies", "queue the mail and answer at once", id="r2-control-ping"),
+        pytest.param(signup_name_from_email, "the welcome mail for countess@example.org greets "
+                     "'Countess', not 'Ada Lovelace'", "that name is made from the address; a "
+                     "name need not match its address", id="r2-name-from-email"),
+        pytest.param(signup_first_name_only, "the welcome mail for countess@example.org greets "
+                     "'Ada', not 'Ada Lovelace'", "greet by the whole name, as it is",
+                     id="r2-first-name-only"),
     ],
 )  # fmt: skip
 def test_01_2_wrong_answers(signup: Any, problem: str, hint: str) -> None:
@@ -517,6 +654,8 @@ def test_01_2_a_wrong_answer_sends_no_mail() -> None:
     never sent (no second welcome mail, nothing to a queue no worker reads)."""
     from course_tasks.tasks import email
 
+    time.sleep(0.3)  # the first user's mail of an earlier test's answer (right for that user)
+    email.clear_outbox()
     for signup in (signup_sends_twice, signup_wrong_queue, signup_hardcoded_address):
         assert not verdict("01.2", signup).passed
     time.sleep(0.3)
@@ -677,6 +816,69 @@ def status_ready_bool(task_id: str) -> dict[str, Any]:
     return {"state": handle.ready(), "result": handle.result}  # True/False, not the state
 
 
+# adversary round 2
+
+
+def status_str_unless_success(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    result = handle.result if handle.successful() else str(handle.result)  # PENDING: "None"
+    return {"state": handle.state, "result": result}
+
+
+def status_traceback(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    return {"state": handle.state, "result": handle.traceback if handle.failed() else handle.result}
+
+
+def status_exception_name(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    result = type(handle.result).__name__ if handle.failed() else handle.result
+    return {"state": handle.state, "result": result}
+
+
+def status_started_as_pending(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    if handle.ready():
+        return {"state": handle.state, "result": handle.result}
+    return {"state": "PENDING", "result": None}  # a running task too
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_status(task_id: str) -> tuple[str, Any]:
+    handle = app.AsyncResult(task_id)
+    return handle.state, handle.result
+
+
+def status_lru_cache(task_id: str) -> dict[str, Any]:
+    state, result = _cached_status(task_id)  # a polled queued task stays PENDING
+    return {"state": state, "result": result}
+
+
+def status_asks_workers(task_id: str) -> dict[str, Any]:
+    replies = app.control.inspect(timeout=1).query_task(task_id) or {}
+    for answer in replies.values():
+        if task_id in answer and answer[task_id][0] == "active":
+            return {"state": "STARTED", "result": None}
+    handle = app.AsyncResult(task_id)
+    return {"state": handle.state, "result": handle.result}
+
+
+def status_json_text(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    result = handle.result
+    if isinstance(result, Exception):
+        result = str(result)
+    return {"state": handle.state, "result": json.dumps(result)}  # 42 becomes "42"
+
+
+def status_new_app(task_id: str) -> dict[str, Any]:
+    from celery import Celery
+
+    reader = Celery("status", backend=app.conf.result_backend)  # a new app on every request
+    handle = reader.AsyncResult(task_id)
+    return {"state": handle.state, "result": handle.result}
+
+
 def test_01_3_right_answer() -> None:
     assert verdict("01.3", status_right).line() == (
         "✓ 01.3 a task's status from its id: passed (SUCCESS with 42 and with 0, FAILURE with "
@@ -779,6 +981,31 @@ SHAPE_HINT = 'return both the state and the result, as {"state": ..., "result": 
         pytest.param(status_ready_bool, "for add(20, 22), finished, status_of said state=True, "
                      "not 'SUCCESS'", "make the handle from the id you are given",
                      id="ready-bool"),
+        # adversary round 2
+        pytest.param(status_str_unless_success, "for a task still waiting in a queue, "
+                     "status_of said result='None'", 'a queued task is "PENDING" and has no '
+                     "result yet (None)", id="r2-str-unless-success"),
+        pytest.param(status_traceback, FAILED + "'str'), status_of said result='Traceback "
+                     "(most recent call last)", "put the task's exception (result.result), or "
+                     "its text", id="r2-traceback-text"),
+        pytest.param(status_exception_name, FAILED + "'str'), status_of said "
+                     "result='TypeError'", "put the task's exception (result.result), or its "
+                     "text", id="r2-exception-name"),
+        pytest.param(status_started_as_pending, "for a task a worker has started, status_of "
+                     "said state='PENDING', not 'STARTED'", "report result.state as it is "
+                     "('STARTED')", id="r2-started-as-pending"),
+        pytest.param(status_lru_cache, "for the queued task, asked again after it finished "
+                     "with 2, status_of said state='PENDING', not 'SUCCESS'", "read the state "
+                     "from the result backend on every call", id="r2-lru-cache"),
+        pytest.param(status_asks_workers, "for add(20, 22), finished, status_of asked the "
+                     "workers (query_task) and waited for their replies", "the result backend "
+                     "has the state", id="r2-asks-workers"),
+        pytest.param(status_json_text, "for add(20, 22), finished, status_of said "
+                     "result='42'", "put the task's return value under \"result\", as it is",
+                     id="r2-json-text"),
+        pytest.param(status_new_app, "for add(20, 22), finished, status_of made a new Celery "
+                     "app (status) to read it", "read with the course's app, made once: "
+                     "app.AsyncResult(task_id)", id="r2-new-app-per-call"),
     ],
 )  # fmt: skip
 def test_01_3_wrong_answers(status_of: Any, problem: str, hint: str) -> None:
@@ -877,11 +1104,39 @@ def welcome_pickle(user: Any) -> Any:
     return send_welcome_email.apply_async((user, user.name), serializer="pickle")  # refused
 
 
+# adversary round 2
+
+
+def welcome_first_name_only(user: Any) -> Any:
+    return send_welcome_email.delay(user.email, user.name.split()[0])
+
+
+def welcome_short_expiry(user: Any) -> Any:
+    return send_welcome_email.apply_async((user.email, user.name), expires=3)
+
+
+def welcome_name_from_email(user: Any) -> Any:
+    return send_welcome_email.delay(user.email, user.email.split("@")[0].title())
+
+
+def welcome_str_user_as_name(user: Any) -> Any:
+    return send_welcome_email.delay(user.email, str(user))  # "User(id=7, ...)" greeted
+
+
+def welcome_signature_only(user: Any) -> Any:
+    return send_welcome_email.s(user.email, user.name)  # never sent
+
+
+def welcome_thread(user: Any) -> Any:
+    threading.Thread(target=send_welcome_email, args=(user.email, user.name), daemon=True).start()
+    return app.AsyncResult(str(uuid.uuid4()))
+
+
 @pytest.mark.usefixtures("fast_smtp")
 def test_01_4_right_answer() -> None:
     assert verdict("01.4", welcome_right).line() == (
         "✓ 01.4 only json travels: passed (sent with json arguments for two users; the worker "
-        "delivered the mails to lin@example.com and omar@example.org)"
+        "delivered the mails to lin@example.com and rear.admiral@example.org)"
     )
     assert_passed(verdict("01.4", welcome_apply_async_json))
 
@@ -897,7 +1152,7 @@ def test_01_4_stub_and_missing_return() -> None:
 
 
 LIN = "for User(id=7, email='lin@example.com', name='Lin'), "
-OMAR = "for User(id=12, email='omar@example.org', name='Omar'), "
+HOPPER = "for User(id=12, email='rear.admiral@example.org', name='Grace Hopper'), "
 ADDRESS_HINT = "send it to the user's email address"
 PICKLED = (
     "welcome sent the task as pickle (serializer='pickle'): the course's worker accepts only "
@@ -938,17 +1193,39 @@ GET_HINT = "return the handle itself, what .delay() gives back, without waiting"
         pytest.param(welcome_apply_eager, "what welcome returned is an EagerResult: the task "
                      "ran here, in this process, not on the worker", ".apply() runs a task "
                      "locally", id="apply-eager"),
-        pytest.param(welcome_hardcoded, OMAR + "welcome addressed the mail to "
-                     "'lin@example.com', not to 'omar@example.org'", ADDRESS_HINT,
+        pytest.param(welcome_hardcoded, HOPPER + "welcome addressed the mail to "
+                     "'lin@example.com', not to 'rear.admiral@example.org'", ADDRESS_HINT,
                      id="hardcoded"),
         pytest.param(welcome_name_dropped, LIN + "the welcome mail greets '', not 'Lin'",
                      "pass the user's name too", id="name-dropped"),
-        pytest.param(welcome_hardcoded_name, OMAR + "the welcome mail greets 'Lin', not "
-                     "'Omar'", "pass the user's name too", id="hardcoded-name"),
+        pytest.param(welcome_hardcoded_name, HOPPER + "the welcome mail greets 'Lin', not "
+                     "'Grace Hopper'", "pass the user's name too", id="hardcoded-name"),
         pytest.param(welcome_pickle_fields, PICKLED, PICKLE_HINT, id="pickle-fields"),
         pytest.param(welcome_other_task, "welcome queued send_email, not send_welcome_email",
                      "queue the course's send_welcome_email task", id="other-task"),
         pytest.param(welcome_pickle, PICKLED, PICKLE_HINT, id="pickle"),
+        # adversary round 2
+        pytest.param(welcome_first_name_only, HOPPER + "the welcome mail greets 'Grace', not "
+                     "'Grace Hopper'", "greet by the whole name, as it is",
+                     id="r2-first-name-only"),
+        pytest.param(welcome_short_expiry, "welcome queued the mail with expires=3: when every "
+                     "worker is busy for longer than that", "leave out expires",
+                     id="r2-expires-3s"),
+        pytest.param(welcome_name_from_email, HOPPER + "the welcome mail greets "
+                     "'Rear.Admiral', not 'Grace Hopper'", "that name is made from the address",
+                     id="r2-name-from-email"),
+        pytest.param(welcome_asdict, LIN + "welcome addressed the mail to {'id': 7, ",
+                     ADDRESS_HINT, id="r2-dict-as-to"),
+        pytest.param(welcome_user_id, LIN + "welcome addressed the mail to 7, not to "
+                     "'lin@example.com'", ADDRESS_HINT, id="r2-id-as-address"),
+        pytest.param(welcome_signature_only, "welcome returned a signature (course_tasks.tasks."
+                     "email.send_welcome_email(", "send the task (send_welcome_email.delay(...)) "
+                     "and return what that returns", id="r2-signature-only"),
+        pytest.param(welcome_str_user_as_name, LIN + "the welcome mail greets \"User(id=7, ",
+                     "pass the user's name too", id="r2-str-user-as-name"),
+        pytest.param(welcome_pickle_fields, PICKLED, PICKLE_HINT, id="r2-pickle-serializer"),
+        pytest.param(welcome_thread, "but sent no task to the worker", "queue the course's "
+                     "send_welcome_email with .delay(...)", id="r2-thread-not-worker"),
     ],
 )  # fmt: skip
 def test_01_4_wrong_answers(welcome: Any, problem: str, hint: str) -> None:
@@ -959,6 +1236,8 @@ def test_01_4_wrong_answers(welcome: Any, problem: str, hint: str) -> None:
 def test_01_4_a_pickled_message_never_reaches_the_worker() -> None:
     from course_tasks.tasks import email
 
+    time.sleep(0.3)  # the first user's mail of an earlier test's answer (right for that user)
+    email.clear_outbox()
     assert not verdict("01.4", welcome_pickle_fields).passed
     time.sleep(0.3)
     assert email.outbox() == []

@@ -10,19 +10,25 @@ with its arguments and options. Each of those waits is stopped at once. A time l
 only for code that never answers.
 
 * 01.1 ``check("01.1", result)``: ``result`` is the ``AsyncResult`` of ``add(2, 3)`` run
-  by the worker, with its result stored (not ``ignore_result``);
+  by the worker, with its result stored (not ``ignore_result``); a task still PENDING is told
+  apart: its message waits in a queue no worker reads, or no queue holds it (never sent, or
+  refused by the json-only worker: its message is gone then, so both are named);
 * 01.2 ``check("01.2", signup)``: ``signup(email, name)``, called for two users, queues
   ``send_welcome_email(email, name)`` once, on the worker's queue, without waiting for it
-  (the task is held back until signup has answered: as when every worker is busy), and
+  (the task is held back until signup has answered: as when every worker is busy), with the
+  arguments exactly (the second user's name has two words and is not made from the address)
+  and no option a plain ``.delay()`` does not set (``expires``, ``countdown``, ``eta``), and
   answers with that task's id (a ``str``); then the worker delivers both mails;
 * 01.3 ``check("01.3", status_of)``: ``status_of(task_id)`` returns
   ``{"state": ..., "result": ...}`` from the id alone, without waiting, for tasks in every
   state the chapter shows (SUCCESS with 42 and with 0, FAILURE, STARTED, PENDING in a queue no
   worker reads), asked twice about two of them: a queued task that then finished, and a
-  finished one (whose result must still be there);
+  finished one (whose result must still be there); read with the course's app (a new
+  ``Celery`` app made in the call is named);
 * 01.4 ``check("01.4", welcome)``: ``welcome(user)`` sends the welcome mail for two ``User``
-  objects, once each, with json arguments (the serializer the worker accepts), and returns
-  the ``AsyncResult`` without waiting; the worker delivers both mails.
+  objects, once each, with json arguments (the serializer the worker accepts), the fields as
+  they are (a two-word name unlike the address) and no ``expires``/``countdown``/``eta``, and
+  returns the ``AsyncResult`` without waiting; the worker delivers both mails.
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
-from celery import states
+from celery import Signature, states
+from celery.app import base as celery_base
 from celery.app.task import Task
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, EagerResult
@@ -80,8 +87,9 @@ THREAD_NAME = "course-check-01"
 #: A queue that no worker consumes: a task sent there stays PENDING.
 PARKING_QUEUE = "course-check-parked"
 
-#: 01.2's two sign-ups: a second user, so that a fixed address or name shows.
-SIGNUPS = [("grace@example.com", "Grace"), ("alan@example.org", "Alan")]
+#: 01.2's two sign-ups: a second user, so that a fixed address or name shows, whose name has
+#: two words and cannot be made from the address (only the name signup receives greets her).
+SIGNUPS = [("grace@example.com", "Grace"), ("countess@example.org", "Ada Lovelace")]
 
 
 @dataclass
@@ -95,7 +103,7 @@ class User:
 
 #: 01.4's two users.
 USERS = [User(id=7, email="lin@example.com", name="Lin"),
-         User(id=12, email="omar@example.org", name="Omar")]  # fmt: skip
+         User(id=12, email="rear.admiral@example.org", name="Grace Hopper")]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- helpers
@@ -184,6 +192,8 @@ class _Did:
     asked: list[str] = field(default_factory=list)
     #: addresses of mails it delivered itself (a task called like a function)
     mailed: list[str] = field(default_factory=list)
+    #: Celery apps it made (``Celery(...)``), each by its main name
+    apps: list[str] = field(default_factory=list)
     held: bool = False
     #: the thread the learner's function runs in (set when it starts)
     thread: threading.Thread | None = None
@@ -224,6 +234,7 @@ def _recording(
     real_sleep = time.sleep
     real_broadcast = app.control.broadcast
     real_deliver = email.deliver
+    real_register = celery_base._register_app
 
     def send_task(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         if not _in_call():
@@ -263,6 +274,11 @@ def _recording(
         did.mailed.append(to)
         raise _Stopped(f"the check stopped a mail to {to} sent in the request")
 
+    def register_app(made: Any) -> Any:
+        if _in_call():
+            did.apps.append(str(getattr(made, "main", None)))
+        return real_register(made)
+
     names = getattr(fn, "__globals__", {})
     own_sleeps = [n for n, v in names.items() if v is real_sleep] if isinstance(names, dict) else []
     with ExitStack() as stack:
@@ -271,6 +287,7 @@ def _recording(
         stack.enter_context(mock.patch.object(time, "sleep", sleep))
         stack.enter_context(mock.patch.object(app.control, "broadcast", broadcast))
         stack.enter_context(mock.patch.object(email, "deliver", deliver))
+        stack.enter_context(mock.patch.object(celery_base, "_register_app", register_app))
         for name in own_sleeps:  # from time import sleep: the learner's own name for it
             names[name] = sleep
             stack.callback(names.__setitem__, name, real_sleep)
@@ -301,7 +318,7 @@ def _run(
                 call, *args, seconds=ANSWER_SECONDS, thread_name=THREAD_NAME
             )
         except Exception as exc:
-            if not did.waited():
+            if not (did.waited() or did.apps):
                 raise
             answer, seen = exc, Seen()
     return answer, seen, did
@@ -390,6 +407,45 @@ def _refused(who: str, sent: _Sent) -> None:
         )
 
 
+def _name_hint(greeted: Any, name: str, address: str, whole: str) -> str:
+    """The hint for a mail that greets ``greeted`` instead of ``name`` (sent to ``address``)."""
+    if isinstance(greeted, str) and greeted.strip():
+        if greeted.split() != name.split() and set(greeted.split()) <= set(name.split()):
+            return f"greet by the whole name, as it is: {whole}"
+        local = "".join(ch for ch in address.split("@")[0].lower() if ch.isalnum())
+        if "".join(ch for ch in greeted.lower() if ch.isalnum()) == local:
+            return (f"that name is made from the address; a name need not match its address: "
+                    f"{whole}")  # fmt: skip
+    return whole
+
+
+#: Options of a message that keep the mail from going out as soon as a worker is free.
+_DELAYING = {
+    "expires": (
+        "when every worker is busy for longer than that, the worker that finally gets "
+        "it revokes it unrun, and the user never gets the welcome mail",
+        "leave out expires: the mail waits in the queue until a worker is free, "
+        "however long that takes",
+    ),
+    "countdown": (
+        "it waits that long even when a worker is free",
+        "queue it with send_welcome_email.delay(...): it goes out as soon as a worker is free",
+    ),
+    "eta": (
+        "it waits until then even when a worker is free",
+        "queue it with send_welcome_email.delay(...): it goes out as soon as a worker is free",
+    ),
+}
+
+
+def _delayed(who: str, sent: _Sent) -> None:
+    """A Fail if the mail was queued with an option a plain ``.delay()`` does not set."""
+    for option, (why, hint) in _DELAYING.items():
+        if sent.options.get(option) is not None:
+            raise Fail(f"{who} queued the mail with {option}={sent.options[option]!r}: {why}",
+                       hint=hint)  # fmt: skip
+
+
 def _other_queue(who: str, sent: _Sent) -> None:
     """A Fail if the task went to a queue that the course's worker does not read."""
     queue, default = _queue_name(sent.options), app.conf.task_default_queue
@@ -425,6 +481,54 @@ def _delivered(task: AsyncResult, to: str) -> None:
 # --------------------------------------------------------------------------- 01.1
 
 
+def _queue_holding(task_id: str) -> str | None:
+    """The broker queue in which the message of ``task_id`` still waits, if any.
+
+    Every queue this process sent to is in ``app.amqp.queues`` (a ``queue=`` names one there).
+    Read without taking anything: the embedded broker's queues are in memory, redis's are lists.
+    """
+    with app.connection_for_read() as conn:
+        channel = conn.default_channel
+        memory = getattr(type(channel), "queues", None)
+        for name in list(app.amqp.queues):
+            if isinstance(memory, dict):
+                queue = memory.get(name)
+                found = queue is not None and task_id in repr(list(queue.queue))
+            else:
+                client = getattr(channel, "client", None)
+                if client is None:
+                    return None
+                key = f"{getattr(channel, 'global_keyprefix', '') or ''}{name}"
+                found = any(task_id.encode() in m for m in client.lrange(key, 0, -1))
+            if found:
+                return name
+    return None
+
+
+def _never_ran(result: AsyncResult) -> Fail:
+    """Why the task of ``result`` is still PENDING: parked in a queue, or it never reached a
+    worker (never sent, or refused: its message is gone then, so the check cannot tell which)."""
+    pending = f"the task is still {result.state} after {WAIT_SECONDS:g} s"
+    queue = _queue_holding(result.id)
+    if queue == app.conf.task_default_queue:
+        return Fail(
+            f"{pending}: its message waits in the queue {queue!r}, but no worker took it",
+            hint="is the worker running (the set-up cell)?",
+        )
+    if queue is not None:
+        return Fail(
+            f"{pending}: its message waits in the queue {queue!r}, which no worker reads (the "
+            f"course's worker reads {app.conf.task_default_queue!r})",
+            hint="leave out queue=...: add.delay(2, 3) puts it where the worker reads",
+        )
+    return Fail(
+        f"{pending}: no worker ran it, and no queue holds its message",
+        hint="either it was never sent (a signature's freeze() only makes a handle: send it "
+        "with add.delay(2, 3)), or the worker refused its message (it accepts only json: "
+        "leave out serializer=...)",
+    )
+
+
 @exercise("01.1", "send a task to the worker", points=1)
 def _send(result: Any) -> str:
     if isinstance(result, int | float) and not isinstance(result, bool):
@@ -445,13 +549,10 @@ def _send(result: Any) -> str:
             "result, so its state and its value can never be read",
             hint="send it without ignore_result: add.delay(2, 3)",
         )
-    value = finished(
-        result,
-        WAIT_SECONDS,
-        "the task",
-        hint="no worker took it: did you send it to a queue that no worker reads "
-        "(queue=...)? Is the worker running (the set-up cell)?",
-    )
+    try:
+        value = result.get(timeout=WAIT_SECONDS, propagate=False, disable_sync_subtasks=False)
+    except CeleryTimeoutError:
+        raise _never_ran(result) from None
     if result.name and result.name != add.name:
         raise Fail(
             f"the worker ran {short(result.name)}, not add",
@@ -575,9 +676,10 @@ def _signup_once(signup: Callable[..., Any], address: str, name: str) -> AsyncRe
     if greeted != name:
         raise Fail(
             f"the welcome mail for {address} greets {greeted!r:.60}, not {name!r}",
-            hint="pass on the name signup receives as well",
+            hint=_name_hint(greeted, name, address, "pass on the name signup receives as well"),
         )
     _other_queue("signup", sent)
+    _delayed(shown, sent)
     did.publish()  # the workers are free again: now the mail reaches one
     return app.AsyncResult(answer)
 
@@ -691,6 +793,12 @@ def _ask(status_of: Callable[..., Any], case: _Case, watch: set[str]) -> dict[st
             f"for {what}, status_of asked the workers ({did.asked[0]}) and waited for their "
             "replies",
             hint="the result backend has the state: " + _STATUS_WAIT_HINT,
+        )
+    if did.apps:
+        raise Fail(
+            f"for {what}, status_of made a new Celery app ({did.apps[0]}) to read it: every "
+            "request would build an app, with its own connections, and make it the current app",
+            hint="read with the course's app, made once: app.AsyncResult(task_id)",
         )
     if isinstance(answer, StillRunning):
         raise _StillBlocked(answer.thread, what)
@@ -837,6 +945,13 @@ def _welcome_once(welcome: Callable[..., Any], user: User) -> AsyncResult:
         raise answer
     if answer is None:
         raise _returned_none(welcome, "welcome", "the AsyncResult")
+    if isinstance(answer, Signature):
+        sent = "" if did.sent else ", and sent nothing"
+        raise Fail(
+            f"welcome returned a signature ({answer!r:.60}){sent}: a signature only describes "
+            "a call, it is not the handle of a sent task",
+            hint="send the task (send_welcome_email.delay(...)) and return what that returns",
+        )
     if isinstance(answer, dict):
         raise Fail(
             f"welcome returned a dict ({answer!r:.60}), not the handle",
@@ -865,9 +980,10 @@ def _welcome_once(welcome: Callable[..., Any], user: User) -> AsyncResult:
     if greeted != user.name:
         raise Fail(
             f"for {user!r}, the welcome mail greets {greeted!r:.60}, not {user.name!r}",
-            hint="pass the user's name too",
+            hint=_name_hint(greeted, user.name, user.email, "pass the user's name too"),
         )
     _other_queue("welcome", sent)
+    _delayed("welcome", sent)
     did.publish()
     return result
 
