@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -75,8 +76,9 @@ EXACT = [(k, v) for k, v in ROUTES.items() if "*" not in k]
         pytest.param({"DEBUG": True, "INSTALLED_APPS": ["threads"], "helper": "not Celery's"},
                      id="other-django-settings"),
         pytest.param({"CELERY_TASK_DEFAULT_QUEUE": "celery"}, id="default-queue-named"),
-        pytest.param({"CELERY_TASK_ANNOTATIONS": [{"*": {"default_retry_delay": 60}},
-                                                  {"*": {"max_retries": 3}}]},
+        pytest.param({"CELERY_TASK_ANNOTATIONS": [
+                         {"threads.tasks.like_post": {"priority": 5}},
+                         {"*": {"default_retry_delay": 60, "max_retries": 3}}]},
                      id="annotations-list"),
     ],
 )  # fmt: skip
@@ -351,7 +353,8 @@ def test_02_2_same_app_every_time() -> None:
 
     assert_fails(
         verdict("02.2", module_level),
-        "make_app returned the same app for different environments",
+        "make_app({'REDIS_HOST': 'redis', 'REDIS_PORT': '6380', 'REDIS_PASSWORD': 'root', "
+        "'REDIS_DB': '2'}) returned the same app as an earlier call, make_app({}), not a new one",
         "create a new Celery(...) inside make_app",
     )
 
@@ -871,8 +874,8 @@ SAME_SERVER = "both live on the same Redis server; only the database number diff
                      id="no-defaults"),
         pytest.param(make_app_backend_kwarg_typo, "the app has no result backend",
                      "pass it when you create the app", id="backend-kwarg-typo"),
-        pytest.param(make_app_shared, "make_app returned the same app for different "
-                     "environments", "create a new Celery(...) inside make_app",
+        pytest.param(make_app_shared, "returned the same app as an earlier call, make_app({}), "
+                     "not a new one", "create a new Celery(...) inside make_app",
                      id="shared-app"),
         # the adversary's "arguable" answer: the exercise text now asks for it
         pytest.param(make_app_current, "make_app made the new app Celery's current app",
@@ -1009,3 +1012,372 @@ def _pytz_eta() -> Any:
 )  # fmt: skip
 def test_02_4_adversary_answers(make: Any, problem: str, hint: str | None) -> None:
     assert_fails(verdict("02.4", make()), problem, hint)
+
+
+# --------------------------------------------------------------------------- adversary round 2
+# Every wrong answer of .adversary/ch02_r2.py, with the problem and the hint it gets.
+
+R2_ROUTES = routes_with({"threads.tasks.*": {"queue": "default"}})
+
+
+class R2_GlobNoDot:  # "threads.tasks*": threads.tasks_legacy.x too
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = routes_with({"threads.tasks*": {"queue": "default"}})
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class R2_UnescapedRegex:  # the dots match any character
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = (
+        [
+            ("threads.tasks.fact_check_content", {"queue": "ai_queue"}),
+            ("threads.tasks.process_image", {"queue": "image_queue"}),
+            (re.compile(r"threads.tasks.*"), {"queue": "default"}),
+        ],
+    )
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class R2_MaxRetriesByDefault:  # 3 retries only because 3 is Celery's default
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = R2_ROUTES
+    CELERY_TASK_ANNOTATIONS = {"*": {"default_retry_delay": 60}}
+
+
+class R2_RetryDelayString:  # "60", as read from an env file
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = R2_ROUTES
+    CELERY_TASK_ANNOTATIONS = {"*": {"default_retry_delay": "60", "max_retries": 3}}
+
+
+class R2_MaxRetriesString:
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = R2_ROUTES
+    CELERY_TASK_ANNOTATIONS = {"*": {"default_retry_delay": 60, "max_retries": "3"}}
+
+
+class R2_OldResultName:  # Celery 3's name, still mapped by Celery 5, deprecated
+    CELERY_TASK_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = R2_ROUTES
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class R2_OldRoutesName:  # Celery 3's CELERY_ROUTES
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_ROUTES = R2_ROUTES
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+class R2_MixedCase:  # Django's settings drop a name that is not all upper case
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = R2_ROUTES
+    CELERY_task_annotations = RETRIES
+
+
+class R2_RetryBackoff:  # backoff is for autoretry_for; self.retry() still waits 180 s
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = R2_ROUTES
+    CELERY_TASK_ANNOTATIONS = {"*": {"retry_backoff": 60, "max_retries": 3}}
+
+
+def _threads_router(name: str, *args: Any, **kwargs: Any) -> Any:
+    exact = routes_with({})
+    if name in exact:
+        return exact[name]
+    if name.startswith("threads.tasks"):  # no dot: threads.tasks_legacy too
+        return {"queue": "default"}
+    return None
+
+
+class R2_RouterStartswith:
+    CELERY_RESULT_EXPIRES = 3600
+    CELERY_TASK_ROUTES = (_threads_router,)
+    CELERY_TASK_ANNOTATIONS = RETRIES
+
+
+OWN_TEN = "threads.tasks.process_image, declared with max_retries=10 of its own, still retries "
+LEGACY = "threads.tasks_legacy.reindex is not a task of threads.tasks, but was routed to 'default'"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(R2_GlobNoDot, LEGACY + ": the route 'threads.tasks*' matches it", TOO_WIDE,
+                     id="glob-no-dot"),
+        pytest.param(R2_UnescapedRegex, LEGACY + ": the route 'threads.tasks.*' matches it",
+                     TOO_WIDE, id="unescaped-regex"),
+        pytest.param(R2_MaxRetriesByDefault, OWN_TEN + "at most 10 times, not 3: your settings "
+                     "leave max_retries alone, and the other tasks stop after 3 only because 3 "
+                     "is Celery's default", "set max_retries=3 as well (an annotation overrides "
+                     "a task's own options), for every task: CELERY_TASK_ANNOTATIONS = "
+                     "{'*': {...}}", id="max-retries-by-default"),
+        pytest.param(R2_RetryDelayString, "threads.tasks.fact_check_content gets "
+                     "default_retry_delay='60', a string, not a number", "write the number "
+                     "itself, without quotes: default_retry_delay: 60",
+                     id="retry-delay-string"),
+        pytest.param(R2_MaxRetriesString, "threads.tasks.fact_check_content gets "
+                     "max_retries='3', a string, not a number", "write the number itself, "
+                     "without quotes: max_retries: 3", id="max-retries-string"),
+        pytest.param(R2_OldResultName, "CELERY_TASK_RESULT_EXPIRES is Celery 3's old name of "
+                     "the setting result_expires: Celery 5 still maps it, but it is deprecated",
+                     "spell it with the setting's current name: CELERY_RESULT_EXPIRES",
+                     id="old-result-name"),
+        pytest.param(R2_OldRoutesName, "CELERY_ROUTES is Celery 3's old name of the setting "
+                     "task_routes", "spell it with the setting's current name: "
+                     "CELERY_TASK_ROUTES", id="old-routes-name"),
+        pytest.param(R2_MixedCase, "DjangoSettings spells CELERY_task_annotations in lower "
+                     "case", "with namespace='CELERY' each setting is spelt CELERY_ + its name "
+                     "in upper case", id="mixed-case-name"),
+        pytest.param(R2_RetryBackoff, DELAY_180, DELAY_HINT, id="retry-backoff"),
+        pytest.param(R2_RouterStartswith, LEGACY + ": a route matches it", TOO_WIDE,
+                     id="router-startswith"),
+    ],
+)  # fmt: skip
+def test_02_1_adversary_round_2(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.1", answer), problem, hint)
+
+
+def test_02_1_two_star_annotations_only_the_first_applies() -> None:
+    """Was a right answer until round 2: the second '*' never applies; 3 was the default."""
+    two = settings(CELERY_TASK_ANNOTATIONS=[{"*": {"default_retry_delay": 60}},
+                                            {"*": {"max_retries": 3}}])  # fmt: skip
+    assert_fails(
+        verdict("02.1", two),
+        OWN_TEN + "at most 10 times, not 3: of your annotations only the first that matches a "
+        "task applies (the first '*')",
+        "put every option in one annotation",
+    )
+
+
+def test_02_1_a_task_s_own_retry_options_are_overridden() -> None:
+    """The solution's annotation gives 60 s and 3 retries to a task that declares others."""
+    assert_passed(verdict("02.1", DjangoSettings))
+    app = Celery("own", set_as_current=False)
+    app.config_from_object(DjangoSettings, namespace="CELERY")
+
+    @app.task(name="threads.tasks.process_image", shared=False, max_retries=10,
+              default_retry_delay=5)  # fmt: skip
+    def process_image() -> None: ...
+
+    assert (process_image.max_retries, process_image.default_retry_delay) == (3, 60)
+
+
+def make_app_backend_without_password(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    broker = f"{_server(host, port, password)}/{db}"
+    return Celery("fastapi_tasks", broker=broker, backend=f"redis://{host}:{port}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+def make_app_backend_default_port(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    auth = f":{password}@" if password else ""
+    return Celery("fastapi_tasks", broker=f"redis://{auth}{host}:{port}/{db}",
+                  backend=f"redis://{auth}{host}/{db + 1}", set_as_current=False)  # fmt: skip
+
+
+def make_app_password_as_user(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    server = f"redis://{password}@{host}:{port}" if password else f"redis://{host}:{port}"
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+def _from_env_or_os(env: dict) -> tuple[str, int, str | None, int]:
+    def get(key: str, default: Any) -> Any:
+        return env.get(key) or os.environ.get(key) or default  # the kernel's own environment
+
+    return (get("REDIS_HOST", "localhost"), int(get("REDIS_PORT", "6379")),
+            get("REDIS_PASSWORD", None), int(get("REDIS_DB", "0")))  # fmt: skip
+
+
+def make_app_process_env_fallback(env: dict) -> Celery:
+    host, port, password, db = _from_env_or_os(env)
+    server = _server(host, port, password)
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+def make_app_os_environ_only(env: dict) -> Celery:
+    return make_app(dict(os.environ))  # env is never read
+
+
+def make_app_os_environ_db(env: dict) -> Celery:
+    host, port, password, _ = _parts(env)
+    db = int(env.get("REDIS_DB") or os.environ.get("REDIS_DB", "0"))
+    server = _server(host, port, password)
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+_singleton: list[Celery] = []
+
+
+def make_app_singleton(env: dict) -> Celery:
+    if not _singleton:  # "create the app once", a module global
+        _singleton.append(make_app(env))
+    return _singleton[0]
+
+
+def make_app_typo_backend_setting(env: dict) -> Celery:
+    host, port, password, db = _parts(env)
+    server = _server(host, port, password)
+    new = Celery("fastapi_tasks", set_as_current=False)
+    new.conf.update(broker_url=f"{server}/{db}", result_backend_url=f"{server}/{db + 1}")
+    return new
+
+
+def make_app_password_env_name(env: dict) -> Celery:
+    host, port, _, db = _parts(env)
+    server = _server(host, port, env.get("REDIS_PASS"))  # not REDIS_PASSWORD
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+KERNEL_ENV_HINT = "read only env, the dict make_app is given, and fall back to the default"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(make_app_backend_without_password, FULL_ENV + "'REDIS_DB': '2'}): the "
+                     "result backend's password differs from the broker's", SAME_SERVER,
+                     id="backend-no-password"),
+        pytest.param(make_app_backend_default_port, FULL_ENV + "'REDIS_DB': '2'}): the result "
+                     "backend's port differs from the broker's", SAME_SERVER,
+                     id="backend-default-port"),
+        pytest.param(make_app_password_as_user, FULL_ENV + "'REDIS_DB': '2'}): the broker URL "
+                     "has no password", "a password goes before the host",
+                     id="password-as-user"),
+        pytest.param(make_app_process_env_fallback, "make_app({}): the broker URL's host is "
+                     "'kernel-redis', the value of REDIS_HOST in this process's own environment "
+                     "(os.environ), which env does not set", KERNEL_ENV_HINT,
+                     id="process-env-fallback"),
+        pytest.param(make_app_os_environ_only, "make_app({}): the broker URL's host is "
+                     "'kernel-redis', the value of REDIS_HOST", KERNEL_ENV_HINT,
+                     id="os-environ-only"),
+        pytest.param(make_app_os_environ_db, "make_app({}): the broker URL's db is '5', the "
+                     "value of REDIS_DB in this process's own environment", KERNEL_ENV_HINT,
+                     id="os-environ-db"),
+        pytest.param(make_app_singleton, FULL_ENV + "'REDIS_DB': '2'}) returned the same app "
+                     "as an earlier call, make_app({}), not a new one for this environment",
+                     "create a new Celery(...) inside make_app on every call",
+                     id="singleton-global"),
+        pytest.param(make_app_typo_backend_setting, "the app has no result backend",
+                     "pass it when you create the app", id="typo-backend-setting"),
+        pytest.param(make_app_password_env_name, FULL_ENV + "'REDIS_DB': '2'}): the broker URL "
+                     "has no password", "a password goes before the host",
+                     id="password-env-name"),
+    ],
+)  # fmt: skip
+def test_02_2_adversary_round_2(answer: Any, problem: str, hint: str | None) -> None:
+    _singleton.clear()
+    assert_fails(verdict("02.2", answer), problem, hint)
+
+
+def test_02_2_the_kernel_environment_is_put_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_HOST", "learner-host")
+    monkeypatch.delenv("REDIS_DB", raising=False)
+    assert_passed(verdict("02.2", make_app))
+    assert os.environ["REDIS_HOST"] == "learner-host"
+    assert "REDIS_DB" not in os.environ
+
+
+R2_ALSO_MSGPACK = legacy(**JSON_BOTH, accept_content=["json", "msgpack"], result_expires=3600)
+R2_PICKLED_RESULTS = legacy(**SAFE, result_accept_content=["json", "pickle"], result_expires=3600)
+MIME_TYPES = ["application/json", "application/x-python-serialize"]  # pickle's among them
+R2_MIME_PICKLE = legacy(**JSON_BOTH, accept_content=MIME_TYPES, result_expires=3600)
+R2_STRING_NOT_TUPLE = legacy(**JSON_BOTH, accept_content=("json"), result_expires=3600)  # a str
+R2_MSGPACK_TASKS = legacy(
+    task_serializer="msgpack",
+    result_serializer="json",
+    accept_content=["msgpack", "json"],
+    result_expires=3600,
+)
+R2_MSGPACK_JSON_ACCEPT = legacy(
+    task_serializer="msgpack",
+    result_serializer="json",
+    accept_content=["json"],
+    result_expires=3600,
+)
+R2_TIMEDELTA_MINUTES = legacy(**SAFE, result_expires=timedelta(minutes=3600))  # 60 hours
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(R2_ALSO_MSGPACK, "accept_content allows application/x-msgpack besides json",
+                     "json only: one item", id="also-msgpack"),
+        pytest.param(R2_PICKLED_RESULTS, "result_accept_content still lets a client decode more "
+                     "than json results", "leave it out", id="pickled-results"),
+        pytest.param(R2_MIME_PICKLE, STILL_PICKLE, PICKLE_HINT, id="mime-pickle"),
+        pytest.param(SC_Init, STILL_PICKLE, PICKLE_HINT, id="set-in-init"),
+        pytest.param(R2_STRING_NOT_TUPLE, "accept_content is the string 'json'",
+                     "it is a list of content types", id="string-not-tuple"),
+        pytest.param(R2_MSGPACK_TASKS, "accept_content allows application/x-msgpack besides "
+                     "json", "json only: one item", id="msgpack-tasks"),
+        pytest.param(R2_MSGPACK_JSON_ACCEPT, "tasks are still sent as msgpack",
+                     "task_serializer is what .delay() encodes", id="msgpack-tasks-json-accept"),
+        pytest.param(R2_TIMEDELTA_MINUTES, "results expire after 216000 s, not one hour (3600 "
+                     "s)", None, id="timedelta-minutes"),
+    ],
+)  # fmt: skip
+def test_02_3_adversary_round_2(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.3", answer), problem, hint)
+
+
+def _naive_astimezone() -> datetime:
+    return NINE.astimezone(SHANGHAI)  # read in the machine's zone first
+
+
+def _now_replace_keeps_seconds() -> datetime:
+    moment = datetime.now(SHANGHAI).replace(year=2025, month=3, day=1, hour=9, minute=0)
+    return moment.replace(second=17, microsecond=250000)  # what now() left there, made fixed
+
+
+def _now_replace_keeps_year() -> datetime:
+    return datetime.now(SHANGHAI).replace(month=3, day=1, hour=9, minute=0, second=0,
+                                          microsecond=0, year=2026)  # fmt: skip
+
+
+def _maybe_make_aware() -> datetime:
+    from celery.utils.time import maybe_make_aware
+
+    return maybe_make_aware(NINE)  # UTC, not the app's zone
+
+
+def _course_app_zone() -> datetime:
+    from course_tasks import app
+
+    return NINE.replace(tzinfo=app.timezone)  # the course's app: UTC
+
+
+@pytest.mark.parametrize(
+    ("make", "problem", "hint"),
+    [
+        pytest.param(_pytz_eta, "the worker would run it at 2025-03-01 08:54 in Shanghai",
+                     "tzinfo=pytz.timezone(...) gives the zone's first offset in history",
+                     id="pytz-lmt"),
+        pytest.param(_naive_astimezone, "that is 09:00 in this machine's time zone",
+                     ".astimezone(zone) on a naive datetime", id="naive-astimezone"),
+        pytest.param(_now_replace_keeps_seconds, "the worker would run it at 2025-03-01 "
+                     "09:00:17.250000 in Shanghai, not 2025-03-01 09:00:00: the datetime has "
+                     "17.25 s beyond 09:00", "datetime.now(...).replace(...) keeps the seconds "
+                     "and microseconds of now: set second=0 and microsecond=0 too",
+                     id="now-replace-keeps-seconds"),
+        pytest.param(_now_replace_keeps_year, "the worker would run it at 2026-03-01 09:00 in "
+                     "Shanghai, not 2025-03-01 09:00", None, id="now-replace-keeps-year"),
+        pytest.param(_maybe_make_aware, "that is 09:00 UTC: the worker would run it at "
+                     "2025-03-01 17:00 in Shanghai", "09:00 is Shanghai time",
+                     id="maybe-make-aware-utc"),
+        pytest.param(lambda: datetime(2025, 1, 3, 9, 0, tzinfo=SHANGHAI), "the worker would "
+                     "run it at 2025-01-03 09:00 in Shanghai, not 2025-03-01 09:00", None,
+                     id="day-month-swapped"),
+        pytest.param(_course_app_zone, "that is 09:00 UTC: the worker would run it at "
+                     "2025-03-01 17:00 in Shanghai", "09:00 is Shanghai time",
+                     id="course-app-zone"),
+    ],
+)  # fmt: skip
+def test_02_4_adversary_round_2(make: Any, problem: str, hint: str | None) -> None:
+    with local_zone("UTC"):
+        assert_fails(verdict("02.4", make()), problem, hint)

@@ -5,19 +5,26 @@ app) and looks at what Celery really does with it: the settings it ends up with,
 router sends tasks, which content types its worker would decode, and when a worker would
 run a task with the learner's ETA. Nothing connects to a broker, so the checks behave the
 same in every mode.
+
+02.1 reads the retry options of a task that declares its own (max_retries=10), so that 3 retries
+left to Celery's default show, and names Celery 3's setting names (CELERY_TASK_RESULT_EXPIRES).
+02.2 runs make_app while os.environ holds REDIS_* variables of other values (put back after),
+and names an app returned again from an earlier call.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from unittest import mock
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from celery import Celery, _state
-from celery.app.defaults import DEFAULTS
+from celery.app.defaults import _TO_NEW_KEY, DEFAULTS
 from celery.app.routes import MapRoute
 from celery.exceptions import ImproperlyConfigured, InvalidTaskError
 from celery.worker.request import Request
@@ -108,7 +115,10 @@ OUTSIDE = [
 ]
 #: Tasks whose retry options the check reads: in ``threads.tasks`` and outside it.
 RETRY_TASKS = ["threads.tasks.fact_check_content", "threads.tasks.like_post",
-               "billing.tasks.charge"]  # fmt: skip
+               "billing.tasks.charge", "threads.tasks.process_image"]  # fmt: skip
+#: Retry options a task declares itself (``@app.task(max_retries=10, ...)``): the settings must
+#: give it 60 s and 3 retries too, so an answer that leaves Celery's default of 3 retries shows.
+OWN_OPTIONS = {"threads.tasks.process_image": {"max_retries": 10, "default_retry_delay": 5}}
 CELERY_DEFAULT_QUEUE = "celery"
 
 
@@ -123,6 +133,12 @@ def _celery_name(name: str) -> bool:
     """Whether ``name``, in any case and with or without ``CELERY_``, is a Celery setting."""
     bare = name.lower()
     return bare in DEFAULTS or bare.removeprefix("celery_") in DEFAULTS
+
+
+def _old_name(name: str) -> bool:
+    """Whether ``name`` is a Celery 3 setting name (CELERY_TASK_RESULT_EXPIRES, ...) that, read
+    with namespace='CELERY', is no current setting's name."""
+    return name in _TO_NEW_KEY and name.lower().removeprefix("celery_") not in DEFAULTS
 
 
 def _route_entries(routes: Any) -> list[tuple[Any, Any]]:
@@ -165,7 +181,7 @@ def _retry_options(app: Celery) -> dict[str, tuple[Any, Any]]:
     found = {}
     for name in RETRY_TASKS:
 
-        @app.task(name=name, shared=False)
+        @app.task(name=name, shared=False, **OWN_OPTIONS.get(name, {}))
         def stand_in() -> None:
             """A stand-in for one of guide 002's tasks, to read its retry options."""
 
@@ -184,6 +200,14 @@ def _django_settings(settings: Any) -> str:
             f"see {'it' if len(lower) == 1 else 'them'}",
             hint="with namespace='CELERY' each setting is spelt CELERY_ + its name in upper "
             "case: CELERY_TASK_ROUTES, CELERY_RESULT_EXPIRES, ...",
+        )
+    old = sorted(n for n in _names(settings) if _old_name(n))
+    if old:
+        new = _TO_NEW_KEY[old[0]]
+        raise Fail(
+            f"{old[0]} is Celery 3's old name of the setting {new}: Celery 5 still maps it, "
+            "but it is deprecated (due to go in Celery 6) and is not the setting's current name",
+            hint=f"spell it with the setting's current name: CELERY_{new.upper()}",
         )
     app = _fresh_app("threads")
     app.config_from_object(settings, namespace="CELERY")
@@ -249,6 +273,13 @@ def _django_settings(settings: Any) -> str:
     _check_one_hour(expires, "CELERY_RESULT_EXPIRES")
 
     options = _retry_options(app)
+    for name, (delay, retries) in options.items():
+        for option, value in (("default_retry_delay", delay), ("max_retries", retries)):
+            if isinstance(value, str):
+                raise Fail(
+                    f"{name} gets {option}={value!r}, a string, not a number",
+                    hint=f"write the number itself, without quotes: {option}: {value.strip()}",
+                )
     delays = {name: delay for name, (delay, _) in options.items()}
     if all(delay != 60 for delay in delays.values()):
         delay = delays[RETRY_TASKS[0]]
@@ -276,6 +307,26 @@ def _django_settings(settings: Any) -> str:
                 hint=f"give them to {every}",
             )
     for name, (_, retries) in options.items():
+        own = OWN_OPTIONS.get(name, {}).get("max_retries")
+        if retries == own and retries != 3:
+            annotations = app.conf.task_annotations
+            stars = [a for a in annotations if isinstance(a, Mapping) and "*" in a] if isinstance(
+                annotations, list | tuple) else []  # fmt: skip
+            if len(stars) > 1:
+                raise Fail(
+                    f"{name}, declared with max_retries={own} of its own, still retries at most "
+                    f"{retries} times, not 3: of your annotations only the first that matches "
+                    "a task applies (the first '*'), so the later ones change nothing",
+                    hint="put every option in one annotation: CELERY_TASK_ANNOTATIONS = "
+                    "{'*': {'default_retry_delay': 60, 'max_retries': 3}}",
+                )
+            raise Fail(
+                f"{name}, declared with max_retries={own} of its own, still retries at most "
+                f"{retries} times, not 3: your settings leave max_retries alone, and the other "
+                "tasks stop after 3 only because 3 is Celery's default",
+                hint="set max_retries=3 as well (an annotation overrides a task's own "
+                f"options), for {every}",
+            )
         if retries != 3:
             raise Fail(f"{name} retries at most {retries} times, not 3",
                        hint=f"max_retries counts the retries after the first try; give it to "
@@ -353,17 +404,54 @@ ENV_CASES: list[tuple[dict[str, str], dict[str, Any]]] = [
 ]
 
 
+#: This process's own environment while make_app runs: REDIS_* variables of other values,
+#: which make_app must not read (its env argument is the whole environment it is given).
+KERNEL_ENV = {"REDIS_HOST": "kernel-redis", "REDIS_PORT": "6391", "REDIS_PASSWORD": "kernel-pw",
+              "REDIS_DB": "5"}  # fmt: skip
+#: What each of KERNEL_ENV's variables gives, as _parse_redis reads it.
+KERNEL_VALUES = {"host": "kernel-redis", "port": 6391, "password": "kernel-pw", "db": "5"}
+
+
+def _from_kernel_env(shown: str, env: dict[str, str], parsed: dict[str, Any], what: str) -> None:
+    """A Fail if a part of the URL ``what`` came from os.environ, not from ``env``."""
+    for key, value in KERNEL_VALUES.items():
+        variable = f"REDIS_{key.upper()}"
+        if variable not in env and parsed[key] == value:
+            raise Fail(
+                f"{shown}: the {what}'s {key} is {value!r}, the value of {variable} in this "
+                f"process's own environment (os.environ), which env does not set",
+                hint="read only env, the dict make_app is given, and fall back to the default "
+                f"when a variable is missing from it: env.get({variable!r}, default)",
+            )
+
+
+def _call_in_kernel_env(make_app: Any, env: dict[str, str]) -> Celery:
+    """``make_app(env)`` while os.environ holds KERNEL_ENV (put back as it was afterwards)."""
+    with mock.patch.dict(os.environ, KERNEL_ENV):
+        return _call_make_app(make_app, env)
+
+
 @exercise("02.2", "broker and backend from the environment", points=2)
 def _make_app(make_app: Any) -> str:
     defaults = ENV_CASES[0][1]
-    apps = []
+    apps: list[Celery] = []
     for env, want in ENV_CASES:
-        app = _call_make_app(make_app, env)
+        app = _call_in_kernel_env(make_app, env)
+        for earlier, (earlier_env, _) in zip(apps, ENV_CASES, strict=False):
+            if app is earlier:
+                raise Fail(
+                    f"make_app({env}) returned the same app as an earlier call, "
+                    f"make_app({earlier_env}), not a new one for this environment",
+                    hint="create a new Celery(...) inside make_app on every call: an app kept "
+                    "from an earlier call has that call's URLs, or changes under whoever uses it",
+                )
         apps.append(app)
         # conf.get, not conf.broker_url: the property prefers $CELERY_BROKER_URL of this process
         broker = _parse_redis(app.conf.get("broker_url"), "broker URL")
         backend = _parse_redis(app.conf.get("result_backend"), "result backend")
         shown = f"make_app({env})"
+        _from_kernel_env(shown, env, broker, "broker URL")
+        _from_kernel_env(shown, env, backend, "result backend URL")
         for key in ("host", "port"):
             if broker[key] == want[key]:
                 continue
@@ -415,11 +503,6 @@ def _make_app(make_app: Any) -> str:
                     hint="values from the environment are strings: int() REDIS_DB before you add 1",
                 )
             raise Fail(f"{shown}: the result backend uses db {backend['db']}, not {want['db'] + 1}")
-    if apps[0] is apps[1]:
-        raise Fail(
-            "make_app returned the same app for different environments",
-            hint="create a new Celery(...) inside make_app on every call",
-        )
     return "defaults, host, port, password and db from env; results on db + 1"
 
 
@@ -498,7 +581,11 @@ def _worker_eta(app: Celery, eta: Any) -> datetime:
 
 
 def _shanghai(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+    """The moment in Shanghai time, to the minute; with its seconds when it has any."""
+    local = moment.astimezone(SHANGHAI)
+    if local.microsecond:
+        return local.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return local.strftime("%Y-%m-%d %H:%M:%S" if local.second else "%Y-%m-%d %H:%M")
 
 
 def _zone_hint(sent: datetime) -> str | None:
@@ -575,6 +662,15 @@ def _report_eta(report_eta: Any) -> str:
             f"run it at {when} in Shanghai",
             hint=".astimezone(zone) on a naive datetime takes it as the machine's local time "
             "and converts it; attach the zone instead: "
+            'datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))',
+        )
+    off = runs_at - WANTED
+    if timedelta(0) < abs(off) < timedelta(minutes=1):
+        raise Fail(
+            f"the worker would run it at {when} in Shanghai, not 2025-03-01 09:00:00: the "
+            f"datetime has {off.total_seconds():g} s beyond 09:00",
+            hint="datetime.now(...).replace(...) keeps the seconds and microseconds of now: "
+            "set second=0 and microsecond=0 too, or build it whole: "
             'datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))',
         )
     hint = None if naive else _zone_hint(sent)
