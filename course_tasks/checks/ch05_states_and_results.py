@@ -1,37 +1,64 @@
 """Checks of chapter 05's exercises (``solutions/05_states_and_results_solutions.ipynb``).
 
-Every check runs the learner's code on real results of the course's tasks, in every mode,
-and bounds every wait (a learner's function that blocks is run in a helper thread):
+Every check runs the learner's code on results of the course's tasks, in every mode. What the
+code did is seen, never timed (a right answer on a busy machine can be slower than a wrong one
+on a quiet machine): while it runs, the check records, in the thread it runs in, every
+``get()``/``wait()`` (``support.watching`` stops one on an unfinished task at once), every
+``time.sleep``, every read of a task's state from the result backend (a loop reading it again
+and again is stopped), and every broadcast to the workers (revokes with their options, held
+back until the code has answered, and commands that wait for the workers' replies). A time
+limit is left only for code that never answers.
 
 * 05.1 ``check("05.1", status)``: ``status(task_id)`` answers guide 000's status endpoint as
   a json-ready dict for tasks in seven states (PENDING, STARTED, PROGRESS, SUCCESS, FAILURE,
-  RETRY, REVOKED), without waiting for the task;
-* 05.2 ``check("05.2", collect)``: ``collect(result, timeout)`` waits at most ``timeout``
-  seconds and never raises: ``("SUCCESS", value)``, ``("FAILURE", "Name: message")`` or
-  ``("TIMEOUT", None)``;
-* 05.3 ``check("05.3", cancel)``: ``cancel(task_id)`` revokes a task that has not started
-  and answers ``"cancelled"``, and answers ``"too late"`` for a running or finished task,
-  which it leaves alone (no ``terminate=True``); the check watches ``app.control.revoke``;
-* 05.4 ``check("05.4", lookup)``: ``lookup(task_id)`` tells an id the app never issued
-  (``"unknown"``) from an issued task still waiting in its queue (``"waiting"``); both read
-  PENDING. Issued ids are in the app-data set :data:`ISSUED_KEY`.
+  RETRY, REVOKED; PROGRESS also at 1 and 2 of 3, where ``int()`` and ``round()`` differ),
+  without waiting (no ``get()``, no sleep, no loop on the state), and reads the state once:
+  for a task that finishes while it reads (STARTED for the first reads, SUCCESS after) its
+  answer must be one of the two, not a mix;
+* 05.2 ``check("05.2", collect)``: ``collect(result, timeout)`` waits at most about
+  ``timeout`` seconds (the timeouts it passes to ``get()``, and its sleeps, are read: a task
+  no worker runs gets Celery's ``TimeoutError`` at once) and answers ``("SUCCESS", value)``,
+  ``("FAILURE", "Name: message")``, ``("REVOKED", None)`` or ``("TIMEOUT", None)``; it never
+  revokes the task it stopped waiting for, and lets an error of the result backend (two kinds,
+  raised by ``get()`` and by every read of the state) propagate, not reported as a timeout;
+* 05.3 ``check("05.3", cancel)``: ``cancel(task_id)`` revokes a task that has not started,
+  without ``terminate`` and without waiting for the workers' replies, and answers
+  ``"cancelled"``; it answers ``"too late"`` for a running or finished task and sends no
+  revoke for it; it waits for nothing (no ``get()``, sleep or loop on the state);
+* 05.4 ``check("05.4", lookup)``: ``lookup(task_id)`` answers ``"unknown"`` for an id the app
+  never issued, whatever the backend says (one of them has a result stored), ``"waiting"`` for
+  an issued task the backend has nothing on, and the stored state otherwise (SUCCESS, FAILURE,
+  and STARTED and RETRY, which are not ready either). Issued ids are in the app-data set
+  :data:`ISSUED_KEY`, and the check issues some of them between two calls of ``lookup``.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
+import math
+import os
+import sys
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
+from celery.utils.functional import maybe_list
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
+    Seen,
     StillRunning,
     call_bounded,
     call_watched,
@@ -46,9 +73,12 @@ from course_tasks.tasks.reports import ReportError, monthly_sales_report
 
 #: How long a check waits for a course task that should finish quickly.
 WAIT_SECONDS = 5.0
-#: How long a status, cancel or lookup function may take before the check stops waiting for
-#: it (whether it waited for the task is seen, not timed: ``support.watching``).
-STATUS_SECONDS = 2.0
+#: How long the learner's function may run before the check stops waiting for it. Only code
+#: that never answers meets it: every wait the check knows of is seen and stopped at once.
+ANSWER_SECONDS = 5.0
+#: How often a function may read the state of one task in one call (``state``, ``info``,
+#: ``result``, ``ready()``, ...); the next read is a loop waiting for the task, and is stopped.
+POLL_READS = 12
 #: A queue that no worker consumes: a task sent there stays PENDING until released.
 PARKING_QUEUE = "course-check-parked-05"
 #: The app-data set of task ids the app has handed out (exercise 05.4).
@@ -56,11 +86,265 @@ ISSUED_KEY = "issued-tasks"
 #: What exercise 05.3's ``cancel`` may answer.
 CANCEL_ANSWERS = ("cancelled", "too late")
 BAD_MONTH = "2024-13"
-#: The name of the helper thread that runs a learner's function with a time limit.
+#: The name of the helper thread that runs a learner's function.
 THREAD_NAME = "course-check-05"
+#: Packages whose sleeps in the learner's thread (inside a ``get()`` the check lets through, a
+#: reconnect) are not the learner's own.
+LIBRARIES = frozenset({"celery", "kombu", "redis", "fakeredis", "course_tasks"})
+#: 05.1: PROGRESS meta ``(current, total)`` where ``int()`` (or ``//``) and ``math.ceil``
+#: give another percent than ``round()``: 33 and 67.
+THIRDS = ((1, 3), (2, 3))
+#: 05.1: how many reads of its state still say STARTED, for a task that finishes while
+#: ``status()`` reads it; every later read says SUCCESS with :data:`RACE_VALUE`.
+RACE_READS = (1, 2, 3, 4, 5)
+RACE_VALUE = 7
+#: 05.2: the timeouts ``collect`` gets for a task that no worker will run.
+TIMEOUTS = (0.5, 1.2)
+#: 05.2: how much more than ``timeout`` the waits ``collect`` asks for may add up to.
+OVER_FACTOR, OVER_SECONDS = 1.25, 0.1
+#: 05.2: errors of the result backend (redis-py's, when Redis is down or stalls), raised by
+#: ``get()`` and by every read of the task's state.
+BACKEND_ERRORS: tuple[Callable[[], Exception], ...] = (
+    lambda: RedisConnectionError("Error 111 connecting to localhost:6379. Connection refused."),
+    lambda: RedisTimeoutError("Timeout reading from socket"),
+)
 
 
-# --------------------------------------------------------------------------- helpers
+# --------------------------------------------------------------------------- what the code did
+
+
+class _Stopped(CeleryTimeoutError):
+    """Raised in the learner's code where it would wait: the check has seen the wait."""
+
+
+@dataclass
+class _Revoke:
+    """One revoke the learner's code sent (``AsyncResult.revoke``, ``app.control.revoke``)."""
+
+    task_ids: list[str]
+    terminate: bool
+    signal: Any
+    #: it asked for the workers' replies (``wait=True``, ``reply=True``) and would wait for them
+    reply: bool
+
+    def call(self) -> str:
+        """The options that matter, as sent: ``revoke(terminate=True, signal='SIGKILL')``."""
+        options = []
+        if self.terminate:
+            options.append("terminate=True")
+            if self.signal:
+                options.append(f"signal={self.signal!r}")
+        if self.reply:
+            options.append("reply=True")
+        return f"revoke({', '.join(options)})"
+
+
+@dataclass
+class _Did:
+    """What the learner's code did in its thread, beyond what :class:`Seen` records."""
+
+    #: the thread the learner's function runs in (set when it starts)
+    thread: threading.Thread | None = None
+    #: reads of each task's state from the result backend
+    reads: Counter[str] = field(default_factory=Counter)
+    #: ids of tasks it read again and again: a loop waiting for them (stopped)
+    polled: list[str] = field(default_factory=list)
+    #: the seconds of each ``time.sleep`` it called
+    slept: list[float] = field(default_factory=list)
+    #: broadcast commands (not revokes) whose replies it would have waited for
+    asked: list[str] = field(default_factory=list)
+    #: the revokes it sent
+    revokes: list[_Revoke] = field(default_factory=list)
+    #: the timeout of each ``get()``/``wait()`` it called (05.2 only)
+    gets: list[Any] = field(default_factory=list)
+    #: how many of its waits the check stopped by raising :class:`_Stopped` in its code
+    stops: int = 0
+
+
+#: A task whose state changes while the code reads it: ``{task_id: (meta of the first
+#: ``reads`` reads, meta of every later read, reads)}``, as the result backend stores them.
+Flips = dict[str, tuple[dict[str, Any], dict[str, Any], int]]
+#: What a patched ``get()`` does instead (05.2): ``on_get(result, timeout, real_get)``.
+OnGet = Callable[[AsyncResult, Any, Callable[[], Any]], Any]
+
+
+@contextmanager
+def _recording(
+    fn: Callable[..., Any],
+    *,
+    reads_allowed: int | None = POLL_READS,
+    flips: Flips | None = None,
+    stop_sleeps: bool = True,
+    on_get: OnGet | None = None,
+    broken: dict[str, Exception] | None = None,
+) -> Iterator[_Did]:
+    """Meanwhile, record (and stop) what the learner's code does in its thread (:class:`_Did`).
+
+    * reads of a task's state: after ``reads_allowed`` reads of one task the next is stopped
+      (``None``: no limit); a task in ``flips`` changes state after some reads; a read of a
+      task in ``broken`` raises its error, as a result backend that cannot be reached does;
+    * ``time.sleep`` (also under the learner's own name for it): recorded, and stopped with
+      ``stop_sleeps``, else slept; ``sleep(0)`` is no wait, and the sleeps of the libraries
+      (:data:`LIBRARIES`: Celery's inside a ``get()``, say) are not the learner's: both pass;
+    * broadcasts: nothing reaches the workers while the code runs. A revoke is recorded with
+      its options (:func:`_send_revokes` sends it afterwards, as workers busy until then get
+      it); a command that asks for replies is recorded in ``asked`` and answered ``[]`` at
+      once;
+    * with ``on_get``, every ``AsyncResult.get()``/``wait()`` records its timeout and calls
+      ``on_get`` instead.
+    """
+    did = _Did()
+    flips, broken = flips or {}, broken or {}
+
+    def in_call() -> bool:
+        return threading.current_thread() is did.thread
+
+    backend_cls = type(app.backend)
+    real_meta = backend_cls.get_task_meta
+    real_sleep = time.sleep
+    real_broadcast = app.control.broadcast
+    broadcast_signature = inspect.signature(real_broadcast)
+    real_get = AsyncResult.get
+    get_signature = inspect.signature(real_get)
+
+    def get_task_meta(backend: Any, task_id: str, *args: Any, **kwargs: Any) -> Any:
+        if not in_call():
+            return real_meta(backend, task_id, *args, **kwargs)
+        did.reads[task_id] += 1
+        if task_id in broken:
+            raise broken[task_id]
+        if reads_allowed is not None and did.reads[task_id] > reads_allowed:
+            did.polled.append(task_id)
+            did.stops += 1
+            raise _Stopped(f"the check stopped a loop waiting for {task_id}")
+        if task_id in flips:
+            before, after, reads = flips[task_id]
+            return dict(before if did.reads[task_id] <= reads else after, task_id=task_id)
+        return real_meta(backend, task_id, *args, **kwargs)
+
+    def sleep(seconds: float) -> None:
+        caller = sys._getframe(1).f_globals.get("__name__") or ""
+        if (
+            not in_call()
+            or caller.partition(".")[0] in LIBRARIES
+            or not isinstance(seconds, int | float)
+            or seconds <= 0
+        ):
+            return real_sleep(seconds)
+        did.slept.append(seconds)
+        if not stop_sleeps:
+            return real_sleep(seconds)
+        did.stops += 1
+        raise _Stopped(f"the check stopped time.sleep({seconds!r})")
+
+    def broadcast(command: str, *args: Any, **kwargs: Any) -> Any:
+        if not in_call():
+            return real_broadcast(command, *args, **kwargs)
+        given = broadcast_signature.bind(command, *args, **kwargs).arguments
+        arguments = dict(given.get("arguments") or {}, **given.get("extra_kwargs", {}))
+        reply = bool(given.get("reply"))
+        if command == "revoke":
+            ids = [str(task_id) for task_id in maybe_list(arguments.get("task_id")) or []]
+            did.revokes.append(
+                _Revoke(ids, bool(arguments.get("terminate")), arguments.get("signal"), reply)
+            )
+        elif reply:
+            did.asked.append(command)
+        return [] if reply else None
+
+    def get(result: AsyncResult, *args: Any, **kwargs: Any) -> Any:
+        if not in_call() or on_get is None:
+            return real_get(result, *args, **kwargs)
+        try:
+            timeout = get_signature.bind(result, *args, **kwargs).arguments.get("timeout")
+        except TypeError:
+            return real_get(result, *args, **kwargs)  # raises what get() raises
+        did.gets.append(timeout)
+        return on_get(result, timeout, lambda: real_get(result, *args, **kwargs))
+
+    names = getattr(fn, "__globals__", None)
+    own_sleeps = [n for n, v in names.items() if v is real_sleep] if isinstance(names, dict) else []
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(backend_cls, "get_task_meta", get_task_meta))
+        stack.enter_context(mock.patch.object(time, "sleep", sleep))
+        stack.enter_context(mock.patch.object(app.control, "broadcast", broadcast))
+        if on_get is not None:
+            stack.enter_context(mock.patch.object(AsyncResult, "get", get))
+            stack.enter_context(mock.patch.object(AsyncResult, "wait", get))
+        for name in own_sleeps:  # from time import sleep: the learner's own name for it
+            names[name] = sleep
+            stack.callback(names.__setitem__, name, real_sleep)
+        yield did
+
+
+def _send_revokes(did: _Did) -> None:
+    """Send the revokes the learner's code asked for, without ``terminate`` or replies."""
+    for revoke in did.revokes:
+        if revoke.task_ids:
+            app.control.revoke(revoke.task_ids)
+
+
+def _run(
+    fn: Callable[..., Any],
+    *args: Any,
+    watch_gets: bool = True,
+    seconds: float = ANSWER_SECONDS,
+    **recording: Any,
+) -> tuple[Any, Seen, _Did]:
+    """``fn(*args)`` in the check's thread, bounded, with what it did recorded (:func:`_recording`).
+
+    With ``watch_gets``, a ``get()`` on an unfinished task is stopped at once
+    (``support.call_watched``). The answer is what ``fn`` returned, a :class:`StillRunning`,
+    or, when the check stopped a wait of ``fn``'s (caught or not), the exception ``fn`` raised.
+    Other exceptions are raised here.
+    """
+    with _recording(fn, **recording) as did:
+
+        def call(*call_args: Any) -> Any:
+            did.thread = threading.current_thread()
+            return fn(*call_args)
+
+        try:
+            if watch_gets:
+                answer, seen = call_watched(call, *args, seconds=seconds, thread_name=THREAD_NAME)
+            else:
+                answer = call_bounded(call, *args, seconds=seconds, thread_name=THREAD_NAME)
+                seen = Seen()
+        except Exception as exc:
+            if not did.stops:
+                raise
+            answer, seen = exc, Seen()
+    return answer, seen, did
+
+
+def _seconds(values: list[Any]) -> str:
+    return ", ".join(f"{s:g}" if isinstance(s, int | float) else repr(s) for s in values[:3])
+
+
+def _no_wait(who: str, case: str, seen: Seen, did: _Did, now: str) -> None:
+    """A Fail if ``who`` waited in a way the check saw; ``now`` says what to do instead."""
+    if seen.waited:
+        raise Fail(
+            f"for {case}, {who} waited for the task (it called get() on it)",
+            hint=f"get() waits until the task finishes, maybe for ever: {now}",
+        )
+    if did.polled:
+        raise Fail(
+            f"for {case}, {who} read the task's state again and again "
+            f"({did.reads[did.polled[0]]} times), waiting for it to change",
+            hint=now,
+        )
+    if did.slept:
+        raise Fail(
+            f"for {case}, {who} waited before answering (it called "
+            f"time.sleep({_seconds(did.slept)}))",
+            hint=now,
+        )
+    if did.asked:
+        raise Fail(
+            f"for {case}, {who} asked the workers ({did.asked[0]}) and waited for their replies",
+            hint=f"the result backend has the state: {now}",
+        )
 
 
 def _wait_for_state(result: AsyncResult, state: str, seconds: float = WAIT_SECONDS) -> None:
@@ -92,27 +376,50 @@ def _parked(*args: Any) -> Iterator[AsyncResult]:
         app.AsyncResult(result.id).forget()
 
 
-def _exception_text(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+@contextmanager
+def _stored(state: str, result: Any) -> Iterator[str]:
+    """A task id with ``state`` stored in the result backend as a worker stores it (for RETRY,
+    ``result`` is the exception that caused the retry); forgotten after. The state lasts as
+    long as the learner's function needs to read it."""
+    task_id = str(uuid.uuid4())
+    try:
+        if state == "RETRY":
+            app.backend.mark_as_retry(task_id, result)
+        else:
+            app.backend.store_result(task_id, result, state)
+        yield task_id
+    finally:
+        app.backend.forget(task_id)
+
+
+def _started_meta() -> dict[str, Any]:
+    """What a worker stores as STARTED's result (``task_track_started``)."""
+    return {"pid": os.getpid(), "hostname": "check-05@course"}
 
 
 # --------------------------------------------------------------------------- 05.1
 
+#: What an endpoint does instead of waiting.
+STATUS_NOW = (
+    "an endpoint answers at once with the state as it is now (read result.state once); "
+    "the page asks again later"
+)
+RACE_HINT = (
+    "read result.state once, into a variable (state = result.state), and answer from that: "
+    "each read asks the result backend again, and the task may finish in between"
+)
 
-def _status_of(status: Callable[..., Any], task_id: str, case: str) -> dict[str, Any]:
-    """Call the learner's ``status`` (bounded) and check that the answer is json-ready."""
-    answer, seen = call_watched(status, task_id, seconds=STATUS_SECONDS,
-                                thread_name=THREAD_NAME)  # fmt: skip
-    if seen.waited:
-        raise Fail(
-            f"for {case}, status() waited for the task (it called get() on it)",
-            hint="it waited for the task: read result.state, never get()",
-        )
+
+def _status_of(
+    status: Callable[..., Any], task_id: str, case: str, flips: Flips | None = None
+) -> dict[str, Any]:
+    """Call the learner's ``status``, watched: the answer, checked to be a json-ready dict."""
+    answer, seen, did = _run(status, task_id, flips=flips)
+    _no_wait("status()", case, seen, did, STATUS_NOW)
     if isinstance(answer, StillRunning):
         raise Fail(
             f"for {case}, status() did not answer within {answer.seconds:g} s",
-            hint="an endpoint must answer at once: read result.state and result.info, "
-            "never get(), which waits for the task",
+            hint=f"it waited for something: {STATUS_NOW}",
         )
     if answer is None:
         if is_stub_body(status, anywhere=True):
@@ -169,10 +476,80 @@ def _expect_status(answer: dict[str, Any], expected: str, case: str) -> None:
             f"for {case}, status() said status={got!r}",
             hint=f'use lower case, as the guide does: "{expected}"',
         )
-    hint = f'for this state the endpoint answers {{"status": "{expected}", ...}}'
-    if expected == "started" and got == "success":
-        hint = "it waited until the task finished: read result.state, never get()"
-    raise Fail(f"for {case}, status() said status={got!r}", hint=hint)
+    raise Fail(
+        f"for {case}, status() said status={got!r}",
+        hint=f'for this state the endpoint answers {{"status": "{expected}", ...}}',
+    )
+
+
+def _percent(answer: dict[str, Any], case: str) -> Any:
+    """The answer's percent, a number (a Fail if it has none)."""
+    if "percent" not in answer:
+        raise Fail(
+            f"for {case}, the dict has no 'percent' (keys: {', '.join(map(str, answer))})",
+            hint="the front end wants a number for its bar: 100 * current / total, "
+            "from result.info",
+        )
+    percent = answer["percent"]
+    if not isinstance(percent, int | float) or isinstance(percent, bool):
+        raise Fail(
+            f"for {case}, percent is {kind(percent)} ({percent!r:.60})",
+            hint="a number from 0 to 100: round(100 * info['current'] / info['total'])",
+        )
+    return percent
+
+
+def _percent_hint(percent: float, current: int | None, total: int) -> str:
+    """What is wrong with ``percent`` for ``current`` of ``total`` (``None``: not known)."""
+    formula = "round(100 * info['current'] / info['total'])"
+    if current is None:
+        if percent in (0.25, 0.5, 0.75, 1):
+            return f"that is a fraction; multiply by 100: {formula}"
+        return f"compute it from the task's own meta: {formula}"
+    exact = 100 * current / total
+    rounded = f"{formula} gives {round(exact)}"
+    if percent in (current / total, round(current / total, 2)):
+        return f"that is a fraction; multiply by 100: {rounded}"
+    if percent == math.floor(exact):
+        return f"{exact:.2f} rounds to {round(exact)}: int() and // cut the decimals off; {rounded}"
+    if percent == math.ceil(exact):
+        return f"{exact:.2f} rounds to {round(exact)}, not up: {rounded}"
+    if abs(percent - exact) < 1:
+        return f"a whole number, as the exercise says: {rounded}"
+    return f"compute it from the task's own meta: {rounded}"
+
+
+def _judge_race(status: Callable[..., Any]) -> None:
+    """Ask about a task that a worker finishes while ``status`` reads it: STARTED for the first
+    reads of its state, SUCCESS after. An answer read from one state is ``started``, or
+    ``success`` with the value; one that reads the state again and again mixes them up."""
+    started, succeeded = str(uuid.uuid4()), str(uuid.uuid4())
+    real_meta = type(app.backend).get_task_meta
+    try:
+        app.backend.store_result(started, _started_meta(), "STARTED")
+        app.backend.store_result(succeeded, RACE_VALUE, "SUCCESS")
+        before = real_meta(app.backend, started, cache=False)
+        after = real_meta(app.backend, succeeded, cache=False)
+        for reads in RACE_READS:
+            task_id = str(uuid.uuid4())
+            case = (f"a task that finished while status() read it (STARTED for the first {reads} "
+                    f"read{'s' if reads > 1 else ''} of its state, SUCCESS with {RACE_VALUE} "
+                    "after)")  # fmt: skip
+            try:
+                answer = _status_of(status, task_id, case, flips={task_id: (before, after, reads)})
+            except Fail:
+                raise
+            except Exception as exc:
+                raise Fail(f"for {case}, status() raised {type(exc).__name__}: {exc}",
+                           hint=RACE_HINT) from None  # fmt: skip
+            got = answer.get("status")
+            if got == "started" or (got == "success" and answer.get("result") == RACE_VALUE):
+                continue
+            raise Fail(f"for {case}, status() answered {answer!r:.80}: it read the state more "
+                       "than once, and the reads disagreed", hint=RACE_HINT)  # fmt: skip
+    finally:
+        app.backend.forget(started)
+        app.backend.forget(succeeded)
 
 
 @exercise("05.1", "the status endpoint", points=3)
@@ -226,49 +603,42 @@ def _status(status: Any) -> str:
             hint = "that is the exception's repr(), for programmers: send str(result.info)"
         raise Fail(f"for {case}, status() said error={error!r:.80}", hint=hint)
 
-    # STARTED
-    running = sleepy_add.delay(1, 2, seconds=0.6)
-    try:
-        _wait_for_state(running, "STARTED")
-        case = "a running task (STARTED)"
+    # STARTED: what a worker stores when it begins the task (task_track_started)
+    case = "a running task (STARTED)"
+    with _stored("STARTED", _started_meta()) as running:
         try:
-            answer = _status_of(status, running.id, case)
+            answer = _status_of(status, running, case)
         except UnboundLocalError as exc:
             raise Fail(
                 f"for a running task, status() raised UnboundLocalError: {exc}",
                 hint="the guide's if/elif chain has no branch for STARTED (nor RETRY, "
                 'REVOKED): end it with a fallback such as {"status": state.lower()}',
             ) from None
-        _expect_status(answer, "started", case)
-    finally:
-        _finish(running)
+    _expect_status(answer, "started", case)
 
-    # PROGRESS
+    # PROGRESS: a real task half-way, then meta where int() and round() differ
     busy = process_items.delay(list(range(4)), seconds_per_item=0.3)
     try:
         _wait_for_state(busy, "PROGRESS")
         case = "a task half-way (PROGRESS 1/4)"
         answer = _status_of(status, busy.id, case)
         _expect_status(answer, "in_progress", case)
-        percent = answer.get("percent")
-        if "percent" not in answer:
-            raise Fail(
-                f"for {case}, the dict has no 'percent' (keys: {', '.join(map(str, answer))})",
-                hint="the front end wants a number for its bar: 100 * current / total, "
-                "from result.info",
-            )
-        if not isinstance(percent, int | float) or isinstance(percent, bool):
-            raise Fail(
-                f"for {case}, percent is {kind(percent)} ({percent!r:.60})",
-                hint="a number from 0 to 100: round(100 * info['current'] / info['total'])",
-            )
+        percent = _percent(answer, case)
         if percent not in (25, 50, 75, 100):
-            hint = "round(100 * info['current'] / info['total'])"
-            if percent in (0.25, 0.5, 0.75, 1):
-                hint = f"that is a fraction; multiply by 100: {hint}"
-            raise Fail(f"for 1, 2 or 3 items of 4, percent was {percent!r}", hint=hint)
+            raise Fail(f"for 1, 2 or 3 items of 4, percent was {percent!r}",
+                       hint=_percent_hint(percent, None, 4))  # fmt: skip
     finally:
         _finish(busy)
+    for current, total in THIRDS:
+        meta = {"current": current, "total": total}
+        case = f"a task at {current} of {total} (PROGRESS, meta {meta})"
+        with _stored("PROGRESS", meta) as halfway:
+            answer = _status_of(status, halfway, case)
+        _expect_status(answer, "in_progress", case)
+        percent = _percent(answer, case)
+        if percent != round(100 * current / total):
+            raise Fail(f"for {case}, percent was {percent!r:.20}",
+                       hint=_percent_hint(percent, current, total))  # fmt: skip
 
     # PENDING
     case = "an id no worker has reported on"
@@ -283,14 +653,11 @@ def _status(status: Any) -> str:
         answer = _status_of(status, waiting.id, case)
         _expect_status(answer, "revoked", case)
 
-    # RETRY: the state a worker stores when the task raised self.retry(); the check stores it
-    # for a parked task, so that it lasts as long as the learner's function needs to read it.
+    # RETRY: the state a worker stores when the task raised self.retry()
     case = "a task waiting for its retry (RETRY)"
-    with _parked() as retrying:
-        app.backend.mark_as_retry(retrying.id, ConnectionError("mail server down"))
-        _wait_for_state(retrying, "RETRY")
+    with _stored("RETRY", ConnectionError("mail server down")) as retrying:
         try:
-            answer = _status_of(status, retrying.id, case)
+            answer = _status_of(status, retrying, case)
         except UnboundLocalError as exc:
             raise Fail(
                 f"for {case}, status() raised UnboundLocalError: {exc}",
@@ -303,18 +670,48 @@ def _status(status: Any) -> str:
                 hint="for RETRY, result.info is the exception that caused the retry, not a "
                 "dict: only PROGRESS has current/total",
             ) from None
-        _expect_status(answer, "retry", case)
-    return "json for PENDING, STARTED, PROGRESS, SUCCESS, FAILURE, RETRY and REVOKED, at once"
+    _expect_status(answer, "retry", case)
+
+    # A task that finishes while status() reads it
+    _judge_race(status)
+    return (
+        "json for PENDING, STARTED, PROGRESS (1/4, 1/3, 2/3), SUCCESS, FAILURE, RETRY and "
+        "REVOKED, without waiting, the state read once"
+    )
 
 
 # --------------------------------------------------------------------------- 05.2
 
 
-def _collect(collect: Callable[..., Any], result: AsyncResult, timeout: float, case: str) -> Any:
+def _collect(
+    collect: Callable[..., Any],
+    result: AsyncResult,
+    timeout: float,
+    case: str,
+    *,
+    stalled: bool = False,
+    broken: Exception | None = None,
+) -> tuple[Any, _Did]:
+    """``collect(result, timeout)``, recorded: its answer (a checked pair) and what it did.
+
+    Every ``get()`` records its timeout. With ``stalled`` (a task no worker will run), it
+    raises Celery's ``TimeoutError`` at once, as it would when its timeout ran out; with
+    ``broken``, ``get()`` and every read of the task's state raise that error.
+    """
+
+    def on_get(handle: AsyncResult, timeout: Any, real: Callable[[], Any]) -> Any:
+        if broken is not None and handle.id == result.id:
+            raise broken
+        if stalled and handle.id == result.id:
+            raise CeleryTimeoutError("The operation timed out.")
+        return real()
+
     try:
-        answer = call_bounded(
-            collect, result, timeout, seconds=timeout + 1.5, thread_name=THREAD_NAME
-        )
+        answer, _, did = _run(
+            collect, result, timeout, watch_gets=False, seconds=timeout + ANSWER_SECONDS,
+            reads_allowed=None, stop_sleeps=False, on_get=on_get,
+            broken={result.id: broken} if broken is not None else None,
+        )  # fmt: skip
     except ReportError:
         raise Fail(
             "collect() let the failed task's ReportError escape",
@@ -329,17 +726,120 @@ def _collect(collect: Callable[..., Any], result: AsyncResult, timeout: float, c
         ) from None
     if isinstance(answer, StillRunning):
         raise Fail(
-            f"collect(result, {timeout:g}) was still waiting after {answer.seconds:g} s ({case})",
-            hint="wait no longer than you are told: get(timeout=timeout)",
+            f"collect(result, {timeout:g}) was still running after {answer.seconds:g} s ({case})",
+            hint="wait no longer than you are told, once: get(timeout=timeout)",
         )
     if answer is None and is_stub_body(collect, anywhere=True):
         raise NotYet("write the body of collect")
     if not isinstance(answer, tuple) or len(answer) != 2:
         raise Fail(
             f"for {case}, collect() returned {kind(answer)} ({answer!r:.60})",
-            hint='return a pair: ("SUCCESS", value), ("FAILURE", text) or ("TIMEOUT", None)',
+            hint='return a pair: ("SUCCESS", value), ("FAILURE", text), ("REVOKED", None) or '
+            '("TIMEOUT", None)',
         )
-    return answer
+    if did.revokes:
+        gave_up = answer == ("TIMEOUT", None)
+        raise Fail(
+            f"for {case}, collect() revoked the task"
+            + (" it stopped waiting for" if gave_up else "")
+            + f" ({did.revokes[0].call()})",
+            hint="a timeout only means that you stopped waiting: the task is fine and may still "
+            "run. collect only reads: leave the task alone",
+        )
+    _judge_waits(did, timeout, case, answer)
+    return answer, did
+
+
+def _judge_waits(did: _Did, timeout: float, case: str, answer: Any) -> None:
+    """A Fail if the waits ``collect`` asked for (``get()`` timeouts, sleeps) add up to more
+    than about ``timeout``, or, for a TIMEOUT, to much less."""
+    call = f"collect(result, {timeout:g})"
+    if any(given is None for given in did.gets):
+        raise Fail(
+            f"for {case}, {call} called get() without a timeout",
+            hint="then get() waits as long as the task takes, maybe for ever: get(timeout=timeout)",
+        )
+    odd = [t for t in did.gets if not isinstance(t, int | float) or isinstance(t, bool)]
+    if odd:
+        raise Fail(
+            f"for {case}, {call} called get(timeout={odd[0]!r:.30})",
+            hint="pass on the number collect receives: get(timeout=timeout)",
+        )
+    asked = sum(did.gets) + sum(did.slept)
+    if asked > timeout * OVER_FACTOR + OVER_SECONDS:
+        if len(did.gets) > 1:
+            raise Fail(
+                f"for {case}, {call} called get() {len(did.gets)} times (timeout="
+                f"{_seconds(did.gets)}): it could wait {asked:g} s in all",
+                hint="wait once, get(timeout=timeout): each try waits the whole timeout again",
+            )
+        if did.gets and did.gets[0] > timeout:
+            raise Fail(
+                f"for {case}, {call} called get(timeout={did.gets[0]:g})",
+                hint="wait no longer than you are told: get(timeout=timeout)",
+            )
+        raise Fail(
+            f"for {case}, {call} slept {sum(did.slept):g} s in all (time.sleep), more than "
+            "its timeout",
+            hint="wait at most timeout seconds in all: get(timeout=timeout)",
+        )
+    if answer == ("TIMEOUT", None) and asked < timeout / 2:
+        waited = f"asked get() to wait {_seconds(did.gets)} s" if did.gets else "waited"
+        if did.slept:
+            waited += f" and slept {sum(did.slept):g} s"
+        raise Fail(
+            f"for {case}, {call} answered TIMEOUT, but only {waited}"
+            if did.gets or did.slept
+            else f"for {case}, {call} answered TIMEOUT without waiting at all",
+            hint="wait the whole timeout: get(timeout=timeout)",
+        )
+
+
+def _chained(exc: BaseException | None, error: Exception) -> bool:
+    """Whether ``exc`` is ``error`` or was raised from it (``raise ... from``, or in ``except``)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if exc is error:
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _judge_backend_error(collect: Callable[..., Any], make: Callable[[], Exception]) -> None:
+    """``get()`` raises an error of the result backend: ``collect`` must let it propagate."""
+    error = make()
+    name = f"{type(error).__module__}.{type(error).__name__}"
+    case = f"a result backend that cannot be reached ({name}: {error})"
+    with _parked() as parked:
+        try:
+            answer, _ = _collect(collect, parked, 1.0, case, broken=error)
+        except Fail:
+            raise
+        except Exception as exc:
+            if _chained(exc, error):
+                return
+            raise Fail(
+                f"when get() raised {name} ({case}), collect() raised {type(exc).__name__}: {exc}",
+                hint="let the result backend's error reach the caller as it is: catch only "
+                "Celery's TimeoutError around get()",
+            ) from None
+    problem = f"when get() raised {name} ({error}), collect() returned {answer!r:.80}"
+    if answer == ("TIMEOUT", None):
+        raise Fail(
+            problem,
+            hint="only Celery's TimeoutError means that the time ran out: catch that one "
+            "(from celery.exceptions import TimeoutError), not every exception, and let an "
+            "error of the result backend reach the caller",
+        )
+    if answer[0] == "FAILURE":
+        raise Fail(
+            problem,
+            hint="the task did not fail, the result backend did: catch only Celery's "
+            "TimeoutError around get(), and let any other error reach the caller",
+        )
+    raise Fail(problem, hint="let an error of the result backend reach the caller: catch "
+               "only Celery's TimeoutError around get()")  # fmt: skip
 
 
 @exercise("05.2", "wait safely", points=2)
@@ -348,16 +848,16 @@ def _wait(collect: Any) -> str:
 
     case = "a task that takes 0.3 s"
     slow = sleepy_add.delay(1, 2, seconds=0.3)
-    answer = _collect(collect, slow, 3.0, case)
+    answer, _ = _collect(collect, slow, WAIT_SECONDS, case)
     if answer != ("SUCCESS", 3):
         hint = 'for a task that succeeds: ("SUCCESS", the value)'
-        if answer[0] in ("PENDING", "STARTED") or answer[1] is None:
+        if answer[0] in ("PENDING", "STARTED", "TIMEOUT") or answer[1] is None:
             hint = "it answered before the task finished: wait with get(timeout=timeout)"
         raise Fail(f"for {case} returning 3, collect() returned {answer!r:.80}", hint=hint)
 
     case = "a failed report"
     failed = monthly_sales_report.delay(BAD_MONTH)
-    answer = _collect(collect, failed, 3.0, case)
+    answer, _ = _collect(collect, failed, WAIT_SECONDS - 1, case)
     expected = f"ReportError: no sales data for month {BAD_MONTH!r}"
     if answer[0] != "FAILURE":
         hint = 'for a task that fails: ("FAILURE", "ExceptionName: message")'
@@ -378,50 +878,67 @@ def _wait(collect: Any) -> str:
             hint=f"name the exception, then its message: {expected[:13]}...",
         )
 
-    case = "a task no worker will run"
+    for timeout in TIMEOUTS:
+        case = "a task no worker will run"
+        with _parked() as parked:
+            answer, _ = _collect(collect, parked, timeout, case, stalled=True)
+        if answer == ("TIMEOUT", None):
+            continue
+        problem = f"for {case}, collect(result, {timeout:g}) returned {answer!r:.80}"
+        if answer[0] == "FAILURE" and str(answer[1]).startswith("TimeoutError"):
+            raise Fail(
+                f"{problem}: get()'s timeout was reported as a failure of the task",
+                hint="your except TimeoutError did not catch it: that name is Python's built-in "
+                "TimeoutError, and get() raises celery.exceptions.TimeoutError, another class. "
+                "Import Celery's: from celery.exceptions import TimeoutError",
+            )
+        raise Fail(problem, hint='when get(timeout=...) raises Celery\'s TimeoutError, return '
+                   '("TIMEOUT", None)')  # fmt: skip
+
+    for make in BACKEND_ERRORS:
+        _judge_backend_error(collect, make)
+
+    case = "a revoked task (cancelled before it ran)"
     with _parked() as parked:
-        started = time.monotonic()
-        answer = _collect(collect, parked, 0.5, case)
-        took = time.monotonic() - started
-    if answer != ("TIMEOUT", None):
-        raise Fail(
-            f"for {case}, collect(result, 0.5) returned {answer!r:.80}",
-            hint='when get(timeout=...) raises TimeoutError, return ("TIMEOUT", None)',
-        )
-    if took < 0.4:
-        raise Fail(
-            f"for {case}, collect(result, 0.5) gave up after {took:.2f} s",
-            hint="wait the whole timeout: get(timeout=timeout)",
-        )
-    return "SUCCESS with its value, FAILURE as text, TIMEOUT after 0.5 s; nothing raised"
+        parked.revoke()
+        _wait_for_state(parked, "REVOKED")
+        answer, _ = _collect(collect, app.AsyncResult(parked.id), WAIT_SECONDS - 2, case)
+    if answer != ("REVOKED", None):
+        hint = 'a revoked task neither succeeded nor failed: answer ("REVOKED", None)'
+        if answer[0] == "SUCCESS":
+            hint = (
+                "with propagate=False get() returns the TaskRevokedError of a revoked task, and "
+                'failed() is False: look at result.state and answer ("REVOKED", None)'
+            )
+        elif answer[0] == "FAILURE":
+            hint = 'a revoked task did not fail, it never ran: answer ("REVOKED", None)'
+        raise Fail(f"for {case}, collect() returned {answer!r:.80}", hint=hint)
+    return (
+        "SUCCESS with its value, FAILURE as text, TIMEOUT after get(timeout=0.5) and "
+        "(timeout=1.2) without revoking, the result backend's errors propagated, REVOKED"
+    )
 
 
 # --------------------------------------------------------------------------- 05.3
 
-
-@contextmanager
-def _revoke_calls() -> Iterator[list[dict[str, Any]]]:
-    """Record every ``app.control.revoke`` call (``AsyncResult.revoke`` goes through it)."""
-    calls: list[dict[str, Any]] = []
-    original = app.control.revoke
-
-    def spy(task_id: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append({"task_id": task_id, "terminate": bool(kwargs.get("terminate"))})
-        return original(task_id, *args, **kwargs)
-
-    app.control.revoke = spy  # type: ignore[method-assign]
-    try:
-        yield calls
-    finally:
-        del app.control.revoke  # back to the class's method
+#: What ``cancel`` does instead of waiting.
+CANCEL_NOW = (
+    "decide from result.state as it is now and answer at once: a revoke needs no waiting, "
+    "the workers store REVOKED themselves"
+)
 
 
-def _cancel(cancel: Callable[..., Any], task_id: str, case: str) -> Any:
-    answer = call_bounded(cancel, task_id, seconds=STATUS_SECONDS, thread_name=THREAD_NAME)
+def _cancel(cancel: Callable[..., Any], task_id: str, case: str) -> tuple[Any, _Did]:
+    """``cancel(task_id)``, watched: the answer, one of :data:`CANCEL_ANSWERS`, and what it did.
+
+    Its revokes reach no worker while it runs, so a loop waiting for REVOKED is seen as one in
+    every mode (:func:`_send_revokes` sends them afterwards)."""
+    answer, seen, did = _run(cancel, task_id)
+    _no_wait("cancel()", case, seen, did, CANCEL_NOW)
     if isinstance(answer, StillRunning):
         raise Fail(
             f"for {case}, cancel() did not answer within {answer.seconds:g} s",
-            hint="read result.state and revoke at once: never get(), which waits for the task",
+            hint=f"it waited for something: {CANCEL_NOW}",
         )
     if answer is None and is_stub_body(cancel, anywhere=True):
         raise NotYet("write the body of cancel")
@@ -430,7 +947,37 @@ def _cancel(cancel: Callable[..., Any], task_id: str, case: str) -> Any:
             f"for {case}, cancel() returned {answer!r:.60}",
             hint='return "cancelled" for a task that had not started, "too late" otherwise',
         )
-    return answer
+    return answer, did
+
+
+def _terminate_hint(revoke: _Revoke) -> str:
+    signal = str(getattr(revoke.signal, "name", revoke.signal)).upper().removeprefix("SIG")
+    if signal in ("KILL", "9"):
+        return (
+            "signal='SIGKILL' does not take the task out of its queue (section 5): with "
+            "terminate=True it kills the process running the task. A plain result.revoke() "
+            "is all a task that has not started needs"
+        )
+    return (
+        "terminate kills the process running the task wherever it is (and the solo and "
+        "threads pools cannot do it at all), which the exercise forbids: a plain "
+        "result.revoke() is all a task that has not started needs"
+    )
+
+
+def _left_alone(did: _Did, case: str) -> None:
+    """A Fail if ``cancel`` sent a revoke for a task that is too late."""
+    if not did.revokes:
+        return
+    revoke = did.revokes[0]
+    if revoke.terminate:
+        raise Fail(f"cancel() revoked {case} with {revoke.call()[7:-1]}",
+                   hint=_terminate_hint(revoke))  # fmt: skip
+    raise Fail(
+        f'for {case}, cancel() answered "too late" but sent a revoke for it ({revoke.call()})',
+        hint="leave a task that is too late alone: revoke only when result.state is PENDING "
+        "(the id stays in every worker's list of ids to skip)",
+    )
 
 
 @exercise("05.3", "cancel a task that has not started", points=2)
@@ -440,69 +987,78 @@ def _cancel_check(cancel: Any) -> str:
     # A finished task: nothing to cancel, and nothing may change.
     done = add.delay(2, 2)
     done.get(timeout=WAIT_SECONDS)
-    with _revoke_calls() as calls:
-        answer = _cancel(cancel, done.id, "a finished task")
+    case = "a finished task"
+    answer, did = _cancel(cancel, done.id, case)
     if answer != "too late":
         raise Fail(
-            f"for a finished task, cancel() said {answer!r}",
+            f"for {case}, cancel() said {answer!r}",
             hint="revoke() cannot undo a task that already ran: look at result.state first "
-            "and answer \"too late\" unless it is PENDING",
+            'and answer "too late" unless it is PENDING',
         )
+    _left_alone(did, case)
     if done.state != "SUCCESS":
         raise Fail(f"the finished task now reads {done.state}", hint="leave finished tasks alone")
 
     # A running task: revoke() without terminate would not stop it; terminate kills it.
     running = sleepy_add.delay(1, 2, seconds=0.6)
+    case = "a running task (STARTED)"
     try:
         _wait_for_state(running, "STARTED")
-        with _revoke_calls() as calls:
-            answer = _cancel(cancel, running.id, "a running task (STARTED)")
-        if any(call["terminate"] for call in calls):
-            raise Fail(
-                "cancel() revoked a running task with terminate=True",
-                hint="terminate kills the process running the task wherever it is (and the "
-                "solo and threads pools cannot do it at all): cancel only what has not started",
-            )
+        answer, did = _cancel(cancel, running.id, case)
         if answer != "too late":
             raise Fail(
-                f"for a running task (STARTED), cancel() said {answer!r}",
-                hint="revoke() does not stop a task that has started: only PENDING is still "
-                "waiting (ready() is False for STARTED too)",
+                f"for {case}, cancel() said {answer!r}",
+                hint='a running task reads STARTED: revoke() would not stop it, so it is "too '
+                'late". Only PENDING means that it has not started',
             )
+        _left_alone(did, case)
     finally:
         _finish(running)
-    if running.state != "SUCCESS":
-        raise Fail(
-            f"the running task ended {running.state}",
-            hint="let a task that has started finish: answer \"too late\"",
-        )
 
     # A task still waiting in its queue: revoke it, so that it will never run.
-    with _parked(3, 4) as waiting, _revoke_calls() as calls:
-        answer = _cancel(cancel, waiting.id, "a task waiting in its queue")
+    case = "a task waiting in its queue"
+    with _parked(3, 4) as waiting:
+        answer, did = _cancel(cancel, waiting.id, case)
         if answer != "cancelled":
             raise Fail(
-                f"for a task waiting in its queue, cancel() said {answer!r}",
-                hint="a PENDING task has not started: revoke it and answer \"cancelled\"",
+                f"for {case}, cancel() said {answer!r}",
+                hint='a PENDING task has not started: revoke it and answer "cancelled"',
             )
-        if not any(call["task_id"] == waiting.id for call in calls):
+        mine = [revoke for revoke in did.revokes if waiting.id in revoke.task_ids]
+        if not mine:
             raise Fail(
-                "cancel() said \"cancelled\" but never revoked the task",
+                'cancel() said "cancelled" but never revoked the task',
                 hint="call app.AsyncResult(task_id).revoke(): that is what stops it running",
             )
+        for revoke in mine:
+            if revoke.terminate:
+                raise Fail(f"for {case}, cancel() sent {revoke.call()}",
+                           hint=_terminate_hint(revoke))  # fmt: skip
+            if revoke.reply:
+                raise Fail(
+                    f"for {case}, cancel() waited for the workers' replies to its revoke "
+                    f"({revoke.call()})",
+                    hint="send the revoke and answer: revoke() returns at once unless you ask "
+                    "for replies (wait=True, reply=True); the workers store REVOKED themselves",
+                )
+        _send_revokes(did)
         _wait_for_state(waiting, "REVOKED")
-    return "too late for a finished and a running task, a waiting one revoked"
+    return "too late for a finished and a running task, left alone; a waiting one revoked"
 
 
 # --------------------------------------------------------------------------- 05.4
 
+#: What ``lookup`` does instead of waiting.
+LOOKUP_NOW = "look the id up in the issued set, read result.state once, and answer"
+
 
 def _lookup(lookup: Callable[..., Any], task_id: str, case: str) -> Any:
-    answer = call_bounded(lookup, task_id, seconds=STATUS_SECONDS, thread_name=THREAD_NAME)
+    answer, seen, did = _run(lookup, task_id)
+    _no_wait("lookup()", case, seen, did, LOOKUP_NOW)
     if isinstance(answer, StillRunning):
         raise Fail(
             f"for {case}, lookup() did not answer within {answer.seconds:g} s",
-            hint="read result.state and the issued set: never get(), which waits",
+            hint=f"it waited for something: {LOOKUP_NOW}",
         )
     if answer is None and is_stub_body(lookup, anywhere=True):
         raise NotYet("write the body of lookup")
@@ -523,65 +1079,95 @@ def _lookup(lookup: Callable[..., Any], task_id: str, case: str) -> Any:
 def _unknown(lookup: Any) -> str:
     lookup = need_function(lookup, "lookup", "lookup(task_id)", purpose="reads results")
     issued: list[str] = []
+    #: issued ids lookup has answered right, and those issued before its first call: an id
+    #: issued later that it calls "unknown" shows a copy of the set that went stale
+    known: list[str] = []
+    early: set[str] = set()
 
-    def issue(result: AsyncResult) -> AsyncResult:
-        store().sadd(ISSUED_KEY, result.id)
-        issued.append(result.id)
-        return result
+    def issue(task_id: str) -> str:
+        store().sadd(ISSUED_KEY, task_id)
+        issued.append(task_id)
+        return task_id
 
-    try:
-        done = issue(add.delay(2, 2))
-        done.get(timeout=WAIT_SECONDS)
-        case = "an issued task that finished"
-        answer = _lookup(lookup, done.id, case)
-        if answer != "SUCCESS":
-            hint = "for an issued id, answer the state the backend stores (result.state)"
-            if answer == "unknown":
-                hint = (
-                    f"the app's issued ids are in the set {ISSUED_KEY!r} of the app-data "
-                    f"store: store().sismember({ISSUED_KEY!r}, task_id)"
-                )
-            raise Fail(f"for {case}, lookup() said {answer!r:.40}", hint=hint)
-
-        failed = issue(monthly_sales_report.delay(BAD_MONTH))
-        _finish(failed)
-        case = "an issued task that failed"
-        answer = _lookup(lookup, failed.id, case)
-        if answer != "FAILURE":
+    def expect(task_id: str, case: str, want: str, hint: str, unknown_hint: str = "") -> None:
+        answer = _lookup(lookup, task_id, case)
+        if answer == want:
+            known.append(task_id)
+            return
+        if answer == "unknown" and known and task_id not in early:
             raise Fail(
-                f"for {case}, lookup() said {answer!r:.40}",
-                hint="for an issued id, answer the state the backend stores (result.state)",
+                f"for {case}, lookup() said 'unknown', though its id is in the set "
+                f"{ISSUED_KEY!r} (issued after lookup's first call)",
+                hint="read the issued set on every call (store().sismember(...)): a copy kept "
+                "from an earlier call misses the ids issued since",
             )
+        if answer == "unknown":
+            hint = unknown_hint or (
+                f"the app's issued ids are in the set {ISSUED_KEY!r} of the app-data store: "
+                f"store().sismember({ISSUED_KEY!r}, task_id)"
+            )
+        raise Fail(f"for {case}, lookup() said {answer!r:.40}", hint=hint)
 
-        case = "an id the app never issued"
-        for task_id in (str(uuid.uuid4()), done.id[:-1] + ("0" if done.id[-1] != "0" else "1")):
-            answer = _lookup(lookup, task_id, case)
+    state_hint = "for an issued id, answer the state the backend stores (result.state)"
+    try:
+        with (
+            _parked() as parked,
+            _stored("STARTED", _started_meta()) as running,
+            _stored("RETRY", ConnectionError("mail server down")) as retrying,
+            _stored("SUCCESS", 4) as stray,
+        ):
+            # issued before lookup's first call: a finished task and one waiting in its queue
+            done = add.delay(2, 2)
+            issue(done.id)
+            issue(parked.id)
+            early.update(issued)
+            done.get(timeout=WAIT_SECONDS)
+            expect(done.id, "an issued task that finished", "SUCCESS", state_hint)
+            expect(parked.id, "an issued task still waiting in its queue", "waiting",
+                   'an issued id that reads PENDING is "waiting": the backend has nothing on it '
+                   "yet", unknown_hint="a task waiting in its queue has nothing in the result "
+                   "backend either: the issued set is what tells it from a typo")  # fmt: skip
+
+            # issued after it
+            failed = monthly_sales_report.delay(BAD_MONTH)
+            issue(failed.id)
+            _finish(failed)
+            expect(failed.id, "an issued task that failed", "FAILURE", state_hint)
+            not_ready = (
+                '"waiting" is only for PENDING, when the backend has nothing yet: this task '
+                "has its state stored, though it is not ready(): return result.state"
+            )
+            expect(issue(running), "an issued task that is running (STARTED)", "STARTED",
+                   not_ready)  # fmt: skip
+            expect(issue(retrying), "an issued task waiting for its retry (RETRY)", "RETRY",
+                   not_ready)  # fmt: skip
+
+            case = "an id the app never issued"
+            typo = done.id[:-1] + ("0" if done.id[-1] != "0" else "1")
+            for task_id in (str(uuid.uuid4()), typo):
+                answer = _lookup(lookup, task_id, case)
+                if answer != "unknown":
+                    hint = 'an id nobody issued should read "unknown"'
+                    if answer == "PENDING":
+                        hint = ("Celery says PENDING for any id it has nothing on: check the "
+                                "issued set first")  # fmt: skip
+                    elif answer == "waiting":
+                        hint = "PENDING alone cannot tell: look the id up in the issued set first"
+                    raise Fail(f"for {case} (a typo or made up), lookup() said {answer!r:.40}",
+                               hint=hint)  # fmt: skip
+
+            case = "an id the app never issued that has a result stored (SUCCESS)"
+            answer = _lookup(lookup, stray, case)
             if answer != "unknown":
-                hint = 'an id nobody issued should read "unknown"'
-                if answer == "PENDING":
-                    hint = (
-                        "Celery says PENDING for any id it has nothing on: check the issued "
-                        "set first"
-                    )
-                elif answer == "waiting":
-                    hint = "PENDING alone cannot tell: look the id up in the issued set first"
                 raise Fail(
-                    f"for {case} (a typo or made up), lookup() said {answer!r:.40}", hint=hint
+                    f"for {case}, lookup() said {answer!r:.40}",
+                    hint='an id the app never issued is "unknown", whatever the backend says '
+                    "(anyone can send a task or store a result): look in the issued set first",
                 )
-
-        case = "an issued task still waiting in its queue"
-        with _parked() as parked:
-            issue(parked)
-            answer = _lookup(lookup, parked.id, case)
-        if answer != "waiting":
-            hint = 'an issued id that reads PENDING is "waiting"'
-            if answer == "unknown":
-                hint = (
-                    "a task waiting in its queue has nothing in the result backend either: "
-                    "the issued set is what tells it from a typo"
-                )
-            raise Fail(f"for {case}, lookup() said {answer!r:.40}", hint=hint)
     finally:
         if issued:
             store().srem(ISSUED_KEY, *issued)
-    return "unknown for ids never issued, waiting for a queued task, else the state"
+    return (
+        "unknown for ids never issued (one with a result stored), waiting for a queued task, "
+        "else the state (STARTED and RETRY too); the set read on every call"
+    )
