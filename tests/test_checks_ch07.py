@@ -12,11 +12,13 @@ function runs shows a function that empties the logs.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 
 import pytest
 from celery import chain, chord, group
+from celery.result import AsyncResult
 from checkhelpers import assert_fails, assert_passed, verdict
 
 from course_tasks import joinguard, runtime, widgets
@@ -223,8 +225,105 @@ def flow_deletes_log_key(user_id):
 def flow_stub(user_id): ...
 
 
+# adversary round 3
+
+
+def _flow_r3_accumulating():
+    kept = []  # a module-level list in the notebook: every call extends it
+
+    def flow(user_id, _steps=kept):
+        _steps.extend(step.si(user_id) for step in STEPS)
+        return chain(*_steps)
+
+    return flow
+
+
+def flow_r3_staggered_countdowns(user_id):
+    return group(
+        WELCOME.si(user_id),
+        FOLLOWS.si(user_id).set(countdown=0.3),
+        RECOMMENDATIONS.si(user_id).set(countdown=0.6),
+        STATISTICS.si(user_id).set(countdown=0.9),
+    )
+
+
+def flow_r3_link_list(user_id):
+    later = [FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id), STATISTICS.si(user_id)]
+    return WELCOME.si(user_id).set(link=later)
+
+
+def flow_r3_chord_stats_last(user_id):
+    header = [WELCOME.si(user_id), FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id)]
+    return chord(header, STATISTICS.si(user_id))
+
+
+def flow_r3_email_then_group(user_id):
+    rest = group(FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id), STATISTICS.si(user_id))
+    return WELCOME.si(user_id) | rest
+
+
+def flow_r3_late_binding(user_id):
+    makers = [lambda: step.si(user_id) for step in STEPS]  # noqa: B023 (the mistake)
+    return chain(*(make() for make in makers))
+
+
+def flow_r3_user_id_as_string(user_id):
+    return chain(*(step.si(str(user_id)) for step in STEPS))
+
+
+def flow_r3_welcome_sent_now(user_id):
+    WELCOME.delay(user_id)
+    return chain(*(step.si(user_id) for step in STEPS[1:]))
+
+
+def flow_r3_pubsub_then_chain(user_id):
+    return chain(publish_user_registered_event.si(user_id), *(s.si(user_id) for s in STEPS[1:]))
+
+
+def flow_r3_stats_twice(user_id):
+    flow = flow_si(user_id)
+    flow.link(STATISTICS.si(user_id))
+    return flow
+
+
+def flow_r3_welcome_called_inline(user_id):
+    WELCOME(user_id)
+    return chain(*(step.si(user_id) for step in STEPS[1:]))
+
+
+def flow_r3_welcome_applied_eagerly(user_id):
+    WELCOME.apply((user_id,))
+    return chain(*(step.si(user_id) for step in STEPS[1:]))
+
+
+def flow_r3_two_chains(user_id):
+    return group(
+        chain(WELCOME.si(user_id), FOLLOWS.si(user_id)),
+        chain(RECOMMENDATIONS.si(user_id), STATISTICS.si(user_id)),
+    )
+
+
+def _flow_r3_cached_for_first_user():
+    cache = {}  # memoised without the user id
+
+    def flow(user_id):
+        if "flow" not in cache:
+            cache["flow"] = flow_si(user_id)
+        return cache["flow"]
+
+    return flow
+
+
+def flow_r3_nested_chords(user_id):
+    """Also right (adversary round 3): a chord's callback waits for its header, so chords of
+    one put each step after the one before it."""
+    inner = chord([WELCOME.si(user_id)], FOLLOWS.si(user_id))
+    return chord([chord([inner], RECOMMENDATIONS.si(user_id))], STATISTICS.si(user_id))
+
+
 @pytest.mark.parametrize(
-    "answer", [flow_si, flow_pipes_with_keywords, flow_links, flow_chord_of_one]
+    "answer",
+    [flow_si, flow_pipes_with_keywords, flow_links, flow_chord_of_one, flow_r3_nested_chords],
 )
 def test_07_1_right_answers(answer) -> None:
     assert_passed(verdict("07.1", answer), "users 7 and 8")
@@ -294,10 +393,50 @@ def test_07_1_right_answers(answer) -> None:
                      id="clears-log-first"),
         pytest.param(flow_deletes_log_key, "registered_flow(7) emptied the event log",
                      "leave the logs alone in the function", id="deletes-log-key"),
+        # adversary round 3
+        pytest.param(_flow_r3_accumulating(), "for user 8, these steps ran: ['send_welcome_"
+                     "email(user 7)'", "registered_flow(8) also ran the steps of user 7 again",
+                     id="r3-accumulating-steps"),
+        pytest.param(flow_r3_staggered_countdowns, "send_welcome_email and create_default_follows "
+                     "ran in one group", "chain them with .si()", id="r3-staggered-countdowns"),
+        pytest.param(flow_r3_link_list, "create_default_follows and generate_initial_"
+                     "recommendations are both links of send_welcome_email",
+                     "chain them with .si()", id="r3-link-list"),
+        pytest.param(flow_r3_chord_stats_last, "send_welcome_email and create_default_follows "
+                     "ran in one group", "chain them with .si()", id="r3-chord-stats-last"),
+        pytest.param(flow_r3_email_then_group, "create_default_follows and generate_initial_"
+                     "recommendations ran in one group", "chain them with .si()",
+                     id="r3-email-then-group"),
+        pytest.param(flow_r3_late_binding, "these steps ran: ['update_user_statistics(user 7)', "
+                     "'update_user_statistics(user 7)'", "chain the four steps of guide 002 §4",
+                     id="r3-late-binding"),
+        pytest.param(flow_r3_user_id_as_string, "for user 7, send_welcome_email ran as "
+                     "send_welcome_email('7'): user_id was '7' (str), not 7 (int)",
+                     "pass the argument as the function got it", id="r3-user-id-as-string"),
+        pytest.param(flow_r3_welcome_sent_now, "registered_flow(7) sent send_welcome_email "
+                     "itself", "return every task inside the canvas", id="r3-welcome-sent-now"),
+        pytest.param(flow_r3_pubsub_then_chain, "'notify_followers(user 7)'",
+                     "chain the four steps of guide 002 §4", id="r3-pubsub-then-chain"),
+        pytest.param(flow_r3_stats_twice, "'update_user_statistics(user 7)', "
+                     "'update_user_statistics(user 7)']", "chain the four steps of guide 002 §4, "
+                     "each once", id="r3-stats-twice"),
+        pytest.param(flow_r3_welcome_called_inline, "registered_flow(7) ran ['send_welcome_"
+                     "email(user 7)'] in the notebook", "calling a task (send_welcome_email("
+                     "user_id)) runs it right here", id="r3-welcome-called-inline"),
+        pytest.param(flow_r3_welcome_applied_eagerly, "registered_flow(7) ran send_welcome_email "
+                     "in the notebook (apply())", "put signatures in the canvas",
+                     id="r3-welcome-applied-eagerly"),
+        pytest.param(flow_r3_two_chains, "for user 7, ", ".si()", id="r3-two-chains"),
+        pytest.param(_flow_r3_cached_for_first_user(), "for user 8, these steps ran: ['send_"
+                     "welcome_email(user 7)'", "use the user_id argument",
+                     id="r3-cached-for-first-user"),
     ],
 )  # fmt: skip
 def test_07_1_wrong_answers(answer, problem, hint) -> None:
-    assert_fails(verdict("07.1", answer), problem, hint)
+    # two chains in a group: which one runs first varies, and the check names what it saw
+    # (one sent before the other had finished, or the steps out of order)
+    within = answer is flow_r3_two_chains
+    assert_fails(verdict("07.1", answer), problem, hint, hint_within=within)
 
 
 def flow_links_reversed(user_id):
@@ -415,6 +554,65 @@ def doubles_cast(numbers):
     return chord([add.s(int(n), int(n)) for n in numbers], xsum.s())
 
 
+# adversary round 3
+
+
+def doubles_r3_chord_called(numbers):
+    return chord(add.s(n, n) for n in numbers)(xsum.s())
+
+
+def doubles_r3_ids_by_number(numbers):
+    return chord((add.s(n, n).set(task_id=f"double-{n}") for n in numbers), xsum.s())
+
+
+def doubles_r3_ids_by_index(numbers):
+    return chord((add.s(n, n).set(task_id=f"double-{i}") for i, n in enumerate(numbers)), xsum.s())
+
+
+def doubles_r3_padding_zero(numbers):
+    return chord([add.s(0, 0)] + [add.s(n, n) for n in numbers], xsum.s())
+
+
+def doubles_r3_multiply_by_two(numbers):
+    return chord((multiply.s(n, 2) for n in numbers), xsum.s())
+
+
+def doubles_r3_dedup_order_kept(numbers):
+    return chord((add.s(n, n) for n in dict.fromkeys(numbers)), xsum.s())
+
+
+def doubles_r3_starmap(numbers):
+    return add.starmap(list(zip(numbers, numbers, strict=True))) | xsum.s()
+
+
+def doubles_r3_chain_of_adds(numbers):
+    first, *rest = numbers
+    steps = [add.s(first, first)]
+    for n in rest:
+        steps += [add.s(n), add.s(n)]
+    return chain(*steps)
+
+
+def doubles_r3_double_in_kernel(numbers):
+    return chord((add.s(2 * n, 0) for n in numbers), xsum.s())
+
+
+def doubles_r3_extra_step_after(numbers):
+    return chord((add.s(n, n) for n in numbers), xsum.s()) | add.s(0)
+
+
+def doubles_r3_add_called_in_kernel(numbers):
+    return xsum.si([add(n, n) for n in numbers])
+
+
+def doubles_r3_group_no_callback(numbers):
+    return group(add.s(n, n) for n in numbers)
+
+
+def doubles_r3_chunks_header(numbers):
+    return chord(add.chunks(list(zip(numbers, numbers, strict=True)), 2).group(), xsum.s())
+
+
 @pytest.mark.parametrize("answer", [doubles_chord, doubles_chain_of_group, doubles_keywords])
 def test_07_2_right_answers(answer) -> None:
     assert_passed(verdict("07.2", answer), "42 for [4, 9, 4, 4]: one add(n, n) per number")
@@ -478,6 +676,35 @@ def test_07_2_right_answers(answer) -> None:
                      "it waited for the tasks", id="waited-then-xsum"),
         pytest.param(doubles_cast, "total_of_doubles([1, 2, 3]) computed int(1), int(1)",
                      "compute nothing in the function", id="int-cast"),
+        # adversary round 3
+        pytest.param(doubles_r3_chord_called, "sent the canvas and returned an AsyncResult",
+                     "return the canvas itself", id="r3-chord-called"),
+        pytest.param(doubles_r3_ids_by_number, "task id", "leave task_id out: Celery gives every "
+                     "task a new id", id="r3-stable-task-ids"),
+        pytest.param(doubles_r3_ids_by_index, "reused the task ids 'double-", "leave task_id "
+                     "out: Celery gives every task a new id", id="r3-stable-ids-by-index"),
+        pytest.param(doubles_r3_padding_zero, "'add(0, 0)', 'add(1, 1)', 'add(2, 2)', 'add(3, 3)'"
+                     "], not one add(n, n) per number", "one add.s(n, n) per number",
+                     id="r3-padding-zero"),
+        pytest.param(doubles_r3_multiply_by_two, "'multiply(1, 2)'", "the exercise doubles with "
+                     "add", id="r3-multiply-by-two"),
+        pytest.param(doubles_r3_dedup_order_kept, "for [4, 9, 4, 4], the chord's header ran "
+                     "['add(4, 4)', 'add(9, 9)']", "one add per number, each time a number "
+                     "appears", id="r3-dedup-order-kept"),
+        pytest.param(doubles_r3_starmap, "xsum added what one starmap task returned",
+                     "starmap runs all the adds", id="r3-starmap"),
+        pytest.param(doubles_r3_chain_of_adds, "the canvas ended with add, not xsum",
+                     "a chord: one add.s(n, n)", id="r3-chain-of-adds"),
+        pytest.param(doubles_r3_double_in_kernel, "['add(2, 0)', 'add(4, 0)', 'add(6, 0)']",
+                     "one add.s(n, n) per number", id="r3-double-in-kernel"),
+        pytest.param(doubles_r3_extra_step_after, "the canvas ended with add, not xsum",
+                     "a chord: one add.s(n, n)", id="r3-extra-step-after"),
+        pytest.param(doubles_r3_add_called_in_kernel, "xsum ran alone, on [2, 4, 6] computed in "
+                     "the notebook", "a chord: one add.s(n, n)", id="r3-add-called-in-kernel"),
+        pytest.param(doubles_r3_group_no_callback, "is the list [2, 4, 6]", "a group only "
+                     "collects", id="r3-group-no-callback"),
+        pytest.param(doubles_r3_chunks_header, "TypeError: unsupported operand type(s) for +: "
+                     "'int' and 'list'", None, id="r3-chunks-header"),
     ],
 )  # fmt: skip
 def test_07_2_wrong_answers(answer, problem, hint) -> None:
@@ -691,10 +918,130 @@ def image_errback_on_every_step(image_id):
     return chain(*steps).apply_async(link_error=record_failure.s())
 
 
+# adversary round 3
+
+
+def _steps(image_id):
+    return [validate_image.s(image_id), *(step.s() for step in PIPELINE[1:])]
+
+
+def image_r3_errback_last_only(image_id):
+    *first, last = _steps(image_id)
+    return chain(*first, last.on_error(record_failure.s())).apply_async()
+
+
+def image_r3_errback_but_last(image_id):
+    steps = _steps(image_id)
+    for step in steps[:-1]:
+        step.on_error(record_failure.s())
+    return chain(*steps).apply_async()
+
+
+def image_r3_errback_forgot_fourth(image_id):
+    steps = _steps(image_id)
+    for i, step in enumerate(steps):
+        if i != 3:
+            step.on_error(record_failure.s())
+    return chain(*steps).apply_async()
+
+
+def image_r3_errback_first_two(image_id):
+    steps = _steps(image_id)
+    steps[0].on_error(record_failure.s())
+    steps[1].on_error(record_failure.s())
+    return chain(*steps).apply_async()
+
+
+def image_r3_reupload(image_id):
+    media.upload(image_id)  # erases the upload's format, size and fail_at
+    return chain(*_steps(image_id)).apply_async(link_error=record_failure.s())
+
+
+def image_r3_waits_short(image_id):
+    result = chain(*_steps(image_id)).apply_async(link_error=record_failure.s())
+    with contextlib.suppress(Exception):
+        result.get(timeout=0.05, propagate=False)
+    return result
+
+
+def image_r3_returns_first(image_id):
+    result = chain(*_steps(image_id)).apply_async(link_error=record_failure.s())
+    while result.parent is not None:
+        result = result.parent
+    return result
+
+
+def image_r3_link_success(image_id):
+    return chain(*_steps(image_id)).apply_async(link=record_failure.s())
+
+
+def image_r3_ignore_intermediate(image_id):
+    steps = _steps(image_id)
+    for step in steps[1:-1]:
+        step.set(ignore_result=True)
+    return chain(*steps).apply_async(link_error=record_failure.s())
+
+
+def image_r3_group_of_si(image_id):
+    steps = group(*(step.si(image_id) for step in PIPELINE))
+    return steps.apply_async(link_error=record_failure.s())
+
+
+def image_r3_fresh_handle(image_id):
+    result = chain(*_steps(image_id)).apply_async(link_error=record_failure.s())
+    return AsyncResult(result.id)
+
+
+def image_r3_notify_as_link(image_id):
+    return chain(*_steps(image_id)[:4]).apply_async(
+        link=notify_processing_complete.s(), link_error=record_failure.s()
+    )
+
+
+def image_r3_group_wrapped(image_id):
+    return group(chain(*_steps(image_id))).apply_async(link_error=record_failure.s())
+
+
+def image_r3_returns_id(image_id):
+    return chain(*_steps(image_id)).apply_async(link_error=record_failure.s()).id
+
+
+def image_r3_validate_in_kernel(image_id):
+    validate_image(image_id)
+    steps = [validate_image.si(image_id), *_steps(image_id)[1:]]
+    return chain(*steps).apply_async(link_error=record_failure.s())
+
+
+def image_r3_link_error_partial_arg(image_id):
+    return chain(*_steps(image_id)).apply_async(link_error=record_failure.s(image_id))
+
+
+def image_r3_chain_and_first(image_id):
+    """Also right (adversary round 3): Celery adds an errback equal to one already there
+    once, so a failure of validate_image is recorded once."""
+    steps = _steps(image_id)
+    steps[0].on_error(record_failure.s())
+    return chain(*steps).apply_async(link_error=record_failure.s())
+
+
+def image_r3_on_error_on_chain(image_id):
+    """Also right (adversary round 3): the chain copies its error callback to every step."""
+    return chain(*_steps(image_id)).on_error(record_failure.s()).delay()
+
+
+def image_r3_polls_state_once(image_id):
+    """Also right (adversary round 3): one read of the state is not a wait."""
+    result = chain(*_steps(image_id)).apply_async(link_error=record_failure.s())
+    if result.state == "FAILURE":
+        return None
+    return result
+
+
 @pytest.mark.parametrize(
     "answer",
     [image_right, image_si, image_on_error, image_reads_state_once, image_pipes_delay,
-     image_errback_on_every_step],
+     image_errback_on_every_step, image_r3_chain_and_first, image_r3_on_error_on_chain,
+     image_r3_polls_state_once],
 )  # fmt: skip
 def test_07_3_right_answers(answer) -> None:
     assert_passed(verdict("07.3", answer), "each failure recorded once, naming the step")
@@ -780,6 +1127,51 @@ def test_07_3_right_answers(answer) -> None:
                      id="ignore-result"),
         pytest.param(image_called_with_kwarg, "TypeError: validate_image() got an unexpected "
                      "keyword argument 'link_error'", None, id="called-with-kwarg"),
+        # adversary round 3
+        pytest.param(image_r3_errback_last_only, "fails at validate_image (step 1) failed and "
+                     "nothing was recorded", "send the chain with apply_async(link_error=",
+                     id="r3-errback-last-only"),
+        pytest.param(image_r3_errback_but_last, "fails at notify_processing_complete (step 5) "
+                     "failed and nothing was recorded", "link_error on the chain covers every "
+                     "step", id="r3-errback-but-last"),
+        pytest.param(image_r3_errback_forgot_fourth, "fails at update_image_metadata (step 4) "
+                     "failed and nothing was recorded", "link_error on the chain covers every "
+                     "step", id="r3-errback-forgot-fourth"),
+        pytest.param(image_r3_errback_first_two, "fails at generate_thumbnails (step 3) failed "
+                     "and nothing was recorded", "link_error on the chain covers every step",
+                     id="r3-errback-first-two"),
+        pytest.param(image_r3_reupload, "process_image(21) changed the uploaded image while it "
+                     "sent the pipeline: {'stage': 'uploaded', 'size_kb': '1000', 'format': "
+                     "'png'} became", "leave the image as it was uploaded (no media.upload()",
+                     id="r3-reupload"),
+        pytest.param(image_r3_waits_short, "process_image(21) waited for its tasks (it called "
+                     "get())", "it waited for the tasks", id="r3-waits-short"),
+        pytest.param(image_r3_returns_first, "process_image returned the AsyncResult of "
+                     "validate_image, not of the pipeline", "return what chain(...).apply_async",
+                     id="r3-returns-first"),
+        pytest.param(image_r3_link_success, "a good image failed with TypeError: record_failure()",
+                     "record_failure belongs in link_error=", id="r3-link-success"),
+        pytest.param(image_r3_ignore_intermediate, "left no result in the result backend",
+                     "send the canvas without ignore_result=True", id="r3-ignore-intermediate"),
+        pytest.param(image_r3_group_of_si, "Cannot add link to group", None, id="r3-group-of-si"),
+        pytest.param(image_r3_fresh_handle, "process_image returned a handle of notify_processing_"
+                     "complete whose .parent links do not lead back to validate_image (result."
+                     "parent is None)", "return the AsyncResult that chain(...).apply_async(",
+                     id="r3-fresh-handle"),
+        pytest.param(image_r3_notify_as_link, "process_image returned the AsyncResult of update_"
+                     "image_metadata, not of the pipeline", "return what chain(...).apply_async",
+                     id="r3-notify-as-link"),
+        pytest.param(image_r3_group_wrapped, "Cannot add link to group", None,
+                     id="r3-group-wrapped"),
+        pytest.param(image_r3_returns_id, "process_image returned a str, not the AsyncResult",
+                     "return what apply_async(...) returns", id="r3-returns-id"),
+        pytest.param(image_r3_validate_in_kernel, "process_image(21) ran validate_image in the "
+                     "notebook while it sent the pipeline: ['validate_image(image 21)']",
+                     "calling a task (validate_image(image_id)) runs it right here",
+                     id="r3-validate-in-kernel"),
+        pytest.param(image_r3_link_error_partial_arg, "fails at validate_image (step 1) failed "
+                     "and nothing was recorded", "send the chain with apply_async(link_error=",
+                     id="r3-link-error-partial-arg"),
     ],
 )  # fmt: skip
 def test_07_3_wrong_answers(answer, problem, hint) -> None:
@@ -877,6 +1269,57 @@ def price_discount_capped(price, discount, quantity):
     return subtract.s(price, min(discount, price)) | multiply.s(quantity)
 
 
+# adversary round 3
+
+
+def price_r3_negations_cancel(price, discount, quantity):
+    return subtract.s(discount, price) | multiply.s(-quantity)
+
+
+def price_r3_add_negative(price, discount, quantity):
+    return add.s(price, -discount) | multiply.s(quantity)
+
+
+def price_r3_link_not_chain(price, discount, quantity):
+    return subtract.s(price, discount).set(link=multiply.s(quantity))
+
+
+def price_r3_int_quantity(price, discount, quantity):
+    return subtract.s(price, discount) | multiply.s(int(quantity))
+
+
+def price_r3_kwargs_swapped(price, discount, quantity):
+    return subtract.s(y=price, x=discount) | multiply.s(quantity)
+
+
+def price_r3_clone_prepends(price, discount, quantity):
+    return subtract.s(price).clone(args=(discount,)) | multiply.s(quantity)
+
+
+def price_r3_distributed(price, discount, quantity):
+    return multiply.s(price, quantity) | subtract.s(discount * quantity)
+
+
+def price_r3_group_of_one(price, discount, quantity):
+    return group(subtract.s(price, discount)) | multiply.s(quantity)
+
+
+def price_r3_float_all(price, discount, quantity):
+    return subtract.s(float(price), float(discount)) | multiply.s(float(quantity))
+
+
+def price_r3_subtract_called_in_kernel(price, discount, quantity):
+    return chain(multiply.s(subtract(price, discount), quantity))
+
+
+def price_r3_chord_of_one(price, discount, quantity):
+    return chord([subtract.s(price, discount)], multiply.s(quantity))
+
+
+def price_r3_partial_clone_chain(price, discount, quantity):
+    return (subtract.s(price) | multiply.s(quantity)).clone(args=(discount,))
+
+
 @pytest.mark.parametrize("answer", [price_right, price_keywords])
 def test_07_4_right_answers(answer) -> None:
     assert_passed(verdict("07.4", answer), "(30-5)*2=50, (12-2)*4=40, (5-8)*3=-9")
@@ -945,6 +1388,37 @@ def test_07_4_right_answers(answer) -> None:
                      "the discount can be larger than the price: subtract.s(price, discount) "
                      "whatever the values (no min(), max() or abs() on them)",
                      id="discount-capped"),
+        # adversary round 3
+        pytest.param(price_r3_negations_cancel, "price_after(30, 5, 2) ran subtract(5, 30) on the "
+                     "worker", "subtract.s(price, discount): the price comes first",
+                     id="r3-negations-cancel"),
+        pytest.param(price_r3_add_negative, "ran ['add(30, -5)', 'multiply(25, 2)']",
+                     "let subtract compute price - discount", id="r3-add-negative"),
+        pytest.param(price_r3_link_not_chain, "price_after(30, 5, 2) gave 25, not 50",
+                     "multiply is a link= of subtract, not the next step of a chain",
+                     id="r3-link-not-chain"),
+        pytest.param(price_r3_int_quantity, "price_after(30, 5, 2) computed int(2) in the "
+                     "notebook", "give the signatures price, discount and quantity as they are",
+                     id="r3-int-quantity"),
+        pytest.param(price_r3_kwargs_swapped, "gave -50", "subtract(x, y) is x - y",
+                     id="r3-kwargs-swapped"),
+        pytest.param(price_r3_clone_prepends, "gave -50", "subtract(x, y) is x - y",
+                     id="r3-clone-prepends"),
+        pytest.param(price_r3_distributed, "ran ['multiply(30, 2)', 'subtract(60, 10)']",
+                     "subtract first, then multiply", id="r3-distributed"),
+        pytest.param(price_r3_group_of_one, "price_after(30, 5, 2) gave [25, 25], not 50",
+                     "subtract is wrapped in a", id="r3-group-of-one"),
+        pytest.param(price_r3_float_all, "computed float(30), float(5) and float(2) in the "
+                     "notebook", "give the signatures price, discount and quantity as they are",
+                     id="r3-float-all"),
+        pytest.param(price_r3_subtract_called_in_kernel, "ran ['multiply(25, 2)'] on the worker "
+                     "(30 - 5 computed in the notebook)", "let subtract compute price - discount",
+                     id="r3-subtract-called-in-kernel"),
+        pytest.param(price_r3_chord_of_one, "price_after(30, 5, 2) gave [25, 25], not 50",
+                     "subtract is wrapped in a chord's header: multiply receives the list of its "
+                     "results ([25])", id="r3-chord-of-one"),
+        pytest.param(price_r3_partial_clone_chain, "TypeError: subtract() missing 1 required "
+                     "positional argument: 'y'", None, id="r3-partial-clone-chain"),
     ],
 )  # fmt: skip
 def test_07_4_wrong_answers(answer, problem, hint) -> None:

@@ -21,13 +21,16 @@ its parents, members and children, in both modes:
   after the first the previous result: it needs ``.si()``);
 * 07.2 ``check("07.2", total_of_doubles)``: a chord whose header ran exactly one
   ``add(n, n)`` per number (a repeated number too) and whose callback ``xsum`` added them
-  (``xsum.s()``: a callback with numbers of its own ignores the header's results);
+  (``xsum.s()``: a callback with numbers of its own ignores the header's results), with no
+  task id given twice (in one canvas, across calls, or one already holding a stored result);
 * 07.3 ``check("07.3", process_image)``: the five-step image pipeline sent as one chain
   with ``link_error=record_failure.s()``, returning the chain's handle at once; a good
   image runs five steps and records nothing; an image that fails at step 1 (a ``.bmp``) or
   step 2 (a size that is not a number), or at steps 3 to 5 (an upload that asks that step
   to fail, ``media.upload(..., fail_at=...)``, in every mode), records exactly one failure,
   naming that step and its exception; every step's result stored (no ``ignore_result``);
+  the function runs no step in the notebook and leaves the upload as it was, and the handle
+  it returns is the one sending gave (its ``.parent`` links lead back to validate_image);
 * 07.4 ``check("07.4", price_after)``: ``(price - discount) * quantity``, a discount larger
   than the price included, computed by ``subtract`` then ``multiply`` on the worker, the
   difference handed on by the chain.
@@ -173,6 +176,12 @@ class Built:
     computed: list[str] = field(default_factory=list)
     #: the error callbacks (``link_error``) of the tasks it sent, while the check held them
     errbacks: list[dict[str, Any]] = field(default_factory=list)
+    #: ``{what: lines}``: lines it wrote to the logs itself while its sends were held (a
+    #: task called directly in the notebook)
+    wrote_here: dict[str, list[str]] = field(default_factory=dict)
+    #: ``(before, after)`` of what ``watch`` read, if the function changed it (07.3: the
+    #: stored upload of the image, changed by a ``media.upload()`` in the function)
+    changed: tuple[Any, Any] | None = None
 
 
 @contextmanager
@@ -331,14 +340,19 @@ def _call(
     hold: bool = False,
     doing: str = "built the canvas",
     earlier: dict[str, str] = EARLIER_USER,
+    watch: Callable[[], Any] | None = None,
 ) -> Built:
     """``fn(*args)``, bounded and watched: what it returned and did (:class:`Built`).
 
     A Fail if it waited for a task, or wiped lines other work had written to the logs
     (:func:`_earlier_lines`). With ``hold`` (a function that sends its canvas), what it sends
-    is published only once it has returned (:func:`_holding`).
+    is published only once it has returned (:func:`_holding`), so the lines the logs gained
+    meanwhile are its own (``Built.wrote_here``); ``watch`` is read before and after the call
+    (``Built.changed``).
     """
     Number.noted = []
+    log_lengths = {what: len(read()) for what, (_, read) in LOGS.items()}
+    watched = watch() if watch is not None else None
     try:
         with (
             _sending(THREAD_NAME) as sent,
@@ -395,6 +409,14 @@ def _call(
         for errback in _listed(options.get("link_error"))
         if isinstance(errback, dict)
     ]
+    wrote_here = {}
+    if hold:
+        for what, (_, read) in LOGS.items():
+            if new := read()[log_lengths[what] :]:
+                wrote_here[what] = new
+    changed = None
+    if watch is not None and (now := watch()) != watched:
+        changed = (watched, now)
     held.publish()
     return Built(
         answer,
@@ -403,6 +425,8 @@ def _call(
         ran_here=[short(t) for t in seen.ran_here],
         computed=computed,
         errbacks=errbacks,
+        wrote_here=wrote_here,
+        changed=changed,
     )
 
 
@@ -739,6 +763,13 @@ def _one_after_another(
                 hint="send the canvas without ignore_result=True: it throws away the result "
                 "(and the failure) of the task it is given to",
             )
+        if not mine and (typed := _retyped(runs, name, arguments)):
+            raise Fail(
+                f"{what}, {name} ran as {typed.call()}: {_words(_typed_words(typed, arguments))}",
+                hint="pass the argument as the function got it (step.si(user_id)): a str() or "
+                "other conversion changes what the task receives, though its log line looks "
+                "the same",
+            )
         if len(mine) != 1:
             raise Fail(f"{what}, {name} ran, but not as a task of the canvas {outside}", hint=hint)
         steps.append(mine[0])
@@ -767,6 +798,30 @@ def _one_after_another(
         raise Fail(problem, hint=chain_hint)
 
 
+def _retyped(runs: dict[str, Ran], name: str, arguments: dict[str, Any]) -> Ran | None:
+    """A run of ``name`` whose arguments print like ``arguments`` but are of another type
+    (``"7"`` for ``7``)."""
+    for run in runs.values():
+        bound = run.bound()
+        if (
+            run.name == name
+            and bound is not None
+            and bound != arguments
+            and {k: str(v) for k, v in bound.items()} == {k: str(v) for k, v in arguments.items()}
+        ):
+            return run
+    return None
+
+
+def _typed_words(run: Ran, arguments: dict[str, Any]) -> list[str]:
+    bound = run.bound() or {}
+    return [
+        f"{k} was {bound.get(k)!r} ({type(bound.get(k)).__name__}), not {v!r} ({type(v).__name__})"
+        for k, v in arguments.items()
+        if bound.get(k) != v
+    ]
+
+
 def _signatures(sig: Any) -> Iterator[Signature]:
     """``sig`` and every signature in it: a chain's, group's or chord's tasks, a chord's
     callback, the links and error callbacks of each."""
@@ -784,13 +839,14 @@ def _signatures(sig: Any) -> Iterator[Signature]:
         yield from _signatures(maybe_signature(child, app=app))
 
 
-def _linked_together(canvas: Any) -> dict[str, set[str]]:
-    """``{task: names of its links}`` for each signature in ``canvas`` with several links."""
+def _linked_together(canvas: Any, at_least: int = 2) -> dict[str, set[str]]:
+    """``{task: names of its links}`` for each signature in ``canvas`` with several links
+    (``at_least`` of them)."""
     together: dict[str, set[str]] = {}
     for sig in _signatures(canvas):
         links = _listed(sig.options.get("link"))
         names = {short(link.get("task")) for link in links}
-        if len(links) > 1:
+        if len(links) >= at_least:
             together.setdefault(short(sig.task), set()).update(names)
     return together
 
@@ -804,6 +860,7 @@ DOUBLES_LISTS = ([1, 2, 3], [5, 10, 20, 40], [4, 9, 4, 4])
 def _doubles(total_of_doubles: Any) -> str:
     fn = need_function(total_of_doubles, "total_of_doubles", "total_of_doubles(numbers)")
     totals = []
+    used_ids: dict[str, str] = {}
     for numbers in DOUBLES_LISTS:
         built = _call(fn, "total_of_doubles", [Number(n) for n in numbers])
         answer = built.answer
@@ -814,6 +871,7 @@ def _doubles(total_of_doubles: Any) -> str:
                 "xsum.s()) and let the worker call xsum when all adds are done",
             )
         sig = _need_signature(built, "total_of_doubles", (numbers,))
+        _fresh_ids(sig, _called("total_of_doubles", (numbers,)), used_ids)
         result, value = _run(sig, f"the canvas for {numbers}")
         expected = sum(2 * n for n in numbers)
         if isinstance(value, list):
@@ -832,6 +890,43 @@ def _doubles(total_of_doubles: Any) -> str:
             )
         totals.append(f"{expected} for {numbers}")
     return f"{_words(totals)}: one add(n, n) per number on the worker, then xsum"
+
+
+def _fresh_ids(canvas: Signature, call: str, used: dict[str, str]) -> None:
+    """No task id given twice: not twice in one canvas, not again in a later call (``used``:
+    ``{id: the call that gave it}``). A task id names one task; a second task sent with it
+    shares the first one's stored result, so the chord waits for, or adds, the wrong ones."""
+    ids = [str(sig.options["task_id"]) for sig in _signatures(canvas) if sig.options.get("task_id")]
+    twice = sorted(i for i, n in Counter(ids).items() if n > 1)
+    again = [i for i in dict.fromkeys(ids) if i in used]
+    hint = (
+        "leave task_id out: Celery gives every task a new id when the canvas is sent; ids "
+        "built from the number repeat for a repeated number, ids built from the position "
+        "repeat in every call"
+    )
+    if twice:
+        raise Fail(
+            f"{call} gave several tasks the same task id ({_words([repr(i) for i in twice])}): "
+            "they share one stored result, so the chord cannot tell them apart",
+            hint=hint,
+        )
+    if again:
+        raise Fail(
+            f"{call} reused the task ids {_words([repr(i) for i in again])}, which "
+            f"{used[again[0]]} had given its tasks already: the chord finds the earlier "
+            "results stored under them",
+            hint=hint,
+        )
+    stored = [
+        i for i in dict.fromkeys(ids) if app.backend.get_task_meta(i).get("status") != "PENDING"
+    ]
+    if stored:
+        raise Fail(
+            f"{call} reused the task ids {_words([repr(i) for i in stored])}: earlier tasks "
+            "have results stored under them already, and the chord finds those",
+            hint=hint,
+        )
+    used.update(dict.fromkeys(ids, call))
 
 
 def _chord_of_adds(
@@ -964,9 +1059,16 @@ def _pipeline(process_image: Any) -> str:
     events.clear_log()
     media.upload(GOOD_IMAGE, size_kb=1000, fmt="png")
     built = _call(
-        fn, "process_image", GOOD_IMAGE, hold=True, doing="sent the pipeline", earlier=EARLIER_IMAGE
+        fn,
+        "process_image",
+        GOOD_IMAGE,
+        hold=True,
+        doing="sent the pipeline",
+        earlier=EARLIER_IMAGE,
+        watch=lambda: media.image(GOOD_IMAGE),
     )
-    result = _need_result(built.answer)
+    _only_sent(built, GOOD_IMAGE)
+    result = _need_result(built)
     value = finished(
         result, WAIT_SECONDS, f"the pipeline of image {GOOD_IMAGE}", "is the worker running?"
     )
@@ -1005,6 +1107,7 @@ def _pipeline(process_image: Any) -> str:
             "rest as a link= of the first step is outside the chain, and that step's "
             "link_error covers it alone)",
         )
+    _reaches_first_step(result, built)
     if steps != [f"{step}(image {GOOD_IMAGE})" for step in PIPELINE]:
         raise Fail(
             f"for a good image these steps ran: {steps}",
@@ -1042,9 +1145,16 @@ def _fails_at(
     media.upload(image_id, **upload)
     position = PIPELINE.index(step) + 1
     built = _call(
-        fn, "process_image", image_id, hold=True, doing="sent the pipeline", earlier=EARLIER_IMAGE
+        fn,
+        "process_image",
+        image_id,
+        hold=True,
+        doing="sent the pipeline",
+        earlier=EARLIER_IMAGE,
+        watch=lambda: media.image(image_id),
     )
-    result = _need_result(built.answer)
+    _only_sent(built, image_id)
+    result = _need_result(built)
     finished(result, WAIT_SECONDS, f"the pipeline of image {image_id}", "is the worker running?")
     steps = _settle(media.log, 0.5)
     failures = _settle(events.log, 0.3, at_least=1)
@@ -1084,7 +1194,59 @@ def _fails_at(
         )
 
 
-def _need_result(sent: Any) -> AsyncResult:
+def _only_sent(built: Built, image_id: int) -> None:
+    """The function sent the pipeline and did nothing else to the image: it ran no step in
+    the notebook (a task called directly writes its line at once, while the check holds the
+    sends) and left the upload as it was (``media.upload()`` again erases its format, size
+    and the failure it asks for)."""
+    lines = [line for new in built.wrote_here.values() for line in new]
+    if lines:
+        _let_finish(built.sent_ids)
+        ran = sorted({line.split("(")[0] for line in lines})
+        raise Fail(
+            f"process_image({image_id}) ran {_words(ran)} in the notebook while it sent the "
+            f"pipeline: {lines} written before any of its tasks had reached the worker",
+            hint=f"calling a task ({ran[0]}(image_id)) runs it right here, not on the worker: "
+            "put it in the chain only (validate_image.s(image_id) first), so that it runs "
+            "once, on the worker, with link_error covering it",
+        )
+    if built.changed is not None:
+        _let_finish(built.sent_ids)
+        before, after = built.changed
+        raise Fail(
+            f"process_image({image_id}) changed the uploaded image while it sent the pipeline: "
+            f"{before} became {after}",
+            hint="leave the image as it was uploaded (no media.upload() in the function): "
+            "uploading it again replaces its format, size and everything else stored with it, "
+            "so the pipeline no longer processes the upload it was given",
+        )
+
+
+def _reaches_first_step(result: AsyncResult, built: Built) -> None:
+    """The returned handle is the one sending the chain gave: its ``.parent`` links lead
+    back to the first step the function sent (validate_image)."""
+    first = set(built.sent_ids[:1])
+    node: Any = result
+    while node is not None:
+        if getattr(node, "id", None) in first:
+            return
+        node = getattr(node, "parent", None)
+    raise Fail(
+        f"process_image returned a handle of {PIPELINE[-1]} whose .parent links do not lead "
+        f"back to validate_image (result.parent is {result.parent!r}): a new "
+        "AsyncResult(id) knows its own task only, so the earlier steps cannot be reached "
+        "from it",
+        hint="return the AsyncResult that chain(...).apply_async(link_error=record_failure"
+        ".s()) gives, as it is: its .parent links lead from the last step back to "
+        "validate_image",
+    )
+
+
+def _need_result(built: Built) -> AsyncResult:
+    sent = built.answer
+    if not isinstance(sent, AsyncResult):
+        # let what it sent finish, so that its steps do not land in a later run
+        _let_finish(built.sent_ids)
     if isinstance(sent, Signature):
         raise Fail(
             "process_image returned the canvas without sending it",
@@ -1139,6 +1301,18 @@ def _price(price_after: Any) -> str:
                     "subtract first, then multiply: "
                     "chain(subtract.s(price, discount), multiply.s(quantity))"
                 )
+            elif wrapped := _wrapped_in_group(sig):
+                hint = (
+                    f"subtract is wrapped in a {wrapped}: multiply receives the list of its "
+                    f"results ([{price - discount}]), not the difference; chain the two "
+                    "signatures directly: subtract.s(price, discount) | multiply.s(quantity)"
+                )
+            elif value == price - discount and _linked_together(sig, at_least=1):
+                hint = (
+                    "multiply is a link= of subtract, not the next step of a chain: the "
+                    "result of what is sent is subtract's, and the link runs apart; chain "
+                    "them: subtract.s(price, discount) | multiply.s(quantity)"
+                )
             else:
                 hint = (
                     "the previous result is prepended: multiply.s(quantity) computes "
@@ -1148,6 +1322,19 @@ def _price(price_after: Any) -> str:
         _subtract_then_multiply(call, args, result, built, sig)
         done.append(f"({price}-{discount})*{quantity}={expected}")
     return f"{', '.join(done)}: subtract, then multiply on its result, on the worker"
+
+
+def _wrapped_in_group(canvas: Signature) -> str:
+    """``"group"`` or ``"chord"`` if subtract sits in a group or a chord's header of
+    ``canvas`` (multiply then gets a list), else ``""``."""
+    for sig in _signatures(canvas):
+        if isinstance(sig, (group, _chord)):
+            tasks = sig.tasks
+            tasks = tasks.tasks if isinstance(tasks, group) else tasks
+            members = [maybe_signature(t, app=app) for t in (tasks or [])]
+            if any(short(getattr(m, "task", "") or "") == "subtract" for m in members):
+                return "chord's header" if isinstance(sig, _chord) else "group"
+    return ""
 
 
 def _subtract_then_multiply(
