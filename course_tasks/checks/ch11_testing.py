@@ -72,7 +72,7 @@ import types
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from unittest import mock
 
@@ -185,6 +185,12 @@ class Seen:
     #: 11.2: the real gateway_charge ran in the test, and it found a simulated outage
     real_gateway: bool = False
     outage_used: bool = False
+    #: "pytest.skip(...)" or "pytest.xfail(...)" with its reason, if the test ended that way
+    skipped: str | None = None
+    #: ids of the users in the table when the test started
+    users_before: set[str] = field(default_factory=set)
+    #: (task name, args) of every task it ran right here
+    ran_args: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -220,6 +226,46 @@ def _need_test(test: Any, param: str) -> Callable[..., Any]:
 
 #: Ids of results that no worker will ever store (a buggy version ran its task inline).
 _never_stored: list[str] = []
+#: The users' id counter right after each call of the code under test (11.1): the highest id
+#: handed out, which the counter must never go below.
+_ids_handed_out: list[int] = []
+
+SKIP_HINT = (
+    "let the test fail on a bug: assert what the code did, and never turn what you see into "
+    "pytest.skip(...) or pytest.xfail(...) (a timeout too is a failure: let get(timeout=5) "
+    "raise); under pytest a skipped or xfailed test is not a failed one, the suite stays green"
+)
+
+
+def _skip_kind(exc: BaseException) -> str | None:
+    """How the test ended if it skipped or xfailed itself (pytest's outcomes), else None."""
+    try:
+        from _pytest.outcomes import Skipped, XFailed
+    except ImportError:  # no pytest: nothing can raise its outcomes
+        return None
+    reason = str(getattr(exc, "msg", None) or exc).strip()
+    reason = f': "{reason.splitlines()[0]}"' if reason else ""
+    if isinstance(exc, XFailed):
+        return f"pytest.xfail(...){reason}"
+    if isinstance(exc, Skipped):
+        return f"pytest.skip(...){reason}"
+    return None
+
+
+def _handing_out(code: Callable[..., Any]) -> Callable[..., Any]:
+    """``code`` that notes the users' id counter after each call (see :data:`_ids_handed_out`)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return code(*args, **kwargs)
+        finally:
+            with contextlib.suppress(Exception):
+                _ids_handed_out.append(int(store().get(users.LAST_ID_KEY) or 0))
+
+    call.__name__ = getattr(code, "__name__", "call")
+    call.__doc__ = getattr(code, "__doc__", None)
+    call.__wrapped__ = code  # type: ignore[attr-defined]
+    return call
 
 
 def _in_test() -> bool:
@@ -343,6 +389,7 @@ def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
     def prerun(task: Any = None, **kwargs: Any) -> None:
         if task is not None and _in_test() and task.request.is_eager:
             seen.ran_here.append(task.name)
+            seen.ran_args.append((task.name, tuple(task.request.args or ())))
             if task.app.conf.task_always_eager:
                 seen.ran_eager_mode.append(task.name)
 
@@ -394,6 +441,16 @@ EAGER_HINT = (
     "leave task_always_eager alone and run the task or chain here with apply() "
     "(flow.apply().get()): a setting switched back after an assertion is never switched back "
     "when the assertion fails (if you must switch it, do it in try/finally)"
+)
+
+EAGER_RESTORE_HINT = (
+    "put back the value you found, not False: before = app.conf.task_always_eager, then "
+    "finally: app.conf.task_always_eager = before (better: leave it alone and run the chain "
+    "here with flow.apply().get())"
+)
+COUNTER_HINT = (
+    "never wind the users' id counter back (store().decr(...)): ids are handed out once; "
+    "delete only the user your test created (or leave it: a test user does no harm)"
 )
 
 
@@ -479,6 +536,21 @@ def _left_watch(outage: bool) -> Callable[[], list[Left]]:
                 last_id_before
             ):
                 db.set(users.LAST_ID_KEY, last_id_before)
+        if (
+            not gone
+            and _ids_handed_out
+            and db.exists(users.LAST_ID_KEY)  # deleted: clear_users(), shown by users it deletes
+            and (now_id := int(db.get(users.LAST_ID_KEY) or 0)) < (top := max(_ids_handed_out))
+        ):
+            found.append(
+                Left(
+                    f"the users' id counter ({users.LAST_ID_KEY}) wound back from {top} to "
+                    f"{now_id} (the next sign-up gets an id handed out already, and overwrites "
+                    "a user another process or test created meanwhile)",
+                    COUNTER_HINT,
+                )
+            )
+            db.set(users.LAST_ID_KEY, top)
         if db.llen(OUTBOX_KEY) < len(outbox_before):
             found.append(
                 Left("mails that were there before it deleted from the outbox", SHARED_DATA_HINT)
@@ -489,9 +561,12 @@ def _left_watch(outage: bool) -> Callable[[], list[Left]]:
         if app.conf.task_always_eager != eager_before:
             found.append(
                 Left(
-                    f"task_always_eager switched {'on' if app.conf.task_always_eager else 'off'}"
-                    " (every later delay() runs inline, not on the worker)",
-                    EAGER_HINT,
+                    "task_always_eager switched on (every later delay() runs inline, not on "
+                    "the worker)"
+                    if app.conf.task_always_eager
+                    else "task_always_eager switched off (it was on when your test started: "
+                    "every later cell that counts on it now sends its tasks to the worker)",
+                    EAGER_HINT if app.conf.task_always_eager else EAGER_RESTORE_HINT,
                 )
             )
             app.conf.task_always_eager = eager_before
@@ -551,6 +626,8 @@ def _run(
     if prepare is not None:
         prepare()
     seen = Seen()
+    seen.users_before = set(store().hkeys(users.USERS_KEY))
+    _ids_handed_out.clear()
     box: dict[str, BaseException] = {}
 
     def target() -> None:
@@ -559,6 +636,7 @@ def _run(
             _as_current(test, subject)
         except BaseException as exc:  # the test failed: that is its job on a buggy version
             box["error"] = exc
+            seen.skipped = _skip_kind(exc)
 
     during = bug.during if bug is not None else None
     with (
@@ -668,12 +746,15 @@ def _judge(
     error_hints: dict[str, str] | None = None,
     kept: tuple[str, ...] = (),
     watch: Watch | None = None,
+    eager_too: bool = False,
 ) -> str:
     """Run the test on the correct code in every setting, then on each buggy version in
     every setting; the store's ``kept`` keys are put back afterwards.
 
     ``conduct`` judges what the test did on the correct code at once (a mock left out);
     ``manners`` once the test has caught every bug (how it makes its failures).
+    ``eager_too``: the correct code runs once more with ``task_always_eager`` on when the
+    test starts (as an earlier cell may leave it), and the test must leave it on.
     """
     with _store_kept(*kept):
         return _judged(
@@ -686,6 +767,7 @@ def _judge(
             manners,
             error_hints or {},
             watch or Watch(),
+            eager_too,
         )
 
 
@@ -699,6 +781,7 @@ def _judged(
     manners: Callable[[Seen], None] | None,
     error_hints: dict[str, str],
     watch: Watch,
+    eager_too: bool = False,
 ) -> str:
     runs: list[tuple[Setting, str | None]] = []
     seens: list[Seen] = []
@@ -710,6 +793,12 @@ def _judged(
         _left_behind(left, error, label, correct=True)
         _sent_under_mock(seen)
         _waits(seen, error, name)
+        if seen.skipped is not None:
+            raise Fail(
+                f"your test ends in {seen.skipped} on the correct {name}{setting.where}: a "
+                "skipped test tests nothing, and passes on every buggy version too",
+                hint=SKIP_HINT,
+            )
         runs.append((setting, error))
         seens.append(seen)
     failed = [(setting, error) for setting, error in runs if error is not None]
@@ -729,10 +818,31 @@ def _judged(
         for setting in settings:
             where = f",{setting.where}" if len(settings) > 1 else ""
             label = f"a {name} that {bug.what}{where}"
-            error, _, left = _run(test, bug.subject, label, setting.prepare, bug, watch)
+            error, seen, left = _run(test, bug.subject, label, setting.prepare, bug, watch)
             _left_behind(left, error, label, correct=False)
+            if seen.skipped is not None:
+                raise Fail(
+                    f"your test ends in {seen.skipped} on a buggy {name} that {bug.what}{where}"
+                    ": under pytest a skipped or xfailed test does not fail, so the suite stays "
+                    "green while the bug is there",
+                    SKIP_HINT,
+                )
             if error is None:
+                if manners is not None:  # how it tests explains a miss better than the bug
+                    for seen in seens:
+                        manners(seen)
                 raise Fail(f"your test passed on a buggy {name} that {bug.what}{where}", bug.hint)
+    if eager_too:
+        # Eager mode switched on by an earlier cell: the test must leave it as it found it.
+        setting = settings[-1]
+        label = f"the correct {name}{setting.where}, with task_always_eager on when it started"
+        before = app.conf.task_always_eager
+        app.conf.task_always_eager = True
+        try:
+            error, _, left = _run(test, correct, label, setting.prepare, watch=watch)
+        finally:
+            app.conf.task_always_eager = before
+        _left_behind(left, error, label, correct=False)
     if manners is not None:
         for seen in seens:
             manners(seen)
@@ -749,10 +859,12 @@ def _empty_users() -> None:
 
 
 def _other_users() -> None:
-    """Three users signed up before (ids 38 to 40), and there is no user 1."""
+    """Three users signed up before (ids 38 to 40, the last one Ada <ada@example.com>, as the
+    test's own sign-up), and there is no user 1."""
     store().delete(users.USERS_KEY)
     store().set(users.LAST_ID_KEY, 37)
-    for first in ("Grace", "Linus", "Barbara"):
+    for first in ("Grace", "Linus", "Ada"):
+        # the last one as the test signs up: its own earlier runs leave such users behind
         users.create_user(first, f"{first.lower()}@example.com")
 
 
@@ -846,9 +958,11 @@ SIGNUP_BUGS = [
     ),
     Bug(
         _signup_other_id,
-        "queues another user's id (user.id - 1), an int all the same",
+        "queues another user's id (user.id - 1), an int all the same (an earlier user, who "
+        "may have the same name and address)",
         "assert the exact id that was sent, the new user's: "
-        "delay.assert_called_once_with(response['user_id'])",
+        "delay.assert_called_once_with(response['user_id']), not a user looked up by it (an "
+        "earlier sign-up with the same address passes that)",
     ),
     Bug(
         _signup_extra_argument,
@@ -888,8 +1002,8 @@ def _(test_signup: Any) -> str:
     test = _need_test(test_signup, "signup")
     return _judge(
         test,
-        sut.signup,
-        SIGNUP_BUGS,
+        _handing_out(sut.signup),
+        [replace(bug, subject=_handing_out(bug.subject)) for bug in SIGNUP_BUGS],
         "signup",
         settings=SIGNUP_SETTINGS,
         conduct=_signup_conduct,
@@ -964,6 +1078,15 @@ def _charge_own_receipt(self: Any, order_id: int, cents: int) -> str:
     return f"charged-{order_id}"  # a receipt of its own making, not the gateway's
 
 
+@app.task(bind=True, max_retries=3, name="course-check-11.charge-made-up-receipt")
+def _charge_made_up_receipt(self: Any, order_id: int, cents: int) -> str:
+    try:
+        sut.gateway_charge(order_id, cents)
+    except sut.GatewayDown as exc:
+        raise self.retry(exc=exc, countdown=0.2) from exc
+    return f"rcpt-{order_id}-{cents}"  # the real gateway's format, made up here
+
+
 @app.task(bind=True, max_retries=3, name="course-check-11.charge-no-receipt")
 def _charge_no_receipt(self: Any, order_id: int, cents: int) -> None:
     try:
@@ -1026,6 +1149,13 @@ CHARGE_BUGS = [
         "answers with a receipt of its own making ('charged-1'), not the gateway's",
         "compare the result with the exact receipt your mock gave: result.result == 'rcpt-1', "
         "not only that there is one",
+    ),
+    Bug(
+        _charge_made_up_receipt,
+        "makes up its own receipt in the real gateway's format (f'rcpt-{order_id}-{cents}', "
+        "'rcpt-1-500' for charge(1, 500)), not the gateway's",
+        "let your mock answer a receipt the task cannot work out from its arguments "
+        "('rcpt-test', not 'rcpt-1-500'), and compare the result with it exactly",
     ),
 ]
 
@@ -1287,6 +1417,31 @@ ONBOARDING_STEPS = {sut.create_profile.name, sut.welcome.name, sut.suggest_follo
 
 def _onboarding_conduct(seen: Seen, error: str | None) -> None:
     ran = ONBOARDING_STEPS & {*seen.ran_here, *seen.sent}
+    first = sut.create_profile.name
+    runs = seen.ran_here.count(first) + seen.sent.count(first)
+    if runs > 1:
+        raise Fail(
+            f"your test runs the canvas {runs} times (flow.apply() and flow.delay(), or a "
+            "step again): every run mails the user once more, and the text asks for one run",
+            hint="run the canvas itself once, here with flow.apply().get() or on the worker "
+            "with flow.delay().get(timeout=5), and check that run's result",
+        )
+    theirs = sorted(
+        {
+            args[0]
+            for name, args in [*seen.ran_args, *((n, a) for n, a, _ in seen.published.values())]
+            if name in ONBOARDING_STEPS and args and str(args[0]) in seen.users_before
+        },
+        key=str,
+    )
+    if theirs:
+        raise Fail(
+            f"your test runs the canvas for user {theirs[0]}, who was in the table before "
+            "it started: it mails a user it did not create and depends on what earlier cells "
+            "left behind",
+            hint="create the user your test needs every time, even when the table has users: "
+            "user = create_user('Ada', 'ada@example.com'), then onboarding(user.id)",
+        )
     if error is None and ran and not seen.chain_runs:
         raise Fail(
             "your test runs the steps one by one (step.apply(), step.delay()), never the chain "
@@ -1316,6 +1471,7 @@ def _(test_onboarding: Any) -> str:
         conduct=_onboarding_conduct,
         error_hints={"UserNotFound": CREATE_THE_USER},
         kept=USERS_TABLE,
+        eager_too=True,
     )
 
 
@@ -1488,8 +1644,10 @@ TAG_BUGS = [
     _broken_index_tags(
         _unsorted,
         "does not sort the tags",
-        "compare the exact list, in order, == ['celery', 'redis'], with tags sent out of "
-        "order: set(...) or sorted(...) of the result cannot show the order",
+        "compare the exact list, in order, == ['celery', 'redis'], with tags whose lower-cased "
+        "first occurrences are out of order (['Redis', 'celery', 'redis']: 'redis' before "
+        "'celery'; ['Celery', 'redis', 'Redis'] is in order already once lower-cased); "
+        "set(...) or sorted(...) of the result cannot show the order either",
     ),
 ]
 
