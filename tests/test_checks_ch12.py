@@ -568,6 +568,188 @@ def get_started_as_in_progress(task_id: str):
     return r3_rest(result, state)
 
 
+# round 4 adversary
+
+
+def post_r4_default_speed(request: ExportRequest):
+    return {"task_id": export_users_csv.delay(request.user_id, rows=request.rows).id}
+
+
+def post_r4_rows_hardcoded(request: ExportRequest):
+    return {"task_id": export_users_csv.delay(request.user_id, rows=3, seconds_per_row=0.1).id}
+
+
+def post_r4_ignore_result(request: ExportRequest):
+    return {"task_id": export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1},
+        ignore_result=True).id}
+
+
+def post_r4_time_id(request: ExportRequest):
+    """The adversary's id was per second; per hour here, so that a busy machine cannot
+    spread the check's three POSTs over two ids."""
+    import time
+
+    return {"task_id": export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1},
+        task_id=f"export-{request.user_id}-{int(time.time() // 3600)}").id}
+
+
+def post_r4_retry_forever(request: ExportRequest):
+    return {"task_id": export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1},
+        retry=True, retry_policy={"max_retries": 30, "interval_start": 0.5,
+                                  "interval_step": 0.5, "interval_max": 1}).id}
+
+
+def post_r4_retry_unbounded(request: ExportRequest):
+    return {"task_id": export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1},
+        retry_policy={"max_retries": None}).id}
+
+
+def post_r4_no_retry(request: ExportRequest):
+    return {"task_id": export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1}, retry=False).id}
+
+
+def post_r4_speed_positional(request: ExportRequest):
+    return {"task_id": export_users_csv.delay(request.user_id, request.rows, 0.1).id}
+
+
+def post_r4_refused_429(request: ExportRequest):
+    from fastapi import HTTPException
+    from kombu.exceptions import OperationalError
+
+    try:
+        task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+    except OperationalError as exc:
+        raise HTTPException(status_code=429, detail=f"queue unavailable: {exc}") from exc
+    return {"task_id": task.id}
+
+
+def post_r4_queue_celery(request: ExportRequest):
+    return {"task_id": export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1}, queue="celery").id}
+
+
+def get_r4_propagate_states(task_id: str):
+    from celery import states
+
+    meta = app.backend.get_task_meta(task_id)
+    if meta["status"] in states.PROPAGATE_STATES:
+        return {"status": "failure", "error": str(meta["result"])}
+    return answer_from(meta["status"], meta["result"])
+
+
+def get_r4_isinstance_exception(task_id: str):
+    meta = app.backend.get_task_meta(task_id)
+    if isinstance(meta["result"], BaseException):
+        return {"status": "failure", "error": str(meta["result"])}
+    return answer_from(meta["status"], meta["result"])
+
+
+def get_r4_extra_info(task_id: str):
+    meta = app.backend.get_task_meta(task_id)
+    answer = answer_from(meta["status"], meta["result"])
+    if meta["status"] not in ("SUCCESS", "FAILURE", "PROGRESS"):
+        answer["info"] = meta["result"]
+    return answer
+
+
+def get_r4_pending_404(task_id: str):
+    from fastapi import HTTPException
+
+    meta = app.backend.get_task_meta(task_id)
+    if meta["status"] == "PENDING":
+        raise HTTPException(status_code=404, detail="no such export")
+    return answer_from(meta["status"], meta["result"])
+
+
+def get_r4_outage_404(task_id: str):
+    from fastapi import HTTPException
+
+    try:
+        meta = app.backend.get_task_meta(task_id)
+    except Exception as exc:
+        raise HTTPException(status_code=404, detail=f"status unknown: {exc}") from exc
+    return answer_from(meta["status"], meta["result"])
+
+
+def get_r4_outage_unknown(task_id: str):
+    try:
+        meta = app.backend.get_task_meta(task_id)
+    except Exception:
+        return {"status": "unknown"}
+    return answer_from(meta["status"], meta["result"])
+
+
+def get_r4_success_url_only(task_id: str):
+    meta = app.backend.get_task_meta(task_id)
+    if meta["status"] == "SUCCESS":
+        return {"status": "success", "result": meta["result"]["url"]}
+    return answer_from(meta["status"], meta["result"])
+
+
+def get_r4_error_from_traceback(task_id: str):
+    meta = app.backend.get_task_meta(task_id)
+    if meta["status"] == "FAILURE":
+        return {"status": "failure",
+                "error": (meta.get("traceback") or "").strip().splitlines()[-1]}
+    return answer_from(meta["status"], meta["result"])
+
+
+def get_r4_error_with_type(task_id: str):
+    meta = app.backend.get_task_meta(task_id)
+    if meta["status"] == "FAILURE":
+        exc = meta["result"]
+        return {"status": "failure", "error": f"{type(exc).__name__}: {exc}"}
+    return answer_from(meta["status"], meta["result"])
+
+
+_R4_QUEUED: set[str] = set()
+
+
+def post_r4_remember(request: ExportRequest):
+    task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+    _R4_QUEUED.add(task.id)
+    return {"task_id": task.id}
+
+
+def get_r4_only_known(task_id: str):
+    from fastapi import HTTPException
+
+    if task_id not in _R4_QUEUED:
+        raise HTTPException(status_code=404, detail="unknown export")
+    meta = app.backend.get_task_meta(task_id)
+    return answer_from(meta["status"], meta["result"])
+
+
+_R4_FINISHED: dict[str, Any] = {}
+
+
+def get_r4_cached(task_id: str):
+    if task_id in _R4_FINISHED:
+        return _R4_FINISHED[task_id]
+    meta = app.backend.get_task_meta(task_id)
+    answer = answer_from(meta["status"], meta["result"])
+    if meta["status"] in ("SUCCESS", "FAILURE", "REVOKED"):
+        _R4_FINISHED[task_id] = answer
+    return answer
+
+
+def get_r4_asyncresult_two_reads(task_id: str):
+    result = app.AsyncResult(task_id)
+    state = result.state
+    if state == "SUCCESS":
+        return {"status": "success", "result": result.result}
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(result.result)}
+    if state == "PROGRESS":
+        return {"status": "in_progress", "progress": result.info}
+    return {"status": state.lower()}
+
+
 def test_12_1_right_answer() -> None:
     assert_passed(verdict("12.1", make_api(post_ok, get_ok)), "202 with a new id at once")
 
@@ -585,6 +767,14 @@ def test_12_1_right_answer() -> None:
                      id="positional-args-and-one-meta-read"),
         pytest.param(lambda: make_api(post_503_when_broker_down, get_503_when_backend_down),
                      id="outages-answered-503"),
+        # round 4 adversary's borderline answers: queue="celery" is where the app routes the
+        # export anyway, and an extra key ("info", {} in json for an exception) adds only noise
+        pytest.param(lambda: make_api(post_r4_queue_celery, get_r4_extra_info),
+                     id="r4-queue-celery-extra-info"),
+        # beyond the adversary: no publish retry at all, and seconds_per_row given positionally
+        pytest.param(lambda: make_api(post_r4_no_retry, get_ok), id="r4-retry-false"),
+        pytest.param(lambda: make_api(post_r4_speed_positional, get_ok),
+                     id="r4-positional-speed"),
     ],
 )
 def test_12_1_other_right_answers(api: Any) -> None:
@@ -843,6 +1033,72 @@ def test_12_1_leaves_asyncresult_get_as_it_was() -> None:
                      "GET /exports/{id} for an export a worker has started said "
                      "status='in_progress'", 'answer {"status": "started", ...}',
                      id="r3-get-started-as-in-progress"),
+        # round 4 adversary
+        pytest.param(lambda: make_api(post_r4_default_speed, get_ok),
+                     "seconds_per_row was left out, so the export runs at whatever the task's "
+                     "default is", "pass seconds_per_row=0.1 yourself", id="r4-post-default-speed"),
+        pytest.param(lambda: make_api(post_r4_rows_hardcoded, get_ok),
+                     "the task queued for user 7 with 2 rows was export_users_csv(user_id=7, "
+                     "rows=3", "pass the request's user_id and rows", id="r4-post-rows-hardcoded"),
+        pytest.param(lambda: make_api(post_r4_ignore_result, get_ok),
+                     "queued the export with ignore_result=True", "leave out ignore_result",
+                     id="r4-post-ignore-result"),
+        pytest.param(lambda: make_api(post_r4_time_id, get_ok),
+                     "POST /exports answered the same id (export-42-",
+                     "let Celery give every task a new id",
+                     id="r4-post-time-id"),
+        pytest.param(lambda: make_api(post_r4_retry_forever, get_ok),
+                     "kombu retries the publish for about 29.5 s",
+                     "leave out retry= and retry_policy=", id="r4-post-retry-forever"),
+        pytest.param(lambda: make_api(post_r4_retry_unbounded, get_ok),
+                     "kombu retries the publish for ever", "leave out retry= and retry_policy=",
+                     id="r4-post-retry-unbounded"),
+        pytest.param(lambda: make_api(post_r4_refused_429, get_ok),
+                     "while the broker refused the message (send_task raised kombu's "
+                     "OperationalError) answered 429", "let the error through",
+                     id="r4-post-refused-429"),
+        pytest.param(lambda: make_api(post_ok, get_r4_propagate_states),
+                     "GET /exports/{id} for a revoked export said status='failure'",
+                     'answer {"status": "revoked", ...}', id="r4-get-propagate-states"),
+        pytest.param(lambda: make_api(post_ok, get_r4_isinstance_exception),
+                     "GET /exports/{id} for a revoked export said status='failure'",
+                     'answer {"status": "revoked", ...}', id="r4-get-isinstance-exception"),
+        pytest.param(lambda: make_api(post_ok, get_r4_pending_404),
+                     "GET /exports/{id} for an id the worker has not run answered 404",
+                     "give every state an answer", id="r4-get-pending-404"),
+        pytest.param(lambda: make_api(post_ok, get_r4_outage_404),
+                     "while the result backend was down",
+                     "let the error through: an unhandled exception answers 500",
+                     id="r4-get-outage-404"),
+        pytest.param(lambda: make_api(post_ok, get_r4_outage_unknown),
+                     "while the result backend was down",
+                     "let the error through: an unhandled exception answers 500",
+                     id="r4-get-outage-unknown"),
+        pytest.param(lambda: make_api(post_ok, get_r4_success_url_only),
+                     "GET for a finished export has no 'result' with the task's value",
+                     'add "result": result.result', id="r4-get-success-url-only"),
+        pytest.param(lambda: make_api(post_ok, get_r4_error_from_traceback),
+                     "for an export that failed with a ValueError failed with IndexError",
+                     'answer {"status": "failure", "error": str(result.info)}',
+                     id="r4-get-error-from-traceback"),
+        pytest.param(lambda: make_api(post_ok, get_r4_error_with_type),
+                     "the error is 'ValueError: user 13 has no rows to export', not the "
+                     "exception's text",
+                     "the error is the exception's text, str(result.info), exactly",
+                     id="r4-get-error-with-type"),
+        pytest.param(lambda: make_api(post_r4_remember, get_r4_only_known),
+                     "answered 404 for an export that a worker has finished, but that this "
+                     "app's POST did not queue",
+                     "read the state from the result backend, not from what this process",
+                     id="r4-global-known-ids"),
+        pytest.param(lambda: make_api(post_ok, get_r4_cached),
+                     "after its result was removed from the result backend (forget(), or "
+                     "result_expires), answered {'status': 'success'",
+                     "read the result backend on every GET, keep nothing in the process",
+                     id="r4-get-cached-dict"),
+        pytest.param(lambda: make_api(post_ok, get_r4_asyncresult_two_reads),
+                     "answered {'status': 'in_progress', 'progress': {'url'", HINT_RACE,
+                     id="r4-get-asyncresult-two-reads"),
     ],
 )
 def test_12_1_wrong_answers(api: Any, problem: str, hint: str) -> None:
@@ -1093,10 +1349,78 @@ def make_shared_conf(settings):
     return made
 
 
+_R4_MISSING = object()
+
+
+def make_r4_skip_none(settings):
+    from celery.app.defaults import DEFAULTS
+
+    made = Celery("shop", set_as_current=False)
+    found = {}
+    for key in DEFAULTS:
+        value = getattr(settings, "CELERY_" + key.upper(), None)
+        if value is not None:
+            found[key] = value
+    made.conf.update(found)
+    return made
+
+
+def make_r4_every_default_name(settings):
+    """As make_r4_skip_none, but a sentinel tells a missing setting from a None one: right."""
+    from celery.app.defaults import DEFAULTS
+
+    made = Celery("shop", set_as_current=False)
+    for key in DEFAULTS:
+        value = getattr(settings, "CELERY_" + key.upper(), _R4_MISSING)
+        if value is not _R4_MISSING:
+            made.conf[key] = value
+    return made
+
+
+def make_r4_lstrip(settings):
+    made = Celery("shop", set_as_current=False)
+    made.conf.update({name.lstrip("CELERY_").lower(): getattr(settings, name)  # noqa: B005
+                      for name in dir(settings) if name.startswith("CELERY_")})
+    return made
+
+
+def make_r4_class(settings):
+    made = Celery("shop", set_as_current=False)
+    made.config_from_object(type(settings), namespace="CELERY")
+    return made
+
+
+def make_r4_known_names(settings):
+    made = Celery("shop", set_as_current=False)
+    for key in ("broker_url", "result_backend", "result_expires", "task_routes",
+                "task_default_queue", "timezone", "accept_content", "task_serializer",
+                "result_serializer", "enable_utc"):
+        value = getattr(settings, "CELERY_" + key.upper(), _R4_MISSING)
+        if value is not _R4_MISSING:
+            made.conf[key] = value
+    return made
+
+
+def make_r4_namespace_underscore(settings):
+    made = Celery("shop", set_as_current=False)
+    made.config_from_object(settings, namespace="CELERY_")
+    return made
+
+
+def make_r4_copies_course_conf(settings):
+    made = Celery(app.main, set_as_current=False)
+    made.config_from_object(settings, namespace="CELERY")
+    made.conf.update(app.conf.table(with_defaults=False))
+    return made
+
+
 @pytest.mark.parametrize(
     "answer",
     [pytest.param(make_ok, id="config-from-object"), pytest.param(make_by_name, id="by-name"),
-     pytest.param(make_with_defaults, id="own-values-where-unset")],
+     pytest.param(make_with_defaults, id="own-values-where-unset"),
+     # round 4 adversary's borderline answer: Celery accepts the namespace with its "_"
+     pytest.param(make_r4_namespace_underscore, id="r4-namespace-underscore"),
+     pytest.param(make_r4_every_default_name, id="r4-every-setting-by-name")],
 )
 def test_12_2_right_answers(answer: Any) -> None:
     assert_passed(verdict("12.2", answer), "every CELERY_* setting read")
@@ -1163,9 +1487,9 @@ def test_12_2_leaves_the_course_app_current() -> None:
         pytest.param(make_instance_dict, "result_expires is datetime.timedelta(days=1), not 600: "
                      "make_celery read only the settings set on the object itself",
                      "read them as attributes (getattr)", id="r2-instance-dict"),
-        pytest.param(make_truthy_filter, "broker_connection_retry_on_startup is None, not False "
-                     "(Celery's default): make_celery skipped the settings whose value is false, "
-                     "0 or empty", "copy every CELERY_ setting, whatever its value",
+        pytest.param(make_truthy_filter, "(Celery's default): make_celery skipped the settings "
+                     "whose value is false, 0, empty or None",
+                     "copy every CELERY_ setting, whatever its value",
                      id="r2-truthy-filter"),
         pytest.param(make_one_module_app, "make_celery returned the app of its first call again, "
                      "reconfigured", "make a new app on every call", id="r2-one-module-app"),
@@ -1225,6 +1549,20 @@ def test_12_2_leaves_the_course_app_current() -> None:
         pytest.param(make_defaults_where_not_in(vars), "result_expires is 3600, not 600: "
                      "make_celery set it itself", "leave the settings' values as they are",
                      id="r3-defaults-where-not-in-vars"),
+        # round 4 adversary
+        pytest.param(make_r4_skip_none, "broker_connection_max_retries is 100, not None "
+                     "(Celery's default): make_celery skipped the settings whose value is None",
+                     "copy every CELERY_ setting the object has, also None", id="r4-skip-none"),
+        pytest.param(make_r4_lstrip, "make_celery stored CELERY_RESULT_BACKEND as "
+                     "'sult_backend': str.lstrip(\"CELERY_\") strips any of those letters",
+                     'remove the prefix with key.removeprefix("CELERY_")', id="r4-lstrip-prefix"),
+        pytest.param(make_r4_class, "make_celery configured the app from the settings' class "
+                     "ShopSettings1", "pass the object itself", id="r4-type-of-settings"),
+        pytest.param(make_r4_known_names, "CELERY_BROKER_CONNECTION_MAX_RETRIES was not read",
+                     "load every CELERY_ setting, not only the four", id="r4-known-names-only"),
+        pytest.param(make_r4_copies_course_conf, "for CELERY_BROKER_URL='redis://broker-1."
+                     "example.com:6379/0', broker_url is ", "read the settings you are given",
+                     id="r4-copies-course-conf"),
     ],
 )
 def test_12_2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -1373,6 +1711,25 @@ def pool_cpu_this_machine(kind, cores):
                      "choose_pool('io', 2) returned ('threads', 5.0): the concurrency is a float",
                      "the concurrency is a number of processes or threads",
                      id="r3-io-float-concurrency"),
+        # round 4 adversary
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", c + 1),
+                     "for I/O-bound work on 2 cores you chose threads -c 3",
+                     "waiting tasks use no CPU", id="r4-io-cores-plus-one"),
+        pytest.param(lambda k, c: ("prefork", max(1, c - 1)) if k == "cpu"
+                     else ("threads", 10 * c),
+                     "for CPU-bound work on 2 cores you chose prefork -c 1",
+                     "one process per core", id="r4-cpu-cores-minus-one"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", 8),
+                     "for I/O-bound work on 3 cores you chose threads -c 8 (as for 2 cores)",
+                     "waiting tasks use no CPU", id="r4-io-fixed-eight"),
+        pytest.param(pool_cpu_this_machine, "for CPU-bound work on ", "one process per core",
+                     id="r4-cpu-machine-cores"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("gevent", 100 * c),
+                     "gevent is not installed here", "pip install gevent, or choose threads",
+                     id="r4-io-gevent"),
+        pytest.param(lambda k, c: ("prefork", 0) if k == "cpu" else ("threads", 10 * c),
+                     "for CPU-bound work on 2 cores you chose prefork -c 0",
+                     "one process per core", id="r4-cpu-zero"),
     ],
 )
 def test_12_3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -1518,6 +1875,15 @@ def test_12_4_right_answer() -> None:
                      id="r3-hostname-escaped"),
         pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -n worker1@%H")),
                      id="systemd-hostname"),
+        # round 4: the start limit turned off, or no stricter than systemd's default
+        pytest.param(r2_unit(("After=network-online.target",
+                              "After=network-online.target\nStartLimitIntervalSec=0")),
+                     id="r4-start-limit-off"),
+        pytest.param(r2_unit(("After=network-online.target", "After=network-online.target\n"
+                              "StartLimitIntervalSec=60\nStartLimitBurst=30")),
+                     id="r4-start-limit-generous"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=1h\nFinalKillSignal=SIGKILL")),
+                     id="r4-one-hour-final-sigkill"),
         pytest.param(r2_unit(("Restart=always", "Restart=always\nRestartSec=5\n"
                               "Environment=PYTHONUNBUFFERED=1\nLimitNOFILE=65536\n"
                               "RuntimeDirectory=celery\nExecStartPre=/bin/mkdir -p /tmp/x\n"
@@ -1913,6 +2279,94 @@ def test_12_4_other_right_answers(answer: Any) -> None:
         pytest.param(r2_unit(("Restart=always", "Restart=always\nRuntimeMaxSec=3600")),
                      "RuntimeMaxSec=3600: the check does not know RuntimeMaxSec=",
                      "leave out RuntimeMaxSec", id="unknown-service-setting"),
+        # round 4 adversary: the solution's unit with one change each
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nTimeoutSec=90")),
+                     "TimeoutSec= comes after TimeoutStopSec=600",
+                     "TimeoutStopSec= longer than the longest task",
+                     id="r4-timeoutsec-after"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=10M")),
+                     "TimeoutStopSec=10M is 304.375 days (systemd reads M as months",
+                     "a stop must end", id="r4-timeout-10M-months"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=2d")),
+                     "TimeoutStopSec=2d is 2 days", "a stop must end", id="r4-timeout-2-days"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=5min")),
+                     "TimeoutStopSec=5min (300 s): systemd SIGKILLs the worker",
+                     "TimeoutStopSec= longer than the longest task", id="r4-timeout-5min"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -n ${{NODE}}"),
+                             ("Restart=always", "Restart=always\nEnvironment=NODE=worker1@%h")),
+                     "Environment=NODE=worker1@%h has %h: systemd reads % specifiers",
+                     "write %%h so that celery gets %h", id="r4-env-percent-h"),
+        pytest.param(r2_unit(("--loglevel=INFO",
+                              "--loglevel=INFO --logfile=/var/log/celery/%p.log")),
+                     "ExecStart has %p", "write %%p", id="r4-percent-p-logfile"),
+        pytest.param(r2_unit(("--loglevel=INFO",
+                              "--loglevel=INFO >> /var/log/celery/worker.log 2>&1")),
+                     "ExecStart has >> 2>&1: systemd runs no shell", "leave them out",
+                     id="r4-shell-redirect"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO &")),
+                     "ExecStart has &: systemd runs no shell", "leave them out", id="r4-ampersand"),
+        pytest.param(r2_unit(("ExecStart={celery_bin} -A course_tasks worker --loglevel=INFO",
+                              "ExecStart=/bin/sh -c 'cd {project_dir} && {celery_bin} -A "
+                              "course_tasks worker --loglevel=INFO'")),
+                     "ExecStart runs the worker inside a shell", "start celery_bin itself",
+                     id="r4-sh-cd"),
+        pytest.param(r2_unit(("After=network-online.target",
+                              "After=network-online.target\nWants=celery-beat.service")),
+                     "Wants=celery-beat.service in [Unit] starts beat with the worker",
+                     "leave beat out of the worker's unit", id="r4-wants-beat"),
+        pytest.param(r2_unit(("WantedBy=multi-user.target",
+                              "WantedBy=multi-user.target\nAlso=celery-beat.service")),
+                     "Also=celery-beat.service in [Install] starts beat",
+                     "leave beat out of the worker's unit", id="r4-also-beat"),
+        pytest.param(r2_unit(("WantedBy=multi-user.target", "WantedBy=graphical.target")),
+                     "the unit is not started at boot", "[Install] WantedBy=multi-user.target",
+                     id="r4-wantedby-graphical"),
+        pytest.param(r2_unit(("Restart=always", "Restart=on-abnormal")),
+                     "Restart=on-abnormal: a worker that exits with an error code",
+                     "Restart=always (or on-failure)", id="r4-restart-on-abnormal"),
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nRestartPreventExitStatus=1")),
+                     "RestartPreventExitStatus=1: a worker that exits with that status stays down",
+                     "leave it out", id="r4-restart-prevent-exit"),
+        pytest.param(r2_unit(("Restart=always\n", ""),
+                             ("After=network-online.target",
+                              "After=network-online.target\nRestart=always")),
+                     "Restart=always is in [Unit], where systemd ignores it",
+                     "move it to [Service]",
+                     id="r4-restart-in-unit"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -n worker1@%%h"),
+                             ("TimeoutStopSec=600", "TimeoutStopSec=600\nExecStop={celery_bin} -A "
+                              "course_tasks control shutdown --destination=worker1@%%h")),
+                     "control shutdown --destination=worker1@%%h runs celery to stop the worker",
+                     "leave out ExecStop", id="r4-execstop-destination"),
+        pytest.param(r2_unit(("TimeoutStopSec=600",
+                              "TimeoutStopSec=600\nRestartKillSignal=SIGQUIT")),
+                     "RestartKillSignal=SIGQUIT: systemctl restart (every deploy) stops the worker "
+                     "with SIGQUIT", "leave out RestartKillSignal", id="r4-restart-kill-quit"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nRemainAfterExit=yes")),
+                     "RemainAfterExit=yes: after the worker exits cleanly the unit stays active",
+                     "leave out RemainAfterExit", id="r4-remain-after-exit"),
+        pytest.param(r2_unit(("After=network-online.target", "After=network-online.target\n"
+                              "StartLimitIntervalSec=1d\nStartLimitBurst=1")),
+                     "StartLimitIntervalSec=1d and StartLimitBurst=1 in [Unit]: systemd refuses "
+                     "more than 1 start(s) in 86400 s", "leave out the StartLimit settings",
+                     id="r4-start-limit-burst"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nSendSIGKILL=no")),
+                     "SendSIGKILL=no: when TimeoutStopSec runs out", "leave out SendSIGKILL",
+                     id="r4-no-sigkill"),
+        pytest.param(r2_unit(("WorkingDirectory={project_dir}", "WorkingDirectory=-{project_dir}")),
+                     "the '-' makes a missing directory non-fatal",
+                     "WorkingDirectory={project_dir}, without the '-'",
+                     id="r4-workdir-dash"),
+        pytest.param(r2_unit(("TimeoutStopSec=600",
+                              "TimeoutStopSec=600\nFinalKillSignal=SIGTERM")),
+                     "FinalKillSignal=SIGTERM: when TimeoutStopSec runs out, what is left gets "
+                     "SIGTERM instead of SIGKILL", "leave out FinalKillSignal",
+                     id="r4-final-kill-term"),
+        # beyond the adversary: another [Unit] setting the check does not know
+        pytest.param(r2_unit(("After=network-online.target",
+                              "After=network-online.target\nOnFailure=reboot.target")),
+                     "OnFailure=reboot.target in [Unit]: the check does not know OnFailure=",
+                     "leave out OnFailure", id="unknown-unit-setting"),
     ],
 )
 def test_12_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:

@@ -354,6 +354,7 @@ def _judge_queued(name: str, args: Any, kwargs: Any, options: dict[str, Any], *,
                    f"({exc}): args={args!r}, kwargs={kwargs!r}",
                    hint="export_users_csv.delay(request.user_id, rows=request.rows, "
                    "seconds_per_row=0.1)") from None
+    given = set(bound.arguments)
     bound.apply_defaults()
     got = dict(bound.arguments)
     shown = ", ".join(f"{key}={value!r}" for key, value in got.items()
@@ -373,9 +374,53 @@ def _judge_queued(name: str, args: Any, kwargs: Any, options: dict[str, Any], *,
         raise Fail(f"{problem}: seconds_per_row is {speed!r}",
                    hint="queue it with seconds_per_row=0.1, as the exercise says (one slow "
                    "database read per row)")
+    if "seconds_per_row" not in given:
+        raise Fail(f"{problem}: seconds_per_row was left out, so the export runs at whatever "
+                   "the task's default is (0.1 today, and whatever it becomes)",
+                   hint="pass seconds_per_row=0.1 yourself, as the exercise says: "
+                   "export_users_csv.delay(request.user_id, rows=request.rows, "
+                   "seconds_per_row=0.1)")
     if got["email_to"] is not None:
         raise Fail(f"{problem}: it mails the link to {got['email_to']!r}",
                    hint="leave email_to out: the export mails no link here")
+    _judge_publish_retry(options)
+
+
+#: The longest a POST may spend retrying the publish while the broker refuses it, in seconds
+#: (Celery's own default retries for 0.6 s, the course's app for 0.75 s).
+LONGEST_PUBLISH_RETRY = 5.0
+
+
+def _publish_retry_seconds(policy: dict[str, Any]) -> float:
+    """How long kombu's retry policy waits in all before it gives up (inf: never)."""
+    tries = policy.get("max_retries", 3)
+    if tries is None:
+        return math.inf
+    start = float(policy.get("interval_start", 0) or 0)
+    step = float(policy.get("interval_step", 0.2) or 0)
+    top = float(policy.get("interval_max", 0.2) or 0)
+    return sum(min(start + i * step, top) for i in range(int(tries)))
+
+
+def _judge_publish_retry(options: dict[str, Any]) -> None:
+    """A Fail if the message is published with retries that keep a POST waiting long while
+    the broker refuses it."""
+    retry = options.get("retry")
+    if retry is None:
+        retry = app.conf.task_publish_retry
+    if not retry:
+        return
+    policy = {**(app.conf.task_publish_retry_policy or {}), **(options.get("retry_policy") or {})}
+    seconds = _publish_retry_seconds(policy)
+    if seconds <= LONGEST_PUBLISH_RETRY:
+        return
+    how = "for ever" if seconds == math.inf else f"for about {seconds:g} s"
+    raise Fail(f"POST /exports queues the export with retry_policy={policy!r}: while the "
+               f"broker refuses the message, kombu retries the publish {how}, and the request "
+               "(and the web worker thread it holds) waits all that time before its error",
+               hint="leave out retry= and retry_policy= (Celery's default retries for under a "
+               "second): POST answers at once, with an error if the broker is down, and the "
+               "client tries again later")
 
 
 #: What the GET of a PROGRESS export may call its status: the state in lower case, or
@@ -573,6 +618,23 @@ def _ask_again(client: Any, case: _Case, first: Any) -> None:
     raise Fail(problem, hint="GET only reads the task's state: asked twice, it answers the same")
 
 
+def _ask_forgotten(client: Any, case: _Case) -> None:
+    """Forget a finished export's result in the backend (as result_expires does), then GET it:
+    the backend no longer knows it, so the answer is pending."""
+    app.backend.forget(case.task_id)
+    response, _, _ = _request(client, "get", f"/exports/{case.task_id}")
+    data = response.json() if getattr(response, "status_code", None) == 200 else None
+    if isinstance(data, dict) and data.get("status") == "pending":
+        return
+    said = data if data is not None else getattr(response, "status_code", response)
+    raise Fail(f"GET /exports/{{id}} for {case.what}, after its result was removed from the "
+               f"result backend (forget(), or result_expires), answered {said!r}, not "
+               "pending: it answered from what this process kept of an earlier GET",
+               hint="read the result backend on every GET, keep nothing in the process (a dict "
+               "of finished answers): another web process, or this one after a restart, "
+               "already says pending, and so must this one")
+
+
 #: How many reads of its state still say STARTED (PROGRESS), for a task that finishes during
 #: a GET.
 RACE_READS = (1, 2, 3)
@@ -753,6 +815,9 @@ def _endpoints(exports: Any) -> str:
         answers = [_judge_get(client, get, case) for case in cases]
         for case, first in zip(cases, answers, strict=True):
             _ask_again(client, case, first)
+        failed = next(case for case in stored if case.state == "FAILURE")
+        for case in (cases[0], failed):
+            _ask_forgotten(client, case)
         _judge_backend_down(client)
         _judge_race(client, cases[0].value)
     finally:
@@ -800,7 +865,7 @@ def _settings(n: int) -> tuple[Any, Any]:
     hiding its base's; the second object is given behind a ``__getattr__`` that ``dir()``
     does not list. Besides the four the exercise names, it has other Celery settings, each
     away from Celery's default and from what an app is often forced to (json only, UTC,
-    retry on startup), some of them false, 0 or empty.
+    retry on startup), some of them false, 0, empty or None (where Celery's default is not).
     """
     base = type(f"BaseSettings{n}", (), {
         "CELERY_RESULT_EXPIRES": 600 * n,
@@ -823,6 +888,7 @@ def _settings(n: int) -> tuple[Any, Any]:
     settings.CELERY_RESULT_BACKEND = f"redis://broker-{n}.example.com:6379/1"
     settings.CELERY_WORKER_CONCURRENCY = 2 + n
     settings.CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = False
+    settings.CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # retry for ever (the default is 100)
     settings.MAIL_SENDER = f"shop{n}@example.com"
     if n == 2:
         cls.CELERY_TASK_ACKS_LATE = False  # hides the base's True
@@ -923,12 +989,31 @@ def _judge_settings(made: Any, settings: Any, wanted: dict[str, Any]) -> None:
                    hint="leave the settings' values as they are: whatever the project sets in "
                    "its CELERY_ settings must reach the app; set a value of your own only where "
                    "the settings have none (if not hasattr(settings, \"CELERY_TIMEZONE\"): ...)")
+    stripped = {key: key.lstrip("CELERY_").lower() for key in missing}  # noqa: B005 (its mistake)
+    mangled = [key for key in missing if stripped[key] != _conf_key(key)
+               and made.conf.get(stripped[key]) == wanted[key]]  # fmt: skip
+    if mangled:
+        key = mangled[0]
+        raise Fail(f"{problem}: make_celery stored {key} as {stripped[key]!r}: "
+                   'str.lstrip("CELERY_") strips any of those letters from the start, not the '
+                   "prefix, so it eats into the name",
+                   hint='remove the prefix with key.removeprefix("CELERY_") (or key[7:]), or '
+                   'let Celery do it: config_from_object(settings, namespace="CELERY")')
+    nones = {key for key, value in wanted.items()
+             if value is None and DEFAULTS.get(_conf_key(key)) is not None}
+    if nones and set(missing) <= nones:
+        raise Fail(f"{problem} (Celery's default): make_celery skipped the settings whose value "
+                   f"is None ({', '.join(sorted(nones))}), and None means something there "
+                   "(no expiry, no limit, for ever)",
+                   hint="copy every CELERY_ setting the object has, also None: test whether it "
+                   "is there (hasattr, or a sentinel), not whether it is None "
+                   '(config_from_object(settings, namespace="CELERY") does)')
     falsy = {key for key, value in wanted.items()
              if not value and value != DEFAULTS.get(_conf_key(key))}  # fmt: skip
     if falsy and set(missing) == falsy:
         raise Fail(f"{problem} (Celery's default): make_celery skipped the settings whose value "
-                   f"is false, 0 or empty ({', '.join(sorted(falsy))})",
-                   hint="copy every CELERY_ setting, whatever its value: False and 0 are "
+                   f"is false, 0, empty or None ({', '.join(sorted(falsy))})",
+                   hint="copy every CELERY_ setting, whatever its value: False, 0 and None are "
                    'settings too (config_from_object(settings, namespace="CELERY") reads them)')
     own = {key for key in vars(settings) if key.startswith("CELERY_")}
     inherited = set(wanted) - own
@@ -1144,7 +1229,7 @@ HARMLESS = frozenset((
     "Type", "User", "Group", "SupplementaryGroups", "WorkingDirectory", "Environment",
     "EnvironmentFile", "PassEnvironment", "UnsetEnvironment", "ExecStart", "ExecStop",
     "PIDFile", "Restart", "RestartSec", "KillSignal", "KillMode", "SendSIGKILL",
-    "SendSIGHUP", "FinalKillSignal", "TimeoutStopSec", "TimeoutSec", "TimeoutStartSec",
+    "SendSIGHUP", "TimeoutStopSec", "TimeoutSec", "TimeoutStartSec",
     "TimeoutAbortSec", "RuntimeDirectory", "RuntimeDirectoryMode", "RuntimeDirectoryPreserve",
     "StateDirectory", "LogsDirectory", "CacheDirectory", "ConfigurationDirectory",
     "StandardOutput", "StandardError", "SyslogIdentifier", "SyslogFacility", "SyslogLevel",
@@ -1156,8 +1241,23 @@ HARMLESS = frozenset((
     "CapabilityBoundingSet", "RestrictAddressFamilies", "RestrictNamespaces",
     "RestrictRealtime", "RestrictSUIDSGID", "LockPersonality", "MemoryMax", "MemoryHigh",
     "MemoryLimit", "CPUQuota", "CPUWeight", "TasksMax", "Slice", "OOMScoreAdjust",
-    "StartLimitBurst", "StartLimitIntervalSec", "StartLimitInterval",
 ))  # fmt: skip
+#: [Unit] settings a worker's unit may have: its description, its order and its dependencies
+#: (those that start beat are judged by _judge_pulls_in), conditions. The start rate limits
+#: (StartLimit*) are judged; any other setting is refused as one the check does not know.
+UNIT_HARMLESS = frozenset((
+    "Description", "Documentation", "After", "Before", "Wants", "Requires", "Requisite",
+    "BindsTo", "PartOf", "Upholds", "Conflicts", "ConditionPathExists",
+    "ConditionPathIsDirectory", "ConditionFileIsExecutable", "AssertPathExists",
+    "AssertPathIsDirectory", "AssertFileIsExecutable",
+))  # fmt: skip
+#: systemd's default start rate limit: DefaultStartLimitBurst starts in
+#: DefaultStartLimitIntervalSec seconds.
+DEFAULT_START_BURST, DEFAULT_START_INTERVAL = 5, 10
+#: The longest TimeoutStopSec the check takes as "a stop must end": a day.
+LONGEST_STOP_SECONDS = 86400
+#: Shell operators: systemd runs no shell, so in ExecStart they reach celery as arguments.
+_SHELL_WORDS = frozenset(("&", "&&", "|", "||", ";", "|&", ";;"))
 #: Settings of [Unit] and [Install] that start another unit with this one.
 PULLS_IN = ("Wants", "Requires", "Requisite", "BindsTo", "Upholds", "PartOf", "Also")
 #: Celery's placeholders (node name, log file) that systemd, reading the unit, replaces with
@@ -1365,6 +1465,55 @@ def _broadcast(command: str) -> str | None:
     return None
 
 
+def _runs_celery(command: str) -> bool:
+    """Whether a command line runs celery (also inside ``sh -c '...'``)."""
+    try:
+        words = shlex.split(command.lstrip("-@+!:"))
+    except ValueError:
+        words = command.split()
+    return any(Path(word).name == "celery" or (" " in word and _runs_celery(word))
+               for word in words)
+
+
+def _judge_start_limits(unit: configparser.ConfigParser) -> None:
+    """A Fail if a start rate limit ([Unit], or [Service] as older systemd read it) is stricter
+    than systemd's default, or acts beyond refusing the start: a worker that dies must come
+    back."""
+    for section in ("Unit", "Service"):
+        values = unit[section]
+        action = values.get("StartLimitAction")
+        if action is not None and action != "none":
+            raise Fail(f"StartLimitAction={action} in [{section}]: when the worker restarts "
+                       "too often, systemd does that to the machine",
+                       hint="leave out StartLimitAction")
+        interval_key = next((k for k in ("StartLimitIntervalSec", "StartLimitInterval")
+                             if k in values), None)
+        burst_text = values.get("StartLimitBurst")
+        if interval_key is None and burst_text is None:
+            continue
+        interval = (_span_seconds(values[interval_key]) if interval_key is not None
+                    else DEFAULT_START_INTERVAL)
+        if interval == math.inf:  # 0 or infinity: no rate limit
+            continue
+        try:
+            burst = int(burst_text) if burst_text is not None else DEFAULT_START_BURST
+        except ValueError:
+            burst = None
+        said = " and ".join(f"{k}={values[k]}" for k in (interval_key, "StartLimitBurst")
+                            if k is not None and k in values)
+        if interval is None or burst is None:
+            raise Fail(f"{said} in [{section}] is not a start limit systemd reads",
+                       hint="leave out the StartLimit settings (or StartLimitIntervalSec=0)")
+        if burst / interval < DEFAULT_START_BURST / DEFAULT_START_INTERVAL:
+            raise Fail(f"{said} in [{section}]: systemd refuses more than {burst} start(s) "
+                       f"in {interval:g} s, and an automatic restart counts as a start, so a "
+                       "worker that dies soon after starting (a broker down for a minute, say) "
+                       "stays down",
+                       hint="leave out the StartLimit settings (systemd's default is 5 starts "
+                       "in 10 s) or turn the limit off with StartLimitIntervalSec=0: a worker "
+                       "that dies must come back")
+
+
 def _check_stop(service: configparser.SectionProxy, lines: list[tuple[str, str]]) -> None:
     """A Fail unless ``systemctl stop`` is a warm shutdown of this worker, with time for the
     longest task, and then ends (``lines``: the [Service] assignments in order)."""
@@ -1384,6 +1533,13 @@ def _check_stop(service: configparser.SectionProxy, lines: list[tuple[str, str]]
         raise Fail(f"ExecStop={stop} {reach}",
                    hint="leave out ExecStop: systemctl stop then sends KillSignal=SIGTERM to "
                    "this worker's main process only")
+    if _runs_celery(stop or ""):
+        raise Fail(f"ExecStop={stop} runs celery to stop the worker: a remote control "
+                   "command goes through the broker (no broker, no stop), reaches the worker "
+                   "only if its node name matches, and systemd then sends KillSignal "
+                   "all the same",
+                   hint="leave out ExecStop: systemctl stop sends KillSignal=SIGTERM to this "
+                   "worker's main process, a warm shutdown")
     mode = service.get("KillMode")
     if mode is None or mode == "control-group":
         said = ("leaves KillMode at systemd's default, control-group" if mode is None
@@ -1425,6 +1581,13 @@ def _check_stop(service: configparser.SectionProxy, lines: list[tuple[str, str]]
         raise Fail(f"{key}={value}: systemd never kills what is left, so a task that hangs "
                    "keeps systemctl stop (and every deploy, every reboot) waiting for ever",
                    hint="a stop must end: " + hint + "; after it systemd SIGKILLs what is left")
+    if seconds > LONGEST_STOP_SECONDS:
+        months = (" (systemd reads M as months, m or min as minutes)"
+                  if re.search(r"\dM", value.replace(" ", "")) else "")
+        raise Fail(f"{key}={value} is {seconds / 86400:g} days{months}: a task that hangs keeps "
+                   "systemctl stop (and every deploy, every reboot) waiting that long before "
+                   "systemd kills what is left",
+                   hint="a stop must end: " + hint + " (minutes are m or min, never M)")
     if seconds <= LONGEST_TASK_SECONDS:
         before = ""
         if hidden is not None and (_span_seconds(hidden[1]) or 0) > LONGEST_TASK_SECONDS:
@@ -1497,14 +1660,15 @@ def _judge_execstarts(lines: list[tuple[str, str]], kind_: str) -> None:
                      "(celery-beat.service)") if beat else "one ExecStart=, the worker")
 
 
-def _judge_specifiers(execstart: str) -> None:
-    """A Fail if ExecStart has a Celery placeholder that systemd replaces with a specifier."""
+def _judge_specifiers(execstart: str, where: str = "ExecStart") -> None:
+    """A Fail if ExecStart (or ``where``) has a Celery placeholder that systemd replaces with a
+    specifier."""
     found = re.search(r"%([A-Za-z])", execstart.replace("%%", ""))
     if found is None or found.group(1) not in SPECIFIERS:
         return
     letter = found.group(1)
     also = " (or systemd's own %H, the host name)" if letter == "h" else ""
-    raise Fail(f"ExecStart has %{letter}: systemd reads % specifiers in the unit before celery "
+    raise Fail(f"{where} has %{letter}: systemd reads % specifiers in the unit before celery "
                f"sees the command, and replaces %{letter} with {SPECIFIERS[letter]}, not "
                f"celery's %{letter} ({CELERY_MEANS[letter]})",
                hint=f"write %%{letter} so that celery gets %{letter}{also}")
@@ -1559,6 +1723,24 @@ def _judge_extras(lines: list[tuple[str, str]], celery_bin: str, restart: str | 
                        "stays down",
                        hint="leave it out: a worker that dies or exits with an error must "
                        "come back")
+        elif key == "FinalKillSignal":
+            name = _signal_name(value)
+            if name != "KILL":
+                raise Fail(f"FinalKillSignal={value}: when TimeoutStopSec runs out, what is "
+                           f"left gets SIG{name or value} instead of SIGKILL, which a hung task "
+                           "can outlive, so the stop need not end",
+                           hint="leave out FinalKillSignal: systemd's SIGKILL is what ends a "
+                           "stop")
+        elif key == "RemainAfterExit":
+            if value.lower() not in _FALSE:
+                raise Fail(f"RemainAfterExit={value}: after the worker exits cleanly the unit "
+                           "stays active (exited), so Restart= never brings it back and "
+                           "systemctl start does nothing",
+                           hint="leave out RemainAfterExit: it is for oneshot units, not for a "
+                           "worker that must keep running")
+        elif key in ("StartLimitBurst", "StartLimitIntervalSec", "StartLimitInterval",
+                     "StartLimitAction"):
+            pass  # judged with [Unit]'s by _judge_start_limits
         elif key == "SuccessExitStatus" and restart == "on-failure":
             raise Fail(f"SuccessExitStatus={value} with Restart=on-failure: a worker that exits "
                        "with that status counts as a success, and is not restarted",
@@ -1612,6 +1794,14 @@ def _unit(worker_unit: Any) -> str:
         service = unit["Service"]
         lines = _assignments(text, "Service")
         _judge_pulls_in(unit)
+        for key, value in _assignments(text, "Unit"):
+            if key not in UNIT_HARMLESS and not key.startswith("StartLimit"):
+                raise Fail(f"{key}={value} in [Unit]: the check does not know {key}= as a "
+                           "setting that leaves the worker's start, its restarts and its warm "
+                           "stop alone",
+                           hint=f"leave out {key}: the unit needs no more than the exercise "
+                           "asks for")
+        _judge_start_limits(unit)
         _judge_execstarts(lines, service.get("Type", "simple"))
         raw = service.get("ExecStart", "").strip()
         prefix = _EXEC_PREFIX.match(raw).group()
@@ -1633,6 +1823,15 @@ def _unit(worker_unit: Any) -> str:
                            "output goes to the journal (journalctl -u celery-worker), or use "
                            "--logfile")
             command = inner
+        operators = [word for word in command
+                     if word in _SHELL_WORDS or _REDIRECT.fullmatch(word)]
+        if script is None and operators:
+            raise Fail(f"ExecStart has {' '.join(operators)}: systemd runs no shell, so "
+                       "shell operators (redirections, &, |, ;) and the words after them "
+                       "reach celery as arguments, which it refuses: the worker never starts",
+                       hint="leave them out: the worker's output goes to the journal "
+                       "(journalctl -u celery-worker), or use --logfile; systemd keeps it "
+                       "running, no & needed")
         if command[0] != celery_bin:
             raise Fail(f"ExecStart starts with {command[0]!r}",
                        hint="systemd does not search your virtualenv: start with the "
@@ -1652,6 +1851,11 @@ def _unit(worker_unit: Any) -> str:
             if key not in service:
                 raise Fail(f"the unit has no {key} in [Service]",
                            hint=f"{key}={{{argument}}}, from the argument: {why}")
+            if key == "WorkingDirectory" and service[key] == "-" + given:
+                raise Fail(f"WorkingDirectory=-{given}: the '-' makes a missing directory "
+                           "non-fatal, so the worker would start somewhere else (the user's "
+                           "home or /) and fail to import course_tasks there, over and over",
+                           hint="WorkingDirectory={project_dir}, without the '-'")
             if service[key] != given:
                 raise Fail(f"{key}={service[key]}, not the {argument} given ({given})",
                            hint=f"{key}={{{argument}}}: use the argument, not a fixed value")
@@ -1679,6 +1883,9 @@ def _unit(worker_unit: Any) -> str:
                        "exits with an error is never restarted",
                        hint="leave out the '-' before the command (or use Restart=always)")
         _judge_specifiers(raw)
+        for key, value in lines:
+            if key == "Environment":
+                _judge_specifiers(value, f"Environment={value}")
         _check_stop(service, lines)
         _judge_extras(lines, celery_bin, restart)
         if unit["Install"].get("WantedBy") != "multi-user.target":
