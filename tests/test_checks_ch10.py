@@ -418,12 +418,113 @@ def pay_python_hash_key(order_id, amount):
     return "charged"
 
 
+def pay_nx_is_false(order_id, amount):
+    """Adversary round 3: redis-py answers None (not False) when SET NX finds the key."""
+    first = store().set(practices.key("paid", order_id), amount, nx=True, ex=WEEK)
+    if first is False:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+_EXPIRES_AT = int(time.time()) + WEEK  # computed once, at import
+
+
+def pay_exat_at_import(order_id, amount):
+    """Adversary round 3: every mark expires at the instant computed when the module loaded."""
+    if not store().set(practices.key("paid", order_id), amount, nx=True, exat=_EXPIRES_AT):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_exat_per_call(order_id, amount):
+    """Also right: EXAT computed at each call (whole seconds)."""
+    when = int(time.time()) + WEEK
+    if not store().set(practices.key("paid", order_id), amount, nx=True, exat=when):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_paying_lock_no_expiry(order_id, amount):
+    """Adversary round 3: a "paying" lock with no expiry around check-then-mark."""
+    r = store()
+    lock = practices.key("paying", order_id)
+    if not r.set(lock, 1, nx=True):
+        return "already paid"
+    try:
+        if r.exists(practices.key("paid", order_id)):
+            return "already paid"
+        r.set(practices.key("paid", order_id), amount, ex=WEEK)
+        practices.charge_card(order_id, amount)
+        return "charged"
+    finally:
+        r.delete(lock)
+
+
+def pay_set_get_overwrites(order_id, amount):
+    """Adversary round 3: SET ... GET without NX rewrites the mark at every delivery."""
+    old = store().set(practices.key("paid", order_id), amount, ex=WEEK, get=True)
+    if old is not None:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_hostname_key(order_id, amount):
+    """Adversary round 3: the mark's key includes this machine's host name."""
+    import socket
+
+    key = practices.key("paid", socket.gethostname(), order_id)
+    if not store().set(key, amount, nx=True, ex=WEEK):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_two_hours(order_id, amount):
+    """Adversary round 3: two hours, not a day."""
+    if not store().set(practices.key("paid", order_id), amount, nx=True, ex=2 * 3600):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+_PAID_SET = practices.key(f"paid-orders-{uuid.uuid4().hex[:6]}")  # a fresh key each session
+
+
+def pay_shared_set_expire_nx(order_id, amount):
+    """Adversary round 3: one set of paid orders, its expiry set once (EXPIRE NX)."""
+    with store().pipeline() as pipe:
+        pipe.sadd(_PAID_SET, order_id)
+        pipe.expire(_PAID_SET, DAY, nx=True)
+        added, _ = pipe.execute()
+    if not added:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_pending_then_paid(order_id, amount):
+    """Adversary round 3: a 5-minute "pending" mark, the long mark after the charge."""
+    r = store()
+    key = practices.key("paid", order_id)
+    if not r.set(key, "pending", nx=True, ex=300):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    r.set(key, amount, ex=WEEK)
+    return "charged"
+
+
 @pytest.mark.parametrize(
     "answer",
     [pay_incr, pay_lua, pay_one_day, pay_cache_in_front, pay_under_redis_lock, pay_watch,
-     pay_with_a_receipt, pay_hashlib_key, pay_transaction_helper, pay_in_a_pipeline],
+     pay_with_a_receipt, pay_hashlib_key, pay_transaction_helper, pay_in_a_pipeline,
+     pay_exat_per_call],
     ids=["incr-expire-in-multi", "lua", "one-day", "cache-in-front", "redis-lock", "watch",
-         "receipt-and-record", "hashlib-key", "transaction-helper", "in-a-pipeline"],
+         "receipt-and-record", "hashlib-key", "transaction-helper", "in-a-pipeline",
+         "exat-per-call"],
 )  # fmt: skip
 def test_10_1_right_answers(answer) -> None:
     assert_passed(verdict("10.1", pay), "one charge per order, on one pool process or two")
@@ -510,10 +611,43 @@ def test_10_1_stub_is_not_yet() -> None:
                      "give the mark an expiry of a day or more in the same SET",
                      id="expire-before-set"),
         pytest.param(pay_python_hash_key,
-                     "on another worker (another Python process, started on its own) answered "
+                     "on another worker (another Python process, started on its own on another "
+                     "machine) answered "
                      "'charged' and the card was charged 2 times: it looked for the mark under "
                      "practices:paid:", "a key made from the order id, the same in every "
                      "process", id="python-hash-key"),
+        # adversary round 3
+        pytest.param(pay_nx_is_false, "two deliveries of pay(", "remember the order in the "
+                     "store (r.set(key, 1, nx=True))", id="nx-returns-none"),
+        pytest.param(pay_exat_at_import,
+                     "paid 1.2 s apart (and a third paid on a worker whose clock reads two days "
+                     "later), have marks that expire at the same instant",
+                     "count the expiry from each payment", id="exat-at-import"),
+        pytest.param(pay_paying_lock_no_expiry,
+                     "a delivery that died right after its SET (before its EXISTS) left "
+                     "practices:paying:check-d-", "set the mark and its expiry in one command",
+                     id="lock-without-expiry"),
+        pytest.param(pay_set_get_overwrites,
+                     "paid with 30, was delivered again with 45, and the mark practices:paid:"
+                     "check-h-", "write the mark only the first time", id="set-get-overwrites"),
+        pytest.param(pay_hostname_key,
+                     "on another worker (another Python process, started on its own on another "
+                     "machine) answered 'charged' and the card was charged 2 times: it looked for "
+                     "the mark under practices:paid:another-host.example:",
+                     "a key made from the order id, the same in every process: practices.key("
+                     "'paid', order_id), with no host name", id="hostname-key"),
+        pytest.param(pay_watch_without_retry,
+                     "pay raised WatchError: Watched variable changed. when two deliveries ran "
+                     "at once", "catch redis.exceptions.WatchError", id="watch-no-retry"),
+        pytest.param(pay_two_hours, "expires in 2 h: a redelivery after the broker's visibility "
+                     "timeout", "keep the mark a day or more", id="ex-two-hours"),
+        pytest.param(pay_shared_set_expire_nx,
+                     f"the mark {_PAID_SET} expires in 10 min",
+                     "keep the mark a day or more", id="shared-set-expire-nx"),
+        pytest.param(pay_pending_then_paid,
+                     "a delivery that died right after charge_card (before its SET) was "
+                     "delivered again an hour later", "mark the order before charging",
+                     id="pending-then-paid"),
     ],
 )  # fmt: skip
 def test_10_1_wrong_answers(answer, problem, hint) -> None:
@@ -647,6 +781,33 @@ def test_10_2_stub_and_not_a_dict() -> None:
                      "gave up after 10 retries: retry_kwargs={'max_retries': 10} overrides "
                      "max_retries", "leave max_retries out of retry_kwargs, or make it 5 there",
                      id="retry-kwargs-override"),
+        # adversary round 3
+        pytest.param(options(retry_backoff_max=DROP),
+                     "with no retry_backoff_max the 9th retry would wait 256 s",
+                     "cap the waits with retry_backoff_max=60", id="r3-no-backoff-max"),
+        pytest.param(options(retry_backoff_max=16),
+                     "retry_backoff_max=16 caps the waits at 16 s, where 60 s was asked",
+                     "retry_backoff_max=60", id="r3-backoff-max-16"),
+        pytest.param(options(retry_backoff_max=30),
+                     "retry_backoff_max=30 caps the waits at 30 s, where 60 s was asked",
+                     "retry_backoff_max=60", id="r3-backoff-max-30"),
+        pytest.param(options(retry_backoff_max=3600),
+                     "retry_backoff_max=3600 lets the 9th retry wait 256 s: retry_backoff_max "
+                     "is in seconds, and 3600 s is an hour: the cap of 60 asked for is 60 "
+                     "seconds, not 60 minutes", "retry_backoff_max=60 (seconds)",
+                     id="r3-backoff-max-3600"),
+        pytest.param(options(max_retries=4), "gave up after 4 retries", "set max_retries=5",
+                     id="r3-max-retries-4"),
+        pytest.param(options(retry_kwargs={"max_retries": 6}),
+                     "gave up after 6 retries: retry_kwargs={'max_retries': 6} overrides "
+                     "max_retries", "leave max_retries out of retry_kwargs",
+                     id="r3-retry-kwargs-6"),
+        pytest.param(options(autoretry_for=(ConnectionError,),
+                             dont_autoretry_for=(PermanentError,)),
+                     "a ConnectionResetError (a ConnectionError, but not the service's "
+                     "TemporaryError) was retried (6 attempts)",
+                     "autoretry_for=(TemporaryError,): a base class such as ConnectionError",
+                     id="r3-connerror-dont"),
     ],
 )  # fmt: skip
 def test_10_2_wrong_answers(answer, problem, hint) -> None:
@@ -957,12 +1118,78 @@ def acquire_multi_setnx_expire(name, seconds):
     return token if won else None
 
 
+def acquire_uuid1(name, seconds):
+    """Also right (adversary round 3's uuid1-token): redis-py's own Lock makes its tokens so;
+    the clock sequence is random, the MAC address tells the hosts apart."""
+    token = str(uuid.uuid1())
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+def release_getdel_restore(name, token):
+    """Adversary round 3: GETDEL, then puts another holder's lock back (gone for a moment)."""
+    r = store()
+    key = practices.key("lock", name)
+    left = r.pttl(key)
+    old = r.getdel(key)
+    if old == token:
+        return True
+    if old is not None:
+        r.set(key, old, nx=True, px=max(left, 1))
+    return False
+
+
+def acquire_ex_3(name, seconds):
+    """Adversary round 3: EX 3 copied from the chapter's unique_report."""
+    token = uuid.uuid4().hex
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=3) else None
+
+
+def acquire_ex_30(name, seconds):
+    """Adversary round 3: EX 30 hard-coded."""
+    token = uuid.uuid4().hex
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=30) else None
+
+
+def acquire_returns_false(name, seconds):
+    """Adversary round 3: False, not None, when the lock is held."""
+    token = uuid.uuid4().hex
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else False
+
+
+def release_returns_int(name, token):
+    """Adversary round 3: the script's 1/0, not True/False."""
+    return store().eval(RELEASE, 1, practices.key("lock", name), token)
+
+
+def acquire_owner_id(name, seconds):
+    """Adversary round 3: a token naming the holder (host:pid:thread), not the acquisition."""
+    import socket
+
+    token = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+def release_watch_unhandled(name, token):
+    """Adversary round 3: WATCH/GET/MULTI/DEL/EXEC, WatchError not caught."""
+    key = practices.key("lock", name)
+    with store().pipeline() as pipe:
+        pipe.watch(key)
+        if pipe.get(key) != token:
+            pipe.unwatch()
+            return False
+        pipe.multi()
+        pipe.delete(key)
+        pipe.execute()
+    return True
+
+
 @pytest.mark.parametrize(
     "answer",
     [(acquire_secrets, release), (acquire, release_registered), (acquire, release_watch),
-     (acquire_redis_py_lock, release_redis_py_lock), (acquire, release_transaction_helper)],
+     (acquire_redis_py_lock, release_redis_py_lock), (acquire, release_transaction_helper),
+     (acquire_uuid1, release)],
     ids=["secrets-token", "registered-script", "watch-multi", "redis-py-lock",
-         "transaction-helper"],
+         "transaction-helper", "uuid1-token"],
 )  # fmt: skip
 def test_10_3_right_answers(answer) -> None:
     assert_passed(verdict("10.3", acquire, release), "only the token's holder releases")
@@ -1058,6 +1285,34 @@ def test_10_3_stub_is_not_yet() -> None:
                      "an acquire that was refused pushed the holder's expiry back (",
                      "set the expiry only with the lock, in one command",
                      id="multi-setnx-expire"),
+        # adversary round 3
+        pytest.param((acquire_module_rng_token, release),
+                     "a token this process had already handed out",
+                     "a new random token at every acquire", id="r3-module-rng-token"),
+        pytest.param((acquire_owner_id, release), "acquire returned the same token",
+                     "a new random token at every acquire", id="owner-id-token"),
+        pytest.param((acquire, release_getdel_restore),
+                     "for a moment that holder's lock was gone: right after release's GETDEL, a "
+                     "third acquire took it (two holders at once), then release went on with SET",
+                     "never delete (or GETDEL) a lock that is not yours", id="getdel-restore"),
+        pytest.param((acquire_ex_3, release), "5) set a lock that expires in 3 s",
+                     "expire after the seconds asked: ex=seconds", id="ex-3-hardcoded"),
+        pytest.param((acquire_ex_30, release), "5) set a lock that expires in 30 s",
+                     "expire after the seconds asked: ex=seconds", id="ex-30-hardcoded"),
+        pytest.param((acquire_margin, release), "5) set a lock that expires in 6 s",
+                     "expire after the seconds asked: ex=seconds", id="r3-ex-plus-margin"),
+        pytest.param((acquire_returns_false, release),
+                     "acquire of a lock that was held returned False, not None",
+                     "return None when SET ... NX did not take the lock",
+                     id="acquire-returns-false"),
+        pytest.param((acquire, release_returns_int),
+                     "release with a stale token returned 0, not False",
+                     "return True or False: bool(...)", id="release-returns-int"),
+        pytest.param((acquire, release_watch_unhandled),
+                     "release raised WatchError: Watched variable changed when the lock expired "
+                     "right after its GET and another holder took it",
+                     "catch redis.exceptions.WatchError around the EXEC",
+                     id="watch-release-unhandled"),
     ],
 )  # fmt: skip
 def test_10_3_wrong_answers(answer, problem, hint) -> None:
@@ -1125,7 +1380,8 @@ def encode_try_per_part(name, parts):
 
 
 def encode_wraps_oserror(name, parts):
-    """Also right (adversary round 2's wraps-oserror): the failure goes up, wrapped."""
+    """Adversary round 2's wraps-oserror, judged right then; wrong since round 3: the failure
+    goes up as a RuntimeError, which an except OSError or autoretry_for=(OSError,) misses."""
     practices.open_temp(name)
     try:
         for i in range(parts):
@@ -1339,10 +1595,57 @@ def encode_catch_time_limit(name, parts):
     return "done"
 
 
+def encode_reraise_others(name, parts):
+    """Also right: other errors caught, cleaned up after, and re-raised as they are."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        practices.remove_temp(name)
+        return "stopped"
+    except Exception:
+        practices.remove_temp(name)
+        raise
+    practices.remove_temp(name)
+    return "done"
+
+
+def encode_wrap_errors(name, parts):
+    """Adversary round 3: every other error re-raised as a RuntimeError."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        practices.remove_temp(name)
+        return "stopped"
+    except Exception as exc:
+        practices.remove_temp(name)
+        raise RuntimeError(f"encoding {name} failed: {exc}") from exc
+    practices.remove_temp(name)
+    return "done"
+
+
+def encode_thread_pool(name, parts):
+    """Adversary round 3: the parts encoded in a thread pool, which the limit never reaches."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    practices.open_temp(name)
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda i: practices.encode_part(name, i), range(parts)))
+    except SoftTimeLimitExceeded:
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
 @pytest.mark.parametrize(
     "answer",
-    [encode, encode_finally, encode_flag_and_break, encode_try_per_part, encode_wraps_oserror],
-    ids=["solution", "finally", "flag-and-break", "try-per-part", "wraps-oserror"],
+    [encode, encode_finally, encode_flag_and_break, encode_try_per_part, encode_reraise_others],
+    ids=["solution", "finally", "flag-and-break", "try-per-part", "reraise-others"],
 )
 def test_10_4_right_answers(answer) -> None:
     assert_passed(verdict("10.4", answer), "at the soft time limit (in any part")
@@ -1420,6 +1723,28 @@ def test_10_4_stub_is_not_yet() -> None:
                      "SoftTimeLimitExceeded escaped from encode and left its temporary file",
                      "catch SoftTimeLimitExceeded (from celery.exceptions): TimeLimitExceeded is "
                      "the hard", id="catch-timelimitexceeded"),
+        pytest.param(encode_wraps_oserror,
+                     "encode_part failed with OSError: [Errno 28] No space left on device (not "
+                     "the time limit), and encode raised RuntimeError",
+                     "let other errors go up as they are", id="wraps-oserror"),
+        # adversary round 3
+        pytest.param(encode_return_in_finally,
+                     "encode_part failed with OSError: [Errno 28] No space left on device (not "
+                     "the time limit), and encode answered 'done'",
+                     "don't return inside finally", id="r3-return-in-finally"),
+        pytest.param(encode_finish_interrupted_part,
+                     "the soft time limit struck during part 1 of 3, and encode went on",
+                     "stop at once: don't encode in the except block",
+                     id="finish-current-part"),
+        pytest.param(encode_wrap_errors,
+                     "encode_part failed with OSError: [Errno 28] No space left on device (not "
+                     "the time limit), and encode raised RuntimeError: encoding check-broken-",
+                     "let other errors go up as they are: don't catch them, or re-raise with a "
+                     "bare raise", id="wrap-errors"),
+        pytest.param(encode_thread_pool,
+                     "encoded its parts on other threads (a thread pool?), where the soft time "
+                     "limit never reaches them", "encode the parts in the task's own thread",
+                     id="thread-pool"),
     ],
 )  # fmt: skip
 def test_10_4_wrong_answers(answer, problem, hint) -> None:

@@ -4,8 +4,9 @@
   (:func:`course_tasks.tasks.practices.charge_card`) at most once per order, whichever pool
   process or worker a delivery runs on, even when two deliveries run at the same time and when
   a delivery died (after ``charge_card`` too) and comes again an hour later; answers
-  ``"charged"`` or ``"already paid"``; the mark in the store expires, after a day or more, and
-  no other order's payment pushes its expiry back.
+  ``"charged"`` or ``"already paid"``; the mark in the store expires, a day or more after each
+  payment (not at one instant for every order), a redelivery with another amount leaves it as
+  it was, and no other order's payment pushes its expiry back.
 * 10.2 ``check("10.2", RETRY_OPTIONS)``: the options of a task that calls a flaky service:
   retry :class:`~course_tasks.tasks.practices.TemporaryError` and nothing else,
   automatically, with countdowns of at most 1, 2, 4... s (never over 60 s), with jitter, at
@@ -13,11 +14,15 @@
   ``OSError`` are not retried either).
 * 10.3 ``check("10.3", acquire, release)``: a Redis lock at ``practices.key("lock", name)``
   with an expiry that a refused acquire does not push back, and a random token (two workers
-  whose clocks agree get two); ``release`` deletes it only for the token's holder and answers
-  ``False`` for a lock that expired.
+  whose clocks agree get two; ``uuid.uuid1()``, redis-py's ``Lock``'s, is fine: its clock
+  sequence is random); ``acquire`` answers ``None`` when the lock
+  is held; ``release`` deletes it only for the token's holder (another holder's lock is never
+  gone, not even for a moment) and answers ``True``/``False`` (the bools), ``False`` for a lock
+  that expired.
 * 10.4 ``check("10.4", encode)``: ``encode(name, parts)`` stops, removes its temporary file
   and returns ``"stopped"`` when ``SoftTimeLimitExceeded`` strikes; other errors propagate (a
-  full disk, a bug, a ``TimeoutError``, a ``RuntimeError``).
+  full disk, a bug, a ``TimeoutError``, a ``RuntimeError``), as they are (not wrapped in
+  another type); parts encoded on other threads, which the limit never reaches, are named.
 
 How they run the learner's code:
 
@@ -36,8 +41,9 @@ How they run the learner's code:
   they reach in their module (a set, a dict, a counter, a lock, a closure, a default), as a
   prefork pool process gets its own copy of the worker's memory; it shares the store only.
   10.1 and 10.3 run their deliveries and holders on both "processes". Another worker is such
-  a copy with what differs between interpreters: ``hash()`` of a ``str`` (salted per process),
-  for 10.1; a clock that reads the same as another worker's, for 10.3's tokens.
+  a copy with what differs between interpreters: ``hash()`` of a ``str`` (salted per process)
+  and the host name (:class:`_OtherHost`), for 10.1; a clock that reads the same as another
+  worker's, for 10.3's tokens (and one two days ahead, for 10.1's expiry instants).
 * 10.2 builds a task with the options and runs it with ``task.apply()``: Celery's own retry
   code (``autoretry_for``'s wrapper, ``Task.retry``) computes every countdown, collected from
   the ``task_retry`` signal, without waiting them out (a schedule of 1 + 2 + 4 + 8 + 16 s
@@ -62,8 +68,11 @@ import errno
 import functools
 import inspect
 import math
+import os
+import platform
 import random
 import signal
+import socket
 import sys
 import textwrap
 import threading
@@ -101,6 +110,8 @@ MARK_SECONDS, MARK_ROOM = 24 * 3600, 600
 #: When 10.1 redelivers the order of a delivery that died (the visibility timeout, an hour),
 #: and how long the keys of one payment have left when the next order is paid (seconds).
 REDELIVERY, LATER = 3600, 600
+#: How long 10.1 waits between two payments whose marks must not expire at the same instant.
+PAUSE = 1.2
 #: What 10.3's holder has left of its lock when another acquire is refused (milliseconds).
 HELD_MS = 2000
 #: The schedule exercise 10.2 asks for (without jitter): 1 s, doubling, at most 60 s.
@@ -599,6 +610,65 @@ class _Clock:
         return {id(time): self.module, id(time.time): self.time, id(time.time_ns): self.time_ns}
 
 
+class _OtherHost:
+    """What another machine's worker reads as its host name: ``socket.gethostname()``,
+    ``socket.getfqdn()``, ``platform.node()``, ``os.uname().nodename``, ``HOSTNAME``."""
+
+    NAME = "another-host.example"
+
+    def __init__(self) -> None:
+        name = self.NAME
+        self.socket = self._module(socket, gethostname=lambda: name, getfqdn=lambda *_: name)
+        self.platform = self._module(platform, node=lambda: name)
+        real_uname = os.uname
+
+        def uname() -> Any:
+            return os.uname_result((*real_uname()[:1], name, *real_uname()[2:]))
+
+        environ = dict(os.environ, HOSTNAME=name)
+        self.os = self._module(os, uname=uname, environ=environ, getenv=environ.get)
+
+    @staticmethod
+    def _module(real: types.ModuleType, **changes: Any) -> types.ModuleType:
+        module = types.ModuleType(real.__name__, real.__doc__)
+        module.__dict__.update({name: getattr(real, name) for name in dir(real)
+                                if not name.startswith("__")})  # fmt: skip
+        module.__dict__.update(changes)
+        return module
+
+    @contextmanager
+    def patched(self) -> Iterator[None]:
+        """The real functions answer the other host's name meanwhile (for a module imported
+        inside the learner's function, which no copy reaches); put back afterwards."""
+        real = [
+            (socket, "gethostname", self.socket.gethostname),
+            (socket, "getfqdn", self.socket.getfqdn),
+            (platform, "node", self.platform.node),
+            (os, "uname", self.os.uname),
+        ]
+        saved = [(module, name, getattr(module, name)) for module, name, _ in real]
+        try:
+            for module, name, value in real:
+                setattr(module, name, value)
+            yield
+        finally:
+            for module, name, value in saved:
+                setattr(module, name, value)
+
+    def swap(self) -> dict[int, Any]:
+        """What :class:`_Fork` replaces: those modules and functions."""
+        return {
+            id(socket): self.socket,
+            id(socket.gethostname): self.socket.gethostname,
+            id(socket.getfqdn): self.socket.getfqdn,
+            id(platform): self.platform,
+            id(platform.node): self.platform.node,
+            id(os): self.os,
+            id(os.uname): self.os.uname,
+            id(os.environ): self.os.environ,
+        }
+
+
 # --------------------------------------------------------------------------- 10.1
 
 
@@ -671,8 +741,10 @@ def _idempotent_payment(pay: Any) -> str:
         return _Fork(pristine).copy(pristine)
 
     def worker() -> Callable[..., Any]:
-        """``pay`` on another worker: another interpreter, whose ``hash()`` of a str differs."""
-        return _Fork(pristine, builtins={"hash": _other_hash}).copy(pristine)
+        """``pay`` on another worker: another interpreter on another host, whose ``hash()`` of
+        a str and host name differ."""
+        swap = _OtherHost().swap()
+        return _Fork(pristine, builtins={"hash": _other_hash}, swap=swap).copy(pristine)
 
     with _watched_store():
         return _judge_payments(pay, process, worker)
@@ -752,18 +824,27 @@ def _judge_payments(
             "store().set(practices.key('paid', order_id), 1, nx=True, ex=...)",
         )
     # A redelivery on another worker (or this one restarted): another interpreter.
-    there, run_there = _call(worker(), order, 30)
+    with _OtherHost().patched():
+        there, run_there = _call(worker(), order, 30)
     if _charges(order) != 1 or there != ALREADY:
         problem = (
             f"a redelivery of order {order!r} on another worker (another Python process, "
-            f"started on its own) answered {there!r} and the card was charged "
+            f"started on its own on another machine) answered {there!r} and the card was charged "
             f"{_charges(order)} times"
         )
         hint = "a key made from the order id, the same in every process: " + (
             "practices.key('paid', order_id)"
         )
         moved = [key for key in _marks(run_there) if key not in _marks(run)]
-        if moved:
+        host = socket.gethostname()
+        if moved and host and any(host in key for key in _marks(run)):
+            problem += (
+                f": it looked for the mark under {moved[0]}, where the first delivery wrote "
+                f"{', '.join(_marks(run))}. The key includes this machine's host name "
+                f"({host!r}): a worker on another machine looks under another key"
+            )
+            hint += ", with no host name, process id or anything else of the worker in it"
+        elif moved:
             problem += (
                 f": it looked for the mark under {moved[0]}, where the first delivery wrote "
                 f"{', '.join(_marks(run)) or 'elsewhere'}. The key depends on something that "
@@ -798,6 +879,8 @@ def _judge_payments(
     # expired) and redelivers it, to a pool process forked before any payment.
     _judge_lifetime(once, run_once, ttls_once, process)
     _judge_lifetime(order, run, _left(order, run), process)
+    _judge_expiry_moves(pay, process)
+    _judge_mark_kept(pay, process)
     # A delivery whose process dies after each of its store commands in turn; then the
     # time goes by, and the order is delivered again.
     for (dying, _), died, where in _deaths(pay, run, lambda: (_order("d"), 30), _charged):
@@ -825,9 +908,76 @@ def _judge_payments(
             )
     return (
         "one charge per order, on one pool process or two, on another worker, one after the "
-        "other and at the same time, and after a delivery that died; the mark expires after "
-        "a day or more"
+        "other and at the same time, and after a delivery that died; the mark expires a day "
+        "or more after each payment"
     )
+
+
+def _expires_at(order_id: str, run: _Run) -> float | None:
+    """When the first of the keys a payment of ``order_id`` left expires (ms since the epoch,
+    read now), or None if none expires."""
+    r = store()
+    left = [ms for key in _left(order_id, run) if (ms := r.pttl(key)) >= 0]
+    return time.time() * 1000 + min(left) if left else None
+
+
+def _judge_expiry_moves(pay: Callable[..., Any], process: Callable[[], Callable[..., Any]]) -> None:
+    """Two orders paid more than a second apart (the second also by a pool process whose clock
+    reads two days later): their marks must not expire at the same instant."""
+    first = _order("g")
+    _, run_first = _call(pay, first, 30)
+    at_first = _expires_at(first, run_first)
+    time.sleep(PAUSE)
+    second = _order("g")
+    _, run_second = _call(pay, second, 30)
+    at_second = _expires_at(second, run_second)
+    if at_first is None or at_second is None or abs(at_second - at_first) >= PAUSE * 500:
+        return
+    later = _order("g")
+    clock = _Clock(time.time() + 2 * 24 * 3600)
+    pristine = process()
+    _, run_later = _call(_Fork(pristine, swap=clock.swap()).copy(pristine), later, 30)
+    at_later = _expires_at(later, run_later)
+    if at_later is None or abs(at_later - at_first) >= PAUSE * 500:
+        return
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at_first / 1000))
+    raise Fail(
+        f"orders {first!r} and {second!r}, paid {PAUSE:g} s apart (and a third paid on a "
+        f"worker whose clock reads two days later), have marks that expire at the same "
+        f"instant ({when} UTC): the expiry is a fixed moment (an EXAT computed once, when "
+        "the module was imported?), not a time counted from each payment: the marks made "
+        "late in the worker's life last less than a day, and once that moment has passed no "
+        "mark is kept at all",
+        hint="count the expiry from each payment: ex=7 * 24 * 3600 in the SET (or an exat "
+        "computed inside pay, at each call)",
+    )
+
+
+def _judge_mark_kept(pay: Callable[..., Any], process: Callable[[], Callable[..., Any]]) -> None:
+    """A redelivery with another amount must not rewrite the mark: the key that alone answers
+    "already paid" keeps what the first payment wrote."""
+    r = store()
+    order = _order("h")
+    _, run = _call(pay, order, 30)
+    before = {key: r.get(key) for key in _left(order, run) if r.type(key) in ("string", b"string")}
+    _call(pay, order, 45)
+    rewritten = [key for key, value in before.items() if value == "30" and r.get(key) == "45"]
+    for key in rewritten:
+        others = [other for other in _left(order, run) if other != key]
+        if others:
+            r.delete(*others)
+        charged = _charges(order)
+        answer, _ = _call(process(), order, 30)
+        if answer == ALREADY and _charges(order) == charged:
+            raise Fail(
+                f"order {order!r}, paid with 30, was delivered again with 45, and the mark "
+                f"{key} now says 45, an amount that was never charged: the second delivery "
+                "wrote over the mark (a SET without NX, with GET or not), and pushed its "
+                "expiry back",
+                hint="write the mark only the first time: r.set(key, amount, nx=True, ex=...) "
+                "leaves an existing mark as it is",
+            )
+        return
 
 
 def _new_payment(before: str, new: str, answer: Any) -> None:
@@ -960,7 +1110,14 @@ def _cap_problem(options: dict[str, Any], late: list[Any]) -> tuple[str, str]:
             f"retry_backoff_max={cap!r} caps the waits at {waited} s, where 60 s was asked",
             f"retry_backoff_max={CAP}",
         )
-    if isinstance(cap, (int, float)) and cap >= 1000:
+    if isinstance(cap, (int, float)) and cap == CAP * 60:
+        return (
+            f"retry_backoff_max={cap!r} lets the 9th retry wait {waited!r} s: "
+            f"retry_backoff_max is in seconds, and {cap!r} s is an hour: the cap of 60 "
+            "asked for is 60 seconds, not 60 minutes",
+            f"retry_backoff_max={CAP} (seconds)",
+        )
+    if isinstance(cap, (int, float)) and cap >= 1000 and cap % 1000 == 0:
         return (
             f"retry_backoff_max={cap!r} lets the 9th retry wait {waited!r} s: "
             "retry_backoff_max is in seconds, not milliseconds",
@@ -1163,10 +1320,17 @@ def _judge_lock(
             hint="store the token as the lock's value, so release can compare it",
         )
     r.pexpire(lock, HELD_MS)  # time went by: the holder has 2 s left
-    if _call(acquire, name, 5)[0]:
+    refused, _ = _call(acquire, name, 5)
+    if refused:
         raise Fail(
             "a second acquire took the lock while the first holder still had it",
             hint="nx=True: SET only if the key does not exist",
+        )
+    if refused is not None:
+        raise Fail(
+            f"acquire of a lock that was held returned {refused!r}, not None",
+            hint="return None when SET ... NX did not take the lock (redis-py answers None "
+            "there: return None, not the SET's answer turned into something else)",
         )
     if (left := r.pttl(lock)) > HELD_MS:
         raise Fail(
@@ -1197,11 +1361,21 @@ def _judge_lock(
         )
     if late:
         raise Fail("release with a stale token returned True; it released nothing")
+    if late is not False:
+        raise Fail(
+            f"release with a stale token returned {late!r}, not False",
+            hint="return True or False: bool(...) of what the script or DEL answered",
+        )
     ours, freeing = _call(release, name, newer)
     if not ours or r.exists(lock):
         raise Fail(
             "the holder could not release its own lock",
             hint="delete the key when it holds the token, and return True",
+        )
+    if ours is not True:
+        raise Fail(
+            f"release of the holder's own lock returned {ours!r}, not True",
+            hint="return True or False: bool(...) of what the script or DEL answered",
         )
     # The same on two pool processes: this one takes the lock, it expires, the other process
     # takes it (its first call: a forked copy of a per-process counter would give it this
@@ -1316,7 +1490,22 @@ def _judge_lock(
             taken.append(_call(acquire_2, name_r, 5)[0])
 
         run = _Run(between={after: expire_and_take})
-        _call(release, name_r, mine, run=run)
+        try:
+            _call(release, name_r, mine, run=run)
+        except Exception as exc:  # noqa: BLE001 (judged: release must answer False)
+            hint = ""
+            if isinstance(exc, WatchError):
+                hint = (
+                    "catch redis.exceptions.WatchError around the EXEC: it fails because the "
+                    "lock changed after the WATCH (it expired, another holder took it): the "
+                    "lock is not yours any more, return False"
+                )
+            step = run.names()[after - 1] if len(run.names()) >= after else "a command"
+            raise Fail(
+                f"release raised {error_text(exc).rstrip('.')} when the lock expired right "
+                f"after its {step} and another holder took it",
+                hint=hint,
+            ) from None
         if taken and taken[0] and r.get(lock_r) != str(taken[0]):
             done = run.names()
             hint = (
@@ -1335,6 +1524,7 @@ def _judge_lock(
                 f"{', '.join(done[after:]) or 'nothing'} and removed that holder's lock",
                 hint=hint,
             )
+    _judge_stale_release(acquire, release, acquire_2, fresh)
     # Release of a lock that expired, which nobody took since.
     name_e, lock_e = fresh()
     expired, _ = _call(acquire, name_e, 5)
@@ -1350,6 +1540,53 @@ def _judge_lock(
         "expiry set (and not pushed back), second acquire refused (also at the same time, on "
         "two pool processes), random tokens, only the token's holder releases"
     )
+
+
+def _judge_stale_release(
+    acquire: Callable[..., Any],
+    release: Callable[..., Any],
+    acquire_2: Callable[..., Any],
+    fresh: Callable[[], tuple[str, str]],
+) -> None:
+    """A holder whose lock expired releases while the next holder (another pool process) has
+    it: after each of release's store commands, a third caller tries to take the lock."""
+    r = store()
+    steps: int | None = None
+    after = 0
+    while steps is None or after <= steps:
+        name, lock = fresh()
+        stale, _ = _call(acquire, name, 5)
+        r.delete(lock)
+        holder, _ = _call(acquire_2, name, 5)
+        if not stale or not holder:
+            return
+        third: list[Any] = []
+
+        def take(name: str = name, third: list[Any] = third) -> None:
+            third.append(_call(acquire, name, 5)[0])
+
+        run = _Run(between={after: take} if after else None)
+        try:
+            _call(release, name, stale, run=run)
+        except Exception:  # noqa: BLE001 (judged elsewhere)
+            return
+        if steps is None:
+            steps = len(run.commands)
+        if third and third[0]:
+            done = run.names()
+            raise Fail(
+                f"a holder whose lock had expired called release while another holder had "
+                f"taken it, and for a moment that holder's lock was gone: right after "
+                f"release's {done[after - 1]}, a third acquire took it (two holders at once)"
+                + (
+                    f", then release went on with {', '.join(done[after:])}" if done[after:] else ""
+                ),
+                hint="never delete (or GETDEL) a lock that is not yours, even to put it back: "
+                "compare and delete in one step, a Lua script (GET, compare, DEL)",
+            )
+        if r.get(lock) != str(holder):
+            return  # judged by the other release checks
+        after += 1
 
 
 # --------------------------------------------------------------------------- 10.4
@@ -1374,6 +1611,7 @@ class _Limit:
         self.key = practices.key("parts", name)
         self.part, self.seconds, self.error = part, seconds, error
         self.struck = False
+        self.seen = 0  # parts recorded by encode's own thread
         self.after: list[int] = []  # parts recorded after the limit struck
         self.handling: list[int] = []  # those of them recorded in an except block that caught it
 
@@ -1381,6 +1619,7 @@ class _Limit:
         if name not in ("RPUSH", "LPUSH") or keys != [self.key]:
             return
         part = int(args[2]) if len(args) > 2 and str(args[2]).lstrip("-").isdigit() else None
+        self.seen += 1
         if self.struck:
             self.after.append(part if part is not None else -1)
             if isinstance(sys.exc_info()[1], SoftTimeLimitExceeded):
@@ -1453,6 +1692,16 @@ def _judge_stop(encode: Callable[..., Any], name: str, parts: int, limit: _Limit
         )
         left = " and left its temporary file" if practices.temp_exists(name) else ""
         raise Fail(f"SoftTimeLimitExceeded escaped from encode{left}", hint=hint) from None
+    if not limit.struck and practices.parts(name) and not limit.seen:
+        raise Fail(
+            f"encode({name!r}, {parts}) encoded its parts on other threads (a thread pool?), "
+            "where the soft time limit never reaches them: Celery raises "
+            "SoftTimeLimitExceeded in the task's own thread only (from a signal handler), "
+            "so the pool's threads go on encoding after the limit, until the hard limit "
+            "kills the process",
+            hint="encode the parts in the task's own thread, in a plain loop inside "
+            "try/except SoftTimeLimitExceeded",
+        )
     if not limit.struck:
         raise Fail(f"encode({name!r}, {parts}) finished before the soft time limit struck")
     encoded = practices.parts(name)
@@ -1587,11 +1836,21 @@ def _judge_encode(encode: Callable[..., Any], fresh: Callable[[str], str]) -> st
             answer = _encode_under(encode, name, 3, _Limit(name, part=1, error=error))
         except Fail:
             raise
-        except Exception as exc:  # the error went up: right (whatever it was wrapped in)
+        except Exception as exc:  # the error went up: it must be that error, as it was
             if isinstance(exc, SoftTimeLimitExceeded):
                 raise Fail(
                     f"encode raised SoftTimeLimitExceeded when encode_part failed with "
                     f"{error_text(error)}"
+                ) from None
+            if not isinstance(exc, type(error)):
+                raise Fail(
+                    f"encode_part failed with {error_text(error)} (not the time limit), and "
+                    f"encode raised {error_text(exc).rstrip('.')} instead: the failure went "
+                    f"up as another type, so what handles it (an "
+                    f"autoretry_for=({type(error).__name__},), a caller's except "
+                    f"{type(error).__name__}) no longer matches it",
+                    hint="let other errors go up as they are: don't catch them, or re-raise "
+                    "with a bare raise",
                 ) from None
         else:
             swallowed.append((error, answer))
@@ -1604,5 +1863,5 @@ def _judge_encode(encode: Callable[..., Any], fresh: Callable[[str], str]) -> st
         )
     return (
         "in time: done; at the soft time limit (in any part, or from a signal): stopped at "
-        "once; no temporary file left either way; other errors not hidden"
+        "once; no temporary file left either way; other errors go up as they are"
     )
