@@ -1674,6 +1674,12 @@ def _judge_specifiers(execstart: str, where: str = "ExecStart") -> None:
                hint=f"write %%{letter} so that celery gets %{letter}{also}")
 
 
+def _unknown_setting(line: str, key: str) -> Fail:
+    return Fail(f"{line}: the check does not know {key}= as a setting that leaves the worker's "
+                "start, its restarts and its warm stop alone",
+                hint=f"leave out {key}: the unit needs no more than the exercise asks for")
+
+
 def _judge_extras(lines: list[tuple[str, str]], celery_bin: str, restart: str | None) -> None:
     """A Fail for a [Service] setting beyond those judged before that changes how the worker
     starts, restarts or stops, or that the check does not know."""
@@ -1746,10 +1752,7 @@ def _judge_extras(lines: list[tuple[str, str]], celery_bin: str, restart: str | 
                        "with that status counts as a success, and is not restarted",
                        hint="leave out SuccessExitStatus (or use Restart=always)")
         elif key not in HARMLESS and key != "SuccessExitStatus":
-            raise Fail(f"{key}={value}: the check does not know {key}= as a setting that "
-                       "leaves the worker's start, its restarts and its warm stop alone",
-                       hint=f"leave out {key}: the unit needs no more than the exercise asks "
-                       "for")
+            raise _unknown_setting(f"{key}={value}", key)
 
 
 _RESTART_TROUBLE = {
@@ -1796,11 +1799,7 @@ def _unit(worker_unit: Any) -> str:
         _judge_pulls_in(unit)
         for key, value in _assignments(text, "Unit"):
             if key not in UNIT_HARMLESS and not key.startswith("StartLimit"):
-                raise Fail(f"{key}={value} in [Unit]: the check does not know {key}= as a "
-                           "setting that leaves the worker's start, its restarts and its warm "
-                           "stop alone",
-                           hint=f"leave out {key}: the unit needs no more than the exercise "
-                           "asks for")
+                raise _unknown_setting(f"{key}={value} in [Unit]", key)
         _judge_start_limits(unit)
         _judge_execstarts(lines, service.get("Type", "simple"))
         raw = service.get("ExecStart", "").strip()
