@@ -875,6 +875,241 @@ def test_03_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:
     assert_fails(verdict("03.4", answer), problem, hint)
 
 
+# --------------------------------------------------------------------------- round 2
+# Adversary round 2's answers (.adversary/ch03_r2.py), each with the problem and hint it gets
+# (an answer the same as one above is that one).
+
+
+@app.task
+def r2_whoami_unbound() -> dict[str, Any]:
+    return {"id": r2_whoami_unbound.request.id, "retries": r2_whoami_unbound.request.retries}
+
+
+@app.task(bind=True)
+def r2_whoami_root(self: Any) -> dict[str, Any]:
+    return {"id": self.request.root_id or self.request.id, "retries": self.request.retries}
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r2_whoami_unbound, "whoami is not bound",
+                     "declare it with @app.task(bind=True)", id="unbound-task-request"),
+        pytest.param(whoami_current_task, "whoami is not bound",
+                     "declare it with @app.task(bind=True)", id="unbound-current-task"),
+        pytest.param(whoami_correlation_id, f"{IN_A_WORKFLOW} the message's correlation_id",
+                     OWN_ID, id="correlation-id"),
+        pytest.param(whoami_counts_calls, "run as a second retry (self.request.retries == 2), "
+                     "whoami said retries=0", "return self.request.retries",
+                     id="global-retry-count"),
+        pytest.param(r2_whoami_root, f"{IN_A_WORKFLOW} the id of the workflow's first task",
+                     OWN_ID, id="root-id"),
+    ],
+)  # fmt: skip
+def test_03_1_round2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.1", answer), problem, hint)
+
+
+@app.task(max_retries=5)
+def r2_fetch_title_unbound(url: str) -> str:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        raise r2_fetch_title_unbound.retry(exc=exc, countdown=0.1) from exc
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def r2_fetch_title_naive_eta(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc, eta=datetime.now() + timedelta(seconds=0.1)) from exc  # noqa: DTZ005
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=None)
+def r2_fetch_title_own_limit(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        if self.request.retries >= 4:
+            raise
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def r2_fetch_title_404_once(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    except PageNotFound as exc:
+        raise self.retry(exc=exc, countdown=0.1, max_retries=1) from exc
+    return page["title"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r2_fetch_title_unbound, "fetch_title is not bound: the exercise asks for a "
+                     "bound task", "declare it with @app.task(bind=True, max_retries=5)",
+                     id="unbound-retry"),
+        pytest.param(fetch_title_sleep_loop, "fetch_title fetched the page 3 times in one run",
+                     "don't loop or sleep inside the task", id="sleep-loop"),
+        pytest.param(r2_fetch_title_naive_eta, "fetch_title asked to be retried at a naive eta",
+                     "pass countdown=0.1 to self.retry (an eta must be aware", id="naive-eta"),
+        pytest.param(fetch_title_backoff, "asked to be retried in 0.2 s, not 0.1 s",
+                     "pass countdown=0.1 to self.retry", id="exp-backoff"),
+        pytest.param(r2_fetch_title_own_limit, "gave up after 4 retries, not 5", "max_retries=5",
+                     id="own-limit-off-by-one"),
+        pytest.param(r2_fetch_title_404_once, "for a page that does not exist (PageNotFound, a "
+                     "404) fetch_title retried 1 time", "catch only SiteUnavailable",
+                     id="404-retried-once"),
+    ],
+)  # fmt: skip
+def test_03_2_round2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.2", answer), problem, hint)
+
+
+@app.task(bind=True)
+def r2_word_count_before(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+        words += len(text.split())
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r2_word_count_regex(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(re.findall(r"\w+", text))
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r2_word_count_manual_success(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    self.update_state(state="SUCCESS", meta={"words": words})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r2_word_count_words(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    total_words = sum(len(t.split()) for t in texts)
+    for text in texts:
+        words += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": words, "total": total_words})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r2_word_count_split_space(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len([w for w in text.split(" ") if w])
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r2_word_count_before, "when word_count started reading text 1 of 3, its "
+                     "progress already said 1/3: it reported the text before counting it",
+                     "report after each text: first count it (words += len(text.split()))",
+                     id="report-before-counting"),
+        pytest.param(r2_word_count_regex, "word_count returned {'words': 9}, not {'words': 6}",
+                     "count with len(text.split()): a regex of word characters (\\w+)",
+                     id="regex-words"),
+        pytest.param(word_count_current_task, "word_count is not bound",
+                     "declare it with @app.task(bind=True)", id="unbound-current-task"),
+        pytest.param(r2_word_count_manual_success, "word_count stored the state SUCCESS itself, "
+                     "while it was still running", "only report PROGRESS", id="manual-success"),
+        pytest.param(r2_word_count_words, "for 5 texts the progress said total=12",
+                     "total is the number of texts", id="words-not-texts"),
+        pytest.param(r2_word_count_split_space, "word_count returned {'words': 10}, not "
+                     "{'words': 12}", 'count with len(text.split()), no argument: split(" ") keeps',
+                     id="split-space"),
+    ],
+)  # fmt: skip
+def test_03_3_round2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.3", answer), problem, hint)
+
+
+class R2NotNone(AuditedTask):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        if retval is not None:
+            record(task_id, "success", retval)
+
+
+class R2TypeName(AuditedTask):
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", type(exc).__name__)
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", type(exc).__name__)
+
+
+class R2CallWrapper(Task):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        retval = super().__call__(*args, **kwargs)
+        record(self.request.id, "success", retval)
+        return retval
+
+
+class R2RetryEinfo(AuditedTask):
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", einfo.exception)
+
+
+class R2BySignals(Task):
+    """Empty: the adversary audits through global task_success/retry/failure signal handlers,
+    not connected here (they would record every later task): the check rejects the class
+    before it runs anything."""
+
+
+class R2Repr(AuditedTask):
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", repr(exc))
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", repr(exc))
+
+
+def test_03_4_round2_right_answers() -> None:
+    # repr(exc), "ValueError('broken on purpose')", is the exception written out, as Repr
+    # and Formatted above: the text asks for the exception, not the traceback, not a format
+    assert_passed(verdict("03.4", R2Repr))
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(R2NotNone, "for a task that returned None AuditedTask recorded nothing",
+                     "record every success, whatever the value", id="skip-none-success"),
+        pytest.param(R2TypeName, f"{RETRIED} on_retry recorded the detail 'ConnectionError'",
+                     "record exc itself, not only its class name", id="type-name-only"),
+        pytest.param(R2CallWrapper, "does not define on_success", "add def on_success(self",
+                     id="call-wrapper"),
+        pytest.param(R2RetryEinfo, f"{RETRIED} on_retry recorded Celery's Retry",
+                     "record exc: on_retry receives the error as exc", id="retry-einfo-exception"),
+        pytest.param(R2BySignals, "does not define on_success", "add def on_success(self",
+                     id="global-signals"),
+    ],
+)  # fmt: skip
+def test_03_4_round2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.4", answer), problem, hint)
+
+
 # --------------------------------------------------------------------------- last
 
 

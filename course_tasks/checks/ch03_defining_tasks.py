@@ -77,6 +77,9 @@ class Run:
     retries: list[float | None] = field(default_factory=list)
     #: Every state the task published that is not one of Celery's own: (state, meta).
     custom: list[tuple[str, Any]] = field(default_factory=list)
+    #: How many times SUCCESS was stored besides the result Celery stores at the end: the
+    #: task stored it itself (``update_state(state="SUCCESS")``) while it was still running.
+    early_success: int = 0
 
 
 def on_worker() -> bool:
@@ -127,6 +130,8 @@ def _bound(obj: Any, name: str, problem: str, then: str) -> Task:
 
 
 def _seconds(when: Any) -> float | None:
+    if isinstance(when, datetime) and when.tzinfo is None:  # read as the local time it is
+        return max(0.0, (when - datetime.now()).total_seconds())
     if isinstance(when, datetime):
         now = datetime.now(when.tzinfo or timezone.utc)
         return max(0.0, (when - now).total_seconds())
@@ -139,6 +144,8 @@ class _Wait:
 
     seconds: float
     eta: bool
+    #: an eta without a time zone (``datetime.now() + ...``): no one can tell when it is
+    naive: bool = False
 
 
 def _retry_problem(
@@ -146,6 +153,14 @@ def _retry_problem(
 ) -> Fail | None:
     """A Fail for the first retry that waits too long, or (``expected``) not that long."""
     for wait in waits:
+        if wait.naive:
+            return Fail(
+                f"{name} asked to be retried at a naive eta, a datetime without a time zone "
+                "(datetime.now() + ...): Celery cannot know which clock it is on, and reads "
+                "it as UTC or as the worker's local time",
+                hint=f"pass countdown={expected if expected is not None else 0.1:g} to "
+                "self.retry (an eta must be aware: datetime.now(timezone.utc) + ...)",
+            )
         if expected is None:
             right = True
         elif wait.eta:  # what is left of it when the retry is sent: at most the countdown
@@ -183,14 +198,22 @@ def _published(pubsub: Any, *, wait: float) -> list[dict[str, Any]]:
             metas.append(json.loads(message["data"]))
 
 
+class _Published(list):
+    """The states not Celery's own published for a task, (state, meta); ``successes``:
+    how many times SUCCESS was published."""
+
+    successes = 0
+
+
 @contextmanager
-def _states_of(task_id: str, on_start: Callable[[Task], None]) -> Iterator[list[tuple[str, Any]]]:
+def _states_of(task_id: str, on_start: Callable[[Task], None]) -> Iterator[_Published]:
     """Meanwhile, listen to the states the result backend publishes for ``task_id``.
 
     The list holds, after the block, every state that is not one of Celery's own, with its
-    meta. ``on_start(task)`` runs as the task starts (``task_prerun``), where it runs.
+    meta, and counts the SUCCESS states published. ``on_start(task)`` runs as the task
+    starts (``task_prerun``), where it runs.
     """
-    custom: list[tuple[str, Any]] = []
+    custom = _Published()
 
     def on_prerun(task_id: str | None = None, task: Any = None, **_: Any) -> None:
         if task_id == wanted and task is not None:
@@ -207,6 +230,7 @@ def _states_of(task_id: str, on_start: Callable[[Task], None]) -> Iterator[list[
         custom.extend(
             (m["status"], m["result"]) for m in metas if m["status"] not in states.ALL_STATES
         )
+        custom.successes = sum(m["status"] == states.SUCCESS for m in metas)
     finally:
         signals.task_prerun.disconnect(on_prerun)
         pubsub.close()
@@ -239,16 +263,19 @@ def run_task(
             when = getattr(reason, "when", None)
             seconds = _seconds(when)
             if seconds is not None:
-                waits.append(_Wait(seconds, isinstance(when, datetime)))
+                naive = isinstance(when, datetime) and when.tzinfo is None
+                waits.append(_Wait(seconds, isinstance(when, datetime), naive))
 
     def on_start(started: Task) -> None:
         # with apply(), as in a message Celery sends: correlation_id is the task's id
         started.request.update({"correlation_id": task_id, **(request or {})})
 
     signals.task_retry.connect(on_retry, weak=False)
+    stored = 0  # the SUCCESS states Celery itself stores: the result, on the worker only
     try:
         with _states_of(task_id, on_start) as custom:
             if on_worker():
+                stored = 1
                 state, value = _run_on_worker(
                     task, args, kwargs, task_id, retries, waits, name, countdown, request or {}
                 )
@@ -261,7 +288,8 @@ def run_task(
     problem = _retry_problem(waits, name, task, countdown)
     if problem is not None:
         raise problem
-    return Run(task_id, state, value, [w.seconds for w in waits], custom)
+    early = max(0, custom.successes - stored) if state == states.SUCCESS else 0
+    return Run(task_id, state, value, [w.seconds for w in waits], custom, early)
 
 
 def _run_on_worker(
@@ -402,6 +430,15 @@ def _fetch_run(task: Task, outage: int, url: str = PAGE_URL) -> tuple[Run, int]:
 @exercise("03.2", "retry on an outage", points=2)
 def _fetch_title(fetch_title: Any) -> str:
     task = as_task(fetch_title, "fetch_title")
+    if not is_bound(task) and not getattr(task, "autoretry_for", ()):
+        # autoretry_for (Celery retrying by itself) needs no self; fetch_title.retry(...) on
+        # the module-level task does: the exercise asks for a bound task and self.retry
+        raise Fail(
+            "fetch_title is not bound: the exercise asks for a bound task that retries "
+            "through self.retry",
+            hint="declare it with @app.task(bind=True, max_retries=5), take self as its first "
+            "argument and raise self.retry(exc=exc, countdown=0.1)",
+        )
     try:
         return _check_fetch_title(task)
     finally:
@@ -527,8 +564,9 @@ def _check_fetch_title(task: Task) -> str:
 
 #: Five texts: a double space, a newline, a tab, a trailing space and an empty text.
 TEXTS = ["Celery runs  tasks", "", "Redis keeps\nthe messages", "workers\tdo the work ", "done"]
-#: Three texts whose counting the check watches (see :class:`_Texts`).
-WATCHED = ["one two", "three", "four five six"]
+#: Three texts whose counting the check watches (see :class:`_Texts`); with punctuation:
+#: "don't", "e-mail" and "3.5" are one word each for len(text.split()).
+WATCHED = ["don't e-mail", "three", "3.5 five six."]
 
 
 def _words(texts: list[str]) -> int:
@@ -611,6 +649,14 @@ class _Texts(list):
                 return position, stored
         return None
 
+    def early(self) -> tuple[int, int] | None:
+        """The first text the task read when the progress already counted it (or more)."""
+        for position in sorted(self.touched):
+            stored = self.touched[position]
+            if stored is not None and stored >= position:
+                return position, stored
+        return None
+
 
 def _progress_problem(run: Run, texts: list[str]) -> Fail | None:
     """A Fail if the PROGRESS updates of ``run`` on ``texts`` are not 1..n of n."""
@@ -679,6 +725,16 @@ def _value_problem(run: Run, texts: list[str]) -> Fail | None:
         hint = 'end it with return {"words": n}'
     elif run.value == {"words": sum(len(text) for text in texts)}:
         hint = "that is the number of characters: count the words, len(text.split())"
+    elif run.value == {"words": sum(len(re.findall(r"\w+", text)) for text in texts)}:
+        hint = (
+            "count with len(text.split()): a regex of word characters (\\w+) cuts "
+            '"don\'t", "e-mail" and "3.5" in two'
+        )
+    elif run.value == {"words": sum(len([w for w in t.split(" ") if w]) for t in texts)}:
+        hint = (
+            'count with len(text.split()), no argument: split(" ") keeps a tab or a newline '
+            "inside a word, even with the empty pieces dropped"
+        )
     elif run.value == {"words": sum(len(text.split(" ")) for text in texts)}:
         hint = (
             'count with len(text.split()), no argument: split(" ") finds a word between two '
@@ -686,6 +742,17 @@ def _value_problem(run: Run, texts: list[str]) -> Fail | None:
             "word"
         )
     return Fail(f"word_count returned {run.value!r}, not {{'words': {words}}}", hint=hint)
+
+
+def _early_success(run: Run) -> Fail | None:
+    if not run.early_success:
+        return None
+    return Fail(
+        "word_count stored the state SUCCESS itself, while it was still running: a client "
+        "polling it saw SUCCESS before the task had finished",
+        hint='only report PROGRESS; return {"words": n} and Celery stores SUCCESS with it '
+        "when the task has really finished",
+    )
 
 
 @exercise("03.3", "report progress", points=2)
@@ -699,7 +766,7 @@ def _word_count(word_count: Any) -> str:
     run = run_task(task, (TEXTS,), name="word_count")
     if run.state == states.FAILURE:
         raise _failed(run, "word_count", hint="count the words of each text with len(text.split())")
-    problem = _progress_problem(run, TEXTS) or _value_problem(run, TEXTS)
+    problem = _progress_problem(run, TEXTS) or _value_problem(run, TEXTS) or _early_success(run)
     if problem is not None:
         raise problem
 
@@ -707,9 +774,19 @@ def _word_count(word_count: Any) -> str:
     run = _watched_run(task, texts)
     if run.state == states.FAILURE:
         raise _failed(run, "word_count", hint="count the words of each text with len(text.split())")
-    problem = _progress_problem(run, WATCHED) or _value_problem(run, WATCHED)
+    problem = _progress_problem(run, WATCHED) or _value_problem(run, WATCHED) or _early_success(run)
     if problem is not None:
         raise problem
+    early = texts.early()
+    if early is not None:
+        position, stored = early
+        raise Fail(
+            f"when word_count started reading text {position} of {len(WATCHED)}, its "
+            f"progress already said {stored}/{len(WATCHED)}: it reported the text before "
+            "counting it",
+            hint="report after each text: first count it (words += len(text.split())), "
+            "then call self.update_state(...)",
+        )
     late = texts.late()
     if late is not None:
         position, stored = late
@@ -738,7 +815,8 @@ def _watched_run(task: Task, texts: _Texts) -> Run:
 
     with _states_of(texts.task_id, on_start) as custom, quiet_trace_log():
         eager = task.apply((texts,), task_id=texts.task_id)
-    return Run(texts.task_id, eager.state, eager.result, [], custom)
+    early = custom.successes if eager.state == states.SUCCESS else 0  # apply() stores none
+    return Run(texts.task_id, eager.state, eager.result, [], custom, early)
 
 
 # --------------------------------------------------------------------------- 03.4
@@ -752,13 +830,17 @@ _serial = count(1)
 
 
 def _probe_tasks(base: type[Task]) -> dict[str, Task]:
-    """Three tasks on the learner's base class: one retries once then returns 'ok', one
-    fails, one returns 0 (last: a handler that skips falsy values has recorded 'ok' by then).
+    """Four tasks on the learner's base class: one retries once then returns 'ok', one
+    fails, one returns 0 and one None (last: a handler that skips falsy values or None has
+    recorded 'ok' by then).
     """
     n = next(_serial)
 
     def succeeds(self: Any) -> int:
         return 0  # a falsy value is a value too
+
+    def returns_none(self: Any) -> None:
+        return None  # a task with nothing to return has succeeded too
 
     def retries_once(self: Any) -> str:
         if self.request.retries == 0:
@@ -769,7 +851,7 @@ def _probe_tasks(base: type[Task]) -> dict[str, Task]:
         raise ValueError("broken on purpose")
 
     made = {}
-    for fn in (retries_once, fails, succeeds):
+    for fn in (retries_once, fails, succeeds, returns_none):
         made[fn.__name__] = app.task(
             fn,
             base=base,
@@ -823,6 +905,7 @@ def _audited(cls: Any) -> str:
     #: per probe: the events in order, the probe in words, and each event's detail
     expected = {
         "succeeds": (["success"], "a task that returned 0", {"success": "0"}),
+        "returns_none": (["success"], "a task that returned None", {"success": "None"}),
         "retries_once": (
             ["retry", "success"],
             "a task that was retried once, then returned 'ok'",
@@ -843,7 +926,7 @@ def _audited(cls: Any) -> str:
                 f"for {what} something was recorded, but not under the task's id",
                 hint="pass the handler's task_id argument as the first argument of record()",
             )
-        if key == "succeeds" and not names:
+        if key in ("succeeds", "returns_none") and not names:
             raise Fail(
                 f"for {what} AuditedTask recorded nothing, though it recorded the success "
                 "of a task that returned 'ok'",
