@@ -2,21 +2,26 @@
 
 Each exercise has its right answers (the solution's and others the text allows) and a table of
 wrong ones, each with the problem and the hint its feedback must name. The rows marked
-"adversary round 1" are the wrong answers of ``.adversary/ch05_r1.py``.
+"adversary round 1" (round 2) are the wrong answers of ``.adversary/ch05_r1.py`` (``_r2.py``).
 """
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import functools
 import math
+import threading
 import time
 import uuid
+from time import sleep  # bound at import, as a learner's module-level import is
 from typing import Any
 
 import pytest
 from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from checkhelpers import assert_fails, assert_passed, verdict
+from redis.exceptions import RedisError
 
 from course_tasks import app
 from course_tasks.checks.ch05_states_and_results import ISSUED_KEY
@@ -29,33 +34,31 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 
 def status(task_id):
-    result = app.AsyncResult(task_id)
-    state = result.state
+    meta = app.backend.get_task_meta(task_id)
+    state, info = meta["status"], meta["result"]
     if state == "PENDING":
         return {"status": "pending"}
     if state == "PROGRESS":
-        info = result.info
         return {"status": "in_progress", "percent": round(100 * info["current"] / info["total"])}
     if state == "SUCCESS":
-        return {"status": "success", "result": result.result}
+        return {"status": "success", "result": info}
     if state == "FAILURE":
-        return {"status": "failure", "error": str(result.info)}
+        return {"status": "failure", "error": str(info)}
     return {"status": state.lower()}
 
 
 def status_match(task_id):
-    """A match statement on `result.status` (the old name), meta read once, extra keys."""
+    """A match statement on the record read once through the handle's backend, extra keys."""
     result = app.AsyncResult(task_id)
-    match result.status:
-        case "PROGRESS":
-            meta = result.info
+    match result.backend.get_task_meta(result.id):
+        case {"status": "PROGRESS", "result": meta}:
             done = meta["current"] * 100 / meta["total"]
             return {"status": "in_progress", "percent": round(done), "task_id": task_id}
-        case "SUCCESS":
-            return {"status": "success", "result": result.result, "task_id": task_id}
-        case "FAILURE":
-            return {"status": "failure", "error": f"{type(result.info).__name__}: {result.info}"}
-        case other:
+        case {"status": "SUCCESS", "result": value}:
+            return {"status": "success", "result": value, "task_id": task_id}
+        case {"status": "FAILURE", "result": exc}:
+            return {"status": "failure", "error": f"{type(exc).__name__}: {exc}"}
+        case {"status": other}:
             return {"status": other.lower(), "task_id": task_id}
 
 
@@ -86,6 +89,22 @@ def status_reads_all_first(task_id):
 
 
 def status_stub(task_id): ...
+
+
+def status_state_then_info(task_id):
+    """The old solution: state, then result.info, which reads the backend again for PROGRESS."""
+    result = app.AsyncResult(task_id)
+    state = result.state
+    if state == "PENDING":
+        return {"status": "pending"}
+    if state == "PROGRESS":
+        info = result.info
+        return {"status": "in_progress", "percent": round(100 * info["current"] / info["total"])}
+    if state == "SUCCESS":
+        return {"status": "success", "result": result.result}
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(result.info)}
+    return {"status": state.lower()}
 
 
 def status_returns_result(task_id):
@@ -338,6 +357,91 @@ status_failure_args = _but_for(
 )
 
 
+# adversary round 2
+
+
+def _status_r2(branch):
+    """``status_state_then_info`` where ``branch(result, state)`` may answer first."""
+
+    def status_r2(task_id):
+        result = app.AsyncResult(task_id)
+        state = result.state
+        answer = branch(result, state)
+        if answer is not None:
+            return answer
+        if state == "PENDING":
+            return {"status": "pending"}
+        if state == "PROGRESS":
+            info = result.info
+            return {"status": "in_progress",
+                    "percent": round(100 * info["current"] / info["total"])}  # fmt: skip
+        if state == "SUCCESS":
+            return {"status": "success", "result": result.result}
+        if state == "FAILURE":
+            return {"status": "failure", "error": str(result.info)}
+        return {"status": state.lower()}
+
+    return status_r2
+
+
+status_total_from_text = _status_r2(
+    lambda result, state: {"status": "in_progress",
+                           "percent": round(100 * result.info["current"] / 3)}
+    if state == "PROGRESS" else None
+)  # fmt: skip
+status_error_traceback_r2 = _status_r2(
+    lambda result, state: {"status": "failure", "error": result.traceback}
+    if state == "FAILURE" else None
+)  # fmt: skip
+status_result_str_r2 = _status_r2(
+    lambda result, state: {"status": "success", "result": str(result.result)}
+    if state == "SUCCESS" else None
+)  # fmt: skip
+status_retry_as_pending = _status_r2(
+    lambda result, state: {"status": "pending"} if state == "RETRY" else None
+)
+status_percent_one_decimal = _status_r2(
+    lambda result, state: {"status": "in_progress",
+                           "percent": round(100 * result.info["current"] / result.info["total"], 1)}
+    if state == "PROGRESS" else None
+)  # fmt: skip
+
+
+def status_ready_first(task_id):
+    result = app.AsyncResult(task_id)
+    if result.successful():
+        return {"status": "success", "result": result.result}
+    if result.failed():
+        return {"status": "failure", "error": str(result.info)}
+    return status_state_then_info(task_id)
+
+
+def status_grace_sleep(task_id):
+    # on STARTED, sleep (module-level `from time import sleep`) and read again
+    result = app.AsyncResult(task_id)
+    if result.state == "STARTED":
+        sleep(0.05)
+    return status_state_then_info(task_id)
+
+
+def status_event_wait(task_id):
+    # on STARTED or PENDING, wait 50 ms with threading.Event().wait and read again
+    result = app.AsyncResult(task_id)
+    if result.state in ("STARTED", "PENDING"):
+        threading.Event().wait(0.05)
+    return status_state_then_info(task_id)
+
+
+def status_success_via_wait(task_id):
+    result = app.AsyncResult(task_id)
+    if result.state in ("SUCCESS", "STARTED"):
+        try:
+            return {"status": "success", "result": result.wait(timeout=1, propagate=False)}
+        except CeleryTimeoutError:
+            return {"status": "started"}
+    return status_state_then_info(task_id)
+
+
 def test_05_1_right_answer() -> None:
     assert_passed(
         verdict("05.1", status),
@@ -356,9 +460,11 @@ STARTED = "for a running task (STARTED), status() "
 THIRD = "for a task at 2 of 3 (PROGRESS, meta {'current': 2, 'total': 3}), percent was "
 THIRD_1 = "for a task at 1 of 3 (PROGRESS, meta {'current': 1, 'total': 3}), percent was "
 RACE = "for a task that finished while status() read it (STARTED for the first "
+RACE_PROGRESS = "for a task that finished while status() read it (PROGRESS for the first "
 RACE_HINT = (
-    "read result.state once, into a variable (state = result.state), and answer from that: "
-    "each read asks the result backend again, and the task may finish in between"
+    "read the task's record once, meta = app.backend.get_task_meta(task_id), and answer from "
+    'meta["status"] and meta["result"]: each result.state or result.info asks the result '
+    "backend again, and the task may finish in between"
 )
 
 
@@ -443,9 +549,9 @@ RACE_HINT = (
                      GET_HINT, id="short-wait"),
         pytest.param(status_waits_for_success, STARTED + "waited for the task (it called get() "
                      "on it)", GET_HINT, id="waits-for-success"),
-        pytest.param(status_reads_state_twice, RACE + "3 reads of its state, SUCCESS with 7 "
-                     "after), status() answered {'status': 'success'}: it read the state more "
-                     "than once, and the reads disagreed", RACE_HINT, id="reads-state-twice"),
+        pytest.param(status_reads_state_twice, RACE + "1 read of its state, SUCCESS with 7 "
+                     "after), status() read the task's state 2 times in one call", RACE_HINT,
+                     id="reads-state-twice"),
         pytest.param(status_notebook_copy, "for a task half-way (PROGRESS 1/4), the dict has no "
                      "'percent' (keys: status, progress)", "the front end wants a number for "
                      "its bar", id="notebook-copy"),
@@ -457,6 +563,36 @@ RACE_HINT = (
         pytest.param(status_failure_args, "for a failed report, status() said error='(\"no "
                      "sales data for month", "put the exception's text under \"error\": "
                      "str(result.info)", id="failure-args"),
+        # the former solution, and the former right answer reading state and info up front
+        pytest.param(status_state_then_info, RACE_PROGRESS + "1 read of its state, SUCCESS with 7 "
+                     "after), status() raised TypeError", RACE_HINT, id="state-then-info"),
+        pytest.param(status_reads_all_first, RACE + "1 read of its state, SUCCESS with 7 after), "
+                     "status() read the task's state 2 times in one call", RACE_HINT,
+                     id="reads-all-first"),
+        # adversary round 2
+        pytest.param(status_total_from_text, "for 1, 2 or 3 items of 4, percent was 33",
+                     "compute it from the task's own meta", id="r2-total-hardcoded"),
+        pytest.param(status_error_traceback_r2, "for a failed report, status() said "
+                     "error='Traceback (most recent call last)", "put the exception's text under "
+                     '"error": str(result.info)', id="r2-error-is-traceback"),
+        pytest.param(status_result_str_r2, "for a finished add(20, 22), status() said "
+                     "result='42'", "put the task's return value (result.result) under "
+                     '"result"', id="r2-result-stringified"),
+        pytest.param(status_ready_first, RACE + "1 read of its state, SUCCESS with 7 after), "
+                     "status() read the task's state 3 times in one call", RACE_HINT,
+                     id="r2-ready-first"),
+        pytest.param(status_grace_sleep, STARTED + "waited before answering (it called "
+                     "time.sleep(0.05))", STATUS_NOW, id="r2-started-grace-sleep"),
+        pytest.param(status_event_wait, STARTED + "waited before answering (it called "
+                     "threading.Event().wait(0.05))", STATUS_NOW, id="r2-started-event-wait"),
+        pytest.param(status_success_via_wait, STARTED + "waited for the task (it called get() "
+                     "on it)", GET_HINT, id="r2-success-via-wait"),
+        pytest.param(status_retry_as_pending, "for a task waiting for its retry (RETRY), "
+                     "status() said status='pending'", 'for this state the endpoint answers '
+                     '{"status": "retry", ...}', id="r2-retry-as-pending"),
+        pytest.param(status_percent_one_decimal, THIRD_1 + "33.3", "a whole number, as the "
+                     "exercise says: round(100 * info['current'] / info['total']) gives 33",
+                     id="r2-percent-one-decimal"),
     ],
 )  # fmt: skip
 def test_05_1_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -647,6 +783,38 @@ def collect_no_wait_adversary(result, timeout):
 collect_catch_all = _timeout_caught_as(Exception, revoked=False)
 
 
+# adversary round 2
+
+
+def collect_only_report_error(result, timeout):
+    # catches the one failure the chapter showed: a TypeError of the task escapes
+    from course_tasks.tasks.reports import ReportError
+
+    try:
+        value = result.get(timeout=timeout)
+    except CeleryTimeoutError:
+        return ("TIMEOUT", None)
+    except TaskRevokedError:
+        return ("REVOKED", None)
+    except ReportError as exc:
+        return ("FAILURE", f"{type(exc).__name__}: {exc}")
+    return ("SUCCESS", value)
+
+
+def collect_revoked_by_early_state(result, timeout):
+    # decides REVOKED from the state read before waiting
+    before = result.state
+    try:
+        value = result.get(timeout=timeout, propagate=False)
+    except CeleryTimeoutError:
+        return ("TIMEOUT", None)
+    if isinstance(value, Exception) and not isinstance(value, TaskRevokedError):
+        return ("FAILURE", f"{type(value).__name__}: {value}")
+    if before == "REVOKED":
+        return ("REVOKED", None)
+    return ("SUCCESS", value)
+
+
 def test_05_2_right_answer() -> None:
     assert_passed(
         verdict("05.2", collect),
@@ -664,6 +832,11 @@ ONLY_CELERY_TIMEOUT = (
     "result backend reach the caller"
 )
 NAME_IT = "name the exception, then its message: ReportError: ..."
+OS_ERROR_HINT = (
+    "Python's built-in {} (an OSError, as are the built-in TimeoutError and socket errors) "
+    "comes from the connection to the result backend, not from get()'s timeout: catch only "
+    "Celery's TimeoutError"
+)
 
 
 @pytest.mark.parametrize(
@@ -750,6 +923,46 @@ NAME_IT = "name the exception, then its message: ReportError: ..."
                                       f"{type(exc).__name__}: {exc}"), "collect() said "
                      "\"course_tasks.tasks.reports.ReportError: no sales data", NAME_IT,
                      id="qualified-name"),
+        # adversary round 2
+        pytest.param(collect_only_report_error, 'for a failed add(1, "a"), collect() let the '
+                     "task's TypeError escape", "a task can fail with any exception, and get() "
+                     "re-raises it: pass propagate=False and ask result.failed()",
+                     id="r2-only-report-error"),
+        pytest.param(_timeout_caught_as((CeleryTimeoutError, OSError)), "when get() raised "
+                     "builtins.ConnectionRefusedError ([Errno 111] Connection refused), collect() "
+                     "returned ('TIMEOUT', None)", OS_ERROR_HINT.format("ConnectionRefusedError"),
+                     id="r2-catches-oserror"),
+        pytest.param(_timeout_caught_as((CeleryTimeoutError, builtins.TimeoutError)), "when "
+                     "get() raised builtins.TimeoutError (timed out), collect() returned "
+                     "('TIMEOUT', None)", OS_ERROR_HINT.format("TimeoutError"),
+                     id="r2-catches-both-timeouts"),
+        pytest.param(_timeout_caught_as((CeleryTimeoutError, RedisError)), REDIS_DOWN +
+                     "localhost:6379. Connection refused.), collect() returned ('TIMEOUT', None)",
+                     ONLY_CELERY_TIMEOUT, id="r2-catches-redis-errors"),
+        pytest.param(_timeout_caught_as(CeleryTimeoutError, lambda timeout: max(timeout - 1, 0.5)),
+                     NO_WORKER + "1.2) answered TIMEOUT, but only asked get() to wait 0.5 s",
+                     "wait the whole timeout: get(timeout=timeout)", id="r2-timeout-compensated"),
+        pytest.param(_timeout_caught_as(CeleryTimeoutError,
+                                        on_timeout=lambda r: app.control.revoke(r.id)),
+                     "for a task no worker will run, collect() revoked the task it stopped "
+                     "waiting for (revoke())", "a timeout only means that you stopped waiting",
+                     id="r2-timeout-control-revoke"),
+        pytest.param(_timeout_caught_as(CeleryTimeoutError, on_timeout=lambda r: r.forget()),
+                     NO_WORKER.removesuffix(", collect(result, ") + " (PROGRESS stored), "
+                     "collect(result, 0.5) answered ('TIMEOUT', None) and the task now reads "
+                     "PENDING", "a timeout only means that you stopped waiting: the task may "
+                     "still run, and a status page still reads its state", id="r2-timeout-forget"),
+        pytest.param(_failure_text_as(lambda result, exc: result.traceback.strip().splitlines()
+                                      [-1]), "for a failed report, collect() said \"course_tasks."
+                     "tasks.reports.ReportError: no sales data", NAME_IT,
+                     id="r2-text-from-traceback"),
+        pytest.param(collect_revoked_by_early_state, "for a task revoked while collect() waited "
+                     "for it, collect() returned ('SUCCESS', TaskRevokedError('revoked'))",
+                     "the task was revoked while you waited: read result.state after get() "
+                     "returns, not before", id="r2-revoked-by-early-state"),
+        pytest.param(_timeout_caught_as(CeleryTimeoutError, lambda timeout: int(timeout)),
+                     NO_WORKER + "0.5) answered TIMEOUT, but only asked get() to wait 0 s",
+                     "wait the whole timeout: get(timeout=timeout)", id="r2-timeout-int"),
     ],
 )  # fmt: skip
 def test_05_2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -899,10 +1112,59 @@ def cancel_wait_then_decide(task_id):
     return cancel(task_id)
 
 
+# adversary round 2
+
+
+def cancel_forgets_progress(task_id):
+    # too-late states listed by hand, without PROGRESS and RETRY
+    result = app.AsyncResult(task_id)
+    if result.state in ("STARTED", "SUCCESS", "FAILURE", "REVOKED"):
+        return "too late"
+    result.revoke()
+    return "cancelled"
+
+
+def cancel_pending_or_retry(task_id):
+    result = app.AsyncResult(task_id)
+    if result.state in ("PENDING", "RETRY"):
+        result.revoke()
+        return "cancelled"
+    return "too late"
+
+
+def cancel_not_ready_r2(task_id):
+    result = app.AsyncResult(task_id)
+    if result.state in ("SUCCESS", "FAILURE", "REVOKED"):
+        return "too late"
+    result.revoke()
+    return "cancelled"
+
+
+def cancel_broadcast_terminate(task_id):
+    result = app.AsyncResult(task_id)
+    if result.state != "PENDING":
+        return "too late"
+    app.control.broadcast(
+        "revoke", arguments={"task_id": task_id, "terminate": True, "signal": "SIGTERM"}
+    )
+    return "cancelled"
+
+
+def cancel_then_purge(task_id):
+    # revoke() leaves the message in the queue: purge "to be sure", every waiting task with it
+    result = app.AsyncResult(task_id)
+    if result.state != "PENDING":
+        return "too late"
+    result.revoke()
+    app.control.purge()
+    return "cancelled"
+
+
 def test_05_3_right_answer() -> None:
     assert_passed(
         verdict("05.3", cancel),
-        "too late for a finished and a running task, left alone; a waiting one revoked",
+        "too late for a finished task and running ones (STARTED, PROGRESS) or RETRY, left "
+        "alone; a waiting one revoked, nothing purged",
     )
 
 
@@ -967,6 +1229,25 @@ CALL_REVOKE = "call app.AsyncResult(task_id).revoke(): that is what stops it run
         pytest.param(cancel_wait_then_decide, RUNNING + "waited for the task (it called get() "
                      "on it)", "get() waits until the task finishes, maybe for ever: " +
                      CANCEL_NOW, id="wait-then-decide"),
+        # adversary round 2
+        pytest.param(cancel_forgets_progress, "for a task in PROGRESS, cancel() said "
+                     "'cancelled'", "a task in PROGRESS is running (it reports how far it got): "
+                     "revoke() would not stop it", id="r2-forgets-progress"),
+        pytest.param(cancel_pending_or_retry, "for a task in RETRY, cancel() said 'cancelled'",
+                     "RETRY means an attempt already ran; the next one may start at any moment",
+                     id="r2-pending-or-retry"),
+        pytest.param(_revoking(lambda result: app.control.revoke(result.id, reply=True,
+                                                                 timeout=0.5)),
+                     WAITING + "waited for the workers' replies to its revoke "
+                     "(revoke(reply=True))", "send the revoke and answer: revoke() returns at "
+                     "once unless you ask for replies", id="r2-control-reply"),
+        pytest.param(cancel_not_ready_r2, RUNNING + "said 'cancelled'", TOO_LATE_SAID_CANCELLED,
+                     id="r2-not-ready"),
+        pytest.param(cancel_broadcast_terminate, WAITING + "sent revoke(terminate=True, "
+                     "signal='SIGTERM')", TERMINATE, id="r2-broadcast-terminate"),
+        pytest.param(cancel_then_purge, WAITING + "purged the queues (app.control.purge(), or a "
+                     "queue's purge()): that deletes every task waiting in them", "revoke() alone "
+                     "is enough", id="r2-then-purge"),
     ],
 )  # fmt: skip
 def test_05_3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -1108,11 +1389,70 @@ def lookup_name_gate(task_id):
     return result.state
 
 
+# adversary round 2
+
+
+def lookup_memoized():
+    """A ``lookup`` that keeps each id's answer in a dict."""
+    seen = {}
+
+    def lookup_memo(task_id):
+        if task_id not in seen:
+            seen[task_id] = lookup(task_id)
+        return seen[task_id]
+
+    return lookup_memo
+
+
+def lookup_lru_cache():
+    return functools.lru_cache(maxsize=None)(lambda task_id: lookup(task_id))
+
+
+def lookup_sadd(task_id):
+    # check-and-set: every unknown id asked about is recorded as issued
+    if store().sadd(ISSUED_KEY, task_id):
+        return "unknown"
+    state = app.AsyncResult(task_id).state
+    return "waiting" if state == "PENDING" else state
+
+
+def lookup_backend_client(task_id):
+    if not app.backend.client.sismember(ISSUED_KEY, task_id):
+        return "unknown"
+    state = app.AsyncResult(task_id).state
+    return "waiting" if state == "PENDING" else state
+
+
+def lookup_name_shortcut(task_id):
+    # a task the backend has a name for is taken as real, issued or not
+    result = app.AsyncResult(task_id)
+    state = result.state
+    if result.name is None and not store().sismember(ISSUED_KEY, task_id):
+        return "unknown"
+    return "waiting" if state == "PENDING" else state
+
+
+def lookup_global_snapshot():
+    """A ``lookup`` with the set kept in a global, refreshed once a minute."""
+    kept = {}
+
+    def lookup_snapshot(task_id):
+        if kept.get("at") is None or time.monotonic() - kept["at"] > 60:
+            kept["ids"], kept["at"] = set(store().smembers(ISSUED_KEY)), time.monotonic()
+        if task_id not in kept["ids"]:
+            return "unknown"
+        state = app.AsyncResult(task_id).state
+        return "waiting" if state == "PENDING" else state
+
+    return lookup_snapshot
+
+
 def test_05_4_right_answer() -> None:
     assert_passed(
         verdict("05.4", lookup),
-        "unknown for ids never issued (one with a result stored), waiting for a queued task, "
-        "else the state (STARTED and RETRY too); the set read on every call",
+        "unknown for ids never issued (with a result stored, or run by a worker), the set left "
+        "as it was; waiting for a queued task, SUCCESS once it ran; else the state (STARTED and "
+        "RETRY too); the set and the state read on every call",
     )
     assert store().smembers(ISSUED_KEY) == set()
 
@@ -1126,6 +1466,12 @@ KEY_HINT = (
 NOTHING_EITHER = (
     "a task waiting in its queue has nothing in the result backend either: the issued set is "
     "what tells it from a typo"
+)
+STALE = "for the issued task that was waiting, asked again after it ran (SUCCESS now), "
+STALE += "lookup() said "
+STALE_HINT = (
+    "a task moves on: read the issued set and the state on every call; an answer kept from an "
+    "earlier call (a dict, lru_cache) goes stale"
 )
 NOT_READY = (
     '"waiting" is only for PENDING, when the backend has nothing yet: this task has its state '
@@ -1175,6 +1521,26 @@ NOT_READY = (
         pytest.param(_in_set("issued_tasks"), "for an issued task that finished, lookup() said "
                      "'unknown'", KEY_HINT, id="wrong-key"),
         pytest.param(lookup_name_gate, QUEUED + "'unknown'", NOTHING_EITHER, id="name-gate"),
+        # adversary round 2
+        pytest.param(lookup_memoized(), STALE + "'waiting', as it did before it ran", STALE_HINT,
+                     id="r2-memoized"),
+        pytest.param(lookup_lru_cache(), STALE + "'waiting', as it did before it ran", STALE_HINT,
+                     id="r2-lru-cache"),
+        pytest.param(lookup_sadd, "for an id the app never issued, lookup() answered 'unknown' "
+                     "and added the id to the set 'issued-tasks'", "lookup only reads: "
+                     "store().sismember(...), not sadd", id="r2-sadd"),
+        pytest.param(lookup_backend_client, "for an issued task that finished, lookup() said "
+                     "'unknown'", KEY_HINT, id="r2-backend-client"),
+        pytest.param(lookup_name_shortcut, "for an id the app never issued that a worker ran "
+                     "(SUCCESS, its task name stored), lookup() said 'SUCCESS'", 'an id the app '
+                     'never issued is "unknown", whatever the backend says', id="r2-name-shortcut"),
+        pytest.param(lookup_global_snapshot(), "for an issued task that failed, lookup() said "
+                     "'unknown', though its id is in the set 'issued-tasks' (issued after "
+                     "lookup's first call)", "read the issued set on every call",
+                     id="r2-global-snapshot"),
+        pytest.param(lookup_lowercase, "for an issued task that finished, lookup() said "
+                     "'success'", "for an issued id, answer the state the backend stores "
+                     "(result.state)", id="r2-lowercase-state"),
     ],
 )  # fmt: skip
 def test_05_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -1189,7 +1555,6 @@ def test_05_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:
     ("id", "answer"),
     [
         pytest.param("05.1", status_match, id="05.1-match-status-extra-keys"),
-        pytest.param("05.1", status_reads_all_first, id="05.1-state-and-info-read-first"),
         pytest.param("05.2", collect_propagating, id="05.2-propagate-and-catch-by-kind"),
         pytest.param("05.2", collect_polls, id="05.2-polls-with-a-deadline"),
         pytest.param("05.2", collect_wraps_backend_error, id="05.2-backend-error-wrapped"),

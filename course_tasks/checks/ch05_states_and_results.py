@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
+import kombu
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from celery.utils.functional import maybe_list
@@ -107,7 +108,13 @@ OVER_FACTOR, OVER_SECONDS = 1.25, 0.1
 BACKEND_ERRORS: tuple[Callable[[], Exception], ...] = (
     lambda: RedisConnectionError("Error 111 connecting to localhost:6379. Connection refused."),
     lambda: RedisTimeoutError("Timeout reading from socket"),
+    # a client that lets the socket's own errors through (Python's built-in OSErrors)
+    lambda: ConnectionRefusedError(111, "Connection refused"),
+    lambda: TimeoutError("timed out"),
 )
+#: 05.2: the meta of a task that no worker runs while ``collect`` waits for it: what a status
+#: page shows, and must still show after ``collect`` gave up.
+STALLED_META = {"current": 1, "total": 3}
 
 
 # --------------------------------------------------------------------------- what the code did
@@ -149,8 +156,12 @@ class _Did:
     reads: Counter[str] = field(default_factory=Counter)
     #: ids of tasks it read again and again: a loop waiting for them (stopped)
     polled: list[str] = field(default_factory=list)
-    #: the seconds of each ``time.sleep`` it called
+    #: the seconds of each ``time.sleep`` (or ``Event.wait``/``Condition.wait``) it called
     slept: list[float] = field(default_factory=list)
+    #: each of those waits as called: ``time.sleep(0.05)``, ``Event.wait(0.05)``
+    sleeps: list[str] = field(default_factory=list)
+    #: how many times it purged a queue (``app.control.purge()``, a queue's ``purge()``)
+    purged: int = 0
     #: broadcast commands (not revokes) whose replies it would have waited for
     asked: list[str] = field(default_factory=list)
     #: the revokes it sent
@@ -202,6 +213,9 @@ def _recording(
     backend_cls = type(app.backend)
     real_meta = backend_cls.get_task_meta
     real_sleep = time.sleep
+    real_event_wait = threading.Event.wait
+    real_condition_wait = threading.Condition.wait
+    real_purge = kombu.Queue.purge
     real_broadcast = app.control.broadcast
     broadcast_signature = inspect.signature(real_broadcast)
     real_get = AsyncResult.get
@@ -222,20 +236,43 @@ def _recording(
             return dict(before if did.reads[task_id] <= reads else after, task_id=task_id)
         return real_meta(backend, task_id, *args, **kwargs)
 
-    def sleep(seconds: float) -> None:
-        caller = sys._getframe(1).f_globals.get("__name__") or ""
-        if (
-            not in_call()
-            or caller.partition(".")[0] in LIBRARIES
-            or not isinstance(seconds, int | float)
-            or seconds <= 0
-        ):
-            return real_sleep(seconds)
+    def own_wait(seconds: Any, depth: int = 2) -> bool:
+        """Whether a wait of ``seconds`` is the learner's own (see :func:`_recording`)."""
+        caller = sys._getframe(depth).f_globals.get("__name__") or ""
+        return (
+            in_call()
+            and caller.partition(".")[0] not in LIBRARIES | {"threading", "concurrent", "queue"}
+            and isinstance(seconds, int | float)
+            and seconds > 0
+        )
+
+    def waited(name: str, seconds: float) -> None:
         did.slept.append(seconds)
-        if not stop_sleeps:
-            return real_sleep(seconds)
-        did.stops += 1
-        raise _Stopped(f"the check stopped time.sleep({seconds!r})")
+        did.sleeps.append(f"{name}({seconds!r})")
+        if stop_sleeps:
+            did.stops += 1
+            raise _Stopped(f"the check stopped {name}({seconds!r})")
+
+    def sleep(seconds: float) -> None:
+        if own_wait(seconds):
+            waited("time.sleep", seconds)
+        return real_sleep(seconds)
+
+    def event_wait(event: threading.Event, timeout: Any = None) -> Any:
+        if own_wait(timeout):
+            waited("threading.Event().wait", timeout)
+        return real_event_wait(event, timeout)
+
+    def condition_wait(condition: threading.Condition, timeout: Any = None) -> Any:
+        if own_wait(timeout):
+            waited("threading.Condition().wait", timeout)
+        return real_condition_wait(condition, timeout)
+
+    def purge(queue: Any, *args: Any, **kwargs: Any) -> Any:
+        if not in_call():
+            return real_purge(queue, *args, **kwargs)
+        did.purged += 1
+        return 0
 
     def broadcast(command: str, *args: Any, **kwargs: Any) -> Any:
         if not in_call():
@@ -267,6 +304,9 @@ def _recording(
     with ExitStack() as stack:
         stack.enter_context(mock.patch.object(backend_cls, "get_task_meta", get_task_meta))
         stack.enter_context(mock.patch.object(time, "sleep", sleep))
+        stack.enter_context(mock.patch.object(threading.Event, "wait", event_wait))
+        stack.enter_context(mock.patch.object(threading.Condition, "wait", condition_wait))
+        stack.enter_context(mock.patch.object(kombu.Queue, "purge", purge))
         stack.enter_context(mock.patch.object(app.control, "broadcast", broadcast))
         if on_get is not None:
             stack.enter_context(mock.patch.object(AsyncResult, "get", get))
@@ -336,8 +376,7 @@ def _no_wait(who: str, case: str, seen: Seen, did: _Did, now: str) -> None:
         )
     if did.slept:
         raise Fail(
-            f"for {case}, {who} waited before answering (it called "
-            f"time.sleep({_seconds(did.slept)}))",
+            f"for {case}, {who} waited before answering (it called {did.sleeps[0]})",
             hint=now,
         )
     if did.asked:
@@ -405,8 +444,9 @@ STATUS_NOW = (
     "the page asks again later"
 )
 RACE_HINT = (
-    "read result.state once, into a variable (state = result.state), and answer from that: "
-    "each read asks the result backend again, and the task may finish in between"
+    "read the task's record once, meta = app.backend.get_task_meta(task_id), and answer from "
+    'meta["status"] and meta["result"]: each result.state or result.info asks the result '
+    "backend again, and the task may finish in between"
 )
 
 
@@ -520,36 +560,49 @@ def _percent_hint(percent: float, current: int | None, total: int) -> str:
 
 
 def _judge_race(status: Callable[..., Any]) -> None:
-    """Ask about a task that a worker finishes while ``status`` reads it: STARTED for the first
-    reads of its state, SUCCESS after. An answer read from one state is ``started``, or
-    ``success`` with the value; one that reads the state again and again mixes them up."""
-    started, succeeded = str(uuid.uuid4()), str(uuid.uuid4())
+    """Ask about tasks that a worker finishes while ``status`` reads them: STARTED (then
+    PROGRESS at 1 of 3) for the first reads of the task's record, SUCCESS after. An answer read
+    from one record is ``started`` (``in_progress`` at 33), or ``success`` with the value; one
+    that reads the record again mixes them up, or answers from a later read than the first."""
+    started, progress, succeeded = (str(uuid.uuid4()) for _ in range(3))
     real_meta = type(app.backend).get_task_meta
     try:
         app.backend.store_result(started, _started_meta(), "STARTED")
+        app.backend.store_result(progress, {"current": 1, "total": 3}, "PROGRESS")
         app.backend.store_result(succeeded, RACE_VALUE, "SUCCESS")
-        before = real_meta(app.backend, started, cache=False)
         after = real_meta(app.backend, succeeded, cache=False)
-        for reads in RACE_READS:
-            task_id = str(uuid.uuid4())
-            case = (f"a task that finished while status() read it (STARTED for the first {reads} "
-                    f"read{'s' if reads > 1 else ''} of its state, SUCCESS with {RACE_VALUE} "
-                    "after)")  # fmt: skip
-            try:
-                answer = _status_of(status, task_id, case, flips={task_id: (before, after, reads)})
-            except Fail:
-                raise
-            except Exception as exc:
-                raise Fail(f"for {case}, status() raised {type(exc).__name__}: {exc}",
-                           hint=RACE_HINT) from None  # fmt: skip
-            got = answer.get("status")
-            if got == "started" or (got == "success" and answer.get("result") == RACE_VALUE):
-                continue
-            raise Fail(f"for {case}, status() answered {answer!r:.80}: it read the state more "
-                       "than once, and the reads disagreed", hint=RACE_HINT)  # fmt: skip
+        for first, right in (
+            (started, {"status": "started"}),
+            (progress, {"status": "in_progress", "percent": 33}),
+        ):
+            before = real_meta(app.backend, first, cache=False)
+            for reads in RACE_READS:
+                task_id = str(uuid.uuid4())
+                case = (f"a task that finished while status() read it ({before['status']} for "
+                        f"the first {reads} read{'s' if reads > 1 else ''} of its state, "
+                        f"SUCCESS with {RACE_VALUE} after)")  # fmt: skip
+                flips = {task_id: (before, after, reads)}
+                try:
+                    answer, seen, did = _run(status, task_id, flips=flips)
+                except Exception as exc:
+                    raise Fail(f"for {case}, status() raised {type(exc).__name__}: {exc}",
+                               hint=RACE_HINT) from None  # fmt: skip
+                _no_wait("status()", case, seen, did, STATUS_NOW)
+                if not isinstance(answer, dict):
+                    answer = _status_of(status, task_id, case, flips=flips)
+                got = {key: answer.get(key) for key in right}
+                if got == right and did.reads[task_id] <= 1:
+                    continue
+                if got == right or (answer.get("status") == "success"
+                                    and answer.get("result") == RACE_VALUE):  # fmt: skip
+                    raise Fail(f"for {case}, status() read the task's state {did.reads[task_id]} "
+                               f"times in one call (it answered {answer!r:.60})",
+                               hint=RACE_HINT)  # fmt: skip
+                raise Fail(f"for {case}, status() answered {answer!r:.80}: it read the state more "
+                           "than once, and the reads disagreed", hint=RACE_HINT)  # fmt: skip
     finally:
-        app.backend.forget(started)
-        app.backend.forget(succeeded)
+        for task_id in (started, progress, succeeded):
+            app.backend.forget(task_id)
 
 
 @exercise("05.1", "the status endpoint", points=3)
@@ -825,6 +878,14 @@ def _judge_backend_error(collect: Callable[..., Any], make: Callable[[], Excepti
                 "Celery's TimeoutError around get()",
             ) from None
     problem = f"when get() raised {name} ({error}), collect() returned {answer!r:.80}"
+    if answer == ("TIMEOUT", None) and isinstance(error, OSError):
+        raise Fail(
+            problem,
+            hint=f"Python's built-in {type(error).__name__} (an OSError, as are the built-in "
+            "TimeoutError and socket errors) comes from the connection to the result backend, "
+            "not from get()'s timeout: catch only Celery's TimeoutError (from celery.exceptions "
+            "import TimeoutError) and let this one reach the caller",
+        )
     if answer == ("TIMEOUT", None):
         raise Fail(
             problem,
@@ -842,23 +903,24 @@ def _judge_backend_error(collect: Callable[..., Any], make: Callable[[], Excepti
                "only Celery's TimeoutError around get()")  # fmt: skip
 
 
-@exercise("05.2", "wait safely", points=2)
-def _wait(collect: Any) -> str:
-    collect = need_function(collect, "collect", "collect(result, timeout)", purpose="reads results")
-
-    case = "a task that takes 0.3 s"
-    slow = sleepy_add.delay(1, 2, seconds=0.3)
-    answer, _ = _collect(collect, slow, WAIT_SECONDS, case)
-    if answer != ("SUCCESS", 3):
-        hint = 'for a task that succeeds: ("SUCCESS", the value)'
-        if answer[0] in ("PENDING", "STARTED", "TIMEOUT") or answer[1] is None:
-            hint = "it answered before the task finished: wait with get(timeout=timeout)"
-        raise Fail(f"for {case} returning 3, collect() returned {answer!r:.80}", hint=hint)
-
-    case = "a failed report"
-    failed = monthly_sales_report.delay(BAD_MONTH)
-    answer, _ = _collect(collect, failed, WAIT_SECONDS - 1, case)
-    expected = f"ReportError: no sales data for month {BAD_MONTH!r}"
+def _judge_failure(
+    collect: Callable[..., Any], failed: AsyncResult, case: str, expected: str
+) -> None:
+    """``collect`` on a task that fails: ``("FAILURE", expected)``, whatever its exception."""
+    name = expected.partition(":")[0]
+    try:
+        answer, _ = _collect(collect, failed, WAIT_SECONDS - 1, case)
+    except Fail:
+        raise
+    except Exception as exc:
+        if type(exc).__name__ != name or f"{name}: {exc}" != expected:
+            raise
+        raise Fail(
+            f"for {case}, collect() let the task's {name} escape",
+            hint="a task can fail with any exception, and get() re-raises it: pass "
+            "propagate=False and ask result.failed(), rather than catching the exceptions "
+            "you know of",
+        ) from None
     if answer[0] != "FAILURE":
         hint = 'for a task that fails: ("FAILURE", "ExceptionName: message")'
         if isinstance(answer[1], BaseException):
@@ -875,13 +937,78 @@ def _wait(collect: Any) -> str:
     if answer[1] != expected:
         raise Fail(
             f"for {case}, collect() said {answer[1]!r:.80}",
-            hint=f"name the exception, then its message: {expected[:13]}...",
+            hint=f"name the exception, then its message: {expected[: len(name) + 2]}...",
         )
+
+
+def _judge_revoked_meanwhile(collect: Callable[..., Any]) -> None:
+    """A task revoked while ``collect`` waits for it (after any read before its ``get()``)."""
+    case = "a task revoked while collect() waited for it"
+
+    def revoked_meanwhile(handle: AsyncResult, timeout: Any, real: Callable[[], Any]) -> Any:
+        if handle.id == parked.id:
+            # what a worker stores when the revoke reaches it
+            app.backend.mark_as_revoked(parked.id, reason="revoked")
+        return real()
+
+    with _parked() as parked:
+        try:
+            answer, _, did = _run(
+                collect, app.AsyncResult(parked.id), WAIT_SECONDS - 2, watch_gets=False,
+                seconds=WAIT_SECONDS - 2 + ANSWER_SECONDS, reads_allowed=None,
+                stop_sleeps=False, on_get=revoked_meanwhile,
+            )  # fmt: skip
+        except Exception as exc:
+            raise Fail(
+                f"for {case}, collect() raised {type(exc).__name__}: {exc}",
+                hint='a revoked task is no error of collect(): answer ("REVOKED", None)',
+            ) from None
+    if answer == ("REVOKED", None) or not did.gets:
+        return  # without get(), the other cases judge how it waits
+    hint = 'a revoked task neither succeeded nor failed: answer ("REVOKED", None)'
+    if isinstance(answer, tuple) and answer and answer[0] == "SUCCESS":
+        hint = (
+            "the task was revoked while you waited: read result.state after get() returns, "
+            "not before (get() returned its TaskRevokedError; failed() is False)"
+        )
+    raise Fail(f"for {case}, collect() returned {answer!r:.80}", hint=hint)
+
+
+@exercise("05.2", "wait safely", points=2)
+def _wait(collect: Any) -> str:
+    collect = need_function(collect, "collect", "collect(result, timeout)", purpose="reads results")
+
+    case = "a task that takes 0.3 s"
+    slow = sleepy_add.delay(1, 2, seconds=0.3)
+    answer, _ = _collect(collect, slow, WAIT_SECONDS, case)
+    if answer != ("SUCCESS", 3):
+        hint = 'for a task that succeeds: ("SUCCESS", the value)'
+        if answer[0] in ("PENDING", "STARTED", "TIMEOUT") or answer[1] is None:
+            hint = "it answered before the task finished: wait with get(timeout=timeout)"
+        raise Fail(f"for {case} returning 3, collect() returned {answer!r:.80}", hint=hint)
+
+    failed = monthly_sales_report.delay(BAD_MONTH)
+    _judge_failure(collect, failed, "a failed report",
+                   f"ReportError: no sales data for month {BAD_MONTH!r}")  # fmt: skip
+    failed = add.delay(1, "a")
+    _judge_failure(collect, failed, 'a failed add(1, "a")',
+                   "TypeError: unsupported operand type(s) for +: 'int' and 'str'")  # fmt: skip
 
     for timeout in TIMEOUTS:
         case = "a task no worker will run"
         with _parked() as parked:
+            # what a worker that began it stored, say: a status page shows it
+            app.backend.store_result(parked.id, STALLED_META, "PROGRESS")
             answer, _ = _collect(collect, parked, timeout, case, stalled=True)
+            meta = type(app.backend).get_task_meta(app.backend, parked.id, cache=False)
+        if meta["status"] != "PROGRESS":
+            raise Fail(
+                f"for {case} (PROGRESS stored), collect(result, {timeout:g}) answered "
+                f"{answer!r:.40} and the task now reads {meta['status']}: collect() deleted "
+                "what the result backend had on it (forget()?)",
+                hint="a timeout only means that you stopped waiting: the task may still run, "
+                "and a status page still reads its state. Leave the task and its result alone",
+            )
         if answer == ("TIMEOUT", None):
             continue
         problem = f"for {case}, collect(result, {timeout:g}) returned {answer!r:.80}"
@@ -913,6 +1040,7 @@ def _wait(collect: Any) -> str:
         elif answer[0] == "FAILURE":
             hint = 'a revoked task did not fail, it never ran: answer ("REVOKED", None)'
         raise Fail(f"for {case}, collect() returned {answer!r:.80}", hint=hint)
+    _judge_revoked_meanwhile(collect)
     return (
         "SUCCESS with its value, FAILURE as text, TIMEOUT after get(timeout=0.5) and "
         "(timeout=1.2) without revoking, the result backend's errors propagated, REVOKED"
@@ -935,6 +1063,13 @@ def _cancel(cancel: Callable[..., Any], task_id: str, case: str) -> tuple[Any, _
     every mode (:func:`_send_revokes` sends them afterwards)."""
     answer, seen, did = _run(cancel, task_id)
     _no_wait("cancel()", case, seen, did, CANCEL_NOW)
+    if did.purged:
+        raise Fail(
+            f"for {case}, cancel() purged the queues (app.control.purge(), or a queue's "
+            "purge()): that deletes every task waiting in them, not only this one",
+            hint="revoke() alone is enough: a worker that comes to the revoked task's message "
+            "skips it. Purging throws away everyone else's waiting tasks too",
+        )
     if isinstance(answer, StillRunning):
         raise Fail(
             f"for {case}, cancel() did not answer within {answer.seconds:g} s",
@@ -1015,6 +1150,22 @@ def _cancel_check(cancel: Any) -> str:
     finally:
         _finish(running)
 
+    # Running tasks that report progress, and one whose next attempt may start at any moment.
+    for state, meta, hint in (
+        ("PROGRESS", {"current": 1, "total": 3}, "a task in PROGRESS is running (it reports how "
+         "far it got): revoke() would not stop it. Only PENDING means that it has not started: "
+         "test the state against PENDING rather than listing the states that are too late"),
+        ("RETRY", ConnectionError("mail server down"), "RETRY means an attempt already ran; "
+         'the next one may start at any moment, or already has: it is "too late" as the '
+         "exercise says. Only PENDING means that the task has not started"),
+    ):  # fmt: skip
+        case = f"a task in {state}"
+        with _stored(state, meta) as task_id:
+            answer, did = _cancel(cancel, task_id, case)
+        if answer != "too late":
+            raise Fail(f"for {case}, cancel() said {answer!r}", hint=hint)
+        _left_alone(did, case)
+
     # A task still waiting in its queue: revoke it, so that it will never run.
     case = "a task waiting in its queue"
     with _parked(3, 4) as waiting:
@@ -1043,7 +1194,10 @@ def _cancel_check(cancel: Any) -> str:
                 )
         _send_revokes(did)
         _wait_for_state(waiting, "REVOKED")
-    return "too late for a finished and a running task, left alone; a waiting one revoked"
+    return (
+        "too late for a finished task and running ones (STARTED, PROGRESS) or RETRY, left "
+        "alone; a waiting one revoked, nothing purged"
+    )
 
 
 # --------------------------------------------------------------------------- 05.4
@@ -1083,6 +1237,8 @@ def _unknown(lookup: Any) -> str:
     #: issued later that it calls "unknown" shows a copy of the set that went stale
     known: list[str] = []
     early: set[str] = set()
+    #: ids never issued that lookup is asked about: none may end up in the set
+    strangers: list[str] = []
 
     def issue(task_id: str) -> str:
         store().sadd(ISSUED_KEY, task_id)
@@ -1142,10 +1298,31 @@ def _unknown(lookup: Any) -> str:
             expect(issue(retrying), "an issued task waiting for its retry (RETRY)", "RETRY",
                    not_ready)  # fmt: skip
 
+            # the task that was waiting has run since lookup's answer
+            app.backend.store_result(parked.id, 7, "SUCCESS")
+            case = "the issued task that was waiting, asked again after it ran (SUCCESS now)"
+            answer = _lookup(lookup, parked.id, case)
+            if answer != "SUCCESS":
+                raise Fail(
+                    f"for {case}, lookup() said {answer!r:.40}"
+                    + (", as it did before it ran" if answer == "waiting" else ""),
+                    hint="a task moves on: read the issued set and the state on every call; "
+                    "an answer kept from an earlier call (a dict, lru_cache) goes stale",
+                )
+
             case = "an id the app never issued"
             typo = done.id[:-1] + ("0" if done.id[-1] != "0" else "1")
-            for task_id in (str(uuid.uuid4()), typo):
-                answer = _lookup(lookup, task_id, case)
+            strangers.extend((str(uuid.uuid4()), typo))
+            for task_id, again in ((strangers[0], ""), (typo, ""), (typo, ", asked again")):
+                answer = _lookup(lookup, task_id, case + again)
+                added = [t for t in strangers if store().sismember(ISSUED_KEY, t)]
+                if added:
+                    raise Fail(
+                        f"for {case}, lookup() answered {answer!r:.40} and added the id to the "
+                        f"set {ISSUED_KEY!r}: asked again, it is no longer unknown",
+                        hint="lookup only reads: store().sismember(...), not sadd (which adds "
+                        "the id as it checks it)",
+                    )
                 if answer != "unknown":
                     hint = 'an id nobody issued should read "unknown"'
                     if answer == "PENDING":
@@ -1153,21 +1330,31 @@ def _unknown(lookup: Any) -> str:
                                 "issued set first")  # fmt: skip
                     elif answer == "waiting":
                         hint = "PENDING alone cannot tell: look the id up in the issued set first"
-                    raise Fail(f"for {case} (a typo or made up), lookup() said {answer!r:.40}",
-                               hint=hint)  # fmt: skip
+                    raise Fail(f"for {case} (a typo or made up){again}, lookup() said "
+                               f"{answer!r:.40}", hint=hint)  # fmt: skip
 
-            case = "an id the app never issued that has a result stored (SUCCESS)"
-            answer = _lookup(lookup, stray, case)
-            if answer != "unknown":
-                raise Fail(
-                    f"for {case}, lookup() said {answer!r:.40}",
-                    hint='an id the app never issued is "unknown", whatever the backend says '
-                    "(anyone can send a task or store a result): look in the issued set first",
-                )
+            # a task someone sent without the app: a worker ran it and stored its name too
+            sent = add.delay(3, 3)
+            strangers.append(sent.id)
+            sent.get(timeout=WAIT_SECONDS)
+            for task_id, case in (
+                (stray, "an id the app never issued that has a result stored (SUCCESS)"),
+                (sent.id, "an id the app never issued that a worker ran (SUCCESS, its task "
+                 "name stored)"),
+            ):  # fmt: skip
+                answer = _lookup(lookup, task_id, case)
+                if answer != "unknown":
+                    raise Fail(
+                        f"for {case}, lookup() said {answer!r:.40}",
+                        hint='an id the app never issued is "unknown", whatever the backend '
+                        "says (anyone can send a task or store a result, with a task name): "
+                        "look in the issued set first",
+                    )
     finally:
-        if issued:
-            store().srem(ISSUED_KEY, *issued)
+        if issued or strangers:
+            store().srem(ISSUED_KEY, *issued, *strangers)
     return (
-        "unknown for ids never issued (one with a result stored), waiting for a queued task, "
-        "else the state (STARTED and RETRY too); the set read on every call"
+        "unknown for ids never issued (with a result stored, or run by a worker), the set left "
+        "as it was; waiting for a queued task, SUCCESS once it ran; else the state (STARTED and "
+        "RETRY too); the set and the state read on every call"
     )
