@@ -460,6 +460,14 @@ STARTED = "for a running task (STARTED), status() "
 THIRD = "for a task at 2 of 3 (PROGRESS, meta {'current': 2, 'total': 3}), percent was "
 THIRD_1 = "for a task at 1 of 3 (PROGRESS, meta {'current': 1, 'total': 3}), percent was "
 RACE = "for a task that finished while status() read it (STARTED for the first "
+TRACEBACK_ERROR = (
+    "for a failed report, status() said error='Traceback (most recent call last)",
+    'put the exception\'s text under "error": str(result.info)',
+)
+STR_RESULT = (
+    "for a finished add(20, 22), status() said result='42'",
+    'put the task\'s return value (result.result) under "result"',
+)
 RACE_PROGRESS = "for a task that finished while status() read it (PROGRESS for the first "
 RACE_HINT = (
     "read the task's record once, meta = app.backend.get_task_meta(task_id), and answer from "
@@ -534,17 +542,13 @@ RACE_HINT = (
                      '"revoked", ...}', id="revoked-cancelled"),
         pytest.param(status_upper_fallback, STARTED + "said status='STARTED'", "use lower case, "
                      'as the guide does: "started"', id="upper-fallback"),
-        pytest.param(status_traceback_error, "for a failed report, status() said "
-                     "error='Traceback (most recent call last)", "put the exception's text under "
-                     '"error": str(result.info)', id="traceback-error"),
+        pytest.param(status_traceback_error, *TRACEBACK_ERROR, id="traceback-error"),
         pytest.param(status_repr_of_the_error, "status() said error='ReportError(", "that is "
                      "the exception's repr()", id="repr-error"),
         pytest.param(status_exception_in_json, "the dict cannot be sent as json ('error' holds a "
                      "ReportError)", "for a failed task, result.result (and .info) is the "
                      "exception the task raised: send its text", id="exception-object"),
-        pytest.param(status_str_result, "for a finished add(20, 22), status() said "
-                     "result='42'", "put the task's return value (result.result) under "
-                     '"result"', id="str-result"),
+        pytest.param(status_str_result, *STR_RESULT, id="str-result"),
         pytest.param(status_short_wait, STARTED + "waited for the task (it called get() on it)",
                      GET_HINT, id="short-wait"),
         pytest.param(status_waits_for_success, STARTED + "waited for the task (it called get() "
@@ -572,12 +576,8 @@ RACE_HINT = (
         # adversary round 2
         pytest.param(status_total_from_text, "for 1, 2 or 3 items of 4, percent was 33",
                      "compute it from the task's own meta", id="r2-total-hardcoded"),
-        pytest.param(status_error_traceback_r2, "for a failed report, status() said "
-                     "error='Traceback (most recent call last)", "put the exception's text under "
-                     '"error": str(result.info)', id="r2-error-is-traceback"),
-        pytest.param(status_result_str_r2, "for a finished add(20, 22), status() said "
-                     "result='42'", "put the task's return value (result.result) under "
-                     '"result"', id="r2-result-stringified"),
+        pytest.param(status_error_traceback_r2, *TRACEBACK_ERROR, id="r2-error-is-traceback"),
+        pytest.param(status_result_str_r2, *STR_RESULT, id="r2-result-stringified"),
         pytest.param(status_ready_first, RACE + "1 read of its state, SUCCESS with 7 after), "
                      "status() read the task's state 3 times in one call", RACE_HINT,
                      id="r2-ready-first"),
