@@ -45,15 +45,20 @@ def send_email_api(signup: SignUp) -> dict[str, str]:
 
 @api.get("/tasks/status/{task_id}")
 def task_status(task_id: str) -> dict[str, Any]:
-    """The task's state as json, read once and never waited for (guide 000 §7)."""
-    result = celery_app.AsyncResult(task_id)
-    state = result.state
+    """The task's state as json, read once and never waited for (guide 000 §7).
+
+    One read of the backend gives the state and what goes with it: ``result.state`` then
+    ``result.info`` would be two (``AsyncResult`` caches finished tasks only), and a task
+    that finished in between would turn a PROGRESS answer into its return value.
+    """
+    meta = celery_app.backend.get_task_meta(task_id)
+    state, info = meta["status"], meta["result"]
     if state == "PENDING":
         return {"status": "pending"}
     if state == "PROGRESS":
-        return {"status": "in_progress", "progress": result.info}
+        return {"status": "in_progress", "progress": info}
     if state == "SUCCESS":
-        return {"status": "success", "result": result.result}
+        return {"status": "success", "result": info}
     if state == "FAILURE":
-        return {"status": "failure", "error": str(result.info)}
+        return {"status": "failure", "error": str(info)}
     return {"status": state.lower()}  # STARTED, RETRY, REVOKED
