@@ -328,6 +328,20 @@ def rush_own_uuid(x, y):
     return simple_calculation.apply_async((x, y), queue="urgent", task_id=str(uuid.uuid4()))
 
 
+def rush_own_uuid1(x, y):
+    """A time-based UUID: unique as well (the exercise forbids only ids that may repeat)."""
+    return simple_calculation.apply_async((x, y), queue="urgent", task_id=str(uuid.uuid1()))
+
+
+def rush_logs_and_reraises(x, y):
+    """Catches a failed publish only to say so, and lets the error reach the caller."""
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except Exception:
+        print("could not send the urgent task")
+        raise
+
+
 def _routes_unchanged() -> None:
     assert app.conf.task_routes is None
     assert app.amqp.router.route({}, simple_calculation.name)["queue"].name == "celery"
@@ -338,7 +352,7 @@ def _routes_unchanged() -> None:
 @pytest.mark.parametrize(
     "answer",
     [rush, rush_send_task, rush_signature, rush_keywords, rush_queue_and_its_key,
-     rush_kombu_queue, rush_retry_said, rush_own_uuid],
+     rush_kombu_queue, rush_retry_said, rush_own_uuid, rush_own_uuid1, rush_logs_and_reraises],
 )  # fmt: skip
 def test_rush_right(answer) -> None:
     assert_passed(verdict("08.2", answer), "went to 'urgent'")
@@ -541,7 +555,10 @@ def rush_transient(x, y):
 
 DELAY_HINT = "delay() passes everything to the task: use apply_async((x, y), queue='urgent')"
 NOTHING_ELSE = "choose the queue and change nothing else: apply_async((x, y), queue='urgent')"
-CHANGED = "rush(2, 3) changed the app's router (app.amqp.router): for every later task"
+CHANGED = (
+    "rush(2, 3) changed the app's router (app.amqp.router): that is the routing of every task "
+    "the app sends"
+)
 NOT_RETRIED = (
     "when the broker dropped its first attempt to publish (a blip, which Celery retries by "
     "default): the call turned the retry off, so the urgent task was lost"
@@ -586,8 +603,9 @@ RETRY_HINT = (
                      "send simple_calculation", id="wrong-task-name"),
         pytest.param(rush_mutates_routes,
                      "rush(2, 3) changed the app's task_routes (now {'demo_tasks.*': "
-                     "{'queue': 'urgent'}}): for every later task of this process, not for "
-                     "this call", "choose the queue for this one call: apply_async((x, y), "
+                     "{'queue': 'urgent'}}): that is the routing of every task the app sends "
+                     "(from any thread, also while rush runs), not of this call",
+                     "choose the queue for this one call: apply_async((x, y), "
                      "queue='urgent') leaves the routes as they are", id="mutates-routes"),
         pytest.param(rush_sets_the_task_queue,
                      "rush(2, 3) changed demo_tasks.simple_calculation's own queue",
@@ -626,8 +644,10 @@ RETRY_HINT = (
                      NOTHING_ELSE, id="expires"),
         pytest.param(rush_ignore_result, "rush(2, 3) sent the task with ignore_result True",
                      NOTHING_ELSE, id="ignore-result"),
-        pytest.param(rush_no_sleep, "rush(2, 3) sent args=[2, 3] kwargs={'seconds': 0}",
-                     "pass the function's own x and y", id="no-sleep-kwarg"),
+        pytest.param(rush_no_sleep, "rush(2, 3) sent args=[2, 3] kwargs={'seconds': 0}: it "
+                     "also gives seconds=0, which the plain call leaves to the task's own "
+                     "default", "send only x and y, as rush's caller asked",
+                     id="no-sleep-kwarg"),
         pytest.param(rush_router_swapped, CHANGED, "choose the queue for this one call",
                      id="router-swapped"),
         pytest.param(rush_routes_restored_router_stale, CHANGED,
@@ -1093,3 +1113,895 @@ def test_worker_processes_in_redis_mode_never_outlive_their_starter(
     if how == "stop":
         assert lines[2] == "[]"
     assert all(_gone(pid) for pid in pids), f"worker process groups {pids} still run"
+
+
+# --------------------------------------------------------------------------- adversary round 3
+# Every wrong answer of adversary round 3, with the feedback it gets.
+
+# round 3, 08.1
+# Right: {"ai_tasks.*": {"queue": "ai_processing"}, "demo_tasks.*": {"queue": "demo_tasks"}}
+
+r3_routes_leading_star = {
+    # "starts with ai_tasks." written as "contains ai_tasks.": also routes e.g.
+    # "legacy.ai_tasks.x" or "not_ai_tasks.y" to ai_processing
+    "*ai_tasks.*": {"queue": "ai_processing"},
+    "*demo_tasks.*": {"queue": "demo_tasks"},
+}
+
+r3_routes_regex_unescaped_dot = {
+    # a compiled regex, but the dot is not escaped: "ai_tasksX..." and "demo_tasks_v2" match too
+    re.compile(r"ai_tasks.*"): {"queue": "ai_processing"},
+    re.compile(r"demo_tasks.*"): {"queue": "demo_tasks"},
+}
+
+r3_routes_regex_no_dot = {
+    # regex prefix without the dot: "ai_tasks_legacy.foo", "demo_tasksuite.x" match too
+    re.compile(r"ai_tasks"): {"queue": "ai_processing"},
+    re.compile(r"demo_tasks"): {"queue": "demo_tasks"},
+}
+
+r3_routes_copied_mail_route = {
+    # copied section 6 of the chapter: the welcome mail goes to demo_tasks, not to celery
+    "ai_tasks.*": {"queue": "ai_processing"},
+    "demo_tasks.*": {"queue": "demo_tasks"},
+    "course_tasks.tasks.email.*": {"queue": "demo_tasks"},
+}
+
+r3_routes_exchange_only = {
+    # routes by exchange/routing key instead of queue: no queue is declared, so on a fresh
+    # broker the message has nowhere to land (and 'queue' falls back to celery)
+    "ai_tasks.*": {"exchange": "ai_processing", "routing_key": "ai_processing"},
+    "demo_tasks.*": {"exchange": "demo_tasks", "routing_key": "demo_tasks"},
+}
+
+r3_routes_transient = {
+    # adds a message option: non-persistent messages (lost on a broker restart)
+    "ai_tasks.*": {"queue": "ai_processing", "delivery_mode": 1},
+    "demo_tasks.*": {"queue": "demo_tasks", "delivery_mode": 1},
+}
+
+r3_routes_expires = {
+    # adds an expiry to every message of the route (a route only chooses the queue)
+    "ai_tasks.*": {"queue": "ai_processing", "expires": 3600},
+    "demo_tasks.*": {"queue": "demo_tasks", "expires": 60},
+}
+
+r3_routes_catch_all_first = {
+    # the catch-all is listed first: patterns are tried in order, everything goes to celery
+    "*": {"queue": "celery"},
+    "ai_tasks.*": {"queue": "ai_processing"},
+    "demo_tasks.*": {"queue": "demo_tasks"},
+}
+
+r3_routes_char_class = {
+    # glob character class: only lower-case letters/underscore after the dot
+    # (misses ai_tasks.GPT4_summary)
+    "ai_tasks.[a-z_]*": {"queue": "ai_processing"},
+    "demo_tasks.[a-z_]*": {"queue": "demo_tasks"},
+}
+
+r3_routes_default_queue_name = {
+    # catch-all to "default" (a common name in other projects), not celery
+    "ai_tasks.*": {"queue": "ai_processing"},
+    "demo_tasks.*": {"queue": "demo_tasks"},
+    "*": {"queue": "default"},
+}
+
+r3_routes_ignorecase = {
+    # re.IGNORECASE "to be safe": AI_Tasks.x / DEMO_TASKS.y (other names) match too
+    re.compile(r"ai_tasks\.", re.IGNORECASE): {"queue": "ai_processing"},
+    re.compile(r"demo_tasks\.", re.IGNORECASE): {"queue": "demo_tasks"},
+}
+
+r3_routes_regex_no_more_dots = {
+    # "ai_tasks. and then a name": \w+$ refuses names with more dots (ai_tasks.v2.summarize)
+    re.compile(r"ai_tasks\.\w+$"): {"queue": "ai_processing"},
+    re.compile(r"demo_tasks\.\w+$"): {"queue": "demo_tasks"},
+}
+
+# round 3, 08.2
+# Right: simple_calculation.apply_async((x, y), queue="urgent")
+
+
+def r3_rush_swapped_args(x, y):
+    # arguments swapped: the sum is the same, the message is not
+    return simple_calculation.apply_async((y, x), queue="urgent")
+
+
+def r3_rush_default_kwarg(x, y):
+    # spells out the default seconds=0.2: a kwargs the plain call does not send
+    return simple_calculation.apply_async((x, y), {"seconds": 0.2}, queue="urgent")
+
+
+def r3_rush_no_wait(x, y):
+    # "urgent, so skip the wait": seconds=0 changes the call's arguments (and the work)
+    return simple_calculation.apply_async((x, y), {"seconds": 0}, queue="urgent")
+
+
+def r3_rush_short_retry_policy(x, y):
+    # a retry policy of one retry: survives one blip, gives up where the default retries 3x
+    return simple_calculation.apply_async(
+        (x, y), queue="urgent", retry_policy={"max_retries": 1, "interval_start": 0}
+    )
+
+
+def r3_rush_fallback(x, y):
+    # if publishing to urgent fails, falls back to the routes (demo_tasks): never happens
+    # with a single blip, which Celery retries
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except Exception:
+        return simple_calculation.delay(x, y)
+
+
+def r3_rush_swap_routes(x, y):
+    # changes the app's routes for the call, then puts them back: racy (another thread
+    # sending meanwhile goes to urgent) and rebuilds the app's router
+    old = app.conf.task_routes
+    app.conf.task_routes = {"demo_tasks.*": {"queue": "urgent"}}
+    app.amqp.flush_routes()
+    app.amqp.router = app.amqp.Router()
+    try:
+        return simple_calculation.delay(x, y)
+    finally:
+        app.conf.task_routes = old
+        app.amqp.flush_routes()
+        app.amqp.router = app.amqp.Router()
+
+
+def r3_rush_own_connection(x, y):
+    # opens a new broker connection per call and never closes it (a leak); publishes on it
+    conn = app.connection_for_write()
+    return simple_calculation.apply_async((x, y), queue="urgent", connection=conn)
+
+
+def r3_rush_swallow_errors(x, y):
+    # "never crash the caller": swallows a failed publish and returns None (the check's one
+    # blip is retried inside Celery, so the except never runs there)
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except Exception as exc:  # noqa: BLE001
+        print(f"could not send: {exc}")
+        return None
+
+
+def r3_rush_transient(x, y):
+    # "urgent, so no need to persist": delivery_mode=1
+    return simple_calculation.apply_async((x, y), queue="urgent", delivery_mode=1)
+
+
+def r3_rush_ignore_result(x, y):
+    # ignore_result=True: the AsyncResult it returns will never get a result
+    return simple_calculation.apply_async((x, y), queue="urgent", ignore_result=True)
+
+
+def r3_rush_own_task_id(x, y):
+    # a readable task id of its own making; only 16 bits random: two calls collide
+    # (same id, one result overwrites the other) after a few hundred calls
+    return simple_calculation.apply_async(
+        (x, y), queue="urgent", task_id=f"rush-{x}-{y}-{uuid.uuid4().hex[:4]}"
+    )
+
+
+def r3_rush_expires(x, y):
+    # urgent, so expires after 10 s: a message option the plain call does not have
+    return simple_calculation.apply_async((x, y), queue="urgent", expires=10)
+
+
+def r3_rush_default_exchange(x, y):
+    # publishes through the default exchange '' with routing key urgent (lands in urgent,
+    # but not as Celery's own queue routing does it, and the queue is not declared)
+    return simple_calculation.apply_async((x, y), exchange="", routing_key="urgent")
+
+
+# round 3, 08.3
+# Right: ["celery", "-A", "course_tasks", "worker", "-Q", queue, "-c", str(c), "-n", f"{name}@%h"]
+
+
+def r3_cmd_double_percent(queue, concurrency, name):
+    # %%h copied from a systemd/supervisor unit: the worker sees a literal "%h"
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%%h",
+    ]
+
+
+def r3_cmd_fqdn(queue, concurrency, name):
+    # the host name computed in Python: right here, wrong on any other machine
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@{socket.getfqdn()}",
+    ]
+
+
+def r3_cmd_broker(queue, concurrency, name):
+    # hard-codes the broker: the worker no longer uses the app's configured broker
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "-b",
+        "redis://localhost:6379/0",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+    ]
+
+
+def r3_cmd_optimization_fair(queue, concurrency, name):
+    # -O fair: another scheduling profile of the pool
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+        "-O",
+        "fair",
+    ]
+
+
+def r3_cmd_max_tasks_per_child(queue, concurrency, name):
+    # restarts each pool process after every task ("AI leaks memory")
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+        "--max-tasks-per-child=1",
+    ]
+
+
+def r3_cmd_max_memory(queue, concurrency, name):
+    # restarts pool processes above 500 MB
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+        "--max-memory-per-child=500000",
+    ]
+
+
+def r3_cmd_disable_prefetch(queue, concurrency, name):
+    # Celery 5.7's --disable-prefetch: a prefetch option
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+        "--disable-prefetch",
+    ]
+
+
+def r3_cmd_queue_with_space(queue, concurrency, name):
+    # "-Q queue" as ONE argument (half string, half list): the queue is " ai_processing"
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "worker",
+        f"-Q {queue}",
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+    ]
+
+
+def r3_cmd_heartbeat(queue, concurrency, name):
+    # a heartbeat interval of 60 s: changes how the worker talks to the broker
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+        "--heartbeat-interval=60",
+    ]
+
+
+def r3_cmd_multi(queue, concurrency, name):
+    # celery multi start: detaches (and names the node itself)
+    return [
+        "celery",
+        "multi",
+        "start",
+        name,
+        "-A",
+        "course_tasks",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+    ]
+
+
+def r3_cmd_pool_threads(queue, concurrency, name):
+    # -P threads (the notebook's embedded workers use threads): another pool
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "worker",
+        "-P",
+        "threads",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+    ]
+
+
+def r3_cmd_statedb(queue, concurrency, name):
+    # --statedb: persistent revokes/state file (changes the worker's behaviour across restarts)
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+        "--statedb=/tmp/%n.state",
+    ]
+
+
+def r3_cmd_node_short(queue, concurrency, name):
+    # %n (the short host name) instead of %h: "ai-worker@box" not "ai-worker@box.example.com"
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%n",
+    ]
+
+
+def r3_cmd_trailing_comma(queue, concurrency, name):
+    # "-Q ai_processing," (a trailing comma, as when joining a list): an empty queue name too
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "worker",
+        "-Q",
+        f"{queue},",
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+    ]
+
+
+def r3_cmd_result_backend(queue, concurrency, name):
+    # --result-backend overrides the app's result backend
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "--result-backend",
+        "redis://localhost:6379/1",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+    ]
+
+
+def r3_cmd_config(queue, concurrency, name):
+    # --config loads another configuration module over the app's own
+    return [
+        "celery",
+        "-A",
+        "course_tasks",
+        "--config",
+        "course_tasks.celeryconfig",
+        "worker",
+        "-Q",
+        queue,
+        "-c",
+        str(concurrency),
+        "-n",
+        f"{name}@%h",
+    ]
+
+
+# round 3, 08.4
+# Right: {"worker_prefetch_multiplier": 1, "task_acks_late": True}
+
+r3_settings_false_string = {"worker_prefetch_multiplier": 1, "task_acks_late": "False"}
+r3_settings_true_string = {"worker_prefetch_multiplier": 1, "task_acks_late": "True"}
+r3_settings_mult_string = {"worker_prefetch_multiplier": "1", "task_acks_late": True}
+r3_settings_mult_bool = {"worker_prefetch_multiplier": True, "task_acks_late": True}
+r3_settings_mult_float = {"worker_prefetch_multiplier": 1.5, "task_acks_late": True}
+r3_settings_mult_negative = {"worker_prefetch_multiplier": -1, "task_acks_late": True}
+r3_settings_mult_half = {"worker_prefetch_multiplier": 0.5, "task_acks_late": True}
+r3_settings_acks_int = {"worker_prefetch_multiplier": 1, "task_acks_late": 1}
+r3_settings_acks_none = {"worker_prefetch_multiplier": 1, "task_acks_late": None}
+r3_settings_two = {"worker_prefetch_multiplier": 2, "task_acks_late": True}
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(
+            r3_routes_leading_star,
+            "reports.ai_tasks.weekly goes to the queue 'ai_processing', not 'celery'",
+            '"*ai_tasks.*" also matches reports.ai_tasks.weekly, which is not one of '
+            'the ai_tasks. tasks: put the dot in the pattern, "ai_tasks.*"',
+            id="r3-leading-star",
+        ),
+        pytest.param(
+            r3_routes_regex_unescaped_dot,
+            "ai_tasks_legacy.summarize goes to the queue 'ai_processing', not 'celery'",
+            "re.compile('ai_tasks.*') also matches ai_tasks_legacy.summarize: a "
+            "regex key matches any name that starts like it, so end it with the "
+            'escaped dot, re.compile(r"ai_tasks\\."), or use the glob "ai_tasks.*"',
+            id="r3-regex-unescaped-dot",
+        ),
+        pytest.param(
+            r3_routes_regex_no_dot,
+            "ai_tasks_legacy.summarize goes to the queue 'ai_processing', not 'celery'",
+            "re.compile('ai_tasks') also matches ai_tasks_legacy.summarize: a regex "
+            "key matches any name that starts like it, so end it with the escaped "
+            'dot, re.compile(r"ai_tasks\\."), or use the glob "ai_tasks.*"',
+            id="r3-regex-no-dot",
+        ),
+        pytest.param(
+            r3_routes_copied_mail_route,
+            "course_tasks.tasks.email.send_welcome_email goes to the queue "
+            "'demo_tasks', not 'celery'",
+            '"course_tasks.tasks.email.*" also sends '
+            "course_tasks.tasks.email.send_welcome_email to 'demo_tasks': only names "
+            "that start with ai_tasks. or demo_tasks. leave 'celery' (the one the "
+            "course's worker reads); give other tasks no route",
+            id="r3-copied-mail-route",
+        ),
+        pytest.param(
+            r3_routes_exchange_only,
+            "ai_tasks.run_ai_text_generation's message reached no queue: your route "
+            "names only the exchange 'ai_processing' and the routing key "
+            "'ai_processing', so Celery declares no queue when it sends, and before "
+            "a worker has declared 'ai_processing' nothing is bound to that "
+            "exchange: the message is dropped",
+            'name the queue in the route, {"queue": "ai_processing"}: Celery '
+            "declares it as it sends, and the message waits there until a worker "
+            "starts",
+            id="r3-exchange-only",
+        ),
+        pytest.param(
+            r3_routes_transient,
+            "ai_tasks.run_ai_text_generation is sent with delivery_mode 1 "
+            "(non-persistent): your route adds it",
+            'a route here only chooses the queue: give it "queue" and nothing else '
+            "(a transient message: RabbitMQ loses it when it restarts)",
+            id="r3-transient",
+        ),
+        pytest.param(
+            r3_routes_expires,
+            "ai_tasks.run_ai_text_generation's route adds expires 3600, and sending "
+            "the task raised TypeError: AMQP.as_task_v2() got multiple values for "
+            "argument 'expires': Celery takes expires from apply_async's arguments, "
+            "not from a route",
+            'a route here only chooses the queue: give it "queue" and nothing else',
+            id="r3-expires",
+        ),
+        pytest.param(
+            r3_routes_catch_all_first,
+            "ai_tasks.run_ai_text_generation goes to the queue 'celery', not 'ai_processing'",
+            '"*" comes first and matches every task: the first matching pattern '
+            'wins, so "ai_tasks.*" is never asked. Leave "*" out (a task that no '
+            "pattern matches stays on celery anyway)",
+            id="r3-catch-all-first",
+        ),
+        pytest.param(
+            r3_routes_char_class,
+            "ai_tasks.GPT4_summary goes to the queue 'celery', not 'ai_processing'",
+            '"ai_tasks.[a-z_]*" matches only names that go on with a character of '
+            'its [...] set, and ai_tasks.GPT4_summary does not: "ai_tasks.*" matches '
+            "every task whose name starts with ai_tasks., whatever follows",
+            id="r3-char-class",
+        ),
+        pytest.param(
+            r3_routes_default_queue_name,
+            "course_tasks.tasks.basics.add goes to the queue 'default', not 'celery'",
+            "a catch-all pattern (\"*\") sends every other task to 'default', and the "
+            "course's worker reads only 'celery' (task_default_queue): leave other "
+            "tasks out of task_routes",
+            id="r3-default-queue-name",
+        ),
+        pytest.param(
+            r3_routes_ignorecase,
+            "AI_Tasks.summarize_document goes to the queue 'ai_processing', not 'celery'",
+            "task names are case-sensitive: AI_Tasks.summarize_document is not one "
+            "of the ai_tasks. tasks, yet re.compile('ai_tasks\\\\.') sends it to "
+            "'ai_processing': match \"ai_tasks.\" in exactly that case (no "
+            "re.IGNORECASE, no lower())",
+            id="r3-ignorecase",
+        ),
+        pytest.param(
+            r3_routes_regex_no_more_dots,
+            "demo_tasks.3d-render goes to the queue 'celery', not 'demo_tasks'",
+            "re.compile('demo_tasks\\\\.\\\\w+$') matches only some of them: "
+            '"demo_tasks.*" matches every task whose name starts with demo_tasks.',
+            id="r3-regex-no-more-dots",
+        ),
+    ],
+)
+def test_routes_wrong_round3(answer, problem, hint) -> None:
+    assert_fails(verdict("08.1", answer), problem, hint)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(
+            r3_rush_swapped_args,
+            "rush(2, 3) sent args=[3, 2] kwargs={}",
+            "pass the function's own x and y: apply_async((x, y), queue='urgent')",
+            id="r3-swapped-args",
+        ),
+        pytest.param(
+            r3_rush_default_kwarg,
+            "rush(2, 3) sent args=[2, 3] kwargs={'seconds': 0.2}: it also gives "
+            "seconds=0.2, which the plain call leaves to the task's own default",
+            "send only x and y, as rush's caller asked: apply_async((x, y), queue='urgent')",
+            id="r3-default-kwarg",
+        ),
+        pytest.param(
+            r3_rush_no_wait,
+            "rush(2, 3) sent args=[2, 3] kwargs={'seconds': 0}: it also gives "
+            "seconds=0, which the plain call leaves to the task's own default",
+            "send only x and y, as rush's caller asked: apply_async((x, y), queue='urgent')",
+            id="r3-no-wait-kwarg",
+        ),
+        pytest.param(
+            r3_rush_short_retry_policy,
+            "rush(2, 3) gave retry_policy={'max_retries': 1, 'interval_start': 0}: "
+            "it changes how the message is published when the broker drops it (the "
+            "app's own policy is {'max_retries': 2, 'interval_start': 0, "
+            "'interval_step': 0.25, 'interval_max': 0.5})",
+            "leave retry and retry_policy out: Celery retries a dropped publish as "
+            "task_publish_retry_policy says",
+            id="r3-short-retry-policy",
+        ),
+        pytest.param(
+            r3_rush_fallback,
+            "when the broker refused every attempt to publish rush(7, 5) to "
+            "'urgent', rush sent demo_tasks.simple_calculation to "
+            "'course-check-demo-08' instead: an urgent task that cannot be sent is "
+            "sent where task_routes say, after all",
+            "let the error reach rush's caller: the exercise asks for 'urgent' "
+            "whatever the routes say, so don't catch it to send the task another way",
+            id="r3-fallback-to-routes",
+        ),
+        pytest.param(
+            r3_rush_swap_routes,
+            "rush(2, 3) changed the app's router (app.amqp.router): that is the "
+            "routing of every task the app sends (from any thread, also while rush "
+            "runs), not of this call",
+            "choose the queue for this one call: apply_async((x, y), queue='urgent') "
+            "leaves the routes as they are",
+            id="r3-swap-routes",
+        ),
+        pytest.param(
+            r3_rush_own_connection,
+            "rush(2, 3) passed connection=a Connection of its own: the message goes "
+            "out on a connection rush chose, not on the app's pool (a new connection "
+            "per call stays open until someone closes it)",
+            "leave connection out: apply_async takes a connection from the app's "
+            "pool and gives it back",
+            id="r3-own-connection-leak",
+        ),
+        pytest.param(
+            r3_rush_swallow_errors,
+            "rush(7, 5) returned None when the broker refused every attempt to "
+            "publish it: the task was never sent, and rush's caller cannot tell",
+            "let the error reach the caller: don't catch it in rush (apply_async "
+            "raises OperationalError once its retries are used up)",
+            id="r3-swallow-errors",
+        ),
+        pytest.param(
+            r3_rush_transient,
+            "rush(2, 3) sent the task with delivery_mode 1 (non-persistent)",
+            "choose the queue and change nothing else: apply_async((x, y), "
+            "queue='urgent') (a transient message: RabbitMQ loses it when it "
+            "restarts)",
+            id="r3-transient",
+        ),
+        pytest.param(
+            r3_rush_ignore_result,
+            "rush(2, 3) sent the task with ignore_result True",
+            "choose the queue and change nothing else: apply_async((x, y), queue='urgent')",
+            id="r3-ignore-result",
+        ),
+        pytest.param(
+            r3_rush_own_task_id,
+            "rush(2, 3) sent its task with the id 'rush-2-3-",
+            "leave task_id out: Celery gives every call a new id of its own (a UUID)",
+            id="r3-own-task-id",
+        ),
+        pytest.param(
+            r3_rush_expires,
+            "rush(2, 3) sent the task with expiration 10",
+            "choose the queue and change nothing else: apply_async((x, y), queue='urgent')",
+            id="r3-expires",
+        ),
+        pytest.param(
+            r3_rush_default_exchange,
+            "rush(2, 3) went to the queue 'course-check-demo-08', not 'urgent'",
+            "queue='urgent' in apply_async(...) wins over task_routes",
+            id="r3-default-exchange",
+        ),
+    ],
+)
+def test_rush_wrong_round3(answer, problem, hint) -> None:
+    _sent_once.clear()
+    assert_fails(verdict("08.2", answer), problem, hint)
+    _routes_unchanged()
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(
+            r3_cmd_double_percent,
+            "worker_command('ai_processing', 1, 'ai-worker'): the node is named 'ai-worker@%h'",
+            "-n ai-worker@%h (%h is this machine's host name)",
+            id="r3-double-percent",
+        ),
+        pytest.param(
+            r3_cmd_fqdn,
+            "worker_command('ai_processing', 1, 'ai-worker'): the node is named "
+            f"'ai-worker@{socket.getfqdn()}'",
+            "-n ai-worker@%h (%h is this machine's host name)",
+            id="r3-fqdn-in-python",
+        ),
+        pytest.param(
+            r3_cmd_broker,
+            "worker_command('ai_processing', 1, 'ai-worker'): the command adds -b "
+            "redis://localhost:6379/0",
+            "the app's configuration names the broker: leave -b out",
+            id="r3-hard-coded-broker",
+        ),
+        pytest.param(
+            r3_cmd_optimization_fair,
+            "worker_command('ai_processing', 1, 'ai-worker'): the command adds -O fair",
+            "-O fair changes how the worker runs, and the exercise asks for -A, -Q, "
+            "-c and -n only (logging and monitoring options such as -l info or -E "
+            "are fine): leave it out",
+            id="r3-optimization-fair",
+        ),
+        pytest.param(
+            r3_cmd_max_tasks_per_child,
+            "worker_command('ai_processing', 1, 'ai-worker'): the command adds "
+            "--max-tasks-per-child=1",
+            "--max-tasks-per-child=1 changes how the worker runs, and the exercise "
+            "asks for -A, -Q, -c and -n only (logging and monitoring options such as "
+            "-l info or -E are fine): leave it out",
+            id="r3-max-tasks-per-child",
+        ),
+        pytest.param(
+            r3_cmd_max_memory,
+            "worker_command('ai_processing', 1, 'ai-worker'): the command adds "
+            "--max-memory-per-child=500000",
+            "--max-memory-per-child=500000 changes how the worker runs, and the "
+            "exercise asks for -A, -Q, -c and -n only (logging and monitoring "
+            "options such as -l info or -E are fine): leave it out",
+            id="r3-max-memory-per-child",
+        ),
+        pytest.param(
+            r3_cmd_disable_prefetch,
+            "worker_command('ai_processing', 1, 'ai-worker'): the command adds --disable-prefetch",
+            "--disable-prefetch changes how the worker runs, and the exercise asks "
+            "for -A, -Q, -c and -n only (logging and monitoring options such as -l "
+            "info or -E are fine): leave it out",
+            id="r3-disable-prefetch",
+        ),
+        pytest.param(
+            r3_cmd_queue_with_space,
+            "worker_command('ai_processing', 1, 'ai-worker'): the worker reads [' "
+            "ai_processing'], not ['ai_processing']",
+            "-Q QUEUE: a dedicated worker reads its own queue only",
+            id="r3-queue-with-space",
+        ),
+        pytest.param(
+            r3_cmd_heartbeat,
+            "worker_command('ai_processing', 1, 'ai-worker'): the command adds "
+            "--heartbeat-interval=60",
+            "--heartbeat-interval=60 changes how the worker runs, and the exercise "
+            "asks for -A, -Q, -c and -n only (logging and monitoring options such as "
+            "-l info or -E are fine): leave it out",
+            id="r3-heartbeat-interval",
+        ),
+        pytest.param(
+            r3_cmd_multi,
+            "there is no 'worker' subcommand",
+            "celery -A course_tasks worker ...",
+            id="r3-celery-multi",
+        ),
+        pytest.param(
+            r3_cmd_pool_threads,
+            "worker_command('ai_processing', 1, 'ai-worker'): the command adds -P threads",
+            "the default pool (prefork) runs -c processes: leave -P out",
+            id="r3-pool-threads",
+        ),
+        pytest.param(
+            r3_cmd_statedb,
+            "worker_command('ai_processing', 1, 'ai-worker'): the command adds "
+            "--statedb=/tmp/%n.state",
+            "--statedb=/tmp/%n.state changes how the worker runs, and the exercise "
+            "asks for -A, -Q, -c and -n only (logging and monitoring options such as "
+            "-l info or -E are fine): leave it out",
+            id="r3-statedb",
+        ),
+        pytest.param(
+            r3_cmd_node_short,
+            "worker_command('ai_processing', 1, 'ai-worker'): on a machine named "
+            "box.example.com, the node is named 'ai-worker@box', not "
+            "'ai-worker@box.example.com'",
+            "%n is the host name without its domain (box.example.com -> box), so "
+            "workers on web1.example.com and web1.example.org get one node name: -n "
+            "ai-worker@%h puts in the whole host name",
+            id="r3-node-short-host",
+        ),
+        pytest.param(
+            r3_cmd_trailing_comma,
+            "worker_command('ai_processing', 1, 'ai-worker'): the worker reads "
+            "['ai_processing', ''], not ['ai_processing']",
+            "-Q QUEUE: a dedicated worker reads its own queue only",
+            id="r3-trailing-comma",
+        ),
+        pytest.param(
+            r3_cmd_result_backend,
+            "worker_command('ai_processing', 1, 'ai-worker'): the command adds "
+            "--result-backend redis://localhost:6379/1",
+            "the app's configuration names the result backend: leave it out",
+            id="r3-result-backend",
+        ),
+        pytest.param(
+            r3_cmd_config,
+            "worker_command('ai_processing', 1, 'ai-worker'): the command adds "
+            "--config course_tasks.celeryconfig",
+            "--config course_tasks.celeryconfig changes how the worker runs, and the "
+            "exercise asks for -A, -Q, -c and -n only (logging and monitoring "
+            "options such as -l info or -E are fine): leave it out",
+            id="r3-config-module",
+        ),
+    ],
+)
+def test_worker_command_wrong_round3(answer, problem, hint) -> None:
+    assert_fails(verdict("08.3", answer), problem, hint)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(
+            r3_settings_false_string,
+            "task_acks_late is 'False'",
+            "it is True or False (not a string)",
+            id="r3-acks-false-string",
+        ),
+        pytest.param(
+            r3_settings_true_string,
+            "task_acks_late is 'True'",
+            "it is True or False (not a string)",
+            id="r3-acks-true-string",
+        ),
+        pytest.param(
+            r3_settings_mult_string,
+            "worker_prefetch_multiplier is '1'",
+            "it is a whole number, e.g. 1",
+            id="r3-mult-string",
+        ),
+        pytest.param(
+            r3_settings_mult_bool,
+            "worker_prefetch_multiplier is True",
+            "it is a whole number, e.g. 1",
+            id="r3-mult-bool",
+        ),
+        pytest.param(
+            r3_settings_mult_float,
+            "worker_prefetch_multiplier is 1.5",
+            "it is a whole number, e.g. 1",
+            id="r3-mult-float",
+        ),
+        pytest.param(
+            r3_settings_mult_negative,
+            "worker_prefetch_multiplier is -1",
+            "a count of messages is never negative: a whole number of at least 1, e.g. 1",
+            id="r3-mult-negative",
+        ),
+        pytest.param(
+            r3_settings_mult_half,
+            "worker_prefetch_multiplier is 0.5",
+            "it is a whole number, e.g. 1",
+            id="r3-mult-half",
+        ),
+        pytest.param(
+            r3_settings_acks_int,
+            "task_acks_late is 1",
+            "it is a bool, True or False, not an int",
+            id="r3-acks-int",
+        ),
+        pytest.param(
+            r3_settings_acks_none,
+            "task_acks_late is None",
+            "give it a value: True or False",
+            id="r3-acks-none",
+        ),
+        pytest.param(
+            r3_settings_two,
+            "while the long task ran, the busy worker held 1 short task(s) behind it",
+            "the worker reserves 2 x concurrency messages: with long tasks use 1",
+            id="r3-mult-two",
+        ),
+    ],
+)
+def test_prefetch_wrong_round3(answer, problem, hint) -> None:
+    assert_fails(verdict("08.4", answer), problem, hint)

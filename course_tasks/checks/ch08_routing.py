@@ -52,6 +52,7 @@ import threading
 import time
 import traceback
 import types
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -156,6 +157,9 @@ EXPECTED_ROUTES = {
     "demographics.refresh": DEFAULT,
     "demo_tasksets.cleanup": DEFAULT,
     "reports.ai_tasks.weekly": DEFAULT,
+    # task names are case-sensitive: another case is another name
+    "AI_Tasks.summarize_document": DEFAULT,
+    "Demo_Tasks.resize_image": DEFAULT,
 }
 #: The names above that no course task has.
 NEW_NAMES = frozenset(list(EXPECTED_ROUTES)[11:])
@@ -445,6 +449,12 @@ def _left_default_hint(key: Any, shown: str, name: str, where: str) -> str:
             "out of task_routes"
         )
     prefix = PREFIX.get(where)
+    if prefix and name.lower().startswith(prefix) and not name.startswith(prefix):
+        return (
+            f"task names are case-sensitive: {name} is not one of the {prefix} tasks, yet "
+            f"{shown if key is not None else 'your router'} sends it to {where!r}: match "
+            f'"{prefix}" in exactly that case (no re.IGNORECASE, no lower())'
+        )
     if key is not None and name in NEW_NAMES and prefix:
         if isinstance(key, re.Pattern):
             return (
@@ -542,6 +552,89 @@ def _captured() -> Iterator[list[dict[str, Any]]]:
         yield seen
     finally:
         signals.before_task_publish.disconnect(dispatch_uid="course-check-08.2")
+
+
+@contextmanager
+def _options() -> Iterator[list[dict[str, Any]]]:
+    """The options of every ``app.send_task`` this thread makes while inside (apply_async too).
+
+    ``Task.apply_async`` hands its options (task id, producer, connection, retry policy...)
+    to ``app.send_task``: what the call asked for, before Celery fills anything in.
+    """
+    seen: list[dict[str, Any]] = []
+    me = threading.get_ident()
+    original = app.send_task
+
+    def send_task(*args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() == me:
+            seen.append(dict(kwargs))
+        return original(*args, **kwargs)
+
+    app.send_task = send_task  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        vars(app).pop("send_task", None)
+
+
+#: send_task's arguments judged elsewhere: where the message goes, and what Celery fills in.
+_OPTIONS_JUDGED_ELSEWHERE = frozenset({
+    "queue", "exchange", "routing_key", "result_cls", "task_type", "countdown", "eta",
+    "expires", "priority", "serializer", "compression", "delivery_mode", "headers", "shadow",
+    "ignore_result", "time_limit", "soft_time_limit",
+})  # fmt: skip
+
+
+def _is_own_uuid(task_id: Any) -> bool:
+    """Whether ``task_id`` is a UUID as Celery makes one (random or time-based): unique."""
+    try:
+        parsed = uuid.UUID(str(task_id))
+    except ValueError:
+        return False
+    return str(parsed) == str(task_id) and parsed.version in (1, 4)
+
+
+def _option_fail(call: str, given: dict[str, Any], reference: dict[str, Any]) -> Fail | None:
+    """A Fail for an option of the call that a plain ``apply_async`` does not give."""
+    for name, value in given.items():
+        if value is None or name in _OPTIONS_JUDGED_ELSEWHERE:
+            continue
+        if name == "task_id":
+            if _is_own_uuid(value):
+                continue  # what Celery would make itself
+            return Fail(
+                f"{call} sent its task with the id {value!r}, an id of rush's own making: "
+                "two calls get one id as soon as it repeats (then they share one result, the "
+                "later overwriting the other's), and the exercise asks for no task id",
+                hint="leave task_id out: Celery gives every call a new id of its own (a UUID)",
+            )
+        if name == "retry" and value == app.conf.task_publish_retry:
+            continue
+        if name == "retry_policy" and value == app.conf.task_publish_retry_policy:
+            continue
+        if name in ("retry", "retry_policy"):
+            return Fail(
+                f"{call} gave {name}={value!r}: it changes how the message is published when "
+                "the broker drops it (the app's own policy is "
+                f"{app.conf.task_publish_retry_policy!r})",
+                hint="leave retry and retry_policy out: Celery retries a dropped publish as "
+                "task_publish_retry_policy says",
+            )
+        if name in ("connection", "producer"):
+            return Fail(
+                f"{call} passed {name}={kind(value)} of its own: the message goes out on a "
+                f"{name} rush chose, not on the app's pool (a new connection per call stays "
+                "open until someone closes it)",
+                hint=f"leave {name} out: apply_async takes a connection from the app's pool "
+                "and gives it back",
+            )
+        if value != reference.get(name):
+            return Fail(
+                f"{call} gave {name}={value!r}",
+                hint="choose the queue and change nothing else: "
+                "apply_async((x, y), queue='urgent')",
+            )
+    return None
 
 
 @contextmanager
@@ -679,11 +772,11 @@ def _reference(x: int, y: int) -> dict[str, Any]:
     and as it ``arrived`` (the same transport as the learner's messages).
     """
     _arrived(URGENT_QUEUE)  # whatever waited there (an earlier run of rush)
-    with _captured() as seen:
+    with _captured() as seen, _options() as options:
         result = simple_calculation.apply_async((x, y), queue=URGENT_QUEUE)
     app.backend.mark_as_revoked(result.id, reason="check finished")
     arrived = _arrived(URGENT_QUEUE)
-    return {**seen[-1], "arrived": arrived[-1] if arrived else {}}
+    return {**seen[-1], "arrived": arrived[-1] if arrived else {}, "options": options[-1]}
 
 
 @dataclass
@@ -692,12 +785,13 @@ class _Blip:
 
     dropped: BaseException | None = None
     retried: bool = False
+    every: list[BaseException] = field(default_factory=list)  # each error the broker raised
 
     def caused(self, exc: BaseException | None) -> bool:
-        """Whether ``exc`` is (or comes from) the error of the dropped attempt."""
+        """Whether ``exc`` is (or comes from) the error of a dropped attempt."""
         seen: set[int] = set()
         while exc is not None and id(exc) not in seen:
-            if exc is self.dropped:
+            if any(exc is dropped for dropped in self.every):
                 return True
             seen.add(id(exc))
             exc = exc.__cause__ or exc.__context__
@@ -705,12 +799,13 @@ class _Blip:
 
 
 @contextmanager
-def _blip() -> Iterator[_Blip]:
+def _blip(dead: bool = False) -> Iterator[_Blip]:
     """The broker drops this thread's first attempt to publish with a connection error.
 
     Celery retries a publish that fails so (``task_publish_retry``, kombu's
     ``Connection.ensure``): the message is published on the next attempt. A call that turned
     the retry off (``retry=False``, ``max_retries`` 0) raises instead, and its task is lost.
+    ``dead``: the broker refuses every attempt (it is down), so Celery's retries run out.
     """
     blip = _Blip()
     me = threading.get_ident()
@@ -718,10 +813,11 @@ def _blip() -> Iterator[_Blip]:
 
     def publish(producer: messaging.Producer, *args: Any, **kwargs: Any) -> Any:
         if threading.get_ident() == me:
-            if blip.dropped is None:
+            if dead or blip.dropped is None:
                 error = producer.connection.recoverable_connection_errors[0]
-                blip.dropped = error("connection lost (the check's broker blip)")
-                raise blip.dropped
+                blip.every.append(error("connection lost (the check's broker blip)"))
+                blip.dropped = blip.dropped or blip.every[-1]
+                raise blip.every[-1]
             blip.retried = True
         return original(producer, *args, **kwargs)
 
@@ -749,12 +845,13 @@ def _rush(rush: Any) -> str:
     with _routes_elsewhere():
         results: list[AsyncResult] = []
         ids: dict[str, str] = {}  # task id -> the call that sent it
+        option_fails: list[Fail | None] = []  # per call: an option a plain call does not give
         try:
             for number, (x, y) in enumerate(RUSH_CALLS, 1):
                 call = f"rush({x}, {y})"
                 reference = _reference(x, y)
                 shared = _Shared.now()
-                with _captured() as seen, _blip() as blip:
+                with _captured() as seen, _blip() as blip, _options() as options:
                     try:
                         result = rush(x, y)
                     except Exception as exc:
@@ -775,6 +872,8 @@ def _rush(rush: Any) -> str:
                     raise NotYet("write the body of rush")
                 arrived = _arrived(URGENT_QUEUE)
                 _judge_rush(result, seen, x, y, changed, arrived, reference, blip)
+                given = options[0] if len(options) == 1 else {}
+                option_fails.append(_option_fail(call, given, reference["options"]))
                 task_id = seen[0]["message"].get("id")
                 if task_id in ids:
                     raise Fail(
@@ -784,13 +883,55 @@ def _rush(rush: Any) -> str:
                         hint="leave task_id out: Celery gives every call a new id of its own",
                     )
                 ids[str(task_id)] = f"call {number}, {call},"
+            # after the three calls: two calls sharing an id is the plainer mistake
+            if failed := next((f for f in option_fails if f is not None), None):
+                raise failed
+            _dead_broker_call(rush, *DEAD_CALL)
         finally:
             for result in results:
                 app.backend.mark_as_revoked(result.id, reason="check finished")
     return (
         "simple_calculation(2, 3), (40, 2) and (2, 3) again went to 'urgent' past task_routes, "
         "each with its own id, as a plain apply_async sends it, also after a dropped first "
-        "attempt to publish"
+        "attempt to publish; and rush(7, 5) raised the error when the broker refused every "
+        "attempt"
+    )
+
+
+#: The call of ``rush`` made while the broker refuses every attempt to publish.
+DEAD_CALL = (7, 5)
+
+
+def _dead_broker_call(rush: Any, x: int, y: int) -> None:
+    """``rush(x, y)`` while the broker is down: the error must reach rush's caller."""
+    call = f"rush({x}, {y})"
+    _arrived(URGENT_QUEUE)
+    raised: BaseException | None = None
+    with _captured() as seen, _blip(dead=True) as blip:
+        try:
+            result = rush(x, y)
+        except Exception as exc:
+            raised = exc
+    elsewhere = [m for m in seen if m["queue"] != URGENT_QUEUE]
+    if elsewhere:
+        raise Fail(
+            f"when the broker refused every attempt to publish {call} to 'urgent', rush sent "
+            f"{elsewhere[0]['task']} to {elsewhere[0]['queue']!r} instead: an urgent task that "
+            "cannot be sent is sent where task_routes say, after all",
+            hint="let the error reach rush's caller: the exercise asks for 'urgent' whatever "
+            "the routes say, so don't catch it to send the task another way",
+        )
+    if raised is not None:
+        if blip.caused(raised):
+            return  # the broker's error reached the caller
+        raise raised
+    if not blip.every:
+        return  # nothing was published (judged by the calls before)
+    raise Fail(
+        f"{call} returned {kind(result)} when the broker refused every attempt to publish "
+        "it: the task was never sent, and rush's caller cannot tell",
+        hint="let the error reach the caller: don't catch it in rush (apply_async raises "
+        "OperationalError once its retries are used up)",
     )
 
 
@@ -811,12 +952,15 @@ def _type_error_hint(exc: TypeError) -> str:
 
 
 def _call_of(args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any] | None:
-    """The arguments of ``simple_calculation`` these args and kwargs give (defaults filled in)."""
+    """The arguments of ``simple_calculation`` these args and kwargs give, as given.
+
+    Defaults are not filled in: a call that writes out a default sends kwargs the plain call
+    does not (and keeps the old value if the task's default changes).
+    """
     try:
         bound = inspect.signature(simple_calculation.run).bind(*args, **kwargs)
     except TypeError:
         return None
-    bound.apply_defaults()
     return dict(bound.arguments)
 
 
@@ -835,8 +979,8 @@ def _judge_rush(
     arrived = len(messages)
     if changed:
         raise Fail(
-            f"{call} changed {' and '.join(changed)}: for every later task of this process, "
-            "not for this call",
+            f"{call} changed {' and '.join(changed)}: that is the routing of every task the "
+            "app sends (from any thread, also while rush runs), not of this call",
             hint="choose the queue for this one call: apply_async((x, y), queue='urgent') "
             "leaves the routes as they are",
         )
@@ -878,7 +1022,21 @@ def _judge_rush(
             f"{call} went to the queue {message['queue']!r}, not 'urgent'",
             hint="queue='urgent' in apply_async(...) wins over task_routes",
         )
-    if _call_of(message["args"], message["kwargs"]) != _call_of([x, y], {}):
+    given_call, plain_call = _call_of(message["args"], message["kwargs"]), _call_of([x, y], {})
+    if (
+        given_call
+        and plain_call
+        and given_call != plain_call
+        and all(given_call.get(k) == v for k, v in plain_call.items())
+    ):
+        extra = {k: v for k, v in given_call.items() if k not in plain_call}
+        raise Fail(
+            f"{call} sent args={message['args']} kwargs={message['kwargs']}: it also gives "
+            f"{', '.join(f'{k}={v!r}' for k, v in extra.items())}, which the plain call "
+            "leaves to the task's own default",
+            hint="send only x and y, as rush's caller asked: apply_async((x, y), queue='urgent')",
+        )
+    if given_call != plain_call:
         raise Fail(
             f"{call} sent args={message['args']} kwargs={message['kwargs']}",
             hint="pass the function's own x and y: apply_async((x, y), queue='urgent')",
@@ -1226,7 +1384,12 @@ def _prefetch(settings: Any) -> str:
         raise NotYet()
     if isinstance(multiplier, bool) or not isinstance(multiplier, int) or multiplier < 0:
         raise Fail(
-            f"worker_prefetch_multiplier is {multiplier!r}", hint="it is a whole number, e.g. 1"
+            f"worker_prefetch_multiplier is {multiplier!r}",
+            hint=(
+                "a count of messages is never negative: a whole number of at least 1, e.g. 1"
+                if isinstance(multiplier, int) and not isinstance(multiplier, bool)
+                else "it is a whole number, e.g. 1"
+            ),
         )
     if not isinstance(acks_late, bool):
         if isinstance(acks_late, str):
