@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import codecs
+import functools
 import json
 import re
 import socket
@@ -137,6 +139,65 @@ def wn_ping_retry3(app, timeout):
     return []
 
 
+# wn2_*: adversary round 2 (.adversary/ch09_r2.py). Three workers always answered, the wait
+# had to be half the timeout and any broadcast counted as the ping: wn2_limit_three,
+# wn2_safety_margin, wn2_stats, wn2_cached and wn2_half passed. Now four workers answer, then
+# (same app, same timeout) one, the ping must wait 90 % of its timeout, and be a ping.
+
+
+def wn2_limit_three(app, timeout):
+    # limit=3: the check's number of workers, hard-coded
+    return sorted(app.control.inspect(timeout=timeout, limit=3).ping() or {})
+
+
+def wn2_hostnames(app, timeout):
+    # the hosts, not the worker names
+    return sorted(n.split("@", 1)[-1] for n in app.control.inspect(timeout=timeout).ping() or {})
+
+
+def wn2_sorted_by_host(app, timeout):
+    # sorted by the host part, not by the whole name
+    replies = app.control.inspect(timeout=timeout).ping() or {}
+    return sorted(replies, key=lambda name: name.split("@", 1)[-1])
+
+
+def wn2_ping_again_if_empty(app, timeout):
+    # pings a second time when nobody answered
+    insp = app.control.inspect(timeout=timeout)
+    return sorted(insp.ping() or insp.ping() or {})
+
+
+def wn2_min_one_second(app, timeout):
+    # never waits less than Celery's default 1 s
+    return sorted(app.control.inspect(timeout=max(timeout, 1.0)).ping() or {})
+
+
+def wn2_safety_margin(app, timeout):
+    # waits 80 % of the timeout
+    return sorted(app.control.inspect(timeout=timeout * 0.8).ping() or {})
+
+
+def wn2_stats(app, timeout):
+    # stats() instead of ping()
+    return sorted(app.control.inspect(timeout=timeout).stats() or {})
+
+
+@functools.cache
+def wn2_cached(app, timeout):
+    # cached per (app, timeout): a worker that stopped is still listed
+    return sorted(app.control.inspect(timeout=timeout).ping() or {})
+
+
+def wn2_half(app, timeout):
+    # waits half the timeout
+    return sorted(app.control.inspect(timeout=timeout / 2).ping() or {})
+
+
+def wn2_control_ping_first_reply(app, timeout):
+    # only the first reply's names of app.control.ping()'s list
+    return sorted((app.control.ping(timeout=timeout) or [{}])[0])
+
+
 @pytest.mark.parametrize(
     "answer",
     [pytest.param(names_right, id="solution"), pytest.param(names_control_ping, id="control-ping")],
@@ -160,10 +221,10 @@ WAITED_ONLY = "with timeout=1.5, worker_names waited only"
                      "TypeError", "inspect().ping() returns None", id="wn_none_crash"),
         pytest.param(wn_unsorted, NOT_SORTED, "the replies come in any order: return "
                      "sorted(names), not the reply order", id="wn_unsorted"),
-        pytest.param(wn_limit_one, "for an app 3 workers serve you returned [",
+        pytest.param(wn_limit_one, "for an app 4 workers serve you returned [",
                      "limit=1 stops waiting after 1 reply", id="wn_limit_one"),
-        pytest.param(wn_default_timeout, "with timeout=0.25, worker_names waited 1 s",
-                     "pass the timeout on", id="wn_default_timeout"),
+        pytest.param(wn_default_timeout, f"{WAITED_ONLY} 1 s for replies",
+                     "inspect() waits 1 s by default", id="wn_default_timeout"),
         pytest.param(wn_hardcoded_timeout, f"{WAITED_ONLY} 0.3 s for replies",
                      "pass the timeout it was given on, as it is", id="wn_hardcoded_timeout"),
         pytest.param(wn_ping_twice, "with timeout=0.25, worker_names pinged 2 times, waiting "
@@ -181,6 +242,29 @@ WAITED_ONLY = "with timeout=1.5, worker_names waited only"
                      "['embedded@", "ask the app you are given", id="wn_course_app"),
         pytest.param(wn_ping_retry3, "with timeout=0.25, worker_names pinged 3 times, waiting "
                      "0.75 s in all", "ping once", id="wn_ping_retry3"),
+        pytest.param(wn2_limit_three, "for an app 4 workers serve you returned [",
+                     "limit=3 stops waiting after 3 replies", id="wn2_limit_three"),
+        pytest.param(wn2_hostnames, "for an app 4 workers serve you returned ['",
+                     "ping with app.control.inspect(timeout=timeout).ping() and keep its keys",
+                     id="wn2_hostnames"),
+        pytest.param(wn2_sorted_by_host, NOT_SORTED, "the replies come in any order",
+                     id="wn2_sorted_by_host"),
+        pytest.param(wn2_ping_again_if_empty, "with timeout=0.25, worker_names pinged 2 times",
+                     "ping once", id="wn2_ping_again_if_empty"),
+        pytest.param(wn2_min_one_second, "with timeout=0.25, worker_names waited 1 s",
+                     "pass the timeout on", id="wn2_min_one_second"),
+        pytest.param(wn2_safety_margin, f"{WAITED_ONLY} 1.2 s for replies",
+                     "pass the timeout it was given on, as it is", id="wn2_safety_margin"),
+        pytest.param(wn2_stats, "worker_names asked the workers for stats, not for a ping",
+                     "ping them, as the exercise asks", id="wn2_stats"),
+        pytest.param(wn2_cached, "called again on the same app with timeout=1.5 after the "
+                     "check's workers stopped, worker_names returned [",
+                     "ping on every call, don't cache the answer", id="wn2_cached"),
+        pytest.param(wn2_half, f"{WAITED_ONLY} 0.75 s for replies",
+                     "pass the timeout it was given on, as it is", id="wn2_half"),
+        pytest.param(wn2_control_ping_first_reply, "for an app 4 workers serve you returned [",
+                     "ping with app.control.inspect(timeout=timeout).ping() and keep its keys",
+                     id="wn2_control_ping_first_reply"),
     ],
 )  # fmt: skip
 def test_091_wrong_answers(answer, problem, hint) -> None:
@@ -355,6 +439,107 @@ def mh_defaultdict_assumed(task_id, counts):
     return handler
 
 
+# mh2_*: adversary round 2. No task of the check was revoked: mh2_known_types passed. Now a
+# third handler counts a task that expired before it ran (task-sent, task-revoked).
+# mh2_worker_events_only was told to add to the dict it was given, which it does.
+
+_SHARED2: dict[str, int] = {}
+
+
+def mh2_default_uuid(task_id, counts):
+    # event.get("uuid", task_id): the workers' events count as the task's
+    def handler(event):
+        if event.get("uuid", task_id) == task_id:
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh2_known_types(task_id, counts):
+    # only six expected types: task-revoked / task-rejected are dropped
+    kinds = ("task-sent", "task-received", "task-started", "task-succeeded", "task-failed",
+             "task-retried")  # fmt: skip
+
+    def handler(event):
+        if event.get("uuid") == task_id and event["type"] in kinds:
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh2_worker_events_only(task_id, counts):
+    # only events from a node named celery@...: the worker here is embedded@...
+    def handler(event):
+        if event.get("uuid") == task_id and event.get("hostname", "").startswith("celery@"):
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh2_dedup_by_hostname(task_id, counts):
+    # drops a repeated (type, hostname), "in case of redelivery"
+    seen = set()
+
+    def handler(event):
+        key = (event["type"], event.get("hostname"))
+        if event.get("uuid") == task_id and key not in seen:
+            seen.add(key)
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh2_shared_global(task_id, counts):
+    # a module-level tally shared by every handler, copied into counts
+    def handler(event):
+        if event.get("uuid") == task_id:
+            _SHARED2[event["type"]] = _SHARED2.get(event["type"], 0) + 1
+            counts.update(_SHARED2)
+
+    return handler
+
+
+def mh2_root_id(task_id, counts):
+    # matches on root_id, which only task-sent / task-received carry
+    def handler(event):
+        if task_id in (event.get("uuid"), event.get("root_id")) and event.get("root_id"):
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh2_stop_at_retry(task_id, counts):
+    # stops counting at the first task-retried, as if the task had ended
+    done = []
+
+    def handler(event):
+        if event.get("uuid") != task_id or done:
+            return
+        counts[event["type"]] = counts.get(event["type"], 0) + 1
+        if event["type"] in ("task-succeeded", "task-failed", "task-retried", "task-revoked"):
+            done.append(True)
+
+    return handler
+
+
+def mh2_no_task_sent(task_id, counts):
+    # leaves the producer's task-sent out
+    def handler(event):
+        if event.get("uuid") == task_id and event["type"] != "task-sent":
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh2_plus_equals(task_id, counts):
+    # counts[kind] += 1 on a plain dict
+    def handler(event):
+        if event.get("uuid") == task_id:
+            counts[event["type"]] += 1
+
+    return handler
+
+
 @pytest.mark.parametrize(
     "answer",
     [pytest.param(handler_right, id="solution"), pytest.param(handler_object, id="object")],
@@ -363,7 +548,7 @@ def test_092_right_answers(answer) -> None:
     assert_passed(
         verdict("09.2", answer),
         "task-retried 2 and task-received 3 for the crawl retried twice, task-failed 1 for the "
-        "declined charge",
+        "declined charge, task-revoked 1 for the expired one",
     )
 
 
@@ -374,9 +559,11 @@ ONLY_UUID = "count only the events whose event.get('uuid') is task_id"
 def fresh_globals() -> Iterator[None]:
     _SEEN_TYPES.clear()
     _FIRST.clear()
+    _SHARED2.clear()
     yield
     _SEEN_TYPES.clear()
     _FIRST.clear()
+    _SHARED2.clear()
 
 
 @pytest.mark.usefixtures("fresh_globals")
@@ -420,6 +607,31 @@ def fresh_globals() -> Iterator[None]:
                      "counts starts as an empty dict (not a defaultdict): "
                      "counts[kind] = counts.get(kind, 0) + 1",
                      id="mh_defaultdict_assumed"),
+        pytest.param(mh2_default_uuid, "a worker-heartbeat (a worker's event, with no uuid) "
+                     "was counted", ONLY_UUID, id="mh2_default_uuid"),
+        pytest.param(mh2_known_types, "for the expired charge, counts are {'task-sent': 1}, "
+                     "expected {'task-sent': 1, 'task-revoked': 1}: its task-revoked",
+                     "count every type of event the task sends, whatever it is",
+                     id="mh2_known_types"),
+        pytest.param(mh2_worker_events_only, "counts is still empty after the tasks ran: no "
+                     "event of the tasks got counted", "add to the dict you were given, "
+                     "counts[kind] = counts.get(kind, 0) + 1, every event whose "
+                     "event.get('uuid') is task_id, whatever else it holds (its hostname",
+                     id="mh2_worker_events_only"),
+        pytest.param(mh2_dedup_by_hostname, "a repeated task-", "add 1 for each event",
+                     id="mh2_dedup_by_hostname"),
+        pytest.param(mh2_shared_global, "changed counts from {", "add 1 to "
+                     "counts[event['type']] per event", id="mh2_shared_global"),
+        pytest.param(mh2_root_id, "its task-started was not counted",
+                     "count every event whose event.get('uuid') is task_id", id="mh2_root_id"),
+        pytest.param(mh2_stop_at_retry, "for the crawl retried twice, counts are {",
+                     "count every event whose event.get('uuid') is task_id, by event['type'], "
+                     "as long as events come", id="mh2_stop_at_retry"),
+        pytest.param(mh2_no_task_sent, "its task-sent (the producer sends it, not a worker) was "
+                     "not counted", "count every event whose event.get('uuid') is task_id",
+                     id="mh2_no_task_sent"),
+        pytest.param(mh2_plus_equals, "your handler raised KeyError: 'task-",
+                     "counts starts as an empty dict (not a defaultdict)", id="mh2_plus_equals"),
     ],
 )  # fmt: skip
 def test_092_wrong_answers(answer, problem, hint) -> None:
@@ -596,6 +808,102 @@ def sm_brace_index(text, name):
     return found
 
 
+# sm2_*: adversary round 2. No label value held "=", nothing, non-ASCII text or a trailing
+# backslash, no label was named like a keyword, and no family name was asked for:
+# sm2_family_or_sample, sm2_json_labels, sm2_nonempty, sm2_unicode_escape, sm2_lookbehind
+# and sm2_eval passed. Now the counter hits has all of those, and "hits" itself is asked for.
+
+
+def _families(text):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return text_string_to_metric_families(text)
+
+
+def sm2_family_name(text, name):
+    # matched on the family name: the counter x_total is the family x
+    return [
+        (dict(s.labels), float(s.value))
+        for family in _families(text)
+        if family.name == name
+        for s in family.samples
+    ]
+
+
+def sm2_family_or_sample(text, name):
+    # the sample's name or its family's: asking for hits returns hits_total's samples
+    return [
+        (dict(s.labels), float(s.value))
+        for family in _families(text)
+        for s in family.samples
+        if name in (s.name, family.name)
+    ]
+
+
+def sm2_json_labels(text, name):
+    # labels made JSON by quoting every word=: a value holding q= is rewritten too
+    found = []
+    for line in text.splitlines():
+        match = re.match(SAMPLE, line)
+        if match and match[1] == name:
+            inner = re.sub(r"(\w+)=", r'"\1":', match[2] or "")
+            found.append((json.loads("{" + inner + "}"), float(match[3])))
+    return found
+
+
+def sm2_split_quote_comma(text, name):
+    # pairs split on '",' and the quotes stripped
+    found = []
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        head, value = line.rsplit(" ", 1)
+        metric, _, inner = head.partition("{")
+        if metric == name:
+            inner = inner.removesuffix("}")
+            pairs = [p.partition("=") for p in inner.split('",')] if inner else []
+            found.append(({k.strip(): v.strip('"') for k, _, v in pairs}, float(value)))
+    return found
+
+
+def sm2_nonempty(text, name):
+    # + instead of *: a label with an empty value is dropped
+    return _parse(text, name, label=r'(\w+)="((?:[^"\\]|\\.)+)"')
+
+
+def sm2_unicode_escape(text, name):
+    # values unescaped with unicode_escape: café becomes cafÃ©
+    return [
+        ({k: codecs.decode(v, "unicode_escape") for k, v in labels.items()}, value)
+        for labels, value in samples_right(text, name)
+    ]
+
+
+def sm2_sorted_by_labels(text, name):
+    # sorted by labels, not in the text's order
+    return sorted(samples_right(text, name), key=lambda s: sorted(s[0].items()))
+
+
+def sm2_lookbehind(text, name):
+    # a (?<!\\)" regex: a value ending in an escaped backslash swallows the next label
+    found = []
+    for line in text.splitlines():
+        if not line.startswith("#") and re.split(r"[{ ]", line, maxsplit=1)[0] == name:
+            labels = dict(re.findall(r'(\w+)="(.*?)(?<!\\)"', line))
+            found.append((labels, float(line.rsplit(" ", 1)[1])))
+    return found
+
+
+def sm2_eval(text, name):
+    # eval("dict(...)") on scraped text
+    found = []
+    for line in text.splitlines():
+        match = re.match(SAMPLE, line)
+        if match and match[1] == name:
+            found.append((eval(f"dict({match[2] or ''})"), float(match[3])))  # noqa: S307
+    return found
+
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -616,11 +924,14 @@ def test_093_metrics_text_has_the_traps() -> None:
     assert 'task_runtime_seconds{task="add"} 2.5e-06' in text
     assert "queue_length_max{" in text
     assert "\nworkers_online 2.0" in text
+    assert 'hits_total{class="web",path="/search?q=1",reason=""} 4.0' in text
+    assert 'hits_total{class="file",path="C:\\\\tmp\\\\",reason="café"} 2.0' in text
 
 
 CHARGES = "samples(text, 'course_charges_total')"
 RUNTIMES = "samples(text, 'task_runtime_seconds')"
 QUEUES = "samples(text, 'queue_length')"
+HITS = "samples(text, 'hits_total')"
 
 
 @pytest.mark.parametrize(
@@ -659,6 +970,26 @@ QUEUES = "samples(text, 'queue_length')"
                      "0.0)", "keep the decimals", id="sm_truncated_float"),
         pytest.param(sm_brace_index, "samples(text, 'http_requests_total') raised ValueError",
                      "a label value may hold braces", id="sm_brace_index"),
+        pytest.param(sm2_family_name, f"{CHARGES} returned 0 samples, expected 3",
+                     "keep every line of that metric", id="sm2_family_name"),
+        pytest.param(sm2_family_or_sample, "samples(text, 'hits') returned 2 samples, "
+                     "expected 0", "hits is the family of the counter, no sample is named so",
+                     id="sm2_family_or_sample"),
+        pytest.param(sm2_json_labels, f"{HITS} raised JSONDecodeError", 'a label value may hold '
+                     '"=" (path="/search?q=1"): don\'t rewrite the labels into JSON',
+                     id="sm2_json_labels"),
+        pytest.param(sm2_split_quote_comma, f"{CHARGES} returned [", "a label value may hold an "
+                     'escaped quote (\\")', id="sm2_split_quote_comma"),
+        pytest.param(sm2_nonempty, f"{HITS} returned [", 'a label value may be empty '
+                     '(reason=""): read it with * in the regex, not +', id="sm2_nonempty"),
+        pytest.param(sm2_unicode_escape, f"{HITS} returned [", "a label value may hold any "
+                     "Unicode (café)", id="sm2_unicode_escape"),
+        pytest.param(sm2_sorted_by_labels, f"{RUNTIMES} returned [({{'task': 'add'}}",
+                     "keep the samples in the order of their lines", id="sm2_sorted_by_labels"),
+        pytest.param(sm2_lookbehind, f"{HITS} returned [", "a label value may end in an escaped "
+                     "backslash", id="sm2_lookbehind"),
+        pytest.param(sm2_eval, f"{HITS} raised SyntaxError", "never eval scraped text",
+                     id="sm2_eval"),
     ],
 )  # fmt: skip
 def test_093_wrong_answers(answer, problem, hint) -> None:
@@ -887,12 +1218,149 @@ def hc_milliseconds(app, timeout):
     return _report(checks, sorted(app.control.inspect(timeout=timeout / 1000).ping() or {}))
 
 
+# hc2_*: adversary round 2. Three workers always answered, the two calls on the course's
+# broker had different timeouts, connections left open were not seen and the down broker's
+# transport options bounded every way of connecting: hc2_leaks_connection, hc2_three_retries,
+# hc2_cached, hc2_default_channel and hc2_limit_three passed; hc2_cached_ttl got the
+# worker-count hint. Now four workers answer, then (same app, same timeout) one; the
+# connections health made must be released; on the down broker, how it connected is read.
+# health_ping_even_if_down and health_ping_first passed too, and are right: the same answers,
+# a failed ping caught (as health_ping_caught).
+
+
+def _ping_names(app, timeout, **options):
+    return sorted(app.control.inspect(timeout=timeout, **options).ping() or {})
+
+
+def health_ping_even_if_down(app, timeout):
+    """Right too: pings whatever the broker check said, a failed ping is no worker."""
+    checks = {}
+    _ok_broker(app, checks)
+    try:
+        names = _ping_names(app, timeout)
+    except Exception:
+        names = []
+    return _report(checks, names)
+
+
+def health_ping_first(app, timeout):
+    """Right too: pings first (a failed ping is no worker), checks the broker only when no
+    worker answered (a worker's reply says the broker works)."""
+    checks = {}
+    try:
+        names = _ping_names(app, timeout)
+    except Exception:
+        names = []
+    if names:
+        checks["broker"] = "ok"
+    else:
+        _ok_broker(app, checks)
+    return _report(checks, names)
+
+
+def hc2_leaks_connection(app, timeout):
+    # no with / release(): each call leaves a broker connection open
+    checks = {}
+    try:
+        conn = app.connection_for_write()
+        conn.ensure_connection(max_retries=1)
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"error: {exc}"
+    return _report(checks, _ping_names(app, timeout) if checks["broker"] == "ok" else [])
+
+
+def _broker_via(app, checks, connect):
+    try:
+        with app.connection_for_write() as conn:
+            connect(conn)
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = f"error: {exc}"
+
+
+def hc2_three_retries(app, timeout):
+    # ensure_connection(max_retries=3): 12 s with a down broker
+    checks = {}
+    _broker_via(app, checks, lambda conn: conn.ensure_connection(max_retries=3))
+    return _report(checks, _ping_names(app, timeout) if checks["broker"] == "ok" else [])
+
+
+@functools.cache
+def _cached_health(app, timeout):
+    return json.dumps(health_right(app, timeout))
+
+
+def hc2_cached(app, timeout):
+    # cached per (app, timeout) for ever: a worker that stopped is never seen
+    return json.loads(_cached_health(app, timeout))
+
+
+_LAST2: dict[str, Any] = {}
+
+
+def hc2_cached_ttl(app, timeout):
+    # cached per broker URL for 30 s
+    hit = _LAST2.get(app.conf.broker_url)
+    if hit and time.monotonic() - hit[0] < 30:
+        return json.loads(hit[1])
+    answer = health_right(app, timeout)
+    _LAST2[app.conf.broker_url] = (time.monotonic(), json.dumps(answer))
+    return answer
+
+
+def hc2_singular(app, timeout):
+    # "ok (1 worker)" for one worker
+    answer = health_right(app, timeout)
+    if answer["checks"]["celery_worker"] == "ok (1 workers)":
+        answer["checks"]["celery_worker"] = "ok (1 worker)"
+    return answer
+
+
+def hc2_default_channel(app, timeout):
+    # connects through default_channel: the transport's retry options, not max_retries=1
+    checks = {}
+    _broker_via(app, checks, lambda conn: conn.default_channel)
+    return _report(checks, _ping_names(app, timeout) if checks["broker"] == "ok" else [])
+
+
+def hc2_hosts_count(app, timeout):
+    # counts distinct hosts, not workers
+    checks = {}
+    _ok_broker(app, checks)
+    hosts = set()
+    if checks["broker"] == "ok":
+        hosts = {name.split("@", 1)[-1] for name in _ping_names(app, timeout)}
+    return _report(checks, sorted(hosts))
+
+
+def hc2_limit_three(app, timeout):
+    # limit=3: the check's number of workers, hard-coded
+    checks = {}
+    _ok_broker(app, checks)
+    return _report(checks, _ping_names(app, timeout, limit=3) if checks["broker"] == "ok" else [])
+
+
+def hc2_catch_oserror(app, timeout):
+    # except OSError: kombu's OperationalError escapes
+    checks = {}
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1)
+        checks["broker"] = "ok"
+    except OSError as exc:
+        checks["broker"] = f"error: {exc}"
+    return _report(checks, _ping_names(app, timeout) if checks["broker"] == "ok" else [])
+
+
 @pytest.mark.parametrize(
     "answer",
     [
         pytest.param(health_right, id="solution"),
         pytest.param(health_ping_caught, id="ping-caught"),
         pytest.param(health_budget, id="timeout-budget"),
+        pytest.param(health_ping_even_if_down, id="ping-even-if-broker-down"),
+        pytest.param(health_ping_first, id="ping-before-broker"),
     ],
 )
 def test_094_right_answers(answer) -> None:
@@ -900,9 +1368,12 @@ def test_094_right_answers(answer) -> None:
 
 
 DOWN = "for an app whose broker is down"
-CROWD = "for an app three workers serve you answered {"
+CROWD = "for the course app with the check's three workers you answered {"
 NO_WORKER = "an app with no worker was reported healthy"
-WAITED = "with timeout=1.2, health waited only"
+CROWDED = "the course app with the check's three workers"
+ALONE = "for the same app after the check's workers stopped"
+STALE = "the workers changed since the last call (the check's stopped) and your answer did not"
+WAITED = "with timeout=1.5, health waited only"
 
 
 @pytest.mark.parametrize(
@@ -924,7 +1395,8 @@ WAITED = "with timeout=1.2, health waited only"
                      "connecting to a broker that is down raises: catch it", id="hc_no_try"),
         pytest.param(hc_lazy_connection, f"{DOWN}, health's ping raised OperationalError",
                      "connections are lazy", id="hc_lazy_connection"),
-        pytest.param(hc_retry_forever, f"{DOWN}, health did not return within 20 s",
+        pytest.param(hc_retry_forever, f"{DOWN}, health's ensure_connection() had no "
+                     "max_retries: it retries for ever",
                      "ensure_connection() retries for ever by default", id="hc_retry_forever"),
         pytest.param(hc_hardcoded_one, f"{CROWD}'status': 'healthy', 'checks': {{'broker': "
                      "'ok', 'celery_worker': 'ok (1 workers)'}}", "count the workers that "
@@ -936,7 +1408,7 @@ WAITED = "with timeout=1.2, health waited only"
                      "inspect().ping() returns None", id="hc_none_crash"),
         pytest.param(hc_singular, "'celery_worker': 'ok (1 worker)'}}",
                      'the text is "ok (N workers)" for every N', id="hc_singular"),
-        pytest.param(hc_course_module, "for the course app, checks has 'result_backend' too",
+        pytest.param(hc_course_module, f"for {CROWDED}, checks has 'result_backend' too",
                      "return exactly the two checks the exercise asks for",
                      id="hc_course_module"),
         pytest.param(hc_bare_error, f"{DOWN}, health's ping raised OperationalError",
@@ -944,14 +1416,40 @@ WAITED = "with timeout=1.2, health waited only"
                      id="hc_bare_error"),
         pytest.param(hc_course_app, NO_WORKER, "ping the app you are given",
                      id="hc_course_app"),
-        pytest.param(hc_status_ok, "for the course app, status is 'ok'",
+        pytest.param(hc_status_ok, f"for {CROWDED}, status is 'ok'",
                      'guide 004 answers "healthy" or "unhealthy"', id="hc_status_ok"),
         pytest.param(hc_hardcoded_timeout, f"{WAITED} 0.3 s for replies",
                      "pass the timeout it was given on, as it is", id="hc_hardcoded_timeout"),
         pytest.param(hc_ping_twice, "with timeout=0.25, health pinged 2 times, waiting 0.5 s",
                      "ping once", id="hc_ping_twice"),
-        pytest.param(hc_milliseconds, f"{WAITED} 0.0012 s for replies",
+        pytest.param(hc_milliseconds, f"{WAITED} 0.0015 s for replies",
                      "timeout is in seconds already", id="hc_milliseconds"),
+        pytest.param(hc2_leaks_connection, f"for {CROWDED}, health left 1 broker connection(s) "
+                     "open after it returned", "close the connection when done",
+                     id="hc2_leaks_connection"),
+        pytest.param(hc2_three_retries, f"{DOWN}, health's ensure_connection(max_retries=3) "
+                     "keeps a load balancer waiting for 3 retries", "give up after one retry: "
+                     "ensure_connection(max_retries=1)", id="hc2_three_retries"),
+        pytest.param(hc2_cached, f"{ALONE} you answered {{'status': 'healthy', 'checks': "
+                     "{'broker': 'ok', 'celery_worker': 'ok (4 workers)'}}", STALE,
+                     id="hc2_cached"),
+        pytest.param(hc2_cached_ttl, f"{ALONE} you answered {{'status': 'healthy', 'checks': "
+                     "{'broker': 'ok', 'celery_worker': 'ok (4 workers)'}}", STALE,
+                     id="hc2_cached_ttl"),
+        pytest.param(hc2_singular, "'celery_worker': 'ok (1 worker)'}}",
+                     'the text is "ok (N workers)" for every N', id="hc2_singular"),
+        pytest.param(hc2_default_channel, f"{DOWN}, health connected through default_channel",
+                     "check the broker with conn.ensure_connection(max_retries=1)",
+                     id="hc2_default_channel"),
+        pytest.param(hc2_hosts_count, f"{CROWD}'status': 'healthy', 'checks': {{'broker': "
+                     "'ok', 'celery_worker': 'ok (1 workers)'}}", "count the workers that "
+                     "answer", id="hc2_hosts_count"),
+        pytest.param(hc2_limit_three, f"{CROWD}'status': 'healthy', 'checks': {{'broker': "
+                     "'ok', 'celery_worker': 'ok (3 workers)'}}", "limit=3 stops waiting after "
+                     "3 replies", id="hc2_limit_three"),
+        pytest.param(hc2_catch_oserror, f"{DOWN}, health raised OperationalError",
+                     "connecting to a broker that is down raises: catch it",
+                     id="hc2_catch_oserror"),
     ],
 )  # fmt: skip
 def test_094_wrong_answers(answer, problem, hint) -> None:

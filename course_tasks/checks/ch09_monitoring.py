@@ -4,34 +4,43 @@ Every check runs the learner's code for real, in every mode:
 
 * 09.1 ``check("09.1", worker_names)``: ``worker_names(app, timeout)`` returns the sorted
   names of the workers answering ``inspect().ping()``. It is called on an app that the
-  course's worker and two dedicated workers (:mod:`course_tasks.workers`) serve, whose
-  replies come back neither sorted nor reversed (:func:`crowd`), with ``timeout=1.5``; then on
-  an app whose broker no worker listens to (:func:`nobody`), with ``timeout=0.25``. The
-  timeout each ping asked for is read from ``app.control.broadcast`` (:class:`Ask`), not
-  timed: a ping must wait the timeout it was given (not 1 s by default, not milliseconds,
-  not a constant), once;
+  course's worker and three dedicated workers (:mod:`course_tasks.workers`) serve, whose
+  replies come back neither sorted nor reversed (:func:`crowd`), with ``timeout=1.5``; again
+  on the same app with the same timeout once the dedicated workers stopped (a cached answer
+  still lists them); then on an app whose broker no worker listens to (:func:`nobody`), with
+  ``timeout=0.25``. The command and timeout of each broadcast are read from
+  ``app.control.broadcast`` (:class:`Ask`), not timed: it must be a ``ping`` that waits the
+  whole timeout it was given (at least :data:`WHOLE` of it; not 1 s by default, not a
+  constant), once;
 * 09.2 ``check("09.2", make_handler)``: ``make_handler(task_id, counts)`` returns an
   ``EventReceiver`` handler that counts the events of that one task by type in ``counts``.
-  Two handlers (two calls, two ids, two dicts) listen in one real receiver while a crawl
-  that is retried twice (its ``task-received``, ``task-started`` and ``task-retried`` come
-  more than once), another crawl, a declined ``charge_card`` and an accepted one run, with a
-  worker heartbeat (no ``uuid``) in the stream. What each event did to each dict is
-  recorded, so the feedback names the first event that was counted wrong;
+  Three handlers (three calls, three ids, three dicts) listen in one real receiver while a
+  crawl that is retried twice (its ``task-received``, ``task-started`` and ``task-retried``
+  come more than once), another crawl, a declined ``charge_card``, an accepted one and one
+  that expired before it ran (``task-sent`` then ``task-revoked``) run, with a worker
+  heartbeat (no ``uuid``) in the stream. What each event did to each dict is recorded, so
+  the feedback names the first event that was counted wrong;
 * 09.3 ``check("09.3", samples)``: ``samples(text, name)`` parses Prometheus text (written
   by ``prometheus_client`` itself) into ``[(labels, value), ...]`` for one metric name:
-  exact names (``queue_length`` is not ``queue_length_max``), values of type float that
-  are not whole (``0.125``, ``2.5e-06``), label values holding a comma, a space, an escaped
-  quote or braces (``/orders/{id}``), metrics without labels, comment lines skipped, the
-  text's order kept;
+  exact names (``queue_length`` is not ``queue_length_max``; the counter family ``hits`` has
+  no sample of that name), values of type float that are not whole (``0.125``,
+  ``2.5e-06``), label values holding a comma, a space, an escaped quote, braces
+  (``/orders/{id}``), ``=``, nothing, non-ASCII text or a trailing escaped backslash, a
+  label named ``class`` (``eval`` breaks on it), metrics without labels, comment lines
+  skipped, the text's order kept; a label value may come back as written or unescaped;
 * 09.4 ``check("09.4", health)``: ``health(app, timeout)`` answers guide 004 §5's health
-  check: healthy with ``"ok (N workers)"`` on the course's broker (its worker alone with
-  ``timeout=1.2``, then with the check's two, ``timeout=1.5``), unhealthy with ``"no active
-  workers"`` for an app nobody serves (``timeout=0.25``, the pings read as in 09.1), and
-  unhealthy with ``"error: ..."`` for the broker of an app whose broker is down
-  (:func:`dead_broker`: Redis on a closed port). That call runs meanwhile, in a thread of its
-  own, bounded (:data:`DEAD_SECONDS`): an ``ensure_connection()`` that retries for ever never
-  answers. Whether the code tried to connect before its ping raised tells a lazy connection
-  from a ping sent through a broker known to be down.
+  check: healthy with ``"ok (N workers)"`` on the course's broker (its worker and the check's
+  three, then, on the same app with the same ``timeout=1.5``, its worker alone: a cached
+  answer is stale), every broker connection it made released when it returns; unhealthy
+  with ``"no active workers"`` for an app nobody serves (``timeout=0.25``, the pings read as
+  in 09.1), and unhealthy with ``"error: ..."`` for the broker of an app whose broker is
+  down (:func:`dead_broker`: Redis on a closed port). That call runs meanwhile, in a thread
+  of its own; how the learner's connections connect there is recorded
+  (:func:`_watch_connects`): ``ensure_connection`` or ``connect`` with ``max_retries`` at
+  most 1, not ``default_channel``, whose retries follow the transport's options. A call
+  still running after :data:`DEAD_SECONDS` never answers. Whether the code tried to
+  connect before its ping raised tells a lazy connection from a ping sent through a broker
+  known to be down.
 
 A right answer must pass in redis mode too, where the course's worker and the check's are
 processes; other notebooks' workers on the same Redis answer the pings as well (grade chapter
@@ -40,8 +49,10 @@ processes; other notebooks' workers on the same Redis answer the pings as well (
 
 from __future__ import annotations
 
+import datetime
 import inspect
 import math
+import re
 import threading
 import time
 import uuid
@@ -76,8 +87,6 @@ from course_tasks.tasks.payments import charge_card
 
 #: The timeout for the app that the course's worker and two dedicated ones serve.
 CROWD_TIMEOUT = 1.5
-#: 09.4's first call, on the app the course's worker(s) alone serve.
-COURSE_TIMEOUT = 1.2
 #: The timeout for an app nobody serves. No constant fits all of them: a ping must wait
 #: between half its timeout and the whole of it.
 SHORT_TIMEOUT = 0.25
@@ -92,9 +101,13 @@ WAIT_SECONDS = 5.0
 #: How long a started dedicated worker may take to answer its first ping (a busy machine).
 READY_SECONDS = 30.0
 THREAD_NAME = "course-check-09"
+#: 09.2's expired task: its ``expires`` is long past when the worker gets it.
+EXPIRED = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
 #: The dedicated workers of :func:`crowd`, and the queue they read (nothing is sent there).
-CROWD_WORKERS = ("check09a", "check09b")
+CROWD_WORKERS = ("check09a", "check09b", "check09c")
 IDLE_QUEUE = "ch09-check-idle"
+#: 09.1's ping must wait the whole timeout it was given: at least this share of it.
+WHOLE = 0.9
 #: Floats added up from timeouts: a wait counts as within its timeout up to this much more.
 EPSILON = 1e-6
 
@@ -273,6 +286,16 @@ class DeadBroker:
     app: Celery
     closed: threading.Event
     attempts: list[float]
+    #: (how, max_retries) of each connecting by a connection the learner made:
+    #: how is "ensure_connection", "connect" or "other" (default_channel, channel()...)
+    connects: list[tuple[str, Any]] = field(default_factory=list)
+
+    def bad_connect(self) -> tuple[str, Any] | None:
+        """The first connecting not bounded by a max_retries of at most 1, if any."""
+        for how, retries in list(self.connects):
+            if how == "other" or retries is None or (_number(retries) and retries > 1):
+                return how, retries
+        return None
 
     def connected_before(self, asks: list[Ask]) -> bool:
         """Whether connecting was tried before the first of ``asks`` (a ping) began."""
@@ -300,7 +323,44 @@ def dead_broker(asks: list[Ask]) -> DeadBroker:
             "socket_timeout": 1,
         },
     )
-    return DeadBroker(_recording(down, asks), closed, attempts)
+    dead = DeadBroker(_recording(down, asks), closed, attempts)
+    real = down._connection
+
+    def connection(*args: Any, **kwargs: Any) -> Any:
+        conn = real(*args, **kwargs)
+        _watch_connects(conn, dead.connects)
+        return conn
+
+    down._connection = connection  # type: ignore[method-assign]
+    return dead
+
+
+def _watch_connects(conn: Any, connects: list[tuple[str, Any]]) -> None:
+    """Note in ``connects`` each time ``conn`` connects: through ``ensure_connection``,
+    ``connect`` or another way (``default_channel``...), and with which ``max_retries``."""
+    ensure = conn._ensure_connection
+    signature = inspect.signature(ensure)
+    via = threading.local()
+
+    def _ensure_connection(*args: Any, **kwargs: Any) -> Any:
+        call = signature.bind(*args, **kwargs)
+        call.apply_defaults()
+        connects.append((getattr(via, "how", None) or "other", call.arguments["max_retries"]))
+        return ensure(*args, **kwargs)
+
+    def public(how: str, method: Callable[..., Any]) -> Callable[..., Any]:
+        def through(*args: Any, **kwargs: Any) -> Any:
+            via.how = how
+            try:
+                return method(*args, **kwargs)
+            finally:
+                via.how = None
+
+        return through
+
+    conn._ensure_connection = _ensure_connection
+    conn.ensure_connection = public("ensure_connection", conn.ensure_connection)
+    conn.connect = public("connect", conn.connect)
 
 
 def course_workers(timeout: float = 1.0) -> list[str]:
@@ -368,8 +428,12 @@ def _on(
         ) from None
 
 
-def _judge_waits(asks: list[Ask], timeout: float, name: str, slow_hint: str) -> None:
-    """A Fail unless the pings waited, in all, at most ``timeout``, and at least half of it."""
+def _judge_waits(
+    asks: list[Ask], timeout: float, name: str, slow_hint: str, *, least: float = 0.5
+) -> None:
+    """A Fail unless the pings waited, in all, at most ``timeout``, and at least ``least`` of
+    it (09.1 asks for the whole timeout: :data:`WHOLE`; 09.4's ping may get what is left of
+    it after the broker check)."""
     waits = [a.timeout for a in asks]
     if not waits:
         return
@@ -392,13 +456,16 @@ def _judge_waits(asks: list[Ask], timeout: float, name: str, slow_hint: str) -> 
         raise Fail(
             f"with timeout={timeout:g}, {name} waited {longest:g} s for replies", hint=slow_hint
         )
-    if longest < timeout / 2:
+    if longest < timeout * least - EPSILON:
         ms = math.isclose(longest * 1000, timeout)
         raise Fail(
             f"with timeout={timeout:g}, {name} waited only {longest:g} s for replies: "
             "a worker that answers later is missed",
             hint="timeout is in seconds already: pass it on as it is, without dividing by 1000"
             if ms
+            else "inspect() waits 1 s by default: pass the timeout on, "
+            "app.control.inspect(timeout=timeout)"
+            if longest == 1
             else "pass the timeout it was given on, as it is: app.control.inspect(timeout=timeout)",
         )
 
@@ -427,39 +494,28 @@ def _(worker_names: Any) -> str:
     asks: list[Ask] = []
     served = course_view(asks)
     try:
-        with crowd():
-            answer = _on(fn, served, CROWD_TIMEOUT, "worker_names", "an app three workers serve")
+        with crowd() as nodes:
+            answer = _on(fn, served, CROWD_TIMEOUT, "worker_names", "an app four workers serve")
             expected = _truth(asks, CROWD_TIMEOUT)
+        _judge_names(answer, expected, asks, least=len(CROWD_WORKERS) + 1)
+        # the same app and timeout once the check's workers stopped: a fresh answer
+        asks.clear()
+        case = "the same app after the check's workers stopped"
+        later = _on(fn, served, CROWD_TIMEOUT, "worker_names", case)
+        still = _truth(asks, CROWD_TIMEOUT)
     finally:
         served.close()
-    if len(expected) < 3:
+    _names_list(later)
+    stale = [name for name in later if name in nodes and name not in still]
+    if stale or (not asks and sorted(later) != still):
         raise Fail(
-            f"only {expected or 'no worker'} answered the check's ping, with the check's own "
-            "two workers running",
-            hint="the check needs the course's worker: run the set-up cell at the top again",
+            f"called again on the same app with timeout={CROWD_TIMEOUT:g} after the check's "
+            f"workers stopped, worker_names returned {later}"
+            + (f": {stale} no longer run" if stale else ", without pinging"),
+            hint="ping on every call, don't cache the answer: a worker that stopped must not "
+            "be listed",
         )
-    _names_list(answer)
-    _judge_waits(
-        asks,
-        CROWD_TIMEOUT,
-        "worker_names",
-        "pass the timeout on: app.control.inspect(timeout=timeout)",
-    )
-    if sorted(answer) == expected and answer != expected:
-        if answer == expected[::-1]:
-            hint = "sorted(names) is already ascending: leave reverse=True out"
-        elif any(answer == ask.names for ask in asks):
-            hint = "the replies come in any order: return sorted(names), not the reply order"
-        else:
-            hint = "return sorted(names), in ascending order"
-        raise Fail(f"the names are not sorted: you returned {answer}", hint=hint)
-    if answer != expected:
-        raise Fail(
-            f"for an app {len(expected)} workers serve you returned {answer}, the workers "
-            f"answering are {expected}",
-            hint=_limit_hint(asks)
-            or "ping with app.control.inspect(timeout=timeout).ping() and keep its keys",
-        )
+    _judge_names(later, still, asks, least=1)
     asks.clear()
     empty = _on(
         fn,
@@ -484,11 +540,59 @@ def _(worker_names: Any) -> str:
         SHORT_TIMEOUT,
         "worker_names",
         "pass the timeout on: app.control.inspect(timeout=timeout); inspect() waits 1 s by default",
+        least=WHOLE,
     )
+    _pinged(asks, "worker_names")
     return (
-        f"sorted names of the course's worker(s) and two more (timeout {CROWD_TIMEOUT:g} s), "
-        f"[] within {SHORT_TIMEOUT:g} s for an app nobody serves"
+        f"sorted names of the course's worker(s) and three more (timeout {CROWD_TIMEOUT:g} s), "
+        f"then of the course's alone once those stopped, [] within {SHORT_TIMEOUT:g} s for an "
+        "app nobody serves"
     )
+
+
+def _judge_names(answer: Any, expected: list[str], asks: list[Ask], *, least: int) -> None:
+    """A Fail unless ``answer`` is ``expected`` (``least`` workers at least), found by a ping
+    that waited its timeout."""
+    if len(expected) < least:
+        raise Fail(
+            f"only {expected or 'no worker'} answered the check's ping"
+            + (", with the check's own three workers running" if least > 1 else ""),
+            hint="the check needs the course's worker: run the set-up cell at the top again",
+        )
+    _names_list(answer)
+    _judge_waits(
+        asks,
+        CROWD_TIMEOUT,
+        "worker_names",
+        "pass the timeout on: app.control.inspect(timeout=timeout)",
+        least=WHOLE,
+    )
+    _pinged(asks, "worker_names")
+    if sorted(answer) == expected and answer != expected:
+        if answer == expected[::-1]:
+            hint = "sorted(names) is already ascending: leave reverse=True out"
+        elif any(answer == ask.names for ask in asks):
+            hint = "the replies come in any order: return sorted(names), not the reply order"
+        else:
+            hint = "return sorted(names), in ascending order"
+        raise Fail(f"the names are not sorted: you returned {answer}", hint=hint)
+    if answer != expected:
+        raise Fail(
+            f"for an app {len(expected)} workers serve you returned {answer}, the workers "
+            f"answering are {expected}",
+            hint=_limit_hint(asks)
+            or "ping with app.control.inspect(timeout=timeout).ping() and keep its keys",
+        )
+
+
+def _pinged(asks: list[Ask], name: str) -> None:
+    """A Fail if the workers were asked something (stats, active...) but never pinged."""
+    if asks and all(ask.command != "ping" for ask in asks):
+        raise Fail(
+            f"{name} asked the workers for {asks[0].command}, not for a ping",
+            hint="ping them, as the exercise asks: app.control.inspect(timeout=timeout).ping() "
+            "(the smallest reply, from every worker that answers)",
+        )
 
 
 def _names_list(answer: Any) -> None:
@@ -529,9 +633,10 @@ class Watched:
 
 
 def _capture(watched: list[Watched]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Run every handler in one real receiver while four tasks run: a crawl retried twice
-    (``watched[0]``'s task), another crawl, a declined charge (``watched[1]``'s task) and an
-    accepted one; a worker heartbeat (no uuid) comes too. Return (every event seen, the name
+    """Run every handler in one real receiver while five tasks run: a crawl retried twice
+    (``watched[0]``'s task), another crawl, a declined charge (``watched[1]``'s task), an
+    accepted one and one that expired before it ran (``watched[2]``'s: task-sent, then
+    task-revoked); a worker heartbeat (no uuid) comes too. Return (every event seen, the name
     of each task by id)."""
     seen: list[dict[str, Any]] = []
     snapshot = threading.Lock()
@@ -570,12 +675,20 @@ def _capture(watched: list[Watched]) -> tuple[list[dict[str, Any]], dict[str, st
             crawler.crawl_website.apply_async((steady,)),
             charge_card.apply_async((902, 0), task_id=watched[1].task_id),
             charge_card.apply_async((901, 5.0)),
+            # expired when the worker gets it: task-sent, then task-revoked
+            charge_card.apply_async((903, 1.0), task_id=watched[2].task_id, expires=EXPIRED),
         ]
         names = {
             result.id: task.name
             for result, task in zip(
                 results,
-                (crawler.crawl_website, crawler.crawl_website, charge_card, charge_card),
+                (
+                    crawler.crawl_website,
+                    crawler.crawl_website,
+                    charge_card,
+                    charge_card,
+                    charge_card,
+                ),
                 strict=True,
             )
         }
@@ -619,7 +732,7 @@ def _(make_handler: Any) -> str:
     if is_stub_body(fn):
         raise NotYet("write the body of make_handler")
     watched = []
-    for what in ("the crawl retried twice", "the declined charge"):
+    for what in ("the crawl retried twice", "the declined charge", "the expired charge"):
         task_id, counts = str(uuid.uuid4()), {}
         handler = fn(task_id, counts)
         if not callable(handler):
@@ -630,7 +743,10 @@ def _(make_handler: Any) -> str:
         watched.append(Watched(what, task_id, counts, handler))
     seen, names = _capture(watched)
     expected = {w.task_id: _tally(seen, w.task_id) for w in watched}
-    if any("task-received" not in e or "task-started" not in e for e in expected.values()):
+    came = list(expected.values())
+    if any("task-received" not in e or "task-started" not in e for e in came[:2]) or (
+        "task-revoked" not in came[2]
+    ):
         raise Fail(
             "no task event came from the worker",
             hint="run the set-up cell: it sets worker_send_task_events before the worker starts",
@@ -640,18 +756,22 @@ def _(make_handler: Any) -> str:
             _raised(w)
     if not any(w.counts for w in watched):
         raise Fail(
-            "counts is still empty after the tasks ran",
-            hint="add to the dict you were given: counts[kind] = counts.get(kind, 0) + 1",
+            "counts is still empty after the tasks ran: no event of the tasks got counted "
+            "into the dicts the check gave",
+            hint="add to the dict you were given, counts[kind] = counts.get(kind, 0) + 1, "
+            "every event whose event.get('uuid') is task_id, whatever else it holds (its "
+            "hostname is the worker's node name, whatever that is)",
         )
     for w in watched:
         if dict(w.counts) != expected[w.task_id]:
             _miscounted(watched, expected, names)
-    retried, declined = (expected[w.task_id] for w in watched)
+    retried, declined, expired = (expected[w.task_id] for w in watched)
     return (
-        f"two handlers, each counting its own task in its own dict: task-retried "
+        f"three handlers, each counting its own task in its own dict: task-retried "
         f"{retried.get('task-retried')} and task-received {retried.get('task-received')} for "
         f"the crawl retried twice, task-failed {declined.get('task-failed')} for the declined "
-        "charge; other tasks' and the workers' events left out"
+        f"charge, task-revoked {expired.get('task-revoked')} for the expired one; other tasks' "
+        "and the workers' events left out"
     )
 
 
@@ -766,12 +886,17 @@ def _event_problem(
                 "task-started and task-retried again)",
             )
         how = " (the producer sends it, not a worker)" if type_ == "task-sent" else ""
-        return (
-            "missed",
-            f"its {type_}{how} was not counted",
+        hint = (
             "count every event whose event.get('uuid') is task_id, by event['type'], as "
-            "long as events come: other tasks' events, and their ends, come in between",
+            "long as events come: other tasks' events, and their ends, come in between"
         )
+        if type_ in ("task-revoked", "task-rejected"):
+            how = " (a task that expired or was revoked sends it)"
+            hint = (
+                "count every type of event the task sends, whatever it is: a list of the types "
+                "you expect misses task-revoked and task-rejected"
+            )
+        return ("missed", f"its {type_}{how} was not counted", hint)
     if type_ not in delta:
         key = next(iter(delta))
         return (
@@ -818,7 +943,16 @@ def metrics_text() -> str:
     requests = Counter("http_requests", "Requests by route", ["method", "path"], registry=registry)
     requests.labels("GET", "/orders/{id}").inc(3)
     requests.labels("POST", "/orders/{id}/pay").inc(1)
+    hits = Counter("hits", "Hits by path", ["path", "reason", "class"], registry=registry)
+    hits.labels(*HITS[0]).inc(4)
+    hits.labels(*HITS[1]).inc(2)
     return generate_latest(registry).decode()
+
+
+#: The labels of the counter ``hits`` (its samples are ``hits_total``): a value holding
+#: ``=``, an empty value, a value ending in a backslash (written ``C:\\tmp\\``), a non-ASCII
+#: value, and a label named like a Python keyword.
+HITS = (("/search?q=1", "", "web"), ("C:\\tmp\\", "café", "file"))
 
 
 #: The escaped quote as written in the text; a label value may keep it or unescape it.
@@ -848,14 +982,40 @@ CASES_093 = [
             ({"method": "POST", "path": "/orders/{id}/pay"}, 1.0),
         ],
     ),
+    (
+        "hits_total",
+        [
+            ({"path": "/search?q=1", "reason": "", "class": "web"}, 4.0),
+            ({"path": "C:\\\\tmp\\\\", "reason": "café", "class": "file"}, 2.0),
+        ],
+    ),
+    # the counter's family name: no sample is named so
+    ("hits", []),
 ]
 
 
+def _unescape(value: str) -> str:
+    """A label value as written in the text (``\\\\``, ``\\"``, ``\\n``) made plain."""
+    plain = {"\\": "\\", '"': '"', "n": "\n"}
+    return re.sub(r"\\(.)", lambda m: plain.get(m[1], m[0]), value)
+
+
+def _same_sample(got: Any, want: tuple[dict[str, str], float]) -> bool:
+    """Whether ``got`` is ``want``, each label value as written or unescaped."""
+    labels, value = got
+    want_labels, want_value = want
+    return (
+        value == want_value
+        and isinstance(labels, dict)
+        and labels.keys() == want_labels.keys()
+        and all(labels[k] in (v, _unescape(v)) for k, v in want_labels.items())
+    )
+
+
 def _alternatives(expected: list[tuple[dict[str, str], float]]) -> list[list[Any]]:
-    """``expected``, and the same with the escaped quote unescaped (when it has one)."""
+    """``expected``, and the same with its label values unescaped (when that differs)."""
     unescaped = [
-        ({k: QUOTED[1] if v == QUOTED[0] else v for k, v in labels.items()}, value)
-        for labels, value in expected
+        ({k: _unescape(v) for k, v in labels.items()}, value) for labels, value in expected
     ]
     return [expected] if unescaped == expected else [expected, unescaped]
 
@@ -872,6 +1032,12 @@ HINTS_093 = {
     "a comma",
     "http_requests_total": 'a label value may hold braces (path="/orders/{id}"): the labels '
     'end at the last } before the value, and each label is name="value"',
+    "hits_total": 'read each label as name="value" with a regex, "((?:[^"\\\\]|\\\\.)*)": '
+    'a value may hold "=" (/search?q=1), be empty, end in an escaped backslash or hold any '
+    "Unicode, and a label may be named like a Python keyword (class); never eval or "
+    "json.loads scraped text",
+    "hits": "hits is the family of the counter, no sample is named so: match the sample's "
+    "name exactly",
 }
 SPACE_HINT = (
     'the value is what follows the last space: a label value may hold spaces ("declined, card '
@@ -892,11 +1058,23 @@ def _(samples: Any) -> str:
             hint = HINTS_093[name]
             if name == "course_charges_total" and "convert string to float" in str(exc):
                 hint = SPACE_HINT
+            elif name == "hits_total" and isinstance(exc, SyntaxError):
+                hint = (
+                    "never eval scraped text (it runs whatever the server sends, and a label "
+                    'named like a Python keyword, class="web", is a SyntaxError): read each '
+                    'label as name="value" with a regex'
+                )
+            elif name == "hits_total" and type(exc).__name__ == "JSONDecodeError":
+                hint = (
+                    'a label value may hold "=" (path="/search?q=1"): don\'t rewrite the labels '
+                    'into JSON, read each label as name="value" with a regex'
+                )
             raise Fail(f"samples(text, {name!r}) raised {error_text(exc)}", hint=hint) from None
         _judge_samples(name, got, _alternatives(expected))
     return (
-        "exact names, labels with commas, spaces, escaped quotes and braces, no-label samples, "
-        "float values such as 2.5e-06, in the text's order"
+        "exact names, labels with commas, spaces, escaped quotes and braces, '=', empty values, "
+        "Unicode and a trailing backslash, no-label samples, float values such as 2.5e-06, in "
+        "the text's order"
     )
 
 
@@ -925,13 +1103,15 @@ def _judge_samples(name: str, got: Any, alternatives: list[list[Any]]) -> None:
             f"samples(text, {name!r}) returned a value as {kind(odd)} ({odd!r}), not a float",
             hint="convert each value with float(...): a value need not be whole (0.125, 2.5e-06)",
         )
-    if pairs in alternatives:
+    if len(pairs) == len(expected) and all(map(_same_sample, pairs, expected)):
         return
     if len(pairs) > len(expected):
         raise Fail(
             f"samples(text, {name!r}) returned {len(pairs)} samples, expected "
             f"{len(expected)}: {pairs}",
-            hint=f"match the name exactly: {name}_max or a # HELP line also start with {name}",
+            hint=HINTS_093["hits"]
+            if not expected
+            else f"match the name exactly: {name}_max or a # HELP line also start with {name}",
         )
     if len(pairs) < len(expected):
         raise Fail(
@@ -969,8 +1149,28 @@ def _label_hint(labels: Any, want: dict[str, str]) -> str:
         mine = labels.get(key)
         if mine == value:
             continue
+        if mine in (value, _unescape(value)):
+            continue
         if mine == f'"{value}"':
             return "the quotes are not part of the value: keep what is between them"
+        if mine is None and value == "":
+            return 'a label value may be empty (reason=""): read it with * in the regex, not +'
+        if not value.isascii():
+            return (
+                "a label value may hold any Unicode (café): keep the text as it is, unescaping "
+                'at most \\\\, \\" and \\n (unicode_escape garbles it)'
+            )
+        if value.endswith("\\"):
+            return (
+                "a label value may end in an escaped backslash (C:\\\\tmp\\\\): read each value "
+                'as "((?:[^"\\\\]|\\\\.)*)", which takes \\\\ as one escape, so that the '
+                "quote after it ends the value"
+            )
+        if "=" in value:
+            return (
+                'a label value may hold "=" (/search?q=1): read each label as name="value" '
+                "with a regex"
+            )
         if '"' in value or "\\" in value:
             return (
                 'a label value may hold an escaped quote (\\"): read each value as '
@@ -998,15 +1198,20 @@ def _(health: Any) -> str:
         raise NotYet("write the body of health")
     # the dead broker's call (2 s for a right answer: one retry) runs meanwhile
     down = _BrokerDown(fn)
+    asks: list[Ask] = []
+    served = course_view(asks)
+    opened = _watch_connections(served)
     try:
-        alone = _healthy(fn, COURSE_TIMEOUT, "the course app", crowded=False)
-        both = _healthy(fn, CROWD_TIMEOUT, "an app three workers serve", crowded=True)
+        both, first = _healthy(fn, served, asks, opened, CROWDED, crowded=True)
+        # the same app and timeout once the check's workers stopped: a fresh answer
+        alone, _ = _healthy(fn, served, asks, opened, ALONE, crowded=False, before=first)
         _no_worker(fn)
         down.judge()
     finally:
+        served.close()
         down.close()
     return (
-        f"healthy with {alone} worker{'s' if alone != 1 else ''} and with {both}, unhealthy "
+        f"healthy with {both} workers, then with {alone} once the check's stopped, unhealthy "
         f'within {SHORT_TIMEOUT:g} s with none, unhealthy with "error: ..." when the broker is '
         "down"
     )
@@ -1035,24 +1240,57 @@ def _no_worker(fn: Callable[..., Any]) -> None:
     _judge_waits(asks, SHORT_TIMEOUT, "health", SLOW_HEALTH)
 
 
-def _healthy(fn: Callable[..., Any], timeout: float, case: str, *, crowded: bool) -> int:
-    """Judge ``health`` on the course's broker (with the check's two workers running too when
-    ``crowded``); return how many workers answered."""
-    asks: list[Ask] = []
-    served = course_view(asks)
-    try:
-        with crowd() if crowded else _nothing():
-            answer = _on(fn, served, timeout, "health", case)
-            names = _truth(asks, timeout)
-    finally:
-        served.close()
-    if not names or (crowded and len(names) < 3):
+CROWDED = "the course app with the check's three workers"
+ALONE = "the same app after the check's workers stopped"
+
+
+def _watch_connections(answering: Celery) -> list[Any]:
+    """Every connection ``answering`` makes from now on (``connection_for_write``,
+    ``connection``...; its pool's template too, which never connects), in a list."""
+    made: list[Any] = []
+    real = answering._connection
+
+    def connection(*args: Any, **kwargs: Any) -> Any:
+        conn = real(*args, **kwargs)
+        made.append(conn)
+        return conn
+
+    answering._connection = connection  # type: ignore[method-assign]
+    return made
+
+
+def _healthy(
+    fn: Callable[..., Any],
+    served: Celery,
+    asks: list[Ask],
+    opened: list[Any],
+    case: str,
+    *,
+    crowded: bool,
+    before: Any = None,
+) -> tuple[int, Any]:
+    """Judge ``health`` on the course's broker (with the check's three workers running too
+    when ``crowded``); return how many workers answered, and the answer."""
+    timeout = CROWD_TIMEOUT
+    asks.clear()
+    with crowd() if crowded else _nothing():
+        answer = _on(fn, served, timeout, "health", case)
+        names = _truth(asks, timeout)
+    if not names or (crowded and len(names) < len(CROWD_WORKERS) + 1):
         raise Fail(
             f"only {names or 'no worker'} answered the check's ping for {case}",
             hint="the check needs the course's worker: run the set-up cell at the top again",
         )
+    left = [conn for conn in opened if getattr(conn, "_connection", None) is not None]
+    if left:
+        raise Fail(
+            f"for {case}, health left {len(left)} broker connection(s) open after it returned",
+            hint="close the connection when done: `with app.connection_for_write() as conn:` "
+            "releases it at the end of the block (or call conn.release())",
+        )
     _shape(answer, case)
     _judge_waits(asks, timeout, "health", SLOW_HEALTH)
+    _pinged(asks, "health")
     want = {
         "status": "healthy",
         "checks": {"broker": "ok", "celery_worker": f"ok ({len(names)} workers)"},
@@ -1060,7 +1298,12 @@ def _healthy(fn: Callable[..., Any], timeout: float, case: str, *, crowded: bool
     if answer != want:
         worker = answer["checks"].get("celery_worker")
         hint = 'count the workers that answer: f"ok ({len(names)} workers)"'
-        if worker == f"ok ({len(names)} worker)":
+        if before is not None and (answer == before or not asks):
+            hint = (
+                "the workers changed since the last call (the check's stopped) and your answer "
+                "did not: check the broker and ping on every call, don't cache the answer"
+            )
+        elif worker == f"ok ({len(names)} worker)":
             hint = 'the text is "ok (N workers)" for every N, "ok (1 workers)" too'
         elif worker != want["checks"]["celery_worker"]:
             hint = _limit_hint(asks) or hint
@@ -1069,7 +1312,7 @@ def _healthy(fn: Callable[..., Any], timeout: float, case: str, *, crowded: bool
         elif answer.get("status") != "healthy":
             hint = '"healthy" when both checks are ok'
         raise Fail(f"for {case} you answered {answer}, expected {want}", hint=hint)
-    return len(names)
+    return len(names), answer
 
 
 @contextmanager
@@ -1105,7 +1348,33 @@ class _BrokerDown:
 
     def judge(self) -> None:
         case = self.case
-        self.thread.join(max(DEAD_SECONDS - (time.monotonic() - self.began), 0.0))
+        deadline = self.began + DEAD_SECONDS
+        while self.thread.is_alive() and time.monotonic() < deadline:
+            if self.down.bad_connect() is not None:
+                break
+            self.thread.join(0.05)
+        bad = self.down.bad_connect()
+        if bad is not None:
+            how, retries = bad
+            if how == "other":
+                raise Fail(
+                    f"for {case}, health connected through default_channel (or channel()), "
+                    "whose retries follow the transport's options, not a bound of yours",
+                    hint="check the broker with conn.ensure_connection(max_retries=1): it gives "
+                    "up after one retry, whatever the transport's options",
+                )
+            if retries is None:
+                raise Fail(
+                    f"for {case}, health's {how}() had no max_retries: it retries for ever",
+                    hint="ensure_connection() retries for ever by default: "
+                    "ensure_connection(max_retries=1) gives up after one retry",
+                )
+            raise Fail(
+                f"for {case}, health's {how}(max_retries={retries}) keeps a load balancer "
+                f"waiting for {retries} retries",
+                hint="give up after one retry: ensure_connection(max_retries=1), then report "
+                'the error as "error: ..."',
+            )
         if self.thread.is_alive():
             raise Fail(
                 f"for {case}, health did not return within {DEAD_SECONDS:g} s",
