@@ -653,9 +653,212 @@ def test_04_4_sent_already() -> None:
                      "ten_plus also carries expires=0.3", "carry only the countdown",
                      id="expires-too"),
         pytest.param(add.s(10).set(countdown=0.3, queue="math"),
-                     "ten_plus.delay(5) is still PENDING after 5 s", "another queue?",
+                     "ten_plus also carries queue='math'", "carry only the countdown",
                      id="queue"),
     ],
 )  # fmt: skip
 def test_04_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:
     assert_fails(verdict("04.4", answer), problem, hint)
+
+
+# --------------------------------------------------------------------------- round 2
+# Adversary round 2's answers (.adversary/ch04_r2.py), each with the problem and hint it gets
+# (an answer the same as one above is that one).
+
+
+def r2_remind_utcnow_astimezone(to: str) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        eta = datetime.utcnow().astimezone(timezone.utc) + timedelta(seconds=0.5)
+    return send_email.apply_async((to, *MAIL), eta=eta)
+
+
+def r2_remind_truncated_now(to: str) -> Any:
+    eta = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=0.5)
+    return send_email.apply_async((to, *MAIL), eta=eta)
+
+
+def r2_remind_half_a_day(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=datetime.now(timezone.utc) + timedelta(0.5))
+
+
+def r2_remind_email_queue(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon(), queue="email")
+
+
+def r2_remind_eta_string(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon().isoformat())
+
+
+def r2_remind_expires_too(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon(), expires=0.6)
+
+
+def test_04_1_round2_right_answers() -> None:
+    # an aware ISO string: Celery puts it in the eta header as it is, the same header an
+    # aware datetime gives (and the one countdown=0.5 gives, which the text allows too)
+    assert_passed(verdict("04.1", r2_remind_eta_string))
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(remind_local_labelled_utc, LABELLED, ".replace(tzinfo=timezone.utc) only "
+                     "relabels it", id="local-now-labelled-utc"),
+        pytest.param(r2_remind_utcnow_astimezone, "it is the UTC time read as local time",
+                     ".astimezone() takes a naive time for the machine's local time",
+                     id="utcnow-astimezone"),
+        pytest.param(r2_remind_truncated_now, "the eta is 0.5 s after a whole second",
+                     "no .replace(microsecond=0)", id="whole-seconds"),
+        pytest.param(r2_remind_half_a_day, "the eta is 43200.0 s after remind was called",
+                     "check the unit", id="timedelta-days"),
+        pytest.param(r2_remind_email_queue, "the reminder is still PENDING after 10 s",
+                     "Did you send it to another queue?", id="email-queue"),
+        pytest.param(r2_remind_expires_too, "the reminder carries an expiry (expires=",
+                     "schedule it with eta= alone", id="expires-too-short"),
+    ],
+)  # fmt: skip
+def test_04_1_round2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("04.1", answer), problem, hint)
+
+
+def r2_call_by_name_default_queue(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args, queue="celery")
+
+
+def r2_call_by_name_expires(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args, expires=60)
+
+
+def r2_call_by_name_time_limit(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args, time_limit=10)
+
+
+def r2_call_by_name_current_app(name: str, *args: Any) -> Any:
+    from celery import current_app
+
+    return current_app.send_task(name, args=args)
+
+
+def r2_call_by_name_stringified(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=[str(a) for a in args])
+
+
+def r2_call_by_name_priority(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args, priority=0)
+
+
+NO_OPTION = "add no option the exercise does not ask for"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r2_call_by_name_default_queue, "call_by_name sent a task that the app "
+                     "routes to the queue 'course-check-04-routed' (task_routes) to 'celery'",
+                     "send_task routes each name as the app's task_routes say",
+                     id="forced-default-queue"),
+        pytest.param(r2_call_by_name_expires, f"{FIRST} gave the task an expiry (expires)",
+                     NO_OPTION, id="extra-expires"),
+        pytest.param(r2_call_by_name_time_limit, f"{FIRST} gave the task a time limit",
+                     NO_OPTION, id="extra-time-limit"),
+        pytest.param(r2_call_by_name_current_app, "call_by_name sent the task through "
+                     "celery.current_app", "from course_tasks import app", id="current-app"),
+        pytest.param(r2_call_by_name_stringified, f"{FIRST} failed on the worker (TypeError",
+                     "not turned into text", id="stringified-args"),
+        pytest.param(r2_call_by_name_priority, f"{FIRST} gave the task a priority", NO_OPTION,
+                     id="extra-priority"),
+    ],
+)  # fmt: skip
+def test_04_2_round2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("04.2", answer), problem, hint)
+
+
+def r2_register_by_address(name: str, email: str) -> Any:
+    user = create_user(name, email)
+    return send_welcome_email.delay(user.email, user.name)
+
+
+def r2_register_chain(name: str, email: str) -> Any:
+    from course_tasks.tasks.users import register_user
+
+    return (register_user.s(name, email) | send_welcome.s()).delay()
+
+
+def r2_register_apply(name: str, email: str) -> Any:
+    return send_welcome.apply((create_user(name, email).id,))
+
+
+def r2_register_guessed_id(name: str, email: str) -> Any:
+    from course_tasks.store import store
+    from course_tasks.tasks.users import LAST_ID_KEY
+
+    next_id = int(store().get(LAST_ID_KEY) or 0) + 1
+    result = send_welcome.apply_async((next_id,), countdown=0.2)
+    create_user(name, email)
+    return result
+
+
+def r2_register_pickle(name: str, email: str) -> Any:
+    user = create_user(name, email)
+    return send_welcome.apply_async(kwargs={"user_id": user.id}, serializer="pickle")
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r2_register_by_address, "register sent send_welcome_email, not "
+                     "users.send_welcome", "it takes the id and loads the user",
+                     id="welcome-email-by-address"),
+        pytest.param(r2_register_chain, "register sent register_user, not users.send_welcome",
+                     "it takes the id and loads the user", id="chain-create-in-worker"),
+        pytest.param(r2_register_apply, "register returned an EagerResult",
+                     "send_welcome.delay(user.id)", id="apply-here"),
+        pytest.param(r2_register_guessed_id, "before that user existed: the id was guessed",
+                     "create the user first", id="queue-before-create"),
+        pytest.param(r2_register_pickle, "the welcome mail is still PENDING after 10 s",
+                     'with another serializer than json (serializer="pickle"), which the '
+                     "worker refuses", id="pickle-serializer"),
+    ],
+)  # fmt: skip
+def test_04_3_round2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("04.3", answer), problem, hint)
+
+
+def r2_frozen() -> Any:
+    signature = add.s(10).set(countdown=0.3)
+    signature.freeze()
+    return signature
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(add.s(10).set(eta=soon(0.3)), "carries an eta", ".set(countdown=...)",
+                     id="eta-at-build-time"),
+        pytest.param(r2_frozen(), "ten_plus carries a fixed task_id", "don't freeze the "
+                     "signature", id="frozen-task-id"),
+        pytest.param(add.s(y=10).set(countdown=0.3), "holds the arguments (), not (10,)",
+                     "the 5 comes when", id="keyword-y"),
+        pytest.param(add.s(10).set(countdown=0.3, queue="celery"),
+                     "ten_plus also carries queue='celery'", "carry only the countdown",
+                     id="extra-queue"),
+        pytest.param(add.signature((10,), countdown=0.3, retry=True),
+                     "ten_plus also carries retry=True", "carry only the countdown",
+                     id="extra-retry-option"),
+        pytest.param(add.s(10, countdown=0.3), "countdown is in the task's keyword arguments",
+                     ".set(countdown=...)", id="countdown-as-kwarg"),
+    ],
+)  # fmt: skip
+def test_04_4_round2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("04.4", answer), problem, hint)
+
+
+@pytest.mark.xfail(strict=True, reason="out of reach: the signature is the right one")
+def test_04_4_round2_sent_it_itself() -> None:
+    """The answer cell also runs ten_plus.delay(5) once (the text says not to). What the
+    check receives is the right signature; the add(5, 10) sent before the check is one of
+    the notebook's add calls, which the check cannot tell from the others."""
+    ten_plus = add.s(10).set(countdown=0.3)
+    ten_plus.delay(5).get(timeout=5)
+    assert_fails(verdict("04.4", ten_plus), "ten_plus was already sent", "Do not send it")

@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from celery import Signature
+from celery import Celery, Signature
 from celery.exceptions import NotRegistered
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, EagerResult
 from celery.signals import before_task_publish
+from kombu import Queue
 from kombu.exceptions import EncodeError
 
 from course_tasks.app import app
@@ -93,6 +94,12 @@ class Sent:
     headers: dict[str, Any] = field(default_factory=dict)
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
+    #: 04.3: whether the user a send_welcome message names existed when it was published
+    user_existed: bool | None = None
+    #: the message's properties (priority, serializer...) and where it was published
+    properties: dict[str, Any] = field(default_factory=dict)
+    exchange: str | None = None
+    routing_key: str | None = None
 
 
 @contextmanager
@@ -107,7 +114,15 @@ def published(thread_name: str | None = None) -> Iterator[list[Sent]]:
             return threading.get_ident() == me
         return threading.current_thread().name == thread_name
 
-    def remember(sender: Any = None, headers: Any = None, body: Any = None, **_: Any) -> None:
+    def remember(
+        sender: Any = None,
+        headers: Any = None,
+        body: Any = None,
+        properties: Any = None,
+        exchange: Any = None,
+        routing_key: Any = None,
+        **_: Any,
+    ) -> None:
         if ours() and isinstance(headers, dict):
             args, kwargs = (), {}
             if isinstance(body, list | tuple) and len(body) >= 2:
@@ -121,6 +136,10 @@ def published(thread_name: str | None = None) -> Iterator[list[Sent]]:
                     dict(headers),
                     args,
                     kwargs,
+                    properties=dict(properties or {}),
+                    exchange=getattr(exchange, "name", exchange),
+                    routing_key=routing_key,
+                    user_existed=_user_existed(headers, args, kwargs),
                 )
             )
 
@@ -129,6 +148,20 @@ def published(thread_name: str | None = None) -> Iterator[list[Sent]]:
         yield sent
     finally:
         before_task_publish.disconnect(remember)
+
+
+def _user_existed(headers: dict[str, Any], args: tuple[Any, ...], kwargs: dict) -> bool | None:
+    """For a send_welcome message, whether its user is in the table as it is published."""
+    if headers.get("task") != users.send_welcome.name:
+        return None
+    user_id = args[0] if args else kwargs.get("user_id")
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        return None
+    try:
+        users.get_user(user_id)
+    except LookupError:
+        return False
+    return True
 
 
 def _call(fn: Any, *args: Any, name: str) -> tuple[Any, list[Sent], Seen]:
@@ -160,13 +193,13 @@ def _waited(seen: Seen, name: str, what: str) -> Fail | None:
     )
 
 
-def _wait(result: AsyncResult, seconds: float, what: str) -> Any:
+def _wait(result: AsyncResult, seconds: float, what: str, hint: str | None = None) -> Any:
     """The task's value (or its exception, not raised); a Fail if it does not finish in time."""
     return finished(
         result,
         seconds,
         what,
-        hint="is the worker running (the set-up cell)? Did you send it to another queue?",
+        hint=hint or "is the worker running (the set-up cell)? Did you send it to another queue?",
     )
 
 
@@ -266,6 +299,14 @@ def _judge_reminders(remind: Any, calls: list[Reminder], before: int) -> str:
             "the eta is in whole seconds: it lands up to 1 s before the 0.5 s, often in the past",
             hint="keep the microseconds: no .replace(microsecond=0), no int() of a timestamp",
         )
+    due = [eta - timedelta(seconds=REMINDER_SECONDS) for eta in etas]
+    if all(moment.microsecond == 0 for moment in due):
+        raise Fail(
+            "the eta is 0.5 s after a whole second: now was cut to whole seconds before the "
+            "0.5 s was added, so the reminder lands up to 1 s early, often before remind was "
+            "even called",
+            hint="keep the microseconds: no .replace(microsecond=0), no int() of a timestamp",
+        )
     if len(set(etas)) < len(etas):
         raise Fail(
             f"remind gave both of its calls the same eta ({etas[0].isoformat()}): it was "
@@ -336,6 +377,19 @@ def _judge_sending(remind: Any, call: Reminder) -> None:
     ahead = (eta - mail.at).total_seconds()
     with local_zone():
         offset = datetime.now().astimezone().utcoffset()
+    if offset and abs(ahead + offset.total_seconds()) <= LABEL_SLACK:
+        raise Fail(
+            f"the eta is {ahead / 3600:+.1f} h away: it is the UTC time read as local time "
+            f"({NON_UTC_ZONE} here), so it lies in the past",
+            hint="datetime.utcnow() is naive, and .astimezone() takes a naive time for the "
+            "machine's local time. Take an aware time at once: datetime.now(timezone.utc)",
+        )
+    if mail.headers.get("expires"):
+        raise Fail(
+            f"the reminder carries an expiry (expires={mail.headers['expires']!r:.40}): if "
+            "the worker has not started it by then, it drops it (REVOKED) and no mail goes",
+            hint="schedule it with eta= alone; add no option the exercise does not ask for",
+        )
     if offset and abs(ahead - offset.total_seconds()) <= LABEL_SLACK:
         raise Fail(
             f"the eta is {ahead / 3600:+.1f} h away: it is the local time ({NON_UTC_ZONE} "
@@ -431,9 +485,36 @@ def _shown(name: str, args: tuple[Any, ...]) -> str:
     return f"call_by_name({short(name)!r}, {', '.join(map(repr, args))})"
 
 
+#: 04.2: another app, current in the thread where call_by_name runs (as after a
+#: ``Celery()`` made in a notebook): celery.current_app is then not the course's app.
+_OTHER_APP = Celery("course-check-other-app", broker="memory://", set_as_current=False)
+
+
+def _other_app_current(call_by_name: Any) -> Any:
+    def call(*args: Any) -> Any:
+        _OTHER_APP.set_current()  # this thread only
+        try:
+            return call_by_name(*args)
+        finally:
+            app.set_current()
+
+    return call
+
+
 def _by_name(call_by_name: Any, name: str, *args: Any) -> tuple[Any, list[Sent], Seen]:
     try:
-        return _call(call_by_name, name, *args, name="call_by_name")
+        answer, sent, seen = _call(
+            _other_app_current(call_by_name), name, *args, name="call_by_name"
+        )
+        if isinstance(answer, AsyncResult) and answer.app is _OTHER_APP:
+            raise Fail(
+                "call_by_name sent the task through celery.current_app, which was another "
+                "app than the course's here: its broker is not the course's, no worker "
+                "of the course sees the message",
+                hint="send with the course's app itself: from course_tasks import app; "
+                "app.send_task(name, args=args)",
+            )
+        return answer, sent, seen
     except NotRegistered:
         raise Fail(
             f"call_by_name raised NotRegistered here, in the caller, for {short(name)}",
@@ -528,6 +609,99 @@ def _judge_sent(
             )
 
 
+#: What differs between any two sends of the same call: ids, the sender, the reprs.
+_PER_SEND_HEADERS = {"id", "root_id", "parent_id", "origin", "argsrepr", "kwargsrepr", "task"}
+_PER_SEND_PROPERTIES = {"correlation_id", "reply_to"}
+#: What an option the exercise does not ask for does, by the header or property it sets.
+_OPTION_EFFECTS = {
+    "timelimit": "a time limit (time_limit / soft_time_limit): the worker kills the task "
+    "when it is up, whatever the task is",
+    "priority": "a priority: the queue serves it before or after other messages",
+    "queue": "a queue of its own choosing: the named task's own route is bypassed",
+    "serializer": "a serializer of its own choosing",
+}
+
+
+#: 04.2: a name the check routes (task_routes) to a queue of its own while it calls
+#: call_by_name with it: the message must go where the route says.
+ROUTED_TASK = "course_tasks.checks.ch04.routed_probe"
+ROUTED_QUEUE = "course-check-04-routed"
+
+
+def _route_problem(call_by_name: Any) -> Fail | None:
+    """A Fail if call_by_name sends a routed name elsewhere than its route says."""
+    queue = Queue(ROUTED_QUEUE)
+
+    def route(name: str, *_: Any, **__: Any) -> dict[str, Any] | None:
+        return {"queue": queue} if name == ROUTED_TASK else None
+
+    router = app.amqp.router
+    routed = app.amqp.Router()
+    routed.routes = (route, *router.routes)
+    app.amqp.router = routed  # what app.send_task routes with, for this call only
+    try:
+        _, sent, _ = _by_name(call_by_name, ROUTED_TASK, 1)
+    finally:
+        app.amqp.router = router
+        _purge(ROUTED_QUEUE)  # nothing consumes it: what went there is dropped
+    mine = next((s for s in sent if s.task == ROUTED_TASK), None)
+    if mine is None or mine.routing_key == ROUTED_QUEUE:
+        return None
+    _settle(sent, 1.0)
+    return Fail(
+        f"call_by_name sent a task that the app routes to the queue {ROUTED_QUEUE!r} "
+        f"(task_routes) to {mine.routing_key!r}: an explicit queue overrides the named "
+        "task's route, and its workers never see it",
+        hint="send just the name and the arguments; send_task routes each name as the app's "
+        "task_routes say",
+    )
+
+
+def _purge(queue: str) -> None:
+    try:
+        with app.connection_for_write() as connection:
+            connection.default_channel.queue_purge(queue)
+    except Exception:  # noqa: BLE001, S110 (a queue that was never created)
+        pass
+
+
+def _plain_send(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args)
+
+
+def _options_problem(shown: str, sent: list[Sent], name: str, args: tuple[Any, ...]) -> Fail | None:
+    """A Fail if the learner's message differs from a plain ``app.send_task(name,
+    args=args)``'s in any header, property or destination (an option it added)."""
+    _, plain, _ = _call(_plain_send, name, *args, name="call_by_name")
+    _settle(plain, WAIT_SECONDS)
+    mine = next((s for s in sent if s.task == name), None)
+    ref = next((s for s in plain if s.task == name), None)
+    if mine is None or ref is None:
+        return None
+    diffs: list[tuple[str, Any]] = []
+    for key in sorted((set(mine.headers) | set(ref.headers)) - _PER_SEND_HEADERS):
+        theirs, plain = mine.headers.get(key), ref.headers.get(key)
+        if key == "ignore_result":  # False (task.delay) and None (send_task) are the same
+            theirs, plain = bool(theirs), bool(plain)
+        if theirs != plain:
+            diffs.append((key, mine.headers.get(key)))
+    for key in sorted((set(mine.properties) | set(ref.properties)) - _PER_SEND_PROPERTIES):
+        if mine.properties.get(key) != ref.properties.get(key):
+            key_ = "serializer" if key in ("content_type", "content_encoding") else key
+            diffs.append((key_, mine.properties.get(key)))
+    if (mine.exchange, mine.routing_key) != (ref.exchange, ref.routing_key):
+        diffs.append(("queue", mine.routing_key))
+    if not diffs:
+        return None
+    key, value = diffs[0]
+    effect = _OPTION_EFFECTS.get(key)
+    what = f"gave the task {effect}" if effect else f"sent the task with {key}={value!r:.40}"
+    return Fail(
+        f"{shown} {what}; a plain app.send_task(name, args=args) adds no such option",
+        hint="send just the name and the arguments; add no option the exercise does not ask for",
+    )
+
+
 @exercise("04.2", "call a task by name", points=2)
 def _call_by_name(call_by_name: Any) -> str:
     need_function(call_by_name, "call_by_name", "call_by_name(name, *args)")
@@ -536,10 +710,11 @@ def _call_by_name(call_by_name: Any) -> str:
     answer, sent = _sent_by_name(call_by_name, subtract.name, *SUBTRACT_ARGS)
     value = _wait(answer, WAIT_SECONDS, f"the task {shown} sent")
     if answer.failed():
-        raise Fail(
-            f"{shown} failed on the worker ({failure_text(answer)})",
-            hint="pass the arguments on as they are: args=args (not args=[args])",
-        )
+        hint = "pass the arguments on as they are: args=args (not args=[args])"
+        mine = next((m for m in sent if m.task == subtract.name), None)
+        if mine is not None and mine.args == tuple(map(str, SUBTRACT_ARGS)):
+            hint = "pass the arguments on as they are: args=args (not turned into text)"
+        raise Fail(f"{shown} failed on the worker ({failure_text(answer)})", hint=hint)
     if value != SUBTRACT_VALUE:
         hint = "send the task whose name you are given, with the arguments as they are"
         x, y = SUBTRACT_ARGS
@@ -547,6 +722,9 @@ def _call_by_name(call_by_name: Any) -> str:
             hint = "keep the arguments in their order: args=args (subtract(50, 8) is 42, "
             hint += "subtract(8, 50) is -42)"
         raise Fail(f"{shown} gave {value!r:.40}, not {SUBTRACT_VALUE}", hint=hint)
+    extra = _options_problem(shown, sent, subtract.name, SUBTRACT_ARGS)
+    if extra is not None:
+        raise extra
 
     shown = _shown(describe_request.name, DESCRIBE_ARGS)
     answer, sent = _sent_by_name(call_by_name, describe_request.name, *DESCRIBE_ARGS)
@@ -575,6 +753,9 @@ def _call_by_name(call_by_name: Any) -> str:
             f"{shown} ended {answer.state}, not FAILURE with TypeError on the worker",
             hint="send the arguments you are given as they are: args=args",
         )
+    routed = _route_problem(call_by_name)
+    if routed is not None:
+        raise routed
     return (
         "subtract and describe_request by name got their arguments as given; an unknown "
         "name and a call with one argument too many failed on the worker"
@@ -654,7 +835,27 @@ def _judge_register(register: Any, answer: Any, sent: list[Sent], name: str, ema
             f"register returned {kind(answer)}, not the AsyncResult of the welcome mail",
             hint="return what send_welcome.delay(user.id) returns",
         )
-    value = _wait(answer, MAIL_WAIT_SECONDS, "the welcome mail")
+    message = welcome[0]
+    if message.user_existed is False and _user_exists(_welcome_id(message)):
+        raise Fail(
+            f"register queued the welcome mail for user {_welcome_id(message)} "
+            "before that user existed: the id was guessed, and create_user ran after",
+            hint="create the user first, then queue send_welcome.delay(user.id) with the id "
+            "create_user returned (another sign-up at the same time may get the guessed id)",
+        )
+    if message.eta:
+        raise Fail(
+            "register delayed the welcome mail (a countdown or an eta): the user exists "
+            "once create_user returns, so the mail can go at once",
+            hint="create the user, then send_welcome.delay(user.id), no countdown",
+        )
+    value = _wait(
+        answer,
+        MAIL_WAIT_SECONDS,
+        "the welcome mail",
+        hint="is the worker running (the set-up cell)? Did you send it to another queue, or "
+        'with another serializer than json (serializer="pickle"), which the worker refuses?',
+    )
     if answer.failed():
         raise _welcome_failed(answer, welcome[0])
     user_id = value.get("user_id") if isinstance(value, dict) else None
@@ -677,6 +878,18 @@ def _judge_register(register: Any, answer: Any, sent: list[Sent], name: str, ema
         )
     if not any(m.get("to") == email and name in m.get("body", "") for m in outbox()):
         raise Fail("the welcome mail is not in the outbox", hint="queue users.send_welcome")
+
+
+def _user_exists(user_id: Any) -> bool:
+    try:
+        users.get_user(user_id)
+    except (TypeError, LookupError):
+        return False
+    return True
+
+
+def _welcome_id(message: Sent) -> Any:
+    return message.args[0] if message.args else message.kwargs.get("user_id")
 
 
 def _welcome_failed(answer: AsyncResult, message: Sent) -> Fail:
@@ -784,6 +997,9 @@ def _ten_plus(ten_plus: Any) -> str:
             "then is dropped (REVOKED), and the worker starts it only when its countdown is up",
             hint="carry only the countdown: .set(countdown=0.3)",
         )
+    extra = _extra_options(options)
+    if extra is not None:
+        raise extra
     with published() as sent:
         result = ten_plus.delay(5)
     try:
@@ -798,3 +1014,25 @@ def _ten_plus(ten_plus: Any) -> str:
     finally:
         _settle(sent, WAIT_SECONDS)
     return f"ten_plus.delay(5) waited for its {COUNTDOWN_SECONDS} s countdown and gave 15"
+
+
+def _extra_options(options: dict[str, Any]) -> Fail | None:
+    """A Fail for an option besides the countdown (one set to None changes nothing)."""
+    others = {key: value for key, value in options.items() if key != "countdown"}
+    others = {key: value for key, value in others.items() if value is not None}
+    if "task_id" in others:
+        return Fail(
+            f"ten_plus carries a fixed task_id ({others['task_id']!r:.40}; freeze() puts it "
+            "there): every ten_plus.delay(...) would send a task with that same id, and their "
+            "results overwrite one another",
+            hint="don't freeze the signature: each send gets its own id; carry only the "
+            "countdown, .set(countdown=0.3)",
+        )
+    if others:
+        key = sorted(others)[0]
+        return Fail(
+            f"ten_plus also carries {key}={others[key]!r:.30}: the exercise asks for the "
+            "countdown and no other option",
+            hint="carry only the countdown: .set(countdown=0.3)",
+        )
+    return None
