@@ -172,21 +172,48 @@ def test_06_2_right_answers() -> None:
         update_all_users_statistics={"schedule": 600},
     )
     assert_passed(verdict("06.2", spelled))
-    # options that change nothing for the worker, and entries beyond the table's four
+    # options that change nothing for the worker
     options = jobs(
         process_customer_service_queue={"options": {"expires": 25}},
         cancel_expired_tasks={"options": {"queue": "celery"}, "args": ()},
-        auto_end_timeout_chats={"task": "platform.auto_end_timeout_chats", "schedule": 30.0},
-        heartbeat={"task": "course_tasks.tasks.maintenance.heartbeat", "schedule": 30.0},
     )
-    assert_passed(verdict("06.2", options), "every entry (and 2 more entries) sent once")
+    assert_passed(verdict("06.2", options), "every entry sent once")
     # nobody reads a periodic job's result (chapter section 8): the jobs' own records show
-    # they ran; an extra entry whose task stores no result (hooks.log_action) runs too; a
-    # routing_key with no exchange is replaced by the queue's name, 'celery'
+    # they ran; a routing_key with no exchange is replaced by the queue's name, 'celery'
     quiet = {name: {**entry, "options": {"ignore_result": True}} for name, entry in TABLE.items()}
-    quiet["log-nightly"] = {"task": "course_tasks.tasks.hooks.log_action", "args": ("nightly",),
-                            "schedule": crontab(hour=1, minute=0)}  # fmt: skip
-    assert_passed(verdict("06.2", quiet), "every entry (and 1 more entry) sent once and run")
+    assert_passed(verdict("06.2", quiet), "every entry sent once and run")
+
+
+ALSO_HOLDS = "which the exercise does not ask for"
+ONLY_FOUR = "the table's four entries and nothing else"
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        # entries that run well, once allowed: every entry beyond the table now fails
+        pytest.param({"auto-end-timeout-chats": {"task": "platform.auto_end_timeout_chats",
+                                                 "schedule": 30.0}}, id="registered-extra"),
+        pytest.param({"log-nightly": {"task": "course_tasks.tasks.hooks.log_action",
+                                      "args": ("nightly",), "schedule": crontab(hour=1, minute=0)}},
+                     id="extra-ignoring-results"),
+        # adversary round 5: slips in entries the exercise does not ask for
+        pytest.param({"update-featured-task-experts-response-time": {
+                         "task": "platform.update_featured_task_experts_response_time",
+                         "schedule": crontab(hour=3)}}, id="extra-entry-hour3-slip"),
+        pytest.param({"check-expired-coupons": {"task": "platform.check_expired_coupons",
+                                                "schedule": crontab(hour=2)}},
+                     id="extra-entry-hour2-slip"),
+        pytest.param({"heartbeat": {"task": "course_tasks.tasks.maintenance.heartbeat",
+                                    "schedule": 0.3}}, id="extra-entry-demo-interval"),
+        pytest.param({"expire-vip-memberships": {"task": "platform.expire_vip_memberships",
+                                                 "schedule": 300.0,
+                                                 "kwargs": {"batch_size": "100"}}},
+                     id="extra-vip-str-kwarg"),
+    ],
+)  # fmt: skip
+def test_06_2_only_the_four_entries(extra: dict) -> None:
+    assert_fails(verdict("06.2", {**TABLE, **extra}), ALSO_HOLDS, ONLY_FOUR)
     routed = {name: {**entry, "options": {"routing_key": "periodic", "expires": 15}}
               for name, entry in TABLE.items()}  # fmt: skip
     assert_passed(verdict("06.2", routed))

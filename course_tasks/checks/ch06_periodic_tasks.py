@@ -19,7 +19,8 @@ sending, and so is a ``task_id`` (every run would share it). Each check:
 * 06.2 ``check("06.2", jobs)``: guide 004's table as a ``beat_schedule`` (every 30 s, every
   minute, every 10 minutes, daily at 02:00); twelve days (every weekday, every month) are
   scheduled, runs counted per entry and per task (an extra entry may not send one of the
-  four jobs again), and every entry (any extra one too) is sent once and run by the worker;
+  four jobs again), and every entry is sent once and run by the worker; then an entry
+  beyond the four fails, since nothing says when it should run (adversary round 5);
 * 06.3 ``check("06.3", unknown_tasks)``: ``unknown_tasks(schedule)`` names the entries whose
   task no worker knows (typos, a module path instead of an explicit ``name=``, another case,
   a space around the name, a function's name, the end of a name, an empty name) and no
@@ -882,11 +883,18 @@ def _table(jobs: Any) -> str:
                 f"the worker ran {s.name} with the arguments {run['kwargs']}",
                 hint='guide 004\'s jobs take no arguments: leave out "kwargs"',
             )
-    extra = len(entries) - len(TABLE)
-    also = f" (and {extra} more entr{'y' if extra == 1 else 'ies'})" if extra else ""
+    extra = [name for name in entries if name not in TABLE]
+    if extra:
+        raise Fail(
+            f"jobs also holds {', '.join(map(repr, extra))}, which the exercise does not ask "
+            "for: the check cannot say when such an entry should run, so it cannot tell a slip "
+            "in it (crontab(hour=3) without minute=, a demo interval, a str argument)",
+            hint="the table's four entries and nothing else: give another job a schedule of "
+            "its own when a table says when it runs",
+        )
     return (
         f"2880, 1440, 144 and 1 runs a day, the daily one at 02:00, on {len(DAYS)} days of every "
-        f"weekday and month; every entry{also} sent once and run by the worker"
+        "weekday and month; every entry sent once and run by the worker"
     )
 
 
