@@ -15,7 +15,7 @@ from unittest import mock
 
 import pytest
 from celery import chain
-from celery.canvas import _chain
+from celery.canvas import Signature, _chain
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, EagerResult
 from checkhelpers import assert_fails, assert_passed, verdict
@@ -544,6 +544,74 @@ def r4_signup_rewind_counter(signup):
         store().decr("users:last-id")
 
 
+# adversary round 5 (11.1)
+
+
+def r5_signup_id_from_count(signup):
+    """The new user's id taken as the number of users (ids are 1, 2, 3, ... in a fresh table)."""
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    new_id = len(all_users())
+    delay.assert_called_once_with(new_id)
+    assert response["user_id"] == new_id
+    assert response["task_id"] == delay.return_value.id
+
+
+def r5_signup_positional_args_only(signup):
+    """Looks at call_args.args only: an extra keyword argument welcome does not take slips by."""
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    assert delay.call_count == 1
+    assert delay.call_args.args == (response["user_id"],)
+    assert response["task_id"] == delay.return_value.id
+
+
+def r5_signup_call_args_equal(signup):
+    """delay.call_args == call(...) looks at the LAST call only: two sends pass."""
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    assert delay.call_args == mock.call(response["user_id"])
+    assert response["task_id"] == delay.return_value.id
+
+
+def r5_signup_queued_user_by_email(signup):
+    """Checks the queued id is 'Ada's' by looking the address up: any earlier Ada passes."""
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once()
+    (queued,) = delay.call_args.args
+    assert get_user(queued).email == "ada@example.com"
+    assert response["task_id"] == delay.return_value.id
+
+
+def r5_signup_task_id_is_a_mock(signup):
+    """Checks the answered task id only by its type (it came from the mock), not which one."""
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert isinstance(response["task_id"], mock.Mock)
+
+
+def r5_signup_last_id_from_table(signup):
+    """Compares the queued id to the answered id only via all_users()[-1], after the
+    handler ran, and never checks the queued call count (assert_called_with)."""
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    newest = all_users()[-1]
+    delay.assert_called_with(newest.id)
+    assert response == {"user_id": newest.id, "task_id": delay.return_value.id}
+
+
+def r5_signup_task_id_not_the_user_id(signup):
+    """Checks the answered task id is there and is not the user id, not that it is the
+    queued task's id."""
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"] and response["task_id"] != response["user_id"]
+    assert not isinstance(response["task_id"], int)
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
@@ -711,6 +779,37 @@ def r4_signup_rewind_counter(signup):
                      "your test leaves the users' id counter (users:last-id) wound back",
                      "never wind the users' id counter back",
                      id='r4-rewind-counter'),
+        pytest.param(r5_signup_id_from_count,
+                     'your test fails on the correct signup when other users signed up before',
+                     "the new user's id comes from the users table",
+                     id='r5-id-from-count'),
+        pytest.param(r5_signup_positional_args_only,
+                     'your test passed on a buggy signup that queues an argument welcome',
+                     'assert the whole call, every positional and',
+                     id='r5-positional-args-only'),
+        pytest.param(r5_signup_call_args_equal,
+                     'your test passed on a buggy signup that queues the welcome mail twice',
+                     'assert it was queued exactly once',
+                     id='r5-call-args-equal'),
+        pytest.param(r5_signup_queued_user_by_email,
+                     "your test passed on a buggy signup that queues another user's id",
+                     "assert the exact id that was sent, the new user's",
+                     id='r5-queued-user-by-email'),
+        pytest.param(r5_signup_task_id_is_a_mock,
+                     ('your test passed on a buggy signup that answers with the result object '
+                      'itself'),
+                     ("assert the answer carries the queued task's id itself: response['task_id'] "
+                      "== delay.return_value.id, not only that it came from the mock"),
+                     id='r5-task-id-is-a-mock'),
+        pytest.param(r5_signup_last_id_from_table,
+                     'your test passed on a buggy signup that queues the welcome mail twice',
+                     'assert it was queued exactly once',
+                     id='r5-last-id-from-table'),
+        pytest.param(r5_signup_task_id_not_the_user_id,
+                     ('your test passed on a buggy signup that answers with a task id of its own '
+                      'making'),
+                     "assert the answer carries the queued task's id itself",
+                     id='r5-task-id-not-the-user-id'),
     ],
 )  # fmt: skip
 def test_11_1_wrong_answers(answer, problem, hint) -> None:
@@ -1245,6 +1344,112 @@ def r4_charge_skip_declined(charge):
     assert result.state == "FAILURE"
 
 
+# adversary round 5 (11.2)
+
+
+def r5_charge_count_from_the_task(charge):
+    """Expected call count derived from the code under test (charge.max_retries + 1): a
+    decorator with max_retries=10 or 2 expects 11 or 3 and the test agrees with the bug."""
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", charge.max_retries + 1)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r5_charge_receipt_in_real_format(charge):
+    """The mock's receipt copies the real gateway's format for these args (rcpt-1-500): a
+    task that makes up f"rcpt-{order_id}-{cents}" itself answers the same string."""
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1-500"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1-500", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r5_charge_declined_by_exception_type(charge):
+    """The declined card is checked by final state and exception type, not by call count: a
+    task that retries CardDeclined 3 times still ends in FAILURE with CardDeclined."""
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")):
+        result = charge.apply(args=(1, 500))
+    assert result.state == "FAILURE"
+    assert isinstance(result.result, CardDeclined)
+
+
+def r5_charge_outage_as_finite_list(charge):
+    """The outage is a list of exactly 4 GatewayDown, and only the final state is checked:
+    a 5th call raises StopIteration from the mock, so retrying 10 times also ends in FAILURE,
+    and retrying twice ends in FAILURE too (count not asserted)."""
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=[GatewayDown()] * 4):
+        result = charge.apply(args=(1, 500))
+    assert result.state == "FAILURE"
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r5_charge_recovers_on_last_retry_only(charge):
+    """'Never recovers' replaced by 'recovers on the 4th call', asserted to SUCCEED: proves
+    3 retries are allowed but not that a 4th is refused (retrying 10 times passes), and never
+    reaches the exhausted path (SUCCESS with None passes)."""
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=[GatewayDown()] * 3 + ["rcpt-2"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-2", 4)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r5_charge_get_raises_without_count(charge):
+    """Exhaustion checked with pytest.raises(GatewayDown) on get() (no call count): retrying
+    10 times or twice both end by raising GatewayDown."""
+    import pytest
+
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")):
+        result = charge.apply(args=(1, 500))
+    with pytest.raises(GatewayDown):
+        result.get()
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r5_charge_declined_real_gateway(charge):
+    """The declined card comes from the real gateway (a negative amount declines), not from
+    the mock: it reads the simulated outage in the shared store first."""
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    result = charge.apply(args=(1, -500))
+    assert result.state == "FAILURE" and isinstance(result.result, CardDeclined)
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
@@ -1377,6 +1582,36 @@ def r4_charge_skip_declined(charge):
                      'your test ends in pytest.skip(...): "declined cards are retried for',
                      'let the test fail on a bug: assert what the code',
                      id='r4-skip-declined'),
+        pytest.param(r5_charge_count_from_the_task,
+                     'your test passed on a buggy charge task that retries 10 times instead of 3',
+                     ('when the gateway never recovers, assert how often it was called: 1 try + 3 '
+                      'retries = 4 (gateway.call_count == 4), the 4 written out: a count taken '
+                      'from the code under test (charge.max_retries + 1)'),
+                     id='r5-count-from-the-task'),
+        pytest.param(r5_charge_receipt_in_real_format,
+                     'your test passed on a buggy charge task that makes up its own receipt',
+                     'let your mock answer a receipt the task cannot work out',
+                     id='r5-receipt-in-real-format'),
+        pytest.param(r5_charge_declined_by_exception_type,
+                     'your test passed on a buggy charge task that retries a declined card too',
+                     'a CardDeclined is final',
+                     id='r5-declined-by-exception-type'),
+        pytest.param(r5_charge_outage_as_finite_list,
+                     'your test passed on a buggy charge task that retries 10 times instead of 3',
+                     'when the gateway never recovers, assert how often',
+                     id='r5-outage-as-finite-list'),
+        pytest.param(r5_charge_recovers_on_last_retry_only,
+                     'your test passed on a buggy charge task that retries 10 times instead of 3',
+                     'when the gateway never recovers, assert how often',
+                     id='r5-recovers-on-last-retry-only'),
+        pytest.param(r5_charge_get_raises_without_count,
+                     'your test passed on a buggy charge task that retries 10 times instead of 3',
+                     'when the gateway never recovers, assert how often',
+                     id='r5-get-raises-without-count'),
+        pytest.param(r5_charge_declined_real_gateway,
+                     'your test calls the real gateway_charge',
+                     'make every gateway answer with your mock',
+                     id='r5-declined-real-gateway'),
     ],
 )  # fmt: skip
 def test_11_2_wrong_answers(answer, problem, hint) -> None:
@@ -1829,6 +2064,153 @@ def r4_onboarding_reuse_user(onboarding):
     assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
 
 
+# adversary round 5 (11.3)
+
+
+def r5_onboarding_steps_as_a_set(onboarding):
+    """Compares the steps as a set: order is lost (welcome first passes) and a repeated step
+    collapses into one."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    assert {(step.task, step.args, step.immutable) for step in flow.tasks} == {
+        (name, (user.id,), True) for name in STEPS
+    }
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r5_onboarding_runs_a_rebuilt_chain(onboarding):
+    """Checks the steps, then runs chain(*flow.tasks) (a copy), not the canvas returned, and
+    takes 'has .tasks' for the kind: a group with the same three steps passes."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert isinstance(flow, Signature) and hasattr(flow, "tasks")
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert chain(*flow.tasks).apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r5_onboarding_get_without_timeout(onboarding):
+    """Runs the chain on the worker and waits with get() and no timeout."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.delay().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r5_onboarding_run_twice(onboarding):
+    """Runs the canvas twice (apply here, then delay on the worker): the user is mailed twice."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    expected = {"user_id": user.id, "step": "suggestions"}
+    assert flow.apply().get() == expected
+    assert flow.delay().get(timeout=5) == expected
+
+
+def r5_onboarding_only_successful(onboarding):
+    """Runs the canvas but checks only that it succeeded, never what it returns."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.apply().successful()
+
+
+def r5_onboarding_kind_from_the_code(onboarding):
+    """Takes the expected kind from the code under test (type(onboarding(...))), so the kind
+    check is a tautology, and checks the run by its 'step' only."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow) is type(onboarding(user.id))
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    out = flow.apply().get()
+    last = out[-1] if isinstance(out, list) else out
+    assert last == {"user_id": user.id, "step": "suggestions"}
+
+
+def r5_onboarding_existing_user(onboarding):
+    """Reuses the newest existing user when there is one, creates one only in an empty table."""
+    users = all_users()
+    user = users[-1] if users else create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r5_onboarding_steps_from_the_code(onboarding):
+    """Expected steps built by calling the code under test again (onboarding(user.id).tasks):
+    a tautology; only the run's result is really checked."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    expected = onboarding(user.id)
+    assert [(s.task, s.args, s.immutable) for s in flow.tasks] == [
+        (s.task, s.args, s.immutable) for s in expected.tasks
+    ]
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r5_onboarding_first_and_last_only(onboarding):
+    """Checks the number of steps, the first and the last one: the middle step is never
+    looked at (a repeated first step, another user's id in the middle)."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    first, last = flow.tasks[0], flow.tasks[-1]
+    assert len(flow.tasks) == 3
+    assert (first.task, first.args, first.immutable) == (STEPS[0], (user.id,), True)
+    assert (last.task, last.args, last.immutable) == (STEPS[-1], (user.id,), True)
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r5_onboarding_run_not_checked_against_user(onboarding):
+    """Checks the run's step name only, not whose run it was."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.apply().get()["step"] == "suggestions"
+
+
+def r5_onboarding_worker_step_only(onboarding):
+    # runs the chain on the worker and checks only the 'step' of what it returns
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.delay().get(timeout=5)["step"] == "suggestions"
+
+
+def r5_onboarding_user_id_only(onboarding):
+    # checks only whose run it was, not which step answered
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.apply().get()["user_id"] == user.id
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
@@ -1958,6 +2340,69 @@ def r4_onboarding_reuse_user(onboarding):
                      'your test runs the canvas for user 40, who was in the table before',
                      'create the user your test needs every time, even',
                      id='user-from-table'),
+        pytest.param(r5_onboarding_steps_as_a_set,
+                     ('your test passed on a buggy onboarding that sends the welcome mail before '
+                      'the profile exists'),
+                     'compare the steps in order',
+                     id='r5-steps-as-a-set'),
+        pytest.param(r5_onboarding_runs_a_rebuilt_chain,
+                     'your test passed on a buggy onboarding that builds a group',
+                     'a group has .tasks too',
+                     id='r5-runs-a-rebuilt-chain'),
+        pytest.param(r5_onboarding_get_without_timeout,
+                     'your test waits for the worker with no timeout',
+                     'always wait with a timeout',
+                     id='r5-get-without-timeout'),
+        pytest.param(r5_onboarding_run_twice,
+                     'your test runs the canvas 2 times',
+                     'run the canvas itself once',
+                     id='r5-run-twice'),
+        pytest.param(r5_onboarding_only_successful,
+                     ('your test passed on a buggy onboarding that has the right three steps, but '
+                      'its last step, suggest_follows, answers for the user who signed up before'),
+                     ('run the canvas and compare what the run returns with the whole value you '
+                      'expect'),
+                     id='r5-only-successful'),
+        pytest.param(r5_onboarding_kind_from_the_code,
+                     'your test passed on a buggy onboarding that builds a group',
+                     ("a group has .tasks too: run it (flow.apply().get() is the last step's "
+                      "result for a chain, a list for a group) or assert type(flow).__name__ == "
+                      "'_chain', written out: a kind taken from the code under test, "
+                      "type(onboarding(...)), is the group again"),
+                     id='r5-kind-from-the-code'),
+        pytest.param(r5_onboarding_existing_user,
+                     'your test runs the canvas for user 40, who was in the table before',
+                     'create the user your test needs every time, even',
+                     id='r5-existing-user'),
+        pytest.param(r5_onboarding_steps_from_the_code,
+                     ('your test passed on a buggy onboarding that sends the welcome mail before '
+                      'the profile exists'),
+                     ("compare the steps in order: [step.task for step in flow.tasks] == [...], "
+                      "not as a set, and with the names written out, not with another "
+                      "onboarding(...)'s steps: the code under test compared with itself always "
+                      "agrees"),
+                     id='r5-steps-from-the-code'),
+        pytest.param(r5_onboarding_first_and_last_only,
+                     ('your test passed on a buggy onboarding that mails the welcome to the user '
+                      'who signed up before'),
+                     "compare each step's arguments with your user's id",
+                     id='r5-first-and-last-only'),
+        pytest.param(r5_onboarding_run_not_checked_against_user,
+                     ('your test passed on a buggy onboarding that has the right three steps, but '
+                      'its last step, suggest_follows, answers for the user who signed up before'),
+                     ('run the canvas and compare what the run returns with the whole value you '
+                      'expect'),
+                     id='r5-run-not-checked-against-user'),
+        pytest.param(r5_onboarding_worker_step_only,
+                     ('your test passed on a buggy onboarding that has the right three steps, but '
+                      'its last step, suggest_follows, answers for the user who signed up before'),
+                     'run the canvas and compare what the run returns',
+                     id='r5-worker-step-only'),
+        pytest.param(r5_onboarding_user_id_only,
+                     ("your test passed on a buggy onboarding that has the right three steps, but "
+                      "its last step, suggest_follows, answers with another step's name"),
+                     'run the canvas and compare what the run returns',
+                     id='r5-user-id-only'),
     ],
 )  # fmt: skip
 def test_11_3_wrong_answers(answer, problem, hint) -> None:
@@ -2313,6 +2758,103 @@ def r4_tag_post_xfail_on_timeout(tag_post):
     assert app.AsyncResult(result.id).state == "SUCCESS"
 
 
+# adversary round 5 (11.4)
+
+
+def r5_tag_post_ascii_out_of_order(tag_post):
+    """'Out of order' by Python's default (case-sensitive) sort: 'celery' > 'Redis' in ASCII,
+    but lowered they are already in order, so a version that never sorts passes."""
+    result = tag_post(7, ["celery", "Redis", "redis"])
+    assert result.get(timeout=5) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def r5_tag_post_isinstance_asyncresult(tag_post):
+    """Proves 'it went through the broker' with isinstance(result, AsyncResult): an
+    EagerResult from apply() is an AsyncResult subclass."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert isinstance(result, AsyncResult)
+    assert result.get(timeout=5) == ["celery", "redis"]
+
+
+def r5_tag_post_state_on_the_result(tag_post):
+    """Checks result.state on the object it got, not looked up by id in the backend: an
+    EagerResult says SUCCESS too, though nothing was stored."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=5) == ["celery", "redis"]
+    assert result.state == "SUCCESS" and result.successful()
+
+
+def r5_tag_post_tags_as_a_set(tag_post):
+    """Passes the tags as a set literal ({"Redis", "celery", "redis"}): the order the task
+    gets is the set's (hash) order, not a chosen out-of-order one."""
+    result = tag_post(7, {"Redis", "celery", "redis"})
+    assert result.get(timeout=5) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def r5_tag_post_backend_lookup_without_value(tag_post):
+    """Waits on the returned result, then checks the stored state by id but compares the
+    value only as a set."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    got = result.get(timeout=5)
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+    assert set(got) == {"celery", "redis"}
+
+
+def r5_tag_post_stored_row_only(tag_post):
+    """Waits for the worker, then compares the row in the store, not the list returned."""
+    import json
+
+    from course_tasks.store import store
+
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    result.get(timeout=5)
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+    assert json.loads(store().hget("post-tags", "7")) == ["celery", "redis"]
+
+
+def r5_tag_post_timeout_falls_back_to_store(tag_post):
+    """On a TimeoutError reads the post's row from the store instead: a row an earlier run
+    left behind makes a lost message pass."""
+    import json
+
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    from course_tasks.store import store
+
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    try:
+        got = result.get(timeout=5)
+        assert app.AsyncResult(result.id).state == "SUCCESS"
+    except CeleryTimeout:
+        got = json.loads(store().hget("post-tags", "7") or "[]")
+    assert got == ["celery", "redis"]
+
+
+def r5_tag_post_skip_when_no_worker(tag_post):
+    """Skips the test (pytest.skip) when the result does not come in time, as if 'no worker
+    running' were an environment problem: a message that never reaches a worker is skipped,
+    not failed."""
+    import pytest
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    try:
+        got = result.get(timeout=5)
+    except CeleryTimeout:
+        pytest.skip("no worker answered in 5 s")
+    assert got == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def r5_tag_post_frozenset(tag_post):
+    # a frozenset: hash order as well
+    result = tag_post(7, frozenset(["Redis", "celery", "redis"]))
+    assert result.get(timeout=5) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
@@ -2452,6 +2994,48 @@ def r4_tag_post_xfail_on_timeout(tag_post):
                      'your test ends in pytest.xfail(...): "worker too slow" on a buggy',
                      'let the test fail on a bug: assert what the code',
                      id='r4-xfail-on-timeout'),
+        pytest.param(r5_tag_post_ascii_out_of_order,
+                     ('your test passed on a buggy tag_post that queues an index_tags that does '
+                      'not sort'),
+                     'compare the exact list, in order',
+                     id='r5-ascii-out-of-order'),
+        pytest.param(r5_tag_post_isinstance_asyncresult,
+                     'your test passed on a buggy tag_post that runs the task inline with apply()',
+                     'assert the result went through the worker',
+                     id='r5-isinstance-asyncresult'),
+        pytest.param(r5_tag_post_state_on_the_result,
+                     'your test passed on a buggy tag_post that runs the task inline with apply()',
+                     'assert the result went through the worker',
+                     id='r5-state-on-the-result'),
+        pytest.param(r5_tag_post_tags_as_a_set,
+                     ("your test passes tag_post its tags as a set: their order is the set's hash "
+                      "order"),
+                     'pass a list in an order you choose',
+                     id='r5-tags-as-a-set'),
+        pytest.param(r5_tag_post_backend_lookup_without_value,
+                     ('your test passed on a buggy tag_post that queues an index_tags that keeps '
+                      'duplicates'),
+                     "compare the exact list, == ['celery', 'redis'], with a duplicate",
+                     id='r5-backend-lookup-without-value'),
+        pytest.param(r5_tag_post_stored_row_only,
+                     ('your test passed on a buggy tag_post that queues an index_tags that stores '
+                      'the right row in the store but returns an empty list'),
+                     'compare the list the worker returns',
+                     id='r5-stored-row-only'),
+        pytest.param(r5_tag_post_timeout_falls_back_to_store,
+                     ("your test passed on a buggy tag_post that never gets an answer from a "
+                      "worker (the message is lost), in a store where an earlier run left the "
+                      "post's row with the right tags"),
+                     "a TimeoutError must fail the test: don't catch it",
+                     id='r5-timeout-falls-back-to-store'),
+        pytest.param(r5_tag_post_skip_when_no_worker,
+                     'your test ends in pytest.skip(...)',
+                     'let the test fail on a bug',
+                     id='r5-skip-when-no-worker'),
+        pytest.param(r5_tag_post_frozenset,
+                     'your test passes tag_post its tags as a frozenset',
+                     'pass a list in an order you choose',
+                     id='r5-frozenset'),
     ],
 )  # fmt: skip
 def test_11_4_wrong_answers(answer, problem, hint) -> None:
@@ -2475,7 +3059,7 @@ def test_11_4_the_broken_index_tags_is_put_back() -> None:
     ("exercise", "answer", "detail"),
     [
         pytest.param("11.1", answer_signup_good,
-                     "in 2 states of the users table, fails on all 7 buggy versions",
+                     "in 2 states of the users table, fails on all 8 buggy versions",
                      id="11.1-solution"),
         pytest.param("11.1", answer_signup_whole_task_mocked, "", id="11.1-whole-task-mocked"),
         pytest.param("11.1", answer_signup_apply_async_mocked, "", id="11.1-apply-async-mocked"),
@@ -2486,11 +3070,11 @@ def test_11_4_the_broken_index_tags_is_put_back() -> None:
         pytest.param("11.2", answer_charge_recovery_after_one_failure, "",
                      id="11.2-recovery-after-one-failure"),
         pytest.param("11.3", answer_onboarding_good,
-                     "in 2 states of the users table, fails on all 11 buggy versions",
+                     "in 2 states of the users table, fails on all 13 buggy versions",
                      id="11.3-solution"),
         pytest.param("11.3", answer_onboarding_on_the_worker, "", id="11.3-on-the-worker"),
         pytest.param("11.3", answer_onboarding_runs_on_worker, "", id="11.3-runs-on-worker"),
-        pytest.param("11.4", answer_tag_post_good, "fails on all 9 buggy versions",
+        pytest.param("11.4", answer_tag_post_good, "fails on all 10 buggy versions",
                      id="11.4-solution"),
         pytest.param("11.4", answer_tag_post_polls_with_a_deadline, "",
                      id="11.4-polls-with-a-deadline"),

@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import sys
 import threading
 import time
@@ -913,6 +914,12 @@ def _signup_made_up_task_id(name: str, email: str) -> dict[str, Any]:
     return {"user_id": user.id, "task_id": f"signup-{user.id}-welcome"}  # not the queued one
 
 
+def _signup_result_as_task_id(name: str, email: str) -> dict[str, Any]:
+    user = sut.create_user(name, email)
+    result = sut.welcome.delay(user.id)
+    return {"user_id": user.id, "task_id": result}  # the result object, not its id
+
+
 def _signup_other_id(name: str, email: str) -> dict[str, Any]:
     user = sut.create_user(name, email)
     result = sut.welcome.delay(user.id - 1)  # the user before: an int, but not this one
@@ -955,6 +962,13 @@ SIGNUP_BUGS = [
         "assert the answer carries the queued task's id itself: "
         "response['task_id'] == delay.return_value.id, not only that it differs from the "
         "user id",
+    ),
+    Bug(
+        _signup_result_as_task_id,
+        "answers with the result object itself ({'task_id': result}, not JSON), not its id",
+        "assert the answer carries the queued task's id itself: "
+        "response['task_id'] == delay.return_value.id, not only that it came from the mock "
+        "(isinstance(..., Mock)): the result object, or any of its attributes, is a mock too",
     ),
     Bug(
         _signup_other_id,
@@ -1095,14 +1109,20 @@ def _charge_no_receipt(self: Any, order_id: int, cents: int) -> None:
         raise self.retry(exc=exc, countdown=0.2) from exc
 
 
-TEN_RETRIES_HINT = (
+TEN_RETRIES = (
     "when the gateway never recovers, assert how often it was called: "
     "1 try + 3 retries = 4 (gateway.call_count == 4)"
 )
-EXACT_CALLS_HINT = (
+EXACT_CALLS = (
     "when the gateway never recovers, assert the exact number of calls, not a range: "
     "1 try + 3 retries = 4 (gateway.call_count == 4)"
 )
+COUNT_WRITTEN_OUT = (
+    ", the 4 written out: a count taken from the code under test (charge.max_retries + 1) "
+    "agrees with a wrong max_retries"
+)
+TEN_RETRIES_HINT = TEN_RETRIES + COUNT_WRITTEN_OUT
+EXACT_CALLS_HINT = EXACT_CALLS + COUNT_WRITTEN_OUT
 COUNT_NOT_ATTRIBUTE = (
     ", not charge.max_retries: a self.retry(max_retries=...) call overrides the decorator's"
 )
@@ -1120,13 +1140,13 @@ CHARGE_BUGS = [
         _charge_ten_in_retry,
         "retries 10 times instead of 3 (self.retry(exc=exc, max_retries=10); the decorator "
         "still says max_retries=3)",
-        TEN_RETRIES_HINT + COUNT_NOT_ATTRIBUTE,
+        TEN_RETRIES + COUNT_NOT_ATTRIBUTE,
     ),
     Bug(
         _charge_two_in_retry,
         "gives up after 2 retries instead of 3 (self.retry(exc=exc, max_retries=2); the "
         "decorator still says max_retries=3)",
-        EXACT_CALLS_HINT + COUNT_NOT_ATTRIBUTE,
+        EXACT_CALLS + COUNT_NOT_ATTRIBUTE,
     ),
     Bug(
         _charge_retries_declined,
@@ -1329,6 +1349,80 @@ def _onboarding_group(user_id: int) -> Any:
     )
 
 
+def _suggest_follows_broken(
+    answer: Callable[[int], dict[str, Any]],
+) -> Callable[[], AbstractContextManager[None]]:
+    """A context in which the chain's last step, ``suggest_follows``, answers ``answer(user_id)``
+    (the steps of the canvas are the right ones: a bug in the task's body).
+
+    Run here (``flow.apply()``), the task's body is swapped; run on the worker
+    (``flow.delay()``), the answer the test reads for the chain's result (``get()``,
+    ``result``, ``info``) is the buggy one, as a broken body on the worker would give.
+    """
+
+    @contextmanager
+    def broken() -> Iterator[None]:
+        task = app.tasks[sut.suggest_follows.name]
+        before = vars(task).get("run")
+        sent: dict[str, Any] = {}  # id of a chain's result the test sent -> the buggy answer
+        chain_send = _chain.apply_async
+        real_get, real_meta = AsyncResult.get, AsyncResult._get_task_meta
+
+        def run(user_id: int) -> dict[str, Any]:
+            return answer(user_id)
+
+        def send(self: Any, *args: Any, **kwargs: Any) -> Any:
+            result = chain_send(self, *args, **kwargs)
+            last = self.tasks[-1] if getattr(self, "tasks", None) else None
+            if result is not None and last is not None and last.task == task.name and last.args:
+                sent[result.id] = answer(last.args[0])
+            return result
+
+        def get(self: Any, *args: Any, **kwargs: Any) -> Any:
+            value = real_get(self, *args, **kwargs)
+            return sent.get(self.id, value) if _in_test() else value
+
+        def meta(self: Any) -> Any:
+            found = real_meta(self)
+            if (
+                _in_test()
+                and self.id in sent
+                and isinstance(found, dict)
+                and found.get("status") == states.SUCCESS
+            ):
+                return {**found, "result": sent[self.id]}
+            return found
+
+        task.run = run
+        _chain.apply_async = send  # type: ignore[method-assign]
+        AsyncResult.get, AsyncResult._get_task_meta = get, meta  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            AsyncResult.get, AsyncResult._get_task_meta = real_get, real_meta  # type: ignore[method-assign]
+            _chain.apply_async = chain_send  # type: ignore[method-assign]
+            if before is None:
+                del task.run
+            else:
+                task.run = before
+
+    return broken
+
+
+def _follows_for_other_user(user_id: int) -> dict[str, Any]:
+    return {"user_id": user_id - 1, "step": "suggestions"}
+
+
+def _follows_wrong_step(user_id: int) -> dict[str, Any]:
+    return {"user_id": user_id, "step": "welcome"}
+
+
+RUN_RESULT_HINT = (
+    "run the canvas and compare what the run returns with the whole value you expect, "
+    "flow.apply().get() == {'user_id': user.id, 'step': 'suggestions'}: successful(), or "
+    "one key of it, passes a last step that answers wrongly"
+)
+
 ALL_STEPS_HINT = (
     "compare the whole list of steps, in order, with ==: [step.task for step in flow.tasks] "
     "== [...] (all three, nothing more; zip() stops at the shorter list), not the first and "
@@ -1349,7 +1443,9 @@ ONBOARDING_BUGS = [
     Bug(
         _onboarding_order,
         "sends the welcome mail before the profile exists",
-        "compare the steps in order: [step.task for step in flow.tasks] == [...], not as a set",
+        "compare the steps in order: [step.task for step in flow.tasks] == [...], not as a set, "
+        "and with the names written out, not with another onboarding(...)'s steps: the code "
+        "under test compared with itself always agrees",
     ),
     Bug(
         _onboarding_missing,
@@ -1370,7 +1466,8 @@ ONBOARDING_BUGS = [
         _onboarding_group,
         "builds a group (all at once) instead of a chain",
         "a group has .tasks too: run it (flow.apply().get() is the last step's result for a "
-        "chain, a list for a group) or assert type(flow).__name__ == '_chain'",
+        "chain, a list for a group) or assert type(flow).__name__ == '_chain', written out: "
+        "a kind taken from the code under test, type(onboarding(...)), is the group again",
     ),
     Bug(
         _onboarding_last_twice,
@@ -1394,6 +1491,20 @@ ONBOARDING_BUGS = [
         "chains the last step with .s(user_id) (the others with .si)",
         "assert every step is immutable (step.immutable), or read the run's result: "
         "flow.apply().get() == {...} (a step that fails does not raise until you get() it)",
+    ),
+    Bug(
+        sut.onboarding,
+        "has the right three steps, but its last step, suggest_follows, answers for the user "
+        "who signed up before ({'user_id': user_id - 1, ...})",
+        RUN_RESULT_HINT,
+        during=_suggest_follows_broken(_follows_for_other_user),
+    ),
+    Bug(
+        sut.onboarding,
+        "has the right three steps, but its last step, suggest_follows, answers with another "
+        "step's name ({'user_id': user_id, 'step': 'welcome'})",
+        RUN_RESULT_HINT,
+        during=_suggest_follows_broken(_follows_wrong_step),
     ),
 ]
 
@@ -1494,6 +1605,13 @@ def _tag_post_lost(post_id: int, tags: list[str]) -> Any:
     return app.AsyncResult(task_id)
 
 
+def _tag_post_lost_stale_row(post_id: int, tags: list[str]) -> Any:
+    """A message lost, in a store where an earlier, correct run left this post's row: the
+    right tags are in ``post-tags`` though no worker ran this one."""
+    store().hset(POST_TAGS_KEY, str(post_id), json.dumps(sorted({str(t).lower() for t in tags})))
+    return _tag_post_lost(post_id, tags)
+
+
 def _tag_post_first_only(post_id: int, tags: list[str]) -> Any:
     return sut.index_tags.delay(post_id, list(tags)[:1])
 
@@ -1567,6 +1685,34 @@ def _answers_nothing(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -
 def _clear_post_tags() -> None:
     """No post-tags row left by an earlier run: a test reads only what this run wrote."""
     store().delete(POST_TAGS_KEY)
+    _tags_passed.clear()
+
+
+#: the types of the ``tags`` the test passed to the correct tag_post, in this run
+_tags_passed: list[type] = []
+
+
+def _tags_typed(code: Callable[..., Any]) -> Callable[..., Any]:
+    """``code``, recording the type of the tags the test passes it."""
+
+    def call(post_id: Any, tags: Any, *args: Any, **kwargs: Any) -> Any:
+        _tags_passed.append(type(tags))
+        return code(post_id, tags, *args, **kwargs)
+
+    return call
+
+
+def _tag_post_conduct(seen: Seen, error: str | None) -> None:
+    unordered = [kind for kind in _tags_passed if issubclass(kind, (set, frozenset))]
+    if unordered:
+        raise Fail(
+            f"your test passes tag_post its tags as a {unordered[0].__name__}: their order is "
+            "the set's hash order, which changes from one kernel to the next, so whether they "
+            "come out of order (and your test can catch an index_tags that does not sort) is "
+            "left to chance",
+            hint="pass a list in an order you choose, mixed case, a duplicate, out of order: "
+            "tag_post(7, ['Redis', 'celery', 'redis'])",
+        )
 
 
 POST_TAGS_KEY = "post-tags"
@@ -1609,6 +1755,14 @@ TAG_BUGS = [
         "never gets an answer from a worker (the message is lost: the task stays PENDING)",
         "give every wait a deadline: result.get(timeout=5), or a polling loop that gives up "
         "after a few seconds; a loop on result.ready() with no deadline waits for ever",
+    ),
+    Bug(
+        _tag_post_lost_stale_row,
+        "never gets an answer from a worker (the message is lost), in a store where an "
+        "earlier run left the post's row with the right tags",
+        "a TimeoutError must fail the test: don't catch it and read the post-tags row in the "
+        "store instead (an earlier run leaves the right row there), compare the worker's "
+        "answer, result.get(timeout=5) == ['celery', 'redis']",
     ),
     Bug(
         _tag_post_first_only,
@@ -1657,9 +1811,10 @@ def _(test_tag_post: Any) -> str:
     test = _need_test(test_tag_post, "tag_post")
     return _judge(
         test,
-        sut.tag_post,
+        _tags_typed(sut.tag_post),
         TAG_BUGS,
         "tag_post",
         settings=[Setting("", _clear_post_tags)],
+        conduct=_tag_post_conduct,
         kept=(POST_TAGS_KEY,),
     )
