@@ -545,6 +545,8 @@ def r4_signup_rewind_counter(signup):
 
 
 # adversary round 5 (11.1)
+# Answers of this round that are, line for line, one of the table's already:
+# signup-positional-args-only (= r3_signup_positional_args_only).
 
 
 def r5_signup_id_from_count(signup):
@@ -554,15 +556,6 @@ def r5_signup_id_from_count(signup):
     new_id = len(all_users())
     delay.assert_called_once_with(new_id)
     assert response["user_id"] == new_id
-    assert response["task_id"] == delay.return_value.id
-
-
-def r5_signup_positional_args_only(signup):
-    """Looks at call_args.args only: an extra keyword argument welcome does not take slips by."""
-    with mock.patch.object(welcome, "delay") as delay:
-        response = signup("Ada", "ada@example.com")
-    assert delay.call_count == 1
-    assert delay.call_args.args == (response["user_id"],)
     assert response["task_id"] == delay.return_value.id
 
 
@@ -783,10 +776,6 @@ def r5_signup_task_id_not_the_user_id(signup):
                      'your test fails on the correct signup when other users signed up before',
                      "the new user's id comes from the users table",
                      id='r5-id-from-count'),
-        pytest.param(r5_signup_positional_args_only,
-                     'your test passed on a buggy signup that queues an argument welcome',
-                     'assert the whole call, every positional and',
-                     id='r5-positional-args-only'),
         pytest.param(r5_signup_call_args_equal,
                      'your test passed on a buggy signup that queues the welcome mail twice',
                      'assert it was queued exactly once',
@@ -1345,34 +1334,9 @@ def r4_charge_skip_declined(charge):
 
 
 # adversary round 5 (11.2)
-
-
-def r5_charge_count_from_the_task(charge):
-    """Expected call count derived from the code under test (charge.max_retries + 1): a
-    decorator with max_retries=10 or 2 expects 11 or 3 and the test agrees with the bug."""
-    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
-        result = charge.apply(args=(1, 500))
-    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
-    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
-        result = charge.apply(args=(1, 500))
-    assert (result.state, gateway.call_count) == ("FAILURE", charge.max_retries + 1)
-    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
-        result = charge.apply(args=(1, 500))
-    assert (result.state, gateway.call_count) == ("FAILURE", 1)
-
-
-def r5_charge_receipt_in_real_format(charge):
-    """The mock's receipt copies the real gateway's format for these args (rcpt-1-500): a
-    task that makes up f"rcpt-{order_id}-{cents}" itself answers the same string."""
-    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1-500"]) as gateway:
-        result = charge.apply(args=(1, 500))
-    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1-500", 3)
-    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
-        result = charge.apply(args=(1, 500))
-    assert (result.state, gateway.call_count) == ("FAILURE", 4)
-    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
-        result = charge.apply(args=(1, 500))
-    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+# Answers of this round that are, line for line, one of the table's already:
+# charge-count-from-the-task (= r4_charge_tautology_max_retries, its row r5-count-from-the-task
+# checks the new hint); charge-receipt-in-real-format (= r4_charge_realistic_receipt).
 
 
 def r5_charge_declined_by_exception_type(charge):
@@ -1582,16 +1546,12 @@ def r5_charge_declined_real_gateway(charge):
                      'your test ends in pytest.skip(...): "declined cards are retried for',
                      'let the test fail on a bug: assert what the code',
                      id='r4-skip-declined'),
-        pytest.param(r5_charge_count_from_the_task,
+        pytest.param(r4_charge_tautology_max_retries,
                      'your test passed on a buggy charge task that retries 10 times instead of 3',
                      ('when the gateway never recovers, assert how often it was called: 1 try + 3 '
                       'retries = 4 (gateway.call_count == 4), the 4 written out: a count taken '
                       'from the code under test (charge.max_retries + 1)'),
                      id='r5-count-from-the-task'),
-        pytest.param(r5_charge_receipt_in_real_format,
-                     'your test passed on a buggy charge task that makes up its own receipt',
-                     'let your mock answer a receipt the task cannot work out',
-                     id='r5-receipt-in-real-format'),
         pytest.param(r5_charge_declined_by_exception_type,
                      'your test passed on a buggy charge task that retries a declined card too',
                      'a CardDeclined is final',
@@ -2759,6 +2719,9 @@ def r4_tag_post_xfail_on_timeout(tag_post):
 
 
 # adversary round 5 (11.4)
+# Answers of this round that are, line for line, one of the table's already:
+# tag-post-isinstance-asyncresult (= answer_tag_post_isinstance_asyncresult);
+# tag-post-state-on-the-result (= answer_tag_post_state_and_successful).
 
 
 def r5_tag_post_ascii_out_of_order(tag_post):
@@ -2767,22 +2730,6 @@ def r5_tag_post_ascii_out_of_order(tag_post):
     result = tag_post(7, ["celery", "Redis", "redis"])
     assert result.get(timeout=5) == ["celery", "redis"]
     assert app.AsyncResult(result.id).state == "SUCCESS"
-
-
-def r5_tag_post_isinstance_asyncresult(tag_post):
-    """Proves 'it went through the broker' with isinstance(result, AsyncResult): an
-    EagerResult from apply() is an AsyncResult subclass."""
-    result = tag_post(7, ["Redis", "celery", "redis"])
-    assert isinstance(result, AsyncResult)
-    assert result.get(timeout=5) == ["celery", "redis"]
-
-
-def r5_tag_post_state_on_the_result(tag_post):
-    """Checks result.state on the object it got, not looked up by id in the backend: an
-    EagerResult says SUCCESS too, though nothing was stored."""
-    result = tag_post(7, ["Redis", "celery", "redis"])
-    assert result.get(timeout=5) == ["celery", "redis"]
-    assert result.state == "SUCCESS" and result.successful()
 
 
 def r5_tag_post_tags_as_a_set(tag_post):
@@ -2999,14 +2946,6 @@ def r5_tag_post_frozenset(tag_post):
                       'not sort'),
                      'compare the exact list, in order',
                      id='r5-ascii-out-of-order'),
-        pytest.param(r5_tag_post_isinstance_asyncresult,
-                     'your test passed on a buggy tag_post that runs the task inline with apply()',
-                     'assert the result went through the worker',
-                     id='r5-isinstance-asyncresult'),
-        pytest.param(r5_tag_post_state_on_the_result,
-                     'your test passed on a buggy tag_post that runs the task inline with apply()',
-                     'assert the result went through the worker',
-                     id='r5-state-on-the-result'),
         pytest.param(r5_tag_post_tags_as_a_set,
                      ("your test passes tag_post its tags as a set: their order is the set's hash "
                       "order"),
