@@ -321,6 +321,81 @@ def flow_r3_nested_chords(user_id):
     return chord([chord([inner], RECOMMENDATIONS.si(user_id))], STATISTICS.si(user_id))
 
 
+# adversary round 4
+
+
+def flow_r4_link_fan_out(user_id):
+    # "link = run after success": all three later steps linked to the first one.
+    # They all start when step 1 has finished, but step 3 does not wait for step 2.
+    return send_welcome_email.si(user_id).set(
+        link=[
+            create_default_follows.si(user_id),
+            generate_initial_recommendations.si(user_id),
+            update_user_statistics.si(user_id),
+        ]
+    )
+
+
+def flow_r4_group_in_the_middle(user_id):
+    # "follows and recommendations don't depend on each other": runs them in parallel.
+    return chain(
+        send_welcome_email.si(user_id),
+        group(create_default_follows.si(user_id), generate_initial_recommendations.si(user_id)),
+        update_user_statistics.si(user_id),
+    )
+
+
+def flow_r4_group_at_the_end(user_id):
+    # last two steps in parallel after the first two.
+    return chain(
+        send_welcome_email.si(user_id),
+        create_default_follows.si(user_id),
+        group(generate_initial_recommendations.si(user_id), update_user_statistics.si(user_id)),
+    )
+
+
+def flow_r4_staggered_countdowns(user_id):
+    # order by timing: a group whose members are delayed 0, 0.3, 0.6, 0.9 s.
+    steps = [
+        send_welcome_email,
+        create_default_follows,
+        generate_initial_recommendations,
+        update_user_statistics,
+    ]
+    return group(t.si(user_id).set(countdown=0.3 * i) for i, t in enumerate(steps))
+
+
+def flow_r4_chord_for_statistics(user_id):
+    # the three "real" steps in parallel, statistics as the callback once they are done.
+    return chord(
+        [
+            send_welcome_email.si(user_id),
+            create_default_follows.si(user_id),
+            generate_initial_recommendations.si(user_id),
+        ],
+        update_user_statistics.si(user_id),
+    )
+
+
+def flow_r4_first_step_called_directly(user_id):
+    # "the welcome mail must go at once": calls the task (runs it in the kernel, now).
+    send_welcome_email(user_id)
+    return chain(
+        create_default_follows.si(user_id),
+        generate_initial_recommendations.si(user_id),
+        update_user_statistics.si(user_id),
+    )
+
+
+def flow_r4_nested_links_skip_one(user_id):
+    # hand-made chain with link=, but step 4 is linked to step 2 instead of step 3
+    # (copy/paste of the nesting): step 4 does not wait for step 3.
+    step3 = generate_initial_recommendations.si(user_id)
+    step4 = update_user_statistics.si(user_id)
+    step2 = create_default_follows.si(user_id).set(link=[step3, step4])
+    return send_welcome_email.si(user_id).set(link=step2)
+
+
 @pytest.mark.parametrize(
     "answer",
     [flow_si, flow_pipes_with_keywords, flow_links, flow_chord_of_one, flow_r3_nested_chords],
@@ -430,6 +505,64 @@ def test_07_1_right_answers(answer) -> None:
         pytest.param(_flow_r3_cached_for_first_user(), "for user 8, these steps ran: ['send_"
                      "welcome_email(user 7)'", "use the user_id argument",
                      id="r3-cached-for-first-user"),
+        # adversary round 4
+        pytest.param(
+            flow_r4_link_fan_out,
+            "for user 7, create_default_follows and "
+            "generate_initial_recommendations are both links of "
+            "send_welcome_email:",
+            "chain them with .si(): a chain sends each step when the one before "
+            "it has",
+            id="r4-link-fan-out",
+        ),
+        pytest.param(
+            flow_r4_group_in_the_middle,
+            "for user 7, create_default_follows and "
+            "generate_initial_recommendations ran in one group: a group gives no",
+            "chain them with .si(): a chain sends each step when the one before "
+            "it has",
+            id="r4-group-in-the-middle",
+        ),
+        pytest.param(
+            flow_r4_group_at_the_end,
+            "for user 7, generate_initial_recommendations and "
+            "update_user_statistics ran in one group: a group gives no",
+            "chain them with .si(): a chain sends each step when the one before "
+            "it has",
+            id="r4-group-at-the-end",
+        ),
+        pytest.param(
+            flow_r4_staggered_countdowns,
+            "for user 7, send_welcome_email and create_default_follows ran in one "
+            "group, sent together with countdowns",
+            "chain them with .si(): a chain sends each step when the one before "
+            "it has",
+            id="r4-staggered-countdowns",
+        ),
+        pytest.param(
+            flow_r4_chord_for_statistics,
+            "for user 7, send_welcome_email and create_default_follows ran in one "
+            "group: a group gives no order, they ran",
+            "chain them with .si(): a chain sends each step when the one before "
+            "it has",
+            id="r4-chord-for-statistics",
+        ),
+        pytest.param(
+            flow_r4_first_step_called_directly,
+            "registered_flow(7) ran ['send_welcome_email(user 7)'] in the "
+            "notebook while it built the canvas",
+            "calling a task (send_welcome_email(user_id)) runs it right here, not "
+            "on the",
+            id="r4-first-step-called-directly",
+        ),
+        pytest.param(
+            flow_r4_nested_links_skip_one,
+            "for user 7, generate_initial_recommendations and "
+            "update_user_statistics are both links of",
+            "chain them with .si(): a chain sends each step when the one before "
+            "it has",
+            id="r4-nested-links-skip-one",
+        ),
     ],
 )  # fmt: skip
 def test_07_1_wrong_answers(answer, problem, hint) -> None:
@@ -613,9 +746,67 @@ def doubles_r3_chunks_header(numbers):
     return chord(add.chunks(list(zip(numbers, numbers, strict=True)), 2).group(), xsum.s())
 
 
-@pytest.mark.parametrize("answer", [doubles_chord, doubles_chain_of_group, doubles_keywords])
+# adversary round 4
+
+
+def doubles_r4_chord_called(numbers):
+    # chord(header)(body) *sends* the chord (it is apply_async), returns an AsyncResult.
+    return chord(add.s(n, n) for n in numbers)(xsum.s())
+
+
+def doubles_r4_arithmetic_in_args(numbers):
+    # "add(n, n) is 2n": computes the double in the function, add only adds 0.
+    return chord((add.s(2 * n, 0) for n in numbers), xsum.s())
+
+
+def doubles_r4_zero_padding(numbers):
+    # pads the header with add(0, 0) "so that an empty list still works".
+    return chord([add.s(0, 0)] + [add.s(n, n) for n in numbers], xsum.s())
+
+
+def doubles_r4_starmap(numbers):
+    # one task that loops over the pairs: not parallel, add never runs as a task.
+    return add.starmap([(n, n) for n in numbers]) | xsum.s()
+
+
+def doubles_r4_dedup_fromkeys(numbers):
+    # keeps the order but drops repeats ("no need to add the same number twice").
+    return chord((add.s(n, n) for n in dict.fromkeys(numbers)), xsum.s())
+
+
+def doubles_r4_xsum_pairs(numbers):
+    # xsum([n, n]) is n + n as well: the wrong task in the header.
+    return chord((xsum.s([n, n]) for n in numbers), xsum.s())
+
+
+def doubles_r4_applied_eagerly(numbers):
+    # apply() instead of returning: runs every task in the kernel, returns an EagerResult.
+    return chord((add.s(n, n) for n in numbers), xsum.s()).apply()
+
+
+def doubles_r4_skip_zeros(numbers):
+    # "0 + 0 is 0, no task needed": no add for a zero (the value is the same).
+    return chord((add.s(n, n) for n in numbers if n), xsum.s())
+
+
+def doubles_r4_single_number_shortcut(numbers):
+    # "a chord of one is overkill": for one number, only add (no xsum, no chord).
+    if len(numbers) == 1:
+        return add.s(numbers[0], numbers[0])
+    return chord((add.s(n, n) for n in numbers), xsum.s())
+
+
+def doubles_r4_sorted(numbers):
+    # sorts "so the callback gets the results in order" -- harmless? (xsum does not care)
+    # the callback receives the doubles in another order than the numbers given.
+    return chord((add.s(n, n) for n in sorted(numbers)), xsum.s())
+
+
+@pytest.mark.parametrize(
+    "answer", [doubles_chord, doubles_chain_of_group, doubles_keywords, doubles_r4_sorted]
+)
 def test_07_2_right_answers(answer) -> None:
-    assert_passed(verdict("07.2", answer), "42 for [4, 9, 4, 4]: one add(n, n) per number")
+    assert_passed(verdict("07.2", answer), "22 for [3, 0, 8] and 12 for [6]: one add(n, n) per")
 
 
 @pytest.mark.parametrize(
@@ -705,6 +896,74 @@ def test_07_2_right_answers(answer) -> None:
                      "collects", id="r3-group-no-callback"),
         pytest.param(doubles_r3_chunks_header, "TypeError: unsupported operand type(s) for +: "
                      "'int' and 'list'", None, id="r3-chunks-header"),
+        # adversary round 4
+        pytest.param(
+            doubles_r4_chord_called,
+            "total_of_doubles sent the canvas and returned an AsyncResult",
+            "return the canvas itself (the signature), unsent: the check sends it",
+            id="r4-chord-called",
+        ),
+        pytest.param(
+            doubles_r4_arithmetic_in_args,
+            "for [1, 2, 3], the chord's header ran ['add(2, 0)', 'add(4, 0)', "
+            "'add(6, 0)'], not one add(n, n) per number",
+            "one add.s(n, n) per number in the chord's header, and nothing else",
+            id="r4-arithmetic-in-args",
+        ),
+        pytest.param(
+            doubles_r4_zero_padding,
+            "for [1, 2, 3], the chord's header ran ['add(0, 0)', 'add(1, 1)', "
+            "'add(2, 2)', 'add(3, 3)'], not one add(n, n)",
+            "one add.s(n, n) per number in the chord's header, and nothing else",
+            id="r4-zero-padding",
+        ),
+        pytest.param(
+            doubles_r4_starmap,
+            "for [1, 2, 3], xsum added what one starmap task returned, not the "
+            "results of 3 add tasks run in parallel",
+            "starmap runs all the adds one after another inside one task: a "
+            "chord: one",
+            id="r4-starmap-then-xsum",
+        ),
+        pytest.param(
+            doubles_r4_dedup_fromkeys,
+            "for [4, 9, 4, 4], the chord's header ran ['add(4, 4)', 'add(9, 9)'], "
+            "not one add(n, n) per number",
+            "one add per number, each time a number appears: loop over numbers, "
+            "not",
+            id="r4-dedup-fromkeys",
+        ),
+        pytest.param(
+            doubles_r4_xsum_pairs,
+            "for [1, 2, 3], the chord's header ran ['xsum([1, 1])', 'xsum([2, "
+            "2])', 'xsum([3, 3])'], not one add(n, n) per",
+            "the exercise doubles with add: add.s(n, n) for each number, not xsum",
+            id="r4-xsum-pairs",
+        ),
+        pytest.param(
+            doubles_r4_applied_eagerly,
+            "total_of_doubles([1, 2, 3]) ran the canvas in the notebook (apply()) "
+            "and returned an EagerResult: nothing ran",
+            "return the canvas itself (the signature), unsent and not applied: "
+            "the check",
+            id="r4-applied-eagerly",
+        ),
+        pytest.param(
+            doubles_r4_skip_zeros,
+            "for [3, 0, 8], the chord's header ran ['add(3, 3)', 'add(8, 8)'], "
+            "not one add(n, n) per number",
+            "0 needs its add too: one add.s(n, n) for every number of the list, a "
+            "0",
+            id="r4-skip-zeros",
+        ),
+        pytest.param(
+            doubles_r4_single_number_shortcut,
+            "for the one-number list [6], the canvas was ['add(6, 6)'] alone, no "
+            "chord and no xsum",
+            "a list of one number gets the same chord as any other: one add.s(n, "
+            "n) per",
+            id="r4-single-number-shortcut",
+        ),
     ],
 )  # fmt: skip
 def test_07_2_wrong_answers(answer, problem, hint) -> None:
@@ -1037,11 +1296,172 @@ def image_r3_polls_state_once(image_id):
     return result
 
 
+# adversary round 4
+
+
+def image_r4_on_error_binds_last(image_id):
+    # operator precedence: .on_error() applies to the last signature only, not the chain.
+    pipeline = (
+        validate_image.s(image_id)
+        | compress_image.s()
+        | generate_thumbnails.s()
+        | update_image_metadata.s()
+        | notify_processing_complete.s().on_error(record_failure.s())
+    )
+    return pipeline.apply_async()
+
+
+def image_r4_errback_missing_on_last(image_id):
+    # per-step errbacks in a loop, off by one: notify_processing_complete has none.
+    sigs = [validate_image.s(image_id)] + [t.s() for t in PIPELINE[1:]]
+    for sig in sigs[:-1]:
+        sig.link_error(record_failure.s())
+    return chain(*sigs).apply_async()
+
+
+def image_r4_notify_as_link(image_id):
+    # the last step sent as the chain's link (a success callback) instead of a step:
+    # it gets no errback and the returned result is update_image_metadata's.
+    pipeline = chain(
+        validate_image.s(image_id),
+        compress_image.s(),
+        generate_thumbnails.s(),
+        update_image_metadata.s(),
+    )
+    return pipeline.apply_async(link=notify_processing_complete.s(), link_error=record_failure.s())
+
+
+def image_r4_errback_twice_differing(image_id):
+    # per-step errbacks "whose results we don't need" (ignore_result=True) AND the chain's
+    # link_error: the two signatures differ, so each step has two errbacks and a failure is
+    # recorded twice.
+    quiet = record_failure.s().set(ignore_result=True)
+    sigs = [validate_image.s(image_id).on_error(quiet)] + [
+        t.s().on_error(quiet.clone()) for t in PIPELINE[1:]
+    ]
+    return chain(*sigs).apply_async(link_error=record_failure.s())
+
+
+def image_r4_ignore_result_on_notify(image_id):
+    # "nobody reads the notification's result": ignore_result on the last step only, so the
+    # returned AsyncResult (the last step's) never gets a stored result.
+    pipeline = chain(
+        validate_image.s(image_id),
+        compress_image.s(),
+        generate_thumbnails.s(),
+        update_image_metadata.s(),
+        notify_processing_complete.s().set(ignore_result=True),
+    )
+    return pipeline.apply_async(link_error=record_failure.s())
+
+
+def image_r4_ignore_result_on_thumbnails(image_id):
+    # "thumbnails are files, the return value is useless": ignore_result on step 3 only.
+    pipeline = chain(
+        validate_image.s(image_id),
+        compress_image.s(),
+        generate_thumbnails.s().set(ignore_result=True),
+        update_image_metadata.s(),
+        notify_processing_complete.s(),
+    )
+    return pipeline.apply_async(link_error=record_failure.s())
+
+
+def image_r4_short_wait(image_id):
+    # "give the worker a moment": waits up to 0.2 s for the result, ignoring a timeout.
+    from celery.exceptions import TimeoutError as CeleryTimeout
+
+    pipeline = chain(validate_image.s(image_id), *(t.s() for t in PIPELINE[1:]))
+    result = pipeline.apply_async(link_error=record_failure.s())
+    with contextlib.suppress(CeleryTimeout):
+        result.get(timeout=0.2, propagate=False)
+    return result
+
+
+def image_r4_sleep_before_return(image_id):
+    # time.sleep after sending "so that the steps have started": waits, in another way.
+    import time
+
+    pipeline = chain(validate_image.s(image_id), *(t.s() for t in PIPELINE[1:]))
+    result = pipeline.apply_async(link_error=record_failure.s())
+    time.sleep(0.3)
+    return result
+
+
+def image_r4_errback_on_chain_last_only(image_id):
+    # chain(...) with the errback as the link_error of a nested chain holding steps 2-5:
+    # the first step (validate_image) is outside it and has no errback.
+    rest = chain(*(t.s() for t in PIPELINE[1:]))
+    rest.set(link_error=record_failure.s())
+    return chain(validate_image.s(image_id), rest).apply_async()
+
+
+def image_r4_returns_task_id(image_id):
+    # returns the id (a str) instead of the AsyncResult.
+    pipeline = chain(validate_image.s(image_id), *(t.s() for t in PIPELINE[1:]))
+    return pipeline.apply_async(link_error=record_failure.s()).id
+
+
+def image_r4_errback_with_image_id(image_id):
+    # "so the errback knows the image": a partial errback with the id -> 4 arguments.
+    pipeline = chain(validate_image.s(image_id), *(t.s() for t in PIPELINE[1:]))
+    return pipeline.apply_async(link_error=record_failure.s(image_id))
+
+
+def image_r4_delay_with_link_error(image_id):
+    # delay() takes task arguments: link_error becomes a keyword argument of validate_image.
+    pipeline = chain(validate_image.s(image_id), *(t.s() for t in PIPELINE[1:]))
+    return pipeline.delay(link_error=record_failure.s())
+
+
+def image_r4_errback_first_two(image_id):
+    # errbacks only on the two steps the text says can fail (bmp, size).
+    pipeline = chain(
+        validate_image.s(image_id).on_error(record_failure.s()),
+        compress_image.s().on_error(record_failure.s()),
+        generate_thumbnails.s(),
+        update_image_metadata.s(),
+        notify_processing_complete.s(),
+    )
+    return pipeline.apply_async()
+
+
+def image_r4_errback_immutable(image_id):
+    # si(): "an errback should not receive the previous result" -> gets no arguments.
+    pipeline = chain(validate_image.s(image_id), *(t.s() for t in PIPELINE[1:]))
+    return pipeline.apply_async(link_error=record_failure.si())
+
+
+def image_r4_applied_eagerly(image_id):
+    # apply() runs the chain in the kernel instead of sending it to the worker.
+    pipeline = chain(validate_image.s(image_id), *(t.s() for t in PIPELINE[1:]))
+    return pipeline.apply(link_error=record_failure.s())
+
+
+def image_r4_returns_first_result(image_id):
+    # walks back to the first step's result ("the pipeline's result is its root").
+    pipeline = chain(validate_image.s(image_id), *(t.s() for t in PIPELINE[1:]))
+    result = pipeline.apply_async(link_error=record_failure.s())
+    while result.parent is not None:
+        result = result.parent
+    return result
+
+
+def image_r4_errback_twice(image_id):
+    # errback on each step AND on the chain. NOT actually wrong in effect: Celery's
+    # append_to_list_option skips an equal signature, so each step has one errback and a
+    # failure is recorded once. Kept in BORDERLINE, not in WRONG.
+    sigs = [validate_image.s(image_id).on_error(record_failure.s())] + [
+        t.s().on_error(record_failure.s()) for t in PIPELINE[1:]
+    ]
+    return chain(*sigs).apply_async(link_error=record_failure.s())
+
+
 @pytest.mark.parametrize(
     "answer",
     [image_right, image_si, image_on_error, image_reads_state_once, image_pipes_delay,
      image_errback_on_every_step, image_r3_chain_and_first, image_r3_on_error_on_chain,
-     image_r3_polls_state_once],
+     image_r3_polls_state_once, image_r4_errback_twice],
 )  # fmt: skip
 def test_07_3_right_answers(answer) -> None:
     assert_passed(verdict("07.3", answer), "each failure recorded once, naming the step")
@@ -1170,8 +1590,127 @@ def test_07_3_right_answers(answer) -> None:
                      "calling a task (validate_image(image_id)) runs it right here",
                      id="r3-validate-in-kernel"),
         pytest.param(image_r3_link_error_partial_arg, "fails at validate_image (step 1) failed "
-                     "and nothing was recorded", "send the chain with apply_async(link_error=",
-                     id="r3-link-error-partial-arg"),
+                     "and nothing was recorded", "record_failure.s() with no arguments, not "
+                     "record_failure.s(22)", id="r3-link-error-partial-arg"),
+        # adversary round 4
+        pytest.param(
+            image_r4_on_error_binds_last,
+            "an image that fails at validate_image (step 1) failed and nothing "
+            "was recorded",
+            "send the chain with apply_async(link_error=record_failure.s())",
+            id="r4-on-error-binds-last",
+        ),
+        pytest.param(
+            image_r4_errback_missing_on_last,
+            "an image that fails at notify_processing_complete (step 5) failed "
+            "and nothing was recorded",
+            "link_error on the chain covers every step:",
+            id="r4-errback-missing-on-last",
+        ),
+        pytest.param(
+            image_r4_notify_as_link,
+            "process_image returned the AsyncResult of update_image_metadata, not "
+            "of the pipeline: it was ready when",
+            "return what chain(...).apply_async(link_error=record_failure.s()) "
+            "returns: the",
+            id="r4-notify-as-link",
+        ),
+        pytest.param(
+            image_r4_errback_twice_differing,
+            "an image that fails at validate_image (step 1) recorded 2 failures",
+            "put link_error on the chain once (apply_async(link_error=...)), not "
+            "on every",
+            id="r4-errback-twice-differing",
+        ),
+        pytest.param(
+            image_r4_ignore_result_on_notify,
+            "the pipeline of image 21 ran to its end "
+            "(notify_processing_complete(image 21) is in the log), but the",
+            "send the chain without ignore_result=True on any step: it throws "
+            "away the",
+            id="r4-ignore-result-on-notify",
+        ),
+        pytest.param(
+            image_r4_ignore_result_on_thumbnails,
+            "for a good image, generate_thumbnails ran, but left no result in the "
+            "result backend: its handle stays PENDING",
+            "send the canvas without ignore_result=True: it throws away the "
+            "result (and the",
+            id="r4-ignore-result-on-thumbnails",
+        ),
+        pytest.param(
+            image_r4_short_wait,
+            "process_image(21) waited for its tasks (it called get())",
+            "it waited for the tasks: never wait where you build or send a canvas "
+            "(no get(),",
+            id="r4-short-wait",
+        ),
+        pytest.param(
+            image_r4_sleep_before_return,
+            "process_image(21) waited for its tasks (it called time.sleep(0.3))",
+            "it waited for the tasks: never wait where you build or send a canvas "
+            "(no get(),",
+            id="r4-sleep-before-return",
+        ),
+        pytest.param(
+            image_r4_errback_on_chain_last_only,
+            "an image that fails at validate_image (step 1) failed and nothing "
+            "was recorded",
+            "send the chain with apply_async(link_error=record_failure.s())",
+            id="r4-errback-on-nested-rest",
+        ),
+        pytest.param(
+            image_r4_returns_task_id,
+            "process_image returned a str, not the AsyncResult",
+            "return what apply_async(...) returns, at once, without get()",
+            id="r4-returns-task-id",
+        ),
+        pytest.param(
+            image_r4_errback_with_image_id,
+            "an image that fails at validate_image (step 1) failed and nothing "
+            "was recorded",
+            "record_failure.s() with no arguments, not record_failure.s(22): "
+            "Celery calls an",
+            id="r4-errback-with-image-id",
+        ),
+        pytest.param(
+            image_r4_delay_with_link_error,
+            "your code raised TypeError: validate_image() got an unexpected "
+            "keyword argument 'link_error'.",
+            None,
+            id="r4-delay-with-link-error",
+        ),
+        pytest.param(
+            image_r4_errback_first_two,
+            "an image that fails at generate_thumbnails (step 3) failed and "
+            "nothing was recorded",
+            "link_error on the chain covers every step:",
+            id="r4-errback-first-two",
+        ),
+        pytest.param(
+            image_r4_errback_immutable,
+            "an image that fails at validate_image (step 1) failed and nothing "
+            "was recorded",
+            "record_failure.s(), not .si(): Celery calls an error callback with "
+            "the failed",
+            id="r4-errback-immutable",
+        ),
+        pytest.param(
+            image_r4_applied_eagerly,
+            "process_image(21) ran compress_image, generate_thumbnails, "
+            "notify_processing_complete, update_image_metadata",
+            "calling a task (compress_image(image_id)) runs it right here, not on "
+            "the",
+            id="r4-applied-eagerly",
+        ),
+        pytest.param(
+            image_r4_returns_first_result,
+            "process_image returned the AsyncResult of validate_image, not of the "
+            "pipeline: it was ready when",
+            "return what chain(...).apply_async(link_error=record_failure.s()) "
+            "returns: the",
+            id="r4-returns-first-result",
+        ),
     ],
 )  # fmt: skip
 def test_07_3_wrong_answers(answer, problem, hint) -> None:
@@ -1320,9 +1859,77 @@ def price_r3_partial_clone_chain(price, discount, quantity):
     return (subtract.s(price) | multiply.s(quantity)).clone(args=(discount,))
 
 
+# adversary round 4
+
+
+def price_r4_swapped_then_negated(price, discount, quantity):
+    # got subtract's order wrong, "fixed" the sign with a negative quantity.
+    return subtract.s(discount, price) | multiply.s(-quantity)
+
+
+def price_r4_subtract_called_directly(price, discount, quantity):
+    # calls the task (runs it in the kernel) and chains only multiply.
+    return chain(multiply.s(subtract(price, discount), quantity))
+
+
+def price_r4_add_zero_to_prepend(price, discount, quantity):
+    # an add(price, 0) step so that the partial subtract.s(discount) gets price first.
+    return add.s(price, 0) | subtract.s(discount) | multiply.s(quantity)
+
+
+def price_r4_int_cast(price, discount, quantity):
+    # "prices are whole numbers": casts to int, wrong for 9.99.
+    return subtract.s(int(price), int(discount)) | multiply.s(int(quantity))
+
+
+def price_r4_clamped(price, discount, quantity):
+    # "a price can't go negative": clamps the discount in the function.
+    return subtract.s(price, min(discount, price)) | multiply.s(quantity)
+
+
+def price_r4_multiply_first(price, discount, quantity):
+    # distributes: price*quantity - discount*quantity (arithmetic in the function).
+    return multiply.s(price, quantity) | subtract.s(discount * quantity)
+
+
+def price_r4_link_not_chain(price, discount, quantity):
+    # multiply as a link of subtract: the returned signature's result is subtract's.
+    return subtract.s(price, discount).set(link=multiply.s(quantity))
+
+
+def price_r4_both_partial_reversed(price, discount, quantity):
+    # partial subtract with the price, then the discount given as the "new" argument:
+    # it is prepended, so this runs subtract(discount, price).
+    return subtract.s(price).clone(args=(discount,)) | multiply.s(quantity)
+
+
+def price_r4_skip_multiply_by_one(price, discount, quantity):
+    # "multiplying by 1 is pointless": no multiply for a quantity of 1.
+    if quantity == 1:
+        return subtract.s(price, discount)
+    return subtract.s(price, discount) | multiply.s(quantity)
+
+
+def price_r4_skip_zero_discount(price, discount, quantity):
+    # "no discount, no subtract": multiply the price alone when the discount is 0.
+    if discount == 0:
+        return multiply.s(price, quantity)
+    return subtract.s(price, discount) | multiply.s(quantity)
+
+
+def price_r4_float_cast(price, discount, quantity):
+    # "prices are decimals": converts everything to float in the function (50.0, not 50).
+    return subtract.s(float(price), float(discount)) | multiply.s(float(quantity))
+
+
+def price_r4_round_quantity(price, discount, quantity):
+    # "a quantity is a whole number": rounds it in the function (2.5 -> 2).
+    return subtract.s(price, discount) | multiply.s(round(quantity))
+
+
 @pytest.mark.parametrize("answer", [price_right, price_keywords])
 def test_07_4_right_answers(answer) -> None:
-    assert_passed(verdict("07.4", answer), "(30-5)*2=50, (12-2)*4=40, (5-8)*3=-9")
+    assert_passed(verdict("07.4", answer), "(5-8)*3=-9, (7-0)*3=21, (9-4)*1=5")
 
 
 @pytest.mark.parametrize(
@@ -1419,6 +2026,98 @@ def test_07_4_right_answers(answer) -> None:
                      "results ([25])", id="r3-chord-of-one"),
         pytest.param(price_r3_partial_clone_chain, "TypeError: subtract() missing 1 required "
                      "positional argument: 'y'", None, id="r3-partial-clone-chain"),
+        # adversary round 4
+        pytest.param(
+            price_r4_swapped_then_negated,
+            "price_after(30, 5, 2) ran subtract(5, 30) on the worker, not "
+            "subtract(30, 5)",
+            "subtract.s(price, discount): the price comes first",
+            id="r4-swapped-then-negated",
+        ),
+        pytest.param(
+            price_r4_subtract_called_directly,
+            "price_after(30, 5, 2) ran ['multiply(25, 2)'] on the worker (30 - 5 "
+            "computed in the notebook), not subtract",
+            "let subtract compute price - discount on the worker: "
+            "subtract.s(price,",
+            id="r4-subtract-called-directly",
+        ),
+        pytest.param(
+            price_r4_add_zero_to_prepend,
+            "price_after(30, 5, 2) ran ['add(30, 0)', 'subtract(30, 5)', "
+            "'multiply(25, 2)'] on the worker, not subtract",
+            "a chain of two tasks: subtract.s(price, discount) | "
+            "multiply.s(quantity)",
+            id="r4-add-zero-to-prepend",
+        ),
+        pytest.param(
+            price_r4_int_cast,
+            "price_after(30, 5, 2) computed int(30), int(5) and int(2) in the "
+            "notebook, then ran subtract(30, 5) and",
+            "give the signatures price, discount and quantity as they are: "
+            "subtract.s(price,",
+            id="r4-int-cast",
+        ),
+        pytest.param(
+            price_r4_clamped,
+            "price_after(5, 8, 3) gave 0, not -9",
+            "the discount can be larger than the price: subtract.s(price, "
+            "discount) whatever",
+            id="r4-clamped",
+        ),
+        pytest.param(
+            price_r4_multiply_first,
+            "price_after(30, 5, 2) ran ['multiply(30, 2)', 'subtract(60, 10)'] on "
+            "the worker (5 * 2 computed in the",
+            "subtract first, then multiply: chain(subtract.s(price, discount),",
+            id="r4-multiply-first",
+        ),
+        pytest.param(
+            price_r4_link_not_chain,
+            "price_after(30, 5, 2) gave 25, not 50",
+            "multiply is a link= of subtract, not the next step of a chain: the "
+            "result of",
+            id="r4-link-not-chain",
+        ),
+        pytest.param(
+            price_r4_both_partial_reversed,
+            "price_after(30, 5, 2) gave -50, not 50",
+            "subtract(x, y) is x - y: the price comes first, subtract.s(price, "
+            "discount)",
+            id="r4-both-partial-reversed",
+        ),
+        pytest.param(
+            price_r4_skip_multiply_by_one,
+            "price_after(9, 4, 1) ran ['subtract(9, 4)'] on the worker, not "
+            "subtract then multiply",
+            "multiply runs even for a quantity of 1: always subtract.s(price, "
+            "discount) |",
+            id="r4-skip-multiply-by-one",
+        ),
+        pytest.param(
+            price_r4_skip_zero_discount,
+            "price_after(7, 0, 3) ran ['multiply(7, 3)'] on the worker, not "
+            "subtract then multiply",
+            "subtract runs even with no discount: always subtract.s(price, "
+            "discount) |",
+            id="r4-skip-zero-discount",
+        ),
+        pytest.param(
+            price_r4_float_cast,
+            "price_after(30, 5, 2) computed float(30), float(5) and float(2) in "
+            "the notebook, then ran subtract(30.0, 5.0)",
+            "give the signatures price, discount and quantity as they are: "
+            "subtract.s(price,",
+            id="r4-float-cast",
+        ),
+        pytest.param(
+            price_r4_round_quantity,
+            "price_after(30, 5, 2) computed round(2) in the notebook, then ran "
+            "subtract(30, 5) and multiply(25, 2): the",
+            "give the signatures price, discount and quantity as they are: "
+            "subtract.s(price,",
+            id="r4-round-quantity",
+        ),
     ],
 )  # fmt: skip
 def test_07_4_wrong_answers(answer, problem, hint) -> None:

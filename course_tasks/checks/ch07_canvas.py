@@ -53,7 +53,7 @@ from unittest import mock
 from celery import states
 from celery.canvas import Signature, _chain, _chord, group, maybe_signature
 from celery.exceptions import TimeoutError as CeleryTimeoutError
-from celery.result import AsyncResult, GroupResult, ResultSet, result_from_tuple
+from celery.result import AsyncResult, EagerResult, GroupResult, ResultSet, result_from_tuple
 from celery.signals import before_task_publish
 
 from course_tasks.app import app
@@ -452,6 +452,13 @@ def _let_finish(task_ids: list[str]) -> None:
 
 def _need_signature(built: Built, name: str, args: tuple[Any, ...]) -> Signature:
     answer = built.answer
+    if isinstance(answer, EagerResult):
+        raise Fail(
+            f"{_called(name, args)} ran the canvas in the notebook (apply()) and returned "
+            f"{kind(answer)}: nothing ran on the worker",
+            hint="return the canvas itself (the signature), unsent and not applied: the "
+            "check sends it, and the worker runs it",
+        )
     if isinstance(answer, (AsyncResult, GroupResult)):
         # let what it sent finish, so that its side effects do not land in a later check
         answer.get(timeout=WAIT_SECONDS, propagate=False, disable_sync_subtasks=False)
@@ -590,9 +597,11 @@ def _ran(result: Any) -> Runs:
                     disable_sync_subtasks=False,
                 )
             meta = app.backend.get_task_meta(res.id)
-        todo.append(res.parent)
+        # the local .parent last, so it is visited first: it knows its own parent even
+        # when the backend stored nothing for it (ignore_result=True)
         if meta.get("parent_id"):
             todo.append(AsyncResult(meta["parent_id"], app=app))
+        todo.append(res.parent)
         for child in meta.get("children") or []:
             try:
                 todo.append(result_from_tuple(child, app))
@@ -753,9 +762,11 @@ def _one_after_another(
     function built, if it returned it (it tells links from a group).
     """
     steps: list[Ran] = []
+    unseen = [n for n in names if not any(r.name == n for r in runs.values())]
     for name in names:
         mine = [r for r in runs.values() if r.name == name and r.bound() == arguments]
         if not mine and getattr(runs, "unstored", None):
+            name = unseen[0] if unseen else name
             raise Fail(
                 f"{what}, {name} ran, but left no result in the result backend: its handle "
                 "stays PENDING for good, so nobody holding the AsyncResult (result.parent, "
@@ -784,6 +795,12 @@ def _one_after_another(
                 "task finishes, Celery sends all its links at once (as one group), so "
                 f"{then.name} did not wait for {first.name}"
             )
+        elif first.group and first.group == then.group and _timed(canvas):
+            problem = (
+                f"{what}, {first.name} and {then.name} ran in one group, sent together with "
+                f"countdowns ({_words(_timed(canvas))}): they ran in this order only because "
+                f"of the delays, and {then.name} did not wait for {first.name} to finish"
+            )
         elif first.group and first.group == then.group:
             problem = (
                 f"{what}, {first.name} and {then.name} ran in one group: a group gives no "
@@ -796,6 +813,21 @@ def _one_after_another(
                 "this order only because the worker took them first in, first out"
             )
         raise Fail(problem, hint=chain_hint)
+
+
+def _timed(canvas: Any) -> list[str]:
+    """``["create_default_follows: countdown=0.3", ...]``: the tasks of ``canvas`` held back
+    by a countdown or an eta."""
+    if canvas is None:
+        return []
+    timed = []
+    for sig in _signatures(canvas):
+        for option in ("countdown", "eta"):
+            if sig.options.get(option):
+                value = sig.options[option]
+                shown = f"{value:g}" if isinstance(value, (int, float)) else repr(value)
+                timed.append(f"{short(sig.task)}: {option}={shown}")
+    return timed
 
 
 def _retyped(runs: dict[str, Ran], name: str, arguments: dict[str, Any]) -> Ran | None:
@@ -853,7 +885,9 @@ def _linked_together(canvas: Any, at_least: int = 2) -> dict[str, set[str]]:
 
 # --------------------------------------------------------------------------- 07.2
 
-DOUBLES_LISTS = ([1, 2, 3], [5, 10, 20, 40], [4, 9, 4, 4])
+#: A 0 and a one-number list too: add(0, 0) adds nothing to the total, and a chord of one
+#: looks like overkill, but both still get one add per number and xsum.
+DOUBLES_LISTS = ([1, 2, 3], [5, 10, 20, 40], [4, 9, 4, 4], [3, 0, 8], [6])
 
 
 @exercise("07.2", "a chord: add in parallel, then xsum", points=2)
@@ -939,6 +973,13 @@ def _chord_of_adds(
     if last is None or last.name != "xsum":
         ran = [r.call() for r in _in_order(runs)]
         how = "" if any(r.group for r in runs.values()) else ", one after another"
+        if len(numbers) == 1 and last is not None and last.name == "add":
+            raise Fail(
+                f"for the one-number list {numbers}, the canvas was {ran} alone, no chord "
+                "and no xsum",
+                hint="a list of one number gets the same chord as any other: one "
+                "add.s(n, n) per number in its header, xsum.s() as its callback",
+            )
         raise Fail(
             f"for {numbers}, the canvas ended with {last.name if last else 'no task'}, not "
             f"xsum: the worker ran {ran}{how}",
@@ -978,7 +1019,12 @@ def _chord_of_adds(
     elif len(members) < len(numbers) and {repr(c) for c in calls} <= {repr(w) for w in wanted}:
         left_out = [n for n in dict.fromkeys(numbers) if ("add", {"x": n, "y": n}) not in calls]
         hint = "one add per number, each time a number appears: loop over numbers, not set(numbers)"
-        if left_out:
+        if left_out and not any(left_out) and 0 in numbers:
+            hint = (
+                "0 needs its add too: one add.s(n, n) for every number of the list, a 0 "
+                "included, even though add(0, 0) changes nothing in the total"
+            )
+        elif left_out:
             hint = (
                 f"one add.s(n, n) for each of the {len(numbers)} numbers, however many there "
                 "are: loop over numbers itself, not a fixed count "
@@ -1069,9 +1115,7 @@ def _pipeline(process_image: Any) -> str:
     )
     _only_sent(built, GOOD_IMAGE)
     result = _need_result(built)
-    value = finished(
-        result, WAIT_SECONDS, f"the pipeline of image {GOOD_IMAGE}", "is the worker running?"
-    )
+    value = _pipeline_finished(result, GOOD_IMAGE)
     if len(built.sent) > 1:
         _let_finish(built.sent_ids)
         raise Fail(
@@ -1155,7 +1199,7 @@ def _fails_at(
     )
     _only_sent(built, image_id)
     result = _need_result(built)
-    finished(result, WAIT_SECONDS, f"the pipeline of image {image_id}", "is the worker running?")
+    _pipeline_finished(result, image_id)
     steps = _settle(media.log, 0.5)
     failures = _settle(events.log, 0.3, at_least=1)
     ran = [f"{name}(image {image_id})" for name in PIPELINE[: position - 1]]
@@ -1179,6 +1223,22 @@ def _fails_at(
                 "task's request, exception and traceback; an immutable one gets none of them, "
                 "so it fails itself and records nothing"
             )
+        bound = [
+            e
+            for e in built.errbacks
+            if short(e.get("task")) == "record_failure"
+            and not e.get("immutable")
+            and (e.get("args") or e.get("kwargs"))
+        ]
+        if bound:
+            given = [repr(a) for a in bound[0].get("args") or []]
+            given += [f"{k}={v!r}" for k, v in (bound[0].get("kwargs") or {}).items()]
+            hint = (
+                f"record_failure.s() with no arguments, not record_failure.s({', '.join(given)})"
+                ": Celery calls an error callback with the failed task's request, exception "
+                "and traceback, and an argument given in advance comes on top of them, so "
+                "record_failure fails itself (too many arguments) and records nothing"
+            )
         raise Fail(f"{what} failed and nothing was recorded", hint=hint)
     if len(failures) > 1:
         raise Fail(
@@ -1192,6 +1252,27 @@ def _fails_at(
             hint="send the five steps as one chain, validate_image first, with "
             "link_error=record_failure.s()",
         )
+
+
+def _pipeline_finished(result: AsyncResult, image_id: int) -> Any:
+    """The value of the returned handle, or a Fail: one that names ``ignore_result`` if the
+    worker did run the pipeline's last step but the handle never got its result."""
+    try:
+        return finished(
+            result, WAIT_SECONDS, f"the pipeline of image {image_id}", "is the worker running?"
+        )
+    except Fail:
+        last = f"{PIPELINE[-1]}(image {image_id})"
+        if result.state == states.PENDING and last in _settle(media.log, 0.5):
+            raise Fail(
+                f"the pipeline of image {image_id} ran to its end ({last} is in the log), "
+                f"but the returned handle of {PIPELINE[-1]} is still PENDING: its result "
+                "was never stored",
+                hint="send the chain without ignore_result=True on any step: it throws "
+                "away the result (and the failure) of the task it is set on, so the "
+                "AsyncResult never becomes ready",
+            ) from None
+        raise
 
 
 def _only_sent(built: Built, image_id: int) -> None:
@@ -1262,8 +1343,9 @@ def _need_result(built: Built) -> AsyncResult:
 
 # --------------------------------------------------------------------------- 07.4
 
-#: (price, discount, quantity): the last one's discount is larger than its price.
-PRICES = ((30, 5, 2), (12, 2, 4), (5, 8, 3))
+#: (price, discount, quantity): the third one's discount is larger than its price; the
+#: last two have no discount and a quantity of 1, where a step would change nothing.
+PRICES = ((30, 5, 2), (12, 2, 4), (5, 8, 3), (7, 0, 3), (9, 4, 1))
 
 
 @exercise("07.4", "partial arguments come first", points=1)
@@ -1346,7 +1428,17 @@ def _subtract_then_multiply(
     names = [r.name for r in ran]
     here = f" ({_words(built.computed)} computed in the notebook)" if built.computed else ""
     if names != ["subtract", "multiply"]:
-        if "subtract" not in names:
+        if "subtract" not in names and discount == 0 and "multiply" in names:
+            hint = (
+                "subtract runs even with no discount: always "
+                "subtract.s(price, discount) | multiply.s(quantity), whatever the values"
+            )
+        elif "multiply" not in names and quantity == 1 and "subtract" in names:
+            hint = (
+                "multiply runs even for a quantity of 1: always "
+                "subtract.s(price, discount) | multiply.s(quantity), whatever the values"
+            )
+        elif "subtract" not in names:
             hint = (
                 "let subtract compute price - discount on the worker: "
                 "subtract.s(price, discount) | multiply.s(quantity)"
