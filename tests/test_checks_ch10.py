@@ -41,7 +41,8 @@ def pay(order_id, amount):
 
 
 def pay_incr(order_id, amount):
-    """Also right: INCR is atomic, and only the first call sees 1 (with EXPIRE, in MULTI)."""
+    """Was right until adversary round 4: INCR + EXPIRE in MULTI; the EXPIRE runs on every
+    repeat delivery and pushes the mark's expiry back, like round 4's multi-setnx-expire."""
     key = practices.key("paid-count", order_id)
     count, _ = store().pipeline().incr(key).expire(key, WEEK).execute()
     if count > 1:
@@ -517,12 +518,44 @@ def pay_pending_then_paid(order_id, amount):
     return "charged"
 
 
+def pay_refresh_on_repeat(order_id, amount):
+    """Adversary round 4: SET NX EX, then EXPIRE again on "already paid"."""
+    key = practices.key("paid", order_id)
+    if not store().set(key, amount, nx=True, ex=24 * 3600):
+        store().expire(key, 24 * 3600)
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_multi_setnx_expire(order_id, amount):
+    """Adversary round 4: SETNX + EXPIRE in one MULTI: the EXPIRE runs on every repeat."""
+    key = practices.key("paid", order_id)
+    pipe = store().pipeline(transaction=True)
+    pipe.setnx(key, amount)
+    pipe.expire(key, 24 * 3600)
+    first, _ = pipe.execute()
+    if not first:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_midnight_exat(order_id, amount):
+    """Adversary round 4: exat= the midnight after tomorrow (UTC): one instant for a day."""
+    at = (int(time.time()) // (24 * 3600) + 2) * 24 * 3600
+    if not store().set(practices.key("paid", order_id), amount, nx=True, exat=at):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
 @pytest.mark.parametrize(
     "answer",
-    [pay_incr, pay_lua, pay_one_day, pay_cache_in_front, pay_under_redis_lock, pay_watch,
+    [pay_lua, pay_one_day, pay_cache_in_front, pay_under_redis_lock, pay_watch,
      pay_with_a_receipt, pay_hashlib_key, pay_transaction_helper, pay_in_a_pipeline,
      pay_exat_per_call],
-    ids=["incr-expire-in-multi", "lua", "one-day", "cache-in-front", "redis-lock", "watch",
+    ids=["lua", "one-day", "cache-in-front", "redis-lock", "watch",
          "receipt-and-record", "hashlib-key", "transaction-helper", "in-a-pipeline",
          "exat-per-call"],
 )  # fmt: skip
@@ -538,6 +571,16 @@ def test_10_1_stub_is_not_yet() -> None:
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
+        pytest.param(pay_refresh_on_repeat, "a repeat delivery of the same order pushed that "
+                     "expiry back", "set the expiry only when the mark is made",
+                     id="r4-refresh-on-repeat"),
+        pytest.param(pay_multi_setnx_expire, "a repeat delivery of the same order pushed that "
+                     "expiry back", "set the expiry only when the mark is made",
+                     id="r4-multi-setnx-expire"),
+        pytest.param(pay_incr, "a repeat delivery of the same order pushed that expiry back",
+                     "set the expiry only when the mark is made", id="incr-expire-in-multi"),
+        pytest.param(pay_midnight_exat, "paid 1.2 s apart, have marks that expire at the same "
+                     "instant", "count the expiry from each payment", id="r4-midnight-exat"),
         pytest.param(pay_never_charges, "answered 'charged' but charged nothing",
                      "call practices.charge_card(order_id, amount) the first time",
                      id="never-charges"),
@@ -1183,6 +1226,19 @@ def release_watch_unhandled(name, token):
     return True
 
 
+def acquire_uuid1_fixed_clock_seq(name, seconds):
+    """Adversary round 4: uuid1 with a fixed clock sequence: the time and the host only."""
+    token = uuid.uuid1(clock_seq=0).hex
+    if store().set(practices.key("lock", name), token, nx=True, ex=seconds):
+        return token
+    return None
+
+
+def release_is_not_none(name, token):
+    """Adversary round 4: the script's 0 is not None either: always True."""
+    return store().eval(RELEASE, 1, practices.key("lock", name), token) is not None
+
+
 @pytest.mark.parametrize(
     "answer",
     [(acquire_secrets, release), (acquire, release_registered), (acquire, release_watch),
@@ -1203,6 +1259,14 @@ def test_10_3_stub_is_not_yet() -> None:
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
+        pytest.param((acquire_uuid1_fixed_clock_seq, release),
+                     "on two workers whose clocks read the same returned the same token",
+                     "uuid.uuid4().hex (or uuid.uuid1() with its random clock sequence)",
+                     id="r4-uuid1-fixed-clock-seq"),
+        pytest.param((acquire, release_is_not_none),
+                     "release with a stale token returned True; it released nothing",
+                     "a test such as `is not None` is True for 0 too",
+                     id="r4-release-is-not-none"),
         pytest.param((acquire_no_expiry, release), "the lock has no expiry",
                      "set it with an expiry: r.set(key, token, nx=True, ex=seconds)",
                      id="no-expiry"),
@@ -1642,6 +1706,47 @@ def encode_thread_pool(name, parts):
     return "done"
 
 
+def encode_rewrap_same_type(name, parts):
+    """Adversary round 4: other errors re-raised as a new exception of the same type."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        practices.remove_temp(name)
+        return "stopped"
+    except Exception as exc:
+        practices.remove_temp(name)
+        raise type(exc)(f"encoding {name} failed: {exc}") from None
+    practices.remove_temp(name)
+    return "done"
+
+
+def encode_reraise_the_limit(name, parts):
+    """Adversary round 4: cleans up, then raises the soft limit again."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        practices.remove_temp(name)
+        raise
+    practices.remove_temp(name)
+    return "done"
+
+
+def encode_count_parts(name, parts):
+    """Adversary round 4: "done" when practices.parts(name) has them all (earlier runs too)."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        pass
+    practices.remove_temp(name)
+    return "done" if len(practices.parts(name)) >= parts else "stopped"
+
+
 @pytest.mark.parametrize(
     "answer",
     [encode, encode_finally, encode_flag_and_break, encode_try_per_part, encode_reraise_others],
@@ -1658,6 +1763,14 @@ def test_10_4_stub_is_not_yet() -> None:
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
+        pytest.param(encode_rewrap_same_type, "the same type, but a new exception",
+                     "re-raise the very same exception with a bare raise",
+                     id="r4-rewrap-same-type"),
+        pytest.param(encode_reraise_the_limit, "SoftTimeLimitExceeded escaped from encode",
+                     'return "stopped" from the except block instead of raising it again',
+                     id="r4-reraise"),
+        pytest.param(encode_count_parts, "practices.parts(name) holds the earlier run's parts",
+                     'return "stopped" from the except block', id="r4-count-parts"),
         pytest.param(encode_no_handler,
                      "SoftTimeLimitExceeded escaped from encode and left its temporary file",
                      "wrap the work in try/except SoftTimeLimitExceeded", id="no-handler"),

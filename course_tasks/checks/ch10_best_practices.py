@@ -881,6 +881,7 @@ def _judge_payments(
     _judge_lifetime(order, run, _left(order, run), process)
     _judge_expiry_moves(pay, process)
     _judge_mark_kept(pay, process)
+    _judge_repeat_keeps_expiry(pay)
     # A delivery whose process dies after each of its store commands in turn; then the
     # time goes by, and the order is delivered again.
     for (dying, _), died, where in _deaths(pay, run, lambda: (_order("d"), 30), _charged):
@@ -938,9 +939,16 @@ def _judge_expiry_moves(pay: Callable[..., Any], process: Callable[[], Callable[
     pristine = process()
     _, run_later = _call(_Fork(pristine, swap=clock.swap()).copy(pristine), later, 30)
     at_later = _expires_at(later, run_later)
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(round(at_first / 1000)))
     if at_later is None or abs(at_later - at_first) >= PAUSE * 500:
-        return
-    when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at_first / 1000))
+        raise Fail(
+            f"orders {first!r} and {second!r}, paid {PAUSE:g} s apart, have marks that "
+            f"expire at the same instant ({when} UTC): the expiry is a fixed moment of the "
+            "day (a midnight?), not a time counted from each payment, so every order paid "
+            "that day expires together and each mark lasts a different time",
+            hint="count the expiry from each payment: ex=7 * 24 * 3600 in the SET, the same "
+            "length for every mark",
+        )
     raise Fail(
         f"orders {first!r} and {second!r}, paid {PAUSE:g} s apart (and a third paid on a "
         f"worker whose clock reads two days later), have marks that expire at the same "
@@ -978,6 +986,31 @@ def _judge_mark_kept(pay: Callable[..., Any], process: Callable[[], Callable[...
                 "leaves an existing mark as it is",
             )
         return
+
+
+def _judge_repeat_keeps_expiry(pay: Callable[..., Any]) -> None:
+    """A repeat delivery of an order must leave its mark's expiry as the payment set it: the
+    check lets time go by for the mark (shortens its TTL), redelivers, and compares."""
+    r = store()
+    order = _order("k")
+    _, run = _call(pay, order, 30)
+    left = {key: min(ttl, LATER) for key, ttl in _left(order, run).items() if ttl >= 0}
+    for key, ttl in left.items():
+        r.expire(key, ttl)
+    _call(pay, order, 30)
+    pushed = {key: ttl for key in left if (ttl := r.ttl(key)) > left[key]}
+    if pushed:
+        key = next(iter(pushed))
+        raise Fail(
+            f"order {order!r} was paid, time went by ({_lifetime(left[key])} left on "
+            f"{key}), and a repeat delivery of the same order pushed that expiry back "
+            f"({_lifetime(pushed[key])} left): the expiry is no longer counted from the "
+            "payment, and an order redelivered or retried again and again keeps its mark "
+            "for ever (an EXPIRE that runs on every delivery, also in a MULTI with SETNX?)",
+            hint="set the expiry only when the mark is made, in the same command: "
+            "r.set(key, 1, nx=True, ex=...); a repeat delivery sends nothing that touches "
+            "the expiry",
+        )
 
 
 def _new_payment(before: str, new: str, answer: Any) -> None:
@@ -1252,6 +1285,45 @@ def _millis(ms: int) -> str:
     return f"{math.ceil(ms / 1000)} s" if ms >= 1000 else f"{ms} ms"
 
 
+def _clock_uuid(clock: _Clock) -> tuple[types.ModuleType, Callable[..., Any]]:
+    """``uuid`` in a process whose clock is ``clock``: ``uuid1`` reads that clock and has its
+    own last timestamp (a process's memory); without ``node`` and ``clock_seq`` it is the
+    real one (the system's generator, random clock sequence)."""
+    space = dict(uuid.__dict__)
+    real_import = builtins.__import__
+
+    def importer(name: str, *args: Any, **kwargs: Any) -> Any:
+        return clock.module if name == "time" else real_import(name, *args, **kwargs)
+
+    space["__builtins__"] = dict(builtins.__dict__, __import__=importer)
+    space["_last_timestamp"] = None
+    real = uuid.uuid1
+    made = types.FunctionType(real.__code__, space, real.__name__, real.__defaults__)
+    if getattr(uuid, "_generate_time_safe", None) is not None:
+
+        def uuid1(node: Any = None, clock_seq: Any = None) -> Any:
+            return real() if node is None and clock_seq is None else made(node, clock_seq)
+
+    else:
+        uuid1 = made
+    module = types.ModuleType("uuid", uuid.__doc__)
+    module.__dict__.update({k: v for k, v in uuid.__dict__.items() if not k.startswith("__")})
+    module.uuid1 = uuid1
+    return module, uuid1
+
+
+def _clocked(acquire: Any, start: float) -> list[Any]:
+    """``acquire`` on two workers started on their own on one host, whose clocks read the
+    same from ``start``."""
+    made = []
+    for _ in range(2):
+        clock = _Clock(start)
+        module, uuid1 = _clock_uuid(clock)
+        swap = {**clock.swap(), id(uuid): module, id(uuid.uuid1): uuid1}
+        made.append(_Fork(acquire, swap=swap).copy(acquire))
+    return made
+
+
 @exercise("10.3", "a lock with an expiry and a token", points=3)
 def _lock(acquire: Any, release: Any) -> str:
     acquire = need_function(acquire, "acquire", "acquire(name, seconds)", purpose="takes a lock")
@@ -1259,8 +1331,8 @@ def _lock(acquire: Any, release: Any) -> str:
     fork = _Fork(acquire, release)  # a second pool process, forked before any lock
     other = (fork.copy(acquire), fork.copy(release))
     # Two more workers, started on their own, whose clocks read the same.
-    start = time.time()
-    clocked = [_Fork(acquire, swap=_Clock(start).swap()).copy(acquire) for _ in range(2)]
+    clocked = [_clocked(acquire, start) for start in (time.time(), time.time() + 3600)]
+    clocked = [one for pair in clocked for one in pair]  # two pairs, at two starts
     names: list[str] = []
     try:
         with _watched_store():
@@ -1360,7 +1432,12 @@ def _judge_lock(
             "script (GET, compare, DEL)",
         )
     if late:
-        raise Fail("release with a stale token returned True; it released nothing")
+        raise Fail(
+            "release with a stale token returned True; it released nothing",
+            hint="return True only when the lock was deleted: the Lua script answers 1 "
+            "after its DEL and 0 otherwise, so return its answer == 1 (a test such as "
+            "`is not None` is True for 0 too)",
+        )
     if late is not False:
         raise Fail(
             f"release with a stale token returned {late!r}, not False",
@@ -1422,16 +1499,21 @@ def _judge_lock(
             hint="compare the token with the lock's value in the store, and delete it there",
         )
     # Two workers whose clocks read the same take the lock in turn.
-    name_c, lock_c = fresh()
-    mine, _ = _call(clocked[0], name_c, 5)
-    r.delete(lock_c)
-    theirs, _ = _call(clocked[1], name_c, 5)
-    if mine and mine == theirs:
+    same = []
+    for one, two in (clocked[:2], clocked[2:]):  # twice: a random clock_seq may repeat once
+        name_c, lock_c = fresh()
+        mine, _ = _call(one, name_c, 5)
+        r.delete(lock_c)
+        theirs, _ = _call(two, name_c, 5)
+        same.append(bool(mine) and mine == theirs)
+    if all(same):
         raise Fail(
             f"acquire on two workers whose clocks read the same returned the same token "
             f"{mine!r}: a token made from the time is not unique, and two hosts' clocks can "
-            "agree (or one goes back)",
-            hint="a new random token at every acquire: uuid.uuid4().hex, not the time",
+            "agree (or one goes back); on one host, so can two processes' (uuid1 with a "
+            "fixed clock_seq is only the time and the host)",
+            hint="a new random token at every acquire: uuid.uuid4().hex (or uuid.uuid1() "
+            "with its random clock sequence), not the time",
         )
     # Another number of seconds.
     name_17, lock_17 = fresh()
@@ -1676,7 +1758,22 @@ def _catches_hard_limit(fn: Callable[..., Any]) -> bool:
     return "TimeLimitExceeded" in caught and "SoftTimeLimitExceeded" not in caught
 
 
-def _judge_stop(encode: Callable[..., Any], name: str, parts: int, limit: _Limit) -> None:
+def _reraises_soft_limit(fn: Callable[..., Any]) -> bool:
+    """An except clause of ``fn`` that names ``SoftTimeLimitExceeded`` raises again."""
+    tree = _source_tree(fn)
+    for node in ast.walk(tree) if tree is not None else ():
+        if isinstance(node, ast.ExceptHandler) and node.type is not None:
+            names = {n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(node.type)
+                     if isinstance(n, (ast.Name, ast.Attribute))}  # fmt: skip
+            raises = any(isinstance(inner, ast.Raise) for inner in ast.walk(node))
+            if "SoftTimeLimitExceeded" in names and raises:
+                return True
+    return False
+
+
+def _judge_stop(
+    encode: Callable[..., Any], name: str, parts: int, limit: _Limit, earlier: int = 0
+) -> None:
     where = f"{SOFT_SECONDS:g} s after the first part, from a signal handler"
     if limit.part is not None:
         where = f"during part {limit.part} of {parts}"
@@ -1687,6 +1784,9 @@ def _judge_stop(encode: Callable[..., Any], name: str, parts: int, limit: _Limit
             "catch SoftTimeLimitExceeded (from celery.exceptions): TimeLimitExceeded "
             "is the hard limit, which kills the process before any except runs"
             if _catches_hard_limit(encode)
+            else "catch it and stop there: remove the temporary file and return "
+            '"stopped" from the except block instead of raising it again'
+            if _reraises_soft_limit(encode)
             else "wrap the work in try/except SoftTimeLimitExceeded, remove the "
             'temporary file there and return "stopped"'
         )
@@ -1728,6 +1828,15 @@ def _judge_stop(encode: Callable[..., Any], name: str, parts: int, limit: _Limit
         raise Fail(
             "encode stopped at the soft time limit but left its temporary file",
             hint="call practices.remove_temp(name) in the except block",
+        )
+    if answer == "done" and earlier:
+        raise Fail(
+            f"{name!r} was delivered again after a run that stopped in part {earlier} (its "
+            f"parts {encoded[:earlier]!r} were recorded), and the soft time limit struck "
+            f'{where}: encode answered "done". practices.parts(name) holds the earlier '
+            "run's parts too, so counting them does not tell whether this run finished",
+            hint='decide by what happened in this run: return "stopped" from the except '
+            'block that caught SoftTimeLimitExceeded, "done" after the loop',
         )
     if answer == "done":
         raise Fail(
@@ -1825,6 +1934,10 @@ def _judge_encode(encode: Callable[..., Any], fresh: Callable[[str], str]) -> st
     for part in (1, 2, 0):
         name = fresh("part")
         _judge_stop(encode, name, 3, _Limit(name, part=part))
+    # A redelivery of a run that stopped in part 2: the name already has parts 0 and 1.
+    name = fresh("again")
+    _judge_stop(encode, name, 3, _Limit(name, part=2))
+    _judge_stop(encode, name, 3, _Limit(name, part=1), earlier=len(practices.parts(name)))
     # From a signal handler, in a long run.
     name = fresh("long")
     _judge_stop(encode, name, 100, _Limit(name, seconds=SOFT_SECONDS))
@@ -1851,6 +1964,15 @@ def _judge_encode(encode: Callable[..., Any], fresh: Callable[[str], str]) -> st
                     f"{type(error).__name__}) no longer matches it",
                     hint="let other errors go up as they are: don't catch them, or re-raise "
                     "with a bare raise",
+                ) from None
+            if exc is not error:
+                raise Fail(
+                    f"encode_part failed with {error_text(error)} (not the time limit), and "
+                    f"encode raised {error_text(exc).rstrip('.')}: the same type, but a new "
+                    "exception, which loses what the first one carried (an OSError's errno, "
+                    "a KeyError's key, the traceback to the line that failed)",
+                    hint="let other errors go up as they are: don't catch them, or re-raise "
+                    "the very same exception with a bare raise",
                 ) from None
         else:
             swallowed.append((error, answer))
