@@ -2,8 +2,8 @@
 
 They run against the embedded worker, like a learner's notebook in the default mode. The
 tables of wrong answers hold adversary round 1's answers (``.adversary/ch01_r1.py``) next to
-the earlier ones, and round 2's (``.adversary/ch01_r2.py``), each with the problem and the hint
-it gets.
+the earlier ones, round 2's (``.adversary/ch01_r2.py``) and round 3's (``ch01_r3.py``), each
+with the problem and the hint it gets.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ def test_01_1_keyword_arguments_and_apply_async_are_right_too() -> None:
     assert verdict("01.1", add.apply_async((2, 3))).passed
     assert verdict("01.1", add.s(2, 3).delay()).passed
     assert verdict("01.1", app.send_task(add.name, (2, 3))).passed
+    assert verdict("01.1", r3_sent_twice()).passed  # adversary round 3: the text allows it
 
 
 def test_01_1_stub() -> None:
@@ -194,6 +195,38 @@ def r2_string_numbers() -> Any:
     return add.delay("2", "3")  # '23'
 
 
+# adversary round 3
+
+
+def r3_swapped_args() -> Any:
+    return add.delay(3, 2)  # 5, but not with 2 and 3
+
+
+def r3_other_numbers() -> Any:
+    return add.delay(1, 4)
+
+
+def r3_eager_apply() -> Any:
+    return add.apply(args=(2, 3))
+
+
+def r3_ignore_result() -> Any:
+    return add.apply_async((2, 3), ignore_result=True)
+
+
+def r3_id_string() -> Any:
+    return add.delay(2, 3).id
+
+
+def r3_string_args() -> Any:
+    return add.delay("2", "3")
+
+
+def r3_sent_twice() -> Any:
+    add.delay(2, 3)  # a first try left in the cell: judged right (the text does not say once)
+    return add.delay(2, 3)
+
+
 NOT_RAN = "the task is still PENDING after 5 s: no worker ran it, and no queue holds its message"
 NEVER_SENT_HINT = "either it was never sent (a signature's freeze() only makes a handle: send it"
 REFUSED_HINT = "or the worker refused its message (it accepts only json: leave out serializer=...)"
@@ -247,6 +280,21 @@ HANDLE_HINT = (
                      "send 2 and 3, in that order", id="r2-chain-tail-handle"),
         pytest.param(r2_string_numbers, "the worker ran add('2', '3'), not add(2, 3)",
                      "send 2 and 3, in that order", id="r2-string-numbers"),
+        # adversary round 3
+        pytest.param(r3_swapped_args, "the worker ran add(3, 2), not add(2, 3)",
+                     "send 2 and 3, in that order", id="r3-swapped-args"),
+        pytest.param(r3_other_numbers, "the worker ran add(1, 4), not add(2, 3)",
+                     "send 2 and 3, in that order", id="r3-other-numbers"),
+        pytest.param(r3_eager_apply, "result is an EagerResult: the task ran here, in this "
+                     "process, not on the worker", ".apply() runs a task locally",
+                     id="r3-eager-apply"),
+        pytest.param(r3_ignore_result, "the task was sent with ignore_result=True: the worker "
+                     "runs it but stores no result", "send it without ignore_result",
+                     id="r3-ignore-result"),
+        pytest.param(r3_id_string, "got a str (a task id?), not an AsyncResult",
+                     "keep the whole handle that sending returns", id="r3-id-string"),
+        pytest.param(r3_string_args, "the worker ran add('2', '3'), not add(2, 3)",
+                     "send 2 and 3, in that order", id="r3-string-args"),
     ],
 )  # fmt: skip
 def test_01_1_wrong_answers(make: Any, problem: str, hint: str) -> None:
@@ -485,6 +533,46 @@ def signup_first_name_only(email: str, name: str) -> str:
     return send_welcome_email.delay(email, name.split()[0]).id
 
 
+# adversary round 3
+
+
+def signup_time_limit(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), time_limit=1).id  # on a 2 s mail
+
+
+def signup_soft_time_limit(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), soft_time_limit=1).id
+
+
+def signup_ignore_result(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), ignore_result=True).id
+
+
+def signup_no_publish_retry(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), retry=False).id
+
+
+def signup_fixed_task_id(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), task_id=f"welcome-{email}").id
+
+
+def signup_priority(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), priority=9).id
+
+
+def signup_kwargs_swapped(email: str, name: str) -> str:
+    return send_welcome_email.delay(to=name, name=email).id
+
+
+def signup_own_uuid(email: str, name: str) -> str:
+    # a random id of its own: unique, so right
+    return send_welcome_email.apply_async((email, name), task_id=str(uuid.uuid4())).id
+
+
+def signup_explicit_defaults(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), serializer="json", retry=True).id
+
+
 @pytest.mark.usefixtures("fast_smtp")
 def test_01_2_right_answer() -> None:
     outcome = verdict("01.2", signup_right)
@@ -504,6 +592,8 @@ def test_01_2_right_answer() -> None:
         pytest.param(signup_send_task, id="send-task"),
         pytest.param(signup_default_queue_named, id="default-queue-named"),
         pytest.param(signup_reads_state_once, id="reads-state-once"),
+        pytest.param(signup_own_uuid, id="own-uuid"),
+        pytest.param(signup_explicit_defaults, id="explicit-defaults"),
     ],
 )
 def test_01_2_other_right_answers(signup: Any) -> None:
@@ -642,6 +732,34 @@ POLLED = (
         pytest.param(signup_first_name_only, "the welcome mail for countess@example.org greets "
                      "'Ada', not 'Ada Lovelace'", "greet by the whole name, as it is",
                      id="r2-first-name-only"),
+        # adversary round 3
+        pytest.param(signup_name_from_email, "the welcome mail for countess@example.org greets "
+                     "'Countess', not 'Ada Lovelace'", "that name is made from the address; a "
+                     "name need not match its address", id="r3-name-from-email"),
+        pytest.param(signup_time_limit, "signup queued the mail with time_limit=1: a time "
+                     "limit of 1 s on a mail the server takes 2 s to send: the embedded worker "
+                     "does not enforce it, but a prefork worker kills every welcome mail",
+                     "leave out time_limit", id="r3-time-limit-1s"),
+        pytest.param(signup_soft_time_limit, "signup queued the mail with soft_time_limit=1: "
+                     "a soft time limit of 1 s", "leave out soft_time_limit",
+                     id="r3-soft-time-limit-1s"),
+        pytest.param(signup_ignore_result, "signup queued the mail with ignore_result=True: "
+                     "the worker sends the mail but stores no result, so the task's state can "
+                     "never be read by its id", "leave out ignore_result: the caller polls the "
+                     "task by its id", id="r3-ignore-result"),
+        pytest.param(signup_no_publish_retry, "signup queued the mail with retry=False: a "
+                     "broker hiccup while publishing fails the request", "leave out retry",
+                     id="r3-no-publish-retry"),
+        pytest.param(signup_fixed_task_id, "signup chose the mail task's id itself "
+                     "('welcome-grace@example.com'): a task id must be unique",
+                     "leave out task_id: Celery gives every task a new random id",
+                     id="r3-fixed-task-id"),
+        pytest.param(signup_priority, "signup queued the mail with priority=9: an option "
+                     "nobody asked for", "leave out priority=...", id="r3-priority-9"),
+        pytest.param(signup_kwargs_swapped, "signup('grace@example.com', 'Grace') queued the "
+                     "mail to 'Grace', greeting 'grace@example.com': the arguments are "
+                     "swapped", "send_welcome_email(to, name) takes the address first",
+                     id="r3-kwargs-swapped"),
     ],
 )  # fmt: skip
 def test_01_2_wrong_answers(signup: Any, problem: str, hint: str) -> None:
@@ -699,7 +817,7 @@ def status_returns_handle(task_id: str) -> Any:
 
 def status_blocks(task_id: str) -> dict[str, Any]:
     handle = app.AsyncResult(task_id)
-    return {"state": handle.state, "result": handle.get()}
+    return {"state": handle.state, "result": handle.result if handle.ready() else handle.get()}
 
 
 def status_waits_a_little(task_id: str) -> dict[str, Any]:
@@ -879,10 +997,72 @@ def status_new_app(task_id: str) -> dict[str, Any]:
     return {"state": handle.state, "result": handle.result}
 
 
+# adversary round 3
+
+_final: dict[str, Any] = {}
+
+
+def status_cache_non_pending(task_id: str) -> dict[str, Any]:
+    if task_id in _final:  # "only PENDING can still change": STARTED is served for ever
+        return _final[task_id]
+    handle = app.AsyncResult(task_id)
+    answer = {"state": handle.state, "result": handle.result}
+    if answer["state"] != "PENDING":
+        _final[task_id] = answer
+    return answer
+
+
+def status_r3_get_when_ready(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    if handle.ready():  # get() never waits here, but the exercise rules it out
+        return {"state": handle.state, "result": handle.get(timeout=1, propagate=False)}
+    return {"state": handle.state, "result": None}
+
+
+def status_r3_short_get(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    try:
+        value = handle.get(timeout=0.05, propagate=False)
+    except CeleryTimeoutError:
+        value = None
+    return {"state": handle.state, "result": value}
+
+
+def status_r3_traceback(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    if handle.failed():
+        return {"state": handle.state, "result": handle.traceback}
+    return {"state": handle.state, "result": handle.result}
+
+
+def status_repr_exception(task_id: str) -> dict[str, Any]:
+    # judged right: repr(exc) is the exception's text with its type, as the text allows
+    handle = app.AsyncResult(task_id)
+    result = handle.result
+    return {"state": handle.state,
+            "result": repr(result) if isinstance(result, Exception) else result}  # fmt: skip
+
+
+def status_r3_started_as_pending(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    if not handle.ready():
+        return {"state": "PENDING", "result": None}
+    return {"state": handle.state, "result": handle.result}
+
+
+def status_r3_fresh_app(task_id: str) -> dict[str, Any]:
+    from celery import Celery
+
+    other = Celery("status", set_as_current=False)
+    handle = other.AsyncResult(task_id)
+    return {"state": handle.state, "result": handle.result}
+
+
 def test_01_3_right_answer() -> None:
     assert verdict("01.3", status_right).line() == (
         "✓ 01.3 a task's status from its id: passed (SUCCESS with 42 and with 0, FAILURE with "
-        "its error, STARTED, PENDING for a queued task and SUCCESS once it finished, each read "
+        "its error, STARTED, PENDING for a queued task, and SUCCESS once each of the last two "
+        "finished, each read "
         "without waiting)"
     )
 
@@ -892,7 +1072,7 @@ def test_01_3_right_answer() -> None:
     [
         pytest.param(status_none_until_ready, id="none-until-ready"),
         pytest.param(status_error_text, id="error-text"),
-        pytest.param(status_get_when_ready, id="get-when-ready"),
+        pytest.param(status_repr_exception, id="r3-repr-exception"),
     ],
 )
 def test_01_3_other_right_answers(status_of: Any) -> None:
@@ -925,7 +1105,7 @@ def test_01_3_leaves_no_parked_queue() -> None:
         conn.default_channel.queue_declare(ch01.PARKING_QUEUE, passive=True)
 
 
-STATUS_GET = "for a task still waiting in a queue, status_of waited for the task (it called get()"
+STATUS_GET = "status_of called get() on the task (the exercise rules get() out, even on a finished"
 STATUS_GET_HINT = "did you call .get()? It waits until the task finishes, which may be never"
 FAILED = "for add(2, 'x'), which failed (TypeError: unsupported operand type(s) for +: 'int' and "
 SHAPE_HINT = 'return both the state and the result, as {"state": ..., "result": ...}'
@@ -960,8 +1140,7 @@ SHAPE_HINT = 'return both the state and the result, as {"state": ..., "result": 
                      "result, which never wait", id="poll-loop"),
         pytest.param(status_ready_only, FAILED + "'str'), status_of said state='SUCCESS', not "
                      "'FAILURE'", "ready() is true for a failed task too", id="ready-only"),
-        pytest.param(status_raises_on_failure, FAILED + "'str'), status_of raised the task's "
-                     "own error (TypeError: ", "get() raises a failed task's exception again",
+        pytest.param(status_raises_on_failure, STATUS_GET, STATUS_GET_HINT,
                      id="raises-on-failure"),
         pytest.param(status_cached, "for the queued task, asked again after it finished with "
                      "2, status_of said state='PENDING', not 'SUCCESS'", "read the state from "
@@ -1006,6 +1185,25 @@ SHAPE_HINT = 'return both the state and the result, as {"state": ..., "result": 
         pytest.param(status_new_app, "for add(20, 22), finished, status_of made a new Celery "
                      "app (status) to read it", "read with the course's app, made once: "
                      "app.AsyncResult(task_id)", id="r2-new-app-per-call"),
+        # adversary round 3
+        pytest.param(status_cache_non_pending, "for the started task, asked again after it "
+                     "finished with 5, status_of said state='STARTED', not 'SUCCESS'",
+                     "read the state from the result backend on every call",
+                     id="r3-cache-non-pending"),
+        pytest.param(status_r3_get_when_ready, "for add(20, 22), finished, " + STATUS_GET,
+                     STATUS_GET_HINT, id="r3-get-when-ready"),
+        pytest.param(status_get_when_ready, STATUS_GET, STATUS_GET_HINT,
+                     id="get-when-ready"),
+        pytest.param(status_r3_short_get, STATUS_GET, STATUS_GET_HINT, id="r3-short-get"),
+        pytest.param(status_r3_traceback, FAILED + "'str'), status_of said result='Traceback "
+                     "(most recent call last)", "put the task's exception (result.result), or "
+                     "its text", id="r3-traceback-text"),
+        pytest.param(status_r3_started_as_pending, "for a task a worker has started, status_of "
+                     "said state='PENDING', not 'STARTED'", "report result.state as it is "
+                     "('STARTED')", id="r3-started-as-pending"),
+        pytest.param(status_r3_fresh_app, "for add(20, 22), finished, status_of made a new "
+                     "Celery app (status) to read it", "read with the course's app, made once",
+                     id="r3-fresh-app"),
     ],
 )  # fmt: skip
 def test_01_3_wrong_answers(status_of: Any, problem: str, hint: str) -> None:
@@ -1136,7 +1334,7 @@ def welcome_thread(user: Any) -> Any:
 def test_01_4_right_answer() -> None:
     assert verdict("01.4", welcome_right).line() == (
         "✓ 01.4 only json travels: passed (sent with json arguments for two users; the worker "
-        "delivered the mails to lin@example.com and rear.admiral@example.org)"
+        "delivered the mails to lin@example.com and rear.admiral@example.com)"
     )
     assert_passed(verdict("01.4", welcome_apply_async_json))
 
@@ -1151,8 +1349,49 @@ def test_01_4_stub_and_missing_return() -> None:
     )
 
 
+# adversary round 3
+
+
+def welcome_r3_returns_id(user: Any) -> Any:
+    return send_welcome_email.delay(user.email, user.name).id
+
+
+def welcome_r3_first_name(user: Any) -> Any:
+    return send_welcome_email.delay(user.email, user.name.split()[0])
+
+
+def welcome_user_id_task_id(user: Any) -> Any:
+    return send_welcome_email.apply_async((user.email, user.name), task_id=str(user.id))
+
+
+def welcome_display_name(user: Any) -> Any:
+    return send_welcome_email.delay(f"{user.name} <{user.email}>", user.name)
+
+
+def welcome_ignore_result(user: Any) -> Any:
+    return send_welcome_email.apply_async((user.email, user.name), ignore_result=True)
+
+
+def welcome_r3_str_user(user: Any) -> Any:
+    return send_welcome_email.delay(user.email, str(user))
+
+
+_welcomed: dict[str, Any] = {}
+
+
+def welcome_memo_by_domain(user: Any) -> Any:
+    key = user.email.split("@")[1]  # the second user, at the same domain, gets no mail
+    if key not in _welcomed:
+        _welcomed[key] = send_welcome_email.delay(user.email, user.name)
+    return _welcomed[key]
+
+
+def welcome_capitalize(user: Any) -> Any:
+    return send_welcome_email.delay(user.email, user.name.capitalize())
+
+
 LIN = "for User(id=7, email='lin@example.com', name='Lin'), "
-HOPPER = "for User(id=12, email='rear.admiral@example.org', name='Grace Hopper'), "
+HOPPER = "for User(id=12, email='rear.admiral@example.com', name='Grace Hopper'), "
 ADDRESS_HINT = "send it to the user's email address"
 PICKLED = (
     "welcome sent the task as pickle (serializer='pickle'): the course's worker accepts only "
@@ -1194,7 +1433,7 @@ GET_HINT = "return the handle itself, what .delay() gives back, without waiting"
                      "ran here, in this process, not on the worker", ".apply() runs a task "
                      "locally", id="apply-eager"),
         pytest.param(welcome_hardcoded, HOPPER + "welcome addressed the mail to "
-                     "'lin@example.com', not to 'rear.admiral@example.org'", ADDRESS_HINT,
+                     "'lin@example.com', not to 'rear.admiral@example.com'", ADDRESS_HINT,
                      id="hardcoded"),
         pytest.param(welcome_name_dropped, LIN + "the welcome mail greets '', not 'Lin'",
                      "pass the user's name too", id="name-dropped"),
@@ -1226,6 +1465,26 @@ GET_HINT = "return the handle itself, what .delay() gives back, without waiting"
         pytest.param(welcome_pickle_fields, PICKLED, PICKLE_HINT, id="r2-pickle-serializer"),
         pytest.param(welcome_thread, "but sent no task to the worker", "queue the course's "
                      "send_welcome_email with .delay(...)", id="r2-thread-not-worker"),
+        # adversary round 3
+        pytest.param(welcome_r3_returns_id, "welcome returned the task's id (a str), not the "
+                     "AsyncResult", "return the handle itself", id="r3-returns-id"),
+        pytest.param(welcome_r3_first_name, HOPPER + "the welcome mail greets 'Grace', not "
+                     "'Grace Hopper'", "greet by the whole name, as it is", id="r3-first-name"),
+        pytest.param(welcome_user_id_task_id, "welcome chose the mail task's id itself ('7'): "
+                     "a task id must be unique", "leave out task_id: Celery gives every task a "
+                     "new random id", id="r3-user-id-as-task-id"),
+        pytest.param(welcome_display_name, LIN + "welcome addressed the mail to 'Lin "
+                     "<lin@example.com>', not to 'lin@example.com'", ADDRESS_HINT,
+                     id="r3-display-name-to"),
+        pytest.param(welcome_ignore_result, "welcome queued the mail with ignore_result=True: "
+                     "the worker sends the mail but stores no result", "leave out "
+                     "ignore_result", id="r3-ignore-result"),
+        pytest.param(welcome_r3_str_user, LIN + "the welcome mail greets \"User(id=7, ",
+                     "pass the user's name too", id="r3-str-user"),
+        pytest.param(welcome_memo_by_domain, "but sent no task to the worker", "queue the "
+                     "course's send_welcome_email with .delay(...)", id="r3-memo-by-domain"),
+        pytest.param(welcome_capitalize, HOPPER + "the welcome mail greets 'Grace hopper', not "
+                     "'Grace Hopper'", "pass the user's name too", id="r3-capitalize"),
     ],
 )  # fmt: skip
 def test_01_4_wrong_answers(welcome: Any, problem: str, hint: str) -> None:

@@ -101,9 +101,9 @@ class User:
     name: str
 
 
-#: 01.4's two users.
+#: 01.4's two users, at the same domain (a memo keyed by the domain would skip the second).
 USERS = [User(id=7, email="lin@example.com", name="Lin"),
-         User(id=12, email="rear.admiral@example.org", name="Grace Hopper")]  # fmt: skip
+         User(id=12, email="rear.admiral@example.com", name="Grace Hopper")]  # fmt: skip
 
 
 # --------------------------------------------------------------------------- helpers
@@ -170,6 +170,8 @@ class _Sent:
     args: Any
     kwargs: Any
     options: dict[str, Any]
+    #: the task id the learner's code chose itself (``task_id=...``), else None
+    given_id: str | None = None
 
     @property
     def id(self) -> str:
@@ -194,6 +196,8 @@ class _Did:
     mailed: list[str] = field(default_factory=list)
     #: Celery apps it made (``Celery(...)``), each by its main name
     apps: list[str] = field(default_factory=list)
+    #: ids of the tasks it called ``get()``/``wait()`` on, finished or not
+    got: list[str] = field(default_factory=list)
     held: bool = False
     #: the thread the learner's function runs in (set when it starts)
     thread: threading.Thread | None = None
@@ -239,8 +243,9 @@ def _recording(
     def send_task(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         if not _in_call():
             return _REAL_SEND(name, args, kwargs, **options)
-        options["task_id"] = options.get("task_id") or str(uuid.uuid4())
-        did.sent.append(_Sent(name, args, kwargs, options))
+        given = options.get("task_id")
+        options["task_id"] = given or str(uuid.uuid4())
+        did.sent.append(_Sent(name, args, kwargs, options, given_id=given))
         if not hold:
             return _REAL_SEND(name, args, kwargs, **options)
         # as publishing would: arguments the serializer cannot encode raise EncodeError here
@@ -274,6 +279,16 @@ def _recording(
         did.mailed.append(to)
         raise _Stopped(f"the check stopped a mail to {to} sent in the request")
 
+    real_get, real_wait = AsyncResult.get, AsyncResult.wait
+
+    def recording_get(real: Callable[..., Any]) -> Callable[..., Any]:
+        def get(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if _in_call():
+                did.got.append(str(getattr(self, "id", None)))
+            return real(self, *args, **kwargs)
+
+        return get
+
     def register_app(made: Any) -> Any:
         if _in_call():
             did.apps.append(str(getattr(made, "main", None)))
@@ -288,6 +303,8 @@ def _recording(
         stack.enter_context(mock.patch.object(app.control, "broadcast", broadcast))
         stack.enter_context(mock.patch.object(email, "deliver", deliver))
         stack.enter_context(mock.patch.object(celery_base, "_register_app", register_app))
+        stack.enter_context(mock.patch.object(AsyncResult, "get", recording_get(real_get)))
+        stack.enter_context(mock.patch.object(AsyncResult, "wait", recording_get(real_wait)))
         for name in own_sleeps:  # from time import sleep: the learner's own name for it
             names[name] = sleep
             stack.callback(names.__setitem__, name, real_sleep)
@@ -444,6 +461,80 @@ def _delayed(who: str, sent: _Sent) -> None:
         if sent.options.get(option) is not None:
             raise Fail(f"{who} queued the mail with {option}={sent.options[option]!r}: {why}",
                        hint=hint)  # fmt: skip
+
+
+#: Options of a send that are plumbing (or judged elsewhere: queue, serializer, delays).
+_NOT_OPTIONS = {"task_id", "producer", "connection", "router", "result_cls", "task_type",
+                "publisher", "add_to_parent", "route_name", "queue", "routing_key", "exchange",
+                "serializer", "expires", "countdown", "eta"}  # fmt: skip
+
+#: What each option a plain ``.delay()`` does not set does to the welcome mail.
+_OPTION_WHY = {
+    "time_limit": (
+        "a time limit of {v!r} s on a mail the server takes 2 s to send: the embedded worker "
+        "does not enforce it, but a prefork worker kills every welcome mail at {v!r} s",
+        "leave out time_limit: a plain .delay(...) lets the mail take the time it needs",
+    ),
+    "soft_time_limit": (
+        "a soft time limit of {v!r} s on a mail the server takes 2 s to send: the embedded "
+        "worker does not enforce it, but a prefork worker raises SoftTimeLimitExceeded in "
+        "every welcome mail",
+        "leave out soft_time_limit: a plain .delay(...) lets the mail take the time it needs",
+    ),
+    "ignore_result": (
+        "the worker sends the mail but stores no result, so the task's "
+        "state can never be read by its id (it stays PENDING for ever)",
+        "leave out ignore_result: the caller polls the task by its id",
+    ),
+    "retry": (
+        "a broker hiccup while publishing fails the request instead of retrying "
+        "the publish (task_publish_retry)",
+        "leave out retry: a plain .delay(...) retries the publish",
+    ),
+}
+
+
+def _extra_options(who: str, sent: _Sent, baseline: dict[str, Any]) -> None:
+    """A Fail if the mail was sent with an option a plain ``.delay()`` does not set, or with
+    a task id of the learner's own that is not unique (not a random uuid)."""
+    if sent.given_id is not None:
+        given = str(sent.given_id)
+        try:
+            version = uuid.UUID(given).version
+        except ValueError:
+            version = None
+        if version not in (1, 4):
+            raise Fail(
+                f"{who} chose the mail task's id itself ({given!r:.60}): a task id must be "
+                "unique, and one made from the user's data is not (a second send for the same "
+                "user reuses it and overwrites the first one's result) and can be guessed",
+                hint="leave out task_id: Celery gives every task a new random id",
+            )
+    defaults = {**baseline, "retry": app.conf.task_publish_retry}
+    for option, value in sent.options.items():
+        if option in _NOT_OPTIONS:
+            continue
+        if value == defaults.get(option):
+            continue
+        why, hint = _OPTION_WHY.get(option, (
+            "an option nobody asked for: the exercise's mail is a plain send",
+            f"leave out {option}=...: queue the mail with send_welcome_email.delay(...)",
+        ))  # fmt: skip
+        raise Fail(f"{who} queued the mail with {option}={value!r:.40}: "
+                   + why.format(o=option, v=value), hint=hint)  # fmt: skip
+
+
+def _plain_options() -> dict[str, Any]:
+    """The options a plain ``send_welcome_email.delay(...)`` gives ``app.send_task``."""
+    got: dict[str, Any] = {}
+
+    def send_task(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        got.update(options)
+        return app.AsyncResult(str(uuid.uuid4()))
+
+    with mock.patch.object(app, "send_task", send_task):
+        send_welcome_email.delay("plain@example.com", "Plain")
+    return got
 
 
 def _other_queue(who: str, sent: _Sent) -> None:
@@ -680,6 +771,7 @@ def _signup_once(signup: Callable[..., Any], address: str, name: str) -> AsyncRe
         )
     _other_queue("signup", sent)
     _delayed(shown, sent)
+    _extra_options("signup", sent, _plain_options())
     did.publish()  # the workers are free again: now the mail reaches one
     return app.AsyncResult(answer)
 
@@ -773,6 +865,13 @@ def _ask(status_of: Callable[..., Any], case: _Case, watch: set[str]) -> dict[st
     if seen.waited:
         raise Fail(
             f"for {what}, status_of waited for the task (it called get() on it)",
+            hint="did you call .get()? It waits until the task finishes, which may be never; "
+            + _STATUS_WAIT_HINT,
+        )
+    if did.got:
+        raise Fail(
+            f"for {what}, status_of called get() on the task (the exercise rules get() out, "
+            "even on a finished task)",
             hint="did you call .get()? It waits until the task finishes, which may be never; "
             + _STATUS_WAIT_HINT,
         )
@@ -912,6 +1011,10 @@ def _status(status_of: Any) -> str:
                           "SUCCESS", [2], again=True)  # fmt: skip
             _ask(status_of, later, set())
             _ask(status_of, cases["done"], set())
+            # the started task finishes too: an answer kept from when it was STARTED is stale
+            app.backend.store_result(started, 5, states.SUCCESS)
+            _ask(status_of, _Case(started, "the started task, asked again after it finished "
+                                  "with 5", "SUCCESS", [5], again=True), set())  # fmt: skip
         except _StillBlocked as stuck:
             blocked = stuck.thread
             raise Fail(stuck.problem, hint=stuck.hint) from None
@@ -919,7 +1022,8 @@ def _status(status_of: Any) -> str:
         _release(parked.id, blocked)
         app.AsyncResult(started).forget()
     return ("SUCCESS with 42 and with 0, FAILURE with its error, STARTED, PENDING for a queued "
-            "task and SUCCESS once it finished, each read without waiting")  # fmt: skip
+            "task, and SUCCESS once each of the last two finished, each read without "
+            "waiting")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- 01.4
@@ -984,6 +1088,7 @@ def _welcome_once(welcome: Callable[..., Any], user: User) -> AsyncResult:
         )
     _other_queue("welcome", sent)
     _delayed("welcome", sent)
+    _extra_options("welcome", sent, _plain_options())
     did.publish()
     return result
 
