@@ -77,7 +77,7 @@ EXACT = [(k, v) for k, v in ROUTES.items() if "*" not in k]
                      id="other-django-settings"),
         pytest.param({"CELERY_TASK_DEFAULT_QUEUE": "celery"}, id="default-queue-named"),
         pytest.param({"CELERY_TASK_ANNOTATIONS": [
-                         {"threads.tasks.like_post": {"priority": 5}},
+                         {"threads.tasks.like_post": {"default_retry_delay": 60}},
                          {"*": {"default_retry_delay": 60, "max_retries": 3}}]},
                      id="annotations-list"),
     ],
@@ -981,9 +981,9 @@ def _pytz_eta() -> Any:
         pytest.param(lambda: datetime(2025, 3, 1, 1, 0), "it would run at the right moment, "
                      "but only because a naive datetime is read as UTC", "make it aware",
                      id="naive-utc-equivalent"),
-        pytest.param(lambda: NINE.astimezone(SHANGHAI), "that is 09:00 in this machine's time "
-                     "zone", ".astimezone(zone) on a naive datetime takes it as the machine's "
-                     "local time", id="astimezone-naive"),
+        pytest.param(lambda: NINE.astimezone(SHANGHAI), "that is 09:00 UTC converted to "
+                     "Shanghai time", ".astimezone(zone) converts and keeps the moment",
+                     id="astimezone-naive"),
         pytest.param(_pytz_eta, "the worker would run it at 2025-03-01 08:54 in Shanghai",
                      "tzinfo=pytz.timezone(...) gives the zone's first offset in history",
                      id="pytz-tzinfo"),
@@ -1358,8 +1358,8 @@ def _course_app_zone() -> datetime:
         pytest.param(_pytz_eta, "the worker would run it at 2025-03-01 08:54 in Shanghai",
                      "tzinfo=pytz.timezone(...) gives the zone's first offset in history",
                      id="pytz-lmt"),
-        pytest.param(_naive_astimezone, "that is 09:00 in this machine's time zone",
-                     ".astimezone(zone) on a naive datetime", id="naive-astimezone"),
+        pytest.param(_naive_astimezone, "that is 09:00 UTC converted to Shanghai time",
+                     ".astimezone(zone) converts and keeps the moment", id="naive-astimezone"),
         pytest.param(_now_replace_keeps_seconds, "the worker would run it at 2025-03-01 "
                      "09:00:17.250000 in Shanghai, not 2025-03-01 09:00:00: the datetime has "
                      "17.25 s beyond 09:00", "datetime.now(...).replace(...) keeps the seconds "
@@ -1379,5 +1379,263 @@ def _course_app_zone() -> datetime:
     ],
 )  # fmt: skip
 def test_02_4_adversary_round_2(make: Any, problem: str, hint: str | None) -> None:
+    with local_zone("UTC"):
+        assert_fails(verdict("02.4", make()), problem, hint)
+
+
+# --------------------------------------------------------------------------- adversary round 3
+# Every wrong answer of .adversary/ch02_r3.py, with the problem and the hint it gets.
+
+R3_ROUTES = DjangoSettings.CELERY_TASK_ROUTES
+
+
+class _R3OnlyThreads:
+    """An annotation object that covers the tasks of threads.tasks only."""
+
+    def annotate(self, task: Any) -> Any:
+        if task.name.startswith("threads.tasks."):
+            return {"default_retry_delay": 60, "max_retries": 3}
+        return None
+
+
+R3_RETRY_BACKOFF = settings(
+    CELERY_TASK_ANNOTATIONS={
+        "*": {
+            "default_retry_delay": 60,
+            "max_retries": 3,
+            "retry_backoff": True,
+            "retry_jitter": True,
+        }
+    }
+)
+R3_BACKOFF_60 = settings(
+    CELERY_TASK_ANNOTATIONS={
+        "*": {"default_retry_delay": 60, "max_retries": 3, "retry_backoff": 60}
+    }
+)
+R3_RATE_LIMIT = settings(
+    CELERY_TASK_ANNOTATIONS={
+        "*": {"default_retry_delay": 60, "max_retries": 3, "rate_limit": "10/m"}
+    }
+)
+BACKOFF = "with it, a task that retries by itself (autoretry_for) no longer waits 60 s"
+ONLY_TWO = "the annotation sets default_retry_delay and max_retries only"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(settings(CELERY_TASK_ROUTES={**{k: v for k, v in R3_ROUTES.items()
+                                                     if k != "threads.tasks.*"},
+                                                  "threads.tasks*": {"queue": "default"}}),
+                     LEGACY + ": the route 'threads.tasks*' matches it", TOO_WIDE,
+                     id="r3-glob-no-dot"),
+        pytest.param(settings(CELERY_TASK_ROUTES={**{k: v for k, v in R3_ROUTES.items()
+                                                     if k != "threads.tasks.*"},
+                                                  re.compile(r"threads.tasks"):
+                                                  {"queue": "default"}}),
+                     LEGACY + ": the route 'threads.tasks' matches it", TOO_WIDE,
+                     id="r3-regex-unescaped"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS={"*": {"default_retry_delay": 60}}),
+                     "threads.tasks.process_image, declared with max_retries=10 of its own, "
+                     "still retries at most 10 times, not 3", "set max_retries=3 as well",
+                     id="r3-only-delay-annotated"),
+        pytest.param(settings(CELERY_RESULT_EXPIRES="3600"), "CELERY_RESULT_EXPIRES is a str "
+                     "('3600')", "Celery wants a number of seconds", id="r3-expires-string"),
+        pytest.param(settings(CELERY_RESULT_EXPIRES=timedelta(minutes=3600)), "results expire "
+                     "after 216000 s, not one hour (3600 s)", None, id="r3-expires-minutes"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS={"threads.tasks.*": {
+                         "default_retry_delay": 60, "max_retries": 3}}),
+                     "a task waits 180 s between retries, not 60 s", "set the task option "
+                     "default_retry_delay for every task", id="r3-annotations-glob"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS=[_R3OnlyThreads()]), "billing.tasks.charge "
+                     "still waits 180 s between retries", "give them to every task",
+                     id="r3-annotation-class-threads-only"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS={"*": {"retry_kwargs": {
+                         "countdown": 60, "max_retries": 3}}}),
+                     "a task waits 180 s between retries, not 60 s", "set the task option "
+                     "default_retry_delay for every task", id="r3-retry-kwargs"),
+        pytest.param(settings(CELERY_TASK_DEFAULT_QUEUE="default", CELERY_TASK_ROUTES={
+                         k: v for k, v in R3_ROUTES.items() if k != "threads.tasks.*"}),
+                     "CELERY_TASK_DEFAULT_QUEUE renames Celery's default queue to 'default'",
+                     "leave the default queue as it is", id="r3-default-queue-default"),
+        pytest.param(R3_RETRY_BACKOFF, "your settings also give threads.tasks.fact_check_content "
+                     "retry_backoff=True: " + BACKOFF, ONLY_TWO, id="r3-retry-backoff"),
+        pytest.param(R3_BACKOFF_60, "your settings also give threads.tasks.fact_check_content "
+                     "retry_backoff=60: " + BACKOFF, ONLY_TWO, id="r3-backoff-60"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS=[
+                         {"threads.tasks.like_post": {"priority": 5}},
+                         {"*": {"default_retry_delay": 60, "max_retries": 3}}]),
+                     "your settings also give threads.tasks.like_post priority=5: an option the "
+                     "exercise did not ask for", ONLY_TWO, id="r3-priority-for-one-task"),
+        pytest.param(R3_RATE_LIMIT, "your settings also give threads.tasks.fact_check_content "
+                     "rate_limit='10/m': an option the exercise did not ask for", ONLY_TWO,
+                     id="r3-rate-limit-too"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS={"*": {"default_retry_delay": "60",
+                                                             "max_retries": "3"}}),
+                     "threads.tasks.fact_check_content gets default_retry_delay='60', a "
+                     "string, not a number", "write the number itself",
+                     id="r3-annotations-strings"),
+    ],
+)  # fmt: skip
+def test_02_1_adversary_round_3(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.1", answer), problem, hint)
+
+
+def _r3_server(env: dict, password_as_user: bool = False) -> tuple[str, int]:
+    host, port = env.get("REDIS_HOST", "localhost"), int(env.get("REDIS_PORT", "6379"))
+    password, db = env.get("REDIS_PASSWORD"), int(env.get("REDIS_DB", "0"))
+    auth = (f"{password}@" if password_as_user else f":{password}@") if password else ""
+    return f"redis://{auth}{host}:{port}", db
+
+
+def make_app_r3_password_as_user(env: dict) -> Celery:
+    server, db = _r3_server(env, password_as_user=True)  # the password read as the user name
+    return Celery("t", broker=f"{server}/{db}", backend=f"{server}/{db + 1}", set_as_current=False)
+
+
+def make_app_r3_backend_db1(env: dict) -> Celery:
+    server, db = _r3_server(env)
+    return Celery("t", broker=f"{server}/{db}", backend=f"{server}/1", set_as_current=False)
+
+
+_r3_apps: dict[str, Celery] = {}
+
+
+def make_app_cached_by_host(env: dict) -> Celery:
+    host = env.get("REDIS_HOST", "localhost")  # the same host on another port/db: the old app
+    if host not in _r3_apps:
+        server, db = _r3_server(env)
+        _r3_apps[host] = Celery("t", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                                set_as_current=False)  # fmt: skip
+    return _r3_apps[host]
+
+
+def make_app_r3_db_concat(env: dict) -> Celery:
+    server, _ = _r3_server(env)
+    db = env.get("REDIS_DB", "0")
+    return Celery("t", broker=f"{server}/{db}", backend=f"{server}/{db}1", set_as_current=False)
+
+
+def make_app_r3_docker_host(env: dict) -> Celery:
+    server, db = _r3_server({"REDIS_HOST": "redis", **env})
+    return Celery("t", broker=f"{server}/{db}", backend=f"{server}/{db + 1}", set_as_current=False)
+
+
+def make_app_set_default(env: dict) -> Celery:
+    server, db = _r3_server(env)
+    new = Celery("t", broker=f"{server}/{db}", backend=f"{server}/{db + 1}", set_as_current=False)
+    new.set_default()  # every thread without a current app of its own now uses it
+    return new
+
+
+def make_app_r3_backend_no_password(env: dict) -> Celery:
+    server, db = _r3_server(env)
+    host, port = env.get("REDIS_HOST", "localhost"), env.get("REDIS_PORT", "6379")
+    return Celery("t", broker=f"{server}/{db}", backend=f"redis://{host}:{port}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(make_app_r3_password_as_user, FULL_ENV + "'REDIS_DB': '2'}): the broker URL "
+                     "has no password", "a password goes before the host",
+                     id="r3-password-as-user"),
+        pytest.param(make_app_r3_backend_db1, FULL_ENV + "'REDIS_DB': '2'}): the result backend "
+                     "uses db 1, not 3", None, id="r3-backend-db1"),
+        pytest.param(make_app_cached_by_host, "make_app({'REDIS_HOST': 'redis', 'REDIS_PORT': "
+                     "'6381', 'REDIS_DB': '4'}) returned the same app as an earlier call",
+                     "create a new Celery(...) inside make_app on every call",
+                     id="r3-cached-by-host"),
+        pytest.param(make_app_r3_db_concat, "make_app({}): the result backend uses db 01",
+                     "values from the environment are strings", id="r3-db-string-concat"),
+        pytest.param(make_app_r3_docker_host, "make_app({}): the broker's host is 'redis', not "
+                     "'localhost'", None, id="r3-docker-host-default"),
+        pytest.param(make_app_r3_backend_no_password, FULL_ENV + "'REDIS_DB': '2'}): the result "
+                     "backend's password differs from the broker's", SAME_SERVER,
+                     id="r3-backend-no-password"),
+        pytest.param(make_app_set_default, "make_app made the new app Celery's default app "
+                     "(set_default())", "leave out set_default()", id="r3-set-default"),
+    ],
+)  # fmt: skip
+def test_02_2_adversary_round_3(answer: Any, problem: str, hint: str | None) -> None:
+    from celery import _state
+
+    _r3_apps.clear()
+    default = _state.default_app
+    assert_fails(verdict("02.2", answer), problem, hint)
+    assert _state.default_app is default  # the check put the default app back
+
+
+R3_SAFE = {**SAFE, "result_expires": 3600}
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(legacy(**{**R3_SAFE, "accept_content": ["json", "msgpack"]}),
+                     "accept_content allows application/x-msgpack besides json",
+                     "json only: one item", id="r3-msgpack-too"),
+        pytest.param(legacy(**{**R3_SAFE, "accept_content": ["json", "yaml"]}),
+                     "accept_content allows application/x-yaml besides json",
+                     "json only: one item", id="r3-yaml-too"),
+        pytest.param(legacy(**R3_SAFE, result_accept_content=["json", "pickle"]),
+                     "result_accept_content still lets a client decode more than json results",
+                     "leave it out", id="r3-result-accept-pickle"),
+        pytest.param(legacy(**{**R3_SAFE, "accept_content": "json"}), "accept_content is the "
+                     "string 'json'", "it is a list of content types", id="r3-accept-str"),
+        pytest.param(legacy(**{**R3_SAFE, "result_expires": 3600 * 1000}), "results expire "
+                     "after 1000 hours, not one hour", "result_expires counts seconds",
+                     id="r3-expires-ms"),
+        pytest.param(legacy(**R3_SAFE, event_serializer="pickle"), "the worker's events are "
+                     "still sent as pickle (event_serializer)", "json everywhere: leave "
+                     "event_serializer at its default, json", id="r3-event-pickle"),
+        pytest.param(legacy(**{**R3_SAFE, "accept_content": ["json", "auth"]}),
+                     "accept_content allows auth besides json", "json only: one item",
+                     id="r3-auth-too"),
+        pytest.param(legacy(**{**R3_SAFE, "accept_content": MIME_TYPES}), STILL_PICKLE,
+                     PICKLE_HINT, id="r3-mime-pickle"),
+    ],
+)  # fmt: skip
+def test_02_3_adversary_round_3(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.3", answer), problem, hint)
+
+
+def test_02_3_json_events_named_explicitly_are_right() -> None:
+    assert_passed(verdict("02.3", legacy(**R3_SAFE, event_serializer="json")))
+
+
+CONVERTED = "that is 09:00 UTC converted to Shanghai time (17:00): the worker would run it at "
+CONVERTED_HINT = ".astimezone(zone) converts and keeps the moment"
+
+
+@pytest.mark.parametrize(
+    ("make", "problem", "hint"),
+    [
+        pytest.param(_pytz_eta, "the worker would run it at 2025-03-01 08:54 in Shanghai",
+                     "tzinfo=pytz.timezone(...) gives the zone's first offset", id="r3-pytz-lmt"),
+        pytest.param(lambda: NINE.replace(tzinfo=ZoneInfo("Etc/GMT+8")), "the worker would run "
+                     "it at 2025-03-02 01:00 in Shanghai", "Etc/GMT+8 is UTC-8",
+                     id="r3-etc-gmt-plus8"),
+        pytest.param(lambda: NINE.astimezone(SHANGHAI), CONVERTED, CONVERTED_HINT,
+                     id="r3-naive-astimezone"),
+        pytest.param(lambda: datetime(2025, 3, 1, 1, 0), "it would run at the right moment, "
+                     "but only because a naive datetime is read as UTC", "make it aware",
+                     id="r3-naive-utc"),
+        pytest.param(lambda: datetime(2025, 3, 1, 9, 0, 37, 250000, tzinfo=SHANGHAI),
+                     "the datetime has 37.25 s beyond 09:00", "datetime.now(...).replace(...) "
+                     "keeps the seconds", id="r3-stray-seconds"),
+        pytest.param(lambda: NINE.replace(tzinfo=timezone.utc).astimezone(SHANGHAI), CONVERTED,
+                     CONVERTED_HINT, id="r3-utc-nine"),
+        pytest.param(lambda: NINE.replace(tzinfo=timezone(timedelta(hours=-8))), "the worker "
+                     "would run it at 2025-03-02 01:00 in Shanghai, not 2025-03-01 09:00", None,
+                     id="r3-minus-eight"),
+        pytest.param(lambda: datetime(2025, 1, 3, 9, 0, tzinfo=SHANGHAI), "the worker would run "
+                     "it at 2025-01-03 09:00 in Shanghai, not 2025-03-01 09:00", None,
+                     id="r3-day-month-swapped"),
+    ],
+)  # fmt: skip
+def test_02_4_adversary_round_3(make: Any, problem: str, hint: str | None) -> None:
     with local_zone("UTC"):
         assert_fails(verdict("02.4", make()), problem, hint)

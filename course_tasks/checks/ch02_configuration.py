@@ -29,7 +29,7 @@ from celery.app.routes import MapRoute
 from celery.exceptions import ImproperlyConfigured, InvalidTaskError
 from celery.worker.request import Request
 from kombu import Message
-from kombu.exceptions import ContentDisallowed
+from kombu.exceptions import ContentDisallowed, SerializerNotInstalled
 from kombu.serialization import loads, prepare_accept_content
 
 from course_tasks.checks import Fail, NotYet, exercise
@@ -174,6 +174,52 @@ def _too_wide(app: Celery, task: str, got: str) -> Fail:
         "that start with threads.tasks.; in a regular expression escape the dots and keep the "
         r"last one: re.compile(r'^threads\.tasks\.')",
     )
+
+
+#: Task options that change how a task runs or retries: the settings must leave each as a task
+#: without annotations has it (the exercise asks for default_retry_delay and max_retries only).
+BEHAVIOUR_OPTIONS = ["retry_backoff", "retry_backoff_max", "retry_jitter", "retry_kwargs",
+                     "autoretry_for", "dont_autoretry_for", "rate_limit", "time_limit",
+                     "soft_time_limit", "acks_late", "acks_on_failure_or_timeout",
+                     "reject_on_worker_lost", "ignore_result", "track_started", "serializer",
+                     "priority", "expires", "store_errors_even_if_ignored", "throws",
+                     "typing", "send_events", "trail"]  # fmt: skip
+
+_BACKOFF_WHY = (
+    "with it, a task that retries by itself (autoretry_for) no longer waits 60 s between "
+    "retries but a growing, randomised delay (retry_backoff: 1, 2, 4 ... s, or that many "
+    "times a number given to it; retry_jitter: a random part of it)"
+)
+
+
+def _extra_task_options(app: Celery) -> None:
+    """A Fail if the settings give a task an option beyond the retry delay and limit."""
+    plain = _fresh_app("plain")
+    for name in RETRY_TASKS:
+        own = OWN_OPTIONS.get(name, {})
+
+        @app.task(name=name, shared=False, **own)
+        def stand_in() -> None:
+            """A stand-in for one of guide 002's tasks, to read its options."""
+
+        @plain.task(name=name, shared=False, **own)
+        def plain_task() -> None:
+            """The same task without the settings."""
+
+        for option in BEHAVIOUR_OPTIONS:
+            got, want = getattr(stand_in, option, None), getattr(plain_task, option, None)
+            if got == want:
+                continue
+            why = (
+                _BACKOFF_WHY
+                if option.startswith("retry_")
+                else ("an option the exercise did not ask for, which changes how every task runs")
+            )
+            raise Fail(
+                f"your settings also give {name} {option}={got!r:.40}: {why}",
+                hint="the annotation sets default_retry_delay and max_retries only: "
+                "{'*': {'default_retry_delay': 60, 'max_retries': 3}}",
+            )
 
 
 def _retry_options(app: Celery) -> dict[str, tuple[Any, Any]]:
@@ -331,6 +377,7 @@ def _django_settings(settings: Any) -> str:
             raise Fail(f"{name} retries at most {retries} times, not 3",
                        hint=f"max_retries counts the retries after the first try; give it to "
                        f"{every}")  # fmt: skip
+    _extra_task_options(app)
     return "routes ai_queue / image_queue / default, results kept 1 h, retries 60 s apart"
 
 
@@ -359,9 +406,11 @@ def _call_make_app(make_app: Any, env: dict[str, str]) -> Celery:
     if not callable(make_app):
         raise Fail(f"make_app is {kind(make_app)}, not a function")
     current = _state.get_current_app()
+    default = _state.default_app
     try:
         app = make_app(dict(env))
         became = _state.get_current_app()
+        became_default = _state.default_app
     except KeyError as exc:
         raise Fail(
             f"make_app({env}) raised KeyError: {exc}",
@@ -376,6 +425,7 @@ def _call_make_app(make_app: Any, env: dict[str, str]) -> Celery:
         ) from None
     finally:  # Celery(...) makes itself the current app unless set_as_current=False
         _state._set_current_app(current)
+        _state.default_app = default
     if app is None:
         raise NotYet("write the body of make_app")
     if not isinstance(app, Celery):
@@ -387,6 +437,14 @@ def _call_make_app(make_app: Any, env: dict[str, str]) -> Celery:
             "course's app",
             hint='Celery("fastapi_tasks", ..., set_as_current=False): the course\'s app stays '
             "the current one (chapter section 2)",
+        )
+    if became_default is app and app is not default:
+        raise Fail(
+            "make_app made the new app Celery's default app (set_default()): every thread "
+            "without a current app of its own, a worker's or any new thread, would now use "
+            "its broker and backend instead of the course's app",
+            hint="leave out set_default(): create it with set_as_current=False and return it, "
+            "the course's app stays the current and the default one (chapter section 2)",
         )
     return app
 
@@ -400,6 +458,11 @@ ENV_CASES: list[tuple[dict[str, str], dict[str, Any]]] = [
     (
         {"REDIS_HOST": "cache.internal"},
         {"host": "cache.internal", "port": 6379, "password": None, "db": 0},
+    ),
+    # the host of an earlier environment, on another port and db: an app kept per host shows
+    (
+        {"REDIS_HOST": "redis", "REDIS_PORT": "6381", "REDIS_DB": "4"},
+        {"host": "redis", "port": 6381, "password": None, "db": 4},
     ),
 ]
 
@@ -529,7 +592,7 @@ def _safe_config(config: Any) -> str:
             f"accept_content is the string {accept!r}",
             hint="it is a list of content types, like the course's app.conf.accept_content",
         )
-    accepted = prepare_accept_content(accept)
+    accepted = _accepted(accept, "accept_content")
     try:  # what a worker with this config does with a pickled task body
         loads(pickle.dumps([[2, 3], {}, {}]), PICKLE, "binary", accept=accepted)
     except ContentDisallowed:
@@ -555,13 +618,31 @@ def _safe_config(config: Any) -> str:
             hint="result_serializer is what the worker encodes return values with",
         )
     result_accept = conf.result_accept_content
-    if result_accept is not None and prepare_accept_content(result_accept) != {JSON}:
+    if result_accept is not None and _accepted(result_accept, "result_accept_content") != {JSON}:
         raise Fail(
             "result_accept_content still lets a client decode more than json results",
             hint="leave it out (it then follows accept_content) or make it json only",
         )
+    if conf.event_serializer != "json":
+        raise Fail(
+            f"the worker's events are still sent as {conf.event_serializer} (event_serializer): "
+            "a monitor (celery events, Flower) reading them accepts that serializer, so it "
+            "would decode whatever is on the broker",
+            hint="json everywhere: leave event_serializer at its default, json",
+        )
     _check_one_hour(conf.result_expires, "result_expires")
     return "json only, a pickled task is refused, results kept 1 h"
+
+
+def _accepted(accept: Any, name: str) -> set[str]:
+    """The content types ``accept`` (a setting's value) lets through; a Fail for a serializer
+    name that no decoder is installed for (kombu refuses to load the list then)."""
+    try:
+        return set(prepare_accept_content(accept))
+    except SerializerNotInstalled:
+        items = [accept] if isinstance(accept, str) else list(accept)
+        others = ", ".join(str(i) for i in items if i not in ("json", JSON))
+        raise Fail(f"{name} allows {others} besides json", hint="json only: one item") from None
 
 
 # --------------------------------------------------------------------------- 02.4
@@ -654,6 +735,15 @@ def _report_eta(report_eta: Any) -> str:
         raise Fail(
             f"that is 09:00 UTC: the worker would run it at {when} in Shanghai",
             hint="09:00 is Shanghai time: use the Shanghai time zone, not UTC",
+        )
+    if not naive and runs_at == nine_utc:
+        raise Fail(
+            f"that is 09:00 UTC converted to Shanghai time ({_shanghai(sent)[11:]}): the worker "
+            f"would run it at {when} in Shanghai",
+            hint=".astimezone(zone) converts and keeps the moment: from a datetime in UTC (or a "
+            "naive one, taken as this machine's local time, "
+            f"{datetime(2025, 3, 1, 9).astimezone().tzname()}) it is still 09:00 UTC; attach "
+            'the zone instead: datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))',
         )
     if not naive and sent.astimezone().replace(tzinfo=None) == WANTED.replace(tzinfo=None):
         local = sent.astimezone().tzname()
