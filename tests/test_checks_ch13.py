@@ -6,15 +6,19 @@ warns about, and the adversaries' answers), each with the problem and hint it ge
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
 import time
+import unicodedata
 from collections import Counter
 from datetime import timedelta
 
 import pytest
+from celery.utils import uuid as celery_uuid
 from checkhelpers import assert_fails, assert_passed, verdict
+from kombu.exceptions import OperationalError
 
 from course_tasks import app, lab, runtime, workers
 from course_tasks.checks import ch13_troubleshooting as ch13
@@ -186,6 +190,59 @@ def unstick_replace_queues(queue):
     app.control.cancel_consumer(app.conf.task_default_queue)
 
 
+def unstick_runtime_workers(queue):
+    """Round 3: add_consumer only to the workers runtime.start() found."""
+    app.control.add_consumer(queue, destination=list(runtime.status().workers))
+
+
+def unstick_republish_to_celery(queue):
+    """Round 3: moves the waiting messages to 'celery' (same ids); nobody reads the queue."""
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        while (message := channel.basic_get(queue)) is not None:
+            args, kwargs, _ = message.decode()
+            app.send_task(message.headers["task"], args=args, kwargs=kwargs,
+                          task_id=message.headers["id"], queue="celery")  # fmt: skip
+            message.ack()
+
+
+def unstick_quick_inspect(queue):
+    """Round 3: add_consumer only to the workers that answered a 0.05 s ping."""
+    replies = app.control.inspect(timeout=0.05).ping() or {}
+    if replies:
+        app.control.add_consumer(queue, destination=list(replies))
+
+
+def unstick_celery_readers(queue):
+    """Round 3: add_consumer only to the workers that already read 'celery'."""
+    replies = app.control.inspect(timeout=1.0).active_queues() or {}
+    readers = [name for name, qs in replies.items() if any(q["name"] == "celery" for q in qs)]
+    if readers:
+        app.control.add_consumer(queue, destination=readers)
+
+
+def unstick_hardcoded_reports(queue):
+    """Round 3: the set-up cell's queue whatever the argument."""
+    app.control.add_consumer(REPORTS_QUEUE)
+
+
+_ADDED: set[str] = set()
+
+
+def unstick_once_per_process(queue):
+    """Round 3: remembers in a global which queues it added and never broadcasts again."""
+    if queue in _ADDED:
+        return
+    app.control.add_consumer(queue)
+    _ADDED.add(queue)
+
+
+def unstick_once_per_process_2nd_run(queue):
+    """Round 3: the same, checked a second time in the kernel (its global already full)."""
+    _ADDED.add(queue)
+    unstick_once_per_process(queue)
+
+
 @pytest.mark.parametrize(
     "answer", [unstick, unstick_with_reply, unstick_each_worker, unstick_broadcast]
 )
@@ -210,8 +267,8 @@ TAKEN_OFF = "were built, but their own tasks never ran on a worker"
         pytest.param(unstick_default_queue, STILL_WAIT,
                      "app.control.add_consumer(queue) with the queue the tasks wait in",
                      id="default-queue"),
-        pytest.param(unstick_default_setting, STILL_WAIT,
-                     "app.control.add_consumer(queue) with the queue the tasks wait in",
+        pytest.param(unstick_default_setting, f"{STILL_WAIT}: unstick('monthly-reports') sent "
+                     "the workers no command at all", "tell the running workers on every call",
                      id="task-default-queue-setting"),
         pytest.param(unstick_hard_coded, "course-check-13-parked", "use the queue you are given",
                      id="hard-coded-queue"),
@@ -254,9 +311,33 @@ TAKEN_OFF = "were built, but their own tasks never ran on a worker"
                      "leave the consumer in place", id="r2-cancel-after-1s"),
         pytest.param(unstick_replace_queues, "no longer reads the default queue 'celery'",
                      "add_consumer adds a queue to those a worker reads", id="r2-replace-queues"),
+        pytest.param(unstick_then_cancel, "then the workers stopped reading the queue",
+                     "leave the consumer in place", id="r3-then-cancel"),
+        pytest.param(unstick_runtime_workers, "'monthly-reports'; the running workers "
+                     "check13a-worker@", "app.control.add_consumer(queue) with no destination=",
+                     id="r3-runtime-workers"),
+        pytest.param(unstick_republish_to_celery, "the waiting reports ran, but no worker reads "
+                     "'monthly-reports'", "leave the messages where they are",
+                     id="r3-republish-to-celery"),
+        pytest.param(unstick_quick_inspect, "the running worker check13b-worker@",
+                     "app.control.add_consumer(queue) with no destination= tells every running "
+                     "worker", id="r3-quick-inspect", marks=pytest.mark.xfail(
+                         reason="not exposed yet: in embedded mode every worker answers a "
+                         "0.05 s ping in time", strict=False)),
+        pytest.param(unstick_celery_readers, "the running workers check13a-worker@",
+                     "app.control.add_consumer(queue) with no destination=",
+                     id="r3-celery-readers"),
+        pytest.param(unstick_hardcoded_reports, "course-check-13-parked",
+                     "use the queue you are given", id="r3-hardcoded"),
+        pytest.param(unstick_once_per_process, "called a second time, sent no add_consumer",
+                     "send add_consumer(queue) on every call", id="r3-once-per-process"),
+        pytest.param(unstick_once_per_process_2nd_run, f"{STILL_WAIT}: unstick('monthly-reports')"
+                     " sent the workers no command at all", "tell the running workers on every "
+                     "call", id="r3-once-per-process-2nd-run"),
     ],
 )  # fmt: skip
 def test_13_1_wrong_answers(answer, problem, hint) -> None:
+    _ADDED.clear()
     assert_fails(verdict("13.1", answer), problem, hint)
     # Whatever the answer did to the workers is undone: the next exercise finds them as
     # they were, and the check's own workers are gone.
@@ -295,6 +376,7 @@ def test_13_2_stub() -> None:
 FOR_EVER = ("results are now kept for ever", "give result_expires a limit")
 TOO_SHORT = "result_expires is in seconds"
 TOO_LONG = "keep results no longer than"
+ACCEPTED = "change only how long results live: leave the accepted content"
 
 
 @pytest.mark.parametrize(
@@ -362,9 +444,36 @@ TOO_LONG = "keep results no longer than"
         pytest.param({"result_expires": timedelta(weeks=2)}, "1209600 s, more than 7 days",
                      TOO_LONG, id="r2-two-weeks"),
         pytest.param({"result_expires": 86400, "result_accept_content": ["pickle"]},
-                     "the shop could not read its own result back (ContentDisallowed",
-                     "change only how long results live: leave the serializers",
+                     "the shop now accepts 'pickle' content", ACCEPTED,
                      id="accepts-pickle-only"),
+        pytest.param({"result_expires": timedelta(days=7, seconds=1)},
+                     "604801 s, more than 7 days", TOO_LONG, id="r3-7d-plus-1s"),
+        pytest.param({"result_expires": timedelta(minutes=59, seconds=59)},
+                     "kept for 3599 s only", TOO_SHORT, id="r3-59m59s"),
+        pytest.param({"result_expires": 86400, "result_serializer": "pickle"},
+                     "results are now stored as pickle",
+                     "change only how long results live: leave result_serializer as it is",
+                     id="r3-pickle-results"),
+        pytest.param({"result_expires": 86400, "task_always_eager": True},
+                     "task_always_eager runs every task in the caller",
+                     "change only how long results live: leave task_always_eager out",
+                     id="r3-eager"),
+        pytest.param({"CELERY_RESULT_EXPIRES": 86400}, "not a setting",
+                     "this app takes lower-case settings", id="r3-old-name"),
+        pytest.param({"task_annotations": {"*": {"expires": 86400}}}, "kept for 1 s only",
+                     TOO_SHORT, id="r3-task-expires"),
+        pytest.param({"result_expires": 86400, "task_ignore_result": True,
+                      "task_store_errors_even_if_ignored": True},
+                     "no result was stored", "results must be stored: do not set "
+                     "task_ignore_result", id="r3-errors-only"),
+        pytest.param({"result_expires": 8 * 24 * 3600}, "691200 s, more than 7 days",
+                     TOO_LONG, id="r3-eight-days"),
+        pytest.param({"result_expires": 86400, "result_accept_content": ["json", "pickle"]},
+                     "the shop now accepts 'pickle' content", ACCEPTED,
+                     id="r3-accept-pickle"),
+        pytest.param({"result_expires": 86400, "accept_content": ["json", "pickle"]},
+                     "the shop now accepts 'pickle' content", ACCEPTED,
+                     id="r3-accept-content-pickle"),
     ],
 )  # fmt: skip
 def test_13_2_wrong_answers(settings, problem, hint) -> None:
@@ -490,6 +599,75 @@ def unique_tags_drops_first(words):
     return sorted(set(words))[1:]
 
 
+def unique_tags_skip_sort_if_distinct(words):
+    """Round 3: a "fast path" that returns the words unsorted when there are no repeats."""
+    if len(set(words)) == len(words):
+        return list(words)
+    return sorted(set(words))
+
+
+def unique_tags_sort_by_stripped(words):
+    """Round 3: sorts as if the spaces were not there."""
+    return sorted(set(words), key=str.strip)
+
+
+def unique_tags_nfc(words):
+    """Round 3: normalises each word to NFC before de-duplicating."""
+    return sorted({unicodedata.normalize("NFC", w) for w in words})
+
+
+def unique_tags_mutable_default(words, seen=[]):  # noqa: B006 (the mistake)
+    """Round 3: words of earlier calls leak into later ones (a mutable default)."""
+    for w in words:
+        if w not in seen:
+            seen.append(w)
+    return sorted(seen)
+
+
+def unique_tags_groupby_unsorted(words):
+    """Round 3: groupby merges adjacent repeats only, and runs before sorting."""
+    return sorted(k for k, _ in itertools.groupby(words))
+
+
+def unique_tags_casefold_then_exact(words):
+    """Round 3: sorted case-insensitively first."""
+    return sorted(set(words), key=lambda w: (w.casefold(), w))
+
+
+def unique_tags_dedupe_by_stripped(words):
+    """Round 3: de-duplicates on the stripped word: ' queue' and 'queue' become one."""
+    kept = {}
+    for w in words:
+        kept.setdefault(w.strip(), w)
+    return sorted(kept.values())
+
+
+@app.task(name="learner.unique_tags")
+def unique_tags_decorated(words):
+    """Round 3: decorated with the course's @app.task although the text says not to."""
+    return sorted(set(words))
+
+
+def unique_tags_sort_not_called(words):
+    """Round 3: out.sort without parentheses."""
+    out = list(set(words))
+    out.sort  # noqa: B018 (the mistake)
+    return out
+
+
+def unique_tags_single_word_as_str(words):
+    """Round 3: one distinct word comes back as the word itself."""
+    tags = sorted(set(words))
+    if len(tags) == 1:
+        return tags[0]
+    return tags
+
+
+def unique_tags_rstrip(words):
+    """Round 3: strips trailing whitespace from every word."""
+    return sorted({w.rstrip() for w in words})
+
+
 @pytest.mark.parametrize("answer", [unique_tags, unique_tags_loop, unique_tags_sorted_set_of_tuple])
 def test_13_3_right(answer) -> None:
     assert_passed(verdict("13.3", answer), "SUCCESS on the worker")
@@ -559,10 +737,43 @@ MIXED = "for ['beat', 'Redis', 'Celery', 'redis', ' queue', '', 'beat', 'Redis']
                      "'redis') became one tag", "words that differ in case are distinct words",
                      id="r2-casefold-dedupe"),
         pytest.param(unique_tags_by_length, "not sorted", NOT_SORTED, id="r2-by-length"),
+        pytest.param(unique_tags_skip_sort_if_distinct, "for ['worker', 'beat', 'redis', "
+                     "'amqp'] (no repeats) the tags came back as ['worker', 'beat', 'redis', "
+                     "'amqp'], in the words' order, not sorted", "sort them whether or not "
+                     "there are repeats", id="r3-skip-sort-if-distinct"),
+        pytest.param(unique_tags_sort_by_stripped, "not sorted", NOT_SORTED,
+                     id="r3-sort-by-stripped"),
+        pytest.param(unique_tags_nfc, "the words were normalised (unicodedata.normalize)",
+                     "keep each word as it is, byte for byte", id="r3-nfc"),
+        pytest.param(unique_tags_mutable_default, "not ['amqp', 'beat', 'broker', 'queue', "
+                     "'worker']",
+                     EACH_ONCE, id="r3-mutable-default"),
+        pytest.param(unique_tags_json, "returned a str", "return the list itself",
+                     id="r3-json-string"),
+        pytest.param(unique_tags_groupby_unsorted, "['beat', 'celery', 'redis', 'redis'], not "
+                     "['beat', 'celery', 'redis']", EACH_ONCE, id="r3-groupby-unsorted"),
+        pytest.param(unique_tags_empty_none, "for no words the task returned None, not []",
+                     "no words, no tags: return an empty list", id="r3-none-when-empty"),
+        pytest.param(unique_tags_casefold_then_exact, "the tags came back as",
+                     "sort plainly, sorted(set(words)): capitals come before lower case",
+                     id="r3-casefold-sort"),
+        pytest.param(unique_tags_dedupe_by_stripped, "words that differ only by their spaces "
+                     "(' queue', 'queue ' and 'queue') became one tag", "compare the words as "
+                     "they are (no strip() to find repeats)", id="r3-dedupe-by-stripped"),
+        pytest.param(unique_tags_decorated, "unique_tags is a Celery task", "keep unique_tags "
+                     "a plain function", id="r3-decorated"),
+        pytest.param(unique_tags_sort_not_called, "not sorted", NOT_SORTED,
+                     id="r3-sort-not-called"),
+        pytest.param(unique_tags_single_word_as_str, "for ['redis', 'redis'] the task returned "
+                     "the str 'redis', not ['redis']", "always return a list, whatever its "
+                     "length", id="r3-single-word-as-str"),
+        pytest.param(unique_tags_rstrip, "the spaces around a word were stripped",
+                     "keep each word as it is (no strip())", id="r3-rstrip"),
     ],
 )  # fmt: skip
 def test_13_3_wrong_answers(answer, problem, hint) -> None:
     _SEEN_TAGS.clear()
+    unique_tags_mutable_default.__defaults__[0].clear()
     assert_fails(verdict("13.3", answer), problem, hint)
 
 
@@ -733,6 +944,81 @@ def request_refund_refunds_queue(order_id):
     return refund.apply_async((order_id,), queue="refunds")
 
 
+def request_refund_ping_fallback(order_id):
+    """Round 3: refunds here (apply) when no worker answers a ping."""
+    if not app.control.ping(timeout=1.0):
+        return refund.apply(args=(order_id,))
+    return refund.delay(order_id)
+
+
+_QUEUED: dict = {}
+
+
+def request_refund_memo_global(order_id):
+    """Round 3: caches the handle per order in a global: a repeat refund is never queued."""
+    if order_id not in _QUEUED:
+        _QUEUED[order_id] = refund.delay(order_id)
+    return _QUEUED[order_id]
+
+
+def request_refund_background_thread(order_id):
+    """Round 3: publishes in a daemon thread; the broker's error stays in that thread."""
+    task_id = celery_uuid()
+    threading.Thread(target=refund.apply_async, args=((order_id,),),
+                     kwargs={"task_id": task_id}, daemon=True).start()  # fmt: skip
+    return refund.AsyncResult(task_id)
+
+
+def request_refund_fake_handle(order_id):
+    """Round 3: a handle of a task never sent when the broker is down."""
+    try:
+        return refund.delay(order_id)
+    except OperationalError:
+        return refund.AsyncResult(celery_uuid())
+
+
+def request_refund_retry_loop_no_raise(order_id):
+    """Round 3: three retries by hand, then None."""
+    for _ in range(3):
+        try:
+            return refund.delay(order_id)
+        except OperationalError:
+            time.sleep(0.2)
+    return None
+
+
+def request_refund_reraise_other(order_id):
+    """Round 3: turns the broker's error into a RuntimeError."""
+    try:
+        return refund.delay(order_id)
+    except OperationalError as exc:
+        raise RuntimeError(f"refund {order_id} not queued") from exc
+
+
+def request_refund_wait_for_it(order_id):
+    """Round 3: waits for the refund before returning its handle."""
+    result = refund.delay(order_id)
+    result.get(timeout=10)
+    return result
+
+
+def request_refund_expires(order_id):
+    """Round 3: expires=5, a refund that waits for a worker 5 s is revoked."""
+    return refund.apply_async((order_id,), expires=5)
+
+
+_CONNECTION = app.connection_for_write()
+
+
+def request_refund_global_connection(order_id):
+    """Also right (round 3): one connection opened at import, passed to every call; in an
+    outage it breaks too, and apply_async raises OperationalError."""
+    return refund.apply_async((order_id,), connection=_CONNECTION)
+
+
+REACH = "let delay()'s error (OperationalError) reach the caller"
+
+
 @pytest.fixture
 def no_refund_copy():
     """After the test, no copy of the refund registered under its module path (a worker
@@ -741,6 +1027,7 @@ def no_refund_copy():
     yield
     while _TIMERS:
         _TIMERS.pop().cancel()
+    _QUEUED.clear()
     if app.tasks.pop(MODULE_PATH, None) is not None:
         runtime.stop(quiet=True)
         runtime.start(quiet=True)
@@ -749,7 +1036,7 @@ def no_refund_copy():
 @pytest.mark.parametrize(
     "answer",
     [request_refund, request_refund_by_name, request_refund_apply_async,
-     request_refund_logs_and_reraises],
+     request_refund_logs_and_reraises, request_refund_global_connection],
 )  # fmt: skip
 def test_13_4_right(answer) -> None:
     assert_passed(verdict("13.4", answer), "once each; with the broker unreachable")
@@ -776,8 +1063,8 @@ NOT_REGISTERED = "inspect().registered() lists the names"
                      id="apply"),
         pytest.param(request_refund_twice, "refunds per order", "queue each refund once",
                      id="twice"),
-        pytest.param(request_refund_get, "waited for the refund to finish (get()) and returned "
-                     "its result, not its handle", "return what delay() returns, without get()",
+        pytest.param(request_refund_get, "waited for the refund to finish (get()) before "
+                     "returning", "return what delay() returns, at once, without get()",
                      id="get"),
         pytest.param(request_refund_id, "returned the task's id", "return what delay() (or "
                      "send_task()) returns, the AsyncResult", id="id"),
@@ -833,6 +1120,31 @@ NOT_REGISTERED = "inspect().registered() lists the names"
                      id="r2-short-name"),
         pytest.param(request_refund_direct, "called the task directly", "queue it and return "
                      "the handle", id="r2-direct-call"),
+        pytest.param(request_refund_ping_fallback, "with the broker up but no worker reading "
+                     "it, request_refund refunded order", "queue it whatever the workers are doing",
+                     id="r3-ping-fallback"),
+        pytest.param(request_refund_memo_global, "called again for the same order, returned "
+                     "the handle of the first refund", "queue a refund on every call",
+                     id="r3-memo-global"),
+        pytest.param(request_refund_background_thread, "returned before the refund was sent: "
+                     "the message was published later, by another thread", "call delay() in "
+                     "request_refund itself", id="r3-background-thread"),
+        pytest.param(request_refund_fake_handle, "with the broker unreachable, request_refund "
+                     "returned an AsyncResult instead of failing", REACH, id="r3-fake-handle"),
+        pytest.param(request_refund_retry_loop_no_raise, "returned None instead of failing",
+                     REACH, id="r3-retry-loop-no-raise"),
+        pytest.param(request_refund_str_id, "returned {'order': '", "pass the order id as it "
+                     "is, an int", id="r3-str-id"),
+        pytest.param(request_refund_reraise_other, "request_refund raised a RuntimeError",
+                     "let delay()'s OperationalError reach the caller as it is",
+                     id="r3-reraise-other"),
+        pytest.param(request_refund_wait_for_it, "waited for the refund to finish (get()) "
+                     "before returning", "return what delay() returns, at once, without get()",
+                     id="r3-wait-for-it"),
+        pytest.param(request_refund_expires, "was sent with an expiry", "send it without "
+                     "expires=", id="r3-expires"),
+        pytest.param(request_refund_ignore_result, "was sent with ignore_result",
+                     "send it without ignore_result=True", id="r3-ignore-result"),
     ],
 )  # fmt: skip
 def test_13_4_wrong_answers(answer, problem, hint, no_refund_copy) -> None:

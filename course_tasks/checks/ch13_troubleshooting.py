@@ -8,18 +8,24 @@ check proves that it works (and that it does not only look as if it did):
   Checked with two more workers of the check's own (:mod:`course_tasks.workers`), which must
   read the queue too (a fix sent to one worker by name leaves them out), and with two queues
   nobody reads; every worker must still read the queues it read before (the default one
-  too). What a wrong fix cancelled is put back afterwards.
+  too). At the end the workers
+  forget the queue (a restart) and a second ``unstick(queue)`` must tell them again (a fix
+  that remembers what it did in a global does not). What a wrong fix cancelled is put back
+  afterwards.
 * 13.2 ``check("13.2", SHOP_RESULTS)``: the settings that make the shop keep its results
-  between one hour and seven days (they expired after one second), still as json. Checked on
+  between one hour and seven days (they expired after one second), still as json (nor
+  accepting anything else), run on a worker (not eager). Checked on
   a lab app (:mod:`course_tasks.lab`) with a real worker, by the key's TTL in the result
   backend.
 * 13.3 ``check("13.3", unique_tags)``: the body of a task whose result json can carry (the
-  broken one returned a ``set``). Run as a task on a lab worker, on four inputs: repeats,
-  words with capitals, no words at all.
+  broken one returned a ``set``). Run as a task on a lab worker, on lists with repeats,
+  capitals, spaces, the empty word, no repeats, one distinct word, two Unicode forms of a
+  word, no words at all.
 * 13.4 ``check("13.4", request_refund)``: ``request_refund(order_id)`` queues the course's
-  refund under the name the worker knows (``billing.refund``, read from the message sent)
-  and returns its handle; called once more with the broker unreachable, it lets the error
-  reach the caller and refunds nothing.
+  refund under the name the worker knows (``billing.refund``, read from the message sent),
+  at every call (one order is refunded twice), from the caller's thread, with no expiry,
+  and returns its handle; called once more with the broker unreachable, it lets the
+  broker's ``OperationalError`` reach the caller and refunds nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -38,8 +45,8 @@ from celery.exceptions import NotRegistered
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, EagerResult
 from celery.signals import before_task_publish
-from kombu import Connection
-from kombu.exceptions import ContentDisallowed
+from kombu import Connection, Producer
+from kombu.exceptions import ContentDisallowed, OperationalError
 from kombu.pools import ProducerPool
 
 from course_tasks import lab, services, workers
@@ -68,6 +75,8 @@ INSPECT_SECONDS = 10.0
 SURVEY_SECONDS = 1.5
 #: How long the learner's function may take before the check stops waiting for it.
 CALL_SECONDS = 30.0
+#: The thread in which call_watched runs the learner's function (13.4).
+CALL_THREAD = "course-check-call"
 #: How long 13.4 watches, once the broker is back, for a refund sent late.
 LATER_SECONDS = 3.0
 #: How long a result must be kept at least (13.2), and at most.
@@ -239,6 +248,14 @@ def _not_run(
                 hint="leave out destination=: app.control.add_consumer(queue) tells every "
                 "running worker, whatever its name",
             )
+    if not controls:
+        return Fail(
+            f"the reports still wait in {queue!r}: unstick({queue!r}) sent the workers no "
+            "command at all (no add_consumer), so none of them reads it",
+            hint="tell the running workers on every call: app.control.add_consumer(queue); "
+            "nothing remembered from an earlier call, and nothing set in app.conf, reaches "
+            "them",
+        )
     return Fail(
         f"the reports still wait in {queue!r}; the workers read {read}",
         hint="app.control.add_consumer(queue) with the queue the tasks wait in "
@@ -308,6 +325,38 @@ def _judge_readers(
             )
 
 
+def _judge_again(unstick: Any, queue: str, nodes: list[str], sent: list[AsyncResult]) -> None:
+    """The workers forget ``queue`` (as a restarted worker does); a report waits there
+    again, and a second ``unstick(queue)`` makes them read it again."""
+    with suppress(Exception):
+        app.control.cancel_consumer(
+            queue, destination=nodes, reply=True, timeout=INSPECT_SECONDS, limit=len(nodes)
+        )
+    again = troubles.send_report(f"2031-again-{next(_serial)}")
+    sent.append(again)
+    with _controls() as controls:
+        unstick(queue)
+    if _wait([again], WAIT_SECONDS):
+        return
+    told = any(
+        command == "add_consumer" and args.get("queue") == queue for command, args, _ in controls
+    )
+    if not told:
+        raise Fail(
+            f"the workers were restarted (they no longer read {queue!r}) and a report waited "
+            f"there again; unstick({queue!r}), called a second time, sent no add_consumer: "
+            "it remembered that it had already done so, but the workers had forgotten",
+            hint="send add_consumer(queue) on every call: keep no record of the queues "
+            "already added (a worker started or restarted since has never heard of them)",
+        )
+    raise Fail(
+        f"the workers were restarted (they no longer read {queue!r}) and a report waited "
+        f"there again; after a second unstick({queue!r}) it is still {again.state} after "
+        f"{WAIT_SECONDS:g} s",
+        hint="app.control.add_consumer(queue) on every call, to every running worker",
+    )
+
+
 @exercise("13.1", "reports stuck in PENDING", points=2)
 def _unstick(unstick: Any) -> str:
     unstick = need_function(unstick, "unstick", "unstick(queue)", purpose="fixes the queue")
@@ -361,6 +410,7 @@ def _unstick(unstick: Any) -> str:
                 != 42
             ):
                 raise Fail("add(20, 22) in the second queue did not return 42")
+            _judge_again(unstick, queue, sorted({*helpers, *before}), sent)
         finally:
             _revoke_unfinished(sent)
             _release(queue)
@@ -407,6 +457,27 @@ def _expires(settings: Any) -> str:
             f"results are now stored as {shop.conf.result_serializer}: the shop and its status "
             "page accept json only (and a worker should never unpickle what it reads)",
             hint="change only how long results live: leave result_serializer as it is (json)",
+        )
+
+    accepted = [
+        c
+        for setting in ("accept_content", "result_accept_content")
+        for c in (shop.conf.get(setting) or ())
+        if c not in ("json", "application/json")
+    ]
+    if accepted:
+        raise Fail(
+            f"the shop now accepts {accepted[0]!r} content (accept_content / "
+            "result_accept_content): it would unpickle what it reads, and whoever can write "
+            "to Redis could run code in it",
+            hint="change only how long results live: leave the accepted content as it is "
+            "(json only)",
+        )
+    if shop.conf.task_always_eager:
+        raise Fail(
+            "task_always_eager runs every task in the caller: nothing runs on a worker, and "
+            "no result reaches the backend for the status page",
+            hint="change only how long results live: leave task_always_eager out",
         )
 
     @shop.task(name="shop.total")
@@ -479,6 +550,11 @@ TAG_CASES = [
     ["celery", "AMQP", "worker", "Beat", "celery", "AMQP"],
     [],
     ["beat", "Redis", "Celery", "redis", " queue", "", "beat", "Redis"],
+    # No repeats at all (still to be sorted), one distinct word (still a list), words that
+    # differ only by a space or by their Unicode form (precomposed 'é', 'e' + accent).
+    ["worker", "beat", "redis", "amqp"],
+    ["redis", "redis"],
+    ["queue ", " queue", "queue", "caf\u00e9", "cafe\u0301", "queue"],
 ]
 
 
@@ -509,6 +585,12 @@ def _judge_tags(words: list[str], state: str, value: Any) -> None:
                 hint="json has no set (nor frozenset): return a list, sorted(set(words))",
             )
         raise Fail(f"for {words} the task failed: {text}")
+    if isinstance(value, str) and len(expected) == 1 and value == expected[0]:
+        raise Fail(
+            f"for {words} the task returned the str {value!r}, not {expected}: one tag is "
+            "still a list of tags, of one",
+            hint="always return a list, whatever its length: sorted(set(words))",
+        )
     if isinstance(value, str):
         hint = "return the list itself: Celery turns it into json for you"
         if not value.startswith("["):
@@ -532,6 +614,13 @@ def _judge_tags(words: list[str], state: str, value: Any) -> None:
             hint="sort plainly, sorted(set(words)): capitals come before lower case; "
             "no key=str.lower",
         )
+    if sorted(value) == expected and value == list(words):
+        raise Fail(
+            f"for {words} (no repeats) the tags came back as {value}, in the words' order, "
+            "not sorted",
+            hint="sort them whether or not there are repeats: sorted(set(words)), with no "
+            "shortcut that returns the words as they came",
+        )
     if sorted(value) == expected:
         raise Fail(
             f"for {words} the tags came back as {value}, not sorted",
@@ -544,12 +633,36 @@ def _judge_tags(words: list[str], state: str, value: Any) -> None:
             hint="every string in words is a word, the empty one too: keep each as it is, "
             "sorted(set(words))",
         )
-    if strings and value == sorted({w.strip() for w in words}) != expected:
+    if strings and any(
+        value == sorted({unicodedata.normalize(form, w) for w in words}) != expected
+        for form in ("NFC", "NFD", "NFKC", "NFKD")
+    ):
+        raise Fail(
+            f"for {ascii(words)} the task returned {ascii(value)}, not {ascii(expected)}: the "
+            "words were normalised (unicodedata.normalize), so two different strings (an 'e' "
+            "followed by an accent, and the one character '\\u00e9') became one",
+            hint="keep each word as it is, byte for byte: drop the exact repeats and sort, "
+            "sorted(set(words))",
+        )
+    if strings and any(
+        value == sorted({strip(w) for w in words}) != expected
+        for strip in (str.strip, str.rstrip, str.lstrip)
+    ):
         raise Fail(
             f"for {words} the task returned {value}, not {expected}: the spaces around a "
             "word were stripped",
             hint="keep each word as it is (no strip()): drop the repeats and sort, "
             "sorted(set(words))",
+        )
+    if (
+        strings
+        and set(value) < set(expected)
+        and {v.strip() for v in value} == {w.strip() for w in words}
+    ):
+        raise Fail(
+            f"for {words} the task returned {value}, not {expected}: words that differ "
+            "only by their spaces (' queue', 'queue ' and 'queue') became one tag",
+            hint="compare the words as they are (no strip() to find repeats): sorted(set(words))",
         )
     if (
         strings
@@ -578,14 +691,20 @@ def _judge_tags(words: list[str], state: str, value: Any) -> None:
 
 
 @contextmanager
-def _published() -> Iterator[dict[str, tuple[str, str]]]:
-    """{task id: (task name, routing key)} of every task message published while inside."""
-    sent: dict[str, tuple[str, str]] = {}
+def _published() -> Iterator[dict[str, tuple[str, str, Any, str]]]:
+    """{task id: (task name, routing key, its expires header, the name of the thread that
+    published it)} of every task message published while inside."""
+    sent: dict[str, tuple[str, str, Any, str]] = {}
 
     def record(sender: Any = None, headers: Any = None, routing_key: Any = None,
                **_: Any) -> None:  # fmt: skip
         if isinstance(headers, dict):
-            sent[str(headers.get("id"))] = (str(headers.get("task") or sender), str(routing_key))
+            sent[str(headers.get("id"))] = (
+                str(headers.get("task") or sender),
+                str(routing_key),
+                headers.get("expires"),
+                threading.current_thread().name,
+            )
 
     before_task_publish.connect(record, weak=False, dispatch_uid="course-check-13.4")
     try:
@@ -610,9 +729,24 @@ def _broker_unreachable() -> Iterator[None]:
     app.connection_for_write = unreachable  # type: ignore[method-assign]
     app._pool = pool
     app.amqp._producer_pool = ProducerPool(pool, limit=pool.limit)
+    real_publish = Producer._publish
+
+    def refused(producer: Producer, *args: Any, **kwargs: Any) -> Any:
+        # A connection the learner's code opened before the outage breaks too (as it does
+        # when Redis goes down): what the learner's call publishes through it is refused.
+        if threading.current_thread().name == CALL_THREAD:
+            errors = tuple(getattr(producer.connection, "connection_errors", ()) or ())
+            refused_by = next((e for e in errors if issubclass(e, OSError)), None)
+            if refused_by is not None:
+                raise refused_by(111, "Connection refused")
+            raise (errors or (ConnectionRefusedError,))[0]("Connection refused")
+        return real_publish(producer, *args, **kwargs)
+
+    Producer._publish = refused  # type: ignore[method-assign]
     try:
         yield
     finally:
+        Producer._publish = real_publish  # type: ignore[method-assign]
         del app.connection_for_write
         app._pool, app.amqp._producer_pool = saved
         with suppress(Exception):
@@ -666,6 +800,10 @@ def _judge_no_worker(request_refund: Any, order_id: int) -> None:
                     "no fallback)",
                 )
             handle = _handle(request_refund, answer, seen, order_id)
+            deadline = time.monotonic() + LATER_SECONDS
+            while handle.id not in sent and time.monotonic() < deadline:
+                time.sleep(0.05)  # a message sent late, from another thread, shows here
+            _judge_message(sent.get(handle.id), order_id)
             if sent.get(handle.id, ("", ""))[0] != troubles.refund.name:
                 raise Fail(
                     f"with no worker reading the broker, request_refund({order_id}) sent no "
@@ -677,6 +815,29 @@ def _judge_no_worker(request_refund: Any, order_id: int) -> None:
             _revoke_unfinished([handle])
 
 
+def _judge_message(message: tuple[str, str, Any, str] | None, order_id: int) -> None:
+    """The refund's message was published by request_refund itself, with no expiry."""
+    if message is None:
+        return
+    if message[3] != CALL_THREAD:
+        raise Fail(
+            f"request_refund({order_id}) returned before the refund was sent: the message "
+            f"was published later, by another thread ({message[3]}); with the broker down, "
+            "delay()'s error is raised in that thread and never reaches the caller, who "
+            "believes the refund was queued",
+            hint="call delay() in request_refund itself and return what it returns: no "
+            "thread, so that its error reaches the shop",
+        )
+    if message[2] is not None:
+        raise Fail(
+            f"the refund of order {order_id} was sent with an expiry ({message[2]}): if the "
+            "workers are busy or away (a restart) for longer, the worker revokes it and the "
+            "refund is lost for ever",
+            hint="send it without expires=: a refund waits in the queue until a worker "
+            "takes it, however long that is",
+        )
+
+
 def _handle(request_refund: Any, answer: Any, seen: Any, order_id: int) -> AsyncResult:
     """The handle request_refund returned for ``order_id``, or a Fail saying what it is."""
     if isinstance(answer, StillRunning):
@@ -686,12 +847,20 @@ def _handle(request_refund: Any, answer: Any, seen: Any, order_id: int) -> Async
         )
     if answer is None and is_stub_body(request_refund):
         raise NotYet("write the body of request_refund")
-    if seen.waited or (isinstance(answer, dict) and answer.get("on_worker") is True):
+    if isinstance(answer, dict) and answer.get("on_worker") is True:
         raise Fail(
             "request_refund waited for the refund to finish (get()) and returned its result, "
             "not its handle",
             hint="return what delay() returns, without get(): the shop reads the handle's "
             "state when it needs it",
+        )
+    if seen.waited:
+        raise Fail(
+            "request_refund waited for the refund to finish (get()) before returning: the "
+            "shop's request hangs while the workers are busy, and fails when they are away "
+            "although the refund was queued",
+            hint="return what delay() returns, at once, without get(): the shop reads the "
+            "handle's state when it needs it",
         )
     if seen.ran_here or isinstance(answer, EagerResult):
         raise Fail(
@@ -719,7 +888,7 @@ def _handle(request_refund: Any, answer: Any, seen: Any, order_id: int) -> Async
     return answer
 
 
-def _stuck(handle: AsyncResult, order_id: int, message: tuple[str, str] | None) -> Fail:
+def _stuck(handle: AsyncResult, order_id: int, message: tuple[str, str, Any, str] | None) -> Fail:
     """Why the refund of ``order_id`` has not finished."""
     state = handle.state
     queue = message[1] if message else None
@@ -736,7 +905,9 @@ def _stuck(handle: AsyncResult, order_id: int, message: tuple[str, str] | None) 
     )
 
 
-def _judge_refund(handle: AsyncResult, order_id: int, message: tuple[str, str] | None) -> None:
+def _judge_refund(
+    handle: AsyncResult, order_id: int, message: tuple[str, str, Any, str] | None
+) -> None:
     """The refund behind ``handle`` ran on a worker, as the course's ``billing.refund``."""
     if getattr(handle, "ignored", False):
         raise Fail(
@@ -774,21 +945,24 @@ def _judge_refund(handle: AsyncResult, order_id: int, message: tuple[str, str] |
 
 
 def _judge_outage(request_refund: Any, order_id: int) -> None:
-    """With the broker unreachable, request_refund fails and refunds nothing."""
+    """With the broker unreachable, request_refund fails and refunds nothing (``order_id``
+    may have been refunded before: that one refund stays the only one)."""
     raised = False
+    error: Exception | None = None
     threads = set(threading.enumerate())
+    refunded = troubles.refunds().get(order_id, 0)
     with _published() as sent:
         with _broker_unreachable():
             try:
                 answer, seen = call_watched(request_refund, order_id, seconds=CALL_SECONDS)
-            except Exception:
-                raised, answer, seen = True, None, None
+            except Exception as exc:
+                raised, answer, seen, error = True, None, None, exc
         # The broker is back: whatever the call left behind must not send the refund later.
         tried = set(sent)
         time.sleep(LATER_SECONDS)
         later = [
             tid
-            for tid, (name, _) in sent.items()
+            for tid, (name, *_) in sent.items()
             if tid not in tried and name == troubles.refund.name
         ]
     left = [t for t in threading.enumerate() if t not in threads and t.is_alive()]
@@ -813,13 +987,21 @@ def _judge_outage(request_refund: Any, order_id: int) -> None:
             "thread that sends the refund later; the shop decides when to try again",
         )
     ran_here = bool(seen and seen.ran_here)
-    if troubles.refunds().get(order_id) or ran_here:
+    if troubles.refunds().get(order_id, 0) > refunded or ran_here:
         raise Fail(
             f"with the broker unreachable, request_refund still refunded order {order_id}, "
             f"here in the notebook{' (apply())' if ran_here else ''}: the outage is hidden, "
             "and the refund ran outside the worker",
             hint="let delay()'s error reach the caller, so that the shop knows the refund was "
             "not queued; never refund any other way",
+        )
+    if raised and not isinstance(error, OperationalError):
+        raise Fail(
+            f"with the broker unreachable, request_refund raised {kind(error)} "
+            f"({error_text(error)}), not the broker's own error: the shop, which catches "
+            "kombu's OperationalError to know that a refund was not queued, misses it",
+            hint="let delay()'s OperationalError reach the caller as it is: no try/except "
+            "around it, or one that ends in a bare raise",
         )
     if not raised and not isinstance(answer, BaseException):
         raise Fail(
@@ -835,23 +1017,39 @@ def _refund(request_refund: Any) -> str:
         request_refund, "request_refund", "request_refund(order_id)", purpose="queues the refund"
     )
     troubles.reset()
-    orders = [4100 + next(_serial), 4200 + next(_serial)]
+    first, second = 4100 + next(_serial), 4200 + next(_serial)
+    # The first order twice: the shop refunds it again (a second, partial refund).
+    orders = [first, second, first]
     handles: list[AsyncResult] = []
     try:
         for order_id in orders:
             with _published() as sent:
                 answer, seen = call_watched(request_refund, order_id, seconds=CALL_SECONDS)
             handle = _handle(request_refund, answer, seen, order_id)
+            if any(handle.id == h.id for h in handles):
+                raise Fail(
+                    f"request_refund({order_id}), called again for the same order, returned "
+                    "the handle of the first refund: the second refund was never queued",
+                    hint="queue a refund on every call (the shop decides when an order is "
+                    "refunded again): keep no handles from earlier calls",
+                )
             handles.append(handle)
+            _judge_message(sent.get(handle.id), order_id)
             _judge_refund(handle, order_id, sent.get(handle.id))
-        counts = troubles.refunds()
-        if counts != {order_id: 1 for order_id in orders}:
-            raise Fail(f"refunds per order: {counts}", hint="queue each refund once")
+        # Only the check's orders: a refund left over from an earlier call may still land.
+        counts = {order_id: troubles.refunds().get(order_id, 0) for order_id in (first, second)}
+        if counts != {first: 2, second: 1}:
+            raise Fail(
+                f"refunds per order: {counts} (order {first} was refunded twice, by two "
+                f"calls; order {second} once)",
+                hint="queue each refund once per call",
+            )
         _judge_no_worker(request_refund, 4400 + next(_serial))
-        _judge_outage(request_refund, 4300 + next(_serial))
+        _judge_outage(request_refund, first)
     finally:
         _revoke_unfinished(handles)
     return (
-        "both refunds ran on the worker as 'billing.refund', once each; with the broker "
+        "the three refunds (one order twice) ran on the worker as 'billing.refund', once "
+        "each; with the broker "
         "unreachable the error reached the caller and nothing was refunded"
     )
