@@ -643,9 +643,8 @@ def test_10_1_stub_is_not_yet() -> None:
                      "mark the order before charging, in the command that checks it",
                      id="lock-then-mark-after-charge"),
         pytest.param(pay_incr_then_expire,
-                     "a delivery that died right after its INCRBY (before its EXPIRE) left "
-                     "practices:paid:check-d-", "set the mark and its expiry in one command",
-                     id="incr-then-expire"),
+                     "a repeat delivery of the same order pushed that expiry back",
+                     "set the expiry only when the mark is made", id="incr-then-expire"),
         pytest.param(pay_ledger_as_mark, "at the same time charged the card 2 times",
                      "a GET (is it paid?) then a SET (now it is)", id="ledger-as-mark"),
         pytest.param(pay_expire_before_set,
@@ -1261,12 +1260,14 @@ def test_10_3_stub_is_not_yet() -> None:
     [
         pytest.param((acquire_uuid1_fixed_clock_seq, release),
                      "on two workers whose clocks read the same returned the same token",
-                     "uuid.uuid4().hex (or uuid.uuid1() with its random clock sequence)",
+                     "a new random token at every acquire: uuid.uuid4().hex (or uuid.uuid1() "
+                     "with its random clock sequence), not the time",
                      id="r4-uuid1-fixed-clock-seq"),
         pytest.param((acquire, release_is_not_none),
                      "release with a stale token returned True; it released nothing",
-                     "a test such as `is not None` is True for 0 too",
-                     id="r4-release-is-not-none"),
+                     "return True only when the lock was deleted: the Lua script answers 1 "
+                     "after its DEL and 0 otherwise, so return its answer == 1 (a test such as "
+                     "`is not None` is True for 0 too)", id="r4-release-is-not-none"),
         pytest.param((acquire_no_expiry, release), "the lock has no expiry",
                      "set it with an expiry: r.set(key, token, nx=True, ex=seconds)",
                      id="no-expiry"),
@@ -1324,8 +1325,8 @@ def test_10_3_stub_is_not_yet() -> None:
                      "a new random token at every acquire", id="module-rng-token"),
         pytest.param((acquire_time_token, release),
                      "acquire on two workers whose clocks read the same returned the same token",
-                     "a new random token at every acquire: uuid.uuid4().hex, not the time",
-                     id="time-token"),
+                     "a new random token at every acquire: uuid.uuid4().hex (or uuid.uuid1() "
+                     "with its random clock sequence), not the time", id="time-token"),
         pytest.param((acquire_margin, release), "5) set a lock that expires in 6 s",
                      "expire after the seconds asked: ex=seconds", id="ex-plus-margin"),
         pytest.param((acquire_px, release), "5) set a lock that expires in 5 ms",
@@ -1764,13 +1765,14 @@ def test_10_4_stub_is_not_yet() -> None:
     ("answer", "problem", "hint"),
     [
         pytest.param(encode_rewrap_same_type, "the same type, but a new exception",
-                     "re-raise the very same exception with a bare raise",
-                     id="r4-rewrap-same-type"),
+                     "let other errors go up as they are: don't catch them, or re-raise the "
+                     "very same exception with a bare raise", id="r4-rewrap-same-type"),
         pytest.param(encode_reraise_the_limit, "SoftTimeLimitExceeded escaped from encode",
-                     'return "stopped" from the except block instead of raising it again',
-                     id="r4-reraise"),
+                     'catch it and stop there: remove the temporary file and return "stopped" '
+                     "from the except block instead of raising it again", id="r4-reraise"),
         pytest.param(encode_count_parts, "practices.parts(name) holds the earlier run's parts",
-                     'return "stopped" from the except block', id="r4-count-parts"),
+                     'decide by what happened in this run: return "stopped" from the except '
+                     "block that caught SoftTimeLimitExceeded", id="r4-count-parts"),
         pytest.param(encode_no_handler,
                      "SoftTimeLimitExceeded escaped from encode and left its temporary file",
                      "wrap the work in try/except SoftTimeLimitExceeded", id="no-handler"),
@@ -1807,7 +1809,8 @@ def test_10_4_stub_is_not_yet() -> None:
                      'parts encoded), but it answered "done"', 'return "stopped" from the except',
                      id="pass-through"),
         pytest.param(encode_reraise, "SoftTimeLimitExceeded escaped from encode.",
-                     "wrap the work in try/except SoftTimeLimitExceeded", id="reraise"),
+                     'catch it and stop there: remove the temporary file and return "stopped" '
+                     "from the except block instead of raising it again", id="reraise"),
         # adversary round 2
         pytest.param(encode_finish_interrupted_part,
                      "the soft time limit struck during part 1 of 3, and encode went on: it "

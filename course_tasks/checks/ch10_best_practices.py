@@ -802,8 +802,16 @@ def _judge_payments(
     ttls_once = _left(once, run_once)  # read now: the feedback shows these lifetimes
     _new_payment(new, once, answer)
     pushed = {key: ttl for key in left if (ttl := r.ttl(key)) > left[key]}
-    if pushed:
-        key = next(iter(pushed))
+    for key in pushed:
+        # Is it the mark? With only this key left, a redelivery answers "already paid" and
+        # charges nothing. (If not, that redelivery paid again and made every key anew.)
+        others = [other for other in _left(order, run) if other != key]
+        if others:
+            r.delete(*others)
+        charged = _charges(order)
+        answer, _ = _call(process(), order, 30)
+        if answer != ALREADY or _charges(order) != charged:
+            continue
         raise Fail(
             f"the payment of order {once!r} pushed back the expiry of {key}, which the "
             f"payment of order {new!r} had set ({_lifetime(left[key])} left, then "
@@ -881,7 +889,7 @@ def _judge_payments(
     _judge_lifetime(order, run, _left(order, run), process)
     _judge_expiry_moves(pay, process)
     _judge_mark_kept(pay, process)
-    _judge_repeat_keeps_expiry(pay)
+    _judge_repeat_keeps_expiry(pay, process)
     # A delivery whose process dies after each of its store commands in turn; then the
     # time goes by, and the order is delivered again.
     for (dying, _), died, where in _deaths(pay, run, lambda: (_order("d"), 30), _charged):
@@ -988,9 +996,13 @@ def _judge_mark_kept(pay: Callable[..., Any], process: Callable[[], Callable[...
         return
 
 
-def _judge_repeat_keeps_expiry(pay: Callable[..., Any]) -> None:
+def _judge_repeat_keeps_expiry(
+    pay: Callable[..., Any], process: Callable[[], Callable[..., Any]]
+) -> None:
     """A repeat delivery of an order must leave its mark's expiry as the payment set it: the
-    check lets time go by for the mark (shortens its TTL), redelivers, and compares."""
+    check lets time go by for the mark (shortens its TTL), redelivers, and compares. Only the
+    mark counts, the key that alone answers "already paid" (found as in _judge_mark_kept);
+    other keys an answer keeps beside it (an attempt record) may expire as the answer likes."""
     r = store()
     order = _order("k")
     _, run = _call(pay, order, 30)
@@ -999,8 +1011,16 @@ def _judge_repeat_keeps_expiry(pay: Callable[..., Any]) -> None:
         r.expire(key, ttl)
     _call(pay, order, 30)
     pushed = {key: ttl for key in left if (ttl := r.ttl(key)) > left[key]}
-    if pushed:
-        key = next(iter(pushed))
+    for key in pushed:
+        # Is it the mark? With only this key left, a redelivery answers "already paid" and
+        # charges nothing. (If not, that redelivery paid again and made every key anew.)
+        others = [other for other in _left(order, run) if other != key]
+        if others:
+            r.delete(*others)
+        charged = _charges(order)
+        answer, _ = _call(process(), order, 30)
+        if answer != ALREADY or _charges(order) != charged:
+            continue
         raise Fail(
             f"order {order!r} was paid, time went by ({_lifetime(left[key])} left on "
             f"{key}), and a repeat delivery of the same order pushed that expiry back "
@@ -1771,6 +1791,18 @@ def _reraises_soft_limit(fn: Callable[..., Any]) -> bool:
     return False
 
 
+def _on_threads(name: str, parts: int) -> Fail:
+    return Fail(
+        f"encode({name!r}, {parts}) encoded its parts on other threads (a thread pool?), "
+        "where the soft time limit never reaches them: Celery raises "
+        "SoftTimeLimitExceeded in the task's own thread only (from a signal handler), "
+        "so the pool's threads go on encoding after the limit, until the hard limit "
+        "kills the process",
+        hint="encode the parts in the task's own thread, in a plain loop inside "
+        "try/except SoftTimeLimitExceeded",
+    )
+
+
 def _judge_stop(
     encode: Callable[..., Any], name: str, parts: int, limit: _Limit, earlier: int = 0
 ) -> None:
@@ -1793,15 +1825,7 @@ def _judge_stop(
         left = " and left its temporary file" if practices.temp_exists(name) else ""
         raise Fail(f"SoftTimeLimitExceeded escaped from encode{left}", hint=hint) from None
     if not limit.struck and practices.parts(name) and not limit.seen:
-        raise Fail(
-            f"encode({name!r}, {parts}) encoded its parts on other threads (a thread pool?), "
-            "where the soft time limit never reaches them: Celery raises "
-            "SoftTimeLimitExceeded in the task's own thread only (from a signal handler), "
-            "so the pool's threads go on encoding after the limit, until the hard limit "
-            "kills the process",
-            hint="encode the parts in the task's own thread, in a plain loop inside "
-            "try/except SoftTimeLimitExceeded",
-        )
+        raise _on_threads(name, parts)
     if not limit.struck:
         raise Fail(f"encode({name!r}, {parts}) finished before the soft time limit struck")
     encoded = practices.parts(name)
@@ -1915,9 +1939,12 @@ def _soft_time_limit(encode: Any) -> str:
 
 def _judge_encode(encode: Callable[..., Any], fresh: Callable[[str], str]) -> str:
     short = fresh("short")
-    answer, _ = _call(encode, short, 3)
+    counted = _Limit(short)  # no limit: it counts the parts recorded by encode's own thread
+    answer, _ = _call(encode, short, 3, run=_Run(before=counted.before))
     if answer is None and is_stub_body(encode, unknown=False):
         raise NotYet("write the body of encode")
+    if practices.parts(short) and not counted.seen:  # in any order: threads race
+        raise _on_threads(short, 3)
     if practices.parts(short) != [0, 1, 2]:
         raise Fail(
             f"encode({short!r}, 3) encoded the parts {practices.parts(short)!r}",
