@@ -568,9 +568,81 @@ def test_10_1_stub_is_not_yet() -> None:
     assert_fails(verdict("10.1", pay_stub), "not yet: write the body of pay", None)
 
 
+def r4_pay_px_units(order_id, amount):
+    """Adversary round 4 (px-units): the expiry is given as px=86400, i.e. 86 s instead of a day."""
+    # "a day": 24*3600 ... but given as px (milliseconds): the mark lives 86 s
+    first = store().set(practices.key("paid", order_id), amount, nx=True, px=24 * 3600)
+    if not first:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def r4_pay_two_hours(order_id, amount):
+    """Adversary round 4 (two-hours): the mark expires after 2 h (covers the 1 h visibility
+    timeout) instead of a day or more."""
+    # "a redelivery can come an hour later": two hours of margin, not a day
+    first = store().set(practices.key("paid", order_id), amount, nx=True, ex=2 * 3600)
+    if not first:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def r4_pay_exists_then_set(order_id, amount):
+    """Adversary round 4 (exists-charge-set): EXISTS, charge, then SET: two concurrent deliveries
+    both charge."""
+    # check, charge, then mark: two concurrent deliveries both pass the check
+    key = practices.key("paid", order_id)
+    if store().exists(key):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    store().set(key, amount, ex=DAY)
+    return "charged"
+
+
+def r4_pay_setnx_then_expire(order_id, amount):
+    """Adversary round 4 (setnx-then-expire): SETNX then EXPIRE in two commands: dying between them
+    leaves a mark for ever."""
+    key = practices.key("paid", order_id)
+    if not store().setnx(key, amount):
+        return "already paid"
+    store().expire(key, DAY)  # a process dying before this leaves a mark for ever
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def r4_pay_set_get_overwrite(order_id, amount):
+    """Adversary round 4 (set-get-overwrite): SET ... GET without NX: each repeat overwrites the
+    amount and resets the expiry."""
+    # SET ... GET without NX: learns whether it was paid, but overwrites amount and expiry
+    previous = store().set(practices.key("paid", order_id), amount, ex=DAY, get=True)
+    if previous is not None:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
+        pytest.param(r4_pay_px_units,
+                     "expires in 86 s: a redelivery after the broker's visibility timeout",
+                     "keep the mark a day or more: ex=7 * 24 * 3600", id="r4-px-units"),
+        pytest.param(r4_pay_two_hours,
+                     "expires in 2 h: a redelivery after the broker's visibility timeout",
+                     "keep the mark a day or more: ex=7 * 24 * 3600", id="r4-two-hours"),
+        pytest.param(r4_pay_exists_then_set, ", 30) at the same time charged the card 2 times",
+                     "a GET (is it paid?) then a SET (now it is) lets two",
+                     id="r4-exists-charge-set"),
+        pytest.param(r4_pay_setnx_then_expire,
+                     "a delivery that died right after its SETNX (before its EXPIRE) left",
+                     "set the mark and its expiry in one command: r.set(key, 1,",
+                     id="r4-setnx-then-expire"),
+        pytest.param(r4_pay_set_get_overwrite,
+                     "now says 45, an amount that was never charged: the second delivery",
+                     "write the mark only the first time: r.set(key, amount,",
+                     id="r4-set-get-overwrite"),
         pytest.param(pay_refresh_on_repeat, "a repeat delivery of the same order pushed that "
                      "expiry back", "set the expiry only when the mark is made",
                      id="r4-refresh-on-repeat"),
@@ -734,9 +806,123 @@ def test_10_2_stub_and_not_a_dict() -> None:
     assert_fails(verdict("10.2", [RIGHT]), "RETRY_OPTIONS is a list, not a dict", "a dict")
 
 
+R4_RETRY_NO_MAX = dict(  # "5 retries never get near 60 s", so retry_backoff_max left at 600
+    autoretry_for=(TemporaryError,), retry_backoff=1, retry_jitter=True, max_retries=5
+)
+
+
+R4_RETRY_MAX_64 = dict(  # a power of two "close to a minute"
+    autoretry_for=(TemporaryError,),
+    retry_backoff=1,
+    retry_backoff_max=64,
+    retry_jitter=True,
+    max_retries=5,
+)
+
+
+R4_RETRY_MAX_30 = dict(  # half a minute: 32 s would be capped to 30
+    autoretry_for=(TemporaryError,),
+    retry_backoff=1,
+    retry_backoff_max=30,
+    retry_jitter=True,
+    max_retries=5,
+)
+
+
+R4_RETRY_KWARGS_OVERRIDE = dict(  # leftover retry_kwargs: Task.retry(max_retries=10) wins
+    autoretry_for=(TemporaryError,),
+    retry_backoff=1,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+    retry_kwargs={"max_retries": 10},
+)
+
+
+R4_RETRY_FACTOR_2 = dict(  # "double" read as retry_backoff=2: 2, 4, 8... s
+    autoretry_for=(TemporaryError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+
+
+R4_RETRY_FIVE_ATTEMPTS = dict(  # "give up after 5" counted as attempts: 4 retries
+    autoretry_for=(TemporaryError,),
+    retry_backoff=1,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=4,
+)
+
+
+R4_RETRY_CONN_MINUS_SUBCLASSES = dict(  # every ConnectionError except the well-known subclasses
+    autoretry_for=(ConnectionError,),
+    dont_autoretry_for=(
+        ConnectionRefusedError,
+        ConnectionResetError,
+        ConnectionAbortedError,
+        BrokenPipeError,
+    ),
+    retry_backoff=1,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+
+
+R4_RETRY_WITH_TIMEOUT = dict(  # "a timeout is temporary too"
+    autoretry_for=(TemporaryError, TimeoutError),
+    retry_backoff=1,
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+
+
+R4_RETRY_COUNTDOWN_KWARG = dict(  # countdown in retry_kwargs, no retry_backoff: no backoff at all
+    autoretry_for=(TemporaryError,),
+    retry_kwargs={"countdown": 1},
+    retry_backoff_max=60,
+    retry_jitter=True,
+    max_retries=5,
+)
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
+        pytest.param(R4_RETRY_NO_MAX, "with no retry_backoff_max the 9th retry would wait 256 s",
+                     "cap the waits with retry_backoff_max=60 (seconds; Celery's",
+                     id="r4-no-backoff-max"),
+        pytest.param(R4_RETRY_MAX_64, "with retry_backoff_max=64 the 9th retry would wait 64 s",
+                     "cap the waits with retry_backoff_max=60 (seconds; Celery's",
+                     id="r4-backoff-max-64"),
+        pytest.param(R4_RETRY_MAX_30,
+                     "retry_backoff_max=30 caps the waits at 30 s, where 60 s was asked",
+                     "retry_backoff_max=60", id="r4-backoff-max-30"),
+        pytest.param(R4_RETRY_KWARGS_OVERRIDE,
+                     "with the service down for good, the task gave up after 10 retries:",
+                     "leave max_retries out of retry_kwargs, or make it 5 there",
+                     id="r4-retry-kwargs-override"),
+        pytest.param(R4_RETRY_FACTOR_2, "the retries wait [2, 4, 8, 16, 32] s (without jitter)",
+                     "retry_backoff=1 makes 1, 2, 4, 8, 16 s (retry_backoff * 2", id="r4-factor-2"),
+        pytest.param(R4_RETRY_FIVE_ATTEMPTS,
+                     "with the service down for good, the task gave up after 4 retries",
+                     "set max_retries=5", id="r4-max-retries-4"),
+        pytest.param(R4_RETRY_CONN_MINUS_SUBCLASSES,
+                     "a plain ConnectionError (not the service's TemporaryError) was",
+                     "autoretry_for=(TemporaryError,): a base class such as",
+                     id="r4-conn-minus-subclasses"),
+        pytest.param(R4_RETRY_WITH_TIMEOUT,
+                     "a TimeoutError (not the service's TemporaryError) was retried (6",
+                     "autoretry_for=(TemporaryError,) alone: a TimeoutError is",
+                     id="r4-with-timeouterror"),
+        pytest.param(R4_RETRY_COUNTDOWN_KWARG,
+                     "the retries wait [1, 1, 1, 1, 1] s (without jitter)",
+                     "retry_backoff=1 makes 1, 2, 4, 8, 16 s (retry_backoff * 2",
+                     id="r4-countdown-kwarg"),
         pytest.param(options(retry_backoff=DROP, retry_backoff_max=DROP),
                      "every retry waits 180 s", "retry_backoff=1", id="no-backoff"),
         pytest.param(options(max_retries=DROP), "gave up after 3 retries", "set max_retries=5",
@@ -1255,9 +1441,166 @@ def test_10_3_stub_is_not_yet() -> None:
     assert_fails(verdict("10.3", acquire_stub, release), "not yet", None)
 
 
+_R4_RNG = random.Random()  # made at import: forked pool processes continue it
+
+
+_R4_COUNTER = itertools.count()
+
+
+def r4_acquire_px_units(name, seconds):
+    """Adversary round 4 (px-units): acquire sets px=seconds: the lock lasts milliseconds, it
+    expires far too soon."""
+    token = uuid.uuid4().hex
+    if store().set(practices.key("lock", name), token, nx=True, px=seconds):  # ms!
+        return token
+    return None
+
+
+def r4_acquire_margin(name, seconds):
+    """Adversary round 4 (margin): acquire sets ex=seconds+1: the lock outlives `seconds` if its
+    holder dies."""
+    token = uuid.uuid4().hex
+    # one second of margin "so it does not expire while the holder finishes"
+    if store().set(practices.key("lock", name), token, nx=True, ex=seconds + 1):
+        return token
+    return None
+
+
+def r4_acquire_module_rng(name, seconds):
+    """Adversary round 4 (module-rng): tokens from a random.Random() made at import: a forked pool
+    process repeats the parent's tokens."""
+    token = f"{_R4_RNG.getrandbits(128):032x}"
+    if store().set(practices.key("lock", name), token, nx=True, ex=seconds):
+        return token
+    return None
+
+
+def r4_acquire_pid_counter(name, seconds):
+    """Adversary round 4 (pid-counter): token = pid + a counter: not random, repeats on another
+    machine/process with the same pid."""
+    token = f"{os.getpid()}-{next(_R4_COUNTER)}"  # unique "enough", but not random
+    if store().set(practices.key("lock", name), token, nx=True, ex=seconds):
+        return token
+    return None
+
+
+def r4_acquire_false(name, seconds):
+    """Adversary round 4 (acquire-false): a refused acquire returns False instead of None."""
+    token = uuid.uuid4().hex
+    if store().set(practices.key("lock", name), token, nx=True, ex=seconds):
+        return token
+    return False  # not None
+
+
+def r4_release_watch_uncaught(name, token):
+    """Adversary round 4 (release-watch-uncaught): WATCH/GET/MULTI/DEL/EXEC without handling
+    WatchError: raises when the lock changes meanwhile."""
+    # optimistic WATCH/MULTI, but a WatchError (the key changed meanwhile) is not handled
+    key = practices.key("lock", name)
+    with store().pipeline() as pipe:
+        pipe.watch(key)
+        if pipe.get(key) != token:
+            pipe.unwatch()
+            return False
+        pipe.multi()
+        pipe.delete(key)
+        pipe.execute()
+        return True
+
+
+def r4_release_get_then_delete(name, token):
+    """Adversary round 4 (release-get-then-delete): GET then DEL in two commands: may delete the
+    next holder's lock."""
+    key = practices.key("lock", name)
+    if store().get(key) == token:
+        store().delete(key)  # the lock may have expired and been taken in between
+        return True
+    return False
+
+
+def r4_release_lua_int(name, token):
+    """Adversary round 4 (release-lua-int): release returns the script's 1/0, not True/False."""
+    return store().eval(RELEASE, 1, practices.key("lock", name), token)  # 1/0, not bools
+
+
+def r4_release_nobody_true(name, token):
+    """Adversary round 4 (release-nobody-true): releasing a lock nobody holds returns True."""
+    # "nothing to release" counted as success
+    script = """
+    local v = redis.call('get', KEYS[1])
+    if v == false then return 1 end
+    if v == ARGV[1] then return redis.call('del', KEYS[1]) end
+    return 0
+    """
+    return bool(store().eval(script, 1, practices.key("lock", name), token))
+
+
+def r4_acquire_time_hash(name, seconds):
+    """Adversary round 4 (time-hash): token = uuid5 of the name and time.time_ns(): a function of
+    the time, not random."""
+    # a hash of the time looks random, but two holders whose clocks read the same get one token
+    token = uuid.uuid5(uuid.NAMESPACE_OID, f"{name}:{time.time_ns()}").hex
+    if store().set(practices.key("lock", name), token, nx=True, ex=seconds):
+        return token
+    return None
+
+
+def r4_release_getdel_restore(name, token):
+    """Adversary round 4 (release-getdel-restore): GETDEL then SET back when it was another
+    holder's: the lock is gone for a moment (a third caller can take it)."""
+    # GETDEL, and put the lock back (with its remaining time) if it was someone else's
+    key = practices.key("lock", name)
+    r = store()
+    ttl = r.pttl(key)
+    value = r.getdel(key)
+    if value == token:
+        return True
+    if value is not None:
+        r.set(key, value, px=max(ttl, 1), nx=True)
+    return False
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
+        pytest.param((r4_acquire_px_units, release), ", 5) set a lock that expires in 5 ms",
+                     "expire after the seconds asked: ex=seconds", id="r4-px-units"),
+        pytest.param((r4_acquire_margin, release), ", 5) set a lock that expires in 6 s",
+                     "expire after the seconds asked: ex=seconds", id="r4-margin"),
+        pytest.param((r4_acquire_module_rng, release), "acquire on another pool process returned",
+                     "a new random token at every acquire: uuid.uuid4().hex; a",
+                     id="r4-module-rng"),
+        pytest.param((r4_acquire_pid_counter, release), "acquire on another pool process returned",
+                     "a new random token at every acquire: uuid.uuid4().hex; a",
+                     id="r4-pid-counter"),
+        pytest.param((r4_acquire_false, release),
+                     "acquire of a lock that was held returned False, not None",
+                     "return None when SET ... NX did not take the lock (redis-py",
+                     id="r4-acquire-false"),
+        pytest.param((acquire, r4_release_watch_uncaught),
+                     "release raised WatchError: Watched variable changed when the lock",
+                     "catch redis.exceptions.WatchError around the EXEC: it fails",
+                     id="r4-release-watch-uncaught"),
+        pytest.param((acquire, r4_release_get_then_delete),
+                     "release deleted the next holder's lock: the lock expired right after",
+                     "compare and delete in one step, a Lua script: if",
+                     id="r4-release-get-then-delete"),
+        pytest.param((acquire, r4_release_lua_int),
+                     "release with a stale token returned 0, not False",
+                     "return True or False: bool(...) of what the script or DEL",
+                     id="r4-release-lua-int"),
+        pytest.param((acquire, r4_release_nobody_true),
+                     "release of a lock that had expired, which nobody held any more,",
+                     "return True only when release deleted the lock: the Lua",
+                     id="r4-release-nobody-true"),
+        pytest.param((r4_acquire_time_hash, release),
+                     ": a token made from the time is not unique, and two hosts' clocks can",
+                     "a new random token at every acquire: uuid.uuid4().hex (or",
+                     id="r4-time-hash"),
+        pytest.param((acquire, r4_release_getdel_restore),
+                     "a holder whose lock had expired called release while another holder",
+                     "never delete (or GETDEL) a lock that is not yours, even to",
+                     id="r4-release-getdel-restore"),
         pytest.param((acquire_uuid1_fixed_clock_seq, release),
                      "on two workers whose clocks read the same returned the same token",
                      "a new random token at every acquire: uuid.uuid4().hex (or uuid.uuid1() "
@@ -1761,9 +2104,122 @@ def test_10_4_stub_is_not_yet() -> None:
     assert_fails(verdict("10.4", encode_stub), "not yet", None)
 
 
+def r4_encode_last_part_done(name, parts):
+    """Adversary round 4 (last-part-done): stopped is decided by `i < parts - 1`: a strike in the
+    last part returns 'done'."""
+    practices.open_temp(name)
+    i = -1
+    for i in range(parts):
+        try:
+            practices.encode_part(name, i)
+        except SoftTimeLimitExceeded:
+            break
+    practices.remove_temp(name)
+    return "stopped" if i < parts - 1 else "done"  # a strike in the last part says "done"
+
+
+def r4_encode_finish_part(name, parts):
+    """Adversary round 4 (finish-part): on the soft limit it encodes the interrupted part again
+    before stopping."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            try:
+                practices.encode_part(name, i)
+            except SoftTimeLimitExceeded:
+                practices.encode_part(name, i)  # "finish the part in progress", then stop
+                raise
+    except SoftTimeLimitExceeded:
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
+def r4_encode_return_in_finally(name, parts):
+    """Adversary round 4 (return-in-finally): return inside finally swallows other errors."""
+    stopped = False
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        stopped = True
+    finally:
+        practices.remove_temp(name)
+        return "stopped" if stopped else "done"  # noqa: B012 (swallows every other error)
+
+
+def r4_encode_hard_limit(name, parts):
+    """Adversary round 4 (hard-limit-exc): catches TimeLimitExceeded (the hard limit) instead of
+    SoftTimeLimitExceeded."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except TimeLimitExceeded:  # the hard limit's exception, never raised in the task
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
+def r4_encode_with_timeouterror(name, parts):
+    """Adversary round 4 (with-timeouterror): also catches TimeoutError as if it were the time
+    limit."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except (SoftTimeLimitExceeded, TimeoutError):  # "a timeout is a time limit"
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
+def r4_encode_threads(name, parts):
+    """Adversary round 4 (threads): encodes in a thread pool: the limit strikes the task thread
+    while the pool thread goes on."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    practices.open_temp(name)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            list(pool.map(lambda i: practices.encode_part(name, i), range(parts)))
+    except SoftTimeLimitExceeded:
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
+        pytest.param(r4_encode_last_part_done,
+                     "the soft time limit struck during part 2 of 3 and encode stopped (2",
+                     'return "stopped" from the except block: "done" is for a run',
+                     id="r4-last-part-done"),
+        pytest.param(r4_encode_finish_part,
+                     "the soft time limit struck during part 1 of 3, and encode went on: it",
+                     "stop at once: don't encode in the except block (it encoded",
+                     id="r4-finish-part"),
+        pytest.param(r4_encode_return_in_finally,
+                     "encode_part failed with OSError: [Errno 28] No space left on device",
+                     "don't return inside finally: a return there drops the error",
+                     id="r4-return-in-finally"),
+        pytest.param(r4_encode_hard_limit,
+                     "SoftTimeLimitExceeded escaped from encode and left its temporary file",
+                     "catch SoftTimeLimitExceeded (from celery.exceptions):",
+                     id="r4-hard-limit-exc"),
+        pytest.param(r4_encode_with_timeouterror,
+                     "encode_part failed with TimeoutError: the storage did not answer in",
+                     "catch SoftTimeLimitExceeded only: a TimeoutError (a network",
+                     id="r4-with-timeouterror"),
+        pytest.param(r4_encode_threads,
+                     ", 3) encoded its parts on other threads (a thread pool?), where the",
+                     "encode the parts in the task's own thread, in a plain loop", id="r4-threads"),
         pytest.param(encode_rewrap_same_type, "the same type, but a new exception",
                      "let other errors go up as they are: don't catch them, or re-raise the "
                      "very same exception with a bare raise", id="r4-rewrap-same-type"),
