@@ -62,9 +62,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from celery import Celery
+from kombu.transport import memory as memory_transport
 from kombu.transport import redis as redis_transport
 from kombu.utils.imports import symbol_by_name
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from course_tasks import eventwatch, workers
 from course_tasks.app import app
@@ -107,7 +108,7 @@ EXPIRED = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
 CROWD_WORKERS = ("check09a", "check09b", "check09c")
 IDLE_QUEUE = "ch09-check-idle"
 #: 09.1's ping must wait the whole timeout it was given: at least this share of it.
-WHOLE = 0.9
+WHOLE = 0.99
 #: Floats added up from timeouts: a wait counts as within its timeout up to this much more.
 EPSILON = 1e-6
 
@@ -288,13 +289,14 @@ class DeadBroker:
     attempts: list[float]
     #: (how, max_retries) of each connecting by a connection the learner made:
     #: how is "ensure_connection", "connect" or "other" (default_channel, channel()...)
-    connects: list[tuple[str, Any]] = field(default_factory=list)
+    #: and the timeout it was given
+    connects: list[tuple[str, Any, Any]] = field(default_factory=list)
 
-    def bad_connect(self) -> tuple[str, Any] | None:
+    def bad_connect(self) -> tuple[str, Any, Any] | None:
         """The first connecting not bounded by a max_retries of at most 1, if any."""
-        for how, retries in list(self.connects):
+        for how, retries, limit in list(self.connects):
             if how == "other" or retries is None or (_number(retries) and retries > 1):
-                return how, retries
+                return how, retries, limit
         return None
 
     def connected_before(self, asks: list[Ask]) -> bool:
@@ -335,7 +337,7 @@ def dead_broker(asks: list[Ask]) -> DeadBroker:
     return dead
 
 
-def _watch_connects(conn: Any, connects: list[tuple[str, Any]]) -> None:
+def _watch_connects(conn: Any, connects: list[tuple[str, Any, Any]]) -> None:
     """Note in ``connects`` each time ``conn`` connects: through ``ensure_connection``,
     ``connect`` or another way (``default_channel``...), and with which ``max_retries``."""
     ensure = conn._ensure_connection
@@ -345,7 +347,8 @@ def _watch_connects(conn: Any, connects: list[tuple[str, Any]]) -> None:
     def _ensure_connection(*args: Any, **kwargs: Any) -> Any:
         call = signature.bind(*args, **kwargs)
         call.apply_defaults()
-        connects.append((getattr(via, "how", None) or "other", call.arguments["max_retries"]))
+        how = getattr(via, "how", None) or "other"
+        connects.append((how, call.arguments["max_retries"], call.arguments.get("timeout")))
         return ensure(*args, **kwargs)
 
     def public(how: str, method: Callable[..., Any]) -> Callable[..., Any]:
@@ -429,7 +432,13 @@ def _on(
 
 
 def _judge_waits(
-    asks: list[Ask], timeout: float, name: str, slow_hint: str, *, least: float = 0.5
+    asks: list[Ask],
+    timeout: float,
+    name: str,
+    slow_hint: str,
+    *,
+    least: float = 0.5,
+    began: float | None = None,
 ) -> None:
     """A Fail unless the pings waited, in all, at most ``timeout``, and at least ``least`` of
     it (09.1 asks for the whole timeout: :data:`WHOLE`; 09.4's ping may get what is left of
@@ -437,6 +446,13 @@ def _judge_waits(
     waits = [a.timeout for a in asks]
     if not waits:
         return
+    limit = _limit_hint(asks)
+    if limit is not None:
+        raise Fail(
+            f"with timeout={timeout:g}, {name} pinged with limit=: it stops waiting once that "
+            "many workers answered, before the timeout, and misses any other",
+            hint=limit,
+        )
     if not all(_number(w) for w in waits):
         odd = next(w for w in waits if not _number(w))
         raise Fail(
@@ -456,7 +472,10 @@ def _judge_waits(
         raise Fail(
             f"with timeout={timeout:g}, {name} waited {longest:g} s for replies", hint=slow_hint
         )
-    if longest < timeout * least - EPSILON:
+    floor = timeout * least
+    if began is not None:  # 09.4: the ping may get what is left after the broker check
+        floor = min(floor, timeout - (asks[0].started - began))
+    if longest < floor - EPSILON:
         ms = math.isclose(longest * 1000, timeout)
         raise Fail(
             f"with timeout={timeout:g}, {name} waited only {longest:g} s for replies: "
@@ -765,6 +784,7 @@ def _(make_handler: Any) -> str:
     for w in watched:
         if dict(w.counts) != expected[w.task_id]:
             _miscounted(watched, expected, names)
+    _probe(watched[0], seen)
     retried, declined, expired = (expected[w.task_id] for w in watched)
     return (
         f"three handlers, each counting its own task in its own dict: task-retried "
@@ -773,6 +793,82 @@ def _(make_handler: Any) -> str:
         f"charge, task-revoked {expired.get('task-revoked')} for the expired one; other tasks' "
         "and the workers' events left out"
     )
+
+
+def _probe(w: Watched, seen: list[dict[str, Any]]) -> None:
+    """Hand ``w``'s handler four more events, as other senders could send them: a child task's
+    (its ``root_id`` and ``parent_id`` are ``w``'s task), one of a task whose id shares the
+    first 8 characters, a ``task-rejected`` of its task, and a copy of its ``task-started``
+    from another worker whose Lamport clock has the same value."""
+    tid = w.task_id
+    started = next(e for e in seen if e.get("uuid") == tid and e["type"] == "task-started")
+    base = {"hostname": "check09-other@course", "timestamp": time.time(), "pid": 1}
+    child = {
+        **base,
+        "type": "task-received",
+        "uuid": str(uuid.uuid4()),
+        "root_id": tid,
+        "parent_id": tid,
+        "name": started.get("name"),
+        "clock": started.get("clock"),
+    }
+    twin = str(uuid.uuid4())
+    twin = tid[:8] + (twin[8:] if twin[8:] != tid[8:] else "-0000" + twin[13:])
+    probes = [
+        (
+            {**child},
+            None,
+            "a task-received of a child task (its root_id and parent_id are the task's id) "
+            "was counted",
+            "count only the events whose event.get('uuid') is task_id: a child task's events "
+            "carry the id in root_id and parent_id, and are not the task's",
+        ),
+        (
+            {**base, "type": "task-received", "uuid": twin, "clock": started.get("clock")},
+            None,
+            f"a task-received of another task, {twin}, whose id starts with the same 8 "
+            "characters, was counted",
+            "compare the whole id, event.get('uuid') == task_id: two ids may share their "
+            "first characters",
+        ),
+        (
+            {
+                **base,
+                "type": "task-rejected",
+                "uuid": tid,
+                "requeue": False,
+                "clock": started.get("clock"),
+            },
+            "task-rejected",
+            "a task-rejected of the task was not counted",
+            "count every type of event the task sends, whatever it is: a list of the types "
+            "you expect misses task-rejected and any other",
+        ),
+        (
+            {**dict(started), "hostname": "check09-other@course"},
+            "task-started",
+            "a task-started from another worker with the same clock value as an earlier one "
+            "was not counted",
+            "count every event: each sender keeps its own Lamport clock, so two real events "
+            "may share type and clock; don't drop one as a duplicate",
+        ),
+    ]
+    for event, adds, problem, hint in probes:
+        before = dict(w.counts)
+        try:
+            w.handler(event)
+        except Exception as exc:
+            raise Fail(
+                f"your handler raised {error_text(exc)} on a {event['type']} event",
+                hint="the handler gets every event: read event.get('uuid') and count "
+                "event['type'] in counts",
+            ) from None
+        after = dict(w.counts)
+        want = dict(before)
+        if adds is not None:
+            want[adds] = want.get(adds, 0) + 1
+        if after != want:
+            raise Fail(f"for {w.what}, {problem}: counts went from {before} to {after}", hint=hint)
 
 
 def _raised(w: Watched) -> None:
@@ -882,8 +978,8 @@ def _event_problem(
                 "again",
                 f"a repeated {type_} left counts[{type_!r}] at {before[type_]!r}",
                 "add 1 for each event: counts[kind] = "
-                "counts.get(kind, 0) + 1 (a retried task sends task-received, "
-                "task-started and task-retried again)",
+                "counts.get(kind, 0) + 1, a repeat too (a retried task sends task-received, "
+                "task-started and task-retried again): don't skip an event as a duplicate",
             )
         how = " (the producer sends it, not a worker)" if type_ == "task-sent" else ""
         hint = (
@@ -946,6 +1042,14 @@ def metrics_text() -> str:
     hits = Counter("hits", "Hits by path", ["path", "reason", "class"], registry=registry)
     hits.labels(*HITS[0]).inc(4)
     hits.labels(*HITS[1]).inc(2)
+    latency = Histogram(
+        "response_seconds", "Response time", ["status_code"], buckets=(0.5,), registry=registry
+    )
+    latency.labels("200").observe(0.25)
+    latency.labels("200").observe(0.75)
+    notes = Counter("notes", "Notes by text", ["text", "v2_kind"], registry=registry)
+    notes.labels(*NOTES[0]).inc(1)
+    notes.labels(*NOTES[1]).inc(2)
     return generate_latest(registry).decode()
 
 
@@ -954,6 +1058,10 @@ def metrics_text() -> str:
 #: value, and a label named like a Python keyword.
 HITS = (("/search?q=1", "", "web"), ("C:\\tmp\\", "café", "file"))
 
+
+#: The labels of the counter ``notes``: a value that ends in ``,x=`` (so ``,x="`` follows in
+#: the text) and one that holds ``} ``.
+NOTES = (("a,x=", "memo"), ("{a} b", "todo"))
 
 #: The escaped quote as written in the text; a label value may keep it or unescape it.
 QUOTED = ('bank said \\"no\\"', 'bank said "no"')
@@ -987,6 +1095,18 @@ CASES_093 = [
         [
             ({"path": "/search?q=1", "reason": "", "class": "web"}, 4.0),
             ({"path": "C:\\\\tmp\\\\", "reason": "café", "class": "file"}, 2.0),
+        ],
+    ),
+    # label names with "_" and digits, label values that look like numbers (kept as str)
+    (
+        "response_seconds_bucket",
+        [({"status_code": "200", "le": "0.5"}, 1.0), ({"status_code": "200", "le": "+Inf"}, 2.0)],
+    ),
+    (
+        "notes_total",
+        [
+            ({"text": NOTES[0][0], "v2_kind": NOTES[0][1]}, 1.0),
+            ({"text": NOTES[1][0], "v2_kind": NOTES[1][1]}, 2.0),
         ],
     ),
     # the counter's family name: no sample is named so
@@ -1036,6 +1156,12 @@ HINTS_093 = {
     'a value may hold "=" (/search?q=1), be empty, end in an escaped backslash or hold any '
     "Unicode, and a label may be named like a Python keyword (class); never eval or "
     "json.loads scraped text",
+    "response_seconds_bucket": 'a label name may hold "_" and digits (status_code, le): '
+    'read it as [a-zA-Z_][a-zA-Z0-9_]*, and keep every label value a str, "0.5" and '
+    '"200" too',
+    "notes_total": 'a label value may hold any text, ",x=" or "} " too: read each label as '
+    'name="value" with one regex over the whole line, "((?:[^"\\\\]|\\\\.)*)", and the value '
+    "after the labels' closing brace",
     "hits": "hits is the family of the counter, no sample is named so: match the sample's "
     "name exactly",
 }
@@ -1118,8 +1244,11 @@ def _judge_samples(name: str, got: Any, alternatives: list[list[Any]]) -> None:
             f"samples(text, {name!r}) returned {len(pairs)} samples, expected "
             f"{len(expected)}: {pairs}",
             hint="keep every line of that metric, in order, with its value"
-            if pairs or name != "workers_online"
-            else HINTS_093["workers_online"],
+            if pairs or name not in ("workers_online", "course_charges_total")
+            else HINTS_093["workers_online"]
+            if name == "workers_online"
+            else f"match the sample's name as written on its lines, {name}: a counter's "
+            "family name (course_charges) drops _total, and no line is named so",
         )
     near = max(alternatives, key=lambda alt: sum(p == e for p, e in zip(pairs, alt, strict=True)))
     if sorted(map(repr, pairs)) in (sorted(map(repr, alt)) for alt in alternatives):
@@ -1145,10 +1274,20 @@ def _label_hint(labels: Any, want: dict[str, str]) -> str:
     default = 'read each label as name="value" with a regex: a value may hold a comma'
     if not isinstance(labels, dict):
         return "labels is a dict of label name to value, {} when a sample has none"
+    if any(not isinstance(v, str) for v in labels.values()):
+        return (
+            'label values are str, even those that look like numbers (le="0.5", '
+            'status_code="200"): keep the text between the quotes'
+        )
     for key, value in want.items():
         mine = labels.get(key)
         if mine == value:
             continue
+        if key not in labels and any(key.endswith(k) or key.startswith(k) for k in labels):
+            return (
+                'a label name may hold "_" and digits (status_code, v2_kind): read it as '
+                "[a-zA-Z_][a-zA-Z0-9_]*, not [a-z]+"
+            )
         if mine in (value, _unescape(value)):
             continue
         if mine == f'"{value}"':
@@ -1166,6 +1305,8 @@ def _label_hint(labels: Any, want: dict[str, str]) -> str:
                 'as "((?:[^"\\\\]|\\\\.)*)", which takes \\\\ as one escape, so that the '
                 "quote after it ends the value"
             )
+        if ',x="' in f'{value}"':
+            return HINTS_093["notes_total"]
         if "=" in value:
             return (
                 'a label value may hold "=" (/search?q=1): read each label as name="value" '
@@ -1176,6 +1317,8 @@ def _label_hint(labels: Any, want: dict[str, str]) -> str:
                 'a label value may hold an escaped quote (\\"): read each value as '
                 '"((?:[^"\\\\]|\\\\.)*)", so that \\" does not end it'
             )
+        if "} " in value:
+            return HINTS_093["notes_total"]
         if "{" in value or "}" in value:
             return HINTS_093["http_requests_total"]
         if "," in value or " " in value:
@@ -1207,6 +1350,8 @@ def _(health: Any) -> str:
         alone, _ = _healthy(fn, served, asks, opened, ALONE, crowded=False, before=first)
         _no_worker(fn)
         down.judge()
+        # a broker that was ok, then went down: judged on the same app
+        _broker_dies(fn)
     finally:
         served.close()
         down.close()
@@ -1221,7 +1366,8 @@ def _no_worker(fn: Callable[..., Any]) -> None:
     """Judge ``health`` on an app nobody serves."""
     asks: list[Ask] = []
     case = "an app no worker serves"
-    dead = _on(fn, nobody(asks), SHORT_TIMEOUT, "health", case, replies=False)
+    answering, began = nobody(asks), time.monotonic()
+    dead = _on(fn, answering, SHORT_TIMEOUT, "health", case, replies=False)
     _shape(dead, case)
     want_dead = {
         "status": "unhealthy",
@@ -1237,7 +1383,113 @@ def _no_worker(fn: Callable[..., Any]) -> None:
             f"for an app no worker serves you answered {dead}, expected {want_dead}",
             hint='report "no active workers" under "celery_worker"',
         )
-    _judge_waits(asks, SHORT_TIMEOUT, "health", SLOW_HEALTH)
+    _judge_waits(asks, SHORT_TIMEOUT, "health", SLOW_HEALTH, least=WHOLE, began=began)
+
+
+class _DyingMemory(memory_transport.Transport):
+    """kombu's memory transport, whose connecting fails once :attr:`down` is set."""
+
+    down: threading.Event
+
+    def establish_connection(self) -> Any:
+        if self.down.is_set():
+            raise ConnectionRefusedError("the check stopped this broker")
+        return super().establish_connection()
+
+
+def _track_connections(answering: Celery) -> list[dict[str, Any]]:
+    """Every connection ``answering`` makes from now on, as ``{"conn", "tried",
+    "released"}``: whether it tried to connect, and whether it was released (or closed)."""
+    made: list[dict[str, Any]] = []
+    real = answering._connection
+
+    def connection(*args: Any, **kwargs: Any) -> Any:
+        conn = real(*args, **kwargs)
+        record = {"conn": conn, "tried": False, "released": False}
+        made.append(record)
+        ensure, release = conn._ensure_connection, conn.release
+
+        def _ensure_connection(*a: Any, **k: Any) -> Any:
+            record["tried"] = True
+            return ensure(*a, **k)
+
+        def released(*a: Any, **k: Any) -> Any:
+            record["released"] = True
+            return release(*a, **k)
+
+        conn._ensure_connection = _ensure_connection
+        conn.release = conn.close = released
+        return conn
+
+    answering._connection = connection  # type: ignore[method-assign]
+    return made
+
+
+def _broker_dies(fn: Callable[..., Any]) -> None:
+    """Judge ``health`` twice on one app: its broker up (no worker), then down."""
+    asks: list[Ask] = []
+    down = threading.Event()
+    transport = type("DyingMemoryTransport", (_DyingMemory,), {"down": down})
+    dying = Celery("course-check-dying", broker="memory://", set_as_current=False)
+    dying.conf.broker_transport = transport
+    _recording(dying, asks)
+    made = _track_connections(dying)
+    case = "an app no worker serves"
+    try:
+        first = _on(fn, dying, SHORT_TIMEOUT, "health", case, replies=False)
+        _shape(first, case)
+        down.set()
+        asks.clear()
+        made.clear()
+        case = "the same app once its broker went down"
+        try:
+            answer = _bounded(
+                fn, dying, SHORT_TIMEOUT, what="health(app, 0.25)", seconds=DEAD_SECONDS
+            )
+        except Exception as exc:
+            raise Fail(
+                f"for {case}, health raised {error_text(exc)}",
+                hint="connecting to a broker that is down raises: catch it "
+                '(except Exception as exc) and report f"error: {exc}"',
+            ) from None
+    finally:
+        dying.close()
+    _shape(answer, case)
+    broker = answer["checks"]["broker"]
+    if broker == "ok":
+        tried = any(r["tried"] for r in made)
+        raise Fail(
+            f"called again on the same app once its broker went down, health reported the "
+            f"broker {broker!r}",
+            hint="check the broker on every call, don't remember that it was ok: "
+            "conn.ensure_connection(max_retries=1) each time"
+            if not tried
+            else "report the broker ok only when conn.ensure_connection(max_retries=1) "
+            'returned, and its exception as f"error: {exc}"',
+        )
+    _released(made, case)
+    want = {
+        "status": "unhealthy",
+        "checks": {"broker": broker, "celery_worker": "no active workers"},
+    }
+    if answer != want:
+        raise Fail(
+            f"for {case} you answered {answer}, expected {want}",
+            hint='report the exception as f"error: {exc}", "no active workers" for the '
+            'workers (none can be asked), and "unhealthy"',
+        )
+
+
+def _released(made: list[dict[str, Any]], case: str) -> None:
+    left = [r for r in made if r["tried"] and not r["released"]]
+    if left:
+        raise Fail(
+            f"for {case}, health left {len(left)} broker connection(s) unreleased when "
+            "connecting failed",
+            hint="release the connection on every path, a failed one too: "
+            "`with app.connection_for_write() as conn:` releases it even when "
+            "ensure_connection raises",
+        )
 
 
 CROWDED = "the course app with the check's three workers"
@@ -1274,6 +1526,7 @@ def _healthy(
     timeout = CROWD_TIMEOUT
     asks.clear()
     with crowd() if crowded else _nothing():
+        began = time.monotonic()
         answer = _on(fn, served, timeout, "health", case)
         names = _truth(asks, timeout)
     if not names or (crowded and len(names) < len(CROWD_WORKERS) + 1):
@@ -1289,7 +1542,7 @@ def _healthy(
             "releases it at the end of the block (or call conn.release())",
         )
     _shape(answer, case)
-    _judge_waits(asks, timeout, "health", SLOW_HEALTH)
+    _judge_waits(asks, timeout, "health", SLOW_HEALTH, least=WHOLE, began=began)
     _pinged(asks, "health")
     want = {
         "status": "healthy",
@@ -1355,13 +1608,20 @@ class _BrokerDown:
             self.thread.join(0.05)
         bad = self.down.bad_connect()
         if bad is not None:
-            how, retries = bad
+            how, retries, limit = bad
             if how == "other":
                 raise Fail(
                     f"for {case}, health connected through default_channel (or channel()), "
                     "whose retries follow the transport's options, not a bound of yours",
                     hint="check the broker with conn.ensure_connection(max_retries=1): it gives "
                     "up after one retry, whatever the transport's options",
+                )
+            if retries is None and limit is not None:
+                raise Fail(
+                    f"for {case}, health's {how}(timeout={limit!r}) had no max_retries: it "
+                    f"retries, sleeping between tries, until {limit!r} s have passed, not once",
+                    hint="bound the tries, not the time: ensure_connection(max_retries=1) gives "
+                    "up after one retry",
                 )
             if retries is None:
                 raise Fail(
