@@ -197,10 +197,13 @@ def _extra_task_options(app: Celery) -> None:
     plain = _fresh_app("plain")
     for name in RETRY_TASKS:
         own = OWN_OPTIONS.get(name, {})
+        if name in app.tasks:  # _retry_options registered it already: one task per name
+            stand_in = app.tasks[name]
+        else:
 
-        @app.task(name=name, shared=False, **own)
-        def stand_in() -> None:
-            """A stand-in for one of guide 002's tasks, to read its options."""
+            @app.task(name=name, shared=False, **own)
+            def stand_in() -> None:
+                """A stand-in for one of guide 002's tasks, to read its options."""
 
         @plain.task(name=name, shared=False, **own)
         def plain_task() -> None:
