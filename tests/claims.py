@@ -55,15 +55,12 @@ class Source:
 def resolve(name: str) -> Source:
     """The source text that ledger name ``name`` stands for in the installed packages."""
     if name.startswith("setting:"):
-        from celery.app.defaults import flatten
+        from celery.app.defaults import NAMESPACES, flatten
 
         key = name.removeprefix("setting:")
-        from celery.app.defaults import NAMESPACES
-
-        found = {k: v for k, v in flatten(NAMESPACES) if k == key}
-        if not found:
+        option = dict(flatten(NAMESPACES)).get(key)
+        if option is None:
             raise Unresolved(f"{name}: Celery has no setting {key!r}")
-        option = found[key]
         return Source(name, f"{key} default={option.default!r} type={option.type}")
     path, _, qualified = name.partition(":")
     if not path.endswith(".py") or path.split("/")[0] not in PACKAGES:
