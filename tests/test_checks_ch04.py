@@ -361,6 +361,15 @@ def call_by_name_waits(name: str, *args: Any) -> Any:
     return app.send_task(name, args=args).get(timeout=5)
 
 
+def call_by_name_waits_finished(name: str, *args: Any) -> Any:
+    """get() once the task has finished: what an immediate get() is when the worker wins."""
+    result = app.send_task(name, args=args)
+    deadline = time.monotonic() + 10
+    while result.state not in ("SUCCESS", "FAILURE") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return result.get(timeout=5)
+
+
 def call_by_name_kwargs_xy(name: str, *args: Any) -> Any:
     return app.send_task(name, kwargs=dict(zip(("x", "y"), args, strict=False)))
 
@@ -419,6 +428,8 @@ FIRST = "call_by_name('subtract', 50, 8)"
         pytest.param(call_by_name_task_id, "returned a str, not an AsyncResult", "the task id",
                      id="task-id"),
         pytest.param(call_by_name_waits, FIRST, "do not wait for the value", id="waits"),
+        pytest.param(call_by_name_waits_finished, f"{FIRST} waited for the task's value",
+                     "do not wait for the value", id="waits-finished"),
         pytest.param(call_by_name_kwargs_xy, "call_by_name('describe_request', 'ada', 3) "
                      "reached the task as args=[], kwargs={'x': 'ada', 'y': 3}",
                      "positionally: args=args", id="kwargs-xy"),

@@ -832,6 +832,16 @@ def request_refund_get(order_id):
     return refund.delay(order_id).get(timeout=10)
 
 
+def request_refund_get_finished(order_id):
+    """get() on a refund that has already finished: on a quiet machine the worker can win the
+    race with an immediate get(), so this is the same answer as request_refund_get there."""
+    result = refund.delay(order_id)
+    deadline = time.monotonic() + 10
+    while result.state != "SUCCESS" and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return result.get(timeout=10)
+
+
 def request_refund_id(order_id):
     return refund.delay(order_id).id
 
@@ -1072,6 +1082,9 @@ NOT_REGISTERED = "inspect().registered() lists the names"
         pytest.param(request_refund_get, "waited for the refund to finish (get()) before "
                      "returning", "return what delay() returns, at once, without get()",
                      id="get"),
+        pytest.param(request_refund_get_finished, "waited for the refund to finish (get()) "
+                     "before returning", "return what delay() returns, at once, without get()",
+                     id="get-finished"),
         pytest.param(request_refund_id, "returned the task's id", "return what delay() (or "
                      "send_task()) returns, the AsyncResult", id="id"),
         pytest.param(request_refund_ignore_result, "was sent with ignore_result: no result is "

@@ -552,7 +552,7 @@ def _judge_sent(
     call_by_name: Any, name: str, args: tuple[Any, ...], answer: Any, sent: list[Sent], seen: Seen
 ) -> None:
     shown = _shown(name, args)
-    if seen.waited:
+    if seen.got:  # any get(): on a quick task, whether it had finished first is a race
         raise Fail(
             f"{shown} waited for the task's value (.get()) before returning",
             hint="do not wait for the value: return what app.send_task(name, args=args) "

@@ -200,6 +200,9 @@ class Seen:
 
     #: ids of unfinished tasks it called ``get()`` or ``wait()`` on: it waited for them
     waited: list[str] = field(default_factory=list)
+    #: ids of every task it called ``get()`` or ``wait()`` on, finished or not (a check for
+    #: code that must never wait reads this: whether the task had finished first is a race)
+    got: list[str] = field(default_factory=list)
     #: names of tasks it ran right there, eagerly (``apply()``, or ``task_always_eager``)
     ran_here: list[str] = field(default_factory=list)
 
@@ -222,8 +225,9 @@ def watching() -> Iterator[Seen]:
 
     def stopping(real: Callable[..., Any]) -> Callable[..., Any]:
         def wait(self: Any, *args: Any, **kwargs: Any) -> Any:
+            what = getattr(self, "id", None) or repr(self)
+            seen.got.append(what)
             if not self.ready():
-                what = getattr(self, "id", None) or repr(self)
                 seen.waited.append(what)
                 raise CeleryTimeoutError(f"the check stopped a wait for {what}")
             return real(self, *args, **kwargs)
