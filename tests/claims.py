@@ -31,7 +31,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 LEDGER = ROOT / "docs" / "claims.yaml"
 #: The packages a claim may rest on (their source is in site-packages).
-PACKAGES = ("celery", "kombu", "flower", "billiard", "redis")
+PACKAGES = ("celery", "kombu", "flower", "billiard", "redis", "supervisor")
 FIELDS = ("id", "chapter", "section", "cell", "claim", "rests_on")
 
 
@@ -86,7 +86,16 @@ def resolve(name: str) -> Source:
 
 def load(path: Path = LEDGER) -> list[dict[str, Any]]:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return list(data["claims"])
+    claims = list(data["claims"])
+    # YAML reads an unquoted cell id or fingerprint made of digits only (a hex string can be)
+    # as a number: both are text.
+    for claim in claims:
+        if isinstance(claim.get("cell"), int):
+            claim["cell"] = str(claim["cell"])
+        for entry in claim.get("rests_on") or []:
+            if isinstance(entry.get("fingerprint"), int):
+                entry["fingerprint"] = str(entry["fingerprint"])
+    return claims
 
 
 def changed(claims: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
@@ -118,7 +127,8 @@ def update(path: Path = LEDGER) -> int:
             if now == entry["fingerprint"]:
                 continue
             line = re.compile(rf"(name: {re.escape(entry['name'])}, fingerprint: )[^}}\n]*\}}")
-            text, found = line.subn(rf"\g<1>{now}}}", text)
+            written = f'"{now}"' if now.isdigit() else now  # digits alone: YAML reads a number
+            text, found = line.subn(rf"\g<1>{written}}}", text)
             if not found:
                 raise SystemExit(f"write {entry['name']} as '{{name: ..., fingerprint: ...}}'")
             count += found
