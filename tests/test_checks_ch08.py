@@ -653,8 +653,8 @@ RETRY_HINT = (
         pytest.param(rush_routes_restored_router_stale, CHANGED,
                      "choose the queue for this one call", id="routes-restored-router-stale"),
         pytest.param(rush_task_queue_temporarily,
-                     "rush(2, 3) went to the queue 'course-check-demo-08', not 'urgent'",
-                     "queue='urgent' in apply_async(...) wins over task_routes",
+                     "rush(2, 3) changed demo_tasks.simple_calculation's own queue while it sent "
+                     "the task, and put it back afterwards", "choose the queue for this one call",
                      id="task-queue-temporarily"),
         pytest.param(rush_task_queue_permanent,
                      "rush(2, 3) changed demo_tasks.simple_calculation's own queue",
@@ -2005,3 +2005,375 @@ def test_worker_command_wrong_round3(answer, problem, hint) -> None:
 )
 def test_prefetch_wrong_round3(answer, problem, hint) -> None:
     assert_fails(verdict("08.4", answer), problem, hint)
+
+
+# --------------------------------------------------------------------------- adversary round 4
+# Every answer of adversary round 4 (docs/adversary history: ch08_r4), with the feedback it
+# gets; the ones judged right are in the right answers' tables below.
+
+# round 4, 08.1
+
+
+def r4_route_startswith_no_dot(name, args, kwargs, options, task=None, **kw):
+    """startswith without the dot: ai_tasks_legacy.summarize is routed too."""
+    if name.startswith("ai_tasks"):
+        return {"queue": "ai_processing"}
+    if name.startswith("demo_tasks"):
+        return {"queue": "demo_tasks"}
+    return None
+
+
+R4_ROUTE_ONLY = 'a route here only chooses the queue: give it "queue" and nothing else'
+
+
+@pytest.mark.parametrize(
+    "routes",
+    [
+        # Right: Celery publishes a direct queue through the default exchange '' with the
+        # queue's name as routing key whatever Queue object the route gives (exchange '', key
+        # 'ai_processing', like {"queue": "ai_processing"}); a Queue on the default exchange
+        # declares no binding, so its routing_key "ai" is never used, and the same message
+        # lands in the same queue. It declares less than Celery's own queue (no exchange
+        # 'ai_processing', no binding), which is harmless: the worker declares those.
+        pytest.param({"ai_tasks.*": {"queue": Queue("ai_processing", routing_key="ai")},
+                      "demo_tasks.*": {"queue": Queue("demo_tasks", routing_key="demo")}},
+                     id="r4-queue-object-own-routing-key"),
+        pytest.param({"ai_tasks.*": {"queue": Queue("ai_processing")},
+                      "demo_tasks.*": {"queue": Queue("demo_tasks")}},
+                     id="r4-queue-object-plain"),
+    ],
+)  # fmt: skip
+def test_routes_right_round4(routes) -> None:
+    assert_passed(verdict("08.1", routes), "the rest -> celery")
+
+
+DECLARED_OWN = (
+    "Celery declares the queue as its own and publishes straight to it; an exchange and "
+    "binding of your own stay on the broker and carry no task"
+)
+DECLARED_OTHERWISE = (
+    "properties are fixed when it is first declared, and the worker that reads the queue "
+    "declares it as Celery's own"
+)
+
+
+@pytest.mark.parametrize(
+    ("routes", "problem", "hint"),
+    [
+        # its regex-unescaped-dot, glob-without-dot, section6-email-glob and
+        # exchange-without-queue are r3-regex-unescaped-dot, no-dot, section6-email and
+        # exchange-not-queue above, with the same feedback
+        pytest.param((r4_route_startswith_no_dot,),
+                     "ai_tasks_legacy.summarize goes to the queue 'ai_processing', not 'celery'",
+                     "a task whose name starts with neither ai_tasks. nor demo_tasks. stays on "
+                     "'celery' (the one the course's worker reads): your router must give it no "
+                     "route", id="r4-router-startswith-no-dot"),
+        pytest.param({"ai_tasks.*": {"queue": "ai_processing", "time_limit": 600,
+                                     "soft_time_limit": 540},
+                      "demo_tasks.*": {"queue": "demo_tasks"}},
+                     "ai_tasks.run_ai_text_generation's route adds time_limit 600, and sending "
+                     "the task raised TypeError", R4_ROUTE_ONLY, id="r4-route-time-limit"),
+        pytest.param({"ai_tasks.*": {"queue": "ai_processing", "rate_limit": "10/m"},
+                      "demo_tasks.*": {"queue": "demo_tasks"}},
+                     "ai_tasks.run_ai_text_generation is sent with rate_limit '10/m': your "
+                     "route adds it", R4_ROUTE_ONLY, id="r4-route-rate-limit"),
+        # what the adversary feared of its Queue objects, where it is true: a Queue bound to
+        # an exchange of its own, or declared with other properties than the worker's
+        pytest.param({"ai_tasks.*": {"queue": Queue("ai_processing", Exchange("ai"), "ai")},
+                      "demo_tasks.*": {"queue": "demo_tasks"}},
+                     "ai_tasks.run_ai_text_generation's route declares the exchange 'ai' "
+                     "(direct) on the broker as the task is sent, which {\"queue\": "
+                     "\"ai_processing\"} does not",
+                     f'write the queue\'s name, {{"queue": "ai_processing"}}: {DECLARED_OWN}',
+                     id="r4-queue-object-own-exchange"),
+        pytest.param({**GOOD_ROUTES, "demo_tasks.*": {"queue": Queue("demo_tasks", Exchange(
+                          "demo_tasks", "topic"), "demo_tasks")}},
+                     "demo_tasks.simple_calculation's route declares the exchange 'demo_tasks' "
+                     "(topic) on the broker as the task is sent",
+                     'write the queue\'s name, {"queue": "demo_tasks"}: an exchange\'s '
+                     + DECLARED_OTHERWISE, id="r4-queue-object-topic-exchange"),
+        pytest.param({"ai_tasks.*": {"queue": Queue("ai_processing", durable=False)},
+                      "demo_tasks.*": {"queue": "demo_tasks"}},
+                     "ai_tasks.run_ai_text_generation's route declares the queue "
+                     "'ai_processing' with durable=False on the broker",
+                     'write the queue\'s name, {"queue": "ai_processing"}: a queue\'s '
+                     + DECLARED_OTHERWISE, id="r4-queue-object-not-durable"),
+        pytest.param({"ai_tasks.*": {"queue": Queue("ai_processing", max_priority=10)},
+                      "demo_tasks.*": {"queue": "demo_tasks"}},
+                     "ai_tasks.run_ai_text_generation's route declares the queue "
+                     "'ai_processing' with max_priority=10 on the broker",
+                     'write the queue\'s name, {"queue": "ai_processing"}: a queue\'s '
+                     + DECLARED_OTHERWISE, id="r4-queue-object-max-priority"),
+    ],
+)  # fmt: skip
+def test_routes_wrong_round4(routes, problem, hint) -> None:
+    assert_fails(verdict("08.1", routes), problem, hint)
+
+
+# round 4, 08.2
+
+
+def r4_rush_swap_task_queue(x, y):
+    """Reads the task's queue to put it back: a Task has no queue attribute."""
+    old = simple_calculation.queue
+    simple_calculation.queue = "urgent"
+    try:
+        return simple_calculation.delay(x, y)
+    finally:
+        simple_calculation.queue = old
+
+
+def r4_rush_swap_router(x, y):
+    """Swaps the app's router for the call and puts the same object back (a race)."""
+    from celery.app.routes import MapRoute
+
+    old = app.amqp.router
+    app.amqp.router = app.amqp.Router(queues=app.amqp.queues, create_missing=True)
+    app.amqp.router.routes = list(app.amqp.router.routes)
+    app.amqp.router.routes.insert(0, MapRoute({"demo_tasks.*": {"queue": "urgent"}}))
+    try:
+        return simple_calculation.delay(x, y)
+    finally:
+        app.amqp.router = old
+
+
+_R4_PRODUCER = []
+
+
+def r4_rush_global_producer(x, y):
+    """One pooled producer kept for ever in a global."""
+    if not _R4_PRODUCER:
+        _R4_PRODUCER.append(app.producer_pool.acquire(block=True))
+    return simple_calculation.apply_async((x, y), queue="urgent", producer=_R4_PRODUCER[0])
+
+
+_R4_CONNECTIONS = []
+
+
+def r4_rush_leaky_connection(x, y):
+    """A new connection per call, never closed (the test closes them)."""
+    conn = app.connection_for_write()
+    _R4_CONNECTIONS.append(conn)
+    return simple_calculation.apply_async((x, y), queue="urgent", connection=conn)
+
+
+def r4_rush_queue_object_routing_key(x, y):
+    """Right: published like queue="urgent" (exchange '', key 'urgent'); "rush" binds nothing."""
+    return simple_calculation.apply_async((x, y), queue=Queue("urgent", routing_key="rush"))
+
+
+def r4_rush_queue_object_own_exchange(x, y):
+    """A Queue bound to an exchange of its own: the binding stays on the broker."""
+    return simple_calculation.apply_async((x, y), queue=Queue("urgent", Exchange("rush"), "rush"))
+
+
+def r4_rush_queue_object_max_priority(x, y):
+    """A Queue declared with other properties than the worker of 'urgent' declares."""
+    return simple_calculation.apply_async((x, y), queue=Queue("urgent", max_priority=10))
+
+
+def r4_rush_not_in_parent(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", add_to_parent=False)
+
+
+# its send-task-by-name and kwargs-not-args are rush_send_task and rush_keywords (right since
+# round 1: the same message, and simple_calculation(x=x, y=y) is the same call)
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(r4_rush_queue_object_routing_key, id="r4-queue-object-routing-key"),
+        pytest.param(rush_send_task, id="r4-send-task-by-name"),
+        pytest.param(rush_keywords, id="r4-kwargs-not-args"),
+    ],
+)
+def test_rush_right_round4(answer) -> None:
+    assert_passed(verdict("08.2", answer), "went to 'urgent'")
+    _routes_unchanged()
+
+
+MIDWAY = (
+    "while it sent the task, and put it back afterwards: in the meantime that is the routing "
+    "of every task the app sends, from any thread"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r4_rush_swap_task_queue, "your code raised AttributeError: "
+                     "'simple_calculation' object has no attribute 'queue'", None,
+                     id="r4-swap-task-queue"),
+        pytest.param(r4_rush_swap_router,
+                     f"rush(2, 3) changed the app's router (app.amqp.router) {MIDWAY}",
+                     "choose the queue for this one call: apply_async((x, y), queue='urgent') "
+                     "leaves the routes as they are", id="r4-swap-router"),
+        pytest.param(r3_rush_swap_routes, CHANGED, "choose the queue for this one call",
+                     id="r4-swap-conf-routes"),
+        pytest.param(r4_rush_global_producer, "rush(2, 3) passed producer=a Producer of its "
+                     "own", "leave producer out: apply_async takes a connection from the app's "
+                     "pool and gives it back", id="r4-global-producer"),
+        pytest.param(r4_rush_leaky_connection, "rush(2, 3) passed connection=a Connection of "
+                     "its own", "leave connection out: apply_async takes a connection from the "
+                     "app's pool and gives it back", id="r4-leaky-connection"),
+        pytest.param(r4_rush_not_in_parent, "rush(2, 3) gave add_to_parent=False", NOTHING_ELSE,
+                     id="r4-add-to-parent-false"),
+        pytest.param(rush_swapped_args, "rush(2, 3) sent args=[3, 2] kwargs={}",
+                     "pass the function's own x and y", id="r4-swapped-args"),
+        pytest.param(r3_rush_default_kwarg, "rush(2, 3) sent args=[2, 3] kwargs={'seconds': "
+                     "0.2}: it also gives seconds=0.2, which the plain call leaves to the task's "
+                     "own default", "send only x and y, as rush's caller asked",
+                     id="r4-explicit-default-kwarg"),
+        # what the adversary feared of queue=Queue("urgent", routing_key="rush"), where it is
+        # true: a Queue with an exchange of its own, or other properties than the worker's
+        pytest.param(r4_rush_queue_object_own_exchange, "rush(2, 3) declared the exchange "
+                     "'rush' (direct) on the broker as it sent the task, which queue='urgent' "
+                     "does not", f"write the queue's name, queue='urgent': {DECLARED_OWN}",
+                     id="r4-queue-object-own-exchange"),
+        pytest.param(r4_rush_queue_object_max_priority, "rush(2, 3) declared the queue "
+                     "'urgent' with max_priority=10 on the broker as it sent the task",
+                     f"write the queue's name, queue='urgent': a queue's {DECLARED_OTHERWISE}",
+                     id="r4-queue-object-max-priority"),
+    ],
+)  # fmt: skip
+def test_rush_wrong_round4(answer, problem, hint) -> None:
+    _sent_once.clear()
+    try:
+        assert_fails(verdict("08.2", answer), problem, hint)
+    finally:
+        while _R4_PRODUCER:
+            _R4_PRODUCER.pop().release()
+        while _R4_CONNECTIONS:
+            _R4_CONNECTIONS.pop().close()
+    _routes_unchanged()
+
+
+# round 4, 08.3 (nothing got through; every option is refused by name)
+
+R4_CALL = "worker_command('ai_processing', 1, 'ai-worker')"
+R4_CHANGES = (
+    "changes how the worker runs, and the exercise asks for -A, -Q, -c and -n only (logging "
+    "and monitoring options such as -l info or -E are fine): leave it out"
+)
+
+
+def r4_command(*, name_at="%h", concurrency=str, before=(), after=()):
+    """The right line, with another host part, concurrency type, or options around worker."""
+
+    def answer(queue, concurrency_, name):
+        return ["celery", "-A", "course_tasks", *before, "worker", "-Q", queue,
+                "-c", concurrency(concurrency_), "-n", f"{name}@{name_at}", *after]  # fmt: skip
+
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r4_command(after=["-O", "fair"]), f"{R4_CALL}: the command adds -O fair",
+                     f"-O fair {R4_CHANGES}", id="r4-optimization-fair"),
+        pytest.param(r4_command(after=["--max-tasks-per-child", "10"]),
+                     f"{R4_CALL}: the command adds --max-tasks-per-child 10",
+                     f"--max-tasks-per-child 10 {R4_CHANGES}", id="r4-max-tasks-per-child"),
+        pytest.param(r4_command(after=["--max-memory-per-child", "200000"]),
+                     f"{R4_CALL}: the command adds --max-memory-per-child 200000",
+                     f"--max-memory-per-child 200000 {R4_CHANGES}",
+                     id="r4-max-memory-per-child"),
+        pytest.param(r4_command(after=["--discard"]), f"{R4_CALL}: the command adds --discard",
+                     "--purge deletes every message waiting in the queue each time the worker "
+                     "starts", id="r4-discard"),
+        pytest.param(r4_command(concurrency=lambda c: c),
+                     f"{R4_CALL} returned a list holding an int",
+                     "return a list of strings (argv), e.g. [..., '-c', str(concurrency)]",
+                     id="r4-int-concurrency"),
+        pytest.param(r4_command(name_at="%%h"), f"{R4_CALL}: the node is named 'ai-worker@%h'",
+                     "-n ai-worker@%h (%h is this machine's host name)",
+                     id="r4-systemd-double-percent"),
+        pytest.param(r4_command(before=["-b", "redis://localhost:6379/0"]),
+                     f"{R4_CALL}: the command adds -b redis://localhost:6379/0",
+                     "the app's configuration names the broker: leave -b out",
+                     id="r4-broker-url"),
+        pytest.param(r4_command(after=["--statedb", "/var/run/celery/%n.state"]),
+                     f"{R4_CALL}: the command adds --statedb /var/run/celery/%n.state",
+                     f"--statedb /var/run/celery/%n.state {R4_CHANGES}", id="r4-statedb"),
+        pytest.param(r4_command(after=["--heartbeat-interval", "30"]),
+                     f"{R4_CALL}: the command adds --heartbeat-interval 30",
+                     f"--heartbeat-interval 30 {R4_CHANGES}", id="r4-heartbeat-interval"),
+        pytest.param(r4_command(after=["--pool-start-method", "spawn"]),
+                     f"{R4_CALL}: the command adds --pool-start-method spawn",
+                     f"--pool-start-method spawn {R4_CHANGES}", id="r4-pool-start-method-spawn"),
+        pytest.param(r4_command(after=["--disable-prefetch"]),
+                     f"{R4_CALL}: the command adds --disable-prefetch",
+                     f"--disable-prefetch {R4_CHANGES}", id="r4-disable-prefetch"),
+        pytest.param(r4_command(name_at="%n"), f"{R4_CALL}: on a machine named box.example.com, "
+                     "the node is named 'ai-worker@box', not 'ai-worker@box.example.com'",
+                     "%n is the host name without its domain (box.example.com -> box)",
+                     id="r4-percent-n"),
+        pytest.param(r4_command(after=["--uid", "nobody"]),
+                     f"{R4_CALL}: the command adds --uid nobody", f"--uid nobody {R4_CHANGES}",
+                     id="r4-uid-nobody"),
+        pytest.param(lambda q, c, n: ["celery", "--workdir", "/srv/app", "-A", "course_tasks",
+                                      "worker", "-Q", q, "-c", str(c), "-n", f"{n}@%h"],
+                     f"{R4_CALL}: the command adds --workdir /srv/app",
+                     "--workdir makes celery change directory before it imports the app: leave "
+                     "it out", id="r4-global-workdir"),
+        pytest.param(r4_command(before=["--config", "celeryconfig_prod"]),
+                     f"{R4_CALL}: the command adds --config celeryconfig_prod",
+                     f"--config celeryconfig_prod {R4_CHANGES}", id="r4-global-config"),
+        pytest.param(r4_command(after=["-I", "course_tasks.tasks.troubles"]),
+                     f"{R4_CALL}: the command adds -I course_tasks.tasks.troubles",
+                     f"-I course_tasks.tasks.troubles {R4_CHANGES}", id="r4-include-module"),
+    ],
+)  # fmt: skip
+def test_worker_command_wrong_round4(answer, problem, hint) -> None:
+    assert_fails(verdict("08.3", answer), problem, hint)
+
+
+# round 4, 08.4
+
+R4_ONLY_TWO = "set the two settings only, and leave"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(settings("1"), "worker_prefetch_multiplier is '1'",
+                     "it is a whole number, e.g. 1", id="r4-string-multiplier"),
+        pytest.param(settings(1.0), "worker_prefetch_multiplier is 1.0",
+                     "it is a whole number, e.g. 1", id="r4-float-multiplier"),
+        pytest.param(settings(True), "worker_prefetch_multiplier is True",
+                     "it is a whole number, e.g. 1", id="r4-bool-multiplier"),
+        pytest.param(settings(acks_late="True"), "task_acks_late is 'True'",
+                     "it is True or False (not a string)", id="r4-string-acks"),
+        pytest.param({"prefetch_multiplier": 1, "acks_late": True},
+                     "settings has no 'worker_prefetch_multiplier'",
+                     "set worker_prefetch_multiplier and task_acks_late",
+                     id="r4-task-option-names"),
+        pytest.param({"CELERYD_PREFETCH_MULTIPLIER": 1, "CELERY_ACKS_LATE": True},
+                     "settings has no 'worker_prefetch_multiplier'",
+                     "set worker_prefetch_multiplier and task_acks_late",
+                     id="r4-old-uppercase-names"),
+        # the worker's count comes first: acks_late False is the mistake that shows
+        pytest.param({**settings(acks_late=False), "worker_disable_prefetch": True},
+                     "while the long task ran, the busy worker held 1 short task(s) behind it",
+                     "acknowledged early, the long task frees its prefetch slot as soon as it "
+                     "starts", id="r4-disable-prefetch-no-acks-late"),
+        pytest.param({**settings(), "broker_transport_options": {"visibility_timeout": 60}},
+                     "settings also sets broker_transport_options = {'visibility_timeout': 60}, "
+                     "which the exercise does not ask for",
+                     f"{R4_ONLY_TWO} broker_transport_options out: on Redis a task not "
+                     "acknowledged within visibility_timeout (60 s here) is delivered again",
+                     id="r4-short-visibility-timeout"),
+        pytest.param({**settings(), "task_time_limit": 60},
+                     "settings also sets task_time_limit = 60, which the exercise does not ask "
+                     "for", f"{R4_ONLY_TWO} task_time_limit out: a time limit of 60 s stops "
+                     "every task that runs longer", id="r4-task-time-limit-60"),
+        pytest.param({**settings(), "worker_disable_prefetch": True},
+                     "settings also sets worker_disable_prefetch = True",
+                     f"{R4_ONLY_TWO} worker_disable_prefetch out: the exercise asks for the "
+                     "worker's prefetch and for when a task is acknowledged, nothing more",
+                     id="r4-right-two-plus-disable-prefetch"),
+    ],
+)  # fmt: skip
+def test_prefetch_wrong_round4(answer, problem, hint) -> None:
+    assert_fails(verdict("08.4", answer), problem, hint)
+    assert workers.running() == []

@@ -12,7 +12,10 @@
   the sender declares (a route with ``"queue"`` does; an exchange and routing key alone lose
   it). The check looks where each message lands and compares it with what a plain
   ``{"queue": ...}`` route sends (a priority or another option added by a route shows there;
-  an option Celery refuses from a route, such as ``expires``, is named as the cause);
+  an option Celery refuses from a route, such as ``expires``, is named as the cause), and
+  compares what the send declares on the broker with what that plain route declares: a kombu
+  ``Queue`` of the queue's name is fine (it declares less: no exchange, no binding), one with
+  an exchange of its own or other properties (``durable=False``, ``max_priority``) is not;
 * 08.2 ``check("08.2", rush)``: ``rush(x, y)`` sends ``simple_calculation(x, y)`` to the
   queue ``urgent`` whatever ``task_routes`` say, and returns its AsyncResult. Called three
   times (the same arguments the first and third time) while routes send ``demo_tasks.*``
@@ -21,9 +24,11 @@
   are caught as they are published (exactly one, with an id no other call's task had) and
   taken out of ``urgent`` as they arrived there; both are compared with what a plain
   ``apply_async((x, y), queue="urgent")`` publishes and delivers (serializer, delivery mode,
-  compression, headers...). The app's routes, router and settings and the task's own options
-  must be as they were after each call (they are put back if not): the queue is chosen for
-  one call;
+  compression, headers...; the arguments as the call they make, so ``kwargs={"x": x, "y":
+  y}`` is the same call), and what it declares on the broker (as in 08.1). The app's routes,
+  router and settings and the task's own options must be as they were after each call (they
+  are put back if not) and also while the message is published (a router swapped for the call
+  and put back routes every other thread's tasks meanwhile): the queue is chosen for one call;
 * 08.3 ``check("08.3", worker_command)``: ``worker_command(queue, concurrency, name)``
   returns the argv (a list of strings) of a dedicated worker (``celery -A course_tasks worker
   -Q ... -c ... -n name@%h``), parsed by Celery's own command line for two sets of arguments
@@ -38,6 +43,8 @@
   ...}`` for a worker of long tasks. A dedicated worker (concurrency 1) starts with that
   multiplier, runs a long task (``acks_late`` as given) with two short ones queued behind
   it, and the check counts how many shorts the busy worker holds while the long one runs.
+  Any other key of ``settings`` is refused by name (``broker_transport_options`` with a short
+  ``visibility_timeout`` redelivers a running long task, ``task_time_limit`` kills it).
 """
 
 from __future__ import annotations
@@ -65,7 +72,7 @@ from celery.app import routes as celery_routes
 from celery.result import AsyncResult
 from celery.utils.nodenames import NODENAME_DEFAULT, gethostname, host_format, nodename, nodesplit
 from click.core import ParameterSource
-from kombu import Connection, Queue, messaging
+from kombu import Connection, Exchange, Queue, messaging
 from kombu.transport import memory, virtual
 
 from course_tasks import workers
@@ -112,6 +119,88 @@ def _differences(got: dict[str, Any], expected: dict[str, Any]) -> list[tuple[st
         (n, got.get(n)) for n in names
         if n not in _PER_MESSAGE and (got.get(n) or None) != (expected.get(n) or None)
     ]  # fmt: skip
+
+
+#: Properties a queue gets when it is first declared (with their kombu defaults): RabbitMQ
+#: refuses to declare it again with other ones, so the worker's own declaration would fail.
+_QUEUE_DEFAULTS = {
+    "durable": True, "exclusive": False, "auto_delete": False, "queue_arguments": None,
+    "max_priority": None, "expires": None, "message_ttl": None, "max_length": None,
+    "max_length_bytes": None,
+}  # fmt: skip
+
+
+def _declared(declare: Any) -> dict[tuple[Any, ...], str]:
+    """What publishing declares on the broker (``declare``, the entities Celery declares as it
+    sends): a key per queue (with its properties), named exchange and binding, each in words.
+
+    A queue on the default exchange ``''`` has no binding (kombu binds none there), so
+    ``Queue("urgent")`` declares the queue only, and ``queue="urgent"`` the queue, the exchange
+    ``urgent`` and the binding between them.
+    """
+    found: dict[tuple[Any, ...], str] = {}
+
+    def exchange_and_binding(queue: str, exchange: Any, routing_key: Any) -> None:
+        name = getattr(exchange, "name", exchange)
+        if not name:
+            return
+        if isinstance(exchange, Exchange):
+            key = ("exchange", name, exchange.type, exchange.durable, exchange.auto_delete,
+                   repr(exchange.arguments))  # fmt: skip
+            found[key] = f"the exchange {name!r} ({exchange.type})"
+        found[("binding", queue, name, routing_key)] = (
+            f"a binding of the queue {queue!r} to the exchange {name!r} with the routing key "
+            f"{routing_key!r}"
+        )
+
+    for entity in declare or ():
+        if isinstance(entity, Exchange) and entity.name:
+            exchange_and_binding("", entity, None)
+            found.pop(("binding", "", entity.name, None), None)
+            continue
+        if not isinstance(entity, Queue):
+            continue
+        properties = {n: getattr(entity, n, d) for n, d in _QUEUE_DEFAULTS.items()}
+        properties["queue_arguments"] = dict(properties["queue_arguments"] or {}) or None
+        changed = [f"{n}={v!r}" for n, v in properties.items() if v != _QUEUE_DEFAULTS[n]]
+        key = ("queue", entity.name, repr(sorted(properties.items())))
+        found[key] = f"the queue {entity.name!r}" + (
+            f" with {', '.join(changed)}" if changed else ""
+        )
+        exchange_and_binding(entity.name, entity.exchange, entity.routing_key)
+        for binding in entity.bindings or ():
+            exchange_and_binding(entity.name, binding.exchange, binding.routing_key)
+    return found
+
+
+def _declared_more(
+    got: dict[tuple[Any, ...], str], expected: dict[tuple[Any, ...], str], written: str
+) -> tuple[str, str] | None:
+    """``(what, hint)`` for the first thing ``got`` declares that ``expected`` does not.
+
+    ``written``: what the exercise's answer writes for the queue (``{"queue": "urgent"}``).
+    Declaring less is fine: ``Queue("urgent")`` leaves out the exchange and binding that
+    Celery's own queue ``urgent`` has, and the message still goes straight to the queue.
+    """
+    extra = [(key, words) for key, words in got.items() if key not in expected]
+    if not extra:
+        return None
+    key, words = extra[0]
+    if any(k[:2] == key[:2] for k in expected):  # the same queue or exchange, declared otherwise
+        what = "a queue's" if key[0] == "queue" else "an exchange's"
+        hint = (
+            f"write the queue's name, {written}: {what} properties are fixed when it is first "
+            "declared, and the worker that reads the queue declares it as Celery's own (a "
+            "durable queue without arguments, a direct exchange): RabbitMQ refuses one of the "
+            "two declarations (PRECONDITION_FAILED)"
+        )
+    else:
+        hint = (
+            f"write the queue's name, {written}: Celery declares the queue as its own and "
+            "publishes straight to it; an exchange and binding of your own stay on the broker "
+            "and carry no task"
+        )
+    return words, hint
 
 
 def _option_words(field_name: str, value: Any) -> str:
@@ -174,6 +263,7 @@ class _Sent:
     routing_key: str | None = None
     landed: list[str] = field(default_factory=list)
     message: dict[str, Any] = field(default_factory=dict)
+    declared: dict[tuple[Any, ...], str] = field(default_factory=dict)  # see ``_declared``
 
 
 @contextmanager
@@ -210,9 +300,12 @@ def _publish(router: Any, name: str) -> _Sent:
     sent = _Sent()
     me = threading.get_ident()
 
-    def on_publish(exchange: str | None = None, routing_key: str | None = None, **_: Any) -> None:
+    def on_publish(
+        exchange: str | None = None, routing_key: str | None = None, declare: Any = None, **_: Any
+    ) -> None:
         if threading.get_ident() == me:
             sent.exchange, sent.routing_key = exchange, routing_key
+            sent.declared = _declared(declare)
 
     with _private_broker() as (conn, queues):
         signals.before_task_publish.connect(
@@ -343,6 +436,14 @@ def _routes(routes: Any) -> str:
             raise Fail(
                 f"{name} is sent with {_option_words(field_name, value)}: your route adds it",
                 hint=_extra_option_hint(field_name, value),
+            )
+        more = _declared_more(sent.declared, plain.declared, f'{{"queue": "{expected}"}}')
+        if more is not None:
+            words, hint = more
+            raise Fail(
+                f"{name}'s route declares {words} on the broker as the task is sent, which "
+                f'{{"queue": "{expected}"}} does not',
+                hint=hint,
             )
     return (
         "AI tasks -> ai_processing, calculations -> demo_tasks, the rest -> celery: "
@@ -529,14 +630,19 @@ def _unmatched_hint(routes: Any, name: str, prefix: str) -> str:
 
 
 @contextmanager
-def _captured() -> Iterator[list[dict[str, Any]]]:
-    """Every task message this thread publishes while inside: task, args, where, options."""
+def _captured(during: _Shared | None = None) -> Iterator[list[dict[str, Any]]]:
+    """Every task message this thread publishes while inside: task, args, where, options.
+
+    With ``during``: what differs from it (``_Shared.changes``) as each message is published,
+    a change that the call puts back before it returns too.
+    """
     seen: list[dict[str, Any]] = []
     me = threading.get_ident()
 
     def on_publish(sender: str | None = None, body: Any = None, exchange: str | None = None,
                    routing_key: str | None = None, headers: dict[str, Any] | None = None,
-                   properties: dict[str, Any] | None = None, **_: Any) -> None:  # fmt: skip
+                   properties: dict[str, Any] | None = None, declare: Any = None,
+                   **_: Any) -> None:  # fmt: skip
         if threading.get_ident() != me:
             return  # a worker thread of this kernel sending a task of its own
         parts = [*body, {}, {}, {}][:3] if isinstance(body, (list, tuple)) else [(), {}, {}]
@@ -545,6 +651,8 @@ def _captured() -> Iterator[list[dict[str, Any]]]:
             "task": sender, "args": list(args), "kwargs": dict(kwargs), "queue": routing_key,
             "exchange": exchange,
             "message": {**(properties or {}), **(headers or {}), "embed": embed},
+            "declared": _declared(declare),
+            "changed": during.changes() if during is not None else [],
         })  # fmt: skip
 
     signals.before_task_publish.connect(on_publish, weak=False, dispatch_uid="course-check-08.2")
@@ -851,7 +959,7 @@ def _rush(rush: Any) -> str:
                 call = f"rush({x}, {y})"
                 reference = _reference(x, y)
                 shared = _Shared.now()
-                with _captured() as seen, _blip() as blip, _options() as options:
+                with _captured(shared) as seen, _blip() as blip, _options() as options:
                     try:
                         result = rush(x, y)
                     except Exception as exc:
@@ -984,6 +1092,15 @@ def _judge_rush(
             hint="choose the queue for this one call: apply_async((x, y), queue='urgent') "
             "leaves the routes as they are",
         )
+    midway = next((m["changed"] for m in seen if m["changed"]), None)
+    if midway:
+        raise Fail(
+            f"{call} changed {' and '.join(midway)} while it sent the task, and put it back "
+            "afterwards: in the meantime that is the routing of every task the app sends, from "
+            "any thread (a web server's other requests, a worker's threads), not of this call",
+            hint="choose the queue for this one call: apply_async((x, y), queue='urgent') "
+            "leaves the routes as they are",
+        )
     if blip.dropped is not None and not blip.retried:
         raise _not_retried(call, None)
     if not seen:
@@ -1055,6 +1172,14 @@ def _judge_rush(
                 else "choose the queue and change nothing else: apply_async((x, y), queue='urgent')"
                 + _field_note(field_name, value)
             ),
+        )
+    more = _declared_more(message["declared"], reference["declared"], "queue='urgent'")
+    if more is not None:
+        words, hint = more
+        raise Fail(
+            f"{call} declared {words} on the broker as it sent the task, which "
+            "queue='urgent' does not",
+            hint=hint,
         )
     if isinstance(result, str):
         raise Fail(f"{call} returned the task id", hint="return the AsyncResult itself")
@@ -1401,6 +1526,13 @@ def _prefetch(settings: Any) -> str:
         raise Fail(f"task_acks_late is {acks_late!r}", hint=hint)
     held, queued = _held_behind_long(multiplier, acks_late)
     if held == 0:
+        extra = [k for k in settings if k not in ("worker_prefetch_multiplier", "task_acks_late")]
+        if extra:
+            raise Fail(
+                f"settings also sets {extra[0]} = {settings[extra[0]]!r}, which the exercise "
+                "does not ask for (the check started the worker with the two settings only)",
+                hint=_extra_setting_hint(extra[0], settings[extra[0]]),
+            )
         return (
             f"while the long task ran, the busy worker held no short task ({queued} stayed queued)"
         )
@@ -1416,6 +1548,28 @@ def _prefetch(settings: Any) -> str:
     raise Fail(
         f"while the long task ran, the busy worker held {held} short task(s) behind it",
         hint=hint,
+    )
+
+
+def _extra_setting_hint(key: Any, value: Any) -> str:
+    """The hint for a setting of ``settings`` besides the two the exercise asks for."""
+    leave = f"set the two settings only, and leave {key} out"
+    options = value if isinstance(value, Mapping) else {}
+    if key == "broker_transport_options" and "visibility_timeout" in options:
+        return (
+            f"{leave}: on Redis a task not acknowledged within visibility_timeout "
+            f"({options['visibility_timeout']!r} s here) is delivered again, to this worker or "
+            "another, while it still runs; with task_acks_late a task of minutes then runs "
+            "twice (the default is one hour)"
+        )
+    if key in ("task_time_limit", "task_soft_time_limit"):
+        return (
+            f"{leave}: a time limit of {value!r} s stops every task that runs longer, and the "
+            "long tasks of this queue run minutes"
+        )
+    return (
+        f"{leave}: the exercise asks for the worker's prefetch and for when a task is "
+        "acknowledged, nothing more"
     )
 
 
