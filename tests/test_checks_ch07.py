@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from celery import chain, chord, group
@@ -396,6 +397,39 @@ def flow_r4_nested_links_skip_one(user_id):
     return send_welcome_email.si(user_id).set(link=step2)
 
 
+# adversary round 5
+
+
+def flow_r5_staggered_group(user_id):
+    # "in order" by countdowns: a group whose members are delayed 0, 0.2, 0.4, 0.6 s
+    return group(
+        WELCOME.si(user_id),
+        FOLLOWS.si(user_id).set(countdown=0.2),
+        RECOMMENDATIONS.si(user_id).set(countdown=0.4),
+        STATISTICS.si(user_id).set(countdown=0.6),
+    )
+
+
+def flow_r5_links_stats_twice(user_id):
+    # each step sent by the previous one's link, and the statistics linked to step 1 as
+    # well "to be sure they are counted": they run twice
+    stats = STATISTICS.si(user_id)
+    recs = RECOMMENDATIONS.si(user_id).set(link=stats)
+    follows = FOLLOWS.si(user_id).set(link=recs)
+    first = WELCOME.si(user_id)
+    first.link(follows)
+    first.link(STATISTICS.si(user_id))
+    return first
+
+
+def flow_r5_stats_by_countdown(user_id):
+    # a chain of three, and the statistics beside it in a group, held back by a countdown
+    return group(
+        chain(WELCOME.si(user_id), FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id)),
+        STATISTICS.si(user_id).set(countdown=0.5),
+    )
+
+
 @pytest.mark.parametrize(
     "answer",
     [flow_si, flow_pipes_with_keywords, flow_links, flow_chord_of_one, flow_r3_nested_chords],
@@ -563,12 +597,34 @@ def test_07_1_right_answers(answer) -> None:
             "it has",
             id="r4-nested-links-skip-one",
         ),
+        # adversary round 5 (its two-parallel-chains, stats-chord, first-step-in-kernel and
+        # middle-group are the rows r3-two-chains, r4-chord-for-statistics,
+        # r4-first-step-called-directly and r4-group-in-the-middle, word for word)
+        pytest.param(
+            flow_r5_staggered_group,
+            "for user 7, send_welcome_email and create_default_follows ran in one group, sent "
+            "together with countdowns (create_default_follows: countdown=0.2, generate_initial_"
+            "recommendations: countdown=0.4 and update_user_statistics: countdown=0.6)",
+            "chain them with .si(): a chain sends each step when the one before it has",
+            id="r5-staggered-group",
+        ),
+        pytest.param(
+            flow_r5_links_stats_twice,
+            "for user 7, these steps ran: ['send_welcome_email(user 7)', 'create_default_"
+            "follows(user 7)', 'update_user_statistics(user 7)', 'generate_initial_"
+            "recommendations(user 7)', 'update_user_statistics(user 7)']",
+            "chain the four steps of guide 002 §4, each once, each with .si(user_id)",
+            id="r5-links-stats-twice",
+        ),
+        pytest.param(flow_r5_stats_by_countdown, "for user 7, ", ".si()",
+                     id="r5-stats-by-countdown"),
     ],
 )  # fmt: skip
 def test_07_1_wrong_answers(answer, problem, hint) -> None:
     # two chains in a group: which one runs first varies, and the check names what it saw
     # (one sent before the other had finished, or the steps out of order)
-    within = answer is flow_r3_two_chains
+    # (a group of a chain and a task held back by a countdown: which finishes first as well)
+    within = answer in (flow_r3_two_chains, flow_r5_stats_by_countdown)
     assert_fails(verdict("07.1", answer), problem, hint, hint_within=within)
 
 
@@ -802,6 +858,58 @@ def doubles_r4_sorted(numbers):
     return chord((add.s(n, n) for n in sorted(numbers)), xsum.s())
 
 
+# adversary round 5
+
+
+def doubles_r5_mirror_pairs(numbers):
+    # pairs each number with its mirror: sum(n + m) == sum(2n), but add(n, n) never runs
+    return chord((add.s(n, m) for n, m in zip(numbers, reversed(numbers), strict=True)), xsum.s())
+
+
+def doubles_r5_dedup_and_scale(numbers):
+    # one add per distinct number, scaled by its count in the function
+    counts = {n: numbers.count(n) for n in numbers}
+    return chord((add.s(n * c, n * c) for n, c in counts.items()), xsum.s())
+
+
+def doubles_r5_int_cast_generator(numbers):
+    # "the tasks want ints": int() in a generator, which Celery reads only when the canvas is
+    # iterated or sent (the check reads it while the function still runs)
+    return chord((add.s(int(n), int(n)) for n in numbers), xsum.s())
+
+
+def doubles_r5_staggered_group_pipe(numbers):
+    # group | xsum with each member held back 0.1 s more than the one before: in sequence
+    return group(add.s(n, n).set(countdown=0.1 * i) for i, n in enumerate(numbers)) | xsum.s()
+
+
+def doubles_r5_staggered_members(numbers):
+    # "to spread the load": each member delayed by its position
+    return chord((add.s(n, n).set(countdown=0.15 * i) for i, n in enumerate(numbers)), xsum.s())
+
+
+def doubles_r5_staggered_etas(numbers):
+    # the same with an eta per member
+    start = datetime.now(timezone.utc)
+    return chord(
+        (
+            add.s(n, n).set(eta=start + timedelta(seconds=0.1 * (i + 1)))
+            for i, n in enumerate(numbers)
+        ),
+        xsum.s(),
+    )
+
+
+def doubles_r5_all_held_back(numbers):
+    # every member held back alike (a countdown on the chord): sent to wait, not to run
+    return chord((add.s(n, n) for n in numbers), xsum.s()).set(countdown=0.2)
+
+
+def doubles_r5_callback_plus_step(numbers):
+    # one more add(total, 0) after the callback
+    return chord((add.s(n, n) for n in numbers), xsum.s()) | add.s(0)
+
+
 @pytest.mark.parametrize(
     "answer", [doubles_chord, doubles_chain_of_group, doubles_keywords, doubles_r4_sorted]
 )
@@ -887,7 +995,8 @@ def test_07_2_right_answers(answer) -> None:
         pytest.param(doubles_r3_chain_of_adds, "the canvas ended with add, not xsum",
                      "a chord: one add.s(n, n)", id="r3-chain-of-adds"),
         pytest.param(doubles_r3_double_in_kernel, "['add(2, 0)', 'add(4, 0)', 'add(6, 0)']",
-                     "one add.s(n, n) per number", id="r3-double-in-kernel"),
+                     "it computed 2 * 1, 2 * 2 and 2 * 3 in the notebook (arithmetic written in "
+                     "the function", id="r3-double-in-kernel"),
         pytest.param(doubles_r3_extra_step_after, "the canvas ended with add, not xsum",
                      "a chord: one add.s(n, n)", id="r3-extra-step-after"),
         pytest.param(doubles_r3_add_called_in_kernel, "xsum ran alone, on [2, 4, 6] computed in "
@@ -907,7 +1016,8 @@ def test_07_2_right_answers(answer) -> None:
             doubles_r4_arithmetic_in_args,
             "for [1, 2, 3], the chord's header ran ['add(2, 0)', 'add(4, 0)', "
             "'add(6, 0)'], not one add(n, n) per number",
-            "one add.s(n, n) per number in the chord's header, and nothing else",
+            "it computed 2 * 1, 2 * 2 and 2 * 3 in the notebook (arithmetic written in the "
+            "function, or add(n, n) called directly, runs right here)",
             id="r4-arithmetic-in-args",
         ),
         pytest.param(
@@ -963,6 +1073,63 @@ def test_07_2_right_answers(answer) -> None:
             "a list of one number gets the same chord as any other: one add.s(n, "
             "n) per",
             id="r4-single-number-shortcut",
+        ),
+        # adversary round 5, and the same mistakes spelled otherwise (its extra-zero-member
+        # and starmap are the rows r4-zero-padding and r4-starmap-then-xsum, word for word)
+        pytest.param(
+            doubles_r5_mirror_pairs,
+            "for [1, 2, 3], the chord's header ran ['add(1, 3)', 'add(2, 2)', 'add(3, 1)'], "
+            "not one add(n, n) per number",
+            "one add.s(n, n) per number in the chord's header, and nothing else",
+            id="r5-mirror-pairs",
+        ),
+        pytest.param(
+            doubles_r5_dedup_and_scale,
+            "total_of_doubles([1, 2, 3]) computed 1 * 1, 1 * 1, 2 * 1",
+            "compute nothing in the function: add.s(n, n) in the header",
+            id="r5-dedup-and-scale",
+        ),
+        pytest.param(
+            doubles_r5_int_cast_generator,
+            "total_of_doubles([1, 2, 3]) computed int(1), int(1), int(2), int(2), int(3) and "
+            "int(3) in the notebook",
+            "compute nothing in the function: add.s(n, n) in the header, xsum.s() as the "
+            "callback, and the worker does the arithmetic; int(), float() or round() on a "
+            "number is a computation too: it changes the number (2.5 becomes 2)",
+            id="r5-int-cast",
+        ),
+        pytest.param(
+            doubles_r5_staggered_group_pipe,
+            "for [1, 2, 3], the chord's header sent its adds to start at different times "
+            "(add(1, 1) at once, add(2, 2) after ",
+            "send the header's adds all at once, none held back by a countdown or an eta",
+            id="r5-staggered-group-pipe",
+        ),
+        pytest.param(
+            doubles_r5_staggered_members,
+            "for [1, 2, 3], the chord's header sent its adds to start at different times",
+            "send the header's adds all at once, none held back by a countdown or an eta",
+            id="r5-staggered-members",
+        ),
+        pytest.param(
+            doubles_r5_staggered_etas,
+            "for [1, 2, 3], the chord's header sent its adds to start at different times",
+            "send the header's adds all at once, none held back by a countdown or an eta",
+            id="r5-staggered-etas",
+        ),
+        pytest.param(
+            doubles_r5_all_held_back,
+            "for [1, 2, 3], every add of the chord's header was held back 0.2 s after "
+            "it was sent (a countdown or an eta)",
+            "send the header's adds all at once, none held back by a countdown or an eta",
+            id="r5-all-held-back",
+        ),
+        pytest.param(
+            doubles_r5_callback_plus_step,
+            "for [1, 2, 3], the canvas ended with add, not xsum: the worker ran ['add(1, 1)', "
+            "'add(2, 2)', 'add(3, 3)', 'xsum([2, 4, 6])', 'add(12, 0)']",
+            "a chord: one add.s(n, n) per number in its header, xsum.s() as its callback",
+            id="r5-callback-plus-step",
         ),
     ],
 )  # fmt: skip
@@ -1457,6 +1624,33 @@ def image_r4_errback_twice(image_id):
     return chain(*sigs).apply_async(link_error=record_failure.s())
 
 
+# adversary round 5
+
+
+def image_r5_validate_in_kernel(image_id):
+    # validates in the notebook first ("fail fast"), then sends the four other steps
+    validate_image(image_id)
+    return chain(compress_image.s(image_id), *(step.s() for step in PIPELINE[2:])).apply_async(
+        link_error=record_failure.s()
+    )
+
+
+def image_r5_no_errback_on_validate(image_id):
+    # validate "has its own InvalidImage": an error callback on steps 2-5 only
+    first, *rest = _steps(image_id)
+    return chain(first, *(step.on_error(record_failure.s()) for step in rest)).apply_async()
+
+
+def image_r5_link_not_chain(image_id):
+    # each step sent by the previous one's link, each with its own on_error; returns the
+    # first step's result
+    last = notify_processing_complete.s().on_error(record_failure.s())
+    meta = update_image_metadata.s().on_error(record_failure.s()).set(link=last)
+    thumbs = generate_thumbnails.s().on_error(record_failure.s()).set(link=meta)
+    comp = compress_image.s().on_error(record_failure.s()).set(link=thumbs)
+    return validate_image.s(image_id).on_error(record_failure.s()).set(link=comp).apply_async()
+
+
 @pytest.mark.parametrize(
     "answer",
     [image_right, image_si, image_on_error, image_reads_state_once, image_pipes_delay,
@@ -1533,8 +1727,9 @@ def test_07_3_right_answers(answer) -> None:
                      "is gone", "leave the logs alone in the function", id="clears-log-first"),
         pytest.param(image_clears_media, "process_image(21) emptied the image log",
                      "leave the logs alone in the function", id="clears-media"),
-        pytest.param(image_polls_ready, "process_image(21) waited for its tasks (it called "
-                     "time.sleep(0.02))", "it waited for the tasks: never wait where you build "
+        pytest.param(image_polls_ready, "process_image(21) waited for its tasks (it read the "
+                     "state of a task, then called time.sleep(0.02): a loop on ready() or "
+                     "state)", "it waited for the tasks: never wait where you build "
                      "or send a canvas (no get(), no loop on ready(), no sleep())",
                      id="polls-until-ready"),
         pytest.param(image_busy_polls_state, "process_image(21) waited for its tasks (it read "
@@ -1710,6 +1905,33 @@ def test_07_3_right_answers(answer) -> None:
             "return what chain(...).apply_async(link_error=record_failure.s()) "
             "returns: the",
             id="r4-returns-first-result",
+        ),
+        # adversary round 5 (its sleeps-after-send, polls-ready, errback-with-id and
+        # returns-root are the rows r4-sleep-before-return, polls-until-ready,
+        # r4-errback-with-image-id and r3-returns-first, word for word)
+        pytest.param(
+            image_r5_validate_in_kernel,
+            "process_image(21) ran validate_image in the notebook while it sent the pipeline: "
+            "['validate_image(image 21)'] written before any of its tasks had reached the "
+            "worker",
+            "calling a task (validate_image(image_id)) runs it right here, not on the worker",
+            id="r5-validate-in-kernel",
+        ),
+        pytest.param(
+            image_r5_no_errback_on_validate,
+            "an image that fails at validate_image (step 1) failed and nothing was recorded",
+            "send the chain with apply_async(link_error=record_failure.s())",
+            id="r5-no-errback-on-validate",
+        ),
+        pytest.param(
+            image_r5_link_not_chain,
+            "process_image returned the AsyncResult of validate_image, not of the pipeline: "
+            "it was ready when validate_image was",
+            "return what chain(...).apply_async(link_error=record_failure.s()) returns: the "
+            "handle of the chain's last step, ready only when the whole pipeline is "
+            "(compress_image, generate_thumbnails, update_image_metadata and notify_processing_"
+            "complete sent by link= are success callbacks outside the chain",
+            id="r5-link-not-chain",
         ),
     ],
 )  # fmt: skip
@@ -1927,6 +2149,25 @@ def price_r4_round_quantity(price, discount, quantity):
     return subtract.s(price, discount) | multiply.s(round(quantity))
 
 
+# adversary round 5
+
+
+def price_r5_add_when_no_discount(price, discount, quantity):
+    # with no discount, add(price, 0) instead of subtract
+    first = add.s(price, 0) if not discount else subtract.s(price, discount)
+    return first | multiply.s(quantity)
+
+
+def price_r5_negated(price, discount, quantity):
+    # subtract(-discount, -price) == price - discount: negations computed here
+    return subtract.s(-discount, -price) | multiply.s(quantity)
+
+
+def price_r5_round(price, discount, quantity):
+    # rounds to cents here, before the chain
+    return subtract.s(round(price, 2), round(discount, 2)) | multiply.s(quantity)
+
+
 @pytest.mark.parametrize("answer", [price_right, price_keywords])
 def test_07_4_right_answers(answer) -> None:
     assert_passed(verdict("07.4", answer), "(5-8)*3=-9, (7-0)*3=21, (9-4)*1=5")
@@ -1968,8 +2209,9 @@ def test_07_4_right_answers(answer) -> None:
                      "quantity) receives subtract's result from the chain",
                      id="multiply-immutable-precomputed"),
         pytest.param(price_swapped_and_negated, "price_after(30, 5, 2) ran subtract(5, 30) on the "
-                     "worker, not subtract(30, 5)", "subtract.s(price, discount): the price comes "
-                     "first", id="swapped-and-negated"),
+                     "worker (-2 computed in the notebook), not subtract(30, 5)",
+                     "subtract.s(price, discount): the price comes first",
+                     id="swapped-and-negated"),
         pytest.param(price_distributed, "ran ['multiply(30, 2)', 'subtract(60, 10)']",
                      "subtract first, then multiply", id="multiply-first"),
         pytest.param(price_int_cast, "price_after(30, 5, 2) computed int(30), int(5) and int(2) "
@@ -2029,8 +2271,8 @@ def test_07_4_right_answers(answer) -> None:
         # adversary round 4
         pytest.param(
             price_r4_swapped_then_negated,
-            "price_after(30, 5, 2) ran subtract(5, 30) on the worker, not "
-            "subtract(30, 5)",
+            "price_after(30, 5, 2) ran subtract(5, 30) on the worker (-2 computed in "
+            "the notebook), not subtract(30, 5)",
             "subtract.s(price, discount): the price comes first",
             id="r4-swapped-then-negated",
         ),
@@ -2117,6 +2359,32 @@ def test_07_4_right_answers(answer) -> None:
             "give the signatures price, discount and quantity as they are: "
             "subtract.s(price,",
             id="r4-round-quantity",
+        ),
+        # adversary round 5 (its float-cast, int-cast, si-kernel-arith, multiply-first,
+        # link-not-chain and clamp-discount are the rows r4-float-cast, r4-int-cast,
+        # multiply-immutable-precomputed, r4-multiply-first, r4-link-not-chain and
+        # r4-clamped, word for word)
+        pytest.param(
+            price_r5_add_when_no_discount,
+            "price_after(7, 0, 3) ran ['add(7, 0)', 'multiply(7, 3)'] on the worker, not "
+            "subtract then multiply",
+            "subtract runs even with no discount: always subtract.s(price, discount)",
+            id="r5-add-when-no-discount",
+        ),
+        pytest.param(
+            price_r5_negated,
+            "price_after(30, 5, 2) ran subtract(-5, -30) on the worker (-5 and -30 computed in "
+            "the notebook), not subtract(30, 5)",
+            "give the signatures price, discount and quantity as they are: subtract.s(price, "
+            "discount) | multiply.s(quantity); abs(), int() or any other arithmetic",
+            id="r5-negated-args",
+        ),
+        pytest.param(
+            price_r5_round,
+            "price_after(30, 5, 2) computed round(30) and round(5) in the notebook",
+            "give the signatures price, discount and quantity as they are: subtract.s(price, "
+            "discount) | multiply.s(quantity); abs(), int() or any other arithmetic",
+            id="r5-round-in-kernel",
         ),
     ],
 )  # fmt: skip

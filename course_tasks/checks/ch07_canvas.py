@@ -5,7 +5,8 @@ one, from the course's tasks. The check calls it (a function that waits is caugh
 ``support.call_watched``), noting what it did in the notebook meanwhile: tasks it sent itself
 (``before_task_publish`` in the calling thread), tasks it ran here (``apply()``, a direct
 call that writes to a log), arithmetic it did on its arguments (07.2 and 07.4 pass numbers
-that note it, ``int()``, ``abs()`` and ``round()`` included), lines of other work it wiped
+that note it, ``int()``, ``abs()`` and ``round()`` included; a generator in the canvas it
+returns is read before the call ends, so what it computes counts), lines of other work it wiped
 from the logs (each log holds one while it runs: ``events.clear_log()`` in the function).
 A function that sends its canvas (07.3) has its sends held until it returns, so that no
 worker can finish them meanwhile: a ``get()``, a loop reading a task's state or a
@@ -22,7 +23,9 @@ its parents, members and children, in both modes:
 * 07.2 ``check("07.2", total_of_doubles)``: a chord whose header ran exactly one
   ``add(n, n)`` per number (a repeated number too) and whose callback ``xsum`` added them
   (``xsum.s()``: a callback with numbers of its own ignores the header's results), with no
-  task id given twice (in one canvas, across calls, or one already holding a stored result);
+  task id given twice (in one canvas, across calls, or one already holding a stored result),
+  and every add sent to run at once (a message with an ``eta``, from a countdown or an eta,
+  holds it back: adds held back one after another run one after another);
 * 07.3 ``check("07.3", process_image)``: the five-step image pipeline sent as one chain
   with ``link_error=record_failure.s()``, returning the chain's handle at once; a good
   image runs five steps and records nothing; an image that fails at step 1 (a ``.bmp``) or
@@ -47,6 +50,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 from unittest import mock
 
@@ -179,6 +183,9 @@ class Built:
     #: ``{what: lines}``: lines it wrote to the logs itself while its sends were held (a
     #: task called directly in the notebook)
     wrote_here: dict[str, list[str]] = field(default_factory=dict)
+    #: short names of the tasks given as success callbacks (``link=``) in what it sent,
+    #: at any depth (the steps of a chain it sent included)
+    linked: list[str] = field(default_factory=list)
     #: ``(before, after)`` of what ``watch`` read, if the function changed it (07.3: the
     #: stored upload of the image, changed by a ``media.upload()`` in the function)
     changed: tuple[Any, Any] | None = None
@@ -333,6 +340,23 @@ def _holding(fn: Callable[..., Any], hold: bool) -> Iterator[_Held]:
         yield held
 
 
+def _read_through(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn``, then every part of the canvas it returned read once, in its thread, while the
+    check still watches it. Celery keeps a generator given to a group or a chord's header
+    (``chord((add.s(int(n), int(n)) for n in numbers), ...)``) unread until the canvas is
+    iterated or sent: what the generator computes or runs is the function's doing all the
+    same, and is seen here, not later, when the check sends the canvas."""
+
+    def call(*args: Any) -> Any:
+        answer = fn(*args)
+        if isinstance(answer, Signature):
+            for _ in _signatures(answer):
+                pass
+        return answer
+
+    return call
+
+
 def _call(
     fn: Callable[..., Any],
     name: str,
@@ -361,7 +385,10 @@ def _call(
         ):
             try:
                 answer, seen = call_watched(
-                    held.calling(fn), *args, seconds=BUILD_SECONDS, thread_name=THREAD_NAME
+                    held.calling(_read_through(fn)),
+                    *args,
+                    seconds=BUILD_SECONDS,
+                    thread_name=THREAD_NAME,
                 )
             except Exception as exc:
                 if not held.waited():
@@ -378,6 +405,11 @@ def _call(
             how = "it called get()"
         elif held.polled:
             how = "it read the state of a task again and again: a loop on ready() or state"
+        elif held.slept and held.reads:
+            how = (
+                f"it read the state of a task, then called time.sleep({held.slept[0]!r}): "
+                "a loop on ready() or state"
+            )
         elif held.slept:
             how = f"it called time.sleep({held.slept[0]!r})"
         else:
@@ -409,6 +441,7 @@ def _call(
         for errback in _listed(options.get("link_error"))
         if isinstance(errback, dict)
     ]
+    linked = _links_in([options for *_, options in held.sent])
     wrote_here = {}
     if hold:
         for what, (_, read) in LOGS.items():
@@ -425,9 +458,35 @@ def _call(
         ran_here=[short(t) for t in seen.ran_here],
         computed=computed,
         errbacks=errbacks,
+        linked=linked,
         wrote_here=wrote_here,
         changed=changed,
     )
+
+
+def _links_in(sent_options: list[dict[str, Any]]) -> list[str]:
+    """Short names of the tasks given as ``link=`` (success callbacks) in the options of the
+    messages sent, and in the steps of a chain they carry, at any depth."""
+    names: list[str] = []
+    for options in sent_options:
+        names += [_link_name(link) for link in _listed(options.get("link"))]
+        for item in _listed(options.get("link")) + _listed(options.get("chain"))[::-1]:
+            with contextlib.suppress(Exception):
+                for sig in _signatures(maybe_signature(item, app=app)):
+                    names += [_link_name(link) for link in _listed(sig.options.get("link"))]
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def _link_name(link: Any) -> str:
+    """``compress_image``, or ``the chain compress_image | generate_thumbnails``."""
+    try:
+        sig = maybe_signature(link, app=app)
+    except Exception:
+        return ""
+    if isinstance(sig, _chain):
+        steps = [short(maybe_signature(t, app=app).task) for t in sig.tasks]
+        return f"the chain {' | '.join(steps)}"
+    return short(getattr(sig, "task", "") or "")
 
 
 def _listed(option: Any) -> list[Any]:
@@ -885,6 +944,9 @@ def _linked_together(canvas: Any, at_least: int = 2) -> dict[str, set[str]]:
 
 # --------------------------------------------------------------------------- 07.2
 
+#: How :class:`Number` notes a conversion (``int(n)``): a computation that looks like none.
+CONVERSIONS = ("int(", "float(", "round(", "math.")
+
 #: A 0 and a one-number list too: add(0, 0) adds nothing to the total, and a chord of one
 #: looks like overkill, but both still get one add per number and xsum.
 DOUBLES_LISTS = ([1, 2, 3], [5, 10, 20, 40], [4, 9, 4, 4], [3, 0, 8], [6])
@@ -906,7 +968,8 @@ def _doubles(total_of_doubles: Any) -> str:
             )
         sig = _need_signature(built, "total_of_doubles", (numbers,))
         _fresh_ids(sig, _called("total_of_doubles", (numbers,)), used_ids)
-        result, value = _run(sig, f"the canvas for {numbers}")
+        with _published() as published:
+            result, value = _run(sig, f"the canvas for {numbers}")
         expected = sum(2 * n for n in numbers)
         if isinstance(value, list):
             raise Fail(
@@ -916,7 +979,8 @@ def _doubles(total_of_doubles: Any) -> str:
             )
         if isinstance(value, BaseException):
             raise Fail(f"for {numbers}, the canvas failed: {type(value).__name__}: {value}")
-        _chord_of_adds(numbers, result, built, sig)
+        members = _chord_of_adds(numbers, result, built, sig)
+        _all_at_once(numbers, members, published)
         if value != expected:
             raise Fail(
                 f"for {numbers}, the result is {value!r}, not {expected}",
@@ -965,8 +1029,9 @@ def _fresh_ids(canvas: Signature, call: str, used: dict[str, str]) -> None:
 
 def _chord_of_adds(
     numbers: list[int], result: AsyncResult, built: Built, canvas: Signature
-) -> None:
-    """The canvas ended with xsum, called by a chord whose header ran one add(n, n) per number."""
+) -> list[Ran]:
+    """The canvas ended with xsum, called by a chord whose header ran one add(n, n) per number:
+    the header's tasks, in its order."""
     runs = _ran(result)
     last = runs.get(result.id)
     chord_hint = "a chord: one add.s(n, n) per number in its header, xsum.s() as its callback"
@@ -1005,16 +1070,16 @@ def _chord_of_adds(
     wanted = sorted((("add", {"x": n, "y": n}) for n in numbers), key=repr)
     if calls == wanted and len(members) == len(header.results):
         _callback_gets_results(numbers, last, members, built, canvas)
-        return
+        return members
     ran = [r.call() for r in members]
     others = sorted({r.name for r in members if r.name != "add"})
     if others:
         hint = f"the exercise doubles with add: add.s(n, n) for each number, not {_words(others)}"
     elif built.computed:
         hint = (
-            f"it computed {_words(built.computed)} in the notebook (add(n, n) called directly "
-            "runs right here): put add.s(n, n) in the header, so that the worker doubles each "
-            "number"
+            f"it computed {_words(built.computed)} in the notebook (arithmetic written in the "
+            "function, or add(n, n) called directly, runs right here): put add.s(n, n) in the "
+            "header, each number as it is, so that the worker doubles each number"
         )
     elif len(members) < len(numbers) and {repr(c) for c in calls} <= {repr(w) for w in wanted}:
         left_out = [n for n in dict.fromkeys(numbers) if ("add", {"x": n, "y": n}) not in calls]
@@ -1035,6 +1100,73 @@ def _chord_of_adds(
     raise Fail(
         f"for {numbers}, the chord's header ran {ran}, not one add(n, n) per number", hint=hint
     )
+
+
+@contextmanager
+def _published() -> Iterator[dict[str, float | None]]:
+    """Meanwhile, ``{task id: seconds}`` of every task published, from any thread: how long
+    its message asks the worker to hold it back before running it (its ``eta``, from a
+    ``countdown`` or an ``eta``), None for a task sent to run at once. Read from the message
+    the check itself sends, never timed."""
+    delays: dict[str, float | None] = {}
+
+    def remember(headers: Any = None, **_: Any) -> None:
+        if not isinstance(headers, dict) or not headers.get("id"):
+            return
+        eta, delay = headers.get("eta"), None
+        if eta:
+            try:
+                when = eta if isinstance(eta, datetime) else datetime.fromisoformat(str(eta))
+                now = datetime.now(when.tzinfo) if when.tzinfo else datetime.now()
+                delay = max((when - now).total_seconds(), 0.0)
+            except (TypeError, ValueError):
+                delay = 0.0
+        delays[str(headers["id"])] = delay
+
+    before_task_publish.connect(remember, weak=False)
+    try:
+        yield delays
+    finally:
+        before_task_publish.disconnect(remember)
+
+
+def _all_at_once(numbers: list[int], members: list[Ran], delays: dict[str, float | None]) -> None:
+    """The header's adds were all sent to run at once: none held back by a countdown or an
+    eta (members delayed one after another run one after another, not in parallel)."""
+    held = {m.id: float(delays[m.id] or 0.0) for m in members if delays.get(m.id) is not None}
+    if not held:
+        return
+    shown = [
+        f"{m.call()} after {_about(held[m.id])}" if m.id in held else f"{m.call()} at once"
+        for m in members
+    ]
+    # (the delays are read when each message is published, a moment apart: alike within
+    # 0.05 s is one delay for all; this only words the problem, any delay is refused)
+    spread = max(held.values()) - min(held.values())
+    if len(held) < len(members) or spread >= 0.05:
+        problem = (
+            f"for {numbers}, the chord's header sent its adds to start at different times "
+            f"({_words(shown)}: a countdown or an eta): they ran one after another, as the "
+            "delays let them, not in parallel"
+        )
+    else:
+        problem = (
+            f"for {numbers}, every add of the chord's header was held back "
+            f"{_about(max(held.values()))} after it was sent (a countdown or an eta): they "
+            "waited before they ran, though nothing was running"
+        )
+    raise Fail(
+        problem,
+        hint="send the header's adds all at once, none held back by a countdown or an eta: "
+        "the chord hands them to the worker together, to run in parallel, and calls xsum "
+        "when the last one has finished",
+    )
+
+
+def _about(seconds: float) -> str:
+    """``0.3 s``: a delay read from a message, to a tenth of a second (it is read a moment
+    after the message's eta was set)."""
+    return f"{round(seconds, 1):g} s" if seconds >= 0.05 else "less than 0.05 s"
 
 
 def _callback_gets_results(
@@ -1069,10 +1201,19 @@ def _callback_gets_results(
             "the list of its header's results",
         )
     if built.computed:
+        hint = (
+            "compute nothing in the function: add.s(n, n) in the header, xsum.s() as "
+            "the callback, and the worker does the arithmetic"
+        )
+        if any(c.startswith(CONVERSIONS) for c in built.computed):
+            hint += (
+                "; int(), float() or round() on a number is a computation too: it changes the "
+                "number (2.5 becomes 2) or its type before the worker sees it, so give add "
+                "each n as it is"
+            )
         raise Fail(
             f"total_of_doubles({numbers}) computed {_words(built.computed)} in the notebook",
-            hint="compute nothing in the function: add.s(n, n) in the header, xsum.s() as "
-            "the callback, and the worker does the arithmetic",
+            hint=hint,
         )
 
 
@@ -1143,13 +1284,29 @@ def _pipeline(process_image: Any) -> str:
     if returned and short(returned) != PIPELINE[-1]:
         _settle(media.log, 0.5)
         _settle(events.log)
+        hint = (
+            "return what chain(...).apply_async(link_error=record_failure.s()) returns: "
+            "the handle of the chain's last step, ready only when the whole pipeline is"
+        )
+        if len(built.linked) == 1:
+            hint += (
+                f" ({built.linked[0]} sent by link= is a success callback outside the chain, "
+                "and the handle returned is not its own)"
+            )
+        elif built.linked:
+            hint += (
+                f" ({_words(built.linked)} sent by link= are success callbacks outside the "
+                "chain, and the handle returned is none of theirs)"
+            )
+        else:
+            hint += (
+                ", as it is: result.parent and the handles before it belong to the earlier "
+                "steps, each ready as soon as its own step is"
+            )
         raise Fail(
             f"process_image returned the AsyncResult of {short(returned)}, not of the "
             f"pipeline: it was ready when {short(returned)} was",
-            hint="return what chain(...).apply_async(link_error=record_failure.s()) returns: "
-            "the handle of the chain's last step, ready only when the whole pipeline is (the "
-            "rest as a link= of the first step is outside the chain, and that step's "
-            "link_error covers it alone)",
+            hint=hint,
         )
     _reaches_first_step(result, built)
     if steps != [f"{step}(image {GOOD_IMAGE})" for step in PIPELINE]:
@@ -1455,10 +1612,18 @@ def _subtract_then_multiply(
             hint=hint,
         )
     sub, mul = ran
+    as_given = (
+        "give the signatures price, discount and quantity as they are: "
+        "subtract.s(price, discount) | multiply.s(quantity); abs(), int() or any other "
+        "arithmetic in the function changes them before the worker sees them"
+    )
     if sub.bound() != {"x": price, "y": discount}:
+        swapped = sub.bound() == {"x": discount, "y": price}
         raise Fail(
-            f"{call} ran {sub.call()} on the worker, not subtract({price}, {discount})",
-            hint="subtract.s(price, discount): the price comes first",
+            f"{call} ran {sub.call()} on the worker{here}, not subtract({price}, {discount})",
+            hint=as_given
+            if built.computed and not swapped
+            else "subtract.s(price, discount): the price comes first",
         )
     hint = (
         "multiply.s(quantity) receives subtract's result from the chain as its first argument; "
@@ -1469,11 +1634,7 @@ def _subtract_then_multiply(
         raise Fail(
             f"{call} computed {_words(built.computed)} in the notebook, then ran {sub.call()} "
             f"and {mul.call()}: the arithmetic belongs to the tasks, on the worker",
-            hint=hint
-            if fixed
-            else "give the signatures price, discount and quantity as they are: "
-            "subtract.s(price, discount) | multiply.s(quantity); abs(), int() or any other "
-            "arithmetic in the function changes them before the worker sees them",
+            hint=hint if fixed else as_given,
         )
     if not _before(sub, mul, runs) or (mul.bound() or {}).get("x") != sub.value:
         raise Fail(
