@@ -750,6 +750,145 @@ def get_r4_asyncresult_two_reads(task_id: str):
     return {"status": state.lower()}
 
 
+# round 5 adversary
+
+
+def post_r5_jsonresponse(request: ExportRequest):
+    from fastapi.responses import JSONResponse
+
+    task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+    return JSONResponse({"task_id": task.id})
+
+
+def post_r5_id_per_second(request: ExportRequest):
+    """The adversary's id was per second; per hour here, as post_r4_time_id."""
+    import time
+
+    return {"task_id": export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1},
+        task_id=f"export-{request.user_id}-{int(time.time() // 3600)}").id}
+
+
+def post_r5_broker_400(request: ExportRequest):
+    from fastapi import HTTPException
+    from kombu.exceptions import OperationalError
+
+    try:
+        task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+    except OperationalError:
+        raise HTTPException(status_code=400, detail="could not queue the export") from None
+    return {"task_id": task.id}
+
+
+def post_r5_retry_publish(request: ExportRequest):
+    return {"task_id": export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1}, retry=True,
+        retry_policy={"max_retries": 5, "interval_start": 1, "interval_step": 1,
+                      "interval_max": 3}).id}  # fmt: skip
+
+
+def post_r5_options(**options: Any) -> Any:
+    def start_export(request: ExportRequest):
+        return {"task_id": export_users_csv.apply_async(
+            (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1}, **options).id}
+
+    return start_export
+
+
+def post_r5_eta_now(request: ExportRequest):
+    from datetime import datetime
+
+    return post_r5_options(eta=datetime.now())(request)
+
+
+def post_r5_rows_or_3(request: ExportRequest):
+    return {"task_id": export_users_csv.delay(request.user_id, rows=request.rows or 3,
+                                              seconds_per_row=0.1).id}  # fmt: skip
+
+
+def post_r5_rows_capped(request: ExportRequest):
+    return {"task_id": export_users_csv.delay(request.user_id, rows=min(request.rows, 1000),
+                                              seconds_per_row=0.1).id}  # fmt: skip
+
+
+def get_r5_failure_as(error: Any) -> Any:
+    """GET as the solution's, with the FAILURE error text made by ``error(meta)``."""
+
+    def export_status(task_id: str):
+        meta = app.backend.get_task_meta(task_id)
+        if meta["status"] == "FAILURE":
+            return {"status": "failure", "error": error(meta)}
+        return answer_from(meta["status"], meta["result"])
+
+    return export_status
+
+
+def r5_error_from_traceback(meta: dict[str, Any]) -> str:
+    last = (meta.get("traceback") or "").strip().splitlines()[-1:] or [""]
+    return last[0].split(": ", 1)[-1]
+
+
+_R5_METAS: dict[str, Any] = {}
+
+
+def get_r5_cached_meta(task_id: str):
+    if task_id not in _R5_METAS:
+        _R5_METAS[task_id] = app.backend.get_task_meta(task_id)
+    meta = _R5_METAS[task_id]
+    return answer_from(meta["status"], meta["result"])
+
+
+def get_r5_backend_404(task_id: str):
+    from fastapi import HTTPException
+
+    try:
+        meta = app.backend.get_task_meta(task_id)
+    except Exception:
+        raise HTTPException(status_code=404, detail="unknown export") from None
+    return answer_from(meta["status"], meta["result"])
+
+
+def get_r5_pending_404(task_id: str):
+    from fastapi import HTTPException
+
+    meta = app.backend.get_task_meta(task_id)
+    if meta["status"] == "PENDING":
+        raise HTTPException(status_code=404, detail="unknown export")
+    return answer_from(meta["status"], meta["result"])
+
+
+def get_r5_second_read(state: str) -> Any:
+    """One read for the state, then the value of ``state`` read again with AsyncResult."""
+
+    def export_status(task_id: str):
+        meta = app.backend.get_task_meta(task_id)
+        if meta["status"] == state:
+            return answer_from(state, app.AsyncResult(task_id).info)
+        return answer_from(meta["status"], meta["result"])
+
+    return export_status
+
+
+def get_r5_forget_failure(task_id: str):
+    meta = app.backend.get_task_meta(task_id)
+    if meta["status"] in ("FAILURE", "REVOKED"):
+        app.backend.forget(task_id)
+    return answer_from(meta["status"], meta["result"])
+
+
+def get_r5_as_failure(failing: Any) -> Any:
+    """GET as the solution's, with every state in ``failing`` answered as a failure."""
+
+    def export_status(task_id: str):
+        meta = app.backend.get_task_meta(task_id)
+        if meta["status"] in failing:
+            return {"status": "failure", "error": str(meta["result"])}
+        return answer_from(meta["status"], meta["result"])
+
+    return export_status
+
+
+
 def test_12_1_right_answer() -> None:
     assert_passed(verdict("12.1", make_api(post_ok, get_ok)), "202 with a new id at once")
 
@@ -758,7 +897,6 @@ def test_12_1_right_answer() -> None:
     "api",
     [
         # get() on a task that has finished does not wait: the check lets it be
-        pytest.param(lambda: make_api(post_ok, get_reads_finished_with_get), id="get-after-ready"),
         pytest.param(lambda: make_api(post_state_once, get_ok), id="post-reads-state-once"),
         pytest.param(lambda: make_api(post_ok, get_state_names), id="get-other-names"),
         pytest.param(lambda: make_api(post_async_offloaded, get_async_offloaded),
@@ -1099,6 +1237,109 @@ def test_12_1_leaves_asyncresult_get_as_it_was() -> None:
         pytest.param(lambda: make_api(post_ok, get_r4_asyncresult_two_reads),
                      "answered {'status': 'in_progress', 'progress': {'url'", HINT_RACE,
                      id="r4-get-asyncresult-two-reads"),
+        # round 5 adversary (each the solution's endpoints with one change)
+        # until round 5 a right answer: its get() is a second read, which waits for a result
+        # that expired in between
+        pytest.param(lambda: make_api(post_ok, get_reads_finished_with_get),
+                     "for an export whose result expired while GET answered (SUCCESS for the "
+                     "first read of its record in the result backend, nothing there after: "
+                     "PENDING) answered 'status 500' (its get() waited for a task the result "
+                     "backend no longer knows", HINT_RACE, id="get-after-ready"),
+        pytest.param(lambda: make_api(post_r5_jsonresponse, get_ok), "POST /exports answered 200",
+                     "answer 202 Accepted", id="r5-post-jsonresponse-200"),
+        pytest.param(lambda: make_api(post_r5_id_per_second, get_ok),
+                     "POST /exports answered the same id (export-42-",
+                     "let Celery give every task a new id",
+                     id="r5-post-id-per-second"),
+        pytest.param(lambda: make_api(post_r5_broker_400, get_ok),
+                     "while the broker refused the message (send_task raised kombu's "
+                     "OperationalError) answered 400", "let the error through",
+                     id="r5-post-broker-400"),
+        pytest.param(lambda: make_api(post_r5_retry_publish, get_ok),
+                     "kombu retries the publish for about 12 s", "leave out retry= and "
+                     "retry_policy=", id="r5-post-retry-publish"),
+        pytest.param(lambda: make_api(post_r5_options(ignore_result=True), get_ok),
+                     "queued the export with ignore_result=True", "leave out ignore_result",
+                     id="r5-post-ignore-result"),
+        pytest.param(lambda: make_api(post_r5_options(time_limit=60), get_ok),
+                     "queued the export with time_limit=60: the worker kills every export of "
+                     "more than 600 rows (0.1 s a row) half-way",
+                     "leave out time_limit: an export takes as long as its rows need",
+                     id="r5-post-time-limit"),
+        pytest.param(lambda: make_api(post_r5_options(soft_time_limit=30), get_ok),
+                     "queued the export with soft_time_limit=30: the worker interrupts "
+                     "(SoftTimeLimitExceeded) every export of more than 300 rows",
+                     "leave out soft_time_limit", id="soft-time-limit"),
+        pytest.param(lambda: make_api(post_r5_eta_now, get_ok),
+                     "queued the export with eta=datetime.datetime(",
+                     "queue it with export_users_csv.delay(...)", id="r5-post-eta-now"),
+        pytest.param(lambda: make_api(post_r5_rows_or_3, get_ok),
+                     "the task queued for user 8 with 0 rows was export_users_csv(user_id=8, "
+                     "rows=3, seconds_per_row=0.1): a request for 0 rows exports 3",
+                     "pass request.rows as it is: `request.rows or 3`", id="r5-post-rows-or-3"),
+        pytest.param(lambda: make_api(post_r5_rows_capped, get_ok),
+                     "a request for 5000 rows exports 1000, and nobody is told",
+                     "pass request.rows as it is: a big export only takes longer",
+                     id="r5-post-rows-capped"),
+        pytest.param(lambda: make_api(post_r4_default_speed, get_ok),
+                     "seconds_per_row was left out", "pass seconds_per_row=0.1 yourself",
+                     id="r5-post-default-seconds"),
+        pytest.param(lambda: make_api(post_ok, get_r5_failure_as(
+                         lambda meta: str(meta["result"]) or type(meta["result"]).__name__)),
+                     "the error is 'TimeoutError', not the exception's text ''",
+                     "the error is the exception's text, str(result.info), exactly",
+                     id="r5-get-empty-error-classname"),
+        pytest.param(lambda: make_api(post_ok, get_r5_failure_as(
+                         lambda meta: str(meta["result"].args[0]) if meta["result"].args else "")),
+                     "the error is the exception's first argument, '28'",
+                     "the error is str(result.info), the exception's whole text",
+                     id="r5-get-error-first-arg"),
+        pytest.param(lambda: make_api(post_ok, get_r5_failure_as(
+                         lambda meta: ", ".join(map(str, meta["result"].args)))),
+                     "the error is '28, No space left on device', not the exception's text",
+                     "add \"error\": str(result.info)", id="r5-get-error-join-args"),
+        pytest.param(lambda: make_api(post_ok, get_r5_failure_as(r5_error_from_traceback)),
+                     "answered {'status': 'failure', 'error': ''}: the error is '', not",
+                     "add \"error\": str(result.info)", id="r5-get-error-from-traceback"),
+        pytest.param(lambda: make_api(post_ok, get_r5_failure_as(
+                         lambda meta: str(meta["result"])[:40])),
+                     "the error is 'file storage unavailable, exports/users-', not",
+                     "add \"error\": str(result.info)", id="r5-get-error-truncated"),
+        pytest.param(lambda: make_api(post_ok, get_r5_cached_meta),
+                     "after its result was removed from the result backend",
+                     "read the result backend on every GET, keep nothing in the process",
+                     id="r5-get-cached-meta"),
+        pytest.param(lambda: make_api(post_ok, get_r5_backend_404),
+                     "while the result backend was down (reading the task's state raised",
+                     "let the error through", id="r5-get-backend-404"),
+        pytest.param(lambda: make_api(post_ok, get_r5_pending_404),
+                     "for an id the worker has not run answered 404", "give every state an "
+                     "answer", id="r5-get-pending-404"),
+        pytest.param(lambda: make_api(post_ok, get_r5_second_read("SUCCESS")),
+                     "for an export whose result expired while GET answered (SUCCESS for the "
+                     "first read of its record in the result backend, nothing there after: "
+                     "PENDING) answered {'status': 'success', 'result': None}", HINT_RACE,
+                     id="r5-get-success-second-read"),
+        pytest.param(lambda: make_api(post_ok, get_r5_second_read("FAILURE")),
+                     "(FAILURE for the first read of its record in the result backend, nothing "
+                     "there after: PENDING) answered {'status': 'failure', 'error': 'None'}",
+                     HINT_RACE, id="r5-get-failure-second-read"),
+        pytest.param(lambda: make_api(post_ok, get_r5_second_read("PROGRESS")),
+                     "(PROGRESS at row 4 of 5 for the first 1 read of its record", HINT_RACE,
+                     id="r5-get-progress-second-read"),
+        pytest.param(lambda: make_api(post_ok, get_r5_forget_failure),
+                     "then {'status': 'pending'} when asked again", "leave the result in the "
+                     "result backend", id="r5-get-forget-failure"),
+        pytest.param(lambda: make_api(post_ok, get_r5_as_failure(("RETRY",))),
+                     "for an export waiting for a retry said status='failure'",
+                     'answer {"status": "retry", ...}', id="r5-get-retry-as-failure"),
+        pytest.param(lambda: make_api(post_ok, get_r5_as_failure(("FAILURE", "REVOKED"))),
+                     "for a revoked export said status='failure'",
+                     'answer {"status": "revoked", ...}', id="r5-get-propagate-states"),
+        pytest.param(lambda: make_api(post_ok, get_r5_as_failure(("RETRY", "FAILURE",
+                                                                  "REVOKED"))),
+                     "for a revoked export said status='failure'",
+                     'answer {"status": "revoked", ...}', id="r5-get-exception-states"),
     ],
 )
 def test_12_1_wrong_answers(api: Any, problem: str, hint: str) -> None:
@@ -1414,6 +1655,78 @@ def make_r4_copies_course_conf(settings):
     return made
 
 
+# round 5 adversary
+
+
+def make_r5_with(**kwargs: Any) -> Any:
+    """The solution's make_celery with Celery(..., **kwargs): they override the settings."""
+
+    def make_celery(settings):
+        made = Celery("shop", set_as_current=False, **kwargs)
+        made.config_from_object(settings, namespace="CELERY")
+        return made
+
+    return make_celery
+
+
+def make_r5_json_after(settings):
+    made = make_ok(settings)
+    made.conf.update(accept_content=["json"], task_serializer="json", result_serializer="json")
+    return made
+
+
+def make_r5_shared_config_class() -> Any:
+    """One config class for every call, filled from each settings object's dir()."""
+
+    class Config:
+        pass
+
+    def make_celery(settings):
+        for name in dir(settings):
+            if name.startswith("CELERY_"):
+                setattr(Config, name, getattr(settings, name))
+        made = Celery("shop", set_as_current=False)
+        made.config_from_object(Config, namespace="CELERY")
+        return made
+
+    return make_celery
+
+
+def make_r5_known_list(settings):
+    made = Celery("shop", set_as_current=False)
+    made.conf.update({name.lower(): getattr(settings, "CELERY_" + name)
+                      for name in ("BROKER_URL", "RESULT_BACKEND", "RESULT_EXPIRES",
+                                   "TASK_ROUTES", "TASK_DEFAULT_QUEUE", "TIMEZONE",
+                                   "ACCEPT_CONTENT", "TASK_SERIALIZER", "RESULT_SERIALIZER",
+                                   "ENABLE_UTC")
+                      if hasattr(settings, "CELERY_" + name)})  # fmt: skip
+    return made
+
+
+def make_r5_snapshot_table(settings):
+    probe = Celery("probe", set_as_current=False)
+    probe.config_from_object(settings, namespace="CELERY")
+    made = Celery("shop", set_as_current=False)
+    made.conf.update(dict(probe.conf.table()))
+    return made
+
+
+def make_r5_conf_cache(key: Any) -> Any:
+    """The settings read once per key(settings) (id, type), a snapshot reused after."""
+    read: dict[Any, dict[str, Any]] = {}
+
+    def make_celery(settings):
+        if key(settings) not in read:
+            probe = make_ok(settings)
+            read[key(settings)] = {name: probe.conf[name] for name in probe.conf}
+        made = Celery("shop", set_as_current=False)
+        made.conf.update(read[key(settings)])
+        return made
+
+    return make_celery
+
+
+
 @pytest.mark.parametrize(
     "answer",
     [pytest.param(make_ok, id="config-from-object"), pytest.param(make_by_name, id="by-name"),
@@ -1563,6 +1876,43 @@ def test_12_2_leaves_the_course_app_current() -> None:
         pytest.param(make_r4_copies_course_conf, "for CELERY_BROKER_URL='redis://broker-1."
                      "example.com:6379/0', broker_url is ", "read the settings you are given",
                      id="r4-copies-course-conf"),
+        # round 5 adversary
+        pytest.param(make_r5_with(broker="redis://localhost:6379/0"),
+                     "for CELERY_BROKER_URL='redis://broker-1.example.com:6379/0', broker_url is "
+                     "'redis://localhost:6379/0'", "read the settings you are given",
+                     id="r5-broker-kwarg"),
+        pytest.param(make_r5_json_after, "accept_content is ['json'], not ['json', 'msgpack']: "
+                     "make_celery set it itself after reading the settings",
+                     "leave the settings' values as they are", id="r5-json-override"),
+        pytest.param(make_r5_with(timezone="UTC"), "timezone is 'UTC', not 'Europe/Paris': "
+                     "make_celery set it itself", "leave the settings' values as they are",
+                     id="r5-timezone-utc-kwarg"),
+        pytest.param(make_r5_shared_config_class(), "make_celery's apps share one "
+                     "configuration: the app it returned for one settings object changed when "
+                     "it was called with another (broker_url went from "
+                     "'redis://broker-1.example.com:6379/0' to 'redis://broker-2.example.com",
+                     "give each call an app with a configuration of its own",
+                     id="r5-shared-config-class"),
+        pytest.param(make_r5_known_list, "broker_connection_max_retries is 100, not None: "
+                     "CELERY_BROKER_CONNECTION_MAX_RETRIES was not read",
+                     "load every CELERY_ setting, not only the four", id="r5-known-list"),
+        pytest.param(make_r5_snapshot_table, "broker_url is None, and the app's configuration "
+                     "holds the settings under their Django names (CELERY_BROKER_URL)",
+                     "let Celery read the object itself", id="r5-snapshot-table"),
+        pytest.param(make_r5_conf_cache(id), "after settings of the first object changed "
+                     "(CELERY_BROKER_URL is now 'redis://broker-1-override.example.com:6379/0', "
+                     "as Django's override_settings changes them in a test), make_celery("
+                     "settings) gave an app whose broker_url is "
+                     "'redis://broker-1.example.com:6379/0'",
+                     "read the settings on every call: no cache keyed by the object",
+                     id="r5-conf-cache-by-id"),
+        pytest.param(make_r5_conf_cache(type), "for another settings object of the class "
+                     "ShopSettings1 (with its own CELERY_BROKER_URL on the object, as each test "
+                     "or tenant has), the app's broker_url is "
+                     "'redis://broker-1.example.com:6379/0', not "
+                     "'redis://broker-3.example.com:6379/0'",
+                     "read the object you are given on every call: no cache keyed by its class",
+                     id="r5-conf-cache-by-class"),
     ],
 )
 def test_12_2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -1586,6 +1936,9 @@ def choose_ok(kind, cores):
                      "prefork -c 20 (started with 8 children", id="prefork-io"),
         pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", 4 * c),
                      "threads -c 8 overlapped", id="threads-4x"),
+        # 96 threads on 8 cores: under the hundreds that section 5 gives to gevent
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", 12 * c),
+                     "threads -c 24 overlapped", id="threads-12x"),
     ],
 )
 def test_12_3_right_answers(answer: Any, detail: str) -> None:
@@ -1730,6 +2083,37 @@ def pool_cpu_this_machine(kind, cores):
         pytest.param(lambda k, c: ("prefork", 0) if k == "cpu" else ("threads", 10 * c),
                      "for CPU-bound work on 2 cores you chose prefork -c 0",
                      "one process per core", id="r4-cpu-zero"),
+        # round 5 adversary
+        pytest.param(lambda k, c: ("prefork", max(1, c - 1)) if k == "cpu" else ("threads", 10 * c),
+                     "for CPU-bound work on 2 cores you chose prefork -c 1",
+                     "one process per core", id="r5-cpu-cores-minus-one"),
+        pytest.param(lambda k, c: ("prefork", 0) if k == "cpu" else ("threads", 10 * c),
+                     "for CPU-bound work on 2 cores you chose prefork -c 0",
+                     "one process per core", id="r5-cpu-zero"),
+        pytest.param(lambda k, c: ("prefork", 2 * c) if k == "cpu" else ("threads", 10 * c),
+                     "for CPU-bound work on 2 cores you chose prefork -c 4",
+                     "one process per core", id="r5-cpu-hyperthreads"),
+        pytest.param(lambda k, c: ("prefork", min(c, 4)) if k == "cpu" else ("threads", 10 * c),
+                     "for CPU-bound work on 8 cores you chose prefork -c 4",
+                     "one process per core", id="r5-cpu-capped-4"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", c + 1),
+                     "for I/O-bound work on 2 cores you chose threads -c 3",
+                     "waiting tasks use no CPU", id="r5-io-cores-plus-one"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", 8),
+                     "for I/O-bound work on 3 cores you chose threads -c 8 (as for 2 cores)",
+                     "waiting tasks use no CPU", id="r5-io-constant-8"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", c * 2.5),
+                     "the concurrency is a float, not an int",
+                     "the concurrency is a number of processes or threads",
+                     id="r5-io-float"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", 200 * c),
+                     "for I/O-bound work on 2 cores you chose threads -c 400: hundreds at once",
+                     "hundreds of waits at once are gevent's or eventlet's work",
+                     id="r5-io-200-per-core"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("prefork", 50 * c),
+                     "for I/O-bound work on 2 cores you chose prefork -c 100: hundreds at once, "
+                     "each a process", "hundreds of waits at once are gevent's or eventlet's",
+                     id="io-prefork-hundreds"),
     ],
 )
 def test_12_3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -1845,8 +2229,8 @@ def test_12_4_right_answer() -> None:
         pytest.param(unit(type="exec", restart="Restart=on-failure\n"), id="exec-on-failure"),
         pytest.param(unit(stop="KillMode=mixed\nTimeoutSec=10min\n"), id="timeoutsec-10min"),
         pytest.param(unit(stop="KillMode=mixed\nTimeoutStopSec=5min 30s\n"), id="timeout-5min30"),
-        pytest.param(unit(signal="TERM", stop="KillMode=mixed\nTimeoutStopSec=900\n"
-                          "ExecStop=/bin/kill -s TERM $MAINPID\n"), id="execstop-term"),
+        pytest.param(unit(signal="TERM", stop="KillMode=mixed\nTimeoutStopSec=900\n"),
+                     id="term-no-prefix-900"),
         pytest.param(r1_unit(), id="r1-base"),
         # round 2 adversary's right answers (its --right) and more
         pytest.param(r2_unit(("Restart=always", "Restart=on-failure")), id="r2-on-failure"),
@@ -1888,6 +2272,24 @@ def test_12_4_right_answer() -> None:
                               "Environment=PYTHONUNBUFFERED=1\nLimitNOFILE=65536\n"
                               "RuntimeDirectory=celery\nExecStartPre=/bin/mkdir -p /tmp/x\n"
                               "PrivateTmp=yes\nNoNewPrivileges=yes")), id="usual-extra-settings"),
+        # round 5: a variable set by an Environment= line (or a file of them), a late SIGHUP
+        # setting turned off, a long time limit, a restart delay of a minute
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -n worker1@${{HOSTNAME}}"),
+                             ("Restart=always", "Restart=always\nEnvironment=HOSTNAME=%H")),
+                     id="hostname-from-environment"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -n $NODE"),
+                             ("Restart=always", "Restart=always\nEnvironmentFile=/etc/celery.env")),
+                     id="node-from-environment-file"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nSendSIGHUP=no")),
+                     id="sendsighup-no"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO --time-limit=900 "
+                              "--soft-time-limit=600"),
+                             ("TimeoutStopSec=600", "TimeoutStopSec=20min")),
+                     id="time-limits-above-the-task"),
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nRestartSec=1min")),
+                     id="restartsec-a-minute"),
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nRestartSec=0")),
+                     id="restartsec-0"),
     ],
 )
 def test_12_4_other_right_answers(answer: Any) -> None:
@@ -1917,7 +2319,8 @@ def test_12_4_other_right_answers(answer: Any) -> None:
         pytest.param(unit(extra=" -BE"), "ExecStart runs beat inside the worker (-B)",
                      "leave out -B", id="beat-grouped-flags"),
         pytest.param(unit(stop="KillMode=mixed\nTimeoutStopSec=600\nExecStop=/bin/sh -c "
-                          "'kill -9 $MAINPID'\n"), "sends SIGKILL before systemd's KillSignal",
+                          "'kill -9 $MAINPID'\n"),
+                     "sends SIGKILL to the worker at every stop and restart",
                      "leave out ExecStop", id="execstop-sh-kill-9"),
         # round 1 adversary (each on the solution's unit, KillMode=mixed included, changed once)
         pytest.param(r1_unit(service=[*BASE, "TimeoutStopSec=600"]),
@@ -1985,8 +2388,8 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      id="r1-killsignal-twice"),
         pytest.param(r1_unit(service=[*BASE[:4], "ExecStop=/bin/kill -QUIT $MAINPID",
                                       *BASE[4:], "KillMode=mixed", "TimeoutStopSec=600"]),
-                     "ExecStop=/bin/kill -QUIT $MAINPID sends SIGQUIT before systemd's "
-                     "KillSignal: every stop is a cold shutdown", "leave out ExecStop",
+                     "ExecStop=/bin/kill -QUIT $MAINPID sends SIGQUIT to the worker at every "
+                     "stop and restart: a cold shutdown", "leave out ExecStop",
                      id="r1-execstop-kill-quit"),
         pytest.param(r1_unit(unit_section="User={user}\n", service=[
             BASE[0], *BASE[2:], "KillMode=mixed", "TimeoutStopSec=600"]),
@@ -2126,8 +2529,8 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      "leave out ExecStop", id="execstop-pkill"),
         pytest.param(r2_unit(("KillSignal=SIGTERM",
                               "ExecStop=/bin/kill -s QUIT $MAINPID\nKillSignal=SIGTERM")),
-                     "ExecStop=/bin/kill -s QUIT $MAINPID sends SIGQUIT before systemd's "
-                     "KillSignal", "leave out ExecStop", id="r2-execstop-quit"),
+                     "ExecStop=/bin/kill -s QUIT $MAINPID sends SIGQUIT to the worker at every "
+                     "stop and restart", "leave out ExecStop", id="r2-execstop-quit"),
         pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nTimeoutSec=90")),
                      "TimeoutSec=90 (90 s) (TimeoutSec= comes after TimeoutStopSec=600 and sets "
                      "the stop timeout too: systemd applies the lines in order, the last one "
@@ -2172,8 +2575,8 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      "leave out WatchdogSec", id="r3-watchdog"),
         pytest.param(r2_unit(("Restart=always", "ExecStartPre={celery_bin} -A course_tasks purge "
                               "-f\nRestart=always")),
-                     "/celery -A course_tasks purge -f deletes every queued task whenever the "
-                     "worker starts", "leave out ExecStartPre",
+                     "/celery -A course_tasks purge -f deletes every queued task before every "
+                     "start of the worker, also each automatic restart", "leave out ExecStartPre",
                      id="r3-execstartpre-purge"),
         pytest.param(r2_unit(("KillSignal=SIGTERM",
                               "KillSignal=SIGTERM\nRestartKillSignal=SIGKILL")),
@@ -2267,8 +2670,8 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      "once, in a unit of its own", id="r3-two-execstart-lines"),
         pytest.param(r2_unit(("KillMode=mixed",
                               "KillMode=mixed\nExecStop=/bin/kill -QUIT $MAINPID")),
-                     "ExecStop=/bin/kill -QUIT $MAINPID sends SIGQUIT before systemd's "
-                     "KillSignal",
+                     "ExecStop=/bin/kill -QUIT $MAINPID sends SIGQUIT to the worker at every "
+                     "stop and restart",
                      "leave out ExecStop", id="r3-execstop-quit"),
         pytest.param(r2_unit(("Type=simple", "Type=forking\nPIDFile=/run/celery/worker.pid"),
                              ("--loglevel=INFO", "--loglevel=INFO --detach "
@@ -2367,6 +2770,181 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                               "After=network-online.target\nOnFailure=reboot.target")),
                      "OnFailure=reboot.target in [Unit]: the check does not know OnFailure=",
                      "leave out OnFailure", id="unknown-unit-setting"),
+        # round 5 adversary (each the solution's unit with one change)
+        pytest.param(r2_unit(("KillMode=mixed",
+                              "KillMode=mixed  # only the main process gets TERM")),
+                     "KillMode=mixed  # only the main process gets TERM is not a kill mode",
+                     "KillMode=mixed: systemd sends TERM", id="r5-inline-comment-killmode"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600 # 10 min")),
+                     "TimeoutStopSec=600 # 10 min is not a time span systemd reads",
+                     "TimeoutStopSec= longer than the longest task",
+                     id="r5-inline-comment-timeout"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=5min")),
+                     "TimeoutStopSec=5min (300 s): systemd SIGKILLs the worker before a 5-minute "
+                     "task can finish", "TimeoutStopSec= longer than the longest task",
+                     id="r5-timeout-5min"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600ms")),
+                     "TimeoutStopSec=600ms (0.6 s)", "TimeoutStopSec= longer than the longest task",
+                     id="r5-timeout-600ms"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nTimeoutSec=90")),
+                     "TimeoutSec=90 (90 s) (TimeoutSec= comes after TimeoutStopSec=600",
+                     "TimeoutStopSec= longer than the longest task", id="r5-timeoutsec-after"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nTimeoutStopSec=")),
+                     "the unit has no TimeoutStopSec", "TimeoutStopSec= longer than the longest "
+                     "task", id="r5-timeout-reset-empty"),
+        pytest.param(r2_unit(("TimeoutStopSec=600\n", ""),
+                             ("After=network-online.target",
+                              "After=network-online.target\nTimeoutStopSec=600")),
+                     "TimeoutStopSec=600 is in [Unit], where systemd ignores it",
+                     "move it to [Service]", id="r5-timeout-in-unit-section"),
+        pytest.param(r2_unit(("KillMode=mixed", "Killmode=mixed")),
+                     "the unit leaves KillMode at systemd's default, control-group",
+                     "KillMode=mixed: systemd sends TERM", id="r5-lowercase-key"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nSendSIGKILL=no")),
+                     "SendSIGKILL=no: when TimeoutStopSec runs out", "leave out SendSIGKILL",
+                     id="r5-no-sigkill"),
+        pytest.param(r2_unit(("TimeoutStopSec=600",
+                              "TimeoutStopSec=600\nTimeoutStopFailureMode=terminate")),
+                     "TimeoutStopFailureMode=terminate: the check does not know",
+                     "leave out TimeoutStopFailureMode", id="r5-stop-failure-terminate"),
+        pytest.param(r2_unit(("KillSignal=SIGTERM",
+                              "KillSignal=SIGTERM\nRestartKillSignal=SIGQUIT")),
+                     "RestartKillSignal=SIGQUIT: systemctl restart (every deploy) stops the "
+                     "worker with SIGQUIT", "leave out RestartKillSignal",
+                     id="r5-restart-kill-quit"),
+        pytest.param(r2_unit(("KillSignal=SIGTERM", "KillSignal=SIGHUP")),
+                     "KillSignal=SIGHUP: celery takes SIGHUP as a restart",
+                     "leave KillSignal at SIGTERM", id="r5-killsignal-hup"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nSendSIGHUP=yes")),
+                     "SendSIGHUP=yes: right after the TERM, systemd sends SIGHUP to the "
+                     "worker's main process too, and celery takes SIGHUP as a restart",
+                     "leave out SendSIGHUP", id="r5-send-sighup"),
+        pytest.param(r2_unit(("Restart=always", "Restart=on-abnormal")),
+                     "the unit has Restart=on-abnormal", "Restart=always (or on-failure)",
+                     id="r5-restart-on-abnormal"),
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nRestartPreventExitStatus=1")),
+                     "RestartPreventExitStatus=1: a worker that exits with that status stays "
+                     "down", "leave it out", id="r5-restart-prevent-1"),
+        pytest.param(r2_unit(("ExecStart={celery_bin}", "ExecStart=-{celery_bin}"),
+                             ("Restart=always", "Restart=on-failure")),
+                     "with Restart=on-failure: the '-' makes systemd count every exit",
+                     "leave out the '-' before the command", id="r5-dash-on-failure"),
+        pytest.param(r2_unit(("Restart=always", "Restart=on-failure\nSuccessExitStatus=1 SIGKILL")),
+                     "SuccessExitStatus=1 SIGKILL with Restart=on-failure",
+                     "leave out SuccessExitStatus", id="r5-success-exit-sigkill"),
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nRemainAfterExit=yes")),
+                     "RemainAfterExit=yes: after the worker exits cleanly the unit stays active",
+                     "leave out RemainAfterExit", id="r5-remain-after-exit"),
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nRestartSec=infinity")),
+                     "RestartSec=infinity: systemd waits for ever before the restart, so a "
+                     "worker that dies never comes back", "RestartSec= of a few seconds",
+                     id="r5-restartsec-infinity"),
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nRestartSec=1h")),
+                     "RestartSec=1h: a worker that dies comes back only 3600 s later",
+                     "RestartSec= of a few seconds", id="r5-restartsec-1h"),
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nRestartSec=5\nRestartSec=10min")),
+                     "RestartSec=10min: a worker that dies comes back only 600 s later",
+                     "RestartSec= of a few seconds", id="restartsec-last-line-wins"),
+        pytest.param(r2_unit(("WantedBy=multi-user.target",
+                              "WantedBy=multi-user.target\nAlso=celery-beat.service")),
+                     "Also=celery-beat.service in [Install] starts beat with the worker",
+                     "leave beat out of the worker's unit", id="r5-also-beat"),
+        pytest.param(r2_unit(("After=network-online.target",
+                              "After=network-online.target\nWants=celery-beat.service")),
+                     "Wants=celery-beat.service in [Unit] starts beat with the worker",
+                     "leave beat out of the worker's unit", id="r5-wants-beat"),
+        pytest.param(r2_unit(("WantedBy=multi-user.target", "WantedBy=multi-user.service")),
+                     "the unit is not started at boot", "[Install] WantedBy=multi-user.target",
+                     id="r5-wantedby-typo"),
+        pytest.param(r2_unit(("TimeoutStopSec=600",
+                              "TimeoutStopSec=600\nExecReload=/bin/kill -HUP $MAINPID")),
+                     "ExecReload=/bin/kill -HUP $MAINPID sends SIGHUP at every systemctl "
+                     "reload: celery takes SIGHUP as a restart", "leave out ExecReload",
+                     id="r5-exec-reload-hup"),
+        pytest.param(r2_unit(("TimeoutStopSec=600",
+                              "TimeoutStopSec=600\nExecReload=/bin/kill -s TERM $MAINPID")),
+                     "ExecReload=/bin/kill -s TERM $MAINPID sends SIGTERM at every systemctl "
+                     "reload: a warm shutdown, the worker stops", "leave out ExecReload",
+                     id="exec-reload-term"),
+        pytest.param(r2_unit(("Restart=always", "ExecStop=/bin/kill -s TERM $MAINPID\n"
+                              "Restart=always")),
+                     "ExecStop=/bin/kill -s TERM $MAINPID sends SIGTERM to the worker at every "
+                     "stop and restart, which systemd already sends itself",
+                     "leave out ExecStop", id="r5-execstop-kill-term"),
+        pytest.param(unit(signal="TERM", stop="KillMode=mixed\nTimeoutStopSec=900\n"
+                          "ExecStop=/bin/kill -s TERM $MAINPID\n"),
+                     "ExecStop=/bin/kill -s TERM $MAINPID sends SIGTERM to the worker",
+                     "leave out ExecStop", id="execstop-term"),
+        pytest.param(r2_unit(("TimeoutStopSec=600",
+                              "TimeoutStopSec=600\nExecStop=/bin/kill -HUP $MAINPID")),
+                     "ExecStop=/bin/kill -HUP $MAINPID sends SIGHUP to the worker at every stop "
+                     "and restart: celery takes SIGHUP as a restart", "leave out ExecStop",
+                     id="execstop-hup"),
+        pytest.param(r2_unit(("Restart=always", "ExecStartPre={celery_bin} -A course_tasks "
+                              "control shutdown\nRestart=always")),
+                     "-A course_tasks control shutdown runs celery besides the worker",
+                     "leave out ExecStartPre", id="r5-execstartpre-shutdown"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nExecStopPost="
+                              "{celery_bin} -A course_tasks purge -f")),
+                     "-A course_tasks purge -f deletes every queued task after every stop of the "
+                     "worker, also after each crash", "leave out ExecStopPost",
+                     id="r5-execstoppost-purge"),
+        pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nExecStartPost=/bin/kill "
+                              "-HUP $MAINPID")),
+                     "ExecStartPost=/bin/kill -HUP $MAINPID sends SIGHUP after every start of "
+                     "the worker", "leave out ExecStartPost", id="execstartpost-hup"),
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nRuntimeMaxSec=1d")),
+                     "RuntimeMaxSec=1d: the check does not know RuntimeMaxSec=",
+                     "leave out RuntimeMaxSec", id="r5-runtime-max"),
+        pytest.param(r2_unit(("--loglevel=INFO",
+                              "--loglevel=INFO --statedb=/var/lib/celery/%n.state")),
+                     "ExecStart has %n: systemd reads % specifiers", "write %%n",
+                     id="r5-statedb-percent-n"),
+        pytest.param(r2_unit(("--loglevel=INFO",
+                              "--loglevel=INFO --logfile=/var/log/celery/%p.log")),
+                     "ExecStart has %p: systemd reads % specifiers", "write %%p",
+                     id="r5-percent-p-logfile"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -n worker1@${{HOSTNAME}}")),
+                     "ExecStart has ${HOSTNAME}: systemd replaces it with that variable of the "
+                     "service's environment before celery starts",
+                     "for the machine's name use systemd's specifier %H",
+                     id="r5-hostname-env"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -n worker1@$HOSTNAME")),
+                     "ExecStart has $HOSTNAME inside a word: systemd replaces $NAME only when it "
+                     "is a word of its own", "for the machine's name use systemd's specifier %H",
+                     id="r5-hostname-env-bare"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -n ${{NODE}}"),
+                             ("Restart=always", "Restart=always\nEnvironment=NODENAME=w1@%H")),
+                     "ExecStart has ${NODE}: systemd replaces it",
+                     "for the machine's name use systemd's specifier %H",
+                     id="env-variable-of-another-name"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO --time-limit=240")),
+                     "ExecStart has --time-limit=240: the worker kills the pool process running "
+                     "any task after 240 s", "leave out --time-limit", id="r5-time-limit-240"),
+        pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO --soft-time-limit 270")),
+                     "ExecStart has --soft-time-limit=270: the worker raises "
+                     "SoftTimeLimitExceeded inside any task after 270 s",
+                     "leave out --soft-time-limit", id="r5-soft-time-limit-270"),
+        pytest.param(r2_unit(("Restart=always",
+                              "Restart=always\nEnvironment=REMAP_SIGTERM=SIGQUIT")),
+                     "Environment=REMAP_SIGTERM=SIGQUIT: celery then takes TERM as SIGQUIT",
+                     "leave out REMAP_SIGTERM", id="remap-sigterm-quit"),
+        pytest.param(r2_unit(("ExecStart={celery_bin}",
+                              "ExecStart={project_dir}/.venv/bin/celery")),
+                     "ExecStart starts with", "systemd does not search your virtualenv",
+                     id="r5-venv-path"),
+        pytest.param(r2_unit(("Type=simple", "Type=forking\nPIDFile=/run/celery/celery-worker.pid"),
+                             ("--loglevel=INFO", "--loglevel=INFO --detach "
+                              "--pidfile=/run/celery/worker.pid "
+                              "--logfile=/var/log/celery/worker.log")),
+                     "PIDFile=/run/celery/celery-worker.pid is not the --pidfile the worker "
+                     "writes", "PIDFile= with the same path as --pidfile",
+                     id="r5-forking-wrong-pidfile"),
+        pytest.param(r2_unit(("Type=simple", "Type=forking\nPIDFile=/run/celery/worker.pid"),
+                             ("--loglevel=INFO", "--loglevel=INFO --detach "
+                              "--pidfile=/run/celery/worker.pid")),
+                     "(missing: --logfile)", "or leave out --detach and use Type=simple",
+                     id="r5-forking-no-logfile"),
     ],
 )
 def test_12_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:

@@ -6,11 +6,13 @@
   result backend, at once, for every state). Driven with FastAPI's ``TestClient``: the POSTs'
   exports reach the worker only after the POST has answered (so a POST that waits for the
   worker to pick them up is seen), and the message each POST queued is read (its arguments
-  exactly; no queue the workers do not read, no ``expires``/``countdown``/``eta``). GET is
+  exactly, also for 0 rows and for 5,000, whose messages are never run; no queue the workers
+  do not read, no ``expires``/``countdown``/``eta``, no time limit). GET is
   asked about tasks in every state, including tasks the POST never queued and failures with
   several arguments and none (the error compared exactly with ``str(exc)``), each twice (a
   GET that forgets the result is seen), and about tasks that finish (from STARTED and from
-  PROGRESS) between two reads of their record (an answer read from several reads is seen);
+  PROGRESS) between two reads of their record, and whose result expires between two reads
+  (an answer read from several reads is seen);
   a user's second export must get an id of its own; while the broker refuses the message
   POST, and while the result backend is down GET, must answer an error (5xx); an endpoint
   that asks the workers (a broadcast, ``inspect()``) or talks to Celery inside the event
@@ -22,9 +24,12 @@
   instance, its class and a base class, one behind a plain ``__getattr__`` that ``dir()``
   does not list), each with settings that are false or 0 and settings away from what apps
   are often forced to (json only, UTC, retry on startup); every ``CELERY_*`` setting is
-  compared, the first app's again after the second call;
+  compared, the first app's again after the second call, then the apps made for a third
+  object of the first one's class and for the first object after its settings changed (a
+  cache keyed by the object or its class is seen);
 * 12.3 ``check("12.3", choose_pool)``: ``choose_pool(kind, cores)`` gives ``(pool,
-  concurrency)`` (an int) for ``"cpu"`` and ``"io"`` work on 2, 3, 4 and 8 cores; the I/O
+  concurrency)`` (an int) for ``"cpu"`` and ``"io"`` work on 2, 3, 4 and 8 cores (threads or
+  prefork for I/O under :data:`HUNDREDS`); the I/O
   choice is run on a real worker process (:mod:`course_tasks.processes`) and must overlap the
   waits;
 * 12.4 ``check("12.4", worker_unit)``: ``worker_unit(project_dir, celery_bin, user)``
@@ -33,8 +38,11 @@
   warm (TERM to this worker's main process only, ``KillMode=mixed``, with time for the
   longest task, then a kill), restarts warm too, pulls in no beat (no -B, no second
   ExecStart, no ExecStartPost, no Wants=), has no watchdog nor purge, no Celery ``%``
-  placeholder that systemd would expand, and no [Service] setting outside a list of known
-  harmless ones; checked with :mod:`configparser`, its [Service] lines in
+  placeholder that systemd would expand nor environment variable it leaves unset (or, inside
+  a word, does not replace), no worker time limit shorter than the longest task, nothing else
+  that signals the worker (ExecStop/ExecReload kills, SendSIGHUP, REMAP_SIGTERM=SIGQUIT), a
+  RestartSec of at most a minute, and no [Service] setting outside a list of known harmless
+  ones; checked with :mod:`configparser`, its [Service] lines in
   systemd's order, and, where installed, ``systemd-analyze verify``.
 """
 
@@ -259,8 +267,9 @@ _ASYNC_HINT = ("make it a plain def: FastAPI runs a def endpoint in its thread p
                "with it")
 
 
-def _post(client: Any, endpoint: Any, user_id: int, rows: int) -> str:
-    """POST one export while no worker can take it; the task id it answered with."""
+def _post(client: Any, endpoint: Any, user_id: int, rows: int, *, run: bool = True) -> str:
+    """POST one export while no worker can take it; the task id it answered with. With
+    ``run=False`` its message is judged and then dropped: no worker ever runs it."""
     body = {"user_id": user_id, "rows": rows}
     response, seen, did = _request(client, "post", "/exports", park=True, json=body)
     if seen.waited:
@@ -307,6 +316,8 @@ def _post(client: Any, endpoint: Any, user_id: int, rows: int) -> str:
     queued = [entry for entry in did.parked if entry[3].get("task_id") == data["task_id"]]
     if queued:
         _judge_queued(*queued[0], user_id=user_id, rows=rows)
+    if not run:
+        did.parked.clear()
     did.publish()  # the workers are free again: now the exports reach one
     return data["task_id"]
 
@@ -323,6 +334,15 @@ _DELAYING = {
     "eta": ("it waits until then even when a worker is free",
             "queue it with export_users_csv.delay(...): it starts as soon as a worker is free"),
 }
+
+
+#: Options of a message that end an export after a fixed time, whatever its rows: what they do.
+_LIMITING = {
+    "time_limit": "kills",
+    "soft_time_limit": "interrupts (SoftTimeLimitExceeded)",
+}
+#: The rows of the big export the check posts (its message is read, never run).
+BIG_EXPORT_ROWS = 5000
 
 
 def _judge_queued(name: str, args: Any, kwargs: Any, options: dict[str, Any], *, user_id: int,
@@ -343,6 +363,17 @@ def _judge_queued(name: str, args: Any, kwargs: Any, options: dict[str, Any], *,
                    "learns that the export finished, nor its value",
                    hint="leave out ignore_result: GET /exports/{task_id} reads the export's "
                    "state and value from the result backend")
+    for option, does in _LIMITING.items():
+        limit = options.get(option)
+        if limit is None:
+            continue
+        rows_in_time = (f"more than {float(limit) / 0.1:g} rows (0.1 s a row)"
+                        if isinstance(limit, (int, float)) else "many rows")
+        raise Fail(f"POST /exports queued the export with {option}={limit!r}: the worker "
+                   f"{does} every export of {rows_in_time} half-way, and the user never gets it",
+                   hint=f"leave out {option}: an export takes as long as its rows need (the "
+                   f"check posts one of {BIG_EXPORT_ROWS:,} rows: "
+                   f"{BIG_EXPORT_ROWS * 0.1:g} s)")
     for option, (why, hint) in _DELAYING.items():
         if options.get(option) is not None:
             raise Fail(f"POST /exports queued the export with {option}={options[option]!r}: "
@@ -368,6 +399,17 @@ def _judge_queued(name: str, args: Any, kwargs: Any, options: dict[str, Any], *,
             raise Fail(f"{problem}: {key} is {kind(value)}",
                        hint=f"pass request.{key} as it is, an int: the body's {wanted} is the "
                        f"int {wanted}, and the task takes an int")
+        if key == "rows" and wanted == 0 and type(value) is int:
+            raise Fail(f"{problem}: a request for 0 rows exports {value}",
+                       hint="pass request.rows as it is: `request.rows or 3` (or `if not "
+                       "request.rows`) turns 0 into 3; a body without rows already gets the "
+                       "model's default, rows: int = 3")
+        if key == "rows" and type(value) is int and 0 <= value < wanted:
+            raise Fail(f"{problem}: a request for {wanted} rows exports {value}, and nobody is "
+                       "told that rows are missing",
+                       hint="pass request.rows as it is: a big export only takes longer (a "
+                       "limit belongs in the request model, where the client gets a 422, "
+                       "not in a silently shorter export)")
         raise Fail(problem, hint="pass the request's user_id and rows to export_users_csv.delay")
     speed = got["seconds_per_row"]
     if isinstance(speed, bool) or not isinstance(speed, (int, float)) or speed != 0.1:
@@ -681,9 +723,50 @@ def _judge_race(client: Any, value: Any) -> None:
                            "meta[\"result\"] (the value, the exception or the progress); "
                            "result.state and result.info each ask the result backend again, "
                            "and the task may finish in between")
+        _judge_gone(client, value)
     finally:
         for task_id in ids.values():
             app.backend.forget(task_id)
+
+
+def _judge_gone(client: Any, value: Any) -> None:
+    """GET an export whose result expires (or is forgotten) while GET answers: SUCCESS (or
+    FAILURE) for the first read of its record, PENDING for the later ones. An answer read from
+    that one read has the value (the error); one that reads the value again (``get_task_meta``,
+    then ``AsyncResult(id).result``) finds nothing the second time."""
+    error = ValueError("user 13 has no rows to export")
+    real_meta = type(app.backend).get_task_meta
+    gone = real_meta(app.backend, str(uuid.uuid4()), cache=False)  # PENDING: nothing stored
+    for state, stored in (("SUCCESS", value), ("FAILURE", error)):
+        kept = str(uuid.uuid4())
+        try:
+            app.backend.store_result(kept, stored, state)
+            before = real_meta(app.backend, kept, cache=False)
+        finally:
+            app.backend.forget(kept)
+        task_id = str(uuid.uuid4())
+        response, seen, _ = _request(client, "get", f"/exports/{task_id}",
+                                     flips={task_id: (before, gone, 1)})  # fmt: skip
+        ok = getattr(response, "status_code", None) == 200
+        data = response.json() if ok else None
+        status = data.get("status") if isinstance(data, dict) else None
+        if state == "SUCCESS" and status == "success" and data.get("result") == value:
+            continue
+        if state == "FAILURE" and status == "failure" and str(error) in data.values():
+            continue
+        said = data if data is not None else f"status {getattr(response, 'status_code', '?')}"
+        waited = (" (its get() waited for a task the result backend no longer knows, and the "
+                  "check stopped it)" if seen.waited else "")
+        raise Fail(f"GET /exports/{{id}} for an export whose result expired while GET answered "
+                   f"({state} for the first read of its record in the result backend, nothing "
+                   f"there after: PENDING) answered {said!r}{waited}: it read the record a "
+                   "second time "
+                   f"for the {'value' if state == 'SUCCESS' else 'error'} (get_task_meta, then "
+                   "AsyncResult(id).result), and the second read found nothing",
+                   hint="read the record once and answer from that read alone: meta = "
+                   "app.backend.get_task_meta(task_id), then meta[\"status\"] and "
+                   "meta[\"result\"]; each further read asks the result backend again, and the "
+                   "result may expire (result_expires) or be forgotten in between")
 
 
 def _backend_errors() -> list[BaseException]:
@@ -787,6 +870,8 @@ def _endpoints(exports: Any) -> str:
                    "whichever ran last",
                    hint="let Celery give every task a new id (export_users_csv.delay(...) "
                    "does): leave out task_id=")
+    for user, rows in ((8, 0), (9, BIG_EXPORT_ROWS)):  # judged as queued, never run
+        _post(client, post, user, rows, run=False)
     _post_refused(client, 5, 4)
     for task_id, user_id, rows in [*ids, (own.id, 99, 1)]:
         result = app.AsyncResult(task_id)
@@ -883,18 +968,23 @@ def _settings(n: int) -> tuple[Any, Any]:
         "CELERY_ENABLE_UTC": False,
         "DEBUG": True,
     })  # fmt: skip
-    settings = cls()
+    settings = _fill(cls(), n)
+    if n == 2:
+        cls.CELERY_TASK_ACKS_LATE = False  # hides the base's True
+        settings.CELERY_RESULT_EXPIRES = 0  # results never expire
+        return settings, _Hidden(settings)
+    return settings, settings
+
+
+def _fill(settings: Any, n: int) -> Any:
+    """Set the settings that sit on the object itself (the n-th object's values); the object."""
     settings.CELERY_BROKER_URL = f"redis://broker-{n}.example.com:6379/0"
     settings.CELERY_RESULT_BACKEND = f"redis://broker-{n}.example.com:6379/1"
     settings.CELERY_WORKER_CONCURRENCY = 2 + n
     settings.CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = False
     settings.CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # retry for ever (the default is 100)
     settings.MAIL_SENDER = f"shop{n}@example.com"
-    if n == 2:
-        cls.CELERY_TASK_ACKS_LATE = False  # hides the base's True
-        settings.CELERY_RESULT_EXPIRES = 0  # results never expire
-        return settings, _Hidden(settings)
-    return settings, settings
+    return settings
 
 
 def _celery_settings(settings: Any) -> dict[str, Any]:
@@ -947,6 +1037,14 @@ def _judge_broker(made: Any, settings: Any) -> None:
     broker = made.conf.broker_url
     if broker == settings.CELERY_BROKER_URL:
         return
+    if (broker is None and getattr(made, "_config_source", None) is None
+            and made.conf.get("CELERY_BROKER_URL") == settings.CELERY_BROKER_URL):
+        raise Fail("broker_url is None, and the app's configuration holds the settings under "
+                   "their Django names (CELERY_BROKER_URL): make_celery copied them into the "
+                   "app as they are named (conf.update, a copy of another app's conf.table()), "
+                   "and Celery reads broker_url, not CELERY_BROKER_URL",
+                   hint="let Celery read the object itself: config_from_object(settings, "
+                   'namespace="CELERY") strips the prefix from every setting')
     if broker is None and namespace is None:
         raise Fail("broker_url is None: Celery did not read CELERY_BROKER_URL",
                    hint='pass namespace="CELERY" to config_from_object, so '
@@ -1032,6 +1130,46 @@ def _judge_settings(made: Any, settings: Any, wanted: dict[str, Any]) -> None:
                'app.config_from_object(settings, namespace="CELERY")')
 
 
+def _stale(make_celery: Any, settings: Any) -> tuple[str, Any, Any] | None:
+    """``(setting, what the app has, what the settings say)`` for the first CELERY_ setting
+    that the app ``make_celery(settings)`` returns lacks, or ``None``."""
+    made = _made(make_celery, settings)
+    wanted = _celery_settings(settings)
+    missing = _differing(made, wanted) if isinstance(made, Celery) else []
+    if not missing:
+        return None
+    return missing[0], made.conf.get(_conf_key(missing[0])), wanted[missing[0]]
+
+
+def _judge_read_again(make_celery: Any, first: Any) -> None:
+    """A Fail unless make_celery reads the object it is given on every call: a third object of
+    the first one's class (values of its own on the object), then the first object after one
+    of its settings changed (as Django's override_settings does)."""
+    cls = type(first)
+    stale = _stale(make_celery, _fill(cls(), 3))
+    if stale:
+        key, got, wanted = stale
+        raise Fail(f"for another settings object of the class {cls.__name__} (with its own "
+                   f"{key} on the object, as each test or tenant has), the app's "
+                   f"{_conf_key(key)} is {got!r}, not {wanted!r}: make_celery gave it what it "
+                   "had read for another object of that class",
+                   hint="read the object you are given on every call: no cache keyed by its "
+                   "class (a dict of type(settings), functools.cache on a helper); "
+                   'config_from_object(settings, namespace="CELERY") on a new app')
+    first.CELERY_BROKER_URL = "redis://broker-1-override.example.com:6379/0"
+    first.CELERY_TASK_DEFAULT_QUEUE = "shop1-override"
+    stale = _stale(make_celery, first)
+    if stale:
+        key, got, wanted = stale
+        raise Fail(f"after settings of the first object changed ({key} is now {wanted!r}, as "
+                   "Django's override_settings changes them in a test), make_celery(settings) "
+                   f"gave an app whose {_conf_key(key)} is {got!r}: it reused what it had read "
+                   "from that object on an earlier call",
+                   hint="read the settings on every call: no cache keyed by the object "
+                   "(id(settings), a dict, functools.cache); config_from_object(settings, "
+                   'namespace="CELERY") on a new app')
+
+
 @exercise("12.2", "Celery settings from a settings object", points=2)
 def _namespace(make_celery: Any) -> str:
     if not callable(make_celery):
@@ -1073,12 +1211,23 @@ def _namespace(make_celery: Any) -> str:
         except Fail as fail:
             if not isinstance(settings, _Hidden):
                 raise
+            missing = _differing(made, wanted)  # before the next call, which may change it
+            had = {key: made.conf.get(_conf_key(key)) for key in missing}
             listed = _made(make_celery, _Listed(plain))
-            if isinstance(listed, Celery) and not _differing(listed, wanted):
-                missing = _differing(made, wanted)
+            if missing and _differing(made, wanted) != missing:
+                key = missing[0]
+                raise Fail(f"make_celery's apps share one configuration: the app it returned "
+                           f"for one settings object changed when it was called with another "
+                           f"({_conf_key(key)} went from {had[key]!r} to "
+                           f"{made.conf.get(_conf_key(key))!r})",
+                           hint="give each call an app with a configuration of its own: no "
+                           "module-level class or dict filled from each settings object; "
+                           'Celery("shop", set_as_current=False) and config_from_object('
+                           'settings, namespace="CELERY") inside make_celery') from None
+            if missing and isinstance(listed, Celery) and not _differing(listed, wanted):
                 key = _conf_key(missing[0])
                 raise Fail(f"for settings served by a __getattr__ that dir() does not list, "
-                           f"{key} is {made.conf.get(key)!r}, not {wanted[missing[0]]!r}: "
+                           f"{key} is {had[missing[0]]!r}, not {wanted[missing[0]]!r}: "
                            "make_celery read only the names dir(settings) lists",
                            hint="ask for each setting by its name, as config_from_object("
                            'settings, namespace="CELERY") does when broker_url is read: dir() '
@@ -1105,10 +1254,12 @@ def _namespace(make_celery: Any) -> str:
                    hint="make a new app on every call, as the exercise says: no cache "
                    "(functools.lru_cache, a dict), Celery(\"shop\", set_as_current=False) "
                    "inside make_celery")
+    _judge_read_again(make_celery, first_settings)
     return ("every CELERY_* setting read, false and 0 included, from the instance, its class "
             "and a base class, and through a __getattr__ that dir() does not list; a new app "
             "on each call, also for the same settings twice, neither the current nor the default "
-            "one")
+            "one, and the settings read again on every call (another object of the same class, "
+            "an object whose settings changed)")
 
 
 # --------------------------------------------------------------------------- 12.3
@@ -1116,6 +1267,9 @@ def _namespace(make_celery: Any) -> str:
 IO_POOLS = ("threads", "gevent", "eventlet")
 #: The core counts the check asks about: a choice that ignores ``cores`` shows on one of them.
 CORES = (2, 3, 4, 8)
+#: The concurrency from which threads or prefork processes are "hundreds at once", the work
+#: section 5 gives to gevent or eventlet (a green thread each, in one process).
+HUNDREDS = 100
 #: Downloads sent to the worker started with the I/O choice (for 2 cores), 0.5 s each.
 DOWNLOADS = 8
 
@@ -1185,6 +1339,14 @@ def _pools(choose_pool: Any) -> str:
                        f"{concurrency}{also}",
                        hint="waiting tasks use no CPU: run many more than the cores (at least "
                        f"{4 * cores} here, so grow it with the cores){cheap}")
+        if pool in ("threads", "prefork") and concurrency >= HUNDREDS:
+            each = ("a thread, with its own stack, all taking turns at one GIL"
+                    if pool == "threads" else "a process, with an interpreter of its own")
+            raise Fail(f"for I/O-bound work on {cores} cores you chose {pool} -c {concurrency}: "
+                       f"hundreds at once, each {each}",
+                       hint="hundreds of waits at once are gevent's or eventlet's work (section "
+                       f"5); with {pool}, stay well above the cores but under {HUNDREDS} "
+                       "(10 per core, say)")
     pool, concurrency = chosen[2]
     if pool in ("gevent", "eventlet") and importlib.util.find_spec(pool) is None:
         raise Fail(f"{pool} is not installed here, so a worker cannot use it",
@@ -1229,7 +1391,7 @@ HARMLESS = frozenset((
     "Type", "User", "Group", "SupplementaryGroups", "WorkingDirectory", "Environment",
     "EnvironmentFile", "PassEnvironment", "UnsetEnvironment", "ExecStart", "ExecStop",
     "PIDFile", "Restart", "RestartSec", "KillSignal", "KillMode", "SendSIGKILL",
-    "SendSIGHUP", "TimeoutStopSec", "TimeoutSec", "TimeoutStartSec",
+    "TimeoutStopSec", "TimeoutSec", "TimeoutStartSec",
     "TimeoutAbortSec", "RuntimeDirectory", "RuntimeDirectoryMode", "RuntimeDirectoryPreserve",
     "StateDirectory", "LogsDirectory", "CacheDirectory", "ConfigurationDirectory",
     "StandardOutput", "StandardError", "SyslogIdentifier", "SyslogFacility", "SyslogLevel",
@@ -1295,9 +1457,10 @@ _SPAN_UNITS = {
 _SPAN_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-zµ]*)")
 
 
-def _span_seconds(text: str) -> float | None:
+def _span_seconds(text: str, zero: float = math.inf) -> float | None:
     """A systemd time span (``600``, ``10min``, ``5min 30s``, ``infinity``) in seconds;
-    ``None`` if systemd would not read it. ``0`` disables the timeout, as ``infinity``."""
+    ``None`` if systemd would not read it. ``0`` disables a timeout, as ``infinity`` (pass
+    ``zero=0`` for a delay, where 0 is none)."""
     text = text.strip()
     if text == "infinity":
         return math.inf
@@ -1310,7 +1473,7 @@ def _span_seconds(text: str) -> float | None:
         pos = match.end()
     if not text:
         return None
-    return math.inf if total == 0 else total
+    return zero if total == 0 else total
 
 
 def _signal_name(text: str) -> str | None:
@@ -1519,15 +1682,14 @@ def _check_stop(service: configparser.SectionProxy, lines: list[tuple[str, str]]
     longest task, and then ends (``lines``: the [Service] assignments in order)."""
     signal_ = service.get("KillSignal", "SIGTERM")
     if signal_ not in ("SIGTERM", "TERM", "15"):
+        if _signal_name(signal_) == "HUP":
+            raise Fail(f"KillSignal={signal_}: {_SIGNAL_DOES['HUP']}, so systemctl stop never "
+                       "ends the worker until TimeoutStopSec runs out and systemd SIGKILLs it, "
+                       "mid-task",
+                       hint="leave KillSignal at SIGTERM: a warm shutdown lets tasks finish")
         raise Fail(f"KillSignal={signal_} stops the worker cold",
                    hint="leave KillSignal at SIGTERM: a warm shutdown lets tasks finish")
     stop = service.get("ExecStop")
-    cold = [name for name in _signals_sent(stop or "") if name != "TERM"]
-    if cold:
-        raise Fail(f"ExecStop={stop} sends SIG{cold[0]} before systemd's KillSignal: every stop "
-                   "is a cold shutdown, and the running tasks die",
-                   hint="leave out ExecStop: systemctl stop then sends KillSignal=SIGTERM, a "
-                   "warm shutdown")
     reach = _broadcast(stop or "")
     if reach:
         raise Fail(f"ExecStop={stop} {reach}",
@@ -1597,6 +1759,14 @@ def _check_stop(service: configparser.SectionProxy, lines: list[tuple[str, str]]
             hint += "bound the start alone with TimeoutStartSec=)"
         raise Fail(f"{key}={value} ({seconds:g} s){before}: systemd SIGKILLs the worker before "
                    f"a {longest} task can finish", hint=hint)
+    sent = _signals_sent(stop or "")
+    if sent:
+        raise Fail(f"ExecStop={stop} sends SIG{sent[0]} to the worker at every stop and "
+                   f"restart{_EXECSTOP_TERM if sent[0] == 'TERM' else ': '}"
+                   + ("" if sent[0] == "TERM" else _SIGNAL_DOES.get(sent[0], _SIGNAL_OTHER)),
+                   hint="leave out ExecStop: systemctl stop (and restart) sends "
+                   "KillSignal=SIGTERM to this worker's main process, the whole warm stop; "
+                   "nothing else in the unit signals the worker")
     kill = [value for key, value in lines if key == "SendSIGKILL"]
     if kill and kill[-1].lower() in _FALSE:
         raise Fail(f"SendSIGKILL={kill[-1]}: when {key} runs out, systemd leaves what is left "
@@ -1674,6 +1844,169 @@ def _judge_specifiers(execstart: str, where: str = "ExecStart") -> None:
                hint=f"write %%{letter} so that celery gets %{letter}{also}")
 
 
+#: What each signal does to a celery worker's main process (celery/apps/worker.py).
+_SIGNAL_DOES = {
+    "TERM": "a warm shutdown, the worker stops",
+    "HUP": "celery takes SIGHUP as a restart (its install_worker_restart_handler): after a warm "
+    "shutdown the worker executes itself again, in the same process, a restart that systemd "
+    "never sees and that Celery's documentation advises against in production",
+    "QUIT": "a cold shutdown: the running tasks die",
+    "INT": "a shutdown that a second SIGINT makes cold: the running tasks die",
+    "KILL": "the worker dies at once, and so do the running tasks",
+    "ABRT": "the worker dies at once, and so do the running tasks",
+}
+_SIGNAL_OTHER = "the unit signals the worker besides systemd's own stop"
+#: Why ExecStop=kill -TERM $MAINPID is wrong although TERM is the warm shutdown.
+_EXECSTOP_TERM = (", which systemd already sends itself (KillSignal=SIGTERM) right after "
+                  "ExecStop= exits: the kill adds nothing and does not wait for the tasks, and "
+                  "after a worker that exited on its own systemd runs ExecStop= with an empty "
+                  "$MAINPID, so the kill fails and the stop counts as failed")
+#: When systemd runs each Exec*= command of a service.
+_EXEC_WHEN = {
+    "ExecCondition": "before every start of the worker, also each automatic restart after a "
+    "crash",
+    "ExecStartPre": "before every start of the worker, also each automatic restart after a "
+    "crash",
+    "ExecStartPost": "after every start of the worker, also each automatic restart after a "
+    "crash",
+    "ExecReload": "at every systemctl reload",
+    "ExecStop": "at every stop and restart of the worker",
+    "ExecStopPost": "after every stop of the worker, also after each crash (before the "
+    "automatic restart)",
+}
+#: Variables systemd itself puts in a service's environment (systemd.exec(5), "Environment
+#: Variables in Spawned Processes"); any other one is set only by Environment=,
+#: EnvironmentFile= or PassEnvironment=.
+SYSTEMD_VARIABLES = frozenset((
+    "PATH", "LANG", "USER", "LOGNAME", "HOME", "SHELL", "INVOCATION_ID", "JOURNAL_STREAM",
+    "RUNTIME_DIRECTORY", "STATE_DIRECTORY", "CACHE_DIRECTORY", "LOGS_DIRECTORY",
+    "CONFIGURATION_DIRECTORY", "CREDENTIALS_DIRECTORY", "SYSTEMD_EXEC_PID", "MANAGERPID",
+    "NOTIFY_SOCKET", "MAINPID", "TERM",
+))  # fmt: skip
+#: The longest RestartSec= the check takes as "comes back whenever the worker dies".
+LONGEST_RESTART_SECONDS = 60
+
+
+def _environment(lines: list[tuple[str, str]]) -> dict[str, str]:
+    """The variables the unit's Environment= lines set (in order, an empty line resets)."""
+    found: dict[str, str] = {}
+    for key, value in lines:
+        if key != "Environment":
+            continue
+        if not value:
+            found = {}
+            continue
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = value.split()
+        found.update(word.split("=", 1) for word in words if "=" in word)
+    return found
+
+
+def _judge_variables(raw: str, lines: list[tuple[str, str]], shell: bool) -> None:
+    """A Fail if ExecStart names an environment variable that systemd leaves unset there, or
+    that it does not replace at all (``$NAME`` inside a word, where no shell runs)."""
+    set_here = _environment(lines)
+    unknown_source = any(key in ("EnvironmentFile", "PassEnvironment") and value
+                         for key, value in lines)  # fmt: skip
+    text = raw.replace("$$", "")
+    for found in re.finditer(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", text):
+        name = found.group(1) or found.group(2)
+        start, end = found.span()
+        whole_word = (start == 0 or text[start - 1].isspace()) and (
+            end == len(text) or text[end].isspace())
+        written = found.group(0)
+        hint = ("for the machine's name use systemd's specifier %H (-n worker1@%H), or celery's "
+                "own %%h; a variable needs an Environment= line that sets it "
+                "(Environment=NODE=worker1@%H)")
+        if found.group(2) and shell:
+            continue  # inside sh -c '...': the shell expands it (or systemd, as a word)
+        if found.group(2) and not whole_word:
+            raise Fail(f"ExecStart has {written} inside a word: systemd replaces $NAME only "
+                       "when it is a word of its own, and runs no shell, so celery gets "
+                       f"{written} as written (celery does not read environment variables in "
+                       "its arguments): every machine's worker gets the same literal name",
+                       hint=hint)
+        if name in set_here or name in SYSTEMD_VARIABLES or unknown_source:
+            continue
+        what = ("the host name" if name in ("HOSTNAME", "HOST") else f"a {name}")
+        raise Fail(f"ExecStart has {written}: systemd replaces it with that variable of the "
+                   "service's environment before celery starts, and a service has only the "
+                   "variables its Environment= lines set and a few of systemd's own (USER, HOME, "
+                   f"PATH, ...), not {what}, so {written} becomes empty: "
+                   + ("-n worker1@ on every machine" if name in ("HOSTNAME", "HOST") else
+                      "celery gets an empty value"),
+                   hint=hint)
+
+
+#: Worker options that end a task after so many seconds: what each does to it.
+_TIME_LIMITS = {
+    "--time-limit": "kills the pool process running any task after",
+    "--soft-time-limit": "raises SoftTimeLimitExceeded inside any task after",
+}
+
+
+def _judge_time_limits(command: list[str]) -> None:
+    """A Fail if the worker's command line limits a task to the longest task's time or less."""
+    for i, arg in enumerate(command):
+        option, _, value = arg.partition("=")
+        if option not in _TIME_LIMITS:
+            continue
+        if not value and i + 1 < len(command):
+            value = command[i + 1]
+        try:
+            seconds = float(value)
+        except ValueError:
+            continue
+        if 0 < seconds <= LONGEST_TASK_SECONDS:
+            raise Fail(f"ExecStart has {option}={value}: the worker {_TIME_LIMITS[option]} "
+                       f"{seconds:g} s, and this project's longest task takes up to "
+                       f"{LONGEST_TASK_SECONDS // 60} minutes, so it never finishes",
+                       hint=f"leave out {option} (or make it longer than the longest task, "
+                       f"over {LONGEST_TASK_SECONDS} s)")
+
+
+def _judge_restart_delay(lines: list[tuple[str, str]]) -> None:
+    """A Fail if RestartSec= (the last one) keeps a dead worker down for long, or for ever."""
+    values = [value for key, value in lines if key == "RestartSec"]
+    if not values or not values[-1]:
+        return
+    value = values[-1]
+    seconds = _span_seconds(value, zero=0)
+    if seconds is None:
+        raise Fail(f"RestartSec={value} is not a time span systemd reads",
+                   hint="RestartSec=5 (or 5s), or leave it out")
+    if seconds == math.inf:
+        raise Fail(f"RestartSec={value}: systemd waits for ever before the restart, so a "
+                   "worker that dies never comes back, whatever Restart= says",
+                   hint="RestartSec= of a few seconds (RestartSec=5), or leave it out")
+    if seconds > LONGEST_RESTART_SECONDS:
+        raise Fail(f"RestartSec={value}: a worker that dies comes back only {seconds:g} s "
+                   "later, and meanwhile nobody takes the queue's tasks",
+                   hint="RestartSec= of a few seconds (RestartSec=5) is enough to keep a "
+                   "crashing worker from restarting in a tight loop")
+
+
+def _judge_stop_signals(lines: list[tuple[str, str]]) -> None:
+    """A Fail if the unit sends the worker's main process more than the warm TERM at a stop,
+    or makes celery take TERM as a cold shutdown."""
+    hup = [value for key, value in lines if key == "SendSIGHUP"]
+    if hup and hup[-1].lower() not in _FALSE:
+        raise Fail(f"SendSIGHUP={hup[-1]}: right after the TERM, systemd sends SIGHUP to the "
+                   "worker's main process too, and celery takes SIGHUP as a restart: once its "
+                   "warm shutdown is done it executes itself again, a new worker takes tasks, "
+                   "and the stop ends only when TimeoutStopSec runs out and systemd SIGKILLs "
+                   "it, mid-task",
+                   hint="leave out SendSIGHUP (no by default): it is for shells, which must "
+                   "learn that their terminal is gone")
+    remap = _environment(lines).get("REMAP_SIGTERM")
+    if remap and remap.upper().removeprefix("SIG") == "QUIT":
+        raise Fail(f"Environment=REMAP_SIGTERM={remap}: celery then takes TERM as SIGQUIT, a "
+                   "cold shutdown, so systemctl stop kills the running tasks",
+                   hint="leave out REMAP_SIGTERM: TERM is celery's warm shutdown")
+
+
 def _unknown_setting(line: str, key: str) -> Fail:
     return Fail(f"{line}: the check does not know {key}= as a setting that leaves the worker's "
                 "start, its restarts and its warm stop alone",
@@ -1697,19 +2030,23 @@ def _judge_extras(lines: list[tuple[str, str]], celery_bin: str, restart: str | 
                                hint=f"leave out {key}: beat runs once, in a unit of its own "
                                "(celery-beat.service)")
                 if "purge" in words:
-                    raise Fail(f"{key}={value} deletes every queued task whenever the worker "
-                               "starts, also at each automatic restart after a crash",
+                    raise Fail(f"{key}={value} deletes every queued task "
+                               f"{_EXEC_WHEN.get(key, 'each time systemd runs it')}",
                                hint=f"leave out {key}: the queue holds work the users are "
                                "waiting for; a restarted worker must pick it up")
                 raise Fail(f"{key}={value} runs celery besides the worker",
                            hint=f"leave out {key}: the unit runs the worker, in ExecStart")
-            cold = [name for name in _signals_sent(value) if name not in ("TERM", "HUP")]
-            if cold:
-                raise Fail(f"{key}={value} sends SIG{cold[0]}, a cold shutdown: the running "
-                           "tasks die", hint=f"leave out {key}")
             reach = _broadcast(value)
             if reach:
                 raise Fail(f"{key}={value} {reach}", hint=f"leave out {key}")
+            sent = _signals_sent(value)
+            if sent:
+                raise Fail(f"{key}={value} sends SIG{sent[0]} "
+                           f"{_EXEC_WHEN.get(key, 'each time systemd runs it')}: "
+                           f"{_SIGNAL_DOES.get(sent[0], _SIGNAL_OTHER)}",
+                           hint=f"leave out {key}: only systemd's KillSignal=SIGTERM, at a stop "
+                           "or restart, signals the worker; a deploy restarts it with "
+                           "systemctl restart")
         elif key == "WatchdogSec":
             if _span_seconds(value) != math.inf:
                 raise Fail(f"WatchdogSec={value}: celery never sends systemd's WATCHDOG=1 "
@@ -1744,6 +2081,8 @@ def _judge_extras(lines: list[tuple[str, str]], celery_bin: str, restart: str | 
                            "systemctl start does nothing",
                            hint="leave out RemainAfterExit: it is for oneshot units, not for a "
                            "worker that must keep running")
+        elif key in ("SendSIGHUP", "RestartSec"):
+            pass  # judged by _judge_stop_signals and _judge_restart_delay
         elif key in ("StartLimitBurst", "StartLimitIntervalSec", "StartLimitInterval",
                      "StartLimitAction"):
             pass  # judged with [Unit]'s by _judge_start_limits
@@ -1885,7 +2224,11 @@ def _unit(worker_unit: Any) -> str:
         for key, value in lines:
             if key == "Environment":
                 _judge_specifiers(value, f"Environment={value}")
+        _judge_variables(raw, lines, script is not None)
+        _judge_time_limits(command)
         _check_stop(service, lines)
+        _judge_stop_signals(lines)
+        _judge_restart_delay(lines)
         _judge_extras(lines, celery_bin, restart)
         if unit["Install"].get("WantedBy") != "multi-user.target":
             raise Fail("the unit is not started at boot",
