@@ -6,6 +6,7 @@ import os
 import re
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -387,12 +388,16 @@ def test_02_3_right_answers() -> None:
     assert_passed(verdict("02.3", safe(result_accept_content=["json"])))
     assert_passed(verdict("02.3", safe(accept_content=["application/json"])))
     plain = {
+        "broker_url": "redis://localhost:6379/0",
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
         "result_expires": 3600,
     }
     assert_passed(verdict("02.3", plain))
+    # a class of its own, with LegacyConfig's broker spelt another way that means the same
+    fresh = type("Fresh", (), {**plain, "broker_url": "redis://localhost:6379"})
+    assert_passed(verdict("02.3", fresh), "on guide 001's Redis")
 
 
 def test_02_3_pickle_still_accepted() -> None:
@@ -1637,5 +1642,301 @@ CONVERTED_HINT = ".astimezone(zone) converts and keeps the moment"
     ],
 )  # fmt: skip
 def test_02_4_adversary_round_3(make: Any, problem: str, hint: str | None) -> None:
+    with local_zone("UTC"):
+        assert_fails(verdict("02.4", make()), problem, hint)
+
+
+# --------------------------------------------------------------------------- adversary round 4
+# Every wrong answer of .adversary/ch02_r4.py, with the problem and the hint it gets, and the
+# right answers next to them that the new parts of the checks must let through.
+
+R4_ROUTES = DjangoSettings.CELERY_TASK_ROUTES
+R4_ANNOTATIONS = DjangoSettings.CELERY_TASK_ANNOTATIONS
+
+
+def test_02_1_queues_and_bindings_of_one_s_own_are_right() -> None:
+    from kombu import Exchange, Queue
+
+    declared = (
+        Queue("celery"),
+        Queue("ai_queue", Exchange("ai"), routing_key="ai.fact_check"),
+        Queue("image_queue"),
+        Queue("default"),
+    )
+    with_exchange = {**R4_ROUTES, "threads.tasks.fact_check_content": {
+        "queue": "ai_queue", "exchange": "ai", "routing_key": "ai.fact_check"}}  # fmt: skip
+    assert_passed(verdict("02.1", settings(CELERY_TASK_QUEUES=declared)))
+    assert_passed(verdict("02.1", settings(CELERY_TASK_QUEUES=declared,
+                                           CELERY_TASK_ROUTES=with_exchange)))  # fmt: skip
+    own_key = {k: {**v, "routing_key": v["queue"]} for k, v in R4_ROUTES.items()}
+    assert_passed(verdict("02.1", settings(CELERY_TASK_ROUTES=own_key)))
+    # a routing key without an exchange: Celery still sends it straight to the queue
+    assert_passed(verdict("02.1", settings(CELERY_TASK_ROUTES=_r4_routes(routing_key="tasks"))))
+    float_delay = {"*": {"default_retry_delay": 60.0, "max_retries": 3}}
+    assert_passed(verdict("02.1", settings(CELERY_TASK_ANNOTATIONS=float_delay)))
+
+
+def _r4_routes(**extra: Any) -> dict[str, Any]:
+    """The solution's routes, each with ``extra`` options."""
+    return {k: {**v, **extra} for k, v in R4_ROUTES.items()}
+
+
+R4_EXCHANGE_AND_KEY = {
+    "threads.tasks.fact_check_content": {"queue": "ai_queue", "exchange": "ai",
+                                         "routing_key": "ai.fact_check"},
+    "threads.tasks.process_image": {"queue": "image_queue", "exchange": "image",
+                                    "routing_key": "image.process"},
+    "threads.tasks.*": {"queue": "default", "exchange": "default", "routing_key": "default.task"},
+}  # fmt: skip
+R4_DROPPED = ("a message for threads.tasks.fact_check_content never reaches the queue 'ai_queue': "
+              "Celery publishes it to the exchange 'ai' with the routing key 'ai.fact_check', as "
+              "your route says, but 'ai_queue' is bound to the exchange 'ai_queue' with the key "
+              "'ai_queue', so the broker drops it")  # fmt: skip
+R4_ROUTE_HINT = "a route needs only the queue, {'queue': 'ai_queue'}"
+
+
+def _r4_queues_without_celery() -> type:
+    from kombu import Queue
+
+    return settings(CELERY_TASK_QUEUES=(Queue("ai_queue"), Queue("image_queue"), Queue("default")))
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(settings(CELERY_TASK_ROUTES=R4_EXCHANGE_AND_KEY), R4_DROPPED, R4_ROUTE_HINT,
+                     id="r4-route-exchange-and-routing-key"),
+        pytest.param(settings(CELERY_TASK_ROUTES=_r4_routes(exchange="threads",
+                                                            routing_key="threads")),
+                     "Celery publishes it to the exchange 'threads' with the routing key "
+                     "'threads'", R4_ROUTE_HINT, id="r4-one-exchange-for-all"),
+        pytest.param(_r4_queues_without_celery(), "CELERY_TASK_QUEUES lists 'ai_queue', "
+                     "'default', 'image_queue' but not 'celery': it replaces Celery's list of "
+                     "queues, so a worker started without -Q consumes only those",
+                     "leave CELERY_TASK_QUEUES out", id="r4-task-queues-without-celery"),
+        pytest.param(settings(CELERY_TASK_ROUTES={k: v for k, v in R4_ROUTES.items()
+                                                  if "*" not in k} | {
+                                  "threads.tasks*": {"queue": "default"}}),
+                     LEGACY + ": the route 'threads.tasks*' matches it", TOO_WIDE,
+                     id="r4-glob-without-dot"),
+        pytest.param(settings(CELERY_TASK_ROUTES={k: v for k, v in R4_ROUTES.items()
+                                                  if "*" not in k} | {
+                                  re.compile(r"threads.tasks.*"): {"queue": "default"}}),
+                     LEGACY + ": the route 'threads.tasks.*' matches it", TOO_WIDE,
+                     id="r4-unescaped-regex"),
+        pytest.param(settings(CELERY_TASK_DEFAULT_QUEUE="default",
+                              CELERY_TASK_ROUTES={**R4_ROUTES, "*": {"queue": "celery"}}),
+                     "CELERY_TASK_DEFAULT_QUEUE renames Celery's default queue to 'default': "
+                     "your routes still send billing.tasks.charge to 'celery', but a worker "
+                     "started without -Q now consumes only 'default', so the tasks on 'celery' "
+                     "wait there for ever", "leave the default queue as it is",
+                     id="r4-default-queue-renamed-catch-all"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS={"*": {
+                         "default_retry_delay": timedelta(seconds=60), "max_retries": 3}}),
+                     "threads.tasks.fact_check_content gets default_retry_delay=datetime."
+                     "timedelta(seconds=60), a timedelta, not a number of seconds: self.retry() "
+                     "hands it to apply_async as its countdown, which must be a number, so every "
+                     "retry would fail with a TypeError", "unlike result_expires, "
+                     "default_retry_delay takes no timedelta", id="r4-retry-delay-timedelta"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS={"*": {"default_retry_delay": 60}}),
+                     "threads.tasks.process_image, declared with max_retries=10 of its own, "
+                     "still retries at most 10 times, not 3", "set max_retries=3 as well",
+                     id="r4-rely-on-default-max-retries"),
+        pytest.param(settings(CELERY_TASK_ACKS_LATE=True), "your settings also give "
+                     "threads.tasks.fact_check_content acks_late=True, with "
+                     "CELERY_TASK_ACKS_LATE: an option the exercise did not ask for",
+                     "leave CELERY_TASK_ACKS_LATE out", id="r4-adds-acks-late"),
+        pytest.param(settings(CELERY_TASK_IGNORE_RESULT=True), "ignore_result=True, with "
+                     "CELERY_TASK_IGNORE_RESULT: an option the exercise did not ask for: no task "
+                     "would keep its result at all, let alone for one hour",
+                     "leave CELERY_TASK_IGNORE_RESULT out", id="r4-ignore-result"),
+        pytest.param(settings(CELERY_TASK_RETRY_DELAY=60, CELERY_TASK_MAX_RETRIES=3),
+                     "CELERY_TASK_MAX_RETRIES and CELERY_TASK_RETRY_DELAY are no Celery settings: "
+                     "Celery stores such a name and ignores it", "leave them out: every CELERY_ "
+                     "name must be a setting Celery knows", id="r4-keeps-guide-made-up-names"),
+        pytest.param(settings(CELERY_TASK_CREATE_MISSING_QUEUES=False), "Celery cannot route "
+                     "your tasks: QueueNotFound", "with CELERY_TASK_CREATE_MISSING_QUEUES off",
+                     id="r4-no-missing-queues"),
+        pytest.param(settings(CELERY_TASK_ROUTE_TYPO=R4_ROUTES), "CELERY_TASK_ROUTE_TYPO is no "
+                     "Celery setting", "leave it out", id="r4-stray-typo-next-to-the-real-one"),
+    ],
+)  # fmt: skip
+def test_02_1_adversary_round_4(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.1", answer), problem, hint)
+
+
+def _r4_app(env: dict) -> Celery:
+    """The app the solution's make_app builds for ``env`` (the r3 helper's URLs)."""
+    server, db = _r3_server(env)
+    return Celery("t", broker=f"{server}/{db}", backend=f"{server}/{db + 1}", set_as_current=False)
+
+
+# Defaults read from os.environ once, when the module (the cell) ran; as in a kernel started
+# without REDIS_* variables, so that the URLs look right and only where they came from is wrong.
+with mock.patch.dict(os.environ):
+    for _variable in ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_DB"):
+        os.environ.pop(_variable, None)
+    _R4_ENV_DEFAULTS = {
+        "REDIS_HOST": os.environ.get("REDIS_HOST", "localhost"),
+        "REDIS_PORT": os.environ.get("REDIS_PORT", "6379"),
+        "REDIS_DB": os.environ.get("REDIS_DB", "0"),
+    }
+    _R4_HOST = os.getenv("REDIS_HOST", "localhost")
+
+#: Constant defaults in a global: right.
+R4_DEFAULTS = {"REDIS_HOST": "localhost", "REDIS_PORT": "6379", "REDIS_DB": "0"}
+
+
+def make_app_r4_import_time_environ(env: dict) -> Celery:
+    return _r4_app({**_R4_ENV_DEFAULTS, **env})
+
+
+def _r4_host_default(env: dict) -> str:
+    return env.get("REDIS_HOST", _R4_HOST)
+
+
+def make_app_r4_environ_in_helper(env: dict) -> Celery:
+    return _r4_app({"REDIS_HOST": _r4_host_default(env), **env})
+
+
+def make_app_r4_environ_default_argument(
+    env: dict, host: str = os.environ.get("R4_NEVER_SET_HOST", "localhost")
+) -> Celery:
+    return _r4_app({"REDIS_HOST": host, **env})
+
+
+def make_app_r4_constant_defaults(env: dict) -> Celery:
+    return _r4_app({**R4_DEFAULTS, **env})
+
+
+_r4_apps: dict[tuple[str, str], Celery] = {}
+
+
+def make_app_r4_cached_per_url(env: dict) -> Celery:
+    key = (_r4_app(env).conf.broker_url, _r4_app(env).conf.result_backend)
+    if key not in _r4_apps:  # one app per pair of URLs
+        _r4_apps[key] = Celery("t", broker=key[0], backend=key[1], set_as_current=False)
+    return _r4_apps[key]
+
+
+def make_app_r4_setdefault(env: dict) -> Celery:
+    env.setdefault("REDIS_HOST", "localhost")
+    env.setdefault("REDIS_PORT", "6379")
+    env.setdefault("REDIS_DB", "0")
+    return _r4_app(env)
+
+
+def make_app_r4_pops_password(env: dict) -> Celery:
+    password = env.pop("REDIS_PASSWORD", None)  # "so it is not kept around"
+    return _r4_app({**env, "REDIS_PASSWORD": password} if password else env)
+
+
+def make_app_r4_exports_url(env: dict) -> Celery:
+    app = _r4_app(env)
+    os.environ["CELERY_BROKER_URL"] = app.conf.broker_url  # "for the worker to pick up"
+    return app
+
+
+SNAPSHOT = "make_app falls back to os.environ as it was when its cell ran: "
+SNAPSHOT_HINT = "fall back to the fixed defaults only"
+MUTATES = "changed the dict it was given"
+
+
+def test_02_2_constant_defaults_in_a_global_are_right() -> None:
+    assert_passed(verdict("02.2", make_app_r4_constant_defaults))
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(make_app_r4_import_time_environ, SNAPSHOT + "_R4_ENV_DEFAULTS is built from "
+                     "it, so in a kernel started with REDIS_HOST (or another REDIS_ variable) "
+                     "set, make_app({}) uses that value", SNAPSHOT_HINT,
+                     id="r4-defaults-from-import-time-environ"),
+        pytest.param(make_app_r4_environ_in_helper, SNAPSHOT + "_R4_HOST is built from it",
+                     SNAPSHOT_HINT, id="r4-environ-in-a-helper-s-global"),
+        pytest.param(make_app_r4_environ_default_argument, SNAPSHOT + "a default value of the "
+                     "arguments of make_app_r4_environ_default_argument is built from it",
+                     SNAPSHOT_HINT, id="r4-environ-in-a-default-argument"),
+        pytest.param(make_app_r4_cached_per_url, "make_app({}), called again with the same "
+                     "environment, returned the very same app, not a new one", "create a new "
+                     "Celery(...) inside make_app on every call", id="r4-cached-per-url"),
+        pytest.param(make_app_r4_setdefault, "make_app({}) changed the dict it was given: "
+                     "afterwards it holds {'REDIS_HOST': 'localhost', 'REDIS_PORT': '6379', "
+                     "'REDIS_DB': '0'}", "read env without writing to it",
+                     id="r4-setdefault-mutates-env"),
+        pytest.param(make_app_r4_pops_password, FULL_ENV + "'REDIS_DB': '2'}) " + MUTATES,
+                     "read env without writing to it", id="r4-pops-the-password"),
+        pytest.param(make_app_r4_exports_url, "make_app({}) changed this process's own "
+                     "environment, os.environ: CELERY_BROKER_URL", "make_app reads env",
+                     id="r4-exports-to-os-environ"),
+        pytest.param(make_app_r3_docker_host, "make_app({}): the broker's host is "
+                     "'redis', not 'localhost'.", None, id="r4-default-host-redis"),
+        pytest.param(make_app_r3_password_as_user, FULL_ENV + "'REDIS_DB': '2'}): the broker "
+                     "URL has no password", "a password goes before the host",
+                     id="r4-password-as-username"),
+        pytest.param(make_app_r3_backend_no_password, FULL_ENV + "'REDIS_DB': '2'}): the "
+                     "result backend's password differs from the broker's", SAME_SERVER,
+                     id="r4-backend-without-password"),
+    ],
+)  # fmt: skip
+def test_02_2_adversary_round_4(answer: Any, problem: str, hint: str | None) -> None:
+    _r4_apps.clear()
+    broker_url = os.environ.get("CELERY_BROKER_URL")
+    try:
+        assert_fails(verdict("02.2", answer), problem, hint)
+    finally:
+        assert os.environ.get("CELERY_BROKER_URL") == broker_url  # the check put it back
+
+
+NO_BROKER = ("your config has no broker_url: an app configured with it connects to Celery's "
+             "default broker, amqp://guest@localhost//, not to guide 001's Redis")  # fmt: skip
+BROKER_HINT = "subclass LegacyConfig: a subclass keeps every setting it does not override"
+
+
+class SC_R4Fresh:  # a class of its own, LegacyConfig's broker_url forgotten
+    task_serializer = "json"
+    result_serializer = "json"
+    accept_content = ["json"]
+    result_expires = 3600
+
+
+# Round 4's result-accept-pickle, accept-yaml-too, accept-msgpack-too and accept-content-string
+# are round 3's r3-result-accept-pickle, r3-yaml-too, r3-msgpack-too and r3-accept-str.
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(SC_R4Fresh, NO_BROKER, BROKER_HINT, id="r4-drops-broker-url"),
+        pytest.param(legacy(**R3_SAFE, broker_url="redis://redis:6379/0"), "your config's "
+                     "broker_url is 'redis://redis:6379/0', not LegacyConfig's "
+                     "'redis://localhost:6379/0'", BROKER_HINT, id="r4-another-broker"),
+        pytest.param(legacy(**{**R3_SAFE, "result_expires": 60}), "results expire after 60 s, "
+                     "not one hour", "result_expires counts seconds, not minutes",
+                     id="r4-expires-in-minutes"),
+    ],
+)  # fmt: skip
+def test_02_3_adversary_round_4(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.3", answer), problem, hint)
+
+
+def _r4_now_replace(**extra: int) -> datetime:
+    now = datetime(2025, 2, 14, 16, 37, 20, 571405, tzinfo=SHANGHAI)  # a fixed "now"
+    return now.replace(year=2025, month=3, day=1, hour=9, minute=0, **extra)
+
+
+# Round 4's pytz-tzinfo-lmt, etc-gmt-plus-8, naive-astimezone and naive-utc are round 3's
+# answers of those names, with the same problems and hints (test_02_4_adversary_round_3).
+@pytest.mark.parametrize(
+    ("make", "problem", "hint"),
+    [
+        pytest.param(_r4_now_replace, "the datetime has 20.5714 s beyond 09:00",
+                     "datetime.now(...).replace(...) keeps the seconds and microseconds of now",
+                     id="r4-now-replace-keeps-seconds"),
+        pytest.param(lambda: _r4_now_replace(second=0), "the datetime has 0.571405 s beyond "
+                     "09:00", "datetime.now(...).replace(...) keeps the seconds",
+                     id="r4-now-replace-keeps-microseconds"),
+    ],
+)  # fmt: skip
+def test_02_4_adversary_round_4(make: Any, problem: str, hint: str | None) -> None:
     with local_zone("UTC"):
         assert_fails(verdict("02.4", make()), problem, hint)

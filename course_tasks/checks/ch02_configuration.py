@@ -3,19 +3,31 @@
 Every check loads the learner's configuration into a *fresh* Celery app (never the course
 app) and looks at what Celery really does with it: the settings it ends up with, where its
 router sends tasks, which content types its worker would decode, and when a worker would
-run a task with the learner's ETA. Nothing connects to a broker, so the checks behave the
-same in every mode.
+run a task with the learner's ETA. Nothing connects to the course's broker, so the checks
+behave the same in every mode.
 
 02.1 reads the retry options of a task that declares its own (max_retries=10), so that 3 retries
-left to Celery's default show, and names Celery 3's setting names (CELERY_TASK_RESULT_EXPIRES).
+left to Celery's default show, and names Celery 3's setting names (CELERY_TASK_RESULT_EXPIRES)
+and CELERY_ names Celery does not know. It also publishes a message for each task through the
+fresh app onto a private in-memory broker (kombu's memory transport with state of its own, so
+the course's app and an embedded worker are untouched), where each queue is declared as its
+worker declares it, and sees which queue it lands in (a route's exchange and routing key that no
+queue is bound with show), and asks which queues a worker started without -Q consumes.
 02.2 runs make_app while os.environ holds REDIS_* variables of other values (put back after),
-and names an app returned again from an earlier call.
+twice with each environment, names an app returned again from an earlier call, a change to the
+dict it is given or to os.environ, and (from the source of its cell) a value it uses that was
+taken from os.environ when the cell ran. 02.3 also wants LegacyConfig's broker kept.
 """
 
 from __future__ import annotations
 
+import ast
+import linecache
+import numbers
 import os
 import pickle
+import warnings
+from collections import defaultdict
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -26,11 +38,13 @@ from zoneinfo import ZoneInfo
 from celery import Celery, _state
 from celery.app.defaults import _TO_NEW_KEY, DEFAULTS
 from celery.app.routes import MapRoute
-from celery.exceptions import ImproperlyConfigured, InvalidTaskError
+from celery.app.task import Task
+from celery.exceptions import ImproperlyConfigured, InvalidTaskError, QueueNotFound
 from celery.worker.request import Request
-from kombu import Message
+from kombu import Connection, Message, Producer
 from kombu.exceptions import ContentDisallowed, SerializerNotInstalled
 from kombu.serialization import loads, prepare_accept_content
+from kombu.transport import memory, virtual
 
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import error_text, kind
@@ -218,6 +232,17 @@ def _extra_task_options(app: Celery) -> None:
                 if option.startswith("retry_")
                 else ("an option the exercise did not ask for, which changes how every task runs")
             )
+            if option == "ignore_result":
+                why = ("an option the exercise did not ask for: no task would keep its result "
+                       "at all, let alone for one hour")  # fmt: skip
+            setting = dict(Task.from_config).get(option)
+            if setting and app.conf.get(setting) != plain.conf.get(setting):
+                raise Fail(
+                    f"your settings also give {name} {option}={got!r:.40}, with "
+                    f"CELERY_{setting.upper()}: {why}",
+                    hint=f"leave CELERY_{setting.upper()} out: besides the routes and the result "
+                    "expiry, the exercise asks for the retry delay and limit only",
+                )
             raise Fail(
                 f"your settings also give {name} {option}={got!r:.40}: {why}",
                 hint="the annotation sets default_retry_delay and max_retries only: "
@@ -236,6 +261,137 @@ def _retry_options(app: Celery) -> dict[str, tuple[Any, Any]]:
 
         found[name] = (stand_in.default_retry_delay, stand_in.max_retries)
     return found
+
+
+def _number(value: Any) -> bool:
+    """Whether ``value`` is a plain number (an int or a float, not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_plain_worker(app: Celery) -> None:
+    """A Fail unless a worker started without -Q consumes Celery's default queue, 'celery'."""
+    try:
+        consumed = sorted(app.amqp.queues.consume_from)
+    except Exception as exc:  # a task_queues value Celery cannot read
+        raise Fail(
+            f"Celery cannot use your CELERY_TASK_QUEUES: {error_text(exc)}",
+            hint="leave it out: Celery creates each queue a route names",
+        ) from None
+    if CELERY_DEFAULT_QUEUE in consumed:
+        return
+    shown = ", ".join(repr(name) for name in consumed)
+    if app.conf.task_default_queue != CELERY_DEFAULT_QUEUE:
+        raise Fail(
+            "CELERY_TASK_DEFAULT_QUEUE renames Celery's default queue to "
+            f"{app.conf.task_default_queue!r}: your routes still send {OUTSIDE[0]} to 'celery', "
+            f"but a worker started without -Q now consumes only {shown}, so the tasks on "
+            "'celery' wait there for ever",
+            hint="leave the default queue as it is: 'celery' is the queue a worker without -Q "
+            "consumes, and tasks elsewhere stay on it with no route of their own",
+        )
+    raise Fail(
+        f"CELERY_TASK_QUEUES lists {shown} but not 'celery': it replaces Celery's list of "
+        "queues, so a worker started without -Q consumes only those, and tasks elsewhere "
+        f"({OUTSIDE[0]}, ...), which stay on 'celery', wait there for ever",
+        hint="leave CELERY_TASK_QUEUES out (Celery creates each queue a route names), or list "
+        "Queue('celery') in it too",
+    )
+
+
+class _PrivateChannel(memory.Channel):
+    """kombu's in-memory channel, with the queues of its own transport (not the process's)."""
+
+    def __init__(self, connection: Any, **kwargs: Any) -> None:
+        self.queues = connection.private_queues
+        self.events = defaultdict(set)
+        super().__init__(connection, **kwargs)
+
+
+class _PrivateTransport(memory.Transport):
+    """kombu's in-memory broker, with exchanges, bindings and queues of its own: nothing the
+    course's app (or an embedded worker on memory://) uses is touched."""
+
+    Channel = _PrivateChannel
+
+    def __init__(self, client: Any, **kwargs: Any) -> None:
+        super().__init__(client, **kwargs)
+        self.state = virtual.BrokerState()
+        self.private_queues: dict[str, Any] = {}
+
+
+class _Recorder(Producer):
+    """A producer that remembers the exchange and routing key of what it publishes."""
+
+    sent: tuple[Any, Any] = ("", "")
+
+    def publish(self, body: Any, routing_key: Any = None, *args: Any, **kwargs: Any) -> Any:
+        self.sent = (kwargs.get("exchange"), routing_key)
+        return super().publish(body, routing_key, *args, **kwargs)
+
+
+def _check_delivery(app: Celery, expected: dict[str, str]) -> None:
+    """Publish a message for each task (name: queue) through ``app`` onto a private in-memory
+    broker where each queue is declared as its worker declares it (``-Q name``, or no -Q), and
+    a Fail unless it lands in that queue, and only there."""
+    queues = app.amqp.queues
+    with Connection(transport=_PrivateTransport) as connection, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # kombu warns of a message no queue is bound for
+        channel = connection.default_channel
+        declared = {}
+        for name in sorted({*expected.values(), *queues.consume_from}):
+            try:
+                declared[name] = queues[name]
+            except KeyError:  # task_create_missing_queues off: the router named it already
+                continue
+            declared[name].bind(channel).declare()
+        for task, want in expected.items():
+            for name in declared:
+                channel._purge(name)
+            producer = _Recorder(channel)
+            message = app.amqp.create_task_message("02-1-check", task, (), {})
+            options = app.amqp.router.route({}, task, (), {})
+            app.amqp.send_task_message(producer, task, message, retry=False, **options)
+            landed = [name for name in declared if channel._size(name)]
+            if landed == [want]:
+                continue
+            exchange, key = producer.sent
+            exchange = getattr(exchange, "name", exchange)
+            if landed:
+                raise Fail(f"a message for {task} is published to the exchange {exchange!r} with "
+                           f"the routing key {key!r} and lands in {', '.join(landed)}, not only "
+                           f"in {want!r}")  # fmt: skip
+            queue = declared.get(want)
+            bound = (f", but {want!r} is bound to the exchange {queue.exchange.name!r} with the "
+                     f"key {queue.routing_key!r}" if queue is not None else "")  # fmt: skip
+            raise Fail(
+                f"a message for {task} never reaches the queue {want!r}: Celery publishes it "
+                f"to the exchange {exchange!r} with the routing key {key!r}, as your route "
+                f"says{bound}, so the broker drops it and no worker ever gets the task",
+                hint=f"a route needs only the queue, {{'queue': {want!r}}}: Celery then sends "
+                "the message straight to it; an exchange and a routing key of your own need the "
+                "queue declared with that binding (CELERY_TASK_QUEUES)",
+            )
+
+
+def _unknown_names(settings: Any) -> None:
+    """A Fail for a CELERY_ name that Celery does not know: stored, ignored, misleading.
+    Other names (Django's own, DEBUG, ..., and helpers) are not Celery's business."""
+    unknown = sorted(
+        n for n in _names(settings)
+        if n.startswith("CELERY_") and n.removeprefix("CELERY_").lower() not in DEFAULTS
+    )  # fmt: skip
+    if not unknown:
+        return
+    shown = " and ".join(unknown[:2]) if len(unknown) <= 2 else ", ".join(unknown[:3]) + ", ..."
+    raise Fail(
+        f"{shown} {'is no Celery setting' if len(unknown) == 1 else 'are no Celery settings'}: "
+        "Celery stores such a name and ignores it, so it changes nothing, and a reader of "
+        "settings.py takes it for a setting in force",
+        hint=f"leave {'it' if len(unknown) == 1 else 'them'} out: every CELERY_ name must be "
+        "a setting Celery knows "
+        "(app.conf.find_option(name) tells, without the CELERY_ prefix); the retry options "
+        "come from CELERY_TASK_ANNOTATIONS",
+    )
 
 
 @exercise("02.1", "Django-style settings with namespace='CELERY'", points=2)
@@ -261,13 +417,6 @@ def _django_settings(settings: Any) -> str:
     app = _fresh_app("threads")
     app.config_from_object(settings, namespace="CELERY")
     default_queue = app.conf.task_default_queue
-    if default_queue != CELERY_DEFAULT_QUEUE:
-        raise Fail(
-            f"CELERY_TASK_DEFAULT_QUEUE renames Celery's default queue to {default_queue!r}: "
-            f"every task without a route goes there, {OUTSIDE[0]} too",
-            hint="leave the default queue as it is (tasks elsewhere stay on 'celery') and give "
-            "the other tasks of threads.tasks a glob entry of their own, 'threads.tasks.*'",
-        )
     if app.conf.task_always_eager:
         raise Fail(
             "CELERY_TASK_ALWAYS_EAGER is on: every task would run right in the caller, never "
@@ -276,6 +425,12 @@ def _django_settings(settings: Any) -> str:
         )
     try:
         queues = {task: _queue_of(app, task) for task in [*THREADS_ROUTES, *OUTSIDE]}
+    except QueueNotFound as exc:  # task_create_missing_queues off
+        raise Fail(
+            f"Celery cannot route your tasks: {error_text(exc)}",
+            hint="with CELERY_TASK_CREATE_MISSING_QUEUES off, every queue a route names must be "
+            "declared in CELERY_TASK_QUEUES; leave that setting out and Celery creates them",
+        ) from None
     except Exception as exc:  # a routes value the router cannot read
         raise Fail(
             f"Celery cannot use your CELERY_TASK_ROUTES: routing a task raised {error_text(exc)}",
@@ -297,6 +452,13 @@ def _django_settings(settings: Any) -> str:
             "Celery knows a name (drop the CELERY_ prefix to ask)",
         )
 
+    if default_queue != CELERY_DEFAULT_QUEUE and queues[OUTSIDE[0]] == default_queue:
+        raise Fail(
+            f"CELERY_TASK_DEFAULT_QUEUE renames Celery's default queue to {default_queue!r}: "
+            f"every task without a route goes there, {OUTSIDE[0]} too",
+            hint="leave the default queue as it is (tasks elsewhere stay on 'celery') and give "
+            "the other tasks of threads.tasks a glob entry of their own, 'threads.tasks.*'",
+        )
     for task in OUTSIDE:
         if queues[task] != CELERY_DEFAULT_QUEUE:
             raise _too_wide(app, task, queues[task])
@@ -318,6 +480,9 @@ def _django_settings(settings: Any) -> str:
             )
         raise Fail(f"{task} was routed to {got!r}, not {expected!r}")
 
+    _check_plain_worker(app)
+    _check_delivery(app, {**THREADS_ROUTES, **dict.fromkeys(OUTSIDE, CELERY_DEFAULT_QUEUE)})
+
     expires = app.conf.result_expires
     _check_one_hour(expires, "CELERY_RESULT_EXPIRES")
 
@@ -328,6 +493,16 @@ def _django_settings(settings: Any) -> str:
                 raise Fail(
                     f"{name} gets {option}={value!r}, a string, not a number",
                     hint=f"write the number itself, without quotes: {option}: {value.strip()}",
+                )
+            if option == "default_retry_delay" and not _number(value):
+                raise Fail(
+                    f"{name} gets default_retry_delay={value!r}, a {type(value).__name__}, not "
+                    "a number of seconds: self.retry() hands it to apply_async as its countdown, "
+                    "which must be a number, so every retry would fail with a TypeError"
+                    if isinstance(value, timedelta)
+                    else f"{name} gets default_retry_delay={value!r}, not a number of seconds",
+                    hint="unlike result_expires, default_retry_delay takes no timedelta: write "
+                    "the number of seconds itself, default_retry_delay: 60",
                 )
     delays = {name: delay for name, (delay, _) in options.items()}
     if all(delay != 60 for delay in delays.values()):
@@ -381,6 +556,7 @@ def _django_settings(settings: Any) -> str:
                        hint=f"max_retries counts the retries after the first try; give it to "
                        f"{every}")  # fmt: skip
     _extra_task_options(app)
+    _unknown_names(settings)
     return "routes ai_queue / image_queue / default, results kept 1 h, retries 60 s apart"
 
 
@@ -410,8 +586,9 @@ def _call_make_app(make_app: Any, env: dict[str, str]) -> Celery:
         raise Fail(f"make_app is {kind(make_app)}, not a function")
     current = _state.get_current_app()
     default = _state.default_app
+    given = dict(env)
     try:
-        app = make_app(dict(env))
+        app = make_app(given)
         became = _state.get_current_app()
         became_default = _state.default_app
     except KeyError as exc:
@@ -448,6 +625,13 @@ def _call_make_app(make_app: Any, env: dict[str, str]) -> Celery:
             "its broker and backend instead of the course's app",
             hint="leave out set_default(): create it with set_as_current=False and return it, "
             "the course's app stays the current and the default one (chapter section 2)",
+        )
+    if given != env:
+        raise Fail(
+            f"make_app({env}) changed the dict it was given: afterwards it holds {given}",
+            hint="read env without writing to it, with env.get(name, default): setdefault() or "
+            "env[name] = ... writes the defaults into the caller's dict, and into this "
+            "process's own environment when it is called as make_app(os.environ)",
         )
     return app
 
@@ -494,7 +678,115 @@ def _from_kernel_env(shown: str, env: dict[str, str], parsed: dict[str, Any], wh
 def _call_in_kernel_env(make_app: Any, env: dict[str, str]) -> Celery:
     """``make_app(env)`` while os.environ holds KERNEL_ENV (put back as it was afterwards)."""
     with mock.patch.dict(os.environ, KERNEL_ENV):
-        return _call_make_app(make_app, env)
+        before = dict(os.environ)
+        app = _call_make_app(make_app, env)
+        after = dict(os.environ)
+    changed = sorted({*before, *after} - {k for k in before if after.get(k) == before[k]})
+    if changed:
+        raise Fail(
+            f"make_app({env}) changed this process's own environment, os.environ: "
+            f"{', '.join(changed[:4])}",
+            hint="make_app reads env, the dict it is given, and writes nothing: leave os.environ "
+            "alone (every later reader of it, in this kernel, would see your values)",
+        )
+    return app
+
+
+def _code_of(function: Any) -> Any:
+    """The code object of a function (of a functools.partial's function); None if none."""
+    return getattr(getattr(function, "func", function), "__code__", None)
+
+
+def _module_tree(filename: str) -> ast.Module | None:
+    """The parsed source of a file (or of a notebook cell, kept in linecache); None if it has
+    none, or none Python can parse."""
+    try:
+        return ast.parse("".join(linecache.getlines(filename)))
+    except (SyntaxError, ValueError):
+        return None
+
+
+def _reads_environ(node: ast.AST) -> bool:
+    """Whether an expression reads the process environment (os.environ, os.getenv, ...)."""
+    names = {"environ", "environb", "getenv", "getenvb"}
+    return any(
+        (isinstance(n, ast.Attribute) and n.attr in names)
+        or (isinstance(n, ast.Name) and n.id in names)
+        for n in ast.walk(node)
+    )
+
+
+def _module_level(body: list[ast.stmt]) -> list[ast.stmt]:
+    """The statements a module (or a cell) runs itself, inside if, with, try and loops too,
+    not those of the functions and classes it defines."""
+    found = []
+    for statement in body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        found.append(statement)
+        for field in ("body", "orelse", "finalbody"):
+            found.extend(_module_level(getattr(statement, field, None) or []))
+        for handler in getattr(statement, "handlers", None) or []:
+            found.extend(_module_level(handler.body))
+    return found
+
+
+def _defs_of(tree: ast.Module, code: Any) -> list[Any]:
+    """The definitions (def or lambda) in ``tree`` that compiled to ``code``."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            continue
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        if getattr(node, "name", "<lambda>") == code.co_name and first == code.co_firstlineno:
+            found.append(node)
+    return found
+
+
+def _environ_snapshot(make_app: Any) -> str | None:
+    """What of make_app (or of a helper of its own cell it calls) was built from os.environ
+    when its cell ran: a default argument's value or a global of the cell; None if nothing.
+    Reading os.environ while it runs shows in the URLs (the check fills it); a value taken
+    from it earlier does not, unless the kernel had REDIS_* set then, so the source says."""
+    seen: set[Any] = set()
+    todo = [make_app]
+    while todo:
+        function = todo.pop()
+        code = _code_of(function)
+        if code is None or code in seen:
+            continue
+        seen.add(code)
+        tree = _module_tree(code.co_filename)
+        if tree is None:
+            continue
+        for node in _defs_of(tree, code):
+            defaults = [d for d in [*node.args.defaults, *node.args.kw_defaults] if d is not None]
+            if any(_reads_environ(d) for d in defaults):
+                return f"a default value of the arguments of {code.co_name}"
+        names: set[str] = set()
+        codes = [code]
+        while codes:
+            one = codes.pop()
+            names.update(one.co_names)
+            codes.extend(c for c in one.co_consts if hasattr(c, "co_names"))
+        space = getattr(getattr(function, "func", function), "__globals__", {})
+        for statement in _module_level(tree.body):
+            if isinstance(statement, ast.Assign):
+                targets = statement.targets
+            elif isinstance(statement, ast.AnnAssign | ast.AugAssign):
+                targets = [statement.target]
+            else:
+                continue
+            bound = {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            value = getattr(statement, "value", None)
+            hit = sorted(bound & names)
+            if hit and value is not None and _reads_environ(value):
+                return hit[0]
+        for name in names:
+            helper = space.get(name)
+            if _code_of(helper) is not None and _code_of(helper).co_filename == code.co_filename:
+                todo.append(helper)
+    return None
 
 
 @exercise("02.2", "broker and backend from the environment", points=2)
@@ -569,6 +861,23 @@ def _make_app(make_app: Any) -> str:
                     hint="values from the environment are strings: int() REDIS_DB before you add 1",
                 )
             raise Fail(f"{shown}: the result backend uses db {backend['db']}, not {want['db'] + 1}")
+    for app, (env, _) in zip(apps, ENV_CASES, strict=True):
+        if _call_in_kernel_env(make_app, env) is app:
+            raise Fail(
+                f"make_app({env}), called again with the same environment, returned the very "
+                "same app, not a new one",
+                hint="create a new Celery(...) inside make_app on every call: callers that share "
+                "one app change each other's app.conf, tasks and connections",
+            )
+    snapshot = _environ_snapshot(make_app)
+    if snapshot is not None:
+        raise Fail(
+            f"make_app falls back to os.environ as it was when its cell ran: {snapshot} is "
+            "built from it, so in a kernel started with REDIS_HOST (or another REDIS_ variable) "
+            "set, make_app({}) uses that value, not localhost, 6379, no password, db 0",
+            hint="fall back to the fixed defaults only: env.get('REDIS_HOST', 'localhost'), "
+            "...; env is the whole environment make_app is given",
+        )
     return "defaults, host, port, password and db from env; results on db + 1"
 
 
@@ -634,7 +943,42 @@ def _safe_config(config: Any) -> str:
             hint="json everywhere: leave event_serializer at its default, json",
         )
     _check_one_hour(conf.result_expires, "result_expires")
-    return "json only, a pickled task is refused, results kept 1 h"
+    _check_legacy_broker(conf.get("broker_url"))
+    return "json only, a pickled task is refused, results kept 1 h, on guide 001's Redis"
+
+
+#: LegacyConfig's broker: SafeConfig replaces guide 001's configuration, so it keeps it.
+LEGACY_BROKER = "redis://localhost:6379/0"
+
+
+def _check_legacy_broker(url: Any) -> None:
+    """A Fail unless ``url`` is LegacyConfig's broker (spelt in any way that means it)."""
+    hint = ("subclass LegacyConfig: a subclass keeps every setting it does not override, "
+            "broker_url too (or copy its broker_url into your class)")  # fmt: skip
+    if not url:
+        raise Fail(
+            "your config has no broker_url: an app configured with it connects to Celery's "
+            "default broker, amqp://guest@localhost//, not to guide 001's Redis, "
+            f"{LEGACY_BROKER}, which LegacyConfig names",
+            hint=hint,
+        )
+    try:
+        parts = urlsplit(str(url))
+        same = (
+            parts.scheme == "redis"
+            and parts.hostname in ("localhost", "127.0.0.1")
+            and (parts.port or 6379) == 6379
+            and parts.path.strip("/") in ("", "0")
+            and not parts.password
+        )
+    except ValueError:  # a port that is not a number
+        same = False
+    if not same:
+        raise Fail(
+            f"your config's broker_url is {url!r}, not LegacyConfig's {LEGACY_BROKER!r}: the "
+            "safe configuration must still reach guide 001's Redis",
+            hint=hint,
+        )
 
 
 def _accepted(accept: Any, name: str) -> set[str]:
