@@ -2,14 +2,14 @@
 
 Each exercise: its right answers (every spelling the exercise text allows), then the wrong
 ones, each with the problem and hint it gets; those named after an adversary round's answers
-(``.adversary/ch06_r1.py``, ``.adversary/ch06_r2.py``, ``.adversary/ch06_r3.py``) keep its
-names as ids; a later round's answer that is the very answer of an earlier row is that row,
-with a comment naming it.
+(``.adversary/ch06_rN.py``, rounds 1 to 6) keep its names as ids; a later round's answer that
+is the very answer of an earlier row is that row, with a comment naming it.
 """
 
 from __future__ import annotations
 
 import collections
+import copy
 import fnmatch
 import functools
 import re
@@ -40,6 +40,14 @@ def test_06_1_right_answers() -> None:
     assert_passed(verdict("06.1", every_month))
     # bound to the course's app: beat's ScheduleEntry binds it to the app beat runs with
     assert_passed(verdict("06.1", crontab(hour=7, minute=30, day_of_week="1-5", app=app)))
+    # tried out on a copy (section 1's next_runs), or under an app in Shanghai (its time zone
+    # is then cached, and is the one beat runs with): a beat in Asia/Shanghai fires at 07:30
+    on_a_copy = crontab(hour=7, minute=30, day_of_week="1-5")
+    next_runs(on_a_copy, SECTION_1_NOW)
+    assert_passed(verdict("06.1", on_a_copy))
+    in_shanghai = tried(crontab(hour=7, minute=30, day_of_week="1-5", app=SHANGHAI_APP))
+    assert str(in_shanghai.tz) == "Asia/Shanghai"
+    assert_passed(verdict("06.1", in_shanghai), "261 runs")
 
 
 def desk(**fields: object) -> crontab:
@@ -48,13 +56,56 @@ def desk(**fields: object) -> crontab:
 
 SUNDAY = 'in crontab 0 is Sunday, 1 Monday, ..., 6 Saturday, so Monday to Friday is "1-5"'
 LOCAL_HOURS = "Shanghai time: beat reads crontab hours in app.conf.timezone"
-OWN_CLOCK = "reads the time from its own nowfun=, not from beat's clock"
+OWN_CLOCK = "reads the time from its own nowfun= (given to it, or set on it since"
 NO_NOWFUN = "leave nowfun out: beat asks the app for the time (in app.conf.timezone)"
 #: Section 1's fixed "now", Monday 1 June 2026 00:05 UTC.
 SECTION_1_NOW = datetime(2026, 6, 1, 0, 5, tzinfo=timezone.utc)
 #: An app of its own in UTC, which a crontab can be bound to (beat binds it to its own app).
 UTC_APP = Celery(set_as_current=False)
 UTC_APP.conf.timezone = "UTC"
+#: Section 6's app in Asia/Shanghai, which a crontab can be tried out under.
+SHANGHAI_APP = Celery(set_as_current=False)
+SHANGHAI_APP.conf.timezone = "Asia/Shanghai"
+
+
+def tried(sched: crontab) -> crontab:
+    """``sched`` once tried out in a cell (round 6): a crontab caches its app's time zone."""
+    sched.remaining_estimate(SECTION_1_NOW)
+    return sched
+
+
+def next_runs(sched, now, count=3):
+    """Section 1's next_runs: it tries a copy, and leaves the caller's schedule as it was."""
+    sched = copy.copy(sched)
+    for _ in range(count):
+        sched.nowfun = lambda now=now: now
+        now = (now.astimezone(timezone.utc) + sched.remaining_estimate(now)).astimezone(now.tzinfo)
+    return now
+
+
+def tried_in_place(sched):
+    """``sched`` after section 1's next_runs without its copy (round 6): .nowfun is left set."""
+    now = SECTION_1_NOW
+    for _ in range(3):
+        sched.nowfun = lambda now=now: now
+        now = (now.astimezone(timezone.utc) + sched.remaining_estimate(now)).astimezone(now.tzinfo)
+    return sched
+
+
+def nowfun_set(sched):
+    """``sched`` with a fixed clock set on it after it was built (round 6)."""
+    sched.nowfun = lambda: SECTION_1_NOW
+    return sched
+
+
+BERLIN_APP = Celery(set_as_current=False)
+BERLIN_APP.conf.timezone = "Europe/Berlin"
+TZ_CACHED = (
+    "desk_opens fires in {0}, not in Asia/Shanghai: it was used before it was handed "
+    "in (remaining_estimate, is_due, a beat in this kernel) under an app in {0}, and a "
+    "crontab keeps the time zone it read then (crontab.tz is a cached property); a beat "
+    "binds it to its own app but keeps that zone, so 07:30 is {1} in Asia/Shanghai"
+)
 
 
 @pytest.mark.parametrize(
@@ -116,6 +167,26 @@ UTC_APP.conf.timezone = "UTC"
         pytest.param(crontab.from_string("30 7 1-5 * *"), "5 runs: Mon 07:30",
                      'day_of_month="1-5" picks days of the month (1-31), not weekdays',
                      id="from-string-dom"),
+        # adversary round 6; its frozen-nowfun and utc-by-hand are the rows frozen-nowfun and
+        # utc-by-hand
+        pytest.param(desk(nowfun=datetime.now), f"desk_opens {OWN_CLOCK}", NO_NOWFUN,
+                     id="naive-nowfun"),
+        pytest.param(desk(day_of_month="1-30"),
+                     "fired 256 times, not 261: no run at Fri 31 Jul 2026 07:30",
+                     'day_of_month="1-30" picks days of the month (1-31), not weekdays',
+                     id="day-of-month-1-30"),
+        pytest.param(tried_in_place(desk()), f"desk_opens {OWN_CLOCK}", NO_NOWFUN,
+                     id="tried-with-next-runs"),
+        pytest.param(nowfun_set(desk()), f"desk_opens {OWN_CLOCK}", NO_NOWFUN,
+                     id="nowfun-attribute"),
+        pytest.param(tried(desk()),
+                     "in the two weeks from Mon 1 June 2026 (Asia/Shanghai) it fired 10 runs: "
+                     "Mon 15:30, Tue 15:30", TZ_CACHED.format("UTC", "15:30"), id="tz-cached"),
+        # the same kind: tried under an app of its own in UTC, or in Berlin
+        pytest.param(tried(desk(app=UTC_APP)), "it fired 10 runs: Mon 15:30",
+                     TZ_CACHED.format("UTC", "15:30"), id="tz-cached-own-app"),
+        pytest.param(tried(desk(app=BERLIN_APP)), "it fired 10 runs: Mon 13:30",
+                     TZ_CACHED.format("Europe/Berlin", "13:30"), id="tz-cached-berlin"),
     ],
 )  # fmt: skip
 def test_06_1_wrong_answers(answer: object, problem: str, hint: str) -> None:
@@ -182,6 +253,16 @@ def test_06_2_right_answers() -> None:
     # they ran; a routing_key with no exchange is replaced by the queue's name, 'celery'
     quiet = {name: {**entry, "options": {"ignore_result": True}} for name, entry in TABLE.items()}
     assert_passed(verdict("06.2", quiet), "every entry sent once and run")
+    # round 6: an exchange with no routing_key is replaced by the anonymous exchange and the
+    # queue's name, 'celery'; a daily crontab tried out in a cell under the course's app (UTC,
+    # the time zone the check's beat runs with) keeps UTC, which is right here
+    harmless = jobs(
+        cleanup_long_inactive_chats={
+            "schedule": tried(crontab(hour=2, minute=0)),
+            "options": {"exchange": "periodic"},
+        }
+    )
+    assert_passed(verdict("06.2", harmless), "every entry sent once and run")
 
 
 ALSO_HOLDS = "which the exercise does not ask for"
@@ -220,6 +301,8 @@ def test_06_2_only_the_four_entries(extra: dict) -> None:
 
 
 ONCE_AT_2 = "expected once, at 02:00"
+#: Round 6's absolute expiry: ten minutes after the cell ran.
+IN_10_MIN = datetime.now(timezone.utc) + timedelta(minutes=10)
 BOTH_SEND = "both send platform.{}: beat sends each entry on its own schedule, so the job ran"
 ONE_ENTRY = "one entry per job: delete {!r} (a leftover test entry or a copy)"
 DAILY_STATS = "course_tasks.tasks.maintenance.generate_daily_stats"
@@ -470,6 +553,53 @@ LEAVE_QUEUE_OUT = "leave the queue out of its options: the course's worker reads
                      "beat could not send weekly-stats (due Mon 8 Jun 2026 00:00): TypeError: "
                      "generate_daily_stats() missing 1 required positional argument: 'day'",
                      "look at what the entry passes its task", id="extra-weekly-no-args"),
+        # adversary round 6; its daily-as-86400, daily-hour-only, extra-kwargs and task-object
+        # are the rows cleanup-every-24h, cleanup-hour-only, cleanup-kwargs and task-object
+        pytest.param(jobs(process_customer_service_queue={"options": {"expires": IN_10_MIN}},
+                          cancel_expired_tasks={"options": {"expires": IN_10_MIN}}),
+                     f"the options of {QUEUE} expire at a fixed moment",
+                     "give expires in seconds, counted from each send", id="absolute-expires"),
+        pytest.param(jobs(process_customer_service_queue={
+                         "options": {"expires": IN_10_MIN.isoformat()}}),
+                     f"the options of {QUEUE} expire at a fixed moment",
+                     "give expires in seconds, counted from each send", id="iso-expires"),
+        pytest.param(jobs(cleanup_long_inactive_chats={"schedule": timedelta(days=1)}),
+                     f"{CLEANUP} ran once in 24 hours, at 00:00, not at 02:00",
+                     "a number of seconds repeats from when beat starts (here 00:00",
+                     id="daily-as-timedelta"),
+        pytest.param(jobs(cleanup_long_inactive_chats={
+                         "schedule": tried_in_place(crontab(hour=2, minute=0))}),
+                     f"{CLEANUP} {OWN_CLOCK}", NO_NOWFUN, id="daily-tried-with-next-runs"),
+        pytest.param(jobs(update_all_users_statistics={
+                         "schedule": schedule(timedelta(minutes=10),
+                                              nowfun=lambda: SECTION_1_NOW)}),
+                     f"{STATS} {OWN_CLOCK}", NO_NOWFUN, id="schedule-frozen-nowfun"),
+        pytest.param(jobs(cleanup_long_inactive_chats={"options": {"queue": "periodic"}}),
+                     f"beat sent {CLEANUP} (due Mon 1 Jun 2026 02:00) to the queue 'periodic', "
+                     + UNREAD, LEAVE_QUEUE_OUT, id="own-queue"),
+        # exchange 'periodic' is bound to no queue; 'celery' binds its queue with the key
+        # 'celery', not 'periodic'
+        *[pytest.param(jobs(cleanup_long_inactive_chats={"options": {
+                           "exchange": exchange, "routing_key": "periodic"}}),
+                       f"the worker had not run {CLEANUP} (due Mon 1 Jun 2026 02:00) 15 s after "
+                       "it was sent", "send it with no options (queue, routing_key, exchange)",
+                       id=name)
+          for name, exchange in [("exchange-and-key", "periodic"),
+                                 ("default-exchange-other-key", "celery")]],
+        pytest.param(jobs(update_all_users_statistics={"options": {"serializer": "pickle"}}),
+                     f"the worker had not run {STATS} (due Mon 1 Jun 2026 00:10) 15 s after it "
+                     "was sent: it was sent with serializer='pickle'", "leave serializer out",
+                     id="pickle-stats"),
+        pytest.param({(f"{CANCEL} " if name == CANCEL else name): entry
+                      for name, entry in TABLE.items()},
+                     f"no entry named '{CANCEL}'", "use the entry names", id="name-trailing-space"),
+        # the same kind as 06.1's tz-cached: the daily crontab tried out under section 6's
+        # Shanghai app keeps Asia/Shanghai, and the check's beat runs in UTC
+        pytest.param(jobs(cleanup_long_inactive_chats={
+                         "schedule": tried(crontab(hour=2, minute=0, app=SHANGHAI_APP))}),
+                     f"{CLEANUP} ran once in 24 hours, at 18:00, not at 02:00",
+                     f"{CLEANUP} fires in Asia/Shanghai, not in UTC: it was used before it was "
+                     "handed in", id="daily-tz-cached-shanghai"),
     ],
 )  # fmt: skip
 def test_06_2_wrong_answers(answer: dict, problem: str, hint: str) -> None:
@@ -752,6 +882,50 @@ def unknown_copies_one_entry(schedule):
     return [name for name, entry in schedule.items() if entry["task"] not in app.tasks]
 
 
+# adversary round 6
+def unknown_joined(schedule):
+    registered = " ".join(app.tasks)
+    return [name for name, entry in schedule.items() if entry["task"] not in registered]
+
+
+def unknown_ask_workers(schedule):
+    replies = app.control.inspect(timeout=1.0).registered() or {}
+    registered = {name for names in replies.values() for name in names}
+    return [name for name, entry in schedule.items() if entry["task"] not in registered]
+
+
+def unknown_none_when_clean(schedule):
+    return [name for name, entry in schedule.items() if entry["task"] not in app.tasks] or None
+
+
+def unknown_app_beat_schedule(schedule):
+    return [name for name, entry in app.conf.beat_schedule.items()
+            if entry["task"] not in app.tasks]  # fmt: skip
+
+
+def unknown_mutable_default(schedule, found=[]):  # noqa: B006 (the mistake)
+    for name, entry in schedule.items():
+        if entry["task"] not in app.tasks and name not in found:
+            found.append(name)
+    return found
+
+
+def unknown_global_list(schedule):
+    """The same kind: a list at module level, copied on return."""
+    for name, entry in schedule.items():
+        if entry["task"] not in app.tasks and name not in _FOUND:
+            _FOUND.append(name)
+    return list(_FOUND)
+
+
+_FOUND: list[str] = []
+
+
+def unknown_dict_result(schedule):
+    return {name: entry["task"] for name, entry in schedule.items()
+            if entry["task"] not in app.tasks}  # fmt: skip
+
+
 def test_06_3_right_answers() -> None:
     assert_passed(verdict("06.3", unknown_tasks), "13 unknown names caught")
     assert_passed(verdict("06.3", unknown_loop))
@@ -797,8 +971,8 @@ EVERY_CALL = "read app.tasks at every call: a copy kept from an earlier call"
                      WHOLE_NAMES, id="short-name"),  # round 2's last-dotted-part
         pytest.param(unknown_hard_coded, "for a schedule with no typo",
                      "look the names up in app.tasks", id="hard-coded"),
-        pytest.param(unknown_nothing, "it returned []", "beat sends whatever name you write",
-                     id="nothing"),
+        pytest.param(unknown_nothing, "it reports none of the entries of the schedule it is "
+                     "given", "loop over the schedule it is given", id="nothing"),
         pytest.param(unknown_generator, "unknown_tasks returned a generator",
                      "return a list of entry names", id="generator"),
         pytest.param(unknown_first_only,
@@ -889,6 +1063,36 @@ EVERY_CALL = "read app.tasks at every call: a copy kept from an earlier call"
         pytest.param(unknown_reversed_in_place, REORDERED, SORT_YOURS, id="reversed-in-place"),
         pytest.param(unknown_copies_one_entry, f"{COPIES} ('end-timeout-chats'", WRITE_NOTHING,
                      id="copies-one-entry"),
+        # adversary round 6; its prefix, snapshot, lru-cache, user-tasks-only, platform-jobs
+        # and normalises are the rows prefix, test_06_3_registry_kept_before_the_set_up,
+        # lru-cache, builtins-not-registered, jobs-table-as-registry and setdefault
+        pytest.param(unknown_joined, f"it returned ['coupons', 'points'], {EXPECTED}",
+                     "'platform.cancel_expired_task' is part of the registered name",
+                     id="substring"),
+        pytest.param(unknown_ask_workers,
+                     "unknown_tasks asked the workers over the broker (a 'registered' broadcast",
+                     "the exercise asks for the tasks registered in app: a name is known when it "
+                     "is in app.tasks", id="ask-worker"),
+        pytest.param(unknown_none_when_clean, "unknown_tasks returned None",
+                     "return a list of entry names", id="none-when-clean"),
+        pytest.param(unknown_app_beat_schedule,
+                     f"it returned [], {EXPECTED}; given a schedule whose every task is unknown "
+                     "('platform.nightly_report', 'crm.sync_contacts'), it returned []: it "
+                     "reports none of the entries of the schedule it is given",
+                     "loop over the schedule it is given (its argument: schedule.items(), not "
+                     "app.conf.beat_schedule", id="reads-app-beat-schedule"),
+        pytest.param(unknown_mutable_default,
+                     "given a schedule with the entries ['end-timeout-chats', 'heartbeat', "
+                     "'backend-cleanup'], it returned ['cancel-expired', 'coupons', 'points'], "
+                     "which are not entries of that schedule: they are left over from an earlier "
+                     "call", "it keeps its list from one call to the next (a default argument "
+                     "such as found=[]", id="mutable-default"),
+        # the same kind: a list kept at module level
+        pytest.param(unknown_global_list, "they are left over from an earlier call",
+                     "it keeps its list from one call to the next", id="global-list"),
+        # NOT_WRONG_EXTRA dict-result: the text asks for the names, and it returns a dict
+        pytest.param(unknown_dict_result, "unknown_tasks returned a dict",
+                     "return a list of entry names", id="dict-result"),
     ],
 )  # fmt: skip
 def test_06_3_wrong_answers(answer: object, problem: str, hint: str) -> None:
@@ -947,6 +1151,9 @@ def test_06_4_right_answers() -> None:
     assert_passed(verdict("06.4", vip(options={"ignore_result": True})), ran)
     # a routing_key with no exchange is replaced by the queue's name, 'celery'
     assert_passed(verdict("06.4", vip(options={"routing_key": "periodic"})), ran)
+    # round 6: a crontab tried out under section 6's Shanghai app keeps Asia/Shanghai, but
+    # every 5 minutes there is every 5 minutes in UTC: the same runs
+    assert_passed(verdict("06.4", vip(schedule=tried(crontab(minute="*/5", app=SHANGHAI_APP)))))
 
 
 FIRST_DAY = "in the 24 hours from Mon 1 June 2026 00:00 it fired"
@@ -1069,6 +1276,27 @@ EVERY_5 = "every 5 minutes: 300.0 (or crontab(minute='*/5'))"
                      "('expire-vip-memberships')",
                      "leave task_id out: Celery gives each run an id of its own",
                      id="fixed-task-id"),
+        # adversary round 6; its float-batch, extra-kwarg, absolute-expires, own-queue,
+        # pickle, task-object and schedule-frozen-nowfun are the rows float-100,
+        # extra-kwarg-false, expires-absolute, options-queue-periodic, pickle-serializer,
+        # task-object and fixed-nowfun-interval
+        pytest.param(vip(options={"expires": IN_10_MIN.isoformat()}),
+                     "the options of expire-vip-memberships expire at a fixed moment",
+                     "give expires in seconds, counted from each send", id="iso-expires"),
+        pytest.param(vip(options={"expires": datetime.now(timezone.utc)}),
+                     "the options of expire-vip-memberships expire at a fixed moment",
+                     "give expires in seconds, counted from each send", id="expires-now"),
+        pytest.param(vip(options={"countdown": 5}),
+                     "the options of expire-vip-memberships hold countdown=5",
+                     "leave countdown out: the schedule says when the job runs", id="countdown-5"),
+        pytest.param(vip(options={"exchange": "periodic", "routing_key": "periodic"}),
+                     "the worker had not run expire-vip-memberships (due Mon 1 Jun 2026 00:05) "
+                     "15 s after it was sent",
+                     "send it with no options (queue, routing_key, exchange)",
+                     id="exchange-and-key"),
+        pytest.param(vip(schedule=tried_in_place(schedule(timedelta(minutes=5)))),
+                     f"expire-vip-memberships {OWN_CLOCK}", NO_NOWFUN,
+                     id="schedule-tried-with-next-runs"),
     ],
 )  # fmt: skip
 def test_06_4_wrong_answers(answer: object, problem: str, hint: str) -> None:

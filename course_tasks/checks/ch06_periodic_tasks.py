@@ -5,14 +5,17 @@ Every check runs the learner's schedule through Celery's own scheduler
 "now", under the time zone the exercise names) and compares the send times exactly, over
 more than one stretch of the calendar: a schedule that is right on the first day only
 (``day_of_week=1``, ``day_of_month=1``, ``month_of_year=6``, ``hour=0``) is wrong on the
-others. A schedule with its own ``nowfun=`` (another clock than beat's) is refused before
-that. Then it sends real messages, through Celery's scheduler with each entry's ``args``,
-``kwargs`` and ``options``, and reads back what the worker did with each one: guide 004's
-jobs by their own record in ``periodic.runs()`` (so an ``ignore_result`` changes nothing),
-another task by its result: run, failed (a ``TypeError`` from positional arguments), or
-never taken (a queue no worker reads, a serializer the worker refuses). An ``expires``
-shorter than the 15 s the check gives the worker, or a fixed moment, is refused before
-sending, and so is a ``task_id`` (every run would share it). Each check:
+others. A schedule with its own ``nowfun=`` (another clock than beat's, given or set on it
+since) is refused before that, and a crontab that cached a time zone when it was tried out
+(``BaseSchedule.tz`` is a cached property, which beat's ``maybe_schedule`` leaves) runs in
+that zone, as it would in a beat (adversary round 6). Then it sends real messages, through
+Celery's scheduler with each entry's ``args``, ``kwargs`` and ``options``, and reads back
+what the worker did with each one: guide 004's jobs by their own record in
+``periodic.runs()`` (so an ``ignore_result`` changes nothing), another task by its result:
+run, failed (a ``TypeError`` from positional arguments), or never taken (a queue no worker
+reads, a serializer the worker refuses). An ``expires`` shorter than the 15 s the check
+gives the worker, or a fixed moment, is refused before sending, and so is a ``task_id``
+(every run would share it). Each check:
 
 * 06.1 ``check("06.1", desk_opens)``: a crontab for workdays at 07:30 in Asia/Shanghai; two
   weeks from Monday 1 June 2026 and then a whole year are scheduled, the two weeks sent;
@@ -26,8 +29,10 @@ sending, and so is a ``task_id`` (every run would share it). Each check:
   a space around the name, a function's name, the end of a name, an empty name) and no
   other (Celery's own ``celery.backend_cleanup`` included), reports both entries of a typo two
   entries share, takes no name as a pattern (``.``, ``*``), sees a task registered between two
-  calls, sends nothing, and leaves the schedule it is given as it was: the same entries (the
-  same dicts, not copies) in the same order;
+  calls, sends nothing and asks no worker (``app.control``), answers with entries of the
+  schedule it is given only (none kept from an earlier call, as a default ``found=[]`` does),
+  and leaves the schedule it is given as it was: the same entries (the same dicts, not
+  copies) in the same order;
 * 06.4 ``check("06.4", vip_entry)``: guide 004 §7's new job, by its explicit name, every
   5 minutes with ``kwargs``; the same twelve days are scheduled, one run sent and the
   arguments the worker got read back.
@@ -48,6 +53,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from celery import beat as celery_beat
+from celery.app.control import Control
 from celery.result import AsyncResult
 from celery.schedules import BaseSchedule, crontab, schedule
 from celery.signals import before_task_publish
@@ -215,13 +221,80 @@ def _need_schedule(value: Any, what: str) -> BaseSchedule:
         )
     if getattr(value, "nowfun", None) is not None:
         raise Fail(
-            f"{what} reads the time from its own nowfun=, not from beat's clock, so on the "
+            f"{what} reads the time from its own nowfun= (given to it, or set on it since, as "
+            "a helper that tries a schedule out may do), not from beat's clock, so on the "
             "check's clock (from Mon 1 Jun 2026) it never comes due when it should",
             hint="leave nowfun out: beat asks the app for the time (in app.conf.timezone); "
             "a nowfun replaces that clock for this schedule (a fixed one never moves), which is "
-            "for trying a schedule out, as section 1 does, not for beat",
+            "for trying a schedule out, as section 1 does, not for beat; a schedule a helper "
+            "set .nowfun on keeps it: build it again, and try out copies (copy.copy(sched), as "
+            "section 1's next_runs does)",
         )
-    return value
+    return _as_handed_in(value)
+
+
+class _Pinned(crontab):
+    """A copy of a learner's crontab that keeps the time zone the learner's object cached.
+
+    ``BaseSchedule.tz`` is a cached property: the first ``remaining_estimate``/``is_due``
+    reads the zone of the app the crontab then has, and the object keeps it for good. Beat's
+    ``ScheduleEntry`` (``maybe_schedule``) binds the schedule to beat's app but leaves that
+    cache, so the object fires in the zone it cached, whatever ``timezone`` beat runs with.
+    :func:`course_tasks.beat.copy_schedule` rebuilds a crontab from ``__reduce__``, which
+    drops the cache; this class puts it back in every copy, so the check runs the object as
+    it is.
+    """
+
+    def __init__(self, *args: Any, pinned: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pinned = pinned
+        if pinned is not None:
+            self.tz = pinned
+
+    def __reduce__(self) -> Any:
+        cls, args, kwargs = super().__reduce__()
+        return cls, args, {**kwargs, "pinned": self._pinned}
+
+
+def _as_handed_in(sched: BaseSchedule) -> BaseSchedule:
+    """``sched``, or for a crontab that cached a time zone, a :class:`_Pinned` copy of it.
+
+    An interval (``schedule``) reads only aware times from beat, so a zone it cached changes
+    nothing there.
+    """
+    cached = vars(sched).get("tz")
+    if cached is None or type(sched) is not crontab:
+        return sched
+    cls, args, kwargs = sched.__reduce__()
+    return _Pinned(*args, pinned=cached, **kwargs)
+
+
+def _zone_name(zone: Any) -> str:
+    return str(getattr(zone, "key", None) or zone)
+
+
+def _zone_hint(sched: Any, what: str, zone: ZoneInfo) -> str | None:
+    """The hint for a crontab that fires in a time zone it cached, not in beat's, or None."""
+    if not isinstance(sched, _Pinned):
+        return None
+    cached = sched._pinned
+    try:
+        moments = [datetime(y, m, 1, 12, tzinfo=UTC) for y in (2026, 2027) for m in range(1, 13)]
+        if all(t.astimezone(cached).utcoffset() == t.astimezone(zone).utcoffset() for t in moments):
+            return None
+    except Exception:  # not a time zone at all: its runs say what it does
+        pass
+    hour, minute = min(sched.hour), min(sched.minute)
+    there = datetime(2026, 6, 1, hour, minute, tzinfo=cached)
+    return (
+        f"{what} fires in {_zone_name(cached)}, not in {zone.key}: it was used before it was "
+        f"handed in (remaining_estimate, is_due, a beat in this kernel) under an app in "
+        f"{_zone_name(cached)}, and a crontab keeps the time zone it read then (crontab.tz is "
+        "a cached property); a beat binds it to its own app but keeps that zone, so "
+        f"{hour:02d}:{minute:02d} is {_clock(there.astimezone(zone))} in {zone.key}. Run the "
+        "cell that builds it again (a fresh crontab reads the zone of the beat that runs it), "
+        "and try schedules out on a copy (copy.copy(sched), as section 1's next_runs does)"
+    )
 
 
 def _interval(sched: Any) -> bool:
@@ -576,6 +649,9 @@ def _desk_expected(start: datetime, days: int) -> list[datetime]:
 
 
 def _desk_hint(sched: Any, times: list[datetime]) -> str:
+    zone = _zone_hint(sched, "desk_opens", SHANGHAI)
+    if zone:
+        return zone
     hours = {t.hour for t in times}
     minutes = {t.minute for t in times}
     if not isinstance(sched, crontab):
@@ -737,7 +813,10 @@ def _need_entries(jobs: Any, names: list[str]) -> dict[str, Any]:
     return {name: _need_entry(name, jobs[name]) for name in order}
 
 
-def _every_hint(job: _Job, sched: Any, got: int) -> str:
+def _every_hint(job: _Job, sched: Any, got: int, what: str = "it") -> str:
+    zone = _zone_hint(sched, what, UTC)
+    if zone:
+        return zone
     per_day = 86400 // job.every
     if _interval(sched):
         if got in (per_day // 60, per_day * 60):
@@ -764,7 +843,10 @@ def _every_hint(job: _Job, sched: Any, got: int) -> str:
     return _calendar_hint(sched, want, every_day) or f"every {job.said}"
 
 
-def _daily_hint(sched: Any, times: list[datetime]) -> str:
+def _daily_hint(sched: Any, times: list[datetime], what: str = "it") -> str:
+    zone = _zone_hint(sched, what, UTC)
+    if zone:
+        return zone
     if not isinstance(sched, crontab):
         first = _clock(times[0]) if times else "its start"
         return (
@@ -807,7 +889,7 @@ def _judge_day(entries: dict[str, Any], day: date, sim: beat.Simulation) -> None
         shown = f"first at {_clock(times[0])}" if times else "never"
         if job.every:
             problem = f"{right}{name} ran {got} times {when} ({shown}); expected {len(expected)}"
-            raise Fail(problem, hint=_every_hint(job, sched, got))
+            raise Fail(problem, hint=_every_hint(job, sched, got, name))
         at = ", ".join(_clock(t) for t in times[:3]) + (", ..." if got > 3 else "")
         if got == 1:
             problem = f"{right}{name} ran once {when}, at {at}, not at 02:00"
@@ -815,7 +897,7 @@ def _judge_day(entries: dict[str, Any], day: date, sim: beat.Simulation) -> None
             problem = f"{right}{name} ran {got} times {when} ({shown}); expected once, at 02:00"
         else:
             problem = f"{right}{name} never ran {when}; expected once, at 02:00"
-        raise Fail(problem, hint=_daily_hint(sched, times))
+        raise Fail(problem, hint=_daily_hint(sched, times, name))
 
 
 def _judge_once_each(entries: dict[str, Any]) -> None:
@@ -960,6 +1042,32 @@ CHECK_THREAD = "course-check-06"
 
 
 @contextmanager
+def _asked() -> Iterator[list[str]]:
+    """Meanwhile, the control commands (``inspect().registered()``, ``ping``, ...) that
+    :data:`CHECK_THREAD` broadcast to the workers."""
+    commands: list[str] = []
+    real = Control.broadcast
+
+    def broadcast(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == CHECK_THREAD:
+            commands.append(str(command))
+        return real(self, command, *args, **kwargs)
+
+    Control.broadcast = broadcast  # type: ignore[method-assign]
+    try:
+        yield commands
+    finally:
+        Control.broadcast = real  # type: ignore[method-assign]
+
+
+#: The entries of the schedules given to ``unknown_tasks`` so far in this check.
+_given_before: set[str] = set()
+#: Schedules whose every task is unknown, to see whether the answer depends on the one given.
+NOWHERE_A = {"nightly-report": {"task": "platform.nightly_report", "schedule": 60.0}}
+NOWHERE_B = {"sync-crm": {"task": "crm.sync_contacts", "schedule": 300.0}}
+
+
+@contextmanager
 def _published() -> Iterator[list[str]]:
     """Meanwhile, the names of the tasks sent from this process (a beat's sends left out)."""
     sent: list[str] = []
@@ -986,7 +1094,7 @@ def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
     sent or ran a task, waited for one, changed the schedule or answered something else."""
     given = copy.deepcopy(sched)
     order, held = list(given), dict(given)  # the keys in order, and each entry's dict
-    with _published() as sent:
+    with _published() as sent, _asked() as asked:
         answer, seen = call_watched(unknown_tasks, given, seconds=5.0, thread_name=CHECK_THREAD)
     tasks = sorted(set(sent or seen.ran_here))
     if tasks:
@@ -998,6 +1106,16 @@ def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
             "starts the jobs (a nightly clean-up among them) instead of only reading the schedule",
             hint="a name is known when it is in app.tasks: look each entry's 'task' up there; "
             "nothing has to be sent (and nothing waits for a worker)",
+        )
+    if asked:
+        raise Fail(
+            f"unknown_tasks asked the workers over the broker (a {asked[0]!r} broadcast, "
+            "app.control): a deployment check that needs a worker up and the broker "
+            "reachable; before any worker answers (a deployment that starts beat first) it "
+            "knows no task at all, and with the broker down it fails",
+            hint="the exercise asks for the tasks registered in app: a name is known when it "
+            "is in app.tasks, which this process holds; look each entry's 'task' up there, "
+            "nothing has to ask a worker",
         )
     if seen.waited:
         raise Fail(
@@ -1039,7 +1157,57 @@ def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
         )
     if not isinstance(answer, (list, tuple, set)):
         raise Fail(f"unknown_tasks returned {kind(answer)}", hint="return a list of entry names")
+    _judge_foreign(unknown_tasks, sched, list(answer))
+    _given_before.update(sched)
     return sorted(answer)
+
+
+def _in(name: Any, names: Any) -> bool:
+    try:
+        return name in names
+    except TypeError:  # an unhashable "name": no entry has it
+        return False
+
+
+def _judge_foreign(unknown_tasks: Any, sched: dict[str, Any], answer: list[Any]) -> None:
+    """A Fail when the answer names entries that are not in the schedule it was given.
+
+    Names of an earlier call's schedule that a second pair of calls shows piling up: a list
+    kept between calls (a default argument ``found=[]``, a global). Names of no schedule it
+    was given, nor tasks (the hint for task names comes later): another table read. A hard-
+    coded list of an earlier schedule's names is left to the later judgements.
+    """
+    foreign = [name for name in answer if not _in(name, sched)]
+    if not foreign:
+        return
+    tasks = [entry.get("task") for entry in sched.values() if isinstance(entry, Mapping)]
+    if any(_in(name, tasks) for name in foreign):
+        return
+    problem = (
+        f"given a schedule with the entries {_keys(list(sched))}, it returned {sorted(foreign)}"
+        f"{' among its names' if len(foreign) < len(answer) else ''}, which are not entries "
+        "of that schedule"
+    )
+    try:
+        for given in (dict(NOWHERE_A), dict(NOWHERE_B)):
+            second, _ = call_watched(unknown_tasks, given, seconds=5.0, thread_name=CHECK_THREAD)
+    except Exception:  # what it does on these schedules only picks the hint
+        second = None
+    if isinstance(second, (list, tuple, set)) and any(_in(n, second) for n in NOWHERE_A):
+        raise Fail(
+            f"{problem}: they are left over from an earlier call (given one schedule and then "
+            f"another, the second answer was {sorted(second)}, the first one's entry included)",
+            hint="it keeps its list from one call to the next (a default argument such as "
+            "found=[] is made once, when the def runs, and so is a global): make a new list "
+            "in every call",
+        )
+    if all(_in(name, _given_before) for name in foreign):
+        return
+    raise Fail(
+        problem,
+        hint="return names of the schedule it is given (its argument), not of "
+        "app.conf.beat_schedule or a table of your own",
+    )
 
 
 def _judge_clean(unknown_tasks: Any) -> None:
@@ -1162,6 +1330,7 @@ def _typos(unknown_tasks: Any) -> str:
         unknown_tasks, "unknown_tasks", "unknown_tasks(schedule)", purpose="reads app.tasks"
     )
     _registry()
+    _given_before.clear()
     got = _unknown(unknown_tasks, TYPO_SCHEDULE)
     if got == TYPO_EXPECTED:
         _judge_clean(unknown_tasks)
@@ -1231,6 +1400,16 @@ def _typos(unknown_tasks: Any) -> str:
     elif set(got) == {"cancel-expired", "points"}:
         hint = "task names are case-sensitive: do not lower() them"
     elif not got:
+        nowhere = _unknown(unknown_tasks, {**NOWHERE_A, **NOWHERE_B})
+        if not set(nowhere) & {*NOWHERE_A, *NOWHERE_B}:
+            tasks = ", ".join(repr(e["task"]) for e in (*NOWHERE_A.values(), *NOWHERE_B.values()))
+            raise Fail(
+                f"{problem}; given a schedule whose every task is unknown ({tasks}), it "
+                f"returned {nowhere}: it reports none of the entries of the schedule it is given",
+                hint="loop over the schedule it is given (its argument: schedule.items(), not "
+                "app.conf.beat_schedule or a table of your own) and report each entry whose "
+                "'task' is not in app.tasks",
+            )
         hint = "beat sends whatever name you write: look each entry's 'task' up in app.tasks"
     else:
         hint = (
@@ -1256,9 +1435,12 @@ def _exactly(value: Any, want: Any) -> bool:
 
 
 def _vip_hint(sched: Any, times: list[datetime], truncated: bool) -> str:
+    zone = _zone_hint(sched, "expire-vip-memberships", UTC)
+    if zone:
+        return zone
     if truncated or (_interval(sched) and len(times) > 288):
         return f"a float schedule is in seconds: every {VIP.said}"
-    return _every_hint(VIP, sched, len(times))
+    return _every_hint(VIP, sched, len(times), "expire-vip-memberships")
 
 
 @exercise("06.4", "a job registered by its explicit name", points=2)
