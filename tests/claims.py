@@ -17,8 +17,10 @@ module), or ``setting:name`` (a Celery setting: its default and type in
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
+import importlib.util
 import inspect
 import re
 import sys
@@ -33,6 +35,28 @@ LEDGER = ROOT / "docs" / "claims.yaml"
 #: The packages a claim may rest on (their source is in site-packages).
 PACKAGES = ("celery", "kombu", "flower", "billiard", "redis", "supervisor")
 FIELDS = ("id", "chapter", "section", "cell", "claim", "rests_on")
+
+
+def _read_statically(name: str, path: str, qualified: str, why: ImportError) -> str:
+    """The source of ``path[:qualified]`` read from the file, for a module that cannot be
+    imported here."""
+    spec = importlib.util.find_spec(path.split("/")[0])
+    if spec is None or not spec.submodule_search_locations:
+        raise Unresolved(f"{name}: cannot import it ({why})")
+    file = Path(next(iter(spec.submodule_search_locations))).parent / path
+    if not file.is_file():
+        raise Unresolved(f"{name}: no {path} ({why})")
+    text = file.read_text(encoding="utf-8")
+    if not qualified:
+        return text
+    body: list[ast.stmt] = ast.parse(text).body
+    node: ast.AST | None = None
+    for part in qualified.split("."):
+        node = next((n for n in body if getattr(n, "name", None) == part), None)
+        if node is None:
+            raise Unresolved(f"{name}: {path} has no {qualified}")
+        body = getattr(node, "body", [])
+    return ast.get_source_segment(text, node) or ""
 
 
 class Unresolved(Exception):
@@ -69,7 +93,9 @@ def resolve(name: str) -> Source:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise Unresolved(f"{name}: cannot import {module_name} ({exc})") from exc
+        # A pool or transport whose optional dependency is not installed (eventlet, gevent):
+        # its source is still there to read.
+        return Source(name, _read_statically(name, path, qualified, exc))
     target: Any = module
     for part in qualified.split(".") if qualified else []:
         try:

@@ -88,3 +88,12 @@ def test_a_fingerprint_follows_the_source_not_its_trailing_spaces() -> None:
     assert resolve("setting:worker_prefetch_multiplier").text.startswith(
         "worker_prefetch_multiplier default=4"
     )
+
+
+def test_a_module_whose_optional_dependency_is_missing_is_read_from_its_file() -> None:
+    """celery.concurrency.eventlet imports eventlet (not installed here): the method's source
+    is read from the file, and a name it lacks is still reported."""
+    source = resolve("celery/concurrency/eventlet.py:TaskPool.on_apply")
+    assert source.text.lstrip().startswith("def on_apply")
+    with pytest.raises(Unresolved):
+        resolve("celery/concurrency/eventlet.py:TaskPool.no_such_method")
