@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from celery import signals
+from celery.app.log import TaskFormatter
 from celery.contrib.testing.worker import start_worker
 from celery.utils.nodenames import gethostname, nodename
 
@@ -326,22 +327,29 @@ def _route_worker_logs(path: Path) -> None:
 
     Celery calls the ``setup_logging`` signal instead of configuring logging itself when
     a receiver is connected; this one gives the ``celery`` loggers a file handler and
-    stops them from reaching the kernel's root logger, whose output lands in cells.
+    stops them from reaching the kernel's root logger, whose output lands in cells. The
+    ``celery.task`` logger (every ``get_task_logger`` logger hangs under it) gets Celery's own
+    ``TaskFormatter`` with ``worker_task_log_format``, as a worker's
+    ``Logging.setup_task_loggers`` does: its lines name the task and its id.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
 
-    def configure(**_: Any) -> None:
-        celery_logger = logging.getLogger("celery")
-        for handler in list(celery_logger.handlers):
+    def file_handler(logger: logging.Logger, formatter: logging.Formatter) -> None:
+        for handler in list(logger.handlers):
             if getattr(handler, "_course_embedded", False):
-                celery_logger.removeHandler(handler)
+                logger.removeHandler(handler)
                 handler.close()
         handler = logging.FileHandler(path, encoding="utf-8")
         handler._course_embedded = True  # type: ignore[attr-defined]
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
-        celery_logger.addHandler(handler)
-        celery_logger.setLevel(logging.INFO)
-        celery_logger.propagate = False
+        handler.setFormatter(formatter)
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+    def configure(**_: Any) -> None:
+        file_handler(logging.getLogger("celery"), logging.Formatter(LOG_FORMAT))
+        task_format = TaskFormatter(app.conf.worker_task_log_format, use_color=False)
+        file_handler(logging.getLogger("celery.task"), task_format)
 
     signals.setup_logging.connect(configure, weak=False, dispatch_uid="course_tasks.embedded")
 
