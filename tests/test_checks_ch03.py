@@ -6,11 +6,13 @@ and once through ``task.apply()`` (what it does in redis mode, where a separate 
 cannot know tasks defined in a notebook). The verdicts must be the same.
 
 Each exercise: its right answers, then a table of wrong ones (the mistakes the chapter warns
-about, and adversary round 1's answers), each with the problem and hint it gets.
+about, and adversary round 1's answers), each with the problem and hint it gets; then adversary
+rounds 2 and 3's answers, in tables of their own.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -388,7 +390,7 @@ def test_03_2_right_answers() -> None:
     assert_passed(
         verdict("03.2", fetch_title),
         "passed (SUCCESS after 3 attempts; gave up after 6 with SiteUnavailable; a missing "
-        "page failed at once)",
+        "page and other errors failed at once)",
     )
     assert_passed(verdict("03.2", fetch_title_auto))
     # self.retry() raises by itself: leaving out `raise` still retries (it only reads worse).
@@ -810,7 +812,10 @@ class FailureInAfterReturn(Task):
 
 
 def test_03_4_right_answers() -> None:
-    assert_passed(verdict("03.4", AuditedTask), "passed (success, retry then success, and failure")
+    assert_passed(
+        verdict("03.4", AuditedTask),
+        "passed (success, retry then success, failure, and two retries then a failure",
+    )
     assert_passed(verdict("03.4", Formatted))
     assert_passed(verdict("03.4", Repr))
 
@@ -1129,3 +1134,503 @@ def test_03_2_long_countdown(answer: Any, problem: str) -> None:
     assert_fails(
         verdict("03.2", answer), problem, "keep the waits short in the course: pass countdown=0.1"
     )
+
+
+# --------------------------------------------------------------------------- round 3
+# Adversary round 3's answers (.adversary/ch03_r3.py), each with the problem and hint it gets.
+# Those that passed the check before this round: group-id-first and memo-per-name (03.1);
+# fetch-twice, global-failure-counter, generic-error, except-oserror, sleep-then-retry,
+# retry-keyerror-too and except-exception-but-404 (03.2); unique-words, some-whitespace,
+# progress-under-root-id, global-word-total and no-punctuation-tokens (03.3); exc-args0,
+# dedup-global, truncated-details and failure-first-attempt-only (03.4); repr-retval, judged
+# right (the return value written out, as repr(exc) is the exception written out). An answer
+# the same as one above is that one.
+
+_R3_SEEN: dict[str, Any] = {}  # the process-global state some answers keep
+
+
+@pytest.fixture
+def r3_fresh() -> Iterator[None]:
+    """Each run of a test starts with the answers' globals as a fresh kernel has them."""
+    _R3_SEEN.clear()
+    _FIRST_ID.clear()
+    yield
+    _R3_SEEN.clear()
+
+
+@app.task(bind=True)
+def r3_whoami_retries_text(self: Any) -> dict[str, Any]:
+    return {"id": self.request.id, "retries": str(self.request.retries)}
+
+
+@app.task(bind=True)
+def r3_whoami_group_first(self: Any) -> dict[str, Any]:
+    return {"id": self.request.group or self.request.id, "retries": self.request.retries}
+
+
+@app.task(bind=True)
+def r3_whoami_headers_retries(self: Any) -> dict[str, Any]:
+    headers = self.request.headers or {}
+    return {"id": self.request.id, "retries": headers.get("retries", self.request.retries and 0)}
+
+
+@app.task(bind=True)
+def r3_whoami_memo(self: Any) -> dict[str, Any]:
+    seen = _R3_SEEN.setdefault("whoami", {})
+    if self.name not in seen or seen[self.name]["retries"] != self.request.retries:
+        seen[self.name] = {"id": self.request.id, "retries": self.request.retries}
+    return seen[self.name]
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(whoami_correlation_id, f"{IN_A_WORKFLOW} the message's correlation_id",
+                     OWN_ID, id="correlation-id"),
+        pytest.param(r3_whoami_retries_text, "on its first attempt whoami said retries='0'",
+                     "return self.request.retries, which is 0", id="retries-as-text"),
+        pytest.param(r2_whoami_unbound, "whoami is not bound",
+                     "declare it with @app.task(bind=True)", id="unbound-module-request"),
+        pytest.param(r3_whoami_group_first, f"{IN_A_WORKFLOW} the id of the group it runs in "
+                     "(self.request.group), not its own", OWN_ID, id="group-id-first"),
+        pytest.param(r3_whoami_headers_retries, "run as a second retry (self.request.retries "
+                     "== 2), whoami said retries=0", "return self.request.retries, not a constant",
+                     id="headers-retries"),
+        pytest.param(r3_whoami_memo, "called a fourth time, whoami said its id is the third "
+                     "call's, not its own: it kept an answer from an earlier call",
+                     "read self.request.id on every call; keep nothing between calls",
+                     id="memo-per-name"),
+        pytest.param(whoami_cached_id, "on a retry whoami reported another id",
+                     "return self.request.id", id="first-id-per-process"),
+        pytest.param(r2_whoami_root, f"{IN_A_WORKFLOW} the id of the workflow's first task "
+                     "(self.request.root_id)", OWN_ID, id="workflow-root-id"),
+    ],
+)  # fmt: skip
+def test_03_1_round3_wrong_answers(r3_fresh: None, answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.1", answer), problem, hint)
+
+
+@app.task(bind=True, max_retries=5)
+def r3_fetch_title_linear(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc, countdown=0.1 * max(1, self.request.retries)) from exc
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def r3_fetch_title_fetch_twice(self: Any, url: str) -> str:
+    try:
+        fetch(url)
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    return fetch(url)["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def r3_fetch_title_cached(self: Any, url: str) -> str:
+    titles = _R3_SEEN.setdefault("titles", {})
+    if url in titles:
+        return titles[url]
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    titles[url] = page["title"]
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=None)
+def r3_fetch_title_global_counter(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        _R3_SEEN["failures"] = _R3_SEEN.get("failures", 0) + 1
+        if _R3_SEEN["failures"] > 5:
+            raise
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    _R3_SEEN["failures"] = 0
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def r3_fetch_title_new_error(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        raise self.retry(exc=SiteUnavailable("the site is down"), countdown=0.1) from exc
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=5, default_retry_delay=0.1)
+def r3_fetch_title_except_oserror(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except OSError as exc:
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def r3_fetch_title_404_empty(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    except PageNotFound:
+        return ""
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def r3_fetch_title_sleep_then_retry(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        time.sleep(0.1)
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def r3_fetch_title_keyerror(self: Any, url: str) -> str:
+    try:
+        return fetch(url)["title"]
+    except (SiteUnavailable, KeyError) as exc:
+        raise self.retry(exc=exc, countdown=0.1) from exc
+
+
+@app.task(bind=True, max_retries=5)
+def r3_fetch_title_all_but_404(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except PageNotFound:
+        raise
+    except Exception as exc:
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    return page["title"]
+
+
+ONLY_SITE_UNAVAILABLE = "catch only SiteUnavailable (except SiteUnavailable as exc:), so that any "
+NO_TITLE = "for a page the site serves without a title (fetch raised KeyError) fetch_title "
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r3_fetch_title_linear, "fetch_title asked to be retried in 0.2 s, not 0.1 s",
+                     "pass countdown=0.1 to self.retry", id="linear-backoff"),
+        pytest.param(r3_fetch_title_fetch_twice, "fetch_title requested the page 4 times in 3 "
+                     "attempts: it fetched it more than once in an attempt",
+                     "call fetch(url) once per attempt", id="fetch-twice"),
+        pytest.param(r3_fetch_title_cached, "fetch_title returned 'Retrying with Celery' "
+                     "without asking the site (no request reached it): it answered with a title "
+                     "kept from an earlier call", "call fetch(url) on every call",
+                     id="process-cache"),
+        pytest.param(r3_fetch_title_global_counter, "right after a call that gave up, a new "
+                     "fetch_title with the site down for 2 requests failed after 0 retries, with "
+                     "SiteUnavailable", "let Celery count each call's retries: max_retries=5",
+                     id="global-failure-counter"),
+        pytest.param(r3_fetch_title_new_error, "when the retries ran out, fetch_title failed "
+                     "with SiteUnavailable: the site is down, not with the error the site raised "
+                     "(SiteUnavailable: https://example.com/celery-course/retries: 503 Service "
+                     "Unavailable)", "pass on the error you caught: raise self.retry(exc=exc",
+                     id="generic-error"),
+        pytest.param(r3_fetch_title_except_oserror, "when fetch raised PermissionError (an "
+                     "OSError of this machine, not an outage) fetch_title retried 5 times",
+                     ONLY_SITE_UNAVAILABLE, id="except-oserror"),
+        pytest.param(r3_fetch_title_404_empty, "for a page that does not exist, fetch_title "
+                     "returned '' (SUCCESS): the PageNotFound was swallowed",
+                     "catch only SiteUnavailable; let PageNotFound fail the task",
+                     id="404-returns-empty"),
+        pytest.param(r3_fetch_title_sleep_then_retry, "fetch_title called time.sleep(0.1) while "
+                     "it ran", "don't sleep in the task: raise self.retry(exc=exc, countdown=0.1) "
+                     "at once", id="sleep-then-retry"),
+        pytest.param(r3_fetch_title_keyerror, f"{NO_TITLE}retried 5 times: that is not an "
+                     "outage", ONLY_SITE_UNAVAILABLE, id="retry-keyerror-too"),
+        pytest.param(r3_fetch_title_all_but_404, f"{NO_TITLE}retried 5 times: that is not an "
+                     "outage", ONLY_SITE_UNAVAILABLE, id="except-exception-but-404"),
+    ],
+)  # fmt: skip
+def test_03_2_round3_wrong_answers(r3_fresh: None, answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.2", answer), problem, hint)
+
+
+@app.task(bind=True)
+def r3_word_count_unique(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(set(text.split()))
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r3_word_count_some_whitespace(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len([w for w in re.split(r"[ \t\n]+", text) if w])
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r3_word_count_root_id(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(text.split())
+        self.update_state(
+            task_id=self.request.root_id,
+            state="PROGRESS",
+            meta={"current": i, "total": len(texts)},
+        )
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r3_word_count_extra_keys(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(text.split())
+        meta = {"current": i, "total": len(texts), "words": words}
+        self.update_state(state="PROGRESS", meta=meta)
+    return {"words": words, "texts": len(texts)}
+
+
+@app.task(bind=True)
+def r3_word_count_total_non_empty(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    total = sum(1 for t in texts if t.strip()) or len(texts)
+    for i, text in enumerate(texts, start=1):
+        words += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": max(total, i)})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r3_word_count_global_total(self: Any, texts: list[str]) -> dict[str, int]:
+    _R3_SEEN["words"] = 0
+    for i, text in enumerate(texts, start=1):
+        _R3_SEEN["words"] += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": _R3_SEEN["words"]}
+
+
+@app.task(bind=True)
+def r3_word_count_start_at_zero(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    self.update_state(state="PROGRESS", meta={"current": 0, "total": len(texts)})
+    for i, text in enumerate(texts, start=1):
+        words += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r3_word_count_final_again(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    self.update_state(state="PROGRESS", meta={"current": len(texts), "total": len(texts)})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r3_word_count_no_punct(self: Any, texts: list[str]) -> dict[str, int]:
+    import string
+
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len([w for w in text.split() if w.strip(string.punctuation + "—–…")])
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r3_word_count_on_self(self: Any, texts: list[str]) -> dict[str, int]:
+    """Not the adversary's: the count kept on the task object, shared like a global."""
+    self.words = 0
+    for i, text in enumerate(texts, start=1):
+        self.words += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": self.words}
+
+
+ON_TRICKY = f"on the texts {ch03.TRICKY!r} word_count returned"
+SHARED = "another word_count ran in the same worker process (as on a threads pool), and the "
+LOCAL_COUNT = "keep the count in a variable of the call itself (words = 0 inside the task)"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r3_word_count_unique, f"{ON_TRICKY} {{'words': 18}}, not {{'words': 23}}",
+                     "that counts each different word once", id="unique-words"),
+        pytest.param(r2_word_count_regex, "word_count returned {'words': 9}, not "
+                     "{'words': 6}", "count with len(text.split()): a regex of word characters",
+                     id="regex-words"),
+        pytest.param(r3_word_count_some_whitespace, f"{ON_TRICKY} {{'words': 19}}, not "
+                     "{'words': 23}", "count with len(text.split()), no argument: it splits on "
+                     "every kind of whitespace", id="some-whitespace"),
+        pytest.param(r3_word_count_root_id, "run as a step of a workflow, word_count stored its "
+                     "progress under the id of the workflow's first task (self.request.root_id), "
+                     "not its own", "call self.update_state(state=..., meta=...) without task_id",
+                     id="progress-under-root-id"),
+        pytest.param(r2_word_count_manual_success, "word_count stored the state SUCCESS itself, "
+                     "while it was still running", "only report PROGRESS", id="success-early"),
+        pytest.param(r3_word_count_extra_keys, "word_count returned {'words': 12, 'texts': 5}, "
+                     "not {'words': 12}", 'return {"words": n}, the total over all texts',
+                     id="extra-result-keys"),
+        pytest.param(r3_word_count_total_non_empty, "for 5 texts the progress said total=4",
+                     "total is the number of texts, len(texts)", id="total-non-empty"),
+        pytest.param(r3_word_count_global_total, f"{SHARED}first returned {{'words': 10}}, not "
+                     "{'words': 6}: the two calls shared their count", LOCAL_COUNT,
+                     id="global-word-total"),
+        pytest.param(r3_word_count_start_at_zero, "word_count reported progress 6 times for 5 "
+                     "texts", "update the state once per text, inside the loop",
+                     id="start-at-zero"),
+        pytest.param(r3_word_count_final_again, "word_count reported progress 6 times for 5 "
+                     "texts", "update the state once per text, inside the loop",
+                     id="final-again"),
+        pytest.param(r3_word_count_no_punct, f"{ON_TRICKY} {{'words': 21}}, not {{'words': 23}}",
+                     'a piece made of punctuation only ("-", "...") is a word',
+                     id="no-punctuation-tokens"),
+        pytest.param(r3_word_count_on_self, f"{SHARED}first returned {{'words': 10}}, not "
+                     "{'words': 6}: the two calls shared their count", LOCAL_COUNT,
+                     id="count-on-self"),
+    ],
+)  # fmt: skip
+def test_03_3_round3_wrong_answers(r3_fresh: None, answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.3", answer), problem, hint)
+
+
+class R3ArgsZero(AuditedTask):
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", exc.args[0])
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", exc.args[0])
+
+
+class R3Json(AuditedTask):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "success", json.dumps(retval))
+
+
+class R3Repr(AuditedTask):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "success", repr(retval))
+
+
+class R3Dedup(AuditedTask):
+    def _once(self, task_id: str, event: str, detail: Any) -> None:
+        done = _R3_SEEN.setdefault("audited", set())
+        if (task_id, event) in done:
+            return
+        done.add((task_id, event))
+        record(task_id, event, detail)
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        self._once(task_id, "success", retval)
+
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        self._once(task_id, "retry", exc)
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        self._once(task_id, "failure", exc)
+
+
+class R3AfterReturn(Task):
+    def after_return(
+        self, status: str, retval: Any, task_id: str, args: Any, kwargs: Any, einfo: Any
+    ) -> None:
+        if status != "FAILURE" and status != "RETRY":
+            record(task_id, "success", retval)
+
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", exc)
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", exc)
+
+
+class R3Call(Task):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from celery.exceptions import Retry
+
+        try:
+            retval = super().__call__(*args, **kwargs)
+        except Retry as exc:
+            record(self.request.id, "retry", exc.exc)
+            raise
+        except Exception as exc:
+            record(self.request.id, "failure", exc)
+            raise
+        record(self.request.id, "success", retval)
+        return retval
+
+
+class R3Truncated(Task):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "success", str(retval)[:20])
+
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", str(exc)[:20])
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", str(exc)[:20])
+
+
+class R3FailureFirstAttemptOnly(AuditedTask):
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if not self.request.retries:
+            record(task_id, "failure", exc)
+
+
+def test_03_4_round3_right_answers(r3_fresh: None) -> None:
+    # repr(retval) writes the value out ('ok' with its quotes), as repr(exc) writes the
+    # exception out (round 2): the text asks for the return value, and allows its repr
+    assert_passed(verdict("03.4", R3Repr))
+
+
+TWICE = (
+    "for a task that was retried twice (ConnectionRefusedError, then TimeoutError), then "
+    "raised KeyError"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(R2NotNone, "for a task that returned None AuditedTask recorded nothing",
+                     "record every success, whatever the value", id="skip-none"),
+        pytest.param(R3ArgsZero, f"{TWICE} on_retry recorded '111', only the first argument of "
+                     "ConnectionRefusedError(111, 'Connection refused by mail.example.com')",
+                     "record exc itself, not exc.args[0]", id="exc-args0"),
+        pytest.param(R3Json, "for a task that returned None on_success recorded the detail "
+                     "'null'", 'record the return value on success: record(task_id, "success", '
+                     "retval)", id="json-retval"),
+        pytest.param(R3Dedup, f"{TWICE} AuditedTask recorded retry, failure: 1 retry for 2",
+                     "Celery calls on_retry once per retry: record each one",
+                     id="dedup-global"),
+        pytest.param(R2RetryEinfo, f"{RETRIED} on_retry recorded Celery's Retry, not the "
+                     "error that caused it", "record exc: on_retry receives the error as exc",
+                     id="retry-einfo-exception"),
+        pytest.param(R3AfterReturn, "AuditedTask does not define on_success",
+                     "add def on_success(self, retval, task_id, args, kwargs)",
+                     id="after-return-success"),
+        pytest.param(R3Call, "AuditedTask does not define on_success",
+                     "add def on_success(self, retval, task_id, args, kwargs)",
+                     id="record-in-call"),
+        pytest.param(R3Truncated, f"{TWICE} on_retry recorded '[Errno 111] Connecti', only the "
+                     "start of '[Errno 111] Connection refused by mail.example.com'",
+                     "record the whole exception, not the start of it", id="truncated-details"),
+        pytest.param(R3FailureFirstAttemptOnly, f"{TWICE} AuditedTask recorded retry, retry, "
+                     "and no failure", "in on_failure, record every failure, whatever happened "
+                     "before", id="failure-first-attempt-only"),
+    ],
+)  # fmt: skip
+def test_03_4_round3_wrong_answers(r3_fresh: None, answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.4", answer), problem, hint)

@@ -3,8 +3,9 @@
 In this chapter the learner *defines* tasks, in the notebook:
 
 * 03.1 ``check("03.1", whoami)``: a bound task that returns ``{"id", "retries"}`` read
-  from ``self.request``; run alone, as a second retry, and as a step of a workflow (its
-  ``root_id``, ``parent_id`` and the message's ``correlation_id`` are other ids);
+  from ``self.request``; run alone, as a second retry, as a step of a workflow (its
+  ``root_id``, ``parent_id``, ``group`` and the message's ``correlation_id`` are other ids),
+  and alone again (an answer kept from an earlier call shows as that call's id);
 * 03.2 ``check("03.2", fetch_title)``: a task that fetches a page from the simulated
   flaky site (:mod:`course_tasks.tasks.crawler`), retries on ``SiteUnavailable`` with
   ``raise self.retry(exc=exc, countdown=0.1)`` (each retry's countdown is read), gives up
@@ -24,8 +25,8 @@ thread shares the kernel's registry, so :func:`run_task` sends the learner's tas
 worker for real. In redis (and eager) mode the worker is another process that has never
 heard of it, so :func:`run_task` runs it here with ``task.apply()``: Celery's own local
 execution, with real retries, custom states and handlers, but no waiting on countdowns
-(a run "as a step of a workflow" then sets the request's ``root_id``, ``parent_id`` and
-``correlation_id`` when the task starts, as a parent's message would have).
+(a run "as a step of a workflow" then sets the request's ``root_id``, ``parent_id``,
+``group`` and ``correlation_id`` when the task starts, as a parent's message would have).
 Both ways collect the same evidence (final state and value, each retry and its countdown
 from the ``task_retry`` signal, every custom state published to the result backend), so
 a check gives the same verdict in every mode.
@@ -36,6 +37,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,6 +55,7 @@ from course_tasks import settings
 from course_tasks.app import app
 from course_tasks.checks import Fail, exercise
 from course_tasks.checks.support import error_text, quiet_trace_log
+from course_tasks.store import store
 from course_tasks.tasks import crawler, hooks
 
 #: How long a check waits for one run of the learner's task on the worker.
@@ -248,8 +251,9 @@ def run_task(
 ) -> Run:
     """Run the learner's ``task`` once: on the worker in embedded mode, else ``apply()``.
 
-    ``request``: ``root_id``, ``parent_id`` and ``correlation_id`` the call carries (a step
-    of a workflow), in its message on the worker, set when it starts with ``apply()``
+    ``request``: ``root_id``, ``parent_id``, ``correlation_id`` and ``group`` the call
+    carries (a step of a workflow), in its message on the worker, set when it starts with
+    ``apply()``
     (where the ``correlation_id`` is otherwise the task's id, as in any message Celery sends).
 
     Raises a Fail (the same in every mode) when a retry asks for a long countdown, or for
@@ -303,7 +307,9 @@ def _run_on_worker(
     countdown: float | None,
     request: dict[str, str],
 ) -> tuple[str, Any]:
-    result = task.apply_async(args, kwargs, task_id=task_id, retries=retries, **request)
+    # the message spells the group's id group_id; the request reads it as group
+    options = {("group_id" if key == "group" else key): value for key, value in request.items()}
+    result = task.apply_async(args, kwargs, task_id=task_id, retries=retries, **options)
     deadline = time.monotonic() + WAIT_SECONDS
     while not result.ready():
         problem = _retry_problem(waits, name, task, countdown)
@@ -369,7 +375,7 @@ def _whoami(whoami: Any) -> str:
         )
     if later["id"] != third.id:
         raise Fail("on a retry whoami reported another id", hint="return self.request.id")
-    others = {"root_id": uuid(), "parent_id": uuid(), "correlation_id": uuid()}
+    others = {"root_id": uuid(), "parent_id": uuid(), "correlation_id": uuid(), "group": uuid()}
     step = run_task(task, name="whoami", request=others)
     said = _whoami_value(step)["id"]
     if said != step.id:
@@ -378,6 +384,7 @@ def _whoami(whoami: Any) -> str:
             others["parent_id"]: "the id of the task that sent it (self.request.parent_id)",
             others["correlation_id"]: "the message's correlation_id, which only Celery's own "
             "messages set to the task id",
+            others["group"]: "the id of the group it runs in (self.request.group)",
         }.get(said)
         if what is not None:
             raise Fail(
@@ -388,6 +395,24 @@ def _whoami(whoami: Any) -> str:
             f"run as a step of a workflow, whoami said its id is {said!r}, but Celery ran it "
             f"as {step.id}",
             hint="return the id Celery gave this call, self.request.id",
+        )
+    # a new call with the same retry count as the one before: an answer kept between calls
+    # (per process, per task name, per retry count) shows here as an earlier call's id
+    again = run_task(task, name="whoami")
+    value = _whoami_value(again)
+    earlier = {first.id: "first", third.id: "second", step.id: "third"}
+    if value["id"] in earlier:
+        raise Fail(
+            f"called a fourth time, whoami said its id is the {earlier[value['id']]} call's, "
+            "not its own: it kept an answer from an earlier call",
+            hint="read self.request.id on every call; keep nothing between calls (no global, "
+            "no cache)",
+        )
+    if value != {"id": again.id, "retries": 0}:
+        raise Fail(
+            f"called a fourth time, on its first attempt, whoami said {value!r}, but Celery "
+            f"ran it as {again.id} with 0 retries",
+            hint="return self.request.id and self.request.retries, read on every call",
         )
     return "its own id and retry count, read from self.request, alone and in a workflow"
 
@@ -412,6 +437,8 @@ def _whoami_value(run: Run) -> dict[str, Any]:
 PAGE_URL = "https://example.com/celery-course/retries"
 PAGE_TITLE = "Retrying with Celery"
 MISSING_URL = "https://example.com/celery-course/no-such-page"
+#: A page the site serves broken, without a title: ``fetch`` raises ``KeyError('title')``.
+BROKEN_URL = "https://example.com/celery-course/broken-page"
 #: Short outage (the task must get through it) and long outage (it must give up).
 SHORT_OUTAGE, LONG_OUTAGE = 2, 10
 EXPECTED_RETRIES = 5
@@ -419,12 +446,100 @@ EXPECTED_RETRIES = 5
 FETCH_COUNTDOWN = 0.1
 
 
-def _fetch_run(task: Task, outage: int, url: str = PAGE_URL) -> tuple[Run, int]:
+def _learner_globals(task: Task) -> dict[str, Any]:
+    """The module namespace of the learner's task function (the notebook's, usually)."""
+    fn = getattr(task, "_orig_run", None) or task.run  # autoretry_for wraps run
+    fn = inspect.unwrap(getattr(fn, "__func__", fn))
+    return getattr(fn, "__globals__", {})
+
+
+@contextmanager
+def _replaced(
+    task: Task, module: Any, name: str, replacement: Callable[..., Any]
+) -> Iterator[None]:
+    """Meanwhile, ``module.name`` is ``replacement``, and so is every name the learner's
+    task module bound to the same function (``from module import name [as other]``)."""
+    original = getattr(module, name)
+    spaces = [module.__dict__, _learner_globals(task)]
+    saved = [
+        (space, key) for space in spaces for key, value in list(space.items()) if value is original
+    ]
+    for space, key in saved:
+        space[key] = replacement
+    try:
+        yield
+    finally:
+        for space, key in saved:
+            space[key] = original
+
+
+@contextmanager
+def _sleeps(task: Task) -> Iterator[list[float]]:
+    """Meanwhile, collect the seconds of every ``time.sleep`` the learner's task calls
+    (in the thread that runs it, between ``task_prerun`` and ``task_postrun``)."""
+    slept: list[float] = []
+    running: set[int] = set()
+    real = time.sleep
+
+    def on_prerun(task: Any = None, **_: Any) -> None:
+        if getattr(task, "name", None) == wanted:
+            running.add(threading.get_ident())
+
+    def on_postrun(task: Any = None, **_: Any) -> None:
+        if getattr(task, "name", None) == wanted:
+            running.discard(threading.get_ident())
+
+    def sleep(seconds: float) -> None:
+        if threading.get_ident() in running:
+            slept.append(seconds)
+        real(seconds)
+
+    wanted = task.name
+    signals.task_prerun.connect(on_prerun, weak=False)
+    signals.task_postrun.connect(on_postrun, weak=False)
+    try:
+        with _replaced(task, time, "sleep", sleep):
+            yield slept
+    finally:
+        signals.task_prerun.disconnect(on_prerun)
+        signals.task_postrun.disconnect(on_postrun)
+
+
+@dataclass
+class _Fetched:
+    """One run of fetch_title: the run, the requests the site got, the sleeps it made."""
+
+    run: Run
+    attempts: int
+    slept: list[float]
+
+
+def _site(outage: int = 0, url: str = PAGE_URL) -> None:
+    """A fresh site: the course page, no recorded request, ``url`` down for ``outage``."""
     crawler.reset_site()
     crawler.publish_page(PAGE_URL, PAGE_TITLE, ["https://docs.celeryq.dev/"])
     crawler.make_flaky(url, outage)
-    run = run_task(task, (url,), name="fetch_title", countdown=FETCH_COUNTDOWN)
-    return run, crawler.hits(url)
+
+
+def _fetch_run(
+    task: Task, outage: int, url: str = PAGE_URL, setup: Callable[[], None] | None = None
+) -> _Fetched:
+    _site(outage, url)
+    if setup is not None:
+        setup()
+    with _sleeps(task) as slept:
+        run = run_task(task, (url,), name="fetch_title", countdown=FETCH_COUNTDOWN)
+    return _Fetched(run, crawler.hits(url), slept)
+
+
+def _site_error(url: str) -> crawler.SiteUnavailable:
+    """The error the site's fetch raises while ``url`` is down."""
+    _site(1, url)
+    try:
+        crawler.fetch(url)
+    except crawler.SiteUnavailable as exc:
+        return exc
+    raise AssertionError("the simulated site did not go down")  # pragma: no cover
 
 
 @exercise("03.2", "retry on an outage", points=2)
@@ -445,23 +560,56 @@ def _fetch_title(fetch_title: Any) -> str:
         crawler.reset_site()
 
 
-def _looped(attempts: int, run: Run) -> Fail | None:
-    """A Fail if the task fetched more than once in one run, with no retry by Celery."""
-    if run.retries or attempts <= 1:
-        return None
-    return Fail(
-        f"fetch_title fetched the page {attempts} times in one run, without Celery retrying "
-        "the task (no retry was sent)",
-        hint="don't loop or sleep inside the task: raise self.retry(exc=exc, countdown=0.1), "
-        "so that Celery runs it again and the worker is free meanwhile",
-    )
+def _attempt_problem(done: _Fetched) -> Fail | None:
+    """A Fail if the task fetched other than once per attempt, kept an earlier title, or
+    slept."""
+    run, attempts = done.run, done.attempts
+    if not run.retries and attempts > 1:
+        return Fail(
+            f"fetch_title fetched the page {attempts} times in one run, without Celery "
+            "retrying the task (no retry was sent)",
+            hint="don't loop or sleep inside the task: raise self.retry(exc=exc, countdown=0.1), "
+            "so that Celery runs it again and the worker is free meanwhile",
+        )
+    if attempts == 0 and run.state == states.SUCCESS:
+        return Fail(
+            f"fetch_title returned {run.value!r} without asking the site (no request reached "
+            "it): it answered with a title kept from an earlier call",
+            hint="call fetch(url) on every call: the site may be down, or the page changed, "
+            "since; keep no titles between calls",
+        )
+    if attempts > len(run.retries) + 1:
+        return Fail(
+            f"fetch_title requested the page {attempts} times in "
+            f"{_count(len(run.retries) + 1, 'attempt', 'attempts')}: it fetched it more than "
+            "once in an attempt",
+            hint="call fetch(url) once per attempt and take the title from the page it returned",
+        )
+    if done.slept:
+        return Fail(
+            f"fetch_title called time.sleep({done.slept[0]:g}) while it ran: a sleeping task "
+            "holds its worker (the whole worker, on a solo pool), and the retry's countdown "
+            "already waits",
+            hint="don't sleep in the task: raise self.retry(exc=exc, countdown=0.1) at once and "
+            "let the countdown do the waiting",
+        )
+    return None
+
+
+def _outcome(run: Run) -> str:
+    """What a run of fetch_title ended in, in words."""
+    retried = _count(len(run.retries), "retry", "retries")
+    if run.state == states.FAILURE:
+        return f"failed after {retried}, with {error_text(run.value)}"
+    return f"returned {run.value!r} ({run.state}) after {retried}"
 
 
 def _check_fetch_title(task: Task) -> str:
-    run, attempts = _fetch_run(task, SHORT_OUTAGE)
-    looped = _looped(attempts, run)
-    if looped is not None:
-        raise looped
+    done = _fetch_run(task, SHORT_OUTAGE)
+    run, attempts = done.run, done.attempts
+    problem = _attempt_problem(done)
+    if problem is not None:
+        raise problem
     if not run.retries:
         if run.state == states.FAILURE and isinstance(run.value, crawler.SiteUnavailable):
             raise Fail(
@@ -495,10 +643,12 @@ def _check_fetch_title(task: Task) -> str:
         )
     short = f"SUCCESS after {attempts} attempts"
 
-    run, attempts = _fetch_run(task, LONG_OUTAGE)
-    looped = _looped(attempts, run)
-    if looped is not None:
-        raise looped
+    site_error = _site_error(PAGE_URL)
+    done = _fetch_run(task, LONG_OUTAGE)
+    run, attempts = done.run, done.attempts
+    problem = _attempt_problem(done)
+    if problem is not None:
+        raise problem
     if run.state == states.SUCCESS:
         if run.value == PAGE_TITLE:
             raise Fail(
@@ -533,9 +683,33 @@ def _check_fetch_title(task: Task) -> str:
             f"not {EXPECTED_RETRIES}",
             hint=f"max_retries={EXPECTED_RETRIES}",
         )
+    if str(run.value) != str(site_error):
+        raise Fail(
+            f"when the retries ran out, fetch_title failed with {error_text(run.value)}, not "
+            f"with the error the site raised ({error_text(site_error)}): the site's own error "
+            "and its message were replaced",
+            hint="pass on the error you caught: raise self.retry(exc=exc, countdown=0.1)",
+        )
     long = f"gave up after {attempts} with SiteUnavailable"
 
-    run, attempts = _fetch_run(task, 0, MISSING_URL)
+    # the same short outage, right after a call that gave up: each call has its own retries
+    done = _fetch_run(task, SHORT_OUTAGE)
+    run = done.run
+    problem = _attempt_problem(done)
+    if problem is not None:
+        raise problem
+    if run.state != states.SUCCESS or run.value != PAGE_TITLE or len(run.retries) != SHORT_OUTAGE:
+        raise Fail(
+            f"right after a call that gave up, a new fetch_title with the site down for "
+            f"{SHORT_OUTAGE} requests {_outcome(run)}, where the first call came through after "
+            f"{SHORT_OUTAGE}: something carried over from the earlier call",
+            hint="let Celery count each call's retries: max_retries=5 with raise "
+            "self.retry(exc=exc, countdown=0.1); a counter in a global is shared by every call "
+            "in the worker process",
+        )
+
+    done = _fetch_run(task, 0, MISSING_URL)
+    run, attempts = done.run, done.attempts
     if run.retries:
         raise Fail(
             f"for a page that does not exist (PageNotFound, a 404) fetch_title retried "
@@ -557,7 +731,64 @@ def _check_fetch_title(task: Task) -> str:
         )
     if not isinstance(run.value, crawler.PageNotFound):
         raise _failed(run, "fetch_title", hint="let PageNotFound fail the task as it is")
-    return f"{short}; {long}; a missing page failed at once"
+
+    _not_outages(task)
+    return f"{short}; {long}; a missing page and other errors failed at once"
+
+
+def _broken_page() -> None:
+    """The site serves BROKEN_URL without a title: ``fetch`` raises ``KeyError('title')``."""
+    store().hset(crawler.PAGES_KEY, BROKEN_URL, json.dumps({"links": []}))
+
+
+def _not_outages(task: Task) -> None:
+    """Errors that are not an outage must fail the task at once, as they are: a page with
+    no title (``fetch`` raises KeyError), and an OSError of this machine (PermissionError)."""
+    done = _fetch_run(task, 0, BROKEN_URL, setup=_broken_page)
+    _not_outage_problem(
+        done, KeyError, "for a page the site serves without a title (fetch raised KeyError)"
+    )
+
+    requests: list[str] = []
+
+    def failing_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        requests.append(url)
+        raise PermissionError(13, "Permission denied", "/var/cache/crawler")
+
+    with _replaced(task, crawler, "fetch", failing_fetch):
+        done = _fetch_run(task, 0)
+    if not requests:
+        return  # the task reached fetch some other way: the check cannot judge this
+    done.attempts = len(requests)
+    _not_outage_problem(
+        done,
+        PermissionError,
+        "when fetch raised PermissionError (an OSError of this machine, not an outage)",
+    )
+
+
+def _not_outage_problem(done: _Fetched, error: type[Exception], what: str) -> None:
+    """Fail unless the run failed at once with ``error``, without a retry."""
+    run = done.run
+    only = "catch only SiteUnavailable (except SiteUnavailable as exc:), so that any other "
+    if run.retries:
+        raise Fail(
+            f"{what} fetch_title retried {_count(len(run.retries), 'time', 'times')}: that "
+            "is not an outage, and no retry will cure it",
+            hint=only + "error fails at once",
+        )
+    if done.attempts > 1:
+        raise Fail(
+            f"{what} fetch_title fetched the page {done.attempts} times",
+            hint=only + "error fails at once",
+        )
+    if run.state == states.SUCCESS:
+        raise Fail(
+            f"{what} fetch_title returned {run.value!r} (SUCCESS): the error was swallowed",
+            hint=only + "error fails the task",
+        )
+    if not isinstance(run.value, error):
+        raise _failed(run, "fetch_title", hint=f"let the {error.__name__} fail the task as it is")
 
 
 # --------------------------------------------------------------------------- 03.3
@@ -567,6 +798,19 @@ TEXTS = ["Celery runs  tasks", "", "Redis keeps\nthe messages", "workers\tdo the
 #: Three texts whose counting the check watches (see :class:`_Texts`); with punctuation:
 #: "don't", "e-mail" and "3.5" are one word each for len(text.split()).
 WATCHED = ["don't e-mail", "three", "3.5 five six."]
+
+
+#: Three more texts: a repeated word, whitespace other than space, tab and newline (a
+#: carriage return, a non-breaking space, an em space, a vertical tab), and tokens made of
+#: punctuation only; each is a word (or a separator) for len(text.split()).
+TRICKY = [
+    "the cat saw the dog, and the dog saw the cat",
+    "one\rtwo\xa0three\u2003four\x0bfive",
+    "a so-called fix - then ... nothing",
+]
+#: Counted by another word_count that runs while the watched one is counting (see
+#: :func:`_interleaved_run`).
+OTHER = ["another task", "counting its own words"]
 
 
 def _words(texts: list[str]) -> int:
@@ -616,11 +860,15 @@ class _Texts(list):
         #: (position, progress stored then) per first touch / first take of a text.
         self.touched: dict[int, int | None] = {}
         self.taken: dict[int, int | None] = {}
+        #: called with a text's position the first time the task takes or reads it
+        self.on_reach: Callable[[int], None] | None = None
 
     def reached(self, position: int, how: str) -> None:
         seen = self.touched if how == "touched" else self.taken
         if position not in seen:
             seen[position] = self._stored()
+            if self.on_reach is not None:
+                self.on_reach(position)
 
     def _stored(self) -> int | None:
         meta = app.backend.get_task_meta(self.task_id, cache=False)
@@ -716,13 +964,29 @@ def _progress_problem(run: Run, texts: list[str]) -> Fail | None:
     return None
 
 
-def _value_problem(run: Run, texts: list[str]) -> Fail | None:
+def _value_problem(run: Run, texts: list[str], *, shown: bool = False) -> Fail | None:
     words = _words(texts)
     if run.value == {"words": words}:
         return None
     hint = 'return {"words": n}, the total over all texts'
     if run.value is None:
         hint = 'end it with return {"words": n}'
+    elif run.value == {"words": sum(len(set(text.split())) for text in texts)}:
+        hint = (
+            "that counts each different word once: a word that comes twice is two words, "
+            "len(text.split()) (no set)"
+        )
+    elif run.value == {"words": sum(len(_split_three(text)) for text in texts)}:
+        hint = (
+            "count with len(text.split()), no argument: it splits on every kind of whitespace "
+            "(a carriage return \\r, a non-breaking space \\xa0, ...), not only spaces, tabs and "
+            "newlines"
+        )
+    elif run.value == {"words": sum(len(_worded(text)) for text in texts)}:
+        hint = (
+            'a piece made of punctuation only ("-", "...") is a word for len(text.split()) '
+            "too: count every piece it gives"
+        )
     elif run.value == {"words": sum(len(text) for text in texts)}:
         hint = "that is the number of characters: count the words, len(text.split())"
     elif run.value == {"words": sum(len(re.findall(r"\w+", text)) for text in texts)}:
@@ -741,7 +1005,18 @@ def _value_problem(run: Run, texts: list[str]) -> Fail | None:
             "spaces, keeps a tab or a newline inside a word, and counts an empty text as one "
             "word"
         )
-    return Fail(f"word_count returned {run.value!r}, not {{'words': {words}}}", hint=hint)
+    on = f"on the texts {texts!r} " if shown else ""
+    return Fail(f"{on}word_count returned {run.value!r}, not {{'words': {words}}}", hint=hint)
+
+
+def _split_three(text: str) -> list[str]:
+    """``text`` split on spaces, tabs and newlines only."""
+    return [piece for piece in re.split(r"[ \t\n]+", text) if piece]
+
+
+def _worded(text: str) -> list[str]:
+    """The pieces of ``text.split()`` with a letter or a digit in them."""
+    return [piece for piece in text.split() if any(c.isalnum() for c in piece)]
 
 
 def _early_success(run: Run) -> Fail | None:
@@ -763,10 +1038,17 @@ def _word_count(word_count: Any) -> str:
         "word_count is not bound: the exercise asks for a bound task",
         "call self.update_state(...)",
     )
-    run = run_task(task, (TEXTS,), name="word_count")
+    # a step of a workflow: its root_id and parent_id are other tasks' ids
+    workflow = {"root_id": uuid(), "parent_id": uuid()}
+    run = run_task(task, (TEXTS,), name="word_count", request=workflow)
     if run.state == states.FAILURE:
         raise _failed(run, "word_count", hint="count the words of each text with len(text.split())")
-    problem = _progress_problem(run, TEXTS) or _value_problem(run, TEXTS) or _early_success(run)
+    problem = (
+        _elsewhere_problem(run, workflow)
+        or _progress_problem(run, TEXTS)
+        or _value_problem(run, TEXTS)
+        or _early_success(run)
+    )
     if problem is not None:
         raise problem
 
@@ -797,11 +1079,82 @@ def _word_count(word_count: Any) -> str:
             hint="call self.update_state(...) inside the loop, right after counting each "
             "text, not all at the end",
         )
+
+    run = run_task(task, (TRICKY,), name="word_count")
+    if run.state == states.FAILURE:
+        raise _failed(run, "word_count", hint="count the words of each text with len(text.split())")
+    problem = _progress_problem(run, TRICKY) or _value_problem(run, TRICKY, shown=True)
+    if problem is not None:
+        raise problem
+
+    run, other = _interleaved_run(task)
+    if run.state == states.FAILURE:
+        raise _failed(run, "word_count", hint="count the words of each text with len(text.split())")
+    if other.state == states.FAILURE:
+        raise _failed(
+            other, "word_count", hint="count the words of each text with len(text.split())"
+        )
+    mixed = [
+        (r, texts)
+        for r, texts in ((run, WATCHED), (other, OTHER))
+        if r.value != {"words": _words(texts)}
+    ]
+    if mixed:
+        wrong, texts = mixed[0]
+        which = "the first" if wrong is run else "the second"
+        raise Fail(
+            f"while word_count was counting {len(WATCHED)} texts, another word_count ran in "
+            f"the same worker process (as on a threads pool), and {which} returned "
+            f"{wrong.value!r}, not {{'words': {_words(texts)}}}: the two calls shared their count",
+            hint="keep the count in a variable of the call itself (words = 0 inside the task), "
+            "not in a global or on self: every call of a task in a process shares those",
+        )
     total = len(TEXTS)
     return (
         f"{total} PROGRESS updates, 1/{total} to {total}/{total}, then "
         f"{{'words': {_words(TEXTS)}}}; each update came as its text was counted"
     )
+
+
+def _elsewhere_problem(run: Run, workflow: dict[str, str]) -> Fail | None:
+    """A Fail if the run stored its progress under its workflow's root or parent id."""
+    if run.custom:
+        return None
+    whose = {
+        "root_id": "the id of the workflow's first task (self.request.root_id)",
+        "parent_id": "the id of the task that sent it (self.request.parent_id)",
+    }
+    for key, what in whose.items():
+        meta = app.backend.get_task_meta(workflow[key], cache=False)
+        if meta.get("status") not in states.ALL_STATES | {states.PENDING}:
+            return Fail(
+                f"run as a step of a workflow, word_count stored its progress under {what}, "
+                "not its own: a client polling this task saw none",
+                hint="call self.update_state(state=..., meta=...) without task_id: it stores "
+                "the state under the id of the task that is running",
+            )
+    return None
+
+
+def _interleaved_run(task: Task) -> tuple[Run, Run]:
+    """Run ``task`` here on WATCHED; when it starts on text 2, another call of it runs to
+    its end on OTHER, in the same process (as two calls on a threads pool, or a task that
+    calls another): the first call's count must not notice."""
+    texts = _Texts(WATCHED)
+    others: list[Run] = []
+
+    def meanwhile(position: int) -> None:
+        if position == 2 and not others:
+            other_id = uuid()
+            with quiet_trace_log():
+                eager = task.apply((list(OTHER),), task_id=other_id)
+            others.append(Run(other_id, eager.state, eager.result))
+
+    texts.on_reach = meanwhile
+    run = _watched_run(task, texts)
+    if not others:  # the task never read its texts one by one: run the other one after
+        meanwhile(2)
+    return run, others[0]
 
 
 def _watched_run(task: Task, texts: _Texts) -> Run:
@@ -829,10 +1182,26 @@ HANDLERS = {
 _serial = count(1)
 
 
+#: The errors the probes raise: (exception class, args), made afresh for each run.
+OUTAGE = (ConnectionError, ("temporary outage",))
+BROKEN = (ValueError, ("broken on purpose",))
+#: A task retried twice, each time for another reason, then failing for good: errors with
+#: a message longer than a few words, with two arguments, and a KeyError (whose str() is
+#: the key in quotes).
+REFUSED = (ConnectionRefusedError, (111, "Connection refused by mail.example.com"))
+SLOW = (TimeoutError, ("mail.example.com did not answer within 5 seconds",))
+NO_KEY = (KeyError, ("recipient",))
+
+
+def _error(made: tuple[type[Exception], tuple[Any, ...]]) -> Exception:
+    cls, args = made
+    return cls(*args)
+
+
 def _probe_tasks(base: type[Task]) -> dict[str, Task]:
-    """Four tasks on the learner's base class: one retries once then returns 'ok', one
-    fails, one returns 0 and one None (last: a handler that skips falsy values or None has
-    recorded 'ok' by then).
+    """Five tasks on the learner's base class: one retries once then returns 'ok', one
+    fails, one returns 0 and one None (a handler that skips falsy values or None has
+    recorded 'ok' by then), and one retried twice that then fails.
     """
     n = next(_serial)
 
@@ -844,19 +1213,24 @@ def _probe_tasks(base: type[Task]) -> dict[str, Task]:
 
     def retries_once(self: Any) -> str:
         if self.request.retries == 0:
-            raise self.retry(exc=ConnectionError("temporary outage"), countdown=0.05)
+            raise self.retry(exc=_error(OUTAGE), countdown=0.05)
         return "ok"
 
     def fails(self: Any) -> None:
-        raise ValueError("broken on purpose")
+        raise _error(BROKEN)
+
+    def retries_twice_then_fails(self: Any) -> None:
+        if self.request.retries < 2:
+            raise self.retry(exc=_error((REFUSED, SLOW)[self.request.retries]), countdown=0.05)
+        raise _error(NO_KEY)
 
     made = {}
-    for fn in (retries_once, fails, succeeds, returns_none):
+    for fn in (retries_once, fails, succeeds, returns_none, retries_twice_then_fails):
         made[fn.__name__] = app.task(
             fn,
             base=base,
             bind=True,
-            max_retries=1,
+            max_retries=2,
             name=f"course_tasks.checks.ch03.{fn.__name__}.{n}",
         )
     return made
@@ -902,21 +1276,27 @@ def _audited(cls: Any) -> str:
             raise problem
     hooks.clear_events()
     probes = _probe_tasks(cls)
-    #: per probe: the events in order, the probe in words, and each event's detail
-    expected = {
-        "succeeds": (["success"], "a task that returned 0", {"success": "0"}),
-        "returns_none": (["success"], "a task that returned None", {"success": "None"}),
+    #: per probe: the probe in words, and its events in order, each with its detail (the
+    #: value returned, or the exception raised)
+    expected: dict[str, tuple[str, list[tuple[str, Any]]]] = {
+        "succeeds": ("a task that returned 0", [("success", "0")]),
+        "returns_none": ("a task that returned None", [("success", "None")]),
         "retries_once": (
-            ["retry", "success"],
             "a task that was retried once, then returned 'ok'",
-            {"retry": "temporary outage", "success": "ok"},
+            [("retry", _error(OUTAGE)), ("success", "ok")],
         ),
-        "fails": (["failure"], "a task that raised ValueError", {"failure": "broken on purpose"}),
+        "fails": ("a task that raised ValueError", [("failure", _error(BROKEN))]),
+        "retries_twice_then_fails": (
+            "a task that was retried twice (ConnectionRefusedError, then TimeoutError), then "
+            "raised KeyError",
+            [("retry", _error(REFUSED)), ("retry", _error(SLOW)), ("failure", _error(NO_KEY))],
+        ),
     }
     done: set[str] = set()
     for key, task in probes.items():
         run = run_task(task, name="a task on AuditedTask")
-        want, what, details = expected[key]
+        what, events = expected[key]
+        want = [event for event, _ in events]
         got = hooks.events(run.id, at_least=len(want), timeout=1.0)
         names = [e["event"] for e in got]
         done.add(run.id)
@@ -934,20 +1314,44 @@ def _audited(cls: Any) -> str:
                 "(no if retval:)",
             )
         if names != want:
-            shown = ", ".join(names) if names else "nothing"
-            raise Fail(
-                f"for {what} AuditedTask recorded {shown}, expected {', '.join(want)}",
-                hint=_event_hint(want, names),
-            )
-        for event in got:
-            problem = _detail_problem(event, details[event["event"]], what)
+            raise _events_problem(what, want, names)
+        for event, (_, detail) in zip(got, events, strict=True):
+            problem = _detail_problem(event, detail, what)
             if problem is not None:
                 raise problem
     hooks.clear_events()
-    return "success, retry then success, and failure were each recorded by its handler"
+    return (
+        "success, retry then success, failure, and two retries then a failure were each "
+        "recorded by its handler"
+    )
 
 
-def _detail_problem(event: dict[str, str], detail: str, what: str) -> Fail | None:
+def _events_problem(what: str, want: list[str], names: list[str]) -> Fail:
+    """The Fail for a probe whose recorded events are not ``want``."""
+    shown = ", ".join(names) if names else "nothing"
+    others = [name for name in names if name != "retry"]
+    if "failure" in want and names and names == want[:-1]:
+        return Fail(
+            f"for {what} AuditedTask recorded {shown}, and no failure: a task that fails "
+            "after retrying has failed too",
+            hint="in on_failure, record every failure, whatever happened before (no test of "
+            "self.request.retries)",
+        )
+    retries = names.count("retry")
+    if 0 < retries < want.count("retry") and others == [w for w in want if w != "retry"]:
+        return Fail(
+            f"for {what} AuditedTask recorded {shown}: {_count(retries, 'retry', 'retries')} "
+            f"for {want.count('retry')}",
+            hint="Celery calls on_retry once per retry: record each one, every time (remember "
+            "nothing about what was recorded before)",
+        )
+    return Fail(
+        f"for {what} AuditedTask recorded {shown}, expected {', '.join(want)}",
+        hint=_event_hint(want, names),
+    )
+
+
+def _detail_problem(event: dict[str, str], detail: Any, what: str) -> Fail | None:
     """A Fail if ``event`` (success, retry or failure) does not carry its value or error."""
     text, name = event["detail"], event["event"]
     if name == "success":
@@ -973,12 +1377,31 @@ def _detail_problem(event: dict[str, str], detail: str, what: str) -> Fail | Non
         )
     if "\n" in text.strip():
         return traceback
-    if detail not in text:
-        hint = "record the return value on success and the exception on retry/failure"
-        if re.fullmatch(r"[A-Z]\w*(Error|Exception)", text):
-            hint = f'record exc itself, not only its class name: record(task_id, "{name}", exc)'
-        return Fail(f"for {what} {handler} recorded the detail {text!r}", hint=hint)
-    return None
+    exc: Exception = detail
+    written = [str(exc), repr(exc), f"{type(exc).__name__}: {exc}"]
+    if any(form in text for form in written[:2]):
+        return None
+    call = f'record(task_id, "{name}", exc)'
+    if re.fullmatch(r"[A-Z]\w*(Error|Exception)", text):
+        return Fail(
+            f"for {what} {handler} recorded the detail {text!r}",
+            hint=f"record exc itself, not only its class name: {call}",
+        )
+    if len(text) < len(str(exc)) and text and any(form.startswith(text) for form in written):
+        return Fail(
+            f"for {what} {handler} recorded {text!r}, only the start of {str(exc)!r}",
+            hint=f"record the whole exception, not the start of it: {call}",
+        )
+    if exc.args and text == str(exc.args[0]):
+        return Fail(
+            f"for {what} {handler} recorded {text!r}, only the first argument of {exc!r} "
+            f"(its str() is {str(exc)!r})",
+            hint=f"record exc itself, not exc.args[0]: {call}",
+        )
+    return Fail(
+        f"for {what} {handler} recorded the detail {text!r}",
+        hint="record the return value on success and the exception on retry/failure",
+    )
 
 
 def _event_hint(want: list[str], names: list[str]) -> str:
