@@ -18,6 +18,7 @@ module), or ``setting:name`` (a Celery setting: its default and type in
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -104,10 +105,15 @@ def resolve(name: str) -> Source:
             raise Unresolved(f"{name}: {module_name} has no {qualified}") from None
     target = getattr(target, "__func__", target)  # classmethod, staticmethod
     target = getattr(target, "fget", target)  # property
+    if isinstance(target, functools.cached_property):
+        target = target.func
     try:
         return Source(name, inspect.getsource(target))
     except (TypeError, OSError):  # a constant: its value is what the claim rests on
-        return Source(name, repr(target))
+        value = repr(target)
+        if " at 0x" in value:  # an object whose repr changes from run to run
+            raise Unresolved(f"{name}: no source to fingerprint ({value})") from None
+        return Source(name, value)
 
 
 def load(path: Path = LEDGER) -> list[dict[str, Any]]:
