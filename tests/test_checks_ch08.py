@@ -51,7 +51,8 @@ def route_ai_and_demo(name, args, kwargs, options, task=None, **kw):
                        ("demo_tasks.*", {"queue": "demo_tasks"}))], id="list-of-pairs"),
         pytest.param({re.compile(r"ai_tasks\..*"): {"queue": "ai_processing"},
                       re.compile(r"^demo_tasks\."): {"queue": "demo_tasks"}}, id="regex-keys"),
-        pytest.param({**GOOD_ROUTES, "*": {"queue": "celery"}}, id="catch-all-celery-last"),
+        # (a catch-all to "celery" after them is wrong since round 5: it hard-codes the default
+        # queue, see r5-catch-all-celery)
         pytest.param({"ai_tasks.*": {"queue": "ai_processing", "routing_key": "ai_processing"},
                       "demo_tasks.*": {"queue": "demo_tasks", "exchange": "demo_tasks",
                                        "routing_key": "demo_tasks"}},
@@ -1751,8 +1752,8 @@ def test_routes_wrong_round3(answer, problem, hint) -> None:
         pytest.param(
             r3_rush_own_connection,
             "rush(2, 3) passed connection=a Connection of its own: the message goes "
-            "out on a connection rush chose, not on the app's pool (a new connection "
-            "per call stays open until someone closes it)",
+            "out on a connection rush chose, not on the app's pool (it is still open after "
+            "the call: a new connection per call stays open until someone closes it)",
             "leave connection out: apply_async takes a connection from the app's "
             "pool and gives it back",
             id="r3-own-connection-leak",
@@ -2191,6 +2192,10 @@ def test_rush_right_round4(answer) -> None:
     _routes_unchanged()
 
 
+PRODUCER_HINT = (
+    "leave producer out: apply_async takes a producer from the app's pool for this one send "
+    "and gives it back"
+)
 MIDWAY = (
     "while it sent the task, and put it back afterwards: in the meantime that is the routing "
     "of every task the app sends, from any thread"
@@ -2210,8 +2215,8 @@ MIDWAY = (
         pytest.param(r3_rush_swap_routes, CHANGED, "choose the queue for this one call",
                      id="r4-swap-conf-routes"),
         pytest.param(r4_rush_global_producer, "rush(2, 3) passed producer=a Producer of its "
-                     "own", "leave producer out: apply_async takes a connection from the app's "
-                     "pool and gives it back", id="r4-global-producer"),
+                     "own: the same producer on every call, shared by every caller and thread",
+                     PRODUCER_HINT, id="r4-global-producer"),
         pytest.param(r4_rush_leaky_connection, "rush(2, 3) passed connection=a Connection of "
                      "its own", "leave connection out: apply_async takes a connection from the "
                      "app's pool and gives it back", id="r4-leaky-connection"),
@@ -2375,5 +2380,536 @@ R4_ONLY_TWO = "set the two settings only, and leave"
     ],
 )  # fmt: skip
 def test_prefetch_wrong_round4(answer, problem, hint) -> None:
+    assert_fails(verdict("08.4", answer), problem, hint)
+    assert workers.running() == []
+
+
+# --------------------------------------------------------------------------- adversary round 5
+# Every answer of adversary round 5 (.adversary/ch08_r5.py), with the feedback it gets. Ten had
+# full points: 08.1 module-paths-too, ai-module-glob (now names of a later task in the course's
+# modules, such as course_tasks.tasks.ai.summarize_document, must stay on celery),
+# catch-all-celery (the other names are routed again as in an app whose default queue is
+# another), queue-no-declare, declare-empty (the check's broker drops a message for a queue
+# nobody declared, as RabbitMQ does); 08.2 urgent-no-declare (the send must declare 'urgent'),
+# wraps-error, wraps-error-chained (kombu's OperationalError itself must reach the caller).
+# Two are right and stay right: the queue's own exchange and routing key next to its name
+# (route-exchange-and-key, exchange-and-key): Celery publishes through its own direct exchange
+# of the queue's name, which the send declares and binds, to the same queue, the same message.
+
+# round 5, 08.1
+
+R5_DROPPED = (
+    "before any worker has declared 'ai_processing', RabbitMQ drops a message published to a "
+    "queue that does not exist, without an error, and the task never runs"
+)
+R5_MODULE_PATH = (
+    '"course_tasks.tasks.ai.*" routes by the module\'s path: a task added later to the '
+    "course's modules without a guide name (name=) is named "
+    "course_tasks.tasks.ai.summarize_document, and the exercise routes by the name's prefix "
+    "only (ai_tasks.): every other task stays on 'celery'. Leave module paths out of the routes"
+)
+
+
+def r5_ai_demo(ai: object = "ai_processing", demo: object = "demo_tasks", **more: object) -> dict:
+    """The solution's two globs with other routes, and more patterns after them."""
+    return {"ai_tasks.*": ai, "demo_tasks.*": demo, **more}
+
+
+def r5_queue(name: str, **options: object) -> Queue:
+    """Celery's own shape of a queue (its direct exchange, its name as key), with options."""
+    return Queue(name, Exchange(name), name, **options)
+
+
+@pytest.mark.parametrize(
+    "routes",
+    [
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "exchange": "ai_processing",
+                                 "routing_key": "ai_processing"},
+                                {"queue": "demo_tasks", "exchange": "demo_tasks",
+                                 "routing_key": "demo_tasks"}), id="r5-route-exchange-and-key"),
+    ],
+)  # fmt: skip
+def test_routes_right_round5(routes) -> None:
+    assert_passed(verdict("08.1", routes), "the rest -> celery")
+
+
+@pytest.mark.parametrize(
+    ("routes", "problem", "hint"),
+    [
+        pytest.param({"*ai_tasks.*": {"queue": "ai_processing"},
+                      "*demo_tasks.*": {"queue": "demo_tasks"}},
+                     "reports.ai_tasks.weekly goes to the queue 'ai_processing', not 'celery'",
+                     '"*ai_tasks.*" also matches reports.ai_tasks.weekly, which is not one of '
+                     'the ai_tasks. tasks: put the dot in the pattern, "ai_tasks.*"',
+                     id="r5-substring-glob"),
+        pytest.param({re.compile("ai_tasks.*"): {"queue": "ai_processing"},
+                      re.compile("demo_tasks.*"): {"queue": "demo_tasks"}},
+                     "ai_tasks_legacy.summarize goes to the queue 'ai_processing', not 'celery'",
+                     "re.compile('ai_tasks.*') also matches ai_tasks_legacy.summarize: a regex "
+                     "key matches any name that starts like it", id="r5-regex-unescaped-dot"),
+        pytest.param({re.compile(r"ai_tasks\..*", re.IGNORECASE): {"queue": "ai_processing"},
+                      re.compile(r"demo_tasks\..*", re.IGNORECASE): {"queue": "demo_tasks"}},
+                     "AI_Tasks.summarize_document goes to the queue 'ai_processing', not "
+                     "'celery'", "task names are case-sensitive", id="r5-regex-ignorecase"),
+        pytest.param({"ai_tasks.*": {"queue": "ai_processing"},
+                      "demo_tasks*": {"queue": "demo_tasks"}},
+                     "demo_tasksets.cleanup goes to the queue 'demo_tasks', not 'celery'",
+                     '"demo_tasks*" also matches demo_tasksets.cleanup, which is not one of the '
+                     'demo_tasks. tasks: put the dot in the pattern, "demo_tasks.*"',
+                     id="r5-demo-glob-no-dot"),
+        pytest.param(r5_ai_demo(**{"course_tasks.tasks.ai.*": {"queue": "ai_processing"},
+                                   "course_tasks.tasks.demo.*": {"queue": "demo_tasks"}}),
+                     "course_tasks.tasks.ai.summarize_document goes to the queue "
+                     "'ai_processing', not 'celery'", R5_MODULE_PATH, id="r5-module-paths-too"),
+        pytest.param(r5_ai_demo(**{"*": {"queue": "celery"}}),
+                     "in an app whose default queue is another (task_default_queue = "
+                     "'course-check-default-08', as the course's lab workers set it), "
+                     "course_tasks.tasks.basics.add goes to the queue 'celery', not to that "
+                     "default queue: \"*\" routes it to 'celery'",
+                     "give every other task no route at all: a task that no pattern matches "
+                     "goes to the app's default queue by itself (task_default_queue, 'celery' "
+                     "in the course's app), and a route that names 'celery' hard-codes it",
+                     id="r5-catch-all-celery"),
+        pytest.param({"ai_tasks.*": {"queue": "ai_processing"},
+                      "demo_tasks.long_job*": {"queue": "ai_processing"},
+                      "demo_tasks.*": {"queue": "demo_tasks"}},
+                     "demo_tasks.long_job goes to the queue 'ai_processing', not 'demo_tasks'",
+                     '"demo_tasks.long_job*" also matches demo_tasks.long_job: route '
+                     "\"demo_tasks.*\" to 'demo_tasks'", id="r5-long-jobs-to-ai"),
+        pytest.param(r5_ai_demo({"queue": r5_queue("ai_processing", max_priority=10)},
+                                {"queue": r5_queue("demo_tasks", max_priority=10)}),
+                     "ai_tasks.run_ai_text_generation's route declares the queue "
+                     "'ai_processing' with max_priority=10 on the broker",
+                     'write the queue\'s name, {"queue": "ai_processing"}: a queue\'s '
+                     + DECLARED_OTHERWISE, id="r5-queue-max-priority"),
+        pytest.param(r5_ai_demo({"queue": Queue("ai_processing", no_declare=True)},
+                                {"queue": Queue("demo_tasks", no_declare=True)}),
+                     "ai_tasks.run_ai_text_generation's message reached no queue: its route "
+                     "names 'ai_processing', but the send declared no queue 'ai_processing' "
+                     "(the kombu Queue 'ai_processing' has no_declare=True, so nothing is "
+                     "declared), and on a broker where no worker has declared it yet the "
+                     "message is dropped",
+                     "leave no_declare out (or write the queue's name, {\"queue\": "
+                     "\"ai_processing\"}): Celery then declares the queue as it sends; "
+                     + R5_DROPPED, id="r5-queue-no-declare"),
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "delivery_mode": "transient"}),
+                     "ai_tasks.run_ai_text_generation is sent with delivery_mode 1 "
+                     "(non-persistent): your route adds it", R4_ROUTE_ONLY,
+                     id="r5-transient-ai"),
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "declare": []},
+                                {"queue": "demo_tasks", "declare": []}),
+                     "ai_tasks.run_ai_text_generation's message reached no queue: its route "
+                     "names 'ai_processing', but the send declared no queue 'ai_processing' "
+                     "(declare=[] replaces the queue Celery declares as it sends)",
+                     "leave declare out: with {\"queue\": \"ai_processing\"} Celery declares the "
+                     "queue as it sends; " + R5_DROPPED, id="r5-declare-empty"),
+        pytest.param(r5_ai_demo({"queue": Queue("ai_processing", Exchange(
+                         "ai_processing", delivery_mode="transient"), "ai_processing")}),
+                     "ai_tasks.run_ai_text_generation is sent with delivery_mode 1 "
+                     "(non-persistent): your route adds it", R4_ROUTE_ONLY,
+                     id="r5-transient-exchange"),
+        pytest.param(r5_ai_demo({"queue": Queue("ai_processing", Exchange(
+                                     "ai_processing", durable=False), "ai_processing")},
+                                {"queue": Queue("demo_tasks", Exchange(
+                                     "demo_tasks", durable=False), "demo_tasks")}),
+                     "ai_tasks.run_ai_text_generation's route declares the exchange "
+                     "'ai_processing' (direct, durable=False) on the broker as the task is "
+                     "sent, which {\"queue\": \"ai_processing\"} does not",
+                     'write the queue\'s name, {"queue": "ai_processing"}: an exchange\'s '
+                     + DECLARED_OTHERWISE, id="r5-exchange-not-durable"),
+        pytest.param(r5_ai_demo({"queue": r5_queue("ai_processing", auto_delete=True)},
+                                {"queue": r5_queue("demo_tasks", auto_delete=True)}),
+                     "ai_tasks.run_ai_text_generation's route declares the queue "
+                     "'ai_processing' with auto_delete=True on the broker",
+                     'write the queue\'s name, {"queue": "ai_processing"}: a queue\'s '
+                     + DECLARED_OTHERWISE, id="r5-queue-auto-delete"),
+        pytest.param(r5_ai_demo({"queue": r5_queue("ai_processing", expires=3600)}),
+                     "ai_tasks.run_ai_text_generation's route declares the queue "
+                     "'ai_processing' with expires=3600.0 on the broker",
+                     'write the queue\'s name, {"queue": "ai_processing"}: a queue\'s '
+                     + DECLARED_OTHERWISE, id="r5-queue-expires"),
+        pytest.param(r5_ai_demo(**{"course_tasks.tasks.ai.*": {"queue": "ai_processing"}}),
+                     "course_tasks.tasks.ai.summarize_document goes to the queue "
+                     "'ai_processing', not 'celery'", R5_MODULE_PATH, id="r5-ai-module-glob"),
+        pytest.param(r5_ai_demo(**{"course_tasks.tasks.email.*": {"queue": "demo_tasks"}}),
+                     "course_tasks.tasks.email.send_welcome_email goes to the queue "
+                     "'demo_tasks', not 'celery'",
+                     '"course_tasks.tasks.email.*" also sends course_tasks.tasks.email.'
+                     "send_welcome_email to 'demo_tasks'", id="r5-section6-email-glob"),
+    ],
+)  # fmt: skip
+def test_routes_wrong_round5(routes, problem, hint) -> None:
+    assert_fails(verdict("08.1", routes), problem, hint)
+
+
+def test_routes_leave_the_app_queues_as_they_were() -> None:
+    """The run as in an app of another default queue adds no queue to the course's app."""
+    before = set(app.amqp.queues)
+    assert_passed(verdict("08.1", GOOD_ROUTES), "the rest went to that one")
+    assert set(app.amqp.queues) - before <= {"ai_processing", "demo_tasks"}
+
+
+# round 5, 08.2
+
+_R5_HELD: list = []  # producers and connections the answers keep, released by the test
+
+
+def r5_rush_producer_leak(x, y):
+    """A pool producer per call, never given back: the pool's 11th call waits forever."""
+    producer = app.producer_pool.acquire(block=True)
+    _R5_HELD.append(producer)
+    return simple_calculation.apply_async((x, y), queue="urgent", producer=producer)
+
+
+def r5_rush_connection_leak(x, y):
+    conn = app.connection_for_write()
+    _R5_HELD.append(conn)
+    return simple_calculation.apply_async((x, y), queue="urgent", connection=conn)
+
+
+def r5_rush_global_producer(x, y):
+    """One pool producer kept in a global, shared by every caller and thread."""
+    if not _R5_HELD:
+        _R5_HELD.append(app.producer_pool.acquire(block=True))
+    return simple_calculation.apply_async((x, y), queue="urgent", producer=_R5_HELD[0])
+
+
+def r5_rush_pool_producer_given_back(x, y):
+    """The aside of round 5: a pool producer, given back; still an option the text forbids."""
+    with app.producer_or_acquire() as producer:
+        return simple_calculation.apply_async((x, y), queue="urgent", producer=producer)
+
+
+def r5_rush_connection_closed(x, y):
+    with app.connection_for_write() as conn:
+        return simple_calculation.apply_async((x, y), queue="urgent", connection=conn)
+
+
+def r5_rush_publish_timeout(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", timeout=2)
+
+
+def r5_rush_wraps_error(x, y):
+    from kombu.exceptions import OperationalError
+
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except OperationalError as exc:
+        raise RuntimeError(f"could not queue the urgent calculation: {exc}") from None
+
+
+def r5_rush_second_try_default(x, y):
+    from kombu.exceptions import OperationalError
+
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except OperationalError:
+        return simple_calculation.apply_async((x, y))
+
+
+_r5_cache: dict = {}
+
+
+def r5_rush_cached(x, y):
+    """functools.lru_cache's effect: the same arguments return the first call's result."""
+    if (x, y) not in _r5_cache:
+        _r5_cache[(x, y)] = simple_calculation.apply_async((x, y), queue="urgent")
+    return _r5_cache[(x, y)]
+
+
+def r5_rush_no_declare(x, y):
+    return simple_calculation.apply_async((x, y), queue=Queue("urgent", no_declare=True))
+
+
+def r5_rush_exchange_and_key(x, y):
+    """Right: Celery's own exchange 'urgent', declared and bound by the send, the same queue."""
+    return simple_calculation.apply_async((x, y), queue="urgent", exchange="urgent",
+                                          routing_key="urgent")  # fmt: skip
+
+
+def r5_rush_swallows(x, y):
+    from kombu.exceptions import OperationalError
+
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except OperationalError:
+        return None
+
+
+class R5UrgentUnavailable(Exception):
+    pass
+
+
+def r5_rush_wraps_error_chained(x, y):
+    from kombu.exceptions import OperationalError
+
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except OperationalError as exc:
+        raise R5UrgentUnavailable("urgent queue unavailable") from exc
+
+
+def r5_rush_declare_empty(x, y):
+    return simple_calculation.apply_async((x, y), queue="urgent", declare=[])
+
+
+def r5_rush_queue_max_priority(x, y):
+    return simple_calculation.apply_async(
+        (x, y), queue=Queue("urgent", Exchange("urgent"), "urgent", max_priority=10)
+    )
+
+
+def r5_rush_queue_topic(x, y):
+    return simple_calculation.apply_async(
+        (x, y), queue=Queue("urgent", Exchange("urgent", type="topic"), "urgent")
+    )
+
+
+def r5_rush_queue_not_durable(x, y):
+    return simple_calculation.apply_async((x, y), queue=Queue("urgent", durable=False))
+
+
+def r5_rush_wraps_in_a_subclass(x, y):
+    """Right: an OperationalError of its own kind is still one for the caller's except."""
+    from kombu.exceptions import OperationalError
+
+    class UrgentUnavailable(OperationalError):
+        pass
+
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except OperationalError as exc:
+        raise UrgentUnavailable(str(exc)) from exc
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(r5_rush_exchange_and_key, id="r5-exchange-and-key"),
+        pytest.param(r5_rush_wraps_in_a_subclass, id="r5-wraps-in-a-subclass"),
+    ],
+)
+def test_rush_right_round5(answer) -> None:
+    assert_passed(verdict("08.2", answer), "raised OperationalError")
+    _routes_unchanged()
+
+
+R5_WRAPPED = "a caller that handles OperationalError (retry later, answer 503) does not catch it"
+R5_WRAPPED_HINT = (
+    "let apply_async's OperationalError reach rush's caller as it is: don't replace it with "
+    "another exception (to log it, catch it and re-raise it with a bare raise)"
+)
+R5_URGENT_DROPPED = (
+    "before any worker has declared 'urgent', RabbitMQ drops a message published to a queue "
+    "that does not exist, without an error, and the task never runs"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r5_rush_producer_leak, "rush(2, 3) passed producer=a Producer of its own: "
+                     "taken from the app's pool and not given back after the call: each call "
+                     "keeps one of the pool's 10 producers for good, and once they are all "
+                     "taken the next call waits forever", PRODUCER_HINT, id="r5-producer-leak"),
+        pytest.param(r5_rush_connection_leak, "rush(2, 3) passed connection=a Connection of "
+                     "its own: the message goes out on a connection rush chose, not on the "
+                     "app's pool (it is still open after the call",
+                     "leave connection out: apply_async takes a connection from the app's pool "
+                     "and gives it back", id="r5-connection-leak"),
+        pytest.param(r5_rush_global_producer, "rush(2, 3) passed producer=a Producer of its "
+                     "own: the same producer on every call, shared by every caller and thread",
+                     PRODUCER_HINT, id="r5-global-producer"),
+        pytest.param(r5_rush_pool_producer_given_back, "rush(2, 3) passed producer=a Producer "
+                     "of its own: the exercise asks for the queue only, and apply_async takes "
+                     "one itself", PRODUCER_HINT, id="r5-pool-producer-given-back"),
+        pytest.param(r5_rush_connection_closed, "rush(2, 3) passed connection=a Connection of "
+                     "its own: the message goes out on a connection rush chose, not on the "
+                     "app's pool (the exercise asks for the queue only",
+                     "leave connection out", id="r5-connection-closed"),
+        pytest.param(rush_swapped_args, "rush(2, 3) sent args=[3, 2] kwargs={}",
+                     "pass the function's own x and y", id="r5-swapped-args"),
+        pytest.param(r5_rush_publish_timeout, "rush(2, 3) gave timeout=2", NOTHING_ELSE,
+                     id="r5-publish-timeout"),
+        pytest.param(r5_rush_wraps_error, "when the broker refused every attempt to publish, "
+                     "rush(7, 5) raised RuntimeError in place of the OperationalError "
+                     "apply_async raised (which hides the OperationalError): " + R5_WRAPPED,
+                     R5_WRAPPED_HINT, id="r5-wraps-error"),
+        pytest.param(r5_rush_second_try_default, "when the broker refused every attempt to "
+                     "publish rush(7, 5) to 'urgent', rush sent demo_tasks.simple_calculation "
+                     "to 'course-check-demo-08' instead", "let the error reach rush's caller",
+                     id="r5-fallback-default-route"),
+        pytest.param(r5_rush_cached, "rush(2, 3) sent no task",
+                     "send it with simple_calculation.apply_async(...)", id="r5-lru-cache"),
+        pytest.param(r5_rush_no_declare, "rush(2, 3) declared no queue 'urgent' on the broker "
+                     "as it sent the task (the kombu Queue 'urgent' has no_declare=True, so "
+                     "nothing is declared), where queue='urgent' declares it",
+                     "leave no_declare out (or write the queue's name, queue='urgent'): Celery "
+                     "then declares the queue as it sends; " + R5_URGENT_DROPPED,
+                     id="r5-urgent-no-declare"),
+        pytest.param(r5_rush_swallows, "rush(7, 5) returned None when the broker refused every "
+                     "attempt to publish it", "let the error reach the caller",
+                     id="r5-swallows-error"),
+        pytest.param(r5_rush_wraps_error_chained, "when the broker refused every attempt to "
+                     "publish, rush(7, 5) raised R5UrgentUnavailable in place of the "
+                     "OperationalError apply_async raised (it keeps the OperationalError as its "
+                     "cause, from exc, but an except clause matches the type of the exception "
+                     "raised): " + R5_WRAPPED, R5_WRAPPED_HINT, id="r5-wraps-error-chained"),
+        pytest.param(r5_rush_declare_empty, "rush(2, 3) declared no queue 'urgent' on the "
+                     "broker as it sent the task (declare=[] replaces the queue Celery "
+                     "declares as it sends), where queue='urgent' declares it",
+                     "leave declare out: with queue='urgent' Celery declares the queue as it "
+                     "sends; " + R5_URGENT_DROPPED, id="r5-declare-empty"),
+        pytest.param(r5_rush_queue_max_priority, "rush(2, 3) declared the queue 'urgent' with "
+                     "max_priority=10 on the broker as it sent the task",
+                     f"write the queue's name, queue='urgent': a queue's {DECLARED_OTHERWISE}",
+                     id="r5-urgent-max-priority"),
+        pytest.param(r5_rush_queue_topic, "rush(2, 3) declared the exchange 'urgent' (topic) on "
+                     "the broker as it sent the task, which queue='urgent' does not",
+                     f"write the queue's name, queue='urgent': an exchange's "
+                     f"{DECLARED_OTHERWISE}", id="r5-urgent-topic-exchange"),
+        pytest.param(r5_rush_queue_not_durable, "rush(2, 3) declared the queue 'urgent' with "
+                     "durable=False on the broker as it sent the task",
+                     f"write the queue's name, queue='urgent': a queue's {DECLARED_OTHERWISE}",
+                     id="r5-urgent-not-durable"),
+    ],
+)  # fmt: skip
+def test_rush_wrong_round5(answer, problem, hint) -> None:
+    _r5_cache.clear()
+    try:
+        assert_fails(verdict("08.2", answer), problem, hint)
+    finally:
+        while _R5_HELD:
+            held = _R5_HELD.pop()
+            held.release() if hasattr(held, "release") else held.close()
+    _routes_unchanged()
+
+
+# round 5, 08.3 (nothing got through; -P solo and a one-item "-n NAME" now get their own hint)
+
+
+def r5_command(*, node="%h", before=(), after=()):
+    """The right line with options before worker or after it, or another host part."""
+
+    def answer(queue, concurrency, name):
+        return ["celery", "-A", "course_tasks", *before, "worker", "-Q", queue,
+                "-c", str(concurrency), "-n", f"{name}@{node}", *after]  # fmt: skip
+
+    return answer
+
+
+def r5_cmd_node_name_space(queue, concurrency, name):
+    return ["celery", "-A", "course_tasks", "worker", "-Q", queue, "-c", str(concurrency),
+            f"-n {name}@%h"]  # fmt: skip
+
+
+def r5_cmd_solo_for_one(queue, concurrency, name):
+    cmd = ["celery", "-A", "course_tasks", "worker", "-Q", queue, "-n", f"{name}@%h"]
+    return cmd + (["-P", "solo"] if concurrency == 1 else ["-c", str(concurrency)])
+
+
+def r5_cmd_workdir(queue, concurrency, name):
+    return ["celery", "--workdir", "/app", "-A", "course_tasks", "worker",
+            "-Q", queue, "-c", str(concurrency), "-n", f"{name}@%h"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r5_command(before=["-b", "redis://localhost:6379/0"]),
+                     f"{R4_CALL}: the command adds -b redis://localhost:6379/0",
+                     "the app's configuration names the broker: leave -b out",
+                     id="r5-broker-hardcoded"),
+        pytest.param(r5_command(before=["--result-backend", "redis://localhost:6379/1"]),
+                     f"{R4_CALL}: the command adds --result-backend redis://localhost:6379/1",
+                     "the app's configuration names the result backend: leave it out",
+                     id="r5-backend-hardcoded"),
+        pytest.param(r5_cmd_workdir, f"{R4_CALL}: the command adds --workdir /app",
+                     "--workdir makes celery change directory before it imports the app",
+                     id="r5-workdir-app"),
+        pytest.param(r5_cmd_node_name_space, f"{R4_CALL}: the node is named ' ai-worker@",
+                     "'-n ai-worker@%h' is one list item: celery reads -n and takes the rest "
+                     "of the item, space included, as the name. Give -n and its value as two "
+                     "items: [..., '-n', f'{name}@%h']", id="r5-node-name-space"),
+        pytest.param(r5_command(node="%%h"), f"{R4_CALL}: the node is named 'ai-worker@%h'",
+                     "-n ai-worker@%h (%h is this machine's host name)",
+                     id="r5-supervisor-percent"),
+        pytest.param(r5_command(after=["--statedb", "/var/run/celery/%n.state"]),
+                     f"{R4_CALL}: the command adds --statedb /var/run/celery/%n.state",
+                     f"--statedb /var/run/celery/%n.state {R4_CHANGES}", id="r5-statedb"),
+        pytest.param(r5_command(after=["--max-tasks-per-child", "1"]),
+                     f"{R4_CALL}: the command adds --max-tasks-per-child 1",
+                     f"--max-tasks-per-child 1 {R4_CHANGES}", id="r5-max-tasks-per-child"),
+        pytest.param(r5_command(after=["--max-memory-per-child", "500000"]),
+                     f"{R4_CALL}: the command adds --max-memory-per-child 500000",
+                     f"--max-memory-per-child 500000 {R4_CHANGES}",
+                     id="r5-max-memory-per-child"),
+        pytest.param(r5_cmd_solo_for_one, f"{R4_CALL}: the command adds -P solo",
+                     "-P solo runs one task at a time, whatever -c says: leave -P out",
+                     id="r5-solo-for-one"),
+        pytest.param(r5_command(after=["--discard"]), f"{R4_CALL}: the command adds --discard",
+                     "--purge deletes every message waiting in the queue", id="r5-discard"),
+        pytest.param(r5_command(after=["--uid", "nobody", "--gid", "nogroup"]),
+                     f"{R4_CALL}: the command adds --uid nobody", f"--uid nobody {R4_CHANGES}",
+                     id="r5-uid-gid"),
+        pytest.param(r5_command(after=["-O", "fast"]), "celery worker refuses it: Invalid "
+                     "value for '-O' / '--optimization': 'fast' is not one of",
+                     "-Q QUEUE -c N -n NAME@%h (celery worker --help lists them)",
+                     id="r5-optimization-fast"),
+        pytest.param(r5_command(after=["--", "worker.prefetch_multiplier=1"]),
+                     f"{R4_CALL}: the command ends with ['worker.prefetch_multiplier=1'], which "
+                     "celery worker reads as settings", "-A, -Q, -c and -n are all this worker "
+                     "needs", id="r5-cmdline-config"),
+        pytest.param(r5_command(after=["--pool-start-method", "spawn"]),
+                     f"{R4_CALL}: the command adds --pool-start-method spawn",
+                     f"--pool-start-method spawn {R4_CHANGES}", id="r5-pool-start-spawn"),
+        pytest.param(r5_command(before=["--config", "celeryconfig"]),
+                     f"{R4_CALL}: the command adds --config celeryconfig",
+                     f"--config celeryconfig {R4_CHANGES}", id="r5-config-module"),
+        pytest.param(r5_command(after=["--heartbeat-interval", "30"]),
+                     f"{R4_CALL}: the command adds --heartbeat-interval 30",
+                     f"--heartbeat-interval 30 {R4_CHANGES}", id="r5-heartbeat-interval"),
+        pytest.param(r5_command(after=["-I", "course_tasks.tasks.ai"]),
+                     f"{R4_CALL}: the command adds -I course_tasks.tasks.ai",
+                     f"-I course_tasks.tasks.ai {R4_CHANGES}", id="r5-include-ai"),
+        pytest.param(r5_command(after=["--pidfile", "/var/run/celery/%n.pid"]),
+                     f"{R4_CALL}: the command adds --pidfile /var/run/celery/%n.pid",
+                     f"--pidfile /var/run/celery/%n.pid {R4_CHANGES}", id="r5-pidfile"),
+        pytest.param(r5_command(node="%n"), f"{R4_CALL}: on a machine named box.example.com, "
+                     "the node is named 'ai-worker@box', not 'ai-worker@box.example.com'",
+                     "%n is the host name without its domain (box.example.com -> box)",
+                     id="r5-short-host"),
+    ],
+)  # fmt: skip
+def test_worker_command_wrong_round5(answer, problem, hint) -> None:
+    assert_fails(verdict("08.3", answer), problem, hint)
+
+
+# round 5, 08.4 (nothing got through)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(settings(acks_late=1), "task_acks_late is 1",
+                     "it is a bool, True or False, not an int", id="r5-acks-late-int"),
+        pytest.param(settings(acks_late="True"), "task_acks_late is 'True'",
+                     "it is True or False (not a string)", id="r5-acks-late-str"),
+        pytest.param(settings(True), "worker_prefetch_multiplier is True",
+                     "it is a whole number, e.g. 1", id="r5-multiplier-true"),
+        pytest.param(settings(1.0), "worker_prefetch_multiplier is 1.0",
+                     "it is a whole number, e.g. 1", id="r5-multiplier-float"),
+        pytest.param(settings("1"), "worker_prefetch_multiplier is '1'",
+                     "it is a whole number, e.g. 1", id="r5-multiplier-str"),
+        pytest.param(settings(0), "while the long task ran, the busy worker held 2 short "
+                     "task(s) behind it", "0 means no limit at all", id="r5-zero-acks-late"),
+        pytest.param(settings(-1), "worker_prefetch_multiplier is -1",
+                     "a count of messages is never negative", id="r5-negative"),
+        pytest.param(settings(acks_late=False), "while the long task ran, the busy worker held "
+                     "1 short task(s) behind it", "acknowledged early, the long task frees its "
+                     "prefetch slot as soon as it starts", id="r5-acks-early"),
+    ],
+)  # fmt: skip
+def test_prefetch_wrong_round5(answer, problem, hint) -> None:
     assert_fails(verdict("08.4", answer), problem, hint)
     assert workers.running() == []

@@ -4,18 +4,22 @@
   (``ai_tasks.*``) to ``ai_processing``, its quick calculations (``demo_tasks.*``) to
   ``demo_tasks`` and leaves every other task on the default queue ``celery``. For task names
   of each kind, the course's and names it does not have yet (``ai_tasks.GPT4_summary``,
-  ``demo_tasks.3d-render``, ``airflow.sync_dags``, ``ai_tasks_legacy.summarize``), a message
+  ``demo_tasks.3d-render``, ``airflow.sync_dags``, ``ai_tasks_legacy.summarize``,
+  ``course_tasks.tasks.ai.summarize_document``: a later task named after its module), a message
   is really published the way ``apply_async`` publishes it (``app.send_task`` with the router
   Celery builds from the routes, :class:`celery.app.routes.Router`) to a broker of the
   check's own (kombu's memory transport with private state, a fresh one per message) where
   no queue is declared yet, as before any worker started: the message lands only in a queue
-  the sender declares (a route with ``"queue"`` does; an exchange and routing key alone lose
-  it). The check looks where each message lands and compares it with what a plain
-  ``{"queue": ...}`` route sends (a priority or another option added by a route shows there;
-  an option Celery refuses from a route, such as ``expires``, is named as the cause), and
+  the sender declares, as on RabbitMQ (a route with ``"queue"`` does; an exchange and routing
+  key alone, ``declare=[]`` or a ``Queue`` with ``no_declare`` lose it). The check looks
+  where each message lands and compares it with what a plain ``{"queue": ...}`` route sends
+  (a priority or another option added by a route shows there; an option Celery refuses from
+  a route, such as ``expires``, is named as the cause), and
   compares what the send declares on the broker with what that plain route declares: a kombu
   ``Queue`` of the queue's name is fine (it declares less: no exchange, no binding), one with
-  an exchange of its own or other properties (``durable=False``, ``max_priority``) is not;
+  an exchange of its own or other properties (``durable=False``, ``max_priority``) is not.
+  The names that stay on ``celery`` are then routed once more as in an app whose
+  ``task_default_queue`` is another: they must go there (a route to 'celery' hard-codes it);
 * 08.2 ``check("08.2", rush)``: ``rush(x, y)`` sends ``simple_calculation(x, y)`` to the
   queue ``urgent`` whatever ``task_routes`` say, and returns its AsyncResult. Called three
   times (the same arguments the first and third time) while routes send ``demo_tasks.*``
@@ -28,7 +32,11 @@
   y}`` is the same call), and what it declares on the broker (as in 08.1). The app's routes,
   router and settings and the task's own options must be as they were after each call (they
   are put back if not) and also while the message is published (a router swapped for the call
-  and put back routes every other thread's tasks meanwhile): the queue is chosen for one call;
+  and put back routes every other thread's tasks meanwhile): the queue is chosen for one call.
+  The send must declare the queue ``urgent`` (``declare=[]``, ``no_declare`` do not); a
+  producer or connection of rush's own is refused, with what it holds after the call. While
+  the broker is down, kombu's ``OperationalError`` itself (or a subclass) must reach the
+  caller, not an exception of another type;
 * 08.3 ``check("08.3", worker_command)``: ``worker_command(queue, concurrency, name)``
   returns the argv (a list of strings) of a dedicated worker (``celery -A course_tasks worker
   -Q ... -c ... -n name@%h``), parsed by Celery's own command line for two sets of arguments
@@ -73,6 +81,7 @@ from celery.result import AsyncResult
 from celery.utils.nodenames import NODENAME_DEFAULT, gethostname, host_format, nodename, nodesplit
 from click.core import ParameterSource
 from kombu import Connection, Exchange, Queue, messaging
+from kombu.exceptions import OperationalError
 from kombu.transport import memory, virtual
 
 from course_tasks import workers
@@ -145,9 +154,18 @@ def _declared(declare: Any) -> dict[tuple[Any, ...], str]:
         if not name:
             return
         if isinstance(exchange, Exchange):
+            if exchange.no_declare:
+                return  # kombu declares neither the exchange nor a binding to it
             key = ("exchange", name, exchange.type, exchange.durable, exchange.auto_delete,
                    repr(exchange.arguments))  # fmt: skip
-            found[key] = f"the exchange {name!r} ({exchange.type})"
+            changed = [
+                f"{n}={v!r}" for n, v, d in (
+                    ("durable", exchange.durable, True),
+                    ("auto_delete", exchange.auto_delete, False),
+                    ("arguments", exchange.arguments or None, None),
+                ) if v != d
+            ]  # fmt: skip
+            found[key] = f"the exchange {name!r} ({', '.join([exchange.type, *changed])})"
         found[("binding", queue, name, routing_key)] = (
             f"a binding of the queue {queue!r} to the exchange {name!r} with the routing key "
             f"{routing_key!r}"
@@ -158,8 +176,8 @@ def _declared(declare: Any) -> dict[tuple[Any, ...], str]:
             exchange_and_binding("", entity, None)
             found.pop(("binding", "", entity.name, None), None)
             continue
-        if not isinstance(entity, Queue):
-            continue
+        if not isinstance(entity, Queue) or entity.no_declare:
+            continue  # a Queue with no_declare: kombu declares nothing for it
         properties = {n: getattr(entity, n, d) for n, d in _QUEUE_DEFAULTS.items()}
         properties["queue_arguments"] = dict(properties["queue_arguments"] or {}) or None
         changed = [f"{n}={v!r}" for n, v in properties.items() if v != _QUEUE_DEFAULTS[n]]
@@ -201,6 +219,44 @@ def _declared_more(
             "and carry no task"
         )
     return words, hint
+
+
+def _undeclared(
+    got: dict[tuple[Any, ...], str], expected: dict[tuple[Any, ...], str], queue: str
+) -> bool:
+    """Whether ``expected`` declares the queue ``queue`` and ``got`` declares no queue of that name.
+
+    Celery declares the queue it sends to (``declare=[queue]``): on a broker where no worker has
+    declared it yet, RabbitMQ drops a message published to a queue that does not exist.
+    """
+
+    def has(declared: dict[tuple[Any, ...], str]) -> bool:
+        return any(key[0] == "queue" and key[1] == queue for key in declared)
+
+    return has(expected) and not has(got)
+
+
+def _undeclared_words(queue: str, written: str, declare: Any, queue_object: Any) -> tuple[str, str]:
+    """``(cause, hint)`` for a send that declared no queue ``queue`` (see ``_undeclared``)."""
+    dropped = (
+        f"before any worker has declared {queue!r}, RabbitMQ drops a message published to a "
+        "queue that does not exist, without an error, and the task never runs"
+    )
+    if declare is not None:
+        return (
+            f"declare={declare!r} replaces the queue Celery declares as it sends",
+            f"leave declare out: with {written} Celery declares the queue as it sends; {dropped}",
+        )
+    if getattr(queue_object, "no_declare", False):
+        return (
+            f"the kombu Queue {queue!r} has no_declare=True, so nothing is declared",
+            f"leave no_declare out (or write the queue's name, {written}): Celery then declares "
+            f"the queue as it sends; {dropped}",
+        )
+    return (
+        "nothing declared it",
+        f"write the queue's name, {written}: Celery declares the queue as it sends; {dropped}",
+    )
 
 
 def _option_words(field_name: str, value: Any) -> str:
@@ -249,10 +305,17 @@ EXPECTED_ROUTES = {
     # task names are case-sensitive: another case is another name
     "AI_Tasks.summarize_document": DEFAULT,
     "Demo_Tasks.resize_image": DEFAULT,
+    # a task added later to the course's modules without a guide name (name=) is named after
+    # its module path: it has neither prefix, so it stays on celery too
+    "course_tasks.tasks.ai.summarize_document": DEFAULT,
+    "course_tasks.tasks.demo.resize_image": DEFAULT,
 }
 #: The names above that no course task has.
 NEW_NAMES = frozenset(list(EXPECTED_ROUTES)[11:])
 PREFIX = {AI: "ai_tasks.", DEMO: "demo_tasks."}
+#: Another app's default queue (``task_default_queue``; the course's lab apps set their own,
+#: ``course_tasks/processes.py``): a task with no route goes there, one routed to 'celery' not.
+OTHER_DEFAULT = "course-check-default-08"
 
 
 @dataclass
@@ -280,6 +343,12 @@ def _private_broker() -> Iterator[tuple[Connection, dict[str, Any]]]:
         queues: dict[str, Any] = {}
         events: defaultdict[str, set[Any]] = defaultdict(set)
 
+        def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
+            # as RabbitMQ: a message for a queue nobody declared is dropped (kombu's memory
+            # transport would make the queue on the fly)
+            if queue in self.queues:
+                super()._put(queue, message, **kwargs)
+
     class Transport(memory.Transport):
         global_state = virtual.BrokerState()
 
@@ -288,10 +357,22 @@ def _private_broker() -> Iterator[tuple[Connection, dict[str, Any]]]:
         yield conn, Channel.queues
 
 
-def _router(routes: Any) -> celery_routes.Router:
-    """The router Celery builds from ``routes`` (as ``app.amqp.Router()`` does)."""
+def _router(routes: Any, default_queue: str | None = None) -> celery_routes.Router:
+    """The router Celery builds from ``routes`` (as ``app.amqp.Router()`` does).
+
+    ``default_queue``: as in an app whose ``task_default_queue`` is that (a private table of
+    queues, so that the app's own is left as it is).
+    """
+    if default_queue is None:
+        return celery_routes.Router(
+            celery_routes.prepare(routes), app.amqp.queues, create_missing=True, app=app
+        )
+    owner = types.SimpleNamespace(conf=types.SimpleNamespace(task_default_queue=default_queue))
     return celery_routes.Router(
-        celery_routes.prepare(routes), app.amqp.queues, create_missing=True, app=app
+        celery_routes.prepare(routes),
+        app.amqp.Queues(list(app.amqp.queues.values())),
+        create_missing=True,
+        app=owner,
     )
 
 
@@ -445,11 +526,40 @@ def _routes(routes: Any) -> str:
                 f'{{"queue": "{expected}"}} does not',
                 hint=hint,
             )
+    _judge_other_default(routes)
     return (
         "AI tasks -> ai_processing, calculations -> demo_tasks, the rest -> celery: "
         f"{len(EXPECTED_ROUTES)} task names, {len(NEW_NAMES)} of them new, each message landed "
-        "in its queue on a broker where no worker had declared one yet"
+        "in its queue on a broker where no worker had declared one yet; in an app whose "
+        "default queue is another, the rest went to that one"
     )
+
+
+def _judge_other_default(routes: Any) -> None:
+    """The task names that stay on the default queue, in an app whose default queue is another.
+
+    A task with no route goes to ``task_default_queue``; a route to 'celery' (a catch-all) pins
+    it to the course's default, and in such an app it leaves that app's default queue.
+    """
+    router = _router(routes, OTHER_DEFAULT)
+    for name, expected in EXPECTED_ROUTES.items():
+        if expected != DEFAULT:
+            continue
+        sent = _publish(router, name)
+        if sent.landed == [OTHER_DEFAULT]:
+            continue
+        match = _first_match(routes, name)
+        key = match[0] if match is not None else None
+        shown = _show_key(key) if key is not None else "your router"
+        where = sent.landed[0] if len(sent.landed) == 1 else sent.landed
+        raise Fail(
+            f"in an app whose default queue is another (task_default_queue = "
+            f"{OTHER_DEFAULT!r}, as the course's lab workers set it), {name} goes to the queue "
+            f"{where!r}, not to that default queue: {shown} routes it to {where!r}",
+            hint="give every other task no route at all: a task that no pattern matches goes "
+            "to the app's default queue by itself (task_default_queue, 'celery' in the course's "
+            f"app), and a route that names {where!r} hard-codes it",
+        )
 
 
 def _extra_option_hint(field_name: str, value: Any) -> str:
@@ -477,7 +587,24 @@ def _field_note(field_name: str, value: Any) -> str:
 
 def _misrouted(routes: Any, router: Any, name: str, expected: str, sent: _Sent) -> Fail:
     """The Fail for a message of ``name`` that did not land (only) in ``expected``."""
-    told = _queue_of(router.route({}, name))
+    route = router.route({}, name)
+    told = _queue_of(route)
+    if (
+        not sent.landed
+        and told == expected
+        and _undeclared(
+            sent.declared, _publish(_router({name: {"queue": expected}}), name).declared, expected
+        )
+    ):
+        cause, hint = _undeclared_words(
+            expected, f'{{"queue": "{expected}"}}', route.get("declare"), route.get("queue")
+        )
+        return Fail(
+            f"{name}'s message reached no queue: its route names {expected!r}, but the send "
+            f"declared no queue {expected!r} ({cause}), and on a broker where no worker has "
+            "declared it yet the message is dropped",
+            hint=hint,
+        )
     where = sent.landed[0] if len(sent.landed) == 1 else None
     if not sent.landed and told is None and sent.exchange:
         return Fail(
@@ -555,6 +682,19 @@ def _left_default_hint(key: Any, shown: str, name: str, where: str) -> str:
             f"task names are case-sensitive: {name} is not one of the {prefix} tasks, yet "
             f"{shown if key is not None else 'your router'} sends it to {where!r}: match "
             f'"{prefix}" in exactly that case (no re.IGNORECASE, no lower())'
+        )
+    key_text = key.pattern if isinstance(key, re.Pattern) else str(key)
+    if (
+        key is not None
+        and name in NEW_NAMES
+        and name.startswith("course_tasks.")
+        and ("course_tasks" in key_text)
+    ):
+        return (
+            f"{shown} routes by the module's path: a task added later to the course's modules "
+            f"without a guide name (name=) is named {name}, and the exercise routes by the "
+            f"name's prefix only ({prefix or 'ai_tasks. or demo_tasks.'}): every other task stays "
+            "on 'celery'. Leave module paths out of the routes"
         )
     if key is not None and name in NEW_NAMES and prefix:
         if isinstance(key, re.Pattern):
@@ -702,8 +842,35 @@ def _is_own_uuid(task_id: Any) -> bool:
     return str(parsed) == str(task_id) and parsed.version in (1, 4)
 
 
-def _option_fail(call: str, given: dict[str, Any], reference: dict[str, Any]) -> Fail | None:
-    """A Fail for an option of the call that a plain ``apply_async`` does not give."""
+def _still_in_use(given: dict[str, Any]) -> bool:
+    """Whether a producer or connection the call passed is still held after it returned.
+
+    A producer still taken from the app's pool (not given back), a connection still open.
+    """
+    producer, connection = given.get("producer"), given.get("connection")
+    if producer is not None:
+        return any(p is producer for p in getattr(app.producer_pool, "_dirty", ()))
+    if connection is not None:
+        try:
+            return bool(connection.connected)
+        except Exception:
+            return False
+    return False
+
+
+def _option_fail(
+    call: str,
+    given: dict[str, Any],
+    reference: dict[str, Any],
+    others: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    in_use: bool = False,
+) -> Fail | None:
+    """A Fail for an option of the call that a plain ``apply_async`` does not give.
+
+    ``others``: the options of the other calls (a producer shared by them); ``in_use``: the
+    producer the call passed was still taken from the app's pool after it returned, or its
+    connection still open (``_still_in_use``).
+    """
     for name, value in given.items():
         if value is None or name in _OPTIONS_JUDGED_ELSEWHERE:
             continue
@@ -728,12 +895,38 @@ def _option_fail(call: str, given: dict[str, Any], reference: dict[str, Any]) ->
                 hint="leave retry and retry_policy out: Celery retries a dropped publish as "
                 "task_publish_retry_policy says",
             )
-        if name in ("connection", "producer"):
+        if name == "producer":
+            if in_use and any(other.get("producer") is value for other in others):
+                why = (
+                    "the same producer on every call, shared by every caller and thread (a "
+                    "producer and its channel are not thread-safe), and it keeps one of the "
+                    "pool's producers for good"
+                )
+            elif in_use:
+                why = (
+                    "taken from the app's pool and not given back after the call: each call "
+                    f"keeps one of the pool's {app.producer_pool.limit or 'producers'} producers "
+                    "for good, and once they are all taken the next call waits forever"
+                )
+            else:
+                why = "the exercise asks for the queue only, and apply_async takes one itself"
             return Fail(
-                f"{call} passed {name}={kind(value)} of its own: the message goes out on a "
-                f"{name} rush chose, not on the app's pool (a new connection per call stays "
-                "open until someone closes it)",
-                hint=f"leave {name} out: apply_async takes a connection from the app's pool "
+                f"{call} passed producer={kind(value)} of its own: {why}",
+                hint="leave producer out: apply_async takes a producer from the app's pool for "
+                "this one send and gives it back",
+            )
+        if name == "connection":
+            why = (
+                "it is still open after the call: a new connection per call stays open until "
+                "someone closes it"
+                if in_use
+                else "the exercise asks for the queue only, and apply_async takes one from the "
+                "app's pool itself"
+            )
+            return Fail(
+                f"{call} passed connection={kind(value)} of its own: the message goes out on a "
+                f"connection rush chose, not on the app's pool ({why})",
+                hint="leave connection out: apply_async takes a connection from the app's pool "
                 "and gives it back",
             )
         if value != reference.get(name):
@@ -953,7 +1146,9 @@ def _rush(rush: Any) -> str:
     with _routes_elsewhere():
         results: list[AsyncResult] = []
         ids: dict[str, str] = {}  # task id -> the call that sent it
-        option_fails: list[Fail | None] = []  # per call: an option a plain call does not give
+        # per call: (the call, its options, whether a producer it passed is still taken from
+        # the app's pool after it returned), judged after the three calls
+        calls: list[tuple[str, dict[str, Any], bool]] = []
         try:
             for number, (x, y) in enumerate(RUSH_CALLS, 1):
                 call = f"rush({x}, {y})"
@@ -965,6 +1160,9 @@ def _rush(rush: Any) -> str:
                     except Exception as exc:
                         if blip.caused(exc):
                             raise _not_retried(call, exc) from None
+                        refused = _refused_declaration(call, seen, reference, exc)
+                        if refused is not None:
+                            raise refused from None
                         if not isinstance(exc, TypeError) or "queue" not in str(exc):
                             raise
                         raise Fail(
@@ -979,9 +1177,10 @@ def _rush(rush: Any) -> str:
                 if result is None and is_stub_body(rush):
                     raise NotYet("write the body of rush")
                 arrived = _arrived(URGENT_QUEUE)
-                _judge_rush(result, seen, x, y, changed, arrived, reference, blip)
                 given = options[0] if len(options) == 1 else {}
-                option_fails.append(_option_fail(call, given, reference["options"]))
+                _judge_rush(result, seen, x, y, changed, arrived, reference, blip, given)
+                in_use = _still_in_use(given)
+                calls.append((call, given, in_use))
                 task_id = seen[0]["message"].get("id")
                 if task_id in ids:
                     raise Fail(
@@ -992,8 +1191,10 @@ def _rush(rush: Any) -> str:
                     )
                 ids[str(task_id)] = f"call {number}, {call},"
             # after the three calls: two calls sharing an id is the plainer mistake
-            if failed := next((f for f in option_fails if f is not None), None):
-                raise failed
+            for call, given, in_use in calls:
+                others = [g for c, g, _ in calls if c is not call]
+                if failed := _option_fail(call, given, reference["options"], others, in_use):
+                    raise failed
             _dead_broker_call(rush, *DEAD_CALL)
         finally:
             for result in results:
@@ -1001,8 +1202,30 @@ def _rush(rush: Any) -> str:
     return (
         "simple_calculation(2, 3), (40, 2) and (2, 3) again went to 'urgent' past task_routes, "
         "each with its own id, as a plain apply_async sends it, also after a dropped first "
-        "attempt to publish; and rush(7, 5) raised the error when the broker refused every "
-        "attempt"
+        "attempt to publish; and rush(7, 5) raised OperationalError when the broker refused "
+        "every attempt"
+    )
+
+
+def _refused_declaration(
+    call: str, seen: list[dict[str, Any]], reference: dict[str, Any], exc: Exception
+) -> Fail | None:
+    """The Fail for a call whose own declaration the broker refused (raising ``exc``).
+
+    The queue ``urgent`` is already declared as Celery's own (by the plain call the check
+    makes first, as by its worker): a queue or exchange of that name declared otherwise is
+    refused, as RabbitMQ refuses it (PRECONDITION_FAILED).
+    """
+    if not seen:
+        return None
+    more = _declared_more(seen[-1]["declared"], reference["declared"], "queue='urgent'")
+    if more is None:
+        return None
+    words, hint = more
+    return Fail(
+        f"{call} declared {words} on the broker as it sent the task, which queue='urgent' "
+        f"does not, and the broker refused it ({type(exc).__name__}: {exc})",
+        hint=hint,
     )
 
 
@@ -1030,8 +1253,24 @@ def _dead_broker_call(rush: Any, x: int, y: int) -> None:
             "the routes say, so don't catch it to send the task another way",
         )
     if raised is not None:
+        if blip.caused(raised) and isinstance(raised, OperationalError):
+            return  # the broker's error reached the caller (a subclass still is one)
         if blip.caused(raised):
-            return  # the broker's error reached the caller
+            kept = (
+                "it keeps the OperationalError as its cause, from exc, but an except clause "
+                "matches the type of the exception raised"
+                if isinstance(raised.__cause__, OperationalError)
+                else "which hides the OperationalError"
+            )
+            raise Fail(
+                f"when the broker refused every attempt to publish, {call} raised "
+                f"{type(raised).__name__} in place of the OperationalError apply_async raised "
+                f"({kept}): a caller that handles OperationalError (retry later, answer 503) "
+                "does not catch it",
+                hint="let apply_async's OperationalError reach rush's caller as it is: don't "
+                "replace it with another exception (to log it, catch it and re-raise it with a "
+                "bare raise)",
+            )
         raise raised
     if not blip.every:
         return  # nothing was published (judged by the calls before)
@@ -1081,8 +1320,12 @@ def _judge_rush(
     messages: list[dict[str, Any]],
     reference: dict[str, Any],
     blip: _Blip,
+    given: Mapping[str, Any] | None = None,
 ) -> None:
-    """Judge one call of ``rush``: what it published (``seen``), what arrived (``messages``)."""
+    """Judge one call of ``rush``: what it published (``seen``), what arrived (``messages``).
+
+    ``given``: the options the call gave ``send_task`` (``declare``, a ``queue`` object).
+    """
     call = f"rush({x}, {y})"
     arrived = len(messages)
     if changed:
@@ -1179,6 +1422,16 @@ def _judge_rush(
         raise Fail(
             f"{call} declared {words} on the broker as it sent the task, which "
             "queue='urgent' does not",
+            hint=hint,
+        )
+    if _undeclared(message["declared"], reference["declared"], URGENT_QUEUE):
+        given = given or {}
+        cause, hint = _undeclared_words(
+            URGENT_QUEUE, "queue='urgent'", given.get("declare"), given.get("queue")
+        )
+        raise Fail(
+            f"{call} declared no queue 'urgent' on the broker as it sent the task ({cause}), "
+            "where queue='urgent' declares it",
             hint=hint,
         )
     if isinstance(result, str):
@@ -1375,6 +1628,12 @@ def _node_on(raw: str | None, host: str) -> str:
 def _node_hint(raw: str | None, name: str, host: str) -> str:
     """The hint for ``-n raw`` that does not give ``name@host`` on ``host``."""
     written = raw or ""
+    if written[:1].isspace():
+        return (
+            f"'-n {written.strip()}' is one list item: celery reads -n and takes the rest of the "
+            f"item, space included, as the name. Give -n and its value as two items: "
+            f"[..., '-n', f'{{name}}@%h']"
+        )
     if "%n" in written:
         return (
             f"%n is the host name without its domain ({host} -> {host.partition('.')[0]}), so "
@@ -1414,6 +1673,11 @@ def _judge_worker(
         )
     sub = args.index("worker")
     by_name = {p.name: p for p in ctx.command.params}
+    pool = params.get("pool")
+    if "pool" in _given(ctx) and pool not in ("prefork", "processes"):
+        # another pool first: with -P solo, -c means nothing (the count is judged after)
+        written = _as_written(args[sub + 1 :], by_name["pool"])
+        raise Fail(f"{call}: the command adds {written}", hint=_extra_hint("pool", pool, written))
     if params.get("concurrency") != concurrency_:
         got = params.get("concurrency")
         if got is None and "autoscale" in _given(ctx):
