@@ -6,6 +6,7 @@ Each exercise: the right answer, then the mistakes chapter 10 warns about, each 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import itertools
 import os
@@ -550,14 +551,123 @@ def pay_midnight_exat(order_id, amount):
     return "charged"
 
 
+# adversary round 5 (its two-hour-expiry and px-for-a-day are round 4's two-hours and px-units)
+
+
+def r5_pay_utcnow_exat(order_id, amount):
+    """Adversary round 5 (utcnow-exat): exat from a naive utcnow(), which redis-py's
+    .timestamp() reads as local time: a day on a UTC machine only (10 h at UTC+14)."""
+    until = datetime.datetime.utcnow() + datetime.timedelta(days=1)
+    first = store().set(practices.key("paid", order_id), amount, nx=True, exat=until)
+    if not first:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def r5_pay_incr_counter(order_id, amount):
+    """Adversary round 5 (incr-counter-mark): INCR + EXPIRE NX in MULTI: atomic, the expiry set
+    once, but every repeat delivery rewrites the mark (1, 2, 3...)."""
+    pipe = store().pipeline(transaction=True)
+    pipe.incr(practices.key("paid", order_id))
+    pipe.expire(practices.key("paid", order_id), 7 * 24 * 3600, nx=True)
+    deliveries, _ = pipe.execute()
+    if deliveries > 1:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def r5_pay_plain_pipeline(order_id, amount):
+    """Adversary round 5 (plain-pipeline): SET NX and EXPIRE NX in a pipeline without
+    MULTI/EXEC: two commands, a mark without expiry if the client dies between them."""
+    pipe = store().pipeline(transaction=False)
+    pipe.set(practices.key("paid", order_id), amount, nx=True)
+    pipe.expire(practices.key("paid", order_id), 7 * 24 * 3600, nx=True)
+    first, _ = pipe.execute()
+    if not first:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def r5_pay_daily_key(order_id, amount):
+    """Adversary round 5 (date-in-key): today's date in the key: a redelivery after midnight
+    finds no mark."""
+    day = datetime.date.today().isoformat()
+    first = store().set(practices.key("paid", day, order_id), amount, nx=True, ex=WEEK)
+    if not first:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def r5_pay_utc_hour_key(order_id, amount):
+    """The date-in-key kind, in UTC and to the hour (time.strftime over time.gmtime())."""
+    hour = time.strftime("%Y%m%d%H", time.gmtime())
+    first = store().set(practices.key("paid", hour, order_id), amount, nx=True, ex=WEEK)
+    if not first:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def r5_pay_audit_set(order_id, amount):
+    """Adversary round 5 (audit-set-forever), judged right: the mark is right; an audit set of
+    the paid orders, never expiring, is a record beside it, which pay never reads (the text
+    now says so). (Its own set: pay_one_hash_for_all_orders keeps a hash at paid-orders.)"""
+    r = store()
+    if not r.set(practices.key("paid", order_id), amount, nx=True, ex=WEEK):
+        return "already paid"
+    r.sadd(practices.key("audit-paid-orders"), order_id)
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+_R5_PAID_HERE = set()
+
+
+def r5_pay_local_cache(order_id, amount):
+    """Adversary round 5 (local-set-cache, borderline), judged right like cache-in-front: the
+    store's SET NX EX decides; the set only saves a round trip in one process."""
+    if order_id in _R5_PAID_HERE:
+        return "already paid"
+    first = store().set(practices.key("paid", order_id), amount, nx=True, ex=WEEK)
+    _R5_PAID_HERE.add(order_id)
+    if not first:
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_aware_exat(order_id, amount):
+    """Also right: exat from an aware datetime (UTC), a day from each payment."""
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
+    if not store().set(practices.key("paid", order_id), amount, nx=True, exat=until):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
+def pay_local_now_exat(order_id, amount):
+    """Also right: exat from a naive local now(), which .timestamp() reads as local time."""
+    until = datetime.datetime.now() + datetime.timedelta(days=2)
+    if not store().set(practices.key("paid", order_id), amount, nx=True, exat=until):
+        return "already paid"
+    practices.charge_card(order_id, amount)
+    return "charged"
+
+
 @pytest.mark.parametrize(
     "answer",
     [pay_lua, pay_one_day, pay_cache_in_front, pay_under_redis_lock, pay_watch,
      pay_with_a_receipt, pay_hashlib_key, pay_transaction_helper, pay_in_a_pipeline,
-     pay_exat_per_call],
+     pay_exat_per_call, r5_pay_audit_set, r5_pay_local_cache, pay_aware_exat,
+     pay_local_now_exat],
     ids=["lua", "one-day", "cache-in-front", "redis-lock", "watch",
          "receipt-and-record", "hashlib-key", "transaction-helper", "in-a-pipeline",
-         "exat-per-call"],
+         "exat-per-call", "r5-audit-set-forever", "r5-local-set-cache", "aware-exat",
+         "local-now-exat"],
 )  # fmt: skip
 def test_10_1_right_answers(answer) -> None:
     assert_passed(verdict("10.1", pay), "one charge per order, on one pool process or two")
@@ -762,10 +872,46 @@ def r4_pay_set_get_overwrite(order_id, amount):
                      "a delivery that died right after charge_card (before its SET) was "
                      "delivered again an hour later", "mark the order before charging",
                      id="pending-then-paid"),
+        # adversary round 5
+        pytest.param(r4_pay_two_hours, "expires in 2 h: a redelivery after the broker's "
+                     "visibility timeout", "keep the mark a day or more: ex=7 * 24 * 3600",
+                     id="r5-two-hour-expiry"),
+        pytest.param(r5_pay_utcnow_exat,
+                     "expires in 10 h on a machine whose local time is UTC+14, and in 24 h on "
+                     "one whose local time is UTC: the expiry is computed from the local time "
+                     "taken for UTC", "give the expiry as a length: ex=7 * 24 * 3600 (or exat "
+                     "from an aware datetime", id="r5-utcnow-exat"),
+        pytest.param(r5_pay_incr_counter,
+                     "changed: it held '1' after the payment and '3' after the repeat "
+                     "deliveries: every repeat delivery writes the mark",
+                     "write the mark only the first time: r.set(key, amount, nx=True, ex=...)",
+                     id="r5-incr-counter-mark"),
+        pytest.param(r5_pay_plain_pipeline,
+                     "a delivery that died right after its SET (before its EXPIRE) left "
+                     "practices:paid:check-d-", "set the mark and its expiry in one command: "
+                     "r.set(key, 1, nx=True, ex=...); SETNX then EXPIRE are two, also in a "
+                     "pipeline without MULTI/EXEC", id="r5-plain-pipeline"),
+        pytest.param(r5_pay_daily_key,
+                     "was paid at 23:30 (local time, UTC+14) and delivered again an hour later, "
+                     "at 00:30 the next day: the card was charged 2 times: the redelivery "
+                     "looked for the mark under practices:paid:",
+                     "a key made from the order id alone: practices.key('paid', order_id)",
+                     id="r5-date-in-key"),
+        pytest.param(r5_pay_utc_hour_key,
+                     "was paid at 23:30 (local time, UTC+14) and delivered again an hour later",
+                     "a key made from the order id alone", id="utc-hour-in-key"),
+        pytest.param(r4_pay_px_units, "expires in 86 s: a redelivery after the broker's "
+                     "visibility timeout", "keep the mark a day or more", id="r5-px-for-a-day"),
     ],
 )  # fmt: skip
 def test_10_1_wrong_answers(answer, problem, hint) -> None:
     assert_fails(verdict("10.1", answer), problem, hint)
+
+
+def test_10_1_puts_the_time_zone_back() -> None:
+    before = (os.environ.get("TZ"), time.timezone, time.tzname)
+    verdict("10.1", r5_pay_utcnow_exat)
+    assert (os.environ.get("TZ"), time.timezone, time.tzname) == before
 
 
 def test_charge_card_records_in_the_ledger() -> None:
@@ -799,6 +945,8 @@ def test_10_2_right_answers() -> None:
     assert_passed(verdict("10.2", options(autoretry_for=[TemporaryError])))
     assert_passed(verdict("10.2", options(max_retries=DROP, retry_kwargs={"max_retries": 5})))
     assert_passed(verdict("10.2", options(dont_autoretry_for=(PermanentError,))))
+    assert_passed(verdict("10.2", options(serializer="json", queue="celery", acks_late=True)))
+    assert_passed(verdict("10.2", options(retry_kwargs={"queue": "celery"}, expires=3600)))
 
 
 def test_10_2_stub_and_not_a_dict() -> None:
@@ -888,6 +1036,14 @@ R4_RETRY_COUNTDOWN_KWARG = dict(  # countdown in retry_kwargs, no retry_backoff:
     retry_jitter=True,
     max_retries=5,
 )
+
+
+# adversary round 5 (its no-backoff-max is round 4's)
+R5_RETRY_MAX_MS = options(retry_backoff_max=60 * 1000)  # "60 s" in milliseconds
+R5_RETRY_MAX_120 = options(retry_backoff_max=120)  # two minutes
+R5_RETRY_KWARGS_QUEUE = options(retry_kwargs={"queue": "retries"})  # a queue nobody reads
+R5_RETRY_PICKLE = options(serializer="pickle")  # "the exception travels with the retry"
+R5_RETRY_KWARGS_MAX = options(retry_kwargs={"max_retries": 8})  # overrides max_retries=5
 
 
 @pytest.mark.parametrize(
@@ -1036,6 +1192,44 @@ R4_RETRY_COUNTDOWN_KWARG = dict(  # countdown in retry_kwargs, no retry_backoff:
                      "TemporaryError) was retried (6 attempts)",
                      "autoretry_for=(TemporaryError,): a base class such as ConnectionError",
                      id="r3-connerror-dont"),
+        # adversary round 5
+        pytest.param(R4_RETRY_NO_MAX, "with no retry_backoff_max the 9th retry would wait 256 s",
+                     "cap the waits with retry_backoff_max=60 (seconds; Celery's default is 600)",
+                     id="r5-no-backoff-max"),
+        pytest.param(R5_RETRY_MAX_MS, "retry_backoff_max=60000 lets the 9th retry wait 256 s: "
+                     "retry_backoff_max is in seconds, not milliseconds",
+                     "retry_backoff_max=60 (seconds)", id="r5-backoff-max-ms"),
+        pytest.param(R5_RETRY_MAX_120, "with retry_backoff_max=120 the 9th retry would wait 120 s",
+                     "cap the waits with retry_backoff_max=60", id="r5-backoff-max-120"),
+        pytest.param(R5_RETRY_KWARGS_QUEUE,
+                     "every retry would go to queue 'retries' (exchange 'retries', routing key "
+                     "'retries'), from {'queue': 'retries'} in retry_kwargs, where a task "
+                     "declared without them goes to 'celery', the queue the workers consume",
+                     "leave routing out of the options (and out of retry_kwargs)",
+                     id="r5-retry-queue"),
+        pytest.param(R5_RETRY_PICKLE,
+                     "the task's messages would be serialized with 'pickle', which the course's "
+                     "workers refuse (accept_content=['json'])",
+                     "leave the serializer out: the course's messages are json",
+                     id="r5-pickle-serializer"),
+        pytest.param(R5_RETRY_KWARGS_MAX,
+                     "gave up after 8 retries: retry_kwargs={'max_retries': 8} overrides "
+                     "max_retries", "leave max_retries out of retry_kwargs",
+                     id="r5-retry-kwargs-max-8"),
+        pytest.param(options(retry_kwargs={"serializer": "pickle"}),
+                     "every retry would be serialized with 'pickle', which the course's workers "
+                     "refuse", "leave the serializer out", id="retry-kwargs-pickle"),
+        pytest.param(options(queue="slow"),
+                     "the task's messages would go to queue 'slow' (exchange 'slow', routing "
+                     "key 'slow'), from {'queue': 'slow'} in the options",
+                     "leave routing out of the options", id="task-queue-nobody-reads"),
+        pytest.param(options(retry_kwargs={"routing_key": "nowhere"}),
+                     "every retry would go to queue 'celery' (exchange 'celery', routing key "
+                     "'nowhere')", "leave routing out of the options", id="retry-routing-key"),
+        pytest.param(options(retry_kwargs={"expires": 10}),
+                     "every retry would expire 10 s after it is sent (expires=10), while a "
+                     "retry waits up to 60 s", "leave expires out of the options",
+                     id="retry-expires"),
     ],
 )  # fmt: skip
 def test_10_2_wrong_answers(answer, problem, hint) -> None:
@@ -1424,13 +1618,107 @@ def release_is_not_none(name, token):
     return store().eval(RELEASE, 1, practices.key("lock", name), token) is not None
 
 
+# adversary round 5 (its px-seconds and one-second-margin are round 4's px-units and margin)
+
+
+def r5_acquire_local_exat(name, seconds):
+    """Adversary round 5 (local-clock-exat): the expiry as an instant on the worker's clock."""
+    token = uuid.uuid4().hex
+    until = int(time.time()) + seconds
+    return token if store().set(practices.key("lock", name), token, nx=True, exat=until) else None
+
+
+def r5_acquire_datetime_pxat(name, seconds):
+    """The local-clock-exat kind, from datetime: pxat = now(UTC) + seconds."""
+    token = uuid.uuid4().hex
+    until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+    return token if store().set(practices.key("lock", name), token, nx=True, pxat=until) else None
+
+
+def r5_acquire_uuid1_short(name, seconds):
+    """Adversary round 5 (uuid1-time-part): uuid1's first 12 hex digits, the time fields only."""
+    token = uuid.uuid1().hex[:12]
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+def r5_acquire_monotonic(name, seconds):
+    """Adversary round 5 (monotonic-token): a token from time.monotonic_ns()."""
+    token = str(time.monotonic_ns())
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+def r5_acquire_perf_counter(name, seconds):
+    """The monotonic-token kind: time.perf_counter() as the token."""
+    token = repr(time.perf_counter())
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+def r5_acquire_now_isoformat(name, seconds):
+    """The time-token kind, from datetime: datetime.now().isoformat()."""
+    token = datetime.datetime.now().isoformat()
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+def r5_acquire_time_ns(name, seconds):
+    """Adversary round 5 (time-ns-token): str(time.time_ns())."""
+    token = str(time.time_ns())
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
+def r5_acquire_one_key(name, seconds):
+    """Adversary round 5 (one-key-for-all): practices.key("lock") without the name."""
+    token = uuid.uuid4().hex
+    return token if store().set(practices.key("lock"), token, nx=True, ex=seconds) else None
+
+
+def r5_release_one_key(name, token):
+    return bool(store().eval(RELEASE, 1, practices.key("lock"), token))
+
+
+def r5_release_watch_no_multi(name, token):
+    """Adversary round 5 (watch-without-multi): WATCH, GET, compare, DEL without multi()."""
+    key = practices.key("lock", name)
+    with store().pipeline() as pipe:
+        pipe.watch(key)
+        if pipe.get(key) == token:
+            pipe.delete(key)
+            pipe.unwatch()
+            return True
+        pipe.unwatch()
+        return False
+
+
+_R5_MY_TOKENS = {}
+
+
+def r5_acquire_remember(name, seconds):
+    token = acquire(name, seconds)
+    if token is not None:
+        _R5_MY_TOKENS[name] = token
+    return token
+
+
+def r5_release_local_check(name, token):
+    """Adversary round 5 (local-token-check): compares with a per-process dict, then DELs."""
+    if _R5_MY_TOKENS.get(name) != token:
+        return False
+    del _R5_MY_TOKENS[name]
+    return bool(store().delete(practices.key("lock", name)))
+
+
+def acquire_uuid1_hex(name, seconds):
+    """Also right: the whole uuid1 (its random clock sequence and node too), as hex."""
+    token = uuid.uuid1().hex
+    return token if store().set(practices.key("lock", name), token, nx=True, ex=seconds) else None
+
+
 @pytest.mark.parametrize(
     "answer",
     [(acquire_secrets, release), (acquire, release_registered), (acquire, release_watch),
      (acquire_redis_py_lock, release_redis_py_lock), (acquire, release_transaction_helper),
-     (acquire_uuid1, release)],
+     (acquire_uuid1, release), (acquire_uuid1_hex, release)],
     ids=["secrets-token", "registered-script", "watch-multi", "redis-py-lock",
-         "transaction-helper", "uuid1-token"],
+         "transaction-helper", "uuid1-token", "uuid1-hex-token"],
 )  # fmt: skip
 def test_10_3_right_answers(answer) -> None:
     assert_passed(verdict("10.3", acquire, release), "only the token's holder releases")
@@ -1721,6 +2009,43 @@ def r4_release_getdel_restore(name, token):
                      "right after its GET and another holder took it",
                      "catch redis.exceptions.WatchError around the EXEC",
                      id="watch-release-unhandled"),
+        # adversary round 5
+        pytest.param((r4_acquire_px_units, release), ", 5) set a lock that expires in 5 ms",
+                     "expire after the seconds asked: ex=seconds", id="r5-px-seconds"),
+        pytest.param((r4_acquire_margin, release), ", 5) set a lock that expires in 6 s",
+                     "expire after the seconds asked: ex=seconds", id="r5-one-second-margin"),
+        pytest.param((r5_acquire_local_exat, release),
+                     "on a worker whose clock is 10 min ahead of Redis's, acquire(",
+                     "give the expiry as a length, which Redis counts on its own clock",
+                     id="r5-local-clock-exat"),
+        pytest.param((r5_acquire_datetime_pxat, release),
+                     "5) set a lock that expires in 605 s: the expiry is an instant read on the "
+                     "worker's clock", "give the expiry as a length", id="datetime-pxat"),
+        pytest.param((r5_acquire_uuid1_short, release),
+                     "acquire on two workers whose clocks read the same returned the same token",
+                     "a new random token at every acquire: uuid.uuid4().hex",
+                     id="r5-uuid1-time-part"),
+        pytest.param((r5_acquire_monotonic, release),
+                     "acquire on two workers whose clocks read the same returned the same token",
+                     "a new random token at every acquire", id="r5-monotonic-token"),
+        pytest.param((r5_acquire_perf_counter, release),
+                     "acquire on two workers whose clocks read the same returned the same token",
+                     "a new random token at every acquire", id="perf-counter-token"),
+        pytest.param((r5_acquire_now_isoformat, release),
+                     "acquire on two workers whose clocks read the same returned the same token",
+                     "a new random token at every acquire", id="now-isoformat-token"),
+        pytest.param((r5_acquire_time_ns, release),
+                     "acquire on two workers whose clocks read the same returned the same token",
+                     "a new random token at every acquire", id="r5-time-ns-token"),
+        pytest.param((r5_acquire_one_key, r5_release_one_key),
+                     "after acquire there is no key practices:lock:check-lock-",
+                     "the lock's key is practices.key('lock', name)", id="r5-one-key-for-all"),
+        pytest.param((acquire, r5_release_watch_no_multi),
+                     "release deleted the next holder's lock: the lock expired right after its "
+                     "GET", "WATCH guards only a transaction", id="r5-watch-without-multi"),
+        pytest.param((r5_acquire_remember, r5_release_local_check),
+                     "release compared the token with something its own process remembered",
+                     "delete only if the key still holds your token", id="r5-local-token-check"),
     ],
 )  # fmt: skip
 def test_10_3_wrong_answers(answer, problem, hint) -> None:
@@ -2091,11 +2416,151 @@ def encode_count_parts(name, parts):
     return "done" if len(practices.parts(name)) >= parts else "stopped"
 
 
+# adversary round 5
+
+
+def r5_encode_rewrap_same_type(name, parts):
+    """Adversary round 5 (rewrap-same-type): a new exception of the same type, from exc."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        practices.remove_temp(name)
+        return "stopped"
+    except Exception as exc:
+        raise type(exc)(f"encoding {name} failed: {exc}") from exc
+    practices.remove_temp(name)
+    return "done"
+
+
+def r5_encode_worker_thread(name, parts):
+    """Adversary round 5 (worker-thread-flag): one helper thread with a stop flag."""
+    stop = threading.Event()
+    errors = []
+
+    def work():
+        try:
+            for i in range(parts):
+                if stop.is_set():
+                    return
+                practices.encode_part(name, i)
+        except BaseException as exc:  # handed back to the task thread
+            errors.append(exc)
+
+    practices.open_temp(name)
+    worker = threading.Thread(target=work)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(0.005)
+    except SoftTimeLimitExceeded:
+        stop.set()
+        practices.remove_temp(name)
+        return "stopped"
+    if errors:
+        if isinstance(errors[0], SoftTimeLimitExceeded):
+            practices.remove_temp(name)
+            return "stopped"
+        raise errors[0]
+    practices.remove_temp(name)
+    return "done"
+
+
+def r5_encode_progress_outside_try(name, parts):
+    """Adversary round 5 (progress-outside-try): only encode_part is guarded; the progress
+    write and a pause after each part are outside the try."""
+    practices.open_temp(name)
+    for i in range(parts):
+        try:
+            practices.encode_part(name, i)
+        except SoftTimeLimitExceeded:
+            practices.remove_temp(name)
+            return "stopped"
+        store().set(practices.key("progress", name), i + 1)
+        time.sleep(0.002)
+    practices.remove_temp(name)
+    return "done"
+
+
+def r5_encode_progress_write_outside_try(name, parts):
+    """Adversary round 5 (progress-write-outside-try, borderline): only the progress SET is
+    outside the try; a limit during that store command escapes all the same."""
+    practices.open_temp(name)
+    for i in range(parts):
+        try:
+            practices.encode_part(name, i)
+        except SoftTimeLimitExceeded:
+            practices.remove_temp(name)
+            return "stopped"
+        store().set(practices.key("progress", name), i + 1)
+    practices.remove_temp(name)
+    return "done"
+
+
+def r5_encode_pause_outside_try(name, parts):
+    """The progress-outside-try kind with no store command: a pause between parts."""
+    practices.open_temp(name)
+    for i in range(parts):
+        try:
+            practices.encode_part(name, i)
+        except SoftTimeLimitExceeded:
+            practices.remove_temp(name)
+            return "stopped"
+        time.sleep(0.002)
+    practices.remove_temp(name)
+    return "done"
+
+
+def r5_encode_check_before_try(name, parts):
+    """The same kind before the loop: a store command between open_temp and the try."""
+    practices.open_temp(name)
+    store().set(practices.key("progress", name), 0)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except SoftTimeLimitExceeded:
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
+def r5_encode_oserror_as_stop(name, parts):
+    """Adversary round 5 (oserror-as-stop): a full disk caught with the limit."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+    except (SoftTimeLimitExceeded, OSError):
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
+def encode_progress_inside_try(name, parts):
+    """Also right: a progress write and a pause after each part, inside the try."""
+    practices.open_temp(name)
+    try:
+        for i in range(parts):
+            practices.encode_part(name, i)
+            store().set(practices.key("progress", name), i + 1)
+            time.sleep(0.002)
+    except SoftTimeLimitExceeded:
+        practices.remove_temp(name)
+        return "stopped"
+    practices.remove_temp(name)
+    return "done"
+
+
 @pytest.mark.parametrize(
     "answer",
-    [encode, encode_finally, encode_flag_and_break, encode_try_per_part, encode_reraise_others],
-    ids=["solution", "finally", "flag-and-break", "try-per-part", "reraise-others"],
-)
+    [encode, encode_finally, encode_flag_and_break, encode_try_per_part, encode_reraise_others,
+     encode_progress_inside_try],
+    ids=["solution", "finally", "flag-and-break", "try-per-part", "reraise-others",
+         "progress-inside-try"],
+)  # fmt: skip
 def test_10_4_right_answers(answer) -> None:
     assert_passed(verdict("10.4", answer), "at the soft time limit (in any part")
 
@@ -2317,6 +2782,34 @@ def r4_encode_threads(name, parts):
                      "encoded its parts on other threads (a thread pool?), where the soft time "
                      "limit never reaches them", "encode the parts in the task's own thread",
                      id="thread-pool"),
+        # adversary round 5
+        pytest.param(r5_encode_rewrap_same_type, "the same type, but a new exception",
+                     "let other errors go up as they are: don't catch them, or re-raise the "
+                     "very same exception with a bare raise", id="r5-rewrap-same-type"),
+        pytest.param(r5_encode_worker_thread, "encoded its parts on other threads",
+                     "encode the parts in the task's own thread", id="r5-worker-thread-flag"),
+        pytest.param(r5_encode_progress_outside_try,
+                     "the soft time limit struck between part 0 and part 1, during encode's "
+                     "store command SET practices:progress:check-between-", "put the try around "
+                     "all the work from open_temp on", id="r5-progress-outside-try"),
+        pytest.param(r5_encode_progress_write_outside_try,
+                     "the soft time limit struck between part 0 and part 1, during encode's "
+                     "store command SET practices:progress:", "put the try around all the work",
+                     id="r5-progress-write-outside-try"),
+        pytest.param(r5_encode_pause_outside_try,
+                     "the soft time limit struck between part 0 and part 1, during encode's "
+                     "time.sleep, outside the try that catches it, and SoftTimeLimitExceeded "
+                     "escaped from encode and left its temporary file",
+                     "put the try around all the work", id="pause-outside-try"),
+        pytest.param(r5_encode_check_before_try,
+                     "the soft time limit struck after open_temp, before part 0, during "
+                     "encode's store command SET", "put the try around all the work from "
+                     "open_temp on", id="store-command-before-try"),
+        pytest.param(r5_encode_oserror_as_stop,
+                     "encode_part failed with OSError: [Errno 28] No space left on device (not "
+                     "the time limit), and encode answered 'stopped'",
+                     "catch SoftTimeLimitExceeded only: OSError and TimeoutError are real "
+                     "failures too", id="r5-oserror-as-stop"),
     ],
 )  # fmt: skip
 def test_10_4_wrong_answers(answer, problem, hint) -> None:
@@ -2325,8 +2818,11 @@ def test_10_4_wrong_answers(answer, problem, hint) -> None:
 
 def test_10_4_restores_the_alarm_handler() -> None:
     import signal
+    import sys
 
-    before = signal.getsignal(signal.SIGALRM)
+    before, profiler = signal.getsignal(signal.SIGALRM), sys.getprofile()
     verdict("10.4", encode_no_handler)
+    verdict("10.4", r5_encode_pause_outside_try)
     assert signal.getsignal(signal.SIGALRM) is before
+    assert sys.getprofile() is profiler
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -5,22 +5,30 @@
   process or worker a delivery runs on, even when two deliveries run at the same time and when
   a delivery died (after ``charge_card`` too) and comes again an hour later; answers
   ``"charged"`` or ``"already paid"``; the mark in the store expires, a day or more after each
-  payment (not at one instant for every order), a redelivery with another amount leaves it as
-  it was, and no other order's payment pushes its expiry back.
+  payment (not at one instant for every order, and as long on a machine whose local time is
+  UTC+14 as on a UTC one), repeat deliveries (the same amount, another) leave it as it was, no
+  other order's payment pushes its expiry back, and a redelivery an hour later across
+  midnight (the workers' clocks, ``time`` and ``datetime``, read 23:30 then 00:30) finds it.
+  Other keys an answer keeps beside the mark (an attempt record, an audit of the paid
+  orders) are its own business.
 * 10.2 ``check("10.2", RETRY_OPTIONS)``: the options of a task that calls a flaky service:
   retry :class:`~course_tasks.tasks.practices.TemporaryError` and nothing else,
   automatically, with countdowns of at most 1, 2, 4... s (never over 60 s), with jitter, at
   most 5 times (a plain or another library's ``ConnectionError``, a ``TimeoutError``, an
-  ``OSError`` are not retried either).
+  ``OSError`` are not retried either); the messages a worker gets (the task's, a retry's) are
+  json and go to the task's own queue, and a retry does not expire before its countdown.
 * 10.3 ``check("10.3", acquire, release)``: a Redis lock at ``practices.key("lock", name)``
-  with an expiry that a refused acquire does not push back, and a random token (two workers
+  with an expiry that a refused acquire does not push back, counted by Redis (a worker whose
+  clock is ahead of Redis's holds it no longer), and a random token (two workers
   whose clocks agree get two; ``uuid.uuid1()``, redis-py's ``Lock``'s, is fine: its clock
   sequence is random); ``acquire`` answers ``None`` when the lock
   is held; ``release`` deletes it only for the token's holder (another holder's lock is never
   gone, not even for a moment) and answers ``True``/``False`` (the bools), ``False`` for a lock
   that expired.
 * 10.4 ``check("10.4", encode)``: ``encode(name, parts)`` stops, removes its temporary file
-  and returns ``"stopped"`` when ``SoftTimeLimitExceeded`` strikes; other errors propagate (a
+  and returns ``"stopped"`` when ``SoftTimeLimitExceeded`` strikes, in a part or between two
+  (at any store command or ``time.sleep`` of its own from ``open_temp`` to the last part);
+  other errors propagate (a
   full disk, a bug, a ``TimeoutError``, a ``RuntimeError``), as they are (not wrapped in
   another type); parts encoded on other threads, which the limit never reaches, are named.
 
@@ -42,18 +50,30 @@ How they run the learner's code:
   prefork pool process gets its own copy of the worker's memory; it shares the store only.
   10.1 and 10.3 run their deliveries and holders on both "processes". Another worker is such
   a copy with what differs between interpreters: ``hash()`` of a ``str`` (salted per process)
-  and the host name (:class:`_OtherHost`), for 10.1; a clock that reads the same as another
-  worker's, for 10.3's tokens (and one two days ahead, for 10.1's expiry instants).
+  and the host name (:class:`_OtherHost`), for 10.1; a clock (:class:`_Clock`: ``time``,
+  ``datetime``, the monotonic counters) that reads the same as another worker's, for 10.3's
+  tokens (and one two days ahead, for 10.1's expiry instants; 23:30 and 00:30, for 10.1's
+  redelivery across midnight; ten minutes ahead of Redis's, for 10.3's expiry). A clock
+  reaches the names the learner's module imported (``import time``, ``from datetime import
+  datetime``), not a module imported inside a function. 10.1 runs under the local time zone
+  UTC+14 (``TZ``), and compares a mark's lifetime there and in UTC.
+* A pipeline without ``MULTI``/``EXEC`` is as many commands as it holds (:func:`_watch_pipeline`).
 * 10.2 builds a task with the options and runs it with ``task.apply()``: Celery's own retry
   code (``autoretry_for``'s wrapper, ``Task.retry``) computes every countdown, collected from
   the ``task_retry`` signal, without waiting them out (a schedule of 1 + 2 + 4 + 8 + 16 s
   would not fit a check). The service raises a temporary error, a permanent one, a bug
-  (``KeyError``) or another error: :data:`OTHERS`.
+  (``KeyError``) or another error: :data:`OTHERS`. ``apply()`` sends no message, so the check
+  also reads the ones a worker would get (:func:`_message_problem`): the task's options and the
+  retry's signature (``Retry.sig``), serialized as a worker decodes them (``accept_content``)
+  and routed by the app's router.
 * 10.4 raises ``SoftTimeLimitExceeded`` inside ``encode`` during each part of a short run in
   turn (from the part's store command), and from a signal handler 0.2 s after the first part
   of a long run, as the prefork pool's child does (``billiard.pool.soft_timeout_sighandler``
   on ``SIGUSR1``; here ``SIGALRM`` from a timer); it counts the parts encoded after the limit
-  (and those encoded in the ``except`` block that caught it). Then part 1 fails with each of
+  (and those encoded in the ``except`` block that caught it). It also strikes at each wait of
+  ``encode``'s own thread between ``open_temp`` and the last part (a store command other than
+  a part's, a ``time.sleep`` seen by ``sys.setprofile``) in turn: a signal comes at any
+  moment, most often while the process waits. Then part 1 fails with each of
   :func:`_failures` in turn.
 """
 
@@ -64,6 +84,7 @@ import builtins
 import collections
 import contextlib
 import copy
+import datetime as _datetime
 import errno
 import functools
 import inspect
@@ -86,6 +107,9 @@ from typing import Any
 
 from celery import signals
 from celery.exceptions import SoftTimeLimitExceeded
+from kombu.serialization import dumps as _dumps
+from kombu.serialization import loads as _loads
+from kombu.serialization import prepare_accept_content
 from redis.exceptions import WatchError
 
 from course_tasks.app import app
@@ -94,6 +118,7 @@ from course_tasks.checks.support import (
     error_text,
     is_stub_body,
     kind,
+    local_zone,
     need_function,
     quiet_trace_log,
 )
@@ -112,13 +137,20 @@ MARK_SECONDS, MARK_ROOM = 24 * 3600, 600
 REDELIVERY, LATER = 3600, 600
 #: How long 10.1 waits between two payments whose marks must not expire at the same instant.
 PAUSE = 1.2
+#: The local time zone 10.1 pays in: UTC+14 (the Line Islands, the furthest east), as a POSIX
+#: TZ string, which needs no time zone database; and UTC.
+EAST, EAST_NAME, UTC = "<+14>-14", "UTC+14", "UTC0"
 #: What 10.3's holder has left of its lock when another acquire is refused (milliseconds).
 HELD_MS = 2000
+#: How far ahead of Redis's clock 10.3's skewed worker's clock is (seconds).
+SKEW = 600
 #: The schedule exercise 10.2 asks for (without jitter): 1 s, doubling, at most 60 s.
 SCHEDULE = [1, 2, 4, 8, 16]
 CAP, MAX_RETRIES = 60, 5
 #: When the check's soft time limit strikes in exercise 10.4's long run (after the first part).
 SOFT_SECONDS = 0.2
+#: At most how many of encode's waits between parts (store commands, sleeps) 10.4 strikes at.
+MAX_BLOCKS = 12
 #: How long a call in lockstep waits for the other one at most (only a stuck call makes it wait
 #: that long), and how long the check waits for calls running at the same time to return.
 STEP_SECONDS, JOIN_SECONDS = 10.0, 60.0
@@ -168,6 +200,7 @@ class _Run:
         between: dict[int, Callable[[], None]] | None = None,
     ) -> None:
         self.commands: list[tuple[str, list[str]]] = []
+        self.piped: set[int] = set()  # indexes of commands sent by a pipeline without MULTI
         self.crash_after = crash_after
         self.gate = gate
         self.before = before
@@ -234,10 +267,12 @@ def _watch_pipeline(pipe: Any) -> Any:
     """``pipe``'s commands go through the current thread's :class:`_Run`, as the client's do.
 
     A command sent at once (``WATCH``, then a ``GET`` before ``multi()``, or a ``DEL`` with no
-    ``multi()`` at all) is one command; ``execute()`` sends its queued commands as one step
-    (in ``MULTI``/``EXEC`` they run together: nothing comes between them, and a process that
-    dies sends all or none), named ``MULTI SETNX EXPIRE EXEC`` (``PIPELINE GET SET`` without a
-    transaction).
+    ``multi()`` at all) is one command; ``execute()`` of a transaction sends its queued
+    commands as one step (in ``MULTI``/``EXEC`` they run together: nothing comes between them,
+    and a process that dies sends all or none), named ``MULTI SETNX EXPIRE EXEC``; a pipeline
+    without a transaction (``transaction=False``) is as many commands as it holds: Redis runs
+    them one by one, other clients' commands can come between them, and a client that dies
+    (or loses its connection) in the middle has sent only the first ones.
     """
     prefix = getattr(pipe, "global_keyprefix", "") or ""
     immediate, execute = pipe.immediate_execute_command, pipe.execute
@@ -250,15 +285,39 @@ def _watch_pipeline(pipe: Any) -> Any:
         name, keys = _command(args)
         return run.send(name, _unprefixed(prefix, keys), args, lambda: immediate(*args, **options))
 
+    def one_by_one(run: _Run, raise_on_error: bool = True) -> list[Any]:
+        """A pipeline without ``MULTI``/``EXEC``: Redis runs its commands one by one, like
+        the client's own; each is one command here (a process can die between two)."""
+        stack, replies = list(pipe.command_stack), []
+        for command, command_options in stack:
+            name, keys = _command(command)
+
+            def call(command: Any = command, command_options: Any = command_options) -> Any:
+                pipe.command_stack = [(command, command_options)]
+                inside.append(True)
+                try:
+                    return execute(raise_on_error=False)[0]
+                finally:
+                    inside.pop()
+
+            run.piped.add(len(run.commands))
+            replies.append(run.send(name, _unprefixed(prefix, keys), command, call))
+        errors = [reply for reply in replies if isinstance(reply, Exception)]
+        if errors and raise_on_error:
+            raise errors[0]
+        return replies
+
     def execute_queued(*args: Any, **options: Any) -> Any:
         run = getattr(_local, "run", None)
         queued = [_command(command) for command, _ in pipe.command_stack]
         if run is None or not (queued or pipe.watching):
             return execute(*args, **options)
+        if not (pipe.transaction or pipe.explicit_transaction or pipe.watching):
+            return one_by_one(run, *args, **options)
         names = " ".join(name for name, _ in queued)
         if pipe.transaction or pipe.explicit_transaction:
             name = f"MULTI {names} EXEC".replace("  ", " ")
-        else:
+        else:  # a WATCH with no MULTI: as redis-py sends it
             name = f"PIPELINE {names}".strip()
         keys = _unprefixed(prefix, list(dict.fromkeys(k for _, ks in queued for k in ks)))
 
@@ -588,7 +647,17 @@ def _other_hash(value: Any) -> int:
 
 class _Clock:
     """A clock that reads the same as every other ``_Clock`` made from the same ``start``: the
-    clocks of two workers that agree (1 µs further at each reading, so that it moves on)."""
+    clocks of two workers that agree (1 µs further at each reading, so that it moves on).
+
+    It is the wall clock (``time.time``, ``time.time_ns``, ``localtime``, ``gmtime``, ``ctime``
+    and ``strftime`` with no time given, ``datetime``'s ``now``, ``utcnow``, ``today``), and
+    the counters that start when a machine (or a process) does
+    (``time.monotonic``, ``perf_counter``, ``process_time``, ``thread_time`` and their
+    ``_ns``): two workers started together read the same there too."""
+
+    #: The counters a worker reads, which :class:`_Clock` replaces: they read the seconds
+    #: since ``start`` (plus a machine's uptime), the same on every clock of that start.
+    COUNTERS = ("monotonic", "perf_counter", "process_time", "thread_time")
 
     def __init__(self, start: float) -> None:
         self._start, self._readings = start, count()
@@ -597,7 +666,25 @@ class _Clock:
         module.__dict__.update({name: getattr(real, name) for name in dir(real)
                                 if not name.startswith("__")})  # fmt: skip
         module.time, module.time_ns = self.time, self.time_ns
+        self._counters: dict[int, Any] = {}
+        for name in ("localtime", "gmtime", "ctime"):  # their default: the time now
+            fake = self._now_default(getattr(real, name))
+            setattr(module, name, fake)
+            self._counters[id(getattr(real, name))] = fake
+
+        def strftime(form: str, when: Any = None) -> str:
+            return real.strftime(form, real.localtime(self.time()) if when is None else when)
+
+        module.strftime = self._counters[id(real.strftime)] = strftime
+        for name in self.COUNTERS:
+            if hasattr(real, name):
+                made = (self._counter, lambda: int(self._counter() * 1e9))
+                for real_fn, fake in zip((getattr(real, name), getattr(real, f"{name}_ns")), made,
+                                         strict=True):  # fmt: skip
+                    setattr(module, real_fn.__name__, fake)
+                    self._counters[id(real_fn)] = fake
         self.module = module
+        self.datetime = self._datetime_module()
 
     def time(self) -> float:
         return self._start + next(self._readings) * 1e-6
@@ -605,9 +692,56 @@ class _Clock:
     def time_ns(self) -> int:
         return int(self.time() * 1e9)
 
+    def _now_default(self, real_fn: Callable[..., Any]) -> Callable[..., Any]:
+        def fake(seconds: Any = None) -> Any:
+            return real_fn(self.time() if seconds is None else seconds)
+
+        return fake
+
+    def _counter(self) -> float:
+        return self.time() - self._start + 12345.0  # as if the machine started 3.4 h before
+
+    def _datetime_module(self) -> types.ModuleType:
+        real, clock = _datetime, self
+
+        class date(real.date):  # noqa: N801 (the name the learner's code reads)
+            @classmethod
+            def today(cls) -> Any:
+                return real.date.fromtimestamp(clock.time())
+
+        class datetime(real.datetime):  # noqa: N801
+            @classmethod
+            def now(cls, tz: Any = None) -> Any:
+                return real.datetime.fromtimestamp(clock.time(), tz)
+
+            @classmethod
+            def utcnow(cls) -> Any:
+                return real.datetime.fromtimestamp(clock.time(), real.timezone.utc).replace(
+                    tzinfo=None
+                )
+
+            @classmethod
+            def today(cls) -> Any:
+                return real.datetime.fromtimestamp(clock.time())
+
+        module = types.ModuleType("datetime", real.__doc__)
+        module.__dict__.update({name: getattr(real, name) for name in dir(real)
+                                if not name.startswith("__")})  # fmt: skip
+        module.date, module.datetime = date, datetime
+        return module
+
     def swap(self) -> dict[int, Any]:
-        """What :class:`_Fork` replaces: the module ``time``, ``time.time``, ``time.time_ns``."""
-        return {id(time): self.module, id(time.time): self.time, id(time.time_ns): self.time_ns}
+        """What :class:`_Fork` replaces: the modules ``time`` and ``datetime`` (and the
+        functions and classes a module imported from them: ``from time import time``)."""
+        return {
+            id(time): self.module,
+            id(time.time): self.time,
+            id(time.time_ns): self.time_ns,
+            **self._counters,
+            id(_datetime): self.datetime,
+            id(_datetime.date): self.datetime.date,
+            id(_datetime.datetime): self.datetime.datetime,
+        }
 
 
 class _OtherHost:
@@ -708,7 +842,7 @@ def _lifetime(seconds: int) -> str:
         return f"{seconds} s"
     if seconds < 2 * 3600:
         return f"{seconds // 60} min"
-    return f"{seconds / 3600:g} h"
+    return f"{seconds / 3600:.3g} h"
 
 
 def _marks(run: _Run) -> list[str]:
@@ -746,7 +880,7 @@ def _idempotent_payment(pay: Any) -> str:
         swap = _OtherHost().swap()
         return _Fork(pristine, builtins={"hash": _other_hash}, swap=swap).copy(pristine)
 
-    with _watched_store():
+    with _watched_store(), local_zone(EAST):  # a machine whose local time is not UTC
         return _judge_payments(pay, process, worker)
 
 
@@ -861,6 +995,8 @@ def _judge_payments(
             )
             hint += " (hash() differs per process; hashlib's digests do not)"
         raise Fail(problem, hint=hint)
+    # A redelivery an hour later, across midnight (the workers' clocks read then).
+    _judge_midnight(process)
     # Two deliveries at the same time, on two pool processes.
     both = _order("c")
     box = _at_once([(pay, (both, 30)), (other, (both, 30))], "pay")
@@ -888,19 +1024,28 @@ def _judge_payments(
     _judge_lifetime(once, run_once, ttls_once, process)
     _judge_lifetime(order, run, _left(order, run), process)
     _judge_expiry_moves(pay, process)
-    _judge_mark_kept(pay, process)
+    _judge_mark_kept(pay, process, amount_only=True)
     _judge_repeat_keeps_expiry(pay, process)
+    _judge_mark_kept(pay, process, amount_only=False)
     # A delivery whose process dies after each of its store commands in turn; then the
     # time goes by, and the order is delivered again.
     for (dying, _), died, where in _deaths(pay, run, lambda: (_order("d"), 30), _charged):
         ttls = _left(dying, died)
         _pass_time(ttls, math.inf)
         if _call(process(), dying, 30)[0] == ALREADY:
+            hint = (
+                "set the mark and its expiry in one command: "
+                "r.set(key, 1, nx=True, ex=...); SETNX then EXPIRE are two"
+            )
+            if len(died.commands) - 1 in died.piped:
+                hint += (
+                    ", also in a pipeline without MULTI/EXEC (transaction=False), which "
+                    "Redis runs one command at a time"
+                )
             raise Fail(
                 f"a delivery that died right after {where} left {_for_ever(dying, ttls)} "
                 "with no expiry: that order is marked for ever",
-                hint="set the mark and its expiry in one command: "
-                "r.set(key, 1, nx=True, ex=...); SETNX then EXPIRE are two",
+                hint=hint,
             )
     # The same, redelivered an hour later (acks_late: the broker's visibility timeout).
     for (dying, _), died, where in _deaths(pay, run, lambda: (_order("f"), 30), _charged):
@@ -969,22 +1114,53 @@ def _judge_expiry_moves(pay: Callable[..., Any], process: Callable[[], Callable[
     )
 
 
-def _judge_mark_kept(pay: Callable[..., Any], process: Callable[[], Callable[..., Any]]) -> None:
-    """A redelivery with another amount must not rewrite the mark: the key that alone answers
-    "already paid" keeps what the first payment wrote."""
+def _value(key: str) -> Any:
+    """What ``key`` holds, for the feedback (and to compare): any type of key."""
     r = store()
-    order = _order("h")
-    _, run = _call(pay, order, 30)
-    before = {key: r.get(key) for key in _left(order, run) if r.type(key) in ("string", b"string")}
-    _call(pay, order, 45)
-    rewritten = [key for key, value in before.items() if value == "30" and r.get(key) == "45"]
-    for key in rewritten:
+    kind_of = r.type(key)
+    kind_of = kind_of.decode() if isinstance(kind_of, bytes) else kind_of
+    if kind_of == "string":
+        return r.get(key)
+    if kind_of == "hash":
+        return r.hgetall(key)
+    if kind_of == "list":
+        return r.lrange(key, 0, -1)
+    if kind_of == "set":
+        return sorted(r.smembers(key))
+    if kind_of == "zset":
+        return r.zrange(key, 0, -1, withscores=True)
+    return r.dump(key)
+
+
+def _judge_mark_kept(
+    pay: Callable[..., Any], process: Callable[[], Callable[..., Any]], *, amount_only: bool
+) -> None:
+    """Repeat deliveries (the same amount, then another) must not rewrite the mark: the key
+    that alone answers "already paid" keeps what the first payment wrote. Each key whose value
+    the repeats changed is tried in turn (on a new order each: the try deletes the others).
+    ``amount_only``: only a mark that now holds the second delivery's amount."""
+    r = store()
+    for candidate in range(4):
+        order = _order("h")
+        _, run = _call(pay, order, 30)
+        before = {key: _value(key) for key in _left(order, run)}
+        _call(pay, order, 30)
+        _call(pay, order, 45)
+        changed = [key for key, value in before.items() if _value(key) != value]
+        if amount_only:
+            changed = [key for key in changed if before[key] == "30" and _value(key) == "45"]
+        if candidate >= len(changed):
+            return
+        key = changed[candidate]
+        now = _value(key)
         others = [other for other in _left(order, run) if other != key]
         if others:
             r.delete(*others)
         charged = _charges(order)
         answer, _ = _call(process(), order, 30)
-        if answer == ALREADY and _charges(order) == charged:
+        if answer != ALREADY or _charges(order) != charged:
+            continue
+        if before[key] == "30" and now == "45":
             raise Fail(
                 f"order {order!r}, paid with 30, was delivered again with 45, and the mark "
                 f"{key} now says 45, an amount that was never charged: the second delivery "
@@ -993,7 +1169,15 @@ def _judge_mark_kept(pay: Callable[..., Any], process: Callable[[], Callable[...
                 hint="write the mark only the first time: r.set(key, amount, nx=True, ex=...) "
                 "leaves an existing mark as it is",
             )
-        return
+        raise Fail(
+            f"order {order!r} was paid with 30 and delivered again (with 30, then with 45), "
+            f"and the mark {key} changed: it held {before[key]!r} after the payment and "
+            f"{now!r} after the repeat deliveries: every repeat delivery writes the mark (an "
+            "INCR that counts deliveries? a SET without NX?), which should stay as the first "
+            "payment wrote it",
+            hint="write the mark only the first time: r.set(key, amount, nx=True, ex=...) "
+            "leaves an existing mark as it is, and says whether it was there",
+        )
 
 
 def _judge_repeat_keeps_expiry(
@@ -1043,6 +1227,60 @@ def _new_payment(before: str, new: str, answer: Any) -> None:
         )
 
 
+def _zone_lifetimes(process: Callable[[], Callable[..., Any]]) -> tuple[int, int] | None:
+    """How long a new order's keys last when paid in the local time zone EAST, and in UTC
+    (the longest TTL of each payment's keys), if they differ by more than MARK_ROOM."""
+    lasts = []
+    for zone in (EAST, UTC):
+        order = _order("z")
+        with local_zone(zone):
+            _, run = _call(process(), order, 30)
+        ttls = [ttl for ttl in _left(order, run).values() if ttl >= 0]
+        lasts.append(max(ttls, default=-1))
+    east, utc = lasts
+    return (east, utc) if east >= 0 and abs(utc - east) > MARK_ROOM else None
+
+
+def _midnights() -> list[tuple[str, float]]:
+    """The next midnight of the local time zone, and of UTC (seconds since the epoch)."""
+    now = time.time()
+    day = time.localtime(now)
+    local = time.mktime((day.tm_year, day.tm_mon, day.tm_mday + 1, 0, 0, 0, 0, 0, -1))
+    utc = (now // 86400 + 1) * 86400
+    return [(f"local time, {EAST_NAME}", local), ("UTC", utc)]
+
+
+def _judge_midnight(process: Callable[[], Callable[..., Any]]) -> None:
+    """An order paid half an hour before midnight, delivered again an hour later: on the
+    clocks of two workers (forked copies whose wall clock reads then), local and UTC."""
+    for zone, midnight in _midnights():
+        order = _order("m")
+        runs = []
+        for at in (midnight - 1800, midnight + 1800):
+            pristine = process()
+            _, run = _call(_Fork(pristine, swap=_Clock(at).swap()).copy(pristine), order, 30)
+            runs.append(run)
+        if _charges(order) <= 1:
+            continue
+        first, again = (_marks(run) for run in runs)
+        moved = [key for key in again if key not in first]
+        problem = (
+            f"order {order!r} was paid at 23:30 ({zone}) and delivered again an hour later, "
+            f"at 00:30 the next day: the card was charged {_charges(order)} times"
+        )
+        if moved:
+            problem += (
+                f": the redelivery looked for the mark under {moved[0]}, where the first "
+                f"delivery wrote {', '.join(first) or 'elsewhere'}: the key holds the date (or "
+                "another reading of the clock), and a new day makes a new key"
+            )
+        raise Fail(
+            problem,
+            hint="a key made from the order id alone: practices.key('paid', order_id); the "
+            "expiry, not the key, decides when the mark is forgotten",
+        )
+
+
 def _judge_lifetime(
     order: str, run: _Run, ttls: dict[str, int], process: Callable[[], Callable[..., Any]]
 ) -> None:
@@ -1054,6 +1292,19 @@ def _judge_lifetime(
         later, _ = _call(process(), order, 30)
         if later != ALREADY or _charges(order) != charged:
             key = min(gone, key=lambda key: ttls[key])
+            zoned = _zone_lifetimes(process)
+            if zoned is not None:
+                east, utc = zoned
+                raise Fail(
+                    f"the mark {key} expires in {_lifetime(east)} on a machine whose local "
+                    f"time is {EAST_NAME}, and in {_lifetime(utc)} on one whose local time is "
+                    "UTC: the expiry is computed from the local time taken for UTC (a naive "
+                    "datetime such as datetime.utcnow(), which .timestamp() and redis-py's "
+                    "exat read as local time); a redelivery after the broker's visibility "
+                    "timeout charges the card again",
+                    hint="give the expiry as a length: ex=7 * 24 * 3600 (or exat from an "
+                    "aware datetime: datetime.now(timezone.utc) + timedelta(days=7))",
+                )
             raise Fail(
                 f"the mark {key} expires in {_lifetime(ttls[key])}: a redelivery after the "
                 "broker's visibility timeout (an hour, section 5) charges the card again",
@@ -1083,12 +1334,16 @@ def _judge_lifetime(
 
 
 @contextmanager
-def _retries_of(task_name: str) -> Iterator[list[Any]]:
+def _retries_of(task_name: str, reasons: list[Any] | None = None) -> Iterator[list[Any]]:
+    """The countdowns of ``task_name``'s retries (and, in ``reasons``, the ``Retry`` raised:
+    its ``sig`` is the retry message Celery would send)."""
     whens: list[Any] = []
 
     def on_retry(sender: Any = None, reason: Any = None, **_: Any) -> None:
         if getattr(sender, "name", None) == task_name:
             whens.append(getattr(reason, "when", None))
+            if reasons is not None:
+                reasons.append(reason)
 
     signals.task_retry.connect(on_retry, weak=False)
     try:
@@ -1150,6 +1405,90 @@ def _run(options: dict[str, Any], *args: Any, retries: int = 0) -> tuple[Any, li
         return result, whens, len(task.attempts)
     finally:
         app.tasks.pop(task.name, None)
+
+
+def _destination(options: dict[str, Any], task_name: str) -> tuple[str, str, str]:
+    """Where a message of ``task_name`` published with ``options`` goes: the queue the router
+    picks, the exchange and the routing key it is published with (as ``apply_async`` does)."""
+    queue = app.amqp.router.route(dict(options), task_name, (), {})["queue"]
+    exchange = options.get("exchange") or queue.exchange
+    exchange = getattr(exchange, "name", exchange) or ""
+    routing_key = options.get("routing_key") or queue.routing_key or queue.name
+    return queue.name, str(exchange), str(routing_key)
+
+
+def _refused(serializer: Any) -> bool:
+    """The course's workers refuse a message serialized with ``serializer`` (as a worker
+    decodes one: ``accept_content``)."""
+    try:
+        content_type, encoding, data = _dumps({"args": [50]}, serializer=serializer)
+        _loads(data, content_type, encoding, accept=prepare_accept_content(app.conf.accept_content))
+    except Exception:  # noqa: BLE001 (refused, or a serializer nobody installed)
+        return True
+    return False
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, _datetime.timedelta):
+        return value.total_seconds()
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _message_problem(options: dict[str, Any]) -> tuple[str, str] | None:
+    """What a worker would do with the messages of a task declared with ``options``: the first
+    call's and a retry's (the signature Celery's retry code sends), which ``apply()`` never
+    publishes. Their serializer must be one the workers accept, they must go where a task
+    with no such options goes (a queue the workers consume), and a retry must not expire
+    before its countdown is over."""
+    task = _build(options)
+    reasons: list[Any] = []
+    try:
+        with _retries_of(task.name, reasons), quiet_trace_log():
+            task.apply((1,), retries=0)
+        first = {k: v for k, v in task._get_exec_options().items() if v is not None}
+    finally:
+        app.tasks.pop(task.name, None)
+    sig = getattr(reasons[0], "sig", None) if reasons else None
+    retry = {**first, **{k: v for k, v in dict(getattr(sig, "options", None) or {}).items()
+                         if v is not None}}  # fmt: skip
+    default = _destination({}, task.name)
+    for what, sent in (("the task's messages", first), ("every retry", retry)):
+        serializer = sent.get("serializer") or app.conf.task_serializer
+        if _refused(serializer):
+            return (
+                f"{what} would be serialized with {serializer!r}, which the course's workers "
+                f"refuse (accept_content={list(app.conf.accept_content)!r}): apply() runs the "
+                "task here without a message, but a worker never runs one of these. Section "
+                "8: json, never pickle: a worker that accepts pickle runs whatever anybody who "
+                "can write to the broker puts in a message",
+                "leave the serializer out: the course's messages are json (the task's "
+                "arguments are ids and plain values)",
+            )
+        goes = _destination(sent, task.name)
+        if goes != default:
+            queue, exchange, routing_key = goes
+            routed = {k: sent[k] for k in ("queue", "exchange", "routing_key") if k in sent}
+            kwargs = options.get("retry_kwargs")
+            inside = isinstance(kwargs, dict) and any(k in kwargs for k in routed)
+            return (
+                f"{what} would go to queue {queue!r} (exchange {exchange!r}, routing key "
+                f"{routing_key!r}), from {routed!r} in "
+                f"{'retry_kwargs' if inside else 'the options'}, where a task declared "
+                f"without them goes to {default[0]!r}, the queue the workers consume: apply() "
+                "runs the retries here, but in a worker every one of them waits in a queue no "
+                "worker reads, and the task never finishes",
+                "leave routing out of the options (and out of retry_kwargs): a retry goes back "
+                "to the task's own queue",
+            )
+        expires = _seconds(sent.get("expires"))
+        if expires is not None and expires < CAP:
+            return (
+                f"{what} would expire {expires:g} s after it is sent (expires={sent['expires']!r}"
+                f"), while a retry waits up to {CAP} s: the worker drops a retry that comes "
+                "after its expiry as revoked, and the task never runs again",
+                "leave expires out of the options",
+            )
+    return None
 
 
 def _cap_problem(options: dict[str, Any], late: list[Any]) -> tuple[str, str]:
@@ -1291,6 +1630,10 @@ def _retry_options(options: Any) -> str:
     result, _, attempts = _run(options, 2)
     if result.state != "SUCCESS" or attempts != 3:
         raise Fail(f"a service down for two attempts ended {result.state} after {attempts}")
+    # The messages a worker gets, which apply() never sends: the task's and a retry's.
+    problem = _message_problem(options)
+    if problem is not None:
+        raise Fail(problem[0], hint=problem[1])
     return (
         "permanent, a bug, other connection errors, a timeout: 1 attempt; temporary: 5 "
         "retries at 1, 2, 4, 8, 16 s at most, 60 s cap"
@@ -1307,8 +1650,8 @@ def _millis(ms: int) -> str:
 
 def _clock_uuid(clock: _Clock) -> tuple[types.ModuleType, Callable[..., Any]]:
     """``uuid`` in a process whose clock is ``clock``: ``uuid1`` reads that clock and has its
-    own last timestamp (a process's memory); without ``node`` and ``clock_seq`` it is the
-    real one (the system's generator, random clock sequence)."""
+    own last timestamp (a process's memory); its clock sequence is random, as the system's
+    generator's is."""
     space = dict(uuid.__dict__)
     real_import = builtins.__import__
 
@@ -1317,15 +1660,11 @@ def _clock_uuid(clock: _Clock) -> tuple[types.ModuleType, Callable[..., Any]]:
 
     space["__builtins__"] = dict(builtins.__dict__, __import__=importer)
     space["_last_timestamp"] = None
+    # Python's own uuid1, which reads that clock, not the system's generator (libuuid), which
+    # reads the real one: the same fields (time, a random clock sequence, the node).
+    space["_generate_time_safe"] = None
     real = uuid.uuid1
-    made = types.FunctionType(real.__code__, space, real.__name__, real.__defaults__)
-    if getattr(uuid, "_generate_time_safe", None) is not None:
-
-        def uuid1(node: Any = None, clock_seq: Any = None) -> Any:
-            return real() if node is None and clock_seq is None else made(node, clock_seq)
-
-    else:
-        uuid1 = made
+    uuid1 = types.FunctionType(real.__code__, space, real.__name__, real.__defaults__)
     module = types.ModuleType("uuid", uuid.__doc__)
     module.__dict__.update({k: v for k, v in uuid.__dict__.items() if not k.startswith("__")})
     module.uuid1 = uuid1
@@ -1546,6 +1885,21 @@ def _judge_lock(
             f"acquire({name_17!r}, 17) set a lock that expires in {_millis(ttl)}",
             hint="expire after the seconds asked: ex=seconds",
         )
+    # A worker whose clock is ten minutes ahead of Redis's: Redis counts the expiry on its own.
+    name_s, lock_s = fresh()
+    ahead = _Fork(acquire, swap=_Clock(time.time() + SKEW).swap()).copy(acquire)
+    held, _ = _call(ahead, name_s, 5)
+    ttl = r.pttl(lock_s)
+    if held and not 4000 < ttl <= 5000:
+        raise Fail(
+            f"on a worker whose clock is {SKEW // 60} min ahead of Redis's, acquire({name_s!r}, "
+            f"5) set a lock that expires in {_millis(ttl)}: the expiry is an instant read on "
+            "the worker's clock (EXAT, PXAT, EXPIREAT), which Redis compares with its own "
+            "clock; a worker whose clock is behind sets an instant that has already passed, "
+            "and there is no lock at all",
+            hint="give the expiry as a length, which Redis counts on its own clock: "
+            "r.set(key, token, nx=True, ex=seconds)",
+        )
     # Two acquires at the same time, on two pool processes.
     name_2, lock_2 = fresh()
     box = _at_once([(acquire, (name_2, 5)), (acquire_2, (name_2, 5))], "acquire")
@@ -1709,16 +2063,50 @@ class _Limit:
         part: int | None = None,
         seconds: float | None = None,
         error: Exception | None = None,
+        block: int | None = None,
+        parts: int = 0,
     ) -> None:
         self.key = practices.key("parts", name)
+        self.temp = practices.key("tmp", name)
         self.part, self.seconds, self.error = part, seconds, error
+        self.block, self.parts = block, parts
         self.struck = False
+        self.opened = False  # encode's own thread has sent open_temp's SET
+        self.blocks = 0  # waits met while encoding (see blocked)
+        self.where = ""  # where the limit struck, at a wait
         self.seen = 0  # parts recorded by encode's own thread
         self.after: list[int] = []  # parts recorded after the limit struck
         self.handling: list[int] = []  # those of them recorded in an except block that caught it
 
+    def blocked(self, what: str) -> None:
+        """Encode's own thread waits for something (a store command, a sleep) that is not a
+        part. With ``block=n`` (and ``parts``, how many this run encodes), the limit strikes
+        at the n-th such wait from open_temp to the last part: a signal comes at any moment,
+        most often while the process waits."""
+        if self.block is None or self.struck or not self.opened or self.seen >= self.parts:
+            return
+        self.blocks += 1
+        if self.blocks == self.block:
+            self.struck = True
+            between = f"between part {self.seen - 1} and part {self.seen}"
+            self.where = f"{between if self.seen else 'after open_temp, before part 0'}, {what}"
+            raise SoftTimeLimitExceeded()
+
+    def profile(self, learner: dict[str, Any]) -> Callable[..., Any]:
+        """A profile function (``sys.setprofile``) that sees the learner's ``time.sleep``."""
+
+        def profile(frame: Any, event: str, arg: Any) -> None:
+            if event == "c_call" and arg is time.sleep and frame.f_globals is learner:
+                self.blocked("during encode's time.sleep")
+
+        return profile
+
     def before(self, run: _Run, name: str, keys: list[str], args: tuple[Any, ...]) -> None:
+        if name == "SET" and keys == [self.temp] and not self.opened:
+            self.opened = True
+            return
         if name not in ("RPUSH", "LPUSH") or keys != [self.key]:
+            self.blocked(f"during encode's store command {' '.join([name, *keys[:1]])}")
             return
         part = int(args[2]) if len(args) > 2 and str(args[2]).lstrip("-").isdigit() else None
         self.seen += 1
@@ -1750,9 +2138,14 @@ def _encode_under(encode: Callable[..., Any], name: str, parts: int, limit: _Lim
     if threading.current_thread() is not threading.main_thread():
         raise Fail("the check must run in the kernel's main thread (a notebook cell)")
     previous = signal.signal(signal.SIGALRM, limit.handler)
+    profiler = sys.getprofile()
+    learner = getattr(encode, "__globals__", None)
     try:
+        if limit.block is not None and learner is not None:
+            sys.setprofile(limit.profile(learner))
         return _call(encode, name, parts, run=_Run(before=limit.before))[0]
     finally:
+        sys.setprofile(profiler)
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
@@ -1812,6 +2205,16 @@ def _judge_stop(
     try:
         answer = _encode_under(encode, name, parts, limit)
     except SoftTimeLimitExceeded:
+        left = " and left its temporary file" if practices.temp_exists(name) else ""
+        if limit.where and not _catches_hard_limit(encode) and not _reraises_soft_limit(encode):
+            raise Fail(
+                f"the soft time limit struck {limit.where}, outside the try that catches it, "
+                f"and SoftTimeLimitExceeded escaped from encode{left}: the limit comes at any "
+                "moment (a signal), most often while the task waits, not only inside "
+                "encode_part",
+                hint="put the try around all the work from open_temp on, the whole loop "
+                "with what it does between two parts (progress writes, pauses)",
+            ) from None
         hint = (
             "catch SoftTimeLimitExceeded (from celery.exceptions): TimeLimitExceeded "
             "is the hard limit, which kills the process before any except runs"
@@ -1822,8 +2225,11 @@ def _judge_stop(
             else "wrap the work in try/except SoftTimeLimitExceeded, remove the "
             'temporary file there and return "stopped"'
         )
-        left = " and left its temporary file" if practices.temp_exists(name) else ""
         raise Fail(f"SoftTimeLimitExceeded escaped from encode{left}", hint=hint) from None
+    if limit.block is not None and not limit.struck:
+        return  # this run waited less often than the counting run: nothing to judge
+    if limit.where:
+        where = limit.where
     if not limit.struck and practices.parts(name) and not limit.seen:
         raise _on_threads(name, parts)
     if not limit.struck:
@@ -1965,6 +2371,14 @@ def _judge_encode(encode: Callable[..., Any], fresh: Callable[[str], str]) -> st
     name = fresh("again")
     _judge_stop(encode, name, 3, _Limit(name, part=2))
     _judge_stop(encode, name, 3, _Limit(name, part=1), earlier=len(practices.parts(name)))
+    # Between two parts: at each wait of encode's own thread (a store command, a sleep) from
+    # open_temp to the last part, in turn; counted in a run with no limit.
+    name = fresh("count")
+    counting = _Limit(name, block=0, parts=3)
+    _encode_under(encode, name, 3, counting)
+    for block in range(1, min(counting.blocks, MAX_BLOCKS) + 1):
+        name = fresh("between")
+        _judge_stop(encode, name, 3, _Limit(name, block=block, parts=3))
     # From a signal handler, in a long run.
     name = fresh("long")
     _judge_stop(encode, name, 100, _Limit(name, seconds=SOFT_SECONDS))
