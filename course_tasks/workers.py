@@ -64,6 +64,9 @@ class Spec:
     queues: tuple[str, ...]
     concurrency: int = 1
     prefetch_multiplier: int | None = None
+    #: ``--disable-prefetch`` (Celery 5.7, Redis brokers only): take a message only when a
+    #: pool slot is free.
+    disable_prefetch: bool = False
     #: ``"redis"``: read the queues through kombu's Redis transport (see
     #: :func:`redis_connection`); ``None``: the course's broker, whatever it is.
     broker: str | None = None
@@ -79,6 +82,8 @@ class Spec:
                "-c", str(self.concurrency), "-n", f"{self.name}-worker@%h"]  # fmt: skip
         if self.prefetch_multiplier is not None:
             cmd.append(f"--prefetch-multiplier={self.prefetch_multiplier}")
+        if self.disable_prefetch:
+            cmd.append("--disable-prefetch")
         return cmd
 
 
@@ -203,6 +208,9 @@ def _start_thread(spec: Spec) -> Dedicated:
     # WorkController.setup_queues selects the worker's queues on the *app* (shared by every
     # worker of this process); the consumer reads that selection once, when it starts.
     saved = None if queues._consume_from is None else dict(queues._consume_from)
+    # The consumer reads worker_disable_prefetch from the (shared) app once, as it starts.
+    saved_disable_prefetch = app.conf.worker_disable_prefetch
+    app.conf.worker_disable_prefetch = spec.disable_prefetch
     kwargs: dict[str, Any] = {}
     consumer_cls: type = EmbeddedConsumer
     if spec.broker == "redis":
@@ -236,6 +244,7 @@ def _start_thread(spec: Spec) -> Dedicated:
         _set_task_join_will_block(False)
     finally:
         queues._consume_from = saved
+        app.conf.worker_disable_prefetch = saved_disable_prefetch
     return Dedicated(spec, time.monotonic() - began, controller, thread)
 
 

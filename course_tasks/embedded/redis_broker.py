@@ -13,7 +13,9 @@ Redis broker uses in redis mode. Two things differ, both about waiting, not orde
   blocking ``synloop`` instead of its event loop (``implements.asynchronous = False``);
 * ``drain_events`` polls every 10 ms with the channel's own ``_get`` (RPOP of each
   priority list in ``priority_steps`` order), where a real consumer blocks in ``BRPOP``
-  on the same keys in the same order. Fanout (broadcast) messages are not read, so
+  on the same keys in the same order, and, like kombu's poller (``on_poll_start``), reads
+  nothing for a channel whose ``qos.can_consume()`` is false (prefetch full, or Celery
+  5.7's ``--disable-prefetch`` with every pool slot taken). Fanout (broadcast) messages are not read, so
   remote control commands do not reach a worker on this transport.
 
 URL: ``Connection(transport=Transport)`` (see :func:`connection`).
@@ -66,6 +68,8 @@ class Transport(kombu_redis.Transport):
             if not channels:
                 raise TimeoutError()  # the connection was closed: the worker is stopping
             for channel in channels:
+                if not channel.qos.can_consume():
+                    continue  # as kombu's poller registers no BRPOP for a full channel
                 queues = channel._queue_cycle.consume(len(channel.active_queues))
                 for queue in queues:
                     if queue in channel.active_fanout_queues:
