@@ -430,13 +430,104 @@ def flow_r5_stats_by_countdown(user_id):
     )
 
 
+# adversary round 6
+
+
+def flow_r6_trailing_group(user_id):
+    # "the last two don't depend on each other": a group after step 2
+    return chain(WELCOME.si(user_id), FOLLOWS.si(user_id),
+                 group(RECOMMENDATIONS.si(user_id), STATISTICS.si(user_id)))  # fmt: skip
+
+
+def flow_r6_middle_group(user_id):
+    # steps 2 and 3 in parallel in the middle (a chord whose callback is step 4)
+    return chain(WELCOME.si(user_id), group(FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id)),
+                 STATISTICS.si(user_id))  # fmt: skip
+
+
+def flow_r6_chord(user_id):
+    # the first three in parallel, the statistics as the chord's callback
+    return chord([WELCOME.si(user_id), FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id)],
+                 STATISTICS.si(user_id))  # fmt: skip
+
+
+def flow_r6_link_fanout(user_id):
+    # the welcome mail links the three others: all three sent together by step 1
+    return WELCOME.si(user_id).set(
+        link=[FOLLOWS.si(user_id), RECOMMENDATIONS.si(user_id), STATISTICS.si(user_id)]
+    )
+
+
+def flow_r6_last_step_partial(user_id):
+    # the last step takes "the previous result": it gets a log line as its user id
+    return chain(*(step.si(user_id) for step in STEPS[:3]), STATISTICS.s())
+
+
+def flow_r6_passes_result(user_id):
+    # only the first step gets the id, the others receive the previous return value
+    return chain(WELCOME.s(user_id), FOLLOWS.s(), RECOMMENDATIONS.s(), STATISTICS.s())
+
+
+def flow_r6_id_as_str(user_id):
+    # the user id as a string: the log line looks the same
+    return chain(*(step.si(str(user_id)) for step in STEPS))
+
+
+def flow_r6_staggered_group(user_id):
+    # a group ordered by countdowns 0, 0.4, 0.8 and 1.2 s, not by dependencies
+    return group(step.si(user_id).set(countdown=0.4 * i) for i, step in enumerate(STEPS))
+
+
+def _flow_r6_cached_global():
+    flows = {}  # memoised under one key: user 7's chain is reused for user 8
+
+    def flow(user_id):
+        if "flow" not in flows:
+            flows["flow"] = chain(*(step.si(user_id) for step in STEPS))
+        return flows["flow"]
+
+    return flow
+
+
+def flow_r6_two_chains_in_group(user_id):
+    # two chains of two in parallel: order holds within each pair only
+    return group(chain(WELCOME.si(user_id), FOLLOWS.si(user_id)),
+                 chain(RECOMMENDATIONS.si(user_id), STATISTICS.si(user_id)))  # fmt: skip
+
+
+def flow_r6_fixed_ids(user_id):
+    # readable ids per step and user: a second flow for the same user reuses them
+    return chain(
+        *(s.si(user_id).set(task_id=f"{s.name.rsplit('.', 1)[-1]}-{user_id}") for s in STEPS)
+    )
+
+
+def flow_r6_welcome_at_build(user_id):
+    # the welcome mail sent at once ("it doesn't need to wait"), the chain holds the rest
+    WELCOME.delay(user_id)
+    return chain(*(step.si(user_id) for step in STEPS[1:]))
+
+
+def flow_r6_stats_link_too(user_id):
+    # the chain, and the statistics linked to it as well: they run twice
+    return chain(*(step.si(user_id) for step in STEPS)).set(link=STATISTICS.si(user_id))
+
+
+def flow_r6_countdown_chain_group(user_id):
+    # the last two in a group, the last one held back by a countdown
+    return chain(WELCOME.si(user_id), FOLLOWS.si(user_id),
+                 group(RECOMMENDATIONS.si(user_id),
+                       STATISTICS.si(user_id).set(countdown=0.3)))  # fmt: skip
+
+
 @pytest.mark.parametrize(
     "answer",
     [flow_si, flow_pipes_with_keywords, flow_links, flow_chord_of_one, flow_r3_nested_chords],
 )
 def test_07_1_right_answers(answer) -> None:
-    assert_passed(verdict("07.1", answer), "users 7 and 8")
-    assert events.log() == [f"{s.__name__}(user 8)" for s in STEPS]
+    assert_passed(verdict("07.1", answer), "users 7, 8 and 7 again")
+    # the last flow the check sent is user 7's second one
+    assert events.log() == [f"{s.__name__}(user 7)" for s in STEPS]
 
 
 @pytest.mark.parametrize(
@@ -536,8 +627,9 @@ def test_07_1_right_answers(answer) -> None:
                      "in the notebook (apply())", "put signatures in the canvas",
                      id="r3-welcome-applied-eagerly"),
         pytest.param(flow_r3_two_chains, "for user 7, ", ".si()", id="r3-two-chains"),
-        pytest.param(_flow_r3_cached_for_first_user(), "for user 8, these steps ran: ['send_"
-                     "welcome_email(user 7)'", "use the user_id argument",
+        pytest.param(_flow_r3_cached_for_first_user(), "registered_flow(8) returned the same "
+                     "canvas object that registered_flow(7) had returned",
+                     "build a new canvas in every call, from the arguments it gets",
                      id="r3-cached-for-first-user"),
         # adversary round 4
         pytest.param(
@@ -618,13 +710,114 @@ def test_07_1_right_answers(answer) -> None:
         ),
         pytest.param(flow_r5_stats_by_countdown, "for user 7, ", ".si()",
                      id="r5-stats-by-countdown"),
+        # adversary round 6 (fixed-ids passed before: the check sent each user's flow once;
+        # it now sends user 7's twice. cached-global was told to use the user_id argument)
+        pytest.param(
+            flow_r6_trailing_group,
+            "for user 7, generate_initial_recommendations and update_user_statistics ran in one "
+            "group: a group gives no order",
+            "chain them with .si(): a chain sends each step when the one before it has finished",
+            id="r6-trailing-group",
+        ),
+        pytest.param(
+            flow_r6_middle_group,
+            "for user 7, create_default_follows and generate_initial_recommendations ran in one "
+            "group: a group gives no order",
+            "chain them with .si(): a chain sends each step when the one before it has finished",
+            id="r6-middle-group",
+        ),
+        pytest.param(
+            flow_r6_chord,
+            "for user 7, send_welcome_email and create_default_follows ran in one group: a "
+            "group gives no order",
+            "chain them with .si(): a chain sends each step when the one before it has finished",
+            id="r6-chord",
+        ),
+        pytest.param(
+            flow_r6_link_fanout,
+            "for user 7, create_default_follows and generate_initial_recommendations are both "
+            "links of send_welcome_email: when a task finishes, Celery sends all its links at "
+            "once (as one group)",
+            "chain them with .si(): a chain sends each step when the one before it has finished",
+            id="r6-link-fanout",
+        ),
+        pytest.param(
+            flow_r6_last_step_partial,
+            "for user 7, these steps ran: ['send_welcome_email(user 7)', 'create_default_"
+            "follows(user 7)', 'generate_initial_recommendations(user 7)', 'update_user_"
+            "statistics(user generate_initial_recommendations(user 7))']",
+            ".s() hands each step the previous step's result, here its log line, as the user id",
+            id="r6-last-step-partial",
+        ),
+        pytest.param(
+            flow_r6_passes_result,
+            "'create_default_follows(user send_welcome_email(user 7))'",
+            ".s() hands each step the previous step's result, here its log line, as the user id",
+            id="r6-passes-result",
+        ),
+        pytest.param(
+            flow_r6_id_as_str,
+            "for user 7, send_welcome_email ran as send_welcome_email('7'): user_id was '7' "
+            "(str), not 7 (int)",
+            "pass the argument as the function got it (step.si(user_id))",
+            id="r6-id-as-str",
+        ),
+        pytest.param(
+            flow_r6_staggered_group,
+            "for user 7, send_welcome_email and create_default_follows ran in one group, sent "
+            "together with countdowns (create_default_follows: countdown=0.4, generate_initial_"
+            "recommendations: countdown=0.8 and update_user_statistics: countdown=1.2)",
+            "chain them with .si(): a chain sends each step when the one before it has finished",
+            id="r6-staggered-group",
+        ),
+        pytest.param(
+            _flow_r6_cached_global(),
+            "registered_flow(8) returned the same canvas object that registered_flow(7) had "
+            "returned, and the check has sent it already: a canvas kept from an earlier call",
+            "build a new canvas in every call, from the arguments it gets: a canvas kept "
+            "between calls (a global, a cache) holds the arguments of the call that built it, "
+            "and once sent it keeps the id Celery gave it",
+            id="r6-cached-global",
+        ),
+        pytest.param(flow_r6_two_chains_in_group, "for user 7, ", ".si()",
+                     id="r6-two-chains-in-group"),
+        pytest.param(
+            flow_r6_fixed_ids,
+            "registered_flow(7) reused the task ids 'send_welcome_email-7', 'create_default_"
+            "follows-7', 'generate_initial_recommendations-7' and 'update_user_statistics-7'",
+            "leave task_id out: Celery gives every task a new id when the canvas is sent; an id "
+            "built from the user id (or a fixed one) repeats whenever a flow for the same user "
+            "is sent again",
+            id="r6-fixed-ids",
+        ),
+        pytest.param(
+            flow_r6_welcome_at_build,
+            "registered_flow(7) sent send_welcome_email itself while it built the canvas",
+            "return every task inside the canvas, unsent",
+            id="r6-welcome-at-build",
+        ),
+        pytest.param(
+            flow_r6_stats_link_too,
+            "for user 7, these steps ran: ['send_welcome_email(user 7)', 'create_default_"
+            "follows(user 7)', 'generate_initial_recommendations(user 7)', 'update_user_"
+            "statistics(user 7)', 'update_user_statistics(user 7)']",
+            "chain the four steps of guide 002 §4, each once, each with .si(user_id)",
+            id="r6-stats-link-too",
+        ),
+        pytest.param(
+            flow_r6_countdown_chain_group,
+            "for user 7, generate_initial_recommendations and update_user_statistics ran in one "
+            "group, sent together with countdowns (update_user_statistics: countdown=0.3)",
+            "chain them with .si(): a chain sends each step when the one before it has finished",
+            id="r6-countdown-chain-group",
+        ),
     ],
 )  # fmt: skip
 def test_07_1_wrong_answers(answer, problem, hint) -> None:
     # two chains in a group: which one runs first varies, and the check names what it saw
     # (one sent before the other had finished, or the steps out of order)
     # (a group of a chain and a task held back by a countdown: which finishes first as well)
-    within = answer in (flow_r3_two_chains, flow_r5_stats_by_countdown)
+    within = answer in (flow_r3_two_chains, flow_r5_stats_by_countdown, flow_r6_two_chains_in_group)
     assert_fails(verdict("07.1", answer), problem, hint, hint_within=within)
 
 
@@ -910,9 +1103,81 @@ def doubles_r5_callback_plus_step(numbers):
     return chord((add.s(n, n) for n in numbers), xsum.s()) | add.s(0)
 
 
+# adversary round 6
+
+
+def doubles_r6_si_precomputed(numbers):
+    # the callback gets the doubles computed in the function
+    return chord((add.si(n, n) for n in numbers), xsum.si([n + n for n in numbers]))
+
+
+def doubles_r6_si_local_calls(numbers):
+    # add() called directly (in the kernel) to build the callback's argument
+    return chord([add.s(n, n) for n in numbers], xsum.si([add(n, n) for n in numbers]))
+
+
+def doubles_r6_starmap_chain(numbers):
+    # starmap: one task loops, no parallelism
+    return add.starmap([(n, n) for n in numbers]) | xsum.s()
+
+
+def doubles_r6_fixed_ids(numbers):
+    # readable task ids: a repeated number (or the same number in another list) reuses one
+    return chord([add.s(n, n).set(task_id=f"double-{n}") for n in numbers], xsum.s())
+
+
+def doubles_r6_chain_group_single(numbers):
+    # chain(group, callback): for one number, chain() unrolls the group of one
+    return chain(group(add.s(n, n) for n in numbers), xsum.s())
+
+
+def doubles_r6_skip_zero(numbers):
+    # "adding 0 + 0 is pointless": zeros left out of the header
+    return chord([add.s(n, n) for n in numbers if n] or [add.s(0, 0)], xsum.s())
+
+
+def doubles_r6_multiply_by_two(numbers):
+    return chord((multiply.s(n, 2) for n in numbers), xsum.s())
+
+
+def doubles_r6_stagger(numbers):
+    # spreads the load with a small countdown per member
+    return chord((add.s(n, n).set(countdown=0.05 * i) for i, n in enumerate(numbers)), xsum.s())
+
+
+def doubles_r6_sequential_chain(numbers):
+    # one add after the other, summing as it goes, n + n computed in the function
+    return chain(add.s(0, 0), *(add.s(n + n) for n in numbers))
+
+
+def doubles_r6_callback_fixed_id(numbers):
+    # a readable id for the total: the next list finds the previous list's total stored
+    return chord((add.s(n, n) for n in numbers), xsum.s().set(task_id="total-of-doubles"))
+
+
+def doubles_r6_group_fixed_id(numbers):
+    """Right in effect (adversary round 6 meant it as wrong): a task_id on the header's group
+    is dropped when chord() takes the group apart (Celery 5.7 keeps only its tasks), so every
+    chord's header still gets a group id of its own."""
+    return chord(group((add.s(n, n) for n in numbers), task_id="doubles"), xsum.s())
+
+
+def doubles_r6_truncated(numbers):
+    # a batch limit: only the first 3 numbers
+    return chord((add.s(n, n) for n in numbers[:3]), xsum.s())
+
+
+def doubles_r6_sorts_in_place(numbers):
+    # sorts the caller's list in place "for a deterministic order"
+    numbers.sort()
+    return chord((add.s(n, n) for n in numbers), xsum.s())
+
+
 @pytest.mark.parametrize(
-    "answer", [doubles_chord, doubles_chain_of_group, doubles_keywords, doubles_r4_sorted]
-)
+    "answer",
+    [doubles_chord, doubles_chain_of_group, doubles_keywords, doubles_r4_sorted,
+     doubles_r6_group_fixed_id],
+)  # fmt: skip
 def test_07_2_right_answers(answer) -> None:
     assert_passed(verdict("07.2", answer), "22 for [3, 0, 8] and 12 for [6]: one add(n, n) per")
 
@@ -1130,6 +1395,90 @@ def test_07_2_right_answers(answer) -> None:
             "'add(2, 2)', 'add(3, 3)', 'xsum([2, 4, 6])', 'add(12, 0)']",
             "a chord: one add.s(n, n) per number in its header, xsum.s() as its callback",
             id="r5-callback-plus-step",
+        ),
+        # adversary round 6 (sorts-in-place passed before: the check did not look at the list
+        # after the call; chain-group-single got the TypeError with no hint. Its group-fixed-id
+        # is a right answer: Celery drops the group's task_id, see doubles_r6_group_fixed_id)
+        pytest.param(
+            doubles_r6_si_precomputed,
+            "for [1, 2, 3], the callback is xsum.si([2, 4, 6]) (1 + 1, 2 + 2 and 3 + 3 computed "
+            "in the notebook): it adds numbers fixed when the canvas was built",
+            "xsum.s() with no arguments as the chord's callback",
+            id="r6-si-precomputed",
+        ),
+        pytest.param(
+            doubles_r6_si_local_calls,
+            "for [1, 2, 3], the callback is xsum.si([2, 4, 6])",
+            "xsum.s() with no arguments as the chord's callback",
+            id="r6-si-local-calls",
+        ),
+        pytest.param(
+            doubles_r6_starmap_chain,
+            "for [1, 2, 3], xsum added what one starmap task returned, not the results of 3 add "
+            "tasks run in parallel",
+            "starmap runs all the adds one after another inside one task",
+            id="r6-starmap-chain",
+        ),
+        pytest.param(
+            doubles_r6_fixed_ids,
+            "task id",
+            "leave task_id out: Celery gives every task a new id when the canvas is sent",
+            id="r6-fixed-ids",
+        ),
+        pytest.param(
+            doubles_r6_chain_group_single,
+            "for the one-number list [6], the canvas failed: TypeError: 'int' object is not "
+            "iterable: xsum got the number that add(6, 6) returned, not a list",
+            "chain() turns a group of one task into that task alone (Celery unrolls it), so "
+            "chain(group(...), xsum.s()) hands xsum a number when the list holds one",
+            id="r6-chain-group-single",
+        ),
+        pytest.param(
+            doubles_r6_skip_zero,
+            "for [3, 0, 8], the chord's header ran ['add(3, 3)', 'add(8, 8)'], not one add(n, n) "
+            "per number",
+            "0 needs its add too",
+            id="r6-skip-zero",
+        ),
+        pytest.param(
+            doubles_r6_multiply_by_two,
+            "the chord's header ran ['multiply(1, 2)', 'multiply(2, 2)', 'multiply(3, 2)']",
+            "the exercise doubles with add: add.s(n, n) for each number, not multiply",
+            id="r6-multiply-by-two",
+        ),
+        pytest.param(
+            doubles_r6_stagger,
+            "for [1, 2, 3], the chord's header sent its adds to start at different times",
+            "send the header's adds all at once, none held back by a countdown or an eta",
+            id="r6-stagger",
+        ),
+        pytest.param(
+            doubles_r6_sequential_chain,
+            "for [1, 2, 3], the canvas ended with add, not xsum: the worker ran ['add(0, 0)', "
+            "'add(0, 2)', 'add(2, 4)', 'add(6, 6)'], one after another",
+            "a chord: one add.s(n, n) per number in its header, xsum.s() as its callback",
+            id="r6-sequential-chain",
+        ),
+        pytest.param(
+            doubles_r6_callback_fixed_id,
+            "reused the task id 'total-of-doubles'",
+            "leave task_id out: Celery gives every task a new id when the canvas is sent",
+            id="r6-callback-fixed-id",
+        ),
+        pytest.param(
+            doubles_r6_truncated,
+            "for [5, 10, 20, 40], the chord's header ran ['add(5, 5)', 'add(10, 10)', "
+            "'add(20, 20)'], not one add(n, n) per number",
+            "one add.s(n, n) for each of the 4 numbers, however many there are",
+            id="r6-truncated",
+        ),
+        pytest.param(
+            doubles_r6_sorts_in_place,
+            "total_of_doubles([4, 9, 4, 4]) changed the list it was given: the caller's list is "
+            "now [4, 4, 4, 9]",
+            "leave the list it gets as it is (no numbers.sort(), reverse(), append() or pop() on "
+            "it)",
+            id="r6-sorts-in-place",
         ),
     ],
 )  # fmt: skip
@@ -1651,6 +2000,91 @@ def image_r5_link_not_chain(image_id):
     return validate_image.s(image_id).on_error(record_failure.s()).set(link=comp).apply_async()
 
 
+# adversary round 6
+
+
+def _r6_pipeline(image_id, errback_on=()):
+    sigs = [validate_image.s(image_id)] + [step.s() for step in PIPELINE[1:]]
+    for i in errback_on:
+        sigs[i] = sigs[i].on_error(record_failure.s())
+    return chain(*sigs)
+
+
+def image_r6_errback_first_two(image_id):
+    # errback only on the steps "that can fail" (validate, compress)
+    return _r6_pipeline(image_id, errback_on=(0, 1)).apply_async()
+
+
+def image_r6_errback_not_last(image_id):
+    # errback on every step but the last ("it only notifies")
+    return _r6_pipeline(image_id, errback_on=(0, 1, 2, 3)).apply_async()
+
+
+def _image_r6_memo_global():
+    sent = {}  # "never process an image twice": the handle per image id, in the kernel
+
+    def process(image_id):
+        if image_id not in sent:
+            sent[image_id] = _r6_pipeline(image_id).apply_async(link_error=record_failure.s())
+        return sent[image_id]
+
+    return process
+
+
+def image_r6_fixed_task_id(image_id):
+    # a readable id for the pipeline's handle: the same image again finds the old result
+    return _r6_pipeline(image_id).apply_async(
+        link_error=record_failure.s(), task_id=f"process-image-{image_id}"
+    )
+
+
+def image_r6_link_and_link_error(image_id):
+    # record_failure as link= too, "to be sure"
+    sent = _r6_pipeline(image_id).apply_async
+    return sent(link=record_failure.s(), link_error=record_failure.s())
+
+
+def image_r6_ignore_middle(image_id):
+    # the middle results not stored ("only the last one matters")
+    steps = [validate_image.s(image_id)]
+    steps += [step.s().set(ignore_result=True) for step in PIPELINE[1:4]]
+    steps.append(notify_processing_complete.s())
+    return chain(*steps).apply_async(link_error=record_failure.s())
+
+
+def image_r6_nested_links(image_id):
+    # nested link= callbacks, each with its errback; returns the first step's handle
+    rf = record_failure.s()
+    last = notify_processing_complete.s().on_error(rf)
+    meta = update_image_metadata.s().on_error(rf).set(link=last)
+    thumbs = generate_thumbnails.s().on_error(rf).set(link=meta)
+    comp = compress_image.s().on_error(rf).set(link=thumbs)
+    return validate_image.apply_async((image_id,), link=comp, link_error=rf)
+
+
+def image_r6_errback_on_last_only(image_id):
+    # on_error on the last signature of the | chain, taken for the chain's errback
+    pipeline = (validate_image.s(image_id) | compress_image.s() | generate_thumbnails.s()
+                | update_image_metadata.s()
+                | notify_processing_complete.s().on_error(record_failure.s()))  # fmt: skip
+    return pipeline.apply_async()
+
+
+def image_r6_waits_briefly(image_id):
+    # waits up to 1 s for the first step "to be sure it started"
+    result = _r6_pipeline(image_id).apply_async(link_error=record_failure.s())
+    with contextlib.suppress(Exception):
+        result.parent.parent.parent.parent.get(timeout=1, propagate=False)
+    return result
+
+
+def image_r6_reupload(image_id):
+    # "make sure the image exists": uploads it again, keeping its size and format
+    stored = media.image(image_id)
+    media.upload(image_id, size_kb=stored.get("size_kb", 800), fmt=stored.get("format", "jpeg"))
+    return _r6_pipeline(image_id).apply_async(link_error=record_failure.s())
+
+
 @pytest.mark.parametrize(
     "answer",
     [image_right, image_si, image_on_error, image_reads_state_once, image_pipes_delay,
@@ -1933,6 +2367,72 @@ def test_07_3_right_answers(answer) -> None:
             "complete sent by link= are success callbacks outside the chain",
             id="r5-link-not-chain",
         ),
+        # adversary round 6 (memo-global and fixed-task-id passed before: the check processed
+        # every image id once; image 21 is now uploaded again to fail at compress_image)
+        pytest.param(
+            image_r6_errback_first_two,
+            "an image that fails at generate_thumbnails (step 3) failed and nothing was recorded",
+            "link_error on the chain covers every step",
+            id="r6-errback-first-two",
+        ),
+        pytest.param(
+            image_r6_errback_not_last,
+            "an image that fails at notify_processing_complete (step 5) failed and nothing was "
+            "recorded",
+            "link_error on the chain covers every step",
+            id="r6-errback-not-last",
+        ),
+        pytest.param(
+            _image_r6_memo_global(),
+            "process_image(21) sent nothing: it returned the handle that an earlier call, "
+            "process_image(21), had returned (SUCCESS already)",
+            "send the pipeline in every call, even for an image id seen before",
+            id="r6-memo-global",
+        ),
+        pytest.param(
+            image_r6_fixed_task_id,
+            "process_image(21) sent its tasks under the task id 'process-image-21', which ",
+            "leave task_id out: Celery gives every task of the chain a new id when it is sent; "
+            "an id built from the image id repeats whenever the same image is processed again",
+            id="r6-fixed-task-id",
+        ),
+        pytest.param(
+            image_r6_link_and_link_error,
+            "a good image failed with TypeError: record_failure() missing 2 required positional "
+            "arguments",
+            "record_failure belongs in link_error=, not link=",
+            id="r6-link-and-link-error",
+        ),
+        pytest.param(
+            image_r6_ignore_middle,
+            "for a good image, compress_image ran, but left no result in the result backend",
+            "send the canvas without ignore_result=True",
+            id="r6-ignore-middle",
+        ),
+        pytest.param(
+            image_r6_nested_links,
+            "process_image returned the AsyncResult of validate_image, not of the pipeline",
+            "return what chain(...).apply_async(link_error=record_failure.s()) returns",
+            id="r6-nested-links",
+        ),
+        pytest.param(
+            image_r6_errback_on_last_only,
+            "an image that fails at validate_image (step 1) failed and nothing was recorded",
+            "send the chain with apply_async(link_error=record_failure.s())",
+            id="r6-errback-on-last-only",
+        ),
+        pytest.param(
+            image_r6_waits_briefly,
+            "process_image(21) waited for its tasks (it called get())",
+            "it waited for the tasks",
+            id="r6-waits-briefly",
+        ),
+        pytest.param(
+            image_r6_reupload,
+            "process_image(24) changed the uploaded image while it sent the pipeline",
+            "leave the image as it was uploaded (no media.upload() in the function)",
+            id="r6-reupload",
+        ),
     ],
 )  # fmt: skip
 def test_07_3_wrong_answers(answer, problem, hint) -> None:
@@ -2168,9 +2668,71 @@ def price_r5_round(price, discount, quantity):
     return subtract.s(round(price, 2), round(discount, 2)) | multiply.s(quantity)
 
 
+# adversary round 6
+
+
+def price_r6_si_precomputed(price, discount, quantity):
+    return subtract.si(price, discount) | multiply.si(price - discount, quantity)
+
+
+def price_r6_local_subtract(price, discount, quantity):
+    # subtract called in the kernel to feed multiply
+    return subtract.s(price, discount) | multiply.si(subtract(price, discount), quantity)
+
+
+def price_r6_reversed_negated(price, discount, quantity):
+    # (discount - price) * -quantity: the right value, negation in the function
+    return subtract.s(discount, price) | multiply.s(-quantity)
+
+
+def price_r6_int_cast(price, discount, quantity):
+    return subtract.s(int(price), int(discount)) | multiply.s(int(quantity))
+
+
+def price_r6_quantity_or_one(price, discount, quantity):
+    # a missing or zero quantity defaults to 1
+    return subtract.s(price, discount) | multiply.s(quantity or 1)
+
+
+def price_r6_max_quantity(price, discount, quantity):
+    # a quantity of 0 is billed as 1
+    return subtract.s(price, discount) | multiply.s(max(quantity, 1))
+
+
+def price_r6_no_negative_discount(price, discount, quantity):
+    # a negative discount (a surcharge) is dropped
+    return subtract.s(price, discount if discount > 0 else 0) | multiply.s(quantity)
+
+
+def price_r6_fixed_ids(price, discount, quantity):
+    # readable task ids: every call reuses the same two
+    return (subtract.s(price, discount).set(task_id="price-subtract")
+            | multiply.s(quantity).set(task_id="price-multiply"))  # fmt: skip
+
+
+def price_r6_fixed_subtract_id(price, discount, quantity):
+    # a readable id on the first step only
+    return subtract.s(price, discount).set(task_id="price-subtract") | multiply.s(quantity)
+
+
+def price_r6_identity_add_first(price, discount, quantity):
+    # an extra add(price, 0) before subtract, so that subtract can be partial
+    return add.s(price, 0) | subtract.s(discount) | multiply.s(quantity)
+
+
+def price_r6_clamped(price, discount, quantity):
+    return subtract.s(price, min(discount, price)) | multiply.s(quantity)
+
+
+def price_r6_link_not_chain(price, discount, quantity):
+    return subtract.s(price, discount).set(link=multiply.s(quantity))
+
+
 @pytest.mark.parametrize("answer", [price_right, price_keywords])
 def test_07_4_right_answers(answer) -> None:
-    assert_passed(verdict("07.4", answer), "(5-8)*3=-9, (7-0)*3=21, (9-4)*1=5")
+    assert_passed(
+        verdict("07.4", answer), "(5-8)*3=-9, (7-0)*3=21, (9-4)*1=5, (8-(-2))*3=30, (6-1)*0=0"
+    )
 
 
 @pytest.mark.parametrize(
@@ -2386,10 +2948,135 @@ def test_07_4_right_answers(answer) -> None:
             "discount) | multiply.s(quantity); abs(), int() or any other arithmetic",
             id="r5-round-in-kernel",
         ),
+        # adversary round 6 (quantity-or-1, max-quantity and no-negative-discount passed
+        # before: no input had a quantity of 0 or a negative discount; fixed-ids and
+        # fixed-subtract-id were told to use the arguments, or to chain two tasks)
+        pytest.param(
+            price_r6_si_precomputed,
+            "price_after(30, 5, 2) computed 30 - 5 in the notebook, then ran subtract(30, 5) and "
+            "multiply(25, 2)",
+            "multiply.s(quantity) receives subtract's result from the chain",
+            id="r6-si-precomputed",
+        ),
+        pytest.param(
+            price_r6_local_subtract,
+            "price_after(30, 5, 2) computed 30 - 5 in the notebook",
+            "multiply.s(quantity) receives subtract's result from the chain",
+            id="r6-local-subtract",
+        ),
+        pytest.param(
+            price_r6_reversed_negated,
+            "price_after(30, 5, 2) ran subtract(5, 30) on the worker (-2 computed in the "
+            "notebook), not subtract(30, 5)",
+            "subtract.s(price, discount): the price comes first",
+            id="r6-reversed-negated",
+        ),
+        pytest.param(
+            price_r6_int_cast,
+            "price_after(30, 5, 2) computed int(30), int(5) and int(2) in the notebook",
+            "give the signatures price, discount and quantity as they are",
+            id="r6-int-cast",
+        ),
+        pytest.param(
+            price_r6_quantity_or_one,
+            "price_after(6, 1, 0) gave 5, not 0",
+            "a quantity of 0 costs 0: give multiply the quantity as it is, multiply.s(quantity)",
+            id="r6-quantity-or-1",
+        ),
+        pytest.param(
+            price_r6_max_quantity,
+            "price_after(6, 1, 0) gave 5, not 0",
+            "a quantity of 0 costs 0: give multiply the quantity as it is, multiply.s(quantity)",
+            id="r6-max-quantity",
+        ),
+        pytest.param(
+            price_r6_no_negative_discount,
+            "price_after(8, -2, 3) gave 24, not 30",
+            "a negative discount is a surcharge: subtract.s(price, discount) whatever its sign",
+            id="r6-no-negative-discount",
+        ),
+        pytest.param(
+            price_r6_fixed_ids,
+            "reused the task ids 'price-subtract' and 'price-multiply'",
+            "leave task_id out: Celery gives every task a new id when the canvas is sent; a "
+            "fixed id, or one built from the arguments, repeats in another call",
+            id="r6-fixed-ids",
+        ),
+        pytest.param(
+            price_r6_fixed_subtract_id,
+            "reused the task id 'price-subtract'",
+            "leave task_id out: Celery gives every task a new id when the canvas is sent; a "
+            "fixed id, or one built from the arguments, repeats in another call",
+            id="r6-fixed-subtract-id",
+        ),
+        pytest.param(
+            price_r6_identity_add_first,
+            "price_after(30, 5, 2) ran ['add(30, 0)', 'subtract(30, 5)', 'multiply(25, 2)'] on "
+            "the worker, not subtract then multiply",
+            "a chain of two tasks: subtract.s(price, discount) | multiply.s(quantity)",
+            id="r6-identity-add-first",
+        ),
+        pytest.param(
+            price_r6_clamped,
+            "price_after(5, 8, 3) gave 0, not -9",
+            "the discount can be larger than the price",
+            id="r6-clamped",
+        ),
+        pytest.param(
+            price_r6_link_not_chain,
+            "price_after(30, 5, 2) gave 25, not 50",
+            "multiply is a link= of subtract, not the next step of a chain",
+            id="r6-link-not-chain",
+        ),
     ],
 )  # fmt: skip
 def test_07_4_wrong_answers(answer, problem, hint) -> None:
     assert_fails(verdict("07.4", answer), problem, hint)
+
+
+@pytest.mark.parametrize(
+    ("exercise", "answer", "problem", "hint"),
+    [
+        pytest.param("07.1", _flow_r6_cached_global(), "returned the same canvas object that "
+                     "registered_flow(7) had returned", "build a new canvas in every call",
+                     id="07.1-cached-global"),
+        pytest.param("07.1", flow_r6_fixed_ids, "registered_flow(7) reused the task ids "
+                     "'send_welcome_email-7'", "leave task_id out", id="07.1-fixed-ids"),
+        pytest.param("07.2", doubles_r6_callback_fixed_id, "reused the task id 'total-of-"
+                     "doubles'", "leave task_id out", id="07.2-callback-fixed-id"),
+        pytest.param("07.3", _image_r6_memo_global(), "process_image(21) sent nothing: it "
+                     "returned", "send the pipeline in every call", id="07.3-memo-global"),
+        pytest.param("07.3", image_r6_fixed_task_id, "process_image(21) sent its tasks under "
+                     "the task id 'process-image-21', which ", "leave task_id out",
+                     id="07.3-fixed-task-id"),
+        pytest.param("07.4", price_r6_fixed_ids, "reused the task ids 'price-subtract' and "
+                     "'price-multiply'", "leave task_id out", id="07.4-fixed-ids"),
+    ],
+)  # fmt: skip
+def test_a_second_run_gives_the_same_verdict_and_hint(exercise, answer, problem, hint) -> None:
+    """An answer that keeps state between calls (a global, a fixed task id) fails the first
+    run of the check in a kernel and every later one, each time naming its own mistake:
+    the check sends a second flow, canvas or upload for the same arguments itself, and
+    remembers the canvases it has sent across runs."""
+    for _ in range(3):
+        assert_fails(verdict(exercise, answer), problem, hint)
+
+
+def test_07_1_a_canvas_cached_per_user_is_refused() -> None:
+    """Even under the right key: sending a chain stores the id Celery gave it in the chain,
+    so the cached canvas of user 7 is sent the second time under the first time's id."""
+    cache = {}
+
+    def flow(user_id):
+        if user_id not in cache:
+            cache[user_id] = flow_si(user_id)
+        return cache[user_id]
+
+    assert_fails(
+        verdict("07.1", flow),
+        "registered_flow(7) returned the same canvas object that registered_flow(7) had returned",
+        "build a new canvas in every call",
+    )
 
 
 # --------------------------------------------------------------------------- widget

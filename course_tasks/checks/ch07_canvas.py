@@ -16,36 +16,48 @@ name, arguments, the task that sent it and its group), walking from the returned
 its parents, members and children, in both modes:
 
 * 07.1 ``check("07.1", registered_flow)``: guide 002's four user-registered steps, each
-  once, for users 7 and 8, and each one *sent* only when the step before it had finished (it
-  was sent by that step, or by the last task of a chord header holding it): a group or a
-  chord header runs in order on one worker only by chance (``.s(user_id)`` hands every step
-  after the first the previous result: it needs ``.si()``);
+  once, for users 7, 8 and 7 again, and each one *sent* only when the step before it had
+  finished (it was sent by that step, or by the last task of a chord header holding it): a
+  group or a chord header runs in order on one worker only by chance (``.s(user_id)`` hands
+  every step after the first the previous result: it needs ``.si()``); no task id given
+  twice or holding a stored result already (an id built from the user id repeats in the
+  second flow of user 7), and a new canvas in every call (a chain once sent keeps its id in
+  ``options``: one kept between calls is sent again under it; this holds for 07.2 and 07.4
+  too, across runs of the checks in one kernel);
 * 07.2 ``check("07.2", total_of_doubles)``: a chord whose header ran exactly one
   ``add(n, n)`` per number (a repeated number too) and whose callback ``xsum`` added them
   (``xsum.s()``: a callback with numbers of its own ignores the header's results), with no
   task id given twice (in one canvas, across calls, or one already holding a stored result),
   and every add sent to run at once (a message with an ``eta``, from a countdown or an eta,
-  holds it back: adds held back one after another run one after another);
+  holds it back: adds held back one after another run one after another); the caller's list
+  left as it was (``numbers.sort()``); for a list of one number, ``chain(group(...), xsum.s())``
+  is named (Celery unrolls a group of one, and xsum gets a number);
 * 07.3 ``check("07.3", process_image)``: the five-step image pipeline sent as one chain
   with ``link_error=record_failure.s()``, returning the chain's handle at once; a good
   image runs five steps and records nothing; an image that fails at step 1 (a ``.bmp``) or
   step 2 (a size that is not a number), or at steps 3 to 5 (an upload that asks that step
   to fail, ``media.upload(..., fail_at=...)``, in every mode), records exactly one failure,
-  naming that step and its exception; every step's result stored (no ``ignore_result``);
+  naming that step and its exception; the good image is uploaded again to fail at step 2,
+  and that second call must send a new chain under new task ids (a fixed ``task_id`` or a
+  handle kept in a dict from the first call returns the first run's result); every step's
+  result stored (no ``ignore_result``);
   the function runs no step in the notebook and leaves the upload as it was, and the handle
   it returns is the one sending gave (its ``.parent`` links lead back to validate_image);
 * 07.4 ``check("07.4", price_after)``: ``(price - discount) * quantity``, a discount larger
-  than the price included, computed by ``subtract`` then ``multiply`` on the worker, the
-  difference handed on by the chain.
+  than the price, a negative discount and a quantity of 0 included, computed by ``subtract``
+  then ``multiply`` on the worker, the difference handed on by the chain, under task ids of
+  its own in every call.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import itertools
 import threading
 import time
 import uuid
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -189,6 +201,10 @@ class Built:
     #: ``(before, after)`` of what ``watch`` read, if the function changed it (07.3: the
     #: stored upload of the image, changed by a ``media.upload()`` in the function)
     changed: tuple[Any, Any] | None = None
+    #: ``(ids, how)``: task ids of what it sent (a chain's steps included) that an earlier
+    #: call had given its tasks, or that hold a stored result already (then nothing of it
+    #: was published)
+    reused: tuple[list[str], str] | None = None
 
 
 @contextmanager
@@ -365,6 +381,7 @@ def _call(
     doing: str = "built the canvas",
     earlier: dict[str, str] = EARLIER_USER,
     watch: Callable[[], Any] | None = None,
+    fresh: dict[str, str] | None = None,
 ) -> Built:
     """``fn(*args)``, bounded and watched: what it returned and did (:class:`Built`).
 
@@ -372,7 +389,9 @@ def _call(
     (:func:`_earlier_lines`). With ``hold`` (a function that sends its canvas), what it sends
     is published only once it has returned (:func:`_holding`), so the lines the logs gained
     meanwhile are its own (``Built.wrote_here``); ``watch`` is read before and after the call
-    (``Built.changed``).
+    (``Built.changed``). With ``fresh`` (``{id: the call that gave it}``, filled in), what it
+    sends is not published if it carries a task id an earlier call gave or that holds a stored
+    result already (``Built.reused``).
     """
     Number.noted = []
     log_lengths = {what: len(read()) for what, (_, read) in LOGS.items()}
@@ -450,6 +469,22 @@ def _call(
     changed = None
     if watch is not None and (now := watch()) != watched:
         changed = (watched, now)
+    reused = None
+    if fresh is not None:
+        ids = _step_ids(held.sent)
+        if again := [i for i in ids if i in fresh]:
+            reused = (again, f"an earlier call, {fresh[again[0]]}, had given its tasks")
+        elif stored := [
+            i for i in ids if app.backend.get_task_meta(i).get("status") != states.PENDING
+        ]:
+            reused = (
+                stored,
+                f"{'holds' if len(stored) == 1 else 'hold'} the stored result of a task sent "
+                "before this call",
+            )
+        if reused:
+            held.sent = []  # never published: nothing of it runs
+        fresh.update(dict.fromkeys(ids, _called(name, args)))
     held.publish()
     return Built(
         answer,
@@ -461,7 +496,24 @@ def _call(
         linked=linked,
         wrote_here=wrote_here,
         changed=changed,
+        reused=reused,
     )
+
+
+def _step_ids(sent: list[tuple[str, Any, Any, dict[str, Any]]]) -> list[str]:
+    """The task ids of the messages held (``_Held.sent``) and of the steps a chain carries
+    in them (the ``chain`` option: the steps still to come, each with the id it will run
+    under), in order, each once."""
+    ids: list[str] = []
+    for *_, options in sent:
+        ids.append(str(options.get("task_id")))
+        for item in _listed(options.get("chain")):
+            with contextlib.suppress(Exception):
+                sig = maybe_signature(item, app=app)
+                for step in _signatures(sig):
+                    if step.options.get("task_id"):
+                        ids.append(str(step.options["task_id"]))
+    return list(dict.fromkeys(i for i in ids if i and i != "None"))
 
 
 def _links_in(sent_options: list[dict[str, Any]]) -> list[str]:
@@ -549,7 +601,42 @@ def _need_signature(built: Built, name: str, args: tuple[Any, ...]) -> Signature
     return answer
 
 
-def _run(sig: Signature, what: str) -> tuple[AsyncResult, Any]:
+#: Every canvas a check got from a learner's function and sent: ``[(weak reference to it,
+#: the call that returned it, the run of the checks it was sent in)]``, kept across runs in
+#: one kernel. Sending a chain stores the id Celery gave it in the chain itself (its
+#: ``options["task_id"]``), so a canvas kept between calls (a global, a cache) is sent the
+#: second time under the first time's id, and its handle reads the earlier result.
+_SENT_CANVASES: list[tuple[weakref.ref[Any], str, int]] = []
+_RUNS = itertools.count(1)
+#: The run of the checks under way (:func:`_next_run`).
+_this_run = 0
+
+
+def _next_run() -> None:
+    global _this_run
+    _this_run = next(_RUNS)
+    _SENT_CANVASES[:] = [entry for entry in _SENT_CANVASES if entry[0]() is not None]
+
+
+def _new_canvas(canvas: Signature, call: str) -> None:
+    """A Fail if ``canvas`` is an object a learner's function returned before (and the check
+    sent): a canvas kept between calls."""
+    for ref, earlier, run in _SENT_CANVASES:
+        if ref() is canvas:
+            when = "" if run == _this_run else " in an earlier run of this check"
+            raise Fail(
+                f"{call} returned the same canvas object that {earlier} had returned{when}, "
+                "and the check has sent it already: a canvas kept from an earlier call",
+                hint="build a new canvas in every call, from the arguments it gets: a canvas "
+                "kept between calls (a global, a cache) holds the arguments of the call that "
+                "built it, and once sent it keeps the id Celery gave it, so sending it again "
+                "reuses that id and its handle reads the earlier run's result",
+            )
+
+
+def _run(sig: Signature, what: str, call: str = "") -> tuple[AsyncResult, Any]:
+    with contextlib.suppress(TypeError):
+        _SENT_CANVASES.append((weakref.ref(sig), call or what, _this_run))
     result = sig.apply_async()
     return result, finished(
         result, WAIT_SECONDS, what, "is the worker running? Run the set-up cell"
@@ -721,11 +808,15 @@ def _before(first: Ran, then: Ran, runs: dict[str, Ran]) -> bool:
 @exercise("07.1", "the user-registered chain", points=2)
 def _registered(registered_flow: Any) -> str:
     fn = need_function(registered_flow, "registered_flow", "registered_flow(user_id)")
-    users = (7, 8)
-    for user in users:
+    _next_run()
+    used_ids: dict[str, str] = {}
+    for turn, user in enumerate(USERS):
         events.clear_log()
+        call = _called("registered_flow", (user,))
         built = _call(fn, "registered_flow", user)
         sig = _need_signature(built, "registered_flow", (user,))
+        _new_canvas(sig, call)
+        _fresh_ids(sig, call, used_ids, hint=FLOW_IDS_HINT, reads="its handle")
         early = _settle(events.log, 0.1)
         if early:
             raise Fail(
@@ -733,7 +824,7 @@ def _registered(registered_flow: Any) -> str:
                 hint="calling a task (send_welcome_email(user_id)) runs it right here, not on "
                 "the worker: put send_welcome_email.si(user_id) in the chain instead",
             )
-        result, value = _run(sig, f"the flow for user {user}")
+        result, value = _run(sig, f"the flow for user {user}", call)
         lines = _settle(events.log)
         if isinstance(value, TypeError) and "positional argument" in str(value):
             raise Fail(
@@ -767,7 +858,7 @@ def _registered(registered_flow: Any) -> str:
                     ".s() hands each step the previous step's result, here its log line, as "
                     "the user id: give every step .si(user_id)"
                 )
-            elif (again := _earlier_users(users[: users.index(user)], lines)) and [
+            elif (again := _earlier_users(USERS[:turn], user, lines)) and [
                 line for line in lines if f"(user {user})" in line
             ]:
                 hint = (
@@ -780,12 +871,30 @@ def _registered(registered_flow: Any) -> str:
                 hint = "use the user_id argument, not a fixed id"
             raise Fail(f"for user {user}, these steps ran: {lines}", hint=hint)
         _in_sequence(user, _ran(result), sig)
-    return "4 steps for users 7 and 8, once each, each sent when the one before it had finished"
+    return (
+        "4 steps for users 7, 8 and 7 again, once each, each sent when the one before it had "
+        "finished"
+    )
 
 
-def _earlier_users(earlier: tuple[int, ...], lines: list[str]) -> list[str]:
-    """The users of ``earlier`` (the check asked for them before) whose steps ran again."""
-    return [f"user {u}" for u in earlier if any(f"(user {u})" in line for line in lines)]
+#: The users 07.1 sends a flow for: user 7 twice (a second flow for the same user must not
+#: find the first one's results under the same ids, nor reuse its canvas).
+USERS = (7, 8, 7)
+FLOW_IDS_HINT = (
+    "leave task_id out: Celery gives every task a new id when the canvas is sent; an id "
+    "built from the user id (or a fixed one) repeats whenever a flow for the same user is "
+    "sent again, and the new handle reads the earlier run's stored result before any step "
+    "of this one has run"
+)
+
+
+def _earlier_users(earlier: tuple[int, ...], user: int, lines: list[str]) -> list[str]:
+    """The other users of ``earlier`` (the check asked for them before) whose steps ran again."""
+    return [
+        f"user {u}"
+        for u in dict.fromkeys(earlier)
+        if u != user and any(f"(user {u})" in line for line in lines)
+    ]
 
 
 def _in_sequence(user: int, runs: dict[str, Ran], canvas: Signature) -> None:
@@ -955,10 +1064,22 @@ DOUBLES_LISTS = ([1, 2, 3], [5, 10, 20, 40], [4, 9, 4, 4], [3, 0, 8], [6])
 @exercise("07.2", "a chord: add in parallel, then xsum", points=2)
 def _doubles(total_of_doubles: Any) -> str:
     fn = need_function(total_of_doubles, "total_of_doubles", "total_of_doubles(numbers)")
+    _next_run()
     totals = []
     used_ids: dict[str, str] = {}
     for numbers in DOUBLES_LISTS:
-        built = _call(fn, "total_of_doubles", [Number(n) for n in numbers])
+        given = [Number(n) for n in numbers]
+        built = _call(fn, "total_of_doubles", given)
+        call = _called("total_of_doubles", (numbers,))
+        if [_plain(n) for n in given] != numbers:
+            raise Fail(
+                f"{call} changed the list it was given: the caller's list is now "
+                f"{[_plain(n) for n in given]}",
+                hint="leave the list it gets as it is (no numbers.sort(), reverse(), append() "
+                "or pop() on it): the function only builds the canvas, and the list belongs "
+                "to its caller; the order of the adds changes nothing for xsum (sorted(numbers) "
+                "would give a new list)",
+            )
         answer = built.answer
         if isinstance(answer, (int, float)) and not isinstance(answer, bool):
             raise Fail(
@@ -967,9 +1088,10 @@ def _doubles(total_of_doubles: Any) -> str:
                 "xsum.s()) and let the worker call xsum when all adds are done",
             )
         sig = _need_signature(built, "total_of_doubles", (numbers,))
-        _fresh_ids(sig, _called("total_of_doubles", (numbers,)), used_ids)
+        _new_canvas(sig, call)
+        _fresh_ids(sig, call, used_ids)
         with _published() as published:
-            result, value = _run(sig, f"the canvas for {numbers}")
+            result, value = _run(sig, f"the canvas for {numbers}", call)
         expected = sum(2 * n for n in numbers)
         if isinstance(value, list):
             raise Fail(
@@ -978,6 +1100,16 @@ def _doubles(total_of_doubles: Any) -> str:
                 "xsum.s()) adds them up",
             )
         if isinstance(value, BaseException):
+            if len(numbers) == 1 and isinstance(value, TypeError) and _unrolled(sig):
+                raise Fail(
+                    f"for the one-number list {numbers}, the canvas failed: TypeError: {value}: "
+                    f"xsum got the number that add({numbers[0]}, {numbers[0]}) returned, not a "
+                    "list",
+                    hint="chain() turns a group of one task into that task alone (Celery "
+                    "unrolls it), so chain(group(...), xsum.s()) hands xsum a number when the "
+                    "list holds one; chord(header, xsum.s()) (or group(...) | xsum.s(), which "
+                    "makes a chord) keeps the header a group for a list of any length",
+                )
             raise Fail(f"for {numbers}, the canvas failed: {type(value).__name__}: {value}")
         members = _chord_of_adds(numbers, result, built, sig)
         _all_at_once(numbers, members, published)
@@ -990,29 +1122,57 @@ def _doubles(total_of_doubles: Any) -> str:
     return f"{_words(totals)}: one add(n, n) per number on the worker, then xsum"
 
 
-def _fresh_ids(canvas: Signature, call: str, used: dict[str, str]) -> None:
+#: 07.2's hint for a task id given in the canvas.
+IDS_HINT = (
+    "leave task_id out: Celery gives every task a new id when the canvas is sent; ids "
+    "built from the number repeat for a repeated number, ids built from the position "
+    "repeat in every call"
+)
+
+
+def _ids(ids: list[str]) -> str:
+    """``the task id 'a'``, ``the task ids 'a' and 'b'``."""
+    return f"the task id{'' if len(ids) == 1 else 's'} {_words([repr(i) for i in ids])}"
+
+
+def _unrolled(canvas: Signature) -> bool:
+    """Whether ``canvas`` is a chain of add then xsum with no group or chord in it: what
+    ``chain(group(add.s(n, n)), xsum.s())`` becomes for one number (a group of one task is
+    unrolled into the task)."""
+    if not isinstance(canvas, _chain):
+        return False
+    steps = [maybe_signature(t, app=app) for t in canvas.tasks]
+    return [short(getattr(t, "task", "") or "") for t in steps] == ["add", "xsum"] and not any(
+        isinstance(t, (group, _chord)) for t in steps
+    )
+
+
+def _fresh_ids(
+    canvas: Signature,
+    call: str,
+    used: dict[str, str],
+    *,
+    hint: str = IDS_HINT,
+    reads: str = "the chord",
+) -> None:
     """No task id given twice: not twice in one canvas, not again in a later call (``used``:
-    ``{id: the call that gave it}``). A task id names one task; a second task sent with it
-    shares the first one's stored result, so the chord waits for, or adds, the wrong ones."""
+    ``{id: the call that gave it}``), not one that holds a stored result already. A task id
+    names one task; a second task sent with it shares the first one's stored result, so
+    ``reads`` (the chord, the handle) waits for, or reads, the wrong one."""
     ids = [str(sig.options["task_id"]) for sig in _signatures(canvas) if sig.options.get("task_id")]
     twice = sorted(i for i, n in Counter(ids).items() if n > 1)
     again = [i for i in dict.fromkeys(ids) if i in used]
-    hint = (
-        "leave task_id out: Celery gives every task a new id when the canvas is sent; ids "
-        "built from the number repeat for a repeated number, ids built from the position "
-        "repeat in every call"
-    )
     if twice:
         raise Fail(
             f"{call} gave several tasks the same task id ({_words([repr(i) for i in twice])}): "
-            "they share one stored result, so the chord cannot tell them apart",
+            f"they share one stored result, so {reads} cannot tell them apart",
             hint=hint,
         )
     if again:
         raise Fail(
-            f"{call} reused the task ids {_words([repr(i) for i in again])}, which "
-            f"{used[again[0]]} had given its tasks already: the chord finds the earlier "
-            "results stored under them",
+            f"{call} reused {_ids(again)}, which an earlier call, {used[again[0]]}, had "
+            f"given its tasks already: {reads} finds the earlier results stored under "
+            f"{'it' if len(again) == 1 else 'them'}",
             hint=hint,
         )
     stored = [
@@ -1020,8 +1180,8 @@ def _fresh_ids(canvas: Signature, call: str, used: dict[str, str]) -> None:
     ]
     if stored:
         raise Fail(
-            f"{call} reused the task ids {_words([repr(i) for i in stored])}: earlier tasks "
-            "have results stored under them already, and the chord finds those",
+            f"{call} reused {_ids(stored)}: earlier tasks have results stored under "
+            f"{'it' if len(stored) == 1 else 'them'} already, and {reads} finds those",
             hint=hint,
         )
     used.update(dict.fromkeys(ids, call))
@@ -1220,13 +1380,15 @@ def _callback_gets_results(
 # --------------------------------------------------------------------------- 07.3
 
 #: Image ids, and how the check makes the pipeline fail at each step: step 1 refuses a
-#: .bmp, step 2 cannot read a size that is not a number; steps 3 to 5 fail because the
-#: upload asks them to (``media.upload(..., fail_at=...)``, read by the worker in any mode).
+#: .bmp, step 2 cannot read a size that is not a number (the good image uploaded again: a
+#: second run for one image id sends a new chain, under new task ids, and returns its own
+#: handle); steps 3 to 5 fail because the upload asks them to (``media.upload(...,
+#: fail_at=...)``, read by the worker in any mode).
 GOOD_IMAGE = 21
 BAD_UPLOADS = {
     "validate_image": (22, {"fmt": "bmp"}, "InvalidImage: image 22: unsupported format 'bmp'"),
     "compress_image": (
-        23,
+        GOOD_IMAGE,
         {"size_kb": "huge", "fmt": "png"},
         "ValueError: invalid literal for int() with base 10: 'huge'",
     ),
@@ -1241,6 +1403,7 @@ MADE_TO_FAIL = {
 @exercise("07.3", "the image pipeline with link_error", points=2)
 def _pipeline(process_image: Any) -> str:
     fn = need_function(process_image, "process_image", "process_image(image_id)")
+    used: dict[str, str] = {}
     # A good upload: one message sent, five steps, the chain's handle, no failure recorded.
     media.clear()
     events.clear_log()
@@ -1253,9 +1416,12 @@ def _pipeline(process_image: Any) -> str:
         doing="sent the pipeline",
         earlier=EARLIER_IMAGE,
         watch=lambda: media.image(GOOD_IMAGE),
+        fresh=used,
     )
+    _not_reused(built, GOOD_IMAGE)
     _only_sent(built, GOOD_IMAGE)
     result = _need_result(built)
+    _sent_this_time(built, result, GOOD_IMAGE, used)
     value = _pipeline_finished(result, GOOD_IMAGE)
     if len(built.sent) > 1:
         _let_finish(built.sent_ids)
@@ -1330,15 +1496,63 @@ def _pipeline(process_image: Any) -> str:
             hint="record_failure belongs in link_error=, not link=: link runs on success",
         )
     for step, (image_id, upload, error) in BAD_UPLOADS.items():
-        _fails_at(fn, step, image_id, upload, error)
+        _fails_at(fn, step, image_id, upload, error, used)
     for step, (image_id, exc_type, message) in MADE_TO_FAIL.items():
         upload = {"fail_at": step, "fail_with": exc_type.__name__, "message": message}
-        _fails_at(fn, step, image_id, upload, f"{exc_type.__name__}: {message}")
-    return "5 steps for a good image; each failure recorded once, naming the step that failed"
+        _fails_at(fn, step, image_id, upload, f"{exc_type.__name__}: {message}", used)
+    return (
+        "5 steps for a good image; each failure recorded once, naming the step that failed, "
+        f"image {GOOD_IMAGE} uploaded again included"
+    )
+
+
+def _not_reused(built: Built, image_id: int) -> None:
+    """A Fail if what the function sent carries task ids that an earlier call gave or that
+    hold a stored result (then the check published none of it)."""
+    if built.reused is None:
+        return
+    ids, how = built.reused
+    raise Fail(
+        f"process_image({image_id}) sent its tasks under {_ids(ids)}, which {how}: the "
+        "handle it returns is ready at once, with the earlier run's result, whatever this "
+        "run does",
+        hint="leave task_id out: Celery gives every task of the chain a new id when it is "
+        "sent; an id built from the image id repeats whenever the same image is processed "
+        "again (an image uploaded again), and its handle reads the earlier run's stored "
+        "result",
+    )
+
+
+def _sent_this_time(built: Built, result: AsyncResult, image_id: int, used: dict[str, str]) -> None:
+    """The function sent something in this call: a handle kept from an earlier call (or made
+    up) belongs to no run of this upload."""
+    if built.sent_ids:
+        return
+    state = app.backend.get_task_meta(result.id).get("status")
+    if result.id in used:
+        whose = (
+            f"the handle that an earlier call, {used[result.id]}, had returned ({state} already)"
+        )
+    elif state != states.PENDING:
+        whose = f"a handle that was {state} before the call, from an earlier run"
+    else:
+        whose = "a handle of a task nobody sent"
+    raise Fail(
+        f"process_image({image_id}) sent nothing: it returned {whose}",
+        hint="send the pipeline in every call, even for an image id seen before: the image "
+        "may have been uploaded again since, and a handle kept from an earlier call (in a "
+        "dict outside the function) belongs to that call's run; return what chain(...)"
+        ".apply_async(link_error=record_failure.s()) gives this time",
+    )
 
 
 def _fails_at(
-    fn: Callable[..., Any], step: str, image_id: int, upload: dict[str, Any], error: str
+    fn: Callable[..., Any],
+    step: str,
+    image_id: int,
+    upload: dict[str, Any],
+    error: str,
+    used: dict[str, str],
 ) -> None:
     """Run the pipeline on an image that fails at ``step``: one failure, naming it, recorded."""
     media.clear()
@@ -1353,9 +1567,12 @@ def _fails_at(
         doing="sent the pipeline",
         earlier=EARLIER_IMAGE,
         watch=lambda: media.image(image_id),
+        fresh=used,
     )
+    _not_reused(built, image_id)
     _only_sent(built, image_id)
     result = _need_result(built)
+    _sent_this_time(built, result, image_id, used)
     _pipeline_finished(result, image_id)
     steps = _settle(media.log, 0.5)
     failures = _settle(events.log, 0.3, at_least=1)
@@ -1501,19 +1718,31 @@ def _need_result(built: Built) -> AsyncResult:
 # --------------------------------------------------------------------------- 07.4
 
 #: (price, discount, quantity): the third one's discount is larger than its price; the
-#: last two have no discount and a quantity of 1, where a step would change nothing.
-PRICES = ((30, 5, 2), (12, 2, 4), (5, 8, 3), (7, 0, 3), (9, 4, 1))
+#: next two have no discount and a quantity of 1, where a step would change nothing; the
+#: last two a negative discount (a surcharge) and a quantity of 0, where a default or a
+#: bound on the arguments (``quantity or 1``, ``max(quantity, 1)``, ``max(discount, 0)``)
+#: changes the price.
+PRICES = ((30, 5, 2), (12, 2, 4), (5, 8, 3), (7, 0, 3), (9, 4, 1), (8, -2, 3), (6, 1, 0))
+PRICE_IDS_HINT = (
+    "leave task_id out: Celery gives every task a new id when the canvas is sent; a fixed "
+    "id, or one built from the arguments, repeats in another call, and the chain reads the "
+    "result stored under it by the earlier one"
+)
 
 
 @exercise("07.4", "partial arguments come first", points=1)
 def _price(price_after: Any) -> str:
     fn = need_function(price_after, "price_after", "price_after(price, discount, quantity)")
+    _next_run()
+    used_ids: dict[str, str] = {}
     done = []
     for price, discount, quantity in PRICES:
         args = (price, discount, quantity)
         call = _called("price_after", args)
         built = _call(fn, "price_after", *(Number(a) for a in args))
         sig = _need_signature(built, "price_after", args)
+        _new_canvas(sig, call)
+        _fresh_ids(sig, call, used_ids, hint=PRICE_IDS_HINT, reads="the chain")
         result, value = _run(sig, call)
         expected = (price - discount) * quantity
         if isinstance(value, BaseException):
@@ -1552,6 +1781,18 @@ def _price(price_after: Any) -> str:
                     "result of what is sent is subtract's, and the link runs apart; chain "
                     "them: subtract.s(price, discount) | multiply.s(quantity)"
                 )
+            elif quantity == 0 and value == price - discount:
+                hint = (
+                    "a quantity of 0 costs 0: give multiply the quantity as it is, "
+                    "multiply.s(quantity), whatever its value (no `quantity or 1`, no "
+                    "max(quantity, 1): a default for a missing quantity turns 0 into 1)"
+                )
+            elif discount < 0 and value == price * quantity:
+                hint = (
+                    "a negative discount is a surcharge: subtract.s(price, discount) whatever "
+                    "its sign (no `if discount > 0`, no max(discount, 0)): price - discount "
+                    "is then more than the price"
+                )
             else:
                 hint = (
                     "the previous result is prepended: multiply.s(quantity) computes "
@@ -1559,7 +1800,8 @@ def _price(price_after: Any) -> str:
                 )
             raise Fail(f"{call} gave {value!r}, not {expected}", hint=hint)
         _subtract_then_multiply(call, args, result, built, sig)
-        done.append(f"({price}-{discount})*{quantity}={expected}")
+        shown = f"({discount})" if discount < 0 else f"{discount}"
+        done.append(f"({price}-{shown})*{quantity}={expected}")
     return f"{', '.join(done)}: subtract, then multiply on its result, on the worker"
 
 
