@@ -4,13 +4,15 @@ The learner's answers are tests: each check must accept a test that catches ever
 reject each weak test with the hint for the bug it lets through (or for what it did: a
 mock left out, delay() where apply() belongs, a wait with no timeout, an outage left behind).
 Each exercise's wrong answers are one table, ids named after the mistakes; adversary round 1's
-answers are all in it (and rounds 2 to 4's, as r2_/r3_/r4_ functions).
+answers are all in it (and rounds 2 to 6's, as r2_ to r6_ functions).
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
+from time import sleep  # as a learner imports it: a sleep the check does not see
 from unittest import mock
 
 import pytest
@@ -23,7 +25,7 @@ from checkhelpers import assert_fails, assert_passed, verdict
 from course_tasks import app
 from course_tasks.store import store
 from course_tasks.tasks import signup as sut
-from course_tasks.tasks.email import OUTBOX_KEY
+from course_tasks.tasks.email import OUTBOX_KEY, outbox
 from course_tasks.tasks.signup import (
     CardDeclined,
     GatewayDown,
@@ -605,6 +607,126 @@ def r5_signup_task_id_not_the_user_id(signup):
     assert not isinstance(response["task_id"], int)
 
 
+# adversary round 6 (11.1)
+# Answers of this round that are, line for line, one of the table's already:
+# signup-first-arg-only (= answer_signup_first_positional_only).
+
+
+def r6_signup_id_by_count(signup):
+    """The new user's id is taken to be the number of users in the table."""
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    new_id = len(all_users())
+    assert response["user_id"] == new_id
+    delay.assert_called_once_with(new_id)
+    assert response["task_id"] == delay.return_value.id
+
+
+def r6_signup_first_ada_by_email(signup):
+    """The new user is looked up by email, first match: an Ada from an earlier run wins."""
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    ada = next(user for user in all_users() if user.email == "ada@example.com")
+    assert response["user_id"] == ada.id
+    delay.assert_called_once_with(ada.id)
+    assert response["task_id"] == delay.return_value.id
+
+
+def r6_signup_rewinds_id_counter(signup):
+    """'Leave the table as you found it' done by putting the id counter back: Ada's row stays,
+    and the next sign-up gets Ada's id again and overwrites her row."""
+    before = store().get(LAST_ID_KEY)
+    try:
+        with mock.patch.object(welcome, "delay") as delay:
+            response = signup("Ada", "ada@example.com")
+        delay.assert_called_once_with(response["user_id"])
+        assert response["task_id"] == delay.return_value.id
+    finally:
+        if before is None:
+            store().delete(LAST_ID_KEY)
+        else:
+            store().set(LAST_ID_KEY, before)
+
+
+def r6_signup_task_id_is_a_string(signup):
+    """Checks only that the answer's task id is a non-empty string, not that it is the
+    queued task's id."""
+    with mock.patch.object(welcome, "delay") as delay:
+        delay.return_value.id = "4f8e-task"
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert isinstance(response["task_id"], str) and response["task_id"]
+
+
+def r6_signup_unmocked_first_call(signup):
+    """Calls the handler once without the mock first, 'to see the answer's shape': that call
+    creates a second user and queues a real welcome mail on the worker."""
+    shape = signup("Ada", "ada@example.com")
+    assert set(shape) == {"user_id", "task_id"}
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    delay.assert_called_once_with(response["user_id"])
+    assert response["task_id"] == delay.return_value.id
+
+
+def r6_signup_cleanup_deletes_newest_user(signup):
+    """Cleans up in a finally by deleting the newest user (the id counter's value), not the
+    one its own call created: whoever signed up last, or before a failed call, is deleted."""
+    try:
+        with mock.patch.object(welcome, "delay") as delay:
+            response = signup("Ada", "ada@example.com")
+        delay.assert_called_once_with(response["user_id"])
+        assert response["task_id"] == delay.return_value.id
+    finally:
+        store().hdel(USERS_KEY, store().get(LAST_ID_KEY))
+
+
+def r6_signup_through_the_worker(signup):
+    """No mock: lets the handler queue the real mail and checks it on the worker (a real mail
+    sent to Ada, and a handler test that needs a worker)."""
+    before = len(outbox())
+    response = signup("Ada", "ada@example.com")
+    mail = app.AsyncResult(response["task_id"]).get(timeout=5)
+    assert mail["to"] == "ada@example.com"
+    assert len(outbox()) == before + 1
+    assert response["task_id"] != response["user_id"]
+
+
+def r6_signup_expected_id_max_plus_one(signup):
+    """Works the new id out before the call as the highest id in the table + 1: wrong when
+    the newest users were deleted (ids are never handed out twice)."""
+    expected = max((user.id for user in all_users()), default=0) + 1
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    assert response["user_id"] == expected
+    delay.assert_called_once_with(expected)
+    assert response["task_id"] == delay.return_value.id
+
+
+def r6_signup_expected_id_from_counter(signup):
+    """Works the new id out before the call from the id counter + 1: a sign-up by another
+    process between the two lines makes it wrong (a race)."""
+    expected = int(store().get(LAST_ID_KEY) or 0) + 1
+    with mock.patch.object(welcome, "delay") as delay:
+        response = signup("Ada", "ada@example.com")
+    assert response["user_id"] == expected
+    delay.assert_called_once_with(expected)
+    assert response["task_id"] == delay.return_value.id
+
+
+def r6_signup_leaks_send_task_mock(signup):
+    """Mocks the app's send_task (under welcome.delay) with a patcher stopped at the end of
+    the test, not in a finally: a failing run leaves the mock on the course app."""
+    patcher = mock.patch.object(app, "send_task")
+    send_task = patcher.start()
+    response = signup("Ada", "ada@example.com")
+    send_task.assert_called_once()
+    name, args = send_task.call_args.args[:2]
+    assert (name, tuple(args)) == (welcome.name, (response["user_id"],))
+    assert response["task_id"] == send_task.return_value.id
+    patcher.stop()
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
@@ -791,14 +913,60 @@ def r5_signup_task_id_not_the_user_id(signup):
                       "== delay.return_value.id, not only that it came from the mock"),
                      id='r5-task-id-is-a-mock'),
         pytest.param(r5_signup_last_id_from_table,
-                     'your test passed on a buggy signup that queues the welcome mail twice',
-                     'assert it was queued exactly once',
+                     'your test fails on the correct signup while other users sign up at the '
+                     'same time',
+                     "compare with the id signup answered, response['user_id']: an id worked "
+                     "out before the call (the id counter + 1) or read from the table after it "
+                     "(the newest user, all_users()[-1])",
                      id='r5-last-id-from-table'),
         pytest.param(r5_signup_task_id_not_the_user_id,
                      ('your test passed on a buggy signup that answers with a task id of its own '
                       'making'),
                      "assert the answer carries the queued task's id itself",
                      id='r5-task-id-not-the-user-id'),
+        # adversary round 6
+        pytest.param(r6_signup_id_by_count,
+                     'your test fails on the correct signup when other users signed up before',
+                     "the new user's id comes from the users table: compare with",
+                     id='r6-signup-id-by-count'),
+        pytest.param(r6_signup_first_ada_by_email,
+                     'your test fails on the correct signup when other users signed up before',
+                     ("the new user's id comes from the users table: compare with "
+                      "response['user_id'], not a number you expect or work out (1, the number "
+                      "of users), nor a user you look up by name or address"),
+                     id='r6-signup-first-ada-by-email'),
+        pytest.param(r6_signup_rewinds_id_counter,
+                     "your test leaves the users' id counter (users:last-id) wound back from 41",
+                     "never wind the users' id counter back (store().decr(...)): ids are",
+                     id='r6-signup-rewinds-id-counter'),
+        pytest.param(r6_signup_task_id_is_a_string,
+                     'your test passed on a buggy signup that answers with a task id of its own',
+                     "assert the answer carries the queued task's id itself:",
+                     id='r6-signup-task-id-is-a-string'),
+        pytest.param(r6_signup_unmocked_first_call,
+                     'your test sent the welcome mail through the broker for real: welcome.delay',
+                     "patch it in the test: with mock.patch.object(welcome, 'delay') as",
+                     id='r6-signup-unmocked-first-call'),
+        pytest.param(r6_signup_cleanup_deletes_newest_user,
+                     'your test leaves user 43, who signed up while your test ran (another',
+                     'delete only the user your call created, by the id signup answered',
+                     id='r6-signup-cleanup-deletes-newest-user'),
+        pytest.param(r6_signup_through_the_worker,
+                     'your test sent the welcome mail through the broker for real: welcome.delay',
+                     "patch it in the test: with mock.patch.object(welcome, 'delay') as",
+                     id='r6-signup-through-the-worker'),
+        pytest.param(r6_signup_expected_id_max_plus_one,
+                     'your test fails on the correct signup when the newest users were deleted',
+                     "compare with the id signup answered, response['user_id'], not one you",
+                     id='r6-signup-expected-id-max-plus-one'),
+        pytest.param(r6_signup_expected_id_from_counter,
+                     'your test fails on the correct signup while other users sign up at the same',
+                     "compare with the id signup answered, response['user_id']: an id",
+                     id='r6-signup-expected-id-from-counter'),
+        pytest.param(r6_signup_leaks_send_task_mock,
+                     'your test leaves Celery.send_task mocked (a patch started with start() and',
+                     'use the patch as a with block (with mock.patch(...) as m:), or stop',
+                     id='r6-signup-leaks-send-task-mock'),
     ],
 )  # fmt: skip
 def test_11_1_wrong_answers(answer, problem, hint) -> None:
@@ -1414,6 +1582,134 @@ def r5_charge_declined_real_gateway(charge):
     assert result.state == "FAILURE" and isinstance(result.result, CardDeclined)
 
 
+# adversary round 6 (11.2)
+# Answers of this round that are, line for line, one of the table's already:
+# charge-realistic-receipt (= r4_charge_realistic_receipt).
+
+
+def r6_charge_no_recovery_case(charge):
+    """Never tests recovery after failures: success at the first call, never recovers,
+    declined."""
+    with mock.patch(GATEWAY, side_effect=["rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 1)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r6_charge_policy_from_the_task(charge):
+    """Reads the expected number of retries from the task under test (charge.max_retries):
+    a task declared with the wrong max_retries passes its own test."""
+    retries = charge.max_retries
+    with mock.patch(GATEWAY, side_effect=[GatewayDown()] * retries + ["rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", retries + 1)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", retries + 1)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r6_charge_resets_shared_outage(charge):
+    """'Makes sure the gateway is up' with gateway_down(0): wipes the outage that the
+    worker shares through the store (and leaves it wiped)."""
+    gateway_down(0)
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r6_charge_spy_answers_the_success(charge):
+    """The failures come from the mock, the success from the real gateway behind wraps=
+    (mock.DEFAULT): the third answer depends on the outage in the shared store."""
+    with mock.patch(
+        GATEWAY, wraps=gateway_charge, side_effect=[GatewayDown(), GatewayDown(), mock.DEFAULT]
+    ) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1-500", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r6_charge_declined_by_real_gateway(charge):
+    """The declined card comes from the real gateway (negative cents) behind a wraps= spy,
+    not from the mock: it depends on the outage in the shared store."""
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, wraps=gateway_charge) as gateway:
+        result = charge.apply(args=(1, -500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r6_charge_eager_on_the_shared_app(charge):
+    """Guide 002's way: task_always_eager on the course's shared app (put back in a finally)
+    and charge.delay(...), instead of apply() on a test app or apply() alone."""
+    app.conf.task_always_eager = True
+    try:
+        with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+            result = charge.delay(1, 500)
+        assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+        with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+            result = charge.delay(1, 500)
+        assert (result.state, gateway.call_count) == ("FAILURE", 4)
+        with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+            result = charge.delay(1, 500)
+        assert (result.state, gateway.call_count) == ("FAILURE", 1)
+    finally:
+        app.conf.task_always_eager = False
+
+
+def r6_charge_sets_outage_and_mocks(charge):
+    """Sets the outage in the store as the chapter's worker cells do (gateway_down(2)), and
+    mocks the gateway too: the mock answers, and the store is left saying the gateway is
+    down for the next 2 real charges (the worker's)."""
+    gateway_down(2)
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+    with mock.patch(GATEWAY, side_effect=GatewayDown("down")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
+def r6_charge_never_recovers_ends_in_decline(charge):
+    """The 'never recovers' mock ends its list with a decline (3 outages, then CardDeclined):
+    the fourth answer is never an outage, so retrying more than 3 times is never seen."""
+    with mock.patch(GATEWAY, side_effect=[GatewayDown(), GatewayDown(), "rcpt-1"]) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, result.result, gateway.call_count) == ("SUCCESS", "rcpt-1", 3)
+    down = [GatewayDown("down")] * 3 + [CardDeclined("declined")]
+    with mock.patch(GATEWAY, side_effect=down) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 4)
+    with mock.patch(GATEWAY, side_effect=CardDeclined("declined")) as gateway:
+        result = charge.apply(args=(1, 500))
+    assert (result.state, gateway.call_count) == ("FAILURE", 1)
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
@@ -1572,6 +1868,39 @@ def r5_charge_declined_real_gateway(charge):
                      'your test calls the real gateway_charge',
                      'make every gateway answer with your mock',
                      id='r5-declined-real-gateway'),
+        # adversary round 6
+        pytest.param(r6_charge_no_recovery_case,
+                     'your test passed on a buggy charge task that makes a test charge of 0',
+                     'test the recovery the text asks for: a gateway that fails, then',
+                     id='r6-charge-no-recovery-case'),
+        pytest.param(r6_charge_policy_from_the_task,
+                     'your test passed on a buggy charge task that retries 10 times instead of 3',
+                     'when the gateway never recovers, assert how often it was called: 1',
+                     id='r6-charge-policy-from-the-task'),
+        pytest.param(r6_charge_resets_shared_outage,
+                     'your test leaves the outage an earlier cell left in the store wiped',
+                     'leave the outage in the store alone (no gateway_down(0) to start',
+                     id='r6-charge-resets-shared-outage'),
+        pytest.param(r6_charge_spy_answers_the_success,
+                     'your test calls the real gateway_charge (a spy with wraps=, or no mock):',
+                     'make every gateway answer with your mock: side_effect=[GatewayDown(),',
+                     id='r6-charge-spy-answers-the-success'),
+        pytest.param(r6_charge_declined_by_real_gateway,
+                     'your test calls the real gateway_charge (a spy with wraps=, or no mock):',
+                     'make every gateway answer with your mock: side_effect=[GatewayDown(),',
+                     id='r6-charge-declined-by-real-gateway'),
+        pytest.param(r6_charge_eager_on_the_shared_app,
+                     "your test runs charge with task_always_eager switched on on the course's",
+                     'leave task_always_eager alone and run the task here with the mock in',
+                     id='r6-charge-eager-on-the-shared-app'),
+        pytest.param(r6_charge_sets_outage_and_mocks,
+                     'your test leaves the simulated gateway down for the next 2 charges',
+                     'mock the gateway with side_effect=[GatewayDown(), ...] instead of an',
+                     id='r6-charge-sets-outage-and-mocks'),
+        pytest.param(r6_charge_never_recovers_ends_in_decline,
+                     'your test passed on a buggy charge task that retries 10 times instead of 3',
+                     'make the gateway that never recovers an outage at every call,',
+                     id='r6-charge-never-recovers-ends-in-decline'),
     ],
 )  # fmt: skip
 def test_11_2_wrong_answers(answer, problem, hint) -> None:
@@ -2171,6 +2500,160 @@ def r5_onboarding_user_id_only(onboarding):
     assert flow.apply().get()["user_id"] == user.id
 
 
+# adversary round 6 (11.3)
+# Answers of this round that are, line for line, one of the table's already:
+# onboarding-zip-steps (= r4_onboarding_zip),
+# onboarding-worker-get-without-timeout (= r4_onboarding_get_no_timeout),
+# onboarding-runs-steps-one-by-one (= r4_onboarding_each_step).
+
+
+def r6_onboarding_first_second_last(onboarding):
+    """Checks steps [0], [1] and [-1] and never the length: a repeated step in the middle
+    or at the end goes unseen."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    first, second, last = flow.tasks[0], flow.tasks[1], flow.tasks[-1]
+    for step, name in ((first, STEPS[0]), (second, STEPS[1]), (last, STEPS[2])):
+        assert (step.task, step.args, step.immutable) == (name, (user.id,), True)
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r6_onboarding_no_step_args(onboarding):
+    """Checks the steps' names and immutability, never their arguments."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.immutable) for step in flow.tasks] == [(name, True) for name in STEPS]
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r6_onboarding_steps_as_a_set(onboarding):
+    """Compares the steps as a set (and their count): their order is not pinned."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert {(step.task, step.args, step.immutable) for step in flow.tasks} == {
+        (name, (user.id,), True) for name in STEPS
+    }
+    assert len(flow.tasks) == 3
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r6_onboarding_eager_propagates_left_on(onboarding):
+    """Runs the canvas eagerly on the shared app with task_always_eager and
+    task_eager_propagates switched on; the finally switches only task_always_eager back
+    off: task_eager_propagates stays on on the course's app."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    app.conf.update(task_always_eager=True, task_eager_propagates=True)
+    try:
+        assert flow.delay().get(timeout=5) == {"user_id": user.id, "step": "suggestions"}
+    finally:
+        app.conf.task_always_eager = False
+
+
+def r6_onboarding_reuses_last_user(onboarding):
+    """Uses the newest user of the table when there is one, creates one only in an empty
+    table: in a table with users, the run mails someone else."""
+    users = all_users()
+    user = users[-1] if users else create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r6_onboarding_pops_last_mail_in_finally(onboarding):
+    """'Leaves the outbox as found' with rpop in a finally: when a step fails before the mail
+    is sent, it deletes the last mail someone else sent."""
+    user = create_user("Ada", "ada@example.com")
+    try:
+        flow = onboarding(user.id)
+        assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+            (name, (user.id,), True) for name in STEPS
+        ]
+        assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+    finally:
+        store().rpop(OUTBOX_KEY)
+        store().hdel(USERS_KEY, str(user.id))
+
+
+def r6_onboarding_eager_propagates_left_on_v2(onboarding):
+    """Eager on the shared app, task_always_eager put back to the value found, but
+    task_eager_propagates=True (switched on with it) is never put back."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    before = app.conf.task_always_eager
+    app.conf.update(task_always_eager=True, task_eager_propagates=True)
+    try:
+        assert flow.delay().get(timeout=5) == {"user_id": user.id, "step": "suggestions"}
+    finally:
+        app.conf.task_always_eager = before
+
+
+def r6_onboarding_runs_last_step_again(onboarding):
+    """Runs the canvas once, then the last step again on its own to check its answer."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.apply().successful()
+    assert flow.tasks[-1].apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r6_onboarding_runs_last_step_again_v2(onboarding):
+    """Checks kind and steps, runs the canvas once, then runs the last step again on its own
+    to read the answer (instead of the canvas's own result)."""
+    user = create_user("Ada", "ada@example.com")
+    flow = onboarding(user.id)
+    assert type(flow).__name__ == "_chain"
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.apply().successful()
+    assert flow.tasks[-1].apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+_R6_CACHED_USER = []
+
+
+def r6_onboarding_user_cached_in_global(onboarding):
+    """Creates its user once and keeps it in a module global for the next runs: the user is
+    gone once the table is cleared (a later cell, another kernel)."""
+    if not _R6_CACHED_USER:
+        _R6_CACHED_USER.append(create_user("Ada", "ada@example.com"))
+    user = _R6_CACHED_USER[0]
+    flow = onboarding(user.id)
+    assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+        (name, (user.id,), True) for name in STEPS
+    ]
+    assert flow.apply().get() == {"user_id": user.id, "step": "suggestions"}
+
+
+def r6_onboarding_sends_before_asserting(onboarding):
+    """Sends the canvas to the worker first, then checks the steps, then waits, and deletes
+    its user in a finally: when a check fails, the test ends with its canvas still running
+    on the worker and its user deleted under it."""
+    user = create_user("Ada", "ada@example.com")
+    try:
+        flow = onboarding(user.id)
+        result = flow.delay()
+        assert type(flow).__name__ == "_chain"
+        assert [(step.task, step.args, step.immutable) for step in flow.tasks] == [
+            (name, (user.id,), True) for name in STEPS
+        ]
+        assert result.get(timeout=5) == {"user_id": user.id, "step": "suggestions"}
+    finally:
+        store().hdel(USERS_KEY, str(user.id))
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
@@ -2363,6 +2846,51 @@ def r5_onboarding_user_id_only(onboarding):
                       "its last step, suggest_follows, answers with another step's name"),
                      'run the canvas and compare what the run returns',
                      id='r5-user-id-only'),
+        # adversary round 6
+        pytest.param(r6_onboarding_first_second_last,
+                     'your test passed on a buggy onboarding that sends the welcome mail twice (a',
+                     'compare the whole list of steps, in order, with ==: [step.task for',
+                     id='r6-onboarding-first-second-last'),
+        pytest.param(r6_onboarding_no_step_args,
+                     'your test passed on a buggy onboarding that creates the profile of another',
+                     "compare each step's arguments with your user's id: [(step.task,",
+                     id='r6-onboarding-no-step-args'),
+        pytest.param(r6_onboarding_steps_as_a_set,
+                     'your test passed on a buggy onboarding that sends the welcome mail before',
+                     'compare the steps in order: [step.task for step in flow.tasks] ==',
+                     id='r6-onboarding-steps-as-a-set'),
+        pytest.param(r6_onboarding_eager_propagates_left_on,
+                     'your test leaves app.conf.task_eager_propagates set to True (it was False:',
+                     'put back every setting you change, each one, in a finally (before =',
+                     id='r6-onboarding-eager-propagates-left-on'),
+        pytest.param(r6_onboarding_reuses_last_user,
+                     'your test runs the canvas for user 40, who was in the table before it',
+                     'create the user your test needs every time, even when the table has',
+                     id='r6-onboarding-reuses-last-user'),
+        pytest.param(r6_onboarding_pops_last_mail_in_finally,
+                     'your test leaves mails that were there before it deleted from the outbox',
+                     'leave the data you did not make alone: create the user your test',
+                     id='r6-onboarding-pops-last-mail-in-finally'),
+        pytest.param(r6_onboarding_eager_propagates_left_on_v2,
+                     'your test leaves app.conf.task_eager_propagates set to True (it was False:',
+                     'put back every setting you change, each one, in a finally (before =',
+                     id='r6-onboarding-eager-propagates-left-on-v2'),
+        pytest.param(r6_onboarding_runs_last_step_again,
+                     "your test runs the canvas, and suggest_follows again on its own (a step's",
+                     "check the run's own result: assert flow.apply().get() == {'user_id':",
+                     id='r6-onboarding-runs-last-step-again'),
+        pytest.param(r6_onboarding_runs_last_step_again_v2,
+                     "your test runs the canvas, and suggest_follows again on its own (a step's",
+                     "check the run's own result: assert flow.apply().get() == {'user_id':",
+                     id='r6-onboarding-runs-last-step-again-v2'),
+        pytest.param(r6_onboarding_user_cached_in_global,
+                     'your test fails on the correct onboarding when other users signed up before',
+                     'create the user your test needs in the test, every time it runs (user',
+                     id='r6-onboarding-user-cached-in-global'),
+        pytest.param(r6_onboarding_sends_before_asserting,
+                     'your test sends the canvas to the worker (flow.delay()) before it checks it,',
+                     'check the canvas first (its kind, every step with its arguments),',
+                     id='r6-onboarding-sends-before-asserting'),
     ],
 )  # fmt: skip
 def test_11_3_wrong_answers(answer, problem, hint) -> None:
@@ -2802,6 +3330,87 @@ def r5_tag_post_frozenset(tag_post):
     assert app.AsyncResult(result.id).state == "SUCCESS"
 
 
+# adversary round 6 (11.4)
+# Answers of this round that are, line for line, one of the table's already:
+# tag-post-sorted-after-lowering (= r5_tag_post_ascii_out_of_order).
+
+
+def r6_tag_post_from_time_import_sleep(tag_post):
+    """A fixed sleep(3) (from time import sleep), then a look at the stored result."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    sleep(3)
+    stored = app.AsyncResult(result.id)
+    assert (stored.state, stored.result) == ("SUCCESS", ["celery", "redis"])
+
+
+def r6_tag_post_busy_wait(tag_post):
+    """A fixed 3-second wait written as a loop on the clock, then a look at the result."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    until = time.monotonic() + 3
+    while time.monotonic() < until:
+        pass
+    stored = app.AsyncResult(result.id)
+    assert (stored.state, stored.result) == ("SUCCESS", ["celery", "redis"])
+
+
+def r6_tag_post_event_wait(tag_post):
+    """A fixed wait with threading.Event().wait(3), then a look at the result."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    threading.Event().wait(3)
+    stored = app.AsyncResult(result.id)
+    assert (stored.state, stored.result) == ("SUCCESS", ["celery", "redis"])
+
+
+def r6_tag_post_poll_state_short_deadline(tag_post):
+    """Polls result.state with a 1-second deadline (shorter than the busy worker's 2 s)."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    deadline = time.monotonic() + 1
+    while result.state != "SUCCESS" and time.monotonic() < deadline:
+        sleep(0.05)
+    stored = app.AsyncResult(result.id)
+    assert (stored.state, stored.result) == ("SUCCESS", ["celery", "redis"])
+
+
+def r6_tag_post_short_timeout(tag_post):
+    """get(timeout=1.5): shorter than the two seconds a busy worker needs."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=1.5) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def r6_tag_post_timeout_just_over_two(tag_post):
+    """get(timeout=2.2): 0.2 s more than the busy worker's two seconds, no margin on a loaded
+    machine."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=2.2) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def r6_tag_post_timeout_a_minute(tag_post):
+    """get(timeout=60): not 'a few seconds': a lost message holds the test suite a minute."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert result.get(timeout=60) == ["celery", "redis"]
+    assert app.AsyncResult(result.id).state == "SUCCESS"
+
+
+def r6_tag_post_asserts_not_ready_at_once(tag_post):
+    """Catches the inline run with 'not ready right after sending': a race (a fast worker
+    can answer before the next line), and no look at the stored state."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    assert not result.ready()
+    assert result.get(timeout=5) == ["celery", "redis"]
+
+
+def r6_tag_post_spin_poll_no_interval(tag_post):
+    """Polls ready() with a 5 s deadline but no pause: thousands of backend reads a second."""
+    result = tag_post(7, ["Redis", "celery", "redis"])
+    deadline = time.monotonic() + 5
+    while not result.ready() and time.monotonic() < deadline:
+        pass
+    stored = app.AsyncResult(result.id)
+    assert (stored.state, stored.result) == ("SUCCESS", ["celery", "redis"])
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
@@ -2975,6 +3584,35 @@ def r5_tag_post_frozenset(tag_post):
                      'your test passes tag_post its tags as a frozenset',
                      'pass a list in an order you choose',
                      id='r5-frozenset'),
+        # adversary round 6
+        pytest.param(r6_tag_post_from_time_import_sleep,
+                     "your test reads the task's result",
+                     'wait with result.get(timeout=5): it returns as soon as the worker',
+                     id='r6-tag-post-from-time-import-sleep'),
+        pytest.param(r6_tag_post_busy_wait,
+                     "your test reads the task's result",
+                     'wait with result.get(timeout=5): it returns as soon as the worker',
+                     id='r6-tag-post-busy-wait'),
+        pytest.param(r6_tag_post_event_wait,
+                     "your test reads the task's result",
+                     'wait with result.get(timeout=5): it returns as soon as the worker',
+                     id='r6-tag-post-event-wait'),
+        pytest.param(r6_tag_post_poll_state_short_deadline,
+                     "your test reads the task's result",
+                     'wait with result.get(timeout=5): it returns as soon as the worker',
+                     id='r6-tag-post-poll-state-short-deadline'),
+        pytest.param(r6_tag_post_short_timeout,
+                     'your test gives the worker only 1.5 s (get(timeout=1.5)) and fails on the',
+                     'give the worker a few seconds on a loaded machine:',
+                     id='r6-tag-post-short-timeout'),
+        pytest.param(r6_tag_post_asserts_not_ready_at_once,
+                     'your test fails on the correct tag_post when the worker is quick (the task',
+                     "don't assert what the worker has not done yet (assert not",
+                     id='r6-tag-post-asserts-not-ready-at-once'),
+        pytest.param(r6_tag_post_spin_poll_no_interval,
+                     "your test reads the task's state 200 times in",
+                     'wait with result.get(timeout=5), which pauses between its looks, or',
+                     id='r6-tag-post-spin-poll-no-interval'),
     ],
 )  # fmt: skip
 def test_11_4_wrong_answers(answer, problem, hint) -> None:
@@ -2998,14 +3636,15 @@ def test_11_4_the_broken_index_tags_is_put_back() -> None:
     ("exercise", "answer", "detail"),
     [
         pytest.param("11.1", answer_signup_good,
-                     "in 2 states of the users table, fails on all 8 buggy versions",
+                     "in 4 states of the users table, fails on all 8 buggy versions",
                      id="11.1-solution"),
         pytest.param("11.1", answer_signup_whole_task_mocked, "", id="11.1-whole-task-mocked"),
         pytest.param("11.1", answer_signup_apply_async_mocked, "", id="11.1-apply-async-mocked"),
         pytest.param("11.1", answer_signup_and_the_mail_itself, "",
                      id="11.1-and-the-mail-itself"),
-        pytest.param("11.2", answer_charge_good, "fails on all 10 buggy versions",
-                     id="11.2-solution"),
+        pytest.param("11.2", answer_charge_good,
+                     "with the gateway up and with an outage an earlier cell left in the store, "
+                     "fails on all 11 buggy versions", id="11.2-solution"),
         pytest.param("11.2", answer_charge_recovery_after_one_failure, "",
                      id="11.2-recovery-after-one-failure"),
         pytest.param("11.3", answer_onboarding_good,
@@ -3013,12 +3652,18 @@ def test_11_4_the_broken_index_tags_is_put_back() -> None:
                      id="11.3-solution"),
         pytest.param("11.3", answer_onboarding_on_the_worker, "", id="11.3-on-the-worker"),
         pytest.param("11.3", answer_onboarding_runs_on_worker, "", id="11.3-runs-on-worker"),
-        pytest.param("11.4", answer_tag_post_good, "fails on all 10 buggy versions",
+        pytest.param("11.4", answer_tag_post_good,
+                     "with the worker busy and quick, fails on all 10 buggy versions",
                      id="11.4-solution"),
         pytest.param("11.4", answer_tag_post_polls_with_a_deadline, "",
                      id="11.4-polls-with-a-deadline"),
         pytest.param("11.4", answer_tag_post_short_waits_in_a_loop, "",
                      id="11.4-short-waits-in-a-loop"),
+        # adversary round 6, judged right: the text asks for a timeout longer than the two
+        # seconds the check's worker is busy, and sets no upper bound
+        pytest.param("11.4", r6_tag_post_timeout_just_over_two, "",
+                     id="11.4-r6-timeout-just-over-two"),
+        pytest.param("11.4", r6_tag_post_timeout_a_minute, "", id="11.4-r6-timeout-a-minute"),
     ],
 )  # fmt: skip
 def test_right_answers(exercise, answer, detail) -> None:

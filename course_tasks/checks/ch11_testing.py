@@ -18,22 +18,30 @@ PENDING to it until it has waited that long for it (in ``get()``/``wait()`` time
 ``time.sleep``) and, without get()/wait(), looked at it more than once (it polls), so a short
 timeout, a fixed sleep of any length and a polling loop with a short deadline fail on the
 correct code; one buggy ``tag_post`` never gets an answer, so a wait with no deadline hangs
-(the check ends it). Seen, not timed: the simulation never sleeps. A test that sends a task
+(the check ends it). Seen, not timed: the simulation never sleeps. A loop that reads the
+state with no pause between its looks (:data:`SPIN_LOOKS` in under :data:`SPIN_SECONDS`) fails,
+and 11.4's correct code runs once more with a quick worker, the task done before ``tag_post``
+returns, where a test that asserts what the worker has not done yet (``not ready()``) fails.
+A test that sends a task
 through the broker while its mock (or a stand-in of its own) is in place on course code fails:
 only the embedded worker thread would see it. 11.3 must run the chain itself, not each step.
 
 After every run, on the correct code and on each buggy version, passed or failed, the test
 must have left nothing behind: no mock still in place on a course module or task (a patch
-started and never stopped, a mock or fake assigned by hand), no ``task_always_eager``
-switched, no users that were there before deleted, no mails taken out of the outbox, and, in
-11.2, no simulated outage of the gateway in the store (a cleanup that a failing assertion
-skips shows on a buggy version).
+started and never stopped, a mock or fake assigned by hand), no ``task_always_eager`` or any
+other setting of the course app changed (``task_eager_propagates``), no users that were there
+before deleted (nor, in 11.1, users who signed up while it ran), no mails taken out of the
+outbox, and, in 11.2, no simulated outage of the gateway in the store, nor one an earlier cell
+left there wiped (a cleanup that a failing assertion skips shows on a buggy version).
 11.2's test makes every gateway failure with its mock: the real ``gateway_charge`` reads the
 simulated outage in the store, which the worker shares. The correct code runs in more than one
 state of the store: an empty users table (a fresh kernel) and one where other users signed up
-before and there is no user 1; each buggy version runs in each of them, so that a test leaning
-on earlier data or on id 1 shows. The store's users table and the gateway's outage are put back
-as they were after the check.
+before and there is no user 1 (11.1 also: the newest users deleted, so the highest id + 1 is not
+the next id; another user signing up just before and just after the call, so an id worked out
+before it or the newest user after it is someone else); each buggy version runs in each of
+them, so that a test leaning on earlier data, on id 1 or on a worked-out id shows. 11.2 also
+runs the correct code with an outage an earlier cell left in the store. The store's users
+table and the gateway's outage are put back as they were after the check.
 
 Only a test that never answers is timed (:data:`HANG_SECONDS`, while it is not inside a wait
 with a timeout of its own).
@@ -43,15 +51,17 @@ with a timeout of its own).
   its id, the task queued twice, an answer with the user id or a made-up id where the queued
   task's id belongs, another user's id, an argument the task does not take;
 * 11.2 ``check("11.2", test_charge)``: retries of :func:`~course_tasks.tasks.signup.charge`,
-  run with ``apply()`` and a mocked gateway; bugs: no retry, 10 retries or 2 (in the
-  decorator, or in the ``self.retry(max_retries=...)`` call with the decorator's 3 left as it
-  was), a declined card retried, a task that gives up quietly (SUCCESS with ``None``), a
+  run with ``apply()`` (not eager mode) and a mocked gateway; bugs: no retry, 10 retries or 2
+  (in the decorator, or in the ``self.retry(max_retries=...)`` call with the decorator's 3 left
+  as it was), a test charge before the real one on every retry (only a recovery shows it), a
+  declined card retried, a task that gives up quietly (SUCCESS with ``None``), a
   receipt never returned;
 * 11.3 ``check("11.3", test_onboarding)``: the canvas
   :func:`~course_tasks.tasks.signup.onboarding`; bugs: ``.s`` instead of ``.si`` (guide 002)
   on every step or on the last one, steps out of order, the last or the middle step missing,
   the middle or the last step twice, the first, middle or last step with another user's id, a
-  group instead of a chain;
+  group instead of a chain; a test that runs a step again after the chain, or sends the canvas
+  to the worker and then fails on a buggy one without waiting for that run, fails;
 * 11.4 ``check("11.4", test_tag_post)``: :func:`~course_tasks.tasks.signup.tag_post` against
   the real worker; bugs: tags sent as a set (fine with ``apply()``, ``EncodeError`` when sent),
   the task run inline with ``apply()``, tags dropped, and ``index_tags`` itself broken (on
@@ -80,8 +90,8 @@ from unittest import mock
 from celery import chain, group, states
 from celery.canvas import _chain
 from celery.exceptions import TimeoutError as CeleryTimeoutError
-from celery.result import AsyncResult
-from celery.signals import before_task_publish, task_prerun
+from celery.result import AsyncResult, EagerResult, ResultSet
+from celery.signals import before_task_publish, task_postrun, task_prerun
 
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
@@ -109,6 +119,10 @@ BUSY_AT_MOST_SECONDS = 3.0
 #: A test that only sleeps and then reads the result (no get()/wait()) is answered only if it
 #: polls: it must have looked at the task this often before (a fixed sleep looks once).
 POLLS_BEFORE_ANSWER = 2
+#: A test that reads a task's state this often in less than this many seconds polls with no
+#: pause: a loop that keeps a core busy and reads the result backend thousands of times a
+#: second (a loop with time.sleep(0.05) between its looks takes 10 s for as many).
+SPIN_LOOKS, SPIN_SECONDS = 200, 1.0
 THREAD_NAME = "course-check-11"
 GENERIC_HINT = (
     "a test must pass on working code: print what the code really returns and assert that"
@@ -134,6 +148,9 @@ class Bug:
     hint: str
     during: Callable[[], AbstractContextManager[Any]] | None = None
     rewrite: Rewrite | None = None
+    #: given what a test that passed on this version did, a hint that names its own way of
+    #: missing the bug (or None: ``hint``)
+    explain: Callable[[Seen], str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +161,15 @@ class Setting:
     prepare: Callable[[], None] | None = None
     #: The hint when the test fails in this state but passes in another one.
     hint: str = GENERIC_HINT
+    #: makes the code under test as it runs in this state (11.1: other users sign up at the
+    #: same time; 11.4: the worker has finished the task before the test's next line)
+    wrap: Callable[[Callable[..., Any]], Callable[..., Any]] | None = None
+    #: the simulated worker is quick, not busy: a task the test sent is answered at once
+    quick: bool = False
+    #: whether the buggy versions run in this state too (or only the correct code)
+    bugs: bool = True
+    #: given what the test did in this state, a hint that names its own mistake (or None)
+    explain: Callable[[Seen], str | None] | None = None
 
 
 @dataclass
@@ -188,10 +214,22 @@ class Seen:
     outage_used: bool = False
     #: "pytest.skip(...)" or "pytest.xfail(...)" with its reason, if the test ended that way
     skipped: str | None = None
-    #: ids of the users in the table when the test started
+    #: ids of the users in the table when the test started, and of those it created
     users_before: set[str] = field(default_factory=set)
+    users_created: set[str] = field(default_factory=set)
     #: (task name, args) of every task it ran right here
     ran_args: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    #: names of tasks it ran here or sent on their own, outside a run of a chain
+    alone: list[str] = field(default_factory=list)
+    #: how deep the test's thread is in a chain's apply()/apply_async() right now
+    chain_depth: int = 0
+    #: names of tasks it sent since its last get()/wait() on a task's handle
+    unwaited: list[str] = field(default_factory=list)
+    #: (looks, seconds): it read a task's state this often with no pause, in this long
+    spun: tuple[int, float] | None = None
+    #: 11.2: how each run of a task it ran here ended: (request.retries, state, the
+    #: result's or exception's type name)
+    runs_ended: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -230,6 +268,9 @@ _never_stored: list[str] = []
 #: The users' id counter right after each call of the code under test (11.1): the highest id
 #: handed out, which the counter must never go below.
 _ids_handed_out: list[int] = []
+#: 11.1: users another request signed up while the test ran (id -> their row), which the
+#: test must leave alone.
+_signed_up_meanwhile: dict[str, str] = {}
 
 SKIP_HINT = (
     "let the test fail on a bug: assert what the code did, and never turn what you see into "
@@ -253,6 +294,14 @@ def _skip_kind(exc: BaseException) -> str | None:
     return None
 
 
+def _standing_in(call: Callable[..., Any], code: Callable[..., Any]) -> Callable[..., Any]:
+    """``call``, named and documented as the ``code`` it wraps (a test may read them)."""
+    call.__name__ = getattr(code, "__name__", "call")
+    call.__doc__ = getattr(code, "__doc__", None)
+    call.__wrapped__ = code  # type: ignore[attr-defined]
+    return call
+
+
 def _handing_out(code: Callable[..., Any]) -> Callable[..., Any]:
     """``code`` that notes the users' id counter after each call (see :data:`_ids_handed_out`)."""
 
@@ -263,10 +312,7 @@ def _handing_out(code: Callable[..., Any]) -> Callable[..., Any]:
             with contextlib.suppress(Exception):
                 _ids_handed_out.append(int(store().get(users.LAST_ID_KEY) or 0))
 
-    call.__name__ = getattr(code, "__name__", "call")
-    call.__doc__ = getattr(code, "__doc__", None)
-    call.__wrapped__ = code  # type: ignore[attr-defined]
-    return call
+    return _standing_in(call, code)
 
 
 def _in_test() -> bool:
@@ -283,7 +329,7 @@ def _message_args(body: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
 
 
 @contextmanager
-def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
+def _watched(seen: Seen, rewrite: Rewrite | None = None, quick: bool = False) -> Iterator[None]:
     """Meanwhile, record in ``seen`` what the test's thread sends, runs, sleeps and waits for.
 
     A ``get()``/``wait()`` on a task's handle records its timeout. On a result no worker
@@ -293,16 +339,20 @@ def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
     included (or :data:`BUSY_AT_MOST_SECONDS` have passed): a shorter wait ends in
     TimeoutError at once, and its state looks PENDING before then. With ``rewrite``, the
     test gets the rewritten answer for a task it sent (a broken task on the worker).
+    ``quick``: the worker is not busy, a task the test sent answers as soon as it is done.
+    A test that reads a task's state :data:`SPIN_LOOKS` times in less than
+    :data:`SPIN_SECONDS` (a polling loop with no pause) is answered at once, and noted.
     Other threads (the embedded worker, the check itself) are left alone.
     """
     asked: dict[str, float] = {}
+    first_look: dict[str, float] = {}
 
     def waited(task_id: str) -> float:
         return seen.slept - seen.slept_at_send.get(task_id, 0.0) + asked.get(task_id, 0.0)
 
     def busy(task_id: str) -> bool:
         """Whether the simulated busy worker has still not answered this task."""
-        if task_id not in seen.sent_at or task_id in seen.answered:
+        if quick or task_id not in seen.sent_at or task_id in seen.answered:
             return False
         if seen.looks.get(task_id, 0) >= POLLS_BEFORE_ANSWER and (
             waited(task_id) >= BUSY_SECONDS - 1e-6
@@ -325,10 +375,12 @@ def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
             if not _in_test():
                 return real(self, timeout, *args, **kwargs)
             seen.timeouts.append(timeout)
+            seen.unwaited.clear()
             if self.id in _never_stored:
                 raise CeleryTimeoutError("The operation timed out.")
             if (
                 timeout is not None
+                and not quick
                 and self.id not in seen.answered
                 and waited(self.id) + timeout < BUSY_SECONDS
             ):
@@ -351,9 +403,15 @@ def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
         if not _in_test():
             return real_meta(self)
         if busy(self.id):
-            seen.looks[self.id] = seen.looks.get(self.id, 0) + 1
+            now = time.monotonic()
+            looks = seen.looks[self.id] = seen.looks.get(self.id, 0) + 1
             seen.early_looks += 1
-            seen.early_after = time.monotonic() - seen.sent_at[self.id]
+            seen.early_after = now - seen.sent_at[self.id]
+            since = now - first_look.setdefault(self.id, now)
+            if looks >= SPIN_LOOKS and since < SPIN_SECONDS:
+                seen.spun = seen.spun or (looks, since)
+                seen.answered.add(self.id)  # no need to spin on: it has been seen
+                return meta(self)
             return {
                 "task_id": self.id,
                 "status": states.PENDING,
@@ -374,6 +432,9 @@ def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
     def published(sender: Any = None, body: Any = None, headers: Any = None, **kw: Any) -> None:
         if _in_test():
             seen.sent.append(str(sender))
+            seen.unwaited.append(str(sender))
+            if not seen.chain_depth:
+                seen.alone.append(str(sender))
             task_id = (headers or {}).get("id") if isinstance(headers, dict) else None
             if task_id:
                 seen.published[task_id] = (str(sender), *_message_args(body))
@@ -391,17 +452,35 @@ def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
         if task is not None and _in_test() and task.request.is_eager:
             seen.ran_here.append(task.name)
             seen.ran_args.append((task.name, tuple(task.request.args or ())))
+            if not seen.chain_depth:
+                seen.alone.append(task.name)
             if task.app.conf.task_always_eager:
                 seen.ran_eager_mode.append(task.name)
 
     def chain_run(real: Callable[..., Any]) -> Callable[..., Any]:
         def run(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if _in_test():
-                seen.chain_runs += 1
-            return real(self, *args, **kwargs)
+            if not _in_test():
+                return real(self, *args, **kwargs)
+            seen.chain_runs += 1
+            seen.chain_depth += 1
+            try:
+                return real(self, *args, **kwargs)
+            finally:
+                seen.chain_depth -= 1
 
         return run
 
+    def joining(real: Callable[..., Any]) -> Callable[..., Any]:
+        def join(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if _in_test():
+                seen.unwaited.clear()
+            return real(self, *args, **kwargs)
+
+        return join
+
+    set_get, set_join, set_join_native = ResultSet.get, ResultSet.join, ResultSet.join_native
+    ResultSet.get, ResultSet.join = joining(set_get), joining(set_join)  # type: ignore[method-assign]
+    ResultSet.join_native = joining(set_join_native)  # type: ignore[method-assign]
     chain_apply, chain_apply_async = _chain.apply, _chain.apply_async
     _chain.apply, _chain.apply_async = chain_run(chain_apply), chain_run(chain_apply_async)  # type: ignore[method-assign]
     real_get, real_wait = AsyncResult.get, AsyncResult.wait
@@ -420,6 +499,8 @@ def _watched(seen: Seen, rewrite: Rewrite | None = None) -> Iterator[None]:
         AsyncResult._get_task_meta = real_meta  # type: ignore[method-assign]
         AsyncResult.get, AsyncResult.wait = real_get, real_wait  # type: ignore[method-assign]
         _chain.apply, _chain.apply_async = chain_apply, chain_apply_async  # type: ignore[method-assign]
+        ResultSet.get, ResultSet.join = set_get, set_join  # type: ignore[method-assign]
+        ResultSet.join_native = set_join_native  # type: ignore[method-assign]
 
 
 # --------------------------------------------------------------------------- left behind
@@ -448,6 +529,22 @@ EAGER_RESTORE_HINT = (
     "put back the value you found, not False: before = app.conf.task_always_eager, then "
     "finally: app.conf.task_always_eager = before (better: leave it alone and run the chain "
     "here with flow.apply().get())"
+)
+CONF_HINT = (
+    "put back every setting you change, each one, in a finally (before = "
+    "app.conf.task_eager_propagates ... finally: app.conf.task_eager_propagates = before), "
+    "or better leave the course app's settings alone and run the task or chain here with "
+    "apply()"
+)
+OUTAGE_WIPED_HINT = (
+    "leave the outage in the store alone (no gateway_down(0) to start clean): your mock "
+    "answers every call, so an outage there cannot change your test, and it belongs to "
+    "whoever set it (the worker's charges, an earlier cell)"
+)
+NEWEST_HINT = (
+    "delete only the user your call created, by the id signup answered "
+    "(store().hdel('users', str(response['user_id']))), or leave it: the newest user "
+    "(users:last-id) is whoever signed up last, not necessarily your test"
 )
 COUNTER_HINT = (
     "never wind the users' id counter back (store().decr(...)): ids are handed out once; "
@@ -478,10 +575,19 @@ def _patched_name(patcher: Any) -> str:
     return f"{target}.{attribute}" if attribute else target
 
 
-def _left_watch(outage: bool) -> Callable[[], list[Left]]:
+def _conf_now() -> dict[str, Any]:
+    """The course app's settings, every key."""
+    return {key: app.conf.get(key) for key in list(app.conf.keys())}
+
+
+def _left_watch(
+    outage: bool, consumed: Callable[[], bool] = lambda: False
+) -> Callable[[], list[Left]]:
     """Take stock now; the function returned says what a test left behind since, and puts
     it back: patchers it started and never stopped, mocks on course modules and tasks,
-    and (``outage``) a simulated gateway outage it left in the store."""
+    the app's settings, users and mails, and (``outage``) a simulated gateway outage it
+    left in the store, or one an earlier cell left that it wiped (unless ``consumed()``:
+    the real gateway ran, and used it up)."""
     patches = _active_patches()
     saved = [(owner, dict(vars(owner))) for owner in owners(app)]
     outage_before = _outage() if outage else 0
@@ -490,6 +596,14 @@ def _left_watch(outage: bool) -> Callable[[], list[Left]]:
     last_id_before = db.get(users.LAST_ID_KEY)
     outbox_before = db.lrange(OUTBOX_KEY, 0, -1)
     eager_before = app.conf.task_always_eager
+    conf_before = _conf_now()
+
+    def put_back(rows: dict[str, str]) -> list[str]:
+        """The ids of these users that are no longer in the table; their rows put back."""
+        deleted = [key for key in rows if not db.hexists(users.USERS_KEY, key)]
+        if deleted:
+            db.hset(users.USERS_KEY, mapping={key: rows[key] for key in deleted})
+        return deleted
 
     def left() -> list[Left]:
         found: list[Left] = []
@@ -523,16 +637,33 @@ def _left_watch(outage: bool) -> Callable[[], list[Left]]:
                 )
             )
             store().set(sut.GATEWAY_DOWN_KEY, outage_before)
-        gone = [key for key in users_before if not db.hexists(users.USERS_KEY, key)]
-        if gone:
+        elif outage and (now := _outage()) < outage_before and not consumed():
             found.append(
                 Left(
-                    f"{len(gone)} user{'' if len(gone) == 1 else 's'} who were there before it "
-                    "deleted from the shared users table (clear_users())",
+                    f"the outage an earlier cell left in the store wiped ({sut.GATEWAY_DOWN_KEY}"
+                    f" from {outage_before} to {now}: gateway_down(0) or a delete)",
+                    OUTAGE_WIPED_HINT,
+                )
+            )
+            store().set(sut.GATEWAY_DOWN_KEY, outage_before)
+        meanwhile = put_back(_signed_up_meanwhile)
+        if meanwhile:
+            found.append(
+                Left(
+                    f"user {meanwhile[0]}, who signed up while your test ran (another request), "
+                    "deleted from the shared users table",
+                    NEWEST_HINT,
+                )
+            )
+        if gone := put_back(users_before):
+            count = f"{len(gone)} user{'' if len(gone) == 1 else 's'}"
+            found.append(
+                Left(
+                    f"{count} who were there before it deleted from the shared users table "
+                    "(clear_users())",
                     SHARED_DATA_HINT,
                 )
             )
-            db.hset(users.USERS_KEY, mapping={key: users_before[key] for key in gone})
             if last_id_before is not None and int(db.get(users.LAST_ID_KEY) or 0) < int(
                 last_id_before
             ):
@@ -571,6 +702,26 @@ def _left_watch(outage: bool) -> Callable[[], list[Left]]:
                 )
             )
             app.conf.task_always_eager = eager_before
+        conf_after = _conf_now()
+        for key in sorted(set(conf_before) | set(conf_after)):
+            if key == "task_always_eager":
+                continue
+            before, after = conf_before.get(key, MISSING), conf_after.get(key, MISSING)
+            with contextlib.suppress(Exception):
+                if before == after:
+                    continue
+            found.append(
+                Left(
+                    f"app.conf.{key} set to {after!r} (it was {before!r}: every later cell and "
+                    "the embedded worker share the course app's settings)",
+                    CONF_HINT,
+                )
+            )
+            with contextlib.suppress(Exception):
+                if before is MISSING:
+                    app.conf.pop(key, None)
+                else:
+                    app.conf[key] = before
         return found
 
     return left
@@ -619,6 +770,7 @@ def _run(
     prepare: Callable[[], None] | None = None,
     bug: Bug | None = None,
     watch: Watch | None = None,
+    quick: bool = False,
 ) -> tuple[str | None, Seen, list[Left]]:
     """Run ``test(subject)``: None if it passed, else the error it raised, as text; what it
     did meanwhile; what it left behind (put back). A Fail if it never answers."""
@@ -629,6 +781,7 @@ def _run(
     seen = Seen()
     seen.users_before = set(store().hkeys(users.USERS_KEY))
     _ids_handed_out.clear()
+    _signed_up_meanwhile.clear()
     box: dict[str, BaseException] = {}
 
     def target() -> None:
@@ -641,11 +794,11 @@ def _run(
 
     during = bug.during if bug is not None else None
     with (
-        _watched(seen, bug.rewrite if bug is not None else None),
+        _watched(seen, bug.rewrite if bug is not None else None, quick),
         during() if during is not None else nullcontext(),
         watch.around(seen) if watch.around is not None else nullcontext(),
     ):
-        left = _left_watch(watch.outage)
+        left = _left_watch(watch.outage, lambda: seen.real_gateway)
         thread = threading.Thread(target=target, name=THREAD_NAME, daemon=True)
         started = time.monotonic()
         thread.start()
@@ -667,6 +820,7 @@ def _run(
                     hint="give every wait a deadline: result.get(timeout=5), or a loop "
                     "that gives up after a few seconds",
                 )
+        seen.users_created = set(store().hkeys(users.USERS_KEY)) - seen.users_before
         found = left()
     error = box.get("error")
     return (None if error is None else error_text(error)), seen, found
@@ -679,6 +833,15 @@ def _waits(seen: Seen, error: str | None, name: str) -> None:
             "your test waits for the worker with no timeout (get() or wait() without "
             "timeout=): if the message is lost or no worker runs, it hangs for ever",
             hint="always wait with a timeout: result.get(timeout=5)",
+        )
+    if seen.spun is not None:
+        looks, since = seen.spun
+        raise Fail(
+            f"your test reads the task's state {looks} times in {since:.2f} s while it waits "
+            "(a polling loop with no pause): it keeps a core busy and floods the result "
+            "backend, which the worker writes to, with reads",
+            hint="wait with result.get(timeout=5), which pauses between its looks, or pause in "
+            "your loop: time.sleep(0.1) between two looks, and a deadline",
         )
     if error is not None and seen.cut_short:
         shortest = min(seen.cut_short)
@@ -748,14 +911,20 @@ def _judge(
     kept: tuple[str, ...] = (),
     watch: Watch | None = None,
     eager_too: bool = False,
+    failed_run: Callable[[Seen, str, str], None] | None = None,
+    states: str = "",
 ) -> str:
     """Run the test on the correct code in every setting, then on each buggy version in
-    every setting; the store's ``kept`` keys are put back afterwards.
+    every setting (that has ``bugs``); the store's ``kept`` keys are put back afterwards.
 
     ``conduct`` judges what the test did on the correct code at once (a mock left out);
-    ``manners`` once the test has caught every bug (how it makes its failures).
+    ``manners`` once the test has caught every bug (how it makes its failures), or when it
+    fails on the correct code in one setting only (the real gateway, in an outage);
+    ``failed_run(seen, error, label)`` what it did on a buggy version it caught (11.3: the
+    buggy canvas sent to the worker before the check that fails).
     ``eager_too``: the correct code runs once more with ``task_always_eager`` on when the
     test starts (as an earlier cell may leave it), and the test must leave it on.
+    ``states`` names what the settings are, for the verdict ("of the users table").
     """
     with _store_kept(*kept):
         return _judged(
@@ -769,6 +938,8 @@ def _judge(
             error_hints or {},
             watch or Watch(),
             eager_too,
+            failed_run,
+            states,
         )
 
 
@@ -783,12 +954,25 @@ def _judged(
     error_hints: dict[str, str],
     watch: Watch,
     eager_too: bool = False,
+    failed_run: Callable[[Seen, str, str], None] | None = None,
+    states: str = "",
 ) -> str:
     runs: list[tuple[Setting, str | None]] = []
     seens: list[Seen] = []
+
+    def subject(code: Any, setting: Setting) -> Any:
+        return setting.wrap(code) if setting.wrap is not None else code
+
     for setting in settings:
         label = f"the correct {name}{setting.where}"
-        error, seen, left = _run(test, correct, label, setting.prepare, watch=watch)
+        error, seen, left = _run(
+            test,
+            subject(correct, setting),
+            label,
+            setting.prepare,
+            watch=watch,
+            quick=setting.quick,
+        )
         if conduct is not None:  # what it did wrong comes before what it left behind
             conduct(seen, error)
         _left_behind(left, error, label, correct=True)
@@ -810,16 +994,30 @@ def _judged(
             None,
         )
         if len(failed) < len(runs):  # it fails in this state only: the state is the news
+            if manners is not None:  # unless how it tests explains it (the real gateway)
+                for seen in seens:
+                    manners(seen)
+            seen = seens[next(i for i, (where, _) in enumerate(runs) if where is setting)]
+            explained = setting.explain(seen) if setting.explain is not None else None
             raise Fail(
                 f"your test fails on the correct {name}{setting.where}: {error}",
-                hint=setting.hint,
+                hint=explained or setting.hint,
             )
         raise Fail(f"your test fails on the correct {name}: {error}", hint=named or GENERIC_HINT)
+    buggy = [setting for setting in settings if setting.bugs]
     for bug in bugs:
-        for setting in settings:
-            where = f",{setting.where}" if len(settings) > 1 else ""
+        for setting in buggy:
+            where = f",{setting.where}" if len(buggy) > 1 else ""
             label = f"a {name} that {bug.what}{where}"
-            error, seen, left = _run(test, bug.subject, label, setting.prepare, bug, watch)
+            error, seen, left = _run(
+                test,
+                subject(bug.subject, setting),
+                label,
+                setting.prepare,
+                bug,
+                watch,
+                quick=setting.quick,
+            )
             _left_behind(left, error, label, correct=False)
             if seen.skipped is not None:
                 raise Fail(
@@ -832,7 +1030,10 @@ def _judged(
                 if manners is not None:  # how it tests explains a miss better than the bug
                     for seen in seens:
                         manners(seen)
-                raise Fail(f"your test passed on a buggy {name} that {bug.what}{where}", bug.hint)
+                hint = (bug.explain(seen) if bug.explain is not None else None) or bug.hint
+                raise Fail(f"your test passed on a buggy {name} that {bug.what}{where}", hint)
+            if failed_run is not None:
+                failed_run(seen, error, label)
     if eager_too:
         # Eager mode switched on by an earlier cell: the test must leave it as it found it.
         setting = settings[-1]
@@ -840,14 +1041,16 @@ def _judged(
         before = app.conf.task_always_eager
         app.conf.task_always_eager = True
         try:
-            error, _, left = _run(test, correct, label, setting.prepare, watch=watch)
+            error, _, left = _run(
+                test, subject(correct, setting), label, setting.prepare, watch=watch
+            )
         finally:
             app.conf.task_always_eager = before
         _left_behind(left, error, label, correct=False)
     if manners is not None:
         for seen in seens:
             manners(seen)
-    where = f", in {len(settings)} states of the users table" if len(settings) > 1 else ""
+    where = f", {states}" if states else ""
     return f"passes on the correct {name}{where}, fails on all {len(bugs)} buggy versions"
 
 
@@ -867,6 +1070,31 @@ def _other_users() -> None:
     for first in ("Grace", "Linus", "Ada"):
         # the last one as the test signs up: its own earlier runs leave such users behind
         users.create_user(first, f"{first.lower()}@example.com")
+
+
+def _newest_deleted() -> None:
+    """Users 38 to 40 in the table, and the newest users, 41 to 45, deleted since: the next
+    user is user 46 (ids are never handed out twice)."""
+    _other_users()
+    store().set(users.LAST_ID_KEY, 45)
+
+
+def _signing_up_meanwhile(code: Callable[..., Any]) -> Callable[..., Any]:
+    """``code``, with another user signing up just before it runs and one just after (other
+    requests served at the same time), noted in :data:`_signed_up_meanwhile`."""
+
+    def other(name: str) -> None:
+        user = users.create_user(name, f"{name.lower()}@example.com")
+        _signed_up_meanwhile[str(user.id)] = store().hget(users.USERS_KEY, str(user.id))
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        other("Barbara")
+        try:
+            return code(*args, **kwargs)
+        finally:
+            other("Edsger")
+
+    return _standing_in(call, code)
 
 
 #: The users table (its rows and its id counter), which the settings above change.
@@ -992,7 +1220,26 @@ SIGNUP_SETTINGS = [
         USED_WHERE,
         _other_users,
         hint="the new user's id comes from the users table: compare with "
-        "response['user_id'], not a number you expect or work out (1, the number of users)",
+        "response['user_id'], not a number you expect or work out (1, the number of users), "
+        "nor a user you look up by name or address (an Ada who signed up earlier has them "
+        "too)",
+    ),
+    Setting(
+        " when the newest users were deleted (users 38 to 40 in the table, users 41 to 45 "
+        "deleted since: the new user is user 46)",
+        _newest_deleted,
+        hint="compare with the id signup answered, response['user_id'], not one you work out "
+        "from the table before the call (the highest id + 1): the ids of deleted users are "
+        "never handed out again",
+    ),
+    Setting(
+        " while other users sign up at the same time (users 38 to 40 in the table; user 41 "
+        "signs up just before your call, user 43 just after it: yours is user 42)",
+        _other_users,
+        hint="compare with the id signup answered, response['user_id']: an id worked out "
+        "before the call (the id counter + 1) or read from the table after it (the newest "
+        "user, all_users()[-1]) is another user's when someone signs up at the same time",
+        wrap=_signing_up_meanwhile,
     ),
 ]
 
@@ -1022,6 +1269,7 @@ def _(test_signup: Any) -> str:
         settings=SIGNUP_SETTINGS,
         conduct=_signup_conduct,
         kept=USERS_TABLE,
+        states=f"in {len(SIGNUP_SETTINGS)} states of the users table",
     )
 
 
@@ -1109,6 +1357,34 @@ def _charge_no_receipt(self: Any, order_id: int, cents: int) -> None:
         raise self.retry(exc=exc, countdown=0.2) from exc
 
 
+@app.task(bind=True, max_retries=3, name="course-check-11.charge-probes-on-retry")
+def _charge_probes(self: Any, order_id: int, cents: int) -> str:
+    try:
+        if self.request.retries:  # a retry: is the gateway back? a test charge of 0 cents first
+            sut.gateway_charge(order_id, 0)
+        return sut.gateway_charge(order_id, cents)
+    except sut.GatewayDown as exc:
+        raise self.retry(exc=exc, countdown=0.2) from exc
+
+
+def _outage_ran_out(seen: Seen) -> str | None:
+    """The hint for a test whose gateway that 'never recovers' stops being an outage at the
+    4th call (a list of answers ending in a decline, a receipt), if it is one."""
+    ends = [
+        kind
+        for retries, state, kind in seen.runs_ended
+        if retries >= 3 and state == states.FAILURE and kind != sut.GatewayDown.__name__
+    ]
+    if not ends:
+        return None
+    return (
+        "make the gateway that never recovers an outage at every call, "
+        "side_effect=GatewayDown('down'), not a list of answers whose 4th is a "
+        f"{ends[0]} ([GatewayDown()] * 3 + [...]): a task that would retry a 4th time gets "
+        "that answer instead of an outage, and fails with 4 calls as the right one does"
+    )
+
+
 TEN_RETRIES = (
     "when the gateway never recovers, assert how often it was called: "
     "1 try + 3 retries = 4 (gateway.call_count == 4)"
@@ -1134,13 +1410,19 @@ CHARGE_BUGS = [
         "make the gateway fail, then recover (mock side_effect=[GatewayDown(), GatewayDown(), "
         "'rcpt']) and assert the task still ends in SUCCESS",
     ),
-    Bug(_charge_ten_retries, "retries 10 times instead of 3", TEN_RETRIES_HINT),
+    Bug(
+        _charge_ten_retries,
+        "retries 10 times instead of 3",
+        TEN_RETRIES_HINT,
+        explain=_outage_ran_out,
+    ),
     Bug(_charge_two_retries, "gives up after 2 retries instead of 3", EXACT_CALLS_HINT),
     Bug(
         _charge_ten_in_retry,
         "retries 10 times instead of 3 (self.retry(exc=exc, max_retries=10); the decorator "
         "still says max_retries=3)",
         TEN_RETRIES + COUNT_NOT_ATTRIBUTE,
+        explain=_outage_ran_out,
     ),
     Bug(
         _charge_two_in_retry,
@@ -1163,6 +1445,15 @@ CHARGE_BUGS = [
         "drops the receipt (a charge that gets through ends in SUCCESS with None)",
         "test the recovery: a gateway that fails, then answers (side_effect=[GatewayDown(), "
         "GatewayDown(), 'rcpt-1']), and assert SUCCESS with that receipt after 3 calls",
+    ),
+    Bug(
+        _charge_probes,
+        "makes a test charge of 0 cents on every retry before the real one (is the gateway "
+        "back?): a charge that gets through on a retry calls the gateway once more, and fails "
+        "when the gateway answers only once",
+        "test the recovery the text asks for: a gateway that fails, then answers "
+        "(side_effect=[GatewayDown(), GatewayDown(), 'rcpt-1']), and assert SUCCESS with that "
+        "receipt after 3 calls; a charge that gets through at the first call never retries",
     ),
     Bug(
         _charge_own_receipt,
@@ -1202,6 +1493,26 @@ def _no_outage() -> None:
     store().delete(sut.GATEWAY_DOWN_KEY)
 
 
+#: An outage an earlier cell left in the store (gateway_down(5)): the worker's next charges fail.
+OUTAGE_LEFT = 5
+
+
+def _outage_left() -> None:
+    store().set(sut.GATEWAY_DOWN_KEY, OUTAGE_LEFT)
+
+
+CHARGE_SETTINGS = [
+    Setting("", _no_outage),
+    Setting(
+        f" with the gateway left down by an earlier cell (gateway_down({OUTAGE_LEFT}): the "
+        "store, which the worker shares, says its next 5 charges fail)",
+        _outage_left,
+        hint=MOCK_EVERY_CASE,
+        bugs=False,
+    ),
+]
+
+
 def _is_gateway(code: Any) -> bool:
     return code.co_name == "gateway_charge" and code.co_filename == sut.__file__
 
@@ -1216,19 +1527,28 @@ def _gateway_watched(seen: Seen) -> Iterator[None]:
     task itself with no mock).
     """
     real = sut.store
+    left_down = _outage() > 0  # by an earlier cell (the check's setting), not by the test
 
     def store_seen() -> Any:
         client = real()
         if _in_test() and _is_gateway(sys._getframe(1).f_code):
             seen.real_gateway = True
-            if _outage() > 0:
+            if _outage() > 0 and not left_down:
                 seen.outage_used = True
         return client
 
+    def ended(task: Any = None, state: Any = None, retval: Any = None, **kwargs: Any) -> None:
+        if task is not None and _in_test():
+            seen.runs_ended.append(
+                (int(task.request.retries or 0), str(state), type(retval).__name__)
+            )
+
     sut.store = store_seen
+    task_postrun.connect(ended, weak=False)
     try:
         yield
     finally:
+        task_postrun.disconnect(ended)
         sut.store = real
 
 
@@ -1240,6 +1560,14 @@ def _charge_conduct(seen: Seen, error: str | None) -> None:
             "gateway; only the embedded worker shares this kernel",
             hint="run it here with the mock in place: result = charge.apply(args=(1, 500)); "
             "the retries run here too, and result.state is there at once",
+        )
+    if sut.charge.name in seen.ran_eager_mode:
+        raise Fail(
+            "your test runs charge with task_always_eager switched on on the course's shared "
+            "app: while it is on, every delay() in this kernel runs inline, other cells' and "
+            "the embedded worker's own too, and the text asks for charge.apply(args=(...))",
+            hint="leave task_always_eager alone and run the task here with the mock in place: "
+            "result = charge.apply(args=(1, 500))",
         )
 
 
@@ -1269,11 +1597,12 @@ def _(test_charge: Any) -> str:
         sut.charge,
         CHARGE_BUGS,
         "charge task",
-        settings=[Setting("", _no_outage)],
+        settings=CHARGE_SETTINGS,
         conduct=_charge_conduct,
         manners=_charge_manners,
         kept=(sut.GATEWAY_DOWN_KEY,),
         watch=Watch(around=_gateway_watched, outage=True),
+        states="with the gateway up and with an outage an earlier cell left in the store",
     )
 
 
@@ -1508,6 +1837,11 @@ ONBOARDING_BUGS = [
     ),
 ]
 
+KEPT_USER_HINT = (
+    "create the user your test needs in the test, every time it runs (user = "
+    "create_user(...)), and use its id, user.id: a user kept from an earlier run (in a "
+    "global) is not in this table, and may be someone else by now"
+)
 CREATE_THE_USER = (
     "create the user your test needs: user = create_user('Ada', 'ada@example.com'), then "
     "onboarding(user.id): users made by earlier cells are not there in a fresh kernel"
@@ -1520,6 +1854,7 @@ ONBOARDING_SETTINGS = [
         _other_users,
         hint="use the id of the user your test creates: user = create_user(...), "
         "onboarding(user.id), and compare with user.id, not 1",
+        explain=lambda seen: None if seen.users_created else KEPT_USER_HINT,
     ),
 ]
 
@@ -1553,6 +1888,18 @@ def _onboarding_conduct(seen: Seen, error: str | None) -> None:
             hint="create the user your test needs every time, even when the table has users: "
             "user = create_user('Ada', 'ada@example.com'), then onboarding(user.id)",
         )
+    again = [step for step in seen.alone if step in ONBOARDING_STEPS]
+    if seen.chain_runs and again:
+        step = again[0].rsplit(".", 1)[-1]
+        raise Fail(
+            f"your test runs the canvas, and {step} again on its own (a step's apply() or "
+            f"delay()): the text asks for one run of the canvas and a check of what that run "
+            f"returns; {step} run again answers for itself, not for the chain, and runs once "
+            "more for the user",
+            hint="check the run's own result: assert flow.apply().get() == "
+            "{'user_id': user.id, 'step': 'suggestions'} (a chain's result is its last "
+            "step's answer in that run)",
+        )
     if error is None and ran and not seen.chain_runs:
         raise Fail(
             "your test runs the steps one by one (step.apply(), step.delay()), never the chain "
@@ -1570,6 +1917,19 @@ def _onboarding_conduct(seen: Seen, error: str | None) -> None:
         )
 
 
+def _onboarding_failed_run(seen: Seen, error: str, label: str) -> None:
+    """A Fail if the test sent the canvas to the worker, then failed without waiting for it."""
+    if any(name in ONBOARDING_STEPS for name in seen.unwaited):
+        raise Fail(
+            "your test sends the canvas to the worker (flow.delay()) before it checks it, then "
+            f"fails on {label} without waiting for that run ({error}): the buggy canvas runs "
+            "on the worker all the same, for real (a profile, a welcome mail, for whichever "
+            "user its steps name), after your test has ended",
+            hint="check the canvas first (its kind, every step with its arguments), then run it "
+            "once and wait for that run: flow.apply().get(), or flow.delay().get(timeout=5)",
+        )
+
+
 @exercise("11.3", "test a canvas", points=2)
 def _(test_onboarding: Any) -> str:
     test = _need_test(test_onboarding, "onboarding")
@@ -1583,6 +1943,8 @@ def _(test_onboarding: Any) -> str:
         error_hints={"UserNotFound": CREATE_THE_USER},
         kept=USERS_TABLE,
         eager_too=True,
+        failed_run=_onboarding_failed_run,
+        states=f"in {len(ONBOARDING_SETTINGS)} states of the users table",
     )
 
 
@@ -1806,6 +2168,54 @@ TAG_BUGS = [
 ]
 
 
+#: time.sleep as it was when this module was imported (the check's own waits, not the test's)
+_sleep = time.sleep
+#: The most a quick worker takes to finish a task (a loaded machine): only a task that is
+#: lost takes this long, and no buggy version runs in that state.
+QUICK_AT_MOST_SECONDS = 30.0
+
+
+def _finished_first(code: Callable[..., Any]) -> Callable[..., Any]:
+    """``code``, returning only once the worker has finished the task it sent (a quick
+    worker: done before the test's next line)."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        result = code(*args, **kwargs)
+        task_id = getattr(result, "id", None)
+        if (
+            isinstance(result, AsyncResult)
+            and not isinstance(result, EagerResult)
+            and task_id
+            and task_id not in _never_stored
+        ):
+            until = time.monotonic() + QUICK_AT_MOST_SECONDS
+            while time.monotonic() < until:
+                with contextlib.suppress(Exception):
+                    if app.backend.get_task_meta(task_id)["status"] in states.READY_STATES:
+                        break
+                _sleep(0.01)
+        return result
+
+    return call
+
+
+QUICK_WHERE = (
+    " when the worker is quick (the task done before your test's next line, as a worker on "
+    "a fast machine does)"
+)
+QUICK_HINT = (
+    "don't assert what the worker has not done yet (assert not result.ready()): a worker can "
+    "finish before your next line; wait with result.get(timeout=5), and tell a worker's run "
+    "from an inline one by the stored state, app.AsyncResult(result.id).state == 'SUCCESS'"
+)
+TAG_SETTINGS = [
+    Setting("", _clear_post_tags),
+    Setting(
+        QUICK_WHERE, _clear_post_tags, hint=QUICK_HINT, wrap=_finished_first, quick=True, bugs=False
+    ),
+]
+
+
 @exercise("11.4", "a test that a real worker would fail", points=2)
 def _(test_tag_post: Any) -> str:
     test = _need_test(test_tag_post, "tag_post")
@@ -1814,7 +2224,8 @@ def _(test_tag_post: Any) -> str:
         _tags_typed(sut.tag_post),
         TAG_BUGS,
         "tag_post",
-        settings=[Setting("", _clear_post_tags)],
+        settings=TAG_SETTINGS,
         conduct=_tag_post_conduct,
         kept=(POST_TAGS_KEY,),
+        states="with the worker busy and quick",
     )
