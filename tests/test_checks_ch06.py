@@ -2,7 +2,7 @@
 
 Each exercise: its right answers (every spelling the exercise text allows), then the wrong
 ones, each with the problem and hint it gets; those named after an adversary round's answers
-(``.adversary/ch06_rN.py``, rounds 1 to 6) keep its names as ids; a later round's answer that
+(``.adversary/ch06_rN.py``, rounds 1 to 7) keep its names as ids; a later round's answer that
 is the very answer of an earlier row is that row, with a comment naming it.
 """
 
@@ -15,7 +15,8 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -187,6 +188,12 @@ TZ_CACHED = (
                      TZ_CACHED.format("UTC", "15:30"), id="tz-cached-own-app"),
         pytest.param(tried(desk(app=BERLIN_APP)), "it fired 10 runs: Mon 13:30",
                      TZ_CACHED.format("Europe/Berlin", "13:30"), id="tz-cached-berlin"),
+        # adversary round 7; its tried-out-caches-utc, frozen-nowfun and naive-local-nowfun
+        # are the rows tz-cached, frozen-nowfun and naive-nowfun; its sets-course-app-timezone
+        # is a row of test_an_answer_cell_that_changed_the_course_app
+        pytest.param(desk(day_of_week=range(1, 5)), "it fired 8 runs: Mon 07:30, Tue 07:30",
+                     f"day_of_week=range(1, 5) is Monday to Thursday: {SUNDAY}",
+                     id="range-1-5"),
     ],
 )  # fmt: skip
 def test_06_1_wrong_answers(answer: object, problem: str, hint: str) -> None:
@@ -600,6 +607,19 @@ LEAVE_QUEUE_OUT = "leave the queue out of its options: the course's worker reads
                      f"{CLEANUP} ran once in 24 hours, at 18:00, not at 02:00",
                      f"{CLEANUP} fires in Asia/Shanghai, not in UTC: it was used before it was "
                      "handed in", id="daily-tz-cached-shanghai"),
+        # adversary round 7; its frozen-nowfun-intervals, expires-absolute, expires-5s,
+        # daily-as-86400, cleanup-cached-shanghai, routing-key-nowhere and expires-iso-string
+        # are the rows fixed-nowfun-interval, absolute-expires, expires-5, cleanup-every-24h,
+        # daily-tz-cached-shanghai, default-exchange-other-key and iso-expires; its
+        # jobs-on-course-app is a row of test_an_answer_cell_that_changed_the_course_app
+        pytest.param(jobs(process_customer_service_queue={
+                         "schedule": schedule(30.0, nowfun=datetime.now)}),
+                     f"{QUEUE} {OWN_CLOCK}", NO_NOWFUN, id="naive-local-nowfun-intervals"),
+        pytest.param(jobs(cleanup_long_inactive_chats={
+                         "schedule": timedelta(days=1), "relative": True}),
+                     f"{CLEANUP} ran once in 24 hours, at 00:00, not at 02:00",
+                     "a number of seconds repeats from when beat starts (here 00:00",
+                     id="daily-relative-timedelta"),
     ],
 )  # fmt: skip
 def test_06_2_wrong_answers(answer: dict, problem: str, hint: str) -> None:
@@ -926,16 +946,118 @@ def unknown_dict_result(schedule):
             if entry["task"] not in app.tasks}  # fmt: skip
 
 
+def unknown_strip_in_place(schedule):
+    """Round 7: 'normalises' each task name in the caller's entries on the way."""
+    unknown = []
+    for name, entry in schedule.items():
+        entry["task"] = entry["task"].strip()
+        if entry["task"] not in app.tasks:
+            unknown.append(name)
+    return unknown
+
+
+def unknown_validates_schedules(schedule):
+    """Round 7: 'validates' each schedule on the caller's object: a crontab caches UTC."""
+    unknown = []
+    for name, entry in schedule.items():
+        sched = entry.get("schedule")
+        if hasattr(sched, "remaining_estimate"):
+            sched.remaining_estimate(app.now())
+        if entry["task"] not in app.tasks:
+            unknown.append(name)
+    return unknown
+
+
+def unknown_tries_out_schedules(schedule):
+    """Round 7: section 1's trick without next_runs' copy: a frozen clock left behind."""
+    unknown = []
+    for name, entry in schedule.items():
+        sched = entry.get("schedule")
+        if hasattr(sched, "remaining_estimate"):
+            sched.nowfun = lambda: SECTION_1_NOW
+            sched.remaining_estimate(SECTION_1_NOW)
+        if entry["task"] not in app.tasks:
+            unknown.append(name)
+    return unknown
+
+
+def unknown_via_app_conf(schedule):
+    """Round 7: installs the schedule on the course app to read it from there."""
+    app.conf.beat_schedule = schedule
+    return [name for name, entry in app.conf.beat_schedule.items()
+            if entry["task"] not in app.tasks]  # fmt: skip
+
+
+def unknown_update_app_conf(schedule):
+    """Round 7: merges the schedule into the course app's (celeryconfig's own) dict."""
+    app.conf.beat_schedule.update(schedule)
+    return [name for name in schedule if app.conf.beat_schedule[name]["task"] not in app.tasks]
+
+
+def unknown_is_due(schedule):
+    """The same kind as validates-schedules: is_due caches the zone as well."""
+    for entry in schedule.values():
+        if isinstance(entry["schedule"], crontab):
+            entry["schedule"].is_due(app.now())
+    return [name for name, entry in schedule.items() if entry["task"] not in app.tasks]
+
+
+def unknown_intervals_tried(schedule):
+    """The same kind as tries-out-schedules, on the interval objects only."""
+    for entry in schedule.values():
+        if isinstance(entry["schedule"], schedule_type):
+            entry["schedule"].nowfun = lambda: SECTION_1_NOW
+    return [name for name, entry in schedule.items() if entry["task"] not in app.tasks]
+
+
+schedule_type = schedule
+
+
+def unknown_sets_timezone(schedule):
+    """The same kind as via-app-conf: another setting of the course app changed."""
+    app.conf.timezone = "Asia/Shanghai"
+    return [name for name, entry in schedule.items() if entry["task"] not in app.tasks]
+
+
+def unknown_tries_copies(schedule):
+    """Right: it tries each schedule out on a copy, as section 1's next_runs does."""
+    for entry in schedule.values():
+        if hasattr(entry["schedule"], "remaining_estimate"):
+            trial = copy.copy(entry["schedule"])
+            trial.nowfun = lambda: SECTION_1_NOW
+            trial.remaining_estimate(SECTION_1_NOW)
+    return [name for name, entry in schedule.items() if entry["task"] not in app.tasks]
+
+
 def test_06_3_right_answers() -> None:
     assert_passed(verdict("06.3", unknown_tasks), "13 unknown names caught")
     assert_passed(verdict("06.3", unknown_loop))
     assert_passed(verdict("06.3", unknown_live_view))
     assert_passed(verdict("06.3", unknown_get))
     assert_passed(verdict("06.3", unknown_sorted))
-    assert_passed(verdict("06.3", unknown_own_copies), "(its entries, in their order)")
+    assert_passed(
+        verdict("06.3", unknown_own_copies),
+        "(its entries and their schedules, in their order), and so was the course app",
+    )
+    # round 7: trying each schedule out on a copy leaves the caller's schedules as they were
+    assert_passed(verdict("06.3", unknown_tries_copies))
 
 
 WHOLE_NAMES = "compare whole names, entry['task'] not in app.tasks"
+CLEANED_IN_PLACE = ("only read the schedule and return the names: beat sends an entry's 'task' "
+                    "as the caller wrote it; a name cleaned up in place (strip(), lower(), a "
+                    "fix) hides the typo")  # fmt: skip
+TZ_LEFT = ("unknown_tasks changed the schedules of the entries it was given: the crontab of "
+           "'cleanup' now holds the time zone UTC (crontab.tz is a cached property, which "
+           "remaining_estimate() and is_due() fill in) and keeps it under any beat: a beat in "
+           "Asia/Shanghai given this schedule fires it at 02:00 UTC, 10:00 in "
+           "Shanghai")  # fmt: skip
+TRY_A_COPY = "only read the schedule: to try a schedule out, use a copy (copy.copy(entry["
+NOWFUN_LEFT = ("unknown_tasks changed the schedules of the entries it was given: the schedule of "
+               "{!r} now reads the time from a nowfun of its own")  # fmt: skip
+NOWFUN_STAYS = "only read the schedule: a nowfun set on the caller's schedule stays"
+NO_APP_CONF = ("only read: look each entry of the schedule it is given (schedule.items()) up in "
+               "app.tasks, and write nothing to app.conf")  # fmt: skip
 EXPECTED = "expected ['cancel-expired', 'coupons', 'points']"
 BARE = ("for the task names 'expire_vip_memberships', 'tasks.maintenance.heartbeat', '' it "
         "returned {}, expected ['blank', 'pulse', 'vip']")  # fmt: skip
@@ -1093,6 +1215,36 @@ EVERY_CALL = "read app.tasks at every call: a copy kept from an earlier call"
         # NOT_WRONG_EXTRA dict-result: the text asks for the names, and it returns a dict
         pytest.param(unknown_dict_result, "unknown_tasks returned a dict",
                      "return a list of entry names", id="dict-result"),
+        # adversary round 7; its cached-registry, no-builtins, inspect-registered and
+        # generator are the rows cached-registry-global, builtins-not-registered, ask-worker
+        # and generator
+        pytest.param(unknown_strip_in_place,
+                     "unknown_tasks changed the entries of the schedule it was given "
+                     "('activities': its 'task' was ' platform.check_and_end_activities', now "
+                     "'platform.check_and_end_activities')", CLEANED_IN_PLACE,
+                     id="strip-in-place"),
+        pytest.param(unknown_validates_schedules, TZ_LEFT, TRY_A_COPY, id="validates-schedules"),
+        pytest.param(unknown_tries_out_schedules, NOWFUN_LEFT.format("heartbeat"), NOWFUN_STAYS,
+                     id="tries-out-schedules"),
+        pytest.param(unknown_via_app_conf,
+                     "unknown_tasks set the course app's app.conf.beat_schedule to the schedule "
+                     "it was given: a deployment check that should only read the schedule "
+                     "installs it, typos included, on the course app", NO_APP_CONF,
+                     id="via-app-conf"),
+        pytest.param(unknown_update_app_conf,
+                     "unknown_tasks changed the course app's app.conf.beat_schedule in place (it "
+                     "is course_tasks.celeryconfig's own dict): added the entries "
+                     "['end-timeout-chats', 'cancel-expired', 'coupons', ...]", NO_APP_CONF,
+                     id="update-app-conf"),
+        # the same kinds: is_due on the caller's crontabs, a nowfun set on its intervals only,
+        # another setting of the course app
+        pytest.param(unknown_is_due, TZ_LEFT, TRY_A_COPY, id="is-due-on-schedules"),
+        pytest.param(unknown_intervals_tried, NOWFUN_LEFT.format("heartbeat"), NOWFUN_STAYS,
+                     id="intervals-tried-in-place"),
+        pytest.param(unknown_sets_timezone,
+                     "unknown_tasks changed the course app's settings ['timezone']: a deployment "
+                     "check that should only read the schedule changes the app the worker and "
+                     "every check use", NO_APP_CONF, id="sets-course-timezone"),
     ],
 )  # fmt: skip
 def test_06_3_wrong_answers(answer: object, problem: str, hint: str) -> None:
@@ -1297,10 +1449,164 @@ EVERY_5 = "every 5 minutes: 300.0 (or crontab(minute='*/5'))"
         pytest.param(vip(schedule=tried_in_place(schedule(timedelta(minutes=5)))),
                      f"expire-vip-memberships {OWN_CLOCK}", NO_NOWFUN,
                      id="schedule-tried-with-next-runs"),
+        # adversary round 7; its frozen-nowfun, expires-absolute, fixed-task-id,
+        # expires-iso-string, queue-nobody-reads and countdown-10 are the rows
+        # fixed-nowfun-interval, expires-absolute, fixed-task-id, iso-expires,
+        # options-queue-periodic and countdown-10; its vip-on-course-app is a row of
+        # test_an_answer_cell_that_changed_the_course_app
+        pytest.param(vip(schedule=schedule(300.0, nowfun=datetime.now)),
+                     f"expire-vip-memberships {OWN_CLOCK}", NO_NOWFUN, id="naive-local-nowfun"),
+        pytest.param(vip(options={"expires": 3}),
+                     "the options of expire-vip-memberships expire each run 3 s after beat sends "
+                     "it", "expires is in seconds: give the worker at least 15 s", id="expires-3s"),
     ],
 )  # fmt: skip
 def test_06_4_wrong_answers(answer: object, problem: str, hint: str) -> None:
     assert_fails(verdict("06.4", answer), problem, hint)
+
+
+# --------------------------------------------------------------------------- the course app
+
+
+@contextmanager
+def answer_cell() -> Iterator[None]:
+    """Meanwhile a test's "answer cell" may change the course app; afterwards it is as
+    before (what restarting the kernel does for a learner)."""
+    conf = app.conf
+    changes = dict(conf.changes)
+    configured = conf.beat_schedule  # course_tasks.celeryconfig's own dict
+    entries = dict(configured)
+    cached = app.__dict__.get("timezone")
+    try:
+        yield
+    finally:
+        conf.changes.clear()
+        conf.changes.update(changes)
+        configured.clear()
+        configured.update(entries)
+        app.__dict__.pop("timezone", None)
+        if cached is not None:
+            app.__dict__["timezone"] = cached
+
+
+def cell_course_app_in_shanghai() -> crontab:
+    """Round 7's sets-course-app-timezone: the answer cell configures the course app."""
+    app.conf.timezone = "Asia/Shanghai"
+    return desk()
+
+
+def cell_course_app_local_time() -> crontab:
+    """The same kind: enable_utc switched off on the course app, as guide 000 does."""
+    app.conf.enable_utc = False
+    return desk()
+
+
+def cell_desk_on_course_app() -> crontab:
+    """The same kind as round 7's vip-on-course-app, for desk_opens."""
+    desk_opens = desk()
+    app.conf.beat_schedule["open-desk"] = {"task": "platform.process_customer_service_queue",
+                                           "schedule": desk_opens}  # fmt: skip
+    return desk_opens
+
+
+def cell_jobs_on_course_app() -> dict:
+    """Round 7's jobs-on-course-app: guide 004's line on the course app."""
+    jobs = app.conf.beat_schedule = copy.deepcopy(TABLE)
+    return jobs
+
+
+def cell_jobs_merged_into_course_app() -> dict:
+    """The same kind: the table merged into the course app's (celeryconfig's own) dict."""
+    jobs = copy.deepcopy(TABLE)
+    app.conf.beat_schedule.update(jobs)
+    return jobs
+
+
+def cell_vip_on_course_app() -> dict:
+    """Round 7's vip-on-course-app: guide 004 §7 on the course app."""
+    vip_entry = dict(VIP)
+    app.conf.beat_schedule["expire-vip-memberships"] = vip_entry
+    return vip_entry
+
+
+SHARED_APP = ("that app is the worker's and every check's, and desk_opens does not need it: "
+              "this check runs desk_opens under an app of its own in Asia/Shanghai")  # fmt: skip
+ZONE_ALONE = ("desk_opens is the crontab alone, and its hours are read in the timezone of the "
+              "app whose beat runs it")  # fmt: skip
+ON_COURSE_APP = "the course app's app.conf.beat_schedule holds {}"
+COURSE_BEAT = ("a cell of this kernel put them on the app the worker and every check use "
+               "(course_tasks.celeryconfig gives it guide 000's two entries only)")  # fmt: skip
+RESTART = "restart the kernel (Kernel > Restart), which sets the course app up again"
+
+
+@pytest.mark.parametrize(
+    ("exercise", "cell", "problem", "hint"),
+    [
+        pytest.param("06.1", cell_course_app_in_shanghai,
+                     "a cell of this kernel changed the course app (its timezone is now "
+                     "'Asia/Shanghai'; course_tasks.celeryconfig sets timezone = 'UTC'): "
+                     + SHARED_APP, ZONE_ALONE, id="sets-course-app-timezone"),
+        pytest.param("06.1", cell_course_app_local_time,
+                     "a cell of this kernel changed the course app (its enable_utc is now False",
+                     ZONE_ALONE, id="course-app-enable-utc-off"),
+        pytest.param("06.1", cell_desk_on_course_app,
+                     ON_COURSE_APP.format("an entry with desk_opens as its schedule ['open-desk']"),
+                     "desk_opens is the crontab alone: leave the course app's beat_schedule as it "
+                     "is", id="desk-on-course-app"),
+        pytest.param("06.2", cell_jobs_on_course_app,
+                     ON_COURSE_APP.format("jobs' entries ['process-customer-service-queue', "
+                                          "'cancel-expired-tasks', 'update-all-users-statistics', "
+                                          "...], and guide 000's entries ['cleanup-daily', "
+                                          "'heartbeat-every-30s'] are gone from it: ")
+                     + COURSE_BEAT,
+                     "make jobs a dict of its own and leave the course app's beat_schedule as it "
+                     "is", id="jobs-on-course-app"),
+        pytest.param("06.2", cell_jobs_merged_into_course_app,
+                     ON_COURSE_APP.format("jobs' entries ['process-customer-service-queue', "
+                                          "'cancel-expired-tasks', 'update-all-users-statistics', "
+                                          "...]: ") + COURSE_BEAT,
+                     "make jobs a dict of its own", id="jobs-merged-into-course-app"),
+        pytest.param("06.4", cell_vip_on_course_app,
+                     ON_COURSE_APP.format("vip_entry ['expire-vip-memberships']: ") + COURSE_BEAT,
+                     "make vip_entry a dict of its own and leave the course app's beat_schedule "
+                     "as it is", id="vip-on-course-app"),
+    ],
+)  # fmt: skip
+def test_an_answer_cell_that_changed_the_course_app(
+    exercise: str, cell: Callable[[], object], problem: str, hint: str
+) -> None:
+    with answer_cell():
+        outcome = verdict(exercise, cell())
+    assert_fails(outcome, problem, hint)
+    assert RESTART in outcome.feedback
+
+
+def test_the_course_app_changed_for_another_exercise_or_not_at_all() -> None:
+    """A right answer passes when the course app holds another exercise's mistake, or was
+    given the values course_tasks.celeryconfig gives it."""
+    with answer_cell():
+        cell_jobs_on_course_app()
+        assert_passed(verdict("06.1", desk()))
+        assert_passed(verdict("06.4", dict(VIP)))
+    with answer_cell():
+        cell_vip_on_course_app()
+        assert_passed(verdict("06.2", jobs()))
+    with answer_cell():
+        app.conf.timezone = "UTC"
+        app.conf.enable_utc = True
+        app.conf.beat_schedule = dict(app.conf.beat_schedule)
+        assert_passed(verdict("06.1", desk()))
+        assert_passed(verdict("06.2", jobs()))
+
+
+def test_06_3_puts_the_course_app_back() -> None:
+    """What unknown_tasks did to the course app is undone after its check, in place too."""
+    before = dict(app.conf.beat_schedule)
+    for answer in (unknown_via_app_conf, unknown_update_app_conf, unknown_sets_timezone):
+        assert not verdict("06.3", answer).passed
+        assert app.conf.beat_schedule == before
+        assert app.conf.timezone == "UTC"
+    assert_passed(verdict("06.3", unknown_tasks))
 
 
 # --------------------------------------------------------------------------- the beat service

@@ -15,7 +15,11 @@ what the worker did with each one: guide 004's jobs by their own record in
 run, failed (a ``TypeError`` from positional arguments), or never taken (a queue no worker
 reads, a serializer the worker refuses). An ``expires`` shorter than the 15 s the check
 gives the worker, or a fixed moment, is refused before sending, and so is a ``task_id``
-(every run would share it). Each check:
+(every run would share it). An answer is a value handed in, and the course app (the
+worker's and every check's) stays as ``course_tasks.celeryconfig`` sets it: a check fails an
+answer cell that changed it, as guide 004 does to a project's app (its ``timezone`` for 06.1,
+the answer's entries in its ``beat_schedule`` for 06.1, 06.2 and 06.4; adversary round 7),
+since the file's values are read afresh to compare. Each check:
 
 * 06.1 ``check("06.1", desk_opens)``: a crontab for workdays at 07:30 in Asia/Shanghai; two
   weeks from Monday 1 June 2026 and then a whole year are scheduled, the two weeks sent;
@@ -32,7 +36,10 @@ gives the worker, or a fixed moment, is refused before sending, and so is a ``ta
   calls, sends nothing and asks no worker (``app.control``), answers with entries of the
   schedule it is given only (none kept from an earlier call, as a default ``found=[]`` does),
   and leaves the schedule it is given as it was: the same entries (the same dicts, not
-  copies) in the same order;
+  copies, holding what they held) in the same order, each schedule object untouched (no
+  ``nowfun`` set, no time zone cached by trying a crontab out: ``crontab.__eq__`` does not
+  see them, beat does), and the course app's settings and ``beat_schedule`` too (a change
+  made in place to ``celeryconfig``'s own dict is put back; adversary round 7);
 * 06.4 ``check("06.4", vip_entry)``: guide 004 §7's new job, by its explicit name, every
   5 minutes with ``kwargs``; the same twelve days are scheduled, one run sent and the
   arguments the worker got read back.
@@ -41,6 +48,8 @@ gives the worker, or a fixed moment, is refused before sending, and so is a ``ta
 from __future__ import annotations
 
 import copy
+import functools
+import importlib.util
 import json
 import threading
 import time
@@ -313,6 +322,87 @@ def _registry() -> None:
     them all (``app.loader.import_default_modules``), and so does this.
     """
     app.loader.import_default_modules()
+
+
+# --------------------------------------------------------------------------- the course app
+
+#: What to do when a cell changed the course app (its timezone, its beat_schedule).
+PUT_BACK = (
+    "restart the kernel (Kernel > Restart), which sets the course app up again from "
+    "course_tasks.celeryconfig, and run the cells again"
+)
+
+
+@functools.cache
+def _configured() -> Any:
+    """``course_tasks.celeryconfig`` as its file sets it: run again in a module of its own.
+
+    The course app reads the module's own objects (``beat_schedule`` is the module's dict), so
+    a cell that adds to ``app.conf.beat_schedule`` changes the module too; this copy keeps
+    what the file says.
+    """
+    spec = importlib.util.find_spec("course_tasks.celeryconfig")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _same_entry(entry: Any, configured: Mapping[str, Any]) -> bool:
+    if not isinstance(entry, Mapping) or set(entry) != set(configured):
+        return False
+    try:
+        return all(bool(entry[key] == configured[key]) for key in configured)
+    except Exception:  # a value that cannot be compared is not the configured one
+        return False
+
+
+@dataclass
+class _CourseSchedule:
+    """How the course app's ``beat_schedule`` differs from what ``celeryconfig`` sets."""
+
+    #: The app's ``beat_schedule`` object itself.
+    current: Any
+    #: Entries the file does not set, or sets otherwise, by name.
+    changed: dict[str, Any]
+    #: The file's entries the app's ``beat_schedule`` no longer holds.
+    gone: list[str]
+
+
+def _course_schedule() -> _CourseSchedule:
+    current = app.conf.beat_schedule
+    configured = _configured().beat_schedule
+    if not isinstance(current, Mapping):
+        return _CourseSchedule(current, {}, list(configured))
+    changed = {
+        name: entry
+        for name, entry in current.items()
+        if name not in configured or not _same_entry(entry, configured[name])
+    }
+    gone = [name for name in configured if name not in current]
+    return _CourseSchedule(current, changed, gone)
+
+
+def _judge_course_schedule(what: str, mine: Callable[[str, Any], bool], hint: str) -> None:
+    """A Fail when the course app's ``beat_schedule`` holds entries of the answer (``mine``
+    says which entries are the answer's: the same object, its task) before the check ran.
+
+    Such an entry was put there by a cell of this kernel, as guide 004 does in a project: on
+    the course app it is what ``celery -A course_tasks beat`` (and every ``beat.beat_app()``
+    built without a schedule of its own) sends, beside or instead of guide 000's entries.
+    """
+    found = _course_schedule()
+    ours = [name for name, entry in found.changed.items() if mine(name, entry)]
+    if not ours:
+        return
+    gone = f", and guide 000's entries {found.gone} are gone from it" if found.gone else ""
+    raise Fail(
+        f"the course app's app.conf.beat_schedule holds {what} {_keys(ours)}{gone}: a cell "
+        "of this kernel put them on the app the worker and every check use (course_tasks."
+        "celeryconfig gives it guide 000's two entries only), so a beat of the course app "
+        "would send them too",
+        hint=f"{hint}; then {PUT_BACK}",
+    )
 
 
 # --------------------------------------------------------------------------- real runs
@@ -685,8 +775,45 @@ def _desk_hint(sched: Any, times: list[datetime]) -> str:
     return _calendar_hint(sched, DESK_FIELDS, "leave it out") or "look at its day fields"
 
 
+def _judge_course_zone() -> None:
+    """A Fail when this kernel's course app runs in another time zone than the file says
+    (``app.conf.timezone``, ``enable_utc``, or the zone ``app.timezone`` cached)."""
+    configured = _configured()
+    zone, utc = app.conf.timezone, app.conf.enable_utc
+    cached = app.__dict__.get("timezone")  # a cached property, read once
+    if cached is not None and _zone_name(cached) in ("UTC", "Etc/UTC", "UTC+00:00"):
+        cached_name = "UTC"
+    else:
+        cached_name = _zone_name(cached) if cached is not None else configured.timezone
+    if (zone, bool(utc), cached_name) == (configured.timezone, bool(configured.enable_utc),
+                                          configured.timezone):  # fmt: skip
+        return
+    if zone != configured.timezone:
+        now = f"its timezone is now {zone!r}"
+    elif bool(utc) != bool(configured.enable_utc):
+        now = f"its enable_utc is now {utc!r}"
+    else:
+        now = f"it keeps the time zone {cached_name} it cached (app.timezone)"
+    raise Fail(
+        f"a cell of this kernel changed the course app ({now}; course_tasks.celeryconfig sets "
+        f"timezone = {configured.timezone!r}): that app is the worker's and every check's, "
+        "and desk_opens does not need it: this check runs desk_opens under an app of its own "
+        "in Asia/Shanghai, as the desk's beat would",
+        hint="desk_opens is the crontab alone, and its hours are read in the timezone of the "
+        "app whose beat runs it (section 6 makes an app of its own for that): leave the course "
+        f"app's timezone as it is; {PUT_BACK}",
+    )
+
+
 @exercise("06.1", "workdays at 07:30 in Shanghai", points=2)
 def _desk(desk_opens: Any) -> str:
+    _judge_course_zone()
+    _judge_course_schedule(
+        "an entry with desk_opens as its schedule",
+        lambda name, entry: isinstance(entry, Mapping) and entry.get("schedule") is desk_opens,
+        "desk_opens is the crontab alone: leave the course app's beat_schedule as it is (the "
+        "check puts desk_opens in a schedule of its own)",
+    )
     sched = _need_schedule(desk_opens, "desk_opens")
     start = MONDAY.replace(tzinfo=SHANGHAI)
     entries = {"open-desk": {"task": DESK_JOB, "schedule": sched}}
@@ -933,6 +1060,22 @@ def _judge_once_each(entries: dict[str, Any]) -> None:
 @exercise("06.2", "guide 004's table as a beat_schedule", points=2)
 def _table(jobs: Any) -> str:
     entries = _need_entries(jobs, list(TABLE))
+
+    def mine(name: str, entry: Any) -> bool:
+        return (
+            app.conf.beat_schedule is jobs
+            or name in TABLE
+            or any(entry is ours for ours in jobs.values())
+        )
+
+    _judge_course_schedule(
+        "jobs' entries",
+        mine,
+        "make jobs a dict of its own and leave the course app's beat_schedule as it is: the "
+        "check, and the chapter's beats (beat.start(schedule), beat.beat_app(schedule)), take "
+        "a schedule as an argument; guide 004's app.conf.beat_schedule = {...} is for the "
+        "project's own app",
+    )
     table = {name: entries[name] for name in TABLE}
     for name, job in TABLE.items():
         if table[name]["task"] != job.task:
@@ -987,7 +1130,8 @@ TYPO_SCHEDULE = {
     "cancel-expired": {"task": "platform.cancel_expired_task", "schedule": 60.0},
     "coupons": {"task": "Platform.check_expired_coupons", "schedule": 300.0},
     "points": {"task": "course_tasks.tasks.periodic.check_expired_points", "schedule": 300.0},
-    "heartbeat": {"task": "course_tasks.tasks.maintenance.heartbeat", "schedule": 30.0},
+    "heartbeat": {"task": "course_tasks.tasks.maintenance.heartbeat",
+                  "schedule": schedule(timedelta(seconds=30))},
     "cleanup": {"task": "course_tasks.tasks.maintenance.cleanup_expired_data",
                 "schedule": crontab(hour=2, minute=0)},
 }  # fmt: skip
@@ -1094,8 +1238,21 @@ def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
     sent or ran a task, waited for one, changed the schedule or answered something else."""
     given = copy.deepcopy(sched)
     order, held = list(given), dict(given)  # the keys in order, and each entry's dict
-    with _published() as sent, _asked() as asked:
-        answer, seen = call_watched(unknown_tasks, given, seconds=5.0, thread_name=CHECK_THREAD)
+    # what each entry held, and the attributes of each schedule object (a crontab's cached
+    # time zone, its nowfun): an answer that tries a schedule out changes them, and
+    # crontab.__eq__ does not look at them
+    contents = {name: dict(entry) for name, entry in given.items() if isinstance(entry, dict)}
+    attributes = {
+        name: (entry["schedule"], dict(vars(entry["schedule"])))
+        for name, entry in given.items()
+        if isinstance(entry, dict) and hasattr(entry.get("schedule"), "__dict__")
+    }
+    course = _CourseState()
+    try:
+        with _published() as sent, _asked() as asked:
+            answer, seen = call_watched(unknown_tasks, given, seconds=5.0, thread_name=CHECK_THREAD)
+    finally:
+        changed = course.put_back(given)
     tasks = sorted(set(sent or seen.ran_here))
     if tasks:
         names = ", ".join(tasks[:3]) + (f" and {len(tasks) - 3} more" if len(tasks) > 3 else "")
@@ -1129,14 +1286,31 @@ def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
         )
     if answer is None and is_stub_body(unknown_tasks):
         raise NotYet("write the body of unknown_tasks")
-    if given != sched:
-        gone = [name for name in sched if name not in given]
-        what = f"deleted the entries {gone}" if gone else "changed the entries"
+    if changed:
+        effect = (
+            "a deployment check that should only read the schedule installs it, typos "
+            "included, on the course app (the worker's and every check's), whose beat (celery "
+            "-A course_tasks beat, every beat.beat_app() built later in this kernel) then "
+            "sends it"
+            if "beat_schedule" in changed
+            else "a deployment check that should only read the schedule changes the app the "
+            "worker and every check use"
+        )
         raise Fail(
-            f"unknown_tasks {what} of the schedule it was given",
+            f"unknown_tasks {changed}: {effect}",
+            hint="only read: look each entry of the schedule it is given (schedule.items()) "
+            "up in app.tasks, and write nothing to app.conf; the deployment starts beat with "
+            "the schedule once it knows it is right",
+        )
+    gone = [name for name in sched if name not in given]
+    if gone:
+        raise Fail(
+            f"unknown_tasks deleted the entries {gone} of the schedule it was given",
             hint="only read the schedule and return the names: the deployment decides what to "
             "do with them (refuse to start beat), and a job deleted in silence never runs",
         )
+    _judge_schedules_kept(given, held, attributes)
+    _judge_entries_kept(given, sched, held, contents)
     if list(given) != order:
         raise Fail(
             "unknown_tasks put the entries of the schedule it was given in another order "
@@ -1160,6 +1334,181 @@ def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
     _judge_foreign(unknown_tasks, sched, list(answer))
     _given_before.update(sched)
     return sorted(answer)
+
+
+class _CourseState:
+    """The course app's settings and ``beat_schedule`` (the dict and each entry's contents)
+    before ``unknown_tasks`` runs, to say what it changed and put an in-place change back
+    (:func:`course_tasks.checks.isolation.kept` puts back the settings, not the contents of
+    the ``celeryconfig`` module's dict, which every ``beat.beat_app()`` reads)."""
+
+    def __init__(self) -> None:
+        self.changes = dict(app.conf.changes)
+        self.schedule = app.conf.beat_schedule
+        self.entries = dict(self.schedule) if isinstance(self.schedule, dict) else {}
+        self.contents = {
+            name: dict(entry) for name, entry in self.entries.items() if isinstance(entry, dict)
+        }
+
+    def put_back(self, given: Any) -> str:
+        """What was changed ("" when nothing), once the in-place changes are put back."""
+        said = []
+        after = dict(app.conf.changes)
+        settings = sorted(
+            key
+            for key in set(after) | set(self.changes)
+            if key not in after or key not in self.changes or after[key] is not self.changes[key]
+        )
+        if "beat_schedule" in settings:
+            to = "the schedule it was given" if app.conf.beat_schedule is given else "a dict"
+            said.append(f"set the course app's app.conf.beat_schedule to {to}")
+        others = [key for key in settings if key != "beat_schedule"]
+        if others:
+            said.append(f"changed the course app's settings {others}")
+        if isinstance(self.schedule, dict):
+            now = dict(self.schedule)
+            added = [name for name in now if name not in self.entries]
+            removed = [name for name in self.entries if name not in now]
+            replaced = [
+                name
+                for name in now
+                if name in self.entries
+                and (
+                    now[name] is not self.entries[name]
+                    or (name in self.contents and dict(now[name]) != self.contents[name])
+                )
+            ]
+            parts = [
+                f"{how} {_keys(names)}"
+                for how, names in (
+                    ("added the entries", added),
+                    ("removed the entries", removed),
+                    ("changed the entries", replaced),
+                )
+                if names
+            ]
+            if parts:
+                said.append(
+                    "changed the course app's app.conf.beat_schedule in place (it is "
+                    f"course_tasks.celeryconfig's own dict): {' and '.join(parts)}"
+                )
+                self.schedule.clear()
+                self.schedule.update(self.entries)
+                for name, entry in self.contents.items():
+                    if self.entries[name] != entry:
+                        self.entries[name].clear()
+                        self.entries[name].update(entry)
+        return "; ".join(said)
+
+
+def _judge_schedules_kept(
+    given: dict[str, Any], held: dict[str, Any], attributes: dict[str, tuple[Any, dict]]
+) -> None:
+    """A Fail when a schedule object of the given entries changed (a nowfun set on it, the
+    time zone it cached when it was tried out): beat runs the object as it then is."""
+    for name, (sched, before) in attributes.items():
+        entry = held[name]
+        if given.get(name) is not entry or entry.get("schedule") is not sched:
+            continue  # the entry or its schedule replaced: judged with the entries
+        after = vars(sched)
+        new = [k for k in after if k not in before or after[k] is not before[k]]
+        new += [k for k in before if k not in after]
+        if not isinstance(sched, crontab):  # an interval's cached zone changes nothing in beat
+            new = [k for k in new if k not in ("tz", "utc_enabled")]
+        if not new:
+            continue
+        if "nowfun" in new:
+            raise Fail(
+                f"unknown_tasks changed the schedules of the entries it was given: the "
+                f"schedule of {name!r} now reads the time from a nowfun of its own (set on the "
+                "caller's object while trying it out), not from beat's clock",
+                hint="only read the schedule: a nowfun set on the caller's schedule stays, and "
+                "beat then reads that clock (a fixed one never moves: the job never comes due); "
+                "try a schedule out on a copy (copy.copy(sched), as section 1's next_runs does)",
+            )
+        if "tz" in new and isinstance(sched, crontab):
+            zone = after["tz"]
+            hour, minute = min(sched.hour), min(sched.minute)
+            there = datetime(2026, 6, 1, hour, minute, tzinfo=zone).astimezone(SHANGHAI)
+            raise Fail(
+                f"unknown_tasks changed the schedules of the entries it was given: the "
+                f"crontab of {name!r} now holds the time zone {_zone_name(zone)} (crontab.tz is "
+                "a cached property, which remaining_estimate() and is_due() fill in) and keeps "
+                "it under any beat: a beat in Asia/Shanghai given this schedule fires it at "
+                f"{hour:02d}:{minute:02d} {_zone_name(zone)}, {_clock(there)} in Shanghai",
+                hint="only read the schedule: to try a schedule out, use a copy "
+                "(copy.copy(entry['schedule']), as section 1's next_runs does), so the "
+                "caller's crontab reads the zone of the beat that runs it",
+            )
+        raise Fail(
+            f"unknown_tasks changed the schedules of the entries it was given: the "
+            f"schedule of {name!r} now has {', '.join(sorted(new))} changed",
+            hint="only read the schedule: try a schedule out on a copy (copy.copy(sched), as "
+            "section 1's next_runs does), and write nothing to the caller's",
+        )
+
+
+def _judge_entries_kept(
+    given: dict[str, Any],
+    sched: dict[str, Any],
+    held: dict[str, Any],
+    contents: dict[str, dict[str, Any]],
+) -> None:
+    """A Fail when the entries of the given schedule hold other values than before."""
+    for name, before in contents.items():
+        entry = held[name]
+        if given.get(name) is not entry:
+            continue  # replaced by a copy: judged after the order
+        after = dict(entry)
+        for key in [*before, *(k for k in after if k not in before)]:
+            old, new = before.get(key, _ABSENT), after.get(key, _ABSENT)
+            if old is new or (old is not _ABSENT and new is not _ABSENT and _equal(old, new)):
+                continue
+            if new is _ABSENT:
+                how = f"its {key!r} removed"
+            elif old is _ABSENT:
+                how = f"{key!r} added to it"
+            else:
+                how = f"its {key!r} was {old!r}, now {new!r}"
+            hint = (
+                "only read the schedule and return the names: write nothing into the caller's "
+                "entries (a copy you need, dict(entry), stays in a variable of your own)"
+            )
+            if key == "task" and new is not _ABSENT:
+                hint = (
+                    "only read the schedule and return the names: beat sends an entry's 'task' "
+                    "as the caller wrote it; a name cleaned up in place (strip(), lower(), a "
+                    "fix) hides the typo the deployment should refuse and changes the caller's "
+                    "schedule: compare entry['task'] as it is, and write nothing back"
+                )
+            raise Fail(
+                f"unknown_tasks changed the entries of the schedule it was given ({name!r}: {how})",
+                hint=hint,
+            )
+    if given != sched and list(given) == list(sched):
+        raise Fail(
+            "unknown_tasks changed the entries of the schedule it was given",
+            hint="only read the schedule and return the names: write nothing into the "
+            "caller's entries",
+        )
+    added = [name for name in given if name not in sched]
+    if added:
+        raise Fail(
+            f"unknown_tasks added the entries {added} to the schedule it was given",
+            hint="only read the schedule and return the names: beat would send an entry "
+            "added to the caller's schedule",
+        )
+
+
+#: A key an entry does not hold.
+_ABSENT = object()
+
+
+def _equal(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
 
 
 def _in(name: Any, names: Any) -> bool:
@@ -1351,7 +1700,8 @@ def _typos(unknown_tasks: Any) -> str:
             "break around a name, a function's name, the end of a name, an empty name, two "
             "entries sharing a typo, a dot or a star where a pattern would match), none "
             "invented (Celery's own tasks included), a task registered between two calls "
-            "found, nothing sent, the schedule left as it was (its entries, in their order)"
+            "found, nothing sent, the schedule left as it was (its entries and their schedules, "
+            "in their order), and so was the course app"
         )
     tasks = sorted(TYPO_SCHEDULE[name]["task"] for name in TYPO_EXPECTED)
     if got == tasks:
@@ -1446,6 +1796,17 @@ def _vip_hint(sched: Any, times: list[datetime], truncated: bool) -> str:
 @exercise("06.4", "a job registered by its explicit name", points=2)
 def _vip(vip_entry: Any) -> str:
     _registry()
+    _judge_course_schedule(
+        "vip_entry",
+        lambda name, entry: (
+            entry is vip_entry
+            or name == "expire-vip-memberships"
+            or (isinstance(entry, Mapping) and entry.get("task") == VIP_JOB)
+        ),
+        "make vip_entry a dict of its own and leave the course app's beat_schedule as it is: "
+        "the check puts it in a schedule of its own; guide 004 §7 adds it to the project's "
+        "app's beat_schedule, not to the course app's",
+    )
     entry = _need_entry("expire-vip-memberships", vip_entry)
     if entry["task"] != VIP_JOB:
         raise Fail(f"it sends {entry['task']}", hint=f"the job is {VIP_JOB}")
