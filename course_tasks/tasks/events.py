@@ -9,18 +9,26 @@ notebook can see what ran, and how many times:
 * guide 002 §4 the user-registered event, four steps that each take ``user_id`` only
   (the guide chains them with ``.s(user_id)``, which hands every step after the first the
   previous result as an extra first argument);
-* guide 002 §4 the post-liked event, four independent steps for a ``group``.
+* guide 002 §4 the post-liked event, four independent steps for a ``group``;
+* a fan-out over a list the task only learns when it runs (a user's followers, kept in the
+  app-data store): :func:`notify_each_follower` replaces itself with a ``group``
+  (``Task.replace``), :func:`send_to_each_follower` sends the same group from its body.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from celery import group
+
 from course_tasks.app import app
 from course_tasks.store import store
 
 #: The app-data list every event task appends a line to.
 LOG_KEY = "events:log"
+
+#: The app-data list of a user's followers: ``FOLLOWERS_KEY.format(user_id=7)``.
+FOLLOWERS_KEY = "events:followers:{user_id}"
 
 #: Guide 002 §2: who subscribes to which event (task names, as ``send_task`` needs them).
 SUBSCRIBERS = {
@@ -48,6 +56,19 @@ def log() -> list[str]:
 def clear_log() -> None:
     """Empty the event log (a chapter's set-up cell calls this)."""
     store().delete(LOG_KEY)
+
+
+def set_followers(user_id: int, followers: list[int]) -> None:
+    """Replace the user's followers in the app-data store (what a fan-out reads at run time)."""
+    key = FOLLOWERS_KEY.format(user_id=user_id)
+    store().delete(key)
+    if followers:
+        store().rpush(key, *followers)
+
+
+def followers(user_id: int) -> list[int]:
+    """The user's followers, as :func:`set_followers` left them."""
+    return [int(f) for f in store().lrange(FOLLOWERS_KEY.format(user_id=user_id), 0, -1)]
 
 
 # --------------------------------------------------------------------------- pub/sub (§2)
@@ -130,6 +151,34 @@ def update_user_recommendations(user_id: int) -> str:
 def log_interaction(kind: str, post_id: int, user_id: int) -> str:
     """Keep the interaction for analytics (simulated)."""
     return _log(f"log_interaction({kind}, post {post_id}, user {user_id})")
+
+
+# --------------------------------------------------------------------------- fan-out at run time
+
+
+@app.task
+def notify_follower(user_id: int, follower_id: int) -> str:
+    """Tell one follower about the user's new post (simulated)."""
+    return _log(f"notify_follower(user {user_id} -> {follower_id})")
+
+
+@app.task(bind=True)
+def notify_each_follower(self: Any, user_id: int) -> Any:
+    """Fan out over the followers read when the task runs, by replacing itself (chapter 07).
+
+    ``self.replace(group(...))`` sends the group with ``celery.accumulate`` as its chord
+    callback, under this task's id, and ends this task (``Ignore``): the caller's handle gives
+    the list of the group's results.
+    """
+    return self.replace(group(notify_follower.s(user_id, f) for f in followers(user_id)))
+
+
+@app.task
+def send_to_each_follower(user_id: int) -> int:
+    """The same fan-out sent from the task's body: returns how many it sent, at once."""
+    fan_out = group(notify_follower.s(user_id, f) for f in followers(user_id))
+    fan_out.apply_async()
+    return len(fan_out.tasks)
 
 
 @app.task
