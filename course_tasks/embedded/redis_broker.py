@@ -15,8 +15,8 @@ Redis broker uses in redis mode. Two things differ, both about waiting, not orde
   priority list in ``priority_steps`` order), where a real consumer blocks in ``BRPOP``
   on the same keys in the same order, and, like kombu's poller (``on_poll_start``), reads
   nothing for a channel whose ``qos.can_consume()`` is false (prefetch full, or Celery
-  5.7's ``--disable-prefetch`` with every pool slot taken). Fanout (broadcast) messages are not read, so
-  remote control commands do not reach a worker on this transport.
+  5.7's ``--disable-prefetch`` with every pool slot taken). Fanout (broadcast) messages
+  are not read, so remote control commands do not reach a worker on this transport.
 
 URL: ``Connection(transport=Transport)`` (see :func:`connection`).
 """
