@@ -2,8 +2,8 @@
 
 They run against the embedded worker, like a learner's notebook in the default mode. The
 tables of wrong answers hold adversary round 1's answers (``.adversary/ch01_r1.py``) next to
-the earlier ones, round 2's (``.adversary/ch01_r2.py``) and round 3's (``ch01_r3.py``), each
-with the problem and the hint it gets.
+the earlier ones, round 2's (``.adversary/ch01_r2.py``), round 3's (``ch01_r3.py``) and
+round 4's (``ch01_r4.py``), each with the problem and the hint it gets.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pytest
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from checkhelpers import assert_fails, assert_passed
-from kombu.exceptions import ChannelError
+from kombu.exceptions import ChannelError, OperationalError
 
 from course_tasks import app
 from course_tasks.checks import Outcome, evaluate
@@ -70,6 +70,11 @@ def test_01_1_keyword_arguments_and_apply_async_are_right_too() -> None:
     assert verdict("01.1", add.s(2, 3).delay()).passed
     assert verdict("01.1", app.send_task(add.name, (2, 3))).passed
     assert verdict("01.1", r3_sent_twice()).passed  # adversary round 3: the text allows it
+    assert verdict("01.1", add.apply_async((2, 3), task_id=str(uuid.uuid4()))).passed
+    # adversary round 4, judged right: the text says the check judges the handle and the
+    # result backend, where neither a send before it (sent-twice, as in round 3) nor
+    # expires leaves a trace
+    assert_passed(verdict("01.1", r4_expires_1s()))
 
 
 def test_01_1_stub() -> None:
@@ -227,6 +232,34 @@ def r3_sent_twice() -> Any:
     return add.delay(2, 3)
 
 
+# adversary round 4
+
+
+def r4_group_of_one() -> Any:
+    from celery import group
+
+    return group(add.s(2, 3)).delay()  # a GroupResult
+
+
+def r4_fixed_task_id() -> Any:
+    return add.apply_async((2, 3), task_id="my-add-2-3")  # reused each time the cell runs
+
+
+def r4_forget_after_get() -> Any:
+    r = add.delay(2, 3)
+    r.get(timeout=5)
+    r.forget()  # "cleans up": the stored result is gone
+    return r
+
+
+def r4_expires_1s() -> Any:
+    return add.apply_async((2, 3), expires=1)  # judged right: no trace on the handle
+
+
+def r4_extra_callback() -> Any:
+    return add.apply_async((2, 3), link=add.s(10))  # add(5, 10) runs after it
+
+
 NOT_RAN = "the task is still PENDING after 5 s: no worker ran it, and no queue holds its message"
 NEVER_SENT_HINT = "either it was never sent (a signature's freeze() only makes a handle: send it"
 REFUSED_HINT = "or the worker refused its message (it accepts only json: leave out serializer=...)"
@@ -295,6 +328,32 @@ HANDLE_HINT = (
                      "keep the whole handle that sending returns", id="r3-id-string"),
         pytest.param(r3_string_args, "the worker ran add('2', '3'), not add(2, 3)",
                      "send 2 and 3, in that order", id="r3-string-args"),
+        # adversary round 4
+        pytest.param(r_xsum, "the worker ran xsum, not add", "send the course's add task",
+                     id="r4-xsum-of-2-and-3"),
+        pytest.param(r2_sleepy_add, "the worker ran sleepy_add, not add",
+                     "send the course's add task", id="r4-sleepy-add"),
+        pytest.param(r4_group_of_one, "result is a GroupResult, not an AsyncResult",
+                     "keep what sending add to the worker returns", id="r4-group-of-one"),
+        pytest.param(r4_fixed_task_id, "the task's id is 'my-add-2-3', one of your own "
+                     "(task_id=...): a task id must be unique", "leave out task_id: Celery "
+                     "gives every task a new random id", id="r4-fixed-task-id"),
+        pytest.param(r3_ignore_result, "the task was sent with ignore_result=True: the worker "
+                     "runs it but stores no result", "send it without ignore_result",
+                     id="r4-ignore-result"),
+        pytest.param(r3_id_string, "got a str (a task id?), not an AsyncResult",
+                     "keep the whole handle that sending returns", id="r4-id-string"),
+        pytest.param(r_apply_eager, "result is an EagerResult: the task ran here, in this "
+                     "process, not on the worker", ".apply() runs a task locally",
+                     id="r4-eager-apply"),
+        pytest.param(r4_forget_after_get, "the task's result is gone from the result backend: "
+                     "its state reads PENDING again, and its value can no longer be read by its "
+                     "id (was forget() called on it?)", "keep the result: leave out forget()",
+                     id="r4-forget-after-get"),
+        pytest.param(r4_extra_callback, "add(2, 3) ran, and then the worker ran another task "
+                     "it started (add): a callback (link=...) nobody asked for",
+                     "send add(2, 3) alone: add.delay(2, 3)", id="r4-extra-callback"),
+        pytest.param(r2_pickle_serializer, NOT_RAN, REFUSED_HINT, id="r4-pickle-serializer"),
     ],
 )  # fmt: skip
 def test_01_1_wrong_answers(make: Any, problem: str, hint: str) -> None:
@@ -573,13 +632,115 @@ def signup_explicit_defaults(email: str, name: str) -> str:
     return send_welcome_email.apply_async((email, name), serializer="json", retry=True).id
 
 
+def signup_pooled_producer(email: str, name: str) -> str:
+    # a producer from the app's pool for this call, given back after it: the pool hands the
+    # same producer to the next call, which is right
+    with app.producer_or_acquire() as producer:
+        return send_welcome_email.apply_async((email, name), producer=producer).id
+
+
+class SignupFailed(Exception):
+    """A web app's own error for a request that could not be handled."""
+
+
+def signup_raises_its_own_error(email: str, name: str) -> str:
+    try:
+        return send_welcome_email.delay(email, name).id
+    except OperationalError as exc:  # the caller learns it: the app's own error, with its cause
+        raise SignupFailed("the welcome mail could not be queued") from exc
+
+
+def signup_app_send_task(email: str, name: str) -> str:
+    return app.send_task(send_welcome_email.name, (email, name)).id  # the course's app
+
+
+# adversary round 4
+
+
+def signup_r4_retry_policy_0(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), retry_policy={"max_retries": 0}).id
+
+
+def signup_r4_eta_now(email: str, name: str) -> str:
+    from datetime import datetime, timezone
+
+    return send_welcome_email.apply_async((email, name), eta=datetime.now(timezone.utc)).id
+
+
+def signup_r4_uuid5_task_id(email: str, name: str) -> str:
+    task_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"welcome:{email}"))
+    return send_welcome_email.apply_async((email, name), task_id=task_id).id
+
+
+def signup_r4_md5_task_id(email: str, name: str) -> str:
+    import hashlib
+
+    task_id = str(uuid.UUID(hashlib.md5(email.encode()).hexdigest()))
+    return send_welcome_email.apply_async((email, name), task_id=task_id).id
+
+
+def signup_r4_fallback_inline(email: str, name: str) -> str | None:
+    try:
+        task = send_welcome_email.delay(email, name)
+    except Exception:  # broker down: the mail is sent right here, and no id answered
+        send_welcome_email(email, name)
+        return None
+    return task.id
+
+
+def signup_r4_swallow_publish_error(email: str, name: str) -> str | None:
+    try:
+        return send_welcome_email.delay(email, name).id
+    except Exception:  # broker down: no mail, a null id, nobody told
+        return None
+
+
+def signup_r4_current_app(email: str, name: str) -> str:
+    from celery import current_app  # the course's app only in the importing thread
+
+    return current_app.send_task(send_welcome_email.name, (email, name)).id
+
+
+_r4_signed_up: dict[str, str] = {}
+
+
+def signup_r4_global_dedup(email: str, name: str) -> str:
+    if email in _r4_signed_up:  # per process; a second sign-up never gets a mail
+        return _r4_signed_up[email]
+    _r4_signed_up[email] = send_welcome_email.delay(email, name).id
+    return _r4_signed_up[email]
+
+
+def signup_r4_inspect_active(email: str, name: str) -> str:
+    app.control.inspect(timeout=0.5).active()
+    return send_welcome_email.delay(email, name).id
+
+
+def signup_r4_transient(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), delivery_mode=1).id
+
+
+def signup_r4_shadow(email: str, name: str) -> str:
+    return send_welcome_email.apply_async((email, name), shadow="welcome-mail").id
+
+
+_r4_producer: list[Any] = []
+
+
+def signup_r4_shared_producer(email: str, name: str) -> str:
+    if not _r4_producer:  # one producer for every request thread, never given back
+        _r4_producer.append(app.connection_for_write().Producer())
+    return send_welcome_email.apply_async((email, name), producer=_r4_producer[0]).id
+
+
 @pytest.mark.usefixtures("fast_smtp")
 def test_01_2_right_answer() -> None:
     outcome = verdict("01.2", signup_right)
     assert outcome.line() == (
         "✓ 01.2 queue the welcome mail: passed (answered with the mail task's id without "
-        "waiting, for grace@example.com and countess@example.org; the worker delivered both "
-        "mails)"
+        "waiting, for grace@example.com and countess@example.org (the worker delivered both "
+        "mails) and again for grace@example.com; with the broker down, the error reached the "
+        "caller)"
     )
 
 
@@ -594,6 +755,9 @@ def test_01_2_right_answer() -> None:
         pytest.param(signup_reads_state_once, id="reads-state-once"),
         pytest.param(signup_own_uuid, id="own-uuid"),
         pytest.param(signup_explicit_defaults, id="explicit-defaults"),
+        pytest.param(signup_pooled_producer, id="pooled-producer"),
+        pytest.param(signup_raises_its_own_error, id="raises-its-own-error"),
+        pytest.param(signup_app_send_task, id="app-send-task"),
     ],
 )
 def test_01_2_other_right_answers(signup: Any) -> None:
@@ -636,6 +800,14 @@ SLEEP_HINT = "queue the mail and return at once: the worker sends it meanwhile"
 POLLED = (
     "signup waited for a worker to pick the mail up (it read the task's state again and again "
     "while the task was PENDING, every worker busy)"
+)
+
+
+DOWN = "while the broker was down (sending raised OperationalError: " + ch01.BROKER_DOWN + "), "
+LET_IT = "let the error reach the caller (don't catch it, or raise again)"
+CURRENT_APP = (
+    "the current app is the course's app only in the thread that imported course_tasks (or next "
+    "to a worker); the check called it from another thread, as a web server runs each request"
 )
 
 
@@ -760,6 +932,43 @@ POLLED = (
                      "mail to 'Grace', greeting 'grace@example.com': the arguments are "
                      "swapped", "send_welcome_email(to, name) takes the address first",
                      id="r3-kwargs-swapped"),
+        # adversary round 4
+        pytest.param(signup_r4_retry_policy_0, "signup queued the mail with retry_policy="
+                     "{'max_retries': 0}: an option nobody asked for", "leave out "
+                     "retry_policy=...", id="r4-retry-policy-0"),
+        pytest.param(signup_soft_time_limit, "signup queued the mail with soft_time_limit=1",
+                     "leave out soft_time_limit", id="r4-soft-time-limit"),
+        pytest.param(signup_r4_eta_now, "signup('grace@example.com', 'Grace') queued the mail "
+                     "with eta=datetime.datetime(", "queue it with send_welcome_email.delay(...)",
+                     id="r4-eta-now"),
+        pytest.param(signup_r4_uuid5_task_id, "signup chose the mail task's id itself",
+                     "leave out task_id", id="r4-uuid5-task-id"),
+        pytest.param(signup_r4_md5_task_id, "signup chose the mail task's id itself",
+                     "leave out task_id", id="r4-md5-task-id"),
+        pytest.param(signup_r4_fallback_inline, DOWN + "signup('alan@example.net', 'Alan "
+                     "Turing') sent the mail itself, in this process", LET_IT,
+                     id="r4-fallback-inline"),
+        pytest.param(signup_r4_swallow_publish_error, DOWN + "signup('alan@example.net', 'Alan "
+                     "Turing') returned None: no mail was queued, and nobody is told", LET_IT,
+                     id="r4-swallow-publish-error"),
+        pytest.param(signup_r4_current_app, "signup sent the mail through celery.current_app: "
+                     + CURRENT_APP, "send with the course's objects", id="r4-current-app"),
+        pytest.param(signup_r4_global_dedup, "signup('grace@example.com', 'Grace'), called a "
+                     "second time", "send the mail on every call", id="r4-global-dedup"),
+        pytest.param(signup_r4_inspect_active, "signup asked the workers (active) and waited "
+                     "for their replies", "queue the mail and answer at once",
+                     id="r4-inspect-active"),
+        pytest.param(signup_r4_transient, "signup queued the mail with delivery_mode=1: an "
+                     "option nobody asked for", "leave out delivery_mode=...",
+                     id="r4-transient-delivery"),
+        pytest.param(signup_r4_shadow, "signup queued the mail with shadow='welcome-mail': an "
+                     "option nobody asked for", "leave out shadow=...", id="r4-shadow-name"),
+        pytest.param(signup_thread_not_worker, "but sent no task to the worker", "queue the "
+                     "course's send_welcome_email with .delay(...)",
+                     id="r4-thread-instead-of-queue"),
+        pytest.param(signup_r4_shared_producer, "signup sent the mail with the producer (or "
+                     "connection) an earlier call used", "leave out producer=...",
+                     id="r4-shared-global-producer"),
     ],
 )  # fmt: skip
 def test_01_2_wrong_answers(signup: Any, problem: str, hint: str) -> None:
@@ -1058,12 +1267,74 @@ def status_r3_fresh_app(task_id: str) -> dict[str, Any]:
     return {"state": handle.state, "result": handle.result}
 
 
+def status_asyncresult_with_app(task_id: str) -> dict[str, Any]:
+    handle = AsyncResult(task_id, app=app)  # the course's app, named
+    return {"state": handle.state, "result": handle.result}
+
+
+def status_task_asyncresult(task_id: str) -> dict[str, Any]:
+    handle = add.AsyncResult(task_id)  # a task's AsyncResult: the task's app, the course's
+    return {"state": handle.state, "result": handle.result}
+
+
+# adversary round 4
+
+
+def status_r4_current_app(task_id: str) -> dict[str, Any]:
+    handle = AsyncResult(task_id)  # no app=: Celery's current app, per thread
+    return {"state": handle.state, "result": handle.result}
+
+
+def status_r4_raw_backend_json(task_id: str) -> dict[str, Any]:
+    raw = app.backend.get(app.backend.get_key_for_task(task_id))
+    if raw is None:
+        return {"state": "PENDING", "result": None}
+    meta = json.loads(raw)
+    return {"state": meta["status"], "result": meta["result"]}
+
+
+_r4_finished: dict[str, Any] = {}
+
+
+def status_r4_cache_finished(task_id: str) -> dict[str, Any]:
+    if task_id in _r4_finished:  # still answers once the result expired
+        return _r4_finished[task_id]
+    handle = app.AsyncResult(task_id)
+    answer = {"state": handle.state, "result": handle.result}
+    if handle.ready():
+        _r4_finished[task_id] = answer
+    return answer
+
+
+def status_r4_forget_failures(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    answer = {"state": handle.state, "result": handle.result}
+    if handle.failed():
+        handle.forget()
+    return answer
+
+
+def status_r4_inspect_query(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    if not handle.ready():
+        replies = app.control.inspect(timeout=0.3).query_task(task_id) or {}
+        for tasks in replies.values():
+            if task_id in tasks:
+                return {"state": "STARTED", "result": None}
+    return {"state": handle.state, "result": handle.result}
+
+
+def status_r4_none_unless_success(task_id: str) -> dict[str, Any]:
+    handle = app.AsyncResult(task_id)
+    return {"state": handle.state, "result": handle.result if handle.successful() else None}
+
+
 def test_01_3_right_answer() -> None:
     assert verdict("01.3", status_right).line() == (
         "✓ 01.3 a task's status from its id: passed (SUCCESS with 42 and with 0, FAILURE with "
-        "its error, STARTED, PENDING for a queued task, and SUCCESS once each of the last two "
-        "finished, each read "
-        "without waiting)"
+        "its error, STARTED, PENDING for a queued task, SUCCESS once each of the last two "
+        "finished, and PENDING once a result expired, each read without waiting, from a thread "
+        "of its own)"
     )
 
 
@@ -1073,6 +1344,8 @@ def test_01_3_right_answer() -> None:
         pytest.param(status_none_until_ready, id="none-until-ready"),
         pytest.param(status_error_text, id="error-text"),
         pytest.param(status_repr_exception, id="r3-repr-exception"),
+        pytest.param(status_asyncresult_with_app, id="asyncresult-with-app"),
+        pytest.param(status_task_asyncresult, id="task-asyncresult"),
     ],
 )
 def test_01_3_other_right_answers(status_of: Any) -> None:
@@ -1204,6 +1477,36 @@ SHAPE_HINT = 'return both the state and the result, as {"state": ..., "result": 
         pytest.param(status_r3_fresh_app, "for add(20, 22), finished, status_of made a new "
                      "Celery app (status) to read it", "read with the course's app, made once",
                      id="r3-fresh-app"),
+        # adversary round 4
+        pytest.param(status_r4_current_app, "status_of read the task through "
+                     "celery.current_app (AsyncResult(task_id) without app=, say): "
+                     + CURRENT_APP, "read with the course's app: app.AsyncResult(task_id)",
+                     id="r4-current-app-asyncresult"),
+        pytest.param(status_r4_raw_backend_json, FAILED + "'str'), status_of said "
+                     "result={'exc_type': 'TypeError'", "put the task's exception "
+                     "(result.result), or its text", id="r4-raw-backend-json"),
+        pytest.param(status_r3_traceback, FAILED + "'str'), status_of said result='Traceback "
+                     "(most recent call last)", "put the task's exception (result.result)",
+                     id="r4-traceback-as-result"),
+        pytest.param(status_r4_cache_finished, "for add(20, 22), asked again after its result "
+                     "expired from the backend, status_of said state='SUCCESS', not 'PENDING'",
+                     "read the state from the result backend on every call: a result expires "
+                     "(result_expires)", id="r4-global-cache-finished"),
+        pytest.param(status_busy_loop, "for a task still waiting in a queue, status_of read "
+                     "its state again and again", "read it once and answer with what the "
+                     "backend says now", id="r4-busy-wait-200ms"),
+        pytest.param(status_r4_forget_failures, "after status_of answered for add(2, 'x'), "
+                     "which failed", "only read the result: it expires by itself",
+                     id="r4-forget-failures"),
+        pytest.param(status_r4_inspect_query, "for a task still waiting in a queue, status_of "
+                     "asked the workers (query_task) and waited for their replies",
+                     "the result backend has the state", id="r4-inspect-query-task"),
+        pytest.param(status_r4_none_unless_success, FAILED + "'str'), status_of said "
+                     "result=None", "put the task's exception (result.result), or its text",
+                     id="r4-none-unless-success"),
+        pytest.param(status_r3_started_as_pending, "for a task a worker has started, status_of "
+                     "said state='PENDING', not 'STARTED'", "report result.state as it is "
+                     "('STARTED')", id="r4-started-as-pending"),
     ],
 )  # fmt: skip
 def test_01_3_wrong_answers(status_of: Any, problem: str, hint: str) -> None:
@@ -1333,10 +1636,13 @@ def welcome_thread(user: Any) -> Any:
 @pytest.mark.usefixtures("fast_smtp")
 def test_01_4_right_answer() -> None:
     assert verdict("01.4", welcome_right).line() == (
-        "✓ 01.4 only json travels: passed (sent with json arguments for two users; the worker "
-        "delivered the mails to lin@example.com and rear.admiral@example.com)"
+        "✓ 01.4 only json travels: passed (sent with json arguments for two users, and again "
+        "for the first; the worker delivered the mails to lin@example.com and "
+        "rear.admiral@example.com; with the broker down, the error reached the caller)"
     )
     assert_passed(verdict("01.4", welcome_apply_async_json))
+    assert_passed(verdict("01.4", welcome_pooled_producer))
+    assert_passed(verdict("01.4", welcome_raises_its_own_error))
 
 
 @pytest.mark.usefixtures("fast_smtp")
@@ -1388,6 +1694,68 @@ def welcome_memo_by_domain(user: Any) -> Any:
 
 def welcome_capitalize(user: Any) -> Any:
     return send_welcome_email.delay(user.email, user.name.capitalize())
+
+
+def welcome_pooled_producer(user: Any) -> Any:
+    with app.producer_or_acquire() as producer:  # from the pool, given back after the call
+        return send_welcome_email.apply_async((user.email, user.name), producer=producer)
+
+
+def welcome_raises_its_own_error(user: Any) -> Any:
+    try:
+        return send_welcome_email.delay(user.email, user.name)
+    except OperationalError as exc:
+        raise SignupFailed(f"no welcome mail for user {user.id}") from exc
+
+
+# adversary round 4
+
+
+def welcome_r4_send_email(user: Any) -> Any:
+    return send_email.delay(user.email, "Welcome!", f"Hello {user.name}, thanks for signing up.")
+
+
+def welcome_r4_user_json_as_name(user: Any) -> Any:
+    return send_welcome_email.delay(user.email, json.dumps(asdict(user)))
+
+
+def welcome_r4_expires(user: Any) -> Any:
+    return send_welcome_email.apply_async((user.email, user.name), expires=3600)
+
+
+def welcome_r4_current_app(user: Any) -> Any:
+    from celery import current_app
+
+    return current_app.send_task(send_welcome_email.name, (user.email, user.name))
+
+
+_r4_welcomed: dict[int, Any] = {}
+
+
+def welcome_r4_global_dedup(user: Any) -> Any:
+    if user.id in _r4_welcomed:  # per process; a second welcome returns the old handle
+        return _r4_welcomed[user.id]
+    _r4_welcomed[user.id] = send_welcome_email.delay(user.email, user.name)
+    return _r4_welcomed[user.id]
+
+
+def welcome_r4_task_id_user_id(user: Any) -> Any:
+    return send_welcome_email.apply_async((user.email, user.name), task_id=f"welcome-{user.id}")
+
+
+def welcome_r4_soft_time_limit(user: Any) -> Any:
+    return send_welcome_email.apply_async((user.email, user.name), soft_time_limit=1)
+
+
+def welcome_r4_retry_false(user: Any) -> Any:
+    return send_welcome_email.apply_async((user.email, user.name), retry=False)
+
+
+def welcome_r4_swallow_publish_error(user: Any) -> Any:
+    try:
+        return send_welcome_email.delay(user.email, user.name)
+    except Exception:  # the caller never learns the mail was not sent
+        return None
 
 
 LIN = "for User(id=7, email='lin@example.com', name='Lin'), "
@@ -1485,6 +1853,33 @@ GET_HINT = "return the handle itself, what .delay() gives back, without waiting"
                      "course's send_welcome_email with .delay(...)", id="r3-memo-by-domain"),
         pytest.param(welcome_capitalize, HOPPER + "the welcome mail greets 'Grace hopper', not "
                      "'Grace Hopper'", "pass the user's name too", id="r3-capitalize"),
+        # adversary round 4
+        pytest.param(welcome_ignore_result, "welcome queued the mail with "
+                     "ignore_result=True", "leave out ignore_result", id="r4-ignore-result"),
+        pytest.param(welcome_r4_send_email, "welcome queued send_email, not send_welcome_email",
+                     "queue the course's send_welcome_email task", id="r4-send-email-same-text"),
+        pytest.param(welcome_name_from_email, HOPPER + "the welcome mail greets "
+                     "'Rear.Admiral', not 'Grace Hopper'", "that name is made from the address",
+                     id="r4-name-from-email"),
+        pytest.param(welcome_r4_user_json_as_name, LIN + "the welcome mail greets '{\"id\": 7, ",
+                     "pass the user's name too", id="r4-user-json-as-name"),
+        pytest.param(welcome_r4_expires, "welcome queued the mail with expires=3600",
+                     "leave out expires", id="r4-expires-3600"),
+        pytest.param(welcome_r4_current_app, "welcome sent the mail through celery.current_app: "
+                     + CURRENT_APP, "send with the course's objects",
+                     id="r4-current-app-send-task"),
+        pytest.param(welcome_r4_global_dedup, "welcome(User(id=7, email='lin@example.com', "
+                     "name='Lin')), called a second time", "send the mail on every call",
+                     id="r4-global-dedup"),
+        pytest.param(welcome_r4_task_id_user_id, "welcome chose the mail task's id itself "
+                     "('welcome-7')", "leave out task_id", id="r4-task-id-user-id"),
+        pytest.param(welcome_r4_soft_time_limit, "welcome queued the mail with "
+                     "soft_time_limit=1", "leave out soft_time_limit", id="r4-soft-time-limit"),
+        pytest.param(welcome_r4_retry_false, "welcome queued the mail with retry=False",
+                     "leave out retry", id="r4-retry-false"),
+        pytest.param(welcome_r4_swallow_publish_error, DOWN + "welcome(User(id=31, "
+                     "email='alan@example.net', name='Alan Turing')) returned None: no mail was "
+                     "queued, and nobody is told", LET_IT, id="r4-swallow-publish-error"),
     ],
 )  # fmt: skip
 def test_01_4_wrong_answers(welcome: Any, problem: str, hint: str) -> None:

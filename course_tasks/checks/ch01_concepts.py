@@ -7,28 +7,46 @@ in the thread it runs in, a ``get()``/``wait()`` on an unfinished task (``suppor
 a ``time.sleep``, repeated reads of the state of a task no worker has yet, a broadcast that
 waits for the workers' replies (a ping), a mail delivered right there, and every task sent,
 with its arguments and options. Each of those waits is stopped at once. A time limit is left
-only for code that never answers.
+only for code that never answers. The learner's function runs in a thread of the check's own,
+as a web server runs a request: there Celery's current app is its default app (no result
+backend, a broker that refuses connections), not the course's, so an answer that leans on
+``celery.current_app`` shows (in embedded mode the in-process worker made the course's app the
+default for every thread, which a web server's process does not have).
 
 * 01.1 ``check("01.1", result)``: ``result`` is the ``AsyncResult`` of ``add(2, 3)`` run
-  by the worker, with its result stored (not ``ignore_result``); a task still PENDING is told
+  by the worker, under an id Celery gave it (a uuid, not ``task_id="my-add"``), with its
+  result stored (not ``ignore_result``) and still there afterwards (not ``forget()``), and no
+  task started after it (a ``link=`` callback); a task still PENDING is told
   apart: its message waits in a queue no worker reads, or no queue holds it (never sent, or
-  refused by the json-only worker: its message is gone then, so both are named);
+  refused by the json-only worker: its message is gone then, so both are named). What leaves
+  no trace on the handle or in the backend (a second send before it, ``expires``) is not
+  judged: the exercise text says so;
 * 01.2 ``check("01.2", signup)``: ``signup(email, name)``, called for two users, queues
   ``send_welcome_email(email, name)`` once, on the worker's queue, without waiting for it
   (the task is held back until signup has answered: as when every worker is busy), with the
   arguments exactly (the second user's name has two words and is not made from the address)
-  and no option a plain ``.delay()`` does not set (``expires``, ``countdown``, ``eta``), and
-  answers with that task's id (a ``str``); then the worker delivers both mails;
+  and no option a plain ``.delay()`` does not set (``expires``, ``countdown``, ``eta``), nor
+  a producer an earlier call used (one kept in a global, shared by request threads; the app's
+  pool hands the same one out again after it was given back, which is right), and
+  answers with that task's id (a ``str``); then the worker delivers both mails. The first
+  address signs up again: a new mail must be queued (not an earlier call's id remembered in a
+  global). Then a third sign-up while the broker is down (every send raises kombu's
+  ``OperationalError``): the error must reach the caller, not ``None``, a made-up id or the
+  mail sent in the request;
 * 01.3 ``check("01.3", status_of)``: ``status_of(task_id)`` returns
   ``{"state": ..., "result": ...}`` from the id alone, without waiting, for tasks in every
   state the chapter shows (SUCCESS with 42 and with 0, FAILURE, STARTED, PENDING in a queue no
   worker reads), asked twice about two of them: a queued task that then finished, and a
-  finished one (whose result must still be there); read with the course's app (a new
-  ``Celery`` app made in the call is named);
+  finished one (whose result must still be there), and last the finished one again once its
+  result has expired (forgotten by the check): PENDING, not an answer kept in a global; read
+  with the course's app (a new ``Celery`` app made in the call is named, and so is
+  ``celery.current_app``, which a bare ``AsyncResult(task_id)`` uses);
 * 01.4 ``check("01.4", welcome)``: ``welcome(user)`` sends the welcome mail for two ``User``
   objects, once each, with json arguments (the serializer the worker accepts), the fields as
   they are (a two-word name unlike the address) and no ``expires``/``countdown``/``eta``, and
-  returns the ``AsyncResult`` without waiting; the worker delivers both mails.
+  returns the ``AsyncResult`` without waiting; the worker delivers both mails. Then, as in
+  01.2: the first user again (a new mail), a shared producer, ``celery.current_app``, and a
+  third user while the broker is down (the error must reach the caller).
 """
 
 from __future__ import annotations
@@ -44,12 +62,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
-from celery import Signature, states
+from celery import Celery, Signature, _state, states
 from celery.app import base as celery_base
 from celery.app.task import Task
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, EagerResult
-from kombu.exceptions import EncodeError
+from kombu.exceptions import EncodeError, OperationalError
 from kombu.serialization import dumps, prepare_accept_content, registry
 
 from course_tasks.app import app
@@ -101,9 +119,14 @@ class User:
     name: str
 
 
+#: 01.2's sign-up while the broker is down.
+DOWN_SIGNUP = ("alan@example.net", "Alan Turing")
+
 #: 01.4's two users, at the same domain (a memo keyed by the domain would skip the second).
 USERS = [User(id=7, email="lin@example.com", name="Lin"),
          User(id=12, email="rear.admiral@example.com", name="Grace Hopper")]  # fmt: skip
+#: 01.4's user welcomed while the broker is down.
+DOWN_USER = User(id=31, email="alan@example.net", name="Alan Turing")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -198,6 +221,10 @@ class _Did:
     apps: list[str] = field(default_factory=list)
     #: ids of the tasks it called ``get()``/``wait()`` on, finished or not
     got: list[str] = field(default_factory=list)
+    #: what it used of Celery's current app, which in its thread is not the course's app
+    elsewhere: list[str] = field(default_factory=list)
+    #: sends refused while the check kept the broker down
+    refused: int = 0
     held: bool = False
     #: the thread the learner's function runs in (set when it starts)
     thread: threading.Thread | None = None
@@ -205,20 +232,68 @@ class _Did:
     def waited(self) -> bool:
         return bool(self.polled or self.slept or self.asked or self.mailed)
 
+    def used(self, what: str) -> None:
+        """Record a use of Celery's current app (:class:`_DefaultApp`) in the call's thread."""
+        if threading.current_thread() is self.thread:
+            self.elsewhere.append(what)
+
     def publish(self) -> None:
         """Send the held-back tasks now, as a worker that was busy until now gets them."""
         if self.held:
             for sent in self.sent:
-                _REAL_SEND(sent.name, sent.args, sent.kwargs, **sent.options)
+                # through the app's pool: a producer (or connection) the call took from it
+                # has been given back, and may be in use again
+                options = {k: v for k, v in sent.options.items()
+                           if k not in ("producer", "connection")}  # fmt: skip
+                _REAL_SEND(sent.name, sent.args, sent.kwargs, **options)
         self.held = False
 
 
 _REAL_SEND = app.send_task
 
+#: What a send raises while the check keeps the broker down (as Celery raises it: kombu's
+#: OperationalError, after the publish retries).
+BROKER_DOWN = "[Errno 111] Connection refused"
+
+
+class _DefaultApp(Celery):
+    """Celery's default app, as ``celery.current_app`` is in a thread of a web server.
+
+    Celery keeps the current app per thread: the course's app is current only in the thread
+    that imported ``course_tasks`` (and, in embedded mode, everywhere once the in-process
+    worker made it the default). The check makes this app current in the thread it calls the
+    learner's function in, as a web server's request thread would have it (with no worker in
+    its process): no result backend, a broker on amqp://localhost that refuses connections.
+    Its uses there are recorded (``recorder``) and its sends refused, not attempted.
+    """
+
+    recorder: _Did | None = None
+
+    def _used(self, what: str) -> None:
+        if self.recorder is not None:
+            self.recorder.used(what)
+
+    def send_task(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        self._used("send_task")
+        raise OperationalError(BROKER_DOWN)
+
+    @property
+    def backend(self) -> Any:
+        self._used("backend")
+        return super().backend
+
+    @property
+    def tasks(self) -> Any:  # type: ignore[override]
+        self._used("tasks")
+        return super().tasks
+
+
+_DEFAULT_APP = _DefaultApp("default", fixups=[], set_as_current=False)
+
 
 @contextmanager
 def _recording(
-    fn: Callable[..., Any], *, hold: bool, watch: set[str], reads_allowed: int
+    fn: Callable[..., Any], *, hold: bool, watch: set[str], reads_allowed: int, down: bool = False
 ) -> Iterator[_Did]:
     """Meanwhile, record (and stop) what the learner's code does in its thread (:class:`_Did`).
 
@@ -226,6 +301,8 @@ def _recording(
     publishes them afterwards, :meth:`_Did.publish`): as long as the code runs, no worker has
     them, as when every worker is busy. A held task's state, and that of each id in
     ``watch``, may be read ``reads_allowed`` times; the next read is a loop waiting for it.
+    With ``down``, every send raises kombu's ``OperationalError``, as Celery does when the
+    broker refuses connections. Celery's current app in that thread is :data:`_DEFAULT_APP`.
     """
     did = _Did(held=hold)
     held: set[str] = set()
@@ -243,6 +320,9 @@ def _recording(
     def send_task(name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         if not _in_call():
             return _REAL_SEND(name, args, kwargs, **options)
+        if down:
+            did.refused += 1
+            raise OperationalError(BROKER_DOWN)
         given = options.get("task_id")
         options["task_id"] = given or str(uuid.uuid4())
         did.sent.append(_Sent(name, args, kwargs, options, given_id=given))
@@ -305,6 +385,7 @@ def _recording(
         stack.enter_context(mock.patch.object(celery_base, "_register_app", register_app))
         stack.enter_context(mock.patch.object(AsyncResult, "get", recording_get(real_get)))
         stack.enter_context(mock.patch.object(AsyncResult, "wait", recording_get(real_wait)))
+        stack.enter_context(mock.patch.object(_DEFAULT_APP, "recorder", did))
         for name in own_sleeps:  # from time import sleep: the learner's own name for it
             names[name] = sleep
             stack.callback(names.__setitem__, name, real_sleep)
@@ -317,17 +398,22 @@ def _run(
     hold: bool,
     watch: set[str] | None = None,
     reads_allowed: int = 1,
+    down: bool = False,
 ) -> tuple[Any, Seen, _Did]:
-    """``fn(*args)`` in the check's thread, bounded, with everything it did recorded.
+    """``fn(*args)`` in a thread of the check's own, bounded, with everything it did recorded.
 
-    The answer is what ``fn`` returned, a :class:`StillRunning`, or, when the check stopped
-    a wait of ``fn``'s (caught or not), the exception ``fn`` raised. Other exceptions are
-    raised here.
+    The thread is a new one, as a web server's request thread is: Celery's current app there
+    is not the course's app but :data:`_DEFAULT_APP`. The answer is what ``fn`` returned, a
+    :class:`StillRunning`, or, when the check stopped a wait of ``fn``'s (caught or not),
+    used the current app, or kept the broker down (``down``), the exception ``fn`` raised.
+    Other exceptions are raised here.
     """
-    with _recording(fn, hold=hold, watch=watch or set(), reads_allowed=reads_allowed) as did:
+    with _recording(fn, hold=hold, watch=watch or set(), reads_allowed=reads_allowed,
+                    down=down) as did:  # fmt: skip
 
         def call(*args: Any) -> Any:
             did.thread = threading.current_thread()
+            _state._set_current_app(_DEFAULT_APP)  # this thread only, as a request thread
             return fn(*args)
 
         try:
@@ -335,10 +421,33 @@ def _run(
                 call, *args, seconds=ANSWER_SECONDS, thread_name=THREAD_NAME
             )
         except Exception as exc:
-            if not (did.waited() or did.apps):
+            if not (did.waited() or did.apps or did.elsewhere or down):
                 raise
             answer, seen = exc, Seen()
     return answer, seen, did
+
+
+def _current_app_used(who: str, did: _Did, *, reads: bool = False) -> None:
+    """A Fail if ``who`` used Celery's current app, not the course's, in its thread."""
+    if not did.elsewhere:
+        return
+    if reads:
+        how = ("read the task through celery.current_app (AsyncResult(task_id) without app=, "
+               "say)")  # fmt: skip
+        there = "Celery's default app, which has no result backend (DisabledBackend)"
+        hint = "read with the course's app: app.AsyncResult(task_id)"
+    else:
+        how = "sent the mail through celery.current_app"
+        there = ("Celery's default app, which sends to amqp://localhost (OperationalError: "
+                 f"{BROKER_DOWN})")  # fmt: skip
+        hint = ("send with the course's objects: send_welcome_email.delay(...) (or the course's "
+                "app.send_task)")  # fmt: skip
+    raise Fail(
+        f"{who} {how}: the current app is the course's app only in the thread that imported "
+        "course_tasks (or next to a worker); the check called it from another thread, as a web "
+        f"server runs each request, and there it is {there}",
+        hint=hint,
+    )
 
 
 def _run_sending(fn: Callable[..., Any], *args: Any) -> tuple[Any, Seen, _Did]:
@@ -548,6 +657,27 @@ def _other_queue(who: str, sent: _Sent) -> None:
         )
 
 
+def _shared_producer(who: str, sent: _Sent, producers: list[Any] | None) -> None:
+    """A Fail if ``who`` sent with a producer (or connection) an earlier call used too."""
+    if producers is None:
+        return
+    # a producer or connection taken from the app's pools for the call, and given back after
+    # it (with app.producer_or_acquire() as producer: ...), comes round again: that is right
+    pooled = [*app.producer_pool._resource.queue, *app.pool._resource.queue]
+    mine = [sent.options.get(o) for o in ("producer", "connection")]
+    mine = [m for m in mine if m is not None and not any(m is p for p in pooled)]
+    if any(m is p for m in mine for p in producers):
+        raise Fail(
+            f"{who} sent the mail with the producer (or connection) an earlier call used: one "
+            "kept between calls and shared by every request thread, though a producer and its "
+            "channel are for one thread at a time (kombu's are not thread-safe), and its "
+            "connection is never given back",
+            hint="leave out producer=...: .delay(...) takes a producer from the app's pool for "
+            "each send and gives it back",
+        )
+    producers.extend(mine)
+
+
 def _delivered(task: AsyncResult, to: str) -> None:
     """Wait for the worker to deliver the mail ``task`` sends to ``to``; a Fail if it did not."""
     finished(
@@ -566,6 +696,51 @@ def _delivered(task: AsyncResult, to: str) -> None:
         raise Fail(
             f"the mail for {to} is not in the outbox",
             hint="queue the course's send_welcome_email task",
+        )
+
+
+def _broker_down(fn: Callable[..., Any], who: str, shown: str, *args: Any) -> None:
+    """``fn(*args)`` while the broker refuses connections: the error must reach the caller.
+
+    A Fail if ``fn`` answered anyway (no mail queued, and nobody told), sent the mail itself
+    in the request, or waited for the broker to come back.
+    """
+    answer, seen, did = _run(fn, *args, hold=True, down=True)
+    _current_app_used(who, did)
+    down = (f"while the broker was down (sending raised OperationalError: {BROKER_DOWN}), "
+            f"{shown}")  # fmt: skip
+    let_it = ("let the error reach the caller (don't catch it, or raise again): the request "
+              "fails, and the sign-up can be tried again")  # fmt: skip
+    if did.mailed or seen.ran_here:
+        raise Fail(
+            f"{down} sent the mail itself, in this process: the request waits for the mail "
+            "server (2 s a mail), and the app never gets a task id",
+            hint=let_it,
+        )
+    if did.slept or did.polled or did.asked or isinstance(answer, StillRunning):
+        raise Fail(
+            f"{down} waited for the broker to come back before answering",
+            hint="Celery already retries the publish a few times (task_publish_retry); then "
+            + let_it,
+        )
+    if isinstance(answer, BaseException):
+        return  # the error reached the caller
+    raise Fail(
+        f"{down} returned {answer!r:.60}: no mail was queued, and nobody is told",
+        hint=let_it,
+    )
+
+
+def _remembered(who: str, shown: str, answer: Any, did: _Did, earlier: set[str]) -> None:
+    """A Fail if ``who`` sent nothing and answered with an earlier call's task."""
+    answered = getattr(answer, "id", answer)
+    if not did.sent and isinstance(answered, str) and answered in earlier:
+        raise Fail(
+            f"{shown}, called a second time (a new sign-up with the same address, after the "
+            f"account was deleted, say), sent no mail and answered with the first call's task: "
+            f"{who} remembered the earlier call in a Python variable",
+            hint="send the mail on every call: a Python global lives in one process (a web app "
+            "runs several, and restarts), and the worker does not need it",
         )
 
 
@@ -640,10 +815,19 @@ def _send(result: Any) -> str:
             "result, so its state and its value can never be read",
             hint="send it without ignore_result: add.delay(2, 3)",
         )
+    _own_id(result)
     try:
         value = result.get(timeout=WAIT_SECONDS, propagate=False, disable_sync_subtasks=False)
     except CeleryTimeoutError:
         raise _never_ran(result) from None
+    stored = not isinstance(result, EagerResult)  # eager mode stores no result
+    if stored and app.backend.get_task_meta(result.id, cache=False)["status"] == states.PENDING:
+        raise Fail(
+            "the task's result is gone from the result backend: its state reads PENDING "
+            "again, and its value can no longer be read by its id (was forget() called on it?)",
+            hint="keep the result: leave out forget() (results expire by themselves, "
+            "result_expires)",
+        )
     if result.name and result.name != add.name:
         raise Fail(
             f"the worker ran {short(result.name)}, not add",
@@ -665,7 +849,30 @@ def _send(result: Any) -> str:
             raise Fail(
                 f"the worker ran add({shown}), not add(2, 3)", hint="send 2 and 3, in that order"
             )
+    children = [c for c in (result.children or []) if c is not None]
+    if children:
+        names = ", ".join(sorted({short(getattr(c, "name", None)) for c in children}))
+        raise Fail(
+            f"add(2, 3) ran, and then the worker ran another task it started ({names}): a "
+            "callback (link=...) nobody asked for",
+            hint="send add(2, 3) alone: add.delay(2, 3)",
+        )
     return f"add(2, 3) ran on the worker: state={result.state}, result={value}"
+
+
+def _own_id(result: AsyncResult) -> None:
+    """A Fail if the task's id is not one Celery (or a random uuid) gave it."""
+    try:
+        version = uuid.UUID(str(result.id)).version
+    except ValueError:
+        version = None
+    if version not in (1, 4):
+        raise Fail(
+            f"the task's id is {result.id!r:.60}, one of your own (task_id=...): a task id "
+            "must be unique, and a fixed one is reused every time the cell runs (the second "
+            "task overwrites the first one's result)",
+            hint="leave out task_id: Celery gives every task a new random id",
+        )
 
 
 # --------------------------------------------------------------------------- 01.2
@@ -712,10 +919,24 @@ def _signup_waits(shown: str, answer: Any, seen: Seen, did: _Did) -> None:
         raise answer
 
 
-def _signup_once(signup: Callable[..., Any], address: str, name: str) -> AsyncResult:
-    """``signup(address, name)``, judged while its mail is held back; the mail's handle."""
+def _signup_once(
+    signup: Callable[..., Any],
+    address: str,
+    name: str,
+    *,
+    earlier: set[str] | None = None,
+    producers: list[Any] | None = None,
+    publish: bool = True,
+) -> AsyncResult:
+    """``signup(address, name)``, judged while its mail is held back; the mail's handle.
+
+    ``earlier``: the ids the earlier calls answered with; ``producers``: the producer each
+    earlier call sent with (this call's is added); ``publish``: whether the mail then goes
+    to the worker.
+    """
     shown = f"signup({address!r}, {name!r})"
     answer, seen, did = _run_sending(signup, address, name)
+    _current_app_used("signup", did)
     _signup_waits(shown, answer, seen, did)
     if answer is None:
         raise _returned_none(signup, "signup", "the task id")
@@ -735,7 +956,9 @@ def _signup_once(signup: Callable[..., Any], address: str, name: str) -> AsyncRe
             f"signup returned {kind(answer)}, not a task id (a str)",
             hint="return the id of the task you queued",
         )
+    _remembered("signup", shown, answer, did, earlier or set())
     sent = _mail_tasks("signup", did, answer)
+    _shared_producer("signup", sent, producers)
     if answer != sent.id:
         other = next((s for s in did.sent if s.id == answer), None)
         if other is not None:
@@ -772,19 +995,30 @@ def _signup_once(signup: Callable[..., Any], address: str, name: str) -> AsyncRe
     _other_queue("signup", sent)
     _delayed(shown, sent)
     _extra_options("signup", sent, _plain_options())
-    did.publish()  # the workers are free again: now the mail reaches one
+    if publish:
+        did.publish()  # the workers are free again: now the mail reaches one
     return app.AsyncResult(answer)
 
 
 @exercise("01.2", "queue the welcome mail", points=2)
 def _signup(signup: Any) -> str:
     _need_function(signup, "signup", "signup(email, name)")
-    tasks = [_signup_once(signup, address, name) for address, name in SIGNUPS]
+    producers: list[Any] = []
+    tasks: list[AsyncResult] = []
+    for address, name in SIGNUPS:
+        tasks.append(_signup_once(signup, address, name, producers=producers))
     for task, (address, _) in zip(tasks, SIGNUPS, strict=True):
         _delivered(task, address)
+    # the first address signs up again: a new sign-up, a new mail (held back: not delivered)
+    address, name = SIGNUPS[0]
+    _signup_once(signup, address, name, earlier={t.id for t in tasks}, producers=producers,
+                 publish=False)  # fmt: skip
+    address, name = DOWN_SIGNUP
+    _broker_down(signup, "signup", f"signup({address!r}, {name!r})", address, name)
     return (
         "answered with the mail task's id without waiting, for "
-        f"{' and '.join(a for a, _ in SIGNUPS)}; the worker delivered both mails"
+        f"{' and '.join(a for a, _ in SIGNUPS)} (the worker delivered both mails) and again "
+        f"for {SIGNUPS[0][0]}; with the broker down, the error reached the caller"
     )
 
 
@@ -862,6 +1096,7 @@ def _ask(status_of: Callable[..., Any], case: _Case, watch: set[str]) -> dict[st
                 "result.result, which never raise",
             ) from None
         raise
+    _current_app_used("status_of", did, reads=True)
     if seen.waited:
         raise Fail(
             f"for {what}, status_of waited for the task (it called get() on it)",
@@ -914,6 +1149,11 @@ def _ask(status_of: Callable[..., Any], case: _Case, watch: set[str]) -> dict[st
 
 
 def _state_hint(case: _Case, got: Any) -> str:
+    if case.again and case.state == states.PENDING:
+        return (
+            "read the state from the result backend on every call: a result expires "
+            "(result_expires); an answer remembered from an earlier call does not"
+        )
     if case.again:
         return ("read the state from the result backend on every call: an answer remembered "
                 "from an earlier call goes stale")  # fmt: skip
@@ -1015,6 +1255,12 @@ def _status(status_of: Any) -> str:
             app.backend.store_result(started, 5, states.SUCCESS)
             _ask(status_of, _Case(started, "the started task, asked again after it finished "
                                   "with 5", "SUCCESS", [5], again=True), set())  # fmt: skip
+            # the finished task's result expires (result_expires; forget() does the same now):
+            # the backend knows nothing of it any more, and neither may status_of
+            app.AsyncResult(done.id).forget()
+            _ask(status_of, _Case(done.id, "add(20, 22), asked again after its result "
+                                  "expired from the backend", "PENDING", [None], again=True),
+                 set())  # fmt: skip
         except _StillBlocked as stuck:
             blocked = stuck.thread
             raise Fail(stuck.problem, hint=stuck.hint) from None
@@ -1022,16 +1268,27 @@ def _status(status_of: Any) -> str:
         _release(parked.id, blocked)
         app.AsyncResult(started).forget()
     return ("SUCCESS with 42 and with 0, FAILURE with its error, STARTED, PENDING for a queued "
-            "task, and SUCCESS once each of the last two finished, each read without "
-            "waiting")  # fmt: skip
+            "task, SUCCESS once each of the last two finished, and PENDING once a result "
+            "expired, each read without waiting, from a thread of its own")  # fmt: skip
 
 
 # --------------------------------------------------------------------------- 01.4
 
 
-def _welcome_once(welcome: Callable[..., Any], user: User) -> AsyncResult:
-    """``welcome(user)``, judged while its mail is held back; the handle it returned."""
+def _welcome_once(
+    welcome: Callable[..., Any],
+    user: User,
+    *,
+    earlier: set[str] | None = None,
+    producers: list[Any] | None = None,
+    publish: bool = True,
+) -> AsyncResult:
+    """``welcome(user)``, judged while its mail is held back; the handle it returned.
+
+    ``earlier``, ``producers`` and ``publish`` as for :func:`_signup_once`.
+    """
     answer, seen, did = _run_sending(welcome, user)
+    _current_app_used("welcome", did)
     if seen.ran_here and isinstance(answer, EagerResult) and not app.conf.task_always_eager:
         _as_sent(answer, "what welcome returned", hint="")
     _ran_here("welcome", seen, did, hint="send the task to the worker and return what that "
@@ -1066,8 +1323,10 @@ def _welcome_once(welcome: Callable[..., Any], user: User) -> AsyncResult:
             "welcome returned the task's id (a str), not the AsyncResult",
             hint="return the handle itself, what .delay() gives back",
         )
+    _remembered("welcome", f"welcome({user!r})", answer, did, earlier or set())
     result = _as_sent(answer, "what welcome returned", hint="return what sending the task returns")
     sent = _mail_tasks("welcome", did, answer)
+    _shared_producer("welcome", sent, producers)
     _refused("welcome", sent)
     if result.id != sent.id:
         raise Fail(
@@ -1089,17 +1348,24 @@ def _welcome_once(welcome: Callable[..., Any], user: User) -> AsyncResult:
     _other_queue("welcome", sent)
     _delayed("welcome", sent)
     _extra_options("welcome", sent, _plain_options())
-    did.publish()
+    if publish:
+        did.publish()
     return result
 
 
 @exercise("01.4", "only json travels", points=1)
 def _welcome(welcome: Any) -> str:
     _need_function(welcome, "welcome", "welcome(user)")
-    handles = [_welcome_once(welcome, user) for user in USERS]
+    producers: list[Any] = []
+    handles = [_welcome_once(welcome, user, producers=producers) for user in USERS]
     for handle, user in zip(handles, USERS, strict=True):
         _delivered(handle, user.email)
+    # the first user is welcomed again: a new mail (held back: not delivered)
+    _welcome_once(welcome, USERS[0], earlier={h.id for h in handles}, producers=producers,
+                  publish=False)  # fmt: skip
+    _broker_down(welcome, "welcome", f"welcome({DOWN_USER!r})", DOWN_USER)
     return (
-        "sent with json arguments for two users; the worker delivered the mails to "
-        f"{' and '.join(u.email for u in USERS)}"
+        "sent with json arguments for two users, and again for the first; the worker "
+        f"delivered the mails to {' and '.join(u.email for u in USERS)}; with the broker "
+        "down, the error reached the caller"
     )
