@@ -16,7 +16,7 @@ from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, ResultSet
 from checkhelpers import assert_fails, assert_passed, verdict
-from fastapi import FastAPI
+from fastapi import BackgroundTasks, FastAPI
 from pydantic import BaseModel
 
 from course_tasks import app, processes, runtime
@@ -889,8 +889,24 @@ def get_r5_as_failure(failing: Any) -> Any:
 
 
 
+def post_r6_own_random_id(request: ExportRequest):
+    task = export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1},
+        task_id=f"export-{request.user_id}-{uuid.uuid4()}")
+    return {"task_id": task.id}
+
+
+def post_r6_uuid1(request: ExportRequest):
+    task = export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1},
+        task_id=str(uuid.uuid1()))
+    return {"task_id": task.id}
+
+
 def test_12_1_right_answer() -> None:
-    assert_passed(verdict("12.1", make_api(post_ok, get_ok)), "202 with a new id at once")
+    assert_passed(verdict("12.1", make_api(post_ok, get_ok)),
+                  "202 with a new id at once (also for the same request again, and in two "
+                  "copies of the web process at one instant)")
 
 
 @pytest.mark.parametrize(
@@ -913,6 +929,10 @@ def test_12_1_right_answer() -> None:
         pytest.param(lambda: make_api(post_r4_no_retry, get_ok), id="r4-retry-false"),
         pytest.param(lambda: make_api(post_r4_speed_positional, get_ok),
                      id="r4-positional-speed"),
+        # round 6: an id of its own, random (also with a readable prefix), or a uuid1 (time,
+        # a random clock sequence, the machine's address)
+        pytest.param(lambda: make_api(post_r6_own_random_id, get_ok), id="r6-own-random-id"),
+        pytest.param(lambda: make_api(post_r6_uuid1, get_ok), id="r6-uuid1"),
     ],
 )
 def test_12_1_other_right_answers(api: Any) -> None:
@@ -934,6 +954,88 @@ def test_12_1_leaves_asyncresult_get_as_it_was() -> None:
     assert (ResultSet.get, ResultSet.join, ResultSet.join_native) == group_waits
     assert "send_task" not in vars(app)
     assert (app.send_task, type(app.backend).get_task_meta) == (send_task, get_task_meta)
+
+
+# round 6 adversary: ids that are new only inside one process, or for another request
+_R6_NUMBERS = __import__("itertools").count(1)
+
+
+def post_r6_counter_id(request: ExportRequest):
+    task = export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1},
+        task_id=f"export-{request.user_id}-{next(_R6_NUMBERS)}")
+    return {"task_id": task.id}
+
+
+def post_r6_ms_timestamp_id(request: ExportRequest):
+    import time
+
+    task = export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1},
+        task_id=f"export-{request.user_id}-{time.time_ns() // 1_000_000}")
+    return {"task_id": task.id}
+
+
+def post_r6_pid_counter_id(request: ExportRequest):
+    task = export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1},
+        task_id=f"export-{os.getpid()}-{next(_R6_NUMBERS)}")
+    return {"task_id": task.id}
+
+
+def post_r6_idempotent_uuid5(request: ExportRequest):
+    import datetime
+
+    key = f"export/{request.user_id}/{request.rows}/{datetime.date.today()}"
+    task = export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1},
+        task_id=str(uuid.uuid5(uuid.NAMESPACE_URL, key)))
+    return {"task_id": task.id}
+
+
+def post_r6_background(request: ExportRequest, background_tasks: BackgroundTasks):
+    from celery.utils import uuid as new_id
+
+    task_id = new_id()
+    background_tasks.add_task(
+        export_users_csv.apply_async,
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1}, task_id=task_id)
+    return {"task_id": task_id}
+
+
+def post_r6_soft_limit(request: ExportRequest):
+    task = export_users_csv.apply_async(
+        (request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1}, soft_time_limit=3600)
+    return {"task_id": task.id}
+
+
+_R6_FINISHED: dict[str, Any] = {}
+
+
+def get_r6_cached(task_id: str):
+    if task_id in _R6_FINISHED:
+        return _R6_FINISHED[task_id]
+    answer = get_ok(task_id)
+    if answer["status"] in ("success", "failure", "revoked"):
+        _R6_FINISHED[task_id] = answer
+    return answer
+
+
+def get_r6_error_class_name(task_id: str):
+    meta = app.backend.get_task_meta(task_id)
+    if meta["status"] == "FAILURE":
+        info = meta["result"]
+        return {"status": "failure", "error": str(info) or type(info).__name__}
+    return answer_from(meta["status"], meta["result"])
+
+
+def get_r6_backend_404(task_id: str):
+    from fastapi import HTTPException
+
+    try:
+        return get_ok(task_id)
+    except Exception:
+        raise HTTPException(status_code=404, detail="unknown export") from None
 
 
 @pytest.mark.parametrize(
@@ -1340,6 +1442,43 @@ def test_12_1_leaves_asyncresult_get_as_it_was() -> None:
                                                                   "REVOKED"))),
                      "for a revoked export said status='failure'",
                      'answer {"status": "revoked", ...}', id="r5-get-exception-states"),
+        # round 6 adversary
+        pytest.param(lambda: make_api(post_r6_counter_id, get_ok),
+                     "POST /exports answered the same id (export-42-", "let Celery give every "
+                     "task a new, random id", id="r6-counter-id"),
+        pytest.param(lambda: make_api(post_r6_ms_timestamp_id, get_ok),
+                     "in two web processes started from the same code (two web workers, or one "
+                     "process after a restart), each asked for an export of user 42 at the same "
+                     "instant: an id made from a counter, the clock or the process id is new "
+                     "only inside one process", "let Celery give every task a new, random id",
+                     id="r6-ms-timestamp-id"),
+        pytest.param(lambda: make_api(post_r6_pid_counter_id, get_ok),
+                     "in two web processes started from the same code",
+                     "let Celery give every task a new, random id", id="pid-and-counter-id"),
+        pytest.param(lambda: make_api(post_r6_idempotent_uuid5, get_ok),
+                     "for a second export of user 42 with 3 rows (the user asked again): an id "
+                     "made from the request (a hash, a uuid5 of user and rows) is the same for "
+                     "the same request", "let Celery give every task a new, random id",
+                     id="r6-idempotent-uuid5"),
+        pytest.param(lambda: make_api(post_r6_background, get_ok),
+                     "POST /exports while the broker refused the message (send_task raised "
+                     "kombu's OperationalError) answered 202", "let the error through",
+                     id="r6-background-publish"),
+        pytest.param(lambda: make_api(post_r6_soft_limit, get_ok),
+                     "POST /exports queued the export with soft_time_limit=3600",
+                     "leave out soft_time_limit", id="r6-soft-time-limit"),
+        pytest.param(lambda: make_api(post_ok, get_r6_cached),
+                     "after its result was removed from the result backend",
+                     "read the result backend on every GET, keep nothing in the process",
+                     id="r6-cache-finished"),
+        pytest.param(lambda: make_api(post_ok, get_r6_error_class_name),
+                     "answered {'status': 'failure', 'error': 'TimeoutError'}: the error is "
+                     "'TimeoutError', not the exception's text ''",
+                     "the error is the exception's text, str(result.info), exactly",
+                     id="r6-error-class-name"),
+        pytest.param(lambda: make_api(post_ok, get_r6_backend_404),
+                     "while the result backend was down", "let the error through",
+                     id="r6-backend-down-404"),
     ],
 )
 def test_12_1_wrong_answers(api: Any, problem: str, hint: str) -> None:
@@ -1749,6 +1888,52 @@ def test_12_2_leaves_the_course_app_current() -> None:
     assert app.conf.broker_url != "redis://broker-1.example.com:6379/0"
 
 
+# round 6 adversary
+def make_r6_json_boilerplate(settings):
+    celery_app = Celery("shop", set_as_current=False)
+    celery_app.config_from_object(settings, namespace="CELERY")
+    celery_app.conf.update(task_serializer="json", result_serializer="json",
+                           accept_content=["json"], timezone="UTC", enable_utc=True)
+    return celery_app
+
+
+def make_r6_pinned_serializers(settings):
+    celery_app = Celery("shop", set_as_current=False)
+    celery_app.config_from_object(settings, namespace="CELERY")
+    celery_app.conf.task_serializer = "json"
+    celery_app.conf.result_serializer = "json"
+    return celery_app
+
+
+def make_r6_retry_kwarg(settings):
+    celery_app = Celery("shop", set_as_current=False, broker_connection_retry_on_startup=True)
+    celery_app.config_from_object(settings, namespace="CELERY")
+    return celery_app
+
+
+def make_r6_known_keys_drop_none(settings):
+    celery_app = Celery("shop", set_as_current=False)
+    for key in list(celery_app.conf.keys()):
+        value = getattr(settings, f"CELERY_{key.upper()}", None)
+        if value is not None:
+            celery_app.conf[key] = value
+    return celery_app
+
+
+def make_r6_merged_vars(settings):
+    values = {**vars(settings), **vars(type(settings))}
+    celery_app = Celery("shop", set_as_current=False)
+    celery_app.config_from_object(values, namespace="CELERY")
+    return celery_app
+
+
+def make_r6_dir_copy(settings):
+    celery_app = Celery("shop", set_as_current=False)
+    celery_app.conf.update({name[len("CELERY_"):].lower(): getattr(settings, name)
+                            for name in dir(settings) if name.startswith("CELERY_")})
+    return celery_app
+
+
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
@@ -1813,14 +1998,16 @@ def test_12_2_leaves_the_course_app_current() -> None:
         pytest.param(make_overriding(task_serializer="json", result_serializer="json",
                                      accept_content=["json"]),
                      "accept_content is ['json'], not ['json', 'msgpack']: make_celery set it "
-                     "itself after reading the settings, over their CELERY_ACCEPT_CONTENT",
+                     "itself (an argument of Celery(...), or a value put on app.conf), over the "
+                     "settings' CELERY_ACCEPT_CONTENT",
                      "leave the settings' values as they are", id="r2-json-only-override"),
         pytest.param(make_overriding(timezone="UTC", enable_utc=True),
                      "timezone is 'UTC', not 'Europe/Paris': make_celery set it itself",
                      "leave the settings' values as they are", id="r2-utc-override"),
         pytest.param(make_overriding(task_default_queue="shop"),
-                     "task_default_queue is 'shop', not 'shop1': make_celery set it itself after "
-                     "reading the settings, over their CELERY_TASK_DEFAULT_QUEUE",
+                     "task_default_queue is 'shop', not 'shop1': make_celery set it itself (an "
+                     "argument of Celery(...), or a value put on app.conf), over the settings' "
+                     "CELERY_TASK_DEFAULT_QUEUE",
                      "leave the settings' values as they are", id="r2-default-queue-hardcoded"),
         pytest.param(make_overriding(broker_connection_retry_on_startup=True),
                      "broker_connection_retry_on_startup is True, not False: make_celery set it "
@@ -1882,7 +2069,7 @@ def test_12_2_leaves_the_course_app_current() -> None:
                      "'redis://localhost:6379/0'", "read the settings you are given",
                      id="r5-broker-kwarg"),
         pytest.param(make_r5_json_after, "accept_content is ['json'], not ['json', 'msgpack']: "
-                     "make_celery set it itself after reading the settings",
+                     "make_celery set it itself",
                      "leave the settings' values as they are", id="r5-json-override"),
         pytest.param(make_r5_with(timezone="UTC"), "timezone is 'UTC', not 'Europe/Paris': "
                      "make_celery set it itself", "leave the settings' values as they are",
@@ -1913,6 +2100,29 @@ def test_12_2_leaves_the_course_app_current() -> None:
                      "'redis://broker-3.example.com:6379/0'",
                      "read the object you are given on every call: no cache keyed by its class",
                      id="r5-conf-cache-by-class"),
+        # round 6 adversary
+        pytest.param(make_r6_json_boilerplate, "accept_content is ['json'], not ['json', "
+                     "'msgpack']: make_celery set it itself", "leave the settings' values as "
+                     "they are", id="r6-json-boilerplate"),
+        pytest.param(make_r6_pinned_serializers, "result_serializer is 'json', not 'msgpack': "
+                     "make_celery set it itself (an argument of Celery(...), or a value put on "
+                     "app.conf), over the settings' CELERY_RESULT_SERIALIZER",
+                     "leave the settings' values as they are", id="r6-pinned-serializers"),
+        pytest.param(make_r6_retry_kwarg, "broker_connection_retry_on_startup is True, not "
+                     "False: make_celery set it itself (an argument of Celery(...)",
+                     "leave the settings' values as they are", id="r6-retry-on-startup-kwarg"),
+        pytest.param(make_r6_known_keys_drop_none, "broker_connection_max_retries is 100, not "
+                     "None (Celery's default): make_celery skipped the settings whose value is "
+                     "None", "copy every CELERY_ setting the object has, also None",
+                     id="r6-known-keys-drop-none"),
+        pytest.param(make_r6_merged_vars, "make_celery read the settings on the object and on "
+                     "its class, not those it inherits from a base class (BaseSettings1: "
+                     "CELERY_ACCEPT_CONTENT, CELERY_RESULT_EXPIRES", "read them as attributes "
+                     "(getattr(settings, name) finds a setting wherever it sits",
+                     id="r6-merged-vars"),
+        pytest.param(make_r6_dir_copy, "for settings served by a __getattr__ that dir() does "
+                     "not list, broker_url is None", "ask for each setting by its name",
+                     id="r6-dir-copy"),
     ],
 )
 def test_12_2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -1939,6 +2149,9 @@ def choose_ok(kind, cores):
         # 96 threads on 8 cores: under the hundreds that section 5 gives to gevent
         pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", 12 * c),
                      "threads -c 24 overlapped", id="threads-12x"),
+        # a multiple of the cores with a ceiling under 100: it still grows from 2 to 8 cores
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", min(99, 16 * c)),
+                     "threads -c 32 overlapped", id="threads-16x-under-100"),
     ],
 )
 def test_12_3_right_answers(answer: Any, detail: str) -> None:
@@ -2114,6 +2327,29 @@ def pool_cpu_this_machine(kind, cores):
                      "for I/O-bound work on 2 cores you chose prefork -c 100: hundreds at once, "
                      "each a process", "hundreds of waits at once are gevent's or eventlet's",
                      id="io-prefork-hundreds"),
+        # round 6 adversary
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", 50),
+                     "for I/O-bound work on 3 cores you chose threads -c 50, the same as on 2 "
+                     "cores (-c 50): the concurrency does not grow with the cores",
+                     "size it to the machine", id="r6-io-fixed-50"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", min(60, 20 * c)),
+                     "for I/O-bound work on 4 cores you chose threads -c 60, the same as on 3 "
+                     "cores", "size it to the machine", id="io-capped-at-60"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu"
+                     else ("threads", 10 * (os.cpu_count() or 1)),
+                     "for I/O-bound work on 3 cores you chose threads -c 10 (as for 2 cores)",
+                     "waiting tasks use no CPU", id="r6-io-machine-cores"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", min(100, 16 * c)),
+                     "for I/O-bound work on 8 cores you chose threads -c 100: hundreds at once",
+                     "hundreds of waits at once are gevent's or eventlet's work",
+                     id="r6-io-capped-at-100"),
+        pytest.param(lambda k, c: ("prefork", max(1, c - 1)) if k == "cpu"
+                     else ("threads", 10 * c),
+                     "for CPU-bound work on 2 cores you chose prefork -c 1",
+                     "one process per core", id="r6-cpu-cores-minus-one"),
+        pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", c + 4),
+                     "for I/O-bound work on 2 cores you chose threads -c 6",
+                     "waiting tasks use no CPU", id="r6-io-executor-default"),
     ],
 )
 def test_12_3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -2219,6 +2455,23 @@ def test_12_4_right_answer() -> None:
     assert_passed(verdict("12.4", unit()), "foreground worker")
 
 
+R6_SERVICE = "Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n"
+R6_HEAD = "Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\n"
+
+
+def r6_unit(*, unit_extra="", args="--loglevel=INFO", service=R6_SERVICE,
+            install="WantedBy=multi-user.target\n", prefix=""):
+    """The round 6 adversary's units: the solution's, with one thing changed."""
+
+    def worker_unit(project_dir, celery_bin, user):
+        return (f"[Unit]\nDescription=Celery worker\nAfter=network-online.target\n{unit_extra}"
+                f"\n[Service]\nType=simple\nUser={user}\nWorkingDirectory={project_dir}\n"
+                f"ExecStart={prefix}{celery_bin} -A course_tasks worker {args}\n{service}"
+                f"\n[Install]\n{install}")
+
+    return worker_unit
+
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -2290,6 +2543,17 @@ def test_12_4_right_answer() -> None:
                      id="restartsec-a-minute"),
         pytest.param(r2_unit(("Restart=always", "Restart=always\nRestartSec=0")),
                      id="restartsec-0"),
+        # round 6: the network waited for, Redis only ordered before the worker, a target the
+        # worker is part of, options through Environment= and $NAME that change nothing the
+        # unit must keep
+        pytest.param(r6_unit(unit_extra="Wants=network-online.target\n"
+                             "After=redis-server.service\n"), id="r6-wants-network-after-redis"),
+        pytest.param(r6_unit(unit_extra="PartOf=celery.target\n"), id="r6-part-of-a-target"),
+        pytest.param(r6_unit(args="--loglevel=INFO $CELERYD_OPTS", service=(
+            'Environment="CELERYD_OPTS=--concurrency=8 --time-limit=900 -n worker1@%%h"\n'
+            + R6_SERVICE)), id="r6-celeryd-opts-harmless"),
+        pytest.param(r6_unit(service="Environment=CELERY_WORKER_CONCURRENCY=4\n" + R6_SERVICE),
+                     id="r6-celery-worker-concurrency-variable"),
     ],
 )
 def test_12_4_other_right_answers(answer: Any) -> None:
@@ -2459,11 +2723,13 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      "KillMode=mixed is in [Unit], where systemd ignores it",
                      "move it to [Service]", id="r2-stop-keys-in-unit-section"),
         pytest.param(r2_unit(("TimeoutStopSec=600", "TimeOutStopSec=600")),
-                     "the unit has no TimeoutStopSec: systemd waits its default 90 s",
-                     "TimeoutStopSec= longer than the longest task", id="r2-timeout-typo-case"),
+                     "TimeOutStopSec=600 in [Service]: systemd's setting names are "
+                     "case-sensitive, TimeOutStopSec is not TimeoutStopSec",
+                     "write TimeoutStopSec=600", id="r2-timeout-typo-case"),
         pytest.param(r2_unit(("KillMode=mixed", "Killmode=mixed")),
-                     "the unit leaves KillMode at systemd's default, control-group",
-                     "KillMode=mixed", id="r2-killmode-typo-case"),
+                     "Killmode=mixed in [Service]: systemd's setting names are case-sensitive, "
+                     "Killmode is not KillMode", "write KillMode=mixed",
+                     id="r2-killmode-typo-case"),
         pytest.param(r2_unit(("KillMode=mixed", "KillMode=mixed  # TERM to the main process only")),
                      "KillMode=mixed  # TERM to the main process only is not a kill mode systemd "
                      "knows", "KillMode=mixed", id="r2-killmode-inline-comment"),
@@ -2594,8 +2860,8 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      "is not a time span systemd reads", "TimeoutStopSec= longer than the longest "
                      "task", id="r3-inline-comment-timeout"),
         pytest.param(r2_unit(("KillMode=mixed", "Killmode=mixed")),
-                     "the unit leaves KillMode at systemd's default, control-group",
-                     "KillMode=mixed", id="r3-lowercase-killmode-key"),
+                     "Killmode=mixed in [Service]: systemd's setting names are case-sensitive",
+                     "write KillMode=mixed", id="r3-lowercase-killmode-key"),
         pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSecs=600")),
                      "the unit has no TimeoutStopSec", "TimeoutStopSec= longer than the longest "
                      "task", id="r3-timeoutstopsecs-typo"),
@@ -2679,9 +2945,12 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      "(missing: --logfile)", "or leave out --detach",
                      id="r3-forking-detach-no-logfile"),
         # beyond the adversary: a [Service] setting the check does not know
+        pytest.param(r2_unit(("Restart=always", "Restart=always\nCPUAffinity=0")),
+                     "CPUAffinity=0: the check does not know CPUAffinity=",
+                     "leave out CPUAffinity", id="unknown-service-setting"),
         pytest.param(r2_unit(("Restart=always", "Restart=always\nRuntimeMaxSec=3600")),
-                     "RuntimeMaxSec=3600: the check does not know RuntimeMaxSec=",
-                     "leave out RuntimeMaxSec", id="unknown-service-setting"),
+                     "RuntimeMaxSec=3600: systemd stops the worker itself each time it has run "
+                     "that long", "leave out RuntimeMaxSec", id="runtime-max-an-hour"),
         # round 4 adversary: the solution's unit with one change each
         pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nTimeoutSec=90")),
                      "TimeoutSec= comes after TimeoutStopSec=600",
@@ -2798,8 +3067,9 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      "TimeoutStopSec=600 is in [Unit], where systemd ignores it",
                      "move it to [Service]", id="r5-timeout-in-unit-section"),
         pytest.param(r2_unit(("KillMode=mixed", "Killmode=mixed")),
-                     "the unit leaves KillMode at systemd's default, control-group",
-                     "KillMode=mixed: systemd sends TERM", id="r5-lowercase-key"),
+                     "Killmode=mixed in [Service]: systemd's setting names are case-sensitive, "
+                     "Killmode is not KillMode, so systemd ignores the line",
+                     "write KillMode=mixed", id="r5-lowercase-key"),
         pytest.param(r2_unit(("TimeoutStopSec=600", "TimeoutStopSec=600\nSendSIGKILL=no")),
                      "SendSIGKILL=no: when TimeoutStopSec runs out", "leave out SendSIGKILL",
                      id="r5-no-sigkill"),
@@ -2894,8 +3164,8 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      "ExecStartPost=/bin/kill -HUP $MAINPID sends SIGHUP after every start of "
                      "the worker", "leave out ExecStartPost", id="execstartpost-hup"),
         pytest.param(r2_unit(("Restart=always", "Restart=always\nRuntimeMaxSec=1d")),
-                     "RuntimeMaxSec=1d: the check does not know RuntimeMaxSec=",
-                     "leave out RuntimeMaxSec", id="r5-runtime-max"),
+                     "RuntimeMaxSec=1d: systemd stops the worker itself each time it has run "
+                     "that long", "leave out RuntimeMaxSec", id="r5-runtime-max"),
         pytest.param(r2_unit(("--loglevel=INFO",
                               "--loglevel=INFO --statedb=/var/lib/celery/%n.state")),
                      "ExecStart has %n: systemd reads % specifiers", "write %%n",
@@ -2945,6 +3215,144 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                               "--pidfile=/run/celery/worker.pid")),
                      "(missing: --logfile)", "or leave out --detach and use Type=simple",
                      id="r5-forking-no-logfile"),
+        # round 6 adversary
+        pytest.param(r6_unit(service="Restart=always\nKillSignal=SIGTERM\n"
+                             "KillMode=mixed   # TERM to the main process only\n"
+                             "TimeoutStopSec=600\n"),
+                     "KillMode=mixed   # TERM to the main process only is not a kill mode "
+                     "systemd knows", "KillMode=mixed", id="r6-inline-comment-killmode"),
+        pytest.param(r6_unit(service=R6_HEAD + "TimeoutStopSec=600  ; longest task is 5 min\n"),
+                     "TimeoutStopSec=600  ; longest task is 5 min is not a time span systemd "
+                     "reads", "TimeoutStopSec= longer than the longest task",
+                     id="r6-inline-comment-timeout"),
+        pytest.param(r6_unit(service=R6_HEAD + "TimeOutStopSec=600\n"),
+                     "TimeOutStopSec=600 in [Service]: systemd's setting names are "
+                     "case-sensitive, TimeOutStopSec is not TimeoutStopSec, so systemd ignores "
+                     "the line", "write TimeoutStopSec=600", id="r6-key-case-typo"),
+        pytest.param(r6_unit(service=R6_HEAD, install="WantedBy=multi-user.target\n"
+                             "TimeoutStopSec=600\n"),
+                     "TimeoutStopSec=600 is in [Install], where systemd ignores it",
+                     "move it to [Service]", id="r6-timeout-in-install"),
+        pytest.param(r6_unit(service=R6_HEAD + "TimeoutStopSec=10M\n"),
+                     "(systemd reads M as months, m or min as minutes)",
+                     "a stop must end", id="r6-timeout-10M"),
+        pytest.param(r6_unit(service=R6_HEAD + "TimeoutStopSec=0\n"),
+                     "TimeoutStopSec=0: systemd never kills what is left", "a stop must end",
+                     id="r6-timeout-zero"),
+        pytest.param(r6_unit(service=R6_SERVICE.replace("KillMode=mixed", 'KillMode="mixed"')),
+                     'KillMode="mixed" is not a kill mode systemd knows', "KillMode=mixed",
+                     id="r6-killmode-quoted"),
+        pytest.param(r6_unit(service=R6_SERVICE.replace("KillMode=mixed", "KillMode=Mixed")),
+                     "KillMode=Mixed is not a kill mode systemd knows", "KillMode=mixed",
+                     id="r6-killmode-capital"),
+        pytest.param(r6_unit(unit_extra="Wants=celery-beat.service\n"),
+                     "Wants=celery-beat.service in [Unit] starts beat with the worker",
+                     "leave beat out of the worker's unit", id="r6-wants-beat"),
+        pytest.param(r6_unit(install="WantedBy=multi-user.target\nAlso=celery-beat.service\n"),
+                     "Also=celery-beat.service in [Install] starts beat with the worker",
+                     "leave beat out of the worker's unit", id="r6-install-also-beat"),
+        pytest.param(r6_unit(args="--loglevel=INFO \\\n    --concurrency=2 -B"),
+                     "ExecStart runs beat inside the worker (-B)", "leave out -B",
+                     id="r6-continued-beat"),
+        pytest.param(r6_unit(args="--loglevel=INFO -EB"),
+                     "ExecStart runs beat inside the worker (-B)", "leave out -B",
+                     id="r6-EB-flags"),
+        pytest.param(r6_unit(args="--loglevel=INFO -n worker1@${HOSTNAME}"),
+                     "ExecStart has ${HOSTNAME}: systemd replaces it with that variable",
+                     "for the machine's name use systemd's specifier %H", id="r6-hostname-env"),
+        pytest.param(r6_unit(args="--loglevel=INFO >> /var/log/celery/worker.log 2>&1"),
+                     "ExecStart has >> 2>&1: systemd runs no shell", "leave them out",
+                     id="r6-shell-redirect"),
+        pytest.param(r6_unit(prefix="-", service=R6_SERVICE.replace("always", "on-failure")),
+                     "with Restart=on-failure: the '-' makes systemd count every exit of the "
+                     "worker as a success", "leave out the '-' before the command",
+                     id="r6-ignored-exit-on-failure"),
+        pytest.param(r6_unit(args="--loglevel=INFO --time-limit=300"),
+                     "ExecStart has --time-limit=300: the worker kills the pool process running "
+                     "any task after 300 s", "leave out --time-limit", id="r6-time-limit-300"),
+        pytest.param(r6_unit(args="--loglevel=INFO --soft-time-limit=300"),
+                     "ExecStart has --soft-time-limit=300: the worker raises "
+                     "SoftTimeLimitExceeded", "leave out --soft-time-limit",
+                     id="r6-soft-time-limit-300"),
+        pytest.param(r6_unit(args="--loglevel=INFO --discard"),
+                     "ExecStart has --discard: the worker purges its queues at every start "
+                     "(--purge and --discard are one option)", "leave out --purge",
+                     id="r6-discard"),
+        pytest.param(r6_unit(args="--loglevel=INFO --purge"),
+                     "ExecStart has --purge: the worker purges its queues at every start",
+                     "leave out --purge", id="purge-in-execstart"),
+        pytest.param(r6_unit(args="--loglevel=INFO -D"),
+                     "--detach needs Type=forking, --pidfile, --logfile and PIDFile=",
+                     "or leave out --detach and use Type=simple", id="r6-short-detach"),
+        pytest.param(r6_unit(service=R6_SERVICE + "RuntimeMaxSec=1d\n"),
+                     "RuntimeMaxSec=1d: systemd stops the worker itself each time it has run "
+                     "that long", "leave out RuntimeMaxSec", id="r6-runtime-max"),
+        pytest.param(r6_unit(service="Restart=always\nRemainAfterExit=yes\nKillSignal=SIGTERM\n"
+                             "KillMode=mixed\nTimeoutStopSec=600\n"),
+                     "RemainAfterExit=yes: after the worker exits cleanly the unit stays active",
+                     "leave out RemainAfterExit", id="r6-remain-after-exit"),
+        pytest.param(r6_unit(service="Restart=always\nKillSignal=SIGTERM\n"
+                             "RestartKillSignal=SIGHUP\nKillMode=mixed\nTimeoutStopSec=600\n"),
+                     "RestartKillSignal=SIGHUP: systemctl restart (every deploy) stops the "
+                     "worker with SIGHUP, not the warm TERM: celery takes SIGHUP as a restart",
+                     "leave out RestartKillSignal", id="r6-restart-hup"),
+        pytest.param(r6_unit(service=R6_SERVICE + "SendSIGKILL=no\n"),
+                     "SendSIGKILL=no: when TimeoutStopSec runs out, systemd leaves what is left "
+                     "running", "leave out SendSIGKILL", id="r6-no-sigkill"),
+        pytest.param(r6_unit(service=R6_HEAD + "SendSIGHUP=yes\nTimeoutStopSec=600\n"),
+                     "SendSIGHUP=yes: right after the TERM, systemd sends SIGHUP",
+                     "leave out SendSIGHUP", id="r6-send-sighup"),
+        pytest.param(r6_unit(args="--loglevel=INFO $CELERYD_OPTS", service=(
+            'Environment="CELERYD_OPTS=--time-limit=300 --concurrency=8"\n' + R6_SERVICE)),
+                     "ExecStart has $CELERYD_OPTS, which systemd replaces with the words of "
+                     "Environment=CELERYD_OPTS=--time-limit=300 --concurrency=8 (split at "
+                     "whitespace), and they hold --time-limit=300: the worker kills the pool "
+                     "process running any task after 300 s", "leave out --time-limit",
+                     id="r6-celeryd-opts-docs"),
+        pytest.param(r6_unit(args="$CELERYD_OPTS", service=(
+            'Environment="CELERYD_OPTS=--loglevel=INFO --concurrency=2 -B"\n' + R6_SERVICE)),
+                     "the worker embeds beat: ExecStart has $CELERYD_OPTS, which systemd "
+                     "replaces with the words of Environment=CELERYD_OPTS=--loglevel=INFO "
+                     "--concurrency=2 -B (split at whitespace), and they hold -B",
+                     "leave out -B", id="r6-celeryd-opts-beat"),
+        pytest.param(r6_unit(service="Environment=CELERY_WORKER_PURGE=true\n" + R6_SERVICE),
+                     "Environment= sets CELERY_WORKER_PURGE=true, which celery reads as --purge "
+                     "(celery's command line takes every worker option from a "
+                     "CELERY_WORKER_<OPTION> variable too): the worker purges its queues",
+                     "leave out --purge (--discard, CELERY_WORKER_PURGE)", id="r6-env-purge"),
+        pytest.param(r6_unit(service="Environment=CELERY_WORKER_TIME_LIMIT=120\n" + R6_SERVICE),
+                     "Environment= sets CELERY_WORKER_TIME_LIMIT=120, which celery reads as "
+                     "--time-limit", "leave out --time-limit", id="env-time-limit"),
+        pytest.param(r6_unit(args="--loglevel=INFO ${CELERYD_OPTS}", service=(
+            'Environment="CELERYD_OPTS=--concurrency=8 --purge"\n' + R6_SERVICE)),
+                     "celery refuses the worker's command line", "run the same command in a "
+                     "terminal first", id="braced-variable-is-one-word"),
+        pytest.param(r6_unit(service="ExecReload=/bin/kill -HUP $MAINPID\n" + R6_SERVICE),
+                     "ExecReload=/bin/kill -HUP $MAINPID sends SIGHUP at every systemctl reload",
+                     "leave out ExecReload", id="r6-exec-reload-hup"),
+        pytest.param(r6_unit(service="Restart=always\nRestartPreventExitStatus=1\n"
+                             "KillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n"),
+                     "RestartPreventExitStatus=1: a worker that exits with that status stays "
+                     "down", "leave it out", id="r6-restart-prevent-1"),
+        pytest.param(r6_unit(unit_extra="StartLimitIntervalSec=1h\nStartLimitBurst=1\n"),
+                     "StartLimitIntervalSec=1h and StartLimitBurst=1 in [Unit]: systemd refuses "
+                     "more than 1 start(s) in 3600 s", "leave out the StartLimit settings",
+                     id="r6-start-limit-1"),
+        pytest.param(r6_unit(unit_extra="Requires=redis-server.service\n"
+                             "After=redis-server.service\n"),
+                     "Requires=redis-server.service in [Unit] starts redis-server.service "
+                     "whenever the worker starts and stops the worker whenever "
+                     "redis-server.service stops or restarts, and on a machine without "
+                     "redis-server.service the worker cannot start",
+                     "leave out Requires=redis-server.service", id="r6-requires-redis"),
+        pytest.param(r6_unit(unit_extra="Wants=redis-server.service\n"),
+                     "Wants=redis-server.service in [Unit] starts redis-server.service whenever "
+                     "the worker starts", "leave out Wants=redis-server.service",
+                     id="wants-redis"),
+        pytest.param(r6_unit(unit_extra="PartOf=redis-server.service\n"),
+                     "PartOf=redis-server.service in [Unit] stops and restarts the worker "
+                     "whenever redis-server.service stops or restarts",
+                     "leave out PartOf=redis-server.service", id="part-of-redis"),
     ],
 )
 def test_12_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:

@@ -13,10 +13,13 @@
   GET that forgets the result is seen), and about tasks that finish (from STARTED and from
   PROGRESS) between two reads of their record, and whose result expires between two reads
   (an answer read from several reads is seen);
-  a user's second export must get an id of its own; while the broker refuses the message
-  POST, and while the result backend is down GET, must answer an error (5xx); an endpoint
-  that asks the workers (a broadcast, ``inspect()``) or talks to Celery inside the event
-  loop (``async def``) is seen too;
+  a user's second export must get an id of its own, also for the same rows, and so must an
+  export POSTed in each of two copies of the process (``os.fork`` where there is one: the same
+  code and state, as two web workers or a restart) with their clocks at the same instant and
+  process id 1 (an id from a counter, the clock or the pid is seen); while the broker
+  refuses the message POST, and while the result backend is down GET, must answer an error
+  (5xx); an endpoint that asks the workers (a broadcast, ``inspect()``) or talks to Celery
+  inside the event loop (``async def``) is seen too;
 * 12.2 ``check("12.2", make_celery)``: ``make_celery(settings)`` returns a *new* Celery app
   on every call (also for the same settings object twice), not made the current one nor
   the default one (``set_default()``), configured from a Django-style settings object
@@ -29,7 +32,7 @@
   cache keyed by the object or its class is seen);
 * 12.3 ``check("12.3", choose_pool)``: ``choose_pool(kind, cores)`` gives ``(pool,
   concurrency)`` (an int) for ``"cpu"`` and ``"io"`` work on 2, 3, 4 and 8 cores (threads or
-  prefork for I/O under :data:`HUNDREDS`); the I/O
+  prefork for I/O under :data:`HUNDREDS`, growing with the cores); the I/O
   choice is run on a real worker process (:mod:`course_tasks.processes`) and must overlap the
   waits;
 * 12.4 ``check("12.4", worker_unit)``: ``worker_unit(project_dir, celery_bin, user)``
@@ -37,13 +40,17 @@
   detached with ``Type=forking`` and ``PIDFile=``), restarts it after any death and stops it
   warm (TERM to this worker's main process only, ``KillMode=mixed``, with time for the
   longest task, then a kill), restarts warm too, pulls in no beat (no -B, no second
-  ExecStart, no ExecStartPost, no Wants=), has no watchdog nor purge, no Celery ``%``
+  ExecStart, no ExecStartPost, no Wants=) and starts, stops or requires no other unit but a
+  target (no Requires=redis-server.service), has no watchdog nor purge, no Celery ``%``
   placeholder that systemd would expand nor environment variable it leaves unset (or, inside
   a word, does not replace), no worker time limit shorter than the longest task, nothing else
   that signals the worker (ExecStop/ExecReload kills, SendSIGHUP, REMAP_SIGTERM=SIGQUIT), a
   RestartSec of at most a minute, and no [Service] setting outside a list of known harmless
-  ones; checked with :mod:`configparser`, its [Service] lines in
-  systemd's order, and, where installed, ``systemd-analyze verify``.
+  ones (a known name in other capitals is named as such); the worker's options are judged as
+  celery's click reads them (:func:`_worker_options`), after systemd has put in the unit's
+  Environment= values (``$NAME`` split at whitespace, ``${NAME}`` one word) and with the
+  ``CELERY_WORKER_*`` variables click takes as options; checked with :mod:`configparser`,
+  its [Service] lines in systemd's order, and, where installed, ``systemd-analyze verify``.
 """
 
 from __future__ import annotations
@@ -53,9 +60,12 @@ import configparser
 import errno
 import importlib.util
 import inspect
+import json
+import logging
 import math
 import os
 import re
+import select
 import shlex
 import shutil
 import signal
@@ -63,7 +73,10 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
+import types
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -840,6 +853,102 @@ def _post_refused(client: Any, user_id: int, rows: int) -> None:
                hint=hint)
 
 
+#: How long the check waits for a copy of the web process to answer one POST: only a copy
+#: that never answers is given up (and then nothing is judged from it).
+COPY_SECONDS = 30.0
+_SAME_ID_HINT = ("let Celery give every task a new, random id (export_users_csv.delay(...) "
+                 "gives a uuid4): leave out task_id=, or pass task_id=str(uuid.uuid4())")
+
+
+def _post_in_copy(exports: Any, clock_ns: int, answer_fd: int) -> None:
+    """In a copy of this process: POST an export of user 42 with 3 rows, with the clock
+    standing at ``clock_ns`` and the process id 1 (a web process in a container), and write
+    the task id it answered (json) to ``answer_fd``. Its message is only recorded."""
+    from fastapi.testclient import TestClient
+
+    quiet = os.open(os.devnull, os.O_RDWR)
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the copy ends with os._exit
+    logging.disable(logging.CRITICAL)
+    warnings.simplefilter("ignore")
+    with (
+        mock.patch("time.time", return_value=clock_ns / 1e9),
+        mock.patch("time.time_ns", return_value=clock_ns),
+        mock.patch("os.getpid", return_value=1),
+        _watching_celery(park=True),
+    ):
+        response = TestClient(exports, raise_server_exceptions=False).post(
+            "/exports", json={"user_id": 42, "rows": 3})
+    data = response.json() if response.status_code == 202 else None
+    os.write(answer_fd, json.dumps(data.get("task_id") if isinstance(data, dict) else None)
+             .encode())
+
+
+def _ids_of_copies(exports: Any) -> list[Any]:
+    """The ids POST answered in two copies of this process (``os.fork``: the same code and the
+    same state, as two web workers forked from one, or one web process after a restart), each
+    asked for the same export at the same instant of their clocks; ``[]`` where processes
+    cannot be copied (Windows), ``None`` for a copy that gave no id."""
+    if not hasattr(os, "fork"):
+        return []
+    clock_ns = time.time_ns()
+    copies = []
+    for _ in range(2):
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the copy: never returns into the check
+            try:
+                os.close(read_fd)
+                _post_in_copy(exports, clock_ns, write_fd)
+            finally:
+                os._exit(0)
+        os.close(write_fd)
+        copies.append((pid, read_fd))
+    found = []
+    deadline = time.monotonic() + COPY_SECONDS
+    for pid, read_fd in copies:
+        chunks = []
+        while select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            chunk = os.read(read_fd, 4096)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        os.close(read_fd)
+        if os.waitpid(pid, os.WNOHANG) == (0, 0):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        try:
+            found.append(json.loads(b"".join(chunks)))
+        except ValueError:
+            found.append(None)
+    return found
+
+
+def _judge_ids(client: Any, post: Any, exports: Any, ids: list[tuple[str, int, int]]) -> str:
+    """A Fail unless every export gets an id no other export can get: a user's second export
+    of the same rows, and exports of two copies of the web process at the same instant; what
+    was tried, for the verdict."""
+    again = _post(client, post, 42, 3, run=False)
+    if again in [task_id for task_id, _, _ in ids]:
+        raise Fail(f"POST /exports answered the same id ({again}) for a second export of user "
+                   "42 with 3 rows (the user asked again): an id made from the request "
+                   "(a hash, a uuid5 of user and rows) is the same for the same request, so the "
+                   "second export shares the first one's result",
+                   hint=_SAME_ID_HINT)
+    copies = _ids_of_copies(exports)
+    if len(copies) == 2 and isinstance(copies[0], str) and copies[0] == copies[1]:
+        raise Fail(f"POST /exports answered the same id ({copies[0]}) in two web processes "
+                   "started from the same code (two web workers, or one process after a "
+                   "restart), each asked for an export of user 42 at the same instant: an id "
+                   "made from a counter, the clock or the process id is new only inside one "
+                   "process, so one export overwrites the other's result",
+                   hint=_SAME_ID_HINT)
+    both = len(copies) == 2 and all(isinstance(task_id, str) for task_id in copies)
+    return (" (also for the same request again, and in two copies of the web process at one "
+            "instant)" if both else " (also for the same request again)")
+
+
 @exercise("12.1", "the export endpoints", points=3)
 def _endpoints(exports: Any) -> str:
     from fastapi import FastAPI
@@ -870,6 +979,7 @@ def _endpoints(exports: Any) -> str:
                    "whichever ran last",
                    hint="let Celery give every task a new id (export_users_csv.delay(...) "
                    "does): leave out task_id=")
+    new_ids = _judge_ids(client, post, exports, ids)
     for user, rows in ((8, 0), (9, BIG_EXPORT_ROWS)):  # judged as queued, never run
         _post(client, post, user, rows, run=False)
     _post_refused(client, 5, 4)
@@ -908,7 +1018,8 @@ def _endpoints(exports: Any) -> str:
     finally:
         for case in stored:
             app.backend.forget(case.task_id)
-    return ("202 with a new id at once, also while the workers are busy, the export queued as "
+    return (f"202 with a new id at once{new_ids}, also while the workers are busy, the export "
+            "queued as "
             "asked, an error while the broker refuses it; json status for PENDING, STARTED, "
             "PROGRESS, SUCCESS, FAILURE, RETRY and REVOKED, from the result backend, never "
             "waiting, the same when asked again, from one read of the task's record, and an "
@@ -1079,11 +1190,16 @@ def _judge_settings(made: Any, settings: Any, wanted: dict[str, Any]) -> None:
     default = {key: DEFAULTS.get(_conf_key(key)) for key in missing}
     first = missing[0]
     problem = f"{_conf_key(first)} is {got[first]!r}, not {wanted[first]!r}"
+    # a value other than Celery's default, or one put on app.conf (a default pinned again)
+    changes = getattr(made.conf, "changes", {})
     forced = [key for key in missing if got[key] != default[key]]
+    forced += [key for key in missing if key not in forced
+               and _conf_key(key) in changes and changes[_conf_key(key)] == got[key]]
     if forced:
         key = forced[0]
         raise Fail(f"{_conf_key(key)} is {got[key]!r}, not {wanted[key]!r}: make_celery set it "
-                   f"itself after reading the settings, over their {key}",
+                   "itself (an argument of Celery(...), or a value put on app.conf), over the "
+                   f"settings' {key}",
                    hint="leave the settings' values as they are: whatever the project sets in "
                    "its CELERY_ settings must reach the app; set a value of your own only where "
                    "the settings have none (if not hasattr(settings, \"CELERY_TIMEZONE\"): ...)")
@@ -1122,6 +1238,19 @@ def _judge_settings(made: Any, settings: Any, wanted: dict[str, Any]) -> None:
                    hint="read them as attributes (getattr), as config_from_object(settings, "
                    'namespace="CELERY") does: vars(settings) and settings.__dict__ miss '
                    "class settings, and Django's settings hold none in their __dict__")
+    if not isinstance(settings, _Hidden):
+        where = {key: next((c for c in type(settings).__mro__ if key in vars(c)), None)
+                 for key in wanted if key not in vars(settings)}  # fmt: skip
+        based = {key for key, c in where.items() if c is not None and c is not type(settings)}
+        if based and set(missing) == based:
+            bases = sorted({where[key].__name__ for key in missing})
+            raise Fail(f"{problem}: make_celery read the settings on the object and on its "
+                       f"class, not those it inherits from a base class ({', '.join(bases)}: "
+                       f"{', '.join(sorted(missing))})",
+                       hint="read them as attributes (getattr(settings, name) finds a setting "
+                       "wherever it sits: the object, its class, any base class), as "
+                       'config_from_object(settings, namespace="CELERY") does; vars() of the '
+                       "object and of its class miss the bases")
     if not set(missing) & set(NAMED):
         raise Fail(f"{problem}: {first} was not read",
                    hint="load every CELERY_ setting, not only the four the exercise names: "
@@ -1347,6 +1476,16 @@ def _pools(choose_pool: Any) -> str:
                        hint="hundreds of waits at once are gevent's or eventlet's work (section "
                        f"5); with {pool}, stay well above the cores but under {HUNDREDS} "
                        "(10 per core, say)")
+    for fewer, more in zip(CORES, CORES[1:], strict=False):
+        (_, few), (pool, many) = chosen[fewer], chosen[more]
+        if many <= few:
+            same = "the same as" if many == few else "fewer than"
+            raise Fail(f"for I/O-bound work on {more} cores you chose {pool} -c {many}, {same} "
+                       f"on {fewer} cores (-c {few}): the concurrency does not grow with the "
+                       "cores, so a bigger machine gets no more work done at once (and on a big "
+                       "enough one it falls below the cores)",
+                       hint="size it to the machine (section 3, scaling out): a multiple of the "
+                       f"cores, well above them (10 per core, say), under {HUNDREDS}")
     pool, concurrency = chosen[2]
     if pool in ("gevent", "eventlet") and importlib.util.find_spec(pool) is None:
         raise Fail(f"{pool} is not installed here, so a worker cannot use it",
@@ -1366,8 +1505,10 @@ def _pools(choose_pool: Any) -> str:
                    "ran at the same time",
                    hint="the waits did not overlap: raise the concurrency")
     note = f" (started with {started} children, one per download)" if started != concurrency else ""
-    return (f"prefork -c cores for CPU on {', '.join(map(str, CORES))} cores; {pool} -c "
-            f"{concurrency}{note} overlapped the {DOWNLOADS} waits of 0.5 s")
+    grows = ", ".join(str(chosen[cores][1]) for cores in CORES)
+    return (f"prefork -c cores for CPU on {', '.join(map(str, CORES))} cores; for I/O {grows}, "
+            f"growing with the cores; {pool} -c {concurrency}{note} overlapped the {DOWNLOADS} "
+            "waits of 0.5 s")
 
 
 # --------------------------------------------------------------------------- 12.4
@@ -1801,8 +1942,25 @@ def _judge_detached(service: configparser.SectionProxy, command: list[str], kind
                    hint="PIDFile= with the same path as --pidfile")
 
 
+#: What each dependency of [Unit] (and [Install]'s Also=) does to the units it names.
+_DEPENDENCY_DOES = {
+    "Wants": "starts {other} whenever the worker starts",
+    "Requires": "starts {other} whenever the worker starts and stops the worker whenever "
+    "{other} stops or restarts, and on a machine without {other} the worker cannot start "
+    "(unit not found)",
+    "BindsTo": "starts {other} whenever the worker starts and stops the worker whenever "
+    "{other} stops, and on a machine without {other} the worker cannot start (unit not found)",
+    "Upholds": "starts {other} again whenever it stops, as long as the worker runs",
+    "Requisite": "refuses to start the worker unless {other} already runs on this machine",
+    "PartOf": "stops and restarts the worker whenever {other} stops or restarts",
+    "Conflicts": "stops {other} whenever the worker starts",
+    "Also": "enables {other} whenever the worker is enabled",
+}
+
+
 def _judge_pulls_in(unit: configparser.ConfigParser) -> None:
-    """A Fail if the unit starts beat's unit along with the worker."""
+    """A Fail if the unit starts beat's unit along with the worker, or starts, stops or
+    requires any other unit but a target (network-online.target and the like)."""
     for section in ("Unit", "Install"):
         for key in PULLS_IN:
             value = unit[section].get(key, "")
@@ -1812,6 +1970,28 @@ def _judge_pulls_in(unit: configparser.ConfigParser) -> None:
                            "sends every periodic task",
                            hint="leave beat out of the worker's unit: it runs once, in a unit of "
                            "its own, enabled on one machine")
+    for section, keys in (("Unit", [k for k in _DEPENDENCY_DOES if k != "Also"]),
+                          ("Install", ["Also"])):
+        for key, value in _assignments_of(unit, section, keys):
+            others = [name for name in value.split()
+                      if not name.endswith(".target") or key in ("Conflicts", "Also")]
+            if key == "Conflicts":
+                others = [name for name in others if name != "shutdown.target"]
+            if not others:
+                continue
+            other = others[0]
+            raise Fail(f"{key}={value} in [{section}] {_DEPENDENCY_DOES[key].format(other=other)}"
+                       ": the worker's unit starts, stops and requires nothing else (the broker "
+                       "may run on another machine, as when you scale out, and the worker waits "
+                       "for it itself, retrying its connection)",
+                       hint=f"leave out {key}={other} (After={other} alone only orders the "
+                       "start where both run on one machine, and starts nothing); waiting for "
+                       "the network with Wants=network-online.target is fine")
+
+
+def _assignments_of(unit: configparser.ConfigParser, section: str,
+                    keys: list[str]) -> list[tuple[str, str]]:
+    return [(key, unit[section][key]) for key in keys if unit[section].get(key, "").strip()]
 
 
 def _judge_execstarts(lines: list[tuple[str, str]], kind_: str) -> None:
@@ -1945,26 +2125,149 @@ _TIME_LIMITS = {
     "--time-limit": "kills the pool process running any task after",
     "--soft-time-limit": "raises SoftTimeLimitExceeded inside any task after",
 }
+_NAME_WORD = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_BRACED_NAME = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def _judge_time_limits(command: list[str]) -> None:
-    """A Fail if the worker's command line limits a task to the longest task's time or less."""
-    for i, arg in enumerate(command):
-        option, _, value = arg.partition("=")
-        if option not in _TIME_LIMITS:
+def _expand(words: list[str], env: dict[str, str],
+            unknown: bool = False) -> list[tuple[str, str | None]]:
+    """The words celery gets for ExecStart's ``words`` (split as systemd splits the line), as
+    systemd expands them with the unit's Environment= values (systemd.service(5), "Command
+    lines"): ``$NAME`` as a word of its own becomes the value split at whitespace (no word if
+    unset), ``${NAME}`` anywhere in a word becomes the value as it is (one word), ``$$`` is a
+    ``$``; ``%%`` is a ``%``. Each word comes with the variable it came from (or ``None``).
+    A variable the unit does not set is kept as written (one word) when its value is unknown
+    here: one of systemd's own (``$USER``), or any with ``unknown`` (an EnvironmentFile=)."""
+    found: list[tuple[str, str | None]] = []
+    for word in words:
+        word = word.replace("%%", "%")
+        whole = _NAME_WORD.fullmatch(word)
+        if whole:
+            name = whole.group(1)
+            if name not in env and (unknown or name in SYSTEMD_VARIABLES):
+                found.append((word, None))
+                continue
+            found += [(part, name) for part in env.get(name, "").split()]
             continue
-        if not value and i + 1 < len(command):
-            value = command[i + 1]
+        names = _BRACED_NAME.findall(word)
+        parts = word.split("$$")
+        word = "$".join(_BRACED_NAME.sub(lambda m: env.get(m.group(1), m.group(0) if unknown
+                                                           or m.group(1) in SYSTEMD_VARIABLES
+                                                           else ""), part)
+                        for part in parts)  # fmt: skip
+        found.append((word, names[0] if names else None))
+    return found
+
+
+class _OsWithEnviron(types.ModuleType):
+    """``os`` as click sees it while the check reads a command line: the service's
+    environment instead of this process's (click reads ``os.environ`` for its variables)."""
+
+    def __init__(self, environ: dict[str, str]) -> None:
+        super().__init__("os")
+        self.environ = environ
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+
+def _worker_options(args: list[str], env: dict[str, str]) -> Any:
+    """The click context of ``celery -A course_tasks worker ARGS`` as celery reads it in a
+    service whose environment is ``env``: ``celery`` runs its command line with
+    ``auto_envvar_prefix="CELERY"``, so every worker option can also come from a
+    ``CELERY_WORKER_<OPTION>`` variable (``CELERY_WORKER_PURGE=true`` is ``--purge``).
+    ``None`` if the line cannot be judged here (a pool that is not installed on this machine);
+    a Fail if celery refuses it."""
+    import click
+    import click.core
+    from celery.bin.base import CLIContext
+    from celery.bin.celery import celery as celery_group
+
+    with mock.patch.object(click.core, "os", _OsWithEnviron(dict(env))):
+        parent = click.Context(celery_group, info_name="celery", auto_envvar_prefix="CELERY",
+                               obj=CLIContext(app=app, no_color=True, workdir=None, quiet=True))
+        command = celery_group.get_command(parent, "worker")
         try:
-            seconds = float(value)
-        except ValueError:
+            return command.make_context("worker", list(args), parent=parent)
+        except click.BadParameter as exc:
+            if exc.param is not None and exc.param.name == "pool":
+                return None
+            message = exc.format_message()
+        except click.ClickException as exc:
+            message = exc.format_message()
+        except Exception:  # an option's own code failed on this machine: not the unit's fault
+            return None
+    raise Fail(f"celery refuses the worker's command line ({' '.join(args)}): {message}, so "
+               "the worker never starts, and Restart= starts it again and again",
+               hint="run the same command in a terminal first (celery -A course_tasks worker "
+               "--help lists the options)")
+
+
+def _given_by(ctx: Any, name: str, words: list[tuple[str, str | None]],
+              env: dict[str, str]) -> str:
+    """Where worker option ``name`` came from: ``ExecStart has --purge``, or the variable
+    that brought it in (a ``$NAME`` word, a ``CELERY_WORKER_*`` variable)."""
+    from click.core import ParameterSource
+
+    param = next(p for p in ctx.command.params if p.name == name)
+    if ctx.get_parameter_source(name) is ParameterSource.ENVIRONMENT:
+        variable = f"{ctx.auto_envvar_prefix}_{name.upper()}"
+        return (f"Environment= sets {variable}={env.get(variable, '')}, which celery reads as "
+                f"{param.opts[0]} (celery's command line takes every worker option from a "
+                "CELERY_WORKER_<OPTION> variable too)")
+    flags = [*param.opts, *param.secondary_opts]
+    for word, variable in words:
+        short = (word.startswith("-") and not word.startswith("--")
+                 and any(len(f) == 2 and f[1] in word[1:] for f in flags))  # fmt: skip
+        if word in flags or word.split("=", 1)[0] in flags or short:
+            if variable is None:
+                return f"ExecStart has {word}"
+            return (f"ExecStart has ${variable}, which systemd replaces with the words of "
+                    f"Environment={variable}={env.get(variable, '')} (split at whitespace), and "
+                    f"they hold {word}")
+    return f"ExecStart has {flags[-1]}"
+
+
+def _judge_time_limits(ctx: Any, words: list[tuple[str, str | None]],
+                       env: dict[str, str]) -> None:
+    """A Fail if the worker's command line (or its environment) limits a task to the longest
+    task's time or less."""
+    for option, does in _TIME_LIMITS.items():
+        name = option.removeprefix("--").replace("-", "_")
+        seconds = ctx.params.get(name)
+        if seconds is None or not 0 < seconds <= LONGEST_TASK_SECONDS:
             continue
-        if 0 < seconds <= LONGEST_TASK_SECONDS:
-            raise Fail(f"ExecStart has {option}={value}: the worker {_TIME_LIMITS[option]} "
-                       f"{seconds:g} s, and this project's longest task takes up to "
-                       f"{LONGEST_TASK_SECONDS // 60} minutes, so it never finishes",
-                       hint=f"leave out {option} (or make it longer than the longest task, "
-                       f"over {LONGEST_TASK_SECONDS} s)")
+        given = _given_by(ctx, name, words, env)
+        plain = given.startswith("ExecStart has --")
+        said = f"ExecStart has {option}={seconds:g}" if plain else given
+        raise Fail(f"{said}: the worker {does} {seconds:g} s, and this project's longest task "
+                   f"takes up to {LONGEST_TASK_SECONDS // 60} minutes, so it never finishes",
+                   hint=f"leave out {option} (or make it longer than the longest task, "
+                   f"over {LONGEST_TASK_SECONDS} s)")
+
+
+def _judge_worker_options(ctx: Any, words: list[tuple[str, str | None]],
+                          env: dict[str, str]) -> None:
+    """A Fail if the worker, as celery reads its command line and environment, embeds beat or
+    purges the queues at every start."""
+    beat = ctx.params.get("beat") if ctx is not None else _runs_beat([w for w, _ in words])
+    if beat:
+        given = _given_by(ctx, "beat", words, env) if ctx is not None else "ExecStart has -B"
+        plain = given.startswith("ExecStart has -")
+        said = ("ExecStart runs beat inside the worker (-B)" if plain
+                else f"the worker embeds beat: {given}")
+        raise Fail(f"{said}: every machine with this unit runs a beat of its own, and each sends "
+                   "every periodic task",
+                   hint="leave out -B: beat runs once, in a unit of its own "
+                   "(celery-beat.service)")
+    if ctx is not None and ctx.params.get("purge"):
+        raise Fail(f"{_given_by(ctx, 'purge', words, env)}: the worker purges its queues at "
+                   "every start (--purge and --discard are one option), so each restart, "
+                   "deploy and reboot deletes every task waiting in them, work the users are "
+                   "waiting for",
+                   hint="leave out --purge (--discard, CELERY_WORKER_PURGE): a restarted worker "
+                   "must pick up what is queued; empty a queue by hand (celery purge) when you "
+                   "mean it")
 
 
 def _judge_restart_delay(lines: list[tuple[str, str]]) -> None:
@@ -2005,6 +2308,30 @@ def _judge_stop_signals(lines: list[tuple[str, str]]) -> None:
         raise Fail(f"Environment=REMAP_SIGTERM={remap}: celery then takes TERM as SIGQUIT, a "
                    "cold shutdown, so systemctl stop kills the running tasks",
                    hint="leave out REMAP_SIGTERM: TERM is celery's warm shutdown")
+
+
+#: Every setting name the check knows, spelt as systemd spells it.
+KNOWN_KEYS = frozenset((
+    *HARMLESS, *UNIT_HARMLESS, *SECTION_OF, *PULLS_IN, "Restart", "RestartSec", "SendSIGHUP",
+    "WatchdogSec", "RestartKillSignal", "RestartPreventExitStatus", "FinalKillSignal",
+    "RemainAfterExit", "SuccessExitStatus", "StartLimitBurst", "StartLimitIntervalSec",
+    "StartLimitInterval", "StartLimitAction", "ExecStartPre", "ExecStartPost", "ExecStopPost",
+    "ExecCondition", "ExecReload", "RuntimeMaxSec", "RequiredBy",
+))  # fmt: skip
+_KEY_BY_LOWER = {key.lower(): key for key in KNOWN_KEYS}
+
+
+def _judge_key_case(text: str) -> None:
+    """A Fail for a setting whose name is a known one spelt with other capitals: systemd's
+    names are case-sensitive, so it ignores the line."""
+    for section in ("Unit", "Service", "Install"):
+        for key, value in _assignments(text, section):
+            proper = _KEY_BY_LOWER.get(key.lower())
+            if proper is not None and proper != key:
+                raise Fail(f"{key}={value} in [{section}]: systemd's setting names are "
+                           f"case-sensitive, {key} is not {proper}, so systemd ignores the line "
+                           "(\"Unknown key name\" in its log) and keeps its default",
+                           hint=f"write {proper}={value}")
 
 
 def _unknown_setting(line: str, key: str) -> Fail:
@@ -2053,12 +2380,24 @@ def _judge_extras(lines: list[tuple[str, str]], celery_bin: str, restart: str | 
                            "keep-alive, so systemd aborts a healthy worker, with its running "
                            "tasks, each time that runs out",
                            hint="leave out WatchdogSec: Restart= brings back a worker that dies")
+        elif key == "RuntimeMaxSec":
+            if _span_seconds(value) != math.inf:
+                raise Fail(f"RuntimeMaxSec={value}: systemd stops the worker itself each time it "
+                           "has run that long, and counts it as failed: a stop nobody asked "
+                           "for, whatever it is running (and a task longer than what is left "
+                           "of TimeoutStopSec is killed)",
+                           hint="leave out RuntimeMaxSec: to give memory back, let celery "
+                           "replace its pool children between tasks (--max-tasks-per-child, "
+                           "--max-memory-per-child, section 6)")
         elif key == "RestartKillSignal":
             name = _signal_name(value)
             if name != "TERM":
+                does = (_SIGNAL_DOES[name] + ", so the restart ends only when TimeoutStopSec "
+                        "runs out and systemd SIGKILLs it, mid-task" if name == "HUP"
+                        else "the running tasks die")
                 raise Fail(f"RestartKillSignal={value}: systemctl restart (every deploy) "
-                           f"stops the worker with SIG{name or value}, not the warm TERM, and "
-                           "the running tasks die",
+                           f"stops the worker with SIG{name or value}, not the warm TERM: "
+                           f"{does}",
                            hint="leave out RestartKillSignal: a restart then stops the worker "
                            "as systemctl stop does, with KillSignal=SIGTERM")
         elif key == "RestartPreventExitStatus":
@@ -2133,6 +2472,7 @@ def _unit(worker_unit: Any) -> str:
                 if home is not None and home != section:
                     raise Fail(f"{key}={value} is in [{section}], where systemd ignores it",
                                hint=f"move it to [{home}]: {key}= is a setting of [{home}]")
+        _judge_key_case(text)
         service = unit["Service"]
         lines = _assignments(text, "Service")
         _judge_pulls_in(unit)
@@ -2177,11 +2517,13 @@ def _unit(worker_unit: Any) -> str:
         if command[1:4] != ["-A", "course_tasks", "worker"]:
             raise Fail(f"ExecStart runs {' '.join(command[1:4])!r}",
                        hint="run celery_bin -A course_tasks worker ...")
-        if _runs_beat(command[4:]):
-            raise Fail("ExecStart runs beat inside the worker (-B): every machine with this "
-                       "unit runs a beat of its own, and each sends every periodic task",
-                       hint="leave out -B: beat runs once, in a unit of its own "
-                       "(celery-beat.service)")
+        env = {key: value.replace("%%", "%") for key, value in _environment(lines).items()}
+        unknown = any(key in ("EnvironmentFile", "PassEnvironment") and value
+                      for key, value in lines)  # fmt: skip
+        words = _expand(command[4:], env, unknown)
+        expanded = [*command[:4], *(word for word, _ in words)]
+        options = _worker_options(expanded[4:], env)
+        _judge_worker_options(options, words, env)
         for key, given, argument, why in (
             ("WorkingDirectory", project, "project_dir", "-A course_tasks is imported from there"),
             ("User", user, "user", "without it the worker runs as root"),
@@ -2197,7 +2539,8 @@ def _unit(worker_unit: Any) -> str:
             if service[key] != given:
                 raise Fail(f"{key}={service[key]}, not the {argument} given ({given})",
                            hint=f"{key}={{{argument}}}: use the argument, not a fixed value")
-        detached = "--detach" in command or "-D" in command
+        detached = (bool(options.params.get("detach")) if options is not None
+                    else "--detach" in expanded or "-D" in expanded)
         kind_ = service.get("Type", "simple")
         if kind_ == "forking" and not detached:
             raise Fail("Type=forking, but celery worker does not fork without --detach",
@@ -2205,7 +2548,7 @@ def _unit(worker_unit: Any) -> str:
                        "90 s: use Type=simple (or add --detach with --pidfile and --logfile, and "
                        "PIDFile=)")
         if detached:
-            _judge_detached(service, command, kind_)
+            _judge_detached(service, expanded, kind_)
         elif kind_ not in ("simple", "exec"):
             raise Fail(f"Type={kind_}{TYPE_TROUBLE.get(kind_, '')}",
                        hint="celery worker stays in the foreground: Type=simple")
@@ -2225,7 +2568,8 @@ def _unit(worker_unit: Any) -> str:
             if key == "Environment":
                 _judge_specifiers(value, f"Environment={value}")
         _judge_variables(raw, lines, script is not None)
-        _judge_time_limits(command)
+        if options is not None:
+            _judge_time_limits(options, words, env)
         _check_stop(service, lines)
         _judge_stop_signals(lines)
         _judge_restart_delay(lines)
