@@ -18,8 +18,10 @@ so a chapter that needs them starts a lab worker::
 ``start(pool="prefork", concurrency=2, queues=("lab",), name="lab", options=())`` runs
 ``celery -A course_tasks worker -P POOL -c N -Q QUEUES -n NAME-worker@HOST`` (mingle, gossip
 and heartbeats off, log in ``$COURSE_HOME/logs/NAME-worker.log``; ``options`` are more
-``celery worker`` options, such as ``("--max-tasks-per-child=1",)``) and waits until it
-answers a ping. It only consumes its own queues, so it never takes the shared worker's tasks.
+``celery worker`` options, such as ``("--max-tasks-per-child=1",)``; ``env`` is a mapping of
+more environment variables for the process, such as ``{"REMAP_SIGTERM": "SIGQUIT"}``, with a
+``PYTHONPATH`` of its own put after the course's) and waits until it answers a ping. It only
+consumes its own queues, so it never takes the shared worker's tasks.
 
 * **redis mode**: the process uses the course's Redis (broker, results, app data);
 * **embedded mode**: a broker that crosses processes is needed, so the kernel serves its
@@ -57,7 +59,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -238,7 +240,8 @@ class LabWorker:
     log_path: Path
     #: Seconds from ``Popen`` to the first answered ping.
     start_seconds: float = 0.0
-    #: ``(pool, concurrency, queues, options)``: :func:`start` reuses a worker with the same.
+    #: ``(pool, concurrency, queues, options)`` (and the ``env`` items, when given): :func:`start`
+    #: reuses a worker with the same.
     spec: tuple[Any, ...] = ()
     _stopped: bool = field(default=False, repr=False)
 
@@ -330,14 +333,19 @@ def start(
     queues: Iterable[str] = ("lab",),
     name: str = "lab",
     options: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
 ) -> LabWorker:
     """Start a lab worker process (or return the running one with the same settings)."""
     queues = tuple(queues)
     options = tuple(options)
+    extra_env = dict(env or {})
+    spec: tuple[Any, ...] = (pool, concurrency, queues, options)
+    if extra_env:
+        spec += (tuple(sorted(extra_env.items())),)
     with _lock:
         current = _workers.get(name)
         if current is not None and current.alive():
-            if current.spec == (pool, concurrency, queues, options):
+            if current.spec == spec:
                 return current
             current.stop()
         broker = _broker_url()
@@ -350,16 +358,19 @@ def start(
                "-P", pool, "-c", str(concurrency), "-Q", ",".join(queues), "-n", node,
                "--without-mingle", "--without-gossip", "--without-heartbeat",
                "--loglevel=INFO", f"--logfile={log_path}", *options]  # fmt: skip
-        env = dict(os.environ)
+        proc_env = dict(os.environ)
         for key in settings.CELERY_OVERRIDES:
-            env.pop(key, None)
-        env["COURSE_BROKER"] = broker
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+            proc_env.pop(key, None)
+        proc_env.update(extra_env)
+        proc_env["COURSE_BROKER"] = broker
+        proc_env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(ROOT), proc_env.get("PYTHONPATH")])
+        )
         began = time.perf_counter()
         proc = subprocess.Popen(
             cmd,
             cwd=ROOT,
-            env=env,
+            env=proc_env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -367,7 +378,7 @@ def start(
             preexec_fn=services.die_with_parent,
         )
         lab = LabWorker(name, node, queues, lab_app(broker, queues[0]), proc, log_path)
-        lab.spec = (pool, concurrency, queues, options)
+        lab.spec = spec
         _workers[name] = lab
         runtime.track(f"lab-worker:{name}", lab.stop, lab.alive)
         try:

@@ -457,3 +457,77 @@ def test_guide_003_queues_each_have_a_dedicated_worker():
             found[queue] = (params["concurrency"], "-n" in sub_args)
     assert found.get("ai_processing") == (1, True), found
     assert found.get("demo_tasks") == (4, True), found
+
+
+def test_no_obsolete_top_level_version_key():
+    assert "version" not in COMPOSE, (
+        "docker-compose.yml has a top-level `version:`: Compose v2 ignores it and warns that "
+        "it is obsolete; remove it"
+    )
+
+
+def _seconds(duration) -> float:
+    """A Compose duration (``10m``, ``1m30s``, ``90s``, or a number of seconds) in seconds."""
+    if isinstance(duration, (int, float)):
+        return float(duration)
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?", str(duration))
+    assert parts and any(parts.groups()), f"{duration!r} is not a Compose duration"
+    h, m, s, ms = (int(g or 0) for g in parts.groups())
+    return h * 3600 + m * 60 + s + ms / 1000
+
+
+def _worker_node(service: str) -> str | None:
+    """The node name (``-n``) of a service whose command runs a Celery worker, else None."""
+    argv = _command(service)
+    runs_worker = (argv[0] == "celery" and "worker" in argv) or argv[1:4] == [
+        "-m", "course_tasks", "worker"]  # fmt: skip
+    if not runs_worker:
+        return None
+    assert "-n" in argv, f"service {service!r}: a worker without -n NAME@%h"
+    return argv[argv.index("-n") + 1]
+
+
+WORKERS = [s for s in sorted(SERVICES) if _worker_node(s)]
+
+
+def test_the_three_workers_are_found():
+    assert WORKERS == ["worker", "worker-ai", "worker-demo"], WORKERS
+
+
+@pytest.mark.parametrize("service", WORKERS)
+def test_a_worker_gets_a_stop_grace_period_longer_than_the_default(service):
+    """``docker compose stop``: TERM (warm shutdown), SIGKILL after stop_grace_period (10 s)."""
+    grace = SERVICES[service].get("stop_grace_period")
+    assert grace is not None, (
+        f"service {service!r} has no stop_grace_period: Compose SIGKILLs it 10 s after TERM, "
+        "in the middle of any longer task"
+    )
+    assert _seconds(grace) >= 600, (
+        f"service {service!r}: stop_grace_period {grace} is shorter than the chapter's 600 s "
+        "(stopwaitsecs, TimeoutStopSec)"
+    )
+
+
+@pytest.mark.parametrize("service", WORKERS)
+def test_a_worker_healthcheck_pings_its_own_node(service):
+    health = SERVICES[service].get("healthcheck") or {}
+    test = health.get("test") or []
+    assert test[:1] == ["CMD-SHELL"] and len(test) == 2, (
+        f"service {service!r}: the healthcheck must be [CMD-SHELL, 'celery ... inspect ping ...']"
+    )
+    argv = shlex.split(test[1])
+    node = _worker_node(service)
+    assert node.endswith("@%h"), f"service {service!r}: -n {node} does not end in @%h"
+    expected = node.replace("%h", "$$HOSTNAME")
+    assert "-d" in argv and argv[argv.index("-d") + 1] == expected, (
+        f"service {service!r}: the healthcheck must ping -d {expected} (its own -n {node}), "
+        f"got {test[1]!r}"
+    )
+    assert argv[:5] == ["celery", "-A", "course_tasks", "inspect", "ping"], test[1]
+    # The command parses as the real `celery inspect` would parse it ($HOSTNAME expanded).
+    _check_celery(f"service {service!r} healthcheck", [a.replace("$$", "$") for a in argv])
+    for key in ("interval", "timeout"):
+        assert key in health, f"service {service!r}: the healthcheck has no {key}"
+    assert _seconds(health["timeout"]) > 10, (
+        f"service {service!r}: the healthcheck's timeout must exceed ping's --timeout 10"
+    )

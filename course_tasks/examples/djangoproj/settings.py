@@ -1,15 +1,26 @@
 """Django settings of the example project: only what Django and Celery need.
 
 The Celery settings are the ones with the ``CELERY_`` prefix (guide 001 §9). The broker is
-the in-process ``memory://`` transport, so the example needs no Redis.
+the in-process ``memory://`` transport, so the example needs no Redis. The database is a real
+SQLite file, one per process in the temporary folder (chapter 12's ``delay_on_commit`` cells
+create its one table with ``migrate --run-syncdb``).
 """
+
+import os
+import tempfile
 
 SECRET_KEY = "example-only-not-a-secret"  # a real project reads it from the environment
 DEBUG = False
 USE_TZ = True
 TIME_ZONE = "UTC"
 INSTALLED_APPS = ["course_tasks.examples.djangoproj.shop"]
-DATABASES: dict = {}
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.path.join(tempfile.gettempdir(), f"course-djangoproj-{os.getpid()}.sqlite3"),
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CELERY_BROKER_URL = "memory://localhost/"
 CELERY_RESULT_BACKEND = "cache+memory://"
