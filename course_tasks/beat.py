@@ -83,7 +83,15 @@ def schedule_dir() -> Path:
 class Beat:
     """One beat service running in a thread of this process (see :func:`start`)."""
 
-    def __init__(self, app: Celery, name: str, folder: Path) -> None:
+    def __init__(
+        self,
+        app: Celery,
+        name: str,
+        folder: Path,
+        *,
+        remote_control: bool = False,
+        hostname: str | None = None,
+    ) -> None:
         self.app = app
         self.name = name
         self.folder = folder
@@ -94,7 +102,8 @@ class Beat:
             app,
             max_interval=MAX_INTERVAL,
             schedule_filename=str(self.schedule_file),
-            remote_control=False,
+            remote_control=remote_control,
+            hostname=hostname,
         )
         self.thread = threading.Thread(target=self.service.start, name=f"Beat-{name}", daemon=True)
 
@@ -119,6 +128,8 @@ def start(
     app: Celery | None = None,
     name: str | None = None,
     fresh: bool = True,
+    remote_control: bool = False,
+    hostname: str | None = None,
 ) -> Beat:
     """Start a beat that sends ``schedule`` (a ``beat_schedule`` dict) until :func:`stop`.
 
@@ -126,6 +137,10 @@ def start(
     another ``timezone``; its ``beat_schedule`` is replaced by ``schedule`` when one is given.
     ``name`` picks the schedule file's folder: start a beat again under the same name with
     ``fresh=False`` and it reads the file the last one left (``fresh=True`` deletes it).
+    ``remote_control=True`` (Celery 5.7, ``celery beat --enable-remote-control``) makes it
+    answer ``ping`` on the node ``celerybeat@<hostname>`` (``hostname``: the host part or a
+    whole ``name@host``, this machine's name by default); other beat settings, such as
+    ``beat_remote_control_max_tick_age``, go on the ``app`` (:func:`beat_app`).
     """
     _route_logs()
     app = app if app is not None else beat_app()
@@ -135,7 +150,7 @@ def start(
     folder = schedule_dir() / name
     if fresh:
         shutil.rmtree(folder, ignore_errors=True)
-    running = Beat(app, name, folder)
+    running = Beat(app, name, folder, remote_control=remote_control, hostname=hostname)
     runtime.track(f"beat:{name}", running.stop, running.alive)
     running.thread.start()
     return running
