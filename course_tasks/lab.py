@@ -23,6 +23,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -61,12 +62,19 @@ class LabConsumer(Consumer):
 
     The solo pool runs a task through ``celery.app.trace.trace_task_ret``, which looks the
     task up in ``current_app``; in a process that also runs the course's worker, the lab's
-    worker thread must say which app is current for it.
+    worker thread (and its timer thread, where countdown tasks come due) must say which app
+    is current for it.
     """
 
     def start(self) -> None:
         self.app.set_current()
         super().start()
+
+    def apply_eta_task(self, task: Any) -> None:
+        # A countdown or ETA task comes due in the worker's timer thread, which runs it
+        # there (solo pool): that thread must say which app is current too.
+        self.app.set_current()
+        super().apply_eta_task(task)
 
 
 class LabApp(Celery):
@@ -204,17 +212,32 @@ def running(lab: Celery, *, queues: tuple[str, ...] = ()) -> Iterator[str]:
         stop(label)
 
 
+def log_path() -> Path:
+    """The file lab workers write their log to.
+
+    In embedded mode the runtime sends the ``celery`` loggers to the embedded worker's log
+    (:func:`course_tasks.runtime.log_path`), and lab workers write there too; otherwise
+    :func:`start` gives them ``ch13-lab-worker.log`` beside it.
+    """
+    for handler in logging.getLogger("celery").handlers:
+        if isinstance(handler, logging.FileHandler):
+            return Path(handler.baseFilename)
+    return runtime.log_path().with_name("ch13-lab-worker.log")
+
+
 def _keep_logs_out_of_cells() -> None:
     """Send Celery's log records to a file when nothing else handles them.
 
     In embedded mode the runtime already sends the ``celery`` loggers to the embedded
     worker's log. In redis mode this process has no worker and Celery's loggers no
-    handler, and Python would print the lab worker's warnings into the running cell.
+    handler but the ``NullHandler`` kombu's ``get_logger`` adds, and the lab worker's
+    records would reach the root logger (and, with a handler there, the running cell)
+    or nothing at all.
     """
     celery_logger = logging.getLogger("celery")
-    if celery_logger.handlers:
+    if any(not isinstance(h, logging.NullHandler) for h in celery_logger.handlers):
         return
-    path = runtime.log_path().with_name("ch13-lab-worker.log")
+    path = log_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter(runtime.LOG_FORMAT))
