@@ -12,6 +12,8 @@ in the app-data store:
   :func:`merge_tags` merges several posts' tags (a chord callback);
 * :func:`charge` charges an order through a simulated payment gateway
   (:func:`gateway_charge`) that can be down (retried) or decline the card (not retried);
+  :func:`charge_with_backoff` does the same with Celery's automatic retries and exponential
+  backoff;
 * :func:`onboarding` is guide 002's "user registered" event as a chain of three
   independent steps (``.si``): :func:`create_profile`, :func:`welcome`,
   :func:`suggest_follows`.
@@ -102,6 +104,16 @@ def charge(self: Any, order_id: int, cents: int) -> str:
         return gateway_charge(order_id, cents)
     except GatewayDown as exc:
         raise self.retry(exc=exc) from exc
+
+
+@shared_task(autoretry_for=(GatewayDown,), max_retries=3, retry_backoff=30, retry_jitter=False)
+def charge_with_backoff(order_id: int, cents: int) -> str:
+    """Charge an order like :func:`charge`, retried by Celery's ``autoretry_for`` with
+    exponential backoff: 30 s, 60 s, then 120 s (``retry_backoff=30``, no jitter).
+
+    Chapter 11 asserts those countdowns in a test without waiting for them.
+    """
+    return gateway_charge(order_id, cents)
 
 
 @shared_task
