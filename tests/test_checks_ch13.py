@@ -11,6 +11,7 @@ import json
 import socket
 import threading
 import time
+import types
 import unicodedata
 from collections import Counter
 from datetime import timedelta
@@ -243,8 +244,43 @@ def unstick_once_per_process_2nd_run(queue):
     unstick_once_per_process(queue)
 
 
+def unstick_inspect_limit(queue):
+    """Round 4: the chapter's queues_read() with limit= the runtime's workers picks who is
+    told."""
+    limit = len(runtime.status().workers)
+    replies = app.control.inspect(timeout=10, limit=limit).active_queues() or {}
+    app.control.add_consumer(queue, destination=sorted(replies))
+
+
+def unstick_only_if_waiting(queue):
+    """Round 4: tells the workers only when messages wait in the queue right now."""
+    with app.connection_for_write() as conn:
+        waiting = conn.default_channel.queue_declare(queue).message_count
+    if waiting:
+        app.control.add_consumer(queue)
+
+
+def unstick_skip_if_read(queue):
+    """Round 4: sends nothing when any worker already reads the queue."""
+    replies = app.control.inspect(timeout=0.5).active_queues() or {}
+    if queue not in {q["name"] for qs in replies.values() for q in qs}:
+        app.control.add_consumer(queue)
+
+
+def unstick_celery_exchange(queue):
+    """Round 4: a worker that does not know the queue binds it to the default exchange
+    under the default routing key: every default task is copied into it."""
+    app.control.add_consumer(queue, exchange="celery", routing_key="celery")
+
+
+def unstick_own_binding(queue):
+    """Also right: the binding add_consumer makes anyway, spelled out."""
+    app.control.add_consumer(queue, exchange=queue, routing_key=queue, exchange_type="direct")
+
+
 @pytest.mark.parametrize(
-    "answer", [unstick, unstick_with_reply, unstick_each_worker, unstick_broadcast]
+    "answer",
+    [unstick, unstick_with_reply, unstick_each_worker, unstick_broadcast, unstick_own_binding],
 )
 def test_13_1_right(answer) -> None:
     assert_passed(verdict("13.1", answer), "ran once each")
@@ -334,6 +370,29 @@ TAKEN_OFF = "were built, but their own tasks never ran on a worker"
         pytest.param(unstick_once_per_process_2nd_run, f"{STILL_WAIT}: unstick('monthly-reports')"
                      " sent the workers no command at all", "tell the running workers on every "
                      "call", id="r3-once-per-process-2nd-run"),
+        pytest.param(unstick_course_worker_only, "'monthly-reports'; the running workers "
+                     "check13a-worker@", "app.control.add_consumer(queue) with no destination=",
+                     id="r4-runtime-workers"),
+        pytest.param(unstick_inspect_limit, "'monthly-reports'; the running worker",
+                     "app.control.add_consumer(queue) with no destination=",
+                     id="r4-inspect-limit"),
+        pytest.param(unstick_only_if_waiting, "unstick('course-check-13-parked'), called while "
+                     "nothing waited in that queue, sent the workers no command",
+                     "make the workers read the queue whether or not messages wait in it now",
+                     id="r4-only-if-waiting"),
+        pytest.param(unstick_skip_if_read, "reading 'monthly-reports' and the other workers not "
+                     "(they had been restarted), unstick('monthly-reports') sent no add_consumer",
+                     "send add_consumer(queue) on every call, whether or not some worker already "
+                     "reads the queue", id="r4-skip-if-read"),
+        pytest.param(unstick_drain_then_cancel, "then the workers stopped reading the queue",
+                     "leave the consumer in place", id="r4-then-cancel"),
+        pytest.param(unstick_celery_exchange, "now reads it bound to the exchange 'celery' with "
+                     "the routing key 'celery': every ordinary task",
+                     "app.control.add_consumer(queue) with no exchange= or routing_key=",
+                     id="r4-celery-exchange"),
+        pytest.param(unstick_first_worker_only, "'monthly-reports'; the running worker",
+                     "app.control.add_consumer(queue) with no destination=",
+                     id="r4-first-worker"),
     ],
 )  # fmt: skip
 def test_13_1_wrong_answers(answer, problem, hint) -> None:
@@ -474,6 +533,43 @@ ACCEPTED = "change only how long results live: leave the accepted content"
         pytest.param({"result_expires": 86400, "accept_content": ["json", "pickle"]},
                      "the shop now accepts 'pickle' content", ACCEPTED,
                      id="r3-accept-content-pickle"),
+        pytest.param({"result_expires": timedelta(days=2).seconds}, *FOR_EVER,
+                     id="r4-timedelta-seconds"),
+        pytest.param({"result_expires": 59 * 60}, "kept for 3540 s only", TOO_SHORT,
+                     id="r4-59-minutes"),
+        pytest.param({"result_expires": timedelta(days=8)}, "691200 s, more than 7 days",
+                     TOO_LONG, id="r4-week-and-a-day"),
+        pytest.param({"result_expires": timedelta(days=7, hours=1)},
+                     "608400 s, more than 7 days", TOO_LONG, id="r4-week-plus-hour"),
+        pytest.param({"result_expires": 24 * 3600, "result_serializer": "pickle"},
+                     "results are now stored as pickle", "change only how long results live: "
+                     "leave result_serializer", id="r4-pickle-results"),
+        pytest.param({"result_expires": 24 * 3600, "result_backend": "rpc://"},
+                     "SHOP_RESULTS changes result_backend (to 'rpc://'): each result goes back "
+                     "to the caller only", "change only how long results live: leave "
+                     "result_backend as it is", id="r4-rpc-backend"),
+        pytest.param({"result_expires": 24 * 3600, "task_ignore_result": True},
+                     "no result was stored", "results must be stored", id="r4-ignore-results"),
+        pytest.param({"result_expires": "1 day"}, "result_expires is a str ('1 day')",
+                     "give result_expires seconds", id="r4-string-expiry"),
+        pytest.param({"result_expires": 24 * 3600, "accept_content": ["json", "pickle"],
+                      "result_accept_content": ["json", "pickle"]},
+                     "the shop now accepts 'pickle' content", ACCEPTED, id="r4-accept-pickle"),
+        pytest.param({"result_expires": 24 * 3600, "task_always_eager": True},
+                     "task_always_eager runs every task in the caller",
+                     "change only how long results live: leave task_always_eager out",
+                     id="r4-eager"),
+        pytest.param({"result_expires": 24 * 3600, "task_always_eager": True,
+                      "task_store_eager_result": True},
+                     "task_always_eager runs every task in the caller",
+                     "change only how long results live: leave task_always_eager out",
+                     id="r4-eager-stored"),
+        pytest.param({"result_extended": True}, "kept for 1 s only", TOO_SHORT,
+                     id="r4-extended-only"),
+        pytest.param({"result_expires": 24 * 3600, "result_backend": None},
+                     "SHOP_RESULTS changes result_backend (to None): no result backend at all",
+                     "change only how long results live: leave result_backend as it is",
+                     id="r4-no-backend"),
     ],
 )  # fmt: skip
 def test_13_2_wrong_answers(settings, problem, hint) -> None:
@@ -668,7 +764,52 @@ def unique_tags_rstrip(words):
     return sorted({w.rstrip() for w in words})
 
 
-@pytest.mark.parametrize("answer", [unique_tags, unique_tags_loop, unique_tags_sorted_set_of_tuple])
+def unique_tags_adjacent_dedupe(words):
+    """Round 4: compares each word of the sorted list with the one before (at 0: the last)."""
+    ordered = sorted(words)
+    return [w for i, w in enumerate(ordered) if w != ordered[i - 1]]
+
+
+def unique_tags_none_when_empty(words):
+    """Round 4: None for no words."""
+    return sorted(set(words)) if words else None
+
+
+def unique_tags_first_letter(words):
+    """Round 4: sorted by the first letter only."""
+    return sorted(dict.fromkeys(words), key=lambda w: w[:1])
+
+
+def unique_tags_drop_blank(words):
+    """Round 4: drops the words of spaces only (keeps '')."""
+    return sorted({w for w in words if w == "" or w.strip()})
+
+
+def unique_tags_capped(words):
+    """Round 4: at most 10 tags."""
+    return sorted(set(words))[:10]
+
+
+def unique_tags_max_length(words):
+    """Round 4: drops words longer than 20 characters."""
+    return sorted({w for w in words if len(w) <= 20})
+
+
+def unique_tags_seen_default():
+    """Round 4: the round-3 mutable default, as a function of its own (its list empty)."""
+    code = unique_tags_mutable_default.__code__
+    return types.FunctionType(code, globals(), code.co_name, ([],))
+
+
+def unique_tags_dict_keys(words):
+    """Also right: the distinct words through a dict, sorted."""
+    return sorted(dict.fromkeys(words))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [unique_tags, unique_tags_loop, unique_tags_sorted_set_of_tuple, unique_tags_dict_keys],
+)
 def test_13_3_right(answer) -> None:
     assert_passed(verdict("13.3", answer), "SUCCESS on the worker")
 
@@ -769,6 +910,34 @@ MIXED = "for ['beat', 'Redis', 'Celery', 'redis', ' queue', '', 'beat', 'Redis']
                      "length", id="r3-single-word-as-str"),
         pytest.param(unique_tags_rstrip, "the spaces around a word were stripped",
                      "keep each word as it is (no strip())", id="r3-rstrip"),
+        pytest.param(unique_tags_case_blind_sort, f"{MIXED}the tags came back as", "sort plainly, "
+                     "sorted(set(words)): capitals come before lower case", id="r4-lower-key"),
+        pytest.param(unique_tags_casefold_then_exact, f"{MIXED}the tags came back as",
+                     "sort plainly, sorted(set(words))", id="r4-casefold-then-exact"),
+        pytest.param(unique_tags_adjacent_dedupe, "for ['redis', 'redis'] the task returned [], "
+                     "not ['redis']", EACH_ONCE, id="r4-adjacent-dedupe"),
+        pytest.param(unique_tags_sort_by_stripped, "not sorted", NOT_SORTED, id="r4-strip-key"),
+        pytest.param(unique_tags_none_when_empty, "for no words the task returned None, not []",
+                     "no words, no tags", id="r4-none-when-empty"),
+        pytest.param(unique_tags_first_letter, "came back as ['amqp', 'broker', 'beat', "
+                     "'queue', 'worker'], not sorted", NOT_SORTED, id="r4-first-letter"),
+        pytest.param(unique_tags_drop_blank, "the words of spaces only [' ', '  '] were "
+                     "dropped", "every string in words is a word, one of spaces only too",
+                     id="r4-drop-blank"),
+        pytest.param(unique_tags_rstrip, "the spaces around a word were stripped",
+                     "keep each word as it is (no strip())", id="r4-rstrip"),
+        pytest.param(unique_tags_nfc, "the words were normalised (unicodedata.normalize)",
+                     "keep each word as it is, byte for byte", id="r4-nfc"),
+        pytest.param(unique_tags_capped, "for 12 distinct words the task returned only the "
+                     "first 10 tags", "return every distinct word, "
+                     "however many there are", id="r4-capped"),
+        pytest.param(unique_tags_seen_default(), "not ['amqp', 'beat', 'broker', 'queue', "
+                     "'worker']", EACH_ONCE, id="r4-mutable-default"),
+        pytest.param(unique_tags_max_length, "the long word 'a-very-long-tag-of-forty-characters"
+                     "-here' (40 characters) was dropped", "a word is a word whatever its length",
+                     id="r4-max-length"),
+        pytest.param(unique_tags_decorated, "unique_tags is a Celery task", "keep unique_tags "
+                     "a plain function", id="r4-decorated"),
     ],
 )  # fmt: skip
 def test_13_3_wrong_answers(answer, problem, hint) -> None:
@@ -1026,6 +1195,105 @@ def request_refund_global_connection(order_id):
     return refund.apply_async((order_id,), connection=_CONNECTION)
 
 
+def request_refund_fixed_id(order_id):
+    """Round 4: one task id per order: a second refund of it shares the first's id."""
+    return refund.apply_async((order_id,), task_id=f"refund-{order_id}")
+
+
+def request_refund_year_expiry(order_id):
+    """Round 4: an expiry of a year, an expiry all the same."""
+    return refund.apply_async((order_id,), expires=365 * 24 * 3600)
+
+
+def request_refund_year_expiry_timedelta(order_id):
+    """Round 4: the same as a timedelta, which apply_async does not take."""
+    return refund.apply_async((order_id,), expires=timedelta(days=365))
+
+
+def request_refund_rewrapped(order_id):
+    """Round 4: a new OperationalError instead of the one delay() raised."""
+    try:
+        return refund.delay(order_id)
+    except OperationalError as exc:
+        raise OperationalError(f"refund of order {order_id} not queued") from exc
+
+
+def request_refund_checked_then_applied(order_id):
+    """Round 4: checks the broker, then runs the refund in the caller."""
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1)
+    return refund.apply((order_id,))
+
+
+_INFLIGHT: dict = {}
+
+
+def request_refund_inflight_dedupe(order_id):
+    """Round 4: returns the handle of a refund of the same order that has not finished."""
+    handle = _INFLIGHT.get(order_id)
+    if handle is not None and not handle.ready():
+        return handle
+    _INFLIGHT[order_id] = refund.delay(order_id)
+    return _INFLIGHT[order_id]
+
+
+_OUTBOX: list = []
+
+
+def request_refund_outbox(order_id):
+    """Round 4: keeps an order whose refund failed and sends it with the next call."""
+    try:
+        while _OUTBOX:
+            refund.delay(_OUTBOX[0])
+            _OUTBOX.pop(0)
+        return refund.delay(order_id)
+    except OperationalError:
+        _OUTBOX.append(order_id)
+        raise
+
+
+_LAST_SENT: dict = {}
+
+
+def request_refund_debounce(order_id):
+    """Round 4: a second refund of the order within 5 s returns the first handle."""
+    now = time.monotonic()
+    if order_id in _LAST_SENT and now - _LAST_SENT[order_id][0] < 5:
+        return _LAST_SENT[order_id][1]
+    handle = refund.delay(order_id)
+    _LAST_SENT[order_id] = (now, handle)
+    return handle
+
+
+def request_refund_timestamp_id(order_id):
+    """Round 4: a task id from the order and the second: two refunds in a second share it."""
+    return refund.apply_async((order_id,), task_id=f"refund-{order_id}-{int(time.time())}")
+
+
+def request_refund_ping_first(order_id):
+    """Round 4: refuses to queue the refund when no worker answers a ping."""
+    if not app.control.ping(timeout=0.5):
+        raise OperationalError("no worker would run the refund")
+    return refund.delay(order_id)
+
+
+def request_refund_wrong_routing_key(order_id):
+    """Round 4: a routing key no queue is bound to."""
+    return app.send_task("billing.refund", args=[order_id], exchange="celery",
+                         routing_key="billing")  # fmt: skip
+
+
+def request_refund_retry_forever(order_id):
+    """Round 4: publish retries for ever."""
+    return refund.apply_async((order_id,), retry=True, retry_policy={"max_retries": None})
+
+
+def request_refund_long_retry(order_id):
+    """Round 4: about a minute of publish retries."""
+    return refund.apply_async((order_id,), retry=True, retry_policy={
+        "max_retries": 30, "interval_start": 1, "interval_step": 1, "interval_max": 2})  # fmt: skip
+
+
 REACH = "let delay()'s error (OperationalError) reach the caller"
 
 
@@ -1038,6 +1306,9 @@ def no_refund_copy():
     while _TIMERS:
         _TIMERS.pop().cancel()
     _QUEUED.clear()
+    _INFLIGHT.clear()
+    _OUTBOX.clear()
+    _LAST_SENT.clear()
     if app.tasks.pop(MODULE_PATH, None) is not None:
         runtime.stop(quiet=True)
         runtime.start(quiet=True)
@@ -1046,13 +1317,7 @@ def no_refund_copy():
 @pytest.mark.parametrize(
     "answer",
     [request_refund, request_refund_by_name, request_refund_apply_async,
-     request_refund_logs_and_reraises,
-     # Known gap (docs/adversary/pending/README.md): a connection opened before the check
-     # bypasses its "broker up, no worker" broker, so the refund reaches the kernel's worker
-     # and the check blames the caller; it passes when run alone, fails after other tests.
-     pytest.param(request_refund_global_connection, marks=pytest.mark.xfail(
-         reason="the no-worker broker does not catch a connection opened earlier",
-         strict=False))],
+     request_refund_logs_and_reraises, request_refund_global_connection],
 )  # fmt: skip
 def test_13_4_right(answer) -> None:
     assert_passed(verdict("13.4", answer), "once each; with the broker unreachable")
@@ -1164,6 +1429,50 @@ NOT_REGISTERED = "inspect().registered() lists the names"
                      "expires=", id="r3-expires"),
         pytest.param(request_refund_ignore_result, "was sent with ignore_result",
                      "send it without ignore_result=True", id="r3-ignore-result"),
+        pytest.param(request_refund_fixed_id, "queued the second refund under the task id of "
+                     "the first ('refund-", "let Celery give each refund an id of its own",
+                     id="r4-fixed-task-id"),
+        pytest.param(request_refund_year_expiry, "was sent with an expiry", "send it without "
+                     "expires=", id="r4-year-expiry"),
+        pytest.param(request_refund_year_expiry_timedelta, "your code raised TypeError", None,
+                     id="r4-year-expiry-timedelta"),
+        pytest.param(request_refund_rewrapped, "request_refund raised an OperationalError of its "
+                     "own (OperationalError: refund of order", "let delay()'s OperationalError "
+                     "itself reach the caller", id="r4-rewrapped-error"),
+        pytest.param(request_refund_checked_then_applied, "the refund ran here, in the notebook",
+                     "send it to the worker", id="r4-checked-then-applied"),
+        pytest.param(request_refund_inflight_dedupe, "called again for the same order while its "
+                     "first refund still waited for a worker, returned the handle of that first "
+                     "refund", "queue a refund on every call", id="r4-inflight-dedupe"),
+        pytest.param(request_refund_outbox, "failed with the broker unreachable (the shop was "
+                     "told so by the error), and the next call", "let the error reach the caller "
+                     "and keep nothing", id="r4-outbox"),
+        pytest.param(request_refund_str_id, "returned {'order': '", "pass the order id as it "
+                     "is, an int", id="r4-str-id"),
+        pytest.param(request_refund_debounce, "called again for the same order, returned the "
+                     "handle of the first refund", "queue a refund on every call",
+                     id="r4-debounce"),
+        pytest.param(request_refund_requeue_much_later, "the error reached the caller, but "
+                     "request_refund left a thread running", "let delay()'s error reach the "
+                     "caller and do nothing more", id="r4-timer-retry"),
+        pytest.param(request_refund_wait_for_it, "waited for the refund to finish (get()) "
+                     "before returning", "return what delay() returns, at once, without get()",
+                     id="r4-wait-for-it"),
+        pytest.param(request_refund_timestamp_id, "queued the second refund under the task id "
+                     "of the first", "let Celery give each refund an id of its own",
+                     id="r4-timestamp-id"),
+        pytest.param(request_refund_ping_first, "with the broker up but no worker answering (the "
+                     "workers are restarting), request_refund(", "queue it whatever the workers "
+                     "are doing: no ping()", id="r4-ping-first"),
+        pytest.param(request_refund_wrong_routing_key, "was sent to 'celery' with the routing key "
+                     "'billing', which no queue the workers read is bound to", "send it where "
+                     "the workers read", id="r4-wrong-routing-key"),
+        pytest.param(request_refund_retry_loop_no_raise, "returned None instead of failing", REACH,
+                     id="r4-swallow-after-retry"),
+        pytest.param(request_refund_retry_forever, "had not returned after 30 s", "let delay()'s "
+                     "error reach the caller", id="r4-retry-forever"),
+        pytest.param(request_refund_long_retry, "had not returned after 30 s", "let delay()'s "
+                     "error reach the caller", id="r4-long-retry"),
     ],
 )  # fmt: skip
 def test_13_4_wrong_answers(answer, problem, hint, no_refund_copy) -> None:

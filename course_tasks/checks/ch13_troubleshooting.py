@@ -6,12 +6,16 @@ check proves that it works (and that it does not only look as if it did):
 * 13.1 ``check("13.1", unstick)``: ``unstick(queue)`` makes the running workers read
   ``queue``, so that reports waiting there run, once each, on a worker, and later ones too.
   Checked with two more workers of the check's own (:mod:`course_tasks.workers`), which must
-  read the queue too (a fix sent to one worker by name leaves them out), and with two queues
-  nobody reads; every worker must still read the queues it read before (the default one
-  too). At the end the workers
+  read the queue too (a fix sent to one worker by name leaves them out), and with a second
+  queue in which nothing waits yet (a task sent there after ``unstick`` must run); every
+  worker must still read the queues it read before (the default one too). Then the workers
   forget the queue (a restart) and a second ``unstick(queue)`` must tell them again (a fix
-  that remembers what it did in a global does not). What a wrong fix cancelled is put back
-  afterwards.
+  that remembers what it did in a global does not), and again while one worker still reads
+  it and the others do not. Last, a worker in a separate process (:mod:`course_tasks.processes`),
+  whose app has never heard of the queue, must read it after ``unstick(queue)``, bound as the
+  reports are sent (exchange and routing key the queue's name): ``exchange=``/``routing_key=``
+  options would bind it otherwise there, e.g. copying every default task into it. What a
+  wrong fix cancelled or bound is put back afterwards.
 * 13.2 ``check("13.2", SHOP_RESULTS)``: the settings that make the shop keep its results
   between one hour and seven days (they expired after one second), still as json (nor
   accepting anything else), run on a worker (not eager). Checked on
@@ -19,8 +23,8 @@ check proves that it works (and that it does not only look as if it did):
   backend.
 * 13.3 ``check("13.3", unique_tags)``: the body of a task whose result json can carry (the
   broken one returned a ``set``). Run as a task on a lab worker, on lists with repeats,
-  capitals, spaces, the empty word, no repeats, one distinct word, two Unicode forms of a
-  word, no words at all.
+  capitals, spaces, the empty word, words of spaces only, no repeats, one distinct word, two
+  Unicode forms of a word, more than ten distinct words, a long word, no words at all.
 * 13.4 ``check("13.4", request_refund)``: ``request_refund(order_id)`` queues the course's
   refund under the name the worker knows (``billing.refund``, read from the message sent),
   at every call (one order is refunded twice), from the caller's thread, with no expiry,
@@ -30,13 +34,15 @@ check proves that it works (and that it does not only look as if it did):
 
 from __future__ import annotations
 
+import inspect
 import itertools
+import re
 import threading
 import time
 import unicodedata
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext, suppress
 from datetime import timedelta
 from typing import Any
 
@@ -45,11 +51,11 @@ from celery.exceptions import NotRegistered
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, EagerResult
 from celery.signals import before_task_publish
-from kombu import Connection, Producer
+from kombu import Connection, Exchange, Producer, Queue
 from kombu.exceptions import ContentDisallowed, OperationalError
 from kombu.pools import ProducerPool
 
-from course_tasks import lab, services, workers
+from course_tasks import lab, processes, runtime, services, workers
 from course_tasks.app import app
 from course_tasks.checks import Fail, NotYet, exercise
 from course_tasks.checks.support import (
@@ -86,6 +92,10 @@ MAX_EXPIRES = 7 * 24 * 3600
 OTHER_QUEUE = "course-check-13-parked"
 #: The queue the check's own two workers read when they start (13.1).
 HELPERS_QUEUE = "course-check-13-helpers"
+#: The check's worker process (13.1), started from the course's code: ``check13p-worker@HOST``,
+#: reading :data:`PROCESS_QUEUE`.
+PROCESS_NAME = "check13p"
+PROCESS_QUEUE = "course-check-13-process"
 #: The check's own workers (13.1): ``check13a-worker@HOST`` and ``check13b-worker@HOST``.
 HELPERS = (workers.Spec("check13a", (HELPERS_QUEUE,)), workers.Spec("check13b", (HELPERS_QUEUE,)))
 _serial = itertools.count(1)
@@ -204,6 +214,12 @@ def _controls() -> Iterator[list[tuple[str, dict[str, Any], list[str] | None]]]:
         vars(control).pop("broadcast", None)
 
 
+def _told(controls: list[tuple[str, dict[str, Any], list[str] | None]], queue: str) -> bool:
+    """Whether an add_consumer of ``queue`` is among the broadcasts ``controls``."""
+    return any(command == "add_consumer" and args.get("queue") == queue
+               for command, args, _ in controls)  # fmt: skip
+
+
 def _not_run(
     queue: str,
     months: list[str],
@@ -268,11 +284,13 @@ def _judge_readers(
     helpers: list[str],
     before: dict[str, dict[str, dict[str, Any]]],
     controls: list[tuple[str, dict[str, Any], list[str] | None]],
+    bindings: set[tuple[str, str, str]],
 ) -> None:
-    """Every worker reads ``queue`` now (the check's own two included), and still reads
-    every queue it read before."""
+    """Every worker reads ``queue`` now (the check's own two included), bound under the
+    queue's own name, and still reads every queue it read before."""
     nodes = sorted({*helpers, *before})
     now = _active_queues(nodes, INSPECT_SECONDS)
+    _judge_binding(queue, now, bindings)
     silent = [node for node in helpers if node not in now]
     if silent:
         raise Fail(
@@ -280,9 +298,7 @@ def _judge_readers(
             hint="the machine is very busy: run the check again",
         )
     readers = [node for node, queues in now.items() if queue in queues]
-    added = any(
-        command == "add_consumer" and args.get("queue") == queue for command, args, _ in controls
-    )
+    added = _told(controls, queue)
     if not readers and not added:
         raise Fail(
             f"the waiting reports ran, but no worker reads {queue!r}: the messages were moved "
@@ -338,9 +354,7 @@ def _judge_again(unstick: Any, queue: str, nodes: list[str], sent: list[AsyncRes
         unstick(queue)
     if _wait([again], WAIT_SECONDS):
         return
-    told = any(
-        command == "add_consumer" and args.get("queue") == queue for command, args, _ in controls
-    )
+    told = _told(controls, queue)
     if not told:
         raise Fail(
             f"the workers were restarted (they no longer read {queue!r}) and a report waited "
@@ -357,6 +371,209 @@ def _judge_again(unstick: Any, queue: str, nodes: list[str], sent: list[AsyncRes
     )
 
 
+def _judge_binding(
+    queue: str,
+    replies: dict[str, dict[str, dict[str, Any]]],
+    bindings: set[tuple[str, str, str]],
+) -> None:
+    """Every worker that reads ``queue`` has it bound as the shop sends to it: exchange and
+    routing key both the queue's name (what add_consumer binds for a queue a worker does
+    not know yet, when it is given neither). The bindings seen are added to ``bindings``
+    (the clean-up removes them)."""
+    for node, queues in sorted(replies.items()):
+        q = queues.get(queue)
+        if not q:
+            continue
+        exchange = q.get("exchange") or {}
+        bound = (str(exchange.get("name") or ""), str(exchange.get("type") or "direct"),
+                 str(q.get("routing_key") or ""))  # fmt: skip
+        bindings.add(bound)
+        if (bound[0], bound[2]) == (queue, queue):
+            continue
+        default = (app.conf.task_default_exchange or app.conf.task_default_queue,
+                   app.conf.task_default_routing_key or app.conf.task_default_queue)  # fmt: skip
+        harm = (
+            f"every ordinary task, sent to {default[0]!r} with the routing key "
+            f"{default[1]!r}, is now copied into {queue!r} as well, and runs twice"
+            if (bound[0] or default[0], bound[2]) == default
+            else f"that is not how the reports reach it (exchange and routing key "
+            f"{queue!r}): the binding is the worker's own invention"
+        )
+        raise Fail(
+            f"the worker {node}, which did not know {queue!r} yet (a separate process), now "
+            f"reads it bound to the exchange {bound[0]!r} with the routing key {bound[2]!r}: "
+            f"{harm}",
+            hint="app.control.add_consumer(queue) with no exchange= or routing_key=: a "
+            "worker that does not know the queue then binds it under its own name",
+        )
+
+
+def _unbind(queue: str, bindings: set[tuple[str, str, str]], owner: Any) -> None:
+    """Remove from ``owner``'s broker the bindings of ``queue`` that workers reported (a
+    wrong one would keep copying other tasks into it), and the queue."""
+    for exchange, type_, routing_key in sorted(bindings):
+        if (exchange, routing_key) == (queue, queue):
+            continue
+        with suppress(Exception), owner.connection_for_write() as conn:
+            bound = Queue(queue, Exchange(exchange, type_), routing_key=routing_key)
+            bound = bound.bind(conn.default_channel)
+            bound.declare()  # so that this channel knows the binding it deletes
+            bound.purge()
+            bound.delete()
+
+
+def _judge_empty(unstick: Any, sent: list[AsyncResult]) -> None:
+    """``unstick`` of a queue in which nothing waits yet (and that is not the first one):
+    a task sent there afterwards runs."""
+    with _controls() as controls:
+        unstick(OTHER_QUEUE)
+    other = add.apply_async((20, 22), queue=OTHER_QUEUE)
+    sent.append(other)
+    if _wait([other], WAIT_SECONDS):
+        if other.get(timeout=WAIT_SECONDS, propagate=False) != 42:
+            raise Fail("add(20, 22) in the second queue did not return 42")
+        return
+    added = [args.get("queue") for command, args, _ in controls if command == "add_consumer"]
+    if not controls:
+        raise Fail(
+            f"unstick({OTHER_QUEUE!r}), called while nothing waited in that queue, sent the "
+            f"workers no command, so a task sent there afterwards is still {other.state} "
+            f"after {WAIT_SECONDS:g} s",
+            hint="make the workers read the queue whether or not messages wait in it now: "
+            "app.control.add_consumer(queue) on every call",
+        )
+    if OTHER_QUEUE not in added:
+        raise Fail(
+            f"a task sent to {OTHER_QUEUE!r} after unstick({OTHER_QUEUE!r}) is still "
+            f"{other.state} after {WAIT_SECONDS:g} s: the workers were told to read "
+            f"{sorted(filter(None, added)) or 'nothing'}",
+            hint="use the queue you are given, not a fixed name",
+        )
+    raise Fail(
+        f"a task sent to {OTHER_QUEUE!r} after unstick({OTHER_QUEUE!r}) is still "
+        f"{other.state} after {WAIT_SECONDS:g} s",
+        hint="app.control.add_consumer(queue), to every running worker, and leave it there",
+    )
+
+
+def _judge_some_read(unstick: Any, queue: str, nodes: list[str], reader: str) -> None:
+    """One worker still reads ``queue``, the others forgot it (they were restarted):
+    ``unstick(queue)`` makes them all read it."""
+    others = [node for node in nodes if node != reader]
+    with suppress(Exception):
+        app.control.cancel_consumer(
+            queue, destination=others, reply=True, timeout=INSPECT_SECONDS, limit=len(others)
+        )
+    with _controls() as controls:
+        unstick(queue)
+    now = _until_read(queue, nodes, lambda: _active_queues(nodes, INSPECT_SECONDS))
+    missing = [node for node in others if node in now and queue not in now[node]]
+    if not missing:
+        return
+    told = _told(controls, queue)
+    if not told:
+        raise Fail(
+            f"with {reader} reading {queue!r} and the other workers not (they had been "
+            f"restarted), unstick({queue!r}) sent no add_consumer: {_names(missing)} still "
+            "do not read it",
+            hint="send add_consumer(queue) on every call, whether or not some worker "
+            "already reads the queue: the others may not",
+        )
+    raise Fail(
+        f"with {reader} reading {queue!r} and the other workers not, after unstick({queue!r}) "
+        f"{_names(missing)} still do not read it",
+        hint="app.control.add_consumer(queue) with no destination= tells every running worker",
+    )
+
+
+def _until_read(
+    queue: str, nodes: list[str], ask: Callable[[], dict[str, dict[str, dict[str, Any]]]]
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """What ``ask()`` answers (inspect().active_queues() by worker) once every one of
+    ``nodes`` reads ``queue``, or after :data:`WAIT_SECONDS` (a worker applies add_consumer
+    soon after it answers: an answer right after the broadcast may not show it yet)."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    while True:
+        now = ask()
+        if all(queue in now.get(node, {}) for node in nodes) or time.monotonic() > deadline:
+            return now
+        time.sleep(0.1)
+
+
+@contextmanager
+def _through(owner: Any) -> Iterator[None]:
+    """Meanwhile, the course app connects to ``owner``'s broker (what the learner's
+    ``app.control`` sends reaches ``owner``'s workers)."""
+    saved = app._pool, app.amqp._producer_pool
+    app.connection_for_write = owner.connection_for_write  # type: ignore[method-assign]
+    app._pool = owner.pool
+    app.amqp._producer_pool = ProducerPool(owner.pool, limit=owner.pool.limit)
+    _forget_mailbox_producers()
+    try:
+        yield
+    finally:
+        del app.connection_for_write
+        app._pool, app.amqp._producer_pool = saved
+        _forget_mailbox_producers()
+
+
+def _forget_mailbox_producers() -> None:
+    """``app.control`` sends through the producer pool it first used (kombu's Mailbox keeps
+    it in a cached_property): drop it, so that the next broadcast takes the app's current
+    one."""
+    vars(app.control.mailbox).pop("producer_pool", None)
+
+
+def _judge_process(unstick: Any, queue: str, bindings: set[tuple[str, str, str]]) -> None:
+    """A worker in a process of its own, which has never heard of ``queue`` (the kernel's
+    workers share the app that sent the reports, and know it): after ``unstick(queue)`` it
+    reads the queue, bound under the queue's own name."""
+    try:
+        worker = processes.start(pool="solo", concurrency=1, queues=(PROCESS_QUEUE,),
+                                 name=PROCESS_NAME)  # fmt: skip
+    except CourseError as exc:
+        raise Fail(
+            f"the check could not start its worker process: {exc.problem}",
+            hint=exc.fix or "run the check again",
+        ) from None
+    seen: set[tuple[str, str, str]] = set()
+    try:
+        # In embedded mode the course app's broker is in this process: the learner's
+        # app.control reaches the worker process through its broker. In redis mode it
+        # reaches it as it is.
+        with _through(worker.app) if runtime.mode() == "embedded" else nullcontext():
+            unstick(queue)
+
+        def ask() -> dict[str, dict[str, dict[str, Any]]]:
+            inspect = worker.app.control.inspect(
+                [worker.nodename], timeout=INSPECT_SECONDS, limit=1
+            )
+            replies = inspect.active_queues() or {}
+            return {node: {q["name"]: q for q in queues or []} for node, queues in replies.items()}
+
+        now = _until_read(queue, [worker.nodename], ask)
+        if worker.nodename not in now:
+            raise Fail(
+                f"the check's worker process {worker.nodename} did not answer inspect() "
+                f"within {INSPECT_SECONDS:g} s",
+                hint="the machine is very busy: run the check again",
+            )
+        _judge_binding(queue, now, seen)
+        if queue not in now[worker.nodename]:
+            raise Fail(
+                f"after unstick({queue!r}) the worker process {worker.nodename}, started "
+                f"separately, does not read {queue!r}",
+                hint="app.control.add_consumer(queue) on every call, with no destination=: "
+                "it reaches every worker, in whatever process",
+            )
+    finally:
+        bindings |= seen
+        with suppress(Exception):
+            _unbind(queue, seen | {(queue, "direct", queue)}, worker.app)
+        with suppress(Exception):
+            worker.stop()
+
+
 @exercise("13.1", "reports stuck in PENDING", points=2)
 def _unstick(unstick: Any) -> str:
     unstick = need_function(unstick, "unstick", "unstick(queue)", purpose="fixes the queue")
@@ -368,12 +585,12 @@ def _unstick(unstick: Any) -> str:
     troubles.reset()
     helpers = _start_helpers()
     before: dict[str, dict[str, dict[str, Any]]] = {}
+    bindings: set[tuple[str, str, str]] = set()
     try:
         before = _active_queues()
         months = [f"2031-{next(_serial) % 12 + 1:02d}-{uuid.uuid4().hex[:4]}" for _ in range(2)]
         parked = [troubles.send_report(m) for m in months]
-        other = add.apply_async((20, 22), queue=OTHER_QUEUE)
-        sent = [*parked, other]
+        sent = [*parked]
         try:
             with _controls() as controls:
                 answer = unstick(queue)
@@ -389,7 +606,7 @@ def _unstick(unstick: Any) -> str:
                     f"report {twice[0]} was built twice",
                     hint="let the waiting tasks run; do not send them again",
                 )
-            _judge_readers(queue, helpers, before, controls)
+            _judge_readers(queue, helpers, before, controls, bindings)
             later = troubles.send_report("2031-later")
             sent.append(later)
             finished(
@@ -398,21 +615,14 @@ def _unstick(unstick: Any) -> str:
                 "a report sent after your fix",
                 "leave the workers reading the queue",
             )
-            # A second queue: the fix must use its argument.
-            unstick(OTHER_QUEUE)
-            if (
-                finished(
-                    other,
-                    WAIT_SECONDS,
-                    f"a task waiting in {OTHER_QUEUE!r} after unstick({OTHER_QUEUE!r})",
-                    "use the queue you are given, not a fixed name",
-                )
-                != 42
-            ):
-                raise Fail("add(20, 22) in the second queue did not return 42")
-            _judge_again(unstick, queue, sorted({*helpers, *before}), sent)
+            _judge_empty(unstick, sent)
+            nodes = sorted({*helpers, *before})
+            _judge_again(unstick, queue, nodes, sent)
+            _judge_some_read(unstick, queue, nodes, helpers[-1])
+            _judge_process(unstick, queue, bindings)
         finally:
             _revoke_unfinished(sent)
+            _unbind(queue, bindings, app)
             _release(queue)
             _release(OTHER_QUEUE)
     finally:
@@ -422,7 +632,8 @@ def _unstick(unstick: Any) -> str:
             delete_queue(HELPERS_QUEUE)
     return (
         f"{len(parked)} waiting reports ran once each, and a later one too; every worker "
-        f"reads {queue!r}, the check's {len(helpers)} included"
+        f"reads {queue!r}, the check's {len(helpers)} included, and a worker process "
+        "that had never heard of it, bound as the reports are sent"
     )
 
 
@@ -450,8 +661,32 @@ def _expires(settings: Any) -> str:
             "only with config_from_object(..., namespace='CELERY')",
         )
     unknown = [k for k in settings if k not in DEFAULTS]
+    expires = settings.get("result_expires", 1)
+    if expires is not None and (
+        isinstance(expires, bool) or not isinstance(expires, (int, float, timedelta))
+    ):
+        raise Fail(
+            f"result_expires is {kind(expires)} ({expires!r}): Celery reads it as a number "
+            "of seconds (or a timedelta), and cannot use this one",
+            hint="give result_expires seconds, e.g. 24 * 3600, or timedelta(days=1)",
+        )
     shop = lab.make_app(f"shop-13-2-{next(_serial)}", result_expires=1)
+    backend = shop.conf.result_backend
     shop.conf.update(settings)
+    if shop.conf.result_backend != backend:
+        where = shop.conf.result_backend
+        what = (
+            "no result backend at all: no result is stored anywhere"
+            if not where
+            else "each result goes back to the caller only (rpc://), nothing is kept in "
+            "the backend for a status page to read later"
+            if str(where).startswith("rpc")
+            else "the results go to another store than the one the status page reads"
+        )
+        raise Fail(
+            f"SHOP_RESULTS changes result_backend (to {where!r}): {what}",
+            hint="change only how long results live: leave result_backend as it is",
+        )
     if shop.conf.result_serializer != "json":
         raise Fail(
             f"results are now stored as {shop.conf.result_serializer}: the shop and its status "
@@ -555,6 +790,10 @@ TAG_CASES = [
     ["worker", "beat", "redis", "amqp"],
     ["redis", "redis"],
     ["queue ", " queue", "queue", "caf\u00e9", "cafe\u0301", "queue"],
+    # A word of spaces only (a word too), more than ten distinct words, a long word.
+    ["redis", " ", "beat", "  ", "redis", " "],
+    ["rq", "ui", "ai", "db", "js", "go", "ml", "os", "qa", "ux", "vm", "ai", "api", "db"],
+    ["redis", "a-very-long-tag-of-forty-characters-here", "celery"],
 ]
 
 
@@ -633,6 +872,29 @@ def _judge_tags(words: list[str], state: str, value: Any) -> None:
             hint="every string in words is a word, the empty one too: keep each as it is, "
             "sorted(set(words))",
         )
+    missing = sorted(set(expected) - set(value)) if strings else []
+    if missing and set(value) < set(expected) and value == sorted(value):
+        if all(not w.strip() for w in missing) and any(missing):
+            raise Fail(
+                f"for {words} the task returned {value}, not {expected}: the word"
+                f"{'s' if len(missing) > 1 else ''} of spaces only {missing} "
+                f"{'were' if len(missing) > 1 else 'was'} dropped",
+                hint="every string in words is a word, one of spaces only too: keep each "
+                "as it is, sorted(set(words))",
+            )
+        if len(value) >= 10 and value == expected[: len(value)]:
+            raise Fail(
+                f"for {len(set(words))} distinct words the task returned only the first "
+                f"{len(value)} tags: {missing} {'are' if len(missing) > 1 else 'is'} missing",
+                hint="return every distinct word, however many there are: no cap, "
+                "sorted(set(words))",
+            )
+        if all(len(w) > 20 for w in missing):
+            raise Fail(
+                f"for {words} the task returned {value}, not {expected}: the long word "
+                f"{missing[0]!r} ({len(missing[0])} characters) was dropped",
+                hint="a word is a word whatever its length: keep each as it is, sorted(set(words))",
+            )
     if strings and any(
         value == sorted({unicodedata.normalize(form, w) for w in words}) != expected
         for form in ("NFC", "NFD", "NFKC", "NFKD")
@@ -690,20 +952,27 @@ def _judge_tags(words: list[str], state: str, value: Any) -> None:
 # --------------------------------------------------------------------------- 13.4
 
 
+#: What :func:`_published` records of a task message: (task name, routing key, its expires
+#: header, the name of the thread that published it, the exchange, its argsrepr header).
+Sent = tuple[str, str, Any, str, str, str]
+
+
 @contextmanager
-def _published() -> Iterator[dict[str, tuple[str, str, Any, str]]]:
-    """{task id: (task name, routing key, its expires header, the name of the thread that
-    published it)} of every task message published while inside."""
-    sent: dict[str, tuple[str, str, Any, str]] = {}
+def _published() -> Iterator[dict[str, Sent]]:
+    """{task id: :data:`Sent`} of every task message published while inside."""
+    sent: dict[str, Sent] = {}
 
     def record(sender: Any = None, headers: Any = None, routing_key: Any = None,
-               **_: Any) -> None:  # fmt: skip
+               exchange: Any = None, **_: Any) -> None:  # fmt: skip
         if isinstance(headers, dict):
+            name = getattr(exchange, "name", exchange)
             sent[str(headers.get("id"))] = (
                 str(headers.get("task") or sender),
                 str(routing_key),
                 headers.get("expires"),
                 threading.current_thread().name,
+                "" if name is None else str(name),
+                str(headers.get("argsrepr") or ""),
             )
 
     before_task_publish.connect(record, weak=False, dispatch_uid="course-check-13.4")
@@ -768,9 +1037,29 @@ def _no_worker() -> Iterator[None]:
     app.connection_for_write = elsewhere  # type: ignore[method-assign]
     app._pool = pool
     app.amqp._producer_pool = ProducerPool(pool, limit=pool.limit)
+    real_publish = Producer._publish
+
+    def redirected(producer: Producer, *args: Any, **kwargs: Any) -> Any:
+        # A connection the learner's code opened before the check (passed to apply_async)
+        # reaches the real broker: what the learner's call publishes through it goes to
+        # the broker no worker reads, as everything else the call sends.
+        transport = getattr(producer.connection, "transport", None)
+        if threading.current_thread().name != CALL_THREAD or isinstance(transport, lab.Transport):
+            return real_publish(producer, *args, **kwargs)
+        call = inspect.signature(real_publish).bind(producer, *args, **kwargs)
+        with elsewhere() as conn:
+            channel = conn.default_channel
+            call.arguments["self"] = Producer(channel, auto_declare=False)
+            declare = call.arguments.get("declare") or ()
+            call.arguments["declare"] = [e.bind(channel) if hasattr(e, "bind") else e
+                                         for e in declare]  # fmt: skip
+            return real_publish(*call.args, **call.kwargs)
+
+    Producer._publish = redirected  # type: ignore[method-assign]
     try:
         yield
     finally:
+        Producer._publish = real_publish  # type: ignore[method-assign]
         with suppress(Exception), elsewhere() as conn:
             conn.default_channel.queue_purge(app.conf.task_default_queue)
         del app.connection_for_write
@@ -781,41 +1070,62 @@ def _no_worker() -> Iterator[None]:
 
 def _judge_no_worker(request_refund: Any, order_id: int) -> None:
     """With the broker up but no worker reading it, the refund is queued (it waits for a
-    worker) and nothing runs in the caller."""
-    handle: AsyncResult | None = None
+    worker) and nothing runs in the caller; refunded again while the first still waits,
+    the order gets a second refund queued."""
+    handles: list[AsyncResult] = []
     try:
         with _no_worker(), _published() as sent:
-            answer, seen = call_watched(request_refund, order_id, seconds=CALL_SECONDS)
-            if (
-                seen.ran_here
-                or isinstance(answer, (EagerResult, dict))
-                or (troubles.refunds().get(order_id))
-            ):
-                raise Fail(
-                    f"with the broker up but no worker reading it, request_refund refunded "
-                    f"order {order_id} here, in the notebook: a refund must run on a worker, "
-                    "and one queued while the workers are away simply waits for them",
-                    hint="queue it whatever the workers are doing: return "
-                    "refund.delay(order_id); never run the refund in the caller (no apply(), "
-                    "no fallback)",
-                )
-            handle = _handle(request_refund, answer, seen, order_id)
-            deadline = time.monotonic() + LATER_SECONDS
-            while handle.id not in sent and time.monotonic() < deadline:
-                time.sleep(0.05)  # a message sent late, from another thread, shows here
-            _judge_message(sent.get(handle.id), order_id)
-            if sent.get(handle.id, ("", ""))[0] != troubles.refund.name:
-                raise Fail(
-                    f"with no worker reading the broker, request_refund({order_id}) sent no "
-                    f"{troubles.refund.name!r} message",
-                    hint="queue the refund every time: return refund.delay(order_id)",
-                )
+            for attempt in range(2):
+                try:
+                    answer, seen = call_watched(request_refund, order_id, seconds=CALL_SECONDS)
+                except Exception as exc:
+                    raise Fail(
+                        f"with the broker up but no worker answering (the workers are "
+                        f"restarting), request_refund({order_id}) raised {kind(exc)} "
+                        f"({error_text(exc)}): the broker would have taken the refund, and "
+                        "a queued refund simply waits for a worker",
+                        hint="queue it whatever the workers are doing: no ping() or "
+                        "inspect() before sending; return refund.delay(order_id)",
+                    ) from None
+                if (
+                    seen.ran_here
+                    or isinstance(answer, (EagerResult, dict))
+                    or (troubles.refunds().get(order_id))
+                ):
+                    raise Fail(
+                        f"with the broker up but no worker reading it, request_refund "
+                        f"refunded order {order_id} here, in the notebook: a refund must run "
+                        "on a worker, and one queued while the workers are away simply waits "
+                        "for them",
+                        hint="queue it whatever the workers are doing: return "
+                        "refund.delay(order_id); never run the refund in the caller (no "
+                        "apply(), no fallback)",
+                    )
+                handle = _handle(request_refund, answer, seen, order_id)
+                if attempt and any(handle.id == h.id for h in handles):
+                    raise Fail(
+                        f"request_refund({order_id}), called again for the same order while "
+                        "its first refund still waited for a worker, returned the handle of "
+                        "that first refund: the second refund was never queued",
+                        hint="queue a refund on every call (the shop decides when an order "
+                        "is refunded again): keep no handles from earlier calls",
+                    )
+                handles.append(handle)
+                deadline = time.monotonic() + LATER_SECONDS
+                while handle.id not in sent and time.monotonic() < deadline:
+                    time.sleep(0.05)  # a message sent late, from another thread, shows here
+                _judge_message(sent.get(handle.id), order_id)
+                if sent.get(handle.id, ("", ""))[0] != troubles.refund.name:
+                    raise Fail(
+                        f"with no worker reading the broker, request_refund({order_id}) sent "
+                        f"no {troubles.refund.name!r} message",
+                        hint="queue the refund every time: return refund.delay(order_id)",
+                    )
     finally:
-        if handle is not None:
-            _revoke_unfinished([handle])
+        _revoke_unfinished(handles)
 
 
-def _judge_message(message: tuple[str, str, Any, str] | None, order_id: int) -> None:
+def _judge_message(message: Sent | None, order_id: int) -> None:
     """The refund's message was published by request_refund itself, with no expiry."""
     if message is None:
         return
@@ -883,16 +1193,26 @@ def _handle(request_refund: Any, answer: Any, seen: Any, order_id: int) -> Async
     return answer
 
 
-def _stuck(handle: AsyncResult, order_id: int, message: tuple[str, str, Any, str] | None) -> Fail:
+def _stuck(handle: AsyncResult, order_id: int, message: Sent | None) -> Fail:
     """Why the refund of ``order_id`` has not finished."""
     state = handle.state
     queue = message[1] if message else None
-    if queue and queue not in _queues_read() and _waiting(queue) > 0:
+    read = _queues_read() if queue else set()
+    if queue and queue not in read and _waiting(queue) > 0:
         return Fail(
             f"the refund of order {order_id} waits in {queue!r}, a queue no worker reads "
             f"(still {state} after {WAIT_SECONDS:g} s)",
             hint="send it where the workers read, the default queue: refund.delay(order_id), "
             "with no queue=",
+        )
+    if message and read and queue not in read:
+        exchange = message[4] or "the default exchange"
+        return Fail(
+            f"the refund of order {order_id} was sent to {exchange!r} with the routing key "
+            f"{queue!r}, which no queue the workers read is bound to: the broker had nowhere "
+            f"to put it, and it is still {state} after {WAIT_SECONDS:g} s",
+            hint="send it where the workers read, the default queue: refund.delay(order_id), "
+            "with no queue=, exchange= or routing_key=",
         )
     return Fail(
         f"the refund of order {order_id} is still {state} after {WAIT_SECONDS:g} s",
@@ -900,9 +1220,7 @@ def _stuck(handle: AsyncResult, order_id: int, message: tuple[str, str, Any, str
     )
 
 
-def _judge_refund(
-    handle: AsyncResult, order_id: int, message: tuple[str, str, Any, str] | None
-) -> None:
+def _judge_refund(handle: AsyncResult, order_id: int, message: Sent | None) -> None:
     """The refund behind ``handle`` ran on a worker, as the course's ``billing.refund``."""
     if getattr(handle, "ignored", False):
         raise Fail(
@@ -1004,6 +1322,58 @@ def _judge_outage(request_refund: Any, order_id: int) -> None:
             "failing: the shop would believe the refund was queued",
             hint="let delay()'s error (OperationalError) reach the caller: do not catch it",
         )
+    if raised and not _from_library(error):
+        raise Fail(
+            f"with the broker unreachable, request_refund raised an OperationalError of its "
+            f"own ({error_text(error)}), not the one delay() raised: the broker's error, "
+            "which says what failed and where (its traceback goes into kombu), is not the "
+            "one that reaches the shop",
+            hint="let delay()'s OperationalError itself reach the caller: no try/except "
+            "around it, or one that ends in a bare raise (not raise OperationalError(...))",
+        )
+
+
+def _from_library(error: BaseException | None) -> bool:
+    """Whether ``error`` was raised by kombu or Celery (its traceback goes through their
+    code), rather than made anew by the learner's function."""
+    tb = error.__traceback__ if error is not None else None
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module.split(".")[0] in ("kombu", "celery", "redis", "amqp"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _judge_after_outage(request_refund: Any, failed: int, order_id: int) -> None:
+    """The broker is back: the next call queues its own refund, and nothing of the refund
+    that failed (the shop was told so, and refunds it again itself if it must)."""
+    refunded = troubles.refunds().get(failed, 0)
+    handle: AsyncResult | None = None
+    try:
+        with _published() as sent:
+            answer, seen = call_watched(request_refund, order_id, seconds=CALL_SECONDS)
+            handle = _handle(request_refund, answer, seen, order_id)
+            _judge_refund(handle, order_id, sent.get(handle.id))
+        again = [
+            tid
+            for tid, (name, *_, args) in sent.items()
+            if tid != handle.id
+            and name == troubles.refund.name
+            and re.search(rf"(?<!\d){failed}(?!\d)", args)
+        ]
+        if again or troubles.refunds().get(failed, 0) > refunded:
+            raise Fail(
+                f"the refund of order {failed} failed with the broker unreachable (the shop "
+                f"was told so by the error), and the next call, request_refund({order_id}), "
+                f"sent it after all: the shop, which refunds order {failed} again itself, "
+                "pays it twice",
+                hint="let the error reach the caller and keep nothing: no list of failed "
+                "refunds sent later; the shop decides whether to try again",
+            )
+    finally:
+        if handle is not None:
+            _revoke_unfinished([handle])
 
 
 @exercise("13.4", "refunds that fail with NotRegistered", points=2)
@@ -1021,6 +1391,15 @@ def _refund(request_refund: Any) -> str:
             with _published() as sent:
                 answer, seen = call_watched(request_refund, order_id, seconds=CALL_SECONDS)
             handle = _handle(request_refund, answer, seen, order_id)
+            if any(handle.id == h.id for h in handles) and handle.id in sent:
+                raise Fail(
+                    f"request_refund({order_id}), called again for the same order, queued "
+                    f"the second refund under the task id of the first ({handle.id!r}): two "
+                    "refunds share one id, so they share one result and one handle, the shop "
+                    "cannot tell them apart, and revoking one revokes both",
+                    hint="let Celery give each refund an id of its own: no task_id= (or a "
+                    "fresh uuid() on every call)",
+                )
             if any(handle.id == h.id for h in handles):
                 raise Fail(
                     f"request_refund({order_id}), called again for the same order, returned "
@@ -1041,10 +1420,11 @@ def _refund(request_refund: Any) -> str:
             )
         _judge_no_worker(request_refund, 4400 + next(_serial))
         _judge_outage(request_refund, first)
+        _judge_after_outage(request_refund, first, 4500 + next(_serial))
     finally:
         _revoke_unfinished(handles)
     return (
         "the three refunds (one order twice) ran on the worker as 'billing.refund', once "
         "each; with the broker "
-        "unreachable the error reached the caller and nothing was refunded"
+        "unreachable the error reached the caller and nothing was refunded, then or later"
     )
