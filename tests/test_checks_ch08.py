@@ -1723,11 +1723,10 @@ def test_routes_wrong_round3(answer, problem, hint) -> None:
         pytest.param(
             r3_rush_short_retry_policy,
             "rush(2, 3) gave retry_policy={'max_retries': 1, 'interval_start': 0}: "
-            "it changes how the message is published when the broker drops it (the "
+            "it changes how a publish the broker drops is retried (the "
             "app's own policy is {'max_retries': 2, 'interval_start': 0, "
             "'interval_step': 0.25, 'interval_max': 0.5})",
-            "leave retry and retry_policy out: Celery retries a dropped publish as "
-            "task_publish_retry_policy says",
+            RETRY_HINT,
             id="r3-short-retry-policy",
         ),
         pytest.param(
@@ -2686,7 +2685,8 @@ def r5_rush_wraps_in_a_subclass(x, y):
     "answer",
     [
         pytest.param(r5_rush_exchange_and_key, id="r5-exchange-and-key"),
-        pytest.param(r5_rush_wraps_in_a_subclass, id="r5-wraps-in-a-subclass"),
+        # (r5-wraps-in-a-subclass was right here until round 6: the text now asks for the very
+        # exception apply_async raised, see r6-subclass-error)
     ],
 )
 def test_rush_right_round5(answer) -> None:
@@ -2697,7 +2697,8 @@ def test_rush_right_round5(answer) -> None:
 R5_WRAPPED = "a caller that handles OperationalError (retry later, answer 503) does not catch it"
 R5_WRAPPED_HINT = (
     "let apply_async's OperationalError reach rush's caller as it is: don't replace it with "
-    "another exception (to log it, catch it and re-raise it with a bare raise)"
+    "another exception, not even a new OperationalError or a subclass (to log it, catch it and "
+    "re-raise it with a bare raise"
 )
 R5_URGENT_DROPPED = (
     "before any worker has declared 'urgent', RabbitMQ drops a message published to a queue "
@@ -2911,5 +2912,500 @@ def test_worker_command_wrong_round5(answer, problem, hint) -> None:
     ],
 )  # fmt: skip
 def test_prefetch_wrong_round5(answer, problem, hint) -> None:
+    assert_fails(verdict("08.4", answer), problem, hint)
+    assert workers.running() == []
+
+
+# --------------------------------------------------------------------------- adversary round 6
+# Every answer of adversary round 6 (.adversary/ch08_r6.py), with the feedback it gets. Nine had
+# full points: 08.1 route-retry-false and route-retry-policy-zero (the check's broker now drops
+# each message's first attempt to publish, and a route's retry and retry_policy are judged by
+# 08.2's rule), route-topic-routing-key (an exchange or routing key that is not the queue's
+# own is refused, even where Celery drops it); 08.2 subclass-error and rewrap-same-type (the
+# very exception apply_async raised must reach the caller), local-fallback (a run of the task
+# in the caller's thread is seen), manual-retry-loop (more than one apply_async during the
+# outage is counted), priority-zero (the second call runs while the task has a priority of its
+# own, 5, which priority=0 replaces). One is right and stays right: route-priority-zero (a
+# task's own priority wins over a route's, and without one 0 is what a message gets: the text
+# now says so).
+
+# round 6, 08.1
+
+
+def r6_route_startswith(name, args, kwargs, options, task=None, **kw):
+    if name.startswith("ai_tasks"):
+        return {"queue": "ai_processing"}
+    if name.startswith("demo_tasks"):
+        return {"queue": "demo_tasks"}
+    return None
+
+
+def r6_route_contains(name, args, kwargs, options, task=None, **kw):
+    if "ai_tasks." in name:
+        return {"queue": "ai_processing"}
+    if "demo_tasks." in name:
+        return {"queue": "demo_tasks"}
+    return None
+
+
+R6_NOT_RETRIED = (
+    "when the broker dropped the first attempt to publish (a blip, which Celery retries by "
+    "default), sending the task raised OperationalError, and the task was lost"
+)
+R6_RETRY_ROUTE_HINT = (
+    'a route here only chooses the queue: give it "queue" and nothing else (leave retry and '
+    "retry_policy out: Celery retries a publish the broker drops (task_publish_retry)"
+)
+R6_FOREIGN_ROUTE_HINT = (
+    'a route here only chooses the queue: give it "queue" and nothing else, {"queue": '
+    '"ai_processing"} (the queue\'s own exchange and routing key, "ai_processing", are fine too)'
+)
+R6_ANY_PREFIX = (
+    "a task whose name starts with neither ai_tasks. nor demo_tasks. stays on 'celery' (the one "
+    "the course's worker reads): your router must give it no route"
+)
+
+
+@pytest.mark.parametrize(
+    "routes",
+    [
+        # Right: a task's own priority wins over a route's (lpmerge in Router.route), and a
+        # message without a priority gets 0 from the transports: "priority": 0 changes nothing.
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "priority": 0},
+                                {"queue": "demo_tasks", "priority": 0}),
+                     id="r6-route-priority-zero"),
+        # Right: the app's own publish retry, spelled out (08.2 accepts retry=True too).
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "retry": True,
+                                 "retry_policy": dict(app.conf.task_publish_retry_policy)}),
+                     id="r6-route-retry-as-the-app"),
+        # Right: the default exchange '' delivers straight to the queue, as Celery does anyway.
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "exchange": ""}),
+                     id="r6-route-default-exchange"),
+    ],
+)  # fmt: skip
+def test_routes_right_round6(routes) -> None:
+    assert_passed(verdict("08.1", routes), "the rest -> celery")
+
+
+@pytest.mark.parametrize(
+    ("routes", "problem", "hint"),
+    [
+        pytest.param({"*ai_tasks.*": {"queue": "ai_processing"},
+                      "*demo_tasks.*": {"queue": "demo_tasks"}},
+                     "reports.ai_tasks.weekly goes to the queue 'ai_processing', not 'celery'",
+                     '"*ai_tasks.*" also matches reports.ai_tasks.weekly, which is not one of '
+                     'the ai_tasks. tasks: put the dot in the pattern, "ai_tasks.*"',
+                     id="r6-leading-star-glob"),
+        pytest.param({"ai_tasks*": {"queue": "ai_processing"},
+                      "demo_tasks*": {"queue": "demo_tasks"}},
+                     "ai_tasks_legacy.summarize goes to the queue 'ai_processing', not 'celery'",
+                     '"ai_tasks*" also matches ai_tasks_legacy.summarize', id="r6-glob-no-dot"),
+        pytest.param({re.compile(r"ai_tasks"): {"queue": "ai_processing"},
+                      re.compile(r"demo_tasks"): {"queue": "demo_tasks"}},
+                     "ai_tasks_legacy.summarize goes to the queue 'ai_processing', not 'celery'",
+                     "re.compile('ai_tasks') also matches ai_tasks_legacy.summarize: a regex key "
+                     "matches any name that starts like it", id="r6-regex-prefix-no-dot"),
+        pytest.param({re.compile(r"ai_tasks.*"): {"queue": "ai_processing"},
+                      re.compile(r"demo_tasks.*"): {"queue": "demo_tasks"}},
+                     "ai_tasks_legacy.summarize goes to the queue 'ai_processing', not 'celery'",
+                     "re.compile('ai_tasks.*') also matches ai_tasks_legacy.summarize: a regex "
+                     "key matches any name that starts like it, so end it with the escaped dot",
+                     id="r6-regex-unescaped-dot"),
+        pytest.param({re.compile(r"ai_tasks\.\w+$"): {"queue": "ai_processing"},
+                      re.compile(r"demo_tasks\.\w+$"): {"queue": "demo_tasks"}},
+                     "demo_tasks.3d-render goes to the queue 'celery', not 'demo_tasks'",
+                     "re.compile('demo_tasks\\\\.\\\\w+$') matches only some of them: "
+                     '"demo_tasks.*" matches every task whose name starts with demo_tasks.',
+                     id="r6-regex-word-anchored"),
+        pytest.param({re.compile(r"ai_tasks\.", re.IGNORECASE): {"queue": "ai_processing"},
+                      re.compile(r"demo_tasks\.", re.IGNORECASE): {"queue": "demo_tasks"}},
+                     "AI_Tasks.summarize_document goes to the queue 'ai_processing', not 'celery'",
+                     "task names are case-sensitive", id="r6-regex-ignorecase"),
+        pytest.param({"ai_tasks.[a-zA-Z]*": {"queue": "ai_processing"},
+                      "demo_tasks.[a-zA-Z]*": {"queue": "demo_tasks"}},
+                     "ai_tasks._warmup goes to the queue 'celery', not 'ai_processing'",
+                     '"ai_tasks.[a-zA-Z]*" matches only names that go on with a character of '
+                     "its [...] set", id="r6-glob-letter-class"),
+        pytest.param((r6_route_startswith,),
+                     "ai_tasks_legacy.summarize goes to the queue 'ai_processing', not 'celery'",
+                     R6_ANY_PREFIX, id="r6-function-startswith-no-dot"),
+        pytest.param((r6_route_contains,),
+                     "reports.ai_tasks.weekly goes to the queue 'ai_processing', not 'celery'",
+                     R6_ANY_PREFIX, id="r6-function-contains"),
+        pytest.param(r5_ai_demo(**{"course_tasks.tasks.demo.*": {"queue": "demo_tasks"}}),
+                     "course_tasks.tasks.demo.resize_image goes to the queue 'demo_tasks', not "
+                     "'celery'", '"course_tasks.tasks.demo.*" routes by the module\'s path',
+                     id="r6-extra-demo-module-glob"),
+        pytest.param(r5_ai_demo(**{"course_tasks.tasks.email.*": {"queue": "demo_tasks"}}),
+                     "course_tasks.tasks.email.send_welcome_email goes to the queue "
+                     "'demo_tasks', not 'celery'", '"course_tasks.tasks.email.*" also sends '
+                     "course_tasks.tasks.email.send_welcome_email to 'demo_tasks'",
+                     id="r6-extra-email-glob"),
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "expires": 3600}),
+                     "ai_tasks.run_ai_text_generation's route adds expires 3600, and sending the "
+                     "task raised TypeError", ROUTE_ONLY, id="r6-route-expires"),
+        pytest.param(r5_ai_demo(demo={"queue": "demo_tasks", "delivery_mode": "transient"}),
+                     "demo_tasks.simple_calculation is sent with delivery_mode 1 "
+                     "(non-persistent): your route adds it",
+                     f"{ROUTE_ONLY} (a transient message: RabbitMQ loses it when it restarts)",
+                     id="r6-route-transient"),
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "time_limit": 600}),
+                     "ai_tasks.run_ai_text_generation's route adds time_limit 600, and sending "
+                     "the task raised TypeError", ROUTE_ONLY, id="r6-route-time-limit"),
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "ignore_result": True}),
+                     "ai_tasks.run_ai_text_generation's route adds ignore_result True, and "
+                     "sending the task raised TypeError", ROUTE_ONLY, id="r6-route-ignore-result"),
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "compression": "zlib"}),
+                     "ai_tasks.run_ai_text_generation is sent with compression "
+                     "'application/x-gzip': your route adds it", ROUTE_ONLY,
+                     id="r6-route-compression"),
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "retry": False}),
+                     "ai_tasks.run_ai_text_generation's route adds retry=False: " + R6_NOT_RETRIED,
+                     R6_RETRY_ROUTE_HINT, id="r6-route-retry-false"),
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "retry_policy": {"max_retries": 0}}),
+                     "ai_tasks.run_ai_text_generation's route adds retry_policy={'max_retries': "
+                     "0}: " + R6_NOT_RETRIED, R6_RETRY_ROUTE_HINT, id="r6-route-retry-policy-zero"),
+        # one retry survives the check's one dropped attempt, but it is not the app's policy
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "retry_policy": {"max_retries": 1}}),
+                     "ai_tasks.run_ai_text_generation's route adds retry_policy={'max_retries': "
+                     "1}: it changes how a publish the broker drops is retried (the app's own "
+                     "policy is", R6_RETRY_ROUTE_HINT, id="r6-route-retry-policy-one"),
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "routing_key": "ai_tasks.#"}),
+                     "ai_tasks.run_ai_text_generation's route gives the routing key "
+                     "'ai_tasks.#', not the queue's own ('ai_processing'): Celery drops it here "
+                     "only because no exchange comes with it", R6_FOREIGN_ROUTE_HINT,
+                     id="r6-route-topic-routing-key"),
+        pytest.param(r5_ai_demo({"queue": "ai_processing", "exchange": "ai"}),
+                     "ai_tasks.run_ai_text_generation's route gives the exchange 'ai', not the "
+                     "queue's own ('ai_processing'): Celery drops it here only because no "
+                     "routing key comes with it", R6_FOREIGN_ROUTE_HINT,
+                     id="r6-route-exchange-only"),
+    ],
+)  # fmt: skip
+def test_routes_wrong_round6(routes, problem, hint) -> None:
+    assert_fails(verdict("08.1", routes), problem, hint)
+
+
+# round 6, 08.2
+
+
+def r6_rush_options(**options):
+    """apply_async((x, y), queue="urgent") with more options."""
+
+    def answer(x, y):
+        return simple_calculation.apply_async((x, y), queue="urgent", **options)
+
+    return answer
+
+
+def r6_rush_eta_now(x, y):
+    from datetime import datetime, timezone
+
+    return simple_calculation.apply_async((x, y), queue="urgent", eta=datetime.now(timezone.utc))
+
+
+def r6_rush_rewrap_same_type(x, y):
+    from kombu.exceptions import OperationalError
+
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except OperationalError as exc:
+        raise OperationalError(f"rush({x}, {y}) could not be sent: {exc}") from None
+
+
+def r6_rush_manual_retry(x, y):
+    from kombu.exceptions import OperationalError
+
+    for attempt in range(3):
+        try:
+            return simple_calculation.apply_async((x, y), queue="urgent")
+        except OperationalError:
+            if attempt == 2:
+                raise
+    return None
+
+
+_r6_conn: dict = {}
+
+
+def r6_rush_global_connection(x, y):
+    conn = _r6_conn.get("c")
+    if conn is None:
+        conn = _r6_conn["c"] = app.connection_for_write()
+    return simple_calculation.apply_async((x, y), queue="urgent", connection=conn)
+
+
+def r6_rush_seconds_zero(x, y):
+    return simple_calculation.apply_async((x, y), {"seconds": 0}, queue="urgent")
+
+
+def r6_rush_send_task_default_spelled(x, y):
+    return app.send_task("demo_tasks.simple_calculation", (x, y, 0.2), queue="urgent")
+
+
+def r6_rush_subclass_error(x, y):
+    from kombu.exceptions import OperationalError
+
+    class RushFailed(OperationalError):
+        pass
+
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except OperationalError as exc:
+        raise RushFailed(f"rush({x}, {y}) could not be sent") from exc
+
+
+def r6_rush_fallback_default_queue(x, y):
+    from kombu.exceptions import OperationalError
+
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except OperationalError:
+        return simple_calculation.apply_async((x, y))
+
+
+def r6_rush_local_fallback(x, y):
+    from kombu.exceptions import OperationalError
+
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except OperationalError:
+        simple_calculation.apply((x, y))
+        raise
+
+
+def r6_rush_leaked_producer(x, y):
+    producer = app.producer_pool.acquire(block=True)
+    return simple_calculation.apply_async((x, y), queue="urgent", producer=producer)
+
+
+def r6_rush_runs_here_too(x, y):
+    """Sends the task, and runs it in the caller as well (a direct call)."""
+    simple_calculation(x, y)
+    return simple_calculation.apply_async((x, y), queue="urgent")
+
+
+def r6_rush_adds_a_note(x, y):
+    """Right: the same exception, with a note of rush's own, re-raised with a bare raise."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except OperationalError as exc:
+        exc.add_note(f"rush({x}, {y}) could not be sent")
+        raise
+
+
+def r6_rush_reraises_by_name(x, y):
+    """Right: raise exc re-raises the very exception apply_async raised."""
+    from kombu.exceptions import OperationalError
+
+    try:
+        return simple_calculation.apply_async((x, y), queue="urgent")
+    except OperationalError as exc:
+        print("could not send the urgent task:", exc)
+        raise exc
+
+
+def r6_rush_keeps_the_task_priority(x, y):
+    """Right: the task's own priority, passed on as it is."""
+    return simple_calculation.apply_async((x, y), queue="urgent",
+                                          priority=simple_calculation.priority)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(r6_rush_adds_a_note, id="r6-adds-a-note"),
+        pytest.param(r6_rush_reraises_by_name, id="r6-reraises-by-name"),
+        pytest.param(r6_rush_keeps_the_task_priority, id="r6-keeps-the-task-priority"),
+        pytest.param(r6_rush_options(exchange="", routing_key="urgent"), id="r6-default-exchange"),
+        pytest.param(r6_rush_options(retry_policy={"max_retries": 2}), id="r6-policy-as-the-app"),
+    ],
+)  # fmt: skip
+def test_rush_right_round6(answer) -> None:
+    assert_passed(verdict("08.2", answer), "raised OperationalError")
+    _routes_unchanged()
+    assert "priority" not in vars(simple_calculation)
+
+
+R6_DOWN = "when the broker refused every attempt to publish, rush(7, 5)"
+R6_REPLACED = (
+    "let apply_async's OperationalError reach rush's caller as it is: don't replace it with "
+    "another exception, not even a new OperationalError or a subclass"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r6_rush_options(ignore_result=True),
+                     "rush(2, 3) sent the task with ignore_result True", NOTHING_ELSE,
+                     id="r6-ignore-result"),
+        pytest.param(r6_rush_options(delivery_mode="transient"),
+                     "rush(2, 3) sent the task with delivery_mode 1 (non-persistent)",
+                     f"{NOTHING_ELSE} (a transient message", id="r6-transient"),
+        pytest.param(r6_rush_options(expires=60), "rush(2, 3) sent the task with expiration 60",
+                     NOTHING_ELSE, id="r6-expires"),
+        pytest.param(r6_rush_options(expires=0), "rush(2, 3) sent the task with expires '",
+                     NOTHING_ELSE, id="r6-expires-zero"),
+        pytest.param(r6_rush_eta_now, "rush(2, 3) sent the task with eta '", NOTHING_ELSE,
+                     id="r6-eta-now"),
+        pytest.param(r6_rush_options(priority=0), "rush(40, 2) sent the task with priority 0, in "
+                     "place of the task's own priority 5 (the one task_default_priority = 5, "
+                     "section 4's advice, gives every task; a plain apply_async keeps it)",
+                     "the exercise asks for the queue only: leave priority out (and on Redis 9 "
+                     "is the least urgent, 0 the most: section 4), even 0: apply_async's "
+                     "priority replaces the task's own", id="r6-priority-zero"),
+        # the task's own priority hard-coded: the first call, where the task has none, shows it
+        pytest.param(r6_rush_options(priority=5), "rush(2, 3) sent the task with priority 5",
+                     "the exercise asks for the queue only: leave priority out",
+                     id="r6-priority-five"),
+        pytest.param(r6_rush_options(compression="zlib"),
+                     "rush(2, 3) sent the task with compression 'application/x-gzip'",
+                     NOTHING_ELSE, id="r6-compression"),
+        pytest.param(r6_rush_rewrap_same_type, f"{R6_DOWN} raised a new OperationalError "
+                     "(\"rush(7, 5) could not be sent: connection lost (the check's broker "
+                     "blip)\") in place of the one apply_async raised (from None: its cause, the "
+                     "broker's error, is hidden)", R6_REPLACED, id="r6-rewrap-same-type"),
+        pytest.param(r6_rush_manual_retry, f"{R6_DOWN} sent the task 3 times (",
+                     "call apply_async once and let its OperationalError reach the caller: "
+                     "Celery already retries the publish", id="r6-manual-retry-loop"),
+        pytest.param(r6_rush_options(retry_policy={"max_retries": 1, "interval_start": 0}),
+                     "rush(2, 3) gave retry_policy={'max_retries': 1, 'interval_start': 0}: it "
+                     "changes how a publish the broker drops is retried", RETRY_HINT,
+                     id="r6-short-retry-policy"),
+        pytest.param(r6_rush_global_connection, "rush(2, 3) passed connection=a Connection of "
+                     "its own", "leave connection out", id="r6-global-connection"),
+        pytest.param(r6_rush_seconds_zero, "rush(2, 3) sent args=[2, 3] kwargs={'seconds': 0}: "
+                     "it also gives seconds=0", "send only x and y", id="r6-seconds-zero"),
+        pytest.param(r6_rush_send_task_default_spelled, "rush(2, 3) sent args=[2, 3, 0.2] "
+                     "kwargs={}: it also gives seconds=0.2", "send only x and y",
+                     id="r6-send-task-default-spelled"),
+        pytest.param(r6_rush_subclass_error, f"{R6_DOWN} raised RushFailed, an exception of "
+                     "rush's own (a subclass of OperationalError), in place of the "
+                     "OperationalError apply_async raised", R6_REPLACED, id="r6-subclass-error"),
+        pytest.param(r5_rush_wraps_in_a_subclass, f"{R6_DOWN} raised UrgentUnavailable, an "
+                     "exception of rush's own (a subclass of OperationalError)", R6_REPLACED,
+                     id="r5-wraps-in-a-subclass"),
+        pytest.param(r6_rush_fallback_default_queue, "when the broker refused every attempt to "
+                     "publish rush(7, 5) to 'urgent', rush sent demo_tasks.simple_calculation "
+                     "to 'course-check-demo-08' instead", "let the error reach rush's caller",
+                     id="r6-fallback-default-queue"),
+        pytest.param(r6_rush_local_fallback, f"{R6_DOWN} ran simple_calculation in the caller's "
+                     "process instead (calc(7, 5))", "let the error reach rush's caller and run "
+                     "nothing in the task's place", id="r6-local-fallback"),
+        pytest.param(r6_rush_runs_here_too, "rush(2, 3) also ran simple_calculation in the "
+                     "caller's process (calc(2, 3)), besides sending it to 'urgent'",
+                     "send the task and run nothing in the caller", id="r6-runs-here-too"),
+        pytest.param(r6_rush_leaked_producer, "rush(2, 3) passed producer=a Producer of its own: "
+                     "taken from the app's pool and not given back after the call",
+                     PRODUCER_HINT, id="r6-leaked-producer"),
+        pytest.param(r6_rush_options(routing_key="urgent.#"), "rush(2, 3) gave the routing key "
+                     "'urgent.#', not the queue's own ('urgent'): Celery drops it here only "
+                     "because no exchange comes with it", "choose the queue and change nothing "
+                     "else: apply_async((x, y), queue='urgent') (exchange='urgent', "
+                     "routing_key='urgent', the queue's own, are fine too)",
+                     id="r6-foreign-routing-key"),
+    ],
+)  # fmt: skip
+def test_rush_wrong_round6(answer, problem, hint) -> None:
+    try:
+        assert_fails(verdict("08.2", answer), problem, hint)
+    finally:
+        conn = _r6_conn.pop("c", None)
+        if conn is not None:
+            conn.release()
+    assert "priority" not in vars(simple_calculation)
+
+
+# round 6, 08.3 (nothing got through)
+
+R6_LEAVE_OUT = (
+    "changes how the worker runs, and the exercise asks for -A, -Q, -c and -n only (logging and "
+    "monitoring options such as -l info or -E are fine): leave it out"
+)
+
+
+def r6_queue_token_with_space(queue, concurrency, name):
+    return ["celery", "-A", "course_tasks", "worker",
+            f"-Q {queue}", "-c", str(concurrency), "-n", f"{name}@%h"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r5_command(after=["--max-tasks-per-child=100"]),
+                     f"{R4_CALL}: the command adds --max-tasks-per-child=100",
+                     f"--max-tasks-per-child=100 {R6_LEAVE_OUT}", id="r6-max-tasks-per-child"),
+        pytest.param(r5_command(after=["--max-memory-per-child=512000"]),
+                     f"{R4_CALL}: the command adds --max-memory-per-child=512000",
+                     f"--max-memory-per-child=512000 {R6_LEAVE_OUT}",
+                     id="r6-max-memory-per-child"),
+        pytest.param(r5_command(before=["-b", "redis://localhost:6379/0"]),
+                     f"{R4_CALL}: the command adds -b redis://localhost:6379/0",
+                     "the app's configuration names the broker: leave -b out", id="r6-broker-url"),
+        pytest.param(r5_command(after=["-O", "fast"]), "celery worker refuses it: Invalid value "
+                     "for '-O' / '--optimization': 'fast' is not one of 'default', 'fair'",
+                     "-Q QUEUE -c N -n NAME@%h (celery worker --help lists them)",
+                     id="r6-optimization-fast"),
+        pytest.param(r5_command(after=["--statedb", "/var/run/celery/ai-worker.state"]),
+                     f"{R4_CALL}: the command adds --statedb /var/run/celery/ai-worker.state",
+                     f"--statedb /var/run/celery/ai-worker.state {R6_LEAVE_OUT}",
+                     id="r6-statedb"),
+        pytest.param(r5_command(after=["--discard"]), f"{R4_CALL}: the command adds --discard",
+                     "--purge deletes every message waiting in the queue each time the worker "
+                     "starts", id="r6-discard-alias"),
+        pytest.param(r5_command(after=["--heartbeat-interval", "60"]),
+                     f"{R4_CALL}: the command adds --heartbeat-interval 60",
+                     f"--heartbeat-interval 60 {R6_LEAVE_OUT}", id="r6-heartbeat-interval"),
+        pytest.param(r5_command(after=["--pool-start-method", "spawn"]),
+                     f"{R4_CALL}: the command adds --pool-start-method spawn",
+                     f"--pool-start-method spawn {R6_LEAVE_OUT}", id="r6-pool-start-method"),
+        pytest.param(r5_command(before=["--workdir", "/app"]),
+                     f"{R4_CALL}: the command adds --workdir /app",
+                     "--workdir makes celery change directory before it imports the app",
+                     id="r6-workdir"),
+        pytest.param(r5_command(node=socket.gethostname()), f"{R4_CALL}: on a machine named "
+                     "box.example.com, the node is named 'ai-worker@", "the line has this "
+                     "machine's host name", id="r6-host-resolved-in-notebook"),
+        pytest.param(r5_command(after=["-I", "course_tasks.tasks.ai"]),
+                     f"{R4_CALL}: the command adds -I course_tasks.tasks.ai",
+                     f"-I course_tasks.tasks.ai {R6_LEAVE_OUT}", id="r6-include-module"),
+        pytest.param(r5_command(after=["--uid", "nobody"]),
+                     f"{R4_CALL}: the command adds --uid nobody", f"--uid nobody {R6_LEAVE_OUT}",
+                     id="r6-uid-nobody"),
+        pytest.param(r6_queue_token_with_space, f"{R4_CALL}: the worker reads [' ai_processing'], "
+                     "not ['ai_processing']", "-Q QUEUE: a dedicated worker reads its own queue "
+                     "only", id="r6-queue-token-with-space"),
+    ],
+)  # fmt: skip
+def test_worker_command_wrong_round6(answer, problem, hint) -> None:
+    assert_fails(verdict("08.3", answer), problem, hint)
+
+
+# round 6, 08.4 (nothing got through)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(settings(acks_late="True"), "task_acks_late is 'True'",
+                     "it is True or False (not a string)", id="r6-acks-late-string"),
+        pytest.param(settings(acks_late="false"), "task_acks_late is 'false'",
+                     "it is True or False (not a string)", id="r6-acks-late-string-false"),
+        pytest.param(settings(acks_late=1), "task_acks_late is 1",
+                     "it is a bool, True or False, not an int", id="r6-acks-late-int"),
+        pytest.param(settings(True), "worker_prefetch_multiplier is True",
+                     "it is a whole number, e.g. 1", id="r6-multiplier-true"),
+        pytest.param(settings(1.0), "worker_prefetch_multiplier is 1.0",
+                     "it is a whole number, e.g. 1", id="r6-multiplier-float"),
+        pytest.param(settings("1"), "worker_prefetch_multiplier is '1'",
+                     "it is a whole number, e.g. 1", id="r6-multiplier-string"),
+        pytest.param(settings(-1), "worker_prefetch_multiplier is -1",
+                     "a count of messages is never negative", id="r6-multiplier-negative"),
+    ],
+)  # fmt: skip
+def test_prefetch_wrong_round6(answer, problem, hint) -> None:
     assert_fails(verdict("08.4", answer), problem, hint)
     assert workers.running() == []

@@ -18,6 +18,11 @@
   compares what the send declares on the broker with what that plain route declares: a kombu
   ``Queue`` of the queue's name is fine (it declares less: no exchange, no binding), one with
   an exchange of its own or other properties (``durable=False``, ``max_priority``) is not.
+  The broker drops each message's first attempt to publish (a blip, which Celery retries): a
+  route with ``retry`` off or ``max_retries`` 0 loses the message, and any other ``retry`` or
+  ``retry_policy`` than the app's is named (the same rule as 08.2's); an exchange or routing
+  key that is not the queue's own is refused even where Celery drops it (no exchange with a
+  routing key). ``"priority": 0`` is no priority (a task's own priority wins over a route's).
   The names that stay on ``celery`` are then routed once more as in an app whose
   ``task_default_queue`` is another: they must go there (a route to 'celery' hard-codes it);
 * 08.2 ``check("08.2", rush)``: ``rush(x, y)`` sends ``simple_calculation(x, y)`` to the
@@ -35,8 +40,11 @@
   and put back routes every other thread's tasks meanwhile): the queue is chosen for one call.
   The send must declare the queue ``urgent`` (``declare=[]``, ``no_declare`` do not); a
   producer or connection of rush's own is refused, with what it holds after the call. While
-  the broker is down, kombu's ``OperationalError`` itself (or a subclass) must reach the
-  caller, not an exception of another type;
+  the broker is down, the very ``OperationalError`` apply_async raised must reach the caller
+  (not a new one, not a subclass, not another type), after one apply_async (a retry loop of
+  rush's own is counted) and with nothing run in the caller's process (``demo.record_run``
+  seen from this thread). The second call runs while the task has a priority of its own (as
+  ``task_default_priority = 5`` gives it): ``priority=0`` replaces it and shows;
 * 08.3 ``check("08.3", worker_command)``: ``worker_command(queue, concurrency, name)``
   returns the argv (a list of strings) of a dedicated worker (``celery -A course_tasks worker
   -Q ... -c ... -n name@%h``), parsed by Celery's own command line for two sets of arguments
@@ -268,6 +276,73 @@ def _option_words(field_name: str, value: Any) -> str:
     if field_name == "delivery_mode" and value in (1, "transient"):
         return f"delivery_mode {value!r} (non-persistent)"
     return f"{field_name} {value!r}"
+
+
+def _retry_changed(name: str, value: Any) -> bool:
+    """Whether the publish option ``retry`` or ``retry_policy`` = ``value`` changes how Celery
+    publishes a message the broker drops (the app's ``task_publish_retry`` and its policy).
+
+    Celery retries unless ``retry`` is false, and merges ``retry_policy`` into the app's
+    policy: ``retry=True``, or the app's own policy (or part of it) spelled out, change
+    nothing. The same rule for a route (08.1) and for apply_async's options (08.2).
+    """
+    if value is None:
+        return False
+    if name == "retry":
+        return bool(value) != bool(app.conf.task_publish_retry)
+    policy = dict(app.conf.task_publish_retry_policy or {})
+    try:
+        return bool(value) and dict(policy, **value) != policy
+    except TypeError:
+        return True
+
+
+RETRY_HINT = (
+    "leave retry and retry_policy out: Celery retries a publish the broker drops "
+    "(task_publish_retry), as task_publish_retry_policy says, and sends the message on the "
+    "next attempt"
+)
+
+
+def _retry_words(name: str, value: Any) -> str:
+    """What ``retry``/``retry_policy`` = ``value`` does to a publish the broker drops."""
+    policy = app.conf.task_publish_retry_policy
+    if name == "retry" or (isinstance(value, Mapping) and value.get("max_retries") == 0):
+        return (
+            "a publish the broker drops (a blip) is no longer retried: the caller gets "
+            "OperationalError and the task is lost"
+        )
+    return (
+        f"it changes how a publish the broker drops is retried (the app's own policy is {policy!r})"
+    )
+
+
+def _foreign_destination(queue: str, options: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """``(key, value)`` of an exchange or routing key in ``options`` that is not ``queue``'s own.
+
+    Celery's queue ``name`` is bound to the exchange ``name`` with the routing key ``name``:
+    those, and the default exchange ``''`` (which delivers straight to the queue), change
+    nothing. Another one is dropped by Celery only while the other of the two is missing.
+    """
+    for key in ("exchange", "routing_key"):
+        value = options.get(key)
+        shown = getattr(value, "name", value)
+        if value is None or shown in (queue, ""):
+            continue
+        return key, value
+    return None
+
+
+def _foreign_words(key: str, value: Any, queue: str) -> str:
+    """Why an exchange or routing key not the queue's own is wrong, though the message landed."""
+    other = "no exchange" if key == "routing_key" else "no routing key"
+    shown = getattr(value, "name", value)
+    return (
+        f"the {key.replace('_', ' ')} {shown!r}, not the queue's own ({queue!r}): Celery drops it "
+        f"here only because {other} comes with it (it then publishes straight to the queue, on "
+        "the default exchange ''); with both, the message goes to that exchange with that "
+        f"routing key, which the queue {queue!r} is not bound with, and is lost"
+    )
 
 
 # --------------------------------------------------------------------------- 08.1
@@ -502,8 +577,11 @@ def _routes(routes: Any) -> str:
     router = _router(routes)
     for name, expected in EXPECTED_ROUTES.items():
         try:
-            sent = _publish(router, name)
+            with _blip() as blip:  # the broker drops the first attempt: Celery retries it
+                sent = _publish(router, name)
         except Exception as exc:
+            if blip.caused(exc):
+                raise _route_not_retried(router, name, exc) from None
             failed = _route_raised(router, name, exc)
             if failed is None:
                 raise
@@ -526,6 +604,7 @@ def _routes(routes: Any) -> str:
                 f'{{"queue": "{expected}"}} does not',
                 hint=hint,
             )
+        _judge_route_options(router, name, expected)
     _judge_other_default(routes)
     return (
         "AI tasks -> ai_processing, calculations -> demo_tasks, the rest -> celery: "
@@ -533,6 +612,46 @@ def _routes(routes: Any) -> str:
         "in its queue on a broker where no worker had declared one yet; in an app whose "
         "default queue is another, the rest went to that one"
     )
+
+
+def _route_not_retried(router: Any, name: str, exc: BaseException) -> Fail:
+    """The Fail for a route whose publish was not retried after the broker dropped it."""
+    try:
+        route = dict(router.route({}, name))
+    except Exception:
+        route = {}
+    given = [f"{k}={route[k]!r}" for k in ("retry", "retry_policy") if k in route]
+    return Fail(
+        f"{name}'s route adds {' and '.join(given) or 'an option'}: when the broker dropped the "
+        "first attempt to publish (a blip, which Celery retries by default), sending the task "
+        f"raised {type(exc).__name__}, and the task was lost",
+        hint=_extra_option_hint("retry", False),
+    )
+
+
+def _judge_route_options(router: Any, name: str, expected: str) -> None:
+    """The options of ``name``'s route that do not show in the message it sends.
+
+    ``retry`` and ``retry_policy`` change how a publish the broker drops is retried (the same
+    rule as 08.2's, ``_retry_changed``); an exchange or routing key that is not the queue's
+    own is dropped by Celery only while the other of the two is missing.
+    """
+    route = dict(router.route({}, name))
+    for option in ("retry", "retry_policy"):
+        if _retry_changed(option, route.get(option)):
+            raise Fail(
+                f"{name}'s route adds {option}={route[option]!r}: "
+                f"{_retry_words(option, route[option])}",
+                hint=_extra_option_hint(option, route[option]),
+            )
+    foreign = _foreign_destination(expected, route)
+    if foreign is not None:
+        raise Fail(
+            f"{name}'s route gives {_foreign_words(*foreign, expected)}",
+            hint=f'a route here only chooses the queue: give it "queue" and nothing else, '
+            f'{{"queue": "{expected}"}} (the queue\'s own exchange and routing key, '
+            f'"{expected}", are fine too)',
+        )
 
 
 def _judge_other_default(routes: Any) -> None:
@@ -575,6 +694,8 @@ def _extra_option_hint(field_name: str, value: Any) -> str:
 
 def _field_note(field_name: str, value: Any) -> str:
     """What a changed field costs, when that is not plain (`` (...)`` or nothing)."""
+    if field_name in ("retry", "retry_policy"):
+        return f" ({RETRY_HINT})"
     if field_name == "content-type" and value != "application/json":
         return (
             " (the course's workers accept json only, accept_content: they refuse a message "
@@ -802,21 +923,34 @@ def _captured(during: _Shared | None = None) -> Iterator[list[dict[str, Any]]]:
         signals.before_task_publish.disconnect(dispatch_uid="course-check-08.2")
 
 
+class _Sends(list):  # type: ignore[type-arg]
+    """The options of each ``app.send_task`` call (a list), and what the calls raised."""
+
+    raised: list[BaseException]
+
+
 @contextmanager
-def _options() -> Iterator[list[dict[str, Any]]]:
+def _options() -> Iterator[_Sends]:
     """The options of every ``app.send_task`` this thread makes while inside (apply_async too).
 
     ``Task.apply_async`` hands its options (task id, producer, connection, retry policy...)
-    to ``app.send_task``: what the call asked for, before Celery fills anything in.
+    to ``app.send_task``: what the call asked for, before Celery fills anything in. The
+    exceptions those calls raised are in ``.raised`` (the very objects apply_async raised).
     """
-    seen: list[dict[str, Any]] = []
+    seen = _Sends()
+    seen.raised = []
     me = threading.get_ident()
     original = app.send_task
 
     def send_task(*args: Any, **kwargs: Any) -> Any:
-        if threading.get_ident() == me:
-            seen.append(dict(kwargs))
-        return original(*args, **kwargs)
+        if threading.get_ident() != me:
+            return original(*args, **kwargs)
+        seen.append(dict(kwargs))
+        try:
+            return original(*args, **kwargs)
+        except BaseException as exc:
+            seen.raised.append(exc)
+            raise
 
     app.send_task = send_task  # type: ignore[method-assign]
     try:
@@ -871,6 +1005,14 @@ def _option_fail(
     producer the call passed was still taken from the app's pool after it returned, or its
     connection still open (``_still_in_use``).
     """
+    foreign = _foreign_destination(URGENT_QUEUE, given)
+    if foreign is not None:
+        return Fail(
+            f"{call} gave {_foreign_words(*foreign, URGENT_QUEUE)}",
+            hint="choose the queue and change nothing else: apply_async((x, y), "
+            "queue='urgent') (exchange='urgent', routing_key='urgent', the queue's own, are "
+            "fine too)",
+        )
     for name, value in given.items():
         if value is None or name in _OPTIONS_JUDGED_ELSEWHERE:
             continue
@@ -883,17 +1025,11 @@ def _option_fail(
                 "later overwriting the other's), and the exercise asks for no task id",
                 hint="leave task_id out: Celery gives every call a new id of its own (a UUID)",
             )
-        if name == "retry" and value == app.conf.task_publish_retry:
-            continue
-        if name == "retry_policy" and value == app.conf.task_publish_retry_policy:
-            continue
         if name in ("retry", "retry_policy"):
+            if not _retry_changed(name, value):
+                continue  # what Celery does anyway (the app's own retry and policy)
             return Fail(
-                f"{call} gave {name}={value!r}: it changes how the message is published when "
-                "the broker drops it (the app's own policy is "
-                f"{app.conf.task_publish_retry_policy!r})",
-                hint="leave retry and retry_policy out: Celery retries a dropped publish as "
-                "task_publish_retry_policy says",
+                f"{call} gave {name}={value!r}: {_retry_words(name, value)}", hint=RETRY_HINT
             )
         if name == "producer":
             if in_use and any(other.get("producer") is value for other in others):
@@ -956,7 +1092,7 @@ def _routes_elsewhere() -> Iterator[None]:
 
 
 #: Attributes of a task that Celery itself fills in on first use (caches, not options).
-_TASK_CACHES = frozenset({"__trace__", "_exec_options"})
+_TASK_CACHES = frozenset({"__trace__", "_exec_options", "_default_request"})
 
 
 def _copied(value: Any) -> Any:
@@ -1044,6 +1180,59 @@ def _changed_names(now: Mapping[str, Any], before: Mapping[str, Any]) -> set[str
 
 #: The calls of ``rush`` the check makes: the same arguments twice (each call its own task).
 RUSH_CALLS = ((2, 3), (40, 2), (2, 3))
+#: The priority of simple_calculation itself during each call: none (the course's app), and
+#: 5, as ``task_default_priority = 5`` (section 4's advice) gives every task. A plain
+#: apply_async keeps the task's own; ``priority=`` replaces it, even ``priority=0``.
+OWN_PRIORITIES = (None, 5, None)
+
+
+@contextmanager
+def _own_priority() -> Iterator[Any]:
+    """A function that gives simple_calculation a priority of its own (``None``: as it was).
+
+    The task's ``priority`` (and Celery's cache of its options) are put back on the way out.
+    """
+    task = simple_calculation
+    names = ("priority", "_exec_options")
+    before = {n: vars(task)[n] for n in names if n in vars(task)}
+
+    def give(priority: int | None) -> None:
+        for name in names:
+            if name in before:
+                setattr(task, name, before[name])
+            elif name in vars(task):
+                delattr(task, name)
+        if priority is not None:
+            task.priority = priority
+            task._exec_options = None  # Celery's cache of the task's options, recomputed
+
+    try:
+        yield give
+    finally:
+        give(None)
+
+
+@contextmanager
+def _runs_here() -> Iterator[list[str]]:
+    """The course's demo tasks this thread runs while inside, by their label (``calc(2, 3)``).
+
+    Each run goes through ``demo.record_run``: called directly, ``.apply()``, ``.run()``...
+    (a worker's runs are in other threads).
+    """
+    ran: list[str] = []
+    me = threading.get_ident()
+    original = demo.record_run
+
+    def record_run(task: Any, label: str) -> Any:
+        if threading.get_ident() == me:
+            ran.append(label)
+        return original(task, label)
+
+    demo.record_run = record_run  # type: ignore[assignment]
+    try:
+        yield ran
+    finally:
+        demo.record_run = original  # type: ignore[assignment]
 
 
 def _arrived(queue: str) -> list[dict[str, Any]]:
@@ -1135,26 +1324,31 @@ def _not_retried(call: str, exc: BaseException | None) -> Fail:
     return Fail(
         f"{call} {what} when the broker dropped its first attempt to publish (a blip, which "
         "Celery retries by default): the call turned the retry off, so the urgent task was lost",
-        hint="leave retry and retry_policy out: Celery retries a publish the broker drops "
-        "(task_publish_retry), and sends the message on the next attempt",
+        hint=RETRY_HINT,
     )
 
 
 @exercise("08.2", "choose the queue when you send", points=1)
 def _rush(rush: Any) -> str:
     rush = need_function(rush, "rush", "rush(x, y)", purpose="sends simple_calculation")
-    with _routes_elsewhere():
+    with _routes_elsewhere(), _own_priority() as give_priority:
         results: list[AsyncResult] = []
         ids: dict[str, str] = {}  # task id -> the call that sent it
         # per call: (the call, its options, whether a producer it passed is still taken from
         # the app's pool after it returned), judged after the three calls
         calls: list[tuple[str, dict[str, Any], bool]] = []
         try:
-            for number, (x, y) in enumerate(RUSH_CALLS, 1):
+            for number, ((x, y), own) in enumerate(zip(RUSH_CALLS, OWN_PRIORITIES, strict=True), 1):
                 call = f"rush({x}, {y})"
+                give_priority(own)
                 reference = _reference(x, y)
                 shared = _Shared.now()
-                with _captured(shared) as seen, _blip() as blip, _options() as options:
+                with (
+                    _captured(shared) as seen,
+                    _blip() as blip,
+                    _options() as options,
+                    _runs_here() as ran,
+                ):
                     try:
                         result = rush(x, y)
                     except Exception as exc:
@@ -1179,6 +1373,13 @@ def _rush(rush: Any) -> str:
                 arrived = _arrived(URGENT_QUEUE)
                 given = options[0] if len(options) == 1 else {}
                 _judge_rush(result, seen, x, y, changed, arrived, reference, blip, given)
+                if ran:
+                    raise Fail(
+                        f"{call} also ran simple_calculation in the caller's process "
+                        f"({', '.join(ran)}), besides sending it to 'urgent'",
+                        hint="send the task and run nothing in the caller: the worker that reads "
+                        "'urgent' runs it, apply_async((x, y), queue='urgent')",
+                    )
                 in_use = _still_in_use(given)
                 calls.append((call, given, in_use))
                 task_id = seen[0]["message"].get("id")
@@ -1195,6 +1396,7 @@ def _rush(rush: Any) -> str:
                 others = [g for c, g, _ in calls if c is not call]
                 if failed := _option_fail(call, given, reference["options"], others, in_use):
                     raise failed
+            give_priority(None)
             _dead_broker_call(rush, *DEAD_CALL)
         finally:
             for result in results:
@@ -1233,45 +1435,111 @@ def _refused_declaration(
 DEAD_CALL = (7, 5)
 
 
-def _dead_broker_call(rush: Any, x: int, y: int) -> None:
-    """``rush(x, y)`` while the broker is down: the error must reach rush's caller."""
-    call = f"rush({x}, {y})"
+def _dead_attempts(x: int, y: int) -> int:
+    """How many attempts to publish a plain ``apply_async`` makes while the broker is down."""
+    with _blip(dead=True) as blip:
+        try:
+            result = simple_calculation.apply_async((x, y), queue=URGENT_QUEUE)
+        except OperationalError:
+            pass
+        else:  # the check's broker refused nothing: whatever was sent is taken out again
+            app.backend.mark_as_revoked(result.id, reason="check finished")
     _arrived(URGENT_QUEUE)
+    return len(blip.every)
+
+
+REPLACED_HINT = (
+    "let apply_async's OperationalError reach rush's caller as it is: don't replace it with "
+    "another exception, not even a new OperationalError or a subclass (to log it, catch it and "
+    "re-raise it with a bare raise; exc.add_note(...) adds text to the same exception)"
+)
+
+
+def _dead_broker_call(rush: Any, x: int, y: int) -> None:
+    """``rush(x, y)`` while the broker is down: apply_async's error itself must reach rush's
+    caller, after one apply_async (no retry of rush's own) and nothing run in its place."""
+    call = f"rush({x}, {y})"
+    down = "when the broker refused every attempt to publish"
+    plain_attempts = _dead_attempts(x, y)
     raised: BaseException | None = None
-    with _captured() as seen, _blip(dead=True) as blip:
+    with (
+        _captured() as seen,
+        _blip(dead=True) as blip,
+        _options() as sends,
+        _runs_here() as ran,
+    ):
         try:
             result = rush(x, y)
         except Exception as exc:
             raised = exc
+    _arrived(URGENT_QUEUE)
     elsewhere = [m for m in seen if m["queue"] != URGENT_QUEUE]
     if elsewhere:
         raise Fail(
-            f"when the broker refused every attempt to publish {call} to 'urgent', rush sent "
+            f"{down} {call} to 'urgent', rush sent "
             f"{elsewhere[0]['task']} to {elsewhere[0]['queue']!r} instead: an urgent task that "
             "cannot be sent is sent where task_routes say, after all",
             hint="let the error reach rush's caller: the exercise asks for 'urgent' whatever "
             "the routes say, so don't catch it to send the task another way",
         )
+    if len(sends) > 1:
+        raise Fail(
+            f"{down}, {call} sent the task {len(sends)} times ({len(blip.every)} attempts to "
+            f"publish, where apply_async((x, y), queue='urgent') alone makes {plain_attempts}, "
+            "retrying as task_publish_retry_policy says): a retry of rush's own on top of "
+            "Celery's multiplies the attempts, and the caller's wait, during an outage",
+            hint="call apply_async once and let its OperationalError reach the caller: Celery "
+            "already retries the publish (task_publish_retry_policy is the place to retry more)",
+        )
+    if ran:
+        raise Fail(
+            f"{down}, {call} ran simple_calculation in the caller's process instead "
+            f"({', '.join(ran)}): the task is for the workers that read 'urgent', and one that "
+            "could not be sent is not run another way",
+            hint="let the error reach rush's caller and run nothing in the task's place: the "
+            "caller decides what to do (retry later, answer 503)",
+        )
     if raised is not None:
-        if blip.caused(raised) and isinstance(raised, OperationalError):
-            return  # the broker's error reached the caller (a subclass still is one)
-        if blip.caused(raised):
-            kept = (
-                "it keeps the OperationalError as its cause, from exc, but an except clause "
-                "matches the type of the exception raised"
-                if isinstance(raised.__cause__, OperationalError)
-                else "which hides the OperationalError"
+        original = sends.raised[-1] if sends.raised else None
+        if raised is original or (
+            original is None and type(raised) is OperationalError and blip.caused(raised)
+        ):
+            return  # the very error apply_async raised reached the caller
+        if not (blip.caused(raised) or isinstance(raised, OperationalError)):
+            raise raised
+        if type(raised) is OperationalError:
+            lost = (
+                "from None: its cause, the broker's error, is hidden"
+                if raised.__suppress_context__ and raised.__cause__ is None
+                else "the caller gets rush's exception, not kombu's"
             )
             raise Fail(
-                f"when the broker refused every attempt to publish, {call} raised "
-                f"{type(raised).__name__} in place of the OperationalError apply_async raised "
-                f"({kept}): a caller that handles OperationalError (retry later, answer 503) "
-                "does not catch it",
-                hint="let apply_async's OperationalError reach rush's caller as it is: don't "
-                "replace it with another exception (to log it, catch it and re-raise it with a "
-                "bare raise)",
+                f"{down}, {call} raised a new OperationalError ({str(raised)!r}) in place of the "
+                f"one apply_async raised ({lost}): the exercise asks for apply_async's error as "
+                "it is",
+                hint=REPLACED_HINT,
             )
-        raise raised
+        if isinstance(raised, OperationalError):
+            raise Fail(
+                f"{down}, {call} raised {type(raised).__name__}, an exception of rush's own (a "
+                "subclass of OperationalError), in place of the OperationalError apply_async "
+                "raised: another type and another exception, where the exercise asks for "
+                "apply_async's error as it is",
+                hint=REPLACED_HINT,
+            )
+        kept = (
+            "it keeps the OperationalError as its cause, from exc, but an except clause "
+            "matches the type of the exception raised"
+            if isinstance(raised.__cause__, OperationalError)
+            else "which hides the OperationalError"
+        )
+        raise Fail(
+            f"{down}, {call} raised "
+            f"{type(raised).__name__} in place of the OperationalError apply_async raised "
+            f"({kept}): a caller that handles OperationalError (retry later, answer 503) "
+            "does not catch it",
+            hint=REPLACED_HINT,
+        )
     if not blip.every:
         return  # nothing was published (judged by the calls before)
     raise Fail(
@@ -1406,11 +1674,19 @@ def _judge_rush(
     )
     if differences:
         field_name, value = differences[0]
+        own = reference["message"].get("priority")
+        instead = (
+            f", in place of the task's own priority {own!r} (the one task_default_priority = "
+            f"{own!r}, section 4's advice, gives every task; a plain apply_async keeps it)"
+            if field_name == "priority" and own is not None
+            else ""
+        )
         raise Fail(
-            f"{call} sent the task with {_option_words(field_name, value)}",
+            f"{call} sent the task with {_option_words(field_name, value)}{instead}",
             hint=(
                 "the exercise asks for the queue only: leave priority out (and on Redis 9 is "
-                "the least urgent, 0 the most: section 4)"
+                "the least urgent, 0 the most: section 4), even 0: apply_async's priority "
+                "replaces the task's own"
                 if field_name == "priority"
                 else "choose the queue and change nothing else: apply_async((x, y), queue='urgent')"
                 + _field_note(field_name, value)
