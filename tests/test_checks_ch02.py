@@ -1008,7 +1008,8 @@ def _pytz_eta() -> Any:
                                                              microsecond=0),
                      "in Shanghai, not 2025-03-01 09:00", None, id="today"),
         pytest.param(lambda: NINE.replace(tzinfo=ZoneInfo("Asia/Tokyo")), "the worker would "
-                     "run it at 2025-03-01 08:00 in Shanghai", None, id="tokyo"),
+                     "run it at 2025-03-01 08:00 in Shanghai", "your datetime says 09:00 in a zone "
+                     "at UTC+09:00, not at Shanghai's +08:00", id="tokyo"),
         pytest.param(lambda: datetime(2025, 3, 1, 17, 0), "the worker would run it at "
                      "2025-03-02 01:00 in Shanghai", None, id="naive-wrong-way"),
         pytest.param(lambda: NINE.replace(tzinfo=SHANGHAI).timestamp(), "report_eta is a "
@@ -1634,7 +1635,8 @@ CONVERTED_HINT = ".astimezone(zone) converts and keeps the moment"
         pytest.param(lambda: NINE.replace(tzinfo=timezone.utc).astimezone(SHANGHAI), CONVERTED,
                      CONVERTED_HINT, id="r3-utc-nine"),
         pytest.param(lambda: NINE.replace(tzinfo=timezone(timedelta(hours=-8))), "the worker "
-                     "would run it at 2025-03-02 01:00 in Shanghai, not 2025-03-01 09:00", None,
+                     "would run it at 2025-03-02 01:00 in Shanghai, not 2025-03-01 09:00",
+                     "your datetime says 09:00 in a zone at UTC-08:00, not at Shanghai's +08:00",
                      id="r3-minus-eight"),
         pytest.param(lambda: datetime(2025, 1, 3, 9, 0, tzinfo=SHANGHAI), "the worker would run "
                      "it at 2025-01-03 09:00 in Shanghai, not 2025-03-01 09:00", None,
@@ -1940,3 +1942,299 @@ def _r4_now_replace(**extra: int) -> datetime:
 def test_02_4_adversary_round_4(make: Any, problem: str, hint: str | None) -> None:
     with local_zone("UTC"):
         assert_fails(verdict("02.4", make()), problem, hint)
+
+
+# --------------------------------------------------------------------------- adversary round 5
+# Every wrong answer of .adversary/ch02_r5.py, with the problem and the hint it gets. Three had
+# full points: router-substring and glob-leading-star (a task of another app whose name only
+# contains threads.tasks., legacy.threads.tasks.sync, now shows them) and patch-environ (the
+# check now records what make_app writes to os.environ while it runs, not only what is left).
+
+R5_ROUTES = DjangoSettings.CELERY_TASK_ROUTES
+R5_EXACT = {k: v for k, v in R5_ROUTES.items() if "*" not in k}
+R5_OTHER_APP = ("legacy.threads.tasks.sync, a task of another app whose name only contains "
+                "threads.tasks., was routed to 'default'")  # fmt: skip
+R5_STARTS = "a task of threads.tasks is one whose name STARTS with threads.tasks."
+
+
+def _r5_router(test: Any) -> Any:
+    """A router function for the two named tasks and, for names that pass ``test``, default."""
+
+    def route(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name in R5_EXACT:
+            return R5_EXACT[name]
+        return {"queue": "default"} if test(name) else None
+
+    return route
+
+
+class _R5ThreadsOnly:
+    """An annotation object: retry options for threads.tasks only."""
+
+    def annotate(self, task: Any) -> Any:
+        if task.name.startswith("threads.tasks."):
+            return {"default_retry_delay": 60, "max_retries": 3}
+        return None
+
+
+class _R5SkipOwnOptions:
+    """An annotation object that leaves a task alone when it declared retry options itself."""
+
+    def annotate(self, task: Any) -> Any:
+        if task.max_retries != 3 or task.default_retry_delay != 180:
+            return None
+        return {"default_retry_delay": 60, "max_retries": 3}
+
+
+def _r5_queues_without_celery() -> type:
+    from kombu import Queue
+
+    return settings(CELERY_TASK_QUEUES=(Queue("default"), Queue("ai_queue"), Queue("image_queue")))
+
+
+R5_EXCHANGE_RK = {
+    "threads.tasks.fact_check_content": {"queue": "ai_queue", "exchange": "threads",
+                                         "routing_key": "ai.fact_check"},
+    "threads.tasks.process_image": {"queue": "image_queue", "exchange": "threads",
+                                    "routing_key": "image.process"},
+    "threads.tasks.*": {"queue": "default"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(settings(CELERY_TASK_ROUTES={**R5_EXACT, "threads.tasks*": {
+                         "queue": "default"}}), LEGACY + ": the route 'threads.tasks*' matches it",
+                     TOO_WIDE, id="r5-glob-without-dot"),
+        pytest.param(settings(CELERY_TASK_ROUTES=(_r5_router(lambda n: "threads.tasks." in n),)),
+                     R5_OTHER_APP + ": a route matches it", R5_STARTS, id="r5-router-substring"),
+        pytest.param(settings(CELERY_TASK_ROUTES={**R5_EXACT, "*threads.tasks.*": {
+                         "queue": "default"}}), R5_OTHER_APP + ": the route '*threads.tasks.*' "
+                     "matches it", R5_STARTS, id="r5-glob-leading-star"),
+        pytest.param(settings(CELERY_TASK_ROUTES=(
+                         _r5_router(lambda n: n.startswith("threads.tasks")),)),
+                     LEGACY + ": a route matches it", TOO_WIDE, id="r5-router-startswith-nodot"),
+        pytest.param(settings(CELERY_TASK_DEFAULT_QUEUE="default",
+                              CELERY_TASK_ROUTES={**R5_ROUTES, "*": {"queue": "celery"}}),
+                     "CELERY_TASK_DEFAULT_QUEUE renames Celery's default queue to 'default': "
+                     "your routes still send billing.tasks.charge to 'celery'",
+                     "leave the default queue as it is", id="r5-default-queue-renamed"),
+        pytest.param(_r5_queues_without_celery(), "CELERY_TASK_QUEUES lists 'ai_queue', "
+                     "'default', 'image_queue' but not 'celery'", "leave CELERY_TASK_QUEUES out",
+                     id="r5-task-queues-without-celery"),
+        pytest.param(settings(CELERY_TASK_ROUTES=R5_EXCHANGE_RK), "a message for "
+                     "threads.tasks.fact_check_content never reaches the queue 'ai_queue': Celery "
+                     "publishes it to the exchange 'threads' with the routing key "
+                     "'ai.fact_check'", R4_ROUTE_HINT, id="r5-route-exchange-rk"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS=(_R5ThreadsOnly(),)), "billing.tasks.charge "
+                     "still waits 180 s between retries", EVERY_TASK,
+                     id="r5-annotation-object-threads-only"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS=(_R5SkipOwnOptions(),)),
+                     "threads.tasks.process_image still waits 5 s between retries", EVERY_TASK,
+                     id="r5-annotation-respects-own"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS={"*": {"default_retry_delay": 60,
+                                                             "max_retries": "3"}}),
+                     "threads.tasks.fact_check_content gets max_retries='3', a string, not a "
+                     "number", "write the number itself, without quotes: max_retries: 3",
+                     id="r5-max-retries-str"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS={"*": {"default_retry_delay": "60",
+                                                             "max_retries": 3}}),
+                     "threads.tasks.fact_check_content gets default_retry_delay='60', a string",
+                     "write the number itself, without quotes: default_retry_delay: 60",
+                     id="r5-retry-delay-str"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS={"*": {"retry_kwargs": {
+                         "max_retries": 3, "countdown": 60}}}), DELAY_180, DELAY_HINT,
+                     id="r5-retry-kwargs"),
+        pytest.param(settings(CELERY_RESULT_EXPIRES="3600"), "CELERY_RESULT_EXPIRES is a str "
+                     "('3600')", "Celery wants a number of seconds", id="r5-expires-str"),
+    ],
+)  # fmt: skip
+def test_02_1_adversary_round_5(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.1", answer), problem, hint)
+
+
+def test_02_1_a_regex_without_caret_is_right() -> None:
+    # Celery's router matches a pattern at the start of the name (re.match), caret or not
+    routes = ([*R5_EXACT.items(), (re.compile(r"threads\.tasks\."), {"queue": "default"})],)
+    assert_passed(verdict("02.1", settings(CELERY_TASK_ROUTES=routes)))
+
+
+def make_app_r5_patch_environ(env: dict) -> Celery:
+    with mock.patch.dict(os.environ, env, clear=True):  # the chapter's test tool, in make_app
+        return _r4_app(dict(os.environ))
+
+
+def make_app_r5_patch_environ_no_clear(env: dict) -> Celery:
+    with mock.patch.dict(os.environ, env):
+        return _r4_app({**R4_DEFAULTS, **env})
+
+
+def make_app_r5_patch_environ_if_set(env: dict) -> Celery:
+    if not env:
+        return _r4_app(env)
+    return make_app_r5_patch_environ_no_clear(env)
+
+
+def make_app_r5_patch_object(env: dict) -> Celery:
+    with mock.patch.object(os, "environ", dict(env)):
+        return _r4_app(dict(os.environ))
+
+
+def make_app_r5_rewrites_same_value(env: dict) -> Celery:
+    if "PATH" in os.environ:
+        os.environ["PATH"] = os.environ["PATH"]  # writes, but changes nothing
+    return _r4_app(env)
+
+
+def make_app_r5_env_or_environ(env: dict) -> Celery:
+    return _r4_app(env or os.environ)
+
+
+with mock.patch.dict(os.environ):  # a kernel started without REDIS_HOST, as in the course
+    os.environ.pop("REDIS_HOST", None)
+    _R5_DEFAULT_HOST = os.getenv("REDIS_HOST", "localhost")  # read once, when the cell runs
+
+
+def make_app_r5_getenv_default(env: dict) -> Celery:
+    return _r4_app({"REDIS_HOST": env.get("REDIS_HOST", _R5_DEFAULT_HOST), **env})
+
+
+# Round 5's password-broker-only, password-as-user, setdefault, set-default, backend-db1 and
+# db-concat are the functions of earlier rounds that make the same mistake.
+R5_PATCHED = ("make_app({}) emptied this process's own environment, os.environ (PATH, REDIS_DB, "
+              "REDIS_HOST, REDIS_PASSWORD, ... and the rest), ")  # fmt: skip
+R5_WHILE = ("while it ran, and put it back afterwards: for that time every thread of this process "
+            "(a worker's, a web server's) saw that environment")  # fmt: skip
+R5_PATCH_HINT = "read env itself, env.get('REDIS_HOST', 'localhost'), and write nothing"
+
+
+def test_02_2_a_write_that_changes_nothing_is_right() -> None:
+    assert_passed(verdict("02.2", make_app_r5_rewrites_same_value))
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(make_app_r5_patch_environ, R5_PATCHED + R5_WHILE, R5_PATCH_HINT,
+                     id="r5-patch-environ"),
+        pytest.param(make_app_r5_patch_environ_no_clear, R5_PATCHED + R5_WHILE, R5_PATCH_HINT,
+                     id="r5-patch-environ-without-clear"),
+        pytest.param(make_app_r5_patch_environ_if_set, FULL_ENV + "'REDIS_DB': '2'}) set "
+                     "REDIS_DB, REDIS_HOST, REDIS_PASSWORD, REDIS_PORT in this process's own "
+                     "environment, os.environ, " + R5_WHILE, R5_PATCH_HINT,
+                     id="r5-patch-environ-without-clear-full-env"),
+        pytest.param(make_app_r5_patch_object, "make_app({}) replaced os.environ, this process's "
+                     "own environment, with another mapping, " + R5_WHILE, R5_PATCH_HINT,
+                     id="r5-patch-object-environ"),
+        pytest.param(make_app_r5_env_or_environ, "make_app({}): the broker URL's host is "
+                     "'kernel-redis', the value of REDIS_HOST in this process's own environment",
+                     "read only env, the dict make_app is given", id="r5-env-or-environ"),
+        pytest.param(make_app_r3_backend_no_password, FULL_ENV + "'REDIS_DB': '2'}): the result "
+                     "backend's password differs from the broker's", SAME_SERVER,
+                     id="r5-password-broker-only"),
+        pytest.param(make_app_r3_password_as_user, FULL_ENV + "'REDIS_DB': '2'}): the broker URL "
+                     "has no password", "a password goes before the host",
+                     id="r5-password-as-user"),
+        pytest.param(make_app_r5_getenv_default, SNAPSHOT + "_R5_DEFAULT_HOST is built from it",
+                     SNAPSHOT_HINT, id="r5-getenv-default"),
+        pytest.param(make_app_r4_setdefault, "make_app({}) changed the dict it was given",
+                     "read env without writing to it", id="r5-setdefault"),
+        pytest.param(make_app_set_default, "make_app made the new app Celery's default app "
+                     "(set_default())", "leave out set_default()", id="r5-set-default"),
+        pytest.param(make_app_r3_backend_db1, FULL_ENV + "'REDIS_DB': '2'}): the result backend "
+                     "uses db 1, not 3", None, id="r5-backend-db1"),
+        pytest.param(make_app_r3_db_concat, "make_app({}): the result backend uses db 01",
+                     "values from the environment are strings: int() REDIS_DB before you add 1",
+                     id="r5-db-concat"),
+    ],
+)  # fmt: skip
+def test_02_2_adversary_round_5(answer: Any, problem: str, hint: str | None) -> None:
+    import types
+
+    environ = dict(os.environ)
+    assert_fails(verdict("02.2", answer), problem, hint)
+    # the check put the environment, its class and the os module's class back
+    assert dict(os.environ) == environ
+    assert type(os.environ) is os._Environ  # type: ignore[attr-defined]
+    assert type(os) is types.ModuleType
+
+
+def _r5_remove_returns_none() -> type:
+    class Legacy(AdvLegacyConfig):
+        accept_content = ["pickle", "json"]  # a list of its own: remove() changes it
+
+    removed = Legacy.accept_content.remove("pickle")  # None
+    return type("Config", (Legacy,), {**JSON_BOTH, "result_expires": 3600,
+                                      "accept_content": removed})  # fmt: skip
+
+
+# Round 5's json-msgpack, json-yaml, result-accept-pickle and event-pickle are round 3's
+# r3-msgpack-too, r3-yaml-too, r3-result-accept-pickle and r3-event-pickle, with the same
+# problems and hints (test_02_3_adversary_round_3).
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(_r5_remove_returns_none(), "accept_content is None, not a list: your "
+                     "config no longer says what a worker may decode", "a list's methods that "
+                     "change it in place (remove, append, sort, ...) return None",
+                     id="r5-remove-returns-none"),
+        pytest.param(legacy(**{**R3_SAFE, "accept_content": 1}), "accept_content is an int",
+                     "write the list itself", id="r5-accept-content-not-a-list"),
+        pytest.param(legacy(**{**R3_SAFE, "result_expires": "3600"}), "result_expires is a str "
+                     "('3600')", "Celery wants a number of seconds", id="r5-expires-str"),
+    ],
+)  # fmt: skip
+def test_02_3_adversary_round_5(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.3", answer), problem, hint)
+
+
+def _r5_maybe_make_aware() -> datetime:
+    from celery.utils.time import maybe_make_aware
+
+    return maybe_make_aware(NINE, SHANGHAI)  # reads the naive 09:00 as UTC, then converts
+
+
+def _r5_tzoffset_minutes() -> datetime:
+    tz = pytest.importorskip("dateutil.tz")
+    return NINE.replace(tzinfo=tz.tzoffset("CST", 8 * 60))  # seconds, not minutes: +00:08
+
+
+R5_CONVERTED_HINT = "so does Celery's maybe_make_aware(naive, zone)"
+
+
+@pytest.mark.parametrize(
+    ("make", "problem", "hint"),
+    [
+        pytest.param(_pytz_eta, "the worker would run it at 2025-03-01 08:54 in Shanghai",
+                     "tzinfo=pytz.timezone(...) gives the zone's first offset",
+                     id="r5-pytz-tzinfo"),
+        pytest.param(lambda: datetime(2025, 3, 1, 1, 0), "it would run at the right moment, but "
+                     "only because a naive datetime is read as UTC", "make it aware",
+                     id="r5-naive-utc"),
+        pytest.param(_r4_now_replace, "the datetime has 20.5714 s beyond 09:00",
+                     "datetime.now(...).replace(...) keeps the seconds and microseconds of now",
+                     id="r5-now-replace"),
+        pytest.param(lambda: _r4_now_replace(second=0), "the datetime has 0.571405 s beyond "
+                     "09:00", "datetime.now(...).replace(...) keeps the seconds",
+                     id="r5-now-replace-sec"),
+        pytest.param(_r5_maybe_make_aware, CONVERTED, R5_CONVERTED_HINT,
+                     id="r5-maybe-make-aware-tz", marks=pytest.mark.filterwarnings("ignore")),
+        pytest.param(lambda: NINE.replace(tzinfo=ZoneInfo("Etc/GMT+8")), "the worker would run "
+                     "it at 2025-03-02 01:00 in Shanghai", "Etc/GMT+8 is UTC-8",
+                     id="r5-etc-gmt-plus8"),
+        pytest.param(_r5_tzoffset_minutes, "the worker would run it at 2025-03-01 16:52 in "
+                     "Shanghai", "your zone's UTC offset is 8 minutes, not 8 hours: dateutil's "
+                     "tz.tzoffset(name, offset) counts seconds", id="r5-tzoffset-minutes"),
+        pytest.param(lambda: NINE.astimezone(SHANGHAI), CONVERTED, CONVERTED_HINT,
+                     id="r5-naive-astimezone"),
+        pytest.param(lambda: NINE.replace(tzinfo=SHANGHAI) - timedelta(hours=8), "that is 01:00 "
+                     "Shanghai time (09:00 minus 8 hours, as if the worker wanted UTC): the "
+                     "worker would run it at 2025-03-01 01:00 in Shanghai, 8 hours early",
+                     "an aware datetime carries its UTC offset, and Celery converts it to UTC "
+                     "itself", id="r5-minus-8h"),
+    ],
+)  # fmt: skip
+def test_02_4_adversary_round_5(make: Any, problem: str, hint: str | None) -> None:
+    with local_zone("UTC"):
+        assert_fails(verdict("02.4", make()), problem, hint, hint_within=True)

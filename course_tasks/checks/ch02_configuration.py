@@ -15,8 +15,12 @@ worker declares it, and sees which queue it lands in (a route's exchange and rou
 queue is bound with show), and asks which queues a worker started without -Q consumes.
 02.2 runs make_app while os.environ holds REDIS_* variables of other values (put back after),
 twice with each environment, names an app returned again from an earlier call, a change to the
-dict it is given or to os.environ, and (from the source of its cell) a value it uses that was
-taken from os.environ when the cell ran. 02.3 also wants LegacyConfig's broker kept.
+dict it is given or to os.environ (also one made while it runs and put back before it returns,
+as mock.patch.dict(os.environ, ...) does: os.environ's class records the writes of the calling
+thread during the call), and (from the source of its cell) a value it uses that was taken from
+os.environ when the cell ran. 02.1's tasks elsewhere include another app's
+legacy.threads.tasks.sync, which a leading '*' or a substring test also routes. 02.3 also wants
+LegacyConfig's broker kept.
 """
 
 from __future__ import annotations
@@ -26,9 +30,12 @@ import linecache
 import numbers
 import os
 import pickle
+import threading
+import types
 import warnings
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from unittest import mock
@@ -120,12 +127,14 @@ THREADS_ROUTES = {
 }
 #: Tasks outside ``threads.tasks``: each stays on Celery's default queue. Names next to it
 #: (another module of ``threads``, a module whose name starts with ``tasks``, a dot that is
-#: not a dot) show a pattern that matches more than ``threads.tasks.``.
+#: not a dot, another app's module ``threads.tasks`` whose name only contains
+#: ``threads.tasks.``) show a pattern that matches more than ``threads.tasks.``.
 OUTSIDE = [
     "billing.tasks.charge",
     "threads.models.cleanup",
     "threads.tasks_legacy.reindex",
     "threads_tasks.notify",
+    "legacy.threads.tasks.sync",
 ]
 #: Tasks whose retry options the check reads: in ``threads.tasks`` and outside it.
 RETRY_TASKS = ["threads.tasks.fact_check_content", "threads.tasks.like_post",
@@ -182,6 +191,15 @@ def _pattern_for(routes: Any, name: str) -> str | None:
 def _too_wide(app: Celery, task: str, got: str) -> Fail:
     pattern = _pattern_for(app.conf.task_routes, task)
     which = f"the route {pattern!r} matches it" if pattern is not None else "a route matches it"
+    if "threads.tasks." in task and not task.startswith("threads.tasks."):
+        return Fail(
+            f"{task}, a task of another app whose name only contains threads.tasks., was "
+            f"routed to {got!r}: {which}, though it is not a task of threads.tasks",
+            hint="a task of threads.tasks is one whose name STARTS with threads.tasks.: the "
+            "glob 'threads.tasks.*' (no '*' in front, a glob must match the whole name), "
+            "name.startswith('threads.tasks.') in a router function, not "
+            "'threads.tasks.' in name",
+        )
     return Fail(
         f"{task} is not a task of threads.tasks, but was routed to {got!r}: {which}",
         hint="your pattern is too wide: the glob 'threads.tasks.*' matches exactly the names "
@@ -675,11 +693,74 @@ def _from_kernel_env(shown: str, env: dict[str, str], parsed: dict[str, Any], wh
             )
 
 
+#: What the calling thread did to the process environment while make_app ran:
+#: ("set" | "removed" | "replaced", name, value set), recorded by _watching_environ.
+_ENV_WRITES: list[tuple[str, str, Any]] = []
+_ENV_WATCHER: list[int] = []  # the id of the thread being watched, while one is
+
+
+def _record(what: str, name: Any, value: Any = None) -> None:
+    if _ENV_WATCHER and threading.get_ident() == _ENV_WATCHER[0]:
+        _ENV_WRITES.append((what, str(name), value))
+
+
+class _WatchedEnviron(os._Environ):  # type: ignore[name-defined,misc]
+    """os.environ's own class, which also records the writes of the watched thread."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _record("set", key, value)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        _record("removed", key)
+        super().__delitem__(key)
+
+
+class _WatchedOs(types.ModuleType):
+    """The os module's class, which also records ``os.environ = ...`` (mock.patch.object)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "environ":
+            _record("replaced", "os.environ")
+        super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if name == "environ":
+            _record("replaced", "os.environ")
+        super().__delattr__(name)
+
+
+@contextmanager
+def _watching_environ() -> Iterator[list[tuple[str, str, Any]]]:
+    """Record every change this thread makes to the process environment inside the block:
+    a variable set or removed (mock.patch.dict(os.environ, ...) too, which puts everything
+    back at its end) and os.environ itself replaced. Other threads are not recorded."""
+    environ = os.environ
+    watch_dict = type(environ) is os._Environ  # type: ignore[attr-defined]
+    watch_module = type(os) is types.ModuleType
+    _ENV_WRITES.clear()
+    _ENV_WATCHER[:] = [threading.get_ident()]
+    try:
+        if watch_dict:
+            environ.__class__ = _WatchedEnviron
+        if watch_module:
+            os.__class__ = _WatchedOs
+        yield _ENV_WRITES
+    finally:
+        _ENV_WATCHER.clear()
+        if watch_module:
+            os.__class__ = types.ModuleType
+        if watch_dict:
+            environ.__class__ = os._Environ  # type: ignore[attr-defined]
+
+
 def _call_in_kernel_env(make_app: Any, env: dict[str, str]) -> Celery:
     """``make_app(env)`` while os.environ holds KERNEL_ENV (put back as it was afterwards)."""
     with mock.patch.dict(os.environ, KERNEL_ENV):
         before = dict(os.environ)
-        app = _call_make_app(make_app, env)
+        with _watching_environ() as recorded:
+            app = _call_make_app(make_app, env)
+        writes = list(recorded)
         after = dict(os.environ)
     changed = sorted({*before, *after} - {k for k in before if after.get(k) == before[k]})
     if changed:
@@ -689,7 +770,70 @@ def _call_in_kernel_env(make_app: Any, env: dict[str, str]) -> Celery:
             hint="make_app reads env, the dict it is given, and writes nothing: leave os.environ "
             "alone (every later reader of it, in this kernel, would see your values)",
         )
+    failure = _changed_while_running(env, before, writes)
+    if failure is not None:
+        raise failure
     return app
+
+
+def _listed(names: list[str]) -> str:
+    """Up to four variable names, once each: PATH first, then REDIS_ ones, then the others."""
+    unique = sorted(set(names), key=lambda n: (n != "PATH", not n.startswith("REDIS_"), n))
+    return ", ".join(unique[:4]) + (", ..." if len(unique) > 4 else "")
+
+
+def _changes(
+    env: dict[str, str], before: dict[str, str], writes: list[tuple[str, str, Any]]
+) -> dict[str, list[str]]:
+    """The variables ``writes`` removed (of those env does not set) and set to another value
+    than they had, and whether they replaced os.environ itself."""
+    return {
+        "removed": [n for w, n, _ in writes if w == "removed" and n in before and n not in env],
+        "set": [n for w, n, v in writes if w == "set" and before.get(n) != v],
+        "replaced": [n for w, n, _ in writes if w == "replaced"],
+    }
+
+
+def _changed_while_running(
+    env: dict[str, str], before: dict[str, str], writes: list[tuple[str, str, Any]]
+) -> Fail | None:
+    """The Fail for a make_app that changed the process environment and put it back (the
+    writes that put a variable back as it was are not named); None if nothing changed.
+    mock.patch.dict puts everything back by emptying os.environ and filling it again: those
+    last removals and writes are named only when nothing before them changed anything (then
+    os.environ was emptied, by patch.dict(..., clear=True) or by that putting back)."""
+    end = len(writes)
+    while end and writes[end - 1][0] == "set":
+        end -= 1
+    restore = end
+    while restore and writes[restore - 1][0] == "removed":
+        restore -= 1
+    changes = _changes(env, before, writes[:restore] if restore < end else writes)
+    refilled = not any(changes.values())
+    if refilled:
+        changes = _changes(env, before, writes)
+    removed, written = changes["removed"], changes["set"]
+    if refilled and removed:
+        what = (f"emptied this process's own environment, os.environ ({_listed(removed)} and "
+                "the rest)")  # fmt: skip
+    elif changes["replaced"]:
+        what = "replaced os.environ, this process's own environment, with another mapping"
+    elif removed:
+        what = f"removed {_listed(removed)} from this process's own environment, os.environ"
+        if written:
+            what += f", and set {_listed(written)}"
+    elif written:
+        what = f"set {_listed(written)} in this process's own environment, os.environ"
+    else:  # each write put back the value the variable had
+        return None
+    return Fail(
+        f"make_app({env}) {what}, while it ran, and put it back afterwards: for that time "
+        "every thread of this process (a worker's, a web server's) saw that environment, not "
+        "its own, so make_app does change os.environ",
+        hint="read env itself, env.get('REDIS_HOST', 'localhost'), and write nothing: "
+        "mock.patch.dict(os.environ, ...) is a tool for tests, it changes the environment of "
+        "the whole process, not of make_app only",
+    )
 
 
 def _code_of(function: Any) -> Any:
@@ -904,6 +1048,19 @@ def _safe_config(config: Any) -> str:
             f"accept_content is the string {accept!r}",
             hint="it is a list of content types, like the course's app.conf.accept_content",
         )
+    if accept is None:
+        raise Fail(
+            "accept_content is None, not a list: your config no longer says what a worker may "
+            "decode (with None, Celery and kombu switch their check off and leave it to kombu's "
+            "process-wide list of enabled serializers, which any library can extend)",
+            hint="a list's methods that change it in place (remove, append, sort, ...) return "
+            "None: write the list itself, accept_content = ['json']",
+        )
+    if not isinstance(accept, list | tuple | set | frozenset):
+        raise Fail(
+            f"accept_content is {kind(accept)}, not a list of content types",
+            hint="write the list itself, accept_content = ['json']",
+        )
     accepted = _accepted(accept, "accept_content")
     try:  # what a worker with this config does with a pickled task body
         loads(pickle.dumps([[2, 3], {}, {}]), PICKLE, "binary", accept=accepted)
@@ -1027,6 +1184,17 @@ def _zone_hint(sent: datetime) -> str | None:
     if key.startswith("Etc/GMT"):
         return (f"{key} is UTC{'-' if '+' in key else '+'}{key[7:].lstrip('+-')}: the Etc zones "
                 "reverse the sign; use ZoneInfo(\"Asia/Shanghai\")")  # fmt: skip
+    offset = sent.utcoffset()
+    if sent.replace(tzinfo=None) != WANTED.replace(tzinfo=None) or offset is None:
+        return None
+    if offset == timedelta(minutes=8):
+        return ("your zone's UTC offset is 8 minutes, not 8 hours: dateutil's "
+                "tz.tzoffset(name, offset) counts seconds (8 hours are 8 * 3600); use "
+                "ZoneInfo(\"Asia/Shanghai\")")  # fmt: skip
+    if offset != timedelta(hours=8):
+        shown = sent.strftime("%z")
+        return (f"your datetime says 09:00 in a zone at UTC{shown[:3]}:{shown[3:]}, not at "
+                'Shanghai\'s +08:00: use ZoneInfo("Asia/Shanghai")')  # fmt: skip
     return None
 
 
@@ -1089,8 +1257,10 @@ def _report_eta(report_eta: Any) -> str:
             f"would run it at {when} in Shanghai",
             hint=".astimezone(zone) converts and keeps the moment: from a datetime in UTC (or a "
             "naive one, taken as this machine's local time, "
-            f"{datetime(2025, 3, 1, 9).astimezone().tzname()}) it is still 09:00 UTC; attach "
-            'the zone instead: datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))',
+            f"{datetime(2025, 3, 1, 9).astimezone().tzname()}) it is still 09:00 UTC; so does "
+            "Celery's maybe_make_aware(naive, zone), which takes a naive datetime as UTC and "
+            "converts it; attach the zone instead: "
+            'datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))',
         )
     if not naive and sent.astimezone().replace(tzinfo=None) == WANTED.replace(tzinfo=None):
         local = sent.astimezone().tzname()
@@ -1108,6 +1278,14 @@ def _report_eta(report_eta: Any) -> str:
             f"datetime has {off.total_seconds():g} s beyond 09:00",
             hint="datetime.now(...).replace(...) keeps the seconds and microseconds of now: "
             "set second=0 and microsecond=0 too, or build it whole: "
+            'datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))',
+        )
+    if not naive and off == timedelta(hours=-8) and sent.utcoffset() == timedelta(hours=8):
+        raise Fail(
+            f"that is 01:00 Shanghai time (09:00 minus 8 hours, as if the worker wanted UTC): "
+            f"the worker would run it at {when} in Shanghai, 8 hours early",
+            hint="an aware datetime carries its UTC offset, and Celery converts it to UTC "
+            "itself: shifting it by hand moves the moment; give 09:00 in Shanghai as it is, "
             'datetime(2025, 3, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))',
         )
     hint = None if naive else _zone_hint(sent)
