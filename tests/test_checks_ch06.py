@@ -2,7 +2,7 @@
 
 Each exercise: its right answers (every spelling the exercise text allows), then the wrong
 ones, each with the problem and hint it gets; those named after an adversary round's answers
-(``.adversary/ch06_rN.py``, rounds 1 to 7) keep its names as ids; a later round's answer that
+(``.adversary/ch06_rN.py``, rounds 1 to 8) keep its names as ids; a later round's answer that
 is the very answer of an earlier row is that row, with a comment naming it.
 """
 
@@ -21,7 +21,10 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from celery import Celery
+from celery import Celery, Task, current_app
+from celery._state import get_current_app
+from celery.beat import ScheduleEntry
+from celery.exceptions import NotRegistered
 from celery.schedules import crontab, schedule
 from checkhelpers import assert_fails, assert_passed, verdict
 
@@ -49,6 +52,14 @@ def test_06_1_right_answers() -> None:
     in_shanghai = tried(crontab(hour=7, minute=30, day_of_week="1-5", app=SHANGHAI_APP))
     assert str(in_shanghai.tz) == "Asia/Shanghai"
     assert_passed(verdict("06.1", in_shanghai), "261 runs")
+    # adversary round 8's cached-shanghai-own-app, judged right: tried out with is_due under
+    # an app of its own in Asia/Shanghai, it keeps the desk's own zone (the exercise text
+    # allows a kept zone that is Asia/Shanghai), and its fields hold the local time
+    own_shanghai = Celery("desk-shanghai", set_as_current=False)
+    own_shanghai.conf.timezone = "Asia/Shanghai"
+    kept = crontab(hour=7, minute=30, day_of_week="1-5", app=own_shanghai)
+    kept.is_due(SECTION_1_NOW)
+    assert_passed(verdict("06.1", kept), "261 runs")
 
 
 def desk(**fields: object) -> crontab:
@@ -107,6 +118,37 @@ TZ_CACHED = (
     "crontab keeps the time zone it read then (crontab.tz is a cached property); a beat "
     "binds it to its own app but keeps that zone, so 07:30 is {1} in Asia/Shanghai"
 )
+#: Round 8: a conversion to UTC by hand that keeps UTC fires right under the check's beat.
+BY_HAND = (
+    "desk_opens fires at 07:30 Shanghai time here only because of the time zone {} it keeps "
+    "(crontab.tz, cached when it was tried out under an app in that zone, or set on it): its "
+    'own fields say hour=23, minute=30, day_of_week="0-4" (23:30 on Sunday to Thursday), the '
+    "desk's hours converted by hand"
+)
+WRITE_LOCAL = (
+    'write the desk\'s local time, hour=7, minute=30, day_of_week="1-5", with no conversion to '
+    "or from UTC and no time zone of its own (never set crontab.tz)"
+)
+NO_ZONE_OF_ITS_OWN = (
+    "build it afresh with no time zone of its own (never set crontab.tz): the beat's "
+    "app.conf.timezone, Asia/Shanghai for the desk, says which clock its hours are in"
+)
+TOKYO_APP = Celery(set_as_current=False)
+TOKYO_APP.conf.timezone = "Asia/Tokyo"
+SINGAPORE_APP = Celery(set_as_current=False)
+SINGAPORE_APP.conf.timezone = "Asia/Singapore"
+
+
+def tz_set(sched: crontab, zone: object) -> crontab:
+    """``sched`` with a time zone set on it by hand (round 8)."""
+    sched.tz = zone
+    return sched
+
+
+def due(sched: crontab) -> crontab:
+    """``sched`` once asked is_due in a cell: it caches its app's time zone (round 8)."""
+    sched.is_due(SECTION_1_NOW)
+    return sched
 
 
 @pytest.mark.parametrize(
@@ -194,6 +236,29 @@ TZ_CACHED = (
         pytest.param(desk(day_of_week=range(1, 5)), "it fired 8 runs: Mon 07:30, Tue 07:30",
                      f"day_of_week=range(1, 5) is Monday to Thursday: {SUNDAY}",
                      id="range-1-5"),
+        # adversary round 8: converted to UTC by hand and kept in UTC (tried out, crontab.tz
+        # set, is_due under the course app), so it fires at 07:30 Shanghai under the check's
+        # beat; its hand-utc-pinned-app is the row utc-by-hand-pinned-app, and its
+        # cached-shanghai-own-app a right answer
+        pytest.param(tried(crontab(hour=23, minute=30, day_of_week="0-4")),
+                     BY_HAND.format("UTC"), WRITE_LOCAL, id="hand-utc-tried-out"),
+        pytest.param(tz_set(crontab(hour=23, minute=30, day_of_week="0-4"), timezone.utc),
+                     BY_HAND.format("UTC"), WRITE_LOCAL, id="hand-utc-tz-set"),
+        pytest.param(due(crontab(hour=23, minute=30, day_of_week="0-4", app=app)),
+                     BY_HAND.format("UTC"), WRITE_LOCAL, id="hand-utc-is-due-course-app"),
+        pytest.param(tz_set(desk(), ZoneInfo("Asia/Hong_Kong")),
+                     "desk_opens keeps the time zone Asia/Hong_Kong (crontab.tz, set on it or "
+                     "cached when it was tried out under an app in that zone), not the desk's "
+                     "Asia/Shanghai: its offset from UTC is the same, so the times agree",
+                     NO_ZONE_OF_ITS_OWN, id="primed-hong-kong-tz"),
+        # the same kinds: a hand conversion to Tokyo time kept in Tokyo, another city of
+        # Shanghai's offset cached from an app of its own
+        pytest.param(tried(crontab(hour=8, minute=30, day_of_week="1-5", app=TOKYO_APP)),
+                     "desk_opens fires at 07:30 Shanghai time here only because of the time zone "
+                     "Asia/Tokyo it keeps", WRITE_LOCAL, id="hand-tokyo-kept"),
+        pytest.param(tried(desk(app=SINGAPORE_APP)),
+                     "desk_opens keeps the time zone Asia/Singapore", NO_ZONE_OF_ITS_OWN,
+                     id="cached-singapore"),
     ],
 )  # fmt: skip
 def test_06_1_wrong_answers(answer: object, problem: str, hint: str) -> None:
@@ -270,6 +335,14 @@ def test_06_2_right_answers() -> None:
         }
     )
     assert_passed(verdict("06.2", harmless), "every entry sent once and run")
+    # round 8: publish retries on, said explicitly or with a policy of its own; last_run_at
+    # None is beat's default
+    retrying = jobs(
+        process_customer_service_queue={"options": {"retry": True}},
+        cancel_expired_tasks={"options": {"retry_policy": {"max_retries": 5}}},
+        update_all_users_statistics={"last_run_at": None},
+    )
+    assert_passed(verdict("06.2", retrying), "every entry sent once and run")
 
 
 ALSO_HOLDS = "which the exercise does not ask for"
@@ -308,6 +381,12 @@ def test_06_2_only_the_four_entries(extra: dict) -> None:
 
 
 ONCE_AT_2 = "expected once, at 02:00"
+#: Round 8: the check's first "now", which an entry's last_run_at anchors every beat to.
+MONDAY_UTC = datetime(2026, 6, 1, tzinfo=timezone.utc)
+LAST_RUN_AT = "leave last_run_at out: beat sets it to the moment it starts"
+KEEP_RETRIES = ("leave retry and retry_policy out: the app's task_publish_retry_policy retries "
+                "a send that fails")  # fmt: skip
+NO_SHADOW = "leave shadow out: the entry's name is beat's; each run goes by its task's registered"
 #: Round 6's absolute expiry: ten minutes after the cell ran.
 IN_10_MIN = datetime.now(timezone.utc) + timedelta(minutes=10)
 BOTH_SEND = "both send platform.{}: beat sends each entry on its own schedule, so the job ran"
@@ -620,6 +699,28 @@ LEAVE_QUEUE_OUT = "leave the queue out of its options: the course's worker reads
                      f"{CLEANUP} ran once in 24 hours, at 00:00, not at 02:00",
                      "a number of seconds repeats from when beat starts (here 00:00",
                      id="daily-relative-timedelta"),
+        # adversary round 8; its fixed-task-id and cached-shanghai-crontab are the rows
+        # fixed-task-id and daily-tz-cached-shanghai
+        pytest.param({name: {**entry, "last_run_at": MONDAY_UTC} for name, entry in TABLE.items()},
+                     f"entry '{QUEUE}' holds last_run_at = 2026-06-01 00:00:00+00:00: beat counts "
+                     "the entry's runs from that moment instead of from when it starts",
+                     LAST_RUN_AT, id="last-run-at-anchor"),
+        pytest.param({name: {**entry, "options": {"retry": False}}
+                      for name, entry in TABLE.items()},
+                     f"the options of {QUEUE} turn publish retries off (retry=False)",
+                     KEEP_RETRIES, id="no-publish-retry"),
+        # the same kinds: a retry_policy with no retries, a shadow name, one anchored entry
+        pytest.param(jobs(cleanup_long_inactive_chats={
+                         "options": {"retry_policy": {"max_retries": 0}}}),
+                     f"the options of {CLEANUP} turn publish retries off (retry_policy="
+                     "{'max_retries': 0})", KEEP_RETRIES, id="retry-policy-no-retries"),
+        pytest.param(jobs(cancel_expired_tasks={"options": {"shadow": CANCEL}}),
+                     f"the options of {CANCEL} send every run under the name '{CANCEL}' (shadow)",
+                     NO_SHADOW, id="shadow-entry-name"),
+        pytest.param(jobs(cleanup_long_inactive_chats={
+                         "last_run_at": datetime(2026, 6, 1, 2, tzinfo=timezone.utc)}),
+                     f"entry '{CLEANUP}' holds last_run_at = 2026-06-01 02:00:00+00:00",
+                     LAST_RUN_AT, id="last-run-at-nightly"),
     ],
 )  # fmt: skip
 def test_06_2_wrong_answers(answer: dict, problem: str, hint: str) -> None:
@@ -1029,8 +1130,100 @@ def unknown_tries_copies(schedule):
     return [name for name, entry in schedule.items() if entry["task"] not in app.tasks]
 
 
+# adversary round 8
+def unknown_send_and_see(schedule):
+    unknown = []
+    for name, entry in schedule.items():
+        result = app.send_task(entry["task"])
+        result.get(timeout=10, propagate=False)
+        if isinstance(result.result, NotRegistered):
+            unknown.append(name)
+    return unknown
+
+
+def unknown_course_modules(schedule):
+    """Known names: the Task objects of the course_tasks.tasks.* modules."""
+    import importlib
+    import pkgutil
+
+    import course_tasks.tasks as package
+
+    known = set()
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"course_tasks.tasks.{info.name}")
+        known |= {obj.name for obj in vars(module).values() if isinstance(obj, Task)}
+    return [name for name, entry in schedule.items() if entry["task"] not in known]
+
+
+def unknown_schedule_entry(schedule):
+    """Builds each entry as beat does: ScheduleEntry binds the caller's crontab to app."""
+    unknown = []
+    for name, entry in schedule.items():
+        parsed = ScheduleEntry(name=name, app=app, **entry)
+        if parsed.task not in app.tasks:
+            unknown.append(name)
+    return unknown
+
+
+def unknown_current_app(schedule):
+    return [name for name, entry in schedule.items() if entry["task"] not in current_app.tasks]
+
+
+def unknown_task_objects(schedule):
+    """A Task object taken as its name, "as add_periodic_task does"."""
+    unknown = []
+    for name, entry in schedule.items():
+        task_name = getattr(entry["task"], "name", entry["task"])
+        if task_name not in app.tasks:
+            unknown.append(name)
+    return unknown
+
+
+def unknown_trust_celery_prefix(schedule):
+    """Celery's own names are never looked up."""
+    return [name for name, entry in schedule.items()
+            if not entry["task"].startswith("celery.")
+            and entry["task"] not in app.tasks]  # fmt: skip
+
+
+def unknown_plus_hour_slip(schedule):
+    """Also reports a crontab with an hour and no minute, whose task is registered."""
+    unknown = []
+    for name, entry in schedule.items():
+        sched = entry.get("schedule")
+        slip = (isinstance(sched, crontab) and sched.minute == set(range(60))
+                and sched.hour != set(range(24)))  # fmt: skip
+        if entry["task"] not in app.tasks or slip:
+            unknown.append(name)
+    return unknown
+
+
+# the same kinds: the default app's registry, names that are not str skipped, a demo interval
+def unknown_default_app(schedule):
+    registry = get_current_app().tasks
+    return [name for name, entry in schedule.items() if entry["task"] not in registry]
+
+
+def unknown_str_only(schedule):
+    return [name for name, entry in schedule.items()
+            if isinstance(entry["task"], str) and entry["task"] not in app.tasks]  # fmt: skip
+
+
+def unknown_plus_fast_interval(schedule):
+    """Also reports an interval under a second, whose task is registered."""
+    return [name for name, entry in schedule.items()
+            if entry["task"] not in app.tasks
+            or (isinstance(entry["schedule"], float) and entry["schedule"] < 1)]  # fmt: skip
+
+
+def unknown_names_only(schedule):
+    """Right: a task that is not a str is no name beat can send, and is reported."""
+    return [name for name, entry in schedule.items()
+            if not isinstance(entry["task"], str) or entry["task"] not in app.tasks]  # fmt: skip
+
+
 def test_06_3_right_answers() -> None:
-    assert_passed(verdict("06.3", unknown_tasks), "13 unknown names caught")
+    assert_passed(verdict("06.3", unknown_tasks), "15 unknown names caught")
     assert_passed(verdict("06.3", unknown_loop))
     assert_passed(verdict("06.3", unknown_live_view))
     assert_passed(verdict("06.3", unknown_get))
@@ -1041,6 +1234,8 @@ def test_06_3_right_answers() -> None:
     )
     # round 7: trying each schedule out on a copy leaves the caller's schedules as they were
     assert_passed(verdict("06.3", unknown_tries_copies))
+    # round 8: what is not a str is reported without a look-up
+    assert_passed(verdict("06.3", unknown_names_only), "15 unknown names caught")
 
 
 WHOLE_NAMES = "compare whole names, entry['task'] not in app.tasks"
@@ -1080,6 +1275,23 @@ WRITE_NOTHING = "only read the schedule: loop over schedule.items() and write no
 LATER = ("once a task was registered as 'platform.expire_trial_accounts' (a module imported, a "
          "job added as in guide 004 §7), it still returned ['trials']")  # fmt: skip
 EVERY_CALL = "read app.tasks at every call: a copy kept from an earlier call"
+CURRENT = ("called while another app was the current one (celery.current_app: a Celery() made in "
+           "the kernel without set_as_current=False becomes it), for "
+           "'platform.renew_pro_subscriptions', registered in app, and "
+           "'platform.sync_partner_accounts', registered only in that other app, it returned {}, "
+           "expected ['partners']")  # fmt: skip
+APP_TASKS = "look the names up in app.tasks, the app whose beat and workers run the schedule"
+TASK_OBJECT = ("for an entry 'cancel-expired' whose 'task' is the Task object "
+               "platform.cancel_expired_tasks, not its name, and a right one, it {}")  # fmt: skip
+NO_NAME = "beat sends entry['task'] as the message's task name, and a Task object is no name"
+BUILTIN = ("for the task names 'celery.backend_clean' (a misspelt built-in), "
+           "'celery.backend_cleanup' and 'platform.update_all_users_statistics' it returned {}, "
+           "expected ['results-cleanup']")  # fmt: skip
+LOOK_UP_CELERY = "'celery.backend_clean' starts like Celery's own names but is none of them"
+SLIPS = ("for a schedule whose every task is registered, though its entries hold other slips "
+         "(crontab(hour=2) without minute=, a 0.5 s interval, args a job does not take), it "
+         "returned {}: their tasks are in app.tasks")  # fmt: skip
+ONLY_UNKNOWN = "report the entries whose task is not registered, and only those"
 
 
 @pytest.mark.parametrize(
@@ -1245,6 +1457,34 @@ EVERY_CALL = "read app.tasks at every call: a copy kept from an earlier call"
                      "unknown_tasks changed the course app's settings ['timezone']: a deployment "
                      "check that should only read the schedule changes the app the worker and "
                      "every check use", NO_APP_CONF, id="sets-course-timezone"),
+        # adversary round 8; its inspect-registered, no-builtins and snapshot-global are the
+        # rows ask-worker, builtins-not-registered and cached-registry-global
+        pytest.param(unknown_send_and_see, f"{SENT}) to the worker, which runs them", LOOK_UP,
+                     id="send-and-see"),
+        pytest.param(unknown_course_modules,
+                     "for a schedule with no typo it returned ['backend-cleanup']: "
+                     "'celery.backend_cleanup' is in app.tasks",
+                     "Celery's own tasks are registered tasks too", id="course-modules-only"),
+        pytest.param(unknown_schedule_entry,
+                     "unknown_tasks changed the schedules of the entries it was given: the "
+                     "schedule of 'heartbeat' now has _app changed",
+                     "only read the schedule: try a schedule out on a copy",
+                     id="schedule-entry-parse"),
+        pytest.param(unknown_current_app, CURRENT.format("['renewals']"), APP_TASKS,
+                     id="current-app"),
+        pytest.param(unknown_task_objects, TASK_OBJECT.format("returned []"), NO_NAME,
+                     id="task-objects-accepted"),
+        pytest.param(unknown_trust_celery_prefix, BUILTIN.format("[]"), LOOK_UP_CELERY,
+                     id="trust-celery-prefix"),
+        pytest.param(unknown_plus_hour_slip, SLIPS.format("['cleanup']"), ONLY_UNKNOWN,
+                     id="plus-hour-slip"),
+        # the same kinds
+        pytest.param(unknown_default_app, CURRENT.format("['renewals']"), APP_TASKS,
+                     id="get-current-app"),
+        pytest.param(unknown_str_only, TASK_OBJECT.format("returned []"), NO_NAME,
+                     id="str-names-only"),
+        pytest.param(unknown_plus_fast_interval, SLIPS.format("['stats']"), ONLY_UNKNOWN,
+                     id="plus-fast-interval"),
     ],
 )  # fmt: skip
 def test_06_3_wrong_answers(answer: object, problem: str, hint: str) -> None:
@@ -1306,6 +1546,8 @@ def test_06_4_right_answers() -> None:
     # round 6: a crontab tried out under section 6's Shanghai app keeps Asia/Shanghai, but
     # every 5 minutes there is every 5 minutes in UTC: the same runs
     assert_passed(verdict("06.4", vip(schedule=tried(crontab(minute="*/5", app=SHANGHAI_APP)))))
+    # round 8: publish retries on, with a policy of its own
+    assert_passed(verdict("06.4", vip(options={"retry": True, "retry_policy": {"max_retries": 3}})))
 
 
 FIRST_DAY = "in the 24 hours from Mon 1 June 2026 00:00 it fired"
@@ -1459,6 +1701,28 @@ EVERY_5 = "every 5 minutes: 300.0 (or crontab(minute='*/5'))"
         pytest.param(vip(options={"expires": 3}),
                      "the options of expire-vip-memberships expire each run 3 s after beat sends "
                      "it", "expires is in seconds: give the worker at least 15 s", id="expires-3s"),
+        # adversary round 8; its fixed-task-id, float-batch-size and countdown-10 are the rows
+        # fixed-task-id, float-100 and countdown-10
+        pytest.param(vip(last_run_at=MONDAY_UTC),
+                     "entry 'expire-vip-memberships' holds last_run_at = 2026-06-01 "
+                     "00:00:00+00:00", LAST_RUN_AT, id="last-run-at-anchor"),
+        pytest.param(vip(options={"retry": False}),
+                     "the options of expire-vip-memberships turn publish retries off "
+                     "(retry=False): beat sends each run once", KEEP_RETRIES,
+                     id="no-publish-retry"),
+        pytest.param(vip(options={"shadow": "expire-vip-memberships"}),
+                     "the options of expire-vip-memberships send every run under the name "
+                     "'expire-vip-memberships' (shadow): the worker logs each run, and names it "
+                     "in its events and results, by that name, which is no registered task, so "
+                     "monitoring and alerts that look for platform.expire_vip_memberships never "
+                     "see the job", NO_SHADOW, id="shadow-entry-name"),
+        # the same kinds: retries turned off another way, a shadow with the job's short name
+        pytest.param(vip(options={"retry": 0}),
+                     "the options of expire-vip-memberships turn publish retries off (retry=0)",
+                     KEEP_RETRIES, id="retry-zero"),
+        pytest.param(vip(options={"shadow": "expire_vip_memberships"}),
+                     "send every run under the name 'expire_vip_memberships' (shadow)", NO_SHADOW,
+                     id="shadow-function-name"),
     ],
 )  # fmt: skip
 def test_06_4_wrong_answers(answer: object, problem: str, hint: str) -> None:

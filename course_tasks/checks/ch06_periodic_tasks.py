@@ -22,12 +22,17 @@ the answer's entries in its ``beat_schedule`` for 06.1, 06.2 and 06.4; adversary
 since the file's values are read afresh to compare. Each check:
 
 * 06.1 ``check("06.1", desk_opens)``: a crontab for workdays at 07:30 in Asia/Shanghai; two
-  weeks from Monday 1 June 2026 and then a whole year are scheduled, the two weeks sent;
+  weeks from Monday 1 June 2026 and then a whole year are scheduled, the two weeks sent; its
+  fields must hold the local time and a zone it keeps must be Asia/Shanghai (a hand
+  conversion to UTC kept in UTC, or another city of the same offset, fires right under the
+  check's beat; adversary round 8);
 * 06.2 ``check("06.2", jobs)``: guide 004's table as a ``beat_schedule`` (every 30 s, every
   minute, every 10 minutes, daily at 02:00); twelve days (every weekday, every month) are
   scheduled, runs counted per entry and per task (an extra entry may not send one of the
   four jobs again), and every entry is sent once and run by the worker; then an entry
-  beyond the four fails, since nothing says when it should run (adversary round 5);
+  beyond the four fails, since nothing says when it should run (adversary round 5); an
+  entry holding ``last_run_at``, or options that turn publish retries off or give a
+  ``shadow`` name, fails too (06.4 as well; adversary round 8);
 * 06.3 ``check("06.3", unknown_tasks)``: ``unknown_tasks(schedule)`` names the entries whose
   task no worker knows (typos, a module path instead of an explicit ``name=``, another case,
   a space around the name, a function's name, the end of a name, an empty name) and no
@@ -39,7 +44,10 @@ since the file's values are read afresh to compare. Each check:
   copies, holding what they held) in the same order, each schedule object untouched (no
   ``nowfun`` set, no time zone cached by trying a crontab out: ``crontab.__eq__`` does not
   see them, beat does), and the course app's settings and ``beat_schedule`` too (a change
-  made in place to ``celeryconfig``'s own dict is put back; adversary round 7);
+  made in place to ``celeryconfig``'s own dict is put back; adversary round 7); it looks
+  ``celery.*`` names up too, reports an entry whose ``task`` is a Task object, reports no
+  entry for another slip than its name, and reads ``app``'s registry while another app is
+  ``current_app`` (adversary round 8);
 * 06.4 ``check("06.4", vip_entry)``: guide 004 §7's new job, by its explicit name, every
   5 minutes with ``kwargs``; the same twelve days are scheduled, one run sent and the
   arguments the worker got read back.
@@ -502,6 +510,35 @@ def _judge_delay(name: str, entry: Mapping[str, Any]) -> None:
             )
 
 
+def _judge_publish(name: str, entry: Mapping[str, Any]) -> None:
+    """A Fail for options that change how beat's sends are made or named: publish retries
+    turned off (``retry`` false, a ``retry_policy`` with no retries), or a ``shadow`` name
+    (adversary round 8)."""
+    options = _options(entry)
+    retry, policy = options.get("retry"), options.get("retry_policy")
+    no_retries = isinstance(policy, Mapping) and policy.get("max_retries") == 0
+    if (retry is not None and not retry) or no_retries:
+        said = f"retry={retry!r}" if retry is not None and not retry else f"retry_policy={policy!r}"
+        raise Fail(
+            f"the options of {name} turn publish retries off ({said}): beat sends each run "
+            "once, and if the broker is briefly unreachable then (a restart, a network blip) "
+            "the send fails at once instead of retrying as the app's task_publish_retry_policy "
+            "says; beat has already moved the entry on to its next run, so that run is lost",
+            hint="leave retry and retry_policy out: the app's task_publish_retry_policy "
+            "retries a send that fails",
+        )
+    shadow = options.get("shadow")
+    if shadow is not None:
+        raise Fail(
+            f"the options of {name} send every run under the name {shadow!r} (shadow): the "
+            "worker logs each run, and names it in its events and results, by that name, which "
+            f"is no registered task, so monitoring and alerts that look for {entry['task']} "
+            "never see the job run or fail",
+            hint="leave shadow out: the entry's name is beat's; each run goes by its task's "
+            "registered name",
+        )
+
+
 def _runs_recorded() -> int:
     return int(store().llen(periodic.RUNS_KEY))
 
@@ -527,6 +564,7 @@ def _send(
     for name, entry in entries.items():
         _judge_task_id(name, entry)
         _judge_delay(name, entry)
+        _judge_publish(name, entry)
         _judge_expiry(name, entry)
     scheduler = celery_beat.Scheduler(app, lazy=True)
     mark = _runs_recorded()
@@ -805,6 +843,54 @@ def _judge_course_zone() -> None:
     )
 
 
+def _judge_desk_as_written(desk_opens: Any) -> None:
+    """A Fail for a crontab that fires at the desk's times under the check's beat only
+    because of a time zone it keeps (``crontab.tz``, cached when it was tried out or set on
+    it by hand; adversary round 8).
+
+    Its fields must hold the desk's local time (a conversion to UTC by hand, kept in UTC,
+    fires right here and at 23:30 under a beat that reads its hours in the desk's zone), and
+    a zone it keeps must be the desk's own, not another city's with the same offset.
+    """
+    if not isinstance(desk_opens, crontab):
+        return
+    kept = vars(desk_opens).get("tz")
+    where = (
+        f"the time zone {_zone_name(kept)} it keeps (crontab.tz, cached when it was tried "
+        "out under an app in that zone, or set on it)"
+        if kept is not None
+        else "something else it was given"
+    )
+    wrong = _wrong_field(desk_opens, DESK_FIELDS)
+    if wrong is not None:
+        hours = ", ".join(f"{h:02d}" for h in sorted(desk_opens.hour)[:3])
+        minutes = ", ".join(f"{m:02d}" for m in sorted(desk_opens.minute)[:3])
+        days = _span(sorted(desk_opens.day_of_week), WEEKDAYS).replace(" only", "")
+        raise Fail(
+            f"desk_opens fires at 07:30 Shanghai time here only because of {where}: its own "
+            f"fields say hour={_spell(desk_opens._orig_hour)}, minute="
+            f"{_spell(desk_opens._orig_minute)}, day_of_week="
+            f"{_spell(desk_opens._orig_day_of_week)} ({hours}:{minutes} on {days}), the desk's "
+            "hours converted by hand; a beat reads crontab hours in its app.conf.timezone, so "
+            f"the same crontab built afresh for the desk's beat fires at {hours}:{minutes} "
+            "Shanghai time",
+            hint='write the desk\'s local time, hour=7, minute=30, day_of_week="1-5", with no '
+            "conversion to or from UTC and no time zone of its own (never set crontab.tz); "
+            "build it afresh and try out copies (copy.copy, as section 1's next_runs does)",
+        )
+    if kept is not None and _zone_name(kept) != SHANGHAI.key:
+        raise Fail(
+            f"desk_opens keeps the time zone {_zone_name(kept)} (crontab.tz, set on it or "
+            "cached when it was tried out under an app in that zone), not the desk's "
+            f"{SHANGHAI.key}: its offset from UTC is the same, so the times agree, but the "
+            "crontab no longer reads its hours in the timezone of the beat that runs it; it "
+            "follows another city's clock, whatever the desk's app says",
+            hint="build it afresh with no time zone of its own (never set crontab.tz): the "
+            "beat's app.conf.timezone, Asia/Shanghai for the desk, says which clock its hours "
+            "are in; try out copies (copy.copy, as section 1's next_runs does)",
+        )
+
+
 @exercise("06.1", "workdays at 07:30 in Shanghai", points=2)
 def _desk(desk_opens: Any) -> str:
     _judge_course_zone()
@@ -840,6 +926,7 @@ def _desk(desk_opens: Any) -> str:
             f"{count} times, not {len(expected)}: {_difference(times, expected, SHANGHAI)}",
             hint=_desk_hint(sched, times),
         )
+    _judge_desk_as_written(desk_opens)
     sent = _send(entries, start, "Asia/Shanghai", until=timedelta(days=14), runs=10)
     ran = _worker_runs(sent, SHANGHAI, _args_hint("the job takes no positional arguments"))
     return (
@@ -921,6 +1008,15 @@ def _need_entry(name: str, entry: Any) -> dict[str, Any]:
             "celery -A course_tasks send it to a worker that refuses it as unregistered",
             hint="send tasks that live in the project's modules (course_tasks.tasks...), "
             "which every worker imports",
+        )
+    last = entry.get("last_run_at")
+    if last is not None:
+        raise Fail(
+            f"entry {name!r} holds last_run_at = {last}: beat counts the entry's runs from "
+            "that moment instead of from when it starts, so a beat started any later finds a "
+            "run overdue and sends it at once, at start-up, whatever the schedule says",
+            hint="leave last_run_at out: beat sets it to the moment it starts, and to each "
+            "run's time after that",
         )
     return {**entry, "schedule": _need_schedule(entry["schedule"], name)}
 
@@ -1233,9 +1329,20 @@ def _keys(names: list[str]) -> str:
     return f"{names[:3]}"[:-1] + (", ...]" if len(names) > 3 else "]")
 
 
-def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
+def _unknown(unknown_tasks: Any, sched: dict[str, Any], *, current: Any = None) -> list[str]:
     """``unknown_tasks`` called on a copy of ``sched``: its answer, sorted; a Fail when it
-    sent or ran a task, waited for one, changed the schedule or answered something else."""
+    sent or ran a task, waited for one, changed the schedule or answered something else.
+
+    ``current``: an app made the current one (``celery.current_app``) in the thread that
+    calls it (a thread-local setting: the check's other threads keep theirs).
+    """
+    call = unknown_tasks
+    if current is not None:
+
+        def call(schedule: Any) -> Any:
+            current.set_current()
+            return unknown_tasks(schedule)
+
     given = copy.deepcopy(sched)
     order, held = list(given), dict(given)  # the keys in order, and each entry's dict
     # what each entry held, and the attributes of each schedule object (a crontab's cached
@@ -1250,7 +1357,7 @@ def _unknown(unknown_tasks: Any, sched: dict[str, Any]) -> list[str]:
     course = _CourseState()
     try:
         with _published() as sent, _asked() as asked:
-            answer, seen = call_watched(unknown_tasks, given, seconds=5.0, thread_name=CHECK_THREAD)
+            answer, seen = call_watched(call, given, seconds=5.0, thread_name=CHECK_THREAD)
     finally:
         changed = course.put_back(given)
     tasks = sorted(set(sent or seen.ran_here))
@@ -1673,6 +1780,134 @@ def _judge_later(unknown_tasks: Any) -> None:
         )
 
 
+#: A misspelt Celery built-in (the task is celery.backend_cleanup), the built-in itself, and
+#: a job: Celery's own names are looked up like any other (adversary round 8).
+BUILTIN_SCHEDULE = {
+    "results-cleanup": {"task": "celery.backend_clean", "schedule": crontab(hour=4, minute=0)},
+    "backend-cleanup": GOOD_SCHEDULE["backend-cleanup"],
+    "stats": {"task": "platform.update_all_users_statistics", "schedule": 600.0},
+}
+BUILTIN_EXPECTED = ["results-cleanup"]
+#: Every task registered, though the entries hold other slips (an hour without a minute, a
+#: demo interval, arguments a job does not take): none is reported (adversary round 8).
+SLIPS_SCHEDULE = {
+    "cleanup": {"task": "platform.cleanup_long_inactive_chats", "schedule": crontab(hour=2)},
+    "stats": {"task": "platform.update_all_users_statistics", "schedule": 0.5},
+    "coupons": {"task": "platform.check_expired_coupons", "schedule": 300.0, "args": (7,)},
+}
+#: A job registered in the course app only, and one registered in another app only.
+RENEW_TASK = "platform.renew_pro_subscriptions"
+PARTNER_TASK = "platform.sync_partner_accounts"
+CURRENT_SCHEDULE = {
+    "renewals": {"task": RENEW_TASK, "schedule": 300.0},
+    "partners": {"task": PARTNER_TASK, "schedule": 300.0},
+    "stats": {"task": "platform.update_all_users_statistics", "schedule": 600.0},
+}
+CURRENT_EXPECTED = ["partners"]
+
+
+def _judge_builtins_looked_up(unknown_tasks: Any) -> None:
+    """A Fail when a misspelt ``celery.*`` name is not reported."""
+    got = _unknown(unknown_tasks, BUILTIN_SCHEDULE)
+    if got == BUILTIN_EXPECTED:
+        return
+    problem = (
+        "for the task names 'celery.backend_clean' (a misspelt built-in), "
+        f"'celery.backend_cleanup' and 'platform.update_all_users_statistics' it returned {got}, "
+        f"expected {BUILTIN_EXPECTED}"
+    )
+    missed = "results-cleanup" not in got
+    raise Fail(
+        problem,
+        hint="'celery.backend_clean' starts like Celery's own names but is none of them (the "
+        "built-in is celery.backend_cleanup): beat sends it as written and no worker knows it; "
+        "look every name up in app.tasks, celery.* ones too"
+        if missed
+        else "look each entry's 'task' up in app.tasks as written",
+    )
+
+
+def _judge_task_objects(unknown_tasks: Any) -> None:
+    """A Fail when an entry whose ``task`` is a Task object, not a name, is not reported."""
+    task = app.tasks["platform.cancel_expired_tasks"]
+    sched = {
+        "cancel-expired": {"task": task, "schedule": 60.0},
+        "stats": {"task": "platform.update_all_users_statistics", "schedule": 600.0},
+    }
+    problem = (
+        "for an entry 'cancel-expired' whose 'task' is the Task object "
+        "platform.cancel_expired_tasks, not its name, and a right one"
+    )
+    hint = (
+        "beat sends entry['task'] as the message's task name, and a Task object is no name: the "
+        "worker refuses the run as NotRegistered, so the entry never runs; report it: look "
+        "entry['task'] up in app.tasks as it is (its keys are names), not its .name"
+    )
+    try:
+        got = _unknown(unknown_tasks, sched)
+    except (Fail, NotYet):
+        raise
+    except Exception as exc:
+        raise Fail(f"{problem}, it raised {error_text(exc)}", hint=hint) from None
+    if got == ["cancel-expired"]:
+        return
+    raise Fail(f"{problem}, it returned {got}, expected ['cancel-expired']", hint=hint)
+
+
+def _judge_names_only(unknown_tasks: Any) -> None:
+    """A Fail when it reports an entry whose task is registered, for another slip."""
+    got = _unknown(unknown_tasks, SLIPS_SCHEDULE)
+    if not got:
+        return
+    raise Fail(
+        "for a schedule whose every task is registered, though its entries hold other slips "
+        "(crontab(hour=2) without minute=, a 0.5 s interval, args a job does not take), it "
+        f"returned {got}: their tasks are in app.tasks",
+        hint="report the entries whose task is not registered, and only those: whatever else "
+        "is wrong with an entry is for another check to say, and a deployment refusing to "
+        "start beat over a name that is right would look for a typo that is not there",
+    )
+
+
+@functools.cache
+def _other_app() -> Any:
+    """An app of its own (not the course's), which knows :data:`PARTNER_TASK` only."""
+    from celery import Celery
+
+    other = Celery("course-check-other", set_as_current=False)
+
+    def sync_partner_accounts() -> None:
+        return None
+
+    other.task(name=PARTNER_TASK, shared=False)(sync_partner_accounts)
+    return other
+
+
+def _judge_current_app(unknown_tasks: Any) -> None:
+    """A Fail when it reads another app's registry than ``app``'s (``celery.current_app``)."""
+    if RENEW_TASK in app.tasks:  # left by a check that was interrupted
+        app.tasks.unregister(RENEW_TASK)
+
+    def renew_pro_subscriptions(**kwargs: Any) -> dict[str, Any]:
+        return periodic.record_run("renew_pro_subscriptions", **kwargs)
+
+    app.task(name=RENEW_TASK, shared=False)(renew_pro_subscriptions)
+    try:
+        got = _unknown(unknown_tasks, CURRENT_SCHEDULE, current=_other_app())
+    finally:
+        app.tasks.unregister(RENEW_TASK)
+    if got == CURRENT_EXPECTED:
+        return
+    raise Fail(
+        f"called while another app was the current one (celery.current_app: a Celery() made in "
+        f"the kernel without set_as_current=False becomes it), for {RENEW_TASK!r}, registered "
+        f"in app, and {PARTNER_TASK!r}, registered only in that other app, it returned {got}, "
+        f"expected {CURRENT_EXPECTED}",
+        hint="look the names up in app.tasks, the app whose beat and workers run the schedule: "
+        "current_app is whichever app was made or set current last, which need not be that one",
+    )
+
+
 @exercise("06.3", "catch a task name typo", points=2)
 def _typos(unknown_tasks: Any) -> str:
     unknown_tasks = need_function(
@@ -1695,13 +1930,19 @@ def _typos(unknown_tasks: Any) -> str:
         _judge_shared(unknown_tasks)
         _judge_patterns(unknown_tasks)
         _judge_later(unknown_tasks)
+        _judge_builtins_looked_up(unknown_tasks)
+        _judge_task_objects(unknown_tasks)
+        _judge_names_only(unknown_tasks)
+        _judge_current_app(unknown_tasks)
         return (
-            "13 unknown names caught (a typo, the wrong case, a module path, a space or a line "
+            "15 unknown names caught (a typo, the wrong case, a module path, a space or a line "
             "break around a name, a function's name, the end of a name, an empty name, two "
-            "entries sharing a typo, a dot or a star where a pattern would match), none "
-            "invented (Celery's own tasks included), a task registered between two calls "
-            "found, nothing sent, the schedule left as it was (its entries and their schedules, "
-            "in their order), and so was the course app"
+            "entries sharing a typo, a dot or a star where a pattern would match, a misspelt "
+            "celery.* name, a Task object instead of a name), none invented (Celery's own tasks "
+            "and entries with other slips included), a task registered between two calls "
+            "found, app's tasks read while another app was current, nothing sent, the schedule "
+            "left as it was (its entries and their schedules, in their order), and so was the "
+            "course app"
         )
     tasks = sorted(TYPO_SCHEDULE[name]["task"] for name in TYPO_EXPECTED)
     if got == tasks:
