@@ -6,13 +6,16 @@ among them, round 2's under a comment), each with the problem the check names an
 The checks read what ran on the worker from the result backend, so a group that ran in order
 only because one worker took its tasks first in, first out is still refused; a function that
 sends its canvas has its sends held until it returns, so a wait of any kind (get(), a loop on
-ready(), a sleep) shows however fast the worker is; a line of other work in each log while the
-function runs shows a function that empties the logs.
+ready(), a loop on the image in the store, a sleep) shows however fast the worker is; lines of
+other work, and of the same user's or image's earlier runs, in each log while the function
+runs show a function that empties the logs or removes lines from them; a signature of one
+call's canvas found again in a later call's (a module-level or cached signature) is refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -49,6 +52,23 @@ STEPS = (
     update_user_statistics,
 )
 WELCOME, FOLLOWS, RECOMMENDATIONS, STATISTICS = STEPS
+#: 07.1's hint for a signature shared between the canvases of two calls (adversary round 7).
+SHARED71 = (
+    "build every signature in the call, from the user_id it gets (send_welcome_email.si("
+    "user_id) and the other three inside the function): a signature kept at module level, or "
+    "cached (lru_cache), is one object shared by every canvas that holds it"
+)
+#: The same for 07.2 and 07.4.
+SHARED72 = (
+    "build every signature in the call, xsum.s() too: chord((add.s(n, n) for n in numbers), "
+    "xsum.s()) inside the function: a signature kept at module level, or cached (lru_cache), "
+    "is one object shared by every canvas that holds it"
+)
+SHARED74 = (
+    "build both signatures in the call: subtract.s(price, discount) | multiply.s(quantity) "
+    "inside the function: a signature kept at module level, or cached (lru_cache), is one "
+    "object shared by every canvas that holds it"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -520,6 +540,61 @@ def flow_r6_countdown_chain_group(user_id):
                        STATISTICS.si(user_id).set(countdown=0.3)))  # fmt: skip
 
 
+# adversary round 7 (shared-signatures, clear-own-lines and cached-steps passed before: the
+# check kept no signature of an earlier call's canvas, and the event log held no line of the
+# user's own; it now refuses a signature object shared with an earlier canvas, and puts an
+# earlier flow's lines of the same user in the log while the function runs)
+
+
+def flow_r7_publish_then_chain(user_id):
+    # the published event sends the welcome mail by name, beside two other subscribers
+    return chain(publish_user_registered_event.si(user_id), *(s.si(user_id) for s in STEPS[1:]))
+
+
+_R7_STEPS = [step.si(0) for step in STEPS]
+
+
+def flow_r7_shared_signatures(user_id):
+    # four module-level signatures re-pointed at each user: chain() copies all but the last
+    for sig in _R7_STEPS:
+        sig.args = (user_id,)
+    return chain(*_R7_STEPS)
+
+
+def flow_r7_immutable_chain(user_id):
+    # the guide's .s(user_id) chain made immutable as a whole: each step still gets a result
+    return chain(*(step.s(user_id) for step in STEPS)).set(immutable=True)
+
+
+_R7_FLOW = chain(*(step.si(0) for step in STEPS))
+
+
+def flow_r7_shared_chain(user_id):
+    # one module-level chain re-pointed at each user and returned
+    for sig in _R7_FLOW.tasks:
+        sig.args = (user_id,)
+    return _R7_FLOW
+
+
+def flow_r7_clear_own_lines(user_id):
+    # removes the user's earlier lines from the event log "so that each step shows once"
+    from course_tasks.store import store
+
+    for step in STEPS:
+        store().lrem(events.LOG_KEY, 0, f"{step.__name__}(user {user_id})")
+    return flow_si(user_id)
+
+
+@functools.cache
+def _r7_step(task, user_id):
+    return task.si(user_id)
+
+
+def flow_r7_cached_steps(user_id):
+    # signatures cached per (task, user): a second flow of user 7 holds the first one's
+    return chain(*(_r7_step(step, user_id) for step in STEPS))
+
+
 @pytest.mark.parametrize(
     "answer",
     [flow_si, flow_pipes_with_keywords, flow_links, flow_chord_of_one, flow_r3_nested_chords],
@@ -810,6 +885,57 @@ def test_07_1_right_answers(answer) -> None:
             "group, sent together with countdowns (update_user_statistics: countdown=0.3)",
             "chain them with .si(): a chain sends each step when the one before it has finished",
             id="r6-countdown-chain-group",
+        ),
+        # adversary round 7 (its middle-group and links-from-first are the rows r6-middle-group
+        # and r6-link-fanout, word for word)
+        pytest.param(
+            flow_r7_publish_then_chain,
+            "'notify_followers(user 7)'",
+            "chain the four steps of guide 002 §4, each once, each with .si(user_id)",
+            id="r7-publish-then-chain",
+        ),
+        pytest.param(
+            flow_r7_shared_signatures,
+            "registered_flow(8) returned a canvas holding update_user_statistics.si(8) (the same "
+            "signature object) that the canvas registered_flow(7) returned holds too: building "
+            "it changed that earlier canvas, whose update_user_statistics.si(7) is now "
+            "update_user_statistics.si(8)",
+            SHARED71,
+            id="r7-shared-signatures",
+        ),
+        pytest.param(
+            flow_r7_immutable_chain,
+            "for user 7, a step failed with TypeError: create_default_follows() takes 1 "
+            "positional argument but 2 were given",
+            "in a chain, .s(user_id) also receives the previous step's result as its first "
+            "argument: use .si(user_id)",
+            id="r7-immutable-chain",
+        ),
+        pytest.param(
+            flow_r7_shared_chain,
+            "registered_flow(8) returned the same canvas object that registered_flow(7) had "
+            "returned, and the check has sent it already",
+            "build a new canvas in every call, from the arguments it gets",
+            id="r7-shared-chain",
+        ),
+        pytest.param(
+            flow_r7_clear_own_lines,
+            "registered_flow(7) removed send_welcome_email(user 7), create_default_follows(user "
+            "7), generate_initial_recommendations(user 7) and update_user_statistics(user 7) "
+            "from the event log while it built the canvas: lines that an earlier flow of user 7 "
+            "had written there",
+            "leave the logs as they are in the function, this one's own earlier lines included "
+            "(no lrem(), no events.clear_log())",
+            id="r7-clear-own-lines",
+        ),
+        pytest.param(
+            flow_r7_cached_steps,
+            "registered_flow(7) returned a canvas holding update_user_statistics.si(7) (the "
+            "same signature object) that the canvas registered_flow(7) returned holds too: the "
+            "two canvases are one object there, so a freeze() of one writes its task id into "
+            "the other",
+            SHARED71,
+            id="r7-cached-steps",
         ),
     ],
 )  # fmt: skip
@@ -1173,10 +1299,56 @@ def doubles_r6_sorts_in_place(numbers):
     return chord((add.s(n, n) for n in numbers), xsum.s())
 
 
+# adversary round 7 (shared-callback passed before: the check kept no signature of an
+# earlier call's canvas; header-ignore-result was told to loop over numbers, and
+# callback-ignore-result that the worker was not running)
+
+
+def doubles_r7_callback_precomputed(numbers):
+    return chord([add.s(n, n) for n in numbers], xsum.si([n + n for n in numbers]))
+
+
+def doubles_r7_header_ignore_result(numbers):
+    # "only the total matters": the adds ignore their results (xsum still gets them)
+    return chord([add.s(n, n).set(ignore_result=True) for n in numbers], xsum.s())
+
+
+def doubles_r7_padded_single(numbers):
+    # a dummy add(0, 0) beside a single number, for fear that a group of one is unrolled
+    members = [add.s(n, n) for n in numbers]
+    if len(numbers) == 1:
+        members.append(add.s(0, 0))
+    return group(members) | xsum.s()
+
+
+def doubles_r7_callback_ignore_result(numbers):
+    # the total is never stored: the chord's handle never becomes ready
+    return chord([add.s(n, n) for n in numbers], xsum.s().set(ignore_result=True))
+
+
+_R7_TOTAL = xsum.s()
+
+
+def doubles_r7_shared_callback(numbers):
+    # one module-level callback in every chord returned
+    return chord([add.s(n, n) for n in numbers], _R7_TOTAL)
+
+
+def doubles_r7_cloned_callback(numbers):
+    """Also right: a module-level callback, cloned in every call (a new object each time)."""
+    return chord([add.s(n, n) for n in numbers], _R7_TOTAL.clone())
+
+
+def doubles_r7_group_pipe(numbers):
+    """Also right (adversary round 7 dropped it as right): group | task is a chord at any
+    size, a group of one included."""
+    return group(add.s(n, n) for n in numbers) | xsum.s()
+
+
 @pytest.mark.parametrize(
     "answer",
     [doubles_chord, doubles_chain_of_group, doubles_keywords, doubles_r4_sorted,
-     doubles_r6_group_fixed_id],
+     doubles_r6_group_fixed_id, doubles_r7_cloned_callback, doubles_r7_group_pipe],
 )  # fmt: skip
 def test_07_2_right_answers(answer) -> None:
     assert_passed(verdict("07.2", answer), "22 for [3, 0, 8] and 12 for [6]: one add(n, n) per")
@@ -1479,6 +1651,44 @@ def test_07_2_right_answers(answer) -> None:
             "leave the list it gets as it is (no numbers.sort(), reverse(), append() or pop() on "
             "it)",
             id="r6-sorts-in-place",
+        ),
+        # adversary round 7 (its starmap is the row starmap, word for word)
+        pytest.param(
+            doubles_r7_callback_precomputed,
+            "for [1, 2, 3], the callback is xsum.si([2, 4, 6]) (1 + 1, 2 + 2 and 3 + 3 computed "
+            "in the notebook)",
+            "xsum.s() with no arguments as the chord's callback",
+            id="r7-callback-precomputed",
+        ),
+        pytest.param(
+            doubles_r7_header_ignore_result,
+            "for [1, 2, 3], 3 of the chord's 3 header tasks left no result in the result backend "
+            "(xsum got [2, 4, 6] from them): their handles stay PENDING for good",
+            "add.s(n, n) in the header without ignore_result=True: the chord still hands their "
+            "results to xsum, but each add's own result is thrown away",
+            id="r7-header-ignore-result",
+        ),
+        pytest.param(
+            doubles_r7_padded_single,
+            "for [6], the chord's header ran ['add(6, 6)', 'add(0, 0)'], not one add(n, n) per "
+            "number",
+            "one add.s(n, n) per number in the chord's header, and nothing else",
+            id="r7-padded-single",
+        ),
+        pytest.param(
+            doubles_r7_callback_ignore_result,
+            "for [1, 2, 3], the chord's header finished (its tasks returned [2, 4, 6]), but the "
+            "chord's handle, its callback's, is still PENDING after 5 s: the callback's result "
+            "was never stored",
+            "xsum.s() as the callback, without ignore_result=True",
+            id="r7-callback-ignore-result",
+        ),
+        pytest.param(
+            doubles_r7_shared_callback,
+            "total_of_doubles([5, 10, 20, 40]) returned a canvas holding xsum.s() (the same "
+            "signature object) that the canvas total_of_doubles([1, 2, 3]) returned holds too",
+            SHARED72,
+            id="r7-shared-callback",
         ),
     ],
 )  # fmt: skip
@@ -2085,11 +2295,68 @@ def image_r6_reupload(image_id):
     return _r6_pipeline(image_id).apply_async(link_error=record_failure.s())
 
 
+# adversary round 7 (store-poll passed before: the check saw loops on a task's state, not on
+# the image in the app-data store; it now counts the function's reads of each store key too)
+
+
+def image_r7_str_id(image_id):
+    return _pipeline(str(image_id)).apply_async(link_error=record_failure.s())
+
+
+def image_r7_fresh_handle(image_id):
+    sent = _pipeline(image_id).apply_async(link_error=record_failure.s())
+    return AsyncResult(sent.id)
+
+
+def image_r7_wait_validated(image_id):
+    # waits for validation "so the caller knows the upload was accepted"
+    sent = _pipeline(image_id).apply_async(link_error=record_failure.s())
+    first = sent
+    while first.parent is not None:
+        first = first.parent
+    first.get(timeout=5, propagate=False)
+    return sent
+
+
+def image_r7_errback_first_and_last(image_id):
+    pipeline = (validate_image.s(image_id).on_error(record_failure.s()) | compress_image.s()
+                | generate_thumbnails.s() | update_image_metadata.s()
+                | notify_processing_complete.s().on_error(record_failure.s()))  # fmt: skip
+    return pipeline.apply_async()
+
+
+def image_r7_state_poll(image_id):
+    # busy-waits on the first step's state (no get(), no ready(), no sleep())
+    sent = _pipeline(image_id).apply_async(link_error=record_failure.s())
+    first = sent
+    while first.parent is not None:
+        first = first.parent
+    deadline = time.monotonic() + 2
+    while first.state == "PENDING" and time.monotonic() < deadline:
+        pass
+    return sent
+
+
+def image_r7_store_poll(image_id):
+    # busy-waits until the image leaves the "uploaded" stage, reading it in the store
+    sent = _pipeline(image_id).apply_async(link_error=record_failure.s())
+    deadline = time.monotonic() + 2
+    while media.image(image_id).get("stage") == "uploaded" and time.monotonic() < deadline:
+        pass
+    return sent
+
+
+def image_r7_reads_image_once(image_id):
+    """Also right: reading the upload once (its format, to log it) is not waiting."""
+    assert "format" in media.image(image_id)
+    return _pipeline(image_id).apply_async(link_error=record_failure.s())
+
+
 @pytest.mark.parametrize(
     "answer",
     [image_right, image_si, image_on_error, image_reads_state_once, image_pipes_delay,
      image_errback_on_every_step, image_r3_chain_and_first, image_r3_on_error_on_chain,
-     image_r3_polls_state_once, image_r4_errback_twice],
+     image_r3_polls_state_once, image_r4_errback_twice, image_r7_reads_image_once],
 )  # fmt: skip
 def test_07_3_right_answers(answer) -> None:
     assert_passed(verdict("07.3", answer), "each failure recorded once, naming the step")
@@ -2433,6 +2700,50 @@ def test_07_3_right_answers(answer) -> None:
             "leave the image as it was uploaded (no media.upload() in the function)",
             id="r6-reupload",
         ),
+        # adversary round 7 (its errback-not-on-last is the row of
+        # image_r4_errback_missing_on_last, word for word)
+        pytest.param(
+            image_r7_str_id,
+            "for a good image, validate_image ran as validate_image('21'): image_id was '21' "
+            "(str), not 21 (int)",
+            "pass the argument as the function got it",
+            id="r7-str-id",
+        ),
+        pytest.param(
+            image_r7_fresh_handle,
+            "process_image returned a handle of notify_processing_complete whose .parent links "
+            "do not lead back to validate_image (result.parent is None)",
+            "return the AsyncResult that chain(...).apply_async(link_error=record_failure.s()) "
+            "gives, as it is",
+            id="r7-fresh-handle",
+        ),
+        pytest.param(
+            image_r7_wait_validated,
+            "process_image(21) waited for its tasks (it called get())",
+            "it waited for the tasks",
+            id="r7-wait-validated",
+        ),
+        pytest.param(
+            image_r7_errback_first_and_last,
+            "an image that fails at compress_image (step 2) failed and nothing was recorded",
+            "link_error on the chain covers every step",
+            id="r7-errback-first-and-last",
+        ),
+        pytest.param(
+            image_r7_state_poll,
+            "process_image(21) waited for its tasks (it read the state of a task again and "
+            "again: a loop on ready() or state)",
+            "it waited for the tasks",
+            id="r7-state-poll",
+        ),
+        pytest.param(
+            image_r7_store_poll,
+            "process_image(21) waited for its tasks (it read media:image:21 in the app-data "
+            "store again and again, though none of its tasks could run meanwhile",
+            "it waited for the tasks: never wait where you send a canvas, not on the data its "
+            "tasks change either (no loop on media.image(...) or the store",
+            id="r7-store-poll",
+        ),
     ],
 )  # fmt: skip
 def test_07_3_wrong_answers(answer, problem, hint) -> None:
@@ -2726,6 +3037,46 @@ def price_r6_clamped(price, discount, quantity):
 
 def price_r6_link_not_chain(price, discount, quantity):
     return subtract.s(price, discount).set(link=multiply.s(quantity))
+
+
+# adversary round 7 (shared-multiply and cached-multiply passed before: the check kept no
+# signature of an earlier call's chain)
+
+
+def price_r7_multiply_precomputed(price, discount, quantity):
+    return subtract.s(price, discount) | multiply.si(price - discount, quantity)
+
+
+def price_r7_int_quantity(price, discount, quantity):
+    return subtract.s(price, discount) | multiply.s(int(quantity))
+
+
+def price_r7_negated(price, discount, quantity):
+    # the partial argument believed to land last, signs flipped to make up for it
+    return subtract.s(discount, price) | multiply.s(-quantity)
+
+
+def price_r7_floats(price, discount, quantity):
+    return subtract.s(float(price), float(discount)) | multiply.s(float(quantity))
+
+
+_R7_TIMES = multiply.s(1)
+
+
+def price_r7_shared_multiply(price, discount, quantity):
+    # one module-level multiply re-pointed at each quantity
+    _R7_TIMES.args = (quantity,)
+    return subtract.s(price, discount) | _R7_TIMES
+
+
+@functools.cache
+def _r7_times(quantity):
+    return multiply.s(quantity)
+
+
+def price_r7_cached_multiply(price, discount, quantity):
+    # multiply signatures cached per quantity: chains with one quantity share one
+    return subtract.s(price, discount) | _r7_times(quantity)
 
 
 @pytest.mark.parametrize("answer", [price_right, price_keywords])
@@ -3027,6 +3378,50 @@ def test_07_4_right_answers(answer) -> None:
             "price_after(30, 5, 2) gave 25, not 50",
             "multiply is a link= of subtract, not the next step of a chain",
             id="r6-link-not-chain",
+        ),
+        # adversary round 7 (its clamped and identity-add are the rows r6-clamped and
+        # r6-identity-add-first, word for word)
+        pytest.param(
+            price_r7_multiply_precomputed,
+            "price_after(30, 5, 2) computed 30 - 5 in the notebook, then ran subtract(30, 5) and "
+            "multiply(25, 2)",
+            "multiply.s(quantity) receives subtract's result from the chain as its first "
+            "argument",
+            id="r7-multiply-precomputed",
+        ),
+        pytest.param(
+            price_r7_int_quantity,
+            "price_after(30, 5, 2) computed int(2) in the notebook",
+            "give the signatures price, discount and quantity as they are",
+            id="r7-int-quantity",
+        ),
+        pytest.param(
+            price_r7_negated,
+            "price_after(30, 5, 2) ran subtract(5, 30) on the worker (-2 computed in the "
+            "notebook), not subtract(30, 5)",
+            "subtract.s(price, discount): the price comes first",
+            id="r7-negated",
+        ),
+        pytest.param(
+            price_r7_floats,
+            "price_after(30, 5, 2) computed float(30), float(5) and float(2) in the notebook",
+            "give the signatures price, discount and quantity as they are",
+            id="r7-floats",
+        ),
+        pytest.param(
+            price_r7_shared_multiply,
+            "price_after(12, 2, 4) returned a canvas holding multiply.s(4) (the same signature "
+            "object) that the canvas price_after(30, 5, 2) returned holds too: building it "
+            "changed that earlier canvas, whose multiply.s(2) is now multiply.s(4)",
+            SHARED74,
+            id="r7-shared-multiply",
+        ),
+        pytest.param(
+            price_r7_cached_multiply,
+            "price_after(7, 0, 3) returned a canvas holding multiply.s(3) (the same signature "
+            "object) that the canvas price_after(5, 8, 3) returned holds too",
+            SHARED74,
+            id="r7-cached-multiply",
         ),
     ],
 )  # fmt: skip

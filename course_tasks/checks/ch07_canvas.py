@@ -6,11 +6,16 @@ one, from the course's tasks. The check calls it (a function that waits is caugh
 (``before_task_publish`` in the calling thread), tasks it ran here (``apply()``, a direct
 call that writes to a log), arithmetic it did on its arguments (07.2 and 07.4 pass numbers
 that note it, ``int()``, ``abs()`` and ``round()`` included; a generator in the canvas it
-returns is read before the call ends, so what it computes counts), lines of other work it wiped
-from the logs (each log holds one while it runs: ``events.clear_log()`` in the function).
-A function that sends its canvas (07.3) has its sends held until it returns, so that no
-worker can finish them meanwhile: a ``get()``, a loop reading a task's state or a
-``time.sleep`` shows however fast the worker is. Then the canvas runs on the worker, and
+returns is read before the call ends, so what it computes counts), lines it wiped or removed
+from the logs (each log holds one line of other work while it runs, and 07.1 and 07.3 the
+lines an earlier run of the same user or image wrote: ``events.clear_log()`` or an ``lrem``
+in the function), and signatures it shares with the canvas an earlier call returned (07.1,
+07.2, 07.4: a signature kept at module level or cached is one object in every canvas, so a
+later call re-pointing it, or a ``freeze()``, changes the earlier canvas; sending clones it,
+so no run shows this, the check compares the objects). A function that sends its canvas
+(07.3) has its sends held until it returns, so that no worker can finish them meanwhile: a
+``get()``, a loop reading a task's state or a key of the app-data store (the image's stage)
+or a ``time.sleep`` shows however fast the worker is. Then the canvas runs on the worker, and
 the check reads what ran there from the result backend (``result_extended``: each task's
 name, arguments, the task that sent it and its group), walking from the returned result to
 its parents, members and children, in both modes:
@@ -31,7 +36,9 @@ its parents, members and children, in both modes:
   and every add sent to run at once (a message with an ``eta``, from a countdown or an eta,
   holds it back: adds held back one after another run one after another); the caller's list
   left as it was (``numbers.sort()``); for a list of one number, ``chain(group(...), xsum.s())``
-  is named (Celery unrolls a group of one, and xsum gets a number);
+  is named (Celery unrolls a group of one, and xsum gets a number); every task's result
+  stored: header adds that left none, or a chord whose header finished while its handle
+  (the callback's) stays PENDING, name ``ignore_result``;
 * 07.3 ``check("07.3", process_image)``: the five-step image pipeline sent as one chain
   with ``link_error=record_failure.s()``, returning the chain's handle at once; a good
   image runs five steps and records nothing; an image that fails at step 1 (a ``.bmp``) or
@@ -67,6 +74,7 @@ from typing import Any, ClassVar
 from unittest import mock
 
 from celery import states
+from celery._state import get_current_task
 from celery.canvas import Signature, _chain, _chord, group, maybe_signature
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, EagerResult, GroupResult, ResultSet, result_from_tuple
@@ -241,25 +249,53 @@ EARLIER_IMAGE = {
 }
 
 
+def _own_lines_of_user(user: int) -> tuple[str, dict[str, list[str]]]:
+    """07.1: the lines an earlier registration of ``user`` wrote to the event log (a user
+    registered again): the function leaves them where they are too."""
+    return f"an earlier flow of user {user}", {
+        "the event log": [f"{step}(user {user})" for step in REGISTERED_STEPS],
+    }
+
+
+def _own_lines_of_image(image_id: int) -> tuple[str, dict[str, list[str]]]:
+    """07.3: the lines an earlier upload of ``image_id`` left in the logs (a gif refused)."""
+    return f"an earlier upload of image {image_id}", {
+        "the event log": [
+            f"record_failure(validate_image: InvalidImage: image {image_id}: unsupported "
+            "format 'gif')"
+        ],
+        "the image log": [f"validate_image(image {image_id}) refused gif"],
+    }
+
+
 @contextmanager
-def _earlier_lines(earlier: dict[str, str]) -> Iterator[list[str]]:
-    """Meanwhile, one line of earlier work at the end of each log (``{what: line}``); once
-    the block is left, the list holds the logs that lost lines meanwhile (the code emptied
-    them: ``events.clear_log()``), and the lines put there are gone again."""
-    lost: list[str] = []
+def _earlier_lines(
+    earlier: dict[str, str], own: dict[str, list[str]] | None = None
+) -> Iterator[dict[str, list[str]]]:
+    """Meanwhile, lines of earlier work in each log: the lines ``own`` gives (``{what:
+    lines}``: what the same user's or image's earlier tasks wrote), then one line of other
+    work at the end (``{what: line}``). Once the block is left, the dict holds, for each log
+    that lost lines meanwhile, the lines it lost (all of them: the code emptied it,
+    ``events.clear_log()``; some: it removed them, ``lrem``), and the lines put there are
+    gone again."""
+    lost: dict[str, list[str]] = {}
     before = {}
-    for what, line in earlier.items():
+    placed = {what: [*(own or {}).get(what, []), line] for what, line in earlier.items()}
+    for what, lines in placed.items():
         key, read = LOGS[what]
-        store().rpush(key, line)
+        store().rpush(key, *lines)
         before[what] = read()
     try:
         yield lost
     finally:
-        for what, line in earlier.items():
+        for what, lines in placed.items():
             key, read = LOGS[what]
-            if read()[: len(before[what])] != before[what]:
-                lost.append(what)
-            store().lrem(key, 1, line)
+            now = read()
+            if now[: len(before[what])] != before[what]:
+                gone = Counter(before[what]) - Counter(now)
+                lost[what] = [line for line in lines if gone[line] > 0] or lines
+            for line in lines:
+                store().lrem(key, 1, line)
 
 
 class _Stopped(CeleryTimeoutError):
@@ -269,6 +305,16 @@ class _Stopped(CeleryTimeoutError):
 #: How often the learner's function may read one task's state (``ready()``, ``state``)
 #: while it sends a canvas; reading it again is a loop waiting for the task.
 READS_ALLOWED = 2
+
+
+#: Redis commands that read a key: the same key read more often than :data:`READS_ALLOWED`
+#: in the learner's function is a loop waiting for it (a write is judged apart: the upload
+#: the function changed, the lines it removed from the logs).
+STORE_READS = frozenset((
+    "GET", "MGET", "GETRANGE", "STRLEN", "EXISTS", "TYPE", "TTL", "PTTL", "HGET", "HGETALL",
+    "HMGET", "HKEYS", "HVALS", "HLEN", "HEXISTS", "HSTRLEN", "LRANGE", "LLEN", "LINDEX",
+    "SMEMBERS", "SCARD", "SISMEMBER", "ZRANGE", "ZCARD", "ZSCORE", "XRANGE", "XLEN",
+))  # fmt: skip
 
 
 @dataclass
@@ -283,10 +329,15 @@ class _Held:
     polled: list[str] = field(default_factory=list)
     #: the seconds of each ``time.sleep`` it called
     slept: list[float] = field(default_factory=list)
+    #: reads of each key of the app-data store in its thread (``media.image(image_id)``)
+    store_reads: Counter[str] = field(default_factory=Counter)
+    #: keys of the app-data store it read again and again: a loop waiting for a task to
+    #: change them (the image's stage)
+    store_polled: list[str] = field(default_factory=list)
     thread: threading.Thread | None = None
 
     def waited(self) -> bool:
-        return bool(self.polled or self.slept)
+        return bool(self.polled or self.slept or self.store_polled)
 
     def calling(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any) -> Any:
@@ -344,12 +395,34 @@ def _holding(fn: Callable[..., Any], hold: bool) -> Iterator[_Held]:
         held.slept.append(seconds)
         raise _Stopped(f"the check stopped time.sleep({seconds!r})")
 
+    client = store()
+    real_command = client.execute_command
+
+    def execute_command(*args: Any, **options: Any) -> Any:
+        # a key of the app-data store read again and again (the image's stage, a log): no
+        # task it sent can change it while the check holds them, so this is a loop waiting
+        # (not a task called right here, validate_image(image_id): it reads the image
+        # itself, and running it in the notebook is named on its own)
+        if (
+            here()
+            and len(args) > 1
+            and str(args[0]).upper() in STORE_READS
+            and get_current_task() is None
+        ):
+            key = str(args[1])
+            held.store_reads[key] += 1
+            if held.store_reads[key] > READS_ALLOWED:
+                held.store_polled.append(key)
+                raise _Stopped(f"the check stopped a loop reading {key} in the app-data store")
+        return real_command(*args, **options)
+
     names = getattr(fn, "__globals__", None)
     own_sleeps = [n for n, v in names.items() if v is real_sleep] if isinstance(names, dict) else []
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.object(app, "send_task", send_task))
         stack.enter_context(mock.patch.object(backend_cls, "get_task_meta", get_task_meta))
         stack.enter_context(mock.patch.object(time, "sleep", sleep))
+        stack.enter_context(mock.patch.object(client, "execute_command", execute_command))
         for name in own_sleeps:  # from time import sleep: the learner's own name for it
             names[name] = sleep
             stack.callback(names.__setitem__, name, real_sleep)
@@ -380,6 +453,7 @@ def _call(
     hold: bool = False,
     doing: str = "built the canvas",
     earlier: dict[str, str] = EARLIER_USER,
+    own: tuple[str, dict[str, list[str]]] | None = None,
     watch: Callable[[], Any] | None = None,
     fresh: dict[str, str] | None = None,
 ) -> Built:
@@ -399,7 +473,7 @@ def _call(
     try:
         with (
             _sending(THREAD_NAME) as sent,
-            _earlier_lines(earlier) as lost,
+            _earlier_lines(earlier, own[1] if own else None) as lost,
             _holding(fn, hold) as held,
         ):
             try:
@@ -424,6 +498,12 @@ def _call(
             how = "it called get()"
         elif held.polled:
             how = "it read the state of a task again and again: a loop on ready() or state"
+        elif held.store_polled:
+            how = (
+                f"it read {held.store_polled[0]} in the app-data store again and again, "
+                "though none of its tasks could run meanwhile: a loop waiting for a step to "
+                "change it (media.image(image_id), the image's stage)"
+            )
         elif held.slept and held.reads:
             how = (
                 f"it read the state of a task, then called time.sleep({held.slept[0]!r}): "
@@ -437,20 +517,37 @@ def _call(
             f"{_called(name, args)} waited for its tasks ({how})",
             hint="it waited for the tasks: never wait where you build or send a canvas (no "
             "get(), no loop on ready(), no sleep()); return at once and let a chain or a "
-            "chord carry the results",
+            "chord carry the results"
+            if not held.store_polled or held.polled or held.slept
+            else "it waited for the tasks: never wait where you send a canvas, not on the data "
+            "its tasks change either (no loop on media.image(...) or the store, no get(), no "
+            "sleep()); return the AsyncResult at once: the caller follows the pipeline through "
+            "it",
         )
     if lost:
         held.sent = []
         _let_finish(published)
-        gone = [earlier[what] for what in lost]
+        placed = {what: [*(own[1] if own else {}).get(what, []), earlier[what]] for what in lost}
+        emptied = [what for what, gone in lost.items() if len(gone) == len(placed[what])]
+        if emptied:
+            gone_lines = [earlier[what] for what in emptied]
+            raise Fail(
+                f"{_called(name, args)} emptied {_words(emptied)} while it {doing}: "
+                f"{_words(gone_lines)}, written there before the call by other work, "
+                f"{'is' if len(gone_lines) == 1 else 'are'} gone",
+                hint="leave the logs alone in the function (no events.clear_log(), no "
+                "media.clear()): the notebook clears them once, in its set-up cell; a function "
+                "that builds or sends a canvas changes no data, and what other users' and "
+                "images' tasks recorded is not its to wipe",
+            )
+        what, gone = next(iter(lost.items()))
+        whose = "other work" if earlier[what] in gone or not own else own[0]
         raise Fail(
-            f"{_called(name, args)} emptied {_words(lost)} while it {doing}: "
-            f"{_words(gone)}, written there before the call by other work, "
-            f"{'is' if len(gone) == 1 else 'are'} gone",
-            hint="leave the logs alone in the function (no events.clear_log(), no "
-            "media.clear()): the notebook clears them once, in its set-up cell; a function "
-            "that builds or sends a canvas changes no data, and what other users' and "
-            "images' tasks recorded is not its to wipe",
+            f"{_called(name, args)} removed {_words(gone)} from {what} while it {doing}: "
+            f"{'lines' if len(gone) > 1 else 'a line'} that {whose} had written there",
+            hint="leave the logs as they are in the function, this one's own earlier lines "
+            "included (no lrem(), no events.clear_log()): they record what ran, every earlier "
+            "run too, and a function that builds or sends a canvas changes no data",
         )
     if answer is None and is_stub_body(fn):
         raise NotYet(f"write the body of {name}")
@@ -616,6 +713,95 @@ def _next_run() -> None:
     global _this_run
     _this_run = next(_RUNS)
     _SENT_CANVASES[:] = [entry for entry in _SENT_CANVASES if entry[0]() is not None]
+    _BUILT_PARTS.clear()
+
+
+@dataclass
+class _Part:
+    """A signature of a canvas a learner's function returned in this run of a check, kept
+    (strongly: no other object can take its ``id()``) with the call that returned it and what
+    it held then."""
+
+    sig: Signature
+    call: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    #: its ``kwargs`` dict, if it holds any: a dict shared between signatures is shared too
+    kwargs_dict: dict[str, Any] | None
+
+
+#: The signatures of every canvas returned in the run of a check under way (07.1, 07.2,
+#: 07.4): a later call's canvas must share none of them (:func:`_new_canvas`).
+_BUILT_PARTS: list[_Part] = []
+
+
+def _shown(sig: Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+    """``update_user_statistics.si(8)``: a signature as the learner would write it."""
+    parts = [repr(_plain(a)) for a in args] + [f"{k}={_plain(v)!r}" for k, v in kwargs.items()]
+    name = short(getattr(sig, "task", "") or "") or type(sig).__name__.lstrip("_")
+    return f"{name}.{'si' if sig.immutable else 's'}({', '.join(parts)})"
+
+
+def _shared_parts(canvas: Signature, call: str, hint: str) -> None:
+    """A Fail if ``canvas`` holds a signature (or a signature's kwargs) that a canvas an
+    earlier call returned holds too: a signature kept at module level, or cached
+    (``lru_cache``), and put in every canvas. Sending clones the signatures, so each run
+    looks right; but building the second canvas may change the first (``sig.args = ...``),
+    and ``freeze()`` on one writes its task id into the other."""
+    mine = [sig for sig in _signatures(canvas) if sig is not canvas]
+    for part in _BUILT_PARTS:
+        same = next(
+            (
+                sig
+                for sig in mine
+                if sig is part.sig
+                or (part.kwargs_dict is not None and sig.kwargs is part.kwargs_dict)
+            ),
+            None,
+        )
+        if same is None:
+            continue
+        then = _shown(part.sig, part.args, part.kwargs)
+        now = _shown(part.sig, tuple(part.sig.args), dict(part.sig.kwargs))
+        what = "the same signature object" if same is part.sig else "a signature's kwargs dict"
+        if now != then:
+            effect = (
+                f"building it changed that earlier canvas, whose {then} is now {now}: a canvas "
+                "built first and sent later runs with the later call's arguments"
+            )
+        else:
+            effect = (
+                "the two canvases are one object there, so a freeze() of one writes its task "
+                "id into the other (two tasks under one id, one handle reading the other's "
+                "result), and a set() or link() on that signature changes both"
+            )
+        raise Fail(
+            f"{call} returned a canvas holding {then if now == then else now} ({what}) that "
+            f"the canvas {part.call} returned holds too: {effect}",
+            hint=hint,
+        )
+    for sig in mine:
+        kwargs = sig.kwargs if isinstance(sig.kwargs, dict) and sig.kwargs else None
+        _BUILT_PARTS.append(_Part(sig, call, tuple(sig.args or ()), dict(sig.kwargs or {}), kwargs))
+
+
+#: What 07.1, 07.2 and 07.4 say to a canvas that shares a signature with another call's.
+_SHARED = (
+    ": a signature kept at module level, or cached (lru_cache), is one object shared by "
+    "every canvas that holds it, so a later call (or a freeze()) changes the earlier canvases"
+)
+SHARED_FLOW_HINT = (
+    "build every signature in the call, from the user_id it gets (send_welcome_email.si("
+    f"user_id) and the other three inside the function){_SHARED}"
+)
+SHARED_DOUBLES_HINT = (
+    "build every signature in the call, xsum.s() too: chord((add.s(n, n) for n in numbers), "
+    f"xsum.s()) inside the function{_SHARED}"
+)
+SHARED_PRICE_HINT = (
+    "build both signatures in the call: subtract.s(price, discount) | multiply.s(quantity) "
+    f"inside the function{_SHARED}"
+)
 
 
 def _new_canvas(canvas: Signature, call: str) -> None:
@@ -813,9 +999,10 @@ def _registered(registered_flow: Any) -> str:
     for turn, user in enumerate(USERS):
         events.clear_log()
         call = _called("registered_flow", (user,))
-        built = _call(fn, "registered_flow", user)
+        built = _call(fn, "registered_flow", user, own=_own_lines_of_user(user))
         sig = _need_signature(built, "registered_flow", (user,))
         _new_canvas(sig, call)
+        _shared_parts(sig, call, SHARED_FLOW_HINT)
         _fresh_ids(sig, call, used_ids, hint=FLOW_IDS_HINT, reads="its handle")
         early = _settle(events.log, 0.1)
         if early:
@@ -1089,9 +1276,10 @@ def _doubles(total_of_doubles: Any) -> str:
             )
         sig = _need_signature(built, "total_of_doubles", (numbers,))
         _new_canvas(sig, call)
+        _shared_parts(sig, call, SHARED_DOUBLES_HINT)
         _fresh_ids(sig, call, used_ids)
         with _published() as published:
-            result, value = _run(sig, f"the canvas for {numbers}", call)
+            result, value = _run_chord(sig, numbers, call)
         expected = sum(2 * n for n in numbers)
         if isinstance(value, list):
             raise Fail(
@@ -1120,6 +1308,34 @@ def _doubles(total_of_doubles: Any) -> str:
             )
         totals.append(f"{expected} for {numbers}")
     return f"{_words(totals)}: one add(n, n) per number on the worker, then xsum"
+
+
+def _run_chord(sig: Signature, numbers: list[int], call: str) -> tuple[AsyncResult, Any]:
+    """:func:`_run` for 07.2, and a Fail that names ``ignore_result`` on the callback if the
+    chord's header finished but its handle (xsum's) never got a result."""
+    with contextlib.suppress(TypeError):
+        _SENT_CANVASES.append((weakref.ref(sig), call, _this_run))
+    result = sig.apply_async()
+    try:
+        return result, finished(
+            result,
+            WAIT_SECONDS,
+            f"the canvas for {numbers}",
+            "is the worker running? Run the set-up cell",
+        )
+    except Fail:
+        header = result.parent if isinstance(result.parent, GroupResult) else None
+        if header is None or not header.results or not header.ready():
+            raise
+        returned = [r.result for r in header.results]
+        raise Fail(
+            f"for {numbers}, the chord's header finished (its tasks returned {returned}), "
+            f"but the chord's handle, its callback's, is still {result.state} after "
+            f"{WAIT_SECONDS:g} s: the callback's result was never stored",
+            hint="xsum.s() as the callback, without ignore_result=True: the chord's handle is "
+            "the callback's, and a task that ignores its result never makes it ready (its "
+            "total is thrown away)",
+        ) from None
 
 
 #: 07.2's hint for a task id given in the canvas.
@@ -1226,6 +1442,17 @@ def _chord_of_adds(
             hint=f"{parent.name} runs all the adds one after another inside one task: {chord_hint}",
         )
     members = [runs[m.id] for m in header.results if m.id in runs]
+    unstored = [m.id for m in header.results if m.id in runs.unstored]
+    if unstored:
+        got = f"xsum got {last.args[0]!r} from them" if last.args else "xsum ran"
+        raise Fail(
+            f"for {numbers}, {len(unstored)} of the chord's {len(header.results)} header tasks "
+            f"left no result in the result backend ({got}): their handles stay PENDING for "
+            "good, so nobody holding the chord's result (result.parent) can see an add "
+            "finish or fail",
+            hint="add.s(n, n) in the header without ignore_result=True: the chord still "
+            "hands their results to xsum, but each add's own result is thrown away",
+        )
     calls = sorted(((r.name, r.bound()) for r in members), key=repr)
     wanted = sorted((("add", {"x": n, "y": n}) for n in numbers), key=repr)
     if calls == wanted and len(members) == len(header.results):
@@ -1415,6 +1642,7 @@ def _pipeline(process_image: Any) -> str:
         hold=True,
         doing="sent the pipeline",
         earlier=EARLIER_IMAGE,
+        own=_own_lines_of_image(GOOD_IMAGE),
         watch=lambda: media.image(GOOD_IMAGE),
         fresh=used,
     )
@@ -1566,6 +1794,7 @@ def _fails_at(
         hold=True,
         doing="sent the pipeline",
         earlier=EARLIER_IMAGE,
+        own=_own_lines_of_image(image_id),
         watch=lambda: media.image(image_id),
         fresh=used,
     )
@@ -1742,6 +1971,7 @@ def _price(price_after: Any) -> str:
         built = _call(fn, "price_after", *(Number(a) for a in args))
         sig = _need_signature(built, "price_after", args)
         _new_canvas(sig, call)
+        _shared_parts(sig, call, SHARED_PRICE_HINT)
         _fresh_ids(sig, call, used_ids, hint=PRICE_IDS_HINT, reads="the chain")
         result, value = _run(sig, call)
         expected = (price - discount) * quantity
@@ -1826,6 +2056,14 @@ def _subtract_then_multiply(
     ran = _in_order(runs)
     names = [r.name for r in ran]
     here = f" ({_words(built.computed)} computed in the notebook)" if built.computed else ""
+    # (``ran`` is in the order the tasks' results were stored, which several worker processes
+    # may swap: a chain sends its next step before it stores the result of the one before,
+    # so which of the two came first is read from which task sent which, :func:`_before`)
+    if sorted(names) == ["multiply", "subtract"]:
+        ran.sort(key=lambda r: r.name != "subtract")
+        if _before(ran[1], ran[0], runs):
+            ran.reverse()
+        names = [r.name for r in ran]
     if names != ["subtract", "multiply"]:
         if "subtract" not in names and discount == 0 and "multiply" in names:
             hint = (
