@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from celery import Celery
+from celery import Celery, states
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, ResultSet
 from checkhelpers import assert_fails, assert_passed, verdict
-from fastapi import BackgroundTasks, FastAPI
+from fastapi import BackgroundTasks, FastAPI, HTTPException
+from kombu.exceptions import OperationalError
 from pydantic import BaseModel
 
 from course_tasks import app, processes, runtime
@@ -105,8 +108,9 @@ def get_ok(task_id: str):
 
 
 def get_state_names(task_id: str):
-    """"progress" as PROGRESS's status, its progress spread out, the error under another key
-    (until round 2 as a repr, which is not the exception's text: see get_error_repr)."""
+    """"progress" as PROGRESS's status (the exercise allows it); until round 7 the progress
+    was spread out and the error under "message", which the exercise's API does not have
+    (see r7_get_progress_flattened, r7_get_failure_message_key)."""
     from celery.result import AsyncResult as CurrentAppResult
 
     result = CurrentAppResult(task_id)
@@ -115,9 +119,9 @@ def get_state_names(task_id: str):
     if meta["status"] == "SUCCESS":
         answer["result"] = meta["result"]
     elif meta["status"] == "FAILURE":
-        answer["message"] = str(meta["result"])
+        answer["error"] = str(meta["result"])
     elif meta["status"] == "PROGRESS":
-        answer.update(meta["result"])
+        answer["progress"] = meta["result"]
     return answer
 
 
@@ -441,7 +445,7 @@ def get_503_when_backend_down(task_id: str):
     if state == "FAILURE":
         return {"status": "failure", "error": str(info)}
     if state == "PROGRESS":
-        return {"status": "progress", "current": info["current"], "total": info["total"]}
+        return {"status": "progress", "progress": info}  # until round 7 spread out (wrong)
     return {"status": state.lower()}
 
 
@@ -1038,6 +1042,895 @@ def get_r6_backend_404(task_id: str):
         raise HTTPException(status_code=404, detail="unknown export") from None
 
 
+# -- round 7 adversary (.adversary/ch12_r7.py): its wrong answers (all 90 in the tables),
+# its two borderline 12.2 answers and its two probes (right answers)
+
+def r7_get_with(**answers: Any) -> Any:
+    """The solution's GET (one read of the record) with the states of ``answers`` answered
+    otherwise: each maps the record's result to the answer (round 7's GET variants)."""
+
+    def export_status(task_id: str):
+        meta = app.backend.get_task_meta(task_id)
+        state, info = meta["status"], meta["result"]
+        if state in answers:
+            return answers[state](info)
+        return answer_from(state, info)
+
+    return export_status
+
+
+def r7_solution_post(request: ExportRequest):
+    task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+    return {"task_id": task.id}
+
+
+def r7_solution_get(task_id: str):
+    meta = app.backend.get_task_meta(task_id)
+    state, info = meta["status"], meta["result"]
+    if state == "SUCCESS":
+        return {"status": "success", "result": info}
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(info)}
+    if state == "PROGRESS":
+        return {"status": "in_progress", "progress": info}
+    return {"status": state.lower()}
+
+
+def r7_exports_app(post=r7_solution_post, get=r7_solution_get):
+    """The learner's cell: the FastAPI app `exports` with the two plain-def endpoints."""
+    exports = FastAPI()
+    exports.post("/exports", status_code=202)(post)
+    exports.get("/exports/{task_id}")(get)
+    return exports
+
+
+def r7_post_background_tasks(request: ExportRequest, background_tasks: BackgroundTasks):
+    # "answer at once": FastAPI's BackgroundTasks publish the message after the 202 is sent,
+    # so a broker that refuses the message can no longer turn the answer into a 5xx.
+    task_id = str(uuid.uuid4())
+    background_tasks.add_task(
+        export_users_csv.apply_async,
+        (request.user_id,),
+        {"rows": request.rows, "seconds_per_row": 0.1},
+        task_id=task_id,
+    )
+    return {"task_id": task_id}
+
+
+def r7_post_thread_fire_and_forget(request: ExportRequest):
+    # same idea with a thread: 202 with an id whatever the broker says
+    task_id = str(uuid.uuid4())
+    threading.Thread(
+        target=export_users_csv.apply_async,
+        args=((request.user_id,), {"rows": request.rows, "seconds_per_row": 0.1}),
+        kwargs={"task_id": task_id},
+        daemon=True,
+    ).start()
+    return {"task_id": task_id}
+
+
+def r7_post_short_uuid(request: ExportRequest):
+    # shorter ids for nicer URLs: 8 hex digits, 32 bits: two exports share an id after
+    # some tens of thousands of exports (birthday bound), and then GET answers for the wrong one
+    task = export_users_csv.apply_async(
+        (request.user_id,),
+        {"rows": request.rows, "seconds_per_row": 0.1},
+        task_id=uuid.uuid4().hex[:8],
+    )
+    return {"task_id": task.id}
+
+
+def r7_post_soft_time_limit(request: ExportRequest):
+    # a "safety net" of 5 minutes: a 5,000-row export needs 500 s and is cut off
+    task = export_users_csv.apply_async(
+        (request.user_id,),
+        {"rows": request.rows, "seconds_per_row": 0.1},
+        soft_time_limit=300,
+    )
+    return {"task_id": task.id}
+
+
+def r7_post_rows_or_default(request: ExportRequest):
+    # "rows defaults to 3": `or` also replaces an explicit 0
+    task = export_users_csv.delay(request.user_id, rows=request.rows or 3, seconds_per_row=0.1)
+    return {"task_id": task.id}
+
+
+def r7_post_publish_retry_long(request: ExportRequest):
+    # "never lose an export": keeps retrying the publish for up to ~40 s while the broker
+    # refuses, holding the request (and a web worker) instead of answering at once
+    task = export_users_csv.apply_async(
+        (request.user_id,),
+        {"rows": request.rows, "seconds_per_row": 0.1},
+        retry=True,
+        retry_policy={"max_retries": 10, "interval_start": 2, "interval_step": 2,
+                      "interval_max": 4},
+    )
+    return {"task_id": task.id}
+
+
+# PROGRESS answered as {"status": "in_progress", "current": 2, "total": 3}
+r7_get_progress_flattened = r7_get_with(
+    PROGRESS=lambda info: {"status": "in_progress", **info})
+
+
+# the client only needs the link: answers the url instead of the task's value
+r7_get_success_url_only = r7_get_with(
+    SUCCESS=lambda info: {"status": "success", "result": info["url"]})
+
+
+def r7_get_revoked_as_failure(task_id: str):
+    # states.PROPAGATE_STATES (FAILURE and REVOKED) both answered as a failure
+    meta = app.backend.get_task_meta(task_id)
+    state, info = meta["status"], meta["result"]
+    if state == "SUCCESS":
+        return {"status": "success", "result": info}
+    if state in states.PROPAGATE_STATES:
+        return {"status": "failure", "error": str(info)}
+    if state == "PROGRESS":
+        return {"status": "in_progress", "progress": info}
+    return {"status": state.lower()}
+
+
+def r7_get_unknown_is_404(task_id: str):
+    # REST instinct: an id the backend has no record of is "not found"
+    meta = app.backend.get_task_meta(task_id)
+    state, info = meta["status"], meta["result"]
+    if state == "PENDING":
+        raise HTTPException(status_code=404, detail="no such export")
+    if state == "SUCCESS":
+        return {"status": "success", "result": info}
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(info)}
+    if state == "PROGRESS":
+        return {"status": "in_progress", "progress": info}
+    return {"status": state.lower()}
+
+
+def r7_get_failure_name_fallback(task_id: str):
+    # an exception without arguments has an empty text: the learner sends its class name
+    meta = app.backend.get_task_meta(task_id)
+    state, info = meta["status"], meta["result"]
+    if state == "SUCCESS":
+        return {"status": "success", "result": info}
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(info) or type(info).__name__}
+    if state == "PROGRESS":
+        return {"status": "in_progress", "progress": info}
+    return {"status": state.lower()}
+
+
+def r7_get_backend_down_200(task_id: str):
+    # a backend outage becomes a 200 with status "error" instead of a 5xx
+    try:
+        meta = app.backend.get_task_meta(task_id)
+    except Exception as exc:
+        return {"status": "error", "error": str(exc)}
+    state, info = meta["status"], meta["result"]
+    if state == "SUCCESS":
+        return {"status": "success", "result": info}
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(info)}
+    if state == "PROGRESS":
+        return {"status": "in_progress", "progress": info}
+    return {"status": state.lower()}
+
+
+def r7_get_started_is_in_progress(task_id: str):
+    # STARTED and PROGRESS both reported as in_progress (STARTED's info is {pid, hostname})
+    meta = app.backend.get_task_meta(task_id)
+    state, info = meta["status"], meta["result"]
+    if state == "SUCCESS":
+        return {"status": "success", "result": info}
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(info)}
+    if state in ("STARTED", "PROGRESS"):
+        return {"status": "in_progress", "progress": info}
+    return {"status": state.lower()}
+
+
+def r7_get_success_via_get(task_id: str):
+    # reads the state once, then takes the value with result.get() "since it is done anyway"
+    meta = app.backend.get_task_meta(task_id)
+    state, info = meta["status"], meta["result"]
+    if state == "SUCCESS":
+        return {"status": "success", "result": app.AsyncResult(task_id).get(timeout=1)}
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(info)}
+    if state == "PROGRESS":
+        return {"status": "in_progress", "progress": info}
+    return {"status": state.lower()}
+
+
+def r7_get_failure_second_read(task_id: str):
+    # FAILURE's text read again through AsyncResult.result: a second read of the backend
+    meta = app.backend.get_task_meta(task_id)
+    state, info = meta["status"], meta["result"]
+    if state == "SUCCESS":
+        return {"status": "success", "result": info}
+    if state == "FAILURE":
+        return {"status": "failure", "error": str(app.AsyncResult(task_id).result)}
+    if state == "PROGRESS":
+        return {"status": "in_progress", "progress": info}
+    return {"status": state.lower()}
+
+
+class r7_Settings:
+    CELERY_BROKER_URL = "redis://localhost:6379/0"
+    CELERY_RESULT_EXPIRES = 3600
+    DEBUG = True
+
+
+def r7_make_celery_solution(settings):
+    celery_app = Celery("shop", set_as_current=False)
+    celery_app.config_from_object(settings, namespace="CELERY")
+    return celery_app
+
+
+r7_MISSING = object()
+
+
+r7_NAMED = ("BROKER_URL", "RESULT_BACKEND", "RESULT_EXPIRES", "TASK_ROUTES",
+          "TASK_DEFAULT_QUEUE", "TIMEZONE", "ACCEPT_CONTENT")
+
+
+def r7_make_celery_fixed_names(settings):
+    # reads exactly the settings the exercise names (getattr: class values, __getattr__,
+    # False and 0 all fine), and no other Celery setting
+    celery_app = Celery("shop", set_as_current=False)
+    for name in r7_NAMED:
+        value = getattr(settings, f"CELERY_{name}", r7_MISSING)
+        if value is not r7_MISSING:
+            celery_app.conf[name.lower()] = value
+    return celery_app
+
+
+def r7_make_celery_json_only(settings):
+    # section 4's security advice applied on top: json only, whatever the settings say
+    celery_app = Celery("shop", set_as_current=False)
+    celery_app.config_from_object(settings, namespace="CELERY")
+    celery_app.conf.accept_content = ["json"]
+    celery_app.conf.task_serializer = "json"
+    celery_app.conf.result_serializer = "json"
+    return celery_app
+
+
+def r7_make_celery_utc_first(settings):
+    # "production runs on UTC": set before config_from_object, believing the settings
+    # override it (Celery keeps values set before the configuration is loaded)
+    celery_app = Celery("shop", set_as_current=False)
+    celery_app.conf.timezone = "UTC"
+    celery_app.conf.enable_utc = True
+    celery_app.config_from_object(settings, namespace="CELERY")
+    return celery_app
+
+
+def r7_make_celery_retry_on_startup(settings):
+    # silences Celery 5.3's start-up warning by forcing the value, over the settings'
+    celery_app = Celery("shop", set_as_current=False)
+    celery_app.config_from_object(settings, namespace="CELERY")
+    celery_app.conf.broker_connection_retry_on_startup = True
+    return celery_app
+
+
+def r7_make_celery_backend_defaults_to_broker(settings):
+    # no CELERY_RESULT_BACKEND? the learner uses the broker's Redis for results too
+    celery_app = Celery(
+        "shop",
+        set_as_current=False,
+        backend=getattr(settings, "CELERY_RESULT_BACKEND", None) or settings.CELERY_BROKER_URL,
+    )
+    celery_app.config_from_object(settings, namespace="CELERY")
+    return celery_app
+
+
+def r7_make_celery_django_path(settings):
+    # the Django line copied from section 2: reads django.conf:settings, not the argument
+    celery_app = Celery("shop", set_as_current=False)
+    celery_app.config_from_object("django.conf:settings", namespace="CELERY")
+    return celery_app
+
+
+def r7_choose_pool_solution(kind, cores):
+    if kind == "cpu":
+        return ("prefork", cores)
+    return ("threads", 10 * cores)
+
+
+def r7_choose_pool_gunicorn(kind, cores):
+    # gunicorn's 2 * cores + 1 for the I/O pool: 5 threads on 2 cores, barely above the cores
+    if kind == "cpu":
+        return ("prefork", cores)
+    return ("threads", 2 * cores + 1)
+
+
+def r7_choose_pool_executor_default(kind, cores):
+    # ThreadPoolExecutor's default, cores + 4: 12 on 8 cores, 1.5 x the cores
+    if kind == "cpu":
+        return ("prefork", cores)
+    return ("threads", cores + 4)
+
+
+def r7_choose_pool_leave_a_core(kind, cores):
+    # "leave one core for the OS": 1 process on 2 cores, 3 on 4
+    if kind == "cpu":
+        return ("prefork", max(1, cores - 1))
+    return ("threads", 10 * cores)
+
+
+def r7_choose_pool_cpu_this_machine(kind, cores):
+    # sizes the CPU pool to the machine the code runs on, not to `cores`
+    if kind == "cpu":
+        return ("prefork", os.cpu_count())
+    return ("threads", 10 * cores)
+
+
+def r7_choose_pool_io_this_machine(kind, cores):
+    # sizes the I/O pool to the machine the code runs on, not to `cores`
+    if kind == "cpu":
+        return ("prefork", cores)
+    return ("threads", 10 * os.cpu_count())
+
+
+def r7_choose_pool_float(kind, cores):
+    # 2.5 threads per core: a float, which `celery worker -c` does not take
+    if kind == "cpu":
+        return ("prefork", cores)
+    return ("threads", cores * 2.5)
+
+
+def r7_worker_unit_solution(project_dir, celery_bin, user):
+    return f"""\
+[Unit]
+Description=Celery worker
+After=network-online.target
+
+[Service]
+Type=simple
+User={user}
+WorkingDirectory={project_dir}
+ExecStart={celery_bin} -A course_tasks worker --loglevel=INFO
+Restart=always
+KillSignal=SIGTERM
+KillMode=mixed
+TimeoutStopSec=600
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def r7_unit(project_dir, celery_bin, user, *, unit="", service=None, install=None, execstart=None,
+          tail=""):
+    """The solution's unit with one part changed (helper: each answer below is one unit)."""
+    execstart = execstart or f"{celery_bin} -A course_tasks worker --loglevel=INFO"
+    service = service if service is not None else (
+        "Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n")
+    install = install if install is not None else "WantedBy=multi-user.target\n"
+    return (f"[Unit]\nDescription=Celery worker\nAfter=network-online.target\n{unit}\n"
+            f"[Service]\nType=simple\nUser={user}\nWorkingDirectory={project_dir}\n"
+            f"ExecStart={execstart}\n{service}\n"
+            f"[Install]\n{install}{tail}")
+
+
+# on-abnormal: restarts after a signal or a timeout, not after an exit with an error code
+r7_unit_restart_on_abnormal = functools.partial(
+    r7_unit, service=(
+        "Restart=on-abnormal\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n"))
+
+
+# the stop settings appended at the end of the file, i.e. in [Install], where systemd
+# ignores them: the stop is control-group with a 90 s timeout
+r7_unit_stop_settings_under_install = functools.partial(
+    r7_unit, service="Restart=always\n",
+    tail="KillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n")
+
+
+# TimeoutSec= "for the start" after TimeoutStopSec=: it sets both, so the stop waits 90 s
+r7_unit_timeoutsec_after = functools.partial(
+    r7_unit, service="Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n"
+        "TimeoutSec=90\n")
+
+
+# recycles the worker every day: systemd stops it itself (a stop nobody asked for)
+r7_unit_runtime_max_daily = functools.partial(
+    r7_unit, service="Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n"
+        "RuntimeMaxSec=1d\n")
+
+
+# PartOf=: every stop or restart of the local Redis stops or restarts the worker
+r7_unit_partof_redis = functools.partial(
+    r7_unit, unit="PartOf=redis-server.service\n")
+
+
+# graphical.target: a server that boots into multi-user.target never starts it
+r7_unit_wantedby_graphical = functools.partial(
+    r7_unit, install="WantedBy=graphical.target\n")
+
+
+def r7_unit_app_option_after_worker(project_dir, celery_bin, user):
+    # Celery 4's order: -A after the sub-command; Celery 5 refuses it at every start
+    return r7_unit(project_dir, celery_bin, user,
+                 execstart=f"{celery_bin} worker -A course_tasks --loglevel=INFO")
+
+
+def r7_unit_bash_activate(project_dir, celery_bin, user):
+    # activates the virtualenv first: the main process is bash (no exec after &&), TERM kills
+    # bash, and KillMode=mixed then SIGKILLs the worker and its tasks at once
+    return r7_unit(project_dir, celery_bin, user, execstart=(
+        f"/bin/bash -c 'source {project_dir}/.venv/bin/activate && "
+        f"{celery_bin} -A course_tasks worker --loglevel=INFO'"))
+
+
+def r7_unit_plus_prefix(project_dir, celery_bin, user):
+    # "+" runs ExecStart with full privileges: User= is ignored, the worker runs as root
+    return r7_unit(project_dir, celery_bin, user,
+                 execstart=f"+{celery_bin} -A course_tasks worker --loglevel=INFO")
+
+
+def r7_unit_dash_prefix_on_failure(project_dir, celery_bin, user):
+    # "-" makes every exit code count as success, so Restart=on-failure never restarts an
+    # exit with an error
+    return r7_unit(project_dir, celery_bin, user,
+                 execstart=f"-{celery_bin} -A course_tasks worker --loglevel=INFO",
+                 service="Restart=on-failure\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n")
+
+
+# RemainAfterExit=yes: a dead worker leaves the unit "active (exited)", never restarted
+r7_unit_remain_after_exit = functools.partial(
+    r7_unit, service="Restart=always\nRemainAfterExit=yes\nKillSignal=SIGTERM\nKillMode=mixed\n"
+        "TimeoutStopSec=600\n")
+
+
+# "never kill a task": no SIGKILL after the timeout, a hung task keeps running after stop
+r7_unit_no_sigkill = functools.partial(
+    r7_unit, service=(
+        "Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n"
+        "SendSIGKILL=no\n"))
+
+
+def r7_unit_worker_time_limit(project_dir, celery_bin, user):
+    # a hard time limit of 2 minutes on every task: the 5-minute tasks are killed mid-way
+    return r7_unit(project_dir, celery_bin, user, execstart=(
+        f"{celery_bin} -A course_tasks worker --loglevel=INFO --soft-time-limit=100 "
+        "--time-limit=120"))
+
+
+# OnFailure= starts another unit (a mail to the admins) whenever the worker fails
+r7_unit_onfailure = functools.partial(
+    r7_unit, unit="OnFailure=notify-admin@%n.service\n")
+
+
+# ExecReload sends HUP to the worker (Celery re-executes itself): a reload signals it
+r7_unit_exec_reload_hup = functools.partial(
+    r7_unit, service="Restart=always\nExecReload=/bin/kill -s HUP $MAINPID\nKillSignal=SIGTERM\n"
+        "KillMode=mixed\nTimeoutStopSec=600\n")
+
+
+def r7_unit_forking_pidfile_mismatch(project_dir, celery_bin, user):
+    # section 3's detached variant, but PIDFile= names another file than --pidfile
+    return (f"[Unit]\nDescription=Celery worker\nAfter=network-online.target\n\n"
+            f"[Service]\nType=forking\nUser={user}\nWorkingDirectory={project_dir}\n"
+            f"RuntimeDirectory=celery\nLogsDirectory=celery\n"
+            f"PIDFile=/run/celery/celery.pid\n"
+            f"ExecStart={celery_bin} -A course_tasks worker --loglevel=INFO --detach "
+            f"--pidfile=/run/celery/worker.pid --logfile=/var/log/celery/worker.log\n"
+            f"Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n\n"
+            f"[Install]\nWantedBy=multi-user.target\n")
+
+
+def r7_unit_control_shutdown_execstop(project_dir, celery_bin, user):
+    # ExecStop with `celery control shutdown`: a broadcast, every worker on the broker stops
+    return r7_unit(project_dir, celery_bin, user, service=(
+        f"Restart=always\nExecStop={celery_bin} -A course_tasks control shutdown\n"
+        "KillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n"))
+
+
+r7_export_numbers = itertools.count(1)
+
+
+def r7_post_pid_counter(request: ExportRequest):
+    # ids "unique across web processes": pid + a counter; a restarted web process (in a
+    # container it is pid 1, or the same pid again) starts the counter over and hands out
+    # the ids of earlier exports again
+    task = export_users_csv.apply_async(
+        (request.user_id,),
+        {"rows": request.rows, "seconds_per_row": 0.1},
+        task_id=f"export-{os.getpid()}-{next(r7_export_numbers)}",
+    )
+    return {"task_id": task.id}
+
+
+def r7_post_tiny_id(request: ExportRequest):
+    # 4 hex digits, 65,536 ids: two exports share one after ~300 exports
+    task = export_users_csv.apply_async(
+        (request.user_id,),
+        {"rows": request.rows, "seconds_per_row": 0.1},
+        task_id=f"{request.user_id}-{uuid.uuid4().hex[:4]}",
+    )
+    return {"task_id": task.id}
+
+
+def r7_post_pickle(request: ExportRequest):
+    # serializer="pickle": a worker that accepts json only (the course's) refuses the message
+    task = export_users_csv.apply_async(
+        (request.user_id,),
+        {"rows": request.rows, "seconds_per_row": 0.1},
+        serializer="pickle",
+    )
+    return {"task_id": task.id}
+
+
+def r7_post_ignore_result(request: ExportRequest):
+    # ignore_result=True: "the client only needs the file": GET never sees SUCCESS
+    task = export_users_csv.apply_async(
+        (request.user_id,),
+        {"rows": request.rows, "seconds_per_row": 0.1},
+        ignore_result=True,
+    )
+    return {"task_id": task.id}
+
+
+def r7_get_with_progress(progress):
+    def export_status(task_id: str):
+        meta = app.backend.get_task_meta(task_id)
+        state, info = meta["status"], meta["result"]
+        if state == "SUCCESS":
+            return {"status": "success", "result": info}
+        if state == "FAILURE":
+            return {"status": "failure", "error": str(info)}
+        if state == "PROGRESS":
+            return progress(info)
+        return {"status": state.lower()}
+    return export_status
+
+
+r7_get_progress_percent = r7_get_with_progress(
+    # progress as a percentage: {"status": "in_progress", "progress": 67}
+    lambda info: {"status": "in_progress",
+                  "progress": round(100 * info["current"] / info["total"])})
+
+
+r7_get_progress_text = r7_get_with_progress(
+    # progress as text: {"status": "in_progress", "progress": "2/3"}
+    lambda info: {"status": "in_progress", "progress": f"{info['current']}/{info['total']}"})
+
+
+r7_get_progress_hyphen = r7_get_with_progress(
+    # "in-progress" with a hyphen: a status the client's code does not know
+    lambda info: {"status": "in-progress", "progress": info})
+
+
+r7_get_progress_running = r7_get_with_progress(
+    # "running": a status of the learner's own
+    lambda info: {"status": "running", "progress": info})
+
+
+r7_get_progress_no_meta = r7_get_with_progress(
+    # the state only: {"status": "in_progress"}, the progress itself is dropped
+    lambda info: {"status": "in_progress"})
+
+
+def r7_unit_bang_prefix(project_dir, celery_bin, user):
+    # "!" is "+" for credentials only: User= is not applied, the worker runs as root
+    return r7_unit(project_dir, celery_bin, user,
+                 execstart=f"!{celery_bin} -A course_tasks worker --loglevel=INFO")
+
+
+# section 6's container recipe copied into the unit: TERM becomes a cold shutdown
+r7_unit_remap_sigterm = functools.partial(
+    r7_unit, service="Environment=REMAP_SIGTERM=SIGQUIT\n"
+        "Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n")
+
+
+# anti-flapping: after 3 failed starts in 60 s systemd gives up for good (Redis down a
+# minute at boot, and the worker never comes back)
+r7_unit_start_limit = functools.partial(
+    r7_unit, unit="StartLimitIntervalSec=60\nStartLimitBurst=3\n",
+    service="Restart=always\nRestartSec=5\nKillSignal=SIGTERM\nKillMode=mixed\n"
+                          "TimeoutStopSec=600\n")
+
+
+# TimeoutStopSec=0 meant as "no limit, let the tasks finish": a hung task blocks the
+# stop for ever
+r7_unit_timeout_zero = functools.partial(
+    r7_unit, service="Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=0\n")
+
+
+# TimeoutStopFailureMode=terminate: at the timeout another TERM, which celery ignores,
+# instead of the SIGKILL
+r7_unit_stop_failure_terminate = functools.partial(
+    r7_unit, service="Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n"
+        "TimeoutStopFailureMode=terminate\n")
+
+
+def r7_make_celery_default_queue(settings):
+    # "the shop's tasks go to the shop queue" when the settings name none: a default of
+    # the learner's own, so the plain `celery worker` (queue celery) never sees them
+    celery_app = Celery("shop", set_as_current=False)
+    celery_app.config_from_object(settings, namespace="CELERY")
+    if not hasattr(settings, "CELERY_TASK_DEFAULT_QUEUE"):
+        celery_app.conf.task_default_queue = "shop"
+    return celery_app
+
+
+def r7_make_celery_expires_timedelta(settings):
+    # converts CELERY_RESULT_EXPIRES to a timedelta "as Celery's docs show": not as it is
+    from datetime import timedelta
+    celery_app = Celery("shop", set_as_current=False)
+    celery_app.config_from_object(settings, namespace="CELERY")
+    expires = getattr(settings, "CELERY_RESULT_EXPIRES", None)
+    if isinstance(expires, (int, float)):
+        celery_app.conf.result_expires = timedelta(seconds=expires)
+    return celery_app
+
+
+# third batch -------------------------------------------------------------------------------
+# SUCCESS answered as {"status": "success", "url": ..., "rows": ...}: no "result"
+r7_get_success_flattened = r7_get_with(
+    SUCCESS=lambda info: {"status": "success", **info})
+
+
+# FAILURE's text under "message" instead of "error"
+r7_get_failure_message_key = r7_get_with(
+    FAILURE=lambda info: {"status": "failure", "message": str(info)})
+
+
+# PROGRESS as {"status": "in_progress", "done": 2, "of": 5}: keys of the learner's own
+r7_get_progress_renamed = r7_get_with(
+    PROGRESS=lambda info: {"status": "in_progress", "done": info["current"], "of": info["total"]})
+
+
+# RestartKillSignal=SIGQUIT "so deploys are quick": systemctl restart is a cold shutdown
+r7_unit_restart_kill_signal = functools.partial(
+    r7_unit, service=(
+        "Restart=always\nKillSignal=SIGTERM\nRestartKillSignal=SIGQUIT\nKillMode=mixed\n"
+        "TimeoutStopSec=600\n"))
+
+
+# RestartPreventExitStatus=1: a worker that exits with error 1 is not restarted
+r7_unit_restart_prevent_status = functools.partial(
+    r7_unit, service=(
+        "Restart=always\nRestartPreventExitStatus=1\nKillSignal=SIGTERM\nKillMode=mixed\n"
+        "TimeoutStopSec=600\n"))
+
+
+# SuccessExitStatus=1 with Restart=on-failure: exit 1 counts as success, no restart
+r7_unit_success_exit_status = functools.partial(
+    r7_unit, service="Restart=on-failure\nSuccessExitStatus=1\nKillSignal=SIGTERM\nKillMode=mixed\n"
+        "TimeoutStopSec=600\n")
+
+
+# systemd 254's backoff: RestartSec grows up to an hour between restarts
+r7_unit_restart_backoff = functools.partial(
+    r7_unit, service="Restart=always\nRestartSec=5\nRestartSteps=10\nRestartMaxDelaySec=1h\n"
+        "KillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n")
+
+
+# [Install] Also=celery-beat.service: enabling the worker enables (starts at boot) beat
+r7_unit_install_also_beat = functools.partial(
+    r7_unit, install="WantedBy=multi-user.target\nAlso=celery-beat.service\n")
+
+
+def r7_unit_celery_workdir(project_dir, celery_bin, user):
+    # celery's own --workdir, copied from Celery's daemonizing guide: the worker runs in
+    # /var/lib/celery, not in the project
+    return r7_unit(project_dir, celery_bin, user, execstart=(
+        f"{celery_bin} --workdir=/var/lib/celery -A course_tasks worker --loglevel=INFO"))
+
+
+# Group=root "so it can read the config": the worker runs with root's group
+r7_unit_group_root = functools.partial(
+    r7_unit, unit="",
+    service="Group=root\nRestart=always\nKillSignal=SIGTERM\nKillMode=mixed\n"
+                          "TimeoutStopSec=600\n")
+
+
+def r7_unit_user_in_unit_section(project_dir, celery_bin, user):
+    # User= written in [Unit] (where systemd ignores it): the worker runs as root
+    text = r7_unit(project_dir, celery_bin, user)
+    text = text.replace(f"User={user}\n", "").replace(
+        "After=network-online.target\n", f"After=network-online.target\nUser={user}\n")
+    return text
+
+
+def r7_post_id_key(request: ExportRequest):
+    # answers {"id": ...}: the client reads "task_id", as the API says
+    task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+    return {"id": task.id}
+
+
+def r7_post_broker_down_400(request: ExportRequest):
+    # the broker's refusal answered 400, as if the client's request were wrong
+    try:
+        task = export_users_csv.delay(request.user_id, rows=request.rows, seconds_per_row=0.1)
+    except OperationalError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from exc
+    return {"task_id": task.id}
+
+
+def r7_get_state_key(task_id: str):
+    # {"state": ...} instead of {"status": ...}
+    meta = app.backend.get_task_meta(task_id)
+    state, info = meta["status"], meta["result"]
+    if state == "SUCCESS":
+        return {"state": "success", "result": info}
+    if state == "FAILURE":
+        return {"state": "failure", "error": str(info)}
+    if state == "PROGRESS":
+        return {"state": "in_progress", "progress": info}
+    return {"state": state.lower()}
+
+
+# FAILURE's text under "result", like SUCCESS's value
+r7_get_failure_under_result = r7_get_with(
+    FAILURE=lambda info: {"status": "failure", "result": str(info)})
+
+
+# SUCCESS's value under "data" instead of "result"
+r7_get_success_under_data = r7_get_with(
+    SUCCESS=lambda info: {"status": "success", "data": info})
+
+
+def r7_choose_pool_hyperthreads(kind, cores):
+    # "two hardware threads per core": prefork 2 x cores for CPU-bound work
+    if kind == "cpu":
+        return ("prefork", 2 * cores)
+    return ("threads", 10 * cores)
+
+
+def r7_unit_discard(project_dir, celery_bin, user):
+    # --discard, --purge's other name: every restart throws away the waiting tasks
+    return r7_unit(project_dir, celery_bin, user,
+                 execstart=f"{celery_bin} -A course_tasks worker --loglevel=INFO --discard")
+
+
+def r7_unit_beat_long_option(project_dir, celery_bin, user):
+    # --beat, -B's long name: a beat in every worker
+    return r7_unit(project_dir, celery_bin, user,
+                 execstart=f"{celery_bin} -A course_tasks worker --loglevel=INFO --beat")
+
+
+# SupplementaryGroups=docker "to start containers from tasks": root-equivalent
+r7_unit_supplementary_docker = functools.partial(
+    r7_unit, service=(
+        "SupplementaryGroups=docker\nRestart=always\nKillSignal=SIGTERM\nKillMode=mixed\n"
+        "TimeoutStopSec=600\n"))
+
+
+# fifth batch -------------------------------------------------------------------------------
+def r7_forking(project_dir, celery_bin, user, *, dirs, pidfile, pid_option, logfile_option):
+    return (f"[Unit]\nDescription=Celery worker\nAfter=network-online.target\n\n"
+            f"[Service]\nType=forking\nUser={user}\nWorkingDirectory={project_dir}\n{dirs}"
+            f"PIDFile={pidfile}\n"
+            f"ExecStart={celery_bin} -A course_tasks worker --loglevel=INFO --detach "
+            f"{pid_option}{logfile_option}\n"
+            f"Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n\n"
+            f"[Install]\nWantedBy=multi-user.target\n")
+
+
+# Celery's %n in the pid file, escaped as %%n in both lines: systemd makes PIDFile= the
+# literal /run/celery/%n.pid, while celery formats its --pidfile to /run/celery/celery.pid
+r7_unit_forking_node_placeholder = functools.partial(
+    r7_forking, dirs="RuntimeDirectory=celery\nLogsDirectory=celery\n",
+    pidfile="/run/celery/%%n.pid",
+    pid_option="--pidfile=/run/celery/%%n.pid ",
+    logfile_option="--logfile=/var/log/celery/%%n.log")
+
+
+# pid and log files in /run/celery and /var/log/celery, which nothing creates and the
+# worker's user may not create: the detached worker cannot start
+r7_unit_forking_missing_dirs = functools.partial(
+    r7_forking, dirs="",
+    pidfile="/run/celery/worker.pid",
+    pid_option="--pidfile=/run/celery/worker.pid ",
+    logfile_option="--logfile=/var/log/celery/worker.log")
+
+
+# a detached worker without --logfile: its log goes nowhere
+r7_unit_forking_no_logfile = functools.partial(
+    r7_forking, dirs="RuntimeDirectory=celery\n",
+    pidfile="/run/celery/worker.pid",
+    pid_option="--pidfile=/run/celery/worker.pid",
+    logfile_option="")
+
+
+# "10M" meant as 10 minutes: to systemd M is a month, the stop may wait 10 months
+r7_unit_timeout_10M = functools.partial(
+    r7_unit, service="Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=10M\n")
+
+
+# exactly the longest task, 5 minutes: no time left for the pool's own stop
+r7_unit_timeout_5m = functools.partial(
+    r7_unit, service="Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=5m\n")
+
+
+# DefaultDependencies=no "to start early": at shutdown the worker is not stopped by
+# systemd (no Conflicts=shutdown.target), the final kill TERMs every process at once
+r7_unit_default_dependencies_no = functools.partial(
+    r7_unit, unit="DefaultDependencies=no\n")
+
+
+# FinalKillSignal=SIGTERM "to be gentle": at the timeout another TERM, which celery ignores
+r7_unit_final_kill_signal_term = functools.partial(
+    r7_unit, service="Restart=always\nKillSignal=SIGTERM\nKillMode=mixed\nTimeoutStopSec=600\n"
+        "FinalKillSignal=SIGTERM\n")
+
+
+# sixth batch -------------------------------------------------------------------------------
+# Celery's %n escaped in --pidfile (%%n, celery makes it celery.pid) but not in PIDFile=
+# (%n, systemd makes it celery-worker.service.pid): systemd waits for a file never written
+r7_unit_forking_pidfile_specifier = functools.partial(
+    r7_forking, dirs="RuntimeDirectory=celery\nLogsDirectory=celery\n",
+    pidfile="/run/celery/%n.pid",
+    pid_option="--pidfile=/run/celery/%%n.pid ",
+    logfile_option="--logfile=/var/log/celery/%%n.log")
+
+
+# NOT a wrong answer (a probe of false rejections, kept out of WRONG): %n in both lines,
+# systemd makes both /run/celery/celery-worker.service.pid and celery leaves it alone
+r7_unit_forking_single_percent_right = functools.partial(
+    r7_forking, dirs="RuntimeDirectory=celery\nLogsDirectory=celery\n",
+    pidfile="/run/celery/%n.pid",
+    pid_option="--pidfile=/run/celery/%n.pid ",
+    logfile_option="--logfile=/var/log/celery/worker.log")
+
+
+# NOT a wrong answer (a probe of false rejections, kept out of WRONG): --pidfile with
+# celery's %%n (node name "celery"), PIDFile= the file celery writes, celery.pid
+r7_unit_forking_node_name_right = functools.partial(
+    r7_forking, dirs="RuntimeDirectory=celery\nLogsDirectory=celery\n",
+    pidfile="/run/celery/celery.pid",
+    pid_option="--pidfile=/run/celery/%%n.pid ",
+    logfile_option="--logfile=/var/log/celery/worker.log")
+
+
+# seventh batch: hardening that breaks the worker ---------------------------------------------
+# ProtectHome=yes "hardening": a project (and its virtualenv) under /home/... is hidden
+# from the worker, which then cannot even start; fine only where the project lives elsewhere
+r7_unit_protect_home = functools.partial(
+    r7_unit, service=(
+        "ProtectHome=yes\nRestart=always\nKillSignal=SIGTERM\nKillMode=mixed\n"
+        "TimeoutStopSec=600\n"))
+
+
+def r7_unit_protect_system_strict_logfile(project_dir, celery_bin, user):
+    # ProtectSystem=strict makes the whole file system read-only, and the worker logs to a
+    # file in the project: it cannot open its log file and exits at every start
+    return r7_unit(project_dir, celery_bin, user,
+                 execstart=(f"{celery_bin} -A course_tasks worker --loglevel=INFO "
+                            f"--logfile={project_dir}/worker.log"),
+                 service=("ProtectSystem=strict\nRestart=always\nKillSignal=SIGTERM\n"
+                          "KillMode=mixed\nTimeoutStopSec=600\n"))
+
+
+# PrivateTmp=yes with the pid file in /tmp: the worker writes it in its private /tmp,
+# systemd looks for it in the real one
+r7_unit_forking_private_tmp = functools.partial(
+    r7_forking, dirs="PrivateTmp=yes\n",
+    pidfile="/tmp/celery-worker.pid",
+    pid_option="--pidfile=/tmp/celery-worker.pid ",
+    logfile_option="--logfile=/tmp/celery-worker.log")
+
+
+# eighth batch ---------------------------------------------------------------------------------
+def r7_make_celery_capital_settings(settings):
+    # `r7_Settings` (the cell's example class) instead of the argument `settings`
+    celery_app = Celery("shop", set_as_current=False)
+    celery_app.config_from_object(r7_Settings, namespace="CELERY")
+    return celery_app
+
+
+def r7_make_celery_broker_backend_args(settings):
+    # guide style Celery(..., broker=..., backend=...): an AttributeError for every project
+    # whose settings store no results (no CELERY_RESULT_BACKEND, Celery's default)
+    celery_app = Celery("shop", set_as_current=False,
+                        broker=settings.CELERY_BROKER_URL,
+                        backend=settings.CELERY_RESULT_BACKEND)
+    celery_app.config_from_object(settings, namespace="CELERY")
+    return celery_app
+
+
 @pytest.mark.parametrize(
     ("api", "problem", "hint"),
     [
@@ -1479,6 +2372,153 @@ def get_r6_backend_404(task_id: str):
         pytest.param(lambda: make_api(post_ok, get_r6_backend_404),
                      "while the result backend was down", "let the error through",
                      id="r6-backend-down-404"),
+        # round 7 adversary (.adversary/ch12_r7.py), every wrong answer
+        pytest.param(lambda: r7_exports_app(post=r7_post_background_tasks),
+                     "POST /exports while the broker refused the message (send_task raised kombu's "
+                     "OperationalError)",
+                     "let the error through: an unhandled exception answers 500 (or raise",
+                     id="r7-post-background-tasks"),
+        pytest.param(lambda: r7_exports_app(post=r7_post_thread_fire_and_forget),
+                     "POST /exports while the broker refused the message (send_task raised kombu's "
+                     "OperationalError)",
+                     "let the error through: an unhandled exception answers 500 (or raise",
+                     id="r7-post-thread-fire-and-forget"),
+        pytest.param(lambda: r7_exports_app(post=r7_post_short_uuid),
+                     "bits (Celery's own ids, uuid4s, have 122 random bits), so after some "
+                     "65,536 exports",
+                     "let Celery give every task a new, random id",
+                     id="r7-post-short-uuid"),
+        pytest.param(lambda: r7_exports_app(post=r7_post_soft_time_limit),
+                     "POST /exports queued the export with soft_time_limit=300: the worker "
+                     "interrupts",
+                     "leave out soft_time_limit: an export takes as long as its rows need",
+                     id="r7-post-soft-time-limit"),
+        pytest.param(lambda: r7_exports_app(post=r7_post_rows_or_default),
+                     "the task queued for user 8 with 0 rows was export_users_csv(user_id=8, "
+                     "rows=3,",
+                     "pass request.rows as it is: `request.rows or 3` (or `if not",
+                     id="r7-post-rows-or-default"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_progress_flattened),
+                     "the progress is not the 'progress' object the API answers",
+                     'answer {"status": "in_progress", "progress": meta["result"]}: the',
+                     id="r7-get-progress-flattened"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_success_url_only),
+                     "GET for a finished export has no 'result' with the task's value",
+                     'add "result": result.result for SUCCESS',
+                     id="r7-get-success-url-only"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_revoked_as_failure),
+                     "GET /exports/{id} for a revoked export said status='failure'",
+                     'answer {"status": "revoked", ...} (the state in lower case)',
+                     id="r7-get-revoked-as-failure"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_unknown_is_404),
+                     "GET /exports/{id} for an id the worker has not run answered 404",
+                     'give every state an answer: end with a fallback such as {"status":',
+                     id="r7-get-unknown-404"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_failure_name_fallback),
+                     "GET for an export that failed with a bare TimeoutError (raised with no "
+                     "argument) (TimeoutError)",
+                     "the error is the exception's text, str(result.info), exactly: without",
+                     id="r7-get-failure-name-fallback"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_backend_down_200),
+                     "GET /exports/{id} while the result backend was down (reading the task's "
+                     "state raised",
+                     "let the error through: an unhandled exception answers 500 (or raise",
+                     id="r7-get-backend-down-200"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_started_is_in_progress),
+                     "GET /exports/{id} for an export a worker has started said "
+                     "status='in_progress'",
+                     'answer {"status": "started", ...} (the state in lower case)',
+                     id="r7-get-started-is-in-progress"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_success_via_get),
+                     "GET /exports/{id} for an export whose result expired while GET answered "
+                     "(SUCCESS for the first read",
+                     "read the record once and answer from that read alone: meta =",
+                     id="r7-get-success-via-get"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_failure_second_read),
+                     "GET /exports/{id} for an export whose result expired while GET answered "
+                     "(FAILURE for the first read",
+                     "read the record once and answer from that read alone: meta =",
+                     id="r7-get-failure-second-read"),
+        pytest.param(lambda: r7_exports_app(post=r7_post_pid_counter),
+                     "in two web processes started from the same code",
+                     "let Celery give every task a new, random id",
+                     id="r7-post-pid-counter"),
+        pytest.param(lambda: r7_exports_app(post=r7_post_tiny_id),
+                     "bits (Celery's own ids, uuid4s, have 122 random bits)",
+                     "let Celery give every task a new, random id",
+                     id="r7-post-tiny-id"),
+        pytest.param(lambda: r7_exports_app(post=r7_post_pickle),
+                     "POST /exports queued the export with serializer='pickle': the workers accept "
+                     "only ['json']",
+                     "leave out serializer=: the message then goes in the app's",
+                     id="r7-post-pickle"),
+        pytest.param(lambda: r7_exports_app(post=r7_post_ignore_result),
+                     "POST /exports queued the export with ignore_result=True: the worker stores "
+                     "no result, so GET never",
+                     "leave out ignore_result: GET /exports/{task_id} reads the export's",
+                     id="r7-post-ignore-result"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_progress_percent),
+                     "GET for an export at row 2 of 5 answered {'status': 'in_progress', "
+                     "'progress': 40}: the progress is",
+                     "add \"progress\": result.info, the {'current': 2, 'total': 5} the",
+                     id="r7-get-progress-percent"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_progress_text),
+                     "GET for an export at row 2 of 5 answered {'status': 'in_progress', "
+                     "'progress': '2/5'}: the progress",
+                     "add \"progress\": result.info, the {'current': 2, 'total': 5} the",
+                     id="r7-get-progress-text"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_progress_hyphen),
+                     "GET /exports/{id} for an export at row 2 of 5 said status='in-progress'",
+                     'answer {"status": "in_progress", ...} (the state in lower case)',
+                     id="r7-get-progress-hyphen"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_progress_running),
+                     "GET /exports/{id} for an export at row 2 of 5 said status='running'",
+                     'answer {"status": "in_progress", ...} (the state in lower case)',
+                     id="r7-get-progress-running"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_progress_no_meta),
+                     "GET for an export at row 2 of 5 answered {'status': 'in_progress'}: the "
+                     "progress is missing",
+                     "add \"progress\": result.info, the {'current': 2, 'total': 5} the",
+                     id="r7-get-progress-no-meta"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_success_flattened),
+                     "GET for a finished export has no 'result' with the task's value",
+                     'add "result": result.result for SUCCESS',
+                     id="r7-get-success-flattened"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_failure_message_key),
+                     "the exception's text is under 'message', not under 'error'",
+                     'answer {"status": "failure", "error": str(meta["result"])}: the key',
+                     id="r7-get-failure-message-key"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_progress_renamed),
+                     "GET for an export at row 2 of 5 answered {'status': 'in_progress', 'done': "
+                     "2, 'of': 5}: the",
+                     "add \"progress\": result.info, the {'current': 2, 'total': 5} the",
+                     id="r7-get-progress-renamed"),
+        pytest.param(lambda: r7_exports_app(post=r7_post_id_key),
+                     "POST /exports answered {'id': ",
+                     'answer {"task_id": task.id}',
+                     id="r7-post-id-key"),
+        pytest.param(lambda: r7_exports_app(post=r7_post_broker_down_400),
+                     "POST /exports while the broker refused the message (send_task raised kombu's "
+                     "OperationalError)",
+                     "let the error through: an unhandled exception answers 500 (or raise",
+                     id="r7-post-broker-down-400"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_state_key),
+                     "GET /exports/{id} for a finished export said status=None",
+                     'answer {"status": "success", ...} (the state in lower case)',
+                     id="r7-get-state-key"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_failure_under_result),
+                     "the exception's text is under 'result', not under 'error'",
+                     'answer {"status": "failure", "error": str(meta["result"])}: the key',
+                     id="r7-get-failure-under-result"),
+        pytest.param(lambda: r7_exports_app(get=r7_get_success_under_data),
+                     "GET for a finished export has no 'result' with the task's value",
+                     'add "result": result.result for SUCCESS',
+                     id="r7-get-success-under-data"),
+        pytest.param(lambda: r7_exports_app(post=r7_post_publish_retry_long),
+                     "POST /exports queues the export with retry_policy={'max_retries': 10, "
+                     "'interval_start': 2,",
+                     "leave out retry= and retry_policy= (Celery's default retries for",
+                     id="r7-post-publish-retry-long"),
     ],
 )
 def test_12_1_wrong_answers(api: Any, problem: str, hint: str) -> None:
@@ -1872,7 +2912,12 @@ def make_r5_conf_cache(key: Any) -> Any:
      pytest.param(make_with_defaults, id="own-values-where-unset"),
      # round 4 adversary's borderline answer: Celery accepts the namespace with its "_"
      pytest.param(make_r4_namespace_underscore, id="r4-namespace-underscore"),
-     pytest.param(make_r4_every_default_name, id="r4-every-setting-by-name")],
+     pytest.param(make_r4_every_default_name, id="r4-every-setting-by-name"),
+     # round 7 adversary's borderline answers: a value of one's own where the settings have
+     # none (the exercise allows it), for the result backend and for the default queue
+     pytest.param(r7_make_celery_backend_defaults_to_broker, id="r7-backend-defaults-to-broker"),
+     pytest.param(r7_make_celery_default_queue, id="r7-default-queue-of-its-own"),
+     pytest.param(r7_make_celery_solution, id="r7-solution")],
 )
 def test_12_2_right_answers(answer: Any) -> None:
     assert_passed(verdict("12.2", answer), "every CELERY_* setting read")
@@ -2123,6 +3168,46 @@ def make_r6_dir_copy(settings):
         pytest.param(make_r6_dir_copy, "for settings served by a __getattr__ that dir() does "
                      "not list, broker_url is None", "ask for each setting by its name",
                      id="r6-dir-copy"),
+        # round 7 adversary (.adversary/ch12_r7.py), every wrong answer
+        pytest.param(r7_make_celery_fixed_names,
+                     "broker_connection_max_retries is 100, not None: "
+                     "CELERY_BROKER_CONNECTION_MAX_RETRIES was not read",
+                     "load every CELERY_ setting, not only the four the exercise names:",
+                     id="r7-fixed-names"),
+        pytest.param(r7_make_celery_json_only,
+                     "accept_content is ['json'], not ['json', 'msgpack']: make_celery set it "
+                     "itself (an argument of",
+                     "leave the settings' values as they are: whatever the project sets in",
+                     id="r7-json-only-forced"),
+        pytest.param(r7_make_celery_utc_first,
+                     "timezone is 'UTC', not 'Europe/Paris': make_celery set it itself (an "
+                     "argument of Celery(...), or a",
+                     "leave the settings' values as they are: whatever the project sets in",
+                     id="r7-utc-set-before-config"),
+        pytest.param(r7_make_celery_retry_on_startup,
+                     "broker_connection_retry_on_startup is True, not False: make_celery set it "
+                     "itself (an argument of",
+                     "leave the settings' values as they are: whatever the project sets in",
+                     id="r7-retry-on-startup-forced"),
+        pytest.param(r7_make_celery_django_path,
+                     "make_celery configured the app from 'django.conf:settings', not from the "
+                     "settings object it is given",
+                     "pass the object itself: config_from_object(settings,",
+                     id="r7-django-path-string"),
+        pytest.param(r7_make_celery_expires_timedelta,
+                     "result_expires is datetime.timedelta(seconds=600), not 600: make_celery set "
+                     "it itself (an argument",
+                     "leave the settings' values as they are: whatever the project sets in",
+                     id="r7-expires-timedelta"),
+        pytest.param(r7_make_celery_capital_settings,
+                     "for CELERY_BROKER_URL='redis://broker-1.example.com:6379/0', broker_url is",
+                     "read the settings you are given: app.config_from_object(settings,",
+                     id="r7-capital-settings-class"),
+        pytest.param(r7_make_celery_broker_backend_args,
+                     "make_celery failed with AttributeError for a settings object that has no "
+                     "CELERY_RESULT_BACKEND",
+                     "read only the settings the object has: config_from_object(settings,",
+                     id="r7-broker-backend-args"),
     ],
 )
 def test_12_2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -2350,6 +3435,36 @@ def pool_cpu_this_machine(kind, cores):
         pytest.param(lambda k, c: ("prefork", c) if k == "cpu" else ("threads", c + 4),
                      "for I/O-bound work on 2 cores you chose threads -c 6",
                      "waiting tasks use no CPU", id="r6-io-executor-default"),
+        # round 7 adversary (.adversary/ch12_r7.py), every wrong answer
+        pytest.param(r7_choose_pool_gunicorn,
+                     "for I/O-bound work on 2 cores you chose threads -c 5",
+                     "waiting tasks use no CPU: run many more than the cores (at least 8",
+                     id="r7-io-gunicorn-2n-plus-1"),
+        pytest.param(r7_choose_pool_executor_default,
+                     "for I/O-bound work on 2 cores you chose threads -c 6",
+                     "waiting tasks use no CPU: run many more than the cores (at least 8",
+                     id="r7-io-cores-plus-4"),
+        pytest.param(r7_choose_pool_leave_a_core,
+                     "for CPU-bound work on 2 cores you chose prefork -c 1",
+                     "one process per core: more only take turns, fewer leave cores idle",
+                     id="r7-cpu-leave-a-core"),
+        pytest.param(r7_choose_pool_cpu_this_machine,
+                     "for CPU-bound work on 2 cores you chose prefork -c 1",
+                     "one process per core: more only take turns, fewer leave cores idle",
+                     id="r7-cpu-os-cpu-count"),
+        pytest.param(r7_choose_pool_io_this_machine,
+                     "for I/O-bound work on 3 cores you chose threads -c 10 (as for 2 cores)",
+                     "waiting tasks use no CPU: run many more than the cores (at least 12",
+                     id="r7-io-os-cpu-count"),
+        pytest.param(r7_choose_pool_float,
+                     "choose_pool('io', 2) returned ('threads', 5.0): the concurrency is a float, "
+                     "not an int",
+                     "the concurrency is a number of processes or threads, a whole number:",
+                     id="r7-io-float"),
+        pytest.param(r7_choose_pool_hyperthreads,
+                     "for CPU-bound work on 2 cores you chose prefork -c 4",
+                     "one process per core: more only take turns, fewer leave cores idle",
+                     id="r7-cpu-hyperthreads"),
     ],
 )
 def test_12_3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -2475,10 +3590,17 @@ def r6_unit(*, unit_extra="", args="--loglevel=INFO", service=R6_SERVICE,
 @pytest.mark.parametrize(
     "answer",
     [
+        # with the directories systemd makes for the user (round 7: without them the worker
+        # cannot write its files, see detached-without-directories)
         pytest.param(unit(type="forking", extra=" --detach --pidfile=/run/celery/w.pid "
                           "--logfile=/var/log/celery/w.log",
-                          stop="KillMode=mixed\nTimeoutStopSec=600\nPIDFile=/run/celery/w.pid\n"),
+                          stop="KillMode=mixed\nTimeoutStopSec=600\nPIDFile=/run/celery/w.pid\n"
+                          "RuntimeDirectory=celery\nLogsDirectory=celery\n"),
                      id="detached"),
+        # round 7: in a file option systemd's specifier is taken as the path it makes
+        pytest.param(r2_unit(("--loglevel=INFO",
+                              "--loglevel=INFO --logfile=/var/log/celery/%p.log\n"
+                              "LogsDirectory=celery")), id="r7-logfile-systemd-p"),
         pytest.param(unit(type="exec", restart="Restart=on-failure\n"), id="exec-on-failure"),
         pytest.param(unit(stop="KillMode=mixed\nTimeoutSec=10min\n"), id="timeoutsec-10min"),
         pytest.param(unit(stop="KillMode=mixed\nTimeoutStopSec=5min 30s\n"), id="timeout-5min30"),
@@ -2554,6 +3676,12 @@ def r6_unit(*, unit_extra="", args="--loglevel=INFO", service=R6_SERVICE,
             + R6_SERVICE)), id="r6-celeryd-opts-harmless"),
         pytest.param(r6_unit(service="Environment=CELERY_WORKER_CONCURRENCY=4\n" + R6_SERVICE),
                      id="r6-celery-worker-concurrency-variable"),
+        # round 7 adversary's probes: %n in --pidfile and PIDFile= (systemd makes both
+        # celery-worker.service.pid), and celery's %%n in --pidfile with PIDFile= the file
+        # celery writes (celery.pid)
+        pytest.param(r7_unit_forking_single_percent_right, id="r7-forking-systemd-n-in-both"),
+        pytest.param(r7_unit_forking_node_name_right, id="r7-forking-celery-node-name"),
+        pytest.param(r7_worker_unit_solution, id="r7-solution"),
     ],
 )
 def test_12_4_other_right_answers(answer: Any) -> None:
@@ -2833,9 +3961,13 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      id="r3-node-name-percent-h"),
         pytest.param(r2_unit(("--loglevel=INFO",
                               "--loglevel=INFO --logfile=/var/log/celery/%n%I.log")),
-                     "ExecStart has %n: systemd reads % specifiers in the unit before celery sees "
-                     "the command, and replaces %n with the unit's full name",
-                     "write %%n so that celery gets %n", id="r3-logfile-percent-specifiers"),
+                     # round 7: systemd's %n in a path is the path it makes, but nothing makes
+                     # /var/log/celery
+                     "--logfile=/var/log/celery/celery-worker.service.log (as celery gets it: "
+                     "systemd has replaced the % specifiers of ExecStart): the worker runs as "
+                     "celery, and nothing in the unit makes /var/log/celery for it",
+                     "let systemd make the directory for the user",
+                     id="r3-logfile-percent-specifiers"),
         pytest.param(r2_unit(("Restart=always", "Restart=always\nWatchdogSec=60")),
                      "WatchdogSec=60: celery never sends systemd's WATCHDOG=1 keep-alive",
                      "leave out WatchdogSec", id="r3-watchdog"),
@@ -2970,7 +4102,8 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      "write %%h so that celery gets %h", id="r4-env-percent-h"),
         pytest.param(r2_unit(("--loglevel=INFO",
                               "--loglevel=INFO --logfile=/var/log/celery/%p.log")),
-                     "ExecStart has %p", "write %%p", id="r4-percent-p-logfile"),
+                     "nothing in the unit makes /var/log/celery for it",
+                     "let systemd make the directory for the user", id="r4-percent-p-logfile"),
         pytest.param(r2_unit(("--loglevel=INFO",
                               "--loglevel=INFO >> /var/log/celery/worker.log 2>&1")),
                      "ExecStart has >> 2>&1: systemd runs no shell", "leave them out",
@@ -3168,11 +4301,12 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      "that long", "leave out RuntimeMaxSec", id="r5-runtime-max"),
         pytest.param(r2_unit(("--loglevel=INFO",
                               "--loglevel=INFO --statedb=/var/lib/celery/%n.state")),
-                     "ExecStart has %n: systemd reads % specifiers", "write %%n",
-                     id="r5-statedb-percent-n"),
+                     "the worker runs as celery, and nothing in the unit makes /var/lib/celery",
+                     "let systemd make the directory for the user", id="r5-statedb-percent-n"),
         pytest.param(r2_unit(("--loglevel=INFO",
                               "--loglevel=INFO --logfile=/var/log/celery/%p.log")),
-                     "ExecStart has %p: systemd reads % specifiers", "write %%p",
+                     "nothing in the unit makes /var/log/celery for it",
+                     "let systemd make the directory for the user",
                      id="r5-percent-p-logfile"),
         pytest.param(r2_unit(("--loglevel=INFO", "--loglevel=INFO -n worker1@${{HOSTNAME}}")),
                      "ExecStart has ${HOSTNAME}: systemd replaces it with that variable of the "
@@ -3353,6 +4487,227 @@ def test_12_4_other_right_answers(answer: Any) -> None:
                      "PartOf=redis-server.service in [Unit] stops and restarts the worker "
                      "whenever redis-server.service stops or restarts",
                      "leave out PartOf=redis-server.service", id="part-of-redis"),
+        pytest.param(unit(type="forking", extra=" --detach --pidfile=/run/celery/w.pid "
+                          "--logfile=/var/log/celery/w.log",
+                          stop="KillMode=mixed\nTimeoutStopSec=600\nPIDFile=/run/celery/w.pid\n"),
+                     "--pidfile=/run/celery/w.pid: the worker runs as celery, and nothing in the "
+                     "unit makes /run/celery for it", "let systemd make the directory for the user",
+                     id="detached-without-directories"),
+        # round 7 adversary (.adversary/ch12_r7.py), every wrong answer
+        pytest.param(r7_unit_restart_on_abnormal,
+                     "the unit has Restart=on-abnormal: a worker that exits with an error code "
+                     "(exit 1, say after it lost",
+                     "Restart=always (or on-failure): a worker that dies must come back",
+                     id="r7-restart-on-abnormal"),
+        pytest.param(r7_unit_stop_settings_under_install,
+                     "KillSignal=SIGTERM is in [Install], where systemd ignores it",
+                     "move it to [Service]: KillSignal= is a setting of [Service]",
+                     id="r7-stop-settings-under-install"),
+        pytest.param(r7_unit_timeoutsec_after,
+                     "TimeoutSec=90 (90 s) (TimeoutSec= comes after TimeoutStopSec=600 and sets "
+                     "the stop timeout too:",
+                     "TimeoutStopSec= longer than the longest task (5 minutes here), e.g.",
+                     id="r7-timeoutsec-after-timeoutstopsec"),
+        pytest.param(r7_unit_runtime_max_daily,
+                     "RuntimeMaxSec=1d: systemd stops the worker itself each time it has run that "
+                     "long, and counts it as",
+                     "leave out RuntimeMaxSec: to give memory back, let celery replace its",
+                     id="r7-runtime-max-sec"),
+        pytest.param(r7_unit_partof_redis,
+                     "PartOf=redis-server.service in [Unit] stops and restarts the worker whenever "
+                     "redis-server.service",
+                     "leave out PartOf=redis-server.service (After=redis-server.service",
+                     id="r7-partof-redis"),
+        pytest.param(r7_unit_wantedby_graphical,
+                     "the unit is not started at boot",
+                     "[Install] WantedBy=multi-user.target",
+                     id="r7-wantedby-graphical"),
+        pytest.param(r7_unit_app_option_after_worker,
+                     "ExecStart runs 'worker -A course_tasks'",
+                     "run celery_bin -A course_tasks worker ...",
+                     id="r7-app-option-after-worker"),
+        pytest.param(r7_unit_bash_activate,
+                     "ExecStart runs the worker inside a shell (/bin/bash -c '...'): the shell is "
+                     "the main process, so",
+                     "start celery_bin itself in ExecStart, no shell, no pipe: its output",
+                     id="r7-bash-activate-venv"),
+        pytest.param(r7_unit_plus_prefix,
+                     "ExecStart=+... : the '+' prefix runs the command with full privileges: "
+                     "systemd applies neither",
+                     "leave out the '+': ExecStart=CELERY_BIN ... runs as User=celery",
+                     id="r7-execstart-plus-prefix"),
+        pytest.param(r7_unit_dash_prefix_on_failure,
+                     "with Restart=on-failure: the '-' makes systemd count every exit",
+                     "leave out the '-' before the command (or use Restart=always)",
+                     id="r7-execstart-dash-on-failure"),
+        pytest.param(r7_unit_remain_after_exit,
+                     "RemainAfterExit=yes: after the worker exits cleanly the unit stays active "
+                     "(exited), so Restart=",
+                     "leave out RemainAfterExit: it is for oneshot units, not for a worker",
+                     id="r7-remain-after-exit"),
+        pytest.param(r7_unit_no_sigkill,
+                     "SendSIGKILL=no: when TimeoutStopSec runs out, systemd leaves what is left "
+                     "running instead of",
+                     "leave out SendSIGKILL (it is yes by default): a stop must end",
+                     id="r7-send-sigkill-no"),
+        pytest.param(r7_unit_worker_time_limit,
+                     "ExecStart has --time-limit=120: the worker kills the pool process running "
+                     "any task after 120 s, and",
+                     "leave out --time-limit (or make it longer than the longest task, over",
+                     id="r7-worker-time-limit"),
+        pytest.param(r7_unit_onfailure,
+                     "OnFailure=notify-admin@%n.service in [Unit]: the check does not know "
+                     "OnFailure= as a setting that",
+                     "leave out OnFailure: the unit needs no more than the exercise asks",
+                     id="r7-onfailure-unit"),
+        pytest.param(r7_unit_exec_reload_hup,
+                     "ExecReload=/bin/kill -s HUP $MAINPID sends SIGHUP at every systemctl reload: "
+                     "celery takes SIGHUP as",
+                     "leave out ExecReload: only systemd's KillSignal=SIGTERM, at a stop or",
+                     id="r7-execreload-hup"),
+        pytest.param(r7_unit_forking_pidfile_mismatch,
+                     "PIDFile=/run/celery/celery.pid is not the --pidfile the worker writes "
+                     "(/run/celery/worker.pid):",
+                     "PIDFile= with the same path as --pidfile, as both end up: a plain",
+                     id="r7-forking-pidfile-mismatch"),
+        pytest.param(r7_unit_control_shutdown_execstop,
+                     "control shutdown broadcasts shutdown to every worker connected to the "
+                     "broker",
+                     "leave out ExecStop: systemctl stop then sends KillSignal=SIGTERM to",
+                     id="r7-execstop-control-shutdown"),
+        pytest.param(r7_unit_bang_prefix,
+                     "ExecStart=!... : the '!' prefix runs the command without the credential "
+                     "changes: systemd does not",
+                     "leave out the '!': ExecStart=CELERY_BIN ... runs as User=celery",
+                     id="r7-execstart-bang-prefix"),
+        pytest.param(r7_unit_remap_sigterm,
+                     "Environment=REMAP_SIGTERM=SIGQUIT: celery then takes TERM as SIGQUIT, a cold "
+                     "shutdown, so systemctl",
+                     "leave out REMAP_SIGTERM: TERM is celery's warm shutdown",
+                     id="r7-env-remap-sigterm"),
+        pytest.param(r7_unit_start_limit,
+                     "StartLimitIntervalSec=60 and StartLimitBurst=3 in [Unit]: systemd refuses "
+                     "more than 3 start(s) in",
+                     "leave out the StartLimit settings (systemd's default is 5 starts in",
+                     id="r7-start-limit-burst"),
+        pytest.param(r7_unit_timeout_zero,
+                     "TimeoutStopSec=0: systemd never kills what is left, so a task that hangs "
+                     "keeps systemctl stop (and",
+                     "a stop must end: TimeoutStopSec= longer than the longest task (5",
+                     id="r7-timeoutstopsec-zero"),
+        pytest.param(r7_unit_stop_failure_terminate,
+                     "TimeoutStopFailureMode=terminate: the check does not know "
+                     "TimeoutStopFailureMode= as a setting that",
+                     "leave out TimeoutStopFailureMode: the unit needs no more than the",
+                     id="r7-stop-failure-mode-terminate"),
+        pytest.param(r7_unit_restart_kill_signal,
+                     "RestartKillSignal=SIGQUIT: systemctl restart (every deploy) stops the worker "
+                     "with SIGQUIT, not the",
+                     "leave out RestartKillSignal: a restart then stops the worker as",
+                     id="r7-restart-kill-signal-quit"),
+        pytest.param(r7_unit_restart_prevent_status,
+                     "RestartPreventExitStatus=1: a worker that exits with that status stays down",
+                     "leave it out: a worker that dies or exits with an error must come",
+                     id="r7-restart-prevent-exit-status"),
+        pytest.param(r7_unit_success_exit_status,
+                     "SuccessExitStatus=1 with Restart=on-failure: a worker that exits with that "
+                     "status counts as a",
+                     "leave out SuccessExitStatus (or use Restart=always)",
+                     id="r7-success-exit-status-on-failure"),
+        pytest.param(r7_unit_restart_backoff,
+                     "RestartSteps=10: the check does not know RestartSteps= as a setting that "
+                     "leaves the worker's start,",
+                     "leave out RestartSteps: the unit needs no more than the exercise asks",
+                     id="r7-restart-backoff-1h"),
+        pytest.param(r7_unit_install_also_beat,
+                     "Also=celery-beat.service in [Install] starts beat with the worker: every "
+                     "machine that runs a worker",
+                     "leave beat out of the worker's unit: it runs once, in a unit of its",
+                     id="r7-install-also-beat"),
+        pytest.param(r7_unit_celery_workdir,
+                     "ExecStart runs celery with --workdir=/var/lib/celery: celery changes into "
+                     "/var/lib/celery before it",
+                     "leave out --workdir: WorkingDirectory={project_dir} already runs the",
+                     id="r7-celery-workdir"),
+        pytest.param(r7_unit_group_root,
+                     "Group=root: the worker runs with root's own group, so every task (and "
+                     "whoever can queue one) gets",
+                     "leave out Group=: User=celery alone runs the worker with that user's",
+                     id="r7-group-root"),
+        pytest.param(r7_unit_user_in_unit_section,
+                     "User=celery is in [Unit], where systemd ignores it",
+                     "move it to [Service]: User= is a setting of [Service]",
+                     id="r7-user-in-unit-section"),
+        pytest.param(r7_unit_discard,
+                     "ExecStart has --discard: the worker purges its queues at every start "
+                     "(--purge and --discard are one",
+                     "leave out --purge (--discard, CELERY_WORKER_PURGE): a restarted",
+                     id="r7-discard-option"),
+        pytest.param(r7_unit_beat_long_option,
+                     "ExecStart runs beat inside the worker (-B): every machine with this unit "
+                     "runs a beat of its own,",
+                     "leave out -B: beat runs once, in a unit of its own",
+                     id="r7-beat-long-option"),
+        pytest.param(r7_unit_forking_node_placeholder,
+                     "PIDFile=/run/celery/%%n.pid (/run/celery/%n.pid to systemd, which replaces % "
+                     "specifiers in it: %n",
+                     "PIDFile= with the same path as --pidfile, as both end up: a plain",
+                     id="r7-forking-node-placeholder"),
+        pytest.param(r7_unit_forking_missing_dirs,
+                     "--pidfile=/run/celery/worker.pid: the worker runs as celery, and nothing "
+                     "in the unit makes /run/celery for it",
+                     "let systemd make the directory for the user: RuntimeDirectory=celery",
+                     id="r7-forking-missing-dirs"),
+        pytest.param(r7_unit_forking_no_logfile,
+                     "--detach needs Type=forking, --pidfile, --logfile and PIDFile= (missing: "
+                     "--logfile)",
+                     "or leave out --detach and use Type=simple: systemd then watches the",
+                     id="r7-forking-no-logfile"),
+        pytest.param(r7_unit_timeout_10M,
+                     "TimeoutStopSec=10M is 304.375 days (systemd reads M as months, m or min as "
+                     "minutes): a task that",
+                     "a stop must end: TimeoutStopSec= longer than the longest task (5",
+                     id="r7-timeoutstopsec-10M"),
+        pytest.param(r7_unit_timeout_5m,
+                     "TimeoutStopSec=5m (300 s): systemd SIGKILLs the worker before a 5-minute "
+                     "task can finish",
+                     "TimeoutStopSec= longer than the longest task (5 minutes here), e.g.",
+                     id="r7-timeoutstopsec-5m"),
+        pytest.param(r7_unit_default_dependencies_no,
+                     "DefaultDependencies=no in [Unit]: the check does not know "
+                     "DefaultDependencies= as a setting that",
+                     "leave out DefaultDependencies: the unit needs no more than the",
+                     id="r7-default-dependencies-no"),
+        pytest.param(r7_unit_final_kill_signal_term,
+                     "FinalKillSignal=SIGTERM: when TimeoutStopSec runs out, what is left gets "
+                     "SIGTERM instead of",
+                     "leave out FinalKillSignal: systemd's SIGKILL is what ends a stop",
+                     id="r7-final-kill-signal-term"),
+        pytest.param(r7_unit_forking_pidfile_specifier,
+                     "PIDFile=/run/celery/%n.pid (/run/celery/celery-worker.service.pid to "
+                     "systemd, which replaces %",
+                     "PIDFile= with the same path as --pidfile, as both end up: a plain",
+                     id="r7-forking-pidfile-specifier"),
+        pytest.param(r7_unit_protect_home,
+                     "ProtectHome=yes hides /home/shop/app from the worker, and the project is "
+                     "there (a project in a",
+                     "leave out ProtectHome= (ProtectHome=read-only still lets the worker",
+                     id="r7-protect-home"),
+        pytest.param(r7_unit_protect_system_strict_logfile,
+                     "worker.log, but ProtectSystem=strict makes",
+                     "write the file where the worker may: a directory systemd makes for it",
+                     id="r7-protect-system-strict-logfile"),
+        pytest.param(r7_unit_forking_private_tmp,
+                     "--pidfile=/tmp/celery-worker.pid with PrivateTmp=yes: the worker gets a /tmp "
+                     "of its own, writes its",
+                     "keep the pid file out of /tmp: RuntimeDirectory=celery,",
+                     id="r7-forking-private-tmp-pidfile"),
+        # round 7's borderline answer, wrong now that the exercise says so: the docker
+        # group is as good as root
+        pytest.param(r7_unit_supplementary_docker,
+                     "SupplementaryGroups=docker: the worker runs with a group whose members "
+                     "can do what root does (docker: the docker socket",
+                     "leave out SupplementaryGroups=", id="r7-supplementary-groups-docker"),
     ],
 )
 def test_12_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:

@@ -16,7 +16,10 @@
   a user's second export must get an id of its own, also for the same rows, and so must an
   export POSTed in each of two copies of the process (``os.fork`` where there is one: the same
   code and state, as two web workers or a restart) with their clocks at the same instant and
-  process id 1 (an id from a counter, the clock or the pid is seen); while the broker
+  process id 1 (an id from a counter, the clock or the pid is seen), and every id must be as
+  random as Celery's own uuid4 (a whole uuid in it, or 122 bits besides what all ids share:
+  a truncated uuid is seen); a message in a serializer the workers refuse is named as such;
+  FAILURE's text must be under ``error`` and PROGRESS under ``progress``; while the broker
   refuses the message POST, and while the result backend is down GET, must answer an error
   (5xx); an endpoint that asks the workers (a broadcast, ``inspect()``) or talks to Celery
   inside the event loop (``async def``) is seen too;
@@ -27,7 +30,8 @@
   instance, its class and a base class, one behind a plain ``__getattr__`` that ``dir()``
   does not list), each with settings that are false or 0 and settings away from what apps
   are often forced to (json only, UTC, retry on startup); every ``CELERY_*`` setting is
-  compared, the first app's again after the second call, then the apps made for a third
+  compared (the second object has no CELERY_RESULT_BACKEND: a make_celery that reads it
+  regardless is named), the first app's again after the second call, then the apps made for a third
   object of the first one's class and for the first object after its settings changed (a
   cache keyed by the object or its class is seen);
 * 12.3 ``check("12.3", choose_pool)``: ``choose_pool(kind, cores)`` gives ``(pool,
@@ -46,7 +50,12 @@
   a word, does not replace), no worker time limit shorter than the longest task, nothing else
   that signals the worker (ExecStop/ExecReload kills, SendSIGHUP, REMAP_SIGTERM=SIGQUIT), a
   RestartSec of at most a minute, and no [Service] setting outside a list of known harmless
-  ones (a known name in other capitals is named as such); the worker's options are judged as
+  ones (a known name in other capitals is named as such); no root in any form (``+``/``!``
+  before ExecStart, Group=/SupplementaryGroups= of :data:`ROOT_GROUPS`); run a third time with
+  a project under /home, the project must stay readable under the unit's sandboxing and every
+  file the worker writes (--pidfile, --logfile, --statedb, as systemd's specifiers and celery's
+  node_format make them) must go where ``user`` can write (:func:`_judge_files`), and PIDFile=
+  as systemd expands it must be the file celery writes; the worker's options are judged as
   celery's click reads them (:func:`_worker_options`), after systemd has put in the unit's
   Environment= values (``$NAME`` split at whitespace, ``${NAME}`` one word) and with the
   ``CELERY_WORKER_*`` variables click takes as options; checked with :mod:`configparser`,
@@ -79,7 +88,7 @@ import uuid
 import warnings
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -370,6 +379,13 @@ def _judge_queued(name: str, args: Any, kwargs: Any, options: dict[str, Any], *,
                    f"not read (they read {routed!r}, where the app routes export_users_csv)",
                    hint="leave out queue=: export_users_csv.delay(...) sends it where the "
                    "app's routing says, and the workers read that queue")
+    serializer = options.get("serializer")
+    if serializer is not None and not _accepted(serializer):
+        raise Fail(f"POST /exports queued the export with serializer={serializer!r}: the "
+                   f"workers accept only {list(app.conf.accept_content)} (accept_content), so "
+                   "they refuse the message and no worker ever runs the export, whatever its id",
+                   hint="leave out serializer=: the message then goes in the app's "
+                   f"task_serializer ({app.conf.task_serializer}), which the workers accept")
     if options.get("ignore_result"):
         raise Fail(f"POST /exports queued the export with ignore_result="
                    f"{options['ignore_result']!r}: the worker stores no result, so GET never "
@@ -439,6 +455,16 @@ def _judge_queued(name: str, args: Any, kwargs: Any, options: dict[str, Any], *,
         raise Fail(f"{problem}: it mails the link to {got['email_to']!r}",
                    hint="leave email_to out: the export mails no link here")
     _judge_publish_retry(options)
+
+
+def _accepted(serializer: str) -> bool:
+    """Whether the workers take a message in ``serializer`` (a name or a content type)."""
+    from kombu.serialization import registry
+
+    accepted = set(app.conf.accept_content or ())
+    content_type = registry.name_to_type.get(serializer, serializer)
+    return serializer in accepted or content_type in accepted or any(
+        registry.name_to_type.get(name) == content_type for name in accepted)
 
 
 #: The longest a POST may spend retrying the publish while the broker refuses it, in seconds
@@ -567,8 +593,16 @@ def _judge_failure(data: dict[str, Any], case: _Case) -> None:
     exc = case.value
     text = str(exc)
     given = [v for k, v in data.items() if k != "status"]
-    if any(isinstance(v, str) and v == text for v in given):
+    if isinstance(data.get("error"), str) and data["error"] == text:
         return
+    elsewhere = [k for k, v in data.items()
+                 if k not in ("status", "error") and isinstance(v, str) and v == text]
+    if elsewhere and "error" not in data:
+        raise Fail(f"GET for {case.what} ({error_text(exc)}) answered {data!r}: the "
+                   f"exception's text is under {elsewhere[0]!r}, not under 'error', where the "
+                   "API's clients read it",
+                   hint='answer {"status": "failure", "error": str(meta["result"])}: the key '
+                   'is "error", as the exercise gives the answer')
     said = data.get("error", next((v for v in given if isinstance(v, str)), None))
     problem = f"GET for {case.what} ({error_text(exc)}) answered {data!r}"
     named = (repr(exc), f"{type(exc).__name__}: {exc}", type(exc).__name__)
@@ -647,7 +681,13 @@ def _judge_get(client: Any, endpoint: Any, case: _Case) -> Any:
                    hint='add "result": result.result for SUCCESS')
     if case.state == "FAILURE":
         _judge_failure(data, case)
-    if case.state == "PROGRESS" and not _carries(data, case.value):
+    if case.state == "PROGRESS" and data.get("progress") != case.value:
+        if _carries(data, case.value):
+            raise Fail(f"GET for {case.what} answered {data!r}: the progress is not the "
+                       "'progress' object the API answers (its clients read "
+                       "answer[\"progress\"][\"current\"])",
+                       hint=f'answer {{"status": "in_progress", "progress": meta["result"]}}: '
+                       f"the {case.value} the export reports, as it is, under \"progress\"")
         raise Fail(f"GET for {case.what} answered {data!r}: the progress is missing",
                    hint=f'add "progress": result.info, the {case.value} the export reports')
     return data
@@ -925,7 +965,44 @@ def _ids_of_copies(exports: Any) -> list[Any]:
     return found
 
 
-def _judge_ids(client: Any, post: Any, exports: Any, ids: list[tuple[str, int, int]]) -> str:
+#: The random bits of Celery's own task ids (uuid4): an id of one's own needs as many.
+RANDOM_BITS = 122
+_UUID_IN = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?"
+                      r"[0-9a-fA-F]{12}")
+
+
+def _id_bits(ids: list[str]) -> float:
+    """About how many bits of the fewest any of ``ids`` can carry once the text all of them
+    share at their start and at their end is left out: its length times log2 of the
+    alphabet its characters come from (hex digits, letters and digits, ...)."""
+    start = os.path.commonprefix(ids)
+    end = os.path.commonprefix([task_id[::-1] for task_id in ids])
+    cores = [task_id[len(start):len(task_id) - len(end) if end else None] for task_id in ids]
+    chars = set("".join(cores))
+    classes = ("0123456789", "abcdef", "ghijklmnopqrstuvwxyz", "ABCDEF", "GHIJKLMNOPQRSTUVWXYZ")
+    size = (sum(len(letters) for letters in classes if chars & set(letters))
+            + len({c for c in chars if not c.isalnum()}))  # fmt: skip
+    return min(len(core) for core in cores) * math.log2(max(size, 2))
+
+
+def _judge_randomness(ids: list[str]) -> None:
+    """A Fail unless every id POST answered is as hard to hit twice as Celery's own (a uuid4:
+    122 random bits): a whole uuid in it, or as many bits besides what all ids share."""
+    if len(ids) < 2 or all(_UUID_IN.search(task_id) for task_id in ids):
+        return
+    bits = _id_bits(ids)
+    if bits >= RANDOM_BITS:
+        return
+    short = next(task_id for task_id in ids if not _UUID_IN.search(task_id))
+    raise Fail(f"POST /exports answered ids such as {short!r}: besides what all its ids share, "
+               f"about {bits:.0f} bits (Celery's own ids, uuid4s, have {RANDOM_BITS} random "
+               f"bits), so after some {2 ** (bits / 2):,.0f} exports two of them get the same "
+               "id, and GET answers for one export with the other's result",
+               hint=_SAME_ID_HINT)
+
+
+def _judge_ids(client: Any, post: Any, exports: Any, ids: list[tuple[str, int, int]],
+               extra: tuple[str, ...] = ()) -> str:
     """A Fail unless every export gets an id no other export can get: a user's second export
     of the same rows, and exports of two copies of the web process at the same instant; what
     was tried, for the verdict."""
@@ -944,6 +1021,8 @@ def _judge_ids(client: Any, post: Any, exports: Any, ids: list[tuple[str, int, i
                    "made from a counter, the clock or the process id is new only inside one "
                    "process, so one export overwrites the other's result",
                    hint=_SAME_ID_HINT)
+    _judge_randomness([*[task_id for task_id, _, _ in ids], again, *extra,
+                       *[task_id for task_id in copies if isinstance(task_id, str)]])
     both = len(copies) == 2 and all(isinstance(task_id, str) for task_id in copies)
     return (" (also for the same request again, and in two copies of the web process at one "
             "instant)" if both else " (also for the same request again)")
@@ -979,9 +1058,9 @@ def _endpoints(exports: Any) -> str:
                    "whichever ran last",
                    hint="let Celery give every task a new id (export_users_csv.delay(...) "
                    "does): leave out task_id=")
-    new_ids = _judge_ids(client, post, exports, ids)
-    for user, rows in ((8, 0), (9, BIG_EXPORT_ROWS)):  # judged as queued, never run
-        _post(client, post, user, rows, run=False)
+    extra = tuple(_post(client, post, user, rows, run=False)  # judged as queued, never run
+                  for user, rows in ((8, 0), (9, BIG_EXPORT_ROWS)))  # fmt: skip
+    new_ids = _judge_ids(client, post, exports, ids, extra)
     _post_refused(client, 5, 4)
     for task_id, user_id, rows in [*ids, (own.id, 99, 1)]:
         result = app.AsyncResult(task_id)
@@ -1090,7 +1169,8 @@ def _settings(n: int) -> tuple[Any, Any]:
 def _fill(settings: Any, n: int) -> Any:
     """Set the settings that sit on the object itself (the n-th object's values); the object."""
     settings.CELERY_BROKER_URL = f"redis://broker-{n}.example.com:6379/0"
-    settings.CELERY_RESULT_BACKEND = f"redis://broker-{n}.example.com:6379/1"
+    if n != 2:  # the second project stores no results: no result backend, Celery's default
+        settings.CELERY_RESULT_BACKEND = f"redis://broker-{n}.example.com:6379/1"
     settings.CELERY_WORKER_CONCURRENCY = 2 + n
     settings.CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = False
     settings.CELERY_BROKER_CONNECTION_MAX_RETRIES = None  # retry for ever (the default is 100)
@@ -1102,7 +1182,8 @@ def _celery_settings(settings: Any) -> dict[str, Any]:
     """``{"CELERY_BROKER_URL": ..., ...}``: every Celery setting of ``settings`` (a plain
     object), named first."""
     found = {key: getattr(settings, key) for key in dir(settings) if key.startswith("CELERY_")}
-    return {key: found[key] for key in (*NAMED, *sorted(set(found) - set(NAMED)))}
+    return {key: found[key] for key in (*NAMED, *sorted(set(found) - set(NAMED)))
+            if key in found}
 
 
 def _conf_key(setting: str) -> str:
@@ -1120,7 +1201,20 @@ def _made(make_celery: Any, settings: Any) -> Any:
     current = _state.get_current_app()
     default = _state.default_app
     try:
-        made = make_celery(settings)
+        try:
+            made = make_celery(settings)
+        except AttributeError as exc:
+            name = getattr(exc, "name", None) or next(
+                (word.strip("'\"") for word in str(exc).split() if "CELERY_" in word), None)
+            if not name or not name.startswith("CELERY_") or hasattr(settings, name):
+                raise
+            raise Fail(f"make_celery failed with AttributeError for a settings object that has no "
+                       f"{name} (a project that stores no results has no result backend, and "
+                       "Celery's default is none): it reads that setting whether it is there or "
+                       f"not ({exc})",
+                       hint="read only the settings the object has: config_from_object(settings, "
+                       'namespace="CELERY") does, and needs no broker= nor backend= in '
+                       "Celery(...)") from None
         became = _state.get_current_app()
         became_default = _state.default_app
     finally:
@@ -1916,7 +2010,8 @@ def _check_stop(service: configparser.SectionProxy, lines: list[tuple[str, str]]
                    hint="leave out SendSIGKILL (it is yes by default): a stop must end")
 
 
-def _judge_detached(service: configparser.SectionProxy, command: list[str], kind_: str) -> None:
+def _judge_detached(service: configparser.SectionProxy, command: list[str], kind_: str,
+                    options: Any, project: str) -> None:
     """A Fail unless a worker with ``--detach`` runs as systemd needs a forking daemon."""
     pidfile = next((arg.split("=", 1)[1] if "=" in arg else
                     (command[i + 1] if i + 1 < len(command) else "")
@@ -1936,10 +2031,39 @@ def _judge_detached(service: configparser.SectionProxy, command: list[str], kind
                    "worker itself" if missing != ["PIDFile="] else
                    "add PIDFile= with the path given to --pidfile (or leave out --detach and "
                    "use Type=simple)")
-    if pidfile and service["PIDFile"] != pidfile:
-        raise Fail(f"PIDFile={service['PIDFile']} is not the --pidfile the worker writes "
-                   f"({pidfile}): systemd cannot find the main process",
-                   hint="PIDFile= with the same path as --pidfile")
+    if not pidfile:
+        return
+    written = _written(pidfile, options, project)
+    read = _systemd_expand(service["PIDFile"])
+    if read != written:
+        said = (f" ({read} to systemd, which replaces % specifiers in it: %n is the unit's "
+                "name, %% a %)" if "%" in service["PIDFile"] else "")
+        formatted = (f", which celery formats to {written} (its %n is the node's name, "
+                     f"{_node_name(options).split('@')[0]})" if written != pidfile else "")
+        raise Fail(f"PIDFile={service['PIDFile']}{said} is not the --pidfile the worker writes "
+                   f"({pidfile}{formatted}): systemd waits for a pid file that never appears, "
+                   "cannot find the main process, and gives up on the start",
+                   hint="PIDFile= with the same path as --pidfile, as both end up: a plain "
+                   "path in both is simplest (--pidfile=/run/celery/worker.pid, "
+                   "PIDFile=/run/celery/worker.pid)")
+
+
+def _node_name(options: Any) -> str:
+    """The worker's node name (``celery@host`` unless -n says otherwise)."""
+    from celery.utils.nodenames import default_nodename
+
+    given = options.params.get("hostname") if options is not None else None
+    return default_nodename(given if isinstance(given, str) else None)
+
+
+def _written(path: str, options: Any, project: str) -> str:
+    """The file celery writes for a --pidfile/--logfile/--statedb value: its placeholders
+    replaced (node_format), relative to the project directory the worker runs in."""
+    from celery.utils.nodenames import node_format
+
+    with suppress(KeyError, ValueError, IndexError):
+        path = node_format(path, _node_name(options))
+    return os.path.normpath(os.path.join(project, path))
 
 
 #: What each dependency of [Unit] (and [Install]'s Also=) does to the units it names.
@@ -2010,9 +2134,60 @@ def _judge_execstarts(lines: list[tuple[str, str]], kind_: str) -> None:
                      "(celery-beat.service)") if beat else "one ExecStart=, the worker")
 
 
+#: The worker options that name a file: systemd's specifiers in them are taken as systemd
+#: expands them (a path), as celery's placeholders with %%.
+PATH_OPTIONS = ("--pidfile", "--logfile", "-f", "--statedb", "-S")
+
+
+def _outside_paths(execstart: str) -> str:
+    """ExecStart without the values of the worker's file options (:data:`PATH_OPTIONS`)."""
+    try:
+        words = shlex.split(execstart)
+    except ValueError:
+        return execstart
+    kept, skip = [], False
+    for word in words:
+        if skip:
+            skip = False
+            continue
+        if word in PATH_OPTIONS:
+            skip = True
+            continue
+        if any(word.startswith(f"{opt}=") for opt in PATH_OPTIONS if opt.startswith("--")) or (
+                word[:2] in ("-f", "-S") and len(word) > 2):
+            continue
+        kept.append(word)
+    return " ".join(kept)
+
+
+def _systemd_values() -> dict[str, str]:
+    """What systemd's system manager puts for its specifiers in celery-worker.service."""
+    import socket
+
+    host = socket.gethostname()
+    return {
+        "n": "celery-worker.service", "N": "celery-worker", "p": "celery-worker",
+        "P": "celery-worker", "i": "", "I": "", "j": "worker", "J": "worker", "f": "/celery/worker",
+        "t": "/run", "S": "/var/lib", "C": "/var/cache", "L": "/var/log", "E": "/etc",
+        "T": "/tmp", "V": "/var/tmp", "h": "/root", "u": "root", "U": "0", "g": "root", "G": "0",
+        "H": host, "l": host.split(".")[0], "q": host,
+        "d": "/run/credentials/celery-worker.service",
+    }  # fmt: skip
+
+
+def _systemd_expand(text: str) -> str:
+    """``text`` as systemd reads it in the unit: ``%%`` is a ``%``, ``%n`` the unit's name, ...
+    (systemd.unit(5), "Specifiers"); an unknown specifier is left as it is."""
+    values = _systemd_values()
+    return re.sub(r"%(.)", lambda m: "%" if m.group(1) == "%" else values.get(m.group(1),
+                                                                              m.group(0)), text)
+
+
 def _judge_specifiers(execstart: str, where: str = "ExecStart") -> None:
     """A Fail if ExecStart (or ``where``) has a Celery placeholder that systemd replaces with a
-    specifier."""
+    specifier (in a file option's value systemd's meaning is taken: a path)."""
+    if where == "ExecStart":
+        execstart = _outside_paths(execstart)
     found = re.search(r"%([A-Za-z])", execstart.replace("%%", ""))
     if found is None or found.group(1) not in SPECIFIERS:
         return
@@ -2140,7 +2315,7 @@ def _expand(words: list[str], env: dict[str, str],
     here: one of systemd's own (``$USER``), or any with ``unknown`` (an EnvironmentFile=)."""
     found: list[tuple[str, str | None]] = []
     for word in words:
-        word = word.replace("%%", "%")
+        word = _systemd_expand(word)
         whole = _NAME_WORD.fullmatch(word)
         if whole:
             name = whole.group(1)
@@ -2433,6 +2608,190 @@ def _judge_extras(lines: list[tuple[str, str]], celery_bin: str, restart: str | 
             raise _unknown_setting(f"{key}={value}", key)
 
 
+#: A project where many live (a deploy user's home): the check's third project directory.
+HOME_PROJECT = "/home/shop/app"
+#: Groups whose members can do what root does (or read and write any disk).
+ROOT_GROUPS = frozenset(("root", "0", "wheel", "sudo", "admin", "docker", "lxd", "disk"))
+
+
+def _judge_privileges(prefix: str, lines: list[tuple[str, str]], user: str) -> None:
+    """A Fail if the worker runs with root's rights after all: an ExecStart prefix that skips
+    User=, or a group as good as root."""
+    for mark, how in (("+", "with full privileges: systemd applies neither User= nor any "
+                       "sandboxing to it"),
+                      ("!", "without the credential changes: systemd does not apply User= and "
+                       "Group= to it")):
+        if mark in prefix and not (mark == "!" and "!!" in prefix):
+            raise Fail(f"ExecStart={prefix}... : the '{mark}' prefix runs the command {how}, so "
+                       f"the worker runs as root, not as {user}, and so does every task it runs",
+                       hint=f"leave out the '{mark}': ExecStart=CELERY_BIN ... runs as "
+                       f"User={user}")
+    for key in ("Group", "SupplementaryGroups"):
+        values = [value for k, value in lines if k == key]
+        groups = values[-1].split() if key == "Group" and values else [
+            group for value in values for group in value.split()]
+        strong = [group for group in groups if group in ROOT_GROUPS]
+        if strong:
+            what = ("root's own group" if strong[0] in ("root", "0") else
+                    f"a group whose members can do what root does ({strong[0]}: "
+                    + ("the docker socket starts a container with the host's / mounted"
+                       if strong[0] == "docker" else
+                       "raw disks" if strong[0] == "disk" else
+                       "containers with the host's / mounted" if strong[0] == "lxd" else
+                       "sudo") + ")")
+            raise Fail(f"{key}={' '.join(groups) if key == 'Group' else values[-1]}: the worker "
+                       f"runs with {what}, so every task (and whoever can queue one) gets "
+                       f"root's rights, not only {user}'s",
+                       hint=f"leave out {key}=: User={user} alone runs the worker with that "
+                       "user's own groups")
+
+
+def _judge_workdir(command: list[str], project: str) -> list[str]:
+    """The command without celery's --workdir if it names the project; a Fail if it names
+    another directory (celery changes into it before importing -A course_tasks)."""
+    end = command.index("worker") if "worker" in command else len(command)
+    for i, word in enumerate(command[1:end], start=1):
+        if word == "--workdir" or word.startswith("--workdir="):
+            value = word.split("=", 1)[1] if "=" in word else (
+                command[i + 1] if i + 1 < len(command) else "")
+            taken = 1 if "=" in word else 2
+            if os.path.normpath(os.path.join(project, value)) == os.path.normpath(project):
+                return command[:i] + command[i + taken:]
+            raise Fail(f"ExecStart runs celery with --workdir={value}: celery changes into "
+                       f"{value} before it imports -A course_tasks, so the worker runs outside "
+                       f"the project ({project}), where course_tasks cannot be imported",
+                       hint="leave out --workdir: WorkingDirectory={project_dir} already runs "
+                       "the worker in the project")
+    return command
+
+
+_TRUE = ("1", "yes", "y", "true", "t", "on")
+
+
+def _last(lines: list[tuple[str, str]], key: str) -> str | None:
+    values = [value for k, value in lines if k == key]
+    return values[-1] if values else None
+
+
+def _paths(lines: list[tuple[str, str]], key: str) -> list[str]:
+    """The paths of a list setting (an empty line resets it; a leading - or + is dropped)."""
+    found: list[str] = []
+    for k, value in lines:
+        if k == key:
+            found = [*found, *(p.lstrip("-+") for p in value.split())] if value else []
+    return [_systemd_expand(p) for p in found]
+
+
+def _under(path: str, root: str) -> bool:
+    root = root.rstrip("/") or "/"
+    return root == "/" or path == root or path.startswith(root + "/")
+
+
+def _file_view(lines: list[tuple[str, str]]) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """How the worker sees the file system under the unit's sandboxing: ``(root, mode,
+    setting)`` for every path a setting hides (``hidden``), makes read-only (``ro``) or
+    writable again (``rw``, ``private``); and the directories systemd makes for the user."""
+    view: list[tuple[str, str, str]] = []
+    system = (_last(lines, "ProtectSystem") or "no").lower()
+    if system in (*_TRUE, "full", "strict"):
+        for root in ("/usr", "/boot", "/efi", *(["/etc"] if system == "full" else [])):
+            view.append((root, "ro", f"ProtectSystem={system}"))
+    if system == "strict":
+        view.append(("/", "ro", "ProtectSystem=strict"))
+    home = (_last(lines, "ProtectHome") or "no").lower()
+    if home in (*_TRUE, "tmpfs", "read-only"):
+        mode = "ro" if home == "read-only" else "hidden"
+        view += [(root, mode, f"ProtectHome={home}") for root in ("/home", "/root", "/run/user")]
+    tmp = (_last(lines, "PrivateTmp") or "no").lower()
+    if tmp in _TRUE:
+        view += [(root, "private", f"PrivateTmp={tmp}") for root in ("/tmp", "/var/tmp")]
+    view += [(p, "ro", f"ReadOnlyPaths={p}") for p in _paths(lines, "ReadOnlyPaths")]
+    view += [(p, "hidden", f"InaccessiblePaths={p}") for p in _paths(lines, "InaccessiblePaths")]
+    view += [(p, "rw", f"ReadWritePaths={p}") for p in _paths(lines, "ReadWritePaths")]
+    made = [f"{base}/{name}" for key, base in (("RuntimeDirectory", "/run"),
+                                               ("LogsDirectory", "/var/log"),
+                                               ("StateDirectory", "/var/lib"),
+                                               ("CacheDirectory", "/var/cache"))
+            for name in _paths(lines, key)]  # fmt: skip
+    view += [(p, "rw", "") for p in made]
+    return view, made
+
+
+def _directory_variables(lines: list[tuple[str, str]]) -> dict[str, str]:
+    """The variables systemd sets for the directories it makes (``$RUNTIME_DIRECTORY`` for
+    RuntimeDirectory=, ...: their full paths, joined with ``:``)."""
+    found = {}
+    for key, base in (("RuntimeDirectory", "/run"), ("LogsDirectory", "/var/log"),
+                      ("StateDirectory", "/var/lib"), ("CacheDirectory", "/var/cache")):
+        names = _paths(lines, key)
+        if names:
+            variable = re.sub(r"(?<!^)(?=[A-Z])", "_", key).upper()
+            found[variable] = ":".join(f"{base}/{name}" for name in names)
+    return found
+
+
+def _mode(view: list[tuple[str, str, str]], path: str) -> tuple[str, str]:
+    """``(mode, setting)`` of the most specific entry of ``view`` over ``path``."""
+    best = ("", "rw", "")
+    for root, mode, setting in view:
+        if _under(path, root) and len(root) >= len(best[0]):
+            best = (root, mode, setting)
+    return best[1], best[2]
+
+
+def _judge_files(lines: list[tuple[str, str]], options: Any, project: str, celery_bin: str,
+                 user: str, detached: bool, raw: str = "") -> None:
+    """A Fail if the worker cannot reach the project or write the files its options name,
+    under the unit's sandboxing (ProtectSystem=, ProtectHome=, PrivateTmp=, ...) and as
+    ``user``: a file goes to the project, /tmp or /var/tmp, or a directory systemd makes."""
+    view, made = _file_view(lines)
+    for what, path in (("the project", project), ("celery_bin", celery_bin)):
+        mode, setting = _mode(view, path)
+        if mode == "hidden":
+            raise Fail(f"{setting} hides {path} from the worker, and {what} is there (a project "
+                       f"in a deploy user's home, {HOME_PROJECT}, is usual): the worker cannot "
+                       "even start",
+                       hint=f"leave out {setting.split('=')[0]}= (ProtectHome=read-only still "
+                       "lets the worker read /home): project_dir may be anywhere, and the worker "
+                       "must read the project and its virtualenv")
+    if options is None:
+        return
+    for option in ("pidfile", "logfile", "statedb"):
+        given = options.params.get(option)
+        if not isinstance(given, str) or not given:
+            continue
+        path = _written(given, options, project)
+        folder = os.path.dirname(path)
+        said = f"--{option}={given}" + (f" ({path})" if path != given else "")
+        if "%" in raw.replace("%%", ""):
+            said += " (as celery gets it: systemd has replaced the % specifiers of ExecStart)"
+        mode, setting = _mode(view, folder)
+        if mode in ("hidden", "ro"):
+            how = (f"hides {folder} from the worker" if mode == "hidden" else
+                   f"makes {folder} read-only for the worker")
+            raise Fail(f"{said}, but {setting} {how}, so it cannot write the file and exits at "
+                       "every start",
+                       hint="write the file where the worker may: a directory systemd makes "
+                       "for it (LogsDirectory=celery is /var/log/celery, RuntimeDirectory=celery "
+                       f"/run/celery), or add ReadWritePaths={folder}")
+        if mode == "private" and option == "pidfile" and detached:
+            raise Fail(f"{said} with {setting}: the worker gets a /tmp of its own, writes its "
+                       "pid file there, and systemd looks for PIDFile= in the machine's /tmp, "
+                       "where it never appears",
+                       hint="keep the pid file out of /tmp: RuntimeDirectory=celery, "
+                       "--pidfile=/run/celery/worker.pid and PIDFile=/run/celery/worker.pid")
+        ours = (_under(folder, project) or folder in ("/tmp", "/var/tmp", "/dev/shm")
+                or any(_under(folder, d) for d in made))
+        if not ours:
+            raise Fail(f"{said}: the worker runs as {user}, and nothing in the unit makes "
+                       f"{folder} for it (a user other than root cannot create it, nor write "
+                       "in a directory root owns), so it cannot open the file and exits at "
+                       "every start",
+                       hint="let systemd make the directory for the user: "
+                       "RuntimeDirectory=celery makes /run/celery (pid files), "
+                       "LogsDirectory=celery /var/log/celery; or write into the project")
+
+
 _RESTART_TROUBLE = {
     "on-abnormal": ": a worker that exits with an error code (exit 1, say after it lost the "
     "broker for longer than its retries) stays down; on-abnormal restarts only after a signal, "
@@ -2448,7 +2807,8 @@ def _unit(worker_unit: Any) -> str:
     root = Path(__file__).resolve().parents[2]
     celery_bin = str(Path(sys.executable).with_name("celery"))
     detached = False
-    for project, user in ((str(root), "celery"), (tempfile.gettempdir(), "www-data")):
+    for project, user in ((str(root), "celery"), (tempfile.gettempdir(), "www-data"),
+                          (HOME_PROJECT, "shop")):
         text = worker_unit(project, celery_bin, user)
         if text is None and is_stub_body(worker_unit, unknown=False):
             raise NotYet("write the body of worker_unit")
@@ -2489,6 +2849,7 @@ def _unit(worker_unit: Any) -> str:
         if not command:
             raise Fail("the unit has no ExecStart",
                        hint="ExecStart=CELERY_BIN -A course_tasks worker ...")
+        _judge_privileges(prefix, lines, user)
         script = _shell_script(command)
         if script is not None and celery_bin in script:
             inner = _exec_command(script)
@@ -2514,10 +2875,12 @@ def _unit(worker_unit: Any) -> str:
             raise Fail(f"ExecStart starts with {command[0]!r}",
                        hint="systemd does not search your virtualenv: start with the "
                        "celery_bin path you are given")
+        command = _judge_workdir(command, project)
         if command[1:4] != ["-A", "course_tasks", "worker"]:
             raise Fail(f"ExecStart runs {' '.join(command[1:4])!r}",
                        hint="run celery_bin -A course_tasks worker ...")
         env = {key: value.replace("%%", "%") for key, value in _environment(lines).items()}
+        env = {**_directory_variables(lines), **env}
         unknown = any(key in ("EnvironmentFile", "PassEnvironment") and value
                       for key, value in lines)  # fmt: skip
         words = _expand(command[4:], env, unknown)
@@ -2548,7 +2911,7 @@ def _unit(worker_unit: Any) -> str:
                        "90 s: use Type=simple (or add --detach with --pidfile and --logfile, and "
                        "PIDFile=)")
         if detached:
-            _judge_detached(service, expanded, kind_)
+            _judge_detached(service, expanded, kind_, options, project)
         elif kind_ not in ("simple", "exec"):
             raise Fail(f"Type={kind_}{TYPE_TROUBLE.get(kind_, '')}",
                        hint="celery worker stays in the foreground: Type=simple")
@@ -2570,6 +2933,7 @@ def _unit(worker_unit: Any) -> str:
         _judge_variables(raw, lines, script is not None)
         if options is not None:
             _judge_time_limits(options, words, env)
+        _judge_files(lines, options, project, celery_bin, user, detached, raw)
         _check_stop(service, lines)
         _judge_stop_signals(lines)
         _judge_restart_delay(lines)
@@ -2577,7 +2941,7 @@ def _unit(worker_unit: Any) -> str:
         if unit["Install"].get("WantedBy") != "multi-user.target":
             raise Fail("the unit is not started at boot",
                        hint="[Install] WantedBy=multi-user.target")
-        complaints = _verify(text)
+        complaints = _verify(text) if project != HOME_PROJECT else []
         if complaints:
             raise Fail(f"systemd-analyze verify: {complaints[0].split(': ', 1)[-1]}",
                        hint="fix the line it names")
