@@ -397,6 +397,7 @@ def call_by_name_reversed(name: str, *args: Any) -> Any:
 IN_THE_CALLER = "call_by_name('subtract', 50, 8, 1) raised TypeError here, in the caller"
 NO_TASK_CODE = "a separate service does not have the task's code"
 FIRST = "call_by_name('subtract', 50, 8)"
+DESCRIBE = "call_by_name('describe_request', 'ada', 3, 0, '', 3)"
 
 
 @pytest.mark.parametrize(
@@ -422,16 +423,16 @@ FIRST = "call_by_name('subtract', 50, 8)"
                      id="nested-args"),
         pytest.param(call_by_name_positional, "task args must be a list or tuple", "args=args)",
                      id="positional"),
-        pytest.param(call_by_name_always_subtract, "call_by_name('describe_request', 'ada', 3) "
-                     "sent subtract, not describe_request", "the task whose name you are given",
-                     id="fixed-name"),
+        pytest.param(call_by_name_always_subtract, f"{DESCRIBE} sent subtract, not "
+                     "describe_request", "the task whose name you are given", id="fixed-name"),
         pytest.param(call_by_name_task_id, "returned a str, not an AsyncResult", "the task id",
                      id="task-id"),
         pytest.param(call_by_name_waits, FIRST, "do not wait for the value", id="waits"),
-        pytest.param(call_by_name_waits_finished, f"{FIRST} waited for the task's value",
+        # a get() once it has finished, or its sleep while it had not (a race: both are waits)
+        pytest.param(call_by_name_waits_finished, f"{FIRST} waited for the task",
                      "do not wait for the value", id="waits-finished"),
-        pytest.param(call_by_name_kwargs_xy, "call_by_name('describe_request', 'ada', 3) "
-                     "reached the task as args=[], kwargs={'x': 'ada', 'y': 3}",
+        pytest.param(call_by_name_kwargs_xy, f"{DESCRIBE} reached the task as args=[], "
+                     "kwargs={'x': 'ada', 'y': 3}",
                      "positionally: args=args", id="kwargs-xy"),
         pytest.param(call_by_name_other_queue, f"the task {FIRST} sent is still PENDING after "
                      "5 s", "Did you send it to another queue?", id="other-queue"),
@@ -723,8 +724,9 @@ def test_04_1_round2_right_answers() -> None:
                      "no .replace(microsecond=0)", id="whole-seconds"),
         pytest.param(r2_remind_half_a_day, "the eta is 43200.0 s after remind was called",
                      "check the unit", id="timedelta-days"),
-        pytest.param(r2_remind_email_queue, "the reminder is still PENDING after 10 s",
-                     "Did you send it to another queue?", id="email-queue"),
+        pytest.param(r2_remind_email_queue, "remind sent the reminder with queue='email': a "
+                     "destination of its own choosing", "add no option the exercise does not "
+                     "ask for", id="email-queue"),
         pytest.param(r2_remind_expires_too, "the reminder carries an expiry (expires=",
                      "schedule it with eta= alone", id="expires-too-short"),
     ],
@@ -873,3 +875,407 @@ def test_04_4_round2_sent_it_itself() -> None:
     ten_plus = add.s(10).set(countdown=0.3)
     ten_plus.delay(5).get(timeout=5)
     assert_fails(verdict("04.4", ten_plus), "ten_plus was already sent", "Do not send it")
+
+
+# --------------------------------------------------------------------------- round 3
+# Adversary round 3's answers (.adversary/ch04_r3.py), every one, each with the problem and
+# hint it gets (an answer the same as one above is that one), and the right answers that the
+# round's fixes must leave passing.
+
+
+def r3_remind_fromtimestamp_labelled_utc(to: str) -> Any:
+    eta = datetime.fromtimestamp(time.time()).replace(tzinfo=timezone.utc)  # noqa: DTZ006
+    return send_email.apply_async((to, *MAIL), eta=eta + timedelta(seconds=0.5))
+
+
+def r3_remind_fifty_ms(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon(0.05))
+
+
+def r3_remind_point_eight(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon(0.8))
+
+
+def r3_remind_welcome_task(to: str) -> Any:
+    return send_welcome_email.apply_async((to, "Reminder"), eta=soon())
+
+
+def r3_remind_expires_at_eta(to: str) -> Any:
+    eta = soon()
+    return send_email.apply_async((to, *MAIL), eta=eta, expires=eta + timedelta(seconds=0.3))
+
+
+def r3_remind_no_retry(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon(), retry=False)
+
+
+def r3_remind_default_queue(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon(), queue="celery")
+
+
+def r3_remind_poll_ready(to: str) -> Any:
+    result = send_email.apply_async((to, *MAIL), eta=soon())
+    while not result.ready():
+        time.sleep(0.05)
+    return result
+
+
+_R3_FIRST_ETA: list[datetime] = []
+
+
+def r3_remind_cached_eta(to: str) -> Any:
+    if not _R3_FIRST_ETA:
+        _R3_FIRST_ETA.append(soon())
+    return send_email.apply_async((to, *MAIL), eta=_R3_FIRST_ETA[0])
+
+
+def remind_busy_poll(to: str) -> Any:
+    result = send_email.apply_async((to, *MAIL), eta=soon())
+    while result.state == "PENDING":  # no sleep: the second read is the loop
+        pass
+    return result
+
+
+def remind_own_sleep_after(to: str) -> Any:
+    from time import sleep
+
+    result = send_email.apply_async((to, *MAIL), eta=soon())
+    sleep(1)
+    return result
+
+
+def remind_null_countdown(to: str) -> Any:
+    return send_email.apply_async((to, *MAIL), eta=soon(), countdown=None)
+
+
+def remind_own_sleep_before(to: str) -> Any:
+    from time import sleep
+
+    eta = soon()
+    sleep(0.2)  # a busy machine before the send: not a wait for the mail
+    return send_email.apply_async((to, *MAIL), eta=eta)
+
+
+def remind_send_task(to: str) -> Any:
+    return app.send_task(send_email.name, args=(to, *MAIL), eta=soon())
+
+
+def remind_keyword_args(to: str) -> Any:
+    return send_email.apply_async(args=(to, *MAIL), kwargs={}, eta=soon())
+
+
+def remind_signature_set(to: str) -> Any:
+    return send_email.s(to, *MAIL).set(countdown=0.5).delay()
+
+
+def remind_one_look(to: str) -> Any:
+    result = send_email.apply_async((to, *MAIL), eta=soon())
+    assert not result.ready()  # one look at its state is not a wait
+    return result
+
+
+def test_04_1_round3_right_answers() -> None:
+    # the text says so now: an aware datetime's isoformat() is the header Celery would write
+    assert_passed(verdict("04.1", r2_remind_eta_string))
+    assert_passed(verdict("04.1", remind_own_sleep_before))
+    assert_passed(verdict("04.1", remind_send_task))
+    assert_passed(verdict("04.1", remind_keyword_args))
+    assert_passed(verdict("04.1", remind_signature_set))
+    assert_passed(verdict("04.1", remind_one_look))
+
+
+NO_OTHER = "add no option the exercise does not ask for"
+REMIND_WAITED = "remind waited for the reminder"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(remind_local_labelled_utc, LABELLED, ".replace(tzinfo=timezone.utc) "
+                     "only relabels it", id="local-now-labelled-utc"),
+        pytest.param(r3_remind_fromtimestamp_labelled_utc, LABELLED,
+                     "datetime.now() is the machine's local time", id="fromtimestamp-labelled-utc"),
+        pytest.param(r2_remind_truncated_now, "the eta is 0.5 s after a whole second",
+                     "no .replace(microsecond=0)", id="truncated-to-second"),
+        pytest.param(r3_remind_fifty_ms, "the eta is only 0.0", "check the unit", id="fifty-ms"),
+        pytest.param(r3_remind_point_eight, "the eta is 0.8", "now + timedelta(seconds=0.5)",
+                     id="point-eight"),
+        pytest.param(r3_remind_welcome_task, "remind sent send_welcome_email, not send_email",
+                     "send_email(", id="welcome-task"),
+        pytest.param(r3_remind_expires_at_eta, "the reminder carries an expiry (expires=",
+                     "schedule it with eta= alone", id="expires-0.3s-after-eta"),
+        pytest.param(r3_remind_cached_eta, COMPUTED_ONCE, "inside remind", id="cached-eta"),
+        pytest.param(r3_remind_no_retry, "remind sent the reminder with retry=False: if the "
+                     "broker does not answer at once, the message is lost", NO_OTHER,
+                     id="no-publish-retry"),
+        pytest.param(r3_remind_default_queue, "remind sent the reminder with queue='celery': a "
+                     "destination of its own choosing", NO_OTHER, id="queue-celery"),
+        pytest.param(r3_remind_poll_ready, f"{REMIND_WAITED} (time.sleep(0.05) after sending it)",
+                     "return the AsyncResult at once", id="poll-ready"),
+        pytest.param(remind_busy_poll, f"{REMIND_WAITED} (a loop reading its state",
+                     "return the AsyncResult at once", id="busy-poll"),
+        pytest.param(remind_own_sleep_after, f"{REMIND_WAITED} (time.sleep(1) after sending it)",
+                     "return the AsyncResult at once", id="from-time-import-sleep"),
+        pytest.param(remind_null_countdown, "remind sent the reminder with countdown=None: an "
+                     "option set to None still is one", NO_OTHER, id="countdown-none"),
+    ],
+)  # fmt: skip
+def test_04_1_round3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("04.1", answer), problem, hint)
+
+
+def r3_call_by_name_celery_signature(name: str, *args: Any) -> Any:
+    from celery import signature
+
+    return signature(name, args=args, app=app).apply_async()
+
+
+def r3_call_by_name_signature_delay(name: str, *args: Any) -> Any:
+    from celery import Signature
+
+    return Signature(name, args=args, app=app).delay()
+
+
+def r3_call_by_name_no_retry(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args, retry=False)
+
+
+def r3_call_by_name_expires(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args, expires=30)
+
+
+def r3_call_by_name_countdown_zero(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args, countdown=0)
+
+
+def r3_call_by_name_dedupe(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=list(dict.fromkeys(args)))
+
+
+def r3_call_by_name_filter_falsy(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=[a for a in args if a])
+
+
+def r3_call_by_name_routing_key(name: str, *args: Any) -> Any:
+    return app.send_task(name, args=args, routing_key="celery")
+
+
+def call_by_name_polls(name: str, *args: Any) -> Any:
+    result = app.send_task(name, args=args)
+    while not result.ready():
+        time.sleep(0.01)
+    return result
+
+
+def call_by_name_keywords(name: str, *args: Any) -> Any:
+    return app.send_task(name=name, args=list(args), kwargs=None)
+
+
+def test_04_2_round3_right_answers() -> None:
+    assert_passed(verdict("04.2", call_by_name_keywords))
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r3_call_by_name_celery_signature, IN_THE_CALLER, NO_TASK_CODE,
+                     id="celery-signature"),
+        pytest.param(r3_call_by_name_signature_delay, IN_THE_CALLER, NO_TASK_CODE,
+                     id="Signature-delay"),
+        pytest.param(r2_call_by_name_default_queue, "call_by_name sent a task that the app "
+                     "routes to the queue 'course-check-04-routed' (task_routes) to 'celery'",
+                     "send_task routes each name as the app's task_routes say",
+                     id="queue-celery"),
+        pytest.param(r3_call_by_name_no_retry, f"{FIRST} sent the task with retry=False: if "
+                     "the broker does not answer at once, the message is lost", NO_OTHER,
+                     id="retry-false"),
+        pytest.param(r3_call_by_name_expires, f"{FIRST} gave the task an expiry (expires)",
+                     NO_OTHER, id="expires-30"),
+        pytest.param(r3_call_by_name_countdown_zero, f"{FIRST} sent the task with "
+                     "countdown=0: a delay (countdown=0 asks for none, and is still an option)",
+                     NO_OTHER, id="countdown-zero"),
+        pytest.param(r3_call_by_name_dedupe, f"{DESCRIBE} reached the task as "
+                     "args=['ada', 3, 0, ''], kwargs={}", "don't drop repeats",
+                     id="dedupe-args"),
+        pytest.param(call_by_name_ignore_result, f"{FIRST} sent the task with "
+                     "ignore_result=True", "send just the name and the arguments",
+                     id="ignore-result"),
+        pytest.param(r3_call_by_name_filter_falsy, f"{DESCRIBE} reached the task as "
+                     "args=['ada', 3, 3], kwargs={}", "don't drop empty or false values",
+                     id="filter-falsy"),
+        pytest.param(r3_call_by_name_routing_key, f"{FIRST} sent the task with "
+                     "routing_key='celery': a destination of its own choosing", NO_OTHER,
+                     id="routing-key-celery"),
+        pytest.param(r2_call_by_name_priority, f"{FIRST} gave the task a priority", NO_OTHER,
+                     id="priority-0"),
+        pytest.param(call_by_name_polls, f"{FIRST} waited for the task",
+                     "do not wait for the value", id="polls-ready"),
+    ],
+)  # fmt: skip
+def test_04_2_round3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("04.2", answer), problem, hint)
+
+
+def r3_register_last_user(name: str, email: str) -> Any:
+    from course_tasks.tasks.users import all_users
+
+    create_user(name, email)
+    return send_welcome.delay(all_users()[-1].id)
+
+
+def r3_register_poll_ready(name: str, email: str) -> Any:
+    result = send_welcome.delay(create_user(name, email).id)
+    while not result.ready():
+        time.sleep(0.05)
+    return result
+
+
+def r3_register_sleep(name: str, email: str) -> Any:
+    result = send_welcome.delay(create_user(name, email).id)
+    time.sleep(2.3)
+    return result
+
+
+def r3_register_peek_get(name: str, email: str) -> Any:
+    result = send_welcome.delay(create_user(name, email).id)
+    try:  # noqa: SIM105 (the adversary's own spelling)
+        result.get(timeout=0.2)
+    except Exception:  # noqa: BLE001, S110
+        pass
+    return result
+
+
+def r3_register_by_email_lookup(name: str, email: str) -> Any:
+    from course_tasks.tasks.users import all_users
+
+    create_user(name, email)
+    user = next(u for u in all_users() if u.email == email)
+    return send_welcome.delay(user.id)
+
+
+def register_by_email_last(name: str, email: str) -> Any:
+    from course_tasks.tasks.users import all_users
+
+    create_user(name, email)
+    return send_welcome.delay([u for u in all_users() if u.email == email][-1].id)
+
+
+def r3_register_wait_alias(name: str, email: str) -> Any:
+    result = send_welcome.delay(create_user(name, email).id)
+    result.wait(timeout=5)
+    return result
+
+
+def r3_register_poll_state(name: str, email: str) -> Any:
+    result = send_welcome.delay(create_user(name, email).id)
+    deadline = time.monotonic() + 5
+    while result.state != "SUCCESS" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return result
+
+
+def register_busy_poll(name: str, email: str) -> Any:
+    result = send_welcome.delay(create_user(name, email).id)
+    while not result.ready():
+        pass
+    return result
+
+
+def r3_register_via_register_user_task(name: str, email: str) -> Any:
+    from course_tasks.tasks.users import register_user
+
+    user_id = register_user.delay(name, email).get(timeout=5)
+    return send_welcome.delay(user_id)
+
+
+def register_module_attribute(name: str, email: str) -> Any:
+    from course_tasks.tasks import users
+
+    user = users.create_user(name, email)
+    result = users.send_welcome.delay(user.id)
+    print(result.state)  # one look is not a wait  # noqa: T201
+    return result
+
+
+def test_04_3_round3_right_answers() -> None:
+    assert_passed(verdict("04.3", register_module_attribute))
+
+
+WELCOME_WAITED = "register waited for the welcome mail"
+AT_ONCE = "return the AsyncResult at once"
+FOUND_AGAIN = "another account on 'welcome-check@example.com'"
+KEEP_IT = "keep what create_user(name, email) returns and pass its .id"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r3_register_last_user, f"{FOUND_AGAIN} that signed up at the same moment",
+                     KEEP_IT, id="newest-row"),
+        pytest.param(r3_register_by_email_lookup, f"{FOUND_AGAIN} made earlier", KEEP_IT,
+                     id="lookup-by-email"),
+        pytest.param(register_by_email_last, f"{FOUND_AGAIN} that signed up at the same moment",
+                     KEEP_IT, id="lookup-by-email-last"),
+        pytest.param(r3_register_poll_ready, f"{WELCOME_WAITED} (time.sleep(0.05) after "
+                     "sending it)", AT_ONCE, id="poll-ready"),
+        pytest.param(r3_register_sleep, f"{WELCOME_WAITED} (time.sleep(2.3) after sending it)",
+                     AT_ONCE, id="sleep-2.3"),
+        pytest.param(r3_register_poll_state, f"{WELCOME_WAITED} (time.sleep(0.1) after "
+                     "sending it)", AT_ONCE, id="poll-state"),
+        pytest.param(register_busy_poll, f"{WELCOME_WAITED} (a loop reading its state", AT_ONCE,
+                     id="busy-poll"),
+        pytest.param(r3_register_peek_get, f"{WELCOME_WAITED} (.get() on its result)", AT_ONCE,
+                     id="peek-get"),
+        pytest.param(r3_register_wait_alias, f"{WELCOME_WAITED} (.get() on its result)",
+                     AT_ONCE, id="wait-alias"),
+        pytest.param(r2_register_by_address, "register sent send_welcome_email, not "
+                     "users.send_welcome", "it takes the id and loads the user",
+                     id="welcome-email-task"),
+        pytest.param(r2_register_apply, "register returned an EagerResult",
+                     ".apply() runs a task locally", id="apply-locally"),
+        pytest.param(r3_register_via_register_user_task, "register waited for register_user "
+                     "(.get() on its result)", "create the user here with "
+                     "create_user(name, email)", id="register-user-task-get"),
+    ],
+)  # fmt: skip
+def test_04_3_round3_wrong_answers(
+    answer: Any, problem: str, hint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the mail server takes its time (as in the notebook): the mail is not done at the first look
+    monkeypatch.setattr(email, "SMTP_SECONDS", 0.5)
+    assert_fails(verdict("04.3", answer), problem, hint)
+
+
+NO_OTHER_4 = "carry only the countdown"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(add.s(10).set(countdown=0.3, queue="celery"),
+                     "ten_plus also carries queue='celery'", NO_OTHER_4, id="queue-celery"),
+        pytest.param(add.s(10).set(countdown=0.3, retry=True), "ten_plus also carries retry=True",
+                     NO_OTHER_4, id="retry-true"),
+        pytest.param(add.s(10).set(countdown=0.3, eta=None), "ten_plus also carries eta=None "
+                     "(set to None, it is still an option)", NO_OTHER_4, id="eta-none"),
+        pytest.param(r2_frozen(), "ten_plus carries a fixed task_id", "don't freeze the "
+                     "signature", id="frozen"),
+        pytest.param(add.s(10).set(eta=soon(0.3)), "ten_plus carries an eta: a fixed moment",
+                     ".set(countdown=...)", id="eta-fixed-at-build"),
+        pytest.param(add.signature((10,), countdown=0.3, expires=60),
+                     "ten_plus also carries expires=60", NO_OTHER_4, id="extra-expires"),
+        pytest.param(add.s(10).set(countdown=0.03), "ten_plus's countdown is 0.03, not 0.3",
+                     "countdown counts seconds", id="countdown-0.03"),
+        pytest.param(add.s(10).set(countdown=0.3, priority=0), "ten_plus also carries "
+                     "priority=0", NO_OTHER_4, id="priority-0"),
+        pytest.param(add.s(10).set(countdown=0.3, expires=None), "ten_plus also carries "
+                     "expires=None (set to None, it is still an option)", NO_OTHER_4,
+                     id="expires-none"),
+        pytest.param(add.s(y=10).set(countdown=0.3), "holds the arguments (), not (10,)",
+                     "the 5 comes when", id="kwarg-y"),
+        pytest.param(add.signature(args=(10,)).set(countdown=0.3, kwargs={}),
+                     "ten_plus also carries kwargs={}", NO_OTHER_4, id="kwargs-option"),
+    ],
+)  # fmt: skip
+def test_04_4_round3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("04.4", answer), problem, hint)

@@ -1,36 +1,48 @@
 """Checks of chapter 04's exercises (``solutions/04_calling_tasks_solutions.ipynb``).
 
 Every check calls the learner's function for real, in a helper thread that records the
-task messages it publishes (Celery's ``before_task_publish`` signal) and stops any wait for
-a task at once (:func:`course_tasks.checks.support.call_watched`: the function must not
-wait), and follows the messages on the worker (embedded or redis mode) with bounded waits:
+task messages it publishes (Celery's ``before_task_publish`` signal) and the options each send
+was given as written (``apply_async``/``send_task``/a signature's, None included), and stops
+any wait for a task at once: a ``get()``/``wait()``
+(:func:`course_tasks.checks.support.call_watched`), a second read of the state of an
+unfinished task it sent (a ``ready()`` or ``.state`` loop), a ``time.sleep`` after it sent
+one (:func:`_recording`). It follows the messages on the worker (embedded or redis mode) with
+bounded waits:
 
 * 04.1 ``check("04.1", remind)``: ``remind(to)`` schedules ``send_email`` with an aware
-  ``eta`` 0.5 s after the moment it computes it (between the call and the message), and
-  returns the ``AsyncResult``; called twice, so an eta computed once shows; both mails
-  reach the outbox;
+  ``eta`` 0.5 s after the moment it computes it (between the call and the message), with
+  ``eta=`` (or ``countdown=``) and no other option, and returns the ``AsyncResult``; called
+  twice, so an eta computed once shows; both mails reach the outbox;
 * 04.2 ``check("04.2", call_by_name)``: ``call_by_name(name, *args)`` sends any task by name
   with ``app.send_task``, adding no options: ``subtract(50, 8)`` gives 42 (order matters),
-  ``describe_request("ada", 3)`` receives exactly those positional arguments, and an unknown
-  name and a call with one argument too many are left for the worker to reject
-  (``NotRegistered``, ``TypeError``), not judged here against this process's task;
+  ``describe_request("ada", 3, 0, "", 3)`` receives exactly those positional arguments
+  (repeats and false values too), and an unknown name and a call with one argument too many
+  are left for the worker to reject (``NotRegistered``, ``TypeError``), not judged here
+  against this process's task;
 * 04.3 ``check("04.3", register)``: ``register(name, email)`` creates one user in the users
-  table and queues ``users.send_welcome`` with the user's id (an int), not the object;
+  table and queues ``users.send_welcome`` with that user's id (an int), not the object,
+  while another account on the same address exists and another signs up the moment
+  register's ``create_user`` returns (finding the user again by newest row or by address
+  mails one of those);
 * 04.4 ``check("04.4", ten_plus)``: ``ten_plus`` is a partial signature ``add(10)`` of the
-  course's ``add`` that carries ``countdown=0.3`` (and no expiry) in its options;
-  ``ten_plus.delay(5)`` gives 15.
+  course's ``add`` that carries ``countdown=0.3`` and no other option (not even one set to
+  None) in its options; ``ten_plus.delay(5)`` gives 15.
 """
 
 from __future__ import annotations
 
+import inspect
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from unittest import mock
 
-from celery import Celery, Signature
+from celery import Celery, Signature, states
+from celery.app.task import Task as CeleryTask
 from celery.exceptions import NotRegistered
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult, EagerResult
@@ -164,32 +176,177 @@ def _user_existed(headers: dict[str, Any], args: tuple[Any, ...], kwargs: dict) 
     return True
 
 
-def _call(fn: Any, *args: Any, name: str) -> tuple[Any, list[Sent], Seen]:
-    """``fn(*args)`` in a helper thread, watched (:func:`call_watched`): its answer, the
-    messages it published and the waits it made (each stopped at once).
+class _Stopped(Exception):  # noqa: N818 (what the check raises in the learner's code)
+    """Raised in the learner's code where it waits for a task it sent (a poll, a sleep)."""
+
+
+@dataclass
+class Watched:
+    """What the learner's code did while a check ran it, beyond the messages it published."""
+
+    #: its get()/wait() calls (:func:`call_watched`)
+    seen: Seen
+    #: the seconds of each ``time.sleep`` it called after it had sent a task (each stopped)
+    slept: list[float] = field(default_factory=list)
+    #: ids of unfinished tasks it sent whose state it read again (a polling loop; stopped)
+    polled: list[str] = field(default_factory=list)
+    #: the options of each send it made (``apply_async``/``send_task``/a signature's), as
+    #: it passed them: the task's arguments aside, every keyword it gave, None included
+    options: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def waited(self) -> list[str]:
+        return self.seen.waited
+
+    @property
+    def got(self) -> list[str]:
+        return self.seen.got
+
+    @property
+    def ran_here(self) -> list[str]:
+        return self.seen.ran_here
+
+
+#: Parameters of apply_async / send_task that carry the task's own arguments, not options.
+_NOT_OPTIONS = {"self", "name", "args", "kwargs"}
+_SEND_TASK = inspect.signature(Celery.send_task)
+_APPLY_ASYNC = inspect.signature(CeleryTask.apply_async)
+
+
+@contextmanager
+def _recording(thread: str, learner: Any, sent: list[Sent]) -> Iterator[Watched]:
+    """Meanwhile, in the thread called ``thread`` only, record and stop what
+    :func:`call_watched` does not see of the ways to wait for a task: a second read of the
+    state of an unfinished task the code sent (``ready()``, ``.state`` in a loop) and a
+    ``time.sleep`` once it has sent one; and record the options of each send.
+
+    Judged by what the code did, not by how long it took.
+    """
+    watched = Watched(Seen())
+    reads: dict[str, int] = {}
+    depth = threading.local()
+    real_sleep = time.sleep
+    meta_cls = next(c for c in type(app.backend).__mro__ if "get_task_meta" in c.__dict__)
+    real_meta = meta_cls.get_task_meta
+    real_apply_async = CeleryTask.apply_async
+    real_send_task = type(app).send_task
+
+    def ours() -> bool:
+        return threading.current_thread().name == thread
+
+    def sleep(seconds: float) -> None:
+        if not (ours() and sent):
+            return real_sleep(seconds)
+        watched.slept.append(seconds)
+        raise _Stopped(f"the check stopped time.sleep({seconds!r})")
+
+    def get_task_meta(backend: Any, task_id: str, *args: Any, **kwargs: Any) -> Any:
+        meta = real_meta(backend, task_id, *args, **kwargs)
+        mine = ours() and any(m.id == task_id for m in sent)
+        if mine and meta.get("status") not in states.READY_STATES:
+            reads[task_id] = reads.get(task_id, 0) + 1
+            if reads[task_id] > 1:  # one look is not a wait; a second is a loop
+                watched.polled.append(task_id)
+                raise _Stopped(f"the check stopped a loop waiting for {task_id}")
+        return meta
+
+    def entry(real: Any, signature: inspect.Signature) -> Any:
+        def send(*args: Any, **kwargs: Any) -> Any:
+            outer = ours() and not getattr(depth, "n", 0)
+            if outer:
+                try:
+                    given = signature.bind(*args, **kwargs).arguments
+                except TypeError:
+                    given = {}
+                options = {k: v for k, v in given.items() if k not in _NOT_OPTIONS}
+                options.update(options.pop("options", {}) or {})
+                watched.options.append(options)
+            depth.n = getattr(depth, "n", 0) + 1
+            try:
+                return real(*args, **kwargs)
+            finally:
+                depth.n -= 1
+
+        return send
+
+    sending = entry(real_send_task, _SEND_TASK)
+
+    def send_task(*args: Any, **kwargs: Any) -> Any:  # on the instance: no self
+        return sending(app, *args, **kwargs)
+
+    names = getattr(learner, "__globals__", None)
+    own_sleeps = [n for n, v in names.items() if v is real_sleep] if isinstance(names, dict) else []
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(time, "sleep", sleep))
+        stack.enter_context(mock.patch.object(meta_cls, "get_task_meta", get_task_meta))
+        stack.enter_context(
+            mock.patch.object(CeleryTask, "apply_async", entry(real_apply_async, _APPLY_ASYNC))
+        )
+        stack.enter_context(mock.patch.object(app, "send_task", send_task))
+        for n in own_sleeps:  # from time import sleep: the learner's own name for it
+            names[n] = sleep  # type: ignore[index]
+            stack.callback(names.__setitem__, n, real_sleep)  # type: ignore[union-attr]
+        yield watched
+
+
+def _call(fn: Any, *args: Any, name: str, learner: Any = None) -> tuple[Any, list[Sent], Watched]:
+    """``fn(*args)`` in a helper thread, watched (:func:`call_watched`, :func:`_recording`):
+    its answer, the messages it published and what it did meanwhile (each wait stopped at
+    once). ``learner`` is the learner's function, when ``fn`` wraps it.
 
     A Fail if it has not answered within ``CALL_SECONDS``: code that never returns.
     """
     thread = f"course-check-{name}"
-    with published(thread) as sent:
-        answer, seen = call_watched(fn, *args, seconds=CALL_SECONDS, thread_name=thread)
+    with published(thread) as sent, _recording(thread, learner or fn, sent) as watched:
+
+        def guarded(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except Exception as exc:
+                if watched.slept or watched.polled:
+                    return exc  # the wait the check stopped is what it reports
+                raise
+
+        answer, seen = call_watched(guarded, *args, seconds=CALL_SECONDS, thread_name=thread)
+        watched.seen = seen
     if isinstance(answer, StillRunning):
         _settle(sent, 0.1)
         raise Fail(
             f"{name} did not return within {CALL_SECONDS:g} s",
             hint="send the task and return its AsyncResult at once",
         )
-    return answer, sent, seen
+    return answer, sent, watched
 
 
-def _waited(seen: Seen, name: str, what: str) -> Fail | None:
-    """A Fail if the learner's code waited (``get()``) for a task it had sent."""
-    if not seen.waited:
+#: How a check names a task the learner's code waited for.
+_TASK_WORDS = {
+    send_email.name: "the reminder",
+    users.send_welcome.name: "the welcome mail",
+}
+
+
+def _waited(
+    seen: Watched, sent: list[Sent], name: str, expected: str, hint: str | None = None
+) -> Fail | None:
+    """A Fail if the learner's code waited for a task it had sent: ``get()``/``wait()``,
+    a loop reading its state, a ``time.sleep`` after sending it. ``expected`` is the task
+    the exercise is about; ``hint`` is for a wait on another one."""
+    waited = seen.waited or seen.polled
+    if not (waited or seen.slept):
         return None
+    tasks = {m.id: m.task for m in sent}
+    task = tasks.get(waited[0], expected) if waited else expected
+    what = _TASK_WORDS.get(task, short(task))
+    if seen.waited:
+        how = ".get() on its result"
+    elif seen.polled:
+        how = "a loop reading its state: ready(), .state"
+    else:
+        how = f"time.sleep({seen.slept[0]!r:.20}) after sending it"
+    plain = "return the AsyncResult at once; whoever needs the outcome can follow it later"
     return Fail(
-        f"{name} waited for {what} (.get() on its result) before returning: its caller "
-        "would wait as long",
-        hint="return the AsyncResult at once; whoever needs the outcome can follow it later",
+        f"{name} waited for {what} ({how}) before returning: its caller would wait as long",
+        hint=plain if task == expected or hint is None else hint,
     )
 
 
@@ -245,6 +402,37 @@ def _local_call(answer: Any, name: str, verb: str) -> Fail | None:
     return None
 
 
+def _extra_option(
+    sends: list[dict[str, Any]], allowed: tuple[set[str], ...] = (set(),)
+) -> tuple[str, Any] | None:
+    """The first option, in the sends the learner's code made (:class:`Watched`), that no
+    set of ``allowed`` keys admits together with the others it gave (None too: given is
+    given)."""
+    for options in sends:
+        if any(set(options) <= keys for keys in allowed):
+            continue
+        best = max(allowed, key=lambda keys: len(keys & set(options)))
+        key = sorted(set(options) - best)[0]
+        return key, options[key]
+    return None
+
+
+def _option_effect(key: str, value: Any) -> str:
+    """What an option the exercise does not ask for does."""
+    if value is None:
+        return "an option set to None still is one"
+    if key == "retry" and not value:
+        return "if the broker does not answer at once, the message is lost instead of sent again"
+    if key in ("queue", "routing_key", "exchange"):
+        return (
+            "a destination of its own choosing: the app's routing (task_routes) no longer "
+            "decides where it goes"
+        )
+    if key == "countdown":
+        return "a delay (countdown=0 asks for none, and is still an option)"
+    return "an option that changes how the message is sent or run"
+
+
 # --------------------------------------------------------------------------- 04.1
 
 
@@ -257,7 +445,7 @@ class Reminder:
     answer: Any
     mails: list[Sent]
     others: list[Sent]
-    seen: Seen
+    seen: Watched
 
 
 @exercise("04.1", "a reminder at an aware eta", points=2)
@@ -330,7 +518,7 @@ def _judge_reminders(remind: Any, calls: list[Reminder], before: int) -> str:
 def _judge_sending(remind: Any, call: Reminder) -> None:
     """The checks of what one call sent, before its eta is read."""
     answer = call.answer
-    waited = _waited(call.seen, "remind", "the reminder")
+    waited = _waited(call.seen, call.mails + call.others, "remind", send_email.name)
     if waited is not None:
         raise waited
     local = _local_call(answer, "remind", "schedule it with send_email.apply_async(..., eta=...)")
@@ -396,6 +584,15 @@ def _judge_sending(remind: Any, call: Reminder) -> None:
             "here) labelled as UTC",
             hint="datetime.now() is the machine's local time; .replace(tzinfo=timezone.utc) "
             "only relabels it. Take the time in UTC: datetime.now(timezone.utc)",
+        )
+    extra = _extra_option(call.seen.options, ({"eta"}, {"countdown"}))
+    if extra is not None:
+        key, value = extra
+        raise Fail(
+            f"remind sent the reminder with {key}={value!r:.40}: {_option_effect(key, value)}; "
+            "the exercise asks for eta= (or countdown=) and no other option",
+            hint="schedule it with eta= alone: send_email.apply_async((to, subject, body), "
+            "eta=...); add no option the exercise does not ask for",
         )
 
 
@@ -469,9 +666,11 @@ def _judge_delivery(call: Reminder) -> None:
 
 #: 04.2's calls: subtract, where the order of the arguments matters; describe_request,
 #: which answers with the arguments it received (it has no named parameters); subtract
-#: with one argument too many, which the worker, not the caller, must reject.
+#: with one argument too many, which the worker, not the caller, must reject. The
+#: arguments to describe_request repeat a value and hold a 0 and an empty string: "as they
+#: are" is all of them, in order.
 SUBTRACT_ARGS, SUBTRACT_VALUE = (50, 8), 42
-DESCRIBE_ARGS = ("ada", 3)
+DESCRIBE_ARGS = ("ada", 3, 0, "", 3)
 TOO_MANY_ARGS = (50, 8, 1)
 
 #: Why a separate service sends every name with send_task: it has no task code.
@@ -501,10 +700,10 @@ def _other_app_current(call_by_name: Any) -> Any:
     return call
 
 
-def _by_name(call_by_name: Any, name: str, *args: Any) -> tuple[Any, list[Sent], Seen]:
+def _by_name(call_by_name: Any, name: str, *args: Any) -> tuple[Any, list[Sent], Watched]:
     try:
         answer, sent, seen = _call(
-            _other_app_current(call_by_name), name, *args, name="call_by_name"
+            _other_app_current(call_by_name), name, *args, name="call_by_name", learner=call_by_name
         )
         if isinstance(answer, AsyncResult) and answer.app is _OTHER_APP:
             raise Fail(
@@ -537,24 +736,40 @@ def _by_name(call_by_name: Any, name: str, *args: Any) -> tuple[Any, list[Sent],
         ) from None
 
 
-def _sent_by_name(call_by_name: Any, name: str, *args: Any) -> tuple[AsyncResult, list[Sent]]:
-    """Call ``call_by_name(name, *args)``: its AsyncResult, or a Fail for what it did instead."""
+def _sent_by_name(
+    call_by_name: Any, name: str, *args: Any, options: list[tuple[str, dict[str, Any]]]
+) -> tuple[AsyncResult, list[Sent]]:
+    """Call ``call_by_name(name, *args)``: its AsyncResult, or a Fail for what it did instead.
+    The options of each send it made go to ``options``, with the call shown."""
     answer, sent, seen = _by_name(call_by_name, name, *args)
     try:
         _judge_sent(call_by_name, name, args, answer, sent, seen)
     except BaseException:
         _settle(sent, 1.0)  # a wrong answer's task: let it finish if it is quick, else revoke
         raise
+    options.extend((_shown(name, args), given) for given in seen.options)
     return answer, sent
 
 
 def _judge_sent(
-    call_by_name: Any, name: str, args: tuple[Any, ...], answer: Any, sent: list[Sent], seen: Seen
+    call_by_name: Any,
+    name: str,
+    args: tuple[Any, ...],
+    answer: Any,
+    sent: list[Sent],
+    seen: Watched,
 ) -> None:
     shown = _shown(name, args)
     if seen.got:  # any get(): on a quick task, whether it had finished first is a race
         raise Fail(
             f"{shown} waited for the task's value (.get()) before returning",
+            hint="do not wait for the value: return what app.send_task(name, args=args) "
+            "returns, at once",
+        )
+    if seen.polled or seen.slept:
+        how = "a loop reading its state" if seen.polled else f"time.sleep({seen.slept[0]!r:.20})"
+        raise Fail(
+            f"{shown} waited for the task ({how}) before returning",
             hint="do not wait for the value: return what app.send_task(name, args=args) "
             "returns, at once",
         )
@@ -705,9 +920,10 @@ def _options_problem(shown: str, sent: list[Sent], name: str, args: tuple[Any, .
 @exercise("04.2", "call a task by name", points=2)
 def _call_by_name(call_by_name: Any) -> str:
     need_function(call_by_name, "call_by_name", "call_by_name(name, *args)")
+    given: list[tuple[str, dict[str, Any]]] = []  # the options of each send, as passed
 
     shown = _shown(subtract.name, SUBTRACT_ARGS)
-    answer, sent = _sent_by_name(call_by_name, subtract.name, *SUBTRACT_ARGS)
+    answer, sent = _sent_by_name(call_by_name, subtract.name, *SUBTRACT_ARGS, options=given)
     value = _wait(answer, WAIT_SECONDS, f"the task {shown} sent")
     if answer.failed():
         hint = "pass the arguments on as they are: args=args (not args=[args])"
@@ -727,7 +943,7 @@ def _call_by_name(call_by_name: Any) -> str:
         raise extra
 
     shown = _shown(describe_request.name, DESCRIBE_ARGS)
-    answer, sent = _sent_by_name(call_by_name, describe_request.name, *DESCRIBE_ARGS)
+    answer, sent = _sent_by_name(call_by_name, describe_request.name, *DESCRIBE_ARGS, options=given)
     value = _wait(answer, WAIT_SECONDS, f"the task {shown} sent")
     got = (value.get("args"), value.get("kwargs")) if isinstance(value, dict) else None
     if answer.failed() or got != (list(DESCRIBE_ARGS), {}):
@@ -735,9 +951,13 @@ def _call_by_name(call_by_name: Any) -> str:
         hint = "pass the arguments on as they are, positionally: args=args"
         if got and got[1]:
             hint += " (their names are the task's business: describe_request takes *args)"
+        elif got and got[0] == list(dict.fromkeys(DESCRIBE_ARGS)):
+            hint += " (a value given twice is two arguments: don't drop repeats)"
+        elif got and got[0] == [a for a in DESCRIBE_ARGS if a]:
+            hint += ' (0 and "" are arguments too: don\'t drop empty or false values)'
         raise Fail(f"{shown} reached the task as {received}", hint=hint)
 
-    answer, _ = _sent_by_name(call_by_name, UNKNOWN_TASK, 1, 2)
+    answer, _ = _sent_by_name(call_by_name, UNKNOWN_TASK, 1, 2, options=given)
     _wait(answer, WAIT_SECONDS, "the task with an unknown name")
     if answer.state != "FAILURE" or not isinstance(answer.result, NotRegistered):
         raise Fail(
@@ -746,7 +966,7 @@ def _call_by_name(call_by_name: Any) -> str:
         )
 
     shown = _shown(subtract.name, TOO_MANY_ARGS)
-    answer, _ = _sent_by_name(call_by_name, subtract.name, *TOO_MANY_ARGS)
+    answer, _ = _sent_by_name(call_by_name, subtract.name, *TOO_MANY_ARGS, options=given)
     _wait(answer, WAIT_SECONDS, f"the task {shown} sent")
     if answer.state != "FAILURE" or not isinstance(answer.result, TypeError):
         raise Fail(
@@ -756,6 +976,16 @@ def _call_by_name(call_by_name: Any) -> str:
     routed = _route_problem(call_by_name)
     if routed is not None:
         raise routed
+    for shown, options in given:
+        extra = _extra_option([options])
+        if extra is not None:
+            key, value = extra
+            raise Fail(
+                f"{shown} sent the task with {key}={value!r:.40}: {_option_effect(key, value)}; "
+                "the exercise asks for the name and the arguments and no other option",
+                hint="send just the name and the arguments: app.send_task(name, args=args); "
+                "add no option the exercise does not ask for",
+            )
     return (
         "subtract and describe_request by name got their arguments as given; an unknown "
         "name and a call with one argument too many failed on the worker"
@@ -764,6 +994,35 @@ def _call_by_name(call_by_name: Any) -> str:
 
 # --------------------------------------------------------------------------- 04.3
 
+#: 04.3: the names of the other accounts on the sign-up's address: one made before register
+#: is called, one by another sign-up at the moment register's create_user returns.
+EARLIER_USER, CONCURRENT_USER = "Check Earlier Account", "Check Concurrent Sign-up"
+
+
+@contextmanager
+def _other_sign_ups(register: Any, email: str, thread: str) -> Iterator[list[int]]:
+    """Meanwhile, another account on ``email`` exists, and another sign-up on it happens
+    right after the learner's first ``create_user`` returns (in the thread ``thread``): code
+    that finds its user again (the newest row, a lookup by address) finds another one. The
+    ids of those accounts."""
+    real = users.create_user
+    others = [real(EARLIER_USER, email).id]
+
+    def create_user(*args: Any, **kwargs: Any) -> Any:
+        user = real(*args, **kwargs)
+        if threading.current_thread().name == thread and len(others) == 1:
+            others.append(real(CONCURRENT_USER, email).id)
+        return user
+
+    names = getattr(register, "__globals__", None)
+    own = [n for n, v in names.items() if v is real] if isinstance(names, dict) else []
+    with ExitStack() as stack:
+        stack.enter_context(mock.patch.object(users, "create_user", create_user))
+        for n in own:  # from ...users import create_user: the learner's own name for it
+            names[n] = create_user  # type: ignore[index]
+            stack.callback(names.__setitem__, n, real)  # type: ignore[union-attr]
+        yield others
+
 
 @exercise("04.3", "pass ids, not objects", points=2)
 def _register(register: Any) -> str:
@@ -771,7 +1030,8 @@ def _register(register: Any) -> str:
     name, email = NEW_USER
     known = {user.id for user in users.all_users()}
     try:
-        answer, sent, seen = _call(register, name, email, name="register")
+        with _other_sign_ups(register, email, "course-check-register") as others:
+            answer, sent, seen = _call(register, name, email, name="register")
     except EncodeError as exc:
         raise Fail(
             f"delay() could not encode the argument ({exc})",
@@ -786,11 +1046,18 @@ def _register(register: Any) -> str:
             hint="send_welcome takes one argument, the user's id; it looks the rest up",
         ) from None
     try:
-        waited = _waited(seen, "register", "the welcome mail")
+        waited = _waited(
+            seen,
+            sent,
+            "register",
+            users.send_welcome.name,
+            hint="create the user here with create_user(name, email): it returns the User at "
+            "once; then queue send_welcome.delay(user.id) and return without waiting",
+        )
         if waited is not None:
             raise waited
-        _judge_register(register, answer, sent, name, email)
-        created = [u for u in users.all_users() if u.id not in known]
+        _judge_register(register, answer, sent, name, email, known | set(others))
+        created = [u for u in users.all_users() if u.id not in known and u.id not in others]
         if len(created) > 1:
             raise Fail(
                 f"register created {len(created)} users for one sign-up",
@@ -801,7 +1068,11 @@ def _register(register: Any) -> str:
         _settle(sent, MAIL_WAIT_SECONDS)
 
 
-def _judge_register(register: Any, answer: Any, sent: list[Sent], name: str, email: str) -> None:
+def _judge_register(
+    register: Any, answer: Any, sent: list[Sent], name: str, email: str, others: set[int]
+) -> None:
+    """``others``: the users that register did not create (before the call, and the other
+    accounts on its address the check made)."""
     welcome = [s for s in sent if s.task == users.send_welcome.name]
     if isinstance(answer, dict) and "user_id" in answer and not welcome:
         raise Fail(
@@ -863,6 +1134,17 @@ def _judge_register(register: Any, answer: Any, sent: list[Sent], name: str, ema
         user = users.get_user(user_id)  # type: ignore[arg-type]
     except (TypeError, LookupError):
         user = None
+    if user is not None and user_id in others and user.email == email:
+        which = (
+            "made earlier" if user.name != CONCURRENT_USER else "that signed up at the same moment"
+        )
+        raise Fail(
+            f"the mail went to user {user_id} ({user.name!r}), another account on {email!r} "
+            f"{which}, not to the user register's create_user returned: register found its "
+            "user again (the newest row, a lookup by address) instead of using the one it had",
+            hint="keep what create_user(name, email) returns and pass its .id: "
+            "send_welcome.delay(user.id)",
+        )
     if user is not None and (user.name, user.email) == (email, name):
         raise Fail(
             f"register created the user with the name and the address swapped "
@@ -974,7 +1256,7 @@ def _ten_plus(ten_plus: Any) -> str:
             hint="use .s(10), which accepts more arguments when it is sent",
         )
     options = ten_plus.options or {}
-    if "eta" in options:
+    if options.get("eta") is not None:
         raise Fail(
             "ten_plus carries an eta: a fixed moment, not a delay counted from sending",
             hint="use .set(countdown=...), which starts counting when the signature is sent",
@@ -1017,9 +1299,9 @@ def _ten_plus(ten_plus: Any) -> str:
 
 
 def _extra_options(options: dict[str, Any]) -> Fail | None:
-    """A Fail for an option besides the countdown (one set to None changes nothing)."""
+    """A Fail for an option besides the countdown (one set to None too: the exercise asks
+    for no other option)."""
     others = {key: value for key, value in options.items() if key != "countdown"}
-    others = {key: value for key, value in others.items() if value is not None}
     if "task_id" in others:
         return Fail(
             f"ten_plus carries a fixed task_id ({others['task_id']!r:.40}; freeze() puts it "
@@ -1030,9 +1312,10 @@ def _extra_options(options: dict[str, Any]) -> Fail | None:
         )
     if others:
         key = sorted(others)[0]
+        none = " (set to None, it is still an option)" if others[key] is None else ""
         return Fail(
-            f"ten_plus also carries {key}={others[key]!r:.30}: the exercise asks for the "
-            "countdown and no other option",
+            f"ten_plus also carries {key}={others[key]!r:.30}{none}: the exercise asks for "
+            "the countdown and no other option",
             hint="carry only the countdown: .set(countdown=0.3)",
         )
     return None
