@@ -7,13 +7,14 @@ cannot know tasks defined in a notebook). The verdicts must be the same.
 
 Each exercise: its right answers, then a table of wrong ones (the mistakes the chapter warns
 about, and adversary round 1's answers), each with the problem and hint it gets; then adversary
-rounds 2 and 3's answers, in tables of their own.
+rounds 2, 3 and 4's answers, in tables of their own.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -1334,8 +1335,8 @@ NO_TITLE = "for a page the site serves without a title (fetch raised KeyError) f
                      id="global-failure-counter"),
         pytest.param(r3_fetch_title_new_error, "when the retries ran out, fetch_title failed "
                      "with SiteUnavailable: the site is down, not with the error the site raised "
-                     "(SiteUnavailable: https://example.com/celery-course/retries: 503 Service "
-                     "Unavailable)", "pass on the error you caught: raise self.retry(exc=exc",
+                     "(SiteUnavailable: https://example.com/celery-course/retries?check=",
+                     "pass on the error you caught: raise self.retry(exc=exc",
                      id="generic-error"),
         pytest.param(r3_fetch_title_except_oserror, "when fetch raised PermissionError (an "
                      "OSError of this machine, not an outage) fetch_title retried 5 times",
@@ -1466,13 +1467,13 @@ LOCAL_COUNT = "keep the count in a variable of the call itself (words = 0 inside
 @pytest.mark.parametrize(
     ("answer", "problem", "hint"),
     [
-        pytest.param(r3_word_count_unique, f"{ON_TRICKY} {{'words': 18}}, not {{'words': 23}}",
+        pytest.param(r3_word_count_unique, f"{ON_TRICKY} {{'words': 19}}, not {{'words': 24}}",
                      "that counts each different word once", id="unique-words"),
         pytest.param(r2_word_count_regex, "word_count returned {'words': 9}, not "
                      "{'words': 6}", "count with len(text.split()): a regex of word characters",
                      id="regex-words"),
-        pytest.param(r3_word_count_some_whitespace, f"{ON_TRICKY} {{'words': 19}}, not "
-                     "{'words': 23}", "count with len(text.split()), no argument: it splits on "
+        pytest.param(r3_word_count_some_whitespace, f"{ON_TRICKY} {{'words': 20}}, not "
+                     "{'words': 24}", "count with len(text.split()), no argument: it splits on "
                      "every kind of whitespace", id="some-whitespace"),
         pytest.param(r3_word_count_root_id, "run as a step of a workflow, word_count stored its "
                      "progress under the id of the workflow's first task (self.request.root_id), "
@@ -1494,7 +1495,7 @@ LOCAL_COUNT = "keep the count in a variable of the call itself (words = 0 inside
         pytest.param(r3_word_count_final_again, "word_count reported progress 6 times for 5 "
                      "texts", "update the state once per text, inside the loop",
                      id="final-again"),
-        pytest.param(r3_word_count_no_punct, f"{ON_TRICKY} {{'words': 21}}, not {{'words': 23}}",
+        pytest.param(r3_word_count_no_punct, f"{ON_TRICKY} {{'words': 21}}, not {{'words': 24}}",
                      'a piece made of punctuation only ("-", "...") is a word',
                      id="no-punctuation-tokens"),
         pytest.param(r3_word_count_on_self, f"{SHARED}first returned {{'words': 10}}, not "
@@ -1633,4 +1634,449 @@ TWICE = (
     ],
 )  # fmt: skip
 def test_03_4_round3_wrong_answers(r3_fresh: None, answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.4", answer), problem, hint)
+
+
+# --------------------------------------------------------------------------- round 4
+# Adversary round 4's answers (.adversary/ch03_r4.py), each with the problem and hint it gets.
+# Those that passed the check before this round: memo-per-id and retries-capped (03.1; the
+# check now runs the first call again as its 4th retry, with the same id);
+# except-connectionerror, per-id-global-counter and copy-error (03.2; a ConnectionResetError
+# from fetch, a call that arrives already retried 3 times, the final error's traceback must
+# go into fetch); total-on-self and current-global (03.3; the progress of both concurrent
+# calls is compared); truncated-100, first-line and buffered-retries (03.4; details of several
+# lines and hundreds of characters, the retries must be recorded before the last attempt).
+# callback-format ("Type: message", as CallbackTask writes it) is judged right. And a right
+# 03.2 answer checked right after retry-not-raised (which leaves a retry queued) passes.
+
+_R4_SEEN: dict[str, Any] = {}  # the process-global state some answers keep
+_LOCK = threading.Lock()
+
+
+@pytest.fixture
+def r4_fresh() -> Iterator[None]:
+    """Each run of a test starts with the answers' globals as a fresh kernel has them."""
+    _R4_SEEN.clear()
+    R4BufferedRetries.pending.clear()
+    yield
+    _R4_SEEN.clear()
+    R4BufferedRetries.pending.clear()
+
+
+@app.task(bind=True)
+def r4_whoami_memo_per_id(self: Any) -> dict[str, Any]:
+    memo = _R4_SEEN.setdefault("whoami", {})
+    return memo.setdefault(
+        self.request.id, {"id": self.request.id, "retries": self.request.retries}
+    )
+
+
+@app.task(bind=True)
+def r4_whoami_extra_keys(self: Any) -> dict[str, Any]:
+    return {"id": self.request.id, "retries": self.request.retries, "name": self.name}
+
+
+@app.task(bind=True)
+def r4_whoami_retries_capped(self: Any) -> dict[str, Any]:
+    return {"id": self.request.id, "retries": min(self.request.retries, self.max_retries)}
+
+
+LATER_RETRY = "run again as retry 4 of the first call (the same id, self.request.retries == 4)"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r4_whoami_memo_per_id, f"{LATER_RETRY}, whoami said {{'id': ",
+                     "read self.request.id and self.request.retries on every attempt; keep "
+                     "nothing between attempts (no cache per call id", id="memo-per-id"),
+        pytest.param(whoami_parent_id, f"{IN_A_WORKFLOW} the id of the task that sent it "
+                     "(self.request.parent_id), not its own", OWN_ID, id="parent-id-first"),
+        pytest.param(r4_whoami_extra_keys, "whoami returned {'id': ",
+                     'return a dict with exactly the keys "id" and "retries"', id="extra-keys"),
+        pytest.param(r4_whoami_retries_capped, f"{LATER_RETRY}, whoami said retries=3 (capped "
+                     "at max_retries)", "return self.request.retries as it is",
+                     id="retries-capped"),
+    ],
+)  # fmt: skip
+def test_03_1_round4_wrong_answers(r4_fresh: None, answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.1", answer), problem, hint)
+
+
+def test_03_1_memo_per_id_said_its_first_attempt(r4_fresh: None) -> None:
+    assert_fails(
+        verdict("03.1", r4_whoami_memo_per_id),
+        "'retries': 0}: what it answered on that call's first attempt",
+        "read self.request.id",
+    )
+
+
+@app.task(bind=True, max_retries=5)
+def r4_fetch_title_connectionerror(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except ConnectionError as exc:
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=None)
+def r4_fetch_title_per_id_counter(self: Any, url: str) -> str:
+    attempts = _R4_SEEN.setdefault("attempts", {})
+    attempts[self.request.id] = attempts.get(self.request.id, 0) + 1
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        if attempts[self.request.id] > 5:
+            raise
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def r4_fetch_title_copy_error(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        raise self.retry(exc=SiteUnavailable(str(exc)), countdown=0.1) from exc
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def r4_fetch_title_wrap_others(self: Any, url: str) -> str:
+    try:
+        return fetch(url)["title"]
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc, countdown=0.1) from exc
+    except Exception as exc:
+        raise RuntimeError(f"fetch_title({url!r}) failed: {exc}") from exc
+
+
+@app.task(bind=True, max_retries=5)
+def r4_fetch_title_last_retry_long(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        raise self.retry(exc=exc, countdown=1.0 if self.request.retries == 4 else 0.1) from exc
+    return page["title"]
+
+
+@app.task(bind=True, autoretry_for=(SiteUnavailable,), max_retries=5, retry_backoff=True)
+def r4_fetch_title_autoretry_backoff(self: Any, url: str) -> str:
+    return fetch(url)["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def r4_fetch_title_retry_not_raised(self: Any, url: str) -> str | None:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        self.retry(exc=exc, countdown=0.1, throw=False)
+        return None
+    return page["title"]
+
+
+@app.task(bind=True, max_retries=5)
+def r4_fetch_title_raise_returned_retry(self: Any, url: str) -> str:
+    try:
+        page = fetch(url)
+    except SiteUnavailable as exc:
+        retry = self.retry(exc=exc, countdown=0.1, throw=False)
+        raise retry from exc
+    return page["title"]
+
+
+def test_03_2_round4_right_answers(r4_fresh: None) -> None:
+    # self.retry(..., throw=False) returns the Retry: raising it is a retry all the same
+    assert_passed(verdict("03.2", r4_fetch_title_raise_returned_retry))
+
+
+ALREADY_RETRIED = (
+    "run as a call already retried 3 times (self.request.retries == 3: its earlier attempts ran "
+    "in another worker process), with the site down, fetch_title failed after 5 retries"
+)
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r4_fetch_title_connectionerror, "when fetch raised ConnectionResetError (a "
+                     "ConnectionError, like SiteUnavailable, but not the site's outage) "
+                     "fetch_title retried 5 times", ONLY_OUTAGES, id="except-connectionerror"),
+        pytest.param(r4_fetch_title_per_id_counter, ALREADY_RETRIED, "let Celery count the "
+                     "retries: max_retries=5 with raise self.retry(exc=exc, countdown=0.1); a "
+                     "count of your own (a global, a dict per call id) starts at 0",
+                     id="per-id-global-counter"),
+        pytest.param(r4_fetch_title_copy_error, "when the retries ran out, fetch_title failed "
+                     "with a new SiteUnavailable: https://example.com/celery-course/retries?"
+                     "check=", "pass on the error you caught, exc itself", id="copy-error"),
+        pytest.param(r4_fetch_title_wrap_others, "fetch_title failed (RuntimeError: fetch_title(",
+                     "let PageNotFound fail the task as it is", id="wrap-others"),
+        pytest.param(r4_fetch_title_last_retry_long, "fetch_title asked to be retried in 1 s, not "
+                     "0.1 s", "pass countdown=0.1 to self.retry", id="last-retry-long"),
+        pytest.param(r4_fetch_title_autoretry_backoff, "fetch_title asked to be retried in ",
+                     "pass countdown=0.1 to self.retry", id="autoretry-backoff"),
+        pytest.param(fetch_title_no_exc, "the task failed with MaxRetriesExceededError",
+                     "pass the error on: raise self.retry(exc=exc, countdown=0.1)", id="no-exc"),
+        pytest.param(r4_fetch_title_retry_not_raised, "fetch_title called self.retry(..., "
+                     "throw=False) and carried on: the attempt returned None (SUCCESS) while the "
+                     "retry it asked for was still to come", "raise the retry: raise "
+                     "self.retry(exc=exc, countdown=0.1) ends the attempt there",
+                     id="retry-not-raised"),
+    ],
+)  # fmt: skip
+def test_03_2_round4_wrong_answers(r4_fresh: None, answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.2", answer), problem, hint)
+
+
+def test_03_2_a_queued_retry_does_not_spoil_the_next_check(r4_fresh: None) -> None:
+    """retry-not-raised leaves a retry queued (on the worker) that fetches its URL again
+    later: the next check, of a right answer, fetches URLs of its own and passes."""
+    not_raised = "throw=False) and carried on"
+    assert_fails(verdict("03.2", r4_fetch_title_retry_not_raised), not_raised, "raise the retry")
+    assert_passed(verdict("03.2", fetch_title))
+    assert_fails(verdict("03.2", r4_fetch_title_retry_not_raised), not_raised, "raise the retry")
+    assert_fails(
+        verdict("03.2", r4_fetch_title_last_retry_long),
+        "retried in 1 s, not 0.1 s",
+        "pass countdown=0.1 to self.retry",
+    )
+
+
+@app.task(bind=True)
+def r4_word_count_total_on_self(self: Any, texts: list[str]) -> dict[str, int]:
+    self.total = len(texts)
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": self.total})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r4_word_count_current_global(self: Any, texts: list[str]) -> dict[str, int]:
+    _R4_SEEN["current"] = 0
+    words = 0
+    for text in texts:
+        words += len(text.split())
+        _R4_SEEN["current"] += 1
+        meta = {"current": _R4_SEEN["current"], "total": len(texts)}
+        self.update_state(state="PROGRESS", meta=meta)
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r4_word_count_words_on_self(self: Any, texts: list[str]) -> dict[str, int]:
+    self.words = 0
+    for i, text in enumerate(texts, start=1):
+        self.words += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": self.words}
+
+
+@app.task(bind=True)
+def r4_word_count_count_first(self: Any, texts: list[str]) -> dict[str, int]:
+    counts = [len(text.split()) for text in texts]
+    for i, _ in enumerate(counts, start=1):
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": sum(counts)}
+
+
+@app.task(bind=True)
+def r4_word_count_locked_global(self: Any, texts: list[str]) -> dict[str, int]:
+    with _LOCK:
+        _R4_SEEN["words"] = 0
+    for i, text in enumerate(texts, start=1):
+        with _LOCK:
+            _R4_SEEN["words"] += len(text.split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": _R4_SEEN["words"]}
+
+
+@app.task(bind=True)
+def r4_word_count_throttled(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(text.split())
+        if i % 2 == 0 or i == len(texts):
+            self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+@app.task(bind=True)
+def r4_word_count_ascii_space(self: Any, texts: list[str]) -> dict[str, int]:
+    words = 0
+    for i, text in enumerate(texts, start=1):
+        words += len(text.encode("utf-8").split())
+        self.update_state(state="PROGRESS", meta={"current": i, "total": len(texts)})
+    return {"words": words}
+
+
+SHARED_PROGRESS = (
+    "while word_count was counting 3 texts, another word_count ran on 2 texts in the same "
+    "worker process (as on a threads pool), and the progress of the first went "
+)
+LOCAL_PROGRESS = "keep i and the total in variables of the call itself"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(r4_word_count_current_global, f"{SHARED_PROGRESS}1/3, 3/3, 4/3, not 1/3, "
+                     "2/3, 3/3: the two calls shared their progress", LOCAL_PROGRESS,
+                     id="current-global"),
+        pytest.param(r4_word_count_total_on_self, f"{SHARED_PROGRESS}1/3, 2/2, 3/2, not 1/3, "
+                     "2/3, 3/3: the two calls shared their progress", LOCAL_PROGRESS,
+                     id="total-on-self"),
+        pytest.param(r4_word_count_words_on_self, f"{SHARED}first returned {{'words': 10}}, not "
+                     "{'words': 6}: the two calls shared their count", LOCAL_COUNT,
+                     id="words-on-self"),
+        pytest.param(r4_word_count_count_first, NOT_LIVE, IN_THE_LOOP, id="count-first"),
+        pytest.param(r4_word_count_locked_global, f"{SHARED}first returned {{'words': 10}}, not "
+                     "{'words': 6}: the two calls shared their count", LOCAL_COUNT,
+                     id="locked-global"),
+        pytest.param(r4_word_count_throttled, "word_count reported progress 3 times for 5 texts",
+                     "update the state once per text, inside the loop", id="throttled"),
+        pytest.param(r4_word_count_ascii_space, f"{ON_TRICKY} {{'words': 22}}, not "
+                     "{'words': 24}", "count with len(text.split()) on the text itself: "
+                     "str.split() separates words at every kind of whitespace, a non-breaking "
+                     "space \\xa0", id="ascii-space"),
+    ],
+)  # fmt: skip
+def test_03_3_round4_wrong_answers(r4_fresh: None, answer: Any, problem: str, hint: str) -> None:
+    assert_fails(verdict("03.3", answer), problem, hint)
+
+
+class R4CallbackFormat(Task):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "success", retval)
+
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", f"{type(exc).__name__}: {exc}")
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", f"{type(exc).__name__}: {exc}")
+
+
+class R4Truncated100(Task):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "success", str(retval)[:100])
+
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", str(exc)[:100])
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", str(exc)[:100])
+
+
+class R4FirstLine(Task):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "success", (str(retval).splitlines() or [""])[0])
+
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", (str(exc).splitlines() or [""])[0])
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", (str(exc).splitlines() or [""])[0])
+
+
+class R4FirstLineOnSuccess(AuditedTask):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "success", (str(retval).splitlines() or [""])[0])
+
+
+class R4TruncatedFailure(AuditedTask):
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", repr(exc)[:100])
+
+
+class R4NoneAsEmpty(AuditedTask):
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        record(task_id, "success", "" if retval is None else retval)
+
+
+class R4BufferedRetries(Task):
+    pending: dict[str, list[Any]] = {}
+
+    def on_success(self, retval: Any, task_id: str, args: Any, kwargs: Any) -> None:
+        for exc in self.pending.pop(task_id, []):
+            record(task_id, "retry", exc)
+        record(task_id, "success", retval)
+
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        self.pending.setdefault(task_id, []).append(exc)
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        for pending in self.pending.pop(task_id, []):
+            record(task_id, "retry", pending)
+        record(task_id, "failure", exc)
+
+
+class R4EinfoLastLine(AuditedTask):
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", str(einfo).strip().splitlines()[-1])
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", str(einfo).strip().splitlines()[-1])
+
+
+class R4EinfoLastLineOnFailure(AuditedTask):
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", str(einfo).strip().splitlines()[-1])
+
+
+class R4ArgsTuple(AuditedTask):
+    def on_retry(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "retry", exc.args)
+
+    def on_failure(self, exc: Any, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        record(task_id, "failure", exc.args)
+
+
+def test_03_4_round4_right_answers(r4_fresh: None) -> None:
+    # "Type: message", as guide 001's CallbackTask records it: the exception whole, its type
+    # and its message (the exercise text names this form besides exc and repr(exc))
+    assert_passed(verdict("03.4", R4CallbackFormat))
+
+
+LONG_RETRY = (
+    "for a task that was retried once (a RuntimeError with a message of 9 lines), then "
+    "returned a report of 9 lines"
+)
+LONG_FAILURE = "for a task that raised ValueError with a message of 4 lines"
+WHOLE = "record the whole exception, every line of it, not a part"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(R4Truncated100, f"{LONG_RETRY} on_retry recorded 'the mail queue is full:"
+                     "\\n  message 1 to u'...'user2@mail.e' (100 characters), the start of it, "
+                     "not the whole exception", WHOLE, id="truncated-100"),
+        pytest.param(R4FirstLine, f"{LONG_RETRY} on_retry recorded 'the mail queue is full:', "
+                     "its first line, not the whole exception", WHOLE, id="first-line"),
+        pytest.param(R4FirstLineOnSuccess, f"{LONG_RETRY} on_success recorded 'sent 8 "
+                     "messages:', its first line, not the value returned",
+                     'record the whole return value: record(task_id, "success", retval)',
+                     id="first-line-on-success"),
+        pytest.param(R4TruncatedFailure, f"{LONG_FAILURE} on_failure recorded \"ValueError('3 "
+                     "addresses bounced:", WHOLE, id="truncated-failure-repr"),
+        pytest.param(R4NoneAsEmpty, "for a task that returned None on_success recorded the "
+                     "detail ''", 'record the return value on success: record(task_id, '
+                     '"success", retval)', id="none-as-empty"),
+        pytest.param(R4BufferedRetries, f"{RETRIED} the retries were not recorded yet when the "
+                     "task's last attempt started (recorded by then: nothing): AuditedTask "
+                     "recorded them only with the final outcome", "record in on_retry itself, "
+                     "at once", id="buffered-retries"),
+        pytest.param(R4EinfoLastLine, f"{RETRIED} on_retry recorded Celery's Retry, not the "
+                     "error that caused it", "record exc: on_retry receives the error as exc",
+                     id="einfo-last-line"),
+        pytest.param(R4EinfoLastLineOnFailure, f"{LONG_FAILURE} on_failure recorded "
+                     "'  user7@mail.example.com: 550 mailbox unavailable', only one line of it",
+                     WHOLE, id="einfo-last-line-on-failure"),
+        pytest.param(R4ArgsTuple, f"{TWICE} on_retry recorded the detail \"(111, 'Connection "
+                     "refused by mail.example.com')\"", RECORD_DETAIL, id="args-tuple"),
+    ],
+)  # fmt: skip
+def test_03_4_round4_wrong_answers(r4_fresh: None, answer: Any, problem: str, hint: str) -> None:
     assert_fails(verdict("03.4", answer), problem, hint)

@@ -5,20 +5,31 @@ In this chapter the learner *defines* tasks, in the notebook:
 * 03.1 ``check("03.1", whoami)``: a bound task that returns ``{"id", "retries"}`` read
   from ``self.request``; run alone, as a second retry, as a step of a workflow (its
   ``root_id``, ``parent_id``, ``group`` and the message's ``correlation_id`` are other ids),
-  and alone again (an answer kept from an earlier call shows as that call's id);
+  alone again (an answer kept from an earlier call shows as that call's id), and last as
+  the 4th retry of the first call, with its id (an answer cached per call id, or retries
+  capped at ``max_retries``, show there);
 * 03.2 ``check("03.2", fetch_title)``: a task that fetches a page from the simulated
   flaky site (:mod:`course_tasks.tasks.crawler`), retries on ``SiteUnavailable`` with
-  ``raise self.retry(exc=exc, countdown=0.1)`` (each retry's countdown is read), gives up
-  after 5 retries, returns the page's title, and fails at once on a missing page
-  (``PageNotFound``);
+  ``raise self.retry(exc=exc, countdown=0.1)`` (each retry's countdown is read, and a
+  ``self.retry(..., throw=False)`` not raised is seen), gives up after 5 retries in the
+  site's own error (raised in ``fetch``, not a copy), counts the retries of a call that
+  arrives already retried 3 times from Celery (not from a count of its own), returns the
+  page's title, and fails at once on a missing page (``PageNotFound``) and on errors that
+  are not the outage (``KeyError``, ``PermissionError``, ``ConnectionResetError``). Each
+  check run fetches URLs of its own, so a retry that an earlier answer left queued cannot
+  count against the next one;
 * 03.3 ``check("03.3", word_count)``: a task that reports ``PROGRESS`` with
   ``{"current", "total"}`` after each text and returns ``{"words": n}``; run on five texts
   (double spaces, a newline, a tab, an empty text), then on three texts whose counting the
-  check watches (:class:`_Texts`): the progress stored must follow the texts counted;
+  check watches (:class:`_Texts`): the progress stored must follow the texts counted; then
+  on tricky whitespace and punctuation, and last while another call runs in the same
+  process (both calls' counts and progress must be their own);
 * 03.4 ``check("03.4", AuditedTask)``: a ``Task`` subclass whose ``on_success``,
   ``on_retry`` and ``on_failure`` record what happened with
   :func:`course_tasks.tasks.hooks.record` (a task that returns 0 is recorded too; the
-  detail of a retry or failure is the exception, not a traceback or Celery's ``Retry``).
+  detail of a retry or failure is the exception, not a traceback or Celery's ``Retry``;
+  details of several lines and hundreds of characters are recorded whole; each retry is
+  recorded by the time the next attempt starts).
 
 A task defined in a notebook is registered in that kernel only. In embedded mode the worker
 thread shares the kernel's registry, so :func:`run_task` sends the learner's task to the
@@ -248,6 +259,7 @@ def run_task(
     retries: int = 0,
     countdown: float | None = None,
     request: dict[str, str] | None = None,
+    task_id: str | None = None,
 ) -> Run:
     """Run the learner's ``task`` once: on the worker in embedded mode, else ``apply()``.
 
@@ -258,8 +270,14 @@ def run_task(
 
     Raises a Fail (the same in every mode) when a retry asks for a long countdown, or for
     another one than ``countdown``, or when the task does not finish within ``WAIT_SECONDS``.
+
+    ``task_id``: the id of the call (a new one by default); an id that ran before is run
+    again as a retry of that call would be (its stored result forgotten first).
     """
-    task_id = uuid()
+    if task_id is None:
+        task_id = uuid()
+    else:
+        app.backend.forget(task_id)
     waits: list[_Wait] = []
 
     def on_retry(request: Any = None, reason: Any = None, **_: Any) -> None:
@@ -344,6 +362,9 @@ def _failed(run: Run, name: str, hint: str) -> Fail:
 
 # --------------------------------------------------------------------------- 03.1
 
+#: The retries of the first call when the check runs it again, as a later retry of it.
+LATER_RETRIES = 4
+
 
 @exercise("03.1", "a bound task", points=1)
 def _whoami(whoami: Any) -> str:
@@ -414,6 +435,30 @@ def _whoami(whoami: Any) -> str:
             f"ran it as {again.id} with 0 retries",
             hint="return self.request.id and self.request.retries, read on every call",
         )
+    # the first call again, as its retry would come: the same id, more retries than
+    # Celery's default max_retries (3)
+    retry = run_task(task, name="whoami", retries=LATER_RETRIES, task_id=first.id)
+    value = _whoami_value(retry)
+    said = (
+        f"run again as retry {LATER_RETRIES} of the first call (the same id, "
+        f"self.request.retries == {LATER_RETRIES}), whoami said"
+    )
+    if value == {"id": first.id, "retries": 0}:
+        raise Fail(
+            f"{said} {value!r}: what it answered on that call's first attempt",
+            hint="read self.request.id and self.request.retries on every attempt; keep "
+            "nothing between attempts (no cache per call id: a retry has the same id)",
+        )
+    if value["retries"] != LATER_RETRIES:
+        capped = " (capped at max_retries)" if value["retries"] == task.max_retries else ""
+        raise Fail(
+            f"{said} retries={value['retries']!r}{capped}",
+            hint="return self.request.retries as it is, the number of retries so far",
+        )
+    if value["id"] != first.id:
+        raise Fail(
+            f"{said} its id is {value['id']!r}", hint="return self.request.id, the call's id"
+        )
     return "its own id and retry count, read from self.request, alone and in a workflow"
 
 
@@ -442,6 +487,8 @@ BROKEN_URL = "https://example.com/celery-course/broken-page"
 #: Short outage (the task must get through it) and long outage (it must give up).
 SHORT_OUTAGE, LONG_OUTAGE = 2, 10
 EXPECTED_RETRIES = 5
+#: The retries a call has had already when the check sends it (its attempts ran elsewhere).
+LATE_RETRIES = 3
 #: The countdown exercise 03.2 asks each retry for.
 FETCH_COUNTDOWN = 0.1
 
@@ -512,24 +559,120 @@ class _Fetched:
     run: Run
     attempts: int
     slept: list[float]
+    #: the URL this run fetched (each run has one of its own)
+    url: str = ""
+    #: the Retry objects that self.retry(..., throw=False) returned and the task never raised
+    unraised: list[Any] = field(default_factory=list)
+    #: whether the error the run failed with is one that ``fetch`` raised (not a copy)
+    from_fetch: bool | None = None
 
 
-def _site(outage: int = 0, url: str = PAGE_URL) -> None:
-    """A fresh site: the course page, no recorded request, ``url`` down for ``outage``."""
+_url_serial = count(1)
+#: the number of the check run under way: its URLs carry it (see :func:`_url`)
+_check_run = [0]
+_MISSING = object()
+
+
+def _url(base: str) -> str:
+    """``base`` with a query of this check run's own: each check of 03.2 fetches other URLs
+    than the checks before it, so that a retry an earlier answer left queued cannot add to
+    this one's requests. (Within a run the URLs stay: a title cached per URL shows.)"""
+    return f"{base}?check={_check_run[0]}"
+
+
+def _site(outage: int, url: str, *, page: bool = True) -> None:
+    """A fresh site: the course page at ``url`` (``page``), no recorded request, ``url``
+    down for ``outage`` requests."""
     crawler.reset_site()
-    crawler.publish_page(PAGE_URL, PAGE_TITLE, ["https://docs.celeryq.dev/"])
+    if page:
+        crawler.publish_page(url, PAGE_TITLE, ["https://docs.celeryq.dev/"])
     crawler.make_flaky(url, outage)
 
 
+@contextmanager
+def _unraised_retries(task: Task) -> Iterator[list[Any]]:
+    """Meanwhile, note each Retry that ``self.retry(..., throw=False)`` returns; the list
+    holds, after the block, those the task then did not raise (the attempt went on while a
+    retry was queued, or none was: with ``apply()`` a retry not raised never runs)."""
+    returned: list[Any] = []
+    raised: list[Any] = []
+    own = vars(task).get("retry", _MISSING)
+    retry = task.retry
+
+    def noted_retry(*args: Any, **kwargs: Any) -> Any:
+        ret = retry(*args, **kwargs)  # raises, unless throw=False
+        returned.append(ret)
+        return ret
+
+    def on_retry(reason: Any = None, **_: Any) -> None:
+        raised.append(reason)
+
+    left: list[Any] = []
+    task.retry = noted_retry
+    signals.task_retry.connect(on_retry, weak=False)
+    try:
+        yield left
+    finally:
+        signals.task_retry.disconnect(on_retry)
+        if own is _MISSING:
+            vars(task).pop("retry", None)
+        else:
+            task.retry = own
+        left.extend(ret for ret in returned if not any(ret is r for r in raised))
+
+
+#: The code of the site's own ``fetch`` (the check replaces ``crawler.fetch`` at times).
+_FETCH_CODE = crawler.fetch.__code__
+
+
+def _raised_in_fetch(exc: Any) -> bool:
+    """Whether ``exc`` was raised inside the site's ``fetch`` (its traceback goes there)."""
+    tb = getattr(exc, "__traceback__", None)
+    while tb is not None:
+        if tb.tb_frame.f_code is _FETCH_CODE:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _fetch_run(
-    task: Task, outage: int, url: str = PAGE_URL, setup: Callable[[], None] | None = None
+    task: Task,
+    outage: int,
+    base: str = PAGE_URL,
+    setup: Callable[[str], None] | None = None,
+    *,
+    page: bool = True,
+    retries: int = 0,
 ) -> _Fetched:
-    _site(outage, url)
+    url = _url(base)
+    _site(outage, url, page=page)
     if setup is not None:
-        setup()
-    with _sleeps(task) as slept:
-        run = run_task(task, (url,), name="fetch_title", countdown=FETCH_COUNTDOWN)
-    return _Fetched(run, crawler.hits(url), slept)
+        setup(url)
+    task_id = uuid()
+    failed: list[bool] = []
+
+    def on_failure(task_id: str | None = None, exception: Any = None, **_: Any) -> None:
+        if task_id == wanted:
+            failed.append(_raised_in_fetch(exception))
+
+    wanted = task_id
+    signals.task_failure.connect(on_failure, weak=False)
+    try:
+        with _sleeps(task) as slept, _unraised_retries(task) as unraised:
+            run = run_task(
+                task,
+                (url,),
+                name="fetch_title",
+                countdown=FETCH_COUNTDOWN,
+                retries=retries,
+                task_id=task_id,
+            )
+    finally:
+        signals.task_failure.disconnect(on_failure)
+        if settings.from_env().mode == settings.EMBEDDED:
+            # a retry this run left queued (sent, and not raised) is dropped when it is due
+            app.control.revoke(task_id)
+    return _Fetched(run, crawler.hits(url), slept, url, unraised, failed[-1] if failed else None)
 
 
 def _site_error(url: str) -> crawler.SiteUnavailable:
@@ -554,6 +697,7 @@ def _fetch_title(fetch_title: Any) -> str:
             hint="declare it with @app.task(bind=True, max_retries=5), take self as its first "
             "argument and raise self.retry(exc=exc, countdown=0.1)",
         )
+    _check_run[0] = next(_url_serial)
     try:
         return _check_fetch_title(task)
     finally:
@@ -564,6 +708,18 @@ def _attempt_problem(done: _Fetched) -> Fail | None:
     """A Fail if the task fetched other than once per attempt, kept an earlier title, or
     slept."""
     run, attempts = done.run, done.attempts
+    if done.unraised:
+        ended = (
+            f"failed with {error_text(run.value)}"
+            if run.state == states.FAILURE
+            else f"returned {run.value!r} ({run.state})"
+        )
+        return Fail(
+            f"fetch_title called self.retry(..., throw=False) and carried on: the attempt "
+            f"{ended} while the retry it asked for was still to come",
+            hint="raise the retry: raise self.retry(exc=exc, countdown=0.1) ends the attempt "
+            "there, and Celery runs the task again",
+        )
     if not run.retries and attempts > 1:
         return Fail(
             f"fetch_title fetched the page {attempts} times in one run, without Celery "
@@ -643,9 +799,9 @@ def _check_fetch_title(task: Task) -> str:
         )
     short = f"SUCCESS after {attempts} attempts"
 
-    site_error = _site_error(PAGE_URL)
     done = _fetch_run(task, LONG_OUTAGE)
     run, attempts = done.run, done.attempts
+    site_error = _site_error(done.url)
     problem = _attempt_problem(done)
     if problem is not None:
         raise problem
@@ -690,6 +846,14 @@ def _check_fetch_title(task: Task) -> str:
             "and its message were replaced",
             hint="pass on the error you caught: raise self.retry(exc=exc, countdown=0.1)",
         )
+    if done.from_fetch is False:
+        raise Fail(
+            f"when the retries ran out, fetch_title failed with a new {error_text(run.value)}, "
+            "a copy of the one fetch raised: the task did not end in the site's own error "
+            "(its traceback, from inside fetch, was lost)",
+            hint="pass on the error you caught, exc itself: raise self.retry(exc=exc, "
+            "countdown=0.1)",
+        )
     long = f"gave up after {attempts} with SiteUnavailable"
 
     # the same short outage, right after a call that gave up: each call has its own retries
@@ -708,7 +872,25 @@ def _check_fetch_title(task: Task) -> str:
             "in the worker process",
         )
 
-    done = _fetch_run(task, 0, MISSING_URL)
+    # a call whose earlier attempts ran elsewhere (another pool process, another worker):
+    # it arrives already retried 3 times, and may be retried 2 more times, not 5
+    done = _fetch_run(task, LONG_OUTAGE, retries=LATE_RETRIES)
+    run = done.run
+    problem = _attempt_problem(done)
+    if problem is not None:
+        raise problem
+    more = EXPECTED_RETRIES - LATE_RETRIES
+    if len(run.retries) != more or not isinstance(run.value, crawler.SiteUnavailable):
+        raise Fail(
+            f"run as a call already retried {LATE_RETRIES} times (self.request.retries == "
+            f"{LATE_RETRIES}: its earlier attempts ran in another worker process), with the "
+            f"site down, fetch_title {_outcome(run)}, where max_retries=5 allows {more} more",
+            hint="let Celery count the retries: max_retries=5 with raise self.retry(exc=exc, "
+            "countdown=0.1); a count of your own (a global, a dict per call id) starts at 0 "
+            "in every worker process",
+        )
+
+    done = _fetch_run(task, 0, MISSING_URL, page=False)
     run, attempts = done.run, done.attempts
     if run.retries:
         raise Fail(
@@ -736,35 +918,58 @@ def _check_fetch_title(task: Task) -> str:
     return f"{short}; {long}; a missing page and other errors failed at once"
 
 
-def _broken_page() -> None:
-    """The site serves BROKEN_URL without a title: ``fetch`` raises ``KeyError('title')``."""
-    store().hset(crawler.PAGES_KEY, BROKEN_URL, json.dumps({"links": []}))
+def _broken_page(url: str) -> None:
+    """The site serves ``url`` without a title: ``fetch`` raises ``KeyError('title')``."""
+    store().hset(crawler.PAGES_KEY, url, json.dumps({"links": []}))
+
+
+#: Errors ``fetch`` raises in the check that are not the site's outage: an OSError of this
+#: machine, and a ConnectionError that is not a SiteUnavailable (``except ConnectionError``
+#: retries it).
+NOT_OUTAGES = (
+    (
+        PermissionError,
+        (13, "Permission denied", "/var/cache/crawler"),
+        "when fetch raised PermissionError (an OSError of this machine, not an outage)",
+    ),
+    (
+        ConnectionResetError,
+        (104, "Connection reset by peer"),
+        "when fetch raised ConnectionResetError (a ConnectionError, like SiteUnavailable, but "
+        "not the site's outage)",
+    ),
+)
+
+
+def _failing_fetch(
+    error: type[Exception], args: tuple[Any, ...], requests: list[str]
+) -> Callable[..., dict[str, Any]]:
+    """A ``fetch`` that notes each URL it is asked for and raises ``error(*args)``."""
+
+    def failing_fetch(url: str, *_: Any, **__: Any) -> dict[str, Any]:
+        requests.append(url)
+        raise error(*args)
+
+    return failing_fetch
 
 
 def _not_outages(task: Task) -> None:
     """Errors that are not an outage must fail the task at once, as they are: a page with
-    no title (``fetch`` raises KeyError), and an OSError of this machine (PermissionError)."""
+    no title (``fetch`` raises KeyError), an OSError of this machine (PermissionError), and
+    a ConnectionError that is not a SiteUnavailable (ConnectionResetError)."""
     done = _fetch_run(task, 0, BROKEN_URL, setup=_broken_page)
     _not_outage_problem(
         done, KeyError, "for a page the site serves without a title (fetch raised KeyError)"
     )
 
-    requests: list[str] = []
-
-    def failing_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        requests.append(url)
-        raise PermissionError(13, "Permission denied", "/var/cache/crawler")
-
-    with _replaced(task, crawler, "fetch", failing_fetch):
-        done = _fetch_run(task, 0)
-    if not requests:
-        return  # the task reached fetch some other way: the check cannot judge this
-    done.attempts = len(requests)
-    _not_outage_problem(
-        done,
-        PermissionError,
-        "when fetch raised PermissionError (an OSError of this machine, not an outage)",
-    )
+    for error, args, what in NOT_OUTAGES:
+        requests: list[str] = []
+        with _replaced(task, crawler, "fetch", _failing_fetch(error, args, requests)):
+            done = _fetch_run(task, 0)
+        if not requests:
+            return  # the task reached fetch some other way: the check cannot judge this
+        done.attempts = len(requests)
+        _not_outage_problem(done, error, what)
 
 
 def _not_outage_problem(done: _Fetched, error: type[Exception], what: str) -> None:
@@ -806,7 +1011,7 @@ WATCHED = ["don't e-mail", "three", "3.5 five six."]
 TRICKY = [
     "the cat saw the dog, and the dog saw the cat",
     "one\rtwo\xa0three\u2003four\x0bfive",
-    "a so-called fix - then ... nothing",
+    "a so-called fix - then ... nothing !",
 ]
 #: Counted by another word_count that runs while the watched one is counting (see
 #: :func:`_interleaved_run`).
@@ -987,6 +1192,12 @@ def _value_problem(run: Run, texts: list[str], *, shown: bool = False) -> Fail |
             'a piece made of punctuation only ("-", "...") is a word for len(text.split()) '
             "too: count every piece it gives"
         )
+    elif run.value == {"words": sum(len(text.encode().split()) for text in texts)}:
+        hint = (
+            "count with len(text.split()) on the text itself: str.split() separates words at "
+            "every kind of whitespace, a non-breaking space \\xa0 or an em space \\u2003 too; "
+            "split on ASCII whitespace only (bytes.split(), string.whitespace) joins them"
+        )
     elif run.value == {"words": sum(len(text) for text in texts)}:
         hint = "that is the number of characters: count the words, len(text.split())"
     elif run.value == {"words": sum(len(re.findall(r"\w+", text)) for text in texts)}:
@@ -1109,6 +1320,21 @@ def _word_count(word_count: Any) -> str:
             hint="keep the count in a variable of the call itself (words = 0 inside the task), "
             "not in a global or on self: every call of a task in a process shares those",
         )
+    for r, texts in ((run, WATCHED), (other, OTHER)):
+        progress = [(m.get("current"), m.get("total")) for _, m in r.custom if isinstance(m, dict)]
+        want = [(i, len(texts)) for i in range(1, len(texts) + 1)]
+        if progress != want:
+            which = "the first" if r is run else "the second"
+            shown = ", ".join(f"{c}/{t}" for c, t in progress) or "nothing"
+            raise Fail(
+                f"while word_count was counting {len(WATCHED)} texts, another word_count ran "
+                f"on {len(OTHER)} texts in the same worker process (as on a threads pool), and "
+                f"the progress of {which} went {shown}, not "
+                f"{', '.join(f'{c}/{t}' for c, t in want)}: the two calls shared their progress",
+                hint="keep i and the total in variables of the call itself (for i, text in "
+                "enumerate(texts, start=1), total = len(texts)), not in a global or on self: "
+                "every call of a task in a process shares those",
+            )
     total = len(TEXTS)
     return (
         f"{total} PROGRESS updates, 1/{total} to {total}/{total}, then "
@@ -1146,9 +1372,9 @@ def _interleaved_run(task: Task) -> tuple[Run, Run]:
     def meanwhile(position: int) -> None:
         if position == 2 and not others:
             other_id = uuid()
-            with quiet_trace_log():
+            with _states_of(other_id, lambda _: None) as custom, quiet_trace_log():
                 eager = task.apply((list(OTHER),), task_id=other_id)
-            others.append(Run(other_id, eager.state, eager.result))
+            others.append(Run(other_id, eager.state, eager.result, [], custom))
 
     texts.on_reach = meanwhile
     run = _watched_run(task, texts)
@@ -1191,6 +1417,36 @@ BROKEN = (ValueError, ("broken on purpose",))
 REFUSED = (ConnectionRefusedError, (111, "Connection refused by mail.example.com"))
 SLOW = (TimeoutError, ("mail.example.com did not answer within 5 seconds",))
 NO_KEY = (KeyError, ("recipient",))
+#: Details longer than a few hundred characters, over several lines: a handler that keeps
+#: only the start or the first line of a detail records a part of it.
+FULL_QUEUE = (
+    RuntimeError,
+    (
+        "the mail queue is full:\n"
+        + "\n".join(f"  message {i} to user{i}@mail.example.com is waiting" for i in range(1, 9)),
+    ),
+)
+REPORT = "sent 8 messages:\n" + "\n".join(
+    f"  user{i}@mail.example.com: delivered in {i * 40} ms" for i in range(1, 9)
+)
+BOUNCED = (
+    ValueError,
+    (
+        "3 addresses bounced:\n"
+        + "\n".join(f"  user{i}@mail.example.com: 550 mailbox unavailable" for i in (2, 5, 7)),
+    ),
+)
+#: How long a probe's last attempt waits for the retries before it to be recorded (they
+#: are, a moment after each attempt that asked for a retry, by then).
+RECORDED_WAIT = 2.0
+#: per task id: the events recorded for it when its last attempt started
+_before_last: dict[str, list[str]] = {}
+
+
+def _note_retries(task: Any, retries: int) -> None:
+    """On a probe's last attempt: note which of the ``retries`` before it are recorded."""
+    got = hooks.events(task.request.id, at_least=retries, timeout=RECORDED_WAIT)
+    _before_last[task.request.id] = [e["event"] for e in got]
 
 
 def _error(made: tuple[type[Exception], tuple[Any, ...]]) -> Exception:
@@ -1214,6 +1470,7 @@ def _probe_tasks(base: type[Task]) -> dict[str, Task]:
     def retries_once(self: Any) -> str:
         if self.request.retries == 0:
             raise self.retry(exc=_error(OUTAGE), countdown=0.05)
+        _note_retries(self, 1)
         return "ok"
 
     def fails(self: Any) -> None:
@@ -1222,10 +1479,29 @@ def _probe_tasks(base: type[Task]) -> dict[str, Task]:
     def retries_twice_then_fails(self: Any) -> None:
         if self.request.retries < 2:
             raise self.retry(exc=_error((REFUSED, SLOW)[self.request.retries]), countdown=0.05)
+        _note_retries(self, 2)
         raise _error(NO_KEY)
 
+    def retries_then_reports(self: Any) -> str:
+        if self.request.retries == 0:
+            raise self.retry(exc=_error(FULL_QUEUE), countdown=0.05)
+        _note_retries(self, 1)
+        return REPORT
+
+    def fails_at_length(self: Any) -> None:
+        raise _error(BOUNCED)
+
     made = {}
-    for fn in (retries_once, fails, succeeds, returns_none, retries_twice_then_fails):
+    probes = (
+        retries_once,
+        fails,
+        succeeds,
+        returns_none,
+        retries_twice_then_fails,
+        retries_then_reports,
+        fails_at_length,
+    )
+    for fn in probes:
         made[fn.__name__] = app.task(
             fn,
             base=base,
@@ -1291,6 +1567,15 @@ def _audited(cls: Any) -> str:
             "raised KeyError",
             [("retry", _error(REFUSED)), ("retry", _error(SLOW)), ("failure", _error(NO_KEY))],
         ),
+        "retries_then_reports": (
+            "a task that was retried once (a RuntimeError with a message of 9 lines), then "
+            "returned a report of 9 lines",
+            [("retry", _error(FULL_QUEUE)), ("success", REPORT)],
+        ),
+        "fails_at_length": (
+            "a task that raised ValueError with a message of 4 lines",
+            [("failure", _error(BOUNCED))],
+        ),
     }
     done: set[str] = set()
     for key, task in probes.items():
@@ -1319,6 +1604,16 @@ def _audited(cls: Any) -> str:
             problem = _detail_problem(event, detail, what)
             if problem is not None:
                 raise problem
+        before = _before_last.pop(run.id, None)
+        if before is not None and before.count("retry") < want.count("retry"):
+            raise Fail(
+                f"for {what} the retries were not recorded yet when the task's last attempt "
+                f"started (recorded by then: {', '.join(before) or 'nothing'}): AuditedTask "
+                "recorded them only with the final outcome",
+                hint="record in on_retry itself, at once: the next attempt may run in another "
+                "worker process, or never (the worker is stopped), and a retry kept in memory "
+                "until then is lost",
+            )
     hooks.clear_events()
     return (
         "success, retry then success, failure, and two retries then a failure were each "
@@ -1351,12 +1646,31 @@ def _events_problem(what: str, want: list[str], names: list[str]) -> Fail:
     )
 
 
+def _part(text: str, forms: list[str]) -> str | None:
+    """``"its first line"`` or ``"the start of it"`` if ``text`` is only that of a form."""
+    if not text:
+        return None
+    for form in forms:
+        lines = form.splitlines()
+        if len(lines) > 1 and text.strip() in {line.strip() for line in lines if line.strip()}:
+            return "only one line of it" if text.strip() != lines[0].strip() else "its first line"
+    if any(len(text) < len(form) and form.startswith(text) for form in forms):
+        return "the start of it"
+    return None
+
+
 def _detail_problem(event: dict[str, str], detail: Any, what: str) -> Fail | None:
     """A Fail if ``event`` (success, retry or failure) does not carry its value or error."""
     text, name = event["detail"], event["event"]
     if name == "success":
-        if re.search(rf"(?<![\w.]){re.escape(detail)}(?![\w.])", text):
+        if re.search(rf"(?<![\w.]){re.escape(detail)}(?![\w.])", text) or repr(detail) in text:
             return None
+        part = _part(text, [detail, repr(detail)])
+        if part is not None:
+            return Fail(
+                f"for {what} on_success recorded {_shown(text)}, {part}, not the value returned",
+                hint='record the whole return value: record(task_id, "success", retval)',
+            )
         return Fail(
             f"for {what} on_success recorded the detail {text!r}",
             hint='record the return value on success: record(task_id, "success", retval)',
@@ -1375,11 +1689,12 @@ def _detail_problem(event: dict[str, str], detail: Any, what: str) -> Fail | Non
             hint="record exc: on_retry receives the error as exc; einfo.exception is the "
             "Retry that self.retry raised",
         )
-    if "\n" in text.strip():
+    if re.search(r'^\s*(Traceback \(most recent|File ")', text, re.M):
         return traceback
     exc: Exception = detail
+    # the exception, its repr, or "Type: message" as guide 001's CallbackTask writes it
     written = [str(exc), repr(exc), f"{type(exc).__name__}: {exc}"]
-    if any(form in text for form in written[:2]):
+    if any(form in text for form in written):
         return None
     call = f'record(task_id, "{name}", exc)'
     if re.fullmatch(r"[A-Z]\w*(Error|Exception)", text):
@@ -1387,10 +1702,16 @@ def _detail_problem(event: dict[str, str], detail: Any, what: str) -> Fail | Non
             f"for {what} {handler} recorded the detail {text!r}",
             hint=f"record exc itself, not only its class name: {call}",
         )
-    if len(text) < len(str(exc)) and text and any(form.startswith(text) for form in written):
+    part = _part(text, written)
+    if part == "the start of it" and len(text) < 40:
         return Fail(
             f"for {what} {handler} recorded {text!r}, only the start of {str(exc)!r}",
             hint=f"record the whole exception, not the start of it: {call}",
+        )
+    if part is not None:
+        return Fail(
+            f"for {what} {handler} recorded {_shown(text)}, {part}, not the whole exception",
+            hint=f"record the whole exception, every line of it, not a part: {call}",
         )
     if exc.args and text == str(exc.args[0]):
         return Fail(
@@ -1401,6 +1722,15 @@ def _detail_problem(event: dict[str, str], detail: Any, what: str) -> Fail | Non
     return Fail(
         f"for {what} {handler} recorded the detail {text!r}",
         hint="record the return value on success and the exception on retry/failure",
+    )
+
+
+def _shown(text: str) -> str:
+    """``text`` in quotes, its middle left out when it is long."""
+    return (
+        repr(text)
+        if len(text) <= 60
+        else f"{text[:40]!r}...{text[-12:]!r} ({len(text)} characters)"
     )
 
 
