@@ -2,7 +2,8 @@
 
 Each exercise has its right answers (the solution's and others the text allows) and a table of
 wrong ones, each with the problem and the hint its feedback must name. The rows marked
-"adversary round 1" (round 2) are the wrong answers of ``.adversary/ch05_r1.py`` (``_r2.py``).
+"adversary round 1" (round 2, 3) are the wrong answers of ``.adversary/ch05_r1.py`` (``_r2.py``,
+``_r3.py``).
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from celery.exceptions import TaskRevokedError
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from checkhelpers import assert_fails, assert_passed, verdict
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from course_tasks import app
 from course_tasks.checks.ch05_states_and_results import ISSUED_KEY
 from course_tasks.store import store
+from course_tasks.tasks.reports import ReportError
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -442,11 +445,73 @@ def status_success_via_wait(task_id):
     return status_state_then_info(task_id)
 
 
+# adversary round 3
+
+
+def _one_read(task_id):
+    meta = app.backend.get_task_meta(task_id)
+    return meta["status"], meta["result"]
+
+
+def _info_then_state(task_id):
+    # two reads: info first, then the state
+    result = app.AsyncResult(task_id)
+    info = result.info
+    return result.state, info
+
+
+def _meta_status(progress=None, other=None, shape=False, pending_if_none=False, read=_one_read):
+    """The solution's ``status``, with one mistake: ``progress(info)`` for the percent,
+    ``other(state)`` for the other states, ``shape``: progress told by the meta's keys,
+    ``pending_if_none``: no result means pending, ``read(task_id)``: how it reads the state
+    and the info."""
+
+    def status_r3(task_id):
+        state, info = read(task_id)
+        if shape and isinstance(info, dict) and {"current", "total"} <= info.keys():
+            return {"status": "in_progress",
+                    "percent": round(100 * info["current"] / info["total"])}  # fmt: skip
+        if state == "PENDING" or (pending_if_none and info is None):
+            return {"status": "pending"}
+        if state == "PROGRESS":
+            percent = round(100 * info["current"] / info["total"])
+            return {"status": "in_progress", "percent": progress(percent) if progress else percent}
+        if state == "SUCCESS":
+            return {"status": "success", "result": info}
+        if state == "FAILURE":
+            return {"status": "failure", "error": str(info)}
+        return {"status": other(state) if other else state.lower()}
+
+    return status_r3
+
+
+@functools.cache
+def status_lru_cached(task_id):
+    # "a status endpoint is polled every second: cache it"
+    return status(task_id)
+
+
+def status_get_for_ready_value(task_id):
+    # the state read once, then a finished task's value taken with get()
+    meta = app.backend.get_task_meta(task_id)
+    if meta["status"] == "SUCCESS":
+        return {"status": "success", "result": app.AsyncResult(task_id).get(timeout=1)}
+    return status(task_id)
+
+
+def status_error_from_traceback(task_id):
+    meta = app.backend.get_task_meta(task_id)
+    if meta["status"] == "FAILURE":
+        return {"status": "failure", "error": meta["traceback"].strip().splitlines()[-1]}
+    return status(task_id)
+
+
 def test_05_1_right_answer() -> None:
     assert_passed(
         verdict("05.1", status),
-        "json for PENDING, STARTED, PROGRESS (1/4, 1/3, 2/3), SUCCESS, FAILURE, RETRY and "
-        "REVOKED, without waiting, the state read once",
+        "json for PENDING, STARTED, PROGRESS (1/4, 1/3, 2/3, 5/5), SUCCESS (also None and a "
+        "dict shaped like progress), FAILURE, RETRY, REVOKED and a state of its own "
+        "(UPLOADING); no get(), no wait, and the state read once while a task finished",
     )
 
 
@@ -455,6 +520,18 @@ STATUS_NOW = (
     "page asks again later"
 )
 GET_HINT = "get() waits until the task finishes, maybe for ever: " + STATUS_NOW
+GOT_FINISHED = (
+    "for a finished add(20, 22), status() called get() on the task (it had finished, so get() "
+    "answered at once this time)"
+)
+GOT_HINT = (
+    "get() waits whenever the task has not finished, and reads the result backend a second "
+    "time: " + STATUS_NOW
+)
+STATE_FIRST = (
+    'decide from the state (meta["status"]), not from the value: {"status": "success", '
+    '"result": value} for every SUCCESS'
+)
 NO_BRANCH = "the guide's if/elif chain has no branch for some states: end it with a fallback"
 STARTED = "for a running task (STARTED), status() "
 THIRD = "for a task at 2 of 3 (PROGRESS, meta {'current': 2, 'total': 3}), percent was "
@@ -481,10 +558,8 @@ RACE_HINT = (
     [
         pytest.param(status_returns_result, "for a finished add(20, 22), status() returned the "
                      "AsyncResult itself", "an endpoint answers with json", id="returns-handle"),
-        pytest.param(status_blocks, "for a failed report, status() raised the task's "
-                     "ReportError", "did you call get()?", id="get-propagates"),
-        pytest.param(status_blocks_no_propagate, STARTED + "waited for the task (it called get() "
-                     "on it)", GET_HINT, id="get-no-propagate"),
+        pytest.param(status_blocks, GOT_FINISHED, GOT_HINT, id="get-propagates"),
+        pytest.param(status_blocks_no_propagate, GOT_FINISHED, GOT_HINT, id="get-no-propagate"),
         pytest.param(status_exception_in_json, "for a failed report, the dict cannot be sent as "
                      "json ('error' holds a ReportError)", "for a failed task, result.result",
                      id="exception-in-json"),
@@ -585,14 +660,45 @@ RACE_HINT = (
                      "time.sleep(0.05))", STATUS_NOW, id="r2-started-grace-sleep"),
         pytest.param(status_event_wait, STARTED + "waited before answering (it called "
                      "threading.Event().wait(0.05))", STATUS_NOW, id="r2-started-event-wait"),
-        pytest.param(status_success_via_wait, STARTED + "waited for the task (it called get() "
-                     "on it)", GET_HINT, id="r2-success-via-wait"),
+        pytest.param(status_success_via_wait, GOT_FINISHED, GOT_HINT, id="r2-success-via-wait"),
         pytest.param(status_retry_as_pending, "for a task waiting for its retry (RETRY), "
                      "status() said status='pending'", 'for this state the endpoint answers '
                      '{"status": "retry", ...}', id="r2-retry-as-pending"),
         pytest.param(status_percent_one_decimal, THIRD_1 + "33.3", "a whole number, as the "
                      "exercise says: round(100 * info['current'] / info['total']) gives 33",
                      id="r2-percent-one-decimal"),
+        # adversary round 3
+        pytest.param(_meta_status(progress=lambda percent: min(99, percent)), "for a task at 5 "
+                     "of 5 (PROGRESS, meta {'current': 5, 'total': 5}), percent was 99", "the "
+                     "task reports current == total, its last step done: that is 100, do not cap "
+                     "it", id="r3-percent-capped-99"),
+        pytest.param(_meta_status(pending_if_none=True), "for a finished task that returned None "
+                     "(SUCCESS), status() said status='pending'", "a task that returned None "
+                     "succeeded too: " + STATE_FIRST, id="r3-no-result-means-pending"),
+        pytest.param(_meta_status(other=lambda state: {"STARTED": "started", "RETRY": "retry",
+                                                       "REVOKED": "revoked"}.get(state, "unknown")),
+                     "for a task in a state of its own (UPLOADING, meta {'file': 'users.csv'}), "
+                     "status() said status='unknown'", "a task can store states of its own "
+                     "(self.update_state(state=...)): answer any state not named in the exercise "
+                     'with {"status": state.lower()}, here "uploading"', id="r3-fixed-state-table"),
+        pytest.param(status_lru_cached, "for a revoked task, status() said status='pending', its "
+                     "answer for the same id before it was revoked", "an answer kept from an "
+                     "earlier call (a dict, lru_cache) goes stale: a task moves on, so read its "
+                     "record on every call", id="r3-lru-cached"),
+        pytest.param(_meta_status(read=_info_then_state), RACE + "1 read of its state, "
+                     "SUCCESS with 7 after), status() answered {'status': 'success', "
+                     "'result': {'pid': ", RACE_HINT,
+                     id="r3-info-then-state"),
+        pytest.param(_meta_status(shape=True), "for a finished task whose value is {'current': "
+                     "10, 'total': 10} (SUCCESS), status() said status='in_progress'", "only the "
+                     "PROGRESS state means in progress; a finished task may return a dict with "
+                     "current and total", id="r3-dispatch-on-meta-shape"),
+        pytest.param(status_get_for_ready_value, GOT_FINISHED, GOT_HINT,
+                     id="r3-get-for-ready-value"),
+        pytest.param(status_error_from_traceback, "for a failed report, status() said "
+                     "error=\"course_tasks.tasks.reports.ReportError: no sales data",
+                     'put the exception\'s text under "error": str(result.info)',
+                     id="r3-error-from-traceback"),
     ],
 )  # fmt: skip
 def test_05_1_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -786,19 +892,28 @@ collect_catch_all = _timeout_caught_as(Exception, revoked=False)
 # adversary round 2
 
 
-def collect_only_report_error(result, timeout):
-    # catches the one failure the chapter showed: a TypeError of the task escapes
-    from course_tasks.tasks.reports import ReportError
+def _propagating(failures, passed=()):
+    """A ``collect`` with get()'s propagate=True: it catches the timeout, the revoke, and the
+    ``failures`` as FAILURE; ``passed`` errors are raised again before."""
 
-    try:
-        value = result.get(timeout=timeout)
-    except CeleryTimeoutError:
-        return ("TIMEOUT", None)
-    except TaskRevokedError:
-        return ("REVOKED", None)
-    except ReportError as exc:
-        return ("FAILURE", f"{type(exc).__name__}: {exc}")
-    return ("SUCCESS", value)
+    def collect_p(result, timeout):
+        try:
+            value = result.get(timeout=timeout)
+        except CeleryTimeoutError:
+            return ("TIMEOUT", None)
+        except TaskRevokedError:
+            return ("REVOKED", None)
+        except passed:
+            raise
+        except failures as exc:
+            return ("FAILURE", f"{type(exc).__name__}: {exc}")
+        return ("SUCCESS", value)
+
+    return collect_p
+
+
+#: catches the one failure the chapter showed: a TypeError of the task escapes
+collect_only_report_error = _propagating(ReportError)
 
 
 def collect_revoked_by_early_state(result, timeout):
@@ -815,11 +930,49 @@ def collect_revoked_by_early_state(result, timeout):
     return ("SUCCESS", value)
 
 
+# adversary round 3
+
+
+def _timeout_if(is_timeout):
+    """A ``collect`` that answers TIMEOUT for every exception of get() that
+    ``is_timeout(exc, result)`` says is one, and raises the others."""
+
+    def collect_r3(result, timeout):
+        try:
+            value = result.get(timeout=timeout, propagate=False)
+        except Exception as exc:
+            if is_timeout(exc, result):
+                return ("TIMEOUT", None)
+            raise
+        if result.failed():
+            return ("FAILURE", f"{type(value).__name__}: {value}")
+        if result.state == "REVOKED":
+            return ("REVOKED", None)
+        return ("SUCCESS", value)
+
+    return collect_r3
+
+
+#: propagate=True; redis' and OS errors "are the backend's" (raised again), every other one the
+#: task's
+collect_propagate_and_sort_by_type = _propagating(Exception, passed=(RedisError, OSError))
+
+
+#: any error of get() is a timeout as long as the task has not finished
+collect_not_ready_means_timeout = _timeout_if(lambda exc, result: not result.ready())
+
+
+def _from_last_line(result, exc):
+    name, _, message = result.traceback.strip().splitlines()[-1].partition(": ")
+    return f"{name.rsplit('.', 1)[-1]}: {message}"
+
+
 def test_05_2_right_answer() -> None:
     assert_passed(
         verdict("05.2", collect),
-        "SUCCESS with its value, FAILURE as text, TIMEOUT after get(timeout=0.5) and "
-        "(timeout=1.2) without revoking, the result backend's errors propagated, REVOKED",
+        "SUCCESS with its value, FAILURE as text (a task's own OSError and a two-line message "
+        "too), TIMEOUT after get(timeout=0.5) and (timeout=1.2) without revoking, the result "
+        "backend's errors propagated (also one that failed only once), REVOKED",
     )
 
 
@@ -833,9 +986,8 @@ ONLY_CELERY_TIMEOUT = (
 )
 NAME_IT = "name the exception, then its message: ReportError: ..."
 OS_ERROR_HINT = (
-    "Python's built-in {} (an OSError, as are the built-in TimeoutError and socket errors) "
-    "comes from the connection to the result backend, not from get()'s timeout: catch only "
-    "Celery's TimeoutError"
+    "Python's built-in {} is an OSError, what a socket to the result backend raises; it does "
+    "not come from get()'s timeout: catch only Celery's TimeoutError"
 )
 
 
@@ -963,6 +1115,40 @@ OS_ERROR_HINT = (
         pytest.param(_timeout_caught_as(CeleryTimeoutError, lambda timeout: int(timeout)),
                      NO_WORKER + "0.5) answered TIMEOUT, but only asked get() to wait 0 s",
                      "wait the whole timeout: get(timeout=timeout)", id="r2-timeout-int"),
+        # adversary round 3
+        pytest.param(_timeout_caught_as((CeleryTimeoutError, builtins.TimeoutError)), "when "
+                     "get() raised builtins.TimeoutError (timed out), collect() returned "
+                     "('TIMEOUT', None)", OS_ERROR_HINT.format("TimeoutError"),
+                     id="r3-both-timeouts"),
+        pytest.param(_timeout_if(lambda exc, _: isinstance(exc, CeleryTimeoutError | RedisTimeout)),
+                     "when get() raised redis.exceptions.TimeoutError (Timeout reading from "
+                     "socket), collect() returned ('TIMEOUT', None)", ONLY_CELERY_TIMEOUT,
+                     id="r3-redis-timeout-too"),
+        pytest.param(_timeout_if(lambda exc, _: type(exc).__name__ == "TimeoutError"), "when get() "
+                     "raised redis.exceptions.TimeoutError (Timeout reading from socket), "
+                     "collect() returned ('TIMEOUT', None)", ONLY_CELERY_TIMEOUT,
+                     id="r3-timeout-by-name"),
+        pytest.param(collect_propagate_and_sort_by_type, "for an export that failed with "
+                     "UploadUnavailable, a ConnectionError, collect() let the task's "
+                     "UploadUnavailable escape", "the task itself failed with UploadUnavailable "
+                     "(an OSError, as a task calling a server may): the class does not tell the "
+                     "task's error from the result backend's", id="r3-propagate-sort-by-type"),
+        pytest.param(collect_not_ready_means_timeout, "when get() raised "
+                     "redis.exceptions.ConnectionError (Connection reset by peer), collect() "
+                     "returned ('TIMEOUT', None); the backend answered again after, and the task "
+                     "had not finished", "a task that is not ready() has not timed out: the time "
+                     "ran out only when get() raises Celery's TimeoutError",
+                     id="r3-not-ready-means-timeout"),
+        pytest.param(_failure_text_as(_from_last_line), "for a failed report whose message has "
+                     "two lines, collect() said '(the sales import has not run): '", "the message "
+                     "has two lines: f\"{type(exc).__name__}: {exc}\" keeps it whole, the "
+                     "traceback's last line is only the last line of it",
+                     id="r3-traceback-last-line"),
+        pytest.param(_timeout_caught_as(CeleryTimeoutError,
+                                        on_timeout=lambda r: app.control.revoke(r.id)),
+                     "for a task no worker will run, collect() revoked the task it stopped "
+                     "waiting for (revoke())", "a timeout only means that you stopped waiting",
+                     id="r3-control-revoke-on-timeout"),
     ],
 )  # fmt: skip
 def test_05_2_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -1115,13 +1301,21 @@ def cancel_wait_then_decide(task_id):
 # adversary round 2
 
 
-def cancel_forgets_progress(task_id):
-    # too-late states listed by hand, without PROGRESS and RETRY
-    result = app.AsyncResult(task_id)
-    if result.state in ("STARTED", "SUCCESS", "FAILURE", "REVOKED"):
-        return "too late"
-    result.revoke()
-    return "cancelled"
+def _too_late_in(states):
+    """A ``cancel`` that lists the states that are too late, and revokes any other one."""
+
+    def cancel_listed(task_id):
+        result = app.AsyncResult(task_id)
+        if result.state in states:
+            return "too late"
+        result.revoke()
+        return "cancelled"
+
+    return cancel_listed
+
+
+#: too-late states listed by hand, without PROGRESS and RETRY
+cancel_forgets_progress = _too_late_in(("STARTED", "SUCCESS", "FAILURE", "REVOKED"))
 
 
 def cancel_pending_or_retry(task_id):
@@ -1160,11 +1354,50 @@ def cancel_then_purge(task_id):
     return "cancelled"
 
 
+# adversary round 3
+
+
+def cancel_revoked_again(task_id):
+    # "cancel twice says cancelled twice": a REVOKED task is revoked again
+    result = app.AsyncResult(task_id)
+    if result.state not in ("PENDING", "REVOKED"):
+        return "too late"
+    result.revoke()
+    return "cancelled"
+
+
+_CANCELLED_R3 = set()
+
+
+def cancel_remembers_in_global(task_id):
+    # answers "cancelled" again from a Python set, without looking at the backend
+    if task_id in _CANCELLED_R3:
+        return "cancelled"
+    answer = cancel(task_id)
+    if answer == "cancelled":
+        _CANCELLED_R3.add(task_id)
+    return answer
+
+
+#: asks the workers to confirm, with a short timeout (adversary rounds 2 and 3)
+cancel_with_reply = _revoking(lambda result: app.control.revoke(result.id, reply=True, timeout=0.5))
+
+
+def cancel_mark_as_revoked(task_id):
+    # REVOKED written into the result backend: no worker is told
+    return _revoking(lambda result: app.backend.mark_as_revoked(result.id, reason="user"))(task_id)
+
+
+#: too late only for the states listed: FAILURE and REVOKED get revoked and "cancelled"
+cancel_deny_list = _too_late_in(("STARTED", "PROGRESS", "RETRY", "SUCCESS"))
+
+
 def test_05_3_right_answer() -> None:
     assert_passed(
         verdict("05.3", cancel),
-        "too late for a finished task and running ones (STARTED, PROGRESS) or RETRY, left "
-        "alone; a waiting one revoked, nothing purged",
+        "too late for a finished task, running ones (STARTED, PROGRESS), RETRY, FAILURE and the "
+        "one it cancelled, asked again (REVOKED), left alone; a waiting one revoked, nothing "
+        "purged, no get()",
     )
 
 
@@ -1179,6 +1412,11 @@ TOO_LATE_SAID_CANCELLED = (
     "PENDING means that it has not started"
 )
 TERMINATE = "terminate kills the process running the task wherever it is"
+GOT = "get() waits whenever the task has not finished, and reads the result backend a second time: "
+WAITED_FOR_REPLIES = (
+    WAITING + "waited for the workers' replies to its revoke (revoke(reply=True))",
+    "send the revoke and answer: revoke() returns at once unless you ask for replies",
+)
 NEVER_REVOKED = 'cancel() said "cancelled" but never revoked the task'
 CALL_REVOKE = "call app.AsyncResult(task_id).revoke(): that is what stops it running"
 
@@ -1193,8 +1431,8 @@ CALL_REVOKE = "call app.AsyncResult(task_id).revoke(): that is what stops it run
         pytest.param(cancel_terminates, "cancel() revoked a running task (STARTED) with "
                      "terminate=True", TERMINATE, id="terminates-running"),
         pytest.param(cancel_without_revoking, NEVER_REVOKED, CALL_REVOKE, id="without-revoking"),
-        pytest.param(cancel_waits, RUNNING + "waited for the task (it called get() on it)",
-                     "get() waits until the task finishes, maybe for ever: " + CANCEL_NOW,
+        pytest.param(cancel_waits, "for a finished task, cancel() called get() on the task (it "
+                     "had finished, so get() answered at once this time)", GOT + CANCEL_NOW,
                      id="waits"),
         pytest.param(cancel_booleans, "for a finished task, cancel() returned False", "return "
                      '"cancelled" for a task that had not started', id="booleans"),
@@ -1226,9 +1464,8 @@ CALL_REVOKE = "call app.AsyncResult(task_id).revoke(): that is what stops it run
                      id="date-done"),
         pytest.param(_revoking(_confirm), WAITING + "waited before answering (it called "
                      "time.sleep(0.05))", CANCEL_NOW, id="confirm-revoked"),
-        pytest.param(cancel_wait_then_decide, RUNNING + "waited for the task (it called get() "
-                     "on it)", "get() waits until the task finishes, maybe for ever: " +
-                     CANCEL_NOW, id="wait-then-decide"),
+        pytest.param(cancel_wait_then_decide, "for a finished task, cancel() called get() on the "
+                     "task (it had finished", GOT + CANCEL_NOW, id="wait-then-decide"),
         # adversary round 2
         pytest.param(cancel_forgets_progress, "for a task in PROGRESS, cancel() said "
                      "'cancelled'", "a task in PROGRESS is running (it reports how far it got): "
@@ -1236,11 +1473,7 @@ CALL_REVOKE = "call app.AsyncResult(task_id).revoke(): that is what stops it run
         pytest.param(cancel_pending_or_retry, "for a task in RETRY, cancel() said 'cancelled'",
                      "RETRY means an attempt already ran; the next one may start at any moment",
                      id="r2-pending-or-retry"),
-        pytest.param(_revoking(lambda result: app.control.revoke(result.id, reply=True,
-                                                                 timeout=0.5)),
-                     WAITING + "waited for the workers' replies to its revoke "
-                     "(revoke(reply=True))", "send the revoke and answer: revoke() returns at "
-                     "once unless you ask for replies", id="r2-control-reply"),
+        pytest.param(cancel_with_reply, *WAITED_FOR_REPLIES, id="r2-control-reply"),
         pytest.param(cancel_not_ready_r2, RUNNING + "said 'cancelled'", TOO_LATE_SAID_CANCELLED,
                      id="r2-not-ready"),
         pytest.param(cancel_broadcast_terminate, WAITING + "sent revoke(terminate=True, "
@@ -1248,6 +1481,20 @@ CALL_REVOKE = "call app.AsyncResult(task_id).revoke(): that is what stops it run
         pytest.param(cancel_then_purge, WAITING + "purged the queues (app.control.purge(), or a "
                      "queue's purge()): that deletes every task waiting in them", "revoke() alone "
                      "is enough", id="r2-then-purge"),
+        # adversary round 3
+        pytest.param(cancel_revoked_again, "for the task it cancelled, asked again (REVOKED now), "
+                     "cancel() said 'cancelled' and revoked it again", "a revoked task is done "
+                     'with, as the exercise says: answer "too late" and send no revoke',
+                     id="r3-revoked-again"),
+        pytest.param(cancel_remembers_in_global, "for the task it cancelled, asked again (REVOKED "
+                     "now), cancel() said 'cancelled'", "it answered from an earlier call, not "
+                     "from the backend (a set of the ids you cancelled lives in one process only",
+                     id="r3-remembers-in-global"),
+        pytest.param(cancel_mark_as_revoked, NEVER_REVOKED, CALL_REVOKE, id="r3-mark-as-revoked"),
+        pytest.param(cancel_with_reply, *WAITED_FOR_REPLIES, id="r3-revoke-with-reply"),
+        pytest.param(cancel_deny_list, "for a failed report (FAILURE), cancel() said 'cancelled'",
+                     'a failed task already ran: it is "too late", as the exercise says. Only '
+                     "PENDING means that it has not started", id="r3-deny-list-of-states"),
     ],
 )  # fmt: skip
 def test_05_3_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -1447,12 +1694,91 @@ def lookup_global_snapshot():
     return lookup_snapshot
 
 
+def _waiting_or_state(task_id):
+    """What ``lookup`` answers for an issued id."""
+    state = app.AsyncResult(task_id).state
+    return "waiting" if state == "PENDING" else state
+
+
+def lookup_pipeline_wraps_store_error(task_id):
+    """Reads the set in a pipeline (reads only); an unreachable store becomes its own error."""
+    try:
+        issued, size = store().pipeline().sismember(ISSUED_KEY, task_id).scard(ISSUED_KEY).execute()
+    except RedisError as exc:
+        raise RuntimeError("the app-data store cannot be reached") from exc
+    if not issued or not size:
+        return "unknown"
+    return _waiting_or_state(task_id)
+
+
+# adversary round 3
+
+_UNKNOWN_IDS = set()
+
+
+def lookup_caches_unknown(task_id):
+    # "an unknown id stays unknown": unknown ids kept in a Python global for ever
+    if task_id in _UNKNOWN_IDS:
+        return "unknown"
+    if not store().sismember(ISSUED_KEY, task_id):
+        _UNKNOWN_IDS.add(task_id)
+        return "unknown"
+    return lookup(task_id)
+
+
+def lookup_copy_refreshed_on_miss():
+    """A ``lookup`` with a local copy of the whole set, refreshed only when an id is missing."""
+    copy = set()
+
+    def lookup_copy(task_id):
+        if task_id not in copy:
+            copy.update(store().smembers(ISSUED_KEY))
+        if task_id not in copy:
+            return "unknown"
+        return _waiting_or_state(task_id)
+
+    return lookup_copy
+
+
+def lookup_store_down_is_unknown(task_id):
+    # a store it cannot reach makes every id "unknown" instead of an error
+    try:
+        issued = store().sismember(ISSUED_KEY, task_id)
+    except Exception:
+        issued = False
+    if not issued:
+        return "unknown"
+    return _waiting_or_state(task_id)
+
+
+def lookup_refreshes_ttl(task_id):
+    # "keep the set from growing for ever": a one-day expiry on the whole set at every lookup
+    store().expire(ISSUED_KEY, 24 * 3600)
+    return lookup(task_id)
+
+
+def lookup_logs_unknown(task_id):
+    # records the unknown ids it is asked about in another set, for an audit
+    if not store().sismember(ISSUED_KEY, task_id):
+        store().sadd("unknown-lookups", task_id)
+        return "unknown"
+    return lookup(task_id)
+
+
+def lookup_retry_is_waiting(task_id):
+    if not store().sismember(ISSUED_KEY, task_id):
+        return "unknown"
+    state = app.AsyncResult(task_id).state
+    return "waiting" if state in ("PENDING", "RETRY") else state
+
+
 def test_05_4_right_answer() -> None:
     assert_passed(
         verdict("05.4", lookup),
-        "unknown for ids never issued (with a result stored, or run by a worker), the set left "
-        "as it was; waiting for a queued task, SUCCESS once it ran; else the state (STARTED and "
-        "RETRY too); the set and the state read on every call",
+        "unknown for ids never issued (with a result stored, or run by a worker) and one taken "
+        "out of the set, nothing written to the store; waiting for a queued task and one issued "
+        "after it was asked about, SUCCESS once it ran; else the state (STARTED and RETRY "
+        "too); the store's error let through",
     )
     assert store().smembers(ISSUED_KEY) == set()
 
@@ -1526,9 +1852,9 @@ NOT_READY = (
                      id="r2-memoized"),
         pytest.param(lookup_lru_cache(), STALE + "'waiting', as it did before it ran", STALE_HINT,
                      id="r2-lru-cache"),
-        pytest.param(lookup_sadd, "for an id the app never issued, lookup() answered 'unknown' "
-                     "and added the id to the set 'issued-tasks'", "lookup only reads: "
-                     "store().sismember(...), not sadd", id="r2-sadd"),
+        pytest.param(lookup_sadd, "for an issued task that finished, lookup() sent SADD "
+                     "issued-tasks ", "lookup only reads: store().sismember(...), not sadd",
+                     id="r2-sadd"),
         pytest.param(lookup_backend_client, "for an issued task that finished, lookup() said "
                      "'unknown'", KEY_HINT, id="r2-backend-client"),
         pytest.param(lookup_name_shortcut, "for an id the app never issued that a worker ran "
@@ -1541,6 +1867,31 @@ NOT_READY = (
         pytest.param(lookup_lowercase, "for an issued task that finished, lookup() said "
                      "'success'", "for an issued id, answer the state the backend stores "
                      "(result.state)", id="r2-lowercase-state"),
+        # adversary round 3
+        pytest.param(lookup_caches_unknown, "for an id that was unknown, asked again once the "
+                     "app had issued it (PENDING), lookup() said 'unknown'", "read the issued "
+                     "set on every call: an id unknown a moment ago may have been issued since",
+                     id="r3-caches-unknown"),
+        pytest.param(lookup_copy_refreshed_on_miss(), "for an issued task that finished, asked "
+                     "again after the app took its id out of the set 'issued-tasks', lookup() "
+                     "said 'SUCCESS'", "the set is the record of the ids the app stands by: read "
+                     "it on every call. A copy kept from an earlier call still has the ids taken "
+                     "out of it since", id="r3-local-copy-refreshed-on-miss"),
+        pytest.param(lookup_store_down_is_unknown, "for an issued task that is running, while "
+                     "the app-data store cannot be reached (redis.exceptions.ConnectionError: "
+                     "Error 111 connecting to localhost:6379. Connection refused.), lookup() "
+                     "answered 'unknown'", "a store that cannot be reached says nothing about "
+                     "the id: let its error reach the caller", id="r3-store-down-is-unknown"),
+        pytest.param(lookup_refreshes_ttl, "for an issued task that finished, lookup() sent "
+                     "EXPIRE issued-tasks 86400 to the app-data store: a write", "lookup only "
+                     "reads: store().sismember(...). An expiry on the issued set is not "
+                     "lookup's to set", id="r3-refreshes-ttl"),
+        pytest.param(lookup_logs_unknown, "for an id the app never issued, lookup() sent SADD "
+                     "unknown-lookups ", "lookup only reads: store().sismember(...). Writing "
+                     "anything, to another key too, changes the app's data at every lookup",
+                     id="r3-logs-unknown"),
+        pytest.param(lookup_retry_is_waiting, "for an issued task waiting for its retry (RETRY), "
+                     "lookup() said 'waiting'", NOT_READY, id="r3-retry-is-waiting"),
     ],
 )  # fmt: skip
 def test_05_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:
@@ -1560,6 +1911,9 @@ def test_05_4_wrong_answers(answer: Any, problem: str, hint: str) -> None:
         pytest.param("05.2", collect_wraps_backend_error, id="05.2-backend-error-wrapped"),
         pytest.param("05.3", cancel_control, id="05.3-app-control-revoke"),
         pytest.param("05.4", lookup_whole_set, id="05.4-whole-set-backend-read-first"),
+        pytest.param(
+            "05.4", lookup_pipeline_wraps_store_error, id="05.4-pipeline-store-error-wrapped"
+        ),
     ],
 )
 def test_other_right_answers(id: str, answer: Any) -> None:
@@ -1597,11 +1951,14 @@ def test_not_a_function(id: str, value: Any, problem: str, hint: str) -> None:
 #: Right answers, and wrong ones whose mistake a worker process could hide (it marks REVOKED
 #: sooner, runs tasks in another process): each must get the same verdict as in embedded mode.
 REDIS_CASES = {
-    "05.1": ["status", "status_reads_state_twice", "status_poll_pending"],
-    "05.2": ["collect", "collect_polls", "collect_catch_all", "collect_no_revoked_branch"],
-    "05.3": ["cancel", "cancel_busy_confirm", "cancel_always_revoke", "cancel_terminates"],
-    "05.4": ["lookup", "lookup_backend_first", "lookup_not_ready_waiting"],
-}
+    "05.1": ["status", "status_reads_state_twice", "status_poll_pending", "status_lru_cached"],
+    "05.2": ["collect", "collect_polls", "collect_catch_all", "collect_no_revoked_branch",
+             "collect_not_ready_means_timeout"],
+    "05.3": ["cancel", "cancel_busy_confirm", "cancel_always_revoke", "cancel_terminates",
+             "cancel_remembers_in_global"],
+    "05.4": ["lookup", "lookup_backend_first", "lookup_not_ready_waiting",
+             "lookup_store_down_is_unknown", "lookup_refreshes_ttl"],
+}  # fmt: skip
 
 
 @pytest.mark.redis
@@ -1632,3 +1989,6 @@ def test_the_checks_judge_alike_with_a_worker_process(redis_worker: str) -> None
     assert "read the task's state again and again" in verdicts["cancel_busy_confirm"]
     assert "(STARTED for the first" in verdicts["status_reads_state_twice"]
     assert "when get() raised redis.exceptions" in verdicts["collect_catch_all"]
+    assert "(Connection reset by peer)" in verdicts["collect_not_ready_means_timeout"]
+    assert "cannot be reached" in verdicts["lookup_store_down_is_unknown"]
+    assert "sent EXPIRE" in verdicts["lookup_refreshes_ttl"]

@@ -11,8 +11,11 @@ limit is left only for code that never answers.
 
 * 05.1 ``check("05.1", status)``: ``status(task_id)`` answers guide 000's status endpoint as
   a json-ready dict for tasks in seven states (PENDING, STARTED, PROGRESS, SUCCESS, FAILURE,
-  RETRY, REVOKED; PROGRESS also at 1 and 2 of 3, where ``int()`` and ``round()`` differ),
-  without waiting (no ``get()``, no sleep, no loop on the state), and reads the state once:
+  RETRY, REVOKED; PROGRESS also at 1 and 2 of 3, where ``int()`` and ``round()`` differ, and at
+  5 of 5), for a SUCCESS that returned ``None`` or a dict shaped like progress meta, for a state
+  of the task's own, and for an id asked again after it moved on (PENDING, then REVOKED),
+  without waiting (no ``get()``, even on a finished task, no sleep, no loop on the state), and
+  reads the state once:
   for a task that finishes while it reads (STARTED for the first reads, SUCCESS after) its
   answer must be one of the two, not a mix;
 * 05.2 ``check("05.2", collect)``: ``collect(result, timeout)`` waits at most about
@@ -20,16 +23,21 @@ limit is left only for code that never answers.
   no worker runs gets Celery's ``TimeoutError`` at once) and answers ``("SUCCESS", value)``,
   ``("FAILURE", "Name: message")``, ``("REVOKED", None)`` or ``("TIMEOUT", None)``; it never
   revokes the task it stopped waiting for, and lets an error of the result backend (two kinds,
-  raised by ``get()`` and by every read of the state) propagate, not reported as a timeout;
+  raised by ``get()`` and by every read of the state, and one raised once by ``get()`` alone)
+  propagate, not reported as a timeout; a task's own OSError and a two-line message are
+  FAILUREs like any other;
 * 05.3 ``check("05.3", cancel)``: ``cancel(task_id)`` revokes a task that has not started,
   without ``terminate`` and without waiting for the workers' replies, and answers
-  ``"cancelled"``; it answers ``"too late"`` for a running or finished task and sends no
-  revoke for it; it waits for nothing (no ``get()``, sleep or loop on the state);
+  ``"cancelled"``; it answers ``"too late"`` for a running, finished or failed task, and for
+  the one it cancelled when asked again (REVOKED), and sends no revoke for it; it waits for
+  nothing (no ``get()``, sleep or loop on the state);
 * 05.4 ``check("05.4", lookup)``: ``lookup(task_id)`` answers ``"unknown"`` for an id the app
   never issued, whatever the backend says (one of them has a result stored), ``"waiting"`` for
   an issued task the backend has nothing on, and the stored state otherwise (SUCCESS, FAILURE,
   and STARTED and RETRY, which are not ready either). Issued ids are in the app-data set
-  :data:`ISSUED_KEY`, and the check issues some of them between two calls of ``lookup``.
+  :data:`ISSUED_KEY`, and the check issues some of them between two calls of ``lookup`` (one it
+  asked about before) and takes one out; ``lookup`` sends the store reads only
+  (:data:`STORE_READS`), and lets the store's error through when it cannot be reached.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ import os
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -50,6 +59,8 @@ from typing import Any
 from unittest import mock
 
 import kombu
+import redis
+import redis.client
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 from celery.result import AsyncResult
 from celery.utils.functional import maybe_list
@@ -70,7 +81,7 @@ from course_tasks.checks.support import (
 )
 from course_tasks.store import store
 from course_tasks.tasks.basics import add, process_items, sleepy_add
-from course_tasks.tasks.reports import ReportError, monthly_sales_report
+from course_tasks.tasks.reports import ReportError, UploadUnavailable, monthly_sales_report
 
 #: How long a check waits for a course task that should finish quickly.
 WAIT_SECONDS = 5.0
@@ -84,6 +95,22 @@ POLL_READS = 12
 PARKING_QUEUE = "course-check-parked-05"
 #: The app-data set of task ids the app has handed out (exercise 05.4).
 ISSUED_KEY = "issued-tasks"
+#: 05.4: the commands that only read the app-data store; any other one ``lookup`` sends to it
+#: (SADD, EXPIRE, a write to another key) is a write.
+# fmt: off
+STORE_READS = frozenset((
+    "SISMEMBER", "SMISMEMBER", "SMEMBERS", "SCARD", "SSCAN", "SRANDMEMBER", "SINTER", "SUNION",
+    "SDIFF", "SINTERCARD", "EXISTS", "TYPE", "TTL", "PTTL", "EXPIRETIME", "PEXPIRETIME", "GET",
+    "MGET", "STRLEN", "GETRANGE", "KEYS", "SCAN", "RANDOMKEY", "HGET", "HMGET", "HGETALL",
+    "HEXISTS", "HKEYS", "HVALS", "HLEN", "HSCAN", "LRANGE", "LLEN", "LINDEX", "LPOS", "ZSCORE",
+    "ZMSCORE", "ZRANGE", "ZRANGEBYSCORE", "ZCARD", "ZCOUNT", "ZRANK", "ZSCAN", "OBJECT",
+    "DBSIZE", "PING", "ECHO", "INFO", "WATCH", "UNWATCH",
+))
+# fmt: on
+#: 05.4: what the app-data store raises when it cannot be reached.
+STORE_DOWN: Callable[[], Exception] = lambda: RedisConnectionError(  # noqa: E731
+    "Error 111 connecting to localhost:6379. Connection refused."
+)
 #: What exercise 05.3's ``cancel`` may answer.
 CANCEL_ANSWERS = ("cancelled", "too late")
 BAD_MONTH = "2024-13"
@@ -95,6 +122,14 @@ LIBRARIES = frozenset({"celery", "kombu", "redis", "fakeredis", "course_tasks"})
 #: 05.1: PROGRESS meta ``(current, total)`` where ``int()`` (or ``//``) and ``math.ceil``
 #: give another percent than ``round()``: 33 and 67.
 THIRDS = ((1, 3), (2, 3))
+#: 05.1: PROGRESS at its last step (the course's ``export_users_csv`` stores one after its last
+#: row): 100, not capped below.
+LAST_STEP = (5, 5)
+#: 05.1: a state of the task's own (``self.update_state(state=...)``): any state the exercise
+#: does not name is answered ``state.lower()``, not looked up in a table of known ones.
+CUSTOM_STATE, CUSTOM_META = "UPLOADING", {"file": "users.csv"}
+#: 05.1: a finished task's value shaped like progress meta (a page of results, a counter).
+PROGRESS_SHAPED = {"current": 10, "total": 10}
 #: 05.1: how many reads of its state still say STARTED, for a task that finishes while
 #: ``status()`` reads it; every later read says SUCCESS with :data:`RACE_VALUE`.
 RACE_READS = (1, 2, 3, 4, 5)
@@ -115,6 +150,13 @@ BACKEND_ERRORS: tuple[Callable[[], Exception], ...] = (
 #: 05.2: the meta of a task that no worker runs while ``collect`` waits for it: what a status
 #: page shows, and must still show after ``collect`` gave up.
 STALLED_META = {"current": 1, "total": 3}
+#: 05.2: a backend error that ``get()`` raises once; the result backend answers again after
+#: (reads of the state work): the task has not finished, and still it is no timeout.
+TRANSIENT_ERROR: Callable[[], Exception] = lambda: RedisConnectionError(  # noqa: E731
+    "Connection reset by peer"
+)
+#: 05.2: a failure whose message has two lines (the traceback's last line is only the second).
+TWO_LINES = f"no sales data for month {BAD_MONTH!r}\n(the sales import has not run)"
 
 
 # --------------------------------------------------------------------------- what the code did
@@ -170,6 +212,8 @@ class _Did:
     gets: list[Any] = field(default_factory=list)
     #: how many of its waits the check stopped by raising :class:`_Stopped` in its code
     stops: int = 0
+    #: the commands it sent to the app-data store (05.4), as sent: ``["SISMEMBER", key, id]``
+    store_commands: list[list[Any]] = field(default_factory=list)
 
 
 #: A task whose state changes while the code reads it: ``{task_id: (meta of the first
@@ -188,6 +232,8 @@ def _recording(
     stop_sleeps: bool = True,
     on_get: OnGet | None = None,
     broken: dict[str, Exception] | None = None,
+    watch_store: bool = False,
+    store_down: Exception | None = None,
 ) -> Iterator[_Did]:
     """Meanwhile, record (and stop) what the learner's code does in its thread (:class:`_Did`).
 
@@ -202,7 +248,9 @@ def _recording(
       it); a command that asks for replies is recorded in ``asked`` and answered ``[]`` at
       once;
     * with ``on_get``, every ``AsyncResult.get()``/``wait()`` records its timeout and calls
-      ``on_get`` instead.
+      ``on_get`` instead;
+    * with ``watch_store``, every command sent to the app-data store (``store()``, its
+      pipelines too) is recorded; with ``store_down``, each raises that error instead.
     """
     did = _Did()
     flips, broken = flips or {}, broken or {}
@@ -299,6 +347,18 @@ def _recording(
         did.gets.append(timeout)
         return on_get(result, timeout, lambda: real_get(result, *args, **kwargs))
 
+    pool = store().connection_pool if watch_store else None
+
+    def store_command(real: Callable[..., Any]) -> Callable[..., Any]:
+        def command(client: Any, *args: Any, **options: Any) -> Any:
+            if in_call() and getattr(client, "connection_pool", None) is pool:
+                did.store_commands.append(list(args))
+                if store_down is not None:
+                    raise store_down
+            return real(client, *args, **options)
+
+        return command
+
     names = getattr(fn, "__globals__", None)
     own_sleeps = [n for n, v in names.items() if v is real_sleep] if isinstance(names, dict) else []
     with ExitStack() as stack:
@@ -308,6 +368,12 @@ def _recording(
         stack.enter_context(mock.patch.object(threading.Condition, "wait", condition_wait))
         stack.enter_context(mock.patch.object(kombu.Queue, "purge", purge))
         stack.enter_context(mock.patch.object(app.control, "broadcast", broadcast))
+        if watch_store:
+            for cls, name in ((redis.Redis, "execute_command"),
+                              (redis.client.Pipeline, "pipeline_execute_command"),
+                              (redis.client.Pipeline, "immediate_execute_command")):  # fmt: skip
+                real = getattr(cls, name)
+                stack.enter_context(mock.patch.object(cls, name, store_command(real)))
         if on_get is not None:
             stack.enter_context(mock.patch.object(AsyncResult, "get", get))
             stack.enter_context(mock.patch.object(AsyncResult, "wait", get))
@@ -361,12 +427,22 @@ def _seconds(values: list[Any]) -> str:
     return ", ".join(f"{s:g}" if isinstance(s, int | float) else repr(s) for s in values[:3])
 
 
-def _no_wait(who: str, case: str, seen: Seen, did: _Did, now: str) -> None:
-    """A Fail if ``who`` waited in a way the check saw; ``now`` says what to do instead."""
+def _no_wait(who: str, case: str, seen: Seen, did: _Did, now: str, *, no_get: bool = False) -> None:
+    """A Fail if ``who`` waited in a way the check saw; ``now`` says what to do instead.
+
+    With ``no_get`` (the exercise says "no get()"), a ``get()`` on a task that had finished
+    fails too: whether it had finished when the code asked is a race the code cannot win."""
     if seen.waited:
         raise Fail(
             f"for {case}, {who} waited for the task (it called get() on it)",
             hint=f"get() waits until the task finishes, maybe for ever: {now}",
+        )
+    if no_get and seen.got:
+        raise Fail(
+            f"for {case}, {who} called get() on the task (it had finished, so get() "
+            "answered at once this time)",
+            hint="get() waits whenever the task has not finished, and reads the result backend "
+            f"a second time: {now}",
         )
     if did.polled:
         raise Fail(
@@ -431,6 +507,22 @@ def _stored(state: str, result: Any) -> Iterator[str]:
         app.backend.forget(task_id)
 
 
+@contextmanager
+def _stored_failure(error: Exception) -> Iterator[AsyncResult]:
+    """A task that failed with ``error``, stored as a worker stores it (with its traceback);
+    forgotten after."""
+    task_id = str(uuid.uuid4())
+    try:
+        raise error
+    except Exception as exc:
+        text = "".join(traceback.format_exception(exc))
+        app.backend.mark_as_failure(task_id, exc, traceback=text)
+    try:
+        yield app.AsyncResult(task_id)
+    finally:
+        app.backend.forget(task_id)
+
+
 def _started_meta() -> dict[str, Any]:
     """What a worker stores as STARTED's result (``task_track_started``)."""
     return {"pid": os.getpid(), "hostname": "check-05@course"}
@@ -455,7 +547,7 @@ def _status_of(
 ) -> dict[str, Any]:
     """Call the learner's ``status``, watched: the answer, checked to be a json-ready dict."""
     answer, seen, did = _run(status, task_id, flips=flips)
-    _no_wait("status()", case, seen, did, STATUS_NOW)
+    _no_wait("status()", case, seen, did, STATUS_NOW, no_get=True)
     if isinstance(answer, StillRunning):
         raise Fail(
             f"for {case}, status() did not answer within {answer.seconds:g} s",
@@ -550,6 +642,9 @@ def _percent_hint(percent: float, current: int | None, total: int) -> str:
     rounded = f"{formula} gives {round(exact)}"
     if percent in (current / total, round(current / total, 2)):
         return f"that is a fraction; multiply by 100: {rounded}"
+    if current == total and percent < exact:
+        return (f"the task reports current == total, its last step done: that is 100, "
+                f"do not cap it; {rounded}")  # fmt: skip
     if percent == math.floor(exact):
         return f"{exact:.2f} rounds to {round(exact)}: int() and // cut the decimals off; {rounded}"
     if percent == math.ceil(exact):
@@ -587,7 +682,7 @@ def _judge_race(status: Callable[..., Any]) -> None:
                 except Exception as exc:
                     raise Fail(f"for {case}, status() raised {type(exc).__name__}: {exc}",
                                hint=RACE_HINT) from None  # fmt: skip
-                _no_wait("status()", case, seen, did, STATUS_NOW)
+                _no_wait("status()", case, seen, did, STATUS_NOW, no_get=True)
                 if not isinstance(answer, dict):
                     answer = _status_of(status, task_id, case, flips=flips)
                 got = {key: answer.get(key) for key in right}
@@ -682,7 +777,7 @@ def _status(status: Any) -> str:
                        hint=_percent_hint(percent, None, 4))  # fmt: skip
     finally:
         _finish(busy)
-    for current, total in THIRDS:
+    for current, total in (*THIRDS, LAST_STEP):
         meta = {"current": current, "total": total}
         case = f"a task at {current} of {total} (PROGRESS, meta {meta})"
         with _stored("PROGRESS", meta) as halfway:
@@ -698,12 +793,20 @@ def _status(status: Any) -> str:
     with _parked() as waiting:
         answer = _status_of(status, waiting.id, case)
         _expect_status(answer, "pending", case)
+        pending = answer
 
-        # REVOKED
+        # REVOKED: the same id again, now that it moved on
         waiting.revoke()
         _wait_for_state(waiting, "REVOKED")
         case = "a revoked task"
         answer = _status_of(status, waiting.id, case)
+        if answer == pending and answer.get("status") == "pending":
+            raise Fail(
+                f"for {case}, status() said status='pending', its answer for the same id "
+                "before it was revoked",
+                hint="an answer kept from an earlier call (a dict, lru_cache) goes stale: a "
+                "task moves on, so read its record on every call; the page asks again for that",
+            )
         _expect_status(answer, "revoked", case)
 
     # RETRY: the state a worker stores when the task raised self.retry()
@@ -725,12 +828,62 @@ def _status(status: Any) -> str:
             ) from None
     _expect_status(answer, "retry", case)
 
+    # Values and states that a branch on something other than the state gets wrong
+    _judge_odd_records(status)
+
     # A task that finishes while status() reads it
     _judge_race(status)
     return (
-        "json for PENDING, STARTED, PROGRESS (1/4, 1/3, 2/3), SUCCESS, FAILURE, RETRY and "
-        "REVOKED, without waiting, the state read once"
+        "json for PENDING, STARTED, PROGRESS (1/4, 1/3, 2/3, 5/5), SUCCESS (also None and a "
+        f"dict shaped like progress), FAILURE, RETRY, REVOKED and a state of its own "
+        f"({CUSTOM_STATE}); no get(), no wait, and the state read once while a task finished"
     )
+
+
+def _judge_odd_records(status: Callable[..., Any]) -> None:
+    """A finished task that returned ``None``, one whose value looks like progress meta, and a
+    state of the task's own: each answered from the state, as the exercise says."""
+    state_first = ("decide from the state (meta[\"status\"]), not from the value: "
+                   '{"status": "success", "result": value} for every SUCCESS')  # fmt: skip
+    for value, case, hint in (
+        (None, "a finished task that returned None (SUCCESS)",
+         "a task that returned None succeeded too: " + state_first),
+        (PROGRESS_SHAPED, f"a finished task whose value is {PROGRESS_SHAPED} (SUCCESS)",
+         "only the PROGRESS state means in progress; a finished task may return a dict with "
+         "current and total (a page of results, a counter): " + state_first),
+    ):  # fmt: skip
+        with _stored("SUCCESS", value) as done:
+            answer = _status_of(status, done, case)
+        if answer.get("status") != "success":
+            if answer.get("status") in ("pending", "in_progress"):
+                raise Fail(f"for {case}, status() said status={answer.get('status')!r}",
+                           hint=hint)  # fmt: skip
+            _expect_status(answer, "success", case)
+        if "result" not in answer or answer["result"] != value:
+            shown = f"result={answer['result']!r:.60}" if "result" in answer else "no 'result'"
+            raise Fail(f"for {case}, status() said {shown}",
+                       hint='put the task\'s return value (meta["result"]) under "result", '
+                       "whatever it is")  # fmt: skip
+
+    own = CUSTOM_STATE.lower()
+    case = f"a task in a state of its own ({CUSTOM_STATE}, meta {CUSTOM_META})"
+    with _stored(CUSTOM_STATE, CUSTOM_META) as uploading:
+        try:
+            answer = _status_of(status, uploading, case)
+        except (TypeError, KeyError) as exc:
+            raise Fail(f"for {case}, status() raised {type(exc).__name__}: {exc}",
+                       hint=f"only PROGRESS has current/total: any other state is "
+                       f'{{"status": state.lower()}}, here "{own}"') from None  # fmt: skip
+    if answer.get("status") != own:
+        got = answer.get("status")
+        if isinstance(got, str) and got.lower() == own:
+            _expect_status(answer, own, case)
+        raise Fail(
+            f"for {case}, status() said status={got!r:.40}",
+            hint="a task can store states of its own (self.update_state(state=...)): answer "
+            f'any state not named in the exercise with {{"status": state.lower()}}, here '
+            f'"{own}", rather than a table of the states you know',
+        )
 
 
 # --------------------------------------------------------------------------- 05.2
@@ -744,12 +897,14 @@ def _collect(
     *,
     stalled: bool = False,
     broken: Exception | None = None,
+    transient: bool = False,
 ) -> tuple[Any, _Did]:
     """``collect(result, timeout)``, recorded: its answer (a checked pair) and what it did.
 
     Every ``get()`` records its timeout. With ``stalled`` (a task no worker will run), it
     raises Celery's ``TimeoutError`` at once, as it would when its timeout ran out; with
-    ``broken``, ``get()`` and every read of the task's state raise that error.
+    ``broken``, ``get()`` and every read of the task's state raise that error (with
+    ``transient``, only ``get()`` does: the backend answers again afterwards).
     """
 
     def on_get(handle: AsyncResult, timeout: Any, real: Callable[[], Any]) -> Any:
@@ -763,7 +918,7 @@ def _collect(
         answer, _, did = _run(
             collect, result, timeout, watch_gets=False, seconds=timeout + ANSWER_SECONDS,
             reads_allowed=None, stop_sleeps=False, on_get=on_get,
-            broken={result.id: broken} if broken is not None else None,
+            broken={result.id: broken} if broken is not None and not transient else None,
         )  # fmt: skip
     except ReportError:
         raise Fail(
@@ -859,14 +1014,21 @@ def _chained(exc: BaseException | None, error: Exception) -> bool:
     return False
 
 
-def _judge_backend_error(collect: Callable[..., Any], make: Callable[[], Exception]) -> None:
-    """``get()`` raises an error of the result backend: ``collect`` must let it propagate."""
+def _judge_backend_error(
+    collect: Callable[..., Any], make: Callable[[], Exception], *, transient: bool = False
+) -> None:
+    """``get()`` raises an error of the result backend: ``collect`` must let it propagate.
+
+    With ``transient``, only ``get()`` fails; the task's state reads (PENDING) work again."""
     error = make()
     name = f"{type(error).__module__}.{type(error).__name__}"
     case = f"a result backend that cannot be reached ({name}: {error})"
+    if transient:
+        case = (f"a result backend that failed once, in get() ({name}: {error}), and answered "
+                "again after, the task not finished")  # fmt: skip
     with _parked() as parked:
         try:
-            answer, _ = _collect(collect, parked, 1.0, case, broken=error)
+            answer, did = _collect(collect, parked, 1.0, case, broken=error, transient=transient)
         except Fail:
             raise
         except Exception as exc:
@@ -877,14 +1039,23 @@ def _judge_backend_error(collect: Callable[..., Any], make: Callable[[], Excepti
                 hint="let the result backend's error reach the caller as it is: catch only "
                 "Celery's TimeoutError around get()",
             ) from None
+    if transient and not did.gets:
+        return  # it never called get(), so get() never failed: the other cases judge it
     problem = f"when get() raised {name} ({error}), collect() returned {answer!r:.80}"
+    if transient and answer == ("TIMEOUT", None):
+        raise Fail(
+            f"{problem}; the backend answered again after, and the task had not finished",
+            hint="a task that is not ready() has not timed out: the time ran out only when "
+            "get() raises Celery's TimeoutError. Catch that one alone and let any other error "
+            "of get() reach the caller, whatever state the task is in",
+        )
     if answer == ("TIMEOUT", None) and isinstance(error, OSError):
         raise Fail(
             problem,
-            hint=f"Python's built-in {type(error).__name__} (an OSError, as are the built-in "
-            "TimeoutError and socket errors) comes from the connection to the result backend, "
-            "not from get()'s timeout: catch only Celery's TimeoutError (from celery.exceptions "
-            "import TimeoutError) and let this one reach the caller",
+            hint=f"Python's built-in {type(error).__name__} is an OSError, what a socket to the "
+            "result backend raises; it does not come from get()'s timeout: catch only Celery's "
+            "TimeoutError (from celery.exceptions import TimeoutError) and let this one reach "
+            "the caller",
         )
     if answer == ("TIMEOUT", None):
         raise Fail(
@@ -915,12 +1086,16 @@ def _judge_failure(
     except Exception as exc:
         if type(exc).__name__ != name or f"{name}: {exc}" != expected:
             raise
-        raise Fail(
-            f"for {case}, collect() let the task's {name} escape",
-            hint="a task can fail with any exception, and get() re-raises it: pass "
-            "propagate=False and ask result.failed(), rather than catching the exceptions "
-            "you know of",
-        ) from None
+        hint = ("a task can fail with any exception, and get() re-raises it: pass "
+                "propagate=False and ask result.failed(), rather than catching the exceptions "
+                "you know of")  # fmt: skip
+        if isinstance(exc, OSError | RedisConnectionError | RedisTimeoutError):
+            hint = (f"the task itself failed with {name} (an OSError, as a task calling a "
+                    "server may): the class does not tell the task's error from the result "
+                    "backend's. Pass propagate=False and ask result.failed(): it failed, "
+                    'so ("FAILURE", text)')  # fmt: skip
+        raise Fail(f"for {case}, collect() let the task's {name} escape",
+                   hint=hint) from None  # fmt: skip
     if answer[0] != "FAILURE":
         hint = 'for a task that fails: ("FAILURE", "ExceptionName: message")'
         if isinstance(answer[1], BaseException):
@@ -935,10 +1110,11 @@ def _judge_failure(
             hint='make it text: f"{type(exc).__name__}: {exc}"',
         )
     if answer[1] != expected:
-        raise Fail(
-            f"for {case}, collect() said {answer[1]!r:.80}",
-            hint=f"name the exception, then its message: {expected[: len(name) + 2]}...",
-        )
+        hint = f"name the exception, then its message: {expected[: len(name) + 2]}..."
+        if "\n" in expected:
+            hint = ("the message has two lines: f\"{type(exc).__name__}: {exc}\" keeps it "
+                    "whole, the traceback's last line is only the last line of it")  # fmt: skip
+        raise Fail(f"for {case}, collect() said {answer[1]!r:.80}", hint=hint)
 
 
 def _judge_revoked_meanwhile(collect: Callable[..., Any]) -> None:
@@ -993,6 +1169,15 @@ def _wait(collect: Any) -> str:
     failed = add.delay(1, "a")
     _judge_failure(collect, failed, 'a failed add(1, "a")',
                    "TypeError: unsupported operand type(s) for +: 'int' and 'str'")  # fmt: skip
+    # a task whose own error is an OSError (the course's export out of retries), and one
+    # whose message has two lines
+    upload = UploadUnavailable("the file storage refused users.csv")
+    with _stored_failure(upload) as failed:
+        _judge_failure(collect, failed, "an export that failed with UploadUnavailable, a "
+                       "ConnectionError", f"UploadUnavailable: {upload}")  # fmt: skip
+    with _stored_failure(ReportError(TWO_LINES)) as failed:
+        _judge_failure(collect, failed, "a failed report whose message has two lines",
+                       f"ReportError: {TWO_LINES}")  # fmt: skip
 
     for timeout in TIMEOUTS:
         case = "a task no worker will run"
@@ -1024,6 +1209,7 @@ def _wait(collect: Any) -> str:
 
     for make in BACKEND_ERRORS:
         _judge_backend_error(collect, make)
+    _judge_backend_error(collect, TRANSIENT_ERROR, transient=True)
 
     case = "a revoked task (cancelled before it ran)"
     with _parked() as parked:
@@ -1042,8 +1228,9 @@ def _wait(collect: Any) -> str:
         raise Fail(f"for {case}, collect() returned {answer!r:.80}", hint=hint)
     _judge_revoked_meanwhile(collect)
     return (
-        "SUCCESS with its value, FAILURE as text, TIMEOUT after get(timeout=0.5) and "
-        "(timeout=1.2) without revoking, the result backend's errors propagated, REVOKED"
+        "SUCCESS with its value, FAILURE as text (a task's own OSError and a two-line message "
+        "too), TIMEOUT after get(timeout=0.5) and (timeout=1.2) without revoking, the result "
+        "backend's errors propagated (also one that failed only once), REVOKED"
     )
 
 
@@ -1062,7 +1249,7 @@ def _cancel(cancel: Callable[..., Any], task_id: str, case: str) -> tuple[Any, _
     Its revokes reach no worker while it runs, so a loop waiting for REVOKED is seen as one in
     every mode (:func:`_send_revokes` sends them afterwards)."""
     answer, seen, did = _run(cancel, task_id)
-    _no_wait("cancel()", case, seen, did, CANCEL_NOW)
+    _no_wait("cancel()", case, seen, did, CANCEL_NOW, no_get=True)
     if did.purged:
         raise Fail(
             f"for {case}, cancel() purged the queues (app.control.purge(), or a queue's "
@@ -1115,6 +1302,15 @@ def _left_alone(did: _Did, case: str) -> None:
     )
 
 
+def _too_late(cancel: Callable[..., Any], task_id: str, case: str, hint: str) -> None:
+    """A Fail (with ``hint``) unless ``cancel`` answers "too late" for ``task_id``, sending no
+    revoke."""
+    answer, did = _cancel(cancel, task_id, case)
+    if answer != "too late":
+        raise Fail(f"for {case}, cancel() said {answer!r}", hint=hint)
+    _left_alone(did, case)
+
+
 @exercise("05.3", "cancel a task that has not started", points=2)
 def _cancel_check(cancel: Any) -> str:
     cancel = need_function(cancel, "cancel", "cancel(task_id)", purpose="revokes tasks")
@@ -1122,31 +1318,19 @@ def _cancel_check(cancel: Any) -> str:
     # A finished task: nothing to cancel, and nothing may change.
     done = add.delay(2, 2)
     done.get(timeout=WAIT_SECONDS)
-    case = "a finished task"
-    answer, did = _cancel(cancel, done.id, case)
-    if answer != "too late":
-        raise Fail(
-            f"for {case}, cancel() said {answer!r}",
-            hint="revoke() cannot undo a task that already ran: look at result.state first "
-            'and answer "too late" unless it is PENDING',
-        )
-    _left_alone(did, case)
+    _too_late(cancel, done.id, "a finished task",
+              "revoke() cannot undo a task that already ran: look at result.state first and "
+              'answer "too late" unless it is PENDING')  # fmt: skip
     if done.state != "SUCCESS":
         raise Fail(f"the finished task now reads {done.state}", hint="leave finished tasks alone")
 
     # A running task: revoke() without terminate would not stop it; terminate kills it.
     running = sleepy_add.delay(1, 2, seconds=0.6)
-    case = "a running task (STARTED)"
     try:
         _wait_for_state(running, "STARTED")
-        answer, did = _cancel(cancel, running.id, case)
-        if answer != "too late":
-            raise Fail(
-                f"for {case}, cancel() said {answer!r}",
-                hint='a running task reads STARTED: revoke() would not stop it, so it is "too '
-                'late". Only PENDING means that it has not started',
-            )
-        _left_alone(did, case)
+        _too_late(cancel, running.id, "a running task (STARTED)",
+                  'a running task reads STARTED: revoke() would not stop it, so it is "too '
+                  'late". Only PENDING means that it has not started')  # fmt: skip
     finally:
         _finish(running)
 
@@ -1159,12 +1343,16 @@ def _cancel_check(cancel: Any) -> str:
          'the next one may start at any moment, or already has: it is "too late" as the '
          "exercise says. Only PENDING means that the task has not started"),
     ):  # fmt: skip
-        case = f"a task in {state}"
         with _stored(state, meta) as task_id:
-            answer, did = _cancel(cancel, task_id, case)
-        if answer != "too late":
-            raise Fail(f"for {case}, cancel() said {answer!r}", hint=hint)
-        _left_alone(did, case)
+            _too_late(cancel, task_id, f"a task in {state}", hint)
+
+    # A task that failed: it ran.
+    failed = monthly_sales_report.delay(BAD_MONTH)
+    _finish(failed)
+    _too_late(cancel, failed.id, "a failed report (FAILURE)",
+              'a failed task already ran: it is "too late", as the exercise says. Only PENDING '
+              "means that it has not started: test the state against PENDING rather than "
+              "listing the states that are too late")  # fmt: skip
 
     # A task still waiting in its queue: revoke it, so that it will never run.
     case = "a task waiting in its queue"
@@ -1194,9 +1382,28 @@ def _cancel_check(cancel: Any) -> str:
                 )
         _send_revokes(did)
         _wait_for_state(waiting, "REVOKED")
+
+        # The same id again: REVOKED now, which is too late
+        case = "the task it cancelled, asked again (REVOKED now)"
+        answer, did = _cancel(cancel, waiting.id, case)
+        if answer != "too late":
+            hint = (
+                'a revoked task is done with, as the exercise says: answer "too late" and '
+                "send no revoke. Only PENDING means that it has not started"
+            )
+            if not did.revokes:
+                hint = (
+                    "it answered from an earlier call, not from the backend (a set of the ids "
+                    "you cancelled lives in one process only, and is gone on a restart): read "
+                    'result.state on every call; REVOKED is "too late"'
+                )
+            raise Fail(f"for {case}, cancel() said {answer!r}"
+                       + (" and revoked it again" if did.revokes else ""), hint=hint)  # fmt: skip
+        _left_alone(did, case)
     return (
-        "too late for a finished task and running ones (STARTED, PROGRESS) or RETRY, left "
-        "alone; a waiting one revoked, nothing purged"
+        "too late for a finished task, running ones (STARTED, PROGRESS), RETRY, FAILURE and the "
+        "one it cancelled, asked again (REVOKED), left alone; a waiting one revoked, nothing "
+        "purged, no get()"
     )
 
 
@@ -1207,8 +1414,9 @@ LOOKUP_NOW = "look the id up in the issued set, read result.state once, and answ
 
 
 def _lookup(lookup: Callable[..., Any], task_id: str, case: str) -> Any:
-    answer, seen, did = _run(lookup, task_id)
+    answer, seen, did = _run(lookup, task_id, watch_store=True)
     _no_wait("lookup()", case, seen, did, LOOKUP_NOW)
+    _only_reads(did, case)
     if isinstance(answer, StillRunning):
         raise Fail(
             f"for {case}, lookup() did not answer within {answer.seconds:g} s",
@@ -1227,6 +1435,26 @@ def _lookup(lookup: Callable[..., Any], task_id: str, case: str) -> Any:
             hint='return a str: "unknown", "waiting" or the state',
         )
     return answer
+
+
+def _only_reads(did: _Did, case: str) -> None:
+    """A Fail if ``lookup`` sent the app-data store a command that writes."""
+    writes = [c for c in did.store_commands if c and str(c[0]).upper() not in STORE_READS]
+    if not writes:
+        return
+    command = writes[0]
+    sent = " ".join(str(part) for part in command[:3])
+    name = str(command[0]).upper()
+    hint = ("lookup only reads: store().sismember(...). Writing anything, to another key too, "
+            "changes the app's data at every lookup")  # fmt: skip
+    if name == "SADD" and str(command[1:2] and command[1]).endswith(ISSUED_KEY):
+        hint = ("lookup only reads: store().sismember(...), not sadd (which adds the id as it "
+                "checks it)")  # fmt: skip
+    elif "EXPIRE" in name:
+        hint = ("lookup only reads: store().sismember(...). An expiry on the issued set is "
+                "not lookup's to set: a quiet day would lose every issued id")  # fmt: skip
+    raise Fail(f"for {case}, lookup() sent {sent} to the app-data store: a write",
+               hint=hint)  # fmt: skip
 
 
 @exercise("05.4", "an unknown id or a waiting task?", points=2)
@@ -1333,6 +1561,25 @@ def _unknown(lookup: Any) -> str:
                     raise Fail(f"for {case} (a typo or made up){again}, lookup() said "
                                f"{answer!r:.40}", hint=hint)  # fmt: skip
 
+            # an id asked about before the app issued it (an app may choose its ids:
+            # task_id=...), then issued
+            later = str(uuid.uuid4())
+            case = "an id the app had not issued yet"
+            answer = _lookup(lookup, later, case)
+            if answer != "unknown":
+                raise Fail(f"for {case}, lookup() said {answer!r:.40}",
+                           hint='an id nobody issued should read "unknown"')  # fmt: skip
+            issue(later)
+            case = "an id that was unknown, asked again once the app had issued it (PENDING)"
+            answer = _lookup(lookup, later, case)
+            if answer != "waiting":
+                hint = 'an issued id that reads PENDING is "waiting"'
+                if answer == "unknown":
+                    hint = ("read the issued set on every call: an id unknown a moment ago may "
+                            "have been issued since; a copy of the set, or of the unknown ids, "
+                            "kept from an earlier call goes stale")  # fmt: skip
+                raise Fail(f"for {case}, lookup() said {answer!r:.40}", hint=hint)
+
             # a task someone sent without the app: a worker ran it and stored its name too
             sent = add.delay(3, 3)
             strangers.append(sent.id)
@@ -1350,11 +1597,48 @@ def _unknown(lookup: Any) -> str:
                         "says (anyone can send a task or store a result, with a task name): "
                         "look in the issued set first",
                     )
+
+            # an id the app took out of the set since (it expired, say): no longer issued
+            store().srem(ISSUED_KEY, done.id)
+            case = "an issued task that finished, asked again after the app took its id out of "
+            case += f"the set {ISSUED_KEY!r}"
+            answer = _lookup(lookup, done.id, case)
+            if answer != "unknown":
+                raise Fail(
+                    f"for {case}, lookup() said {answer!r:.40}",
+                    hint="the set is the record of the ids the app stands by: read it on every "
+                    "call. A copy kept from an earlier call still has the ids taken out of it "
+                    "since",
+                )
+
+            # the app-data store cannot be reached: an error, not an answer
+            case = "an issued task that is running, while the app-data store cannot be reached"
+            down = STORE_DOWN()
+            try:
+                answer, seen, did = _run(lookup, running, watch_store=True, store_down=down)
+            except Exception as exc:
+                if not _chained(exc, down):
+                    raise
+            else:
+                _no_wait("lookup()", case, seen, did, LOOKUP_NOW)
+                if not did.store_commands:
+                    raise Fail(
+                        f"for {case}, lookup() answered {answer!r:.40} without asking the store",
+                        hint="read the issued set on every call: store().sismember(...)",
+                    )
+                raise Fail(
+                    f"for {case} (redis.exceptions.ConnectionError: {down}), lookup() answered "
+                    f"{answer!r:.40}",
+                    hint="a store that cannot be reached says nothing about the id: let its "
+                    "error reach the caller (the page shows an error and the user tries again), "
+                    'rather than calling a real task "unknown"',
+                )
     finally:
         if issued or strangers:
             store().srem(ISSUED_KEY, *issued, *strangers)
     return (
-        "unknown for ids never issued (with a result stored, or run by a worker), the set left "
-        "as it was; waiting for a queued task, SUCCESS once it ran; else the state (STARTED and "
-        "RETRY too); the set and the state read on every call"
+        "unknown for ids never issued (with a result stored, or run by a worker) and one taken "
+        "out of the set, nothing written to the store; waiting for a queued task and one issued "
+        "after it was asked about, SUCCESS once it ran; else the state (STARTED and RETRY "
+        "too); the store's error let through"
     )
