@@ -20,7 +20,7 @@ import pytest
 from checkhelpers import assert_fails, assert_passed, verdict
 
 from course_tasks import app, dashboard, eventwatch, healthcheck, runtime
-from course_tasks.checks.ch09_monitoring import dead_broker, metrics_text, nobody
+from course_tasks.checks.ch09_monitoring import PROBE_URLS, dead_broker, metrics_text, nobody
 from course_tasks.tasks.payments import charge_card
 
 
@@ -281,6 +281,64 @@ def wn3_safety_margin(app, timeout):
     return sorted(replies)
 
 
+# wn4_*: adversary round 4 (.adversary/ch09_r4.py). wn4_ttl_cache (an answer kept for
+# `timeout` seconds: the check's calls each took the whole timeout, so it had expired) and
+# wn4_cached_inspect (one Inspect per app: every call waited the first call's timeout, and
+# the check never changed the timeout on one app) passed. The check now calls the same app
+# twice in a row with its pings answered at once (each call must ping), then with
+# timeout=0.75 (the ping must wait that).
+_WN4_CACHE: dict = {}
+_WN4_INSPECTORS: dict = {}
+_WN4_KNOWN: dict = {}
+
+
+def wn4_ttl_cache(app, timeout):
+    """Keeps the answer for `timeout` seconds per (app, timeout)."""
+    key = (id(app), timeout)
+    now = time.monotonic()
+    if key in _WN4_CACHE and now - _WN4_CACHE[key][0] < timeout:
+        return _WN4_CACHE[key][1]
+    names = sorted(app.control.inspect(timeout=timeout).ping() or {})
+    _WN4_CACHE[key] = (now, names)
+    return names
+
+
+def wn4_cached_inspect(app, timeout):
+    """One Inspect per app: later calls wait the first call's timeout."""
+    insp = _WN4_INSPECTORS.setdefault(id(app), app.control.inspect(timeout=timeout))
+    return sorted(insp.ping() or {})
+
+
+def wn4_limit_last_count(app, timeout):
+    """limit= the number of workers seen on the last call."""
+    limit = _WN4_KNOWN.get(id(app))
+    replies = app.control.inspect(timeout=timeout, limit=limit).ping() or {}
+    _WN4_KNOWN[id(app)] = len(replies) or None
+    return sorted(replies)
+
+
+def wn4_limit_four(app, timeout):
+    """limit=4 hard-coded (the check's worker count)."""
+    return sorted(app.control.inspect(timeout=timeout, limit=4).ping() or {})
+
+
+def wn4_short_names(app, timeout):
+    """The names without '@host'."""
+    replies = app.control.inspect(timeout=timeout).ping() or {}
+    return sorted({name.split("@")[0] for name in replies})
+
+
+@pytest.fixture
+def fresh_caches() -> Iterator[None]:
+    """Round 4's answers keep state per id(app): none left from an earlier test's app."""
+    caches = (_WN4_CACHE, _WN4_INSPECTORS, _WN4_KNOWN, _HC4_CONNS, _HC4_CACHE, _HC4_SEEN)
+    for cache in caches:
+        cache.clear()
+    yield
+    for cache in caches:
+        cache.clear()
+
+
 @pytest.mark.parametrize(
     "answer",
     [pytest.param(names_right, id="solution"), pytest.param(names_control_ping, id="control-ping")],
@@ -334,7 +392,7 @@ WAITED_ONLY = "with timeout=1.5, worker_names waited only"
                      id="wn2_sorted_by_host"),
         pytest.param(wn2_ping_again_if_empty, "with timeout=0.25, worker_names pinged 2 times",
                      "ping once", id="wn2_ping_again_if_empty"),
-        pytest.param(wn2_min_one_second, "with timeout=0.25, worker_names waited 1 s",
+        pytest.param(wn2_min_one_second, "with timeout=0.75, worker_names waited 1 s",
                      "pass the timeout on", id="wn2_min_one_second"),
         pytest.param(wn2_safety_margin, f"{WAITED_ONLY} 1.2 s for replies",
                      "pass the timeout it was given on, as it is", id="wn2_safety_margin"),
@@ -350,7 +408,7 @@ WAITED_ONLY = "with timeout=1.5, worker_names waited only"
                      id="wn2_control_ping_first_reply"),
         pytest.param(wn3_ceil_timeout, "with timeout=1.5, worker_names waited 2 s for replies",
                      "pass the timeout on", id="wn3_ceil_timeout"),
-        pytest.param(wn3_min_one_second, "with timeout=0.25, worker_names waited 1 s",
+        pytest.param(wn3_min_one_second, "with timeout=0.75, worker_names waited 1 s",
                      "pass the timeout on: app.control.inspect(timeout=timeout); inspect() waits "
                      "1 s by default", id="wn3_min_one_second"),
         pytest.param(wn3_limit_four, "with timeout=1.5, worker_names pinged with limit=: it stops "
@@ -372,8 +430,27 @@ WAITED_ONLY = "with timeout=1.5, worker_names waited only"
                      "worker that answers within the timeout is counted", id="wn3_limit_known"),
         pytest.param(wn3_safety_margin, f"{WAITED_ONLY} 1.35 s for replies",
                      "pass the timeout it was given on, as it is", id="wn3_safety_margin"),
+        pytest.param(wn4_ttl_cache, "called twice in a row on the same app with timeout=1.5 (the "
+                     "workers answered at once), worker_names did not ping on the second call",
+                     "ping on every call, don't keep the answer, not even for timeout seconds",
+                     id="wn4_ttl_cache"),
+        pytest.param(wn4_cached_inspect, "called on the same app with timeout=0.75 after "
+                     "timeout=1.5, worker_names pinged with timeout=1.5, an earlier call's",
+                     "make the inspect on every call, app.control.inspect(timeout=timeout)",
+                     id="wn4_cached_inspect"),
+        pytest.param(wn4_limit_last_count, "with timeout=1.5, worker_names pinged with limit=",
+                     "limit=4 stops waiting after 4 replies: leave limit out",
+                     id="wn4_limit_last_count"),
+        pytest.param(wn4_limit_four, "with timeout=1.5, worker_names pinged with limit=",
+                     "limit=4 stops waiting after 4 replies: leave limit out",
+                     id="wn4_limit_four"),
+        pytest.param(wn4_short_names, "for an app 4 workers serve you returned "
+                     "['check09a-worker', ",
+                     "ping with app.control.inspect(timeout=timeout).ping() and keep its keys",
+                     id="wn4_short_names"),
     ],
 )  # fmt: skip
+@pytest.mark.usefixtures("fresh_caches")
 def test_091_wrong_answers(answer, problem, hint) -> None:
     assert_fails(verdict("09.1", answer), problem, hint)
 
@@ -752,6 +829,82 @@ def mh3_worker_hostname(task_id, counts):
     return handler
 
 
+# mh4_*: adversary round 4. None passed; mh4_stop_after_final (stops counting after the
+# task's first final event) got the hint about a list of types, since the probe it failed on
+# was the task-rejected: the check now first hands it a late task-sent of the task (after its
+# task-succeeded), and "counts went from X to X" reads "counts stayed X".
+#: the seven task event types the chapter shows (eventwatch.LIFE without task-rejected)
+_MH4_TYPES = {kind for kind in eventwatch.LIFE if kind != "task-rejected"}
+
+
+def _counting(task_id, counts, admit):
+    """A handler that counts the task's events that ``admit(event)`` lets through."""
+
+    def handler(event):
+        if event.get("uuid") == task_id and admit(event):
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def _first_seen(key):
+    """An ``admit`` that lets through only the first event of each ``key(event)``."""
+    seen = set()
+
+    def admit(event):
+        new = key(event) not in seen
+        seen.add(key(event))
+        return new
+
+    return admit
+
+
+def mh4_whitelist(task_id, counts):
+    """Counts only seven known task event types."""
+    return _counting(task_id, counts, lambda event: event["type"] in _MH4_TYPES)
+
+
+def mh4_root_id(task_id, counts):
+    """Also counts events whose root_id or parent_id is the task."""
+
+    def handler(event):
+        if task_id in (event.get("uuid"), event.get("root_id"), event.get("parent_id")):
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+
+    return handler
+
+
+def mh4_prefilled(task_id, counts):
+    """Pre-fills the dict with 0 for seven types."""
+    counts.update({kind: 0 for kind in sorted(_MH4_TYPES)})
+    return handler_right(task_id, counts)
+
+
+def mh4_dedup(task_id, counts):
+    """Drops "duplicates" keyed by (type, hostname, retries)."""
+    key = lambda e: (e["type"], e.get("hostname"), e.get("retries"))  # noqa: E731
+    return _counting(task_id, counts, _first_seen(key))
+
+
+def mh4_stop_after_final(task_id, counts):
+    """Stops counting after the task's first final event."""
+    done = []
+
+    def admit(event):
+        if done:
+            return False
+        if event["type"] in ("task-succeeded", "task-failed", "task-revoked", "task-rejected"):
+            done.append(True)
+        return True
+
+    return _counting(task_id, counts, admit)
+
+
+def mh4_dedup_clock(task_id, counts):
+    """Drops an event whose (type, clock) it has seen."""
+    return _counting(task_id, counts, _first_seen(lambda e: (e["type"], e.get("clock"))))
+
+
 @pytest.mark.parametrize(
     "answer",
     [pytest.param(handler_right, id="solution"), pytest.param(handler_object, id="object")],
@@ -868,6 +1021,27 @@ def fresh_globals() -> Iterator[None]:
         pytest.param(mh3_worker_hostname, "its task-sent (the producer sends it, not a worker) "
                      "was not counted", "count every event whose event.get('uuid') is task_id",
                      id="mh3_worker_hostname"),
+        pytest.param(mh4_whitelist, "for the crawl retried twice, a task-rejected of the task "
+                     "was not counted: counts stayed {", "count every type of event the task "
+                     "sends, whatever it is: a list of the types you expect misses task-rejected",
+                     id="mh4_whitelist"),
+        pytest.param(mh4_root_id, "a task-received of a child task (its root_id and parent_id "
+                     "are the task's id) was counted: counts went from {", ONLY_UUID,
+                     id="mh4_root_id"),
+        pytest.param(mh4_prefilled, "for the crawl retried twice, counts are {'task-failed': 0, ",
+                     "count every event of the task by event['type'], from task-sent to its "
+                     "last one", id="mh4_prefilled"),
+        pytest.param(mh4_dedup, "a repeated task-started left counts['task-started'] at 1",
+                     "add 1 for each event: counts[kind] = counts.get(kind, 0) + 1, a repeat too",
+                     id="mh4_dedup"),
+        pytest.param(mh4_stop_after_final, "for the crawl retried twice, a task-sent of the task "
+                     "that came after its task-succeeded was not counted: counts stayed {",
+                     "count every event of the task as long as events come, don't stop at its "
+                     "task-succeeded", id="mh4_stop_after_final"),
+        pytest.param(mh4_dedup_clock, "a task-started from another worker with the same clock "
+                     "value as an earlier one was not counted: counts stayed {",
+                     "count every event: each sender keeps its own Lamport clock",
+                     id="mh4_dedup_clock"),
     ],
 )  # fmt: skip
 def test_092_wrong_answers(answer, problem, hint) -> None:
@@ -910,9 +1084,13 @@ def samples_library(text, name):
 
 
 def samples_unescaped(text, name):
-    """Right too: the regex answer, with \\" and \\\\ unescaped in label values."""
+    """Right too: the regex answer, with \\", \\\\ and \\n unescaped in label values."""
+    plain = {"n": "\n"}
     return [
-        ({k: re.sub(r"\\(.)", r"\1", v) for k, v in labels.items()}, value)
+        (
+            {k: re.sub(r"\\(.)", lambda m: plain.get(m[1], m[1]), v) for k, v in labels.items()},
+            value,
+        )
         for labels, value in samples_right(text, name)
     ]
 
@@ -1272,6 +1450,57 @@ def sm3_family_parser(text, name):
     return found
 
 
+# sm4_*: adversary round 4. All but sm4_label_name_charset passed: the text had no "#" in a
+# label value, no requested name with capitals or digits, no value with spaces around it, no
+# NaN or ±Inf value, no \\ before \" and no escaped newline. metrics_text() now holds
+# probe_HTTP_2xx (url="/a#b", " padded ", "l1\nl2" and "a\\\"b") and load_ratio (NaN, +Inf,
+# -Inf), both written by prometheus_client.
+def sm4_hash_comment(text, name):
+    """Cuts each line at its first '#', as if it began a comment."""
+    found = []
+    for line in text.splitlines():
+        match = re.match(SAMPLE, line.split("#", 1)[0].strip())
+        if match and match[1] == name:
+            found.append((dict(re.findall(LABEL, match[2] or "")), float(match[3])))
+    return found
+
+
+def sm4_name_charset(text, name):
+    """Metric names matched with [a-z_]+: no digits, no capitals."""
+    return _parse(text, name, line=r"^([a-z_]+)(?:\{(.*)\})? (\S+)$")
+
+
+def sm4_strip_values(text, name):
+    """Strips label values."""
+    return [
+        ({k: v.strip() for k, v in labels.items()}, value)
+        for labels, value in samples_right(text, name)
+    ]
+
+
+def sm4_number_regex(text, name):
+    """A number pattern for the value: NaN, +Inf and -Inf samples are skipped."""
+    return _parse(text, name, line=r"^(\w+)(?:\{(.*)\})? (-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)$")
+
+
+def sm4_label_name_charset(text, name):
+    """Label names matched with [a-z]+."""
+    return _parse(text, name, label=r'([a-z]+)="((?:[^"\\]|\\.)*)"')
+
+
+def sm4_half_unescape(text, name):
+    """Unescapes \\" but leaves \\\\ as written."""
+    return [
+        ({k: v.replace('\\"', '"') for k, v in labels.items()}, value)
+        for labels, value in samples_right(text, name)
+    ]
+
+
+def sm4_two_escapes(text, name):
+    """The label value pattern knows only \\" and \\\\: an escaped newline ends it."""
+    return _parse(text, name, label=r'(\w+)="((?:[^"\\]|\\["\\])*)"')
+
+
 @pytest.mark.parametrize(
     "answer",
     [
@@ -1297,6 +1526,11 @@ def test_093_metrics_text_has_the_traps() -> None:
     assert 'notes_total{text="a,x=",v2_kind="memo"} 1.0' in text
     assert 'notes_total{text="{a} b",v2_kind="todo"} 2.0' in text
     assert 'response_seconds_bucket{le="0.5",status_code="200"} 1.0' in text
+    assert 'probe_HTTP_2xx{url="/a#b"} 1.0' in text
+    assert 'probe_HTTP_2xx{url=" padded "} 2.0' in text
+    assert 'probe_HTTP_2xx{url="l1\\nl2"} 3.0' in text
+    assert 'probe_HTTP_2xx{url="a\\\\\\"b"} 4.0' in text
+    assert 'load_ratio{core="0"} NaN\nload_ratio{core="1"} +Inf\nload_ratio{core="2"} -Inf' in text
 
 
 CHARGES = "samples(text, 'course_charges_total')"
@@ -1305,6 +1539,10 @@ QUEUES = "samples(text, 'queue_length')"
 HITS = "samples(text, 'hits_total')"
 NOTES = "samples(text, 'notes_total')"
 BUCKETS = "samples(text, 'response_seconds_bucket')"
+PROBES = "samples(text, 'probe_HTTP_2xx')"
+#: probe_HTTP_2xx's url a\\"b (plain): as written in the text, and with only \\" unescaped
+WRITTEN = PROBE_URLS[3].replace("\\", "\\\\").replace('"', '\\"')
+HALF = WRITTEN.replace('\\"', '"')
 
 
 @pytest.mark.parametrize(
@@ -1383,6 +1621,26 @@ BUCKETS = "samples(text, 'response_seconds_bucket')"
         pytest.param(sm3_family_parser, f"{CHARGES} returned 0 samples, expected 3",
                      "match the sample's name as written on its lines, course_charges_total: a "
                      "counter's family name (course_charges) drops _total", id="sm3_family_parser"),
+        pytest.param(sm4_hash_comment, f"{PROBES} returned 3 samples, expected 4",
+                     "a # starts a comment only at the start of a line", id="sm4_hash_comment"),
+        pytest.param(sm4_name_charset, f"{PROBES} returned 0 samples, expected 4: []",
+                     "a metric name may hold capitals and digits (probe_HTTP_2xx)",
+                     id="sm4_name_charset"),
+        pytest.param(sm4_strip_values, f"{PROBES} returned [({{'url': '/a#b'}}, 1.0), "
+                     "({'url': 'padded'}, 2.0)", 'a label value may begin or end with spaces '
+                     '(" padded "): keep the text between the quotes as it is, don\'t strip it',
+                     id="sm4_strip_values"),
+        pytest.param(sm4_number_regex, "samples(text, 'load_ratio') returned 0 samples, "
+                     "expected 3: []", "a value may be NaN, +Inf or -Inf", id="sm4_number_regex"),
+        pytest.param(sm4_label_name_charset, f"{BUCKETS} returned [({{'le': '0.5', 'code': "
+                     "'200'}, 1.0)", 'a label name may hold "_" and digits',
+                     id="sm4_label_name_charset"),
+        pytest.param(sm4_half_unescape, f"{PROBES} returned [", f"{HALF!r} is neither the value "
+                     f"as written ({WRITTEN!r}) nor unescaped ({PROBE_URLS[3]!r}): "
+                     "unescape all of its escapes in one pass", id="sm4_half_unescape"),
+        pytest.param(sm4_two_escapes, f"{PROBES} returned [({{'url': '/a#b'}}, 1.0), ({{'url': "
+                     "' padded '}, 2.0), ({}, 3.0)", "a label value may hold an escaped newline",
+                     id="sm4_two_escapes"),
     ],
 )  # fmt: skip
 def test_093_wrong_answers(answer, problem, hint) -> None:
@@ -1423,7 +1681,8 @@ def health_right(app, timeout):
 
 
 def health_ping_caught(app, timeout):
-    """Right too: pings whatever the broker said, and counts a failed ping as no worker."""
+    """Pings whatever the broker said, and counts a failed ping as no worker (right until
+    round 4; the text now asks to ping only when the broker check is ok)."""
     checks = {}
     _ok_broker(app, checks)
     try:
@@ -1617,8 +1876,9 @@ def hc_milliseconds(app, timeout):
 # hc2_cached, hc2_default_channel and hc2_limit_three passed; hc2_cached_ttl got the
 # worker-count hint. Now four workers answer, then (same app, same timeout) one; the
 # connections health made must be released; on the down broker, how it connected is read.
-# health_ping_even_if_down and health_ping_first passed too, and are right: the same answers,
-# a failed ping caught (as health_ping_caught).
+# health_ping_even_if_down and health_ping_first passed too, and were judged right then (a
+# failed ping caught, as health_ping_caught); since round 4 the text asks to ping only when the
+# broker check is ok, and they are wrong answers.
 
 
 def _ping_names(app, timeout, **options):
@@ -1626,7 +1886,7 @@ def _ping_names(app, timeout, **options):
 
 
 def health_ping_even_if_down(app, timeout):
-    """Right too: pings whatever the broker check said, a failed ping is no worker."""
+    """Pings whatever the broker check said, a failed ping is no worker (right until round 4)."""
     checks = {}
     _ok_broker(app, checks)
     try:
@@ -1637,8 +1897,9 @@ def health_ping_even_if_down(app, timeout):
 
 
 def health_ping_first(app, timeout):
-    """Right too: pings first (a failed ping is no worker), checks the broker only when no
-    worker answered (a worker's reply says the broker works)."""
+    """Pings first (a failed ping is no worker), checks the broker only when no worker
+    answered (a worker's reply says the broker works): right until round 4, now it pings
+    through a broker that is down."""
     checks = {}
     try:
         names = _ping_names(app, timeout)
@@ -1749,7 +2010,8 @@ def hc2_catch_oserror(app, timeout):
 # hc3_*: adversary round 3. hc3_release_on_success, hc3_cache_broker and hc3_safety_margin
 # passed and are now caught (a broker that goes down under the same app; connections released
 # on the failed path; 99 % of the timeout, less what the broker check took before the ping).
-# hc3_ping_first_caught and hc3_time_budget are right (see test_094_right_answers).
+# hc3_time_budget is right (see test_094_right_answers); hc3_ping_first_caught was too, until
+# round 4 (see hc4_*).
 
 
 def _workers3(names):
@@ -2011,22 +2273,143 @@ def hc3_safety_margin(app, timeout):
     return {"status": "healthy" if healthy else "unhealthy", "checks": checks}
 
 
+# hc4_*: adversary round 4. hc4_ttl_cache (the answer kept for `timeout` seconds: each of the
+# check's calls took the whole timeout, so it had expired), hc4_fixed_error (a fixed "error:
+# broker unreachable"), hc4_read_connection (connection_for_read(): no check app read from
+# another URL than it wrote to) and hc4_ping_always (pings after the broker check failed, the
+# error caught) passed. The check now calls the same app twice in a row with the pings answered
+# at once, then with timeout=0.75; compares the broker's text with what connecting raised; has
+# the dying app's broker_read_url stay up while its write broker goes down; and counts the
+# pings sent while the broker was down (none). The exercise text now says to ping only when the
+# broker check is ok, so health_ping_caught, health_ping_even_if_down, health_ping_first and
+# hc3_ping_first_caught, judged right in rounds 2 and 3, are wrong: through a broker that is
+# down, the ping connects and retries for seconds before it raises (8 s against 2 s on Redis).
+_HC4_CONNS: dict = {}
+_HC4_CACHE: dict = {}
+_HC4_SEEN: dict = {}
+
+
+def _hc4(app, timeout, *, connect=None, error=None, limit=False, ping_always=False, stats=False):
+    """health with one part swapped for a round 4 answer's."""
+    checks = {}
+    try:
+        if connect is None:
+            with app.connection_for_write() as conn:
+                conn.ensure_connection(max_retries=1)
+        else:
+            connect(app)
+        checks["broker"] = "ok"
+    except Exception as exc:
+        checks["broker"] = error or f"error: {exc}"
+    names = []
+    if checks["broker"] == "ok" or ping_always:
+        insp = app.control.inspect(timeout=timeout, limit=_HC4_SEEN.get(id(app)) if limit else None)
+        try:
+            names = sorted((insp.stats() if stats else insp.ping()) or {})
+        except Exception:
+            if not ping_always:
+                raise
+        if limit:
+            _HC4_SEEN[id(app)] = len(names) or None
+    return _report(checks, names)
+
+
+def hc4_release_on_success(app, timeout):
+    """conn.release() only after a successful ensure_connection."""
+
+    def connect(app):
+        conn = app.connection_for_write()
+        conn.ensure_connection(max_retries=1)
+        conn.release()
+
+    return _hc4(app, timeout, connect=connect)
+
+
+def hc4_kept_connection(app, timeout):
+    """One connection per app, kept across calls."""
+
+    def connect(app):
+        conn = _HC4_CONNS.get(id(app)) or app.connection_for_write()
+        conn.ensure_connection(max_retries=1)
+        _HC4_CONNS[id(app)] = conn
+
+    return _hc4(app, timeout, connect=connect)
+
+
+def hc4_ttl_cache(app, timeout):
+    """The whole answer kept for `timeout` seconds per app."""
+    now = time.monotonic()
+    cached = _HC4_CACHE.get(id(app))
+    if cached and now - cached[0] < timeout:
+        return cached[1]
+    answer = health_right(app, timeout)
+    _HC4_CACHE[id(app)] = (now, answer)
+    return answer
+
+
+def hc4_stats(app, timeout):
+    """Counts the workers with inspect().stats()."""
+    return _hc4(app, timeout, stats=True)
+
+
+def hc4_fixed_error(app, timeout):
+    """A fixed "error: broker unreachable" instead of the broker's error."""
+    return _hc4(app, timeout, error="error: broker unreachable")
+
+
+def hc4_limit_last_count(app, timeout):
+    """Pings with limit= the count seen on the last call."""
+    return _hc4(app, timeout, limit=True)
+
+
+def hc4_read_connection(app, timeout):
+    """Checks the broker with connection_for_read()."""
+
+    def connect(app):
+        with app.connection_for_read() as conn:
+            conn.ensure_connection(max_retries=1)
+
+    return _hc4(app, timeout, connect=connect)
+
+
+def hc4_max_retries_3(app, timeout):
+    """ensure_connection(max_retries=3)."""
+
+    def connect(app):
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=3)
+
+    return _hc4(app, timeout, connect=connect)
+
+
+def hc4_pool(app, timeout):
+    """Checks the broker on a connection from app.pool (it stays connected there)."""
+
+    def connect(app):
+        with app.pool.acquire(block=True) as conn:
+            conn.ensure_connection(max_retries=1)
+
+    return _hc4(app, timeout, connect=connect)
+
+
+def hc4_ping_always(app, timeout):
+    """Pings whatever the broker check said, inside try/except."""
+    return _hc4(app, timeout, ping_always=True)
+
+
 @pytest.mark.parametrize(
     "answer",
     [
         pytest.param(health_right, id="solution"),
-        pytest.param(health_ping_caught, id="ping-caught"),
         pytest.param(health_budget, id="timeout-budget"),
-        pytest.param(health_ping_even_if_down, id="ping-even-if-broker-down"),
-        pytest.param(health_ping_first, id="ping-before-broker"),
-        # adversary round 3: the text allows a ping through a broker found down ("a ping
-        # through it raises") and the budget of health_budget
-        pytest.param(hc3_ping_first_caught, id="hc3_ping_first_caught"),
+        # adversary round 3: the budget of health_budget
         pytest.param(hc3_time_budget, id="hc3_time_budget"),
     ],
 )
 def test_094_right_answers(answer) -> None:
-    assert_passed(verdict("09.4", answer), 'unhealthy with "error: ..." when the broker is down')
+    assert_passed(
+        verdict("09.4", answer), 'unhealthy with the broker\'s "error: ..." and no ping when'
+    )
 
 
 DOWN = "for an app whose broker is down"
@@ -2036,6 +2419,8 @@ CROWDED = "the course app with the check's three workers"
 ALONE = "for the same app after the check's workers stopped"
 STALE = "the workers changed since the last call (the check's stopped) and your answer did not"
 WAITED = "with timeout=1.5, health waited only"
+PINGED_AFTER = "health pinged the workers after its broker check failed"
+SKIP_PING = "check the broker first and ping only when it is ok"
 
 
 @pytest.mark.parametrize(
@@ -2131,7 +2516,7 @@ WAITED = "with timeout=1.5, health waited only"
         pytest.param(hc3_count_hosts, f"{CROWD}'status': 'healthy', 'checks': {{'broker': 'ok', "
                      "'celery_worker': 'ok (1 workers)'}}", "count the workers that answer",
                      id="hc3_count_hosts"),
-        pytest.param(hc3_min_one_second, "with timeout=0.25, health waited 1 s for replies",
+        pytest.param(hc3_min_one_second, "with timeout=0.75, health waited 1 s for replies",
                      "a load balancer will not wait", id="hc3_min_one_second"),
         pytest.param(hc3_time_limit_not_retries, f"{DOWN}, health's ensure_connection(timeout=2) "
                      "had no max_retries: it retries, sleeping between tries, until 2 s have "
@@ -2145,8 +2530,46 @@ WAITED = "with timeout=1.5, health waited only"
                      id="hc3_default_channel"),
         pytest.param(hc3_safety_margin, f"{WAITED} 1.35 s for replies",
                      "pass the timeout it was given on, as it is", id="hc3_safety_margin"),
+        pytest.param(health_ping_caught, f"{DOWN}, {PINGED_AFTER}", SKIP_PING,
+                     id="ping-caught"),
+        pytest.param(health_ping_even_if_down, f"{DOWN}, {PINGED_AFTER}", SKIP_PING,
+                     id="ping-even-if-broker-down"),
+        pytest.param(health_ping_first, f"{DOWN}, health pinged the workers through it",
+                     SKIP_PING, id="ping-before-broker"),
+        pytest.param(hc3_ping_first_caught, f"{DOWN}, health pinged the workers through it",
+                     SKIP_PING, id="hc3_ping_first_caught"),
+        pytest.param(hc4_release_on_success, "for the same app once its broker went down, health "
+                     "left 1 broker connection(s) unreleased when connecting failed",
+                     "release the connection on every path", id="hc4_release_on_success"),
+        pytest.param(hc4_kept_connection, f"for {CROWDED}, health left 1 broker connection(s) "
+                     "open after it returned", "close the connection when done",
+                     id="hc4_kept_connection"),
+        pytest.param(hc4_ttl_cache, "called twice in a row on the same app with timeout=1.5 (the "
+                     "workers answered at once), health did not ping on the second call",
+                     "ping on every call, don't keep the answer", id="hc4_ttl_cache"),
+        pytest.param(hc4_stats, "health asked the workers for stats, not for a ping",
+                     "ping them, as the exercise asks", id="hc4_stats"),
+        pytest.param(hc4_fixed_error, f"{DOWN} the broker check is 'error: broker unreachable', "
+                     "without the error connecting raised: 'Error 111 connecting to "
+                     "127.0.0.1:1. Connection refused.'", 'report the exception itself, '
+                     'f"error: {exc}"', id="hc4_fixed_error"),
+        pytest.param(hc4_limit_last_count, "with timeout=1.5, health pinged with limit=",
+                     "limit=", id="hc4_limit_last_count"),
+        pytest.param(hc4_read_connection, "for the same app once its broker went down (its write "
+                     "broker down, its broker_read_url up), health checked the broker on "
+                     "connection_for_read()", "check the broker that producers and the ping use",
+                     id="hc4_read_connection"),
+        pytest.param(hc4_max_retries_3, f"{DOWN}, health's ensure_connection(max_retries=3) "
+                     "keeps a load balancer waiting for 3 retries", "give up after one retry",
+                     id="hc4_max_retries_3"),
+        pytest.param(hc4_pool, "called again on the same app once its broker went down, health "
+                     "reported the broker 'ok'", "check the broker on every call",
+                     id="hc4_pool"),
+        pytest.param(hc4_ping_always, f"{DOWN}, {PINGED_AFTER}", SKIP_PING,
+                     id="hc4_ping_always"),
     ],
 )  # fmt: skip
+@pytest.mark.usefixtures("fresh_caches")
 def test_094_wrong_answers(answer, problem, hint) -> None:
     assert_fails(verdict("09.4", answer), problem, hint)
 

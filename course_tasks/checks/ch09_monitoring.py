@@ -7,7 +7,10 @@ Every check runs the learner's code for real, in every mode:
   course's worker and three dedicated workers (:mod:`course_tasks.workers`) serve, whose
   replies come back neither sorted nor reversed (:func:`crowd`), with ``timeout=1.5``; again
   on the same app with the same timeout once the dedicated workers stopped (a cached answer
-  still lists them); then on an app whose broker no worker listens to (:func:`nobody`), with
+  still lists them); twice more in a row, its pings answered as soon as the known workers
+  replied (each call must ping: an answer kept "for timeout seconds" skips the second), then
+  with ``timeout=0.75`` (an ``Inspect`` kept from an earlier call waits that call's timeout)
+  (:func:`_again`); then on an app whose broker no worker listens to (:func:`nobody`), with
   ``timeout=0.25``. The command and timeout of each broadcast are read from
   ``app.control.broadcast`` (:class:`Ask`), not timed: it must be a ``ping`` that waits the
   whole timeout it was given (at least :data:`WHOLE` of it; not 1 s by default, not a
@@ -27,11 +30,15 @@ Every check runs the learner's code for real, in every mode:
   ``2.5e-06``), label values holding a comma, a space, an escaped quote, braces
   (``/orders/{id}``), ``=``, nothing, non-ASCII text or a trailing escaped backslash, a
   label named ``class`` (``eval`` breaks on it), metrics without labels, comment lines
-  skipped, the text's order kept; a label value may come back as written or unescaped;
+  skipped, the text's order kept; a name with capitals and digits (``probe_HTTP_2xx``) whose
+  label values hold ``#``, spaces around the text, an escaped newline and a backslash before
+  a quote; ``NaN``, ``+Inf`` and ``-Inf`` values; a label value may come back as written or
+  with all its escapes unescaped;
 * 09.4 ``check("09.4", health)``: ``health(app, timeout)`` answers guide 004 §5's health
   check: healthy with ``"ok (N workers)"`` on the course's broker (its worker and the check's
   three, then, on the same app with the same ``timeout=1.5``, its worker alone: a cached
-  answer is stale), every broker connection it made released when it returns; unhealthy
+  answer is stale), twice more in a row and with ``timeout=0.75`` as in 09.1, every broker
+  connection it made released when it returns; unhealthy
   with ``"no active workers"`` for an app nobody serves (``timeout=0.25``, the pings read as
   in 09.1), and unhealthy with ``"error: ..."`` for the broker of an app whose broker is
   down (:func:`dead_broker`: Redis on a closed port). That call runs meanwhile, in a thread
@@ -40,7 +47,10 @@ Every check runs the learner's code for real, in every mode:
   most 1, not ``default_channel``, whose retries follow the transport's options. A call
   still running after :data:`DEAD_SECONDS` never answers. Whether the code tried to
   connect before its ping raised tells a lazy connection from a ping sent through a broker
-  known to be down.
+  known to be down. The broker's text must hold what connecting raised, and no ping may be
+  sent once the broker check failed. Last, one app whose write broker goes down between two
+  calls while its ``broker_read_url`` stays up (:func:`_broker_dies`): a cached "ok", a
+  connection left unreleased or a check on ``connection_for_read()`` shows there.
 
 A right answer must pass in redis mode too, where the course's worker and the check's are
 processes; other notebooks' workers on the same Redis answer the pings as well (grade chapter
@@ -129,8 +139,15 @@ class Ask:
     started: float = field(default_factory=time.monotonic)
 
 
-def _recording(answering: Celery, asks: list[Ask], *, shuffle: bool = False) -> Celery:
+def _recording(
+    answering: Celery, asks: list[Ask], *, shuffle: bool = False, prompt: list[int] | None = None
+) -> Celery:
     """Record in ``asks`` every broadcast of ``answering`` that waits for replies.
+
+    While ``prompt`` holds a number N, a broadcast without a ``limit`` of its own stops
+    collecting once N replies came (the workers the check knows), as a fast network would:
+    the call returns well within its timeout, so a second call right after it comes while an
+    answer kept "for timeout seconds" is still kept (the timeout recorded is the learner's).
 
     With ``shuffle``, the replies are handed back in the order of the workers' names turned
     by one (``b, c, a``), as a network may deliver them: with three workers or more, names
@@ -153,7 +170,11 @@ def _recording(answering: Celery, asks: list[Ask], *, shuffle: bool = False) -> 
         ask = Ask(str(given.get("command")), given.get("timeout"), given.get("limit"), plain)
         asks.append(ask)
         try:
-            replies = real(*args, **kwargs)
+            if prompt and given.get("limit") is None:
+                call.arguments["limit"] = prompt[0]
+                replies = real(*call.args, **call.kwargs)
+            else:
+                replies = real(*args, **kwargs)
         except BaseException as exc:
             ask.raised = exc
             raise
@@ -206,7 +227,7 @@ class _PatientTransport(embedded_transport.Transport):
                     raise
 
 
-def course_view(asks: list[Ask] | None = None) -> Celery:
+def course_view(asks: list[Ask] | None = None, prompt: list[int] | None = None) -> Celery:
     """A second app on the course's broker (so the course's workers answer its pings). With
     ``asks``, its broadcasts are recorded there and its replies come back in an order that is
     neither sorted nor reversed. On the embedded broker its pings wait their whole timeout
@@ -227,7 +248,7 @@ def course_view(asks: list[Ask] | None = None) -> Celery:
     transport = view.conf.broker_transport
     if transport and symbol_by_name(transport) is embedded_transport.Transport:
         view.conf.broker_transport = _PatientTransport
-    return view if asks is None else _recording(view, asks, shuffle=True)
+    return view if asks is None else _recording(view, asks, shuffle=True, prompt=prompt)
 
 
 @contextmanager
@@ -291,6 +312,8 @@ class DeadBroker:
     #: how is "ensure_connection", "connect" or "other" (default_channel, channel()...)
     #: and the timeout it was given
     connects: list[tuple[str, Any, Any]] = field(default_factory=list)
+    #: what connecting raised, each time it failed
+    errors: list[BaseException] = field(default_factory=list)
 
     def bad_connect(self) -> tuple[str, Any, Any] | None:
         """The first connecting not bounded by a max_retries of at most 1, if any."""
@@ -330,16 +353,19 @@ def dead_broker(asks: list[Ask]) -> DeadBroker:
 
     def connection(*args: Any, **kwargs: Any) -> Any:
         conn = real(*args, **kwargs)
-        _watch_connects(conn, dead.connects)
+        _watch_connects(conn, dead.connects, dead.errors)
         return conn
 
     down._connection = connection  # type: ignore[method-assign]
     return dead
 
 
-def _watch_connects(conn: Any, connects: list[tuple[str, Any, Any]]) -> None:
+def _watch_connects(
+    conn: Any, connects: list[tuple[str, Any, Any]], errors: list[BaseException]
+) -> None:
     """Note in ``connects`` each time ``conn`` connects: through ``ensure_connection``,
-    ``connect`` or another way (``default_channel``...), and with which ``max_retries``."""
+    ``connect`` or another way (``default_channel``...), and with which ``max_retries``; in
+    ``errors`` what it raised when it failed."""
     ensure = conn._ensure_connection
     signature = inspect.signature(ensure)
     via = threading.local()
@@ -349,7 +375,11 @@ def _watch_connects(conn: Any, connects: list[tuple[str, Any, Any]]) -> None:
         call.apply_defaults()
         how = getattr(via, "how", None) or "other"
         connects.append((how, call.arguments["max_retries"], call.arguments.get("timeout")))
-        return ensure(*args, **kwargs)
+        try:
+            return ensure(*args, **kwargs)
+        except BaseException as exc:
+            errors.append(exc)
+            raise
 
     def public(how: str, method: Callable[..., Any]) -> Callable[..., Any]:
         def through(*args: Any, **kwargs: Any) -> Any:
@@ -511,7 +541,8 @@ def _(worker_names: Any) -> str:
     if is_stub_body(fn):
         raise NotYet("write the body of worker_names")
     asks: list[Ask] = []
-    served = course_view(asks)
+    prompt: list[int] = []
+    served = course_view(asks, prompt)
     try:
         with crowd() as nodes:
             answer = _on(fn, served, CROWD_TIMEOUT, "worker_names", "an app four workers serve")
@@ -522,19 +553,20 @@ def _(worker_names: Any) -> str:
         case = "the same app after the check's workers stopped"
         later = _on(fn, served, CROWD_TIMEOUT, "worker_names", case)
         still = _truth(asks, CROWD_TIMEOUT)
+        _names_list(later)
+        stale = [name for name in later if name in nodes and name not in still]
+        if stale or (not asks and sorted(later) != still):
+            raise Fail(
+                f"called again on the same app with timeout={CROWD_TIMEOUT:g} after the check's "
+                f"workers stopped, worker_names returned {later}"
+                + (f": {stale} no longer run" if stale else ", without pinging"),
+                hint="ping on every call, don't cache the answer: a worker that stopped must "
+                "not be listed",
+            )
+        _judge_names(later, still, asks, least=1)
+        _again(fn, served, asks, prompt, len(still), "worker_names")
     finally:
         served.close()
-    _names_list(later)
-    stale = [name for name in later if name in nodes and name not in still]
-    if stale or (not asks and sorted(later) != still):
-        raise Fail(
-            f"called again on the same app with timeout={CROWD_TIMEOUT:g} after the check's "
-            f"workers stopped, worker_names returned {later}"
-            + (f": {stale} no longer run" if stale else ", without pinging"),
-            hint="ping on every call, don't cache the answer: a worker that stopped must not "
-            "be listed",
-        )
-    _judge_names(later, still, asks, least=1)
     asks.clear()
     empty = _on(
         fn,
@@ -564,9 +596,70 @@ def _(worker_names: Any) -> str:
     _pinged(asks, "worker_names")
     return (
         f"sorted names of the course's worker(s) and three more (timeout {CROWD_TIMEOUT:g} s), "
-        f"then of the course's alone once those stopped, [] within {SHORT_TIMEOUT:g} s for an "
-        "app nobody serves"
+        f"then of the course's alone once those stopped, a ping on each of two calls in a row, "
+        f"timeout {OTHER_TIMEOUT:g} s passed on, [] within {SHORT_TIMEOUT:g} s for an app "
+        "nobody serves"
     )
+
+
+#: 09.1 and 09.4 call the same app once more with this timeout: the ping must wait it, not
+#: an earlier call's.
+OTHER_TIMEOUT = 0.75
+
+
+def _again(
+    fn: Callable[..., Any],
+    served: Celery,
+    asks: list[Ask],
+    prompt: list[int],
+    known: int,
+    name: str,
+) -> None:
+    """Call ``fn`` on ``served`` twice in a row with :data:`CROWD_TIMEOUT`, its pings answered
+    as soon as ``known`` workers replied (:func:`_recording`'s ``prompt``): each call must
+    ping (an answer kept for a while skips it); then once with :data:`OTHER_TIMEOUT`, whose
+    ping must wait that timeout (an ``Inspect`` kept from an earlier call waits that one's)."""
+    prompt[:] = [max(known, 1)]
+    try:
+        pinged = []
+        for _turn in ("first", "second"):
+            asks.clear()
+            _on(fn, served, CROWD_TIMEOUT, name, "the same app called twice in a row")
+            pinged.append(bool(asks))
+            if pinged == [True, False]:  # (an answer asking another app is judged later)
+                raise Fail(
+                    f"called twice in a row on the same app with timeout={CROWD_TIMEOUT:g} "
+                    f"(the workers answered at once), {name} did not ping on the second call: "
+                    "it gave back a kept answer",
+                    hint="ping on every call, don't keep the answer, not even for timeout "
+                    "seconds: a worker that stopped meanwhile would still be listed",
+                )
+        asks.clear()
+        began = time.monotonic()
+        _on(fn, served, OTHER_TIMEOUT, name, f"the same app with timeout={OTHER_TIMEOUT:g}")
+    finally:
+        prompt.clear()
+    waits = [ask.timeout for ask in asks]
+    if waits and all(w == CROWD_TIMEOUT for w in waits):
+        raise Fail(
+            f"called on the same app with timeout={OTHER_TIMEOUT:g} after timeout="
+            f"{CROWD_TIMEOUT:g}, {name} pinged with timeout={CROWD_TIMEOUT:g}, an earlier "
+            "call's",
+            hint="make the inspect on every call, app.control.inspect(timeout=timeout): one "
+            "kept from an earlier call keeps that call's timeout",
+        )
+    _judge_waits(
+        asks,
+        OTHER_TIMEOUT,
+        name,
+        SLOW_HEALTH
+        if name == "health"
+        else "pass the timeout on: app.control.inspect(timeout=timeout); inspect() waits 1 s "
+        "by default",
+        least=WHOLE,
+        began=began if name == "health" else None,
+    )
+    _pinged(asks, name)
 
 
 def _judge_names(answer: Any, expected: list[str], asks: list[Ask], *, least: int) -> None:
@@ -796,12 +889,19 @@ def _(make_handler: Any) -> str:
 
 
 def _probe(w: Watched, seen: list[dict[str, Any]]) -> None:
-    """Hand ``w``'s handler four more events, as other senders could send them: a child task's
+    """Hand ``w``'s handler five more events, as other senders could send them: a child task's
     (its ``root_id`` and ``parent_id`` are ``w``'s task), one of a task whose id shares the
-    first 8 characters, a ``task-rejected`` of its task, and a copy of its ``task-started``
-    from another worker whose Lamport clock has the same value."""
+    first 8 characters, a ``task-sent`` of its task that comes late (after its final event:
+    the producer's events and the worker's travel apart), a ``task-rejected`` of its task,
+    and a copy of its ``task-started`` from another worker whose Lamport clock has the same
+    value."""
     tid = w.task_id
     started = next(e for e in seen if e.get("uuid") == tid and e["type"] == "task-started")
+    final = [
+        e["type"] for e in seen if e.get("uuid") == tid and e["type"] in eventwatch.FINAL_EVENTS
+    ]
+    last = final[-1] if final else "last event"
+    clocks = [e.get("clock") for e in seen if _number(e.get("clock"))]
     base = {"hostname": "check09-other@course", "timestamp": time.time(), "pid": 1}
     child = {
         **base,
@@ -814,6 +914,14 @@ def _probe(w: Watched, seen: list[dict[str, Any]]) -> None:
     }
     twin = str(uuid.uuid4())
     twin = tid[:8] + (twin[8:] if twin[8:] != tid[8:] else "-0000" + twin[13:])
+    late = {
+        **base,
+        "type": "task-sent",
+        "uuid": tid,
+        "hostname": "check09-producer@course",
+        "name": started.get("name"),
+        "clock": max(clocks, default=0) + 1000,
+    }
     probes = [
         (
             {**child},
@@ -830,6 +938,14 @@ def _probe(w: Watched, seen: list[dict[str, Any]]) -> None:
             "characters, was counted",
             "compare the whole id, event.get('uuid') == task_id: two ids may share their "
             "first characters",
+        ),
+        (
+            late,
+            "task-sent",
+            f"a task-sent of the task that came after its {last} was not counted",
+            "count every event of the task as long as events come, don't stop at its "
+            f"{last}: the producer's events and the workers' travel apart, so one may come "
+            "after the task's end",
         ),
         (
             {
@@ -868,7 +984,12 @@ def _probe(w: Watched, seen: list[dict[str, Any]]) -> None:
         if adds is not None:
             want[adds] = want.get(adds, 0) + 1
         if after != want:
-            raise Fail(f"for {w.what}, {problem}: counts went from {before} to {after}", hint=hint)
+            went = (
+                f"counts stayed {after}"
+                if after == before
+                else f"counts went from {before} to {after}"
+            )
+            raise Fail(f"for {w.what}, {problem}: {went}", hint=hint)
 
 
 def _raised(w: Watched) -> None:
@@ -1050,6 +1171,12 @@ def metrics_text() -> str:
     notes = Counter("notes", "Notes by text", ["text", "v2_kind"], registry=registry)
     notes.labels(*NOTES[0]).inc(1)
     notes.labels(*NOTES[1]).inc(2)
+    probes = Gauge(PROBE, "Probe results by URL", ["url"], registry=registry)
+    for number, url in enumerate(PROBE_URLS, 1):
+        probes.labels(url).set(number)
+    ratio = Gauge("load_ratio", "Load by core", ["core"], registry=registry)
+    for core, value in enumerate(("nan", "inf", "-inf")):
+        ratio.labels(str(core)).set(float(value))
     return generate_latest(registry).decode()
 
 
@@ -1062,6 +1189,12 @@ HITS = (("/search?q=1", "", "web"), ("C:\\tmp\\", "café", "file"))
 #: The labels of the counter ``notes``: a value that ends in ``,x=`` (so ``,x="`` follows in
 #: the text) and one that holds ``} ``.
 NOTES = (("a,x=", "memo"), ("{a} b", "todo"))
+
+#: A metric name with capitals and digits, and its label values (plain): one holding "#", one
+#: with leading and trailing spaces, one holding a newline (written ``\n``), one with a
+#: backslash before a quote (written ``a\\\"b``).
+PROBE = "probe_HTTP_2xx"
+PROBE_URLS = ("/a#b", " padded ", "l1\nl2", 'a\\"b')
 
 #: The escaped quote as written in the text; a label value may keep it or unescape it.
 QUOTED = ('bank said \\"no\\"', 'bank said "no"')
@@ -1111,6 +1244,21 @@ CASES_093 = [
     ),
     # the counter's family name: no sample is named so
     ("hits", []),
+    # a name with capitals and digits; "#", spaces around, \n and \\ before \" in values
+    (
+        PROBE,
+        [
+            ({"url": "/a#b"}, 1.0),
+            ({"url": " padded "}, 2.0),
+            ({"url": "l1\\nl2"}, 3.0),
+            ({"url": 'a\\\\\\"b'}, 4.0),
+        ],
+    ),
+    # values that are no decimal numbers: NaN, +Inf, -Inf
+    (
+        "load_ratio",
+        [({"core": "0"}, math.nan), ({"core": "1"}, math.inf), ({"core": "2"}, -math.inf)],
+    ),
 ]
 
 
@@ -1125,11 +1273,18 @@ def _same_sample(got: Any, want: tuple[dict[str, str], float]) -> bool:
     labels, value = got
     want_labels, want_value = want
     return (
-        value == want_value
+        _same_value(value, want_value)
         and isinstance(labels, dict)
         and labels.keys() == want_labels.keys()
         and all(labels[k] in (v, _unescape(v)) for k, v in want_labels.items())
     )
+
+
+def _same_value(value: Any, want: float) -> bool:
+    """Whether ``value`` is ``want``, NaN being NaN."""
+    if isinstance(value, float) and math.isnan(want):
+        return math.isnan(value)
+    return bool(value == want)
 
 
 def _alternatives(expected: list[tuple[dict[str, str], float]]) -> list[list[Any]]:
@@ -1164,6 +1319,10 @@ HINTS_093 = {
     "after the labels' closing brace",
     "hits": "hits is the family of the counter, no sample is named so: match the sample's "
     "name exactly",
+    PROBE: "a metric name may hold capitals and digits ([a-zA-Z_:][a-zA-Z0-9_:]*), and a label "
+    'value any text: "#", spaces around it, escapes such as \\n; read each value as '
+    '"((?:[^"\\]|\\.)*)"',
+    "load_ratio": "a value may be NaN, +Inf or -Inf: float(...) reads each of them",
 }
 SPACE_HINT = (
     'the value is what follows the last space: a label value may hold spaces ("declined, card '
@@ -1198,9 +1357,9 @@ def _(samples: Any) -> str:
             raise Fail(f"samples(text, {name!r}) raised {error_text(exc)}", hint=hint) from None
         _judge_samples(name, got, _alternatives(expected))
     return (
-        "exact names, labels with commas, spaces, escaped quotes and braces, '=', empty values, "
-        "Unicode and a trailing backslash, no-label samples, float values such as 2.5e-06, in "
-        "the text's order"
+        "exact names (capitals and digits too), labels with commas, spaces, escaped quotes, "
+        "newlines and backslashes, braces, '=', '#', empty values, Unicode, no-label samples, "
+        "float values such as 2.5e-06 and NaN/+Inf/-Inf, in the text's order"
     )
 
 
@@ -1240,15 +1399,36 @@ def _judge_samples(name: str, got: Any, alternatives: list[list[Any]]) -> None:
             else f"match the name exactly: {name}_max or a # HELP line also start with {name}",
         )
     if len(pairs) < len(expected):
+        missing = [e for e in expected if not any(_same_sample(p, e) for p in pairs)]
+        if not pairs and name != name.lower() or not pairs and any(map(str.isdigit, name)):
+            hint = (
+                f"a metric name may hold capitals and digits ({name}): read it as "
+                "[a-zA-Z_:][a-zA-Z0-9_:]*, the sample's name as written on its line"
+            )
+        elif any(not math.isfinite(value) for _, value in missing):
+            hint = (
+                "a value may be NaN, +Inf or -Inf (prometheus_client writes them so): take "
+                "everything after the last space and let float(...) read it, not a pattern "
+                "of digits"
+            )
+        elif any("#" in v for labels, _ in missing for v in labels.values()):
+            hint = (
+                "a # starts a comment only at the start of a line: a label value may hold "
+                'one (url="/a#b"); skip the lines that start with #, don\'t cut lines at a #'
+            )
+        elif pairs or name not in ("workers_online", "course_charges_total"):
+            hint = "keep every line of that metric, in order, with its value"
+        elif name == "workers_online":
+            hint = HINTS_093["workers_online"]
+        else:
+            hint = (
+                f"match the sample's name as written on its lines, {name}: a counter's "
+                "family name (course_charges) drops _total, and no line is named so"
+            )
         raise Fail(
             f"samples(text, {name!r}) returned {len(pairs)} samples, expected "
             f"{len(expected)}: {pairs}",
-            hint="keep every line of that metric, in order, with its value"
-            if pairs or name not in ("workers_online", "course_charges_total")
-            else HINTS_093["workers_online"]
-            if name == "workers_online"
-            else f"match the sample's name as written on its lines, {name}: a counter's "
-            "family name (course_charges) drops _total, and no line is named so",
+            hint=hint,
         )
     near = max(alternatives, key=lambda alt: sum(p == e for p, e in zip(pairs, alt, strict=True)))
     if sorted(map(repr, pairs)) in (sorted(map(repr, alt)) for alt in alternatives):
@@ -1263,8 +1443,8 @@ def _sample_hint(pairs: list[Any], expected: list[Any]) -> str:
     for (labels, value), (want_labels, want) in zip(pairs, expected, strict=True):
         if labels != want_labels:
             return _label_hint(labels, want_labels)
-        if value != want:
-            if value == float(int(want)):
+        if not _same_value(value, want):
+            if math.isfinite(want) and value == float(int(want)):
                 return "keep the decimals: float(value_text), not int(...) first"
             return "the value is everything after the last space: float(value_text)"
     return "keep the lines of that metric, in order, with their values"
@@ -1290,6 +1470,24 @@ def _label_hint(labels: Any, want: dict[str, str]) -> str:
             )
         if mine in (value, _unescape(value)):
             continue
+        if isinstance(mine, str) and value.strip() != value and mine == value.strip():
+            return (
+                f'a label value may begin or end with spaces ("{value}"): keep the text '
+                "between the quotes as it is, don't strip it"
+            )
+        if "\\n" in value:
+            return (
+                "a label value may hold an escaped newline, written \\n (prometheus_client "
+                'writes one so): read each value as "((?:[^"\\\\]|\\\\.)*)", where a '
+                'backslash escapes any one character, not only \\" and \\\\; keep \\n '
+                "as written or make it a newline"
+            )
+        if isinstance(mine, str) and "\\\\" in value and '\\"' in value:
+            return (
+                f"{mine!r} is neither the value as written ({value!r}) nor unescaped "
+                f"({_unescape(value)!r}): unescape all of its escapes in one pass, "
+                're.sub(r"\\\\(.)", ...), or none; replacing \\" alone leaves \\\\ doubled'
+            )
         if mine == f'"{value}"':
             return "the quotes are not part of the value: keep what is between them"
         if mine is None and value == "":
@@ -1342,12 +1540,14 @@ def _(health: Any) -> str:
     # the dead broker's call (2 s for a right answer: one retry) runs meanwhile
     down = _BrokerDown(fn)
     asks: list[Ask] = []
-    served = course_view(asks)
+    prompt: list[int] = []
+    served = course_view(asks, prompt)
     opened = _watch_connections(served)
     try:
         both, first = _healthy(fn, served, asks, opened, CROWDED, crowded=True)
         # the same app and timeout once the check's workers stopped: a fresh answer
         alone, _ = _healthy(fn, served, asks, opened, ALONE, crowded=False, before=first)
+        _again(fn, served, asks, prompt, alone, "health")
         _no_worker(fn)
         down.judge()
         # a broker that was ok, then went down: judged on the same app
@@ -1356,9 +1556,10 @@ def _(health: Any) -> str:
         served.close()
         down.close()
     return (
-        f"healthy with {both} workers, then with {alone} once the check's stopped, unhealthy "
-        f'within {SHORT_TIMEOUT:g} s with none, unhealthy with "error: ..." when the broker is '
-        "down"
+        f"healthy with {both} workers, then with {alone} once the check's stopped, checked "
+        f"afresh on each of two calls in a row, timeout {OTHER_TIMEOUT:g} s passed on, unhealthy "
+        f'within {SHORT_TIMEOUT:g} s with none, unhealthy with the broker\'s "error: ..." and '
+        "no ping when the broker is down"
     )
 
 
@@ -1386,32 +1587,49 @@ def _no_worker(fn: Callable[..., Any]) -> None:
     _judge_waits(asks, SHORT_TIMEOUT, "health", SLOW_HEALTH, least=WHOLE, began=began)
 
 
+#: The host of :func:`_broker_dies`'s read URL (``broker_read_url``), which stays up.
+READ_HOST = "check09-reader"
+
+
 class _DyingMemory(memory_transport.Transport):
-    """kombu's memory transport, whose connecting fails once :attr:`down` is set."""
+    """kombu's memory transport, whose connecting fails once :attr:`down` is set, except on
+    the app's read URL (host :data:`READ_HOST`): the write broker, which producers and pings
+    use, is the one that goes down."""
 
     down: threading.Event
 
     def establish_connection(self) -> Any:
-        if self.down.is_set():
-            raise ConnectionRefusedError("the check stopped this broker")
+        if self.down.is_set() and self.client.hostname != READ_HOST:
+            raise ConnectionRefusedError("the check stopped this broker (port 5672 refused)")
         return super().establish_connection()
 
 
 def _track_connections(answering: Celery) -> list[dict[str, Any]]:
     """Every connection ``answering`` makes from now on, as ``{"conn", "tried",
-    "released"}``: whether it tried to connect, and whether it was released (or closed)."""
+    "released", "read", "errors"}``: whether it tried to connect, whether it was released (or
+    closed), whether it is on the read URL, and what connecting raised."""
     made: list[dict[str, Any]] = []
     real = answering._connection
 
     def connection(*args: Any, **kwargs: Any) -> Any:
         conn = real(*args, **kwargs)
-        record = {"conn": conn, "tried": False, "released": False}
+        record = {
+            "conn": conn,
+            "tried": False,
+            "released": False,
+            "read": conn.hostname == READ_HOST,
+            "errors": [],
+        }
         made.append(record)
         ensure, release = conn._ensure_connection, conn.release
 
         def _ensure_connection(*a: Any, **k: Any) -> Any:
             record["tried"] = True
-            return ensure(*a, **k)
+            try:
+                return ensure(*a, **k)
+            except BaseException as exc:
+                record["errors"].append(exc)
+                raise
 
         def released(*a: Any, **k: Any) -> Any:
             record["released"] = True
@@ -1426,12 +1644,14 @@ def _track_connections(answering: Celery) -> list[dict[str, Any]]:
 
 
 def _broker_dies(fn: Callable[..., Any]) -> None:
-    """Judge ``health`` twice on one app: its broker up (no worker), then down."""
+    """Judge ``health`` twice on one app: its broker up (no worker), then down (its write
+    URL: its read URL, ``broker_read_url``, stays up)."""
     asks: list[Ask] = []
     down = threading.Event()
     transport = type("DyingMemoryTransport", (_DyingMemory,), {"down": down})
     dying = Celery("course-check-dying", broker="memory://", set_as_current=False)
     dying.conf.broker_transport = transport
+    dying.conf.broker_read_url = f"memory://{READ_HOST}/"
     _recording(dying, asks)
     made = _track_connections(dying)
     case = "an app no worker serves"
@@ -1442,18 +1662,30 @@ def _broker_dies(fn: Callable[..., Any]) -> None:
         asks.clear()
         made.clear()
         case = "the same app once its broker went down"
+        raised: Exception | None = None
         try:
             answer = _bounded(
                 fn, dying, SHORT_TIMEOUT, what="health(app, 0.25)", seconds=DEAD_SECONDS
             )
         except Exception as exc:
-            raise Fail(
-                f"for {case}, health raised {error_text(exc)}",
-                hint="connecting to a broker that is down raises: catch it "
-                '(except Exception as exc) and report f"error: {exc}"',
-            ) from None
+            raised = exc
     finally:
         dying.close()
+    tried = [r for r in made if r["tried"]]
+    if tried and all(r["read"] for r in tried):
+        raise Fail(
+            f"for {case} (its write broker down, its broker_read_url up), health checked "
+            "the broker on connection_for_read()"
+            + (f" and then raised {error_text(raised)}" if raised is not None else ""),
+            hint="check the broker that producers and the ping use, as the exercise asks: "
+            "app.connection_for_write() (an app may read from another URL than it writes to)",
+        )
+    if raised is not None:
+        raise Fail(
+            f"for {case}, health raised {error_text(raised)}",
+            hint="connecting to a broker that is down raises: catch it "
+            '(except Exception as exc) and report f"error: {exc}"',
+        )
     _shape(answer, case)
     broker = answer["checks"]["broker"]
     if broker == "ok":
@@ -1468,6 +1700,8 @@ def _broker_dies(fn: Callable[..., Any]) -> None:
             'returned, and its exception as f"error: {exc}"',
         )
     _released(made, case)
+    _own_error(broker, [e for r in made for e in r["errors"]], case)
+    _skipped_ping(asks, case, connected_first=True)
     want = {
         "status": "unhealthy",
         "checks": {"broker": broker, "celery_worker": "no active workers"},
@@ -1477,6 +1711,32 @@ def _broker_dies(fn: Callable[..., Any]) -> None:
             f"for {case} you answered {answer}, expected {want}",
             hint='report the exception as f"error: {exc}", "no active workers" for the '
             'workers (none can be asked), and "unhealthy"',
+        )
+
+
+def _own_error(broker: Any, errors: list[BaseException], case: str) -> None:
+    """A Fail unless the broker check's text holds what connecting raised (when known)."""
+    if not isinstance(broker, str) or not errors:
+        return
+    texts = [text for exc in errors for text in (str(exc), repr(exc)) if str(exc)]
+    if texts and not any(text in broker for text in texts):
+        raise Fail(
+            f"for {case} the broker check is {broker!r}, without the error connecting "
+            f"raised: {str(errors[-1])!r}",
+            hint='report the exception itself, f"error: {exc}": a fixed text hides why the '
+            "broker is down (refused, wrong host, wrong password)",
+        )
+
+
+def _skipped_ping(asks: list[Ask], case: str, *, connected_first: bool) -> None:
+    """A Fail if the workers were pinged although the broker was down."""
+    if asks:
+        raise Fail(
+            f"for {case}, health pinged the workers "
+            + ("after its broker check failed" if connected_first else "through it"),
+            hint="check the broker first and ping only when it is ok: through a broker that "
+            "is down a ping connects and retries before it raises, seconds a load balancer "
+            'does not wait; report "no active workers" at once',
         )
 
 
@@ -1661,6 +1921,8 @@ class _BrokerDown:
                 f"for {case} the broker check is {broker!r}",
                 hint='report the exception: f"error: {exc}"',
             )
+        _own_error(broker, self.down.errors, case)
+        _skipped_ping(self.asks, case, connected_first=self.down.connected_before(self.asks))
         if answer["status"] != "unhealthy":
             raise Fail(
                 f"{case} was reported {answer['status']}",
