@@ -954,8 +954,9 @@ PICKLE_HINT = "accept_content decides what a worker decodes"
                      "-> result_expires)", "use the new names only", id="old-names"),
         pytest.param(legacy(task_serializer="yaml", result_serializer="yaml",
                             accept_content=["yaml"], result_expires=3600),
-                     "accept_content allows application/x-yaml besides json",
-                     "json only: one item", id="yaml"),
+                     "accept_content = ['yaml'] does not let json through: a worker with "
+                     "your config would refuse every task message, json ones too",
+                     "list json itself: ['json']", id="yaml"),
         pytest.param(SC_Init, STILL_PICKLE, PICKLE_HINT, id="init"),
         pytest.param(legacy(**SAFE, result_expires=timedelta(minutes=1)), "results expire "
                      "after 60 s, not one hour", "result_expires counts seconds",
@@ -2238,3 +2239,332 @@ R5_CONVERTED_HINT = "so does Celery's maybe_make_aware(naive, zone)"
 def test_02_4_adversary_round_5(make: Any, problem: str, hint: str | None) -> None:
     with local_zone("UTC"):
         assert_fails(verdict("02.4", make()), problem, hint, hint_within=True)
+
+
+# --------------------------------------------------------------------------- round 6
+
+R6_ROUTES = DjangoSettings.CELERY_TASK_ROUTES
+R6_OTHER = ("besides the routes, the result expiry and the tasks' retry delay and limit "
+            "(CELERY_TASK_ANNOTATIONS), the exercise asks for nothing")  # fmt: skip
+R6_ROUTE_HINT = "a route says where a message goes, nothing more: {'queue': 'ai_queue'}"
+R6_TASK_OPTION = "an option the exercise did not ask for, which changes how every task runs"
+
+
+def _r6_routes(**extra: Any) -> dict[str, Any]:
+    """Guide 002's routes, each with ``extra`` options besides its queue."""
+    return {k: {**v, **extra} for k, v in R6_ROUTES.items()}
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(settings(CELERY_TASK_TIME_LIMIT=30 * 60), "your settings also give "
+                     "threads.tasks.fact_check_content time_limit=1800, with "
+                     "CELERY_TASK_TIME_LIMIT: " + R6_TASK_OPTION,
+                     "leave CELERY_TASK_TIME_LIMIT out", id="r6-time-limit"),
+        pytest.param(settings(CELERY_TASK_TRACK_STARTED=True), "your settings also give "
+                     "threads.tasks.fact_check_content track_started=True, with "
+                     "CELERY_TASK_TRACK_STARTED", "leave CELERY_TASK_TRACK_STARTED out",
+                     id="r6-track-started"),
+        pytest.param(settings(CELERY_TASK_PUBLISH_RETRY_POLICY={
+                         "max_retries": 3, "interval_start": 60, "interval_step": 60,
+                         "interval_max": 60}),
+                     "changes how long apply_async blocks its caller, retrying, when the broker "
+                     "cannot be reached: a setting the exercise did not ask for",
+                     "leave CELERY_TASK_PUBLISH_RETRY_POLICY out: " + R6_OTHER,
+                     id="r6-publish-retry-policy"),
+        pytest.param(settings(CELERY_BROKER_CONNECTION_MAX_RETRIES=3),
+                     "CELERY_BROKER_CONNECTION_MAX_RETRIES = 3 changes how often a worker "
+                     "retries a lost broker before it gives up and exits",
+                     "leave CELERY_BROKER_CONNECTION_MAX_RETRIES out: " + R6_OTHER,
+                     id="r6-broker-connection-max-retries"),
+        pytest.param(settings(CELERY_TASK_ANNOTATIONS={"*": {
+                         "default_retry_delay": 60, "max_retries": 3, "expires": 3600}}),
+                     "your settings also give threads.tasks.fact_check_content expires=3600: "
+                     + R6_TASK_OPTION, "the annotation sets default_retry_delay and max_retries "
+                     "only", id="r6-annotation-expires"),
+        pytest.param(settings(CELERY_TASK_ROUTES=_r6_routes(expires=3600)), "the route "
+                     "'threads.tasks.fact_check_content' also gives every message for "
+                     "threads.tasks.fact_check_content expires=3600: a message not started by "
+                     "then is revoked, and its task never runs", R6_ROUTE_HINT,
+                     id="r6-route-expires"),
+        pytest.param(settings(CELERY_TASK_ROUTES={**R6_ROUTES, "threads.tasks.fact_check_content":
+                                                  {"queue": "ai_queue", "priority": 9}}),
+                     "also gives every message for threads.tasks.fact_check_content priority=9: "
+                     "a message priority the exercise did not ask for", R6_ROUTE_HINT,
+                     id="r6-route-priority"),
+        pytest.param(settings(CELERY_TASK_ROUTES={**R6_ROUTES, "threads.tasks.*": {
+                         "queue": "default", "countdown": 10}}), "the route 'threads.tasks.*' "
+                     "also gives every message for threads.tasks.like_post countdown=10",
+                     R6_ROUTE_HINT, id="r6-route-countdown"),
+        pytest.param(settings(CELERY_TASK_DEFAULT_RATE_LIMIT="100/m"), "your settings also give "
+                     "threads.tasks.fact_check_content rate_limit='100/m', with "
+                     "CELERY_TASK_DEFAULT_RATE_LIMIT", "leave CELERY_TASK_DEFAULT_RATE_LIMIT out",
+                     id="r6-default-rate-limit"),
+        pytest.param(settings(CELERY_TASK_DEFAULT_PRIORITY=5), "your settings also give "
+                     "threads.tasks.fact_check_content priority=5, with "
+                     "CELERY_TASK_DEFAULT_PRIORITY", "leave CELERY_TASK_DEFAULT_PRIORITY out",
+                     id="r6-default-priority"),
+        pytest.param(settings(CELERY_BROKER_CONNECTION_RETRY=False), "CELERY_BROKER_CONNECTION_"
+                     "RETRY = False changes whether a worker reconnects when it loses the broker",
+                     "leave CELERY_BROKER_CONNECTION_RETRY out", id="r6-no-connection-retry"),
+    ],
+)  # fmt: skip
+def test_02_1_adversary_round_6(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.1", answer), problem, hint)
+
+
+def test_02_1_all_four_queues_declared_is_right() -> None:
+    """Round 6's task-queues-all-four, judged right: every message reaches its own queue, and
+    'celery' is still a queue a worker without -Q consumes, as the text asks (it does not ask
+    that such a worker consume 'celery' only)."""
+    from kombu import Queue
+
+    declared = (Queue("celery"), Queue("default"), Queue("ai_queue"), Queue("image_queue"))
+    assert_passed(verdict("02.1", settings(CELERY_TASK_QUEUES=declared)))
+
+
+_R6_BUILD = """
+    server = f"redis://:{password}@{host}:{port}" if password else f"redis://{host}:{port}"
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                  set_as_current=False)
+"""
+_R6_READ = (
+    """
+def make_app(env: dict) -> Celery:
+    host = env.get("REDIS_HOST", DEFAULTS["REDIS_HOST"])
+    port = int(env.get("REDIS_PORT", DEFAULTS["REDIS_PORT"]))
+    password = env.get("REDIS_PASSWORD")
+    db = int(env.get("REDIS_DB", DEFAULTS["REDIS_DB"]))
+"""
+    + _R6_BUILD
+)
+
+
+def _r6_cells(*sources: str) -> Any:
+    """make_app from notebook-style cells: each has a file name of its own, kept in linecache
+    as IPython keeps a cell, and all run in one namespace, as a kernel runs them."""
+    import hashlib
+    import linecache
+
+    space: dict[str, Any] = {"__name__": "__main__", "Celery": Celery, "os": os, "_ih": [""]}
+    for source in sources:
+        name = f"/tmp/ipykernel_r6/{hashlib.sha1(source.encode()).hexdigest()[:10]}.py"
+        linecache.cache[name] = (len(source), None, source.splitlines(True), name)
+        space["_ih"].append(source)  # IPython's input history, in the order the cells ran
+        exec(compile(source, name, "exec"), space)  # noqa: S102 - a test's own cells
+    return space["make_app"]
+
+
+R6_FIXED = 'DEFAULTS = {"REDIS_HOST": "localhost", "REDIS_PORT": "6379", "REDIS_DB": "0"}\n'
+R6_FROM_ENVIRON = ('DEFAULTS = {k: os.environ.get(k, d) for k, d in (("REDIS_HOST", "localhost"),'
+                   ' ("REDIS_PORT", "6379"), ("REDIS_DB", "0"))}\n')  # fmt: skip
+
+
+def make_app_r6_earlier_cell() -> Any:
+    return _r6_cells(R6_FROM_ENVIRON, _R6_READ)
+
+
+def make_app_r6_environ_alias() -> Any:
+    return _r6_cells("from os import environ as ENV\n"
+                     + R6_FROM_ENVIRON.replace("os.environ", "ENV") + _R6_READ)  # fmt: skip
+
+
+def make_app_r6_helper() -> Any:
+    return _r6_cells(
+        "def load_defaults():\n"
+        "    return {n: os.getenv(n, d) for n, d in (('REDIS_HOST', 'localhost'), "
+        "('REDIS_PORT', '6379'), ('REDIS_DB', '0'))}\n\n\n"
+        "DEFAULTS = load_defaults()\n" + _R6_READ
+    )
+
+
+def make_app_r6_alias_of_earlier() -> Any:
+    return _r6_cells(R6_FROM_ENVIRON.replace("DEFAULTS", "FROM_ENV"),
+                     "DEFAULTS = FROM_ENV\n" + _R6_READ)  # fmt: skip
+
+
+def make_app_r6_from_os_import_getenv() -> Any:
+    return _r6_cells(
+        "from os import getenv\n\nHOST = getenv('REDIS_HOST', 'localhost')\n\n\n"
+        "def make_app(env: dict) -> Celery:\n"
+        "    host = env.get('REDIS_HOST', HOST)\n"
+        "    port = int(env.get('REDIS_PORT', '6379'))\n"
+        "    password = env.get('REDIS_PASSWORD')\n"
+        "    db = int(env.get('REDIS_DB', '0'))\n" + _R6_BUILD
+    )
+
+
+def make_app_r6_default_argument() -> Any:
+    return _r6_cells(
+        "def make_app(env: dict, defaults=dict(os.environ)) -> Celery:\n"
+        "    host = env.get('REDIS_HOST', defaults.get('REDIS_HOST', 'localhost'))\n"
+        "    port = int(env.get('REDIS_PORT', '6379'))\n"
+        "    password = env.get('REDIS_PASSWORD')\n"
+        "    db = int(env.get('REDIS_DB', '0'))\n" + _R6_BUILD
+    )
+
+
+def make_app_r6_celery_url_precedence(env: dict) -> Celery:
+    host = env.get("REDIS_HOST", "localhost")
+    port = int(env.get("REDIS_PORT", "6379"))
+    password = env.get("REDIS_PASSWORD")
+    db = int(env.get("REDIS_DB", "0"))
+    server = f"redis://:{password}@{host}:{port}" if password else f"redis://{host}:{port}"
+    broker = env.get("CELERY_BROKER_URL", f"{server}/{db}")
+    backend = env.get("CELERY_RESULT_BACKEND", f"{server}/{db + 1}")
+    return Celery("fastapi_tasks", broker=broker, backend=backend, set_as_current=False)
+
+
+def make_app_r6_pop_password(env: dict) -> Celery:
+    host = env.get("REDIS_HOST", "localhost")
+    port = int(env.get("REDIS_PORT", "6379"))
+    password = env.pop("REDIS_PASSWORD", None)  # "don't keep secrets around"
+    db = int(env.get("REDIS_DB", "0"))
+    server = f"redis://:{password}@{host}:{port}" if password else f"redis://{host}:{port}"
+    return Celery("fastapi_tasks", broker=f"{server}/{db}", backend=f"{server}/{db + 1}",
+                  set_as_current=False)  # fmt: skip
+
+
+def make_app_r6_sets_environ_url(env: dict) -> Celery:
+    host = env.get("REDIS_HOST", "localhost")
+    port = int(env.get("REDIS_PORT", "6379"))
+    db = int(env.get("REDIS_DB", "0"))
+    os.environ["CELERY_BROKER_URL"] = f"redis://{host}:{port}/{db}"
+    os.environ["CELERY_RESULT_BACKEND"] = f"redis://{host}:{port}/{db + 1}"
+    return Celery("fastapi_tasks", set_as_current=False)
+
+
+R6_SNAPSHOT_TAIL = (" is built from it, so in a kernel started with REDIS_HOST (or another "
+                    "REDIS_ variable) set, make_app({}) uses that value")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("make", "problem", "hint"),
+    [
+        pytest.param(make_app_r6_earlier_cell, SNAPSHOT + "DEFAULTS" + R6_SNAPSHOT_TAIL,
+                     SNAPSHOT_HINT, id="r6-earlier-cell-defaults"),
+        pytest.param(make_app_r6_environ_alias, SNAPSHOT + "DEFAULTS" + R6_SNAPSHOT_TAIL,
+                     SNAPSHOT_HINT, id="r6-environ-alias"),
+        pytest.param(make_app_r6_helper, SNAPSHOT + "DEFAULTS" + R6_SNAPSHOT_TAIL,
+                     SNAPSHOT_HINT, id="r6-helper-snapshot"),
+        pytest.param(make_app_r6_alias_of_earlier, SNAPSHOT + "FROM_ENV" + R6_SNAPSHOT_TAIL,
+                     SNAPSHOT_HINT, id="r6-alias-of-an-earlier-cell-s-snapshot"),
+        pytest.param(make_app_r6_from_os_import_getenv, SNAPSHOT + "HOST" + R6_SNAPSHOT_TAIL,
+                     SNAPSHOT_HINT, id="r6-from-os-import-getenv"),
+        pytest.param(make_app_r6_default_argument, SNAPSHOT + "a default value of the "
+                     "arguments of make_app" + R6_SNAPSHOT_TAIL, SNAPSHOT_HINT,
+                     id="r6-default-argument"),
+        pytest.param(lambda: make_app_r6_celery_url_precedence, "make_app({'REDIS_HOST': "
+                     "'redis-a', 'CELERY_BROKER_URL': 'redis://other-broker:6379/9', "
+                     "'CELERY_RESULT_BACKEND': 'redis://other-broker:6379/10'}): the broker URL "
+                     "is 'redis://other-broker:6379/9', not 'redis://redis-a:6379/0': it is "
+                     "env's CELERY_BROKER_URL", "build both URLs from REDIS_HOST, REDIS_PORT, "
+                     "REDIS_PASSWORD and REDIS_DB (and their defaults) only",
+                     id="r6-celery-url-precedence"),
+        pytest.param(lambda: make_app_r6_pop_password, FULL_ENV + "'REDIS_DB': '2'}) " + MUTATES,
+                     "read env without writing to it", id="r6-pop-password"),
+        pytest.param(lambda: make_app_r6_sets_environ_url, "make_app({}) changed this process's "
+                     "own environment, os.environ: CELERY_BROKER_URL, CELERY_RESULT_BACKEND",
+                     "make_app reads env", id="r6-sets-environ-url"),
+    ],
+)  # fmt: skip
+def test_02_2_adversary_round_6(make: Any, problem: str, hint: str | None) -> None:
+    broker_url = os.environ.get("CELERY_BROKER_URL")
+    try:
+        assert_fails(verdict("02.2", make()), problem, hint)
+    finally:
+        if broker_url is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+            os.environ.pop("CELERY_RESULT_BACKEND", None)
+
+
+def test_02_2_fixed_defaults_in_cells_are_right() -> None:
+    """Constants in an earlier cell, or in the make_app cell after an earlier cell that read
+    os.environ into the same name, are fixed defaults: right."""
+    assert_passed(verdict("02.2", _r6_cells(R6_FIXED, _R6_READ)))
+    assert_passed(verdict("02.2", _r6_cells(R6_FROM_ENVIRON, R6_FIXED + _R6_READ)))
+    # an earlier cell reads os.environ into a name make_app does not use
+    unused = R6_FROM_ENVIRON.replace("DEFAULTS", "KERNEL_REDIS")
+    assert_passed(verdict("02.2", _r6_cells(unused, R6_FIXED, _R6_READ)))
+    # a snapshot cell overwritten by a later cell of fixed values
+    assert_passed(verdict("02.2", _r6_cells(R6_FROM_ENVIRON, R6_FIXED, _R6_READ)))
+    # ... but one that ran after the fixed values is in force
+    assert_fails(verdict("02.2", _r6_cells(R6_FIXED, R6_FROM_ENVIRON, _R6_READ)),
+                 SNAPSHOT + "DEFAULTS" + R6_SNAPSHOT_TAIL, SNAPSHOT_HINT)  # fmt: skip
+
+
+def test_02_2_snapshot_shows_with_redis_variables_in_the_kernel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With REDIS_HOST set when the earlier cell ran, the URLs show it too."""
+    monkeypatch.setenv("REDIS_HOST", "kernelhost")
+    make_app = make_app_r6_earlier_cell()
+    monkeypatch.delenv("REDIS_HOST")
+    assert_fails(verdict("02.2", make_app), "make_app({}): the broker's host is 'kernelhost', "
+                 "not 'localhost'")  # fmt: skip
+
+
+R6_REFUSES_TASKS = "a worker with your config would refuse every task message, json ones too"
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem", "hint"),
+    [
+        pytest.param(safe(accept_content=["JSON"]), "accept_content = ['JSON'] does not let "
+                     "json through", "kombu's names are lower case: 'json', not 'JSON'",
+                     id="r6-accept-upper"),
+        pytest.param(safe(accept_content=[]), "accept_content = [] lets nothing through: "
+                     + R6_REFUSES_TASKS, "an empty list refuses everything", id="r6-accept-empty"),
+        pytest.param(safe(accept_content=filter(lambda n: n != "pickle", ["pickle", "json"])),
+                     "accept_content is a filter, not a list of content types",
+                     "write the list itself, accept_content = ['json']",
+                     id="r6-accept-filter-iterator"),
+        pytest.param(safe(result_accept_content=[]), "result_accept_content = [] lets "
+                     "nothing through: a client with your config would refuse every result, "
+                     "json ones too", "an empty list refuses everything",
+                     id="r6-result-accept-empty"),
+        pytest.param(safe(accept_content=["text/json"]), "accept_content = ['text/json'] does "
+                     "not let json through: " + R6_REFUSES_TASKS, "json's content type is "
+                     "'application/json'", id="r6-accept-text-json"),
+        pytest.param(safe(result_accept_content=["JSON"]), "result_accept_content = ['JSON'] "
+                     "does not let json through", "kombu's names are lower case",
+                     id="r6-result-accept-upper"),
+    ],
+)  # fmt: skip
+def test_02_3_adversary_round_6(answer: Any, problem: str, hint: str | None) -> None:
+    assert_fails(verdict("02.3", answer), problem, hint)
+
+
+def test_02_3_json_by_its_content_type_is_right() -> None:
+    assert_passed(verdict("02.3", safe(accept_content=["application/json"])))
+    assert_passed(verdict("02.3", safe(result_accept_content=["json"])))
+
+
+def _r6_tzlocal() -> datetime:
+    tz = pytest.importorskip("dateutil.tz")
+    return NINE.replace(tzinfo=tz.tzlocal())  # the machine's zone: UTC here
+
+
+@pytest.mark.parametrize(
+    ("make", "problem", "hint"),
+    [
+        pytest.param(lambda: NINE.replace(tzinfo=ZoneInfo("CST6CDT")), "the worker would run it "
+                     "at 2025-03-01 23:00 in Shanghai", "your datetime says 09:00 in a zone at "
+                     "UTC-06:00, not at Shanghai's +08:00", id="r6-cst6cdt"),
+        pytest.param(_r6_tzlocal, "that is 09:00 UTC: the worker would run it at 2025-03-01 "
+                     "17:00 in Shanghai", "09:00 is Shanghai time", id="r6-tzlocal"),
+        pytest.param(lambda: NINE.replace(tzinfo=ZoneInfo("Asia/Urumqi")), "the worker would run "
+                     "it at 2025-03-01 11:00 in Shanghai", "your datetime says 09:00 in a zone at "
+                     "UTC+06:00", id="r6-urumqi"),
+        pytest.param(lambda: NINE.replace(tzinfo=timezone(timedelta(minutes=8))), "the worker "
+                     "would run it at 2025-03-01 16:52 in Shanghai", "your zone's UTC offset is "
+                     "8 minutes, not 8 hours: timedelta(minutes=8) is +00:08", id="r6-minutes"),
+        pytest.param(lambda: datetime.fromisoformat("2025-03-01T09:00:00Z"), "that is 09:00 UTC: "
+                     "the worker would run it at 2025-03-01 17:00 in Shanghai",
+                     "09:00 is Shanghai time", id="r6-iso-z"),
+    ],
+)  # fmt: skip
+def test_02_4_adversary_round_6(make: Any, problem: str, hint: str | None) -> None:
+    with local_zone("UTC"):
+        assert_fails(verdict("02.4", make()), problem, hint)

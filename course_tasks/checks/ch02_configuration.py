@@ -12,15 +12,21 @@ and CELERY_ names Celery does not know. It also publishes a message for each tas
 fresh app onto a private in-memory broker (kombu's memory transport with state of its own, so
 the course's app and an embedded worker are untouched), where each queue is declared as its
 worker declares it, and sees which queue it lands in (a route's exchange and routing key that no
-queue is bound with show), and asks which queues a worker started without -Q consumes.
+queue is bound with show), and asks which queues a worker started without -Q consumes; it
+reads the options a route gives its messages (only where they go: no expires, priority, ...)
+and the settings that change how messages are sent or a worker keeps its broker connection.
 02.2 runs make_app while os.environ holds REDIS_* variables of other values (put back after),
 twice with each environment, names an app returned again from an earlier call, a change to the
 dict it is given or to os.environ (also one made while it runs and put back before it returns,
 as mock.patch.dict(os.environ, ...) does: os.environ's class records the writes of the calling
 thread during the call), and (from the source of its cell) a value it uses that was taken from
-os.environ when the cell ran. 02.1's tasks elsewhere include another app's
-legacy.threads.tasks.sync, which a leading '*' or a substring test also routes. 02.3 also wants
-LegacyConfig's broker kept.
+os.environ when the cell ran; it also evaluates again, with REDIS_* in os.environ, the code
+that bound each value make_app reads (its own cell's, else the last cell that ran it, from
+IPython's history), so a snapshot in an earlier cell, through an alias or a helper shows; and
+calls it once with guide 002's CELERY_BROKER_URL in env, which must change nothing. 02.3 hands
+a json message to kombu too, so a list that refuses json is named as such. 02.1's tasks
+elsewhere include another app's legacy.threads.tasks.sync, which a leading '*' or a substring
+test also routes. 02.3 also wants LegacyConfig's broker kept.
 """
 
 from __future__ import annotations
@@ -266,6 +272,76 @@ def _extra_task_options(app: Celery) -> None:
                 hint="the annotation sets default_retry_delay and max_retries only: "
                 "{'*': {'default_retry_delay': 60, 'max_retries': 3}}",
             )
+
+
+#: What a route may hold besides its queue: where the message is published (a route's exchange
+#: and routing key are checked by publishing it). Any other key is an apply_async option that
+#: the router gives every message the route matches.
+ROUTE_KEYS = {"queue", "exchange", "routing_key", "exchange_type"}
+_ROUTE_WHY = {
+    "expires": "a message not started by then is revoked, and its task never runs (expires is "
+    "the message's deadline, not how long its result is kept: that is CELERY_RESULT_EXPIRES)",
+    "priority": "a message priority the exercise did not ask for, which changes the order in "
+    "which a worker takes tasks",
+    "countdown": "every such task would wait that long before it runs",
+    "eta": "every such task would wait until then before it runs",
+}
+
+
+def _extra_route_options(app: Celery) -> None:
+    """A Fail if a route gives the messages it matches an option beyond where they go."""
+    for task in [*THREADS_ROUTES, *OUTSIDE]:
+        route = app.amqp.router.route({}, task, (), {})
+        extra = sorted(str(k) for k in route if k not in ROUTE_KEYS)
+        if not extra:
+            continue
+        key = extra[0]
+        pattern = _pattern_for(app.conf.task_routes, task)
+        which = f"the route {pattern!r}" if pattern is not None else "its route"
+        why = _ROUTE_WHY.get(
+            key, "an option of apply_async the exercise did not ask for, given to every "
+            "message this route matches",
+        )  # fmt: skip
+        raise Fail(
+            f"{which} also gives every message for {task} {key}={route[key]!r:.40}: {why}",
+            hint="a route says where a message goes, nothing more: {'queue': 'ai_queue'}; "
+            "besides the routes, the result expiry and the retry options, give tasks no option",
+        )
+
+
+#: Settings beyond the task options that change how messages are sent or how a worker keeps
+#: its broker connection (the exercise text forbids both): each must keep Celery's default.
+BEHAVIOUR_SETTINGS = {
+    "task_publish_retry": "whether apply_async retries when the broker cannot be reached",
+    "task_publish_retry_policy": "how long apply_async blocks its caller, retrying, when the "
+    "broker cannot be reached",
+    "broker_connection_retry": "whether a worker reconnects when it loses the broker",
+    "broker_connection_retry_on_startup": "whether a worker retries the broker when it starts",
+    "broker_connection_max_retries": "how often a worker retries a lost broker before it gives "
+    "up and exits",
+    "broker_connection_timeout": "how long a connection attempt to the broker may take",
+    "broker_channel_error_retry": "whether a worker reconnects after a channel error",
+    "task_default_priority": "the priority of every message",
+    "task_queue_max_priority": "the priorities every queue is declared with",
+    "task_default_delivery_mode": "whether messages survive a broker restart",
+    "task_inherit_parent_priority": "the priority of every message a task sends",
+}
+
+
+def _extra_behaviour_settings(app: Celery) -> None:
+    """A Fail if the settings change how tasks are sent or how a worker connects."""
+    plain = _fresh_app("plain")
+    for name, what in BEHAVIOUR_SETTINGS.items():
+        got = app.conf.get(name)
+        if got == plain.conf.get(name):
+            continue
+        raise Fail(
+            f"CELERY_{name.upper()} = {got!r:.60} changes {what}: a setting the exercise did "
+            "not ask for, which shows only when the broker is down or busy",
+            hint=f"leave CELERY_{name.upper()} out: besides the routes, the result expiry and "
+            "the tasks' retry delay and limit (CELERY_TASK_ANNOTATIONS), the exercise asks for "
+            "nothing; the retries it means are a task's own, self.retry()",
+        )
 
 
 def _retry_options(app: Celery) -> dict[str, tuple[Any, Any]]:
@@ -574,6 +650,8 @@ def _django_settings(settings: Any) -> str:
                        hint=f"max_retries counts the retries after the first try; give it to "
                        f"{every}")  # fmt: skip
     _extra_task_options(app)
+    _extra_route_options(app)
+    _extra_behaviour_settings(app)
     _unknown_names(settings)
     return "routes ai_queue / image_queue / default, results kept 1 h, retries 60 s apart"
 
@@ -887,19 +965,36 @@ def _defs_of(tree: ast.Module, code: Any) -> list[Any]:
     return found
 
 
+def _each_code(todo: list[Any]) -> Iterator[tuple[Any, Any]]:
+    """(function, code) for each function of ``todo`` (which the caller may extend while it
+    iterates) with a code object not seen yet."""
+    seen: set[Any] = set()
+    while todo:
+        function = todo.pop()
+        code = _code_of(function)
+        if code is not None and code not in seen:
+            seen.add(code)
+            yield function, code
+
+
+def _global_names(code: Any) -> set[str]:
+    """The global (and attribute) names a code object and the code nested in it use."""
+    names: set[str] = set()
+    codes = [code]
+    while codes:
+        one = codes.pop()
+        names.update(one.co_names)
+        codes.extend(c for c in one.co_consts if hasattr(c, "co_names"))
+    return names
+
+
 def _environ_snapshot(make_app: Any) -> str | None:
     """What of make_app (or of a helper of its own cell it calls) was built from os.environ
     when its cell ran: a default argument's value or a global of the cell; None if nothing.
     Reading os.environ while it runs shows in the URLs (the check fills it); a value taken
     from it earlier does not, unless the kernel had REDIS_* set then, so the source says."""
-    seen: set[Any] = set()
     todo = [make_app]
-    while todo:
-        function = todo.pop()
-        code = _code_of(function)
-        if code is None or code in seen:
-            continue
-        seen.add(code)
+    for function, code in _each_code(todo):
         tree = _module_tree(code.co_filename)
         if tree is None:
             continue
@@ -907,12 +1002,7 @@ def _environ_snapshot(make_app: Any) -> str | None:
             defaults = [d for d in [*node.args.defaults, *node.args.kw_defaults] if d is not None]
             if any(_reads_environ(d) for d in defaults):
                 return f"a default value of the arguments of {code.co_name}"
-        names: set[str] = set()
-        codes = [code]
-        while codes:
-            one = codes.pop()
-            names.update(one.co_names)
-            codes.extend(c for c in one.co_consts if hasattr(c, "co_names"))
+        names = _global_names(code)
         space = getattr(getattr(function, "func", function), "__globals__", {})
         for statement in _module_level(tree.body):
             if isinstance(statement, ast.Assign):
@@ -930,6 +1020,150 @@ def _environ_snapshot(make_app: Any) -> str | None:
             helper = space.get(name)
             if _code_of(helper) is not None and _code_of(helper).co_filename == code.co_filename:
                 todo.append(helper)
+    return None
+
+
+#: An environment that also holds guide 002's variables: they change nothing, the URLs come
+#: from REDIS_* (and the defaults) only.
+GUIDE_002_ENV = {"REDIS_HOST": "redis-a", "CELERY_BROKER_URL": "redis://other-broker:6379/9",
+                 "CELERY_RESULT_BACKEND": "redis://other-broker:6379/10"}  # fmt: skip
+
+
+def _check_other_variables(make_app: Any) -> None:
+    """A Fail unless variables of ``env`` other than REDIS_* leave the URLs alone."""
+    env = GUIDE_002_ENV
+    app = _call_in_kernel_env(make_app, env)
+    for setting, what, db in (("broker_url", "broker URL", "0"),
+                              ("result_backend", "result backend", "1")):  # fmt: skip
+        url = app.conf.get(setting)
+        parsed = _parse_redis(url, what)
+        if parsed["host"] == "redis-a" and parsed["db"] == db and parsed["port"] == 6379:
+            continue
+        source = [k for k, v in env.items() if not k.startswith("REDIS_") and v == url]
+        why = f": it is env's {source[0]}" if source else ""
+        raise Fail(
+            f"make_app({env}): the {what} is {url!r}, not 'redis://redis-a:6379/{db}'{why}",
+            hint="build both URLs from REDIS_HOST, REDIS_PORT, REDIS_PASSWORD and REDIS_DB (and "
+            "their defaults) only: other variables of env, guide 002's CELERY_BROKER_URL and "
+            "CELERY_RESULT_BACKEND among them, change nothing",
+        )
+
+
+def _data_names(make_app: Any) -> tuple[dict[str, Any], set[str]]:
+    """make_app's globals, and the names of the values (not modules, classes or functions) it
+    reads from them, itself or through the functions of its namespace it calls, in their
+    bodies or their default arguments."""
+    function = getattr(make_app, "func", make_app)
+    space = getattr(function, "__globals__", {})
+    names: set[str] = set()
+    todo = [function]
+    for _, code in _each_code(todo):
+        names.update(_global_names(code))
+        tree = _module_tree(code.co_filename)
+        for node in _defs_of(tree, code) if tree is not None else []:
+            for default in [*node.args.defaults, *node.args.kw_defaults]:
+                if default is not None:
+                    names.update(n.id for n in ast.walk(default) if isinstance(n, ast.Name))
+        for name in list(names):
+            helper = space.get(name)
+            if getattr(getattr(helper, "func", helper), "__globals__", None) is space:
+                todo.append(helper)
+    data = {n for n in names if n in space and not callable(space[n])
+            and not isinstance(space[n], types.ModuleType)}  # fmt: skip
+    return space, data
+
+
+def _assignments(filename: str, name: str, source: str | None = None) -> list[ast.expr]:
+    """The values a file (or a notebook cell, or ``source``) binds to ``name`` at its own
+    level."""
+    if source is None:
+        tree = _module_tree(filename)
+    else:
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            tree = None
+    found = []
+    for statement in _module_level(tree.body) if tree is not None else []:
+        if isinstance(statement, ast.Assign):
+            targets = statement.targets
+        elif isinstance(statement, ast.AnnAssign):
+            targets = [statement.target]
+        else:
+            continue
+        if statement.value is not None and any(
+            isinstance(t, ast.Name) and t.id == name for t in targets
+        ):
+            found.append(statement.value)
+    return found
+
+
+def _evaluated(value: ast.expr, filename: str, space: dict[str, Any], environ: dict[str, str]
+               ) -> tuple[bool, Any]:  # fmt: skip
+    """(True, what the expression gives) in a copy of ``space`` while os.environ holds REDIS_*
+    as ``environ`` says (and no others); (False, None) if it raises."""
+    current, default = _state.get_current_app(), _state.default_app
+    try:
+        with mock.patch.dict(os.environ):
+            for key in [k for k in os.environ if k.startswith("REDIS_")]:
+                del os.environ[key]
+            os.environ.update(environ)
+            code = compile(ast.Expression(value), filename, "eval")
+            return True, eval(code, dict(space))  # noqa: S307 - the learner's own expression
+    except Exception:  # an expression that needs more than its namespace: not judged
+        return False, None
+    finally:
+        _state._set_current_app(current)
+        _state.default_app = default
+
+
+def _reevaluated_snapshot(make_app: Any) -> str | None:
+    """The name of a value make_app reads that was taken from os.environ when the cell that
+    sets it ran (that cell, an earlier one, through an alias, a helper, ...): evaluated again
+    with REDIS_* variables in os.environ, it gives something else. None if there is none."""
+    function = getattr(make_app, "func", make_app)
+    code = _code_of(function)
+    if code is None:
+        return None
+    space, todo = _data_names(function)
+    history = space.get("_ih")  # IPython's cells, in the order they ran
+    if isinstance(history, list) and all(isinstance(c, str) for c in history):
+        cells = [(f"<cell {i}>", source) for i, source in enumerate(history)]
+    else:  # cells kept in linecache (IPython keeps each with no mtime): order unknown
+        cells = [(name, None) for name, entry in list(linecache.cache.items())
+                 if name != code.co_filename and len(entry) == 4 and entry[1] is None]  # fmt: skip
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        found = [(code.co_filename, v) for v in _assignments(code.co_filename, name)]
+        if not found:
+            found = [(cell, v) for cell, source in cells for v in _assignments(cell, name, source)]
+            if isinstance(history, list) and found:
+                last = found[-1][0]  # the last cell that ran binds the value in force
+                found = [(cell, v) for cell, v in found if cell == last]
+        from_environ = False
+        for filename, value in found:
+            ok, plain = _evaluated(value, filename, space, {})
+            ok_kernel, kernel = _evaluated(value, filename, space, KERNEL_ENV)
+            if not (ok and ok_kernel):
+                continue
+            try:
+                current = bool(space.get(name) == plain)
+                differs = bool(plain != kernel)
+            except Exception:  # values that cannot be compared: not judged
+                continue
+            todo.update(n.id for n in ast.walk(value) if isinstance(n, ast.Name)
+                        and n.id in space and not callable(space[n.id])
+                        and not isinstance(space[n.id], types.ModuleType))  # fmt: skip
+            if current and not differs:  # a value it does not take from os.environ (a fixed
+                from_environ = False  # one, or another name's, followed on) explains it
+                break
+            from_environ = from_environ or (current and differs)
+        if from_environ:
+            return name
     return None
 
 
@@ -1013,7 +1247,8 @@ def _make_app(make_app: Any) -> str:
                 hint="create a new Celery(...) inside make_app on every call: callers that share "
                 "one app change each other's app.conf, tasks and connections",
             )
-    snapshot = _environ_snapshot(make_app)
+    _check_other_variables(make_app)
+    snapshot = _environ_snapshot(make_app) or _reevaluated_snapshot(make_app)
     if snapshot is not None:
         raise Fail(
             f"make_app falls back to os.environ as it was when its cell ran: {snapshot} is "
@@ -1073,6 +1308,12 @@ def _safe_config(config: Any) -> str:
             hint="accept_content decides what a worker decodes; a subclass keeps every setting "
             "it does not override, including LegacyConfig's list",
         )
+    _refuses_json(
+        accepted,
+        accept,
+        "accept_content",
+        "a worker with your config would refuse every task message, json ones too",
+    )
     if accepted != {JSON}:
         others = ", ".join(sorted(accepted - {JSON})) or "nothing"
         raise Fail(f"accept_content allows {others} besides json", hint="json only: one item")
@@ -1087,6 +1328,12 @@ def _safe_config(config: Any) -> str:
             hint="result_serializer is what the worker encodes return values with",
         )
     result_accept = conf.result_accept_content
+    if result_accept is not None:
+        _refuses_json(
+            _accepted(result_accept, "result_accept_content"), result_accept,
+            "result_accept_content", "a client with your config would refuse every result, json "
+            "ones too (AsyncResult.get() raises ContentDisallowed)",
+        )  # fmt: skip
     if result_accept is not None and _accepted(result_accept, "result_accept_content") != {JSON}:
         raise Fail(
             "result_accept_content still lets a client decode more than json results",
@@ -1145,8 +1392,42 @@ def _accepted(accept: Any, name: str) -> set[str]:
         return set(prepare_accept_content(accept))
     except SerializerNotInstalled:
         items = [accept] if isinstance(accept, str) else list(accept)
+        if not any(i in ("json", JSON) for i in items):
+            _refuses_json(
+                set(),
+                items,
+                name,
+                "kombu knows no serializer of that name, so json is not among what it lets through",
+            )
         others = ", ".join(str(i) for i in items if i not in ("json", JSON))
         raise Fail(f"{name} allows {others} besides json", hint="json only: one item") from None
+
+
+def _refuses_json(accepted: set[str], accept: Any, name: str, why: str) -> None:
+    """A Fail if a json message is refused with ``accepted`` (kombu's decoding of ``accept``,
+    the setting's value ``name``), as a worker (or a client, for results) decodes one."""
+    try:
+        loads(b"[[2, 3], {}, {}]", JSON, "utf-8", accept=accepted)
+        return
+    except ContentDisallowed:
+        pass
+    items = list(accept)
+    shown = f"{name} = {items!r}"
+    if not items:
+        problem = f"{shown} lets nothing through: {why}"
+        hint = "an empty list refuses everything; list the one content type to allow: ['json']"
+    else:
+        problem = f"{shown} does not let json through: {why}"
+        bad = next((i for i in items if str(i).lower() in ("json", JSON)), None)
+        if bad is not None:
+            hint = (f"kombu's names are lower case: {str(bad).lower()!r}, not {bad!r}; "
+                    "write ['json'] (or ['application/json'])")  # fmt: skip
+        elif any("json" in str(i) for i in items):
+            hint = ("json's content type is 'application/json' (kombu's name for it is 'json'): "
+                    "write ['json']")  # fmt: skip
+        else:
+            hint = "list json itself: ['json']"
+    raise Fail(problem, hint=hint)
 
 
 # --------------------------------------------------------------------------- 02.4
@@ -1187,9 +1468,16 @@ def _zone_hint(sent: datetime) -> str | None:
     offset = sent.utcoffset()
     if sent.replace(tzinfo=None) != WANTED.replace(tzinfo=None) or offset is None:
         return None
-    if offset == timedelta(minutes=8):
+    if offset == timedelta(minutes=8) and isinstance(zone, timezone):
+        return ("your zone's UTC offset is 8 minutes, not 8 hours: timedelta(minutes=8) is "
+                "+00:08; timezone(timedelta(hours=8)) is +08:00, and "
+                "ZoneInfo(\"Asia/Shanghai\") names the zone itself")  # fmt: skip
+    if offset == timedelta(minutes=8) and type(zone).__name__ == "tzoffset":
         return ("your zone's UTC offset is 8 minutes, not 8 hours: dateutil's "
                 "tz.tzoffset(name, offset) counts seconds (8 hours are 8 * 3600); use "
+                "ZoneInfo(\"Asia/Shanghai\")")  # fmt: skip
+    if offset == timedelta(minutes=8):
+        return ("your zone's UTC offset is 8 minutes, not 8 hours: Shanghai is +08:00; use "
                 "ZoneInfo(\"Asia/Shanghai\")")  # fmt: skip
     if offset != timedelta(hours=8):
         shown = sent.strftime("%z")
