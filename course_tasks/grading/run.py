@@ -286,7 +286,15 @@ async def execute(
                 run.stopped = (number, "the kernel died")
                 break
             except _Unresponsive:
-                run.stopped = (number, "did not stop when interrupted; the kernel was stopped")
+                if time.monotonic() >= deadline:  # interrupted because the notebook's time ran out
+                    client.timed_out[number] = notebook_timeout
+                    run.stopped = (
+                        number,
+                        f"the notebook's time limit ({notebook_timeout:g} s) ran out (the cell "
+                        "did not stop when interrupted; the kernel was stopped)",
+                    )
+                else:
+                    run.stopped = (number, "did not stop when interrupted; the kernel was stopped")
                 break
             if number in client.timed_out and time.monotonic() >= deadline:
                 client.timed_out[number] = notebook_timeout
