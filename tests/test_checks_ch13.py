@@ -946,6 +946,41 @@ def test_13_3_wrong_answers(answer, problem, hint) -> None:
     assert_fails(verdict("13.3", answer), problem, hint)
 
 
+@pytest.fixture
+def earlier_decorated_try():
+    """Round 5 (stale-decorated-try): an earlier cell decorated a version of unique_tags
+    with the course's @app.task(name="shop.unique_tags"); shared, so Celery adds it to every
+    app finalized later. Yields a function that replays such a cell with a given body; the
+    course app and Celery's finalizers are put back afterwards."""
+    from celery import _state
+
+    finalizers = set(_state._on_app_finalizers)
+    had = app.tasks.get("shop.unique_tags")
+
+    def replay(body):
+        return app.task(name="shop.unique_tags")(body)
+
+    yield replay
+    _state._on_app_finalizers.intersection_update(finalizers)
+    app.tasks.pop("shop.unique_tags", None)
+    if had is not None:
+        app.tasks["shop.unique_tags"] = had
+
+
+def test_13_3_wrong_answer_after_a_right_decorated_try(earlier_decorated_try) -> None:
+    earlier_decorated_try(unique_tags)
+    assert_fails(
+        verdict("13.3", unique_tags_case_blind_sort),
+        f"{MIXED}the tags came back as",
+        "sort plainly, sorted(set(words)): capitals come before lower case",
+    )
+
+
+def test_13_3_right_answer_after_a_wrong_decorated_try(earlier_decorated_try) -> None:
+    earlier_decorated_try(unique_tags_case_blind_sort)
+    assert_passed(verdict("13.3", unique_tags), "SUCCESS on the worker")
+
+
 # --------------------------------------------------------------------------- 13.4
 
 #: The name the broken handler sent: a copy registered under it is known to this process only.

@@ -804,8 +804,19 @@ def _unique_tags(unique_tags: Any) -> str:
     )
     if is_stub_body(unique_tags):
         raise NotYet("write the body of unique_tags")
-    shop = lab.make_app(f"shop-13-3-{next(_serial)}")
-    task = shop.task(name="shop.unique_tags")(unique_tags)
+    serial = next(_serial)
+    shop = lab.make_app(f"shop-13-3-{serial}")
+    # A name of this run's own: an earlier cell's @app.task(name="shop.unique_tags") on the
+    # course's app is shared, so Celery adds it to every app finalized later, this one too,
+    # and a second task of that name would be refused (the worker would run the old one).
+    name = f"shop.unique_tags.check-{serial}-{uuid.uuid4().hex[:8]}"
+    shop.task(name=name)(unique_tags)
+    task = shop.tasks[name]
+    if task.run is not unique_tags:
+        raise Fail(
+            "the shop's task of that name runs another function, not the unique_tags handed in",
+            hint="restart the kernel, run the set-up cell, then hand in unique_tags again",
+        )
     with lab.running(shop):
         for words in TAG_CASES:
             result = task.delay(words)
