@@ -273,6 +273,26 @@ def unstick_celery_exchange(queue):
     app.control.add_consumer(queue, exchange="celery", routing_key="celery")
 
 
+def unstick_no_ack(queue):
+    """Round 5: consumes with no_ack (acknowledged on delivery, lost if a worker dies)."""
+    app.control.add_consumer(queue, options={"no_ack": True})
+
+
+def unstick_fanout(queue):
+    """Round 5: declares the shop's direct exchange as fanout."""
+    app.control.add_consumer(queue, exchange_type="fanout")
+
+
+def unstick_topic_wildcard(queue):
+    """Round 5: a topic exchange with the routing key '#'."""
+    app.control.add_consumer(queue, exchange=queue, exchange_type="topic", routing_key="#")
+
+
+def unstick_default_exchange(queue):
+    """Round 5: bound to the exchange 'celery' with the routing key 'celery'."""
+    app.control.add_consumer(queue, exchange="celery", routing_key="celery")
+
+
 def unstick_own_binding(queue):
     """Also right: the binding add_consumer makes anyway, spelled out."""
     app.control.add_consumer(queue, exchange=queue, routing_key=queue, exchange_type="direct")
@@ -393,6 +413,17 @@ TAKEN_OFF = "were built, but their own tasks never ran on a worker"
         pytest.param(unstick_first_worker_only, "'monthly-reports'; the running worker",
                      "app.control.add_consumer(queue) with no destination=",
                      id="r4-first-worker"),
+        pytest.param(unstick_no_ack, "now reads 'monthly-reports' with no_ack",
+                     "app.control.add_consumer(queue) with no options", id="r5-no-ack"),
+        pytest.param(unstick_fanout, "of type 'fanout'",
+                     "app.control.add_consumer(queue) with no exchange_type=", id="r5-fanout"),
+        pytest.param(unstick_topic_wildcard, "with the routing key '#'",
+                     "app.control.add_consumer(queue) with no exchange= or routing_key=",
+                     id="r5-topic-wildcard"),
+        pytest.param(unstick_default_exchange, "now reads it bound to the exchange 'celery' "
+                     "with the routing key 'celery': every ordinary task",
+                     "app.control.add_consumer(queue) with no exchange= or routing_key=",
+                     id="r5-bound-to-default-exchange"),
     ],
 )  # fmt: skip
 def test_13_1_wrong_answers(answer, problem, hint) -> None:
@@ -436,6 +467,9 @@ FOR_EVER = ("results are now kept for ever", "give result_expires a limit")
 TOO_SHORT = "result_expires is in seconds"
 TOO_LONG = "keep results no longer than"
 ACCEPTED = "change only how long results live: leave the accepted content"
+
+
+OTHERS_OUT = "change only how long results live: SHOP_RESULTS holds result_expires"
 
 
 @pytest.mark.parametrize(
@@ -570,6 +604,60 @@ ACCEPTED = "change only how long results live: leave the accepted content"
                      "SHOP_RESULTS changes result_backend (to None): no result backend at all",
                      "change only how long results live: leave result_backend as it is",
                      id="r4-no-backend"),
+        pytest.param({"result_expires": 86400, "task_time_limit": 1},
+                     "SHOP_RESULTS also sets task_time_limit", OTHERS_OUT,
+                     id="r5-task-time-limit"),
+        pytest.param({"result_expires": 86400, "task_soft_time_limit": 2},
+                     "SHOP_RESULTS also sets task_soft_time_limit", OTHERS_OUT,
+                     id="r5-soft-time-limit"),
+        pytest.param({"result_expires": 86400, "task_default_rate_limit": "10/m"},
+                     "SHOP_RESULTS also sets task_default_rate_limit", OTHERS_OUT,
+                     id="r5-default-rate-limit"),
+        pytest.param({"result_expires": 86400, "task_default_queue": "shop"},
+                     "SHOP_RESULTS also sets task_default_queue", OTHERS_OUT,
+                     id="r5-default-queue"),
+        pytest.param({"result_expires": timedelta(days=7, seconds=1)},
+                     "kept for 604801 s, more than 7 days",
+                     "keep results no longer than someone may ask for them",
+                     id="r5-just-over-a-week"),
+        pytest.param({"result_expires": timedelta(minutes=59, seconds=59)},
+                     "kept for 3599 s only", "result_expires is in seconds",
+                     id="r5-just-under-an-hour"),
+        pytest.param({"result_expires": 3598}, "kept for 3598 s only",
+                     "result_expires is in seconds", id="r5-hour-minus-2s"),
+        pytest.param({"result_expires": 7 * 24 * 3600 + 2},
+                     "kept for 604802 s, more than 7 days", "keep results no longer",
+                     id="r5-week-plus-2s"),
+        pytest.param({"result_expires": 3599.9}, "kept for 3599.9 s only",
+                     "result_expires is in seconds", id="r5-float-under-hour"),
+        pytest.param({"result_expires": "86400"}, "result_expires is a str",
+                     "give result_expires seconds", id="r5-string-seconds"),
+        pytest.param({"result_expires": 60 * 24}, "kept for 1440 s only",
+                     "result_expires is in seconds", id="r5-minutes"),
+        pytest.param({"CELERY_RESULT_EXPIRES": 86400},
+                     "CELERY_RESULT_EXPIRES is not a setting Celery reads here",
+                     "this app takes lower-case settings", id="r5-old-name"),
+        pytest.param({"result_expires": 86400, "result_extended": True,
+                      "task_ignore_result": True},
+                     "no result was stored for the task", "results must be stored",
+                     id="r5-ignore-result"),
+        pytest.param({"result_expires": 86400, "result_serializer": "pickle"},
+                     "results are now stored as pickle",
+                     "change only how long results live: leave result_serializer",
+                     id="r5-result-serializer-pickle"),
+        pytest.param({"result_expires": 86400, "result_accept_content": ["pickle"]},
+                     "the shop now accepts 'pickle' content",
+                     "change only how long results live: leave the accepted content",
+                     id="r5-result-accept-pickle"),
+        pytest.param({"result_expires": 86400, "result_backend": "redis://localhost:6379/1"},
+                     "changes result_backend (to 'redis://localhost:6379/1')",
+                     "change only how long results live: leave result_backend",
+                     id="r5-own-backend-url"),
+        pytest.param({"result_expires": 86400, "task_always_eager": True,
+                      "task_store_eager_result": True},
+                     "task_always_eager runs every task in the caller",
+                     "change only how long results live: leave task_always_eager out",
+                     id="r5-eager-with-stored-results"),
     ],
 )  # fmt: skip
 def test_13_2_wrong_answers(settings, problem, hint) -> None:
@@ -801,6 +889,21 @@ def unique_tags_seen_default():
     return types.FunctionType(code, globals(), code.co_name, ([],))
 
 
+def unique_tags_latin1_key(words):
+    """Round 5: sorts by latin-1 bytes, dropping what latin-1 cannot encode."""
+    return sorted(set(words), key=lambda w: w.encode("latin-1", "ignore"))
+
+
+def unique_tags_utf16_key(words):
+    """Round 5: sorts by UTF-16 code units (astral against U+E000..U+FFFF)."""
+    return sorted(set(words), key=lambda w: w.encode("utf-16-be"))
+
+
+def unique_tags_strip_key(words):
+    """Round 5: sorted(set(words), key=str.strip)."""
+    return sorted(set(words), key=str.strip)
+
+
 def unique_tags_dict_keys(words):
     """Also right: the distinct words through a dict, sorted."""
     return sorted(dict.fromkeys(words))
@@ -938,6 +1041,23 @@ MIXED = "for ['beat', 'Redis', 'Celery', 'redis', ' queue', '', 'beat', 'Redis']
                      id="r4-max-length"),
         pytest.param(unique_tags_decorated, "unique_tags is a Celery task", "keep unique_tags "
                      "a plain function", id="r4-decorated"),
+        pytest.param(unique_tags_strip_key, "not sorted", NOT_SORTED,
+                     id="r5-strip-key"),
+        pytest.param(unique_tags_latin1_key, "'beta', '\u0101cme'], not sorted", NOT_SORTED,
+                     id="r5-latin1-key"),
+        pytest.param(unique_tags_utf16_key, "the tags came back as ['', 'beta', '\u0101cme', "
+                     "'\U0001f680', '\uff21'], not sorted", NOT_SORTED,
+                     id="r5-utf16-key"),
+        pytest.param(unique_tags_nfc, "the words were normalised", "keep each word as it is",
+                     id="r5-nfc"),
+        pytest.param(unique_tags_global_seen, "not ['amqp', 'beat', 'broker', 'queue', "
+                     "'worker']", EACH_ONCE, id="r5-global-seen"),
+        pytest.param(unique_tags_none_when_empty, "for no words the task returned None, not []",
+                     "no words, no tags", id="r5-none-when-empty"),
+        pytest.param(unique_tags_casefold_dedupe, "two spellings of a word", "words that differ "
+                     "in case are distinct words", id="r5-casefold-dedupe"),
+        pytest.param(unique_tags_decorated, "unique_tags is a Celery task", "keep unique_tags "
+                     "a plain function", id="r5-decorated"),
     ],
 )  # fmt: skip
 def test_13_3_wrong_answers(answer, problem, hint) -> None:

@@ -388,6 +388,22 @@ def _judge_binding(
         bound = (str(exchange.get("name") or ""), str(exchange.get("type") or "direct"),
                  str(q.get("routing_key") or ""))  # fmt: skip
         bindings.add(bound)
+        if q.get("no_ack"):
+            raise Fail(
+                f"the worker {node} now reads {queue!r} with no_ack: each report is "
+                "acknowledged as it is delivered, so a worker that stops or dies while it "
+                "runs one loses it for good",
+                hint="app.control.add_consumer(queue) with no options: the worker "
+                "acknowledges a report as the course's tasks are acknowledged",
+            )
+        if (bound[0], bound[2]) == (queue, queue) and bound[1] != "direct":
+            raise Fail(
+                f"the worker {node} now reads {queue!r} through an exchange {bound[0]!r} of "
+                f"type {bound[1]!r}: the shop sends the reports to a direct exchange of that "
+                "name (RabbitMQ refuses the second declaration, PRECONDITION_FAILED)",
+                hint="app.control.add_consumer(queue) with no exchange_type=: a worker that "
+                "does not know the queue then binds it as the shop sends to it",
+            )
         if (bound[0], bound[2]) == (queue, queue):
             continue
         default = (app.conf.task_default_exchange or app.conf.task_default_queue,
@@ -714,6 +730,29 @@ def _expires(settings: Any) -> str:
             "no result reaches the backend for the status page",
             hint="change only how long results live: leave task_always_eager out",
         )
+    others = [
+        k
+        for k in settings
+        if k in DEFAULTS
+        and not str(k).startswith("result_")
+        # (judged below, each with a hint of its own)
+        and k
+        not in (
+            "accept_content",
+            "task_ignore_result",
+            "task_store_eager_result",
+            "task_annotations",
+            "task_store_errors_even_if_ignored",
+        )
+    ]
+    if others:
+        raise Fail(
+            f"SHOP_RESULTS also sets {', '.join(map(str, others))}: that changes how every shop "
+            "task is sent or run (a time limit, a rate limit, another queue...), not how long "
+            "its result is kept",
+            hint="change only how long results live: SHOP_RESULTS holds result_expires "
+            f"(and result_... settings only); leave {others[0]} out",
+        )
 
     @shop.task(name="shop.total")
     def total(prices: list[float]) -> float:
@@ -794,6 +833,9 @@ TAG_CASES = [
     ["redis", " ", "beat", "  ", "redis", " "],
     ["rq", "ui", "ai", "db", "js", "go", "ml", "os", "qa", "ux", "vm", "ai", "api", "db"],
     ["redis", "a-very-long-tag-of-forty-characters-here", "celery"],
+    # Words beyond latin-1, beyond the BMP and in U+E000..U+FFFF (a sort key that encodes
+    # them, to latin-1 or UTF-16, orders them otherwise than sorted()).
+    ["\u0101cme", "beta", "\U0001f680", "\uff21", "", "beta"],
 ]
 
 
@@ -874,8 +916,8 @@ def _judge_tags(words: list[str], state: str, value: Any) -> None:
     if sorted(value) == expected:
         raise Fail(
             f"for {words} the tags came back as {value}, not sorted",
-            hint="neither a set nor the words keep a sorted order: sort the tags, "
-            "sorted(set(words))",
+            hint="neither a set nor the words keep a sorted order: sort the tags as they "
+            "are, sorted(set(words)), with no key= (no strip, no encode, no locale)",
         )
     if strings and "" in expected and value == [w for w in expected if w]:
         raise Fail(
