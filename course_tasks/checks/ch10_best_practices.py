@@ -837,6 +837,18 @@ def _for_ever(order_id: str, ttls: dict[str, int]) -> str:
     return ", ".join([key for key in keys if order_id in key] or keys) or "the mark"
 
 
+def _is_the_mark(order: str, run: Any, key: str, process: Any) -> bool:
+    """Whether ``key`` is the order's mark: with only this key left, a redelivery answers
+    "already paid" and charges nothing. (If not, that redelivery paid again and made every
+    key anew.)"""
+    others = [other for other in _left(order, run) if other != key]
+    if others:
+        store().delete(*others)
+    charged = _charges(order)
+    answer, _ = _call(process(), order, 30)
+    return answer == ALREADY and _charges(order) == charged
+
+
 def _lifetime(seconds: int) -> str:
     if seconds < 120:
         return f"{seconds} s"
@@ -937,14 +949,7 @@ def _judge_payments(
     _new_payment(new, once, answer)
     pushed = {key: ttl for key in left if (ttl := r.ttl(key)) > left[key]}
     for key in pushed:
-        # Is it the mark? With only this key left, a redelivery answers "already paid" and
-        # charges nothing. (If not, that redelivery paid again and made every key anew.)
-        others = [other for other in _left(order, run) if other != key]
-        if others:
-            r.delete(*others)
-        charged = _charges(order)
-        answer, _ = _call(process(), order, 30)
-        if answer != ALREADY or _charges(order) != charged:
+        if not _is_the_mark(order, run, key, process):
             continue
         raise Fail(
             f"the payment of order {once!r} pushed back the expiry of {key}, which the "
@@ -1196,14 +1201,7 @@ def _judge_repeat_keeps_expiry(
     _call(pay, order, 30)
     pushed = {key: ttl for key in left if (ttl := r.ttl(key)) > left[key]}
     for key in pushed:
-        # Is it the mark? With only this key left, a redelivery answers "already paid" and
-        # charges nothing. (If not, that redelivery paid again and made every key anew.)
-        others = [other for other in _left(order, run) if other != key]
-        if others:
-            r.delete(*others)
-        charged = _charges(order)
-        answer, _ = _call(process(), order, 30)
-        if answer != ALREADY or _charges(order) != charged:
+        if not _is_the_mark(order, run, key, process):
             continue
         raise Fail(
             f"order {order!r} was paid, time went by ({_lifetime(left[key])} left on "
